@@ -1,0 +1,115 @@
+#!/bin/bash
+# bench/selftest.sh -- check that bench/run.sh produces every row and plot.
+#
+# Usage: bash bench/selftest.sh        (as root, like bench/run.sh)
+#
+# Runs `bench/run.sh --quick` on a tiny data set -- synthetic keys and, to
+# stay off the network, the Debian paths sample in test/data/ when it is
+# there (the real apt-file path is used otherwise) -- into a temporary
+# directory, then checks that results.md has every expected table and row,
+# that no measurement failed, that every index answered like a seq scan,
+# and that every plot is a non-empty PNG.  No timing is asserted.
+# Prints "N passed, M failed" and exits non-zero on any failure.
+
+set -euo pipefail
+
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$BENCH_DIR/.." && pwd)
+TMP=$(mktemp -d /var/tmp/memkv-bench-selftest.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+
+PASSED=0
+FAILED=0
+ok() { PASSED=$((PASSED + 1)); echo "ok - $*"; }
+not_ok() { FAILED=$((FAILED + 1)); echo "not ok - $*"; }
+check() { local desc=$1; shift; if "$@"; then ok "$desc"; else not_ok "$desc"; fi; }
+
+export MEMKV_BENCH_DATA=$TMP/data
+if [ -s "$REPO/test/data/debian-paths.txt" ]; then
+	export MEMKV_BENCH_PATHS_FILE=$REPO/test/data/debian-paths.txt
+fi
+SETS=(synthetic paths)
+OUT=$TMP/out
+
+echo "# bench/run.sh --quick (tiny) into $OUT"
+if bash "$BENCH_DIR/run.sh" --quick --keys 3000 --inserts 1000 \
+	--scaling 500,1000,3000 --data synthetic,paths --out "$OUT" \
+	>"$TMP/run.log" 2>&1; then
+	ok "run.sh exits 0"
+else
+	not_ok "run.sh exits 0"
+	tail -30 "$TMP/run.log"
+fi
+MD=$OUT/results.md
+check "results.md exists" test -s "$MD"
+[ -s "$MD" ] || { echo "$PASSED passed, $FAILED failed"; exit 1; }
+
+# has_row PATTERN: a table row of results.md starts with PATTERN.
+has_row() { grep -qF "| $1 |" "$MD"; }
+
+for key in date command machine PostgreSQL repetitions; do
+	check "header: $key" has_row "$key"
+done
+
+MAIN_ROWS=(
+	"CREATE INDEX (s)"
+	"index size after build (B/key)"
+	"memkv shared memory after build (B/key)"
+	"COPY 1,000 rows into the indexed table (s)"
+	"index size after COPY (B/key)"
+	"memkv shared memory after COPY (B/key)"
+	"memkv_freeze after COPY (s)"
+	"index size after freeze (B/key)"
+	"memkv shared memory after freeze (B/key)"
+	"single-row INSERT (TPS)"
+	"point lookup (TPS)"
+	"missing key (TPS)"
+	"prefix count LIKE 'dir/%' (TPS)"
+	"range >= key ORDER BY k LIMIT 20 (TPS)"
+	"index-only ORDER BY k LIMIT 20 (TPS)"
+	"point lookup after COPY (TPS)"
+	"AM probe, existing key (ns/probe)"
+	"AM probe, missing key (ns/probe)"
+	"answers = seq scan (150 queries)"
+)
+for set in "${SETS[@]}"; do
+	# The section of results.md for this data set.
+	sed -n "/^## $set: /,/^## /p" "$MD" >"$TMP/section-$set.md"
+	check "$set: table present" test -s "$TMP/section-$set.md"
+	for row in "${MAIN_ROWS[@]}"; do
+		check "$set: row '$row'" grep -qF "| $row |" "$TMP/section-$set.md"
+	done
+	for q in "point lookup" "missing key" "prefix count LIKE 'dir/%'" \
+		"range >= key ORDER BY k LIMIT 20" "index-only ORDER BY k LIMIT 20"; do
+		check "$set: plan row '$q'" grep -qF "| $q |" "$TMP/section-$set.md"
+	done
+	# btree must have a number in every row it applies to.
+	check "$set: btree measured everywhere" \
+		awk -F'|' '/ \((s|B\/key|TPS|ns\/probe)\) \|/ && $2 !~ /memkv/ && $3 !~ /^ [0-9][0-9,.]* $/ { bad = 1 } END { exit bad }' \
+		"$TMP/section-$set.md"
+	check "$set: no measurement failed" \
+		bash -c "! grep -q 'failed (see notes)' '$TMP/section-$set.md'"
+	check "$set: every index answers like a seq scan" \
+		bash -c "! grep -F '| answers = seq scan' '$TMP/section-$set.md' | grep -q -e NO -e failed"
+done
+
+check "scaling: synthetic table" grep -q '^### synthetic' "$MD"
+check "scaling: paths table" grep -q '^### paths' "$MD"
+for n in 500 1,000 3,000; do
+	check "scaling: rows for $n keys" grep -qE "^\| $n \| index size \(B/key\) \|" "$MD"
+done
+
+for png in bytes_per_key probe_ns scaling_size scaling_tps scaling_probe \
+	tps_synthetic tps_paths; do
+	check "plot $png.png is a PNG" \
+		bash -c "test -s '$OUT/$png.png' && file -b '$OUT/$png.png' | grep -q '^PNG image data'"
+	check "results.md shows $png.png" grep -qF "($png.png)" "$MD"
+done
+
+if grep -q '^| memkv | ok |' "$MD"; then
+	echo "# memkv was measured"
+else
+	echo "# memkv was not measured: $(grep '^| memkv |' "$MD" || true)"
+fi
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" = 0 ]
