@@ -20,7 +20,7 @@ TAP_TESTS = 1
 
 PG_CONFIG ?= pg_config
 PG_CPPFLAGS = -I$(srcdir)/src
-override CFLAGS += -Werror
+PG_CFLAGS = -Werror
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)

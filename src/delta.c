@@ -1,0 +1,513 @@
+/*-------------------------------------------------------------------------
+ *
+ * delta.c
+ *	  The durable delta log in the index relation, and keeping the shared
+ *	  delta trees in step with it.
+ *
+ * Every inserted (key, TID) is appended to a chain of log pages that
+ * starts at the metapage's log_head and ends at log_tail.  The shared
+ * trees mirror the log up to a recorded position (resume_blkno,
+ * resume_offset); memkv_sync() replays whatever the log holds past that
+ * position, or rebuilds the trees from the head when the log is a
+ * different one (new instance after REINDEX, new generation after
+ * VACUUM) or the trees were evicted or left half-built by an error.
+ * All writes go through GenericXLog, so a standby's log is the primary's,
+ * and a standby's trees catch up the same way.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/generic_xlog.h"
+#include "access/xlog.h"
+#include "miscadmin.h"
+#include "port/pg_bitutils.h"
+#include "storage/bufmgr.h"
+#include "storage/indexfsm.h"
+#include "storage/lmgr.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+
+#include "memkv.h"
+
+/* Lay out an empty metapage describing a log that starts at block 1. */
+void
+memkv_init_metapage(Page page, uint64 instance_id)
+{
+	MemkvPageOpaque opaque;
+	MemkvMetaPage meta;
+
+	PageInit(page, BLCKSZ, sizeof(MemkvPageOpaqueData));
+	opaque = MemkvPageGetOpaque(page);
+	opaque->next = InvalidBlockNumber;
+	opaque->generation = 1;
+	opaque->flags = MEMKV_PAGE_META;
+	opaque->page_id = MEMKV_PAGE_ID;
+
+	meta = MemkvPageGetMeta(page);
+	memset(meta, 0, sizeof(MemkvMetaPageData));
+	meta->magic = MEMKV_MAGIC;
+	meta->version = MEMKV_FORMAT_VERSION;
+	meta->instance_id = instance_id;
+	meta->log_generation = 1;
+	meta->log_head = 1;
+	meta->log_tail = 1;
+	meta->fst_head = InvalidBlockNumber;
+	((PageHeader) page)->pd_lower =
+		((char *) meta + sizeof(MemkvMetaPageData)) - (char *) page;
+}
+
+/* Lay out an empty delta-log page of `generation`. */
+void
+memkv_init_log_page(Page page, uint32 generation)
+{
+	MemkvPageOpaque opaque;
+
+	PageInit(page, BLCKSZ, sizeof(MemkvPageOpaqueData));
+	opaque = MemkvPageGetOpaque(page);
+	opaque->next = InvalidBlockNumber;
+	opaque->generation = generation;
+	opaque->flags = MEMKV_PAGE_LOG;
+	opaque->page_id = MEMKV_PAGE_ID;
+}
+
+/* A fresh random identity for a newly built index. */
+uint64
+memkv_new_instance_id(void)
+{
+	uint64		id;
+
+	if (!pg_strong_random(&id, sizeof(id)))
+		id = (uint64) GetCurrentTimestamp() ^ ((uint64) MyProcPid << 32);
+	return id | 1;				/* never 0, which marks an unset entry */
+}
+
+/*
+ * Raise the corrupted-index error unless `page` is a memkv page carrying
+ * one of `expect_flags`.
+ */
+void
+memkv_check_page(Relation index, Buffer buf, Page page, uint16 expect_flags)
+{
+	MemkvPageOpaque opaque = MemkvPageGetOpaque(page);
+
+	if (PageIsNew(page) ||
+		PageGetSpecialSize(page) != MAXALIGN(sizeof(MemkvPageOpaqueData)) ||
+		opaque->page_id != MEMKV_PAGE_ID ||
+		(opaque->flags & expect_flags) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("index \"%s\" contains a corrupted page at block %u",
+						RelationGetRelationName(index),
+						BufferGetBlockNumber(buf)),
+				 errhint("Please REINDEX it.")));
+}
+
+/* Copy the metapage's contents into *meta, checking magic and version. */
+void
+memkv_read_meta(Relation index, MemkvMetaPageData *meta)
+{
+	Buffer		buf = ReadBuffer(index, MEMKV_METAPAGE_BLKNO);
+	Page		page;
+
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	memkv_check_page(index, buf, page, MEMKV_PAGE_META);
+	memcpy(meta, MemkvPageGetMeta(page), sizeof(MemkvMetaPageData));
+	UnlockReleaseBuffer(buf);
+
+	if (meta->magic != MEMKV_MAGIC)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("index \"%s\" is not a memkv index",
+						RelationGetRelationName(index)),
+				 errhint("Please REINDEX it.")));
+	if (meta->version != MEMKV_FORMAT_VERSION)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("memkv index \"%s\" has format version %u, this build reads version %u",
+						RelationGetRelationName(index), meta->version,
+						MEMKV_FORMAT_VERSION),
+				 errhint("Please REINDEX it.")));
+}
+
+/* Build a log entry in palloc'd memory. */
+IndexTuple
+memkv_form_log_tuple(bool isnull, const uint8 *key, Size keylen,
+					 ItemPointer tid)
+{
+	Size		size;
+	IndexTuple	itup;
+
+	if (isnull)
+		keylen = 0;
+	size = sizeof(IndexTupleData) + keylen;
+	itup = (IndexTuple) palloc0(MAXALIGN(size));
+	itup->t_tid = *tid;
+	itup->t_info = size | (isnull ? INDEX_NULL_MASK : 0);
+	if (keylen > 0)
+		memcpy((char *) itup + sizeof(IndexTupleData), key, keylen);
+	return itup;
+}
+
+/*
+ * Return an exclusively locked buffer for a new log page: a deleted page
+ * the free space map knows of, or a new block at the end of the relation.
+ * The caller initializes it (within its GenericXLog record).
+ */
+Buffer
+memkv_new_buffer(Relation index, uint32 generation)
+{
+	Buffer		buf;
+	bool		needLock;
+
+	for (;;)
+	{
+		BlockNumber blkno = GetFreeIndexPage(index);
+
+		if (blkno == InvalidBlockNumber)
+			break;
+		if (blkno == MEMKV_METAPAGE_BLKNO)
+			continue;
+		buf = ReadBuffer(index, blkno);
+		if (ConditionalLockBuffer(buf))
+		{
+			Page		page = BufferGetPage(buf);
+
+			if (PageIsNew(page) ||
+				(MemkvPageGetOpaque(page)->page_id == MEMKV_PAGE_ID &&
+				 (MemkvPageGetOpaque(page)->flags & MEMKV_PAGE_DELETED)))
+				return buf;
+			LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+		}
+		ReleaseBuffer(buf);
+	}
+
+	needLock = !RELATION_IS_LOCAL(index);
+	if (needLock)
+		LockRelationForExtension(index, ExclusiveLock);
+	buf = ReadBuffer(index, P_NEW);
+	LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+	if (needLock)
+		UnlockRelationForExtension(index, ExclusiveLock);
+	return buf;
+}
+
+/*
+ * Append one entry to the tail of the delta log, WAL-logged, extending the
+ * log by a page when the tail is full.  Reports where the entry went.
+ * Caller holds the index's entry lock exclusively, which serializes
+ * appends (and log rewrites) on a primary.
+ */
+void
+memkv_log_append(Relation index, IndexTuple itup, BlockNumber *blkno,
+				 OffsetNumber *offnum)
+{
+	MemkvMetaPageData meta;
+	Size		size = IndexTupleSize(itup);
+	Buffer		tailbuf;
+	Page		page;
+	GenericXLogState *state;
+
+	memkv_read_meta(index, &meta);
+	tailbuf = ReadBuffer(index, meta.log_tail);
+	LockBuffer(tailbuf, BUFFER_LOCK_EXCLUSIVE);
+	memkv_check_page(index, tailbuf, BufferGetPage(tailbuf), MEMKV_PAGE_LOG);
+
+	if (PageGetFreeSpace(BufferGetPage(tailbuf)) >= MAXALIGN(size))
+	{
+		state = GenericXLogStart(index);
+		page = GenericXLogRegisterBuffer(state, tailbuf, 0);
+		*offnum = PageAddItem(page, (Item) itup, size, InvalidOffsetNumber,
+							  false, false);
+		if (*offnum == InvalidOffsetNumber)
+			elog(ERROR, "memkv: failed to add log entry to block %u of \"%s\"",
+				 meta.log_tail, RelationGetRelationName(index));
+		GenericXLogFinish(state);
+		*blkno = meta.log_tail;
+		UnlockReleaseBuffer(tailbuf);
+	}
+	else
+	{
+		Buffer		newbuf = memkv_new_buffer(index, meta.log_generation);
+		Buffer		metabuf = ReadBuffer(index, MEMKV_METAPAGE_BLKNO);
+		Page		newpage;
+		Page		metapage;
+
+		LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+		state = GenericXLogStart(index);
+		metapage = GenericXLogRegisterBuffer(state, metabuf, 0);
+		page = GenericXLogRegisterBuffer(state, tailbuf, 0);
+		newpage = GenericXLogRegisterBuffer(state, newbuf,
+											GENERIC_XLOG_FULL_IMAGE);
+		memkv_init_log_page(newpage, meta.log_generation);
+		*offnum = PageAddItem(newpage, (Item) itup, size,
+							  InvalidOffsetNumber, false, false);
+		if (*offnum == InvalidOffsetNumber)
+			elog(ERROR, "memkv: failed to add log entry to a new page of \"%s\"",
+				 RelationGetRelationName(index));
+		*blkno = BufferGetBlockNumber(newbuf);
+		MemkvPageGetOpaque(page)->next = *blkno;
+		MemkvPageGetMeta(metapage)->log_tail = *blkno;
+		GenericXLogFinish(state);
+		UnlockReleaseBuffer(newbuf);
+		UnlockReleaseBuffer(tailbuf);
+		UnlockReleaseBuffer(metabuf);
+	}
+}
+
+/*
+ * Replay the log into the entry's trees from its resume position to the
+ * end.  Returns false if a page turned out not to belong to the entry's
+ * generation, which happens only in recovery when replay rewrote the log
+ * while we read it; the caller then starts over.
+ */
+static bool
+memkv_sync_from_position(Relation index, MemkvEntry *entry)
+{
+	BlockNumber blkno = entry->resume_blkno;
+	OffsetNumber off = entry->resume_offset;
+	BlockNumber npages = RelationGetNumberOfBlocks(index);
+	BlockNumber visited = 0;
+
+	for (;;)
+	{
+		Buffer		buf;
+		Page		page;
+		MemkvPageOpaque opaque;
+		OffsetNumber maxoff;
+		BlockNumber next;
+
+		if (blkno == MEMKV_METAPAGE_BLKNO || blkno >= npages ||
+			++visited > npages)
+			ereport(ERROR,
+					(errcode(ERRCODE_INDEX_CORRUPTED),
+					 errmsg("delta log of index \"%s\" is corrupted near block %u",
+							RelationGetRelationName(index), blkno),
+					 errhint("Please REINDEX it.")));
+
+		buf = ReadBuffer(index, blkno);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		opaque = MemkvPageGetOpaque(page);
+		if (PageIsNew(page) || opaque->page_id != MEMKV_PAGE_ID ||
+			(opaque->flags & MEMKV_PAGE_LOG) == 0 ||
+			opaque->generation != entry->generation)
+		{
+			UnlockReleaseBuffer(buf);
+			if (RecoveryInProgress())
+				return false;
+			ereport(ERROR,
+					(errcode(ERRCODE_INDEX_CORRUPTED),
+					 errmsg("delta log of index \"%s\" is corrupted at block %u",
+							RelationGetRelationName(index), blkno),
+					 errhint("Please REINDEX it.")));
+		}
+
+		maxoff = PageGetMaxOffsetNumber(page);
+		for (; off <= maxoff; off++)
+		{
+			ItemId		iid = PageGetItemId(page, off);
+			IndexTuple	itup;
+			Size		keylen;
+
+			if (!ItemIdIsNormal(iid) ||
+				ItemIdGetLength(iid) < sizeof(IndexTupleData))
+				ereport(ERROR,
+						(errcode(ERRCODE_INDEX_CORRUPTED),
+						 errmsg("delta log of index \"%s\" has a bad entry at block %u offset %u",
+								RelationGetRelationName(index), blkno, off),
+						 errhint("Please REINDEX it.")));
+			itup = (IndexTuple) PageGetItem(page, iid);
+			keylen = MemkvLogTupleKeyLen(itup);
+			if (IndexTupleSize(itup) > ItemIdGetLength(iid) ||
+				keylen > MEMKV_MAX_KEY_BYTES ||
+				memchr(MemkvLogTupleKey(itup), 0, keylen) != NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_INDEX_CORRUPTED),
+						 errmsg("delta log of index \"%s\" has a bad entry at block %u offset %u",
+								RelationGetRelationName(index), blkno, off),
+						 errhint("Please REINDEX it.")));
+			memkv_art_insert(entry, MemkvLogTupleIsNull(itup),
+							 MemkvLogTupleKey(itup), keylen, &itup->t_tid);
+		}
+		next = opaque->next;
+		UnlockReleaseBuffer(buf);
+
+		if (next == InvalidBlockNumber)
+		{
+			entry->resume_blkno = blkno;
+			entry->resume_offset = off;
+			return true;
+		}
+		blkno = next;
+		off = FirstOffsetNumber;
+		entry->resume_blkno = blkno;
+		entry->resume_offset = off;
+	}
+}
+
+/*
+ * Bring the entry's trees in step with the index's delta log: replay what
+ * was appended since the last sync, or rebuild from scratch when the log
+ * is not the one the trees were built from.  Caller holds the entry lock
+ * exclusively.  On return entry->valid is true.
+ */
+void
+memkv_sync(Relation index, MemkvEntry *entry)
+{
+	int			attempt;
+
+	for (attempt = 0;; attempt++)
+	{
+		MemkvMetaPageData meta;
+
+		memkv_read_meta(index, &meta);
+		if (!entry->valid ||
+			entry->instance_id != meta.instance_id ||
+			entry->generation != meta.log_generation)
+		{
+			art_free_all(&entry->keys, memkv_allocator());
+			art_free_all(&entry->nulls, memkv_allocator());
+			entry->instance_id = meta.instance_id;
+			entry->generation = meta.log_generation;
+			entry->resume_blkno = meta.log_head;
+			entry->resume_offset = FirstOffsetNumber;
+		}
+		entry->valid = false;
+		if (memkv_sync_from_position(index, entry))
+		{
+			entry->valid = true;
+			return;
+		}
+		if (attempt >= 1000)
+			ereport(ERROR,
+					(errcode(ERRCODE_INDEX_CORRUPTED),
+					 errmsg("could not read a consistent delta log of index \"%s\"",
+							RelationGetRelationName(index)),
+					 errhint("Please REINDEX it.")));
+	}
+}
+
+/*
+ * Does the log hold entries past the entry's resume position, or is it a
+ * different log altogether?
+ */
+static bool
+memkv_log_has_more(Relation index, MemkvEntry *entry)
+{
+	Buffer		buf;
+	Page		page;
+	MemkvPageOpaque opaque;
+	bool		more;
+
+	if (entry->resume_blkno == MEMKV_METAPAGE_BLKNO ||
+		entry->resume_blkno >= RelationGetNumberOfBlocks(index))
+		return true;
+	buf = ReadBuffer(index, entry->resume_blkno);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	opaque = MemkvPageGetOpaque(page);
+	more = PageIsNew(page) ||
+		opaque->page_id != MEMKV_PAGE_ID ||
+		opaque->generation != entry->generation ||
+		opaque->next != InvalidBlockNumber ||
+		PageGetMaxOffsetNumber(page) >= entry->resume_offset;
+	UnlockReleaseBuffer(buf);
+	return more;
+}
+
+/*
+ * Return the index's registry entry, locked in `mode`, with trees that
+ * hold everything the delta log held when this was called.
+ */
+MemkvEntry *
+memkv_open_synced(Relation index, LWLockMode mode)
+{
+	MemkvEntry *entry = memkv_entry_acquire(index, mode);
+	bool		checked_tail = false;
+
+	for (;;)
+	{
+		MemkvMetaPageData meta;
+
+		memkv_read_meta(index, &meta);
+		if (entry->valid &&
+			entry->instance_id == meta.instance_id &&
+			entry->generation == meta.log_generation &&
+			(checked_tail || !memkv_log_has_more(index, entry)))
+			return entry;
+
+		if (mode == LW_EXCLUSIVE)
+		{
+			memkv_sync(index, entry);
+			return entry;
+		}
+		memkv_entry_release(entry);
+		entry = memkv_entry_acquire(index, LW_EXCLUSIVE);
+		memkv_sync(index, entry);
+		memkv_entry_release(entry);
+		entry = memkv_entry_acquire(index, mode);
+		checked_tail = true;
+	}
+}
+
+/* Raise the corruption error for a broken log chain. */
+void
+memkv_chain_corrupted(Relation index, BlockNumber blkno)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INDEX_CORRUPTED),
+			 errmsg("delta log of index \"%s\" is corrupted near block %u",
+					RelationGetRelationName(index), blkno),
+			 errhint("Please REINDEX it.")));
+}
+
+/*
+ * Walk the log chain from `head`.  For each entry call `visit` (if not
+ * NULL); mark chain pages in `in_chain` (if not NULL, nblocks long).
+ * Returns the number of entries.
+ */
+uint64
+memkv_walk_log(Relation index, BlockNumber head, uint32 generation,
+			   void (*visit) (IndexTuple itup, void *arg), void *arg,
+			   bool *in_chain)
+{
+	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+	BlockNumber blkno = head;
+	BlockNumber visited = 0;
+	uint64		count = 0;
+
+	while (blkno != InvalidBlockNumber)
+	{
+		Buffer		buf;
+		Page		page;
+		OffsetNumber off,
+					maxoff;
+
+		if (blkno == MEMKV_METAPAGE_BLKNO || blkno >= nblocks ||
+			++visited > nblocks)
+			memkv_chain_corrupted(index, blkno);
+		buf = ReadBuffer(index, blkno);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		memkv_check_page(index, buf, page, MEMKV_PAGE_LOG);
+		if (MemkvPageGetOpaque(page)->generation != generation)
+			memkv_chain_corrupted(index, blkno);
+		if (in_chain)
+			in_chain[blkno] = true;
+		maxoff = PageGetMaxOffsetNumber(page);
+		for (off = FirstOffsetNumber; off <= maxoff; off++)
+		{
+			IndexTuple	itup = (IndexTuple) PageGetItem(page,
+														PageGetItemId(page, off));
+
+			count++;
+			if (visit)
+				visit(itup, arg);
+		}
+		blkno = MemkvPageGetOpaque(page)->next;
+		UnlockReleaseBuffer(buf);
+	}
+	return count;
+}

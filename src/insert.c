@@ -1,0 +1,80 @@
+/*-------------------------------------------------------------------------
+ *
+ * insert.c
+ *	  aminsert: one new (key, TID) goes to the durable delta log and to the
+ *	  index's shared delta tree, and the key checks every entry point uses.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "nodes/execnodes.h"
+#include "utils/rel.h"
+
+#include "memkv.h"
+
+/*
+ * Extract the bytes of a text key, detoasting if needed (*to_free is then
+ * set, else NULL).  Raises an ERROR for a key memkv cannot store.
+ */
+void
+memkv_key_bytes(Datum value, const uint8 **key, Size *keylen, text **to_free)
+{
+	text	   *t = (text *) PG_DETOAST_DATUM_PACKED(value);
+
+	*to_free = (Pointer) t != DatumGetPointer(value) ? t : NULL;
+	*key = (const uint8 *) VARDATA_ANY(t);
+	*keylen = VARSIZE_ANY_EXHDR(t);
+
+	if (*keylen > MEMKV_MAX_KEY_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("memkv key of %zu bytes exceeds the maximum of %d bytes",
+						*keylen, MEMKV_MAX_KEY_BYTES),
+				 errhint("Index a prefix or a hash of the value instead, e.g. USING memkv (left(k, 2000)).")));
+	if (memchr(*key, 0, *keylen) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
+				 errmsg("memkv cannot index a key containing a zero byte")));
+}
+
+/*
+ * aminsert: append to the log and add to the tree, under the index's
+ * entry lock held exclusively, so the tree always equals a prefix of the
+ * log.  If anything fails in between, the entry is left invalid and the
+ * next user rebuilds the tree from the log.
+ */
+bool
+memkv_insert(Relation index, Datum *values, bool *isnull,
+			 ItemPointer ht_ctid, Relation heapRel,
+			 IndexUniqueCheck checkUnique, bool indexUnchanged,
+			 IndexInfo *indexInfo)
+{
+	const uint8 *key = NULL;
+	Size		keylen = 0;
+	text	   *to_free = NULL;
+	IndexTuple	itup;
+	MemkvEntry *entry;
+	BlockNumber blkno;
+	OffsetNumber offnum;
+
+	memkv_check_loaded();
+	if (!isnull[0])
+		memkv_key_bytes(values[0], &key, &keylen, &to_free);
+	itup = memkv_form_log_tuple(isnull[0], key, keylen, ht_ctid);
+
+	entry = memkv_open_synced(index, LW_EXCLUSIVE);
+	entry->valid = false;
+	memkv_art_insert(entry, isnull[0], key, keylen, ht_ctid);
+	memkv_log_append(index, itup, &blkno, &offnum);
+	entry->resume_blkno = blkno;
+	entry->resume_offset = OffsetNumberNext(offnum);
+	entry->valid = true;
+	memkv_entry_release(entry);
+
+	pfree(itup);
+	if (to_free)
+		pfree(to_free);
+	return false;
+}

@@ -1,0 +1,181 @@
+/*-------------------------------------------------------------------------
+ *
+ * memkv.c
+ *	  Module load (_PG_init), configuration parameters, and the handler
+ *	  that describes the memkv index access method to the server.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/amapi.h"
+#include "catalog/pg_type.h"
+#include "commands/vacuum.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/pg_locale.h"
+#include "utils/rel.h"
+
+#include "memkv.h"
+
+PG_MODULE_MAGIC;
+
+PG_FUNCTION_INFO_V1(memkv_handler);
+
+int			memkv_shared_memory_mb = 128;
+int			memkv_max_indexes = 64;
+
+/* True once _PG_init ran from shared_preload_libraries. */
+static bool memkv_preloaded = false;
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+void		_PG_init(void);
+
+static void
+memkv_request_hook(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	memkv_shmem_request();
+}
+
+static void
+memkv_startup_hook(void)
+{
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	memkv_shmem_startup();
+}
+
+/*
+ * Module load.  Everything memkv does needs its shared memory, which can
+ * only be reserved while shared_preload_libraries is processed; loaded any
+ * other way (CREATE EXTENSION in a server without the preload) the module
+ * only remembers that, and every memkv operation then raises an ERROR.
+ */
+void
+_PG_init(void)
+{
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
+	DefineCustomIntVariable("memkv.shared_memory",
+							"Shared memory for memkv's in-memory delta trees.",
+							"Shared by all memkv indexes of the server.",
+							&memkv_shared_memory_mb,
+							128, 1, 32767,
+							PGC_POSTMASTER,
+							GUC_UNIT_MB,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("memkv.max_indexes",
+							"Number of memkv indexes whose delta trees are kept in shared memory at once.",
+							"Past this, the least recently used tree is evicted; it is rebuilt from the index on next use.",
+							&memkv_max_indexes,
+							64, 1, 100000,
+							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("memkv");
+
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = memkv_request_hook;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = memkv_startup_hook;
+
+	memkv_preloaded = true;
+}
+
+/*
+ * Raise the user-facing error for a server that did not preload memkv.
+ * Called first by every callback that touches an index.
+ */
+void
+memkv_check_loaded(void)
+{
+	if (!memkv_preloaded || memkv_shared == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("memkv must be loaded via shared_preload_libraries"),
+				 errhint("Add memkv to shared_preload_libraries in postgresql.conf and restart the server.")));
+}
+
+/*
+ * memkv orders keys by their bytes, which is what the C and POSIX
+ * collations mean.  Refuse any other collation: ORDER BY and range scans
+ * would silently disagree with the operators.
+ */
+void
+memkv_check_collation(Relation index)
+{
+	Oid			collid = index->rd_indcollation[0];
+
+	if (!OidIsValid(collid) || !lc_collate_is_c(collid))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("memkv index \"%s\" requires the C or POSIX collation",
+						RelationGetRelationName(index)),
+				 errdetail("The indexed column uses collation \"%s\".",
+						   OidIsValid(collid) ? get_collation_name(collid) : "none"),
+				 errhint("Declare the column or the index expression with COLLATE \"C\", for example CREATE INDEX ... USING memkv (k COLLATE \"C\").")));
+}
+
+/*
+ * The access method handler: capabilities and callbacks.
+ */
+Datum
+memkv_handler(PG_FUNCTION_ARGS)
+{
+	IndexAmRoutine *amroutine = makeNode(IndexAmRoutine);
+
+	amroutine->amstrategies = MEMKV_NSTRATEGIES;
+	amroutine->amsupport = MEMKV_NPROCS;
+	amroutine->amoptsprocnum = 0;
+	amroutine->amcanorder = true;
+	amroutine->amcanorderbyop = false;
+	amroutine->amcanbackward = true;
+	amroutine->amcanunique = false;
+	amroutine->amcanmulticol = false;
+	amroutine->amoptionalkey = true;
+	amroutine->amsearcharray = false;
+	amroutine->amsearchnulls = true;
+	amroutine->amstorage = false;
+	amroutine->amclusterable = false;
+	amroutine->ampredlocks = false;
+	amroutine->amcanparallel = false;
+	amroutine->amcaninclude = false;
+	amroutine->amusemaintenanceworkmem = false;
+	amroutine->amparallelvacuumoptions = VACUUM_OPTION_NO_PARALLEL;
+	amroutine->amkeytype = InvalidOid;
+
+	amroutine->ambuild = memkv_build;
+	amroutine->ambuildempty = memkv_buildempty;
+	amroutine->aminsert = memkv_insert;
+	amroutine->ambulkdelete = memkv_bulkdelete;
+	amroutine->amvacuumcleanup = memkv_vacuumcleanup;
+	amroutine->amcanreturn = memkv_canreturn;
+	amroutine->amcostestimate = memkv_costestimate;
+	amroutine->amoptions = memkv_options;
+	amroutine->amproperty = NULL;
+	amroutine->ambuildphasename = memkv_buildphasename;
+	amroutine->amvalidate = memkv_validate;
+	amroutine->amadjustmembers = NULL;
+	amroutine->ambeginscan = memkv_beginscan;
+	amroutine->amrescan = memkv_rescan;
+	amroutine->amgettuple = memkv_gettuple;
+	amroutine->amgetbitmap = memkv_getbitmap;
+	amroutine->amendscan = memkv_endscan;
+	amroutine->ammarkpos = NULL;
+	amroutine->amrestrpos = NULL;
+	amroutine->amestimateparallelscan = NULL;
+	amroutine->aminitparallelscan = NULL;
+	amroutine->amparallelrescan = NULL;
+
+	PG_RETURN_POINTER(amroutine);
+}

@@ -1,0 +1,279 @@
+/*-------------------------------------------------------------------------
+ *
+ * memkv.h
+ *	  Declarations shared by the memkv index access method's server files:
+ *	  on-disk page formats, the shared-memory registry, scan state, and the
+ *	  entry points of each callback group.
+ *
+ * The design, the locking rules and the invariants are described in
+ * src/README; read it before changing anything here.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef MEMKV_H
+#define MEMKV_H
+
+#include "access/amapi.h"
+#include "access/genam.h"
+#include "access/itup.h"
+#include "nodes/pathnodes.h"
+#include "storage/block.h"
+#include "storage/buf.h"
+#include "storage/bufpage.h"
+#include "storage/lwlock.h"
+#include "storage/relfilenode.h"
+#include "storage/spin.h"
+#include "utils/relcache.h"
+
+#include "art.h"
+
+/*
+ * Strategy numbers: btree's 1..5 so the planner can map the opfamily to
+ * btree's for ordering, plus 6 for ^@ (starts_with).
+ */
+#define MEMKV_LESS			1
+#define MEMKV_LESS_EQUAL	2
+#define MEMKV_EQUAL			3
+#define MEMKV_GREATER_EQUAL 4
+#define MEMKV_GREATER		5
+#define MEMKV_PREFIX		6
+#define MEMKV_NSTRATEGIES	6
+
+/* Support function 1: btree-style comparison (bttextcmp). */
+#define MEMKV_CMP_PROC		1
+#define MEMKV_NPROCS		1
+
+/* Longest key memkv accepts, in bytes of text (excluding varlena header). */
+#define MEMKV_MAX_KEY_BYTES 2700
+
+/*
+ * Page layout.  Every page but a never-initialized one carries this special
+ * space.  Block 0 is the metapage; every other page is a delta-log page or a
+ * free (deleted) page.
+ */
+#define MEMKV_PAGE_ID		0xFF8D
+
+#define MEMKV_PAGE_META		(1 << 0)
+#define MEMKV_PAGE_LOG		(1 << 1)
+#define MEMKV_PAGE_DELETED	(1 << 2)
+
+typedef struct MemkvPageOpaqueData
+{
+	BlockNumber next;			/* next page of the delta log, or Invalid */
+	uint32		generation;		/* log generation this page belongs to */
+	uint16		flags;			/* MEMKV_PAGE_* */
+	uint16		page_id;		/* MEMKV_PAGE_ID */
+} MemkvPageOpaqueData;
+
+typedef MemkvPageOpaqueData *MemkvPageOpaque;
+
+#define MemkvPageGetOpaque(page) \
+	((MemkvPageOpaque) PageGetSpecialPointer(page))
+
+#define MEMKV_METAPAGE_BLKNO	0
+#define MEMKV_MAGIC				0x4D4B5631	/* "MKV1" */
+#define MEMKV_FORMAT_VERSION	1
+
+/*
+ * Contents of the metapage.  log_generation changes whenever the delta log
+ * is rewritten (VACUUM); instance_id is random per CREATE INDEX/REINDEX, so
+ * a shared-memory tree can tell whether it still mirrors this relation.
+ * The fst_* fields describe the frozen layer; in format version 1 it is
+ * always empty (fst_head = InvalidBlockNumber).
+ */
+typedef struct MemkvMetaPageData
+{
+	uint32		magic;
+	uint32		version;
+	uint64		instance_id;
+	uint32		log_generation;
+	BlockNumber log_head;		/* first delta-log page */
+	BlockNumber log_tail;		/* last delta-log page: appends go here */
+	BlockNumber fst_head;		/* frozen layer (unused in version 1) */
+	uint64		fst_nkeys;
+	uint64		fst_ntids;
+} MemkvMetaPageData;
+
+typedef MemkvMetaPageData *MemkvMetaPage;
+
+#define MemkvPageGetMeta(page) ((MemkvMetaPage) PageGetContents(page))
+
+/*
+ * A delta-log entry is an IndexTupleData header (t_tid is the heap TID,
+ * INDEX_NULL_MASK marks a NULL key) followed directly by the key's bytes,
+ * uncompressed and without a varlena header.  The key length is the
+ * tuple's size less the header.
+ */
+#define MemkvLogTupleKey(itup)	((const uint8 *) (itup) + sizeof(IndexTupleData))
+#define MemkvLogTupleKeyLen(itup) (IndexTupleSize(itup) - sizeof(IndexTupleData))
+#define MemkvLogTupleIsNull(itup) (((itup)->t_info & INDEX_NULL_MASK) != 0)
+
+/*
+ * Shared-memory registry entry: the delta tree of one index.  Identity
+ * fields are protected by the registry lock; everything else by the
+ * entry's own LWLock (see src/README, "Locking").
+ */
+typedef struct MemkvEntry
+{
+	/* identity: registry lock */
+	bool		in_use;
+	RelFileNode node;
+	BackendId	backend;		/* InvalidBackendId unless a temp index */
+	uint64		last_used;		/* registry clock value, for LRU eviction */
+
+	/* state: entry lock */
+	bool		valid;			/* trees mirror the log up to resume_* */
+	uint64		instance_id;
+	uint32		generation;
+	BlockNumber resume_blkno;	/* next log position not yet in the trees */
+	OffsetNumber resume_offset;
+	ArtTree		keys;			/* non-NULL keys */
+	ArtTree		nulls;			/* NULL keys, under the empty key */
+} MemkvEntry;
+
+typedef struct MemkvShared
+{
+	slock_t		arena_lock;		/* serializes arena_alloc/arena_free */
+	int			max_entries;
+	pg_atomic_uint64 clock;
+	Size		arena_size;
+	LWLock	   *registry_lock;
+	LWLockPadded *entry_locks;	/* max_entries of them */
+	MemkvEntry	entries[FLEXIBLE_ARRAY_MEMBER];
+} MemkvShared;
+
+/* Scan bounds, as byte strings; computed from the scan keys at rescan. */
+typedef struct MemkvBounds
+{
+	bool		want_keys;		/* some non-NULL key can match */
+	bool		want_nulls;		/* NULL keys match */
+	bool		has_lower;
+	bool		lower_incl;
+	bytea	   *lower;			/* only its data is used */
+	bool		has_upper;
+	bool		upper_incl;
+	bytea	   *upper;
+} MemkvBounds;
+
+/* One TID of a batch, with the key it was found under. */
+typedef struct MemkvBatchItem
+{
+	ItemPointerData tid;
+	bool		isnull;
+	uint32		key_offset;		/* into MemkvBatch.keybuf */
+	uint32		key_len;
+} MemkvBatchItem;
+
+/*
+ * A batch of scan results: whole keys (all their TIDs), in ascending key
+ * order with NULLs last, whichever direction it was collected in.
+ */
+typedef struct MemkvBatch
+{
+	MemoryContext cxt;			/* holds items and keybuf */
+	MemkvBatchItem *items;
+	int			nitems;
+	int			maxitems;
+	char	   *keybuf;
+	Size		keybuf_used;
+	Size		keybuf_size;
+	bool		complete_forward;	/* nothing in range after the last item */
+	bool		complete_backward;	/* nothing in range before the first */
+} MemkvBatch;
+
+typedef struct MemkvScanOpaqueData
+{
+	MemkvBounds bounds;
+	MemoryContext bounds_cxt;	/* holds the bounds' bytes */
+	bool		started;		/* a batch has been loaded */
+	MemkvBatch	batches[2];		/* the current one, and one to refill */
+	int			active;			/* index of the current batch */
+	int			cur;			/* position in the current batch */
+	int			batch_target;	/* TIDs to aim for at the next fill */
+	IndexTuple	last_itup;		/* for index-only scans */
+} MemkvScanOpaqueData;
+
+typedef MemkvScanOpaqueData *MemkvScanOpaque;
+
+/* memkv.c */
+extern int	memkv_shared_memory_mb;
+extern int	memkv_max_indexes;
+extern void memkv_check_loaded(void);
+extern void memkv_check_collation(Relation index);
+
+/* shmem.c */
+extern MemkvShared *memkv_shared;
+extern void memkv_shmem_request(void);
+extern void memkv_shmem_startup(void);
+extern MemkvEntry *memkv_entry_acquire(Relation index, LWLockMode mode);
+extern void memkv_entry_release(MemkvEntry *entry);
+extern LWLock *memkv_entry_lock(MemkvEntry *entry);
+extern const ArtAllocator *memkv_allocator(void);
+extern void memkv_art_insert(MemkvEntry *entry, bool isnull,
+							 const uint8 *key, Size keylen,
+							 ItemPointer tid);
+extern Size memkv_arena_bytes_used(void);
+
+/* delta.c */
+extern void memkv_init_metapage(Page page, uint64 instance_id);
+extern void memkv_init_log_page(Page page, uint32 generation);
+extern void memkv_read_meta(Relation index, MemkvMetaPageData *meta);
+extern IndexTuple memkv_form_log_tuple(bool isnull, const uint8 *key,
+									   Size keylen, ItemPointer tid);
+extern void memkv_log_append(Relation index, IndexTuple itup,
+							 BlockNumber *blkno, OffsetNumber *offnum);
+extern Buffer memkv_new_buffer(Relation index, uint32 generation);
+extern void memkv_sync(Relation index, MemkvEntry *entry);
+extern MemkvEntry *memkv_open_synced(Relation index, LWLockMode mode);
+extern uint64 memkv_new_instance_id(void);
+extern void memkv_check_page(Relation index, Buffer buf, Page page,
+							 uint16 expect_flags);
+extern void memkv_chain_corrupted(Relation index, BlockNumber blkno);
+extern uint64 memkv_walk_log(Relation index, BlockNumber head,
+							 uint32 generation,
+							 void (*visit) (IndexTuple itup, void *arg),
+							 void *arg, bool *in_chain);
+
+/* build.c */
+extern IndexBuildResult *memkv_build(Relation heap, Relation index,
+									 struct IndexInfo *indexInfo);
+extern void memkv_buildempty(Relation index);
+extern char *memkv_buildphasename(int64 phasenum);
+
+/* insert.c */
+extern bool memkv_insert(Relation index, Datum *values, bool *isnull,
+						 ItemPointer ht_ctid, Relation heapRel,
+						 IndexUniqueCheck checkUnique, bool indexUnchanged,
+						 struct IndexInfo *indexInfo);
+extern void memkv_key_bytes(Datum value, const uint8 **key, Size *keylen,
+							text **to_free);
+
+/* scan.c */
+extern IndexScanDesc memkv_beginscan(Relation r, int nkeys, int norderbys);
+extern void memkv_rescan(IndexScanDesc scan, ScanKey scankey, int nscankeys,
+						 ScanKey orderbys, int norderbys);
+extern bool memkv_gettuple(IndexScanDesc scan, ScanDirection dir);
+extern int64 memkv_getbitmap(IndexScanDesc scan, TIDBitmap *tbm);
+extern void memkv_endscan(IndexScanDesc scan);
+extern bool memkv_canreturn(Relation index, int attno);
+
+/* vacuum.c */
+extern IndexBulkDeleteResult *memkv_bulkdelete(IndexVacuumInfo *info,
+											   IndexBulkDeleteResult *stats,
+											   IndexBulkDeleteCallback callback,
+											   void *callback_state);
+extern IndexBulkDeleteResult *memkv_vacuumcleanup(IndexVacuumInfo *info,
+												  IndexBulkDeleteResult *stats);
+
+/* cost.c */
+extern void memkv_costestimate(PlannerInfo *root, IndexPath *path,
+							   double loop_count, Cost *indexStartupCost,
+							   Cost *indexTotalCost,
+							   Selectivity *indexSelectivity,
+							   double *indexCorrelation, double *indexPages);
+
+/* validate.c */
+extern bool memkv_validate(Oid opclassoid);
+extern bytea *memkv_options(Datum reloptions, bool validate);
+
+#endif							/* MEMKV_H */

@@ -1,0 +1,580 @@
+/*-------------------------------------------------------------------------
+ *
+ * scan.c
+ *	  Index scans: beginscan, rescan, gettuple (both directions),
+ *	  getbitmap, endscan, and canreturn for index-only scans.
+ *
+ * Every qual memkv supports is a range of keys in byte order (= is
+ * [v, v], ^@ p is [p, successor(p)) ), so rescan reduces the scan keys to
+ * one range.  Results are collected in batches of whole keys under the
+ * index's entry lock held in shared mode; the lock is released between
+ * batches, and the next batch re-seeks strictly past the last key of the
+ * previous one.  So a scan never returns a TID twice, and never misses one
+ * that was indexed when it started (see src/README, "Scans").
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/relscan.h"
+#include "nodes/tidbitmap.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "memkv.h"
+
+#define MEMKV_FIRST_BATCH	32
+#define MEMKV_MAX_BATCH		4096
+
+/* Byte-order comparison of two byte strings (C collation order). */
+static int
+memkv_compare_bytes(const uint8 *a, Size alen, const uint8 *b, Size blen)
+{
+	int			c = memcmp(a, b, Min(alen, blen));
+
+	if (c != 0)
+		return c;
+	return (alen > blen) - (alen < blen);
+}
+
+/* A palloc'd copy of `len` bytes as a bytea. */
+static bytea *
+memkv_make_bytes(const uint8 *data, Size len)
+{
+	bytea	   *b = (bytea *) palloc(VARHDRSZ + len);
+
+	SET_VARSIZE(b, VARHDRSZ + len);
+	memcpy(VARDATA(b), data, len);
+	return b;
+}
+
+static void
+memkv_tighten_lower(MemkvBounds *bounds, bytea *b, bool incl)
+{
+	if (bounds->has_lower)
+	{
+		int			c = memkv_compare_bytes((uint8 *) VARDATA(b), VARSIZE(b) - VARHDRSZ,
+											(uint8 *) VARDATA(bounds->lower),
+											VARSIZE(bounds->lower) - VARHDRSZ);
+
+		if (c < 0)
+			return;
+		if (c == 0)
+		{
+			bounds->lower_incl = bounds->lower_incl && incl;
+			return;
+		}
+	}
+	bounds->has_lower = true;
+	bounds->lower = b;
+	bounds->lower_incl = incl;
+}
+
+static void
+memkv_tighten_upper(MemkvBounds *bounds, bytea *b, bool incl)
+{
+	if (bounds->has_upper)
+	{
+		int			c = memkv_compare_bytes((uint8 *) VARDATA(b), VARSIZE(b) - VARHDRSZ,
+											(uint8 *) VARDATA(bounds->upper),
+											VARSIZE(bounds->upper) - VARHDRSZ);
+
+		if (c > 0)
+			return;
+		if (c == 0)
+		{
+			bounds->upper_incl = bounds->upper_incl && incl;
+			return;
+		}
+	}
+	bounds->has_upper = true;
+	bounds->upper = b;
+	bounds->upper_incl = incl;
+}
+
+/*
+ * The smallest byte string greater than every string that starts with
+ * `prefix`, or NULL if there is none (prefix empty or all 0xFF bytes).
+ */
+static bytea *
+memkv_prefix_successor(const uint8 *prefix, Size len)
+{
+	while (len > 0 && prefix[len - 1] == 0xFF)
+		len--;
+	if (len == 0)
+		return NULL;
+	{
+		bytea	   *b = memkv_make_bytes(prefix, len);
+
+		((uint8 *) VARDATA(b))[len - 1]++;
+		return b;
+	}
+}
+
+/* Reduce the scan keys to one range plus the NULL/non-NULL choice. */
+static void
+memkv_compute_bounds(IndexScanDesc scan)
+{
+	MemkvScanOpaque so = (MemkvScanOpaque) scan->opaque;
+	MemkvBounds *bounds = &so->bounds;
+	MemoryContext oldcxt;
+	int			i;
+
+	MemoryContextReset(so->bounds_cxt);
+	oldcxt = MemoryContextSwitchTo(so->bounds_cxt);
+	memset(bounds, 0, sizeof(MemkvBounds));
+	bounds->want_keys = true;
+	bounds->want_nulls = true;
+
+	for (i = 0; i < scan->numberOfKeys; i++)
+	{
+		ScanKey		key = &scan->keyData[i];
+		text	   *arg;
+		bytea	   *b;
+
+		if (key->sk_flags & SK_ISNULL)
+		{
+			if (key->sk_flags & SK_SEARCHNULL)
+				bounds->want_keys = false;
+			else if (key->sk_flags & SK_SEARCHNOTNULL)
+				bounds->want_nulls = false;
+			else
+				bounds->want_keys = bounds->want_nulls = false;
+			continue;
+		}
+		bounds->want_nulls = false;
+		arg = DatumGetTextPP(key->sk_argument);
+		b = memkv_make_bytes((uint8 *) VARDATA_ANY(arg),
+							 VARSIZE_ANY_EXHDR(arg));
+
+		switch (key->sk_strategy)
+		{
+			case MEMKV_LESS:
+				memkv_tighten_upper(bounds, b, false);
+				break;
+			case MEMKV_LESS_EQUAL:
+				memkv_tighten_upper(bounds, b, true);
+				break;
+			case MEMKV_EQUAL:
+				memkv_tighten_lower(bounds, b, true);
+				memkv_tighten_upper(bounds, b, true);
+				break;
+			case MEMKV_GREATER_EQUAL:
+				memkv_tighten_lower(bounds, b, true);
+				break;
+			case MEMKV_GREATER:
+				memkv_tighten_lower(bounds, b, false);
+				break;
+			case MEMKV_PREFIX:
+				{
+					bytea	   *succ = memkv_prefix_successor((uint8 *) VARDATA(b),
+															  VARSIZE(b) - VARHDRSZ);
+
+					memkv_tighten_lower(bounds, b, true);
+					if (succ)
+						memkv_tighten_upper(bounds, succ, false);
+					break;
+				}
+			default:
+				elog(ERROR, "memkv: unsupported strategy %d",
+					 key->sk_strategy);
+		}
+	}
+
+	if (bounds->want_keys && bounds->has_lower && bounds->has_upper)
+	{
+		int			c = memkv_compare_bytes((uint8 *) VARDATA(bounds->lower),
+											VARSIZE(bounds->lower) - VARHDRSZ,
+											(uint8 *) VARDATA(bounds->upper),
+											VARSIZE(bounds->upper) - VARHDRSZ);
+
+		if (c > 0 || (c == 0 && !(bounds->lower_incl && bounds->upper_incl)))
+			bounds->want_keys = false;
+	}
+	MemoryContextSwitchTo(oldcxt);
+}
+
+static void
+memkv_bound_from_bytes(ArtBound *ab, bytea *b, bool incl)
+{
+	ab->key = (const uint8 *) VARDATA(b);
+	ab->len = VARSIZE(b) - VARHDRSZ;
+	ab->inclusive = incl;
+}
+
+/* Empty a batch before refilling it. */
+static void
+memkv_batch_reset(MemkvBatch *batch)
+{
+	MemoryContextReset(batch->cxt);
+	batch->maxitems = 64;
+	batch->items = MemoryContextAlloc(batch->cxt,
+									  sizeof(MemkvBatchItem) * batch->maxitems);
+	batch->nitems = 0;
+	batch->keybuf_size = 1024;
+	batch->keybuf = MemoryContextAlloc(batch->cxt, batch->keybuf_size);
+	batch->keybuf_used = 0;
+	batch->complete_forward = false;
+	batch->complete_backward = false;
+}
+
+/* Add the TIDs of one key (or of the NULL key) to a batch. */
+static void
+memkv_batch_add(MemkvBatch *batch, bool isnull, const uint8 *key, Size keylen,
+				const ArtTid *tids, uint32 ntids)
+{
+	uint32		i;
+	Size		offset = batch->keybuf_used;
+
+	if (batch->keybuf_used + keylen > batch->keybuf_size)
+	{
+		while (batch->keybuf_used + keylen > batch->keybuf_size)
+			batch->keybuf_size *= 2;
+		batch->keybuf = repalloc(batch->keybuf, batch->keybuf_size);
+	}
+	if (keylen > 0)
+		memcpy(batch->keybuf + offset, key, keylen);
+	batch->keybuf_used += keylen;
+
+	if (batch->nitems + ntids > batch->maxitems)
+	{
+		while (batch->nitems + ntids > batch->maxitems)
+			batch->maxitems *= 2;
+		batch->items = repalloc_huge(batch->items,
+									 sizeof(MemkvBatchItem) * batch->maxitems);
+	}
+	for (i = 0; i < ntids; i++)
+	{
+		MemkvBatchItem *item = &batch->items[batch->nitems++];
+
+		memcpy(&item->tid, &tids[i], sizeof(ItemPointerData));
+		item->isnull = isnull;
+		item->key_offset = offset;
+		item->key_len = keylen;
+	}
+}
+
+typedef struct MemkvFillState
+{
+	MemkvBatch *batch;
+	int			target;			/* stop at a key boundary past this many */
+	bool		stopped;		/* the walk ended early: there may be more */
+} MemkvFillState;
+
+/* art_walk visitor: take whole keys until the batch is big enough. */
+static bool
+memkv_fill_visit(const uint8_t *key, size_t keylen, const ArtTid *tids,
+				 uint32_t ntids, void *arg)
+{
+	MemkvFillState *fs = (MemkvFillState *) arg;
+
+	if (fs->batch->nitems >= fs->target)
+	{
+		fs->stopped = true;
+		return false;
+	}
+	memkv_batch_add(fs->batch, false, key, keylen, tids, ntids);
+	return true;
+}
+
+/* Add every NULL key's TID to the batch. */
+static void
+memkv_fill_nulls(MemkvEntry *entry, MemkvBatch *batch)
+{
+	const ArtTid *tids;
+	uint32		ntids = art_lookup(&entry->nulls, memkv_allocator(),
+								   (const uint8 *) "", 0, &tids);
+
+	if (ntids > 0)
+		memkv_batch_add(batch, true, NULL, 0, tids, ntids);
+}
+
+/* Reverse a batch collected in descending order. */
+static void
+memkv_batch_reverse(MemkvBatch *batch)
+{
+	int			i,
+				j;
+
+	for (i = 0, j = batch->nitems - 1; i < j; i++, j--)
+	{
+		MemkvBatchItem tmp = batch->items[i];
+
+		batch->items[i] = batch->items[j];
+		batch->items[j] = tmp;
+	}
+}
+
+/*
+ * Collect the next batch in `dir` into the spare batch.  `from` is the
+ * item of the current batch to continue after (forward) or before
+ * (backward), or NULL to start at the beginning (or end) of the range.
+ */
+static void
+memkv_fill(IndexScanDesc scan, MemkvBatch *batch, ScanDirection dir,
+		   MemkvBatch *curbatch, MemkvBatchItem *from)
+{
+	MemkvScanOpaque so = (MemkvScanOpaque) scan->opaque;
+	MemkvBounds *bounds = &so->bounds;
+	MemkvFillState fs;
+	MemkvEntry *entry;
+	ArtBound	lower,
+				upper;
+	ArtBound   *lowerp = NULL,
+			   *upperp = NULL;
+	bool		backward = ScanDirectionIsBackward(dir);
+	bool		walk_keys = bounds->want_keys;
+	bool		take_nulls = bounds->want_nulls;
+
+	memkv_batch_reset(batch);
+	fs.batch = batch;
+	fs.target = so->batch_target;
+	fs.stopped = false;
+
+	if (bounds->has_lower)
+	{
+		memkv_bound_from_bytes(&lower, bounds->lower, bounds->lower_incl);
+		lowerp = &lower;
+	}
+	if (bounds->has_upper)
+	{
+		memkv_bound_from_bytes(&upper, bounds->upper, bounds->upper_incl);
+		upperp = &upper;
+	}
+
+	if (from != NULL)
+	{
+		if (!backward)
+		{
+			/* NULLs come last: after a NULL there is nothing */
+			if (from->isnull)
+				walk_keys = take_nulls = false;
+			else
+			{
+				lower.key = (const uint8 *) curbatch->keybuf + from->key_offset;
+				lower.len = from->key_len;
+				lower.inclusive = false;
+				lowerp = &lower;
+			}
+		}
+		else
+		{
+			/* before the NULLs come the keys from the top of the range */
+			take_nulls = false;
+			if (!from->isnull)
+			{
+				upper.key = (const uint8 *) curbatch->keybuf + from->key_offset;
+				upper.len = from->key_len;
+				upper.inclusive = false;
+				upperp = &upper;
+			}
+		}
+	}
+
+	if (walk_keys || take_nulls)
+	{
+		entry = memkv_open_synced(scan->indexRelation, LW_SHARED);
+		if (backward && take_nulls)
+			memkv_fill_nulls(entry, batch);
+		if (walk_keys)
+			art_walk(&entry->keys, memkv_allocator(), lowerp, upperp,
+					 backward, memkv_fill_visit, &fs);
+		if (!backward && take_nulls && !fs.stopped)
+			memkv_fill_nulls(entry, batch);
+		memkv_entry_release(entry);
+	}
+
+	if (backward)
+	{
+		memkv_batch_reverse(batch);
+		batch->complete_backward = !fs.stopped;
+	}
+	else
+		batch->complete_forward = !fs.stopped;
+
+	so->batch_target = Min(so->batch_target * 2, MEMKV_MAX_BATCH);
+}
+
+/* ambeginscan */
+IndexScanDesc
+memkv_beginscan(Relation r, int nkeys, int norderbys)
+{
+	IndexScanDesc scan;
+	MemkvScanOpaque so;
+	int			i;
+
+	memkv_check_loaded();
+	scan = RelationGetIndexScan(r, nkeys, norderbys);
+	so = (MemkvScanOpaque) palloc0(sizeof(MemkvScanOpaqueData));
+	so->bounds_cxt = AllocSetContextCreate(CurrentMemoryContext,
+										   "memkv scan bounds",
+										   ALLOCSET_SMALL_SIZES);
+	for (i = 0; i < 2; i++)
+	{
+		so->batches[i].cxt = AllocSetContextCreate(CurrentMemoryContext,
+												   "memkv scan batch",
+												   ALLOCSET_DEFAULT_SIZES);
+		memkv_batch_reset(&so->batches[i]);
+	}
+	scan->opaque = so;
+	return scan;
+}
+
+/* amrescan */
+void
+memkv_rescan(IndexScanDesc scan, ScanKey scankey, int nscankeys,
+			 ScanKey orderbys, int norderbys)
+{
+	MemkvScanOpaque so = (MemkvScanOpaque) scan->opaque;
+
+	if (scankey && scan->numberOfKeys > 0)
+		memmove(scan->keyData, scankey,
+				scan->numberOfKeys * sizeof(ScanKeyData));
+	memkv_compute_bounds(scan);
+	so->started = false;
+	so->active = 0;
+	so->cur = -1;
+	so->batch_target = MEMKV_FIRST_BATCH;
+	memkv_batch_reset(&so->batches[0]);
+	memkv_batch_reset(&so->batches[1]);
+}
+
+/*
+ * Move one step in `dir` within the current batch, refilling it when the
+ * step leaves it.  Returns the item, or NULL at the end of the range.
+ */
+static MemkvBatchItem *
+memkv_step(IndexScanDesc scan, ScanDirection dir)
+{
+	MemkvScanOpaque so = (MemkvScanOpaque) scan->opaque;
+	MemkvBatch *cur = &so->batches[so->active];
+	MemkvBatch *spare = &so->batches[1 - so->active];
+	bool		backward = ScanDirectionIsBackward(dir);
+	MemkvBatchItem *from;
+
+	if (!so->started)
+	{
+		so->started = true;
+		memkv_fill(scan, cur, dir, NULL, NULL);
+		so->cur = backward ? cur->nitems : -1;
+	}
+
+	if (!backward && so->cur + 1 < cur->nitems)
+		return &cur->items[++so->cur];
+	if (backward && so->cur - 1 >= 0 && cur->nitems > 0)
+	{
+		so->cur = Min(so->cur, cur->nitems) - 1;
+		return &cur->items[so->cur];
+	}
+
+	/* the step leaves the batch */
+	if (backward ? cur->complete_backward : cur->complete_forward)
+	{
+		so->cur = backward ? -1 : cur->nitems;
+		return NULL;
+	}
+	if (cur->nitems == 0)
+		from = NULL;
+	else
+		from = backward ? &cur->items[0] : &cur->items[cur->nitems - 1];
+	memkv_fill(scan, spare, dir, cur, from);
+	if (spare->nitems == 0)
+	{
+		/* keep the current batch so a change of direction can return */
+		if (backward)
+			cur->complete_backward = true;
+		else
+			cur->complete_forward = true;
+		so->cur = backward ? -1 : cur->nitems;
+		return NULL;
+	}
+	so->active = 1 - so->active;
+	so->cur = backward ? spare->nitems - 1 : 0;
+	return &spare->items[so->cur];
+}
+
+/* amgettuple */
+bool
+memkv_gettuple(IndexScanDesc scan, ScanDirection dir)
+{
+	MemkvScanOpaque so = (MemkvScanOpaque) scan->opaque;
+	MemkvBatchItem *item;
+
+	if (ScanDirectionIsNoMovement(dir))
+		elog(ERROR, "memkv does not support NoMovementScanDirection");
+
+	item = memkv_step(scan, dir);
+	if (item == NULL)
+		return false;
+
+	scan->xs_heaptid = item->tid;
+	scan->xs_recheck = false;
+	if (scan->xs_want_itup)
+	{
+		MemkvBatch *batch = &so->batches[so->active];
+		Datum		value = (Datum) 0;
+		bool		isnull = item->isnull;
+
+		if (so->last_itup)
+			pfree(so->last_itup);
+		if (!isnull)
+			value = PointerGetDatum(cstring_to_text_with_len(batch->keybuf + item->key_offset,
+															 item->key_len));
+		so->last_itup = index_form_tuple(RelationGetDescr(scan->indexRelation),
+										 &value, &isnull);
+		if (!isnull)
+			pfree(DatumGetPointer(value));
+		scan->xs_itup = so->last_itup;
+		scan->xs_itupdesc = RelationGetDescr(scan->indexRelation);
+	}
+	return true;
+}
+
+/* amgetbitmap: every TID in range, batch by batch. */
+int64
+memkv_getbitmap(IndexScanDesc scan, TIDBitmap *tbm)
+{
+	MemkvScanOpaque so = (MemkvScanOpaque) scan->opaque;
+	int64		ntids = 0;
+	MemkvBatchItem *from = NULL;
+
+	so->batch_target = MEMKV_MAX_BATCH;
+	for (;;)
+	{
+		MemkvBatch *cur = &so->batches[so->active];
+		MemkvBatch *spare = &so->batches[1 - so->active];
+		int			i;
+
+		memkv_fill(scan, spare, ForwardScanDirection, cur, from);
+		for (i = 0; i < spare->nitems; i++)
+			tbm_add_tuples(tbm, &spare->items[i].tid, 1, false);
+		ntids += spare->nitems;
+		so->active = 1 - so->active;
+		if (spare->complete_forward || spare->nitems == 0)
+			break;
+		from = &spare->items[spare->nitems - 1];
+	}
+	return ntids;
+}
+
+/* amendscan */
+void
+memkv_endscan(IndexScanDesc scan)
+{
+	MemkvScanOpaque so = (MemkvScanOpaque) scan->opaque;
+
+	MemoryContextDelete(so->batches[0].cxt);
+	MemoryContextDelete(so->batches[1].cxt);
+	MemoryContextDelete(so->bounds_cxt);
+	if (so->last_itup)
+		pfree(so->last_itup);
+	pfree(so);
+}
+
+/* amcanreturn: the key is stored whole, so index-only scans work. */
+bool
+memkv_canreturn(Relation index, int attno)
+{
+	return true;
+}

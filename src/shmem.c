@@ -1,0 +1,347 @@
+/*-------------------------------------------------------------------------
+ *
+ * shmem.c
+ *	  memkv's shared memory: the arena that holds every delta tree, and the
+ *	  registry that maps an index (its RelFileNode) to its tree and LWLock.
+ *
+ * The registry is a fixed array of memkv.max_indexes entries.  An entry is
+ * found under the registry lock and then used under its own LWLock; when
+ * the registry or the arena is full, the least recently used tree that
+ * nobody holds is evicted.  Eviction is always safe: a tree only caches the
+ * index's delta log and is rebuilt from it on next use (delta.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "utils/rel.h"
+
+#include "memkv.h"
+
+MemkvShared *memkv_shared = NULL;
+
+/* Local copies of what every backend needs to reach the shared state. */
+static void *arena_base = NULL;
+static ArtAllocator arena_allocator;
+
+#define MEMKV_TRANCHE "memkv"
+
+static Size
+memkv_registry_size(void)
+{
+	return MAXALIGN(add_size(offsetof(MemkvShared, entries),
+							 mul_size(sizeof(MemkvEntry), memkv_max_indexes)));
+}
+
+static Size
+memkv_arena_size(void)
+{
+	return mul_size((Size) memkv_shared_memory_mb, 1024 * 1024);
+}
+
+/* Called from shmem_request_hook: reserve the registry, arena and locks. */
+void
+memkv_shmem_request(void)
+{
+	RequestAddinShmemSpace(add_size(memkv_registry_size(), memkv_arena_size()));
+	RequestNamedLWLockTranche(MEMKV_TRANCHE, memkv_max_indexes + 1);
+}
+
+static ArenaPtr
+memkv_arena_alloc(void *arg, size_t size)
+{
+	ArenaPtr	p;
+
+	SpinLockAcquire(&memkv_shared->arena_lock);
+	p = arena_alloc(arena_base, size);
+	SpinLockRelease(&memkv_shared->arena_lock);
+	return p;
+}
+
+static void
+memkv_arena_free(void *arg, ArenaPtr p, size_t size)
+{
+	SpinLockAcquire(&memkv_shared->arena_lock);
+	arena_free(arena_base, p, size);
+	SpinLockRelease(&memkv_shared->arena_lock);
+}
+
+/*
+ * Called from shmem_startup_hook in the postmaster (and in every backend
+ * under EXEC_BACKEND): create or attach the shared state.
+ */
+void
+memkv_shmem_startup(void)
+{
+	bool		found;
+	Size		regsize = memkv_registry_size();
+	LWLockPadded *locks;
+	char	   *base;
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	base = ShmemInitStruct("memkv", add_size(regsize, memkv_arena_size()),
+						   &found);
+	memkv_shared = (MemkvShared *) base;
+	arena_base = base + regsize;
+	if (!found)
+	{
+		memset(memkv_shared, 0, regsize);
+		SpinLockInit(&memkv_shared->arena_lock);
+		memkv_shared->max_entries = memkv_max_indexes;
+		pg_atomic_init_u64(&memkv_shared->clock, 1);
+		memkv_shared->arena_size = memkv_arena_size();
+		arena_init(arena_base, memkv_shared->arena_size);
+	}
+	locks = GetNamedLWLockTranche(MEMKV_TRANCHE);
+	memkv_shared->registry_lock = &locks[0].lock;
+	memkv_shared->entry_locks = &locks[1];
+	LWLockRelease(AddinShmemInitLock);
+
+	arena_allocator.base = arena_base;
+	arena_allocator.alloc = memkv_arena_alloc;
+	arena_allocator.free = memkv_arena_free;
+	arena_allocator.arg = NULL;
+}
+
+/* The allocator delta trees use: the shared arena. */
+const ArtAllocator *
+memkv_allocator(void)
+{
+	return &arena_allocator;
+}
+
+/* Bytes of the arena currently allocated, over all trees. */
+Size
+memkv_arena_bytes_used(void)
+{
+	Size		used;
+
+	SpinLockAcquire(&memkv_shared->arena_lock);
+	used = arena_bytes_used(arena_base);
+	SpinLockRelease(&memkv_shared->arena_lock);
+	return used;
+}
+
+LWLock *
+memkv_entry_lock(MemkvEntry *entry)
+{
+	int			idx = entry - memkv_shared->entries;
+
+	return &memkv_shared->entry_locks[idx].lock;
+}
+
+/* Free both trees of an entry; caller holds its lock exclusively. */
+static void
+memkv_entry_clear(MemkvEntry *entry)
+{
+	art_free_all(&entry->keys, &arena_allocator);
+	art_free_all(&entry->nulls, &arena_allocator);
+	entry->valid = false;
+}
+
+static int
+memkv_registry_find(RelFileNode node, BackendId backend)
+{
+	int			i;
+
+	for (i = 0; i < memkv_shared->max_entries; i++)
+	{
+		MemkvEntry *e = &memkv_shared->entries[i];
+
+		if (e->in_use && e->backend == backend &&
+			RelFileNodeEquals(e->node, node))
+			return i;
+	}
+	return -1;
+}
+
+static int
+memkv_lru_cmp(const void *a, const void *b)
+{
+	const MemkvEntry *ea = &memkv_shared->entries[*(const int *) a];
+	const MemkvEntry *eb = &memkv_shared->entries[*(const int *) b];
+	uint64		ua = ea->in_use ? ea->last_used : 0;
+	uint64		ub = eb->in_use ? eb->last_used : 0;
+
+	return (ua > ub) - (ua < ub);
+}
+
+/*
+ * Fill `order` with registry slot numbers, free slots first and then the
+ * least recently used.  Caller holds the registry lock exclusively.
+ */
+static void
+memkv_lru_order(int *order)
+{
+	int			i;
+
+	for (i = 0; i < memkv_shared->max_entries; i++)
+		order[i] = i;
+	qsort(order, memkv_shared->max_entries, sizeof(int), memkv_lru_cmp);
+}
+
+/*
+ * Give `node` a registry slot: a free one, or the least recently used one
+ * whose lock can be taken without waiting.  Returns the slot index.
+ */
+static int
+memkv_registry_assign(RelFileNode node, BackendId backend)
+{
+	int			idx;
+	int		   *order = palloc(sizeof(int) * memkv_shared->max_entries);
+
+	LWLockAcquire(memkv_shared->registry_lock, LW_EXCLUSIVE);
+	idx = memkv_registry_find(node, backend);
+	if (idx < 0)
+	{
+		int			i;
+
+		memkv_lru_order(order);
+		for (i = 0; i < memkv_shared->max_entries; i++)
+		{
+			MemkvEntry *e = &memkv_shared->entries[order[i]];
+			LWLock	   *lock = &memkv_shared->entry_locks[order[i]].lock;
+
+			if (!LWLockConditionalAcquire(lock, LW_EXCLUSIVE))
+				continue;
+			memkv_entry_clear(e);
+			e->in_use = true;
+			e->node = node;
+			e->backend = backend;
+			e->last_used = pg_atomic_fetch_add_u64(&memkv_shared->clock, 1);
+			e->instance_id = 0;
+			e->generation = 0;
+			LWLockRelease(lock);
+			idx = order[i];
+			break;
+		}
+	}
+	LWLockRelease(memkv_shared->registry_lock);
+	pfree(order);
+
+	if (idx < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("too many memkv indexes are in use at once"),
+				 errdetail("All %d registry slots are held by running operations.",
+						   memkv_shared->max_entries),
+				 errhint("Increase memkv.max_indexes and restart the server.")));
+	return idx;
+}
+
+/*
+ * Find (or create) the registry entry of `index` and return it with its
+ * LWLock held in `mode`.  The entry's trees may be stale or empty: callers
+ * that need them current use memkv_open_synced() (delta.c).
+ */
+MemkvEntry *
+memkv_entry_acquire(Relation index, LWLockMode mode)
+{
+	RelFileNode node = index->rd_node;
+	BackendId	backend = RelationUsesLocalBuffers(index) ?
+	index->rd_backend : InvalidBackendId;
+
+	memkv_check_loaded();
+
+	for (;;)
+	{
+		int			idx;
+		MemkvEntry *e;
+
+		LWLockAcquire(memkv_shared->registry_lock, LW_SHARED);
+		idx = memkv_registry_find(node, backend);
+		LWLockRelease(memkv_shared->registry_lock);
+		if (idx < 0)
+			idx = memkv_registry_assign(node, backend);
+
+		e = &memkv_shared->entries[idx];
+		LWLockAcquire(&memkv_shared->entry_locks[idx].lock, mode);
+		/* the slot may have been given to another index meanwhile */
+		if (e->in_use && e->backend == backend &&
+			RelFileNodeEquals(e->node, node))
+		{
+			e->last_used = pg_atomic_fetch_add_u64(&memkv_shared->clock, 1);
+			return e;
+		}
+		LWLockRelease(&memkv_shared->entry_locks[idx].lock);
+	}
+}
+
+void
+memkv_entry_release(MemkvEntry *entry)
+{
+	LWLockRelease(memkv_entry_lock(entry));
+}
+
+/*
+ * Free the trees of the least recently used entry other than `self` that
+ * holds memory and is not in use.  Returns false if there was none.
+ */
+static bool
+memkv_evict_one(MemkvEntry *self)
+{
+	bool		evicted = false;
+	int		   *order = palloc(sizeof(int) * memkv_shared->max_entries);
+	int			i;
+
+	LWLockAcquire(memkv_shared->registry_lock, LW_EXCLUSIVE);
+	memkv_lru_order(order);
+	for (i = 0; i < memkv_shared->max_entries && !evicted; i++)
+	{
+		MemkvEntry *e = &memkv_shared->entries[order[i]];
+		LWLock	   *lock = &memkv_shared->entry_locks[order[i]].lock;
+
+		if (e == self || !e->in_use || e->keys.bytes + e->nulls.bytes == 0)
+			continue;
+		if (!LWLockConditionalAcquire(lock, LW_EXCLUSIVE))
+			continue;
+		memkv_entry_clear(e);
+		LWLockRelease(lock);
+		evicted = true;
+	}
+	LWLockRelease(memkv_shared->registry_lock);
+	pfree(order);
+	return evicted;
+}
+
+/*
+ * Add one (key, TID) to an entry's trees, evicting other indexes' trees if
+ * the arena is full.  Caller holds the entry lock exclusively.  On failure
+ * the trees are unchanged and an ERROR is raised.
+ */
+void
+memkv_art_insert(MemkvEntry *entry, bool isnull, const uint8 *key,
+				 Size keylen, ItemPointer tid)
+{
+	ArtTree    *tree = isnull ? &entry->nulls : &entry->keys;
+	ArtTid		atid;
+
+	StaticAssertStmt(sizeof(ArtTid) == sizeof(ItemPointerData),
+					 "ArtTid must match ItemPointerData");
+	memcpy(&atid, tid, sizeof(atid));
+	if (isnull)
+		keylen = 0;
+
+	for (;;)
+	{
+		ArtResult	r = art_insert(tree, &arena_allocator, key, keylen, &atid);
+
+		if (r == ART_OK)
+			return;
+		if (r == ART_BAD_KEY)
+			elog(ERROR, "memkv: key of %zu bytes rejected by the delta tree",
+				 keylen);
+		if (!memkv_evict_one(entry))
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("memkv shared memory is exhausted"),
+					 errdetail("%zu of %zu bytes are in use; this index's delta tree holds %llu bytes.",
+							   memkv_arena_bytes_used(), memkv_shared->arena_size,
+							   (unsigned long long) (entry->keys.bytes + entry->nulls.bytes)),
+					 errhint("Increase memkv.shared_memory and restart the server.")));
+	}
+}

@@ -1,0 +1,252 @@
+/*-------------------------------------------------------------------------
+ *
+ * sqlfuncs.c
+ *	  SQL-callable functions for inspecting memkv indexes:
+ *	  memkv_state(regclass) reports an index's layers and memory;
+ *	  memkv_verify(regclass) checks its invariants and lists problems.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/relation.h"
+#include "catalog/pg_class.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "utils/builtins.h"
+#include "utils/rel.h"
+#include "utils/tuplestore.h"
+
+#include "memkv.h"
+
+PG_FUNCTION_INFO_V1(memkv_state);
+PG_FUNCTION_INFO_V1(memkv_verify);
+
+/* Open `relid` as a memkv index, or raise an ERROR saying what it is not. */
+static Relation
+memkv_open_index(Oid relid)
+{
+	Relation	index = relation_open(relid, AccessShareLock);
+
+	if (index->rd_rel->relkind != RELKIND_INDEX ||
+		index->rd_indam == NULL ||
+		index->rd_indam->ambuild != memkv_build)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a memkv index",
+						RelationGetRelationName(index))));
+	memkv_check_loaded();
+	return index;
+}
+
+typedef struct MemkvLogCounts
+{
+	uint64		pages;
+	uint64		tuples;
+} MemkvLogCounts;
+
+/*
+ * memkv_state(index regclass) returns (generation, log_pages, log_tuples,
+ * delta_keys, delta_tids, shmem_bytes, art_loaded): art_loaded says
+ * whether the delta tree was already current in shared memory; the call
+ * loads it in any case so the other figures are exact.
+ */
+Datum
+memkv_state(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	Relation	index = memkv_open_index(relid);
+	TupleDesc	tupdesc;
+	Datum		values[7];
+	bool		nulls[7] = {false};
+	MemkvMetaPageData meta;
+	MemkvEntry *entry;
+	bool		loaded;
+	uint64		log_tuples;
+	bool	   *in_chain;
+	BlockNumber nblocks;
+	BlockNumber blkno;
+	int64		log_pages = 0;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	entry = memkv_entry_acquire(index, LW_SHARED);
+	memkv_read_meta(index, &meta);
+	loaded = entry->valid && entry->instance_id == meta.instance_id &&
+		entry->generation == meta.log_generation;
+	memkv_entry_release(entry);
+
+	entry = memkv_open_synced(index, LW_SHARED);
+	memkv_read_meta(index, &meta);
+	nblocks = RelationGetNumberOfBlocks(index);
+	in_chain = palloc0(sizeof(bool) * nblocks);
+	log_tuples = memkv_walk_log(index, meta.log_head, meta.log_generation,
+								NULL, NULL, in_chain);
+	for (blkno = 0; blkno < nblocks; blkno++)
+		log_pages += in_chain[blkno] ? 1 : 0;
+
+	values[0] = Int64GetDatum(meta.log_generation);
+	values[1] = Int64GetDatum(log_pages);
+	values[2] = Int64GetDatum((int64) log_tuples);
+	values[3] = Int64GetDatum((int64) (entry->keys.nkeys + entry->nulls.nkeys));
+	values[4] = Int64GetDatum((int64) (entry->keys.ntids + entry->nulls.ntids));
+	values[5] = Int64GetDatum((int64) (entry->keys.bytes + entry->nulls.bytes));
+	values[6] = BoolGetDatum(loaded);
+	memkv_entry_release(entry);
+
+	relation_close(index, AccessShareLock);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+typedef struct MemkvVerifyState
+{
+	ReturnSetInfo *rsinfo;
+	MemkvEntry *entry;
+	uint64		nonnull;
+	uint64		nulls;
+	int			nproblems;
+} MemkvVerifyState;
+
+#define MEMKV_VERIFY_MAX_PROBLEMS 100
+
+/* Add one problem row to the result. */
+static void
+memkv_report(MemkvVerifyState *vs, const char *fmt,...) pg_attribute_printf(2, 3);
+
+static void
+memkv_report(MemkvVerifyState *vs, const char *fmt,...)
+{
+	StringInfoData buf;
+	va_list		args;
+	Datum		value;
+	bool		isnull = false;
+
+	if (++vs->nproblems > MEMKV_VERIFY_MAX_PROBLEMS)
+		return;
+	initStringInfo(&buf);
+	for (;;)
+	{
+		int			needed;
+
+		va_start(args, fmt);
+		needed = appendStringInfoVA(&buf, fmt, args);
+		va_end(args);
+		if (needed == 0)
+			break;
+		enlargeStringInfo(&buf, needed);
+	}
+	value = CStringGetTextDatum(buf.data);
+	tuplestore_putvalues(vs->rsinfo->setResult, vs->rsinfo->setDesc,
+						 &value, &isnull);
+}
+
+/* memkv_walk_log visitor: the entry must be well formed and in the tree. */
+static void
+memkv_verify_visit(IndexTuple itup, void *arg)
+{
+	MemkvVerifyState *vs = (MemkvVerifyState *) arg;
+	bool		isnull = MemkvLogTupleIsNull(itup);
+	const uint8 *key = MemkvLogTupleKey(itup);
+	Size		keylen = MemkvLogTupleKeyLen(itup);
+	const ArtTid *tids;
+	uint32		ntids;
+	uint32		i;
+	bool		found = false;
+
+	if (!ItemPointerIsValid(&itup->t_tid))
+		memkv_report(vs, "log entry has an invalid heap TID");
+	if (keylen > MEMKV_MAX_KEY_BYTES || (isnull && keylen != 0) ||
+		memchr(key, 0, keylen) != NULL)
+	{
+		memkv_report(vs, "log entry for TID (%u,%u) has a malformed key of %zu bytes",
+					 ItemPointerGetBlockNumberNoCheck(&itup->t_tid),
+					 ItemPointerGetOffsetNumberNoCheck(&itup->t_tid), keylen);
+		return;
+	}
+	if (isnull)
+		vs->nulls++;
+	else
+		vs->nonnull++;
+
+	ntids = art_lookup(isnull ? &vs->entry->nulls : &vs->entry->keys,
+					   memkv_allocator(), key, isnull ? 0 : keylen, &tids);
+	for (i = 0; i < ntids && !found; i++)
+		found = memcmp(&tids[i], &itup->t_tid, sizeof(ArtTid)) == 0;
+	if (!found)
+		memkv_report(vs, "log entry for TID (%u,%u) is missing from the delta tree",
+					 ItemPointerGetBlockNumberNoCheck(&itup->t_tid),
+					 ItemPointerGetOffsetNumberNoCheck(&itup->t_tid));
+}
+
+/*
+ * memkv_verify(index regclass) returns setof text: one row per problem
+ * found (at most 100), none if the index is consistent.  It checks the
+ * metapage, walks the delta log, checks the shared trees' structure and
+ * that they hold exactly the log's entries.  Holds the index's entry lock
+ * exclusively while it runs.
+ */
+Datum
+memkv_verify(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	Relation	index = memkv_open_index(relid);
+	MemkvVerifyState vs;
+	MemkvMetaPageData meta;
+	char		errbuf[256];
+	BlockNumber nblocks;
+	bool	   *in_chain;
+
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	memset(&vs, 0, sizeof(vs));
+	vs.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	vs.entry = memkv_open_synced(index, LW_EXCLUSIVE);
+	memkv_read_meta(index, &meta);
+	nblocks = RelationGetNumberOfBlocks(index);
+	if (meta.log_head == MEMKV_METAPAGE_BLKNO || meta.log_head >= nblocks ||
+		meta.log_tail == MEMKV_METAPAGE_BLKNO || meta.log_tail >= nblocks)
+		memkv_report(&vs, "metapage points outside the relation (head %u, tail %u, %u blocks)",
+					 meta.log_head, meta.log_tail, nblocks);
+	else
+	{
+		in_chain = palloc0(sizeof(bool) * nblocks);
+		memkv_walk_log(index, meta.log_head, meta.log_generation,
+					   memkv_verify_visit, &vs, in_chain);
+		if (!in_chain[meta.log_tail])
+			memkv_report(&vs, "metapage's log tail %u is not on the log chain",
+						 meta.log_tail);
+		else
+		{
+			Buffer		buf = ReadBuffer(index, meta.log_tail);
+
+			LockBuffer(buf, BUFFER_LOCK_SHARE);
+			if (MemkvPageGetOpaque(BufferGetPage(buf))->next != InvalidBlockNumber)
+				memkv_report(&vs, "log tail %u links to another page",
+							 meta.log_tail);
+			UnlockReleaseBuffer(buf);
+		}
+		pfree(in_chain);
+	}
+
+	if (!art_check(&vs.entry->keys, memkv_allocator(),
+				   memkv_shared->arena_size, errbuf, sizeof(errbuf)))
+		memkv_report(&vs, "delta tree: %s", errbuf);
+	if (!art_check(&vs.entry->nulls, memkv_allocator(),
+				   memkv_shared->arena_size, errbuf, sizeof(errbuf)))
+		memkv_report(&vs, "NULL tree: %s", errbuf);
+	if (vs.entry->keys.ntids != vs.nonnull)
+		memkv_report(&vs, "delta tree holds %llu TIDs, the log %llu",
+					 (unsigned long long) vs.entry->keys.ntids,
+					 (unsigned long long) vs.nonnull);
+	if (vs.entry->nulls.ntids != vs.nulls)
+		memkv_report(&vs, "NULL tree holds %llu TIDs, the log %llu",
+					 (unsigned long long) vs.entry->nulls.ntids,
+					 (unsigned long long) vs.nulls);
+	memkv_entry_release(vs.entry);
+
+	relation_close(index, AccessShareLock);
+	return (Datum) 0;
+}

@@ -1,0 +1,126 @@
+/*-------------------------------------------------------------------------
+ *
+ * validate.c
+ *	  amvalidate (checks a memkv operator class's members) and amoptions
+ *	  (memkv indexes take no storage parameters yet).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/amvalidate.h"
+#include "access/htup_details.h"
+#include "access/reloptions.h"
+#include "catalog/pg_amop.h"
+#include "catalog/pg_amproc.h"
+#include "catalog/pg_opclass.h"
+#include "catalog/pg_type.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/regproc.h"
+#include "utils/syscache.h"
+
+#include "memkv.h"
+
+/*
+ * amvalidate: every operator must be a search operator with strategy 1..6
+ * returning boolean; the only support function is number 1, a btree-style
+ * comparison returning int4; and strategies 1..5 must all be present for
+ * the opclass's type, since ordered scans depend on them.
+ */
+bool
+memkv_validate(Oid opclassoid)
+{
+	bool		result = true;
+	HeapTuple	classtup;
+	Form_pg_opclass classform;
+	Oid			opfamilyoid;
+	Oid			opcintype;
+	char	   *opclassname;
+	CatCList   *oprlist;
+	CatCList   *proclist;
+	bool		have_strategy[MEMKV_NSTRATEGIES + 1] = {false};
+	int			i;
+
+	classtup = SearchSysCache1(CLAOID, ObjectIdGetDatum(opclassoid));
+	if (!HeapTupleIsValid(classtup))
+		elog(ERROR, "cache lookup failed for operator class %u", opclassoid);
+	classform = (Form_pg_opclass) GETSTRUCT(classtup);
+	opfamilyoid = classform->opcfamily;
+	opcintype = classform->opcintype;
+	opclassname = NameStr(classform->opcname);
+
+	oprlist = SearchSysCacheList1(AMOPSTRATEGY, ObjectIdGetDatum(opfamilyoid));
+	proclist = SearchSysCacheList1(AMPROCNUM, ObjectIdGetDatum(opfamilyoid));
+
+	for (i = 0; i < proclist->n_members; i++)
+	{
+		HeapTuple	proctup = &proclist->members[i]->tuple;
+		Form_pg_amproc procform = (Form_pg_amproc) GETSTRUCT(proctup);
+
+		if (procform->amprocnum != MEMKV_CMP_PROC ||
+			!check_amproc_signature(procform->amproc, INT4OID, false, 2, 2,
+									procform->amproclefttype,
+									procform->amprocrighttype))
+		{
+			ereport(INFO,
+					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+					 errmsg("memkv operator class \"%s\" contains invalid support function %s with number %d",
+							opclassname, format_procedure(procform->amproc),
+							procform->amprocnum)));
+			result = false;
+		}
+	}
+
+	for (i = 0; i < oprlist->n_members; i++)
+	{
+		HeapTuple	oprtup = &oprlist->members[i]->tuple;
+		Form_pg_amop oprform = (Form_pg_amop) GETSTRUCT(oprtup);
+
+		if (oprform->amopstrategy < 1 ||
+			oprform->amopstrategy > MEMKV_NSTRATEGIES ||
+			oprform->amoppurpose != AMOP_SEARCH ||
+			OidIsValid(oprform->amopsortfamily) ||
+			!check_amop_signature(oprform->amopopr, BOOLOID,
+								  oprform->amoplefttype,
+								  oprform->amoprighttype))
+		{
+			ereport(INFO,
+					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+					 errmsg("memkv operator class \"%s\" contains invalid operator %s with strategy %d",
+							opclassname, format_operator(oprform->amopopr),
+							oprform->amopstrategy)));
+			result = false;
+			continue;
+		}
+		if (oprform->amoplefttype == opcintype &&
+			oprform->amoprighttype == opcintype)
+			have_strategy[oprform->amopstrategy] = true;
+	}
+
+	for (i = MEMKV_LESS; i <= MEMKV_GREATER; i++)
+	{
+		if (!have_strategy[i])
+		{
+			ereport(INFO,
+					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+					 errmsg("memkv operator class \"%s\" is missing the operator for strategy %d",
+							opclassname, i)));
+			result = false;
+		}
+	}
+
+	ReleaseCatCacheList(proclist);
+	ReleaseCatCacheList(oprlist);
+	ReleaseSysCache(classtup);
+	return result;
+}
+
+/* amoptions: no memkv-specific storage parameters exist yet. */
+bytea *
+memkv_options(Datum reloptions, bool validate)
+{
+	return (bytea *) build_reloptions(reloptions, validate,
+									  RELOPT_KIND_LOCAL, sizeof(int32),
+									  NULL, 0);
+}
