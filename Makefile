@@ -13,7 +13,7 @@ DATA = memkv--1.0.sql
 PGFILEDESC = "memkv - ART + FST index access method for text keys"
 
 REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
-REGRESS_OPTS = --load-extension=memkv
+REGRESS_OPTS = --inputdir=. --outputdir=. 
 ISOLATION = $(patsubst test/specs/%.spec,%,$(sort $(wildcard test/specs/*.spec)))
 ISOLATION_OPTS = --inputdir=test --outputdir=test/output_iso
 TAP_TESTS = 1

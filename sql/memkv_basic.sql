@@ -1,0 +1,102 @@
+--
+-- memkv_basic: every query kind memkv serves, each with its plan and its
+-- answer, compared with what a sequential scan answers.
+--
+CREATE EXTENSION memkv;
+
+CREATE TABLE paths (id int, k text COLLATE "C");
+INSERT INTO paths
+  SELECT g, 'usr/share/doc/pkg' || (g % 100) || '/file' || g
+  FROM generate_series(1, 2000) g;
+INSERT INTO paths VALUES
+  (3001, NULL), (3002, NULL), (3003, ''), (3004, 'a'), (3005, 'ab'),
+  (3006, 'abc'), (3007, 'abd'), (3008, 'b'), (3009, 'usr'), (3010, 'usr/');
+CREATE INDEX paths_k ON paths USING memkv (k);
+
+-- the operator class is valid
+SELECT amvalidate(opc.oid) FROM pg_opclass opc
+  JOIN pg_am am ON am.oid = opc.opcmethod WHERE am.amname = 'memkv';
+
+SET enable_seqscan = off;
+
+-- equality
+EXPLAIN (COSTS OFF) SELECT id FROM paths WHERE k = 'usr/share/doc/pkg7/file107';
+SELECT id FROM paths WHERE k = 'usr/share/doc/pkg7/file107';
+SELECT id FROM paths WHERE k = 'usr/share/doc/pkg7/file10';
+SELECT id FROM paths WHERE k = '';
+SELECT id FROM paths WHERE k = NULL;
+
+-- keys that are prefixes of each other
+SELECT id, k FROM paths WHERE k < 'b' ORDER BY k;
+SELECT id, k FROM paths WHERE k <= 'b' AND k > 'a' ORDER BY k;
+SELECT id, k FROM paths WHERE k >= 'usr' ORDER BY k LIMIT 3;
+
+-- ranges
+EXPLAIN (COSTS OFF)
+SELECT count(*) FROM paths WHERE k BETWEEN 'usr/share/doc/pkg1/' AND 'usr/share/doc/pkg2';
+SELECT count(*) FROM paths WHERE k BETWEEN 'usr/share/doc/pkg1/' AND 'usr/share/doc/pkg2';
+SELECT count(*) FROM paths WHERE k > 'usr/share/doc/pkg1/' AND k < 'usr/share/doc/pkg2';
+SELECT count(*) FROM paths WHERE k > 'z';
+SELECT count(*) FROM paths WHERE k > 'b' AND k < 'a';
+
+-- prefix: LIKE and ^@
+EXPLAIN (COSTS OFF) SELECT count(*) FROM paths WHERE k LIKE 'usr/share/doc/pkg42/%';
+SELECT count(*) FROM paths WHERE k LIKE 'usr/share/doc/pkg42/%';
+EXPLAIN (COSTS OFF) SELECT count(*) FROM paths WHERE k ^@ 'usr/share/doc/pkg42/';
+SELECT count(*) FROM paths WHERE k ^@ 'usr/share/doc/pkg42/';
+SELECT k FROM paths WHERE k ^@ 'ab' ORDER BY k;
+SELECT count(*) FROM paths WHERE k ^@ '';
+
+-- ordered scans, both directions, index-only
+EXPLAIN (COSTS OFF) SELECT k FROM paths WHERE k >= 'usr/share/doc/pkg9' ORDER BY k LIMIT 4;
+SELECT k FROM paths WHERE k >= 'usr/share/doc/pkg9' ORDER BY k LIMIT 4;
+EXPLAIN (COSTS OFF) SELECT k FROM paths ORDER BY k DESC LIMIT 4;
+SELECT k FROM paths ORDER BY k DESC LIMIT 4;
+SELECT k FROM paths ORDER BY k DESC NULLS LAST LIMIT 2;
+SELECT k FROM paths ORDER BY k LIMIT 4;
+EXPLAIN (COSTS OFF) SELECT min(k), max(k) FROM paths;
+SELECT min(k), max(k) FROM paths;
+
+-- NULLs
+EXPLAIN (COSTS OFF) SELECT id FROM paths WHERE k IS NULL ORDER BY id;
+SELECT id FROM paths WHERE k IS NULL ORDER BY id;
+SELECT count(*) FROM paths WHERE k IS NOT NULL;
+
+-- = ANY(array)
+EXPLAIN (COSTS OFF) SELECT id FROM paths WHERE k = ANY ('{a,b,usr,nope}');
+SELECT id FROM paths WHERE k = ANY ('{a,b,usr,nope}') ORDER BY id;
+
+-- every kind through plain index scans too
+SET enable_bitmapscan = off;
+SET enable_indexonlyscan = off;
+EXPLAIN (COSTS OFF) SELECT id FROM paths WHERE k = 'abc';
+SELECT id FROM paths WHERE k = 'abc';
+SELECT count(*) FROM paths WHERE k LIKE 'usr/share/doc/pkg42/%';
+SELECT count(*) FROM paths WHERE k IS NULL;
+RESET enable_bitmapscan;
+RESET enable_indexonlyscan;
+
+-- a cursor that changes direction
+BEGIN;
+DECLARE c SCROLL CURSOR FOR SELECT k FROM paths WHERE k < 'usr' ORDER BY k;
+FETCH 3 FROM c;
+FETCH BACKWARD 2 FROM c;
+FETCH LAST FROM c;
+FETCH BACKWARD 2 FROM c;
+FETCH ABSOLUTE 1 FROM c;
+COMMIT;
+
+-- the whole index equals a sequential scan
+CREATE TEMP TABLE via_index AS SELECT id, k FROM paths WHERE k >= '' OR k IS NULL;
+SET enable_seqscan = on;
+SET enable_indexscan = off;
+SET enable_bitmapscan = off;
+SET enable_indexonlyscan = off;
+SELECT count(*) AS mismatches FROM (
+  (SELECT id, k FROM paths EXCEPT ALL SELECT id, k FROM via_index)
+  UNION ALL
+  (SELECT id, k FROM via_index EXCEPT ALL SELECT id, k FROM paths)) d;
+RESET ALL;
+
+SELECT generation, log_tuples, delta_keys, delta_tids FROM memkv_state('paths_k');
+SELECT * FROM memkv_verify('paths_k');
