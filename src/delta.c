@@ -206,8 +206,6 @@ memkv_log_append(Relation index, IndexTuple itup, BlockNumber *blkno,
 	MemkvMetaPageData meta;
 	Size		size = IndexTupleSize(itup);
 	Buffer		tailbuf;
-	Page		page;
-	GenericXLogState *state;
 
 	memkv_read_meta(index, &meta);
 	tailbuf = ReadBuffer(index, meta.log_tail);
@@ -216,14 +214,7 @@ memkv_log_append(Relation index, IndexTuple itup, BlockNumber *blkno,
 
 	if (PageGetFreeSpace(BufferGetPage(tailbuf)) >= MAXALIGN(size))
 	{
-		state = GenericXLogStart(index);
-		page = GenericXLogRegisterBuffer(state, tailbuf, 0);
-		*offnum = PageAddItem(page, (Item) itup, size, InvalidOffsetNumber,
-							  false, false);
-		if (*offnum == InvalidOffsetNumber)
-			elog(ERROR, "memkv: failed to add log entry to block %u of \"%s\"",
-				 meta.log_tail, RelationGetRelationName(index));
-		GenericXLogFinish(state);
+		*offnum = memkv_wal_append(index, tailbuf, itup);
 		*blkno = meta.log_tail;
 		UnlockReleaseBuffer(tailbuf);
 	}
@@ -231,25 +222,11 @@ memkv_log_append(Relation index, IndexTuple itup, BlockNumber *blkno,
 	{
 		Buffer		newbuf = memkv_new_buffer(index, meta.log_generation);
 		Buffer		metabuf = ReadBuffer(index, MEMKV_METAPAGE_BLKNO);
-		Page		newpage;
-		Page		metapage;
 
 		LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
-		state = GenericXLogStart(index);
-		metapage = GenericXLogRegisterBuffer(state, metabuf, 0);
-		page = GenericXLogRegisterBuffer(state, tailbuf, 0);
-		newpage = GenericXLogRegisterBuffer(state, newbuf,
-											GENERIC_XLOG_FULL_IMAGE);
-		memkv_init_log_page(newpage, meta.log_generation);
-		*offnum = PageAddItem(newpage, (Item) itup, size,
-							  InvalidOffsetNumber, false, false);
-		if (*offnum == InvalidOffsetNumber)
-			elog(ERROR, "memkv: failed to add log entry to a new page of \"%s\"",
-				 RelationGetRelationName(index));
+		*offnum = memkv_wal_append_page(index, metabuf, tailbuf, newbuf,
+										meta.log_generation, itup);
 		*blkno = BufferGetBlockNumber(newbuf);
-		MemkvPageGetOpaque(page)->next = *blkno;
-		MemkvPageGetMeta(metapage)->log_tail = *blkno;
-		GenericXLogFinish(state);
 		UnlockReleaseBuffer(newbuf);
 		UnlockReleaseBuffer(tailbuf);
 		UnlockReleaseBuffer(metabuf);

@@ -84,6 +84,8 @@ _PG_init(void)
 
 	MarkGUCPrefixReserved("memkv");
 
+	memkv_register_rmgr();
+
 	prev_shmem_request_hook = shmem_request_hook;
 	shmem_request_hook = memkv_request_hook;
 	prev_shmem_startup_hook = shmem_startup_hook;

@@ -234,6 +234,15 @@ extern uint64 memkv_walk_log(Relation index, BlockNumber head,
 							 void (*visit) (IndexTuple itup, void *arg),
 							 void *arg, bool *in_chain);
 
+/* wal.c */
+#define MEMKV_RMGR_ID 149		/* custom WAL resource manager id */
+extern void memkv_register_rmgr(void);
+extern OffsetNumber memkv_wal_append(Relation index, Buffer buf,
+									 IndexTuple itup);
+extern OffsetNumber memkv_wal_append_page(Relation index, Buffer metabuf,
+										  Buffer tailbuf, Buffer newbuf,
+										  uint32 generation, IndexTuple itup);
+
 /* build.c */
 extern IndexBuildResult *memkv_build(Relation heap, Relation index,
 									 struct IndexInfo *indexInfo);
