@@ -1,0 +1,388 @@
+/*-------------------------------------------------------------------------
+ *
+ * fst.h
+ *	  Finite state transducer mapping byte-string keys to their ordinals,
+ *	  and compact per-ordinal TID posting lists.
+ *
+ * This is the frozen layer of memkv.  It is plain C with no PostgreSQL
+ * dependency: memory comes from a caller-supplied allocator (FstAllocator),
+ * output goes to a caller-supplied sink (FstSinkFn) and input is read
+ * through a caller-supplied byte source (FstSource), so the same code runs
+ * in the server (palloc, index pages) and in unit tests and fuzzers.  There
+ * is no global mutable state.  Corrupt input is reported by a negative
+ * return code and a message in the object's errmsg buffer; no function
+ * reads outside the source's size, crashes or loops forever on any input.
+ *
+ * Two independent byte images are produced:
+ *
+ *	- the FST image (FstBuilder / FstReader / FstCursor) maps each key to
+ *	  its ordinal, 0..nkeys-1 in key order;
+ *	- the postings image (FstPostingsWriter / FstPostings) maps an ordinal
+ *	  to the sorted list of TIDs of that key.
+ *
+ *
+ * FST IMAGE FORMAT (version 1)
+ * ----------------------------
+ * All multi-byte integers are little-endian unless said otherwise.
+ * "varint" is LEB128: 7 bits per byte, low groups first, high bit set on
+ * every byte but the last, at most 9 bytes.
+ *
+ *	offset 0	preamble, FST_PREAMBLE_SIZE (40) bytes:
+ *				  u32 magic FST_MAGIC, u16 version, u16 flags (0),
+ *				  u8[31] common-label table, u8 padding (0)
+ *	offset 40	node area: nodes, written bottom-up (every node after all the
+ *				nodes it points to)
+ *	size-40		trailer, FST_TRAILER_SIZE (40) bytes:
+ *				  u32 magic FST_TRAILER_MAGIC, u16 version, u16 flags (0),
+ *				  u64 root address, u64 nkeys, u64 total image size,
+ *				  u32 max key length, u32 checksum (FNV-1a 32 of the 36
+ *				  trailer bytes before it followed by the preamble)
+ *
+ * A node is addressed by the offset of its LAST byte and is read backwards:
+ * its logical byte i, L[i], is stored at address addr - i.  Its first
+ * stored (lowest) byte is start = addr - len + 1.  Transitions name their
+ * target by a delta from the node's start:
+ *
+ *		target = start - 1 - delta
+ *
+ * so delta 0 means "the node written immediately before this one", and
+ * every target is strictly below the node that points to it: the graph is
+ * acyclic by construction, and every walk strictly decreases addresses.
+ *
+ * Ordinals: each transition has an output; the ordinal of a key is the sum
+ * of the outputs along its path.  The output of transition i of a node is
+ * the number of keys accepted by the node that sort before the keys under
+ * transition i: 1 for the node's own (empty-suffix) key if it is final,
+ * plus all keys under transitions 0..i-1.  Outputs depend only on the
+ * sub-automaton, so sharing suffixes is unaffected by them.  The output of
+ * transition 0 is implicit (final ? 1 : 0).
+ *
+ * Single-transition node (L[0] bit 7 set):
+ *	L[0]	bit 6 final, bit 5 "next" (delta is 0), bits 0-4 label code c
+ *	[u8]	the label, present only when c == 0; otherwise the label is
+ *			common-label table entry c-1
+ *	[var]	delta - 1 as a varint, present only when "next" is clear
+ *
+ * Multi-transition node (L[0] bit 7 clear):
+ *	L[0]	bit 6 final, bits 0-5 v: the number of transitions n = v when
+ *			v < 63, else n = 63 + L[1]
+ *	when n == 0 the node ends here (a final leaf; a non-final leaf is
+ *	corrupt).  Otherwise, continuing at the next logical byte:
+ *	u8		widths: bits 0-3 delta width dw, bits 4-7 output width ow
+ *			(bytes, 0..8)
+ *	u8[n]	labels, strictly ascending
+ *	n * dw	deltas, each a dw-byte little-endian integer (byte k of a field
+ *			starting at logical index p is L[p+k])
+ *	(n-1) * ow	outputs of transitions 1..n-1, same layout
+ *
+ * An empty FST (nkeys == 0) has no nodes and root 0.
+ *
+ *
+ * POSTINGS IMAGE FORMAT (version 1)
+ * ---------------------------------
+ * A TID is (block, offset) with block = bi_hi << 16 | bi_lo.  Lists are
+ * strictly ascending by (block, offset).
+ *
+ *	offset 0	preamble: u32 magic FST_POSTINGS_MAGIC, u16 version, u16 0
+ *	offset 8	groups: group g holds ordinals 64g .. 64g+63 (the last may be
+ *				shorter); each starts byte-aligned
+ *	table_off	group table: ngroups entries of tw bytes, the offset of
+ *				each group in the image
+ *	size-48		trailer: u32 magic FST_POSTINGS_TRAILER_MAGIC, u16 version,
+ *				u8 tw (1..8), u8 0, u64 nkeys, u64 ntids, u64 table_off,
+ *				u64 total size, u32 max TIDs of one key (saturating),
+ *				u32 checksum (FNV-1a 32 of the 44 bytes before it)
+ *
+ * A group: u8 flags (bit 0: every key of the group has exactly one TID),
+ * then unless bit 0 is set a 64-bit little-endian bitmap, bit j set when
+ * key j of the group has exactly one TID ("single").  If the group has any
+ * single keys: varint base block, varint radix R (1 + the largest offset
+ * of the singles), u8 width W (0..64), then one W-bit value per single key
+ * in order, v = (block - base) * R + offset, packed LSB-first into bytes,
+ * padded to a byte.  Then, for every non-single key in order: varint n (the
+ * number of TIDs, 0 or >= 2); if n >= 2, varint payload length in bytes and
+ * the payload: varint first block, varint first offset, then a bit stream
+ * (LSB-first) with, for each further TID, gamma(dblock + 1) and then
+ * gamma(offset - previous offset) when dblock == 0, or gamma(offset + 1)
+ * when dblock > 0; padded to a byte.  gamma(x), x >= 1, is Elias gamma:
+ * floor(log2 x) zero bits, then the floor(log2 x) + 1 bits of x, most
+ * significant first.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef MEMKV_FST_H
+#define MEMKV_FST_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#define FST_MAGIC					0x464b4d4du	/* "MMKF" */
+#define FST_TRAILER_MAGIC			0x544b4d4du	/* "MMKT" */
+#define FST_POSTINGS_MAGIC			0x504b4d4du	/* "MMKP" */
+#define FST_POSTINGS_TRAILER_MAGIC	0x514b4d4du	/* "MMKQ" */
+#define FST_VERSION					1
+#define FST_PREAMBLE_SIZE			40
+#define FST_TRAILER_SIZE			40
+#define FST_POSTINGS_PREAMBLE_SIZE	8
+#define FST_POSTINGS_TRAILER_SIZE	48
+#define FST_POSTINGS_GROUP			64
+#define FST_NCOMMON					31
+
+/* Largest encoded node: header, count, widths, 256 * (label + 2 * 8). */
+#define FST_MAX_NODE_BYTES			(3 + 256 * 17)
+#define FST_ERRMSG_LEN				128
+
+/* Memory for the builder, the cursor and the postings writer. */
+typedef struct FstAllocator
+{
+	void	   *(*alloc) (void *arg, size_t size);
+	void	   *(*realloc) (void *arg, void *ptr, size_t oldsize, size_t newsize);
+	void		(*free) (void *arg, void *ptr);
+	void	   *arg;
+} FstAllocator;
+
+/* Append `len` bytes to the output; returns 0, or nonzero to abort. */
+typedef int (*FstSinkFn) (void *arg, const uint8_t *data, size_t len);
+
+/*
+ * Random access to an image of `size` bytes.  read returns a pointer to the
+ * `len` bytes at offset `off`: either its own memory or `buf` (which has
+ * room for len bytes) after copying them there; NULL on an I/O error.
+ * Callers never ask for bytes outside [0, size) nor for more than
+ * FST_MAX_NODE_BYTES at once.  The pointer need only stay valid until the
+ * next read call.
+ */
+typedef struct FstSource
+{
+	const uint8_t *(*read) (void *arg, uint64_t off, size_t len, uint8_t *buf);
+	void	   *arg;
+	uint64_t	size;
+} FstSource;
+
+/* A read callback for an image held contiguously in memory at `arg`. */
+extern const uint8_t *fst_memory_read(void *arg, uint64_t off, size_t len,
+									  uint8_t *buf);
+
+/* Same layout as PostgreSQL's ItemPointerData. */
+typedef struct FstTid
+{
+	uint16_t	bi_hi;
+	uint16_t	bi_lo;
+	uint16_t	offset;
+} FstTid;
+
+/* ---------------------------------------------------------------- builder */
+
+typedef struct FstBuildOptions
+{
+	/*
+	 * Memory for the registry of compiled nodes used for suffix sharing;
+	 * more finds more shared suffixes.  0 means the default (64 MB).  The
+	 * builder's other memory is O(longest key * fan-out).
+	 */
+	size_t		registry_bytes;
+	/* Labels that single-transition nodes encode for free; NULL: default. */
+	const uint8_t *common_labels;	/* FST_NCOMMON bytes, or NULL */
+} FstBuildOptions;
+
+typedef struct FstInfo
+{
+	uint64_t	nkeys;
+	uint64_t	size;			/* total image bytes, trailer included */
+	uint64_t	root;
+	uint32_t	max_key_len;
+	uint64_t	nodes;			/* nodes written */
+	uint64_t	registry_hits;	/* nodes shared instead of written */
+} FstInfo;
+
+typedef struct FstBuilder FstBuilder;
+
+/* Create a builder writing to `sink`; opts may be NULL.  Never NULL. */
+extern FstBuilder *fst_builder_create(const FstAllocator *alloc,
+									  FstSinkFn sink, void *sink_arg,
+									  const FstBuildOptions *opts);
+
+/*
+ * Add the next key; its ordinal is the number of keys added before it.
+ * Keys must be strictly ascending (unsigned bytes, a prefix first).
+ * Returns 0, or -1 (order violation, sink failure; see fst_builder_error).
+ */
+extern int	fst_builder_add(FstBuilder *b, const uint8_t *key, size_t len);
+
+/* Write the remaining nodes and the trailer; returns 0 or -1. */
+extern int	fst_builder_finish(FstBuilder *b, FstInfo *info);
+
+/* The message of the last error. */
+extern const char *fst_builder_error(const FstBuilder *b);
+
+/* Release all memory of the builder (finished or not). */
+extern void fst_builder_destroy(FstBuilder *b);
+
+/* ----------------------------------------------------------------- reader */
+
+typedef struct FstReader
+{
+	FstSource	src;
+	uint64_t	root;
+	uint64_t	nkeys;
+	uint64_t	nodes_end;		/* first byte after the node area */
+	uint32_t	max_key_len;
+	uint8_t		common[FST_NCOMMON];
+	uint8_t		buf[FST_MAX_NODE_BYTES];	/* scratch for fst_lookup */
+	char		errmsg[FST_ERRMSG_LEN];
+} FstReader;
+
+/* Validate preamble and trailer of the image in src.  Returns 0 or -1. */
+extern int	fst_reader_open(FstReader *r, const FstSource *src);
+
+/*
+ * Exact lookup.  Returns 1 and sets *ordinal if key is present, 0 if not,
+ * -1 on corrupt input (message in r->errmsg).
+ */
+extern int	fst_lookup(FstReader *r, const uint8_t *key, size_t len,
+					   uint64_t *ordinal);
+
+typedef enum FstSeekOp
+{
+	FST_SEEK_FIRST,				/* the smallest key; key argument ignored */
+	FST_SEEK_LAST,				/* the largest key */
+	FST_SEEK_GE,				/* the first key >= bound */
+	FST_SEEK_GT,				/* the first key > bound */
+	FST_SEEK_LE,				/* the last key <= bound */
+	FST_SEEK_LT					/* the last key < bound */
+} FstSeekOp;
+
+typedef struct FstFrame
+{
+	uint64_t	addr;			/* node */
+	uint64_t	ord;			/* ordinal accumulated on arriving here */
+	uint32_t	ti;				/* transition taken to the next frame */
+} FstFrame;
+
+/*
+ * A position in the key order.  When positioned, key[0..keylen) is the
+ * current key and ordinal its ordinal.  Created by fst_cursor_init; the
+ * reader must outlive it.
+ */
+typedef struct FstCursor
+{
+	FstReader  *r;
+	FstAllocator alloc;
+	FstFrame   *stack;			/* max_key_len + 1 frames */
+	uint8_t    *key;			/* max_key_len + 1 bytes */
+	uint32_t	depth;			/* key length of the current frame */
+	uint32_t	keylen;
+	uint64_t	ordinal;
+	bool		positioned;
+	uint8_t		buf[FST_MAX_NODE_BYTES];
+	char		errmsg[FST_ERRMSG_LEN];
+} FstCursor;
+
+/* Prepare a cursor on r (allocates O(max key length)); unpositioned. */
+extern void fst_cursor_init(FstCursor *c, FstReader *r,
+							const FstAllocator *alloc);
+
+/* Free the cursor's memory. */
+extern void fst_cursor_free(FstCursor *c);
+
+/*
+ * Position on the key chosen by op and bound (bound ignored for FIRST and
+ * LAST).  Returns 1 if positioned, 0 if there is no such key (cursor then
+ * unpositioned), -1 on corrupt input (message in c->errmsg).
+ */
+extern int	fst_cursor_seek(FstCursor *c, FstSeekOp op,
+							const uint8_t *bound, size_t len);
+
+/*
+ * Step to the next (prev: previous) key in order.  Returns 1 if positioned,
+ * 0 at the end (unpositioned afterwards), -1 on corrupt input.  On an
+ * unpositioned cursor returns 0.
+ */
+extern int	fst_cursor_next(FstCursor *c);
+extern int	fst_cursor_prev(FstCursor *c);
+
+/* --------------------------------------------------------------- postings */
+
+typedef struct FstPostingsWriter FstPostingsWriter;
+
+typedef struct FstPostingsInfo
+{
+	uint64_t	nkeys;
+	uint64_t	ntids;
+	uint64_t	size;
+} FstPostingsInfo;
+
+/* Create a writer streaming the postings image to sink.  Never NULL. */
+extern FstPostingsWriter *fst_postings_writer_create(const FstAllocator *alloc,
+													 FstSinkFn sink,
+													 void *sink_arg);
+
+/*
+ * Add the posting list of the next ordinal: n TIDs strictly ascending
+ * (n may be 0).  Equivalent to begin + append + end.  Returns 0 or -1.
+ */
+extern int	fst_postings_add(FstPostingsWriter *w, const FstTid *tids,
+							 uint64_t n);
+
+/*
+ * Streaming form for long lists: begin a key, append its TIDs in any number
+ * of calls (ascending across calls), end it.  The writer buffers at most
+ * one group (64 keys) of encoded lists.
+ */
+extern void fst_postings_begin_key(FstPostingsWriter *w);
+extern int	fst_postings_append(FstPostingsWriter *w, const FstTid *tids,
+								uint64_t n);
+extern int	fst_postings_end_key(FstPostingsWriter *w);
+
+/* Write the group table and the trailer.  Returns 0 or -1. */
+extern int	fst_postings_finish(FstPostingsWriter *w, FstPostingsInfo *info);
+extern const char *fst_postings_writer_error(const FstPostingsWriter *w);
+extern void fst_postings_writer_destroy(FstPostingsWriter *w);
+
+typedef struct FstPostings
+{
+	FstSource	src;
+	uint64_t	nkeys;
+	uint64_t	ntids;
+	uint64_t	table_off;
+	uint32_t	max_list;
+	uint8_t		tw;
+	char		errmsg[FST_ERRMSG_LEN];
+} FstPostings;
+
+/* Validate preamble and trailer.  Returns 0 or -1. */
+extern int	fst_postings_open(FstPostings *p, const FstSource *src);
+
+/* Iterator over the TIDs of one ordinal. */
+typedef struct FstPostingsIter
+{
+	FstPostings *p;
+	uint64_t	count;			/* TIDs in the list */
+	uint64_t	done;			/* TIDs returned so far */
+	uint32_t	block;			/* previous TID */
+	uint16_t	offset;
+	uint64_t	pos;			/* next byte of the list to read */
+	uint64_t	end;			/* end of the list's bytes */
+	uint32_t	cur;			/* bits not yet consumed of the last byte */
+	int			curbits;
+	uint64_t	wpos;			/* buf holds bytes [wpos, wpos + wlen) */
+	uint32_t	wlen;
+	uint8_t		buf[64];
+} FstPostingsIter;
+
+/*
+ * Position it on the list of `ordinal`.  Returns 0 and sets it->count, or
+ * -1 on corrupt input or an ordinal out of range (message in p->errmsg).
+ */
+extern int	fst_postings_seek(FstPostings *p, FstPostingsIter *it,
+							  uint64_t ordinal);
+
+/*
+ * Return up to max further TIDs of the list into out.  Returns the number
+ * returned (0 at the end of the list) or -1 on corrupt input.
+ */
+extern int64_t fst_postings_next(FstPostingsIter *it, FstTid *out,
+								 uint64_t max);
+
+#endif							/* MEMKV_FST_H */

@@ -1,0 +1,912 @@
+/*-------------------------------------------------------------------------
+ *
+ * fst_postings.c
+ *	  Compact TID posting lists addressed by key ordinal.
+ *
+ * Keys are grouped by 64 consecutive ordinals.  Most keys of an index have
+ * exactly one TID; a group stores those as fixed-width values relative to
+ * the group's smallest block (block * radix + offset), so a random TID of a
+ * table with N tuples costs about log2(N) bits.  Longer lists are stored
+ * after them, each with its length in bytes so it can be skipped, as gamma
+ * coded gaps (about 2 bits per TID for a run of neighbouring tuples).  A
+ * table of group offsets written after the groups finds ordinal i in one
+ * table read plus a popcount (single) or a skip over the group's long
+ * lists.
+ *
+ * The writer streams groups to a sink as soon as they are complete and
+ * buffers only the current group; it keeps 8 bytes per group for the table.
+ * The byte format is described in fst.h.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "fst.h"
+
+#include <string.h>
+
+#define OUTBUF_SIZE		65536
+
+struct FstPostingsWriter
+{
+	FstAllocator a;
+	FstSinkFn	sink;
+	void	   *sink_arg;
+
+	uint64_t	nkeys;
+	uint64_t	ntids;
+	uint32_t	max_list;
+	uint64_t	written;
+
+	/* the current group */
+	uint32_t	gkeys;
+	uint64_t	single_mask;
+	uint32_t	nsingles;
+	FstTid		singles[FST_POSTINGS_GROUP];
+	uint8_t    *multi;
+	size_t		multi_len;
+	size_t		multi_cap;
+
+	/* the current key */
+	bool		in_key;
+	uint64_t	kcount;
+	FstTid		first;
+	uint32_t	last_block;
+	uint16_t	last_offset;
+	uint8_t    *payload;
+	size_t		plen;
+	size_t		pcap;
+	uint32_t	bitacc;
+	int			nbits;
+
+	/* group offsets */
+	uint64_t   *gofs;
+	uint64_t	ngroups;
+	uint64_t	gcap;
+
+	bool		failed;
+	size_t		outlen;
+	uint8_t		outbuf[OUTBUF_SIZE];
+	char		errmsg[FST_ERRMSG_LEN];
+};
+
+/* Store an error message; returns -1. */
+static int
+set_error(char *errmsg, const char *msg)
+{
+	size_t		n = strlen(msg);
+
+	if (n >= FST_ERRMSG_LEN)
+		n = FST_ERRMSG_LEN - 1;
+	memcpy(errmsg, msg, n);
+	errmsg[n] = '\0';
+	return -1;
+}
+
+static int
+writer_error(FstPostingsWriter *w, const char *msg)
+{
+	w->failed = true;
+	return set_error(w->errmsg, msg);
+}
+
+/* Resize an allocation; ptr may be NULL. */
+static void *
+grow(FstPostingsWriter *w, void *ptr, size_t oldsize, size_t newsize)
+{
+	if (ptr == NULL)
+		return w->a.alloc(w->a.arg, newsize);
+	return w->a.realloc(w->a.arg, ptr, oldsize, newsize);
+}
+
+/* Make room for `more` bytes in a growable byte buffer. */
+static void
+reserve(FstPostingsWriter *w, uint8_t **buf, size_t *cap, size_t len,
+		size_t more)
+{
+	size_t		newcap;
+
+	if (len + more <= *cap)
+		return;
+	newcap = *cap ? *cap : 64;
+	while (newcap < len + more)
+		newcap *= 2;
+	*buf = grow(w, *buf, *cap, newcap);
+	*cap = newcap;
+}
+
+static int
+flush_out(FstPostingsWriter *w)
+{
+	if (w->outlen > 0)
+	{
+		if (w->sink(w->sink_arg, w->outbuf, w->outlen) != 0)
+			return writer_error(w, "postings sink failed");
+		w->outlen = 0;
+	}
+	return 0;
+}
+
+/* Append bytes to the output. */
+static int
+emit(FstPostingsWriter *w, const uint8_t *data, size_t len)
+{
+	while (len > 0)
+	{
+		size_t		n = OUTBUF_SIZE - w->outlen;
+
+		if (n > len)
+			n = len;
+		memcpy(w->outbuf + w->outlen, data, n);
+		w->outlen += n;
+		w->written += n;
+		data += n;
+		len -= n;
+		if (w->outlen == OUTBUF_SIZE && flush_out(w) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static size_t
+put_varint(uint8_t *p, uint64_t v)
+{
+	size_t		n = 0;
+
+	while (v >= 0x80)
+	{
+		p[n++] = (uint8_t) (v | 0x80);
+		v >>= 7;
+	}
+	p[n++] = (uint8_t) v;
+	return n;
+}
+
+static void
+put_u32(uint8_t *p, uint32_t v)
+{
+	int			i;
+
+	for (i = 0; i < 4; i++)
+		p[i] = (uint8_t) (v >> (8 * i));
+}
+
+static void
+put_u64(uint8_t *p, uint64_t v)
+{
+	int			i;
+
+	for (i = 0; i < 8; i++)
+		p[i] = (uint8_t) (v >> (8 * i));
+}
+
+static uint32_t
+tid_block(const FstTid *t)
+{
+	return ((uint32_t) t->bi_hi << 16) | t->bi_lo;
+}
+
+/* Create a writer; the preamble is buffered at once. */
+FstPostingsWriter *
+fst_postings_writer_create(const FstAllocator *alloc, FstSinkFn sink,
+						   void *sink_arg)
+{
+	FstPostingsWriter *w = alloc->alloc(alloc->arg, sizeof(FstPostingsWriter));
+	uint8_t		pre[FST_POSTINGS_PREAMBLE_SIZE];
+
+	memset(w, 0, offsetof(FstPostingsWriter, outbuf));
+	w->errmsg[0] = '\0';
+	w->a = *alloc;
+	w->sink = sink;
+	w->sink_arg = sink_arg;
+	put_u32(pre, FST_POSTINGS_MAGIC);
+	pre[4] = FST_VERSION;
+	pre[5] = 0;
+	pre[6] = 0;
+	pre[7] = 0;
+	(void) emit(w, pre, sizeof(pre));
+	return w;
+}
+
+/* Append one bit to the current key's payload bit stream. */
+static void
+put_bit(FstPostingsWriter *w, uint32_t bit)
+{
+	w->bitacc |= bit << w->nbits;
+	if (++w->nbits == 8)
+	{
+		reserve(w, &w->payload, &w->pcap, w->plen, 1);
+		w->payload[w->plen++] = (uint8_t) w->bitacc;
+		w->bitacc = 0;
+		w->nbits = 0;
+	}
+}
+
+/* Append Elias gamma of x >= 1. */
+static void
+put_gamma(FstPostingsWriter *w, uint64_t x)
+{
+	int			z = 63;
+	int			i;
+
+	while (!((x >> z) & 1))
+		z--;
+	for (i = 0; i < z; i++)
+		put_bit(w, 0);
+	for (i = z; i >= 0; i--)
+		put_bit(w, (uint32_t) ((x >> i) & 1));
+}
+
+/* Start the posting list of the next ordinal. */
+void
+fst_postings_begin_key(FstPostingsWriter *w)
+{
+	w->in_key = true;
+	w->kcount = 0;
+	w->plen = 0;
+	w->bitacc = 0;
+	w->nbits = 0;
+}
+
+/* Add TIDs to the current list; see fst.h. */
+int
+fst_postings_append(FstPostingsWriter *w, const FstTid *tids, uint64_t n)
+{
+	uint64_t	i;
+
+	if (w->failed)
+		return -1;
+	if (!w->in_key)
+		return writer_error(w, "postings append outside a key");
+	for (i = 0; i < n; i++)
+	{
+		uint32_t	blk = tid_block(&tids[i]);
+		uint16_t	off = tids[i].offset;
+
+		if (w->kcount == 0)
+			w->first = tids[i];
+		else
+		{
+			if (blk < w->last_block ||
+				(blk == w->last_block && off <= w->last_offset))
+				return writer_error(w, "postings TIDs not strictly ascending");
+			if (w->kcount == 1)
+			{
+				reserve(w, &w->payload, &w->pcap, 0, 16);
+				w->plen = put_varint(w->payload, tid_block(&w->first));
+				w->plen += put_varint(w->payload + w->plen, w->first.offset);
+			}
+			put_gamma(w, (uint64_t) (blk - w->last_block) + 1);
+			if (blk == w->last_block)
+				put_gamma(w, (uint64_t) (off - w->last_offset));
+			else
+				put_gamma(w, (uint64_t) off + 1);
+		}
+		w->last_block = blk;
+		w->last_offset = off;
+		w->kcount++;
+	}
+	return 0;
+}
+
+/* Write out the current group and start a new one. */
+static int
+flush_group(FstPostingsWriter *w)
+{
+	uint8_t		hdr[32];
+	size_t		hl = 0;
+	bool		all = (w->nsingles == w->gkeys);
+	uint32_t	i;
+
+	if (w->ngroups == w->gcap)
+	{
+		uint64_t	newcap = w->gcap ? w->gcap * 2 : 256;
+
+		w->gofs = grow(w, w->gofs, w->gcap * sizeof(uint64_t),
+					   newcap * sizeof(uint64_t));
+		w->gcap = newcap;
+	}
+	w->gofs[w->ngroups++] = w->written;
+
+	hdr[hl++] = all ? 1 : 0;
+	if (!all)
+	{
+		put_u64(hdr + hl, w->single_mask);
+		hl += 8;
+	}
+	if (w->nsingles > 0)
+	{
+		uint32_t	base = UINT32_MAX;
+		uint32_t	maxoff = 0;
+		uint64_t	radix;
+		uint64_t	maxv = 0;
+		int			width = 0;
+		uint64_t	acc = 0;
+		int			accbits = 0;
+		uint8_t		packed[FST_POSTINGS_GROUP * 8 + 8];
+		size_t		pl = 0;
+
+		for (i = 0; i < w->nsingles; i++)
+		{
+			if (tid_block(&w->singles[i]) < base)
+				base = tid_block(&w->singles[i]);
+			if (w->singles[i].offset > maxoff)
+				maxoff = w->singles[i].offset;
+		}
+		radix = (uint64_t) maxoff + 1;
+		for (i = 0; i < w->nsingles; i++)
+		{
+			uint64_t	v = (uint64_t) (tid_block(&w->singles[i]) - base) * radix +
+				w->singles[i].offset;
+
+			if (v > maxv)
+				maxv = v;
+		}
+		while (width < 64 && (maxv >> width) != 0)
+			width++;
+		hl += put_varint(hdr + hl, base);
+		hl += put_varint(hdr + hl, radix);
+		hdr[hl++] = (uint8_t) width;
+		if (emit(w, hdr, hl) != 0)
+			return -1;
+		for (i = 0; i < w->nsingles; i++)
+		{
+			uint64_t	v = (uint64_t) (tid_block(&w->singles[i]) - base) * radix +
+				w->singles[i].offset;
+			int			left = width;
+
+			/* width <= 48, so acc never holds more than 55 bits */
+			acc |= v << accbits;
+			accbits += left;
+			while (accbits >= 8)
+			{
+				packed[pl++] = (uint8_t) acc;
+				acc >>= 8;
+				accbits -= 8;
+			}
+		}
+		if (accbits > 0)
+			packed[pl++] = (uint8_t) acc;
+		if (emit(w, packed, pl) != 0)
+			return -1;
+	}
+	else if (emit(w, hdr, hl) != 0)
+		return -1;
+	if (w->multi_len > 0 && emit(w, w->multi, w->multi_len) != 0)
+		return -1;
+
+	w->gkeys = 0;
+	w->single_mask = 0;
+	w->nsingles = 0;
+	w->multi_len = 0;
+	return 0;
+}
+
+/* Finish the current list and add it to the group. */
+int
+fst_postings_end_key(FstPostingsWriter *w)
+{
+	if (w->failed)
+		return -1;
+	if (!w->in_key)
+		return writer_error(w, "postings end_key outside a key");
+	w->in_key = false;
+	if (w->kcount == 1)
+	{
+		w->single_mask |= (uint64_t) 1 << w->gkeys;
+		w->singles[w->nsingles++] = w->first;
+	}
+	else
+	{
+		if (w->nbits > 0)
+		{
+			reserve(w, &w->payload, &w->pcap, w->plen, 1);
+			w->payload[w->plen++] = (uint8_t) w->bitacc;
+			w->bitacc = 0;
+			w->nbits = 0;
+		}
+		reserve(w, &w->multi, &w->multi_cap, w->multi_len, 20 + w->plen);
+		w->multi_len += put_varint(w->multi + w->multi_len, w->kcount);
+		if (w->kcount >= 2)
+		{
+			w->multi_len += put_varint(w->multi + w->multi_len, w->plen);
+			memcpy(w->multi + w->multi_len, w->payload, w->plen);
+			w->multi_len += w->plen;
+		}
+	}
+	w->nkeys++;
+	w->ntids += w->kcount;
+	if (w->kcount > w->max_list)
+		w->max_list = w->kcount > UINT32_MAX ? UINT32_MAX : (uint32_t) w->kcount;
+	if (++w->gkeys == FST_POSTINGS_GROUP)
+		return flush_group(w);
+	return 0;
+}
+
+/* Add a whole list; see fst.h. */
+int
+fst_postings_add(FstPostingsWriter *w, const FstTid *tids, uint64_t n)
+{
+	fst_postings_begin_key(w);
+	if (fst_postings_append(w, tids, n) != 0)
+		return -1;
+	return fst_postings_end_key(w);
+}
+
+static uint32_t
+checksum(const uint8_t *p, size_t len)
+{
+	uint32_t	h = 0x811c9dc5u;
+	size_t		i;
+
+	for (i = 0; i < len; i++)
+	{
+		h ^= p[i];
+		h *= 0x01000193u;
+	}
+	return h;
+}
+
+/* Write the last group, the group table and the trailer. */
+int
+fst_postings_finish(FstPostingsWriter *w, FstPostingsInfo *info)
+{
+	uint64_t	table_off;
+	uint64_t	maxofs = 0;
+	uint64_t	i;
+	int			tw = 1;
+	uint8_t		t[FST_POSTINGS_TRAILER_SIZE];
+
+	if (w->failed)
+		return -1;
+	if (w->in_key)
+		return writer_error(w, "postings finish inside a key");
+	if (w->gkeys > 0 && flush_group(w) != 0)
+		return -1;
+	table_off = w->written;
+	for (i = 0; i < w->ngroups; i++)
+		if (w->gofs[i] > maxofs)
+			maxofs = w->gofs[i];
+	while (tw < 8 && (maxofs >> (8 * tw)) != 0)
+		tw++;
+	for (i = 0; i < w->ngroups; i++)
+	{
+		uint8_t		e[8];
+
+		put_u64(e, w->gofs[i]);
+		if (emit(w, e, tw) != 0)
+			return -1;
+	}
+	memset(t, 0, sizeof(t));
+	put_u32(t, FST_POSTINGS_TRAILER_MAGIC);
+	t[4] = FST_VERSION;
+	t[5] = 0;
+	t[6] = (uint8_t) tw;
+	t[7] = 0;
+	put_u64(t + 8, w->nkeys);
+	put_u64(t + 16, w->ntids);
+	put_u64(t + 24, table_off);
+	put_u64(t + 32, w->written + FST_POSTINGS_TRAILER_SIZE);
+	put_u32(t + 40, w->max_list);
+	put_u32(t + 44, checksum(t, 44));
+	if (emit(w, t, sizeof(t)) != 0 || flush_out(w) != 0)
+		return -1;
+	if (info)
+	{
+		info->nkeys = w->nkeys;
+		info->ntids = w->ntids;
+		info->size = w->written;
+	}
+	return 0;
+}
+
+const char *
+fst_postings_writer_error(const FstPostingsWriter *w)
+{
+	return w->errmsg;
+}
+
+/* Free the writer and its buffers. */
+void
+fst_postings_writer_destroy(FstPostingsWriter *w)
+{
+	if (w == NULL)
+		return;
+	if (w->multi)
+		w->a.free(w->a.arg, w->multi);
+	if (w->payload)
+		w->a.free(w->a.arg, w->payload);
+	if (w->gofs)
+		w->a.free(w->a.arg, w->gofs);
+	w->a.free(w->a.arg, w);
+}
+
+/* ----------------------------------------------------------------- reader */
+
+static uint32_t
+get_u32(const uint8_t *p)
+{
+	return (uint32_t) p[0] | ((uint32_t) p[1] << 8) |
+		((uint32_t) p[2] << 16) | ((uint32_t) p[3] << 24);
+}
+
+static uint64_t
+get_u64(const uint8_t *p)
+{
+	return (uint64_t) get_u32(p) | ((uint64_t) get_u32(p + 4) << 32);
+}
+
+/* Validate the preamble and trailer. */
+int
+fst_postings_open(FstPostings *p, const FstSource *src)
+{
+	const uint8_t *b;
+	uint8_t		buf[FST_POSTINGS_TRAILER_SIZE];
+	uint64_t	ngroups;
+	uint64_t	tsize;
+
+	memset(p, 0, sizeof(FstPostings));
+	p->src = *src;
+	if (src->size < FST_POSTINGS_PREAMBLE_SIZE + FST_POSTINGS_TRAILER_SIZE)
+		return set_error(p->errmsg, "postings image too small");
+	b = src->read(src->arg, 0, FST_POSTINGS_PREAMBLE_SIZE, buf);
+	if (b == NULL)
+		return set_error(p->errmsg, "postings image read failed");
+	if (get_u32(b) != FST_POSTINGS_MAGIC || b[4] != FST_VERSION || b[5] != 0)
+		return set_error(p->errmsg, "postings image has a bad magic or version");
+	b = src->read(src->arg, src->size - FST_POSTINGS_TRAILER_SIZE,
+				  FST_POSTINGS_TRAILER_SIZE, buf);
+	if (b == NULL)
+		return set_error(p->errmsg, "postings image read failed");
+	if (get_u32(b) != FST_POSTINGS_TRAILER_MAGIC || b[4] != FST_VERSION ||
+		b[5] != 0)
+		return set_error(p->errmsg, "postings trailer has a bad magic or version");
+	if (checksum(b, 44) != get_u32(b + 44))
+		return set_error(p->errmsg, "postings trailer checksum mismatch");
+	p->tw = b[6];
+	p->nkeys = get_u64(b + 8);
+	p->ntids = get_u64(b + 16);
+	p->table_off = get_u64(b + 24);
+	p->max_list = get_u32(b + 40);
+	if (get_u64(b + 32) != src->size)
+		return set_error(p->errmsg, "postings image size mismatch");
+	if (p->tw < 1 || p->tw > 8)
+		return set_error(p->errmsg, "postings table width out of range");
+	if (p->table_off < FST_POSTINGS_PREAMBLE_SIZE ||
+		p->table_off > src->size - FST_POSTINGS_TRAILER_SIZE)
+		return set_error(p->errmsg, "postings table offset out of range");
+	ngroups = p->nkeys / FST_POSTINGS_GROUP +
+		(p->nkeys % FST_POSTINGS_GROUP ? 1 : 0);
+	tsize = src->size - FST_POSTINGS_TRAILER_SIZE - p->table_off;
+	if (tsize % p->tw != 0 || tsize / p->tw != ngroups)
+		return set_error(p->errmsg, "postings table size mismatch");
+	return 0;
+}
+
+/* Read the tw-byte group table entry g. */
+static int
+table_entry(FstPostings *p, uint64_t g, uint64_t *ofs)
+{
+	uint8_t		buf[8];
+	const uint8_t *b;
+	uint64_t	v = 0;
+	int			k;
+
+	b = p->src.read(p->src.arg, p->table_off + g * p->tw, p->tw, buf);
+	if (b == NULL)
+		return set_error(p->errmsg, "postings image read failed");
+	for (k = 0; k < p->tw; k++)
+		v |= (uint64_t) b[k] << (8 * k);
+	*ofs = v;
+	return 0;
+}
+
+/* Next byte of the iterator's range, through its window. */
+static int
+it_byte(FstPostingsIter *it, uint8_t *out)
+{
+	if (it->pos >= it->end)
+		return set_error(it->p->errmsg, "postings list truncated");
+	if (it->pos < it->wpos || it->pos >= it->wpos + it->wlen)
+	{
+		uint64_t	n = it->end - it->pos;
+		const uint8_t *b;
+
+		if (n > sizeof(it->buf))
+			n = sizeof(it->buf);
+		b = it->p->src.read(it->p->src.arg, it->pos, (size_t) n, it->buf);
+		if (b == NULL)
+			return set_error(it->p->errmsg, "postings image read failed");
+		if (b != it->buf)
+			memcpy(it->buf, b, (size_t) n);
+		it->wpos = it->pos;
+		it->wlen = (uint32_t) n;
+	}
+	*out = it->buf[it->pos - it->wpos];
+	it->pos++;
+	return 0;
+}
+
+/* Varint from the iterator's range. */
+static int
+it_varint(FstPostingsIter *it, uint64_t *v)
+{
+	int			shift = 0;
+	uint8_t		byte;
+
+	*v = 0;
+	do
+	{
+		if (shift > 56)
+			return set_error(it->p->errmsg, "postings has a bad varint");
+		if (it_byte(it, &byte) != 0)
+			return -1;
+		*v |= (uint64_t) (byte & 0x7f) << shift;
+		shift += 7;
+	} while (byte & 0x80);
+	return 0;
+}
+
+/* One bit of the iterator's bit stream. */
+static int
+it_bit(FstPostingsIter *it, uint32_t *bit)
+{
+	if (it->curbits == 0)
+	{
+		uint8_t		byte;
+
+		if (it_byte(it, &byte) != 0)
+			return -1;
+		it->cur = byte;
+		it->curbits = 8;
+	}
+	*bit = it->cur & 1;
+	it->cur >>= 1;
+	it->curbits--;
+	return 0;
+}
+
+/* Elias gamma value (>= 1, < 2^63). */
+static int
+it_gamma(FstPostingsIter *it, uint64_t *v)
+{
+	int			z = 0;
+	uint32_t	bit;
+	uint64_t	x = 1;
+	int			i;
+
+	for (;;)
+	{
+		if (it_bit(it, &bit) != 0)
+			return -1;
+		if (bit)
+			break;
+		if (++z > 62)
+			return set_error(it->p->errmsg, "postings has a bad gamma code");
+	}
+	for (i = 0; i < z; i++)
+	{
+		if (it_bit(it, &bit) != 0)
+			return -1;
+		x = (x << 1) | bit;
+	}
+	*v = x;
+	return 0;
+}
+
+static int
+popcount64(uint64_t x)
+{
+	int			n = 0;
+
+	while (x)
+	{
+		x &= x - 1;
+		n++;
+	}
+	return n;
+}
+
+/* Position it on the list of ordinal; see fst.h. */
+int
+fst_postings_seek(FstPostings *p, FstPostingsIter *it, uint64_t ordinal)
+{
+	uint64_t	g = ordinal / FST_POSTINGS_GROUP;
+	uint32_t	j = (uint32_t) (ordinal % FST_POSTINGS_GROUP);
+	uint64_t	gstart;
+	uint64_t	gend;
+	uint64_t	ngk;
+	uint64_t	mask;
+	uint64_t	lowmask = ((uint64_t) 1 << j) - 1;
+	uint8_t		flags;
+	uint32_t	nsingles;
+	uint64_t	base = 0;
+	uint64_t	radix = 1;
+	uint8_t		width = 0;
+	uint32_t	k;
+
+	memset(it, 0, sizeof(FstPostingsIter));
+	it->p = p;
+	if (ordinal >= p->nkeys)
+		return set_error(p->errmsg, "postings ordinal out of range");
+	ngk = p->nkeys - g * FST_POSTINGS_GROUP;
+	if (ngk > FST_POSTINGS_GROUP)
+		ngk = FST_POSTINGS_GROUP;
+	if (table_entry(p, g, &gstart) != 0)
+		return -1;
+	if (g + 1 < (p->nkeys + FST_POSTINGS_GROUP - 1) / FST_POSTINGS_GROUP)
+	{
+		if (table_entry(p, g + 1, &gend) != 0)
+			return -1;
+	}
+	else
+		gend = p->table_off;
+	if (gstart < FST_POSTINGS_PREAMBLE_SIZE || gstart >= gend ||
+		gend > p->table_off)
+		return set_error(p->errmsg, "postings group offset out of range");
+	it->pos = gstart;
+	it->end = gend;
+	it->wpos = 0;
+	it->wlen = 0;
+
+	if (it_byte(it, &flags) != 0)
+		return -1;
+	if (flags & ~1)
+		return set_error(p->errmsg, "postings group has bad flags");
+	if (flags & 1)
+		mask = ngk == 64 ? ~(uint64_t) 0 : (((uint64_t) 1 << ngk) - 1);
+	else
+	{
+		mask = 0;
+		for (k = 0; k < 8; k++)
+		{
+			uint8_t		byte;
+
+			if (it_byte(it, &byte) != 0)
+				return -1;
+			mask |= (uint64_t) byte << (8 * k);
+		}
+		if (ngk < 64 && (mask >> ngk) != 0)
+			return set_error(p->errmsg, "postings group bitmap out of range");
+	}
+	nsingles = (uint32_t) popcount64(mask);
+	if (nsingles > 0)
+	{
+		if (it_varint(it, &base) != 0 || it_varint(it, &radix) != 0 ||
+			it_byte(it, &width) != 0)
+			return -1;
+		if (base > UINT32_MAX || radix < 1 || radix > 65536 || width > 48)
+			return set_error(p->errmsg, "postings group header out of range");
+	}
+	if ((mask >> j) & 1)
+	{
+		/* a single: read its width-bit value */
+		uint64_t	bitpos = (uint64_t) popcount64(mask & lowmask) * width;
+		uint64_t	v = 0;
+		uint64_t	blk;
+		int			got = 0;
+
+		it->pos += bitpos / 8;
+		it->curbits = 0;
+		if (width > 0)
+		{
+			uint8_t		byte;
+			int			skip = (int) (bitpos % 8);
+
+			if (it_byte(it, &byte) != 0)
+				return -1;
+			v = byte >> skip;
+			got = 8 - skip;
+			while (got < width)
+			{
+				if (it_byte(it, &byte) != 0)
+					return -1;
+				v |= (uint64_t) byte << got;
+				got += 8;
+			}
+			v &= ((uint64_t) 1 << width) - 1;
+		}
+		blk = base + v / radix;
+		if (blk > UINT32_MAX)
+			return set_error(p->errmsg, "postings block out of range");
+		it->block = (uint32_t) blk;
+		it->offset = (uint16_t) (v % radix);
+		it->count = 1;
+		it->done = 0;
+		it->end = it->pos;		/* nothing more to read */
+		return 0;
+	}
+
+	/* skip the singles, then the long lists before ours */
+	it->pos += ((uint64_t) nsingles * width + 7) / 8;
+	for (k = 0; k < (uint32_t) popcount64(~mask & lowmask); k++)
+	{
+		uint64_t	n;
+		uint64_t	plen;
+
+		if (it_varint(it, &n) != 0)
+			return -1;
+		if (n == 1)
+			return set_error(p->errmsg, "postings list of one TID not single");
+		if (n >= 2)
+		{
+			if (it_varint(it, &plen) != 0)
+				return -1;
+			if (plen > it->end - it->pos)
+				return set_error(p->errmsg, "postings list length out of range");
+			it->pos += plen;
+		}
+	}
+	{
+		uint64_t	n;
+		uint64_t	plen;
+		uint64_t	v;
+
+		if (it_varint(it, &n) != 0)
+			return -1;
+		if (n == 1)
+			return set_error(p->errmsg, "postings list of one TID not single");
+		it->count = n;
+		it->done = 0;
+		if (n == 0)
+			return 0;
+		if (it_varint(it, &plen) != 0)
+			return -1;
+		if (plen > it->end - it->pos)
+			return set_error(p->errmsg, "postings list length out of range");
+		it->end = it->pos + plen;
+		if (it_varint(it, &v) != 0)
+			return -1;
+		if (v > UINT32_MAX)
+			return set_error(p->errmsg, "postings block out of range");
+		it->block = (uint32_t) v;
+		if (it_varint(it, &v) != 0)
+			return -1;
+		if (v > UINT16_MAX)
+			return set_error(p->errmsg, "postings offset out of range");
+		it->offset = (uint16_t) v;
+		it->curbits = 0;
+	}
+	return 0;
+}
+
+/* Decode up to max further TIDs; see fst.h. */
+int64_t
+fst_postings_next(FstPostingsIter *it, FstTid *out, uint64_t max)
+{
+	uint64_t	got = 0;
+
+	while (got < max && it->done < it->count)
+	{
+		if (it->done > 0)
+		{
+			uint64_t	db;
+			uint64_t	x;
+
+			if (it_gamma(it, &db) != 0)
+				return -1;
+			db--;
+			if (db > UINT32_MAX - it->block)
+				return set_error(it->p->errmsg, "postings block out of range");
+			if (it_gamma(it, &x) != 0)
+				return -1;
+			if (db == 0)
+			{
+				if (x > (uint64_t) (UINT16_MAX - it->offset))
+					return set_error(it->p->errmsg, "postings offset out of range");
+				it->offset = (uint16_t) (it->offset + x);
+			}
+			else
+			{
+				if (x - 1 > UINT16_MAX)
+					return set_error(it->p->errmsg, "postings offset out of range");
+				it->block += (uint32_t) db;
+				it->offset = (uint16_t) (x - 1);
+			}
+		}
+		out[got].bi_hi = (uint16_t) (it->block >> 16);
+		out[got].bi_lo = (uint16_t) it->block;
+		out[got].offset = it->offset;
+		got++;
+		it->done++;
+	}
+	return (int64_t) got;
+}

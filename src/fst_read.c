@@ -1,0 +1,663 @@
+/*-------------------------------------------------------------------------
+ *
+ * fst_read.c
+ *	  Exact lookup and ordered cursors over an FST image.
+ *
+ * The image is reached only through an FstSource, a few bytes at a time, so
+ * it may live in index pages.  Every address is checked against the node
+ * area before it is read, every target is strictly below the node that
+ * names it (the format guarantees it), and every walk is bounded by the
+ * maximum key length of the trailer, so corrupt images give errors, never
+ * crashes or endless loops.  A cursor also checks that ordinals advance by
+ * exactly one per step, which bounds iteration by the key count.
+ *
+ * The byte format is described in fst.h.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "fst.h"
+
+#include <string.h>
+
+/* Bytes fetched first when reading a node: enough for any single node. */
+#define PEEK_BYTES	16
+
+/* A decoded node header; L(i) of the format is end[-i]. */
+typedef struct Node
+{
+	uint64_t	addr;
+	uint64_t	start;
+	const uint8_t *end;
+	uint32_t	n;
+	bool		final;
+	bool		single;
+	uint8_t		label;			/* single only */
+	uint64_t	target;			/* single only */
+	uint32_t	hdr;			/* multi: logical index of the labels */
+	uint8_t		dw;
+	uint8_t		ow;
+} Node;
+
+#define NODE_BYTE(nd, i)	((nd)->end[-(int64_t) (i)])
+
+/* Store an error message; returns -1. */
+static int
+set_error(char *errmsg, const char *msg)
+{
+	size_t		n = strlen(msg);
+
+	if (n >= FST_ERRMSG_LEN)
+		n = FST_ERRMSG_LEN - 1;
+	memcpy(errmsg, msg, n);
+	errmsg[n] = '\0';
+	return -1;
+}
+
+/* The read callback for an image in contiguous memory. */
+const uint8_t *
+fst_memory_read(void *arg, uint64_t off, size_t len, uint8_t *buf)
+{
+	(void) len;
+	(void) buf;
+	return (const uint8_t *) arg + off;
+}
+
+static uint32_t
+get_u32(const uint8_t *p)
+{
+	return (uint32_t) p[0] | ((uint32_t) p[1] << 8) |
+		((uint32_t) p[2] << 16) | ((uint32_t) p[3] << 24);
+}
+
+static uint64_t
+get_u64(const uint8_t *p)
+{
+	return (uint64_t) get_u32(p) | ((uint64_t) get_u32(p + 4) << 32);
+}
+
+/* Validate the preamble and trailer and fill in r. */
+int
+fst_reader_open(FstReader *r, const FstSource *src)
+{
+	const uint8_t *p;
+	uint8_t		pre[FST_PREAMBLE_SIZE];
+	uint8_t		t[FST_TRAILER_SIZE];
+	uint32_t	h = 0x811c9dc5u;
+	int			i;
+
+	memset(r, 0, offsetof(FstReader, buf));
+	r->errmsg[0] = '\0';
+	r->src = *src;
+	if (src->size < FST_PREAMBLE_SIZE + FST_TRAILER_SIZE)
+		return set_error(r->errmsg, "fst image too small");
+	p = src->read(src->arg, 0, FST_PREAMBLE_SIZE, r->buf);
+	if (p == NULL)
+		return set_error(r->errmsg, "fst image read failed");
+	memcpy(pre, p, FST_PREAMBLE_SIZE);
+	p = src->read(src->arg, src->size - FST_TRAILER_SIZE, FST_TRAILER_SIZE,
+				  r->buf);
+	if (p == NULL)
+		return set_error(r->errmsg, "fst image read failed");
+	memcpy(t, p, FST_TRAILER_SIZE);
+
+	if (get_u32(pre) != FST_MAGIC || get_u32(t) != FST_TRAILER_MAGIC)
+		return set_error(r->errmsg, "fst image has a bad magic number");
+	if ((pre[4] | (pre[5] << 8)) != FST_VERSION ||
+		(t[4] | (t[5] << 8)) != FST_VERSION)
+		return set_error(r->errmsg, "fst image has an unsupported version");
+	for (i = 0; i < 36; i++)
+	{
+		h ^= t[i];
+		h *= 0x01000193u;
+	}
+	for (i = 0; i < FST_PREAMBLE_SIZE; i++)
+	{
+		h ^= pre[i];
+		h *= 0x01000193u;
+	}
+	if (h != get_u32(t + 36))
+		return set_error(r->errmsg, "fst trailer checksum mismatch");
+
+	r->root = get_u64(t + 8);
+	r->nkeys = get_u64(t + 16);
+	r->max_key_len = get_u32(t + 32);
+	r->nodes_end = src->size - FST_TRAILER_SIZE;
+	memcpy(r->common, pre + 8, FST_NCOMMON);
+	if (get_u64(t + 24) != src->size)
+		return set_error(r->errmsg, "fst image size mismatch");
+	if (r->nkeys == 0)
+	{
+		if (r->root != 0 || r->max_key_len != 0)
+			return set_error(r->errmsg, "fst empty image has a root");
+	}
+	else
+	{
+		if (r->root < FST_PREAMBLE_SIZE || r->root >= r->nodes_end)
+			return set_error(r->errmsg, "fst root address out of range");
+		/* every key byte needs a node of its own on the path */
+		if (r->max_key_len > r->nodes_end - FST_PREAMBLE_SIZE)
+			return set_error(r->errmsg, "fst max key length out of range");
+	}
+	return 0;
+}
+
+/* Little-endian field of w bytes at logical index pos. */
+static uint64_t
+node_field(const Node *nd, uint32_t pos, int w)
+{
+	uint64_t	v = 0;
+	int			k;
+
+	for (k = 0; k < w; k++)
+		v |= (uint64_t) NODE_BYTE(nd, pos + k) << (8 * k);
+	return v;
+}
+
+/*
+ * Read and decode the node at addr into nd, fetching its bytes through buf.
+ * Returns 0, or -1 with errmsg set if the bytes do not form a valid node
+ * inside the node area.
+ */
+static int
+read_node(const FstReader *r, uint64_t addr, Node *nd, uint8_t *buf,
+		  char *errmsg)
+{
+	uint64_t	avail;
+	size_t		w;
+	const uint8_t *p;
+	uint8_t		h;
+	uint32_t	pos;
+
+	if (addr < FST_PREAMBLE_SIZE || addr >= r->nodes_end)
+		return set_error(errmsg, "fst node address out of range");
+	avail = addr - FST_PREAMBLE_SIZE + 1;
+	w = avail < PEEK_BYTES ? (size_t) avail : PEEK_BYTES;
+	p = r->src.read(r->src.arg, addr - w + 1, w, buf);
+	if (p == NULL)
+		return set_error(errmsg, "fst image read failed");
+	nd->addr = addr;
+	nd->end = p + w - 1;
+	h = NODE_BYTE(nd, 0);
+	nd->final = (h & 0x40) != 0;
+	pos = 1;
+	if (h & 0x80)
+	{
+		uint8_t		code = h & 0x1f;
+		uint64_t	delta = 0;
+
+		nd->single = true;
+		nd->n = 1;
+		if (code)
+			nd->label = r->common[code - 1];
+		else
+		{
+			if (pos >= w)
+				return set_error(errmsg, "fst node truncated");
+			nd->label = NODE_BYTE(nd, pos++);
+		}
+		if (!(h & 0x20))
+		{
+			int			shift = 0;
+			uint8_t		byte;
+
+			do
+			{
+				if (pos >= w || shift > 56)
+					return set_error(errmsg, "fst node has a bad varint");
+				byte = NODE_BYTE(nd, pos++);
+				delta |= (uint64_t) (byte & 0x7f) << shift;
+				shift += 7;
+			} while (byte & 0x80);
+			delta++;
+			if (delta == 0)
+				return set_error(errmsg, "fst node has a bad varint");
+		}
+		nd->start = addr - pos + 1;
+		if (nd->start - FST_PREAMBLE_SIZE < 1 ||
+			delta > nd->start - 1 - FST_PREAMBLE_SIZE)
+			return set_error(errmsg, "fst transition target out of range");
+		nd->target = nd->start - 1 - delta;
+		return 0;
+	}
+	else
+	{
+		uint32_t	v = h & 0x3f;
+		uint64_t	len;
+
+		nd->single = false;
+		if (v == 63)
+		{
+			if (pos >= w)
+				return set_error(errmsg, "fst node truncated");
+			v = 63 + NODE_BYTE(nd, pos++);
+			if (v > 256)
+				return set_error(errmsg, "fst node has too many transitions");
+		}
+		nd->n = v;
+		if (v == 0)
+		{
+			if (!nd->final)
+				return set_error(errmsg, "fst leaf node is not final");
+			nd->start = addr - pos + 1;
+			return 0;
+		}
+		if (pos >= w)
+			return set_error(errmsg, "fst node truncated");
+		h = NODE_BYTE(nd, pos++);
+		nd->dw = h & 0x0f;
+		nd->ow = h >> 4;
+		if (nd->dw > 8 || nd->ow > 8)
+			return set_error(errmsg, "fst node has bad field widths");
+		nd->hdr = pos;
+		len = pos + v + (uint64_t) v * nd->dw + (uint64_t) (v - 1) * nd->ow;
+		if (len > avail)
+			return set_error(errmsg, "fst node extends below the node area");
+		nd->start = addr - len + 1;
+		if (nd->start == FST_PREAMBLE_SIZE)
+			return set_error(errmsg, "fst node has no room for targets");
+		if (len > w)
+		{
+			p = r->src.read(r->src.arg, nd->start, (size_t) len, buf);
+			if (p == NULL)
+				return set_error(errmsg, "fst image read failed");
+			nd->end = p + len - 1;
+		}
+		return 0;
+	}
+}
+
+/* Label of transition i. */
+static uint8_t
+node_label(const Node *nd, uint32_t i)
+{
+	if (nd->single)
+		return nd->label;
+	return NODE_BYTE(nd, nd->hdr + i);
+}
+
+/*
+ * Target and output of transition i.  Returns 0, or -1 if the target lies
+ * outside the node area.
+ */
+static int
+node_trans(const Node *nd, uint32_t i, uint64_t *target, uint64_t *out,
+		   char *errmsg)
+{
+	uint64_t	d;
+
+	if (nd->single)
+	{
+		*target = nd->target;
+		*out = nd->final ? 1 : 0;
+		return 0;
+	}
+	d = node_field(nd, nd->hdr + nd->n + i * nd->dw, nd->dw);
+	if (d > nd->start - 1 - FST_PREAMBLE_SIZE)
+		return set_error(errmsg, "fst transition target out of range");
+	*target = nd->start - 1 - d;
+	if (i == 0)
+		*out = nd->final ? 1 : 0;
+	else
+		*out = node_field(nd, nd->hdr + nd->n + nd->n * nd->dw +
+						  (i - 1) * nd->ow, nd->ow);
+	return 0;
+}
+
+/* Index of the first transition whose label is >= b (n if none). */
+static uint32_t
+node_lower_bound(const Node *nd, uint8_t b)
+{
+	uint32_t	lo = 0;
+	uint32_t	hi = nd->n;
+
+	if (nd->single)
+		return nd->label >= b ? 0 : 1;
+	while (lo < hi)
+	{
+		uint32_t	mid = (lo + hi) / 2;
+
+		if (NODE_BYTE(nd, nd->hdr + mid) < b)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Exact lookup of key; see fst.h. */
+int
+fst_lookup(FstReader *r, const uint8_t *key, size_t len, uint64_t *ordinal)
+{
+	uint64_t	addr = r->root;
+	uint64_t	ord = 0;
+	size_t		j;
+	Node		nd;
+
+	if (r->nkeys == 0 || len > r->max_key_len)
+		return 0;
+	for (j = 0; j < len; j++)
+	{
+		uint32_t	i;
+		uint64_t	out;
+
+		if (read_node(r, addr, &nd, r->buf, r->errmsg) != 0)
+			return -1;
+		i = node_lower_bound(&nd, key[j]);
+		if (i == nd.n || node_label(&nd, i) != key[j])
+			return 0;
+		if (node_trans(&nd, i, &addr, &out, r->errmsg) != 0)
+			return -1;
+		if (out >= r->nkeys - ord)
+			return set_error(r->errmsg, "fst output out of range");
+		ord += out;
+	}
+	if (read_node(r, addr, &nd, r->buf, r->errmsg) != 0)
+		return -1;
+	if (!nd.final)
+		return 0;
+	*ordinal = ord;
+	return 1;
+}
+
+/* ----------------------------------------------------------------- cursor */
+
+/* Allocate the cursor's stack and key buffer. */
+void
+fst_cursor_init(FstCursor *c, FstReader *r, const FstAllocator *alloc)
+{
+	size_t		frames = (size_t) r->max_key_len + 1;
+
+	c->r = r;
+	c->alloc = *alloc;
+	c->stack = alloc->alloc(alloc->arg, sizeof(FstFrame) * frames);
+	c->key = alloc->alloc(alloc->arg, frames);
+	c->depth = 0;
+	c->keylen = 0;
+	c->ordinal = 0;
+	c->positioned = false;
+	c->errmsg[0] = '\0';
+}
+
+/* Free the cursor's memory. */
+void
+fst_cursor_free(FstCursor *c)
+{
+	if (c->stack)
+		c->alloc.free(c->alloc.arg, c->stack);
+	if (c->key)
+		c->alloc.free(c->alloc.arg, c->key);
+	c->stack = NULL;
+	c->key = NULL;
+	c->positioned = false;
+}
+
+/* Read the node of the top frame. */
+static int
+top_node(FstCursor *c, Node *nd)
+{
+	return read_node(c->r, c->stack[c->depth].addr, nd, c->buf, c->errmsg);
+}
+
+/* Follow transition i of nd (the top frame's node): push a frame. */
+static int
+take(FstCursor *c, const Node *nd, uint32_t i)
+{
+	uint64_t	target;
+	uint64_t	out;
+	FstFrame   *f = &c->stack[c->depth];
+
+	if (c->depth >= c->r->max_key_len)
+		return set_error(c->errmsg, "fst path longer than the max key length");
+	if (node_trans(nd, i, &target, &out, c->errmsg) != 0)
+		return -1;
+	if (out >= c->r->nkeys - f->ord)
+		return set_error(c->errmsg, "fst output out of range");
+	f->ti = i;
+	c->key[c->depth] = node_label(nd, i);
+	c->depth++;
+	c->stack[c->depth].addr = target;
+	c->stack[c->depth].ord = f->ord + out;
+	return 0;
+}
+
+/* The top frame is a final node: make it the current key. */
+static int
+position_here(FstCursor *c)
+{
+	c->keylen = c->depth;
+	c->ordinal = c->stack[c->depth].ord;
+	c->positioned = true;
+	return 1;
+}
+
+/* Descend to the smallest key at or under the top node. */
+static int
+descend_first(FstCursor *c)
+{
+	Node		nd;
+
+	for (;;)
+	{
+		if (top_node(c, &nd) != 0)
+			return -1;
+		if (nd.final)
+			return position_here(c);
+		if (take(c, &nd, 0) != 0)
+			return -1;
+	}
+}
+
+/* Descend to the largest key at or under the top node. */
+static int
+descend_last(FstCursor *c)
+{
+	Node		nd;
+
+	for (;;)
+	{
+		if (top_node(c, &nd) != 0)
+			return -1;
+		if (nd.n == 0)
+			return position_here(c);
+		if (take(c, &nd, nd.n - 1) != 0)
+			return -1;
+	}
+}
+
+/*
+ * Leave the top node's subtree upwards and find the first key after it.
+ * Returns 1, or 0 if there is none.
+ */
+static int
+ascend_next(FstCursor *c)
+{
+	Node		nd;
+
+	while (c->depth > 0)
+	{
+		uint32_t	ti;
+
+		c->depth--;
+		if (top_node(c, &nd) != 0)
+			return -1;
+		ti = c->stack[c->depth].ti;
+		if (ti + 1 < nd.n)
+		{
+			if (node_label(&nd, ti + 1) <= c->key[c->depth])
+				return set_error(c->errmsg, "fst labels out of order");
+			if (take(c, &nd, ti + 1) != 0)
+				return -1;
+			return descend_first(c);
+		}
+	}
+	return 0;
+}
+
+/*
+ * Leave the top node (its own key included) upwards and find the last key
+ * before it.  Returns 1, or 0 if there is none.
+ */
+static int
+ascend_prev(FstCursor *c)
+{
+	Node		nd;
+
+	while (c->depth > 0)
+	{
+		uint32_t	ti;
+
+		c->depth--;
+		if (top_node(c, &nd) != 0)
+			return -1;
+		ti = c->stack[c->depth].ti;
+		if (ti > nd.n)
+			return set_error(c->errmsg, "fst node changed under cursor");
+		if (ti > 0)
+		{
+			if (node_label(&nd, ti - 1) >= c->key[c->depth])
+				return set_error(c->errmsg, "fst labels out of order");
+			if (take(c, &nd, ti - 1) != 0)
+				return -1;
+			return descend_last(c);
+		}
+		if (nd.final)
+			return position_here(c);
+	}
+	return 0;
+}
+
+/* Finish a step: unposition on 0/-1. */
+static int
+step_result(FstCursor *c, int rc)
+{
+	if (rc != 1)
+		c->positioned = false;
+	return rc;
+}
+
+/* Position on the key chosen by op; see fst.h. */
+int
+fst_cursor_seek(FstCursor *c, FstSeekOp op, const uint8_t *bound, size_t len)
+{
+	bool		inclusive = (op == FST_SEEK_GE || op == FST_SEEK_LE);
+	Node		nd;
+	int			rc;
+
+	c->positioned = false;
+	c->depth = 0;
+	if (c->r->nkeys == 0)
+		return 0;
+	c->stack[0].addr = c->r->root;
+	c->stack[0].ord = 0;
+
+	switch (op)
+	{
+		case FST_SEEK_FIRST:
+			return step_result(c, descend_first(c));
+		case FST_SEEK_LAST:
+			return step_result(c, descend_last(c));
+		case FST_SEEK_GE:
+		case FST_SEEK_GT:
+			for (;;)
+			{
+				uint32_t	i;
+				uint8_t		lab;
+
+				if (top_node(c, &nd) != 0)
+					return step_result(c, -1);
+				if (c->depth == len)
+				{
+					if (nd.final && inclusive)
+						return step_result(c, position_here(c));
+					if (nd.n > 0)
+					{
+						if (take(c, &nd, 0) != 0)
+							return step_result(c, -1);
+						return step_result(c, descend_first(c));
+					}
+					return step_result(c, ascend_next(c));
+				}
+				i = node_lower_bound(&nd, bound[c->depth]);
+				if (i == nd.n)
+					return step_result(c, ascend_next(c));
+				lab = node_label(&nd, i);
+				if (take(c, &nd, i) != 0)
+					return step_result(c, -1);
+				if (lab != bound[c->depth - 1])
+					return step_result(c, descend_first(c));
+			}
+		case FST_SEEK_LE:
+		case FST_SEEK_LT:
+			for (;;)
+			{
+				uint32_t	i;
+
+				if (top_node(c, &nd) != 0)
+					return step_result(c, -1);
+				if (c->depth == len)
+				{
+					if (nd.final && inclusive)
+						return step_result(c, position_here(c));
+					return step_result(c, ascend_prev(c));
+				}
+				i = node_lower_bound(&nd, bound[c->depth]);
+				if (i < nd.n && node_label(&nd, i) == bound[c->depth])
+				{
+					if (take(c, &nd, i) != 0)
+						return step_result(c, -1);
+					continue;
+				}
+				if (i > 0)
+				{
+					if (take(c, &nd, i - 1) != 0)
+						return step_result(c, -1);
+					return step_result(c, descend_last(c));
+				}
+				if (nd.final)
+					return step_result(c, position_here(c));
+				return step_result(c, ascend_prev(c));
+			}
+	}
+	rc = set_error(c->errmsg, "fst bad seek operation");
+	return step_result(c, rc);
+}
+
+/* Step forward; see fst.h. */
+int
+fst_cursor_next(FstCursor *c)
+{
+	Node		nd;
+	uint64_t	prev = c->ordinal;
+	int			rc;
+
+	if (!c->positioned)
+		return 0;
+	if (top_node(c, &nd) != 0)
+		return step_result(c, -1);
+	if (nd.n > 0)
+	{
+		if (take(c, &nd, 0) != 0)
+			return step_result(c, -1);
+		rc = descend_first(c);
+	}
+	else
+		rc = ascend_next(c);
+	if (rc == 1 && c->ordinal != prev + 1)
+		rc = set_error(c->errmsg, "fst ordinals out of sequence");
+	return step_result(c, rc);
+}
+
+/* Step backward; see fst.h. */
+int
+fst_cursor_prev(FstCursor *c)
+{
+	uint64_t	prev = c->ordinal;
+	int			rc;
+
+	if (!c->positioned)
+		return 0;
+	rc = ascend_prev(c);
+	if (rc == 1 && c->ordinal + 1 != prev)
+		rc = set_error(c->errmsg, "fst ordinals out of sequence");
+	return step_result(c, rc);
+}

@@ -1,0 +1,418 @@
+/*-------------------------------------------------------------------------
+ *
+ * fuzz_fst.c
+ *	  libFuzzer target for the FST and posting lists.
+ *
+ * The first input byte picks a mode:
+ *	  0..3	keys: the rest is split at 0 bytes into keys, sorted and
+ *			deduplicated, built into an FST (with a registry size taken from
+ *			the mode) and checked against the sorted array: lookups,
+ *			iteration both ways, seeks with every operator.
+ *	  4..5	corruption: keys as above, then the image is damaged at
+ *			positions/values taken from the input's tail and read with every
+ *			operation; must terminate without memory errors.
+ *	  6		raw FST image: the rest is the image itself.
+ *	  7		raw postings image.
+ *	  other	postings round trip: lists derived from the input.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "fst.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void *
+f_alloc(void *arg, size_t size)
+{
+	(void) arg;
+	return malloc(size ? size : 1);
+}
+
+static void *
+f_realloc(void *arg, void *ptr, size_t oldsize, size_t newsize)
+{
+	(void) arg;
+	(void) oldsize;
+	return realloc(ptr, newsize ? newsize : 1);
+}
+
+static void
+f_free(void *arg, void *ptr)
+{
+	(void) arg;
+	free(ptr);
+}
+
+static const FstAllocator falloc = {f_alloc, f_realloc, f_free, NULL};
+
+typedef struct Buf
+{
+	uint8_t    *data;
+	size_t		len;
+	size_t		cap;
+} Buf;
+
+static int
+buf_sink(void *arg, const uint8_t *data, size_t len)
+{
+	Buf		   *b = arg;
+
+	if (b->len + len > b->cap)
+	{
+		size_t		nc = b->cap ? b->cap : 1024;
+
+		while (nc < b->len + len)
+			nc *= 2;
+		b->data = realloc(b->data, nc);
+		b->cap = nc;
+	}
+	memcpy(b->data + b->len, data, len);
+	b->len += len;
+	return 0;
+}
+
+/* Copying source that traps any read outside the image. */
+typedef struct PageSrc
+{
+	const uint8_t *data;
+	uint64_t	size;
+} PageSrc;
+
+static const uint8_t *
+page_read(void *arg, uint64_t off, size_t len, uint8_t *buf)
+{
+	PageSrc    *s = arg;
+
+	if (off > s->size || len > s->size - off || len > FST_MAX_NODE_BYTES)
+		__builtin_trap();
+	memcpy(buf, s->data + off, len);
+	return buf;
+}
+
+typedef struct Key
+{
+	const uint8_t *b;
+	size_t		len;
+} Key;
+
+static int
+keycmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	size_t		n = alen < blen ? alen : blen;
+	int			c = n ? memcmp(a, b, n) : 0;
+
+	if (c)
+		return c;
+	return alen < blen ? -1 : (alen > blen ? 1 : 0);
+}
+
+static int
+keycmp_q(const void *x, const void *y)
+{
+	const Key  *a = x;
+	const Key  *b = y;
+
+	return keycmp(a->b, a->len, b->b, b->len);
+}
+
+static size_t
+split_keys(const uint8_t *d, size_t size, Key *k)
+{
+	size_t		n = 0,
+				i,
+				m = 0,
+				start = 0;
+
+	for (i = 0; i <= size; i++)
+		if (i == size || d[i] == 0)
+		{
+			k[n].b = d + start;
+			k[n].len = i - start;
+			n++;
+			start = i + 1;
+		}
+	qsort(k, n, sizeof(Key), keycmp_q);
+	for (i = 0; i < n; i++)
+		if (m == 0 || keycmp_q(&k[m - 1], &k[i]) != 0)
+			k[m++] = k[i];
+	return m;
+}
+
+static size_t
+model_bound(const Key *k, size_t n, const uint8_t *b, size_t blen, bool strict)
+{
+	size_t		lo = 0,
+				hi = n;
+
+	while (lo < hi)
+	{
+		size_t		mid = (lo + hi) / 2;
+		int			c = keycmp(k[mid].b, k[mid].len, b, blen);
+
+		if (c < 0 || (strict && c == 0))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static void
+expect_at(FstCursor *c, int rc, const Key *k, size_t n, size_t idx)
+{
+	if (idx >= n)
+	{
+		if (rc != 0)
+			__builtin_trap();
+		return;
+	}
+	if (rc != 1 || c->ordinal != idx ||
+		keycmp(c->key, c->keylen, k[idx].b, k[idx].len) != 0)
+		__builtin_trap();
+}
+
+/* Run every reader operation; with a model, check the answers. */
+static void
+exercise(const uint8_t *img, size_t size, const Key *k, size_t n, bool check)
+{
+	PageSrc		ps = {img, size};
+	FstSource	src = {page_read, &ps, size};
+	FstReader  *r = malloc(sizeof(FstReader));
+	FstCursor  *c = malloc(sizeof(FstCursor));
+	size_t		i;
+	uint64_t	steps;
+	int			rc;
+
+	if (fst_reader_open(r, &src) != 0)
+	{
+		if (check)
+			__builtin_trap();
+		free(r);
+		free(c);
+		return;
+	}
+	fst_cursor_init(c, r, &falloc);
+	for (i = 0; i < n; i++)
+	{
+		uint64_t	ord;
+
+		rc = fst_lookup(r, k[i].b, k[i].len, &ord);
+		if (check && (rc != 1 || ord != i))
+			__builtin_trap();
+	}
+	steps = 0;
+	rc = fst_cursor_seek(c, FST_SEEK_FIRST, NULL, 0);
+	while (rc == 1)
+	{
+		if (check)
+			expect_at(c, rc, k, n, steps);
+		if (++steps > r->nkeys)
+			__builtin_trap();
+		rc = fst_cursor_next(c);
+	}
+	if (check && (rc != 0 || steps != n))
+		__builtin_trap();
+	steps = 0;
+	rc = fst_cursor_seek(c, FST_SEEK_LAST, NULL, 0);
+	while (rc == 1)
+	{
+		if (check)
+			expect_at(c, rc, k, n, n - 1 - steps);
+		if (++steps > r->nkeys)
+			__builtin_trap();
+		rc = fst_cursor_prev(c);
+	}
+	for (i = 0; i < n; i++)
+	{
+		/* bounds: each key and each key minus its last byte */
+		int			v;
+
+		for (v = 0; v < 2; v++)
+		{
+			size_t		blen = k[i].len - (v && k[i].len ? 1 : 0);
+			size_t		lb = model_bound(k, n, k[i].b, blen, false);
+			size_t		ub = model_bound(k, n, k[i].b, blen, true);
+			int			op;
+
+			for (op = FST_SEEK_GE; op <= FST_SEEK_LT; op++)
+			{
+				size_t		e;
+
+				rc = fst_cursor_seek(c, (FstSeekOp) op, k[i].b, blen);
+				e = op == FST_SEEK_GE ? lb : op == FST_SEEK_GT ? ub :
+					op == FST_SEEK_LE ? (ub ? ub - 1 : n) : (lb ? lb - 1 : n);
+				if (check)
+					expect_at(c, rc, k, n, e);
+				rc = fst_cursor_next(c);
+				if (check && e < n)
+					expect_at(c, rc, k, n, e + 1);
+			}
+		}
+	}
+	fst_cursor_free(c);
+	free(c);
+	free(r);
+}
+
+static void
+fuzz_postings_image(const uint8_t *img, size_t size)
+{
+	PageSrc		ps = {img, size};
+	FstSource	src = {page_read, &ps, size};
+	FstPostings p;
+	uint64_t	o;
+	FstTid		out[256];
+
+	if (fst_postings_open(&p, &src) != 0)
+		return;
+	for (o = 0; o < p.nkeys && o < 200; o++)
+	{
+		FstPostingsIter it;
+		int			rounds = 0;
+
+		if (fst_postings_seek(&p, &it, o) != 0)
+			continue;
+		while (fst_postings_next(&it, out, 256) > 0 && ++rounds < 100000)
+			;
+	}
+}
+
+static void
+fuzz_postings_roundtrip(const uint8_t *d, size_t size)
+{
+	Buf			out = {0};
+	FstPostingsWriter *w = fst_postings_writer_create(&falloc, buf_sink, &out);
+	FstTid		tids[64];
+	size_t		i = 0;
+	uint64_t	nkeys = 0;
+	size_t		keystart[512];
+	size_t		keylen[512];
+	FstTid		all[512 * 8];
+	size_t		nall = 0;
+
+	/* each 4-byte chunk: list length (0..7), then blocks and offsets */
+	while (i + 4 <= size && nkeys < 512)
+	{
+		uint32_t	n = d[i] % 8;
+		uint32_t	blk = (uint32_t) d[i + 1] << 8 | d[i + 2];
+		uint32_t	j;
+
+		keystart[nkeys] = nall;
+		for (j = 0; j < n; j++)
+		{
+			tids[j].bi_hi = (uint16_t) (blk >> 16);
+			tids[j].bi_lo = (uint16_t) blk;
+			tids[j].offset = (uint16_t) (d[i + 3] + j * (d[i] >> 3));
+			if (j > 0 && tids[j].offset <= tids[j - 1].offset)
+			{
+				blk += 1 + (d[i + 3] & 7);
+				tids[j].bi_hi = (uint16_t) (blk >> 16);
+				tids[j].bi_lo = (uint16_t) blk;
+			}
+			all[nall++] = tids[j];
+		}
+		keylen[nkeys] = n;
+		if (fst_postings_add(w, tids, n) != 0)
+			__builtin_trap();
+		nkeys++;
+		i += 4;
+	}
+	if (fst_postings_finish(w, NULL) != 0)
+		__builtin_trap();
+	fst_postings_writer_destroy(w);
+	{
+		PageSrc		ps = {out.data, out.len};
+		FstSource	src = {page_read, &ps, out.len};
+		FstPostings p;
+		uint64_t	o;
+
+		if (fst_postings_open(&p, &src) != 0)
+			__builtin_trap();
+		for (o = 0; o < nkeys; o++)
+		{
+			FstPostingsIter it;
+			FstTid		got[8];
+
+			if (fst_postings_seek(&p, &it, o) != 0 || it.count != keylen[o] ||
+				fst_postings_next(&it, got, 8) != (int64_t) keylen[o] ||
+				memcmp(got, all + keystart[o], keylen[o] * sizeof(FstTid)) != 0)
+				__builtin_trap();
+		}
+	}
+	free(out.data);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	uint8_t		mode;
+	Key		   *k;
+	size_t		n;
+	Buf			img = {0};
+
+	if (size < 1)
+		return 0;
+	mode = data[0] % 9;
+	data++;
+	size--;
+	if (mode == 6)
+	{
+		exercise(data, size, NULL, 0, false);
+		return 0;
+	}
+	if (mode == 7)
+	{
+		fuzz_postings_image(data, size);
+		return 0;
+	}
+	if (mode == 8)
+	{
+		fuzz_postings_roundtrip(data, size);
+		return 0;
+	}
+
+	{
+		size_t		cut = size;
+		FstBuildOptions opts = {0};
+		FstBuilder *b;
+		size_t		i;
+
+		/* in corruption mode the last 16 bytes say what to damage */
+		if (mode >= 4 && size >= 16)
+			cut = size - 16;
+		k = malloc(sizeof(Key) * (cut + 1));
+		n = split_keys(data, cut, k);
+		opts.registry_bytes = (mode & 1) ? 2048 : 65536;
+		b = fst_builder_create(&falloc, buf_sink, &img, &opts);
+		for (i = 0; i < n; i++)
+			if (fst_builder_add(b, k[i].b, k[i].len) != 0)
+				__builtin_trap();
+		if (fst_builder_finish(b, NULL) != 0)
+			__builtin_trap();
+		fst_builder_destroy(b);
+
+		if (mode < 4)
+			exercise(img.data, img.len, k, n, true);
+		else if (cut < size)
+		{
+			const uint8_t *t = data + cut;
+			int			j;
+
+			for (j = 0; j < 16; j += 4)
+			{
+				size_t		pos = ((size_t) t[j] << 16 | (size_t) t[j + 1] << 8 |
+								   t[j + 2]) % img.len;
+
+				img.data[pos] ^= t[j + 3];
+			}
+			exercise(img.data, img.len, k, n, false);
+		}
+		free(k);
+		free(img.data);
+	}
+	return 0;
+}

@@ -1,0 +1,936 @@
+/*-------------------------------------------------------------------------
+ *
+ * test_fst.c
+ *	  Unit tests of the FST builder, reader, cursor and posting lists
+ *	  against a sorted-array model, plus corruption tests.
+ *
+ * Prints failures as they happen and "SUMMARY <passed> <failed>" last;
+ * exits non-zero if anything failed.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "fst.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static long passed;
+static long failed;
+
+#define CHECK(cond, ...) \
+	do { \
+		if (cond) \
+			passed++; \
+		else \
+		{ \
+			failed++; \
+			if (failed < 50) \
+			{ \
+				printf("FAIL %s:%d: ", __FILE__, __LINE__); \
+				printf(__VA_ARGS__); \
+				printf("\n"); \
+			} \
+		} \
+	} while (0)
+
+/* ------------------------------------------------------------ utilities */
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
+
+static uint64_t
+rnd(void)
+{
+	uint64_t	z = (rng_state += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static uint64_t
+rndn(uint64_t n)
+{
+	return n ? rnd() % n : 0;
+}
+
+static void *
+t_alloc(void *arg, size_t size)
+{
+	void	   *p = malloc(size ? size : 1);
+
+	(void) arg;
+	if (!p)
+		abort();
+	return p;
+}
+
+static void *
+t_realloc(void *arg, void *ptr, size_t oldsize, size_t newsize)
+{
+	void	   *p = realloc(ptr, newsize ? newsize : 1);
+
+	(void) arg;
+	(void) oldsize;
+	if (!p)
+		abort();
+	return p;
+}
+
+static void
+t_free(void *arg, void *ptr)
+{
+	(void) arg;
+	free(ptr);
+}
+
+static const FstAllocator talloc = {t_alloc, t_realloc, t_free, NULL};
+
+typedef struct Buf
+{
+	uint8_t    *data;
+	size_t		len;
+	size_t		cap;
+} Buf;
+
+static int
+buf_sink(void *arg, const uint8_t *data, size_t len)
+{
+	Buf		   *b = arg;
+
+	if (b->len + len > b->cap)
+	{
+		size_t		nc = b->cap ? b->cap : 1024;
+
+		while (nc < b->len + len)
+			nc *= 2;
+		b->data = realloc(b->data, nc);
+		b->cap = nc;
+	}
+	memcpy(b->data + b->len, data, len);
+	b->len += len;
+	return 0;
+}
+
+/* A source that copies, like index pages would, and polices bounds. */
+typedef struct PageSrc
+{
+	const uint8_t *data;
+	uint64_t	size;
+	long		violations;
+} PageSrc;
+
+static const uint8_t *
+page_read(void *arg, uint64_t off, size_t len, uint8_t *buf)
+{
+	PageSrc    *s = arg;
+
+	if (off > s->size || len > s->size - off || len > FST_MAX_NODE_BYTES)
+	{
+		s->violations++;
+		return NULL;
+	}
+	memcpy(buf, s->data + off, len);
+	return buf;
+}
+
+typedef struct Key
+{
+	uint8_t    *b;
+	size_t		len;
+} Key;
+
+static int
+keycmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	size_t		n = alen < blen ? alen : blen;
+	int			c = memcmp(a, b, n);
+
+	if (c)
+		return c;
+	return alen < blen ? -1 : (alen > blen ? 1 : 0);
+}
+
+static int
+keycmp_q(const void *x, const void *y)
+{
+	const Key  *a = x;
+	const Key  *b = y;
+
+	return keycmp(a->b, a->len, b->b, b->len);
+}
+
+/* Sort and deduplicate; frees duplicates. */
+static size_t
+sort_unique(Key *k, size_t n)
+{
+	size_t		i,
+				m = 0;
+
+	qsort(k, n, sizeof(Key), keycmp_q);
+	for (i = 0; i < n; i++)
+	{
+		if (m > 0 && keycmp_q(&k[m - 1], &k[i]) == 0)
+		{
+			free(k[i].b);
+			continue;
+		}
+		k[m++] = k[i];
+	}
+	return m;
+}
+
+static void
+free_keys(Key *k, size_t n)
+{
+	size_t		i;
+
+	for (i = 0; i < n; i++)
+		free(k[i].b);
+	free(k);
+}
+
+/* First index with key >= (or > when strict) the bound. */
+static size_t
+model_bound(const Key *k, size_t n, const uint8_t *b, size_t blen, bool strict)
+{
+	size_t		lo = 0,
+				hi = n;
+
+	while (lo < hi)
+	{
+		size_t		mid = (lo + hi) / 2;
+		int			c = keycmp(k[mid].b, k[mid].len, b, blen);
+
+		if (c < 0 || (strict && c == 0))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static Buf
+build_fst(const Key *k, size_t n, size_t registry_bytes)
+{
+	Buf			out = {0};
+	FstBuildOptions opts = {0};
+	FstBuilder *b;
+	FstInfo		info;
+	size_t		i;
+	int			rc = 0;
+
+	opts.registry_bytes = registry_bytes;
+	b = fst_builder_create(&talloc, buf_sink, &out, &opts);
+	for (i = 0; i < n && rc == 0; i++)
+		rc = fst_builder_add(b, k[i].b, k[i].len);
+	CHECK(rc == 0, "builder add: %s", fst_builder_error(b));
+	rc = fst_builder_finish(b, &info);
+	CHECK(rc == 0, "builder finish: %s", fst_builder_error(b));
+	CHECK(info.size == out.len && info.nkeys == n, "builder info");
+	fst_builder_destroy(b);
+	return out;
+}
+
+/* ------------------------------------------------------------ FST tests */
+
+static void
+check_cursor_at(FstCursor *c, int rc, const Key *k, size_t n, size_t expect,
+				const char *what)
+{
+	if (expect >= n)
+	{
+		CHECK(rc == 0, "%s: expected end, rc %d (%s)", what, rc, c->errmsg);
+		return;
+	}
+	CHECK(rc == 1, "%s: expected key %zu, rc %d (%s)", what, expect, rc,
+		  c->errmsg);
+	if (rc == 1)
+		CHECK(c->ordinal == expect &&
+			  keycmp(c->key, c->keylen, k[expect].b, k[expect].len) == 0,
+			  "%s: at ordinal %llu, expected %zu", what,
+			  (unsigned long long) c->ordinal, expect);
+}
+
+/* Everything about one key set, through one source. */
+static void
+verify_fst(const Key *k, size_t n, const FstSource *src)
+{
+	FstReader  *r = malloc(sizeof(FstReader));
+	FstCursor  *c = malloc(sizeof(FstCursor));
+	size_t		i;
+	int			rc;
+
+	rc = fst_reader_open(r, src);
+	CHECK(rc == 0, "open: %s", r->errmsg);
+	if (rc != 0)
+	{
+		free(r);
+		free(c);
+		return;
+	}
+	CHECK(r->nkeys == n, "nkeys");
+
+	/* lookups of present keys */
+	for (i = 0; i < n; i++)
+	{
+		uint64_t	ord = ~(uint64_t) 0;
+
+		rc = fst_lookup(r, k[i].b, k[i].len, &ord);
+		CHECK(rc == 1 && ord == i, "lookup key %zu: rc %d ord %llu (%s)", i,
+			  rc, (unsigned long long) ord, r->errmsg);
+	}
+
+	fst_cursor_init(c, r, &talloc);
+
+	/* full iteration both ways */
+	rc = fst_cursor_seek(c, FST_SEEK_FIRST, NULL, 0);
+	for (i = 0; i < n; i++)
+	{
+		check_cursor_at(c, rc, k, n, i, "forward");
+		if (rc != 1)
+			break;
+		rc = fst_cursor_next(c);
+	}
+	if (i == n)
+		CHECK(rc == 0, "forward end rc %d", rc);
+	rc = fst_cursor_seek(c, FST_SEEK_LAST, NULL, 0);
+	for (i = n; i > 0; i--)
+	{
+		check_cursor_at(c, rc, k, n, i - 1, "backward");
+		if (rc != 1)
+			break;
+		rc = fst_cursor_prev(c);
+	}
+	if (i == 0)
+		CHECK(rc == 0, "backward end rc %d", rc);
+
+	/* probes: present keys, mutations, prefixes, extensions */
+	for (i = 0; i < 300 + n / 4 && i < 3000; i++)
+	{
+		uint8_t		probe[2100];
+		size_t		plen = 0;
+		size_t		lb,
+					ub;
+		uint64_t	ord;
+		int			op;
+
+		if (n > 0)
+		{
+			const Key  *src_key = &k[rndn(n)];
+
+			plen = src_key->len;
+			memcpy(probe, src_key->b, plen);
+		}
+		switch (rndn(5))
+		{
+			case 0:
+				break;
+			case 1:
+				plen = rndn(plen + 1);
+				break;
+			case 2:
+				if (plen > 0)
+					probe[rndn(plen)] = (uint8_t) (1 + rndn(255));
+				break;
+			case 3:
+				if (plen < 2000)
+					probe[plen++] = (uint8_t) (1 + rndn(255));
+				break;
+			case 4:
+				plen = rndn(4);
+				{
+					size_t		j;
+
+					for (j = 0; j < plen; j++)
+						probe[j] = (uint8_t) (1 + rndn(255));
+				}
+				break;
+		}
+		lb = model_bound(k, n, probe, plen, false);
+		ub = model_bound(k, n, probe, plen, true);
+		rc = fst_lookup(r, probe, plen, &ord);
+		if (ub > lb)
+			CHECK(rc == 1 && ord == lb, "probe lookup present rc %d", rc);
+		else
+			CHECK(rc == 0, "probe lookup absent rc %d (%s)", rc, r->errmsg);
+
+		for (op = FST_SEEK_GE; op <= FST_SEEK_LT; op++)
+		{
+			size_t		expect;
+			int			steps;
+			bool		fwd = (rndn(2) == 0);
+
+			switch (op)
+			{
+				case FST_SEEK_GE:
+					expect = lb;
+					break;
+				case FST_SEEK_GT:
+					expect = ub;
+					break;
+				case FST_SEEK_LE:
+					expect = ub == 0 ? n : ub - 1;
+					break;
+				default:
+					expect = lb == 0 ? n : lb - 1;
+					break;
+			}
+			rc = fst_cursor_seek(c, (FstSeekOp) op, probe, plen);
+			check_cursor_at(c, rc, k, n, expect, "seek");
+			for (steps = 0; steps < 5 && rc == 1; steps++)
+			{
+				if (fwd)
+				{
+					rc = fst_cursor_next(c);
+					expect = expect + 1;
+				}
+				else
+				{
+					rc = fst_cursor_prev(c);
+					expect = expect == 0 ? n : expect - 1;
+				}
+				check_cursor_at(c, rc, k, n, expect, "step after seek");
+			}
+		}
+	}
+	fst_cursor_free(c);
+	free(c);
+	free(r);
+}
+
+static void
+run_keyset(Key *k, size_t n, const char *name)
+{
+	Buf			img;
+	FstSource	msrc;
+	FstSource	psrc;
+	PageSrc		ps;
+	long		before = failed;
+
+	n = sort_unique(k, n);
+	img = build_fst(k, n, 0);
+	msrc.read = fst_memory_read;
+	msrc.arg = img.data;
+	msrc.size = img.len;
+	verify_fst(k, n, &msrc);
+
+	ps.data = img.data;
+	ps.size = img.len;
+	ps.violations = 0;
+	psrc.read = page_read;
+	psrc.arg = &ps;
+	psrc.size = img.len;
+	verify_fst(k, n, &psrc);
+	CHECK(ps.violations == 0, "source bounds violated");
+
+	/* a tiny registry still gives a correct (less minimal) automaton */
+	if (n > 0)
+	{
+		Buf			small = build_fst(k, n, 4096);
+
+		msrc.arg = small.data;
+		msrc.size = small.len;
+		verify_fst(k, n, &msrc);
+		free(small.data);
+	}
+	if (failed != before)
+		printf("key set %s (%zu keys) failed\n", name, n);
+	free(img.data);
+	free_keys(k, n);
+}
+
+static Key *
+gen_random(size_t n, int alphabet, size_t maxlen)
+{
+	Key		   *k = malloc(sizeof(Key) * (n ? n : 1));
+	size_t		i,
+				j;
+
+	for (i = 0; i < n; i++)
+	{
+		k[i].len = rndn(maxlen + 1);
+		k[i].b = malloc(k[i].len + 1);
+		for (j = 0; j < k[i].len; j++)
+			k[i].b[j] = alphabet ? (uint8_t) ('a' + rndn(alphabet))
+				: (uint8_t) (1 + rndn(255));
+	}
+	return k;
+}
+
+/* Paths with shared directories and suffixes, some 2 KB long. */
+static Key *
+gen_paths(size_t n)
+{
+	static const char *parts[] = {"usr", "share", "doc", "lib", "python3",
+		"dist-packages", "__init__.py", "locale", "LC_MESSAGES", "x.mo",
+		"README", "copyright", "bin", "a", ".so"};
+	Key		   *k = malloc(sizeof(Key) * n);
+	size_t		i;
+
+	for (i = 0; i < n; i++)
+	{
+		uint8_t		tmp[2200];
+		size_t		len = 0;
+		int			depth = 1 + (int) rndn(8);
+		int			d;
+
+		if (rndn(50) == 0)
+		{
+			size_t		target = 2000 + rndn(48);
+
+			while (len < target)
+			{
+				tmp[len] = (uint8_t) ('a' + (len % 7 == 0 ? rndn(3) : 0));
+				len++;
+			}
+		}
+		for (d = 0; d < depth && len < 2100; d++)
+		{
+			const char *p = parts[rndn(sizeof(parts) / sizeof(parts[0]))];
+			size_t		pl = strlen(p);
+
+			if (len + pl + 1 >= 2100)
+				break;
+			tmp[len++] = '/';
+			memcpy(tmp + len, p, pl);
+			len += pl;
+		}
+		k[i].b = malloc(len + 1);
+		memcpy(k[i].b, tmp, len);
+		k[i].len = len;
+	}
+	return k;
+}
+
+static Key *
+gen_chain(size_t n)
+{
+	Key		   *k = malloc(sizeof(Key) * n);
+	size_t		i;
+
+	for (i = 0; i < n; i++)
+	{
+		k[i].len = i;
+		k[i].b = malloc(i + 1);
+		memset(k[i].b, i % 2 ? 'z' : 'z', i);
+	}
+	return k;
+}
+
+static void
+test_fst_keysets(void)
+{
+	Key		   *k;
+	int			round;
+
+	k = gen_random(0, 3, 4);
+	run_keyset(k, 0, "empty");
+	k = gen_random(1, 3, 0);
+	run_keyset(k, 1, "empty key only");
+	k = gen_chain(300);
+	run_keyset(k, 300, "prefix chain");
+	k = gen_random(1, 0, 2047);
+	run_keyset(k, 1, "one long key");
+	for (round = 0; round < 30; round++)
+	{
+		size_t		n = 1 + rndn(round < 10 ? 20 : 2000);
+
+		k = gen_random(n, 1 + (int) rndn(4), rndn(12));
+		run_keyset(k, n, "small alphabet");
+		k = gen_random(n, 0, 1 + rndn(10));
+		run_keyset(k, n, "binary");
+	}
+	k = gen_random(20000, 0, 3);
+	run_keyset(k, 20000, "dense binary");
+	k = gen_random(5000, 26, 20);
+	run_keyset(k, 5000, "letters");
+	k = gen_paths(5000);
+	run_keyset(k, 5000, "paths");
+}
+
+static void
+test_builder_errors(void)
+{
+	Buf			out = {0};
+	FstBuilder *b = fst_builder_create(&talloc, buf_sink, &out, NULL);
+
+	CHECK(fst_builder_add(b, (const uint8_t *) "b", 1) == 0, "add b");
+	CHECK(fst_builder_add(b, (const uint8_t *) "a", 1) == -1, "reject a");
+	CHECK(strlen(fst_builder_error(b)) > 0, "message");
+	fst_builder_destroy(b);
+	free(out.data);
+
+	memset(&out, 0, sizeof(out));
+	b = fst_builder_create(&talloc, buf_sink, &out, NULL);
+	CHECK(fst_builder_add(b, (const uint8_t *) "ab", 2) == 0, "add ab");
+	CHECK(fst_builder_add(b, (const uint8_t *) "a", 1) == -1, "reject prefix");
+	fst_builder_destroy(b);
+	free(out.data);
+
+	memset(&out, 0, sizeof(out));
+	b = fst_builder_create(&talloc, buf_sink, &out, NULL);
+	CHECK(fst_builder_add(b, (const uint8_t *) "a", 1) == 0, "add a");
+	CHECK(fst_builder_add(b, (const uint8_t *) "a", 1) == -1, "reject dup");
+	fst_builder_destroy(b);
+	free(out.data);
+}
+
+/* -------------------------------------------------------- corruptions */
+
+static uint32_t
+fnv32(uint32_t h, const uint8_t *p, size_t n)
+{
+	size_t		i;
+
+	for (i = 0; i < n; i++)
+	{
+		h ^= p[i];
+		h *= 0x01000193u;
+	}
+	return h;
+}
+
+/* Rewrite the trailer of an FST image so it passes the header checks. */
+static void
+fix_fst_trailer(uint8_t *img, size_t size, uint64_t root, uint64_t nkeys,
+				uint32_t maxlen)
+{
+	uint8_t    *t = img + size - FST_TRAILER_SIZE;
+	int			i;
+	uint32_t	h;
+
+	t[0] = 0x4d;
+	t[1] = 0x4d;
+	t[2] = 0x4b;
+	t[3] = 0x54;
+	t[4] = FST_VERSION;
+	t[5] = 0;
+	t[6] = t[7] = 0;
+	for (i = 0; i < 8; i++)
+	{
+		t[8 + i] = (uint8_t) (root >> (8 * i));
+		t[16 + i] = (uint8_t) (nkeys >> (8 * i));
+		t[24 + i] = (uint8_t) ((uint64_t) size >> (8 * i));
+	}
+	for (i = 0; i < 4; i++)
+		t[32 + i] = (uint8_t) (maxlen >> (8 * i));
+	h = fnv32(0x811c9dc5u, t, 36);
+	h = fnv32(h, img, FST_PREAMBLE_SIZE);
+	for (i = 0; i < 4; i++)
+		t[36 + i] = (uint8_t) (h >> (8 * i));
+}
+
+/* Exercise every reader operation on an image; must just terminate. */
+static void
+exercise_image(const uint8_t *img, size_t size, const Key *k, size_t n)
+{
+	PageSrc		ps = {img, size, 0};
+	FstSource	src = {page_read, &ps, size};
+	FstReader  *r = malloc(sizeof(FstReader));
+	FstCursor  *c;
+	size_t		i;
+	uint64_t	steps;
+	uint64_t	ord;
+	int			rc;
+
+	if (fst_reader_open(r, &src) != 0)
+	{
+		free(r);
+		return;
+	}
+	c = malloc(sizeof(FstCursor));
+	for (i = 0; i < n && i < 50; i++)
+		(void) fst_lookup(r, k[rndn(n)].b, k[rndn(n)].len, &ord);
+	fst_cursor_init(c, r, &talloc);
+	steps = 0;
+	rc = fst_cursor_seek(c, FST_SEEK_FIRST, NULL, 0);
+	while (rc == 1 && steps <= r->nkeys)
+	{
+		steps++;
+		rc = fst_cursor_next(c);
+	}
+	CHECK(rc != 1, "forward iteration of a corrupt image does not end");
+	steps = 0;
+	rc = fst_cursor_seek(c, FST_SEEK_LAST, NULL, 0);
+	while (rc == 1 && steps <= r->nkeys)
+	{
+		steps++;
+		rc = fst_cursor_prev(c);
+	}
+	CHECK(rc != 1, "backward iteration of a corrupt image does not end");
+	for (i = 0; i < n && i < 20; i++)
+	{
+		const Key  *q = &k[rndn(n)];
+
+		(void) fst_cursor_seek(c, (FstSeekOp) (FST_SEEK_GE + rndn(4)),
+							   q->b, q->len);
+		(void) fst_cursor_next(c);
+		(void) fst_cursor_prev(c);
+	}
+	CHECK(ps.violations == 0, "corrupt image read out of bounds");
+	fst_cursor_free(c);
+	free(c);
+	free(r);
+}
+
+static void
+test_corruption(void)
+{
+	Key		   *k = gen_paths(2000);
+	size_t		n = sort_unique(k, 2000);
+	Buf			img = build_fst(k, n, 0);
+	uint8_t    *copy = malloc(img.len);
+	int			iter;
+	uint64_t	root = 0;
+	int			i;
+
+	for (i = 0; i < 8; i++)
+		root |= (uint64_t) img.data[img.len - FST_TRAILER_SIZE + 8 + i] << (8 * i);
+
+	for (iter = 0; iter < 3000; iter++)
+	{
+		size_t		size = img.len;
+		int			mode = (int) rndn(4);
+		int			flips;
+
+		memcpy(copy, img.data, img.len);
+		switch (mode)
+		{
+			case 0:				/* flip bytes in the node area */
+				for (flips = 1 + (int) rndn(4); flips > 0; flips--)
+					copy[FST_PREAMBLE_SIZE +
+						 rndn(img.len - FST_PREAMBLE_SIZE - FST_TRAILER_SIZE)] ^=
+						(uint8_t) (1 + rndn(255));
+				break;
+			case 1:				/* truncate the node area, keep a trailer */
+				size = FST_PREAMBLE_SIZE + FST_TRAILER_SIZE +
+					rndn(img.len - FST_PREAMBLE_SIZE - FST_TRAILER_SIZE);
+				fix_fst_trailer(copy, size,
+								FST_PREAMBLE_SIZE +
+								rndn(size - FST_PREAMBLE_SIZE - FST_TRAILER_SIZE + 1),
+								1 + rndn(n * 2), (uint32_t) rndn(3000));
+				break;
+			case 2:				/* lie in the trailer */
+				fix_fst_trailer(copy, size,
+								rndn(2) ? root : rndn(size),
+								rndn(3) ? n : rnd() >> rndn(64),
+								(uint32_t) rndn(5000));
+				break;
+			case 3:				/* plain truncation or random flips anywhere */
+				if (rndn(2))
+					size = rndn(img.len);
+				else
+					copy[rndn(img.len)] ^= (uint8_t) (1 + rndn(255));
+				break;
+		}
+		exercise_image(copy, size, k, n);
+	}
+	/* pure garbage */
+	for (iter = 0; iter < 500; iter++)
+	{
+		size_t		size = FST_PREAMBLE_SIZE + FST_TRAILER_SIZE + rndn(400);
+		size_t		j;
+
+		for (j = 0; j < size; j++)
+			copy[j] = (uint8_t) rnd();
+		memcpy(copy, img.data, FST_PREAMBLE_SIZE);
+		fix_fst_trailer(copy, size,
+						FST_PREAMBLE_SIZE + rndn(size - FST_PREAMBLE_SIZE - FST_TRAILER_SIZE),
+						1 + rndn(1000), (uint32_t) rndn(400));
+		exercise_image(copy, size, k, n);
+	}
+	free(copy);
+	free(img.data);
+	free_keys(k, n);
+}
+
+/* ----------------------------------------------------------- postings */
+
+static int
+tidcmp(const void *x, const void *y)
+{
+	const FstTid *a = x;
+	const FstTid *b = y;
+	uint32_t	ab = ((uint32_t) a->bi_hi << 16) | a->bi_lo;
+	uint32_t	bb = ((uint32_t) b->bi_hi << 16) | b->bi_lo;
+
+	if (ab != bb)
+		return ab < bb ? -1 : 1;
+	return a->offset < b->offset ? -1 : (a->offset > b->offset ? 1 : 0);
+}
+
+typedef struct List
+{
+	FstTid	   *t;
+	uint64_t	n;
+} List;
+
+static uint64_t
+make_list(FstTid *t, uint64_t n, uint32_t maxblock, int dense)
+{
+	uint64_t	i,
+				m = 0;
+
+	for (i = 0; i < n; i++)
+	{
+		uint32_t	blk;
+
+		if (dense)
+			blk = (uint32_t) (i / 50 + rndn(2));
+		else
+			blk = (uint32_t) rndn((uint64_t) maxblock + 1);
+		t[i].bi_hi = (uint16_t) (blk >> 16);
+		t[i].bi_lo = (uint16_t) blk;
+		t[i].offset = (uint16_t) (rndn(8) == 0 ? rndn(65536) : 1 + rndn(300));
+	}
+	qsort(t, n, sizeof(FstTid), tidcmp);
+	for (i = 0; i < n; i++)
+		if (m == 0 || tidcmp(&t[m - 1], &t[i]) != 0)
+			t[m++] = t[i];
+	return m;
+}
+
+static void
+test_postings_set(size_t nkeys, uint32_t maxblock, int withhuge)
+{
+	List	   *l = malloc(sizeof(List) * nkeys);
+	Buf			out = {0};
+	FstPostingsWriter *w = fst_postings_writer_create(&talloc, buf_sink, &out);
+	FstPostingsInfo info;
+	FstPostings p;
+	FstSource	src;
+	PageSrc		ps;
+	size_t		i;
+	FstTid	   *got;
+	uint64_t	maxn = 0;
+	int			rc = 0;
+
+	for (i = 0; i < nkeys; i++)
+	{
+		uint64_t	r = rndn(100);
+		uint64_t	n = r < 80 ? 1 : (r < 85 ? 0 : (r < 97 ? 2 + rndn(10) : rndn(2000)));
+
+		if (withhuge && i == nkeys / 2)
+			n = 100000;
+		l[i].t = malloc(sizeof(FstTid) * (n ? n : 1));
+		l[i].n = make_list(l[i].t, n, maxblock, n >= 100000 || rndn(2));
+		if (l[i].n > maxn)
+			maxn = l[i].n;
+		if (rc == 0 && rndn(3) == 0 && l[i].n > 3)
+		{
+			/* streaming form, in pieces */
+			fst_postings_begin_key(w);
+			rc |= fst_postings_append(w, l[i].t, 2);
+			rc |= fst_postings_append(w, l[i].t + 2, l[i].n - 2);
+			rc |= fst_postings_end_key(w);
+		}
+		else if (rc == 0)
+			rc = fst_postings_add(w, l[i].t, l[i].n);
+	}
+	CHECK(rc == 0, "postings add: %s", fst_postings_writer_error(w));
+	rc = fst_postings_finish(w, &info);
+	CHECK(rc == 0 && info.size == out.len && info.nkeys == nkeys,
+		  "postings finish");
+	fst_postings_writer_destroy(w);
+
+	ps.data = out.data;
+	ps.size = out.len;
+	ps.violations = 0;
+	src.read = page_read;
+	src.arg = &ps;
+	src.size = out.len;
+	rc = fst_postings_open(&p, &src);
+	CHECK(rc == 0, "postings open: %s", p.errmsg);
+	got = malloc(sizeof(FstTid) * (maxn + 1));
+	for (i = 0; rc == 0 && i < nkeys; i++)
+	{
+		size_t		ord = rndn(3) ? i : rndn(nkeys);
+		FstPostingsIter it;
+		uint64_t	total = 0;
+		int64_t		m;
+
+		rc = fst_postings_seek(&p, &it, ord);
+		CHECK(rc == 0 && it.count == l[ord].n, "postings seek %zu: %s", ord,
+			  p.errmsg);
+		if (rc != 0)
+			break;
+		while ((m = fst_postings_next(&it, got + total, 1 + rndn(1000))) > 0)
+			total += (uint64_t) m;
+		CHECK(m == 0 && total == l[ord].n &&
+			  memcmp(got, l[ord].t, sizeof(FstTid) * total) == 0,
+			  "postings list %zu mismatch (%llu of %llu)", ord,
+			  (unsigned long long) total, (unsigned long long) l[ord].n);
+	}
+	{
+		FstPostingsIter it;
+
+		CHECK(fst_postings_seek(&p, &it, nkeys) == -1, "ordinal out of range");
+	}
+	CHECK(ps.violations == 0, "postings read out of bounds");
+
+	/* corruptions must not crash or read out of bounds */
+	{
+		uint8_t    *copy = malloc(out.len);
+		int			iter;
+
+		for (iter = 0; iter < 500; iter++)
+		{
+			FstPostings cp;
+			size_t		size = out.len;
+			int			flips;
+
+			memcpy(copy, out.data, out.len);
+			for (flips = 1 + (int) rndn(4); flips > 0; flips--)
+				copy[rndn(out.len - FST_POSTINGS_TRAILER_SIZE)] ^=
+					(uint8_t) (1 + rndn(255));
+			if (rndn(4) == 0)
+				size = rndn(out.len);
+			ps.data = copy;
+			ps.size = size;
+			src.size = size;
+			if (fst_postings_open(&cp, &src) == 0)
+			{
+				size_t		j;
+
+				for (j = 0; j < 40; j++)
+				{
+					FstPostingsIter it;
+
+					if (fst_postings_seek(&cp, &it, rndn(nkeys + 1)) == 0)
+						while (fst_postings_next(&it, got, maxn + 1) > 0)
+							;
+				}
+			}
+		}
+		CHECK(ps.violations == 0, "corrupt postings read out of bounds");
+		free(copy);
+	}
+
+	free(got);
+	for (i = 0; i < nkeys; i++)
+		free(l[i].t);
+	free(l);
+	free(out.data);
+}
+
+static void
+test_postings(void)
+{
+	test_postings_set(1, 10, 0);
+	test_postings_set(64, 1000, 0);
+	test_postings_set(65, 0, 0);
+	test_postings_set(1000, 20000, 1);
+	test_postings_set(3000, UINT32_MAX, 0);
+}
+
+int
+main(void)
+{
+	test_builder_errors();
+	test_fst_keysets();
+	test_corruption();
+	test_postings();
+	printf("SUMMARY %ld %ld\n", passed, failed);
+	return failed ? 1 : 0;
+}
