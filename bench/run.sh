@@ -170,7 +170,7 @@ CONF=(
 	"checkpoint_timeout = 1h"
 	"autovacuum = off"
 	"jit = off"
-	"statement_timeout = '30min'"
+	"statement_timeout = '10min'"
 	"max_parallel_maintenance_workers = 0"
 	"max_parallel_workers_per_gather = 0"
 )
@@ -258,7 +258,7 @@ pgbench_tps()
 	local name=$1 script=$2 opts=${3:-} logf tps
 	logf=$OUT/logs/pgbench-$name.log
 	echo "$script" >"$WORK/$name.pgb"
-	if ! PGOPTIONS="$PGOPTIONS $opts" pgbench -n -M prepared -c "$CLIENTS" -j "$CLIENTS" \
+	if ! PGOPTIONS="$PGOPTIONS -c statement_timeout=60s $opts" pgbench -n -M prepared -c "$CLIENTS" -j "$CLIENTS" \
 		-T "$DURATION" -f "$WORK/$name.pgb" >>"$logf" 2>&1; then
 		echo "pgbench failed, see logs/pgbench-$name.log" >&2
 		return 1
@@ -266,6 +266,18 @@ pgbench_tps()
 	tps=$(sed -n 's/^tps = \([0-9.]*\) .*without.*/\1/p' "$logf" | tail -1)
 	[ -n "$tps" ] || return 1
 	echo "$tps"
+}
+
+# tps SECTION SET NKEYS KIND METRIC REP NAME SCRIPT [PGOPTIONS]: one
+# pgbench run, recorded in raw.tsv; a failed run is noted, not fatal.
+tps()
+{
+	local v
+	if v=$(pgbench_tps "$7" "$8" "${9:-}"); then
+		raw "$1" "$2" "$3" "$4" "$5" "$6" "$v"
+	else
+		note "$2/$4: pgbench $5 (rep $6) failed: $(grep -m1 -iE 'error|abort' "$OUT/logs/pgbench-$7.log" || echo '?')"
+	fi
 }
 
 index_ddl()
@@ -359,6 +371,7 @@ reset_table()
 # every index kind can be compared with a sequential scan.
 answers_md5()
 {
+	local out
 	q -c "SELECT format('SELECT count(*) FROM t WHERE k LIKE %L;', p) FROM prefixes WHERE id <= 30 ORDER BY id" \
 	  -c "SELECT format('SELECT id FROM t WHERE k = %L ORDER BY id;', k) FROM keys WHERE id <= 30 ORDER BY id" \
 	  -c "SELECT format('SELECT count(*) FROM t WHERE k = %L;', k) FROM missing WHERE id <= 30 ORDER BY id" \
@@ -366,17 +379,29 @@ answers_md5()
 	  -c "SELECT format('SELECT k FROM t WHERE k < %L ORDER BY k DESC LIMIT 5;', k) FROM keys WHERE id <= 30 ORDER BY id" \
 	  -c "SELECT 'SELECT min(k), max(k), count(*) FROM t;'" \
 		>"$WORK/answers.sql"
-	q -f "$WORK/answers.sql" | md5sum | cut -c1-12
+	if ! out=$(PGOPTIONS="$PGOPTIONS -c statement_timeout=120s" q -f "$WORK/answers.sql" 2>&1); then
+		echo "$out" | tail -3 >>"$OUT/logs/answers-errors.log"
+		echo "error/timeout"
+		return 0
+	fi
+	echo "$out" | md5sum | cut -c1-12
+}
+
+# nrows: rows of t, counted by a seq scan (not by the index measured).
+nrows()
+{
+	q -c "SET enable_indexscan = off" -c "SET enable_indexonlyscan = off" \
+	  -c "SET enable_bitmapscan = off" -c "SELECT count(*) FROM t"
 }
 
 memkv_shmem_per_key()
 {
-	q -c "SELECT round((SELECT shmem_bytes FROM memkv_state('t_k_memkv'))::numeric / (SELECT count(*) FROM t), 2)"
+	q -c "SELECT round((SELECT shmem_bytes FROM memkv_state('t_k_memkv'))::numeric / $(nrows), 2)"
 }
 
 size_per_key()
 {
-	q -c "SELECT round(pg_relation_size('t_k_$1')::numeric / (SELECT count(*) FROM t), 2)"
+	q -c "SELECT round(pg_relation_size('t_k_$1')::numeric / $(nrows), 2)"
 }
 
 probe_keys_sql()
@@ -431,14 +456,15 @@ bench_kind()
 				fi
 				for rr in $(seq "$REPS"); do
 					if [ "$name" = prefix ]; then
-						v=$(pgbench_tps "$set-$kind-$name" "$(query_script "$name" "$NPROBE")" \
-							"-c plan_cache_mode=force_custom_plan")
+						tps main "$set" "$n" "$kind" "tps_$name" "$rr" "$set-$kind-$name" \
+							"$(query_script "$name" "$NPROBE")" "-c plan_cache_mode=force_custom_plan"
 					elif [ "$name" = missing ]; then
-						v=$(pgbench_tps "$set-$kind-$name" "$(query_script "$name" "$NMISSING")")
+						tps main "$set" "$n" "$kind" "tps_$name" "$rr" "$set-$kind-$name" \
+							"$(query_script "$name" "$NMISSING")"
 					else
-						v=$(pgbench_tps "$set-$kind-$name" "$(query_script "$name" "$n")")
+						tps main "$set" "$n" "$kind" "tps_$name" "$rr" "$set-$kind-$name" \
+							"$(query_script "$name" "$n")"
 					fi
-					raw main "$set" "$n" "$kind" "tps_$name" "$rr" "$v"
 				done
 			done
 
@@ -468,8 +494,8 @@ bench_kind()
 			q -c 'VACUUM ANALYZE t' >/dev/null
 			step "$set/$kind: point lookups after the COPY"
 			for rr in $(seq "$REPS"); do
-				raw main "$set" "$n" "$kind" tps_point_copy "$rr" \
-					"$(pgbench_tps "$set-$kind-point_copy" "$(query_script point "$n")")"
+				tps main "$set" "$n" "$kind" tps_point_copy "$rr" "$set-$kind-point_copy" \
+					"$(query_script point "$n")"
 			done
 		fi
 
@@ -484,9 +510,9 @@ bench_kind()
 		if [ "$r" = "$REPS" ]; then
 			step "$set/$kind: single-row INSERT"
 			for rr in $(seq "$REPS"); do
-				raw main "$set" "$n" "$kind" tps_insert "$rr" "$(pgbench_tps "$set-$kind-insert" \
+				tps main "$set" "$n" "$kind" tps_insert "$rr" "$set-$kind-insert" \
 					"$(printf '\\set id random(1, %s)\n\\set r random(1, 1000000000)\n%s\n' "$NPOOL" \
-					"INSERT INTO t (id, k) SELECT -1, k || '/' || :r FROM pool WHERE id = :id;")")"
+					"INSERT INTO t (id, k) SELECT -1, k || '/' || :r FROM pool WHERE id = :id;")"
 			done
 		fi
 	done
@@ -509,8 +535,8 @@ bench_scaling()
 	v=$(q -c "EXPLAIN (COSTS OFF) $(explain_sql point)")
 	if echo "$v" | grep -q " $idx"; then
 		for rr in $(seq "$REPS"); do
-			raw scaling "$set" "$n" "$kind" tps_point "$rr" \
-				"$(pgbench_tps "scaling-$set-$n-$kind" "$(query_script point "$n")")"
+			tps scaling "$set" "$n" "$kind" tps_point "$rr" "scaling-$set-$n-$kind" \
+				"$(query_script point "$n")"
 		done
 	else
 		note "scaling $set $n/$kind: the point lookup does not use $idx"
