@@ -14,8 +14,8 @@
  *		header, children[cap] (ArenaPtr), keys[cap] (uint8), prefix
  *	  node48: header, index[256] (slot+1, 0 = none), children[48], prefix
  *	  node256: header (count unused), children[256], prefix
- *	leaf with one TID, suffix < 256 bytes (T_LEAF1S):
- *		type, suffix length (uint8), TID, suffix
+ *	leaf with one TID, suffix shorter than LEAF1S_MAXLEN bytes:
+ *		type byte T_LEAF1S + suffix length, TID (unaligned), suffix
  *	leaf with one TID, longer suffix (T_LEAF1L):
  *		type, pad, suffix length (uint16), TID, suffix
  *	leaf with a TID array (T_LEAFN):
@@ -48,12 +48,13 @@
 #include "art.h"
 
 /* Type bytes. */
-#define T_LEAF1S	1
 #define T_LEAF1L	2
 #define T_LEAFN		3
 #define T_N48		4
 #define T_N256		5
 #define T_NS		16			/* sorted node: type = T_NS + cap */
+#define T_LEAF1S	64			/* short leaf: type = T_LEAF1S + suffix length */
+#define LEAF1S_MAXLEN (256 - T_LEAF1S)
 #define NS_MAX		16
 
 #define NODE_HDR	4
@@ -62,15 +63,16 @@
 #define N48_PREFIX	(N48_KIDS + 48 * 4)
 #define N256_PREFIX (NODE_HDR + 256 * 4)
 
-#define LEAF1S_HDR	8
+#define LEAF1S_HDR	7
 #define LEAF1L_HDR	10
 #define LEAFN_HDR	12
 
 /* A walk keeps keys up to this length in a stack buffer. */
 #define WALK_STACK_KEY	8192
 
-#define IS_LEAF(n)	((n)[0] <= T_LEAFN)
-#define IS_NS(n)	((n)[0] > T_NS)
+#define IS_LEAF(n)	((n)[0] <= T_LEAFN || (n)[0] >= T_LEAF1S)
+#define IS_LEAF1S(n)	((n)[0] >= T_LEAF1S)
+#define IS_NS(n)	((n)[0] > T_NS && (n)[0] <= T_NS + NS_MAX)
 #define NS_CAP(n)	((size_t) ((n)[0] - T_NS))
 
 /*
@@ -185,14 +187,14 @@ tree_free(ArtTree *tree, const ArtAllocator *a, ArenaPtr p, size_t size)
 static inline size_t
 leaf_suffix_len(const uint8_t *l)
 {
-	return l[0] == T_LEAF1S ? l[1] : rd16(l + 2);
+	return IS_LEAF1S(l) ? (size_t) (l[0] - T_LEAF1S) : rd16(l + 2);
 }
 
 /* A leaf's key suffix. */
 static inline const uint8_t *
 leaf_suffix(const uint8_t *l)
 {
-	if (l[0] == T_LEAF1S)
+	if (IS_LEAF1S(l))
 		return l + LEAF1S_HDR;
 	if (l[0] == T_LEAF1L)
 		return l + LEAF1L_HDR;
@@ -206,12 +208,12 @@ leaf_ntids(const uint8_t *l)
 	return l[0] == T_LEAFN ? rd32(l + 4) : 1;
 }
 
-/* A leaf's TID array (2-byte aligned). */
+/* A leaf's TID array (unaligned in a short leaf). */
 static inline uint8_t *
 leaf_tids(uint8_t *l)
 {
-	if (l[0] == T_LEAF1S)
-		return l + 2;
+	if (IS_LEAF1S(l))
+		return l + 1;
 	if (l[0] == T_LEAF1L)
 		return l + 4;
 	return l + LEAFN_HDR;
@@ -221,8 +223,8 @@ leaf_tids(uint8_t *l)
 static size_t
 leaf_size(const uint8_t *l)
 {
-	if (l[0] == T_LEAF1S)
-		return LEAF1S_HDR + (size_t) l[1];
+	if (IS_LEAF1S(l))
+		return LEAF1S_HDR + (size_t) (l[0] - T_LEAF1S);
 	if (l[0] == T_LEAF1L)
 		return LEAF1L_HDR + (size_t) rd16(l + 2);
 	return LEAFN_HDR + (size_t) 6 * rd32(l + 8) + rd16(l + 2);
@@ -254,7 +256,7 @@ leaf_size_for(size_t slen, uint32_t ntids, uint32_t mincap, uint32_t *cap)
 	if (want <= 1)
 	{
 		*cap = 1;
-		return (slen < 256 ? LEAF1S_HDR : LEAF1L_HDR) + slen;
+		return (slen < LEAF1S_MAXLEN ? LEAF1S_HDR : LEAF1L_HDR) + slen;
 	}
 	*cap = leafn_cap(want, slen);
 	if (*cap < want)
@@ -286,11 +288,8 @@ leaf_make(ArtTree *tree, const ArtAllocator *a, const Parts *suffix,
 	l = addr(a, p);
 	if (cap == 1)
 	{
-		if (slen < 256)
-		{
-			l[0] = T_LEAF1S;
-			l[1] = (uint8_t) slen;
-		}
+		if (slen < LEAF1S_MAXLEN)
+			l[0] = (uint8_t) (T_LEAF1S + slen);
 		else
 		{
 			l[0] = T_LEAF1L;
@@ -1035,7 +1034,10 @@ delete_leaf(DeleteState *d, ArenaPtr *ref)
 
 	for (i = 0; i < ntids; i++)
 	{
-		if (d->is_dead((const ArtTid *) (tids + (size_t) 6 * i), d->arg))
+		ArtTid		tid;
+
+		memcpy(&tid, tids + (size_t) 6 * i, sizeof(tid));
+		if (d->is_dead(&tid, d->arg))
 			continue;
 		if (kept != i)
 			memmove(tids + (size_t) 6 * kept, tids + (size_t) 6 * i, 6);
@@ -1356,12 +1358,12 @@ check_rec(CheckState *cs, ArenaPtr h, size_t depth, bool terminal)
 	{
 		size_t		slen;
 
-		if (n[0] == 0)
+		if (n[0] == 0 || n[0] == 1)
 		{
 			check_fail(cs, "bad type byte", h);
 			return;
 		}
-		if (!check_range(cs, h, n[0] == T_LEAF1S ? LEAF1S_HDR :
+		if (!check_range(cs, h, IS_LEAF1S(n) ? LEAF1S_HDR :
 						 n[0] == T_LEAF1L ? LEAF1L_HDR : LEAFN_HDR))
 			return;
 		slen = leaf_suffix_len(n);
@@ -1370,7 +1372,7 @@ check_rec(CheckState *cs, ArenaPtr h, size_t depth, bool terminal)
 			check_fail(cs, "leaf TID count 0 or above capacity", h);
 			return;
 		}
-		if (n[0] == T_LEAF1L && slen < 256)
+		if (n[0] == T_LEAF1L && slen < LEAF1S_MAXLEN)
 		{
 			check_fail(cs, "long-suffix leaf with a short suffix", h);
 			return;
