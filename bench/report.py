@@ -104,6 +104,14 @@ class Results:
         self.notes = open(notes, encoding="utf-8").read().split("\n") \
             if os.path.exists(notes) else []
         self.notes = [n for n in self.notes if n]
+        self.load = []
+        loadf = os.path.join(outdir, "load.txt")
+        if os.path.exists(loadf):
+            for line in open(loadf, encoding="utf-8"):
+                try:
+                    self.load.append(float(line))
+                except ValueError:
+                    pass
         self.kinds = self.meta.get("kinds", "btree spgist").split()
         self.datasets = [d for d in self.meta.get("datasets", "").split(",") if d]
         self.keys = int(self.meta.get("keys", "0") or 0)
@@ -159,6 +167,13 @@ def write_markdown(res):
     out.append(f"| AM probes | {m.get('probes')} per repetition |")
     out.append(f"| cache | warm: tables and indexes fit in shared_buffers; "
                f"every index is measured right after the previous one |")
+    if res.load:
+        lo = sorted(res.load)
+        out.append(f"| machine load | 1-min load average sampled during the run: "
+                   f"min {lo[0]:.1f}, median {statistics.median(lo):.1f}, "
+                   f"max {lo[-1]:.1f} ({len(lo)} samples; the 2 pgbench clients "
+                   f"alone make ~2 on this {m.get('machine', '').split(',')[1].strip() if ',' in m.get('machine', '') else ''} machine; "
+                   f"more means other work shared the CPUs) |")
     out.append("")
     out.append("Ratios are the value divided by btree's value in the same run "
                "(for times and sizes lower is better, for TPS higher is "

@@ -263,6 +263,9 @@ pgbench_tps()
 		echo "pgbench failed, see logs/pgbench-$name.log" >&2
 		return 1
 	fi
+	# The 1-minute load average at the end of the run: other work on the
+	# machine shows up here (2 pgbench clients alone make about 2).
+	cut -d' ' -f1 /proc/loadavg >>"$OUT/load.txt"
 	tps=$(sed -n 's/^tps = \([0-9.]*\) .*without.*/\1/p' "$logf" | tail -1)
 	[ -n "$tps" ] || return 1
 	echo "$tps"
