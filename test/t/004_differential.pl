@@ -446,16 +446,21 @@ while ($ops_done < $n_ops)
 		$script .= "\\echo \@\@$n S\n$mode_sql{seq}\n$q->{sql};\n";
 		$script .= "\\echo \@\@$n X\nEXPLAIN (COSTS OFF) $q->{sql};\n" if $explain;
 	}
+	# The end marker keeps trailing empty lines ('' keys) of the last result.
+	$script .= "\\echo \@\@END\n";
 	my ($ret, $out, $err) = $node->psql('postgres', encode('UTF-8', $script),
 		on_error_stop => 1);
-	$out .= "\n";
 
 	# Split the output at the markers.
 	my %res;
 	my ($cur, $last_marker) = (undef, '');
-	for my $line (split /\n/, $out)
+	for my $line (split /\n/, $out, -1)
 	{
-		if ($line =~ /^\@\@(\d+) ([IESX])$/)
+		if ($line eq '@@END')
+		{
+			$cur = undef;
+		}
+		elsif ($line =~ /^\@\@(\d+) ([IESX])$/)
 		{
 			$cur = "$1 $2";
 			$res{$cur} = [];
