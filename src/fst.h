@@ -27,10 +27,10 @@
  * "varint" is LEB128: 7 bits per byte, low groups first, high bit set on
  * every byte but the last, at most 9 bytes.
  *
- *	offset 0	preamble, FST_PREAMBLE_SIZE (40) bytes:
+ *	offset 0	preamble, FST_PREAMBLE_SIZE (72) bytes:
  *				  u32 magic FST_MAGIC, u16 version, u16 flags (0),
- *				  u8[31] common-label table, u8 padding (0)
- *	offset 40	node area: nodes, written bottom-up (every node after all the
+ *				  u8[63] common-label table, u8 padding (0)
+ *	offset 72	node area: nodes, written bottom-up (every node after all the
  *				nodes it points to)
  *	size-40		trailer, FST_TRAILER_SIZE (40) bytes:
  *				  u32 magic FST_TRAILER_MAGIC, u16 version, u16 flags (0),
@@ -57,23 +57,29 @@
  * sub-automaton, so sharing suffixes is unaffected by them.  The output of
  * transition 0 is implicit (final ? 1 : 0).
  *
- * Single-transition node (L[0] bit 7 set):
- *	L[0]	bit 6 final, bit 5 "next" (delta is 0), bits 0-4 label code c
+ * Single-transition non-final node (L[0] bit 7 set):
+ *	L[0]	bit 6 "next" (delta is 0), bits 0-5 label code c
  *	[u8]	the label, present only when c == 0; otherwise the label is
  *			common-label table entry c-1
  *	[var]	delta - 1 as a varint, present only when "next" is clear
+ *	Its transition's output is 0.
  *
- * Multi-transition node (L[0] bit 7 clear):
- *	L[0]	bit 6 final, bits 0-5 v: the number of transitions n = v when
- *			v < 63, else n = 63 + L[1]
- *	when n == 0 the node ends here (a final leaf; a non-final leaf is
- *	corrupt).  Otherwise, continuing at the next logical byte:
- *	u8		widths: bits 0-3 delta width dw, bits 4-7 output width ow
- *			(bytes, 0..8)
+ * Other nodes (L[0] bit 7 clear):
+ *	L[0]	bit 6 final, bit 5 "last next" (the last transition's delta is
+ *			0 and not stored), bits 0-4 c: the number of transitions n = c
+ *			when c < 31, else n = 31 + L[1] (at most 256)
+ *	when n == 0 the node ends here: a final leaf (a non-final leaf, or
+ *	"last next" without transitions, is corrupt).  Otherwise, continuing at
+ *	the next logical byte:
+ *	u8		widths: bits 0-3 delta code, bits 4-7 output code; the field
+ *			widths in bits are FST_DELTA_BITS[delta code] and
+ *			FST_OUTPUT_BITS[output code]
  *	u8[n]	labels, strictly ascending
- *	n * dw	deltas, each a dw-byte little-endian integer (byte k of a field
- *			starting at logical index p is L[p+k])
- *	(n-1) * ow	outputs of transitions 1..n-1, same layout
+ *	bits	a bit area of ceil(bits / 8) bytes, bit k being bit (k % 8) of
+ *			byte k / 8 (byte j of the area is the j-th following logical
+ *			byte), holding first the deltas of transitions 0..n-1 (0..n-2
+ *			with "last next"), then the outputs of transitions 1..n-1, each
+ *			least significant bit first
  *
  * An empty FST (nkeys == 0) has no nodes and root 0.
  *
@@ -122,15 +128,19 @@
 #define FST_POSTINGS_MAGIC			0x504b4d4du	/* "MMKP" */
 #define FST_POSTINGS_TRAILER_MAGIC	0x514b4d4du	/* "MMKQ" */
 #define FST_VERSION					1
-#define FST_PREAMBLE_SIZE			40
+#define FST_PREAMBLE_SIZE			72
 #define FST_TRAILER_SIZE			40
 #define FST_POSTINGS_PREAMBLE_SIZE	8
 #define FST_POSTINGS_TRAILER_SIZE	48
 #define FST_POSTINGS_GROUP			64
-#define FST_NCOMMON					31
+#define FST_NCOMMON					63
 
-/* Largest encoded node: header, count, widths, 256 * (label + 2 * 8). */
-#define FST_MAX_NODE_BYTES			(3 + 256 * 17)
+/* Field widths (bits) of the 4-bit width codes of a multi node. */
+#define FST_DELTA_BITS	{0, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16, 18, 20, 22, 24, 40}
+#define FST_OUTPUT_BITS {1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16, 20, 24, 32, 40}
+
+/* Largest encoded node: header, count, widths, labels, 511 40-bit fields. */
+#define FST_MAX_NODE_BYTES			(3 + 256 + 256 * 10)
 #define FST_ERRMSG_LEN				128
 
 /* Memory for the builder, the cursor and the postings writer. */

@@ -85,8 +85,14 @@ struct FstBuilder
 static const uint8_t default_common[FST_NCOMMON] = {
 	'/', '.', '-', '_', 'e', 'a', 't', 's', 'o', 'i', 'r', 'n', 'l', 'c',
 	'm', 'd', 'p', 'u', 'h', 'g', 'b', 'y', 'f', 'k', 'v', 'w', '0', '1',
-	'2', '3', 'x'
+	'2', '3', 'x', '4', '5', '6', '7', '8', '9', 'j', 'q', 'z', 'S', 'C',
+	'A', 'T', 'E', 'M', 'P', 'R', 'D', 'I', 'L', 'N', 'O', 'B', 'F', 'G',
+	'H', 'U', 'V', 'W', '+', '@', ':'
 };
+
+/* Bit widths selectable by the 4-bit codes of a multi node's width byte. */
+static const uint8_t delta_bits[16] = FST_DELTA_BITS;
+static const uint8_t output_bits[16] = FST_OUTPUT_BITS;
 
 /* Record an error message; the builder refuses further work. */
 static int
@@ -174,20 +180,6 @@ put_varint(uint8_t *p, uint64_t v)
 	}
 	p[n++] = (uint8_t) v;
 	return n;
-}
-
-/* Bytes needed for v (0 for v == 0). */
-static int
-byte_width(uint64_t v)
-{
-	int			w = 0;
-
-	while (v != 0)
-	{
-		w++;
-		v >>= 8;
-	}
-	return w;
 }
 
 /* Resize an allocation; ptr may be NULL (then oldsize is 0). */
@@ -322,6 +314,49 @@ hash_bytes(const uint8_t *p, size_t len)
 	return h;
 }
 
+/* Bits needed for v (0 for v == 0). */
+static int
+bit_width(uint64_t v)
+{
+	int			w = 0;
+
+	while (v != 0)
+	{
+		w++;
+		v >>= 1;
+	}
+	return w;
+}
+
+/* Smallest code of table whose width holds `bits`, or -1. */
+static int
+width_code(const uint8_t *table, int bits)
+{
+	int			c;
+
+	for (c = 0; c < 16; c++)
+		if (table[c] >= bits)
+			return c;
+	return -1;
+}
+
+/* Append the low `width` bits of v to a bit area being built at L[pos..]. */
+static void
+put_bits(uint8_t *L, size_t pos, uint64_t *bitpos, uint64_t v, int width)
+{
+	int			k;
+
+	for (k = 0; k < width; k++)
+	{
+		uint64_t	b = *bitpos + k;
+
+		if ((b & 7) == 0)
+			L[pos + b / 8] = 0;
+		L[pos + b / 8] |= (uint8_t) (((v >> k) & 1) << (b & 7));
+	}
+	*bitpos += width;
+}
+
 /*
  * Encode node u at the current output position and emit it.  Returns the
  * node's address (its last byte), or 0 with b->failed set.
@@ -337,14 +372,14 @@ write_node(FstBuilder *b, const UNode *u)
 
 	if (u->n == 0)
 		L[len++] = 0x40;		/* final leaf */
-	else if (u->n == 1)
+	else if (u->n == 1 && !u->final)
 	{
 		uint64_t	delta = start - 1 - u->targets[0];
 		uint8_t		code = b->code_of[u->labels[0]];
-		uint8_t		h = 0x80 | (u->final ? 0x40 : 0) | code;
+		uint8_t		h = 0x80 | code;
 
 		if (delta == 0)
-			h |= 0x20;
+			h |= 0x40;
 		L[len++] = h;
 		if (code == 0)
 			L[len++] = u->labels[0];
@@ -353,47 +388,45 @@ write_node(FstBuilder *b, const UNode *u)
 	}
 	else
 	{
-		uint64_t	maxd = 0;
-		uint64_t	maxo = 0;
-		int			dw,
-					ow,
-					k;
 		uint32_t	n = u->n;
+		bool		lastnext = (u->targets[n - 1] == start - 1);
+		uint32_t	ndeltas = lastnext ? n - 1 : n;
+		uint64_t	maxd = 0;
+		uint64_t	maxo = u->starts[n - 1] - u->first;
+		int			dcode,
+					ocode;
+		uint64_t	bitpos = 0;
+		size_t		area;
 
-		for (i = 0; i < n; i++)
+		for (i = 0; i < ndeltas; i++)
 		{
 			uint64_t	d = start - 1 - u->targets[i];
 
 			if (d > maxd)
 				maxd = d;
 		}
-		maxo = u->starts[n - 1] - u->first;
-		dw = byte_width(maxd);
-		ow = byte_width(maxo);
-		if (n < 63)
-			L[len++] = (uint8_t) ((u->final ? 0x40 : 0) | n);
-		else
+		dcode = width_code(delta_bits, bit_width(maxd));
+		ocode = n > 1 ? width_code(output_bits, bit_width(maxo)) : 0;
+		if (dcode < 0 || ocode < 0)
 		{
-			L[len++] = (uint8_t) ((u->final ? 0x40 : 0) | 63);
-			L[len++] = (uint8_t) (n - 63);
+			build_error(b, "fst image or key count too large for the format");
+			return 0;
 		}
-		L[len++] = (uint8_t) (dw | (ow << 4));
+		L[len++] = (uint8_t) ((u->final ? 0x40 : 0) | (lastnext ? 0x20 : 0) |
+							  (n < 31 ? n : 31));
+		if (n >= 31)
+			L[len++] = (uint8_t) (n - 31);
+		L[len++] = (uint8_t) (dcode | (ocode << 4));
 		for (i = 0; i < n; i++)
 			L[len++] = u->labels[i];
-		for (i = 0; i < n; i++)
-		{
-			uint64_t	d = start - 1 - u->targets[i];
-
-			for (k = 0; k < dw; k++)
-				L[len++] = (uint8_t) (d >> (8 * k));
-		}
+		area = len;
+		for (i = 0; i < ndeltas; i++)
+			put_bits(L, area, &bitpos, start - 1 - u->targets[i],
+					 delta_bits[dcode]);
 		for (i = 1; i < n; i++)
-		{
-			uint64_t	o = u->starts[i] - u->first;
-
-			for (k = 0; k < ow; k++)
-				L[len++] = (uint8_t) (o >> (8 * k));
-		}
+			put_bits(L, area, &bitpos, u->starts[i] - u->first,
+					 output_bits[ocode]);
+		len += (size_t) ((bitpos + 7) / 8);
 	}
 
 	for (i = 0; i < len; i++)

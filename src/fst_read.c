@@ -34,9 +34,14 @@ typedef struct Node
 	uint8_t		label;			/* single only */
 	uint64_t	target;			/* single only */
 	uint32_t	hdr;			/* multi: logical index of the labels */
-	uint8_t		dw;
-	uint8_t		ow;
+	bool		lastnext;
+	uint32_t	ndeltas;
+	uint8_t		dbits;
+	uint8_t		obits;
 } Node;
+
+static const uint8_t delta_bits[16] = FST_DELTA_BITS;
+static const uint8_t output_bits[16] = FST_OUTPUT_BITS;
 
 #define NODE_BYTE(nd, i)	((nd)->end[-(int64_t) (i)])
 
@@ -141,15 +146,27 @@ fst_reader_open(FstReader *r, const FstSource *src)
 	return 0;
 }
 
-/* Little-endian field of w bytes at logical index pos. */
+/* The width-bit field at bit bitpos of the node's bit area. */
 static uint64_t
-node_field(const Node *nd, uint32_t pos, int w)
+node_bits(const Node *nd, uint64_t bitpos, int width)
 {
-	uint64_t	v = 0;
-	int			k;
+	uint32_t	pos = nd->hdr + nd->n + (uint32_t) (bitpos / 8);
+	int			shift = (int) (bitpos % 8);
+	uint64_t	v;
+	int			got;
 
-	for (k = 0; k < w; k++)
-		v |= (uint64_t) NODE_BYTE(nd, pos + k) << (8 * k);
+	if (width == 0)
+		return 0;
+	v = NODE_BYTE(nd, pos) >> shift;
+	got = 8 - shift;
+	while (got < width)
+	{
+		pos++;
+		v |= (uint64_t) NODE_BYTE(nd, pos) << got;
+		got += 8;
+	}
+	if (width < 64)
+		v &= ((uint64_t) 1 << width) - 1;
 	return v;
 }
 
@@ -182,10 +199,11 @@ read_node(const FstReader *r, uint64_t addr, Node *nd, uint8_t *buf,
 	pos = 1;
 	if (h & 0x80)
 	{
-		uint8_t		code = h & 0x1f;
+		uint8_t		code = h & 0x3f;
 		uint64_t	delta = 0;
 
 		nd->single = true;
+		nd->final = false;
 		nd->n = 1;
 		if (code)
 			nd->label = r->common[code - 1];
@@ -195,7 +213,7 @@ read_node(const FstReader *r, uint64_t addr, Node *nd, uint8_t *buf,
 				return set_error(errmsg, "fst node truncated");
 			nd->label = NODE_BYTE(nd, pos++);
 		}
-		if (!(h & 0x20))
+		if (!(h & 0x40))
 		{
 			int			shift = 0;
 			uint8_t		byte;
@@ -221,22 +239,24 @@ read_node(const FstReader *r, uint64_t addr, Node *nd, uint8_t *buf,
 	}
 	else
 	{
-		uint32_t	v = h & 0x3f;
+		uint32_t	v = h & 0x1f;
 		uint64_t	len;
+		uint64_t	bits;
 
 		nd->single = false;
-		if (v == 63)
+		nd->lastnext = (h & 0x20) != 0;
+		if (v == 31)
 		{
 			if (pos >= w)
 				return set_error(errmsg, "fst node truncated");
-			v = 63 + NODE_BYTE(nd, pos++);
+			v = 31 + NODE_BYTE(nd, pos++);
 			if (v > 256)
 				return set_error(errmsg, "fst node has too many transitions");
 		}
 		nd->n = v;
 		if (v == 0)
 		{
-			if (!nd->final)
+			if (!nd->final || nd->lastnext)
 				return set_error(errmsg, "fst leaf node is not final");
 			nd->start = addr - pos + 1;
 			return 0;
@@ -244,12 +264,13 @@ read_node(const FstReader *r, uint64_t addr, Node *nd, uint8_t *buf,
 		if (pos >= w)
 			return set_error(errmsg, "fst node truncated");
 		h = NODE_BYTE(nd, pos++);
-		nd->dw = h & 0x0f;
-		nd->ow = h >> 4;
-		if (nd->dw > 8 || nd->ow > 8)
-			return set_error(errmsg, "fst node has bad field widths");
+		nd->dbits = delta_bits[h & 0x0f];
+		nd->obits = output_bits[h >> 4];
+		nd->ndeltas = nd->lastnext ? v - 1 : v;
 		nd->hdr = pos;
-		len = pos + v + (uint64_t) v * nd->dw + (uint64_t) (v - 1) * nd->ow;
+		bits = (uint64_t) nd->ndeltas * nd->dbits +
+			(uint64_t) (v - 1) * nd->obits;
+		len = pos + v + (bits + 7) / 8;
 		if (len > avail)
 			return set_error(errmsg, "fst node extends below the node area");
 		nd->start = addr - len + 1;
@@ -291,15 +312,18 @@ node_trans(const Node *nd, uint32_t i, uint64_t *target, uint64_t *out,
 		*out = nd->final ? 1 : 0;
 		return 0;
 	}
-	d = node_field(nd, nd->hdr + nd->n + i * nd->dw, nd->dw);
+	if (i < nd->ndeltas)
+		d = node_bits(nd, (uint64_t) i * nd->dbits, nd->dbits);
+	else
+		d = 0;					/* the "last next" transition */
 	if (d > nd->start - 1 - FST_PREAMBLE_SIZE)
 		return set_error(errmsg, "fst transition target out of range");
 	*target = nd->start - 1 - d;
 	if (i == 0)
 		*out = nd->final ? 1 : 0;
 	else
-		*out = node_field(nd, nd->hdr + nd->n + nd->n * nd->dw +
-						  (i - 1) * nd->ow, nd->ow);
+		*out = node_bits(nd, (uint64_t) nd->ndeltas * nd->dbits +
+						 (uint64_t) (i - 1) * nd->obits, nd->obits);
 	return 0;
 }
 
