@@ -1,7 +1,7 @@
 #!/bin/bash
 # bench/demo.sh -- memkv on real data, from a fresh Debian machine.
 #
-# Usage: bash bench/demo.sh [--keys N] [--port P]        (as root)
+# Usage: bash bench/demo.sh [--keys N] [--port P] [--memkv-ref REF]  (as root)
 #
 # Installs what it needs (PostgreSQL 15 and its server headers, a compiler,
 # apt-file, lz4), builds and installs memkv from this repository, starts a
@@ -11,7 +11,8 @@
 # copy of it, and shows, for both, the plan (EXPLAIN, costs off) and the
 # answer of every kind of query memkv serves, whether the two answers agree,
 # the index sizes side by side and memkv_state.  The server is stopped at
-# the end, also on failure.
+# the end, also on failure.  --memkv-ref builds memkv from that commit
+# (git archive) instead of the working tree.
 
 set -euo pipefail
 
@@ -19,11 +20,13 @@ BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$BENCH_DIR/.." && pwd)
 KEYS=1000000
 PORT=55434
+MEMKV_REF=
 
 while [ $# -gt 0 ]; do
 	case $1 in
 		--keys) KEYS=$2; shift 2 ;;
 		--port) PORT=$2; shift 2 ;;
+		--memkv-ref) MEMKV_REF=$2; shift 2 ;;
 		-h|--help) sed -n '2,/^$/s/^# \{0,1\}//p' "$0"; exit 0 ;;
 		*) echo "demo.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
@@ -47,12 +50,19 @@ else
 	echo "nothing: postgresql-15, its headers, gcc, apt-file and lz4 are there"
 fi
 
-say "building and installing memkv"
-make -C "$REPO" -s -j2
-make -C "$REPO" -s install
-
 WORK=$(mktemp -d /var/tmp/memkv-demo.XXXXXX)
 chmod 755 "$WORK"
+trap 'rm -rf "$WORK"' EXIT
+
+say "building and installing memkv"
+SRC=$REPO
+if [ -n "$MEMKV_REF" ]; then
+	SRC=$WORK/src
+	mkdir "$SRC"
+	git -C "$REPO" archive "$MEMKV_REF" | tar -x -C "$SRC"
+fi
+make -C "$SRC" -s -j2
+make -C "$SRC" -s install
 
 say "fetching $KEYS Debian file paths (apt-file, bench/data.sh)"
 sample=$(bash "$BENCH_DIR/data.sh" paths "$KEYS" "$WORK/paths.txt")

@@ -5,6 +5,7 @@
 #   bash bench/run.sh [--quick] [--keys N] [--data paths,npm,synthetic]
 #                     [--reps R] [--duration S] [--scaling N,N,...|none]
 #                     [--inserts N] [--out DIR] [--port P] [--no-install]
+#                     [--memkv-ref REF]
 #
 # One command, run as root on a Debian 12 machine: installs what it needs,
 # builds and installs memkv from this repository and the probe extension
@@ -20,6 +21,8 @@
 # and PNG plots.  bench/README.md explains every number.
 #
 # --quick: ~20K keys, 1 repetition, 1 s pgbench runs, tiny scaling sizes.
+# --memkv-ref REF: build memkv from that commit (git archive) instead of
+# the working tree, so that the numbers belong to exactly one commit.
 # If memkv does not build, install or load, its column says so and the
 # run goes on with btree and SP-GiST.
 
@@ -39,6 +42,7 @@ INSERTS=
 OUT=
 PORT=${MEMKV_BENCH_PORT:-55433}
 INSTALL=1
+MEMKV_REF=
 
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -52,6 +56,7 @@ while [ $# -gt 0 ]; do
 		--out) OUT=$2; shift 2 ;;
 		--port) PORT=$2; shift 2 ;;
 		--no-install) INSTALL=0; shift ;;
+		--memkv-ref) MEMKV_REF=$2; shift 2 ;;
 		-h|--help) sed -n '2,/^$/s/^# \{0,1\}//p' "$0"; exit 0 ;;
 		*) echo "run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
 	esac
@@ -132,13 +137,19 @@ install_deps()
 }
 
 MEMKV_STATUS=ok
+MEMKV_SRC=$REPO
 build_memkv()
 {
-	if ! { make -C "$REPO" -j2 && make -C "$REPO" install; } \
+	if [ -n "$MEMKV_REF" ]; then
+		MEMKV_SRC=$(mktemp -d /var/tmp/memkv-bench-src.XXXXXX)
+		git -C "$REPO" archive "$MEMKV_REF" | tar -x -C "$MEMKV_SRC"
+	fi
+	if ! { make -C "$MEMKV_SRC" -j2 && make -C "$MEMKV_SRC" install; } \
 		>"$OUT/logs/memkv-build.log" 2>&1; then
 		MEMKV_STATUS="not installable: make failed (logs/memkv-build.log)"
 		note "memkv: $MEMKV_STATUS"
 	fi
+	[ -n "$MEMKV_REF" ] && rm -rf "$MEMKV_SRC"
 	make -C "$BENCH_DIR/probe" >"$OUT/logs/probe-build.log" 2>&1
 	make -C "$BENCH_DIR/probe" install >>"$OUT/logs/probe-build.log" 2>&1
 }
@@ -225,7 +236,11 @@ meta date "$(date -u '+%Y-%m-%d %H:%M UTC')"
 meta machine "$(uname -m), $(nproc) cores ($(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -1)), $(free -g | awk '/^Mem:/ {print $2}') GiB RAM, $(. /etc/os-release && echo "$PRETTY_NAME")"
 meta postgres "$(q -c 'SELECT version()')"
 meta settings "shared_buffers=$SHARED_BUFFERS, memkv.shared_memory=${MEMKV_SHMEM_MB}MB, fsync=off, autovacuum=off, jit=off, no parallel workers"
-meta memkv_commit "$(git -C "$REPO" log -1 --format='%h %s' 2>/dev/null || echo unknown)$(git -C "$REPO" status --porcelain -- src 2>/dev/null | grep -q . && echo ' + uncommitted changes in src/')"
+if [ -n "$MEMKV_REF" ]; then
+	meta memkv_commit "$(git -C "$REPO" log -1 --format='%h %s' "$MEMKV_REF")"
+else
+	meta memkv_commit "$(git -C "$REPO" log -1 --format='%h %s' 2>/dev/null || echo unknown)$(git -C "$REPO" status --porcelain -- src Makefile '*.sql' 2>/dev/null | grep -q . && echo ' + uncommitted changes (working tree)')"
+fi
 meta memkv "$MEMKV_STATUS"
 meta freeze "$([ "$HAVE_FREEZE" = 1 ] && echo memkv_freeze || echo 'no memkv_freeze(regclass) in this build')"
 meta reps "$REPS"
