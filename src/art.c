@@ -10,7 +10,7 @@
  * for free.
  *
  *	inner node header (4 bytes): type, count, prefix length (uint16)
- *	  sorted node, cap 1..16 (type = T_NS + cap):
+ *	  sorted node, cap 1..NS_MAX = 32 (type = T_NS + cap):
  *		header, children[cap] (ArenaPtr), keys[cap] (uint8), prefix
  *	  node48: header, index[256] (slot+1, 0 = none), children[48], prefix
  *	  node256: header (count unused), children[256], prefix
@@ -55,7 +55,7 @@
 #define T_NS		16			/* sorted node: type = T_NS + cap */
 #define T_LEAF1S	64			/* short leaf: type = T_LEAF1S + suffix length */
 #define LEAF1S_MAXLEN (256 - T_LEAF1S)
-#define NS_MAX		16
+#define NS_MAX		32
 
 #define NODE_HDR	4
 #define N48_INDEX	NODE_HDR
@@ -1206,7 +1206,7 @@ delete_rec(DeleteState *d, ArenaPtr *ref)
 		if (cap < NS_CAP(n))
 			type = (uint8_t) (T_NS + cap);
 	}
-	else if (n[0] == T_N48 && cnt <= 12)
+	else if (n[0] == T_N48 && cnt <= NS_MAX - 8)
 		type = (uint8_t) (T_NS + ns_cap((size_t) cnt, node_plen(n)));
 	else if (n[0] == T_N256 && cnt <= 40)
 		type = T_N48;

@@ -82,7 +82,11 @@ model_lb(const uint8_t *key, size_t len)
 
 static const uint8_t alphabet[8] = {'a', 'b', 'c', '/', 0x01, 0x7f, 0x80, 0xff};
 
-/* A key from the input: length, then 3 bits per byte into a small alphabet. */
+/*
+ * A key from the input: a length, then per byte either one of a small
+ * alphabet (many shared prefixes) or, for bytes 0xc0.., one of 64 letters
+ * (nodes with many children).
+ */
 static size_t
 read_key(In *in, uint8_t *key, bool allow_zero)
 {
@@ -96,7 +100,7 @@ read_key(In *in, uint8_t *key, bool allow_zero)
 	{
 		uint8_t		b = next(in);
 
-		key[i] = alphabet[b & 7];
+		key[i] = (b & 0xc0) == 0xc0 ? (uint8_t) (0x40 + (b & 0x3f)) : alphabet[b & 7];
 		if (allow_zero && b == 0xee)
 			key[i] = 0;
 	}

@@ -793,6 +793,100 @@ test_many_duplicates(void)
 	env_free(e);
 }
 
+/* Dead when the TID number's bit is set in a bitmap. */
+static bool
+bitmap_dead(const ArtTid *tid, void *arg)
+{
+	const uint8_t *bits = arg;
+	uint32_t	n = tid_num(tid);
+
+	return n < 4096 && (bits[n / 8] >> (n % 8)) & 1;
+}
+
+/*
+ * Nodes growing through every kind to node256 and shrinking back step by
+ * step, with a terminal key and a common prefix, checked after each step.
+ */
+static void
+test_grow_shrink(void)
+{
+	int			variant;
+
+	for (variant = 0; variant < 2; variant++)
+	{
+		Env		   *e = env_new(4 << 20);
+		Model		m = {0};
+		uint8_t		bits[512];
+		uint32_t	order[256];
+		int			b,
+					i,
+					j;
+
+		for (b = 1; b <= 255; b++)
+		{
+			uint8_t		k[3] = {'x', 'y', (uint8_t) b};
+
+			CHECK(art_insert(&e->tree, &e->a, variant ? k : k + 2, variant ? 3 : 1,
+							 &(ArtTid) {0, (uint16_t) b, 1}) == ART_OK);
+			model_insert(&m, variant ? k : k + 2, variant ? 3 : 1, (uint32_t) b);
+			if (b % 7 == 0)
+			{
+				CHECK(env_check(e));
+				CHECK(compare_lookup(e, &m));
+			}
+		}
+		CHECK(ins(e, "xy", variant ? 2 : 0, 300) == ART_OK);
+		model_insert(&m, (const uint8_t *) "xy", variant ? 2 : 0, 300);
+		CHECK(env_check(e));
+		CHECK(compare_walk(e, &m, NULL, NULL, true, 0));
+		/* delete the keys in a random order, a few at a time */
+		for (i = 0; i < 255; i++)
+			order[i] = (uint32_t) i + 1;
+		for (i = 254; i > 0; i--)
+		{
+			uint32_t	t;
+
+			j = (int) (rnd() % (uint64_t) (i + 1));
+			t = order[i];
+			order[i] = order[j];
+			order[j] = t;
+		}
+		for (i = 0; i < 255; i += 3)
+		{
+			memset(bits, 0, sizeof(bits));
+			for (j = i; j < i + 3 && j < 255; j++)
+				bits[order[j] / 8] |= (uint8_t) (1 << (order[j] % 8));
+			CHECK(art_delete_tids(&e->tree, &e->a, bitmap_dead, bits) == (uint64_t) (j - i));
+			{
+				size_t		a,
+							k = 0;
+
+				for (a = 0; a < m.n; a++)
+				{
+					if (m.k[a].tids[0] < 4096 && (bits[m.k[a].tids[0] / 8] >> (m.k[a].tids[0] % 8)) & 1)
+					{
+						free(m.k[a].key);
+						free(m.k[a].tids);
+						continue;
+					}
+					m.k[k++] = m.k[a];
+				}
+				m.n = k;
+			}
+			CHECK(env_check(e));
+			CHECK(compare_lookup(e, &m));
+			if (i % 30 == 0)
+				CHECK(random_walks(e, &m, 20, "\x01\x02xy\x7f\x80\xfe\xff"));
+		}
+		CHECK(e->tree.nkeys == 1);
+		CHECK(e->tree.bytes <= 16);	/* merged into a single leaf */
+		art_free_all(&e->tree, &e->a);
+		CHECK(arena_bytes_used(e->t.base) == 0);
+		model_free(&m);
+		env_free(e);
+	}
+}
+
 static size_t
 random_key(uint8_t *buf, const char *alpha, size_t maxlen)
 {
@@ -1002,6 +1096,7 @@ main(void)
 	run("bad_keys", test_bad_keys);
 	run("prefix_keys_all_orders", test_prefix_keys);
 	run("single_bytes", test_single_bytes);
+	run("grow_shrink", test_grow_shrink);
 	run("long_keys", test_long_keys);
 	run("many_duplicates", test_many_duplicates);
 	run("random_model", test_random_model);
