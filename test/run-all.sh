@@ -143,9 +143,9 @@ do_tap()
 {
 	local copy=$WORK/tap/memkv rc=0
 	mkdir -p "$copy"
-	# A copy of the tree (without .git and build products) owned by postgres.
-	tar -C "$ROOT" --exclude=./.git --exclude=./tmp_check --exclude=./results \
-		-cf - . | tar -C "$copy" -xf -
+	# Only the Makefile and test/ are needed (the extension is installed).
+	tar -C "$ROOT" --exclude=test/unit/build --exclude=test/output_iso \
+		-cf - Makefile test | tar -C "$copy" -xf -
 	chown -R postgres: "$WORK/tap"
 
 	local prove_tests=()
