@@ -31,12 +31,24 @@ CREATE FUNCTION memkv_state(index regclass,
     OUT delta_keys bigint,
     OUT delta_tids bigint,
     OUT shmem_bytes bigint,
-    OUT art_loaded boolean)
+    OUT art_loaded boolean,
+    OUT frozen_keys bigint,
+    OUT frozen_tids bigint,
+    OUT frozen_pages bigint,
+    OUT fst_bytes bigint,
+    OUT posting_bytes bigint,
+    OUT freezes bigint,
+    OUT last_freeze timestamptz)
 RETURNS record
 AS 'MODULE_PATHNAME'
 LANGUAGE C STRICT VOLATILE;
 
 CREATE FUNCTION memkv_verify(index regclass)
 RETURNS SETOF text
+AS 'MODULE_PATHNAME'
+LANGUAGE C STRICT VOLATILE;
+
+CREATE FUNCTION memkv_freeze(index regclass)
+RETURNS void
 AS 'MODULE_PATHNAME'
 LANGUAGE C STRICT VOLATILE;

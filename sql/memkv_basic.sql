@@ -98,5 +98,5 @@ SELECT count(*) AS mismatches FROM (
   (SELECT id, k FROM via_index EXCEPT ALL SELECT id, k FROM paths)) d;
 RESET ALL;
 
-SELECT generation, log_tuples, delta_keys, delta_tids FROM memkv_state('paths_k');
+SELECT generation, log_tuples, delta_keys, delta_tids, frozen_keys, frozen_tids FROM memkv_state('paths_k');
 SELECT * FROM memkv_verify('paths_k');

@@ -72,7 +72,7 @@ SELECT count(*) FROM empty WHERE k >= '';
 INSERT INTO empty VALUES ('z');
 REINDEX INDEX empty_k;
 SELECT k FROM empty WHERE k >= '';
-SELECT generation, log_tuples, delta_keys FROM memkv_state('empty_k');
+SELECT generation, log_tuples, delta_keys, frozen_keys, frozen_tids FROM memkv_state('empty_k');
 
 -- collations other than C/POSIX are refused
 CREATE TABLE coll (k text);

@@ -9,7 +9,7 @@
  * trees mirror the log up to a recorded position (resume_blkno,
  * resume_offset); memkv_sync() replays whatever the log holds past that
  * position, or rebuilds the trees from the head when the log is a
- * different one (new instance after REINDEX, new generation after
+ * different one (new instance after REINDEX, new epoch after
  * VACUUM) or the trees were evicted or left half-built by an error.
  * All writes go through GenericXLog, so a standby's log is the primary's,
  * and a standby's trees catch up the same way.
@@ -40,7 +40,7 @@ memkv_init_metapage(Page page, uint64 instance_id)
 	PageInit(page, BLCKSZ, sizeof(MemkvPageOpaqueData));
 	opaque = MemkvPageGetOpaque(page);
 	opaque->next = InvalidBlockNumber;
-	opaque->generation = 1;
+	opaque->epoch = 1;
 	opaque->flags = MEMKV_PAGE_META;
 	opaque->page_id = MEMKV_PAGE_ID;
 
@@ -49,24 +49,25 @@ memkv_init_metapage(Page page, uint64 instance_id)
 	meta->magic = MEMKV_MAGIC;
 	meta->version = MEMKV_FORMAT_VERSION;
 	meta->instance_id = instance_id;
-	meta->log_generation = 1;
+	meta->epoch = 1;
 	meta->log_head = 1;
+	meta->log_head_offset = FirstOffsetNumber;
 	meta->log_tail = 1;
-	meta->fst_head = InvalidBlockNumber;
+	meta->frozen_start = InvalidBlockNumber;
 	((PageHeader) page)->pd_lower =
 		((char *) meta + sizeof(MemkvMetaPageData)) - (char *) page;
 }
 
-/* Lay out an empty delta-log page of `generation`. */
+/* Lay out an empty delta-log page of `epoch`. */
 void
-memkv_init_log_page(Page page, uint32 generation)
+memkv_init_log_page(Page page, uint32 epoch)
 {
 	MemkvPageOpaque opaque;
 
 	PageInit(page, BLCKSZ, sizeof(MemkvPageOpaqueData));
 	opaque = MemkvPageGetOpaque(page);
 	opaque->next = InvalidBlockNumber;
-	opaque->generation = generation;
+	opaque->epoch = epoch;
 	opaque->flags = MEMKV_PAGE_LOG;
 	opaque->page_id = MEMKV_PAGE_ID;
 }
@@ -156,7 +157,7 @@ memkv_form_log_tuple(bool isnull, const uint8 *key, Size keylen,
  * The caller initializes it (within its GenericXLog record).
  */
 Buffer
-memkv_new_buffer(Relation index, uint32 generation)
+memkv_new_buffer(Relation index, uint32 epoch)
 {
 	Buffer		buf;
 	bool		needLock;
@@ -220,12 +221,12 @@ memkv_log_append(Relation index, IndexTuple itup, BlockNumber *blkno,
 	}
 	else
 	{
-		Buffer		newbuf = memkv_new_buffer(index, meta.log_generation);
+		Buffer		newbuf = memkv_new_buffer(index, meta.epoch);
 		Buffer		metabuf = ReadBuffer(index, MEMKV_METAPAGE_BLKNO);
 
 		LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
 		*offnum = memkv_wal_append_page(index, metabuf, tailbuf, newbuf,
-										meta.log_generation, itup);
+										meta.epoch, itup);
 		*blkno = BufferGetBlockNumber(newbuf);
 		UnlockReleaseBuffer(newbuf);
 		UnlockReleaseBuffer(tailbuf);
@@ -236,7 +237,7 @@ memkv_log_append(Relation index, IndexTuple itup, BlockNumber *blkno,
 /*
  * Replay the log into the entry's trees from its resume position to the
  * end.  Returns false if a page turned out not to belong to the entry's
- * generation, which happens only in recovery when replay rewrote the log
+ * epoch, which happens only in recovery when replay rewrote the log
  * while we read it; the caller then starts over.
  */
 static bool
@@ -269,7 +270,7 @@ memkv_sync_from_position(Relation index, MemkvEntry *entry)
 		opaque = MemkvPageGetOpaque(page);
 		if (PageIsNew(page) || opaque->page_id != MEMKV_PAGE_ID ||
 			(opaque->flags & MEMKV_PAGE_LOG) == 0 ||
-			opaque->generation != entry->generation)
+			opaque->epoch > entry->epoch)
 		{
 			UnlockReleaseBuffer(buf);
 			if (RecoveryInProgress())
@@ -342,14 +343,14 @@ memkv_sync(Relation index, MemkvEntry *entry)
 		memkv_read_meta(index, &meta);
 		if (!entry->valid ||
 			entry->instance_id != meta.instance_id ||
-			entry->generation != meta.log_generation)
+			entry->epoch != meta.epoch)
 		{
 			art_free_all(&entry->keys, memkv_allocator());
 			art_free_all(&entry->nulls, memkv_allocator());
 			entry->instance_id = meta.instance_id;
-			entry->generation = meta.log_generation;
+			entry->epoch = meta.epoch;
 			entry->resume_blkno = meta.log_head;
-			entry->resume_offset = FirstOffsetNumber;
+			entry->resume_offset = meta.log_head_offset;
 		}
 		entry->valid = false;
 		if (memkv_sync_from_position(index, entry))
@@ -387,7 +388,8 @@ memkv_log_has_more(Relation index, MemkvEntry *entry)
 	opaque = MemkvPageGetOpaque(page);
 	more = PageIsNew(page) ||
 		opaque->page_id != MEMKV_PAGE_ID ||
-		opaque->generation != entry->generation ||
+		(opaque->flags & MEMKV_PAGE_LOG) == 0 ||
+		opaque->epoch > entry->epoch ||
 		opaque->next != InvalidBlockNumber ||
 		PageGetMaxOffsetNumber(page) >= entry->resume_offset;
 	UnlockReleaseBuffer(buf);
@@ -396,28 +398,29 @@ memkv_log_has_more(Relation index, MemkvEntry *entry)
 
 /*
  * Return the index's registry entry, locked in `mode`, with trees that
- * hold everything the delta log held when this was called.
+ * hold everything the delta log held when this was called, and in *meta
+ * the metapage those trees agree with (open the frozen layer from it, so
+ * that both layers describe the same moment).
  */
 MemkvEntry *
-memkv_open_synced(Relation index, LWLockMode mode)
+memkv_open_synced(Relation index, LWLockMode mode, MemkvMetaPageData *meta)
 {
 	MemkvEntry *entry = memkv_entry_acquire(index, mode);
 	bool		checked_tail = false;
 
 	for (;;)
 	{
-		MemkvMetaPageData meta;
-
-		memkv_read_meta(index, &meta);
+		memkv_read_meta(index, meta);
 		if (entry->valid &&
-			entry->instance_id == meta.instance_id &&
-			entry->generation == meta.log_generation &&
+			entry->instance_id == meta->instance_id &&
+			entry->epoch == meta->epoch &&
 			(checked_tail || !memkv_log_has_more(index, entry)))
 			return entry;
 
 		if (mode == LW_EXCLUSIVE)
 		{
 			memkv_sync(index, entry);
+			memkv_read_meta(index, meta);
 			return entry;
 		}
 		memkv_entry_release(entry);
@@ -441,12 +444,13 @@ memkv_chain_corrupted(Relation index, BlockNumber blkno)
 }
 
 /*
- * Walk the log chain from `head`.  For each entry call `visit` (if not
+ * Walk the log chain from entry `head_offset` of page `head`.  For each entry call `visit` (if not
  * NULL); mark chain pages in `in_chain` (if not NULL, nblocks long).
  * Returns the number of entries.
  */
 uint64
-memkv_walk_log(Relation index, BlockNumber head, uint32 generation,
+memkv_walk_log(Relation index, BlockNumber head, OffsetNumber head_offset,
+			   uint32 epoch,
 			   void (*visit) (IndexTuple itup, void *arg), void *arg,
 			   bool *in_chain)
 {
@@ -469,12 +473,13 @@ memkv_walk_log(Relation index, BlockNumber head, uint32 generation,
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		page = BufferGetPage(buf);
 		memkv_check_page(index, buf, page, MEMKV_PAGE_LOG);
-		if (MemkvPageGetOpaque(page)->generation != generation)
+		if (MemkvPageGetOpaque(page)->epoch > epoch)
 			memkv_chain_corrupted(index, blkno);
 		if (in_chain)
 			in_chain[blkno] = true;
 		maxoff = PageGetMaxOffsetNumber(page);
-		for (off = FirstOffsetNumber; off <= maxoff; off++)
+		for (off = (blkno == head ? head_offset : FirstOffsetNumber);
+			 off <= maxoff; off++)
 		{
 			IndexTuple	itup = (IndexTuple) PageGetItem(page,
 														PageGetItemId(page, off));

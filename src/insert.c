@@ -56,6 +56,7 @@ memkv_insert(Relation index, Datum *values, bool *isnull,
 	text	   *to_free = NULL;
 	IndexTuple	itup;
 	MemkvEntry *entry;
+	MemkvMetaPageData meta;
 	BlockNumber blkno;
 	OffsetNumber offnum;
 
@@ -64,7 +65,7 @@ memkv_insert(Relation index, Datum *values, bool *isnull,
 		memkv_key_bytes(values[0], &key, &keylen, &to_free);
 	itup = memkv_form_log_tuple(isnull[0], key, keylen, ht_ctid);
 
-	entry = memkv_open_synced(index, LW_EXCLUSIVE);
+	entry = memkv_open_synced(index, LW_EXCLUSIVE, &meta);
 	entry->valid = false;
 	memkv_art_insert(entry, isnull[0], key, keylen, ht_ctid);
 	memkv_log_append(index, itup, &blkno, &offnum);

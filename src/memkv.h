@@ -60,7 +60,7 @@
 typedef struct MemkvPageOpaqueData
 {
 	BlockNumber next;			/* next page of the delta log, or Invalid */
-	uint32		generation;		/* log generation this page belongs to */
+	uint32		epoch;			/* index epoch when the page was written */
 	uint16		flags;			/* MEMKV_PAGE_* */
 	uint16		page_id;		/* MEMKV_PAGE_ID */
 } MemkvPageOpaqueData;
@@ -70,28 +70,54 @@ typedef MemkvPageOpaqueData *MemkvPageOpaque;
 #define MemkvPageGetOpaque(page) \
 	((MemkvPageOpaque) PageGetSpecialPointer(page))
 
+#define MEMKV_PAGE_FROZEN	(1 << 3)
+
+/* Bytes of a frozen-layer image each frozen page holds. */
+#define MEMKV_FROZEN_CHUNK \
+	(BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(MemkvPageOpaqueData)))
+
 #define MEMKV_METAPAGE_BLKNO	0
 #define MEMKV_MAGIC				0x4D4B5631	/* "MKV1" */
 #define MEMKV_FORMAT_VERSION	1
 
 /*
- * Contents of the metapage.  log_generation changes whenever the delta log
- * is rewritten (VACUUM); instance_id is random per CREATE INDEX/REINDEX, so
- * a shared-memory tree can tell whether it still mirrors this relation.
- * The fst_* fields describe the frozen layer; in format version 1 it is
- * always empty (fst_head = InvalidBlockNumber).
+ * Contents of the metapage.
+ *
+ * epoch is bumped by every operation that retires pages (a VACUUM rewrite
+ * of the log, a freeze); every page records the epoch it was written in,
+ * which is how readers that hold no lock against replay (hot standby)
+ * detect a page that was freed and reused under them.  instance_id is
+ * random per CREATE INDEX/REINDEX, so a shared-memory tree can tell
+ * whether it still mirrors this relation.
+ *
+ * The delta log starts at entry log_head_offset of page log_head (entries
+ * before it on that page were frozen) and ends on log_tail.
+ *
+ * The frozen layer is a run of frozen_npages contiguous pages from
+ * frozen_start, written in epoch frozen_epoch, holding one byte stream:
+ * the FST image (fst_size bytes), then the postings image of the keys
+ * (postings_size), then the postings image of the NULL key
+ * (nullpost_size).  frozen_start is InvalidBlockNumber when it is empty.
  */
 typedef struct MemkvMetaPageData
 {
 	uint32		magic;
 	uint32		version;
 	uint64		instance_id;
-	uint32		log_generation;
+	uint32		epoch;
 	BlockNumber log_head;		/* first delta-log page */
+	OffsetNumber log_head_offset;	/* first live entry on log_head */
 	BlockNumber log_tail;		/* last delta-log page: appends go here */
-	BlockNumber fst_head;		/* frozen layer (unused in version 1) */
-	uint64		fst_nkeys;
-	uint64		fst_ntids;
+	BlockNumber frozen_start;
+	uint32		frozen_npages;
+	uint32		frozen_epoch;
+	uint64		fst_size;
+	uint64		postings_size;
+	uint64		nullpost_size;
+	uint64		frozen_nkeys;	/* distinct non-NULL keys */
+	uint64		frozen_ntids;	/* TIDs, NULL keys included */
+	int64		last_freeze;	/* TimestampTz of the last freeze, or 0 */
+	uint64		freezes;		/* freezes since CREATE INDEX */
 } MemkvMetaPageData;
 
 typedef MemkvMetaPageData *MemkvMetaPage;
@@ -124,7 +150,7 @@ typedef struct MemkvEntry
 	/* state: entry lock */
 	bool		valid;			/* trees mirror the log up to resume_* */
 	uint64		instance_id;
-	uint32		generation;
+	uint32		epoch;			/* of the log the trees mirror */
 	BlockNumber resume_blkno;	/* next log position not yet in the trees */
 	OffsetNumber resume_offset;
 	ArtTree		keys;			/* non-NULL keys */
@@ -154,6 +180,35 @@ typedef struct MemkvBounds
 	bool		upper_incl;
 	bytea	   *upper;
 } MemkvBounds;
+
+/*
+ * A run: keys in order with their TIDs, collected from one layer (the
+ * delta tree or the frozen FST) for merging.
+ */
+typedef struct MemkvRunKey
+{
+	uint32		key_offset;		/* into keybuf */
+	uint32		key_len;
+	uint64		tid_start;		/* into tids */
+	uint64		ntids;
+} MemkvRunKey;
+
+typedef struct MemkvRun
+{
+	char	   *keybuf;
+	Size		keybuf_used;
+	Size		keybuf_size;
+	MemkvRunKey *keys;
+	int			nkeys;
+	int			maxkeys;
+	ItemPointerData *tids;
+	uint64		ntids;
+	uint64		maxtids;
+	bool		stopped;		/* collection ended early: more may follow */
+} MemkvRun;
+
+/* The opened frozen layer of an index (see frozen.c). */
+typedef struct MemkvFrozen MemkvFrozen;
 
 /* One TID of a batch, with the key it was found under. */
 typedef struct MemkvBatchItem
@@ -190,6 +245,8 @@ typedef struct MemkvScanOpaqueData
 	int			active;			/* index of the current batch */
 	int			cur;			/* position in the current batch */
 	int			batch_target;	/* TIDs to aim for at the next fill */
+	MemkvRun	run_delta;		/* scratch: keys from the delta tree */
+	MemkvRun	run_frozen;		/* scratch: keys from the frozen layer */
 	IndexTuple	last_itup;		/* for index-only scans */
 } MemkvScanOpaqueData;
 
@@ -216,21 +273,22 @@ extern Size memkv_arena_bytes_used(void);
 
 /* delta.c */
 extern void memkv_init_metapage(Page page, uint64 instance_id);
-extern void memkv_init_log_page(Page page, uint32 generation);
+extern void memkv_init_log_page(Page page, uint32 epoch);
 extern void memkv_read_meta(Relation index, MemkvMetaPageData *meta);
 extern IndexTuple memkv_form_log_tuple(bool isnull, const uint8 *key,
 									   Size keylen, ItemPointer tid);
 extern void memkv_log_append(Relation index, IndexTuple itup,
 							 BlockNumber *blkno, OffsetNumber *offnum);
-extern Buffer memkv_new_buffer(Relation index, uint32 generation);
+extern Buffer memkv_new_buffer(Relation index, uint32 epoch);
 extern void memkv_sync(Relation index, MemkvEntry *entry);
-extern MemkvEntry *memkv_open_synced(Relation index, LWLockMode mode);
+extern MemkvEntry *memkv_open_synced(Relation index, LWLockMode mode,
+									 MemkvMetaPageData *meta);
 extern uint64 memkv_new_instance_id(void);
 extern void memkv_check_page(Relation index, Buffer buf, Page page,
 							 uint16 expect_flags);
 extern void memkv_chain_corrupted(Relation index, BlockNumber blkno);
 extern uint64 memkv_walk_log(Relation index, BlockNumber head,
-							 uint32 generation,
+							 OffsetNumber head_offset, uint32 epoch,
 							 void (*visit) (IndexTuple itup, void *arg),
 							 void *arg, bool *in_chain);
 
@@ -241,7 +299,43 @@ extern OffsetNumber memkv_wal_append(Relation index, Buffer buf,
 									 IndexTuple itup);
 extern OffsetNumber memkv_wal_append_page(Relation index, Buffer metabuf,
 										  Buffer tailbuf, Buffer newbuf,
-										  uint32 generation, IndexTuple itup);
+										  uint32 epoch, IndexTuple itup);
+
+/* frozen.c */
+extern void memkv_run_init(MemkvRun *run);
+extern void memkv_run_reset(MemkvRun *run);
+extern void memkv_run_add(MemkvRun *run, const uint8 *key, Size keylen,
+						  const ItemPointerData *tids, uint64 ntids);
+extern void memkv_run_collect_art(MemkvRun *run, MemkvEntry *entry,
+								  const ArtBound *lower, const ArtBound *upper,
+								  bool backward, int target);
+extern MemkvFrozen *memkv_frozen_open(Relation index,
+									  const MemkvMetaPageData *meta);
+extern void memkv_frozen_close(MemkvFrozen *frozen);
+extern void memkv_frozen_collect(MemkvFrozen *frozen, MemkvRun *run,
+								 const ArtBound *lower, const ArtBound *upper,
+								 bool backward, int target);
+extern uint64 memkv_frozen_nulls(MemkvFrozen *frozen, MemkvRun *run);
+
+/* Streams a new frozen layer into memory, then into pages. */
+typedef struct MemkvFrozenWriter MemkvFrozenWriter;
+extern MemkvFrozenWriter *memkv_frozen_writer_begin(void);
+extern void memkv_frozen_writer_add(MemkvFrozenWriter *w, const uint8 *key,
+									Size keylen, ItemPointerData *tids,
+									uint64 ntids);
+extern void memkv_frozen_writer_add_nulls(MemkvFrozenWriter *w,
+										  ItemPointerData *tids,
+										  uint64 ntids);
+extern void memkv_frozen_writer_finish(MemkvFrozenWriter *w, Relation index,
+									   uint32 epoch, MemkvMetaPageData *meta);
+extern void memkv_sort_tids(ItemPointerData *tids, uint64 *ntids);
+
+/* freeze.c */
+extern void memkv_delete_page(Relation index, Buffer buf);
+extern void memkv_freeze_index(Relation index,
+							   IndexBulkDeleteCallback dead,
+							   void *dead_state,
+							   IndexBulkDeleteResult *stats);
 
 /* build.c */
 extern IndexBuildResult *memkv_build(Relation heap, Relation index,

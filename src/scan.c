@@ -219,23 +219,12 @@ memkv_batch_reset(MemkvBatch *batch)
 	batch->complete_backward = false;
 }
 
-/* Add the TIDs of one key (or of the NULL key) to a batch. */
+/* Add TIDs under a key whose bytes are already at key_offset of keybuf. */
 static void
-memkv_batch_add(MemkvBatch *batch, bool isnull, const uint8 *key, Size keylen,
-				const ArtTid *tids, uint32 ntids)
+memkv_batch_add_tids(MemkvBatch *batch, bool isnull, Size key_offset,
+					 Size keylen, const ItemPointerData *tids, uint64 ntids)
 {
-	uint32		i;
-	Size		offset = batch->keybuf_used;
-
-	if (batch->keybuf_used + keylen > batch->keybuf_size)
-	{
-		while (batch->keybuf_used + keylen > batch->keybuf_size)
-			batch->keybuf_size *= 2;
-		batch->keybuf = repalloc(batch->keybuf, batch->keybuf_size);
-	}
-	if (keylen > 0)
-		memcpy(batch->keybuf + offset, key, keylen);
-	batch->keybuf_used += keylen;
+	uint64		i;
 
 	if (batch->nitems + ntids > batch->maxitems)
 	{
@@ -248,46 +237,142 @@ memkv_batch_add(MemkvBatch *batch, bool isnull, const uint8 *key, Size keylen,
 	{
 		MemkvBatchItem *item = &batch->items[batch->nitems++];
 
-		memcpy(&item->tid, &tids[i], sizeof(ItemPointerData));
+		item->tid = tids[i];
 		item->isnull = isnull;
-		item->key_offset = offset;
+		item->key_offset = key_offset;
 		item->key_len = keylen;
 	}
 }
 
-typedef struct MemkvFillState
+/* Add the TIDs of one key (or of the NULL key) to a batch. */
+static void
+memkv_batch_add(MemkvBatch *batch, bool isnull, const uint8 *key, Size keylen,
+				const ItemPointerData *tids, uint64 ntids)
 {
-	MemkvBatch *batch;
-	int			target;			/* stop at a key boundary past this many */
-	bool		stopped;		/* the walk ended early: there may be more */
-} MemkvFillState;
+	Size		offset = batch->keybuf_used;
 
-/* art_walk visitor: take whole keys until the batch is big enough. */
-static bool
-memkv_fill_visit(const uint8_t *key, size_t keylen, const ArtTid *tids,
-				 uint32_t ntids, void *arg)
-{
-	MemkvFillState *fs = (MemkvFillState *) arg;
-
-	if (fs->batch->nitems >= fs->target)
+	if (batch->keybuf_used + keylen > batch->keybuf_size)
 	{
-		fs->stopped = true;
-		return false;
+		while (batch->keybuf_used + keylen > batch->keybuf_size)
+			batch->keybuf_size *= 2;
+		batch->keybuf = repalloc(batch->keybuf, batch->keybuf_size);
 	}
-	memkv_batch_add(fs->batch, false, key, keylen, tids, ntids);
-	return true;
+	if (keylen > 0)
+		memcpy(batch->keybuf + offset, key, keylen);
+	batch->keybuf_used += keylen;
+	memkv_batch_add_tids(batch, isnull, offset, keylen, tids, ntids);
 }
 
-/* Add every NULL key's TID to the batch. */
+/* Add the NULL key's TIDs from both layers to the batch. */
 static void
-memkv_fill_nulls(MemkvEntry *entry, MemkvBatch *batch)
+memkv_fill_nulls(MemkvEntry *entry, MemkvFrozen *frozen, MemkvBatch *batch,
+				 MemkvRun *scratch)
 {
 	const ArtTid *tids;
 	uint32		ntids = art_lookup(&entry->nulls, memkv_allocator(),
 								   (const uint8 *) "", 0, &tids);
 
 	if (ntids > 0)
-		memkv_batch_add(batch, true, NULL, 0, tids, ntids);
+		memkv_batch_add(batch, true, NULL, 0, (const ItemPointerData *) tids,
+						ntids);
+	if (frozen)
+	{
+		memkv_run_reset(scratch);
+		if (memkv_frozen_nulls(frozen, scratch) > 0)
+			memkv_batch_add(batch, true, NULL, 0, scratch->tids,
+							scratch->ntids);
+	}
+}
+
+/* Compare two keys of runs; negative if a sorts first. */
+static int
+memkv_run_key_cmp(const MemkvRun *ra, const MemkvRunKey *a,
+				  const MemkvRun *rb, const MemkvRunKey *b)
+{
+	return memkv_compare_bytes((const uint8 *) ra->keybuf + a->key_offset,
+							   a->key_len,
+							   (const uint8 *) rb->keybuf + b->key_offset,
+							   b->key_len);
+}
+
+/*
+ * Merge the keys collected from the delta tree and the frozen layer (both
+ * in scan order) into the batch.  When a run stopped early, keys beyond
+ * its last key may be missing from it, so the merge stops there too.
+ * Returns true if the range may hold more keys after the batch.
+ */
+static bool
+memkv_merge_runs(MemkvBatch *batch, const MemkvRun *delta,
+				 const MemkvRun *frozen, bool backward)
+{
+	int			dir = backward ? -1 : 1;
+	const MemkvRun *limit_run = NULL;
+	const MemkvRunKey *limit = NULL;
+	int			i = 0,
+				j = 0;
+
+	/* the first of the runs' last keys, in scan order, if they stopped */
+	if (delta->stopped && delta->nkeys > 0)
+	{
+		limit_run = delta;
+		limit = &delta->keys[delta->nkeys - 1];
+	}
+	if (frozen->stopped && frozen->nkeys > 0)
+	{
+		const MemkvRunKey *fl = &frozen->keys[frozen->nkeys - 1];
+
+		if (limit == NULL ||
+			dir * memkv_run_key_cmp(frozen, fl, limit_run, limit) < 0)
+		{
+			limit_run = frozen;
+			limit = fl;
+		}
+	}
+
+	while (i < delta->nkeys || j < frozen->nkeys)
+	{
+		const MemkvRunKey *dk = i < delta->nkeys ? &delta->keys[i] : NULL;
+		const MemkvRunKey *fk = j < frozen->nkeys ? &frozen->keys[j] : NULL;
+		const MemkvRun *krun;
+		const MemkvRunKey *k;
+		int			c;
+
+		if (dk && fk)
+			c = dir * memkv_run_key_cmp(delta, dk, frozen, fk);
+		else
+			c = dk ? -1 : 1;
+		k = c <= 0 ? dk : fk;
+		krun = c <= 0 ? delta : frozen;
+		if (limit && dir * memkv_run_key_cmp(krun, k, limit_run, limit) > 0)
+			break;
+		if (c <= 0)
+		{
+			memkv_batch_add(batch, false,
+							(const uint8 *) delta->keybuf + dk->key_offset,
+							dk->key_len, delta->tids + dk->tid_start,
+							dk->ntids);
+			i++;
+		}
+		if (c == 0)
+		{
+			/* same key in both layers: its frozen TIDs join the delta's */
+			MemkvBatchItem *prev = &batch->items[batch->nitems - 1];
+
+			memkv_batch_add_tids(batch, false, prev->key_offset,
+								 prev->key_len, frozen->tids + fk->tid_start,
+								 fk->ntids);
+			j++;
+		}
+		else if (c > 0)
+		{
+			memkv_batch_add(batch, false,
+							(const uint8 *) frozen->keybuf + fk->key_offset,
+							fk->key_len, frozen->tids + fk->tid_start,
+							fk->ntids);
+			j++;
+		}
+	}
+	return delta->stopped || frozen->stopped;
 }
 
 /* Reverse a batch collected in descending order. */
@@ -317,8 +402,6 @@ memkv_fill(IndexScanDesc scan, MemkvBatch *batch, ScanDirection dir,
 {
 	MemkvScanOpaque so = (MemkvScanOpaque) scan->opaque;
 	MemkvBounds *bounds = &so->bounds;
-	MemkvFillState fs;
-	MemkvEntry *entry;
 	ArtBound	lower,
 				upper;
 	ArtBound   *lowerp = NULL,
@@ -326,11 +409,9 @@ memkv_fill(IndexScanDesc scan, MemkvBatch *batch, ScanDirection dir,
 	bool		backward = ScanDirectionIsBackward(dir);
 	bool		walk_keys = bounds->want_keys;
 	bool		take_nulls = bounds->want_nulls;
+	bool		stopped = false;
 
 	memkv_batch_reset(batch);
-	fs.batch = batch;
-	fs.target = so->batch_target;
-	fs.stopped = false;
 
 	if (bounds->has_lower)
 	{
@@ -374,24 +455,38 @@ memkv_fill(IndexScanDesc scan, MemkvBatch *batch, ScanDirection dir,
 
 	if (walk_keys || take_nulls)
 	{
-		entry = memkv_open_synced(scan->indexRelation, LW_SHARED);
+		MemkvMetaPageData meta;
+		MemkvEntry *entry = memkv_open_synced(scan->indexRelation, LW_SHARED,
+											  &meta);
+		MemkvFrozen *frozen = memkv_frozen_open(scan->indexRelation, &meta);
+
 		if (backward && take_nulls)
-			memkv_fill_nulls(entry, batch);
+			memkv_fill_nulls(entry, frozen, batch, &so->run_frozen);
 		if (walk_keys)
-			art_walk(&entry->keys, memkv_allocator(), lowerp, upperp,
-					 backward, memkv_fill_visit, &fs);
-		if (!backward && take_nulls && !fs.stopped)
-			memkv_fill_nulls(entry, batch);
+		{
+			memkv_run_reset(&so->run_delta);
+			memkv_run_reset(&so->run_frozen);
+			memkv_run_collect_art(&so->run_delta, entry, lowerp, upperp,
+								  backward, so->batch_target);
+			if (frozen)
+				memkv_frozen_collect(frozen, &so->run_frozen, lowerp, upperp,
+									 backward, so->batch_target);
+			stopped = memkv_merge_runs(batch, &so->run_delta, &so->run_frozen,
+									   backward);
+		}
+		if (!backward && take_nulls && !stopped)
+			memkv_fill_nulls(entry, frozen, batch, &so->run_frozen);
+		memkv_frozen_close(frozen);
 		memkv_entry_release(entry);
 	}
 
 	if (backward)
 	{
 		memkv_batch_reverse(batch);
-		batch->complete_backward = !fs.stopped;
+		batch->complete_backward = !stopped;
 	}
 	else
-		batch->complete_forward = !fs.stopped;
+		batch->complete_forward = !stopped;
 
 	so->batch_target = Min(so->batch_target * 2, MEMKV_MAX_BATCH);
 }
@@ -417,6 +512,8 @@ memkv_beginscan(Relation r, int nkeys, int norderbys)
 												   ALLOCSET_DEFAULT_SIZES);
 		memkv_batch_reset(&so->batches[i]);
 	}
+	memkv_run_init(&so->run_delta);
+	memkv_run_init(&so->run_frozen);
 	scan->opaque = so;
 	return scan;
 }

@@ -214,7 +214,7 @@ memkv_registry_assign(RelFileNode node, BackendId backend)
 			e->backend = backend;
 			e->last_used = pg_atomic_fetch_add_u64(&memkv_shared->clock, 1);
 			e->instance_id = 0;
-			e->generation = 0;
+			e->epoch = 0;
 			LWLockRelease(lock);
 			idx = order[i];
 			break;

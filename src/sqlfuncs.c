@@ -17,6 +17,7 @@
 #include "storage/bufmgr.h"
 #include "utils/builtins.h"
 #include "utils/rel.h"
+#include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
 #include "memkv.h"
@@ -48,7 +49,7 @@ typedef struct MemkvLogCounts
 } MemkvLogCounts;
 
 /*
- * memkv_state(index regclass) returns (generation, log_pages, log_tuples,
+ * memkv_state(index regclass) returns (epoch, log_pages, log_tuples,
  * delta_keys, delta_tids, shmem_bytes, art_loaded): art_loaded says
  * whether the delta tree was already current in shared memory; the call
  * loads it in any case so the other figures are exact.
@@ -59,8 +60,8 @@ memkv_state(PG_FUNCTION_ARGS)
 	Oid			relid = PG_GETARG_OID(0);
 	Relation	index = memkv_open_index(relid);
 	TupleDesc	tupdesc;
-	Datum		values[7];
-	bool		nulls[7] = {false};
+	Datum		values[14];
+	bool		nulls[14] = {false};
 	MemkvMetaPageData meta;
 	MemkvEntry *entry;
 	bool		loaded;
@@ -76,25 +77,33 @@ memkv_state(PG_FUNCTION_ARGS)
 	entry = memkv_entry_acquire(index, LW_SHARED);
 	memkv_read_meta(index, &meta);
 	loaded = entry->valid && entry->instance_id == meta.instance_id &&
-		entry->generation == meta.log_generation;
+		entry->epoch == meta.epoch;
 	memkv_entry_release(entry);
 
-	entry = memkv_open_synced(index, LW_SHARED);
-	memkv_read_meta(index, &meta);
+	entry = memkv_open_synced(index, LW_SHARED, &meta);
 	nblocks = RelationGetNumberOfBlocks(index);
 	in_chain = palloc0(sizeof(bool) * nblocks);
-	log_tuples = memkv_walk_log(index, meta.log_head, meta.log_generation,
+	log_tuples = memkv_walk_log(index, meta.log_head, meta.log_head_offset,
+								meta.epoch,
 								NULL, NULL, in_chain);
 	for (blkno = 0; blkno < nblocks; blkno++)
 		log_pages += in_chain[blkno] ? 1 : 0;
 
-	values[0] = Int64GetDatum(meta.log_generation);
+	values[0] = Int64GetDatum(meta.epoch);
 	values[1] = Int64GetDatum(log_pages);
 	values[2] = Int64GetDatum((int64) log_tuples);
 	values[3] = Int64GetDatum((int64) (entry->keys.nkeys + entry->nulls.nkeys));
 	values[4] = Int64GetDatum((int64) (entry->keys.ntids + entry->nulls.ntids));
 	values[5] = Int64GetDatum((int64) (entry->keys.bytes + entry->nulls.bytes));
 	values[6] = BoolGetDatum(loaded);
+	values[7] = Int64GetDatum((int64) meta.frozen_nkeys);
+	values[8] = Int64GetDatum((int64) meta.frozen_ntids);
+	values[9] = Int64GetDatum((int64) meta.frozen_npages);
+	values[10] = Int64GetDatum((int64) meta.fst_size);
+	values[11] = Int64GetDatum((int64) (meta.postings_size + meta.nullpost_size));
+	values[12] = Int64GetDatum((int64) meta.freezes);
+	values[13] = TimestampTzGetDatum((TimestampTz) meta.last_freeze);
+	nulls[13] = (meta.last_freeze == 0);
 	memkv_entry_release(entry);
 
 	relation_close(index, AccessShareLock);
@@ -203,8 +212,7 @@ memkv_verify(PG_FUNCTION_ARGS)
 	memset(&vs, 0, sizeof(vs));
 	vs.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 
-	vs.entry = memkv_open_synced(index, LW_EXCLUSIVE);
-	memkv_read_meta(index, &meta);
+	vs.entry = memkv_open_synced(index, LW_EXCLUSIVE, &meta);
 	nblocks = RelationGetNumberOfBlocks(index);
 	if (meta.log_head == MEMKV_METAPAGE_BLKNO || meta.log_head >= nblocks ||
 		meta.log_tail == MEMKV_METAPAGE_BLKNO || meta.log_tail >= nblocks)
@@ -213,7 +221,7 @@ memkv_verify(PG_FUNCTION_ARGS)
 	else
 	{
 		in_chain = palloc0(sizeof(bool) * nblocks);
-		memkv_walk_log(index, meta.log_head, meta.log_generation,
+		memkv_walk_log(index, meta.log_head, meta.log_head_offset, meta.epoch,
 					   memkv_verify_visit, &vs, in_chain);
 		if (!in_chain[meta.log_tail])
 			memkv_report(&vs, "metapage's log tail %u is not on the log chain",

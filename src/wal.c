@@ -36,15 +36,15 @@
  *
  * XLOG_MEMKV_APPEND_PAGE: block 0 the metapage, block 1 the old tail,
  * block 2 the new tail page (initialized by redo); block 2's data is the
- * entry.  The new page belongs to log `generation`.
+ * entry.  The new page belongs to log `epoch`.
  */
 typedef struct xl_memkv_append
 {
 	OffsetNumber offnum;
-	uint32		generation;
+	uint32		epoch;
 } xl_memkv_append;
 
-#define SizeOfMemkvAppend (offsetof(xl_memkv_append, generation) + sizeof(uint32))
+#define SizeOfMemkvAppend (offsetof(xl_memkv_append, epoch) + sizeof(uint32))
 
 static void
 memkv_redo_append(XLogReaderState *record)
@@ -83,7 +83,7 @@ memkv_redo_append_page(XLogReaderState *record)
 
 	newbuf = XLogInitBufferForRedo(record, 2);
 	page = BufferGetPage(newbuf);
-	memkv_init_log_page(page, xlrec->generation);
+	memkv_init_log_page(page, xlrec->epoch);
 	itup = XLogRecGetBlockData(record, 2, &len);
 	if (PageAddItem(page, (Item) itup, len, xlrec->offnum,
 					false, false) != xlrec->offnum)
@@ -137,7 +137,7 @@ memkv_desc(StringInfo buf, XLogReaderState *record)
 {
 	xl_memkv_append *xlrec = (xl_memkv_append *) XLogRecGetData(record);
 
-	appendStringInfo(buf, "off %u gen %u", xlrec->offnum, xlrec->generation);
+	appendStringInfo(buf, "off %u gen %u", xlrec->offnum, xlrec->epoch);
 }
 
 static const char *
@@ -199,7 +199,7 @@ memkv_wal_append(Relation index, Buffer buf, IndexTuple itup)
 		XLogRecPtr	recptr;
 
 		xlrec.offnum = offnum;
-		xlrec.generation = MemkvPageGetOpaque(page)->generation;
+		xlrec.epoch = MemkvPageGetOpaque(page)->epoch;
 		XLogBeginInsert();
 		XLogRegisterData((char *) &xlrec, SizeOfMemkvAppend);
 		XLogRegisterBuffer(0, buf, REGBUF_STANDARD);
@@ -218,7 +218,7 @@ memkv_wal_append(Relation index, Buffer buf, IndexTuple itup)
  */
 OffsetNumber
 memkv_wal_append_page(Relation index, Buffer metabuf, Buffer tailbuf,
-					  Buffer newbuf, uint32 generation, IndexTuple itup)
+					  Buffer newbuf, uint32 epoch, IndexTuple itup)
 {
 	Page		metapage = BufferGetPage(metabuf);
 	Page		tailpage = BufferGetPage(tailbuf);
@@ -228,7 +228,7 @@ memkv_wal_append_page(Relation index, Buffer metabuf, Buffer tailbuf,
 	xl_memkv_append xlrec;
 
 	START_CRIT_SECTION();
-	memkv_init_log_page(newpage, generation);
+	memkv_init_log_page(newpage, epoch);
 	if (PageAddItem(newpage, (Item) itup, size, FirstOffsetNumber,
 					false, false) != FirstOffsetNumber)
 		elog(PANIC, "memkv: failed to add log entry to a new page");
@@ -242,7 +242,7 @@ memkv_wal_append_page(Relation index, Buffer metabuf, Buffer tailbuf,
 		XLogRecPtr	recptr;
 
 		xlrec.offnum = FirstOffsetNumber;
-		xlrec.generation = generation;
+		xlrec.epoch = epoch;
 		XLogBeginInsert();
 		XLogRegisterData((char *) &xlrec, SizeOfMemkvAppend);
 		XLogRegisterBuffer(0, metabuf, REGBUF_STANDARD);

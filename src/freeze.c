@@ -1,0 +1,384 @@
+/*-------------------------------------------------------------------------
+ *
+ * freeze.c
+ *	  Freezing: merge the frozen FST and the delta tree into a new frozen
+ *	  layer, switch the metapage to it with an empty delta log in one WAL
+ *	  record, and retire the old pages.  VACUUM uses the same merge with a
+ *	  filter that drops dead TIDs.  Also the SQL function memkv_freeze().
+ *
+ * A crash before the metapage switch leaves the old generation (the new
+ * pages are unreferenced and freed by the next VACUUM); a crash after it
+ * leaves the new one.  Either is whole.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/generic_xlog.h"
+#include "access/relation.h"
+#include "catalog/pg_class.h"
+#include "utils/acl.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "storage/indexfsm.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "memkv.h"
+
+PG_FUNCTION_INFO_V1(memkv_freeze);
+
+/* Keys per chunk when streaming a layer into the merge. */
+#define MEMKV_FREEZE_CHUNK 4096
+
+/*
+ * One input of the merge: a layer read in chunks of keys, each chunk
+ * re-seeking strictly after the last key of the previous one.
+ */
+typedef struct MemkvMergeInput
+{
+	MemkvEntry *entry;			/* the delta tree, or NULL */
+	MemkvFrozen *frozen;		/* the frozen layer, or NULL */
+	MemkvRun	run;
+	int			pos;			/* next key of run */
+	bool		exhausted;		/* no chunk will follow run */
+	bytea	   *after;			/* last key of the previous chunk */
+} MemkvMergeInput;
+
+static void
+memkv_merge_input_init(MemkvMergeInput *in, MemkvEntry *entry,
+					   MemkvFrozen *frozen)
+{
+	memset(in, 0, sizeof(MemkvMergeInput));
+	in->entry = entry;
+	in->frozen = frozen;
+	memkv_run_init(&in->run);
+	in->exhausted = (entry == NULL && frozen == NULL);
+}
+
+/* Make in->run[in->pos] the next key if there is one; false at the end. */
+static bool
+memkv_merge_input_ready(MemkvMergeInput *in)
+{
+	ArtBound	lower;
+
+	while (in->pos >= in->run.nkeys)
+	{
+		if (in->exhausted)
+			return false;
+		if (in->run.nkeys > 0)
+		{
+			MemkvRunKey *last = &in->run.keys[in->run.nkeys - 1];
+
+			if (in->after)
+				pfree(in->after);
+			in->after = palloc(VARHDRSZ + last->key_len);
+			SET_VARSIZE(in->after, VARHDRSZ + last->key_len);
+			memcpy(VARDATA(in->after), in->run.keybuf + last->key_offset,
+				   last->key_len);
+		}
+		memkv_run_reset(&in->run);
+		in->pos = 0;
+		if (in->after)
+		{
+			lower.key = (const uint8 *) VARDATA(in->after);
+			lower.len = VARSIZE(in->after) - VARHDRSZ;
+			lower.inclusive = false;
+		}
+		if (in->entry)
+			memkv_run_collect_art(&in->run, in->entry,
+								  in->after ? &lower : NULL, NULL, false,
+								  MEMKV_FREEZE_CHUNK);
+		else
+			memkv_frozen_collect(in->frozen, &in->run,
+								 in->after ? &lower : NULL, NULL, false,
+								 MEMKV_FREEZE_CHUNK);
+		in->exhausted = !in->run.stopped;
+	}
+	return true;
+}
+
+/* Drop the TIDs the callback reports dead; returns how many it dropped. */
+static uint64
+memkv_filter_dead(ItemPointerData *tids, uint64 *ntids,
+				  IndexBulkDeleteCallback dead, void *dead_state)
+{
+	uint64		i,
+				n = 0;
+	uint64		before = *ntids;
+
+	if (dead == NULL)
+		return 0;
+	for (i = 0; i < *ntids; i++)
+	{
+		if (!dead(&tids[i], dead_state))
+			tids[n++] = tids[i];
+	}
+	*ntids = n;
+	return before - n;
+}
+
+/* Mark a page deleted (WAL-logged) and give it to the free space map. */
+void
+memkv_delete_page(Relation index, Buffer buf)
+{
+	GenericXLogState *state = GenericXLogStart(index);
+	Page		page = GenericXLogRegisterBuffer(state, buf, 0);
+
+	memkv_init_log_page(page, 0);
+	MemkvPageGetOpaque(page)->flags = MEMKV_PAGE_DELETED;
+	GenericXLogFinish(state);
+	RecordFreeIndexPage(index, BufferGetBlockNumber(buf));
+}
+
+/* Delete pages [start, start + n). */
+static void
+memkv_delete_range(Relation index, BlockNumber start, BlockNumber n)
+{
+	BlockNumber i;
+
+	for (i = 0; i < n; i++)
+	{
+		Buffer		buf = ReadBuffer(index, start + i);
+
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		memkv_delete_page(index, buf);
+		UnlockReleaseBuffer(buf);
+	}
+}
+
+/* Delete the log pages from `head` up to, not including, `stop`. */
+static void
+memkv_delete_log(Relation index, BlockNumber head, BlockNumber stop)
+{
+	BlockNumber blkno = head;
+	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+	BlockNumber visited = 0;
+
+	while (blkno != InvalidBlockNumber && blkno != stop)
+	{
+		Buffer		buf;
+
+		if (blkno == MEMKV_METAPAGE_BLKNO || blkno >= nblocks ||
+			++visited > nblocks)
+			memkv_chain_corrupted(index, blkno);
+		buf = ReadBuffer(index, blkno);
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		memkv_check_page(index, buf, BufferGetPage(buf), MEMKV_PAGE_LOG);
+		blkno = MemkvPageGetOpaque(BufferGetPage(buf))->next;
+		memkv_delete_page(index, buf);
+		UnlockReleaseBuffer(buf);
+	}
+}
+
+/*
+ * Merge the frozen layer and the delta tree of `index` into a new frozen
+ * layer and start an empty delta log.  With `dead`, TIDs it reports dead
+ * are left out (VACUUM), and *stats is filled in.  Holds the index's
+ * entry lock exclusively throughout.
+ */
+void
+memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
+				   void *dead_state, IndexBulkDeleteResult *stats)
+{
+	MemoryContext cxt;
+	MemoryContext oldcxt;
+	MemkvMetaPageData meta;
+	MemkvMetaPageData newmeta;
+	MemkvEntry *entry;
+	MemkvFrozen *frozen;
+	MemkvFrozenWriter *w;
+	MemkvMergeInput delta;
+	MemkvMergeInput old;
+	MemkvRun	nulls;
+	ItemPointerData *tids = NULL;
+	uint64		maxtids = 0;
+	uint64		removed = 0;
+	uint64		kept = 0;
+	uint32		newepoch;
+	Buffer		logbuf;
+	Buffer		metabuf;
+	BlockNumber logblk;
+	GenericXLogState *state;
+	Page		page;
+
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "memkv freeze",
+								ALLOCSET_DEFAULT_SIZES);
+	oldcxt = MemoryContextSwitchTo(cxt);
+
+	entry = memkv_open_synced(index, LW_EXCLUSIVE, &meta);
+	frozen = memkv_frozen_open(index, &meta);
+	w = memkv_frozen_writer_begin();
+	memkv_merge_input_init(&delta, entry, NULL);
+	memkv_merge_input_init(&old, NULL, frozen);
+
+	for (;;)
+	{
+		bool		have_d = memkv_merge_input_ready(&delta);
+		bool		have_o = memkv_merge_input_ready(&old);
+		MemkvRunKey *dk = have_d ? &delta.run.keys[delta.pos] : NULL;
+		MemkvRunKey *ok = have_o ? &old.run.keys[old.pos] : NULL;
+		const uint8 *key;
+		Size		keylen;
+		int			c;
+		uint64		n = 0;
+
+		if (!have_d && !have_o)
+			break;
+		if (dk && ok)
+		{
+			c = memcmp(delta.run.keybuf + dk->key_offset,
+					   old.run.keybuf + ok->key_offset,
+					   Min(dk->key_len, ok->key_len));
+			if (c == 0)
+				c = (dk->key_len > ok->key_len) - (dk->key_len < ok->key_len);
+		}
+		else
+			c = dk ? -1 : 1;
+		if (c > 0)
+			dk = NULL;
+		else if (c < 0)
+			ok = NULL;
+
+		if (dk)
+		{
+			key = (const uint8 *) delta.run.keybuf + dk->key_offset;
+			keylen = dk->key_len;
+		}
+		else
+		{
+			key = (const uint8 *) old.run.keybuf + ok->key_offset;
+			keylen = ok->key_len;
+		}
+
+		/* the key's TIDs from both layers */
+		{
+			uint64		need = (dk ? dk->ntids : 0) + (ok ? ok->ntids : 0);
+
+			if (need > maxtids)
+			{
+				maxtids = Max(need, 64);
+				tids = tids ? repalloc_huge(tids, maxtids * sizeof(ItemPointerData)) :
+					MemoryContextAllocHuge(cxt, maxtids * sizeof(ItemPointerData));
+			}
+		}
+		if (dk)
+		{
+			memcpy(tids, delta.run.tids + dk->tid_start,
+				   dk->ntids * sizeof(ItemPointerData));
+			n = dk->ntids;
+			delta.pos++;
+		}
+		if (ok)
+		{
+			memcpy(tids + n, old.run.tids + ok->tid_start,
+				   ok->ntids * sizeof(ItemPointerData));
+			n += ok->ntids;
+			old.pos++;
+		}
+		removed += memkv_filter_dead(tids, &n, dead, dead_state);
+		memkv_sort_tids(tids, &n);
+		if (n > 0)
+		{
+			memkv_frozen_writer_add(w, key, keylen, tids, n);
+			kept += n;
+		}
+	}
+
+	/* the NULL key */
+	memkv_run_init(&nulls);
+	{
+		const ArtTid *atids;
+		uint32		nnull = art_lookup(&entry->nulls, memkv_allocator(),
+									   (const uint8 *) "", 0, &atids);
+
+		if (nnull > 0)
+			memkv_run_add(&nulls, NULL, 0, (const ItemPointerData *) atids,
+						  nnull);
+	}
+	if (frozen)
+		memkv_frozen_nulls(frozen, &nulls);
+	{
+		uint64		n = nulls.ntids;
+
+		removed += memkv_filter_dead(nulls.tids, &n, dead, dead_state);
+		memkv_sort_tids(nulls.tids, &n);
+		memkv_frozen_writer_add_nulls(w, nulls.tids, n);
+		kept += n;
+	}
+	memkv_frozen_close(frozen);
+
+	/* write the new layer and a fresh log page, then switch */
+	newepoch = meta.epoch + 1;
+	newmeta = meta;
+	memkv_frozen_writer_finish(w, index, newepoch, &newmeta);
+	logbuf = memkv_new_buffer(index, newepoch);
+	logblk = BufferGetBlockNumber(logbuf);
+	metabuf = ReadBuffer(index, MEMKV_METAPAGE_BLKNO);
+	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+
+	entry->valid = false;
+	state = GenericXLogStart(index);
+	page = GenericXLogRegisterBuffer(state, logbuf, GENERIC_XLOG_FULL_IMAGE);
+	memkv_init_log_page(page, newepoch);
+	page = GenericXLogRegisterBuffer(state, metabuf, 0);
+	newmeta.epoch = newepoch;
+	newmeta.log_head = logblk;
+	newmeta.log_head_offset = FirstOffsetNumber;
+	newmeta.log_tail = logblk;
+	newmeta.freezes = meta.freezes + 1;
+	memcpy(MemkvPageGetMeta(page), &newmeta, sizeof(MemkvMetaPageData));
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(metabuf);
+	UnlockReleaseBuffer(logbuf);
+
+	/* the old log and old frozen pages are unreachable now */
+	memkv_delete_log(index, meta.log_head, InvalidBlockNumber);
+	if (meta.frozen_start != InvalidBlockNumber)
+		memkv_delete_range(index, meta.frozen_start, meta.frozen_npages);
+
+	/* the delta is empty: the trees mirror the new, empty log */
+	art_free_all(&entry->keys, memkv_allocator());
+	art_free_all(&entry->nulls, memkv_allocator());
+	entry->epoch = newepoch;
+	entry->resume_blkno = logblk;
+	entry->resume_offset = FirstOffsetNumber;
+	entry->valid = true;
+	memkv_entry_release(entry);
+
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextDelete(cxt);
+
+	if (stats)
+	{
+		stats->tuples_removed += removed;
+		stats->num_index_tuples = kept;
+		stats->num_pages = RelationGetNumberOfBlocks(index);
+	}
+}
+
+/*
+ * memkv_freeze(index regclass) returns void: freeze the index now.
+ */
+Datum
+memkv_freeze(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	Relation	index = relation_open(relid, RowExclusiveLock);
+
+	if (index->rd_rel->relkind != RELKIND_INDEX ||
+		index->rd_indam == NULL ||
+		index->rd_indam->ambuild != memkv_build)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a memkv index",
+						RelationGetRelationName(index))));
+	if (!pg_class_ownercheck(index->rd_index->indrelid, GetUserId()))
+		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_INDEX,
+					   RelationGetRelationName(index));
+	memkv_check_loaded();
+	memkv_freeze_index(index, NULL, NULL, NULL);
+	relation_close(index, RowExclusiveLock);
+	PG_RETURN_VOID();
+}

@@ -1,0 +1,697 @@
+/*-------------------------------------------------------------------------
+ *
+ * frozen.c
+ *	  The frozen layer in the index relation: writing a new FST + postings
+ *	  run into pages, reading it back through the FST reader, and the
+ *	  "runs" (keys with their TIDs, in order) that scans and freezes merge.
+ *
+ * A frozen layer is one byte stream cut into MEMKV_FROZEN_CHUNK-byte
+ * pieces, one per page, in contiguous blocks written in one epoch: the FST
+ * image, then the postings image of the keys, then the postings image of
+ * the NULL key (see src/README, "Frozen layer").  Pages are read under a
+ * buffer share lock and checked to be FROZEN pages of the expected epoch,
+ * so a reader that raced with the page's reuse notices instead of reading
+ * garbage.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xlog.h"
+#include "access/xloginsert.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "storage/lmgr.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+
+#include "fst.h"
+#include "memkv.h"
+
+/* ---------------------------------------------------------------- runs */
+
+/* Prepare an empty run in the current memory context. */
+void
+memkv_run_init(MemkvRun *run)
+{
+	memset(run, 0, sizeof(MemkvRun));
+	run->keybuf_size = 1024;
+	run->keybuf = palloc(run->keybuf_size);
+	run->maxkeys = 64;
+	run->keys = palloc(sizeof(MemkvRunKey) * run->maxkeys);
+	run->maxtids = 64;
+	run->tids = palloc(sizeof(ItemPointerData) * run->maxtids);
+}
+
+/* Empty a run, keeping its memory. */
+void
+memkv_run_reset(MemkvRun *run)
+{
+	run->keybuf_used = 0;
+	run->nkeys = 0;
+	run->ntids = 0;
+	run->stopped = false;
+}
+
+/* Append a key and its TIDs to a run. */
+void
+memkv_run_add(MemkvRun *run, const uint8 *key, Size keylen,
+			  const ItemPointerData *tids, uint64 ntids)
+{
+	MemkvRunKey *rk;
+
+	if (run->keybuf_used + keylen > run->keybuf_size)
+	{
+		while (run->keybuf_used + keylen > run->keybuf_size)
+			run->keybuf_size *= 2;
+		run->keybuf = repalloc_huge(run->keybuf, run->keybuf_size);
+	}
+	if (run->nkeys == run->maxkeys)
+	{
+		run->maxkeys *= 2;
+		run->keys = repalloc_huge(run->keys, sizeof(MemkvRunKey) * run->maxkeys);
+	}
+	if (run->ntids + ntids > run->maxtids)
+	{
+		while (run->ntids + ntids > run->maxtids)
+			run->maxtids *= 2;
+		run->tids = repalloc_huge(run->tids,
+								  sizeof(ItemPointerData) * run->maxtids);
+	}
+	rk = &run->keys[run->nkeys++];
+	rk->key_offset = run->keybuf_used;
+	rk->key_len = keylen;
+	rk->tid_start = run->ntids;
+	rk->ntids = ntids;
+	if (keylen > 0)
+		memcpy(run->keybuf + run->keybuf_used, key, keylen);
+	run->keybuf_used += keylen;
+	memcpy(run->tids + run->ntids, tids, sizeof(ItemPointerData) * ntids);
+	run->ntids += ntids;
+}
+
+typedef struct MemkvCollectState
+{
+	MemkvRun   *run;
+	uint64		target;
+} MemkvCollectState;
+
+static bool
+memkv_collect_visit(const uint8_t *key, size_t keylen, const ArtTid *tids,
+					uint32_t ntids, void *arg)
+{
+	MemkvCollectState *cs = (MemkvCollectState *) arg;
+
+	if (cs->run->ntids >= cs->target)
+	{
+		cs->run->stopped = true;
+		return false;
+	}
+	StaticAssertStmt(sizeof(ArtTid) == sizeof(ItemPointerData),
+					 "ArtTid must match ItemPointerData");
+	memkv_run_add(cs->run, key, keylen, (const ItemPointerData *) tids, ntids);
+	return true;
+}
+
+/*
+ * Append to `run` the keys of the entry's delta tree within the bounds, in
+ * order, stopping at a key boundary once `target` TIDs are collected (the
+ * run is then marked stopped).  Caller holds the entry lock.
+ */
+void
+memkv_run_collect_art(MemkvRun *run, MemkvEntry *entry,
+					  const ArtBound *lower, const ArtBound *upper,
+					  bool backward, int target)
+{
+	MemkvCollectState cs;
+
+	cs.run = run;
+	cs.target = target;
+	art_walk(&entry->keys, memkv_allocator(), lower, upper, backward,
+			 memkv_collect_visit, &cs);
+}
+
+/* qsort comparator for heap TIDs. */
+static int
+memkv_tid_cmp(const void *a, const void *b)
+{
+	return ItemPointerCompare((ItemPointer) a, (ItemPointer) b);
+}
+
+/* Sort TIDs ascending and drop duplicates. */
+void
+memkv_sort_tids(ItemPointerData *tids, uint64 *ntids)
+{
+	uint64		i,
+				n = 0;
+
+	if (*ntids < 2)
+		return;
+	qsort(tids, *ntids, sizeof(ItemPointerData), memkv_tid_cmp);
+	for (i = 0; i < *ntids; i++)
+	{
+		if (n == 0 || !ItemPointerEquals(&tids[n - 1], &tids[i]))
+			tids[n++] = tids[i];
+	}
+	*ntids = n;
+}
+
+/* ------------------------------------------------------ page byte source */
+
+/*
+ * An FstSource over part of a frozen run: bytes [base, base + size) of the
+ * run's stream.  Keeps the last page it returned a pointer into pinned and
+ * share-locked until the next read or memkv_page_source_release.
+ */
+typedef struct MemkvPageSource
+{
+	Relation	index;
+	BlockNumber start;
+	uint32		npages;
+	uint32		epoch;
+	uint64		base;
+	Buffer		buf;
+	bool		failed;
+} MemkvPageSource;
+
+static void
+memkv_page_source_release(MemkvPageSource *ps)
+{
+	if (BufferIsValid(ps->buf))
+	{
+		UnlockReleaseBuffer(ps->buf);
+		ps->buf = InvalidBuffer;
+	}
+}
+
+/* Lock page `idx` of the run; NULL (and failed set) if it is not ours. */
+static const uint8 *
+memkv_page_source_page(MemkvPageSource *ps, uint64 idx)
+{
+	BlockNumber blkno = ps->start + (BlockNumber) idx;
+	Page		page;
+	MemkvPageOpaque opaque;
+
+	if (idx >= ps->npages)
+	{
+		ps->failed = true;
+		return NULL;
+	}
+	if (BufferIsValid(ps->buf) && BufferGetBlockNumber(ps->buf) == blkno)
+		return (const uint8 *) PageGetContents(BufferGetPage(ps->buf));
+	memkv_page_source_release(ps);
+	ps->buf = ReadBuffer(ps->index, blkno);
+	LockBuffer(ps->buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(ps->buf);
+	opaque = MemkvPageGetOpaque(page);
+	if (PageIsNew(page) || opaque->page_id != MEMKV_PAGE_ID ||
+		(opaque->flags & MEMKV_PAGE_FROZEN) == 0 || opaque->epoch != ps->epoch)
+	{
+		ps->failed = true;
+		memkv_page_source_release(ps);
+		return NULL;
+	}
+	return (const uint8 *) PageGetContents(page);
+}
+
+/* FstSource.read over index pages. */
+static const uint8_t *
+memkv_page_source_read(void *arg, uint64_t off, size_t len, uint8_t *buf)
+{
+	MemkvPageSource *ps = (MemkvPageSource *) arg;
+	uint64		pos = ps->base + off;
+	uint64		idx = pos / MEMKV_FROZEN_CHUNK;
+	Size		in = pos % MEMKV_FROZEN_CHUNK;
+	Size		done = 0;
+
+	if (in + len <= MEMKV_FROZEN_CHUNK)
+	{
+		const uint8 *p = memkv_page_source_page(ps, idx);
+
+		return p ? p + in : NULL;
+	}
+	while (done < len)
+	{
+		const uint8 *p = memkv_page_source_page(ps, idx);
+		Size		n = Min(len - done, MEMKV_FROZEN_CHUNK - in);
+
+		if (p == NULL)
+			return NULL;
+		memcpy(buf + done, p + in, n);
+		done += n;
+		idx++;
+		in = 0;
+	}
+	return buf;
+}
+
+/* -------------------------------------------------------- frozen reader */
+
+struct MemkvFrozen
+{
+	Relation	index;
+	MemkvPageSource fst_src;
+	MemkvPageSource post_src;
+	MemkvPageSource null_src;
+	FstReader	reader;
+	FstPostings postings;
+	FstPostings nullpost;
+	FstCursor	cursor;
+	FstAllocator alloc;
+	ItemPointerData *tidbuf;	/* scratch for one key's postings */
+	uint64		tidbuf_size;
+};
+
+static void *
+memkv_fst_alloc(void *arg, size_t size)
+{
+	return MemoryContextAllocHuge((MemoryContext) arg, Max(size, 1));
+}
+
+static void *
+memkv_fst_realloc(void *arg, void *ptr, size_t oldsize, size_t newsize)
+{
+	if (ptr == NULL)
+		return MemoryContextAllocHuge((MemoryContext) arg, Max(newsize, 1));
+	return repalloc_huge(ptr, Max(newsize, 1));
+}
+
+static void
+memkv_fst_free(void *arg, void *ptr)
+{
+	if (ptr)
+		pfree(ptr);
+}
+
+static void
+memkv_fst_allocator(FstAllocator *a)
+{
+	a->alloc = memkv_fst_alloc;
+	a->realloc = memkv_fst_realloc;
+	a->free = memkv_fst_free;
+	a->arg = CurrentMemoryContext;
+}
+
+/*
+ * Report a frozen-layer read failure: on a standby the layer may have been
+ * replaced under the reader by replay, otherwise the index is corrupt.
+ */
+static void
+memkv_frozen_failed(MemkvFrozen *fz, const char *detail)
+{
+	bool		raced = fz->fst_src.failed || fz->post_src.failed ||
+		fz->null_src.failed;
+
+	memkv_frozen_close(fz);
+	if (raced && RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("memkv index \"%s\" was reorganized by recovery while it was being read",
+						RelationGetRelationName(fz->index)),
+				 errhint("Retry the query.")));
+	ereport(ERROR,
+			(errcode(ERRCODE_INDEX_CORRUPTED),
+			 errmsg("frozen layer of index \"%s\" is corrupted: %s",
+					RelationGetRelationName(fz->index), detail),
+			 errhint("Please REINDEX it.")));
+}
+
+static void
+memkv_page_source_init(MemkvPageSource *ps, Relation index,
+					   const MemkvMetaPageData *meta, uint64 base)
+{
+	ps->index = index;
+	ps->start = meta->frozen_start;
+	ps->npages = meta->frozen_npages;
+	ps->epoch = meta->frozen_epoch;
+	ps->base = base;
+	ps->buf = InvalidBuffer;
+	ps->failed = false;
+}
+
+/*
+ * Open the frozen layer described by `meta`, or return NULL if the index
+ * has none.  Close it with memkv_frozen_close before releasing the entry
+ * lock under which `meta` was read.
+ */
+MemkvFrozen *
+memkv_frozen_open(Relation index, const MemkvMetaPageData *meta)
+{
+	MemkvFrozen *fz;
+	FstSource	src;
+	uint64		total = meta->fst_size + meta->postings_size +
+		meta->nullpost_size;
+
+	if (meta->frozen_start == InvalidBlockNumber)
+		return NULL;
+	if (meta->frozen_npages == 0 ||
+		total > (uint64) meta->frozen_npages * MEMKV_FROZEN_CHUNK ||
+		(uint64) meta->frozen_start + meta->frozen_npages >
+		RelationGetNumberOfBlocks(index))
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("metapage of index \"%s\" describes an impossible frozen layer",
+						RelationGetRelationName(index)),
+				 errhint("Please REINDEX it.")));
+
+	fz = palloc0(sizeof(MemkvFrozen));
+	fz->index = index;
+	memkv_fst_allocator(&fz->alloc);
+	memkv_page_source_init(&fz->fst_src, index, meta, 0);
+	memkv_page_source_init(&fz->post_src, index, meta, meta->fst_size);
+	memkv_page_source_init(&fz->null_src, index, meta,
+						   meta->fst_size + meta->postings_size);
+
+	src.read = memkv_page_source_read;
+	src.arg = &fz->fst_src;
+	src.size = meta->fst_size;
+	if (fst_reader_open(&fz->reader, &src) != 0)
+		memkv_frozen_failed(fz, fz->reader.errmsg);
+	src.arg = &fz->post_src;
+	src.size = meta->postings_size;
+	if (fst_postings_open(&fz->postings, &src) != 0)
+		memkv_frozen_failed(fz, fz->postings.errmsg);
+	src.arg = &fz->null_src;
+	src.size = meta->nullpost_size;
+	if (fst_postings_open(&fz->nullpost, &src) != 0)
+		memkv_frozen_failed(fz, fz->nullpost.errmsg);
+	if (fz->postings.nkeys != fz->reader.nkeys || fz->nullpost.nkeys > 1)
+		memkv_frozen_failed(fz, "key counts of FST and postings disagree");
+
+	fst_cursor_init(&fz->cursor, &fz->reader, &fz->alloc);
+	fz->tidbuf_size = 64;
+	fz->tidbuf = palloc(sizeof(ItemPointerData) * fz->tidbuf_size);
+	return fz;
+}
+
+/* Release the pages and memory of an opened frozen layer. */
+void
+memkv_frozen_close(MemkvFrozen *fz)
+{
+	if (fz == NULL)
+		return;
+	memkv_page_source_release(&fz->fst_src);
+	memkv_page_source_release(&fz->post_src);
+	memkv_page_source_release(&fz->null_src);
+}
+
+/* Read every TID of `ordinal` from `p` into fz->tidbuf; returns the count. */
+static uint64
+memkv_frozen_read_postings(MemkvFrozen *fz, FstPostings *p, uint64 ordinal)
+{
+	FstPostingsIter it;
+	uint64		n = 0;
+
+	if (fst_postings_seek(p, &it, ordinal) != 0)
+		memkv_frozen_failed(fz, p->errmsg);
+	if (it.count > fz->tidbuf_size)
+	{
+		fz->tidbuf_size = it.count;
+		fz->tidbuf = repalloc_huge(fz->tidbuf,
+								   sizeof(ItemPointerData) * fz->tidbuf_size);
+	}
+	for (;;)
+	{
+		int64		got;
+
+		StaticAssertStmt(sizeof(FstTid) == sizeof(ItemPointerData),
+						 "FstTid must match ItemPointerData");
+		got = fst_postings_next(&it, (FstTid *) (fz->tidbuf + n),
+								it.count - n);
+		if (got < 0)
+			memkv_frozen_failed(fz, p->errmsg);
+		if (got == 0)
+			break;
+		n += got;
+	}
+	if (n != it.count)
+		memkv_frozen_failed(fz, "posting list shorter than its count");
+	return n;
+}
+
+/* Compare key bytes with a bound. */
+static int
+memkv_cmp_bound(const uint8 *key, Size keylen, const ArtBound *b)
+{
+	int			c = memcmp(key, b->key, Min(keylen, b->len));
+
+	if (c != 0)
+		return c;
+	return (keylen > b->len) - (keylen < b->len);
+}
+
+/*
+ * Append to `run` the frozen keys within the bounds, in order (descending
+ * when `backward`), stopping at a key boundary once `target` TIDs are
+ * collected (the run is then marked stopped).
+ */
+void
+memkv_frozen_collect(MemkvFrozen *fz, MemkvRun *run, const ArtBound *lower,
+					 const ArtBound *upper, bool backward, int target)
+{
+	FstCursor  *c = &fz->cursor;
+	int			r;
+
+	if (!backward)
+	{
+		if (lower)
+			r = fst_cursor_seek(c, lower->inclusive ? FST_SEEK_GE : FST_SEEK_GT,
+								lower->key, lower->len);
+		else
+			r = fst_cursor_seek(c, FST_SEEK_FIRST, NULL, 0);
+	}
+	else
+	{
+		if (upper)
+			r = fst_cursor_seek(c, upper->inclusive ? FST_SEEK_LE : FST_SEEK_LT,
+								upper->key, upper->len);
+		else
+			r = fst_cursor_seek(c, FST_SEEK_LAST, NULL, 0);
+	}
+
+	while (r == 1)
+	{
+		const ArtBound *stop = backward ? lower : upper;
+		uint64		n;
+
+		if (stop)
+		{
+			int			cmp = memkv_cmp_bound(c->key, c->keylen, stop);
+
+			if (backward ? (cmp < 0 || (cmp == 0 && !stop->inclusive))
+				: (cmp > 0 || (cmp == 0 && !stop->inclusive)))
+				break;
+		}
+		if (run->ntids >= (uint64) target)
+		{
+			run->stopped = true;
+			break;
+		}
+		n = memkv_frozen_read_postings(fz, &fz->postings, c->ordinal);
+		memkv_run_add(run, c->key, c->keylen, fz->tidbuf, n);
+		r = backward ? fst_cursor_prev(c) : fst_cursor_next(c);
+	}
+	if (r < 0)
+		memkv_frozen_failed(fz, c->errmsg);
+}
+
+/* Append the frozen NULL key's TIDs (if any) to `run`; returns how many. */
+uint64
+memkv_frozen_nulls(MemkvFrozen *fz, MemkvRun *run)
+{
+	uint64		n;
+
+	if (fz->nullpost.nkeys == 0)
+		return 0;
+	n = memkv_frozen_read_postings(fz, &fz->nullpost, 0);
+	if (n > 0)
+		memkv_run_add(run, NULL, 0, fz->tidbuf, n);
+	return n;
+}
+
+/* -------------------------------------------------------- frozen writer */
+
+typedef struct MemkvImage
+{
+	uint8	   *data;
+	uint64		len;
+	uint64		size;
+} MemkvImage;
+
+struct MemkvFrozenWriter
+{
+	FstAllocator alloc;
+	MemkvImage	fst;
+	MemkvImage	postings;
+	MemkvImage	nullpost;
+	FstBuilder *builder;
+	FstPostingsWriter *pw;
+	ItemPointerData *nulls;
+	uint64		nnulls;
+	uint64		nkeys;
+	uint64		ntids;
+};
+
+/* FstSinkFn: append to an in-memory image. */
+static int
+memkv_image_sink(void *arg, const uint8_t *data, size_t len)
+{
+	MemkvImage *img = (MemkvImage *) arg;
+
+	if (img->len + len > img->size)
+	{
+		uint64		newsize = Max(img->size * 2, 8192);
+
+		while (img->len + len > newsize)
+			newsize *= 2;
+		img->data = img->data ? repalloc_huge(img->data, newsize) :
+			MemoryContextAllocHuge(CurrentMemoryContext, newsize);
+		img->size = newsize;
+	}
+	memcpy(img->data + img->len, data, len);
+	img->len += len;
+	return 0;
+}
+
+/* Start writing a new frozen layer; keys follow in ascending order. */
+MemkvFrozenWriter *
+memkv_frozen_writer_begin(void)
+{
+	MemkvFrozenWriter *w = palloc0(sizeof(MemkvFrozenWriter));
+	FstBuildOptions opts;
+
+	memset(&opts, 0, sizeof(opts));
+	opts.registry_bytes = (size_t) Min(maintenance_work_mem, 256 * 1024) * 1024;
+	memkv_fst_allocator(&w->alloc);
+	w->builder = fst_builder_create(&w->alloc, memkv_image_sink, &w->fst,
+									&opts);
+	w->pw = fst_postings_writer_create(&w->alloc, memkv_image_sink,
+									   &w->postings);
+	return w;
+}
+
+/* Add the next key (ascending) with its TIDs (sorted, no duplicates). */
+void
+memkv_frozen_writer_add(MemkvFrozenWriter *w, const uint8 *key, Size keylen,
+						ItemPointerData *tids, uint64 ntids)
+{
+	if (fst_builder_add(w->builder, key, keylen) != 0)
+		elog(ERROR, "memkv: FST build failed: %s",
+			 fst_builder_error(w->builder));
+	if (fst_postings_add(w->pw, (const FstTid *) tids, ntids) != 0)
+		elog(ERROR, "memkv: postings build failed: %s",
+			 fst_postings_writer_error(w->pw));
+	w->nkeys++;
+	w->ntids += ntids;
+}
+
+/* Set the TIDs of the NULL key (sorted, no duplicates). */
+void
+memkv_frozen_writer_add_nulls(MemkvFrozenWriter *w, ItemPointerData *tids,
+							  uint64 ntids)
+{
+	w->nulls = tids;
+	w->nnulls = ntids;
+}
+
+/*
+ * Finish the images and write them to new contiguous pages at the end of
+ * the relation, tagged with `epoch` and WAL-logged as full pages.  Fills
+ * the frozen-layer fields of *meta; the caller switches the metapage.
+ */
+void
+memkv_frozen_writer_finish(MemkvFrozenWriter *w, Relation index, uint32 epoch,
+						   MemkvMetaPageData *meta)
+{
+	FstInfo		info;
+	FstPostingsInfo pinfo;
+	FstPostingsWriter *nw;
+	uint64		total;
+	uint64		npages;
+	uint64		i;
+	BlockNumber start = InvalidBlockNumber;
+	bool		needLock = !RELATION_IS_LOCAL(index);
+
+	if (fst_builder_finish(w->builder, &info) != 0)
+		elog(ERROR, "memkv: FST build failed: %s",
+			 fst_builder_error(w->builder));
+	if (fst_postings_finish(w->pw, &pinfo) != 0)
+		elog(ERROR, "memkv: postings build failed: %s",
+			 fst_postings_writer_error(w->pw));
+	nw = fst_postings_writer_create(&w->alloc, memkv_image_sink, &w->nullpost);
+	if ((w->nnulls > 0 && fst_postings_add(nw, (const FstTid *) w->nulls,
+										   w->nnulls) != 0) ||
+		fst_postings_finish(nw, NULL) != 0)
+		elog(ERROR, "memkv: postings build failed: %s",
+			 fst_postings_writer_error(nw));
+
+	total = w->fst.len + w->postings.len + w->nullpost.len;
+	npages = (total + MEMKV_FROZEN_CHUNK - 1) / MEMKV_FROZEN_CHUNK;
+
+	if (needLock)
+		LockRelationForExtension(index, ExclusiveLock);
+	for (i = 0; i < npages; i++)
+	{
+		Buffer		buf = ReadBuffer(index, P_NEW);
+		Page		page;
+		MemkvPageOpaque opaque;
+		uint64		off = i * MEMKV_FROZEN_CHUNK;
+		Size		n = Min(MEMKV_FROZEN_CHUNK, total - off);
+		Size		done = 0;
+		char	   *dst;
+
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		if (i == 0)
+			start = BufferGetBlockNumber(buf);
+		else if (BufferGetBlockNumber(buf) != start + i)
+			elog(ERROR, "memkv: frozen layer of \"%s\" is not contiguous",
+				 RelationGetRelationName(index));
+		page = BufferGetPage(buf);
+
+		START_CRIT_SECTION();
+		PageInit(page, BLCKSZ, sizeof(MemkvPageOpaqueData));
+		opaque = MemkvPageGetOpaque(page);
+		opaque->next = InvalidBlockNumber;
+		opaque->epoch = epoch;
+		opaque->flags = MEMKV_PAGE_FROZEN;
+		opaque->page_id = MEMKV_PAGE_ID;
+		dst = PageGetContents(page);
+		/* copy bytes [off, off + n) of the three images laid end to end */
+		while (done < n)
+		{
+			uint64		pos = off + done;
+			MemkvImage *img;
+			uint64		ioff;
+			Size		take;
+
+			if (pos < w->fst.len)
+				img = &w->fst, ioff = pos;
+			else if (pos < w->fst.len + w->postings.len)
+				img = &w->postings, ioff = pos - w->fst.len;
+			else
+				img = &w->nullpost, ioff = pos - w->fst.len - w->postings.len;
+			take = Min(n - done, img->len - ioff);
+			memcpy(dst + done, img->data + ioff, take);
+			done += take;
+		}
+		((PageHeader) page)->pd_lower = (dst + n) - (char *) page;
+		MarkBufferDirty(buf);
+		if (RelationNeedsWAL(index))
+			log_newpage_buffer(buf, true);
+		END_CRIT_SECTION();
+		UnlockReleaseBuffer(buf);
+	}
+	if (needLock)
+		UnlockRelationForExtension(index, ExclusiveLock);
+
+	meta->frozen_start = start;
+	meta->frozen_npages = (uint32) npages;
+	meta->frozen_epoch = epoch;
+	meta->fst_size = w->fst.len;
+	meta->postings_size = w->postings.len;
+	meta->nullpost_size = w->nullpost.len;
+	meta->frozen_nkeys = w->nkeys;
+	meta->frozen_ntids = w->ntids + w->nnulls;
+	meta->last_freeze = GetCurrentTimestamp();
+}
