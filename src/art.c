@@ -586,6 +586,8 @@ art_insert(ArtTree *tree, const ArtAllocator *a,
 	if (keylen > ART_MAX_KEY_LEN ||
 		(keylen > 0 && memchr(key, 0, keylen) != NULL))
 		return ART_BAD_KEY;
+	if (keylen == 0)
+		key = (const uint8_t *) "";	/* the empty key may come as NULL */
 
 	for (;;)
 	{
@@ -756,6 +758,8 @@ art_lookup(const ArtTree *tree, const ArtAllocator *a,
 	size_t		depth = 0;
 
 	*tids = NULL;
+	if (keylen == 0)
+		key = (const uint8_t *) "";
 	while (h != ARENA_NULL)
 	{
 		uint8_t    *n = addr(a, h);

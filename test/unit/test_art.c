@@ -550,6 +550,18 @@ test_bad_keys(void)
 	CHECK(ins(e, "\0", 1, 1) == ART_BAD_KEY);
 	CHECK(ins(e, big, ART_MAX_KEY_LEN + 1, 1) == ART_BAD_KEY);
 	CHECK(e->tree.nkeys == 0 && e->tree.root == ARENA_NULL);
+	/* the empty key given as NULL */
+	CHECK(art_insert(&e->tree, &e->a, NULL, 0, &(ArtTid) {0, 1, 1}) == ART_OK);
+	{
+		const ArtTid *t;
+		ArtBound	b = {NULL, 0, true};
+		Model		m = {0};
+
+		CHECK(art_lookup(&e->tree, &e->a, NULL, 0, &t) == 1);
+		model_insert(&m, (const uint8_t *) "", 0, 1);
+		CHECK(compare_walk(e, &m, &b, &b, false, 0));
+		model_free(&m);
+	}
 	CHECK(ins(e, big, ART_MAX_KEY_LEN, 1) == ART_OK);
 	CHECK(ins(e, big, ART_MAX_KEY_LEN - 1, 2) == ART_OK);
 	CHECK(env_check(e));
@@ -721,6 +733,32 @@ test_long_keys(void)
 		CHECK(compare_lookup(e, &m));
 		CHECK(compare_walk(e, &m, NULL, NULL, false, 0));
 		CHECK(compare_walk(e, &m, NULL, NULL, true, 0));
+	}
+	{
+		/* the walk borrows a key buffer from the arena and gives it back */
+		size_t		used = arena_bytes_used(e->t.base);
+		Collect		c;
+
+		CHECK(compare_walk(e, &m, NULL, NULL, false, 0));
+		CHECK(arena_bytes_used(e->t.base) == used);
+		/* if it cannot have one, it stops before the first long key */
+		memset(&c, 0, sizeof(c));
+		c.m = &m;
+		c.expect = malloc(m.n * sizeof(size_t));
+		for (i = 0; i < m.n; i++)
+			c.expect[i] = i;
+		c.nexpect = m.n;
+		e->t.fail_after = 0;
+		art_walk(&e->tree, &e->a, NULL, NULL, false, collect_visit, &c);
+		e->t.fail_after = -1;
+		free(c.expect);
+		CHECK(!c.bad);
+		CHECK(c.n < m.n);
+		for (i = 0; i < m.n; i++)
+			if (m.k[i].len > 8192)
+				break;
+		CHECK(c.n <= i);
+		CHECK(arena_bytes_used(e->t.base) == used);
 	}
 	{
 		ArtBound	lo = {k, 5000, true},
