@@ -349,8 +349,11 @@ memkv_sync(Relation index, MemkvEntry *entry)
 			art_free_all(&entry->nulls, memkv_allocator());
 			entry->instance_id = meta.instance_id;
 			entry->epoch = meta.epoch;
-			entry->resume_blkno = meta.log_head;
-			entry->resume_offset = meta.log_head_offset;
+			/* while a freeze runs, older entries are in the imm trees */
+			entry->resume_blkno = entry->freezing ?
+				entry->freeze_blkno : meta.log_head;
+			entry->resume_offset = entry->freezing ?
+				entry->freeze_offset : meta.log_head_offset;
 		}
 		entry->valid = false;
 		if (memkv_sync_from_position(index, entry))

@@ -21,6 +21,8 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
+#include "storage/ipc.h"
+#include "storage/lmgr.h"
 #include "storage/indexfsm.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -38,7 +40,7 @@ PG_FUNCTION_INFO_V1(memkv_freeze);
  */
 typedef struct MemkvMergeInput
 {
-	MemkvEntry *entry;			/* the delta tree, or NULL */
+	const ArtTree *tree;		/* a delta tree, or NULL */
 	MemkvFrozen *frozen;		/* the frozen layer, or NULL */
 	MemkvRun	run;
 	int			pos;			/* next key of run */
@@ -47,14 +49,14 @@ typedef struct MemkvMergeInput
 } MemkvMergeInput;
 
 static void
-memkv_merge_input_init(MemkvMergeInput *in, MemkvEntry *entry,
+memkv_merge_input_init(MemkvMergeInput *in, const ArtTree *tree,
 					   MemkvFrozen *frozen)
 {
 	memset(in, 0, sizeof(MemkvMergeInput));
-	in->entry = entry;
+	in->tree = tree;
 	in->frozen = frozen;
 	memkv_run_init(&in->run);
-	in->exhausted = (entry == NULL && frozen == NULL);
+	in->exhausted = (tree == NULL && frozen == NULL);
 }
 
 /* Make in->run[in->pos] the next key if there is one; false at the end. */
@@ -86,8 +88,8 @@ memkv_merge_input_ready(MemkvMergeInput *in)
 			lower.len = VARSIZE(in->after) - VARHDRSZ;
 			lower.inclusive = false;
 		}
-		if (in->entry)
-			memkv_run_collect_art(&in->run, in->entry,
+		if (in->tree)
+			memkv_run_collect_art(&in->run, in->tree,
 								  in->after ? &lower : NULL, NULL, false,
 								  MEMKV_FREEZE_CHUNK);
 		else
@@ -172,11 +174,49 @@ memkv_delete_log(Relation index, BlockNumber head, BlockNumber stop)
 	}
 }
 
+/* What the error cleanup of a freeze needs to find its entry. */
+typedef struct MemkvFreezeCleanup
+{
+	Relation	index;
+	MemkvEntry *entry;
+} MemkvFreezeCleanup;
+
 /*
- * Merge the frozen layer and the delta tree of `index` into a new frozen
- * layer and start an empty delta log.  With `dead`, TIDs it reports dead
- * are left out (VACUUM), and *stats is filled in.  Holds the index's
- * entry lock exclusively throughout.
+ * Error (or FATAL exit) during a freeze: give the frozen-aside trees up
+ * and mark the entry invalid, so the next user rebuilds from the log,
+ * which the failed freeze has not changed (or has switched completely).
+ */
+static void
+memkv_freeze_cleanup(int code, Datum arg)
+{
+	MemkvFreezeCleanup *fc = (MemkvFreezeCleanup *) DatumGetPointer(arg);
+	LWLock	   *lock = memkv_entry_lock(fc->entry);
+	bool		held = LWLockHeldByMeInMode(lock, LW_EXCLUSIVE);
+
+	if (!held)
+		LWLockAcquire(lock, LW_EXCLUSIVE);
+	if (fc->entry->freezing)
+	{
+		art_free_all(&fc->entry->imm_keys, memkv_allocator());
+		art_free_all(&fc->entry->imm_nulls, memkv_allocator());
+		fc->entry->freezing = false;
+	}
+	fc->entry->valid = false;
+	if (!held)
+		LWLockRelease(lock);
+}
+
+/*
+ * Merge the frozen layer and the delta of `index` into a new frozen
+ * layer.  With `dead`, TIDs it reports dead are left out (VACUUM), and
+ * *stats is filled in.
+ *
+ * Inserts and scans go on meanwhile: the entry lock is held exclusively
+ * only to set the delta trees aside (phase 1) and to switch to the new
+ * layer (phase 3).  In between, new entries go to fresh trees and on
+ * the log past the boundary; scans read the old frozen layer, the trees
+ * set aside, and the fresh ones.  Freezes of one index are serialized by
+ * a heavyweight lock on its metapage.
  */
 void
 memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
@@ -187,168 +227,189 @@ memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
 	MemkvMetaPageData meta;
 	MemkvMetaPageData newmeta;
 	MemkvEntry *entry;
-	MemkvFrozen *frozen;
-	MemkvFrozenWriter *w;
-	MemkvMergeInput delta;
-	MemkvMergeInput old;
-	MemkvRun	nulls;
-	ItemPointerData *tids = NULL;
-	uint64		maxtids = 0;
+	MemkvFreezeCleanup fc;
 	uint64		removed = 0;
 	uint64		kept = 0;
-	uint32		newepoch;
-	Buffer		logbuf;
-	Buffer		metabuf;
-	BlockNumber logblk;
-	GenericXLogState *state;
-	Page		page;
 
+	LockPage(index, MEMKV_METAPAGE_BLKNO, ExclusiveLock);
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "memkv freeze",
 								ALLOCSET_DEFAULT_SIZES);
 	oldcxt = MemoryContextSwitchTo(cxt);
 
+	/* phase 1: set the delta aside; new writes start at the boundary */
 	entry = memkv_open_synced(index, LW_EXCLUSIVE, &meta);
-	frozen = memkv_frozen_open(index, &meta);
-	w = memkv_frozen_writer_begin();
-	memkv_merge_input_init(&delta, entry, NULL);
-	memkv_merge_input_init(&old, NULL, frozen);
+	if (entry->freezing)
+		elog(ERROR, "memkv: index \"%s\" is already being frozen",
+			 RelationGetRelationName(index));
+	entry->imm_keys = entry->keys;
+	entry->imm_nulls = entry->nulls;
+	memset(&entry->keys, 0, sizeof(ArtTree));
+	memset(&entry->nulls, 0, sizeof(ArtTree));
+	entry->freeze_blkno = entry->resume_blkno;
+	entry->freeze_offset = entry->resume_offset;
+	entry->freezing = true;
+	memkv_entry_release(entry);
 
-	for (;;)
+	fc.index = index;
+	fc.entry = entry;
+	PG_ENSURE_ERROR_CLEANUP(memkv_freeze_cleanup, PointerGetDatum(&fc));
 	{
-		bool		have_d = memkv_merge_input_ready(&delta);
-		bool		have_o = memkv_merge_input_ready(&old);
-		MemkvRunKey *dk = have_d ? &delta.run.keys[delta.pos] : NULL;
-		MemkvRunKey *ok = have_o ? &old.run.keys[old.pos] : NULL;
-		const uint8 *key;
-		Size		keylen;
-		int			c;
-		uint64		n = 0;
+		MemkvFrozen *frozen;
+		MemkvFrozenWriter *w;
+		MemkvMergeInput delta;
+		MemkvMergeInput old;
+		MemkvRun	nulls;
+		ItemPointerData *tids = NULL;
+		uint64		maxtids = 0;
+		Buffer		metabuf;
+		GenericXLogState *state;
+		Page		page;
 
-		if (!have_d && !have_o)
-			break;
-		if (dk && ok)
-		{
-			c = memcmp(delta.run.keybuf + dk->key_offset,
-					   old.run.keybuf + ok->key_offset,
-					   Min(dk->key_len, ok->key_len));
-			if (c == 0)
-				c = (dk->key_len > ok->key_len) - (dk->key_len < ok->key_len);
-		}
-		else
-			c = dk ? -1 : 1;
-		if (c > 0)
-			dk = NULL;
-		else if (c < 0)
-			ok = NULL;
+		/* phase 2: merge, without the entry lock; only we touch imm */
+		frozen = memkv_frozen_open(index, &meta);
+		w = memkv_frozen_writer_begin();
+		memkv_merge_input_init(&delta, &entry->imm_keys, NULL);
+		memkv_merge_input_init(&old, NULL, frozen);
 
-		if (dk)
+		for (;;)
 		{
-			key = (const uint8 *) delta.run.keybuf + dk->key_offset;
-			keylen = dk->key_len;
-		}
-		else
-		{
-			key = (const uint8 *) old.run.keybuf + ok->key_offset;
-			keylen = ok->key_len;
-		}
+			bool		have_d = memkv_merge_input_ready(&delta);
+			bool		have_o = memkv_merge_input_ready(&old);
+			MemkvRunKey *dk = have_d ? &delta.run.keys[delta.pos] : NULL;
+			MemkvRunKey *ok = have_o ? &old.run.keys[old.pos] : NULL;
+			const uint8 *key;
+			Size		keylen;
+			int			c;
+			uint64		n = 0;
 
-		/* the key's TIDs from both layers */
-		{
-			uint64		need = (dk ? dk->ntids : 0) + (ok ? ok->ntids : 0);
-
-			if (need > maxtids)
+			CHECK_FOR_INTERRUPTS();
+			if (!have_d && !have_o)
+				break;
+			if (dk && ok)
 			{
-				maxtids = Max(need, 64);
-				tids = tids ? repalloc_huge(tids, maxtids * sizeof(ItemPointerData)) :
-					MemoryContextAllocHuge(cxt, maxtids * sizeof(ItemPointerData));
+				c = memcmp(delta.run.keybuf + dk->key_offset,
+						   old.run.keybuf + ok->key_offset,
+						   Min(dk->key_len, ok->key_len));
+				if (c == 0)
+					c = (dk->key_len > ok->key_len) - (dk->key_len < ok->key_len);
+			}
+			else
+				c = dk ? -1 : 1;
+			if (c > 0)
+				dk = NULL;
+			else if (c < 0)
+				ok = NULL;
+
+			if (dk)
+			{
+				key = (const uint8 *) delta.run.keybuf + dk->key_offset;
+				keylen = dk->key_len;
+			}
+			else
+			{
+				key = (const uint8 *) old.run.keybuf + ok->key_offset;
+				keylen = ok->key_len;
+			}
+
+			/* the key's TIDs from both layers */
+			{
+				uint64		need = (dk ? dk->ntids : 0) + (ok ? ok->ntids : 0);
+
+				if (need > maxtids)
+				{
+					maxtids = Max(need, 64);
+					tids = tids ? repalloc_huge(tids, maxtids * sizeof(ItemPointerData)) :
+						MemoryContextAllocHuge(cxt, maxtids * sizeof(ItemPointerData));
+				}
+			}
+			if (dk)
+			{
+				memcpy(tids, delta.run.tids + dk->tid_start,
+					   dk->ntids * sizeof(ItemPointerData));
+				n = dk->ntids;
+				delta.pos++;
+			}
+			if (ok)
+			{
+				memcpy(tids + n, old.run.tids + ok->tid_start,
+					   ok->ntids * sizeof(ItemPointerData));
+				n += ok->ntids;
+				old.pos++;
+			}
+			removed += memkv_filter_dead(tids, &n, dead, dead_state);
+			memkv_sort_tids(tids, &n);
+			if (n > 0)
+			{
+				memkv_frozen_writer_add(w, key, keylen, tids, n);
+				kept += n;
 			}
 		}
-		if (dk)
+
+		/* the NULL key */
+		memkv_run_init(&nulls);
 		{
-			memcpy(tids, delta.run.tids + dk->tid_start,
-				   dk->ntids * sizeof(ItemPointerData));
-			n = dk->ntids;
-			delta.pos++;
+			const ArtTid *atids;
+			uint32		nnull = art_lookup(&entry->imm_nulls, memkv_allocator(),
+										   (const uint8 *) "", 0, &atids);
+
+			if (nnull > 0)
+				memkv_run_add(&nulls, NULL, 0, (const ItemPointerData *) atids,
+							  nnull);
 		}
-		if (ok)
+		if (frozen)
+			memkv_frozen_nulls(frozen, &nulls);
 		{
-			memcpy(tids + n, old.run.tids + ok->tid_start,
-				   ok->ntids * sizeof(ItemPointerData));
-			n += ok->ntids;
-			old.pos++;
-		}
-		removed += memkv_filter_dead(tids, &n, dead, dead_state);
-		memkv_sort_tids(tids, &n);
-		if (n > 0)
-		{
-			memkv_frozen_writer_add(w, key, keylen, tids, n);
+			uint64		n = nulls.ntids;
+
+			removed += memkv_filter_dead(nulls.tids, &n, dead, dead_state);
+			memkv_sort_tids(nulls.tids, &n);
+			memkv_frozen_writer_add_nulls(w, nulls.tids, n);
 			kept += n;
 		}
+		memkv_frozen_close(frozen);
+
+		/* new pages at the end of the relation, not yet referenced */
+		newmeta = meta;
+		memkv_frozen_writer_finish(w, index, meta.epoch + 1, &newmeta);
+
+		/*
+		 * phase 3: switch.  The log now starts at the boundary; entries
+		 * appended since phase 1 stay in it and in the fresh trees.
+		 */
+		entry = memkv_entry_acquire(index, LW_EXCLUSIVE);
+		Assert(entry == fc.entry);
+		memkv_read_meta(index, &meta);
+		metabuf = ReadBuffer(index, MEMKV_METAPAGE_BLKNO);
+		LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+		state = GenericXLogStart(index);
+		page = GenericXLogRegisterBuffer(state, metabuf, 0);
+		newmeta.epoch = meta.epoch + 1;
+		newmeta.log_head = entry->freeze_blkno;
+		newmeta.log_head_offset = entry->freeze_offset;
+		newmeta.log_tail = meta.log_tail;
+		newmeta.freezes = meta.freezes + 1;
+		memcpy(MemkvPageGetMeta(page), &newmeta, sizeof(MemkvMetaPageData));
+		GenericXLogFinish(state);
+		UnlockReleaseBuffer(metabuf);
+
+		art_free_all(&entry->imm_keys, memkv_allocator());
+		art_free_all(&entry->imm_nulls, memkv_allocator());
+		entry->freezing = false;
+		entry->epoch = newmeta.epoch;
+
+		/* the old log up to the boundary and the old run are unreachable */
+		memkv_delete_log(index, meta.log_head, entry->freeze_blkno);
+		if (meta.frozen_start != InvalidBlockNumber)
+			memkv_delete_range(index, meta.frozen_start, meta.frozen_npages);
+		if (stats)
+			kept += entry->keys.ntids + entry->nulls.ntids;
+		memkv_entry_release(entry);
 	}
-
-	/* the NULL key */
-	memkv_run_init(&nulls);
-	{
-		const ArtTid *atids;
-		uint32		nnull = art_lookup(&entry->nulls, memkv_allocator(),
-									   (const uint8 *) "", 0, &atids);
-
-		if (nnull > 0)
-			memkv_run_add(&nulls, NULL, 0, (const ItemPointerData *) atids,
-						  nnull);
-	}
-	if (frozen)
-		memkv_frozen_nulls(frozen, &nulls);
-	{
-		uint64		n = nulls.ntids;
-
-		removed += memkv_filter_dead(nulls.tids, &n, dead, dead_state);
-		memkv_sort_tids(nulls.tids, &n);
-		memkv_frozen_writer_add_nulls(w, nulls.tids, n);
-		kept += n;
-	}
-	memkv_frozen_close(frozen);
-
-	/* write the new layer and a fresh log page, then switch */
-	newepoch = meta.epoch + 1;
-	newmeta = meta;
-	memkv_frozen_writer_finish(w, index, newepoch, &newmeta);
-	logbuf = memkv_new_buffer(index, newepoch);
-	logblk = BufferGetBlockNumber(logbuf);
-	metabuf = ReadBuffer(index, MEMKV_METAPAGE_BLKNO);
-	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
-
-	entry->valid = false;
-	state = GenericXLogStart(index);
-	page = GenericXLogRegisterBuffer(state, logbuf, GENERIC_XLOG_FULL_IMAGE);
-	memkv_init_log_page(page, newepoch);
-	page = GenericXLogRegisterBuffer(state, metabuf, 0);
-	newmeta.epoch = newepoch;
-	newmeta.log_head = logblk;
-	newmeta.log_head_offset = FirstOffsetNumber;
-	newmeta.log_tail = logblk;
-	newmeta.freezes = meta.freezes + 1;
-	memcpy(MemkvPageGetMeta(page), &newmeta, sizeof(MemkvMetaPageData));
-	GenericXLogFinish(state);
-	UnlockReleaseBuffer(metabuf);
-	UnlockReleaseBuffer(logbuf);
-
-	/* the old log and old frozen pages are unreachable now */
-	memkv_delete_log(index, meta.log_head, InvalidBlockNumber);
-	if (meta.frozen_start != InvalidBlockNumber)
-		memkv_delete_range(index, meta.frozen_start, meta.frozen_npages);
-
-	/* the delta is empty: the trees mirror the new, empty log */
-	art_free_all(&entry->keys, memkv_allocator());
-	art_free_all(&entry->nulls, memkv_allocator());
-	entry->epoch = newepoch;
-	entry->resume_blkno = logblk;
-	entry->resume_offset = FirstOffsetNumber;
-	entry->valid = true;
-	memkv_entry_release(entry);
+	PG_END_ENSURE_ERROR_CLEANUP(memkv_freeze_cleanup, PointerGetDatum(&fc));
 
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextDelete(cxt);
+	UnlockPage(index, MEMKV_METAPAGE_BLKNO, ExclusiveLock);
 
 	if (stats)
 	{

@@ -115,12 +115,12 @@ memkv_collect_visit(const uint8_t *key, size_t keylen, const ArtTid *tids,
 }
 
 /*
- * Append to `run` the keys of the entry's delta tree within the bounds, in
- * order, stopping at a key boundary once `target` TIDs are collected (the
- * run is then marked stopped).  Caller holds the entry lock.
+ * Append to `run` the keys of a delta tree within the bounds, in order,
+ * stopping at a key boundary once `target` TIDs are collected (the run is
+ * then marked stopped).  Caller holds the entry lock, or owns the tree.
  */
 void
-memkv_run_collect_art(MemkvRun *run, MemkvEntry *entry,
+memkv_run_collect_art(MemkvRun *run, const ArtTree *tree,
 					  const ArtBound *lower, const ArtBound *upper,
 					  bool backward, int target)
 {
@@ -128,7 +128,7 @@ memkv_run_collect_art(MemkvRun *run, MemkvEntry *entry,
 
 	cs.run = run;
 	cs.target = target;
-	art_walk(&entry->keys, memkv_allocator(), lower, upper, backward,
+	art_walk(tree, memkv_allocator(), lower, upper, backward,
 			 memkv_collect_visit, &cs);
 }
 

@@ -155,6 +155,17 @@ typedef struct MemkvEntry
 	OffsetNumber resume_offset;
 	ArtTree		keys;			/* non-NULL keys */
 	ArtTree		nulls;			/* NULL keys, under the empty key */
+
+	/*
+	 * While a freeze runs, the trees it is freezing are set aside here,
+	 * read-only, and keys/nulls mirror only the log from freeze_blkno /
+	 * freeze_offset on.  See src/README, "Freezing".
+	 */
+	bool		freezing;
+	ArtTree		imm_keys;
+	ArtTree		imm_nulls;
+	BlockNumber freeze_blkno;
+	OffsetNumber freeze_offset;
 } MemkvEntry;
 
 typedef struct MemkvShared
@@ -245,8 +256,7 @@ typedef struct MemkvScanOpaqueData
 	int			active;			/* index of the current batch */
 	int			cur;			/* position in the current batch */
 	int			batch_target;	/* TIDs to aim for at the next fill */
-	MemkvRun	run_delta;		/* scratch: keys from the delta tree */
-	MemkvRun	run_frozen;		/* scratch: keys from the frozen layer */
+	MemkvRun	runs[3];		/* scratch: keys from delta, imm, frozen */
 	IndexTuple	last_itup;		/* for index-only scans */
 } MemkvScanOpaqueData;
 
@@ -306,7 +316,7 @@ extern void memkv_run_init(MemkvRun *run);
 extern void memkv_run_reset(MemkvRun *run);
 extern void memkv_run_add(MemkvRun *run, const uint8 *key, Size keylen,
 						  const ItemPointerData *tids, uint64 ntids);
-extern void memkv_run_collect_art(MemkvRun *run, MemkvEntry *entry,
+extern void memkv_run_collect_art(MemkvRun *run, const ArtTree *tree,
 								  const ArtBound *lower, const ArtBound *upper,
 								  bool backward, int target);
 extern MemkvFrozen *memkv_frozen_open(Relation index,

@@ -263,18 +263,27 @@ memkv_batch_add(MemkvBatch *batch, bool isnull, const uint8 *key, Size keylen,
 	memkv_batch_add_tids(batch, isnull, offset, keylen, tids, ntids);
 }
 
-/* Add the NULL key's TIDs from both layers to the batch. */
+/* Add the NULL key's TIDs from every layer to the batch. */
 static void
 memkv_fill_nulls(MemkvEntry *entry, MemkvFrozen *frozen, MemkvBatch *batch,
 				 MemkvRun *scratch)
 {
 	const ArtTid *tids;
-	uint32		ntids = art_lookup(&entry->nulls, memkv_allocator(),
-								   (const uint8 *) "", 0, &tids);
+	uint32		ntids;
 
+	ntids = art_lookup(&entry->nulls, memkv_allocator(),
+					   (const uint8 *) "", 0, &tids);
 	if (ntids > 0)
 		memkv_batch_add(batch, true, NULL, 0, (const ItemPointerData *) tids,
 						ntids);
+	if (entry->freezing)
+	{
+		ntids = art_lookup(&entry->imm_nulls, memkv_allocator(),
+						   (const uint8 *) "", 0, &tids);
+		if (ntids > 0)
+			memkv_batch_add(batch, true, NULL, 0,
+							(const ItemPointerData *) tids, ntids);
+	}
 	if (frozen)
 	{
 		memkv_run_reset(scratch);
@@ -296,83 +305,94 @@ memkv_run_key_cmp(const MemkvRun *ra, const MemkvRunKey *a,
 }
 
 /*
- * Merge the keys collected from the delta tree and the frozen layer (both
- * in scan order) into the batch.  When a run stopped early, keys beyond
- * its last key may be missing from it, so the merge stops there too.
- * Returns true if the range may hold more keys after the batch.
+ * Merge the keys collected from the layers (each run in scan order) into
+ * the batch; a key found in several layers gets the TIDs of all.  When a
+ * run stopped early, keys beyond its last key may be missing from it, so
+ * the merge stops at the first such last key.  Returns true if the range
+ * may hold more keys after the batch.
  */
 static bool
-memkv_merge_runs(MemkvBatch *batch, const MemkvRun *delta,
-				 const MemkvRun *frozen, bool backward)
+memkv_merge_runs(MemkvBatch *batch, MemkvRun *runs, int nruns, bool backward)
 {
 	int			dir = backward ? -1 : 1;
 	const MemkvRun *limit_run = NULL;
 	const MemkvRunKey *limit = NULL;
-	int			i = 0,
-				j = 0;
+	int			pos[3] = {0, 0, 0};
+	bool		stopped = false;
+	int			r;
 
-	/* the first of the runs' last keys, in scan order, if they stopped */
-	if (delta->stopped && delta->nkeys > 0)
+	Assert(nruns <= 3);
+	for (r = 0; r < nruns; r++)
 	{
-		limit_run = delta;
-		limit = &delta->keys[delta->nkeys - 1];
-	}
-	if (frozen->stopped && frozen->nkeys > 0)
-	{
-		const MemkvRunKey *fl = &frozen->keys[frozen->nkeys - 1];
+		const MemkvRunKey *last;
 
+		if (!runs[r].stopped || runs[r].nkeys == 0)
+			continue;
+		stopped = true;
+		last = &runs[r].keys[runs[r].nkeys - 1];
 		if (limit == NULL ||
-			dir * memkv_run_key_cmp(frozen, fl, limit_run, limit) < 0)
+			dir * memkv_run_key_cmp(&runs[r], last, limit_run, limit) < 0)
 		{
-			limit_run = frozen;
-			limit = fl;
+			limit_run = &runs[r];
+			limit = last;
 		}
 	}
 
-	while (i < delta->nkeys || j < frozen->nkeys)
+	for (;;)
 	{
-		const MemkvRunKey *dk = i < delta->nkeys ? &delta->keys[i] : NULL;
-		const MemkvRunKey *fk = j < frozen->nkeys ? &frozen->keys[j] : NULL;
-		const MemkvRun *krun;
-		const MemkvRunKey *k;
-		int			c;
+		int			best = -1;
+		Size		key_offset = 0;
 
-		if (dk && fk)
-			c = dir * memkv_run_key_cmp(delta, dk, frozen, fk);
-		else
-			c = dk ? -1 : 1;
-		k = c <= 0 ? dk : fk;
-		krun = c <= 0 ? delta : frozen;
-		if (limit && dir * memkv_run_key_cmp(krun, k, limit_run, limit) > 0)
+		/* the run whose next key comes first */
+		for (r = 0; r < nruns; r++)
+		{
+			if (pos[r] >= runs[r].nkeys)
+				continue;
+			if (best < 0 ||
+				dir * memkv_run_key_cmp(&runs[r], &runs[r].keys[pos[r]],
+										&runs[best], &runs[best].keys[pos[best]]) < 0)
+				best = r;
+		}
+		if (best < 0)
 			break;
-		if (c <= 0)
-		{
-			memkv_batch_add(batch, false,
-							(const uint8 *) delta->keybuf + dk->key_offset,
-							dk->key_len, delta->tids + dk->tid_start,
-							dk->ntids);
-			i++;
-		}
-		if (c == 0)
-		{
-			/* same key in both layers: its frozen TIDs join the delta's */
-			MemkvBatchItem *prev = &batch->items[batch->nitems - 1];
+		if (limit &&
+			dir * memkv_run_key_cmp(&runs[best], &runs[best].keys[pos[best]],
+									limit_run, limit) > 0)
+			break;
 
-			memkv_batch_add_tids(batch, false, prev->key_offset,
-								 prev->key_len, frozen->tids + fk->tid_start,
-								 fk->ntids);
-			j++;
-		}
-		else if (c > 0)
+		/* take that key from every run that has it */
 		{
-			memkv_batch_add(batch, false,
-							(const uint8 *) frozen->keybuf + fk->key_offset,
-							fk->key_len, frozen->tids + fk->tid_start,
-							fk->ntids);
-			j++;
+			const MemkvRun *brun = &runs[best];
+			const MemkvRunKey *bk = &brun->keys[pos[best]];
+			bool		stored = false;
+
+			for (r = 0; r < nruns; r++)
+			{
+				const MemkvRunKey *k;
+
+				if (pos[r] >= runs[r].nkeys)
+					continue;
+				k = &runs[r].keys[pos[r]];
+				if (r != best && memkv_run_key_cmp(&runs[r], k, brun, bk) != 0)
+					continue;
+				if (!stored)
+				{
+					key_offset = batch->keybuf_used;
+					memkv_batch_add(batch, false,
+									(const uint8 *) runs[r].keybuf + k->key_offset,
+									k->key_len, runs[r].tids + k->tid_start,
+									k->ntids);
+					stored = true;
+				}
+				else
+					memkv_batch_add_tids(batch, false, key_offset, k->key_len,
+										 runs[r].tids + k->tid_start,
+										 k->ntids);
+				pos[r]++;
+			}
 		}
 	}
-	return delta->stopped || frozen->stopped;
+	return stopped;
 }
 
 /* Reverse a batch collected in descending order. */
@@ -461,21 +481,31 @@ memkv_fill(IndexScanDesc scan, MemkvBatch *batch, ScanDirection dir,
 		MemkvFrozen *frozen = memkv_frozen_open(scan->indexRelation, &meta);
 
 		if (backward && take_nulls)
-			memkv_fill_nulls(entry, frozen, batch, &so->run_frozen);
+			memkv_fill_nulls(entry, frozen, batch, &so->runs[2]);
 		if (walk_keys)
 		{
-			memkv_run_reset(&so->run_delta);
-			memkv_run_reset(&so->run_frozen);
-			memkv_run_collect_art(&so->run_delta, entry, lowerp, upperp,
-								  backward, so->batch_target);
+			int			nruns = 0;
+
+			memkv_run_reset(&so->runs[nruns]);
+			memkv_run_collect_art(&so->runs[nruns++], &entry->keys,
+								  lowerp, upperp, backward, so->batch_target);
+			if (entry->freezing)
+			{
+				memkv_run_reset(&so->runs[nruns]);
+				memkv_run_collect_art(&so->runs[nruns++], &entry->imm_keys,
+									  lowerp, upperp, backward,
+									  so->batch_target);
+			}
 			if (frozen)
-				memkv_frozen_collect(frozen, &so->run_frozen, lowerp, upperp,
-									 backward, so->batch_target);
-			stopped = memkv_merge_runs(batch, &so->run_delta, &so->run_frozen,
-									   backward);
+			{
+				memkv_run_reset(&so->runs[nruns]);
+				memkv_frozen_collect(frozen, &so->runs[nruns++], lowerp,
+									 upperp, backward, so->batch_target);
+			}
+			stopped = memkv_merge_runs(batch, so->runs, nruns, backward);
 		}
 		if (!backward && take_nulls && !stopped)
-			memkv_fill_nulls(entry, frozen, batch, &so->run_frozen);
+			memkv_fill_nulls(entry, frozen, batch, &so->runs[2]);
 		memkv_frozen_close(frozen);
 		memkv_entry_release(entry);
 	}
@@ -512,8 +542,8 @@ memkv_beginscan(Relation r, int nkeys, int norderbys)
 												   ALLOCSET_DEFAULT_SIZES);
 		memkv_batch_reset(&so->batches[i]);
 	}
-	memkv_run_init(&so->run_delta);
-	memkv_run_init(&so->run_frozen);
+	for (i = 0; i < 3; i++)
+		memkv_run_init(&so->runs[i]);
 	scan->opaque = so;
 	return scan;
 }

@@ -208,6 +208,11 @@ memkv_registry_assign(RelFileNode node, BackendId backend)
 
 			if (!LWLockConditionalAcquire(lock, LW_EXCLUSIVE))
 				continue;
+			if (e->in_use && e->freezing)
+			{
+				LWLockRelease(lock);
+				continue;
+			}
 			memkv_entry_clear(e);
 			e->in_use = true;
 			e->node = node;
@@ -295,10 +300,16 @@ memkv_evict_one(MemkvEntry *self)
 		MemkvEntry *e = &memkv_shared->entries[order[i]];
 		LWLock	   *lock = &memkv_shared->entry_locks[order[i]].lock;
 
-		if (e == self || !e->in_use || e->keys.bytes + e->nulls.bytes == 0)
+		if (e == self || !e->in_use || e->freezing ||
+			e->keys.bytes + e->nulls.bytes == 0)
 			continue;
 		if (!LWLockConditionalAcquire(lock, LW_EXCLUSIVE))
 			continue;
+		if (e->freezing)
+		{
+			LWLockRelease(lock);
+			continue;
+		}
 		memkv_entry_clear(e);
 		LWLockRelease(lock);
 		evicted = true;

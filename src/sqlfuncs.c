@@ -92,9 +92,15 @@ memkv_state(PG_FUNCTION_ARGS)
 	values[0] = Int64GetDatum(meta.epoch);
 	values[1] = Int64GetDatum(log_pages);
 	values[2] = Int64GetDatum((int64) log_tuples);
-	values[3] = Int64GetDatum((int64) (entry->keys.nkeys + entry->nulls.nkeys));
-	values[4] = Int64GetDatum((int64) (entry->keys.ntids + entry->nulls.ntids));
-	values[5] = Int64GetDatum((int64) (entry->keys.bytes + entry->nulls.bytes));
+	values[3] = Int64GetDatum((int64) (entry->keys.nkeys + entry->nulls.nkeys +
+									   entry->imm_keys.nkeys +
+									   entry->imm_nulls.nkeys));
+	values[4] = Int64GetDatum((int64) (entry->keys.ntids + entry->nulls.ntids +
+									   entry->imm_keys.ntids +
+									   entry->imm_nulls.ntids));
+	values[5] = Int64GetDatum((int64) (entry->keys.bytes + entry->nulls.bytes +
+									   entry->imm_keys.bytes +
+									   entry->imm_nulls.bytes));
 	values[6] = BoolGetDatum(loaded);
 	values[7] = Int64GetDatum((int64) meta.frozen_nkeys);
 	values[8] = Int64GetDatum((int64) meta.frozen_ntids);
@@ -184,10 +190,101 @@ memkv_verify_visit(IndexTuple itup, void *arg)
 					   memkv_allocator(), key, isnull ? 0 : keylen, &tids);
 	for (i = 0; i < ntids && !found; i++)
 		found = memcmp(&tids[i], &itup->t_tid, sizeof(ArtTid)) == 0;
+	if (!found && vs->entry->freezing)
+	{
+		ntids = art_lookup(isnull ? &vs->entry->imm_nulls : &vs->entry->imm_keys,
+						   memkv_allocator(), key, isnull ? 0 : keylen, &tids);
+		for (i = 0; i < ntids && !found; i++)
+			found = memcmp(&tids[i], &itup->t_tid, sizeof(ArtTid)) == 0;
+	}
 	if (!found)
 		memkv_report(vs, "log entry for TID (%u,%u) is missing from the delta tree",
 					 ItemPointerGetBlockNumberNoCheck(&itup->t_tid),
 					 ItemPointerGetOffsetNumberNoCheck(&itup->t_tid));
+}
+
+/*
+ * Walk the whole frozen layer: keys strictly ascending, every posting list
+ * non-empty, sorted, with valid TIDs, and the totals the metapage states.
+ * Reading it also checks every node and page the walk touches.
+ */
+static void
+memkv_verify_frozen(MemkvVerifyState *vs, Relation index,
+					const MemkvMetaPageData *meta)
+{
+	MemkvFrozen *frozen = memkv_frozen_open(index, meta);
+	MemkvRun	run;
+	bytea	   *prev = NULL;
+	uint64		nkeys = 0;
+	uint64		ntids = 0;
+	ArtBound	lower;
+
+	if (frozen == NULL)
+		return;
+	memkv_run_init(&run);
+	for (;;)
+	{
+		int			i;
+
+		memkv_run_reset(&run);
+		if (prev)
+		{
+			lower.key = (const uint8 *) VARDATA(prev);
+			lower.len = VARSIZE(prev) - VARHDRSZ;
+			lower.inclusive = false;
+		}
+		memkv_frozen_collect(frozen, &run, prev ? &lower : NULL, NULL, false,
+							 4096);
+		for (i = 0; i < run.nkeys; i++)
+		{
+			MemkvRunKey *k = &run.keys[i];
+			const char *key = run.keybuf + k->key_offset;
+			uint64		t;
+
+			if (prev)
+			{
+				int			c = memcmp(VARDATA(prev), key,
+									   Min(VARSIZE(prev) - VARHDRSZ, k->key_len));
+
+				if (c > 0 || (c == 0 && VARSIZE(prev) - VARHDRSZ >= k->key_len))
+					memkv_report(vs, "frozen keys out of order at key %llu",
+								 (unsigned long long) nkeys);
+			}
+			if (k->ntids == 0)
+				memkv_report(vs, "frozen key %llu has no TIDs",
+							 (unsigned long long) nkeys);
+			for (t = 0; t < k->ntids; t++)
+			{
+				ItemPointer tid = &run.tids[k->tid_start + t];
+
+				if (!ItemPointerIsValid(tid) ||
+					(t > 0 && ItemPointerCompare(tid - 1, tid) >= 0))
+					memkv_report(vs, "frozen key %llu has a bad posting list",
+								 (unsigned long long) nkeys);
+			}
+			if (memchr(key, 0, k->key_len) != NULL)
+				memkv_report(vs, "frozen key %llu contains a zero byte",
+							 (unsigned long long) nkeys);
+			ntids += k->ntids;
+			nkeys++;
+			if (prev)
+				pfree(prev);
+			prev = palloc(VARHDRSZ + k->key_len);
+			SET_VARSIZE(prev, VARHDRSZ + k->key_len);
+			memcpy(VARDATA(prev), key, k->key_len);
+		}
+		if (!run.stopped)
+			break;
+	}
+	memkv_run_reset(&run);
+	ntids += memkv_frozen_nulls(frozen, &run);
+	memkv_frozen_close(frozen);
+
+	if (nkeys != meta->frozen_nkeys || ntids != meta->frozen_ntids)
+		memkv_report(vs, "frozen layer holds %llu keys and %llu TIDs, the metapage says %llu and %llu",
+					 (unsigned long long) nkeys, (unsigned long long) ntids,
+					 (unsigned long long) meta->frozen_nkeys,
+					 (unsigned long long) meta->frozen_ntids);
 }
 
 /*
@@ -245,14 +342,17 @@ memkv_verify(PG_FUNCTION_ARGS)
 	if (!art_check(&vs.entry->nulls, memkv_allocator(),
 				   memkv_shared->arena_size, errbuf, sizeof(errbuf)))
 		memkv_report(&vs, "NULL tree: %s", errbuf);
-	if (vs.entry->keys.ntids != vs.nonnull)
-		memkv_report(&vs, "delta tree holds %llu TIDs, the log %llu",
-					 (unsigned long long) vs.entry->keys.ntids,
+	if (vs.entry->keys.ntids + vs.entry->imm_keys.ntids != vs.nonnull)
+		memkv_report(&vs, "delta trees hold %llu TIDs, the log %llu",
+					 (unsigned long long) (vs.entry->keys.ntids +
+										   vs.entry->imm_keys.ntids),
 					 (unsigned long long) vs.nonnull);
-	if (vs.entry->nulls.ntids != vs.nulls)
-		memkv_report(&vs, "NULL tree holds %llu TIDs, the log %llu",
-					 (unsigned long long) vs.entry->nulls.ntids,
+	if (vs.entry->nulls.ntids + vs.entry->imm_nulls.ntids != vs.nulls)
+		memkv_report(&vs, "NULL trees hold %llu TIDs, the log %llu",
+					 (unsigned long long) (vs.entry->nulls.ntids +
+										   vs.entry->imm_nulls.ntids),
 					 (unsigned long long) vs.nulls);
+	memkv_verify_frozen(&vs, index, &meta);
 	memkv_entry_release(vs.entry);
 
 	relation_close(index, AccessShareLock);

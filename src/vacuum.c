@@ -13,6 +13,7 @@
 #include "commands/vacuum.h"
 #include "storage/bufmgr.h"
 #include "storage/indexfsm.h"
+#include "storage/lmgr.h"
 #include "utils/rel.h"
 
 #include "memkv.h"
@@ -54,7 +55,9 @@ memkv_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 	if (stats == NULL)
 		stats = (IndexBulkDeleteResult *) palloc0(sizeof(IndexBulkDeleteResult));
 
-	/* hold off appends and freezes, which could use a page we free */
+	/* hold off freezes (whose new pages are not in the metapage yet) */
+	LockPage(index, MEMKV_METAPAGE_BLKNO, ExclusiveLock);
+	/* and appends, which could link a page we are about to free */
 	entry = memkv_entry_acquire(index, LW_EXCLUSIVE);
 	memkv_read_meta(index, &meta);
 	nblocks = RelationGetNumberOfBlocks(index);
@@ -95,6 +98,7 @@ memkv_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 		stats->pages_free++;
 	}
 	memkv_entry_release(entry);
+	UnlockPage(index, MEMKV_METAPAGE_BLKNO, ExclusiveLock);
 	pfree(in_use);
 
 	IndexFreeSpaceMapVacuum(index);
