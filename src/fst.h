@@ -231,6 +231,17 @@ extern void fst_builder_destroy(FstBuilder *b);
 
 /* ----------------------------------------------------------------- reader */
 
+/*
+ * Bytes [lo, hi) of an image as last fetched, at p (valid only until the
+ * next read call on the source; every public function starts afresh).
+ */
+typedef struct FstWindow
+{
+	uint64_t	lo;
+	uint64_t	hi;
+	const uint8_t *p;
+} FstWindow;
+
 typedef struct FstReader
 {
 	FstSource	src;
@@ -239,7 +250,8 @@ typedef struct FstReader
 	uint64_t	nodes_end;		/* first byte after the node area */
 	uint32_t	max_key_len;
 	uint8_t		common[FST_NCOMMON];
-	uint8_t		buf[FST_MAX_NODE_BYTES];	/* scratch for fst_lookup */
+	FstWindow	win;			/* for fst_lookup */
+	uint8_t		buf[FST_MAX_NODE_BYTES];
 	char		errmsg[FST_ERRMSG_LEN];
 } FstReader;
 
@@ -279,17 +291,19 @@ typedef struct FstCursor
 {
 	FstReader  *r;
 	FstAllocator alloc;
-	FstFrame   *stack;			/* max_key_len + 1 frames */
-	uint8_t    *key;			/* max_key_len + 1 bytes */
+	FstFrame   *stack;			/* grown on demand up to max_key_len + 1 */
+	uint8_t    *key;
+	uint32_t	cap;			/* frames and key bytes allocated */
 	uint32_t	depth;			/* key length of the current frame */
 	uint32_t	keylen;
 	uint64_t	ordinal;
 	bool		positioned;
+	FstWindow	win;
 	uint8_t		buf[FST_MAX_NODE_BYTES];
 	char		errmsg[FST_ERRMSG_LEN];
 } FstCursor;
 
-/* Prepare a cursor on r (allocates O(max key length)); unpositioned. */
+/* Prepare a cursor on r; unpositioned.  Memory grows with key length. */
 extern void fst_cursor_init(FstCursor *c, FstReader *r,
 							const FstAllocator *alloc);
 

@@ -19,8 +19,12 @@
 
 #include <string.h>
 
-/* Bytes fetched first when reading a node: enough for any single node. */
-#define PEEK_BYTES	16
+/*
+ * A node read fetches a window of up to WINDOW_BYTES ending at the node, so
+ * that the nodes below it (children are usually just below) are read
+ * without another call to the source.
+ */
+#define WINDOW_BYTES	256
 
 /* A decoded node header; L(i) of the format is end[-i]. */
 typedef struct Node
@@ -176,11 +180,11 @@ node_bits(const Node *nd, uint64_t bitpos, int width)
  * inside the node area.
  */
 static int
-read_node(const FstReader *r, uint64_t addr, Node *nd, uint8_t *buf,
-		  char *errmsg)
+read_node(const FstReader *r, FstWindow *win, uint64_t addr, Node *nd,
+		  uint8_t *buf, char *errmsg)
 {
 	uint64_t	avail;
-	size_t		w;
+	uint64_t	w;
 	const uint8_t *p;
 	uint8_t		h;
 	uint32_t	pos;
@@ -188,12 +192,20 @@ read_node(const FstReader *r, uint64_t addr, Node *nd, uint8_t *buf,
 	if (addr < FST_PREAMBLE_SIZE || addr >= r->nodes_end)
 		return set_error(errmsg, "fst node address out of range");
 	avail = addr - FST_PREAMBLE_SIZE + 1;
-	w = avail < PEEK_BYTES ? (size_t) avail : PEEK_BYTES;
-	p = r->src.read(r->src.arg, addr - w + 1, w, buf);
-	if (p == NULL)
-		return set_error(errmsg, "fst image read failed");
+	if (win->p == NULL || addr < win->lo || addr >= win->hi ||
+		(addr - win->lo < 15 && win->lo > FST_PREAMBLE_SIZE))
+	{
+		w = avail < WINDOW_BYTES ? avail : WINDOW_BYTES;
+		p = r->src.read(r->src.arg, addr - w + 1, (size_t) w, buf);
+		if (p == NULL)
+			return set_error(errmsg, "fst image read failed");
+		win->lo = addr - w + 1;
+		win->hi = addr + 1;
+		win->p = p;
+	}
+	w = addr - win->lo + 1;		/* bytes of the window at and below addr */
 	nd->addr = addr;
-	nd->end = p + w - 1;
+	nd->end = win->p + (addr - win->lo);
 	h = NODE_BYTE(nd, 0);
 	nd->final = (h & 0x40) != 0;
 	pos = 1;
@@ -278,10 +290,16 @@ read_node(const FstReader *r, uint64_t addr, Node *nd, uint8_t *buf,
 			return set_error(errmsg, "fst node has no room for targets");
 		if (len > w)
 		{
-			p = r->src.read(r->src.arg, nd->start, (size_t) len, buf);
+			w = avail < WINDOW_BYTES ? avail : WINDOW_BYTES;
+			if (w < len)
+				w = len;
+			p = r->src.read(r->src.arg, addr - w + 1, (size_t) w, buf);
 			if (p == NULL)
 				return set_error(errmsg, "fst image read failed");
-			nd->end = p + len - 1;
+			win->lo = addr - w + 1;
+			win->hi = addr + 1;
+			win->p = p;
+			nd->end = p + w - 1;
 		}
 		return 0;
 	}
@@ -357,6 +375,7 @@ fst_lookup(FstReader *r, const uint8_t *key, size_t len, uint64_t *ordinal)
 	size_t		j;
 	Node		nd;
 
+	r->win.p = NULL;
 	if (r->nkeys == 0 || len > r->max_key_len)
 		return 0;
 	for (j = 0; j < len; j++)
@@ -364,7 +383,7 @@ fst_lookup(FstReader *r, const uint8_t *key, size_t len, uint64_t *ordinal)
 		uint32_t	i;
 		uint64_t	out;
 
-		if (read_node(r, addr, &nd, r->buf, r->errmsg) != 0)
+		if (read_node(r, &r->win, addr, &nd, r->buf, r->errmsg) != 0)
 			return -1;
 		i = node_lower_bound(&nd, key[j]);
 		if (i == nd.n || node_label(&nd, i) != key[j])
@@ -375,7 +394,7 @@ fst_lookup(FstReader *r, const uint8_t *key, size_t len, uint64_t *ordinal)
 			return set_error(r->errmsg, "fst output out of range");
 		ord += out;
 	}
-	if (read_node(r, addr, &nd, r->buf, r->errmsg) != 0)
+	if (read_node(r, &r->win, addr, &nd, r->buf, r->errmsg) != 0)
 		return -1;
 	if (!nd.final)
 		return 0;
@@ -385,20 +404,20 @@ fst_lookup(FstReader *r, const uint8_t *key, size_t len, uint64_t *ordinal)
 
 /* ----------------------------------------------------------------- cursor */
 
-/* Allocate the cursor's stack and key buffer. */
+/* Set up an unpositioned cursor; the stack is allocated on first use. */
 void
 fst_cursor_init(FstCursor *c, FstReader *r, const FstAllocator *alloc)
 {
-	size_t		frames = (size_t) r->max_key_len + 1;
-
 	c->r = r;
 	c->alloc = *alloc;
-	c->stack = alloc->alloc(alloc->arg, sizeof(FstFrame) * frames);
-	c->key = alloc->alloc(alloc->arg, frames);
+	c->stack = NULL;
+	c->key = NULL;
+	c->cap = 0;
 	c->depth = 0;
 	c->keylen = 0;
 	c->ordinal = 0;
 	c->positioned = false;
+	c->win.p = NULL;
 	c->errmsg[0] = '\0';
 }
 
@@ -412,14 +431,44 @@ fst_cursor_free(FstCursor *c)
 		c->alloc.free(c->alloc.arg, c->key);
 	c->stack = NULL;
 	c->key = NULL;
+	c->cap = 0;
 	c->positioned = false;
+}
+
+/* Make room for frames 0..need-1 (need <= max_key_len + 1). */
+static void
+ensure_frames(FstCursor *c, uint32_t need)
+{
+	uint32_t	newcap;
+
+	if (need <= c->cap)
+		return;
+	newcap = c->cap ? c->cap : 64;
+	while (newcap < need)
+		newcap *= 2;
+	if (newcap > c->r->max_key_len + 1)
+		newcap = c->r->max_key_len + 1;
+	if (c->stack == NULL)
+	{
+		c->stack = c->alloc.alloc(c->alloc.arg, sizeof(FstFrame) * newcap);
+		c->key = c->alloc.alloc(c->alloc.arg, newcap);
+	}
+	else
+	{
+		c->stack = c->alloc.realloc(c->alloc.arg, c->stack,
+									sizeof(FstFrame) * c->cap,
+									sizeof(FstFrame) * newcap);
+		c->key = c->alloc.realloc(c->alloc.arg, c->key, c->cap, newcap);
+	}
+	c->cap = newcap;
 }
 
 /* Read the node of the top frame. */
 static int
 top_node(FstCursor *c, Node *nd)
 {
-	return read_node(c->r, c->stack[c->depth].addr, nd, c->buf, c->errmsg);
+	return read_node(c->r, &c->win, c->stack[c->depth].addr, nd, c->buf,
+					 c->errmsg);
 }
 
 /* Follow transition i of nd (the top frame's node): push a frame. */
@@ -428,12 +477,14 @@ take(FstCursor *c, const Node *nd, uint32_t i)
 {
 	uint64_t	target;
 	uint64_t	out;
-	FstFrame   *f = &c->stack[c->depth];
+	FstFrame   *f;
 
 	if (c->depth >= c->r->max_key_len)
 		return set_error(c->errmsg, "fst path longer than the max key length");
 	if (node_trans(nd, i, &target, &out, c->errmsg) != 0)
 		return -1;
+	ensure_frames(c, c->depth + 2);
+	f = &c->stack[c->depth];
 	if (out >= c->r->nkeys - f->ord)
 		return set_error(c->errmsg, "fst output out of range");
 	f->ti = i;
@@ -569,8 +620,10 @@ fst_cursor_seek(FstCursor *c, FstSeekOp op, const uint8_t *bound, size_t len)
 
 	c->positioned = false;
 	c->depth = 0;
+	c->win.p = NULL;
 	if (c->r->nkeys == 0)
 		return 0;
+	ensure_frames(c, 1);
 	c->stack[0].addr = c->r->root;
 	c->stack[0].ord = 0;
 
@@ -656,6 +709,7 @@ fst_cursor_next(FstCursor *c)
 
 	if (!c->positioned)
 		return 0;
+	c->win.p = NULL;
 	if (top_node(c, &nd) != 0)
 		return step_result(c, -1);
 	if (nd.n > 0)
@@ -680,6 +734,7 @@ fst_cursor_prev(FstCursor *c)
 
 	if (!c->positioned)
 		return 0;
+	c->win.p = NULL;
 	rc = ascend_prev(c);
 	if (rc == 1 && c->ordinal + 1 != prev)
 		rc = set_error(c->errmsg, "fst ordinals out of sequence");
