@@ -9,13 +9,15 @@
 #   3. unit      make -C test/unit check   (plain-C ART/arena tests, no server;
 #                skipped with a message while test/unit/Makefile is missing)
 #   4. regress   a throwaway server with memkv preloaded (test/lib/pgserver.sh,
-#                mktemp dir, private port), then `make installcheck` with the
-#                TAP part off: pg_regress (sql/, expected/) and isolation
-#                (test/specs, test/expected); prints the diffs on failure
-#   5. tap       the TAP tests test/t/*.pl (PostgreSQL::Test::Cluster).  initdb
+#                mktemp dir, private port), then `make installcheck` with
+#                only pg_regress on (sql/, expected/); prints the diffs and
+#                the server log on failure
+#   5. isolation the same with only the isolation specs on (test/specs,
+#                test/expected)
+#   6. tap       the TAP tests test/t/*.pl (PostgreSQL::Test::Cluster).  initdb
 #                refuses root, so they run as the postgres OS user in a copy of
 #                the tree owned by postgres; prints the logs on failure
-#   6. bench     bash bench/selftest.sh, if it exists
+#   7. bench     bash bench/selftest.sh, if it exists
 #
 # A failing step does not stop the later ones (unless they need its result).
 # Ends with a summary and a last line "N passed, M failed" (steps); exits
@@ -64,7 +66,7 @@ record()
 	PASS) passed=$((passed + 1)) ;;
 	FAIL) failed=$((failed + 1)) ;;
 	esac
-	summary+=("$(printf '%-8s %-5s %5ss  %s' "$name" "$status" "$secs" "$note")")
+	summary+=("$(printf '%-10s %-5s %5ss  %s' "$name" "$status" "$secs" "$note")")
 	echo "-- $name: $status (${secs}s) $note"
 }
 
@@ -112,20 +114,25 @@ do_unit()
 	timeout -k 30 "$STEP_TIMEOUT" make -C test/unit check
 }
 
-do_regress()
+# installcheck_with_server WHAT MAKE_ARGS...: start a throwaway server with
+# memkv preloaded, run `make installcheck MAKE_ARGS...`, print the diffs and
+# the server log's tail on failure, stop the server (also on error: the
+# EXIT trap of pgserver.sh, in this step's subshell).
+installcheck_with_server()
 {
+	local what=$1
+	shift
 	# shellcheck source=lib/pgserver.sh
 	source test/lib/pgserver.sh
-	local dir=$WORK/server port
+	local dir=$WORK/server-$what port
 	port=$((20000 + RANDOM % 20000))
 	pg_server_start "$dir" "$port"
 	echo "server running: socket dir $dir, port $port"
-	psql -X -q -c "SELECT version()" -At
 
-	rm -rf results regression.diffs regression.out test/output_iso
 	local rc=0
-	timeout -k 30 "$STEP_TIMEOUT" make installcheck TAP_TESTS= </dev/null || rc=$?
+	timeout -k 30 "$STEP_TIMEOUT" make installcheck "$@" </dev/null || rc=$?
 	if [ $rc -ne 0 ]; then
+		local f
 		for f in regression.diffs test/output_iso/regression.diffs; do
 			if [ -s "$f" ]; then
 				echo "---------------- $f ----------------"
@@ -137,6 +144,24 @@ do_regress()
 	fi
 	pg_server_stop
 	return $rc
+}
+
+# pg_regress: sql/ + expected/
+do_regress()
+{
+	rm -rf results regression.diffs regression.out
+	if [ -z "$(ls sql/*.sql 2>/dev/null)" ]; then
+		echo "no sql/*.sql: nothing to run"
+		return 1
+	fi
+	installcheck_with_server regress TAP_TESTS= ISOLATION=
+}
+
+# isolation: test/specs + test/expected
+do_isolation()
+{
+	rm -rf test/output_iso
+	installcheck_with_server isolation TAP_TESTS= REGRESS=
 }
 
 do_tap()
@@ -192,10 +217,10 @@ if [ -f test/unit/Makefile ]; then
 else
 	banner unit
 	echo "test/unit/Makefile does not exist yet: unit tests skipped"
-	summary+=("$(printf '%-8s %-5s %5s   %s' unit SKIP - "(no test/unit/Makefile)")")
+	summary+=("$(printf '%-10s %-5s %5s   %s' unit SKIP - "(no test/unit/Makefile)")")
 fi
 
-for s in regress tap; do
+for s in regress isolation tap; do
 	if [ $build_ok = 1 ]; then
 		step "$s" "do_$s"
 	else
@@ -212,7 +237,7 @@ if [ -f bench/selftest.sh ]; then
 		record bench FAIL 0 "(not run: build failed)"
 	fi
 else
-	summary+=("$(printf '%-8s %-5s %5s   %s' bench SKIP - "(no bench/selftest.sh)")")
+	summary+=("$(printf '%-10s %-5s %5s   %s' bench SKIP - "(no bench/selftest.sh)")")
 fi
 
 banner "summary ($(($(date +%s) - START_ALL))s in all)"
