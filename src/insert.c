@@ -72,6 +72,7 @@ memkv_insert(Relation index, Datum *values, bool *isnull,
 	entry->resume_blkno = blkno;
 	entry->resume_offset = OffsetNumberNext(offnum);
 	entry->valid = true;
+	memkv_maybe_request_freeze(index, entry);
 	memkv_entry_release(entry);
 
 	pfree(itup);

@@ -61,6 +61,7 @@ memkv_startup_hook(void)
 void
 _PG_init(void)
 {
+	memkv_register_reloptions();
 	if (!process_shared_preload_libraries_in_progress)
 		return;
 
@@ -79,6 +80,15 @@ _PG_init(void)
 							&memkv_max_indexes,
 							64, 1, 100000,
 							PGC_POSTMASTER,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("memkv.freeze_threshold",
+							"Delta size (TIDs) at which a memkv index is frozen by a background worker.",
+							"0 disables automatic freezing; the freeze_threshold storage parameter overrides it per index.",
+							&memkv_freeze_threshold,
+							1000000, 0, INT_MAX,
+							PGC_SIGHUP,
 							0,
 							NULL, NULL, NULL);
 

@@ -24,6 +24,7 @@
 #include "storage/relfilenode.h"
 #include "storage/spin.h"
 #include "utils/relcache.h"
+#include "utils/timestamp.h"
 
 #include "art.h"
 
@@ -166,6 +167,10 @@ typedef struct MemkvEntry
 	ArtTree		imm_nulls;
 	BlockNumber freeze_blkno;
 	OffsetNumber freeze_offset;
+
+	/* a background freeze was asked for (worker.c) */
+	bool		freeze_requested;
+	TimestampTz freeze_requested_at;
 } MemkvEntry;
 
 typedef struct MemkvShared
@@ -262,8 +267,16 @@ typedef struct MemkvScanOpaqueData
 
 typedef MemkvScanOpaqueData *MemkvScanOpaque;
 
+/* Storage parameters of a memkv index (WITH (...)). */
+typedef struct MemkvOptions
+{
+	int32		vl_len_;		/* varlena header */
+	int			freeze_threshold;	/* -1: use memkv.freeze_threshold */
+} MemkvOptions;
+
 /* memkv.c */
 extern int	memkv_shared_memory_mb;
+extern int	memkv_freeze_threshold;
 extern int	memkv_max_indexes;
 extern void memkv_check_loaded(void);
 extern void memkv_check_collation(Relation index);
@@ -347,6 +360,9 @@ extern void memkv_freeze_index(Relation index,
 							   void *dead_state,
 							   IndexBulkDeleteResult *stats);
 
+/* worker.c */
+extern void memkv_maybe_request_freeze(Relation index, MemkvEntry *entry);
+
 /* build.c */
 extern IndexBuildResult *memkv_build(Relation heap, Relation index,
 									 struct IndexInfo *indexInfo);
@@ -388,5 +404,6 @@ extern void memkv_costestimate(PlannerInfo *root, IndexPath *path,
 /* validate.c */
 extern bool memkv_validate(Oid opclassoid);
 extern bytea *memkv_options(Datum reloptions, bool validate);
+extern void memkv_register_reloptions(void);
 
 #endif							/* MEMKV_H */

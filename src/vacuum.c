@@ -34,9 +34,10 @@ memkv_bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 }
 
 /*
- * amvacuumcleanup: every page that is not the metapage, on the log chain
- * or in the frozen run is free; make sure it is marked deleted and in the
- * free space map.  Also counts the index's entries.
+ * amvacuumcleanup: freeze, if ambulkdelete did not; then every page that
+ * is not the metapage, on the log chain or in the frozen run is free: make
+ * sure it is marked deleted and in the free space map.  Also counts the
+ * index's entries.
  */
 IndexBulkDeleteResult *
 memkv_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
@@ -53,7 +54,17 @@ memkv_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 		return stats;
 	memkv_check_loaded();
 	if (stats == NULL)
+	{
+		/* no bulkdelete ran, so nothing was frozen yet: do it now */
+		bool		has_delta;
+
 		stats = (IndexBulkDeleteResult *) palloc0(sizeof(IndexBulkDeleteResult));
+		entry = memkv_open_synced(index, LW_SHARED, &meta);
+		has_delta = entry->keys.ntids + entry->nulls.ntids > 0;
+		memkv_entry_release(entry);
+		if (has_delta)
+			memkv_freeze_index(index, NULL, NULL, NULL);
+	}
 
 	/* hold off freezes (whose new pages are not in the metapage yet) */
 	LockPage(index, MEMKV_METAPAGE_BLKNO, ExclusiveLock);

@@ -116,11 +116,28 @@ memkv_validate(Oid opclassoid)
 	return result;
 }
 
-/* amoptions: no memkv-specific storage parameters exist yet. */
+static relopt_kind memkv_relopt_kind;
+
+/* Register memkv's storage parameters; called from _PG_init. */
+void
+memkv_register_reloptions(void)
+{
+	memkv_relopt_kind = add_reloption_kind();
+	add_int_reloption(memkv_relopt_kind, "freeze_threshold",
+					  "Delta size (TIDs) at which the index is frozen in the background; 0 disables, -1 uses memkv.freeze_threshold",
+					  -1, -1, INT_MAX, ShareUpdateExclusiveLock);
+}
+
+/* amoptions: parse and validate WITH (freeze_threshold = N). */
 bytea *
 memkv_options(Datum reloptions, bool validate)
 {
+	static const relopt_parse_elt tab[] = {
+		{"freeze_threshold", RELOPT_TYPE_INT,
+		offsetof(MemkvOptions, freeze_threshold)}
+	};
+
 	return (bytea *) build_reloptions(reloptions, validate,
-									  RELOPT_KIND_LOCAL, sizeof(int32),
-									  NULL, 0);
+									  memkv_relopt_kind, sizeof(MemkvOptions),
+									  tab, lengthof(tab));
 }

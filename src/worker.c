@@ -1,0 +1,164 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker.c
+ *	  Automatic freezing: deciding when an index's delta has grown enough,
+ *	  and the background worker that freezes it, so that no inserting
+ *	  session pays for the freeze.
+ *
+ * An insert that finds the delta past the threshold (the index's
+ * freeze_threshold storage parameter, else memkv.freeze_threshold), or
+ * the shared arena more than three quarters full, marks the entry
+ * "freeze requested" and starts a dynamic background worker, "memkv
+ * freeze", which connects to the index's database and runs the freeze.
+ * The mark is cleared when the worker is done, so there is at most one
+ * worker per index; a worker that could not start is retried by a later
+ * insert once memkv.freeze_retry has passed.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/relation.h"
+#include "access/xact.h"
+#include "catalog/pg_class.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "storage/ipc.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "memkv.h"
+
+int			memkv_freeze_threshold = 1000000;
+
+/* Seconds before a request whose worker could not start is retried. */
+#define MEMKV_FREEZE_RETRY_SECS 10
+
+PGDLLEXPORT void memkv_freeze_worker_main(Datum main_arg);
+
+/* The delta size at which this index should be frozen. */
+static int64
+memkv_threshold(Relation index)
+{
+	MemkvOptions *opts = (MemkvOptions *) index->rd_options;
+
+	if (opts && opts->freeze_threshold >= 0)
+		return opts->freeze_threshold;
+	return memkv_freeze_threshold;
+}
+
+/*
+ * Called by an insert holding the entry lock exclusively: request a
+ * background freeze if the delta has outgrown its threshold or shared
+ * memory is getting scarce.
+ */
+void
+memkv_maybe_request_freeze(Relation index, MemkvEntry *entry)
+{
+	uint64		delta = entry->keys.ntids + entry->nulls.ntids;
+	int64		threshold = memkv_threshold(index);
+	bool		want;
+	BackgroundWorker worker;
+	TimestampTz now;
+
+	if (entry->freezing || threshold == 0)
+		return;
+	want = (threshold > 0 && delta >= (uint64) threshold) ||
+		(memkv_arena_bytes_used() > memkv_shared->arena_size / 4 * 3 &&
+		 entry->keys.bytes > memkv_shared->arena_size / 64);
+	if (!want)
+		return;
+
+	now = GetCurrentTimestamp();
+	if (entry->freeze_requested &&
+		!TimestampDifferenceExceeds(entry->freeze_requested_at, now,
+									MEMKV_FREEZE_RETRY_SECS * 1000))
+		return;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
+		BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "memkv");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "memkv_freeze_worker_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "memkv freeze of index %u",
+			 RelationGetRelid(index));
+	snprintf(worker.bgw_type, BGW_MAXLEN, "memkv freeze");
+	worker.bgw_main_arg = ObjectIdGetDatum(RelationGetRelid(index));
+	memcpy(worker.bgw_extra, &MyDatabaseId, sizeof(Oid));
+	worker.bgw_notify_pid = 0;
+
+	entry->freeze_requested = true;
+	entry->freeze_requested_at = now;
+	if (!RegisterDynamicBackgroundWorker(&worker, NULL))
+		ereport(DEBUG1,
+				(errmsg("could not start a memkv freeze worker for index \"%s\"",
+						RelationGetRelationName(index)),
+				 errhint("Consider increasing max_worker_processes.")));
+}
+
+/*
+ * Clear the request mark of the worker's index, whatever happened (the
+ * entry lock may still be held if an error struck while it was).
+ */
+static void
+memkv_worker_clear_request(int code, Datum arg)
+{
+	MemkvEntry *entry = (MemkvEntry *) DatumGetPointer(arg);
+	LWLock	   *lock = memkv_entry_lock(entry);
+	bool		held = LWLockHeldByMe(lock);
+
+	if (!held)
+		LWLockAcquire(lock, LW_EXCLUSIVE);
+	entry->freeze_requested = false;
+	if (!held)
+		LWLockRelease(lock);
+}
+
+/*
+ * Entry point of the "memkv freeze" background worker: connect to the
+ * database, freeze the index named by main_arg, exit.
+ */
+void
+memkv_freeze_worker_main(Datum main_arg)
+{
+	Oid			indexoid = DatumGetObjectId(main_arg);
+	Oid			dboid;
+	Relation	index;
+
+	memcpy(&dboid, MyBgworkerEntry->bgw_extra, sizeof(Oid));
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "memkv freeze");
+
+	index = try_relation_open(indexoid, RowExclusiveLock);
+	if (index != NULL && index->rd_rel->relkind == RELKIND_INDEX &&
+		index->rd_indam && index->rd_indam->ambuild == memkv_build)
+	{
+		MemkvEntry *entry = memkv_entry_acquire(index, LW_SHARED);
+
+		memkv_entry_release(entry);
+		PG_ENSURE_ERROR_CLEANUP(memkv_worker_clear_request,
+								PointerGetDatum(entry));
+		{
+			memkv_freeze_index(index, NULL, NULL, NULL);
+		}
+		PG_END_ENSURE_ERROR_CLEANUP(memkv_worker_clear_request,
+									PointerGetDatum(entry));
+		memkv_worker_clear_request(0, PointerGetDatum(entry));
+	}
+	if (index != NULL)
+		relation_close(index, RowExclusiveLock);
+
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_activity(STATE_IDLE, NULL);
+	proc_exit(0);
+}
