@@ -39,7 +39,15 @@
  * anything, so a failed allocation leaves the tree as it was.
  *
  * Recursion (walk, delete, check, free) is bounded by the key length: each
- * inner node on a path consumes at least one key byte.
+ * inner node on a path consumes at least one key byte, so a tree is at most
+ * (longest key + 1) nodes deep.  Frames are 64..160 bytes (gcc -O2), so
+ * only pathological key sets (thousands of keys each a prefix of the next)
+ * need much stack; the caller bounds it by bounding the key length.  On
+ * 1M Debian file paths the average leaf is 17 nodes deep, the deepest 42.
+ *
+ * The walk rebuilds keys in a stack buffer of WALK_STACK_KEY bytes and
+ * borrows a ART_MAX_KEY_LEN + 1 byte buffer from the allocator only when it
+ * meets a longer key; if that allocation fails the walk ends early.
  *
  *-------------------------------------------------------------------------
  */
