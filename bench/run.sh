@@ -8,9 +8,12 @@
 #                     [--memkv-ref REF]
 #
 # One command, run as root on a Debian 12 machine: installs what it needs,
-# builds and installs memkv from this repository and the probe extension
-# bench/probe, fetches the data sets (bench/data.sh), starts a throwaway
-# server (test/lib/pgserver.sh) and, for each data set, measures btree
+# builds memkv from this repository and the probe extension bench/probe and
+# installs both (make install DESTDIR=...) into a private copy of the
+# PostgreSQL 15 installation, so that nothing else that runs `make install`
+# on the machine meanwhile can change what is measured; fetches the data
+# sets (bench/data.sh), starts a throwaway server from that copy
+# (test/lib/pgserver.sh) and, for each data set, measures btree
 # (COLLATE "C"), SP-GiST and memkv on the same table in the same run.
 # Only one index exists on the column at a time.  Every measurement is
 # repeated R times and the median is reported, with its ratio to btree.
@@ -138,20 +141,32 @@ install_deps()
 
 MEMKV_STATUS=ok
 MEMKV_SRC=$REPO
+# build_memkv: copy PostgreSQL's installation (bin, lib, share: PostgreSQL
+# finds lib and share relative to its binaries) to $PGROOT, and install
+# memkv and the probe there.
 build_memkv()
 {
+	PGROOT=$WORK/pginst
+	mkdir -p "$PGROOT/usr/lib/postgresql" "$PGROOT/usr/share/postgresql"
+	cp -a /usr/lib/postgresql/15 "$PGROOT/usr/lib/postgresql/"
+	cp -a /usr/share/postgresql/15 "$PGROOT/usr/share/postgresql/"
 	if [ -n "$MEMKV_REF" ]; then
-		MEMKV_SRC=$(mktemp -d /var/tmp/memkv-bench-src.XXXXXX)
+		MEMKV_SRC=$WORK/memkv-src
+		mkdir "$MEMKV_SRC"
 		git -C "$REPO" archive "$MEMKV_REF" | tar -x -C "$MEMKV_SRC"
 	fi
-	if ! { make -C "$MEMKV_SRC" -j2 && make -C "$MEMKV_SRC" install; } \
+	if ! { make -C "$MEMKV_SRC" -j2 &&
+		make -C "$MEMKV_SRC" install DESTDIR="$PGROOT"; } \
 		>"$OUT/logs/memkv-build.log" 2>&1; then
 		MEMKV_STATUS="not installable: make failed (logs/memkv-build.log)"
 		note "memkv: $MEMKV_STATUS"
 	fi
-	[ -n "$MEMKV_REF" ] && rm -rf "$MEMKV_SRC"
 	make -C "$BENCH_DIR/probe" >"$OUT/logs/probe-build.log" 2>&1
-	make -C "$BENCH_DIR/probe" install >>"$OUT/logs/probe-build.log" 2>&1
+	make -C "$BENCH_DIR/probe" install DESTDIR="$PGROOT" \
+		>>"$OUT/logs/probe-build.log" 2>&1
+	chmod -R a+rX "$PGROOT"
+	export PG_BINDIR=$PGROOT/usr/lib/postgresql/15/bin
+	export PATH=$PG_BINDIR:$PATH
 }
 
 if [ "$INSTALL" = 1 ]; then
@@ -160,18 +175,19 @@ if [ "$INSTALL" = 1 ]; then
 fi
 # shellcheck source=bench/data.sh
 . "$BENCH_DIR/data.sh"
-# shellcheck source=test/lib/pgserver.sh
-. "$REPO/test/lib/pgserver.sh"
-log "building memkv and the probe extension"
-build_memkv
 
 WORK=$(mktemp -d /var/tmp/memkv-bench-run.XXXXXX)
 chmod 755 "$WORK"
+trap 'rm -rf "$WORK"' EXIT
 cleanup()
 {
 	pg_server_stop
 	rm -rf "$WORK"
 }
+log "building memkv and the probe extension into a private PostgreSQL copy"
+build_memkv
+# shellcheck source=test/lib/pgserver.sh
+. "$REPO/test/lib/pgserver.sh"
 
 CONF=(
 	"shared_buffers = $SHARED_BUFFERS"
@@ -385,8 +401,9 @@ reset_table()
 	  -c "DELETE FROM t WHERE id > $1 OR id < 1" -c "VACUUM t" >/dev/null
 }
 
-# answers_md5: a checksum of the answers of a fixed set of queries, so that
-# every index kind can be compared with a sequential scan.
+# answers_md5 NAME: a checksum of the answers of a fixed set of queries, so
+# that every index kind can be compared with a sequential scan; the queries
+# and answers are kept in logs/answers-NAME.txt for diffing.
 answers_md5()
 {
 	local out
@@ -402,6 +419,8 @@ answers_md5()
 		echo "error/timeout"
 		return 0
 	fi
+	paste -d'\n' "$WORK/answers.sql" <(echo "$out") >"$OUT/logs/answers-$1.txt" 2>/dev/null || true
+	echo "$out" >"$OUT/logs/answers-$1.out"
 	echo "$out" | md5sum | cut -c1-12
 }
 
@@ -463,7 +482,7 @@ bench_kind()
 				fi
 				printf '%s\t%s\t%s\t%s\t%s\n' "$set" "$kind" "$name" "$used" "$node" >>"$OUT/plans.tsv"
 			done
-			v=$(answers_md5)
+			v=$(answers_md5 "$set-$kind")
 			printf '%s\t%s\t%s\n' "$set" "$kind" "$v" >>"$OUT/answers.tsv"
 
 			step "$set/$kind: pgbench queries"
@@ -593,7 +612,7 @@ for set in "${SETS[@]}"; do
 		"$WORK/sample-$set.txt")
 	load_table "$set" "$sample" "$KEYS" "$INSERTS"
 	meta "avg_key_bytes_$set" "$(q -c 'SELECT round(avg(octet_length(k)), 1) FROM t')"
-	meta "seqscan_answers_$set" "$(answers_md5)"	# t has no index yet
+	meta "seqscan_answers_$set" "$(answers_md5 "$set-seqscan")"	# t has no index yet
 	for kind in $KINDS; do
 		log "data set $set: $kind"
 		run_guarded "$set/$kind" bench_kind "$set" "$KEYS" "$kind"
