@@ -35,6 +35,10 @@ CREATE TABLE t (id serial, k text COLLATE "C");
 INSERT INTO t(k) SELECT 'base/' || lpad(g::text, 5, '0') FROM generate_series(1, 3000) g;
 INSERT INTO t(k) VALUES (NULL), (''), ('base'), ('base/'), ('base/00001');
 CREATE INDEX $index ON t USING memkv (k);
+-- an unlogged table: a crash resets it to empty (init fork)
+CREATE UNLOGGED TABLE u (id serial, k text COLLATE "C");
+CREATE INDEX u_k ON u USING memkv (k);
+INSERT INTO u(k) SELECT 'u/' || g FROM generate_series(1, 1000) g;
 });
 
 my %mode_sql = (
@@ -45,8 +49,9 @@ my %mode_sql = (
 );
 
 # The workload of round $round: transaction $n inserts keys derived from n.
-# After each COMMIT psql echoes "committed <round>/<n>" -- printed only once
-# the COMMIT has returned.
+# After each COMMIT psql prints "committed <round>/<n>" -- only once the
+# COMMIT has returned -- with \warn: stderr is unbuffered, so the test sees
+# it at once.
 sub workload
 {
 	my ($round, $ntx) = @_;
@@ -61,7 +66,7 @@ sub workload
 		  if $n % 25 == 0;
 		$s .= "UPDATE t SET k = k || '/u$round' WHERE id = " . (1 + ($n * 7) % 3000) . ";\n"
 		  if $n % 5 == 0;
-		$s .= "COMMIT;\n\\echo committed $round/$n\n";
+		$s .= "COMMIT;\n\\warn committed $round/$n\n";
 		# checkpoints in between, so that recovery starts in mid-workload
 		$s .= "CHECKPOINT;\n" if $n % 150 == 0;
 	}
@@ -172,17 +177,18 @@ sub crash_round
 		'<', \$stdin, '>', \$stdout, '2>', \$stderr);
 	my $timeout = IPC::Run::timer($PostgreSQL::Test::Utils::timeout_default);
 	$timeout->start;
-	$h->pump until $stdout =~ /committed $round\/$min_commits\n/ || $timeout->is_expired || !$h->pumpable;
-	ok($stdout =~ /committed $round\/$min_commits\n/,
+	$h->pump until $stderr =~ /committed $round\/$min_commits\n/ || $timeout->is_expired || !$h->pumpable;
+	ok($stderr =~ /committed $round\/$min_commits\n/,
 		"round $round: workload reached $min_commits commits") or diag($stderr);
 
 	$node->stop('immediate');
-	# psql exits (the connection is gone); writing the rest of its input
-	# then fails with EPIPE, which is expected.  Output lost with it only
-	# shortens the list of commits we check.
-	eval { $h->finish; 1 } or note("psql ended: $@");
+	# psql exits (the connection is gone).  Stop feeding it (writing could
+	# fail with EPIPE, which would be harmless: output lost with it only
+	# shortens the list of commits we check).
+	$stdin = '';
+	eval { $h->finish; 1 } or note('psql ended: ' . substr($@, 0, 60));
 	eval { $h->kill_kill; 1 };
-	my @committed = $stdout =~ /committed $round\/(\d+)/g;
+	my @committed = $stderr =~ /^committed $round\/(\d+)$/mg;
 	diag("round $round: killed the server after " . scalar(@committed) . " committed transactions");
 	cmp_ok(scalar(@committed), '<', $min_commits * 20, "round $round: the crash hit in the middle of the workload");
 
@@ -193,6 +199,17 @@ sub crash_round
 srand(2);
 my $c1 = crash_round(1, 400);
 check_index_matches_heap('after crash 1', $c1);
+
+# The unlogged table was reset by the crash; its index is empty and works.
+is($node->safe_psql('postgres', "$mode_sql{seq}\nSELECT count(*) FROM u"), '0',
+	'unlogged table is empty after the crash');
+is($node->safe_psql('postgres', "$mode_sql{is}\nSELECT count(*) FROM u WHERE k >= ''"), '0',
+	'its memkv index is empty after the crash');
+$node->safe_psql('postgres', "INSERT INTO u(k) VALUES ('u/1'), ('u/2'), ('u/2')");
+is($node->safe_psql('postgres', "$mode_sql{is}\nSELECT count(*) FROM u WHERE k = 'u/2'"), '2',
+	'rows inserted into the unlogged table after the crash are found through the index');
+is($node->safe_psql('postgres', "SELECT * FROM memkv_verify('u_k')"), '',
+	'memkv_verify on the reset unlogged index finds no problem');
 
 # More writes after recovery, then crash again.
 $node->safe_psql('postgres', q{
