@@ -161,8 +161,11 @@ def write_markdown(res):
                        ("memkv_commit", "memkv commit"), ("memkv", "memkv"),
                        ("freeze", "freeze")]:
         out.append(f"| {label} | {m.get(key, '?').replace('|', '/')} |")
+    duration = m.get("duration", "?")
+    if duration.isdigit():
+        duration += " s"
     out.append(f"| repetitions | {m.get('reps')} (median reported); pgbench "
-               f"{m.get('clients')} clients, -M prepared, {m.get('duration')} s "
+               f"{m.get('clients')} clients, -M prepared, {duration} "
                f"per run |")
     out.append(f"| AM probes | {m.get('probes')} per repetition |")
     out.append(f"| cache | warm: tables and indexes fit in shared_buffers; "
@@ -348,6 +351,8 @@ def write_plots(res):
     for ds in res.datasets:
         cats += [(f"{ds} after build", ds, "bytes_per_key"),
                  (f"{ds} after COPY", ds, "bytes_per_key_copy")]
+        if res.median("main", ds, n, "memkv", "bytes_per_key_freeze") is not None:
+            cats.append((f"{ds} after freeze", ds, "bytes_per_key_freeze"))
     histogram(res, "bytes_per_key", "index size, bytes per key (lower is better)",
               "bytes per key", [c[0] for c in cats],
               lambda cat, kind: next(res.median("main", ds, n, kind, m)

@@ -5,7 +5,7 @@
 #   bash bench/run.sh [--quick] [--keys N] [--data paths,npm,synthetic]
 #                     [--reps R] [--duration S] [--scaling N,N,...|none]
 #                     [--inserts N] [--out DIR] [--port P] [--no-install]
-#                     [--memkv-ref REF]
+#                     [--memkv-ref REF] [--transactions T]
 #
 # One command, run as root on a Debian 12 machine: installs what it needs,
 # builds memkv from this repository and the probe extension bench/probe and
@@ -23,7 +23,8 @@
 # (every repetition), plans.txt (EXPLAIN of every measured query), logs/,
 # and PNG plots.  bench/README.md explains every number.
 #
-# --quick: ~20K keys, 1 repetition, 1 s pgbench runs, tiny scaling sizes.
+# --quick: ~20K keys, 1 repetition, pgbench runs of 300 transactions per
+# client (--transactions; instead of --duration seconds), tiny scaling sizes.
 # --memkv-ref REF: build memkv from that commit (git archive) instead of
 # the working tree, so that the numbers belong to exactly one commit.
 # If memkv does not build, install or load, its column says so and the
@@ -40,6 +41,7 @@ KEYS=
 DATASETS=paths,npm,synthetic
 REPS=
 DURATION=
+TRANSACTIONS=
 SCALING=
 INSERTS=
 OUT=
@@ -54,6 +56,7 @@ while [ $# -gt 0 ]; do
 		--data) DATASETS=$2; shift 2 ;;
 		--reps) REPS=$2; shift 2 ;;
 		--duration) DURATION=$2; shift 2 ;;
+		--transactions) TRANSACTIONS=$2; shift 2 ;;
 		--scaling) SCALING=$2; shift 2 ;;
 		--inserts) INSERTS=$2; shift 2 ;;
 		--out) OUT=$2; shift 2 ;;
@@ -68,6 +71,9 @@ done
 if [ "$QUICK" = 1 ]; then
 	KEYS=${KEYS:-20000}
 	REPS=${REPS:-1}
+	if [ -z "$DURATION" ] && [ -z "$TRANSACTIONS" ]; then
+		TRANSACTIONS=300
+	fi
 	DURATION=${DURATION:-1}
 	SCALING=${SCALING:-2000,5000,20000}
 	INSERTS=${INSERTS:-10000}
@@ -85,6 +91,11 @@ else
 	MEMKV_SHMEM_MB=2048
 	NPROBE=10000
 	PROBE_LOOPS=10
+fi
+if [ -n "$TRANSACTIONS" ]; then
+	PGBENCH_LENGTH="-t $TRANSACTIONS"
+else
+	PGBENCH_LENGTH="-T $DURATION"
 fi
 NMISSING=$NPROBE		# held-out keys used as missing keys
 NPOOL=$NPROBE			# held-out keys that pgbench inserts derive from
@@ -260,7 +271,11 @@ fi
 meta memkv "$MEMKV_STATUS"
 meta freeze "$([ "$HAVE_FREEZE" = 1 ] && echo memkv_freeze || echo 'no memkv_freeze(regclass) in this build')"
 meta reps "$REPS"
-meta duration "$DURATION"
+if [ -n "$TRANSACTIONS" ]; then
+	meta duration "$TRANSACTIONS transactions per client"
+else
+	meta duration "$DURATION s"
+fi
 meta clients "$CLIENTS"
 meta keys "$KEYS"
 meta inserts "$INSERTS"
@@ -290,7 +305,7 @@ pgbench_tps()
 	logf=$OUT/logs/pgbench-$name.log
 	echo "$script" >"$WORK/$name.pgb"
 	if ! PGOPTIONS="$PGOPTIONS -c statement_timeout=60s $opts" pgbench -n -M prepared -c "$CLIENTS" -j "$CLIENTS" \
-		-T "$DURATION" -f "$WORK/$name.pgb" >>"$logf" 2>&1; then
+		$PGBENCH_LENGTH -f "$WORK/$name.pgb" >>"$logf" 2>&1; then
 		echo "pgbench failed, see logs/pgbench-$name.log" >&2
 		return 1
 	fi
