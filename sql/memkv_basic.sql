@@ -100,3 +100,11 @@ RESET ALL;
 
 SELECT generation, log_tuples, delta_keys, delta_tids, frozen_keys, frozen_tids FROM memkv_state('paths_k');
 SELECT * FROM memkv_verify('paths_k');
+
+-- with statistics, the planner picks memkv by itself for selective quals
+ANALYZE paths;
+EXPLAIN (COSTS OFF) SELECT id FROM paths WHERE k = 'usr/share/doc/pkg7/file107';
+EXPLAIN (COSTS OFF) SELECT id FROM paths WHERE k LIKE 'usr/share/doc/pkg42/%';
+EXPLAIN (COSTS OFF) SELECT k FROM paths ORDER BY k LIMIT 3;
+-- and not for a qual that matches most of the table
+EXPLAIN (COSTS OFF) SELECT id FROM paths WHERE k > 'a';
