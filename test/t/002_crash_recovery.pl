@@ -41,6 +41,10 @@ CREATE INDEX u_k ON u USING memkv (k);
 INSERT INTO u(k) SELECT 'u/' || g FROM generate_series(1, 1000) g;
 });
 
+my $have_freeze = $node->safe_psql('postgres',
+	"SELECT count(*) FROM pg_proc WHERE proname = 'memkv_freeze'") > 0;
+note($have_freeze ? 'memkv_freeze() exists: the workload freezes too' : 'no memkv_freeze()');
+
 my %mode_sql = (
 	is  => 'SET enable_seqscan = off; SET enable_indexscan = on; SET enable_indexonlyscan = off; SET enable_bitmapscan = off;',
 	ios => 'SET enable_seqscan = off; SET enable_indexscan = on; SET enable_indexonlyscan = on; SET enable_bitmapscan = off;',
@@ -69,6 +73,8 @@ sub workload
 		$s .= "COMMIT;\n\\warn committed $round/$n\n";
 		# checkpoints in between, so that recovery starts in mid-workload
 		$s .= "CHECKPOINT;\n" if $n % 150 == 0;
+		# freezes in between too (when memkv_freeze() exists)
+		$s .= "SELECT memkv_freeze('$index');\n" if $have_freeze && $n % 120 == 0;
 	}
 	return $s;
 }

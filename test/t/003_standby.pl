@@ -133,6 +133,25 @@ INSERT INTO t(k) VALUES ('aaa'), ('zzzz');
 $primary->wait_for_catchup($standby);
 compare('after more writes');
 
+# With the frozen layer (memkv_freeze(), when it exists): the standby reads
+# the replicated FST pages plus the delta written after the freeze.
+my $have_freeze = $primary->safe_psql('postgres',
+	"SELECT count(*) FROM pg_proc WHERE proname = 'memkv_freeze'") > 0;
+if ($have_freeze)
+{
+	$primary->safe_psql('postgres', qq{
+SELECT memkv_freeze('$index');
+INSERT INTO t(k) SELECT 'usr/lib/x' || g || '/postfreeze' FROM generate_series(1, 300) g;
+DELETE FROM t WHERE id % 23 = 0;
+});
+	$primary->wait_for_catchup($standby);
+	compare('after a freeze');
+}
+else
+{
+	note('no memkv_freeze(): freeze step skipped');
+}
+
 $standby->restart;
 compare('after standby restart');
 
@@ -143,6 +162,36 @@ INSERT INTO t(k) SELECT 'usr/share/doc/pkg12/after-restart' || g FROM generate_s
 $primary->wait_for_catchup($standby);
 compare('after writes following the standby restart');
 
-$standby->stop;
+# Small steps: each batch of inserts is caught up by the standby's scans.
+for my $i (1 .. 10)
+{
+	$primary->safe_psql('postgres', "INSERT INTO t(k) SELECT 'usr/lib/x' || g || '/step$i' FROM generate_series(1, 20) g; INSERT INTO t(k) VALUES ('usr/lib/x1/'), (NULL)");
+	$primary->wait_for_catchup($standby);
+	my $q = q{SELECT count(*), md5(string_agg(k, ',' ORDER BY k)) FROM t WHERE k ^@ 'usr/lib/x1'};
+	my $want = $primary->safe_psql('postgres', "SET enable_indexscan = off; SET enable_bitmapscan = off; SET enable_indexonlyscan = off; $q");
+	is($standby->safe_psql('postgres', "$mode_sql{is} $q"), $want, "step $i: standby index scan sees the new rows");
+	is($standby->safe_psql('postgres', "$mode_sql{bm} $q"), $want, "step $i: standby bitmap scan sees the new rows");
+}
+
+# Promote the standby: it becomes writable and its index takes new inserts.
 $primary->stop;
+$standby->promote;
+$standby->poll_query_until('postgres', 'SELECT NOT pg_is_in_recovery()')
+  or die 'standby was not promoted';
+$standby->safe_psql('postgres', q{
+INSERT INTO t(k) SELECT 'usr/share/doc/pkg12/promoted' || g FROM generate_series(1, 100) g;
+INSERT INTO t(k) VALUES (NULL), (''), ('usr/lib/x1/');
+DELETE FROM t WHERE k ^@ 'usr/lib/x2';
+VACUUM t;
+});
+my $q = q{SELECT count(*), md5(string_agg(coalesce(k, '-'), ',' ORDER BY k, id)) FROM t};
+my $want = $standby->safe_psql('postgres', "SET enable_indexscan = off; SET enable_bitmapscan = off; SET enable_indexonlyscan = off; $q");
+is($standby->safe_psql('postgres', "$mode_sql{is} SELECT count(*), md5(string_agg(coalesce(k, '-'), ',' ORDER BY k, id)) FROM (SELECT id, k FROM t ORDER BY k) s"),
+	$want, 'promoted: a full index scan equals the heap');
+is($standby->safe_psql('postgres', "$mode_sql{bm} SELECT count(*) FROM t WHERE k ^@ 'usr/share/doc/pkg12/promoted'"),
+	'100', 'promoted: rows inserted after promotion are found through the index');
+is($standby->safe_psql('postgres', "SELECT * FROM memkv_verify('$index')"),
+	'', 'promoted: memkv_verify finds no problem');
+
+$standby->stop;
 done_testing();

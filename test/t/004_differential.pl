@@ -15,7 +15,8 @@
 #     forced-index queries is EXPLAINed and must use the memkv index, so the
 #     test cannot silently pass by comparing seq scans with seq scans;
 #   * interleaved with random INSERTs, DELETEs, UPDATEs and VACUUMs (and
-#     memkv_freeze() when that function exists).
+#     memkv_freeze() when that function exists), a clean restart and a crash
+#     (immediate stop) of the server.
 #
 # Everything runs in batches of many statements per psql call.  The test
 # fails on any mismatch (printing the query), on any query error and when
@@ -510,6 +511,20 @@ while ($ops_done < $n_ops)
 			}
 		}
 	}
+	# Restarts in the middle: shared memory is lost and must be rebuilt from
+	# the index relation; once cleanly, once by a crash (immediate stop).
+	if ($batch_no == 8)
+	{
+		diag("restarting the server after batch $batch_no");
+		$node->restart;
+	}
+	elsif ($batch_no == 16)
+	{
+		diag("crashing (immediate stop) and restarting the server after batch $batch_no");
+		$node->stop('immediate');
+		$node->start;
+	}
+
 	# memkv_verify after every few batches
 	if ($batch_no % 5 == 0 || $ops_done >= $n_ops)
 	{
