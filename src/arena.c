@@ -11,7 +11,9 @@
  * a free block hold the handle of the next one).  A request whose free list
  * is empty is carved from the never-used tail of the arena (bump
  * allocation); when the tail is exhausted too, a free block of a larger
- * class is split, and the rest of it goes back onto the free lists.
+ * class is split, and the rest of it goes back onto the free lists.  Free
+ * blocks are not coalesced, but an arena whose last block is freed starts
+ * over empty.
  *
  * Handles count 8-byte units from the arena base, so a 32-bit handle reaches
  * 32 GB.  Handle 0 falls inside the header and is never handed out.
@@ -198,7 +200,12 @@ arena_alloc(void *base, size_t size)
 	return p;
 }
 
-/* Return block p, allocated with `size`, to its class's free list. */
+/*
+ * Return block p, allocated with `size`, to its class's free list.  Free
+ * blocks are never merged, so when the last live block goes the arena is
+ * reset to its pristine state instead, and all of it can serve any size
+ * again.
+ */
 void
 arena_free(void *base, ArenaPtr p, size_t size)
 {
@@ -208,8 +215,17 @@ arena_free(void *base, ArenaPtr p, size_t size)
 	if (p == ARENA_NULL || size > ARENA_MAX_ALLOC)
 		return;
 	idx = class_index(size);
-	push_free(base, hdr, idx, p);
 	hdr->used_bytes -= class_bytes(idx);
+	if (hdr->used_bytes == 0)
+	{
+		int			i;
+
+		hdr->bump = hdr->header_units;
+		for (i = 0; i < ARENA_NCLASSES; i++)
+			hdr->free_head[i] = ARENA_NULL;
+		return;
+	}
+	push_free(base, hdr, idx, p);
 }
 
 /* Bytes currently handed out (class sizes). */

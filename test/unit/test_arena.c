@@ -108,6 +108,20 @@ test_basic(void)
 	CHECK(arena_bytes_used(base) == 16);
 	c = arena_alloc(base, 16);	/* same class: reuses a */
 	CHECK(c == a);
+	{
+		/* once nothing is live the arena starts over, whole */
+		ArenaPtr	d;
+
+		arena_free(base, b, 10);
+		arena_free(base, c, 16);
+		CHECK(arena_bytes_used(base) == 0);
+		d = arena_alloc(base, 512 * 1024);
+		CHECK(d == a);
+		arena_free(base, d, 512 * 1024);
+		b = arena_alloc(base, 10);
+		c = arena_alloc(base, 16);
+		CHECK(b == a && c != ARENA_NULL);
+	}
 	arena_free(base, b, 10);
 	arena_free(base, c, 16);
 	CHECK(arena_bytes_used(base) == 0);
@@ -203,6 +217,30 @@ test_exhaustion(void)
 	CHECK(arena_alloc(base, 8) == ARENA_NULL);
 	CHECK(arena_bytes_used(base) <= arena_bytes_total(base));
 	CHECK(arena_bytes_used(base) == (size_t) n * 1024 + 8 * (size_t) small);
+	/* 8-byte blocks everywhere, then all freed: a 32 KB block fits again */
+	free(base);
+	base = new_arena(size);
+	n = 0;
+	{
+		ArenaPtr	first = arena_alloc(base, 8),
+					q;
+
+		CHECK(first != ARENA_NULL);
+		n = 1;
+		while ((q = arena_alloc(base, 8)) != ARENA_NULL)
+		{
+			CHECK(q == first + (ArenaPtr) n);
+			n++;
+		}
+		CHECK(arena_alloc(base, 32768) == ARENA_NULL);
+		/* free all but one: fragmented, no 32 KB block */
+		for (q = first + 1; q < first + (ArenaPtr) n; q++)
+			arena_free(base, q, 8);
+		CHECK(arena_alloc(base, 32768) == ARENA_NULL);
+		arena_free(base, first, 8);
+		CHECK(arena_bytes_used(base) == 0);
+		CHECK(arena_alloc(base, 32768) != ARENA_NULL);
+	}
 	free(base);
 }
 
