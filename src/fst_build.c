@@ -11,7 +11,10 @@
  * written (suffix sharing) and written to the sink only if not found.  The
  * registry is a bounded hash table over a bounded ring of node
  * descriptions, so memory does not grow with the number of keys; when it
- * forgets a node the automaton just becomes a little less minimal.
+ * forgets a node the automaton just becomes a little less minimal.  A small
+ * second table in front of it holds recently used nodes (frequent suffixes
+ * hit there, without a cache miss in the big table), and inserts into the
+ * big table are deferred a few nodes so that a prefetch can hide the miss.
  *
  * The byte format is described in fst.h.
  *
@@ -24,6 +27,14 @@
 #define OUTBUF_SIZE		65536
 #define DESC_MAX		(2 + 256 * 11)
 #define REG_WAYS		4
+#define HOT_BUCKETS		4096
+#define PENDING			16		/* main-table inserts in flight */
+
+#if defined(__GNUC__) || defined(__clang__)
+#define FST_PREFETCH(p) __builtin_prefetch(p)
+#else
+#define FST_PREFETCH(p) ((void) 0)
+#endif
 #define DEFAULT_REGISTRY_BYTES	((size_t) 64 << 20)
 
 /* A node on the unfinished stack. */
@@ -56,6 +67,7 @@ struct FstBuilder
 	UNode	   *stack;
 	uint32_t	stack_cap;
 	uint32_t	depth;			/* length of the previous key */
+	uint8_t    *prev;			/* the previous key, stack_cap bytes */
 
 	uint64_t	nkeys;
 	uint64_t	written;		/* bytes emitted so far (logical) */
@@ -70,6 +82,13 @@ struct FstBuilder
 
 	RegEntry   *table;
 	uint64_t	nbuckets;		/* power of two */
+	RegEntry   *hot;
+	uint64_t	nhot;			/* power of two */
+	uint64_t	last_written;	/* node written by the last compile, or 0 */
+	RegEntry	pending[PENDING];	/* main-table inserts not yet done */
+	uint64_t	pending_bucket[PENDING];
+	uint32_t	npending;
+	uint32_t	pending_head;
 	uint8_t    *pool;
 	uint64_t	pool_cap;
 	uint64_t	pool_written;
@@ -203,8 +222,9 @@ ensure_stack(FstBuilder *b, uint32_t need)
 	while (newcap < need)
 		newcap *= 2;
 	b->stack = grow(b, b->stack,
-							sizeof(UNode) * b->stack_cap,
-							sizeof(UNode) * newcap);
+					sizeof(UNode) * b->stack_cap,
+					sizeof(UNode) * newcap);
+	b->prev = grow(b, b->prev, b->stack_cap, newcap);
 	memset(b->stack + b->stack_cap, 0,
 		   sizeof(UNode) * (newcap - b->stack_cap));
 	b->stack_cap = newcap;
@@ -276,6 +296,11 @@ fst_builder_create(const FstAllocator *alloc, FstSinkFn sink, void *sink_arg,
 	b->nbuckets = nb;
 	b->table = alloc->alloc(alloc->arg, nb * REG_WAYS * sizeof(RegEntry));
 	memset(b->table, 0, nb * REG_WAYS * sizeof(RegEntry));
+	b->nhot = HOT_BUCKETS;
+	while (b->nhot > 1 && b->nhot * 16 > nb)
+		b->nhot /= 2;
+	b->hot = alloc->alloc(alloc->arg, b->nhot * REG_WAYS * sizeof(RegEntry));
+	memset(b->hot, 0, b->nhot * REG_WAYS * sizeof(RegEntry));
 	b->pool_cap = budget / 4;
 	if (b->pool_cap < DESC_MAX)
 		b->pool_cap = DESC_MAX;
@@ -340,21 +365,40 @@ width_code(const uint8_t *table, int bits)
 	return -1;
 }
 
-/* Append the low `width` bits of v to a bit area being built at L[pos..]. */
-static void
-put_bits(uint8_t *L, size_t pos, uint64_t *bitpos, uint64_t v, int width)
+/* A little-endian bit writer over a byte array. */
+typedef struct BitWriter
 {
-	int			k;
+	uint8_t    *p;
+	size_t		len;			/* whole bytes written */
+	uint64_t	acc;			/* pending bits */
+	int			nacc;
+} BitWriter;
 
-	for (k = 0; k < width; k++)
+/* Append the low `width` (<= 40) bits of v. */
+static void
+put_bits(BitWriter *bw, uint64_t v, int width)
+{
+	if (width < 64)
+		v &= ((uint64_t) 1 << width) - 1;
+	bw->acc |= v << bw->nacc;
+	bw->nacc += width;
+	while (bw->nacc >= 8)
 	{
-		uint64_t	b = *bitpos + k;
-
-		if ((b & 7) == 0)
-			L[pos + b / 8] = 0;
-		L[pos + b / 8] |= (uint8_t) (((v >> k) & 1) << (b & 7));
+		bw->p[bw->len++] = (uint8_t) bw->acc;
+		bw->acc >>= 8;
+		bw->nacc -= 8;
 	}
-	*bitpos += width;
+}
+
+/* Write out the last partial byte; returns the bytes written. */
+static size_t
+flush_bits(BitWriter *bw)
+{
+	if (bw->nacc > 0)
+		bw->p[bw->len++] = (uint8_t) bw->acc;
+	bw->acc = 0;
+	bw->nacc = 0;
+	return bw->len;
 }
 
 /*
@@ -395,8 +439,7 @@ write_node(FstBuilder *b, const UNode *u)
 		uint64_t	maxo = u->starts[n - 1] - u->first;
 		int			dcode,
 					ocode;
-		uint64_t	bitpos = 0;
-		size_t		area;
+		BitWriter	bw;
 
 		for (i = 0; i < ndeltas; i++)
 		{
@@ -419,14 +462,15 @@ write_node(FstBuilder *b, const UNode *u)
 		L[len++] = (uint8_t) (dcode | (ocode << 4));
 		for (i = 0; i < n; i++)
 			L[len++] = u->labels[i];
-		area = len;
+		bw.p = L + len;
+		bw.len = 0;
+		bw.acc = 0;
+		bw.nacc = 0;
 		for (i = 0; i < ndeltas; i++)
-			put_bits(L, area, &bitpos, start - 1 - u->targets[i],
-					 delta_bits[dcode]);
+			put_bits(&bw, start - 1 - u->targets[i], delta_bits[dcode]);
 		for (i = 1; i < n; i++)
-			put_bits(L, area, &bitpos, u->starts[i] - u->first,
-					 output_bits[ocode]);
-		len += (size_t) ((bitpos + 7) / 8);
+			put_bits(&bw, u->starts[i] - u->first, output_bits[ocode]);
+		len += flush_bits(&bw);
 	}
 
 	for (i = 0; i < len; i++)
@@ -438,8 +482,48 @@ write_node(FstBuilder *b, const UNode *u)
 }
 
 /*
+ * Look for desc (already in b->desc, length len, hash h32) in a registry
+ * bucket.  Returns the matching entry, or NULL and sets *victim to the slot
+ * a new entry should take (an empty or forgotten one, else the oldest).
+ */
+static RegEntry *
+reg_probe(FstBuilder *b, RegEntry *bucket, uint32_t h32, size_t len,
+		  RegEntry **victim)
+{
+	RegEntry   *v = NULL;
+	int			i;
+
+	for (i = 0; i < REG_WAYS; i++)
+	{
+		RegEntry   *e = &bucket[i];
+
+		if (e->len != 0 && b->pool_written - e->poolpos > b->pool_cap)
+			e->len = 0;			/* its description was overwritten */
+		if (e->len == 0)
+		{
+			if (v == NULL || v->len != 0)
+				v = e;
+			continue;
+		}
+		if (e->hash == h32 && e->len == len &&
+			memcmp(b->pool + e->poolpos % b->pool_cap, b->desc, len) == 0)
+			return e;
+		if (v == NULL || (v->len != 0 && e->poolpos < v->poolpos))
+			v = e;
+	}
+	*victim = v;
+	return NULL;
+}
+
+/*
  * Compile an unfinished node: return the address of an identical node
  * already written if the registry remembers one, else write it.
+ *
+ * The registry has two levels: a small "hot" table that stays in cache and
+ * catches the frequently shared suffixes, and the main table.  When the
+ * node's last transition points to the node written by the previous call,
+ * no registered node can be identical (it would have to point to a node
+ * that was registered after it), so the lookup is skipped.
  */
 static uint64_t
 compile_node(FstBuilder *b, const UNode *u)
@@ -448,10 +532,14 @@ compile_node(FstBuilder *b, const UNode *u)
 	uint32_t	i;
 	uint64_t	h;
 	uint32_t	h32;
-	RegEntry   *bucket;
-	RegEntry   *victim;
+	RegEntry   *hot;
+	RegEntry   *main;
+	RegEntry   *e;
+	RegEntry   *hot_victim;
+	RegEntry   *main_victim;
 	uint64_t	addr;
 	uint64_t	ringpos;
+	bool		fresh;
 
 	b->desc[len++] = u->final ? 1 : 0;
 	len += put_varint(b->desc + len, u->n);
@@ -462,48 +550,67 @@ compile_node(FstBuilder *b, const UNode *u)
 	}
 	h = hash_bytes(b->desc, len);
 	h32 = (uint32_t) h;
-	bucket = b->table + ((h >> 32) & (b->nbuckets - 1)) * REG_WAYS;
-	victim = bucket;
-	for (i = 0; i < REG_WAYS; i++)
-	{
-		RegEntry   *e = &bucket[i];
+	main = b->table + ((h >> 32) & (b->nbuckets - 1)) * REG_WAYS;
+	FST_PREFETCH(main);
+	hot = b->hot + (h32 & (b->nhot - 1)) * REG_WAYS;
+	fresh = (u->n > 0 && b->last_written != 0 &&
+			 u->targets[u->n - 1] == b->last_written);
+	b->last_written = 0;
 
-		if (e->len == 0)
-		{
-			victim = e;
-			break;
-		}
-		if (b->pool_written - e->poolpos > b->pool_cap)
-		{
-			/* its description was overwritten: reuse the slot */
-			e->len = 0;
-			victim = e;
-			break;
-		}
-		if (e->hash == h32 && e->len == len &&
-			memcmp(b->pool + e->poolpos % b->pool_cap, b->desc, len) == 0)
+	e = reg_probe(b, hot, h32, len, &hot_victim);
+	if (e != NULL && !fresh)
+	{
+		b->hits++;
+		return e->addr;
+	}
+	if (!fresh)
+	{
+		e = reg_probe(b, main, h32, len, &main_victim);
+		if (e != NULL)
 		{
 			b->hits++;
+			*hot_victim = *e;
 			return e->addr;
 		}
-		if (e->poolpos < victim->poolpos)
-			victim = e;
 	}
 
 	addr = write_node(b, u);
 	if (b->failed)
 		return 0;
+	b->last_written = addr;
 
 	/* remember it; descriptions never wrap around the end of the ring */
 	ringpos = b->pool_written % b->pool_cap;
 	if (ringpos + len > b->pool_cap)
 		b->pool_written += b->pool_cap - ringpos;
 	memcpy(b->pool + b->pool_written % b->pool_cap, b->desc, len);
-	victim->addr = addr;
-	victim->poolpos = b->pool_written;
-	victim->hash = h32;
-	victim->len = (uint32_t) len;
+	hot_victim->addr = addr;
+	hot_victim->poolpos = b->pool_written;
+	hot_victim->hash = h32;
+	hot_victim->len = (uint32_t) len;
 	b->pool_written += len;
+
+	/*
+	 * The main table gets it a few calls later, when the prefetch of its
+	 * bucket has had time to complete.  Until then the hot table has it.
+	 */
+	if (b->npending == PENDING)
+	{
+		uint32_t	k = b->pending_head;
+
+		(void) reg_probe(b, b->table + b->pending_bucket[k] * REG_WAYS,
+						 0, 0, &main_victim);
+		*main_victim = b->pending[k];
+		b->pending_head = (k + 1) % PENDING;
+		b->npending--;
+	}
+	{
+		uint32_t	k = (b->pending_head + b->npending) % PENDING;
+
+		b->pending[k] = *hot_victim;
+		b->pending_bucket[k] = (uint64_t) (main - b->table) / REG_WAYS;
+		b->npending++;
+	}
 	return addr;
 }
 
@@ -527,13 +634,11 @@ fst_builder_add(FstBuilder *b, const uint8_t *key, size_t len)
 	if (b->nkeys > 0)
 	{
 		uint32_t	prevlen = b->depth;
+		const uint8_t *prev = b->prev;
 
-		while (lcp < prevlen && lcp < len &&
-			   b->stack[lcp].labels[b->stack[lcp].n - 1] == key[lcp])
+		while (lcp < prevlen && lcp < len && prev[lcp] == key[lcp])
 			lcp++;
-		if (lcp == len ||
-			(lcp < prevlen &&
-			 key[lcp] < b->stack[lcp].labels[b->stack[lcp].n - 1]))
+		if (lcp == len || (lcp < prevlen && key[lcp] < prev[lcp]))
 			return build_error(b, "fst keys not in strictly ascending order");
 		for (j = prevlen; j > lcp; j--)
 		{
@@ -554,6 +659,7 @@ fst_builder_add(FstBuilder *b, const uint8_t *key, size_t len)
 		unode_push(b, &b->stack[j], key[j], b->nkeys);
 		unode_reset(&b->stack[j + 1], b->nkeys);
 	}
+	memcpy(b->prev + lcp, key + lcp, len - lcp);
 	b->stack[len].final = true;
 	b->depth = (uint32_t) len;
 	if ((uint32_t) len > b->max_key_len)
@@ -659,7 +765,9 @@ fst_builder_destroy(FstBuilder *b)
 		}
 	}
 	b->a.free(b->a.arg, b->stack);
+	b->a.free(b->a.arg, b->prev);
 	b->a.free(b->a.arg, b->table);
+	b->a.free(b->a.arg, b->hot);
 	b->a.free(b->a.arg, b->pool);
 	b->a.free(b->a.arg, b);
 }
