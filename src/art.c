@@ -953,10 +953,7 @@ walk_rec(WalkState *w, ArenaPtr h, size_t depth, bool lo_eq, bool hi_eq)
 	/* positions to scan: sorted nodes by index, the others by byte */
 	npos = node_npos(n);
 	if (IS_NS(n))
-	{
-		from = lo_eq ? from : 0;
 		pos = w->backward ? npos - 1 : 0;
-	}
 	else
 		pos = w->backward ? to : from;
 	step = w->backward ? -1 : 1;

@@ -783,6 +783,57 @@ test_long_keys(void)
 	env_free(e);
 }
 
+/* Keys each a prefix of the next: a tree 3000 nodes deep. */
+static void
+test_deep_chain(void)
+{
+	Env		   *e = env_new(4 << 20);
+	Model		m = {0};
+	static uint8_t k[3001];
+	uint32_t	order[3000];
+	int			i;
+
+	memset(k, 'q', sizeof(k));
+	for (i = 0; i < 3000; i++)
+		order[i] = (uint32_t) i + 1;
+	for (i = 2999; i > 0; i--)
+	{
+		int			j = (int) (rnd() % (uint64_t) (i + 1));
+		uint32_t	t = order[i];
+
+		order[i] = order[j];
+		order[j] = t;
+	}
+	for (i = 0; i < 3000; i++)
+	{
+		CHECK(art_insert(&e->tree, &e->a, k, order[i], &(ArtTid) {0, (uint16_t) order[i], 1}) == ART_OK);
+		model_insert(&m, k, order[i], order[i]);
+	}
+	CHECK(env_check(e));
+	CHECK(compare_lookup(e, &m));
+	CHECK(compare_walk(e, &m, NULL, NULL, false, 0));
+	CHECK(compare_walk(e, &m, NULL, NULL, true, 0));
+	{
+		ArtBound	lo = {k, 1000, false},
+					hi = {k, 2000, true};
+
+		CHECK(compare_walk(e, &m, &lo, &hi, false, 0));
+		CHECK(compare_walk(e, &m, &lo, &hi, true, 0));
+	}
+	{
+		Pred		pr = {2, 1};
+
+		CHECK(art_delete_tids(&e->tree, &e->a, pred_dead, &pr) == model_delete(&m, &pr));
+		CHECK(env_check(e));
+		CHECK(compare_lookup(e, &m));
+		CHECK(compare_walk(e, &m, NULL, NULL, false, 0));
+	}
+	art_free_all(&e->tree, &e->a);
+	CHECK(arena_bytes_used(e->t.base) == 0);
+	model_free(&m);
+	env_free(e);
+}
+
 /* 100,000 copies of one key, next to its prefix and an extension. */
 static void
 test_many_duplicates(void)
@@ -1136,6 +1187,7 @@ main(void)
 	run("single_bytes", test_single_bytes);
 	run("grow_shrink", test_grow_shrink);
 	run("long_keys", test_long_keys);
+	run("deep_chain", test_deep_chain);
 	run("many_duplicates", test_many_duplicates);
 	run("random_model", test_random_model);
 	run("out_of_memory", test_out_of_memory);
