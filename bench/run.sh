@@ -500,13 +500,16 @@ bench_kind()
 			v=$(answers_md5 "$set-$kind")
 			printf '%s\t%s\t%s\n' "$set" "$kind" "$v" >>"$OUT/answers.tsv"
 
+			# Repetitions outside, queries inside: a burst of other load on
+			# the machine then hits one repetition of several queries rather
+			# than every repetition of one query.
 			step "$set/$kind: pgbench queries"
-			for name in $QUERIES; do
-				if [ "$(awk -F'\t' -v s="$set" -v k="$kind" -v q="$name" \
-					'$1 == s && $2 == k && $3 == q { print $4 }' "$OUT/plans.tsv")" != yes ]; then
-					continue
-				fi
-				for rr in $(seq "$REPS"); do
+			for rr in $(seq "$REPS"); do
+				for name in $QUERIES; do
+					if [ "$(awk -F'\t' -v s="$set" -v k="$kind" -v q="$name" \
+						'$1 == s && $2 == k && $3 == q { print $4 }' "$OUT/plans.tsv")" != yes ]; then
+						continue
+					fi
 					if [ "$name" = prefix ]; then
 						tps main "$set" "$n" "$kind" "tps_$name" "$rr" "$set-$kind-$name" \
 							"$(query_script "$name" "$NPROBE")" "-c plan_cache_mode=force_custom_plan"
@@ -531,6 +534,10 @@ bench_kind()
 					"$(q -c "SELECT round(index_probe_bench('$idx', $(probe_keys_sql keys), $PROBE_LOOPS)::numeric, 1)")"
 				raw main "$set" "$n" "$kind" probe_miss_ns "$rr" \
 					"$(q -c "SELECT round(index_probe_bench('$idx', $(probe_keys_sql missing), $PROBE_LOOPS)::numeric, 1)")"
+				raw main "$set" "$n" "$kind" probe_hit_cpu_ns "$rr" \
+					"$(q -c "SELECT round(index_probe_bench_cpu('$idx', $(probe_keys_sql keys), $PROBE_LOOPS)::numeric, 1)")"
+				raw main "$set" "$n" "$kind" probe_miss_cpu_ns "$rr" \
+					"$(q -c "SELECT round(index_probe_bench_cpu('$idx', $(probe_keys_sql missing), $PROBE_LOOPS)::numeric, 1)")"
 			done
 		fi
 
@@ -596,6 +603,8 @@ bench_scaling()
 	for rr in $(seq "$REPS"); do
 		raw scaling "$set" "$n" "$kind" probe_hit_ns "$rr" \
 			"$(q -c "SELECT round(index_probe_bench('$idx', $(probe_keys_sql keys), $PROBE_LOOPS)::numeric, 1)")"
+		raw scaling "$set" "$n" "$kind" probe_hit_cpu_ns "$rr" \
+			"$(q -c "SELECT round(index_probe_bench_cpu('$idx', $(probe_keys_sql keys), $PROBE_LOOPS)::numeric, 1)")"
 	done
 	reset_table "$n"
 }

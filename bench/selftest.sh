@@ -70,6 +70,8 @@ MAIN_ROWS=(
 	"point lookup after COPY (TPS)"
 	"AM probe, existing key (ns/probe)"
 	"AM probe, missing key (ns/probe)"
+	"AM probe, existing key (CPU ns/probe)"
+	"AM probe, missing key (CPU ns/probe)"
 	"answers = seq scan (150 queries)"
 )
 for set in "${SETS[@]}"; do

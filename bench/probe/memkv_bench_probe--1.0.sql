@@ -10,6 +10,12 @@ RETURNS float8
 AS 'MODULE_PATHNAME', 'index_probe_bench'
 LANGUAGE C STRICT VOLATILE;
 
+-- The same, in CPU time of this backend rather than wall-clock time.
+CREATE FUNCTION index_probe_bench_cpu(index regclass, keys text[], loops int)
+RETURNS float8
+AS 'MODULE_PATHNAME', 'index_probe_bench_cpu'
+LANGUAGE C STRICT VOLATILE;
+
 -- Total number of TIDs the same probes return (one pass), to check that
 -- two indexes answered the same question.
 CREATE FUNCTION index_probe_count(index regclass, keys text[])
@@ -18,4 +24,5 @@ AS 'MODULE_PATHNAME', 'index_probe_count'
 LANGUAGE C STRICT VOLATILE;
 
 REVOKE ALL ON FUNCTION index_probe_bench(regclass, text[], int) FROM PUBLIC;
+REVOKE ALL ON FUNCTION index_probe_bench_cpu(regclass, text[], int) FROM PUBLIC;
 REVOKE ALL ON FUNCTION index_probe_count(regclass, text[]) FROM PUBLIC;
