@@ -135,10 +135,15 @@ install_deps()
 	command -v make >/dev/null && command -v gcc >/dev/null ||
 		pkgs+=(build-essential)
 	command -v gnuplot >/dev/null || pkgs+=(gnuplot-nox)
-	command -v apt-file >/dev/null || pkgs+=(apt-file)
-	command -v lz4cat >/dev/null || pkgs+=(lz4)
-	command -v node >/dev/null || pkgs+=(nodejs)
-	command -v npm >/dev/null || pkgs+=(npm)
+	# Data set clients only for the data sets asked for (bench/data.sh).
+	if [[ ",$DATASETS," == *,paths,* ]] && [ -z "${MEMKV_BENCH_PATHS_FILE:-}" ]; then
+		command -v apt-file >/dev/null || pkgs+=(apt-file)
+		command -v lz4cat >/dev/null || pkgs+=(lz4)
+	fi
+	if [[ ",$DATASETS," == *,npm,* ]] && [ -z "${MEMKV_BENCH_NPM_FILE:-}" ]; then
+		command -v node >/dev/null || pkgs+=(nodejs)
+		command -v npm >/dev/null || pkgs+=(npm)
+	fi
 	command -v openssl >/dev/null || pkgs+=(openssl)
 	command -v python3 >/dev/null || pkgs+=(python3)
 	command -v file >/dev/null || pkgs+=(file)
