@@ -359,6 +359,7 @@ memkv_sync(Relation index, MemkvEntry *entry)
 		if (memkv_sync_from_position(index, entry))
 		{
 			entry->valid = true;
+			entry->synced_in_recovery = RecoveryInProgress();
 			return;
 		}
 		if (attempt >= 1000)
@@ -414,10 +415,17 @@ memkv_open_synced(Relation index, LWLockMode mode, MemkvMetaPageData *meta)
 	for (;;)
 	{
 		memkv_read_meta(index, meta);
+		/*
+		 * On a primary only a backend holding the entry lock appends, and
+		 * it updates the trees too; only entries synced while replay was
+		 * appending (on a standby, or before a promotion) can be behind.
+		 */
 		if (entry->valid &&
 			entry->instance_id == meta->instance_id &&
 			entry->epoch == meta->epoch &&
-			(checked_tail || !memkv_log_has_more(index, entry)))
+			(checked_tail ||
+			 (!entry->synced_in_recovery && !RecoveryInProgress()) ||
+			 !memkv_log_has_more(index, entry)))
 			return entry;
 
 		if (mode == LW_EXCLUSIVE)

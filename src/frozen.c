@@ -303,7 +303,7 @@ memkv_frozen_failed(MemkvFrozen *fz, const char *detail)
 	bool		raced = fz->fst_src.failed || fz->post_src.failed ||
 		fz->null_src.failed;
 
-	memkv_frozen_close(fz);
+	/* page locks are released by the error's cleanup */
 	if (raced && RecoveryInProgress())
 		ereport(ERROR,
 				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
@@ -331,6 +331,21 @@ memkv_page_source_init(MemkvPageSource *ps, Relation index,
 }
 
 /*
+ * What opening a frozen layer learns from its preambles and trailers, kept
+ * in the index's relcache entry (rd_amcache, one chunk) so that later
+ * opens of the same layer in this backend read no page for it.
+ */
+typedef struct MemkvFrozenCache
+{
+	uint64		instance_id;
+	uint32		frozen_epoch;
+	BlockNumber frozen_start;
+	FstReader	reader;
+	FstPostings postings;
+	FstPostings nullpost;
+} MemkvFrozenCache;
+
+/*
  * Open the frozen layer described by `meta`, or return NULL if the index
  * has none.  Close it with memkv_frozen_close before releasing the entry
  * lock under which `meta` was read.
@@ -340,22 +355,14 @@ memkv_frozen_open(Relation index, const MemkvMetaPageData *meta)
 {
 	MemkvFrozen *fz;
 	FstSource	src;
+	MemkvFrozenCache *cache = (MemkvFrozenCache *) index->rd_amcache;
 	uint64		total = meta->fst_size + meta->postings_size +
 		meta->nullpost_size;
 
 	if (meta->frozen_start == InvalidBlockNumber)
 		return NULL;
-	if (meta->frozen_npages == 0 ||
-		total > (uint64) meta->frozen_npages * MEMKV_FROZEN_CHUNK ||
-		(uint64) meta->frozen_start + meta->frozen_npages >
-		RelationGetNumberOfBlocks(index))
-		ereport(ERROR,
-				(errcode(ERRCODE_INDEX_CORRUPTED),
-				 errmsg("metapage of index \"%s\" describes an impossible frozen layer",
-						RelationGetRelationName(index)),
-				 errhint("Please REINDEX it.")));
 
-	fz = palloc0(sizeof(MemkvFrozen));
+	fz = palloc(sizeof(MemkvFrozen));
 	fz->index = index;
 	memkv_fst_allocator(&fz->alloc);
 	memkv_page_source_init(&fz->fst_src, index, meta, 0);
@@ -363,21 +370,56 @@ memkv_frozen_open(Relation index, const MemkvMetaPageData *meta)
 	memkv_page_source_init(&fz->null_src, index, meta,
 						   meta->fst_size + meta->postings_size);
 
-	src.read = memkv_page_source_read;
-	src.arg = &fz->fst_src;
-	src.size = meta->fst_size;
-	if (fst_reader_open(&fz->reader, &src) != 0)
-		memkv_frozen_failed(fz, fz->reader.errmsg);
-	src.arg = &fz->post_src;
-	src.size = meta->postings_size;
-	if (fst_postings_open(&fz->postings, &src) != 0)
-		memkv_frozen_failed(fz, fz->postings.errmsg);
-	src.arg = &fz->null_src;
-	src.size = meta->nullpost_size;
-	if (fst_postings_open(&fz->nullpost, &src) != 0)
-		memkv_frozen_failed(fz, fz->nullpost.errmsg);
-	if (fz->postings.nkeys != fz->reader.nkeys || fz->nullpost.nkeys > 1)
-		memkv_frozen_failed(fz, "key counts of FST and postings disagree");
+	if (cache && cache->instance_id == meta->instance_id &&
+		cache->frozen_epoch == meta->frozen_epoch &&
+		cache->frozen_start == meta->frozen_start)
+	{
+		memcpy(&fz->reader, &cache->reader, sizeof(FstReader));
+		memcpy(&fz->postings, &cache->postings, sizeof(FstPostings));
+		memcpy(&fz->nullpost, &cache->nullpost, sizeof(FstPostings));
+		fz->reader.src.arg = &fz->fst_src;
+		fz->postings.src.arg = &fz->post_src;
+		fz->nullpost.src.arg = &fz->null_src;
+	}
+	else
+	{
+		if (meta->frozen_npages == 0 ||
+			total > (uint64) meta->frozen_npages * MEMKV_FROZEN_CHUNK ||
+			(uint64) meta->frozen_start + meta->frozen_npages >
+			RelationGetNumberOfBlocks(index))
+			ereport(ERROR,
+					(errcode(ERRCODE_INDEX_CORRUPTED),
+					 errmsg("metapage of index \"%s\" describes an impossible frozen layer",
+							RelationGetRelationName(index)),
+					 errhint("Please REINDEX it.")));
+
+		src.read = memkv_page_source_read;
+		src.arg = &fz->fst_src;
+		src.size = meta->fst_size;
+		if (fst_reader_open(&fz->reader, &src) != 0)
+			memkv_frozen_failed(fz, fz->reader.errmsg);
+		src.arg = &fz->post_src;
+		src.size = meta->postings_size;
+		if (fst_postings_open(&fz->postings, &src) != 0)
+			memkv_frozen_failed(fz, fz->postings.errmsg);
+		src.arg = &fz->null_src;
+		src.size = meta->nullpost_size;
+		if (fst_postings_open(&fz->nullpost, &src) != 0)
+			memkv_frozen_failed(fz, fz->nullpost.errmsg);
+		if (fz->postings.nkeys != fz->reader.nkeys || fz->nullpost.nkeys > 1)
+			memkv_frozen_failed(fz, "key counts of FST and postings disagree");
+
+		if (cache == NULL)
+			cache = MemoryContextAlloc(index->rd_indexcxt,
+									   sizeof(MemkvFrozenCache));
+		index->rd_amcache = cache;
+		cache->instance_id = meta->instance_id;
+		cache->frozen_epoch = meta->frozen_epoch;
+		cache->frozen_start = meta->frozen_start;
+		memcpy(&cache->reader, &fz->reader, sizeof(FstReader));
+		memcpy(&cache->postings, &fz->postings, sizeof(FstPostings));
+		memcpy(&cache->nullpost, &fz->nullpost, sizeof(FstPostings));
+	}
 
 	fst_cursor_init(&fz->cursor, &fz->reader, &fz->alloc);
 	fz->tidbuf_size = 64;
@@ -394,6 +436,9 @@ memkv_frozen_close(MemkvFrozen *fz)
 	memkv_page_source_release(&fz->fst_src);
 	memkv_page_source_release(&fz->post_src);
 	memkv_page_source_release(&fz->null_src);
+	fst_cursor_free(&fz->cursor);
+	pfree(fz->tidbuf);
+	pfree(fz);
 }
 
 /* Read every TID of `ordinal` from `p` into fz->tidbuf; returns the count. */

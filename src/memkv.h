@@ -150,6 +150,7 @@ typedef struct MemkvEntry
 
 	/* state: entry lock */
 	bool		valid;			/* trees mirror the log up to resume_* */
+	bool		synced_in_recovery;	/* last synced while replay appended */
 	uint64		instance_id;
 	uint32		epoch;			/* of the log the trees mirror */
 	BlockNumber resume_blkno;	/* next log position not yet in the trees */

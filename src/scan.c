@@ -237,7 +237,8 @@ memkv_batch_add_tids(MemkvBatch *batch, bool isnull, Size key_offset,
 	{
 		MemkvBatchItem *item = &batch->items[batch->nitems++];
 
-		item->tid = tids[i];
+		/* tids may be unaligned (straight from a tree leaf) */
+		memcpy(&item->tid, &tids[i], sizeof(ItemPointerData));
 		item->isnull = isnull;
 		item->key_offset = key_offset;
 		item->key_len = keylen;
