@@ -90,8 +90,8 @@
  * strictly ascending by (block, offset).
  *
  *	offset 0	preamble: u32 magic FST_POSTINGS_MAGIC, u16 version, u16 0
- *	offset 8	groups: group g holds ordinals 64g .. 64g+63 (the last may be
- *				shorter); each starts byte-aligned
+ *	offset 8	groups: group g holds ordinals 128g .. 128g+127 (the last
+ *				may be shorter); each starts byte-aligned
  *	table_off	group table: ngroups entries of tw bytes, the offset of
  *				each group in the image
  *	size-48		trailer: u32 magic FST_POSTINGS_TRAILER_MAGIC, u16 version,
@@ -99,15 +99,17 @@
  *				u64 total size, u32 max TIDs of one key (saturating),
  *				u32 checksum (FNV-1a 32 of the 44 bytes before it)
  *
- * A group: u8 flags (bit 0: every key of the group has exactly one TID),
- * then unless bit 0 is set a 64-bit little-endian bitmap, bit j set when
- * key j of the group has exactly one TID ("single").  If the group has any
- * single keys: varint base block, varint radix R (1 + the largest offset
- * of the singles), u8 width W (0..64), then one W-bit value per single key
- * in order, v = (block - base) * R + offset, packed LSB-first into bytes,
- * padded to a byte.  Then, for every non-single key in order: varint n (the
- * number of TIDs, 0 or >= 2); if n >= 2, varint payload length in bytes and
- * the payload: varint first block, varint first offset, then a bit stream
+ * A group starts with u8 flags: bit 6 set when some key of the group has
+ * exactly one TID (a "single"), bit 7 set when some but not all keys are
+ * singles, bits 0-5 the width W (0..48) of a single's value (0 when there
+ * are no singles).  If bit 7 is set, a 128-bit bitmap follows (16 bytes;
+ * bit k of byte j stands for key 8j+k of the group) marking the singles.
+ * If there are singles: varint base block, varint radix R (1 + the largest
+ * offset of the singles), then one W-bit value per single in order,
+ * v = (block - base) * R + offset, packed LSB-first into bytes, padded to a
+ * byte.  Then, for every non-single key in order: varint n (the number of
+ * TIDs, 0 or >= 2); if n >= 2, varint payload length in bytes and the
+ * payload: varint first block, varint first offset, then a bit stream
  * (LSB-first) with, for each further TID, gamma(dblock + 1) and then
  * gamma(offset - previous offset) when dblock == 0, or gamma(offset + 1)
  * when dblock > 0; padded to a byte.  gamma(x), x >= 1, is Elias gamma:
@@ -132,7 +134,7 @@
 #define FST_TRAILER_SIZE			40
 #define FST_POSTINGS_PREAMBLE_SIZE	8
 #define FST_POSTINGS_TRAILER_SIZE	48
-#define FST_POSTINGS_GROUP			64
+#define FST_POSTINGS_GROUP			128
 #define FST_NCOMMON					63
 
 /* Field widths (bits) of the 4-bit width codes of a multi node. */
@@ -352,7 +354,7 @@ extern int	fst_postings_add(FstPostingsWriter *w, const FstTid *tids,
 /*
  * Streaming form for long lists: begin a key, append its TIDs in any number
  * of calls (ascending across calls), end it.  The writer buffers at most
- * one group (64 keys) of encoded lists.
+ * one group (128 keys) of encoded lists.
  */
 extern void fst_postings_begin_key(FstPostingsWriter *w);
 extern int	fst_postings_append(FstPostingsWriter *w, const FstTid *tids,

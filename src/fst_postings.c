@@ -3,7 +3,7 @@
  * fst_postings.c
  *	  Compact TID posting lists addressed by key ordinal.
  *
- * Keys are grouped by 64 consecutive ordinals.  Most keys of an index have
+ * Keys are grouped by 128 consecutive ordinals.  Most keys of an index have
  * exactly one TID; a group stores those as fixed-width values relative to
  * the group's smallest block (block * radix + offset), so a random TID of a
  * table with N tuples costs about log2(N) bits.  Longer lists are stored
@@ -38,7 +38,7 @@ struct FstPostingsWriter
 
 	/* the current group */
 	uint32_t	gkeys;
-	uint64_t	single_mask;
+	uint8_t		single_map[FST_POSTINGS_GROUP / 8];
 	uint32_t	nsingles;
 	FstTid		singles[FST_POSTINGS_GROUP];
 	uint8_t    *multi;
@@ -291,7 +291,7 @@ fst_postings_append(FstPostingsWriter *w, const FstTid *tids, uint64_t n)
 static int
 flush_group(FstPostingsWriter *w)
 {
-	uint8_t		hdr[32];
+	uint8_t		hdr[48];
 	size_t		hl = 0;
 	bool		all = (w->nsingles == w->gkeys);
 	uint32_t	i;
@@ -306,12 +306,6 @@ flush_group(FstPostingsWriter *w)
 	}
 	w->gofs[w->ngroups++] = w->written;
 
-	hdr[hl++] = all ? 1 : 0;
-	if (!all)
-	{
-		put_u64(hdr + hl, w->single_mask);
-		hl += 8;
-	}
 	if (w->nsingles > 0)
 	{
 		uint32_t	base = UINT32_MAX;
@@ -321,7 +315,7 @@ flush_group(FstPostingsWriter *w)
 		int			width = 0;
 		uint64_t	acc = 0;
 		int			accbits = 0;
-		uint8_t		packed[FST_POSTINGS_GROUP * 8 + 8];
+		uint8_t		packed[FST_POSTINGS_GROUP * 6 + 8];
 		size_t		pl = 0;
 
 		for (i = 0; i < w->nsingles; i++)
@@ -342,20 +336,24 @@ flush_group(FstPostingsWriter *w)
 		}
 		while (width < 64 && (maxv >> width) != 0)
 			width++;
+		hdr[hl++] = (uint8_t) (width | 0x40 | (all ? 0 : 0x80));
+		if (!all)
+		{
+			memcpy(hdr + hl, w->single_map, sizeof(w->single_map));
+			hl += sizeof(w->single_map);
+		}
 		hl += put_varint(hdr + hl, base);
 		hl += put_varint(hdr + hl, radix);
-		hdr[hl++] = (uint8_t) width;
 		if (emit(w, hdr, hl) != 0)
 			return -1;
 		for (i = 0; i < w->nsingles; i++)
 		{
 			uint64_t	v = (uint64_t) (tid_block(&w->singles[i]) - base) * radix +
 				w->singles[i].offset;
-			int			left = width;
 
 			/* width <= 48, so acc never holds more than 55 bits */
 			acc |= v << accbits;
-			accbits += left;
+			accbits += width;
 			while (accbits >= 8)
 			{
 				packed[pl++] = (uint8_t) acc;
@@ -368,13 +366,17 @@ flush_group(FstPostingsWriter *w)
 		if (emit(w, packed, pl) != 0)
 			return -1;
 	}
-	else if (emit(w, hdr, hl) != 0)
-		return -1;
+	else
+	{
+		hdr[hl++] = 0;			/* no singles: no bitmap, no parameters */
+		if (emit(w, hdr, hl) != 0)
+			return -1;
+	}
 	if (w->multi_len > 0 && emit(w, w->multi, w->multi_len) != 0)
 		return -1;
 
 	w->gkeys = 0;
-	w->single_mask = 0;
+	memset(w->single_map, 0, sizeof(w->single_map));
 	w->nsingles = 0;
 	w->multi_len = 0;
 	return 0;
@@ -391,7 +393,7 @@ fst_postings_end_key(FstPostingsWriter *w)
 	w->in_key = false;
 	if (w->kcount == 1)
 	{
-		w->single_mask |= (uint64_t) 1 << w->gkeys;
+		w->single_map[w->gkeys / 8] |= (uint8_t) (1 << (w->gkeys % 8));
 		w->singles[w->nsingles++] = w->first;
 	}
 	else
@@ -692,16 +694,23 @@ it_gamma(FstPostingsIter *it, uint64_t *v)
 	return 0;
 }
 
-static int
-popcount64(uint64_t x)
+/* Number of set bits among bits 0..j-1 of a bitmap. */
+static uint32_t
+bits_below(const uint8_t *map, uint32_t j)
 {
-	int			n = 0;
+	uint32_t	n = 0;
+	uint32_t	i;
 
-	while (x)
+	for (i = 0; i < j / 8; i++)
 	{
-		x &= x - 1;
-		n++;
+		uint32_t	x = map[i];
+
+		x = x - ((x >> 1) & 0x55);
+		x = (x & 0x33) + ((x >> 2) & 0x33);
+		n += (x + (x >> 4)) & 0x0f;
 	}
+	for (i = j & ~7u; i < j; i++)
+		n += (map[i / 8] >> (i % 8)) & 1;
 	return n;
 }
 
@@ -713,23 +722,22 @@ fst_postings_seek(FstPostings *p, FstPostingsIter *it, uint64_t ordinal)
 	uint32_t	j = (uint32_t) (ordinal % FST_POSTINGS_GROUP);
 	uint64_t	gstart;
 	uint64_t	gend;
-	uint64_t	ngk;
-	uint64_t	mask;
-	uint64_t	lowmask = ((uint64_t) 1 << j) - 1;
+	uint32_t	ngk;
+	uint8_t		map[FST_POSTINGS_GROUP / 8];
 	uint8_t		flags;
 	uint32_t	nsingles;
+	uint32_t	before;
 	uint64_t	base = 0;
 	uint64_t	radix = 1;
-	uint8_t		width = 0;
+	uint8_t		width;
 	uint32_t	k;
 
 	memset(it, 0, sizeof(FstPostingsIter));
 	it->p = p;
 	if (ordinal >= p->nkeys)
 		return set_error(p->errmsg, "postings ordinal out of range");
-	ngk = p->nkeys - g * FST_POSTINGS_GROUP;
-	if (ngk > FST_POSTINGS_GROUP)
-		ngk = FST_POSTINGS_GROUP;
+	ngk = (uint32_t) (p->nkeys - g * FST_POSTINGS_GROUP > FST_POSTINGS_GROUP ?
+					  FST_POSTINGS_GROUP : p->nkeys - g * FST_POSTINGS_GROUP);
 	if (table_entry(p, g, &gstart) != 0)
 		return -1;
 	if (g + 1 < (p->nkeys + FST_POSTINGS_GROUP - 1) / FST_POSTINGS_GROUP)
@@ -749,37 +757,41 @@ fst_postings_seek(FstPostings *p, FstPostingsIter *it, uint64_t ordinal)
 
 	if (it_byte(it, &flags) != 0)
 		return -1;
-	if (flags & ~1)
-		return set_error(p->errmsg, "postings group has bad flags");
-	if (flags & 1)
-		mask = ngk == 64 ? ~(uint64_t) 0 : (((uint64_t) 1 << ngk) - 1);
+	width = flags & 0x3f;
+	memset(map, 0, sizeof(map));
+	if (!(flags & 0x40))
+	{
+		/* no singles */
+		if (flags != 0)
+			return set_error(p->errmsg, "postings group has bad flags");
+	}
+	else if (!(flags & 0x80))
+	{
+		/* all singles */
+		memset(map, 0xff, sizeof(map));
+	}
 	else
 	{
-		mask = 0;
-		for (k = 0; k < 8; k++)
-		{
-			uint8_t		byte;
-
-			if (it_byte(it, &byte) != 0)
+		for (k = 0; k < sizeof(map); k++)
+			if (it_byte(it, &map[k]) != 0)
 				return -1;
-			mask |= (uint64_t) byte << (8 * k);
-		}
-		if (ngk < 64 && (mask >> ngk) != 0)
+		if (bits_below(map, FST_POSTINGS_GROUP) != bits_below(map, ngk) ||
+			bits_below(map, ngk) == 0)
 			return set_error(p->errmsg, "postings group bitmap out of range");
 	}
-	nsingles = (uint32_t) popcount64(mask);
+	nsingles = (flags & 0xc0) == 0x40 ? ngk : bits_below(map, ngk);
+	before = (flags & 0xc0) == 0x40 ? j : bits_below(map, j);
 	if (nsingles > 0)
 	{
-		if (it_varint(it, &base) != 0 || it_varint(it, &radix) != 0 ||
-			it_byte(it, &width) != 0)
+		if (it_varint(it, &base) != 0 || it_varint(it, &radix) != 0)
 			return -1;
 		if (base > UINT32_MAX || radix < 1 || radix > 65536 || width > 48)
 			return set_error(p->errmsg, "postings group header out of range");
 	}
-	if ((mask >> j) & 1)
+	if ((map[j / 8] >> (j % 8)) & 1)
 	{
 		/* a single: read its width-bit value */
-		uint64_t	bitpos = (uint64_t) popcount64(mask & lowmask) * width;
+		uint64_t	bitpos = (uint64_t) before * width;
 		uint64_t	v = 0;
 		uint64_t	blk;
 		int			got = 0;
@@ -817,7 +829,7 @@ fst_postings_seek(FstPostings *p, FstPostingsIter *it, uint64_t ordinal)
 
 	/* skip the singles, then the long lists before ours */
 	it->pos += ((uint64_t) nsingles * width + 7) / 8;
-	for (k = 0; k < (uint32_t) popcount64(~mask & lowmask); k++)
+	for (k = 0; k < j - before; k++)
 	{
 		uint64_t	n;
 		uint64_t	plen;

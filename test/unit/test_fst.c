@@ -532,7 +532,7 @@ test_fst_keysets(void)
 	run_keyset(k, 300, "prefix chain");
 	k = gen_random(1, 0, 2047);
 	run_keyset(k, 1, "one long key");
-	for (round = 0; round < 30; round++)
+	for (round = 0; round < 24; round++)
 	{
 		size_t		n = 1 + rndn(round < 10 ? 20 : 2000);
 
@@ -541,8 +541,8 @@ test_fst_keysets(void)
 		k = gen_random(n, 0, 1 + rndn(10));
 		run_keyset(k, n, "binary");
 	}
-	k = gen_random(20000, 0, 3);
-	run_keyset(k, 20000, "dense binary");
+	k = gen_random(8000, 0, 3);
+	run_keyset(k, 8000, "dense binary");
 	k = gen_random(5000, 26, 20);
 	run_keyset(k, 5000, "letters");
 	k = gen_paths(5000);
@@ -920,6 +920,9 @@ test_postings(void)
 	test_postings_set(1, 10, 0);
 	test_postings_set(64, 1000, 0);
 	test_postings_set(65, 0, 0);
+	test_postings_set(128, 5, 0);
+	test_postings_set(129, 70000, 0);
+	test_postings_set(257, 1, 0);
 	test_postings_set(1000, 20000, 1);
 	test_postings_set(3000, UINT32_MAX, 0);
 }
