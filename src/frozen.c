@@ -161,9 +161,16 @@ memkv_sort_tids(ItemPointerData *tids, uint64 *ntids)
 
 /*
  * An FstSource over part of a frozen run: bytes [base, base + size) of the
- * run's stream.  Keeps the last page it returned a pointer into pinned and
- * share-locked until the next read or memkv_page_source_release.
+ * run's stream.  It keeps up to MEMKV_PIN_SLOTS of the run's pages pinned
+ * until memkv_page_source_release, since an FST walk hops between a few
+ * pages.  On a primary, frozen pages are immutable while anyone can read
+ * them (they are retired only under the entry lock held exclusively, or by
+ * the next freeze, which waits for this one), so a pin is all a reader
+ * needs.  In recovery, replay may rewrite a page at any time: the page in
+ * use is share-locked, and its tag re-checked each time it is locked.
  */
+#define MEMKV_PIN_SLOTS 16
+
 typedef struct MemkvPageSource
 {
 	Relation	index;
@@ -171,46 +178,102 @@ typedef struct MemkvPageSource
 	uint32		npages;
 	uint32		epoch;
 	uint64		base;
-	Buffer		buf;
+	bool		lock_pages;		/* in recovery */
 	bool		failed;
+	Buffer		locked;			/* share-locked buffer, if lock_pages */
+	int			next_victim;
+	Buffer		pins[MEMKV_PIN_SLOTS];
+	BlockNumber pinned[MEMKV_PIN_SLOTS];
 } MemkvPageSource;
 
 static void
 memkv_page_source_release(MemkvPageSource *ps)
 {
-	if (BufferIsValid(ps->buf))
+	int			i;
+
+	if (BufferIsValid(ps->locked))
+		LockBuffer(ps->locked, BUFFER_LOCK_UNLOCK);
+	ps->locked = InvalidBuffer;
+	for (i = 0; i < MEMKV_PIN_SLOTS; i++)
 	{
-		UnlockReleaseBuffer(ps->buf);
-		ps->buf = InvalidBuffer;
+		if (BufferIsValid(ps->pins[i]))
+			ReleaseBuffer(ps->pins[i]);
+		ps->pins[i] = InvalidBuffer;
+		ps->pinned[i] = InvalidBlockNumber;
 	}
 }
 
-/* Lock page `idx` of the run; NULL (and failed set) if it is not ours. */
+/* Is this page a frozen page of our run? */
+static bool
+memkv_page_is_ours(MemkvPageSource *ps, Page page)
+{
+	MemkvPageOpaque opaque = MemkvPageGetOpaque(page);
+
+	return !PageIsNew(page) && opaque->page_id == MEMKV_PAGE_ID &&
+		(opaque->flags & MEMKV_PAGE_FROZEN) != 0 &&
+		opaque->epoch == ps->epoch;
+}
+
+/* The contents of page `idx` of the run; NULL (and failed set) if not ours. */
 static const uint8 *
 memkv_page_source_page(MemkvPageSource *ps, uint64 idx)
 {
 	BlockNumber blkno = ps->start + (BlockNumber) idx;
+	Buffer		buf = InvalidBuffer;
 	Page		page;
-	MemkvPageOpaque opaque;
+	int			i;
 
 	if (idx >= ps->npages)
 	{
 		ps->failed = true;
 		return NULL;
 	}
-	if (BufferIsValid(ps->buf) && BufferGetBlockNumber(ps->buf) == blkno)
-		return (const uint8 *) PageGetContents(BufferGetPage(ps->buf));
-	memkv_page_source_release(ps);
-	ps->buf = ReadBuffer(ps->index, blkno);
-	LockBuffer(ps->buf, BUFFER_LOCK_SHARE);
-	page = BufferGetPage(ps->buf);
-	opaque = MemkvPageGetOpaque(page);
-	if (PageIsNew(page) || opaque->page_id != MEMKV_PAGE_ID ||
-		(opaque->flags & MEMKV_PAGE_FROZEN) == 0 || opaque->epoch != ps->epoch)
+	for (i = 0; i < MEMKV_PIN_SLOTS; i++)
 	{
-		ps->failed = true;
-		memkv_page_source_release(ps);
-		return NULL;
+		if (ps->pinned[i] == blkno)
+		{
+			buf = ps->pins[i];
+			break;
+		}
+	}
+	if (!BufferIsValid(buf))
+	{
+		int			victim = ps->next_victim;
+
+		ps->next_victim = (ps->next_victim + 1) % MEMKV_PIN_SLOTS;
+		if (BufferIsValid(ps->pins[victim]))
+		{
+			if (ps->locked == ps->pins[victim])
+			{
+				LockBuffer(ps->locked, BUFFER_LOCK_UNLOCK);
+				ps->locked = InvalidBuffer;
+			}
+			ReleaseBuffer(ps->pins[victim]);
+		}
+		ps->pins[victim] = InvalidBuffer;
+		ps->pinned[victim] = InvalidBlockNumber;
+		buf = ReadBuffer(ps->index, blkno);
+		if (!ps->lock_pages && !memkv_page_is_ours(ps, BufferGetPage(buf)))
+		{
+			ReleaseBuffer(buf);
+			ps->failed = true;
+			return NULL;
+		}
+		ps->pins[victim] = buf;
+		ps->pinned[victim] = blkno;
+	}
+	page = BufferGetPage(buf);
+	if (ps->lock_pages && ps->locked != buf)
+	{
+		if (BufferIsValid(ps->locked))
+			LockBuffer(ps->locked, BUFFER_LOCK_UNLOCK);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		ps->locked = buf;
+		if (!memkv_page_is_ours(ps, page))
+		{
+			ps->failed = true;
+			return NULL;
+		}
 	}
 	return (const uint8 *) PageGetContents(page);
 }
@@ -321,13 +384,22 @@ static void
 memkv_page_source_init(MemkvPageSource *ps, Relation index,
 					   const MemkvMetaPageData *meta, uint64 base)
 {
+	int			i;
+
 	ps->index = index;
 	ps->start = meta->frozen_start;
 	ps->npages = meta->frozen_npages;
 	ps->epoch = meta->frozen_epoch;
 	ps->base = base;
-	ps->buf = InvalidBuffer;
+	ps->lock_pages = RecoveryInProgress();
 	ps->failed = false;
+	ps->locked = InvalidBuffer;
+	ps->next_victim = 0;
+	for (i = 0; i < MEMKV_PIN_SLOTS; i++)
+	{
+		ps->pins[i] = InvalidBuffer;
+		ps->pinned[i] = InvalidBlockNumber;
+	}
 }
 
 /*

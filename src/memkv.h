@@ -242,7 +242,7 @@ typedef struct MemkvBatchItem
  */
 typedef struct MemkvBatch
 {
-	MemoryContext cxt;			/* holds items and keybuf */
+	MemoryContext cxt;			/* where items and keybuf live */
 	MemkvBatchItem *items;
 	int			nitems;
 	int			maxitems;

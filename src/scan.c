@@ -203,17 +203,19 @@ memkv_bound_from_bytes(ArtBound *ab, bytea *b, bool incl)
 	ab->inclusive = incl;
 }
 
-/* Empty a batch before refilling it. */
+/* Empty a batch before refilling it; its arrays are kept for reuse. */
 static void
 memkv_batch_reset(MemkvBatch *batch)
 {
-	MemoryContextReset(batch->cxt);
-	batch->maxitems = 64;
-	batch->items = MemoryContextAlloc(batch->cxt,
-									  sizeof(MemkvBatchItem) * batch->maxitems);
+	if (batch->items == NULL)
+	{
+		batch->maxitems = 64;
+		batch->items = MemoryContextAlloc(batch->cxt,
+										  sizeof(MemkvBatchItem) * batch->maxitems);
+		batch->keybuf_size = 1024;
+		batch->keybuf = MemoryContextAlloc(batch->cxt, batch->keybuf_size);
+	}
 	batch->nitems = 0;
-	batch->keybuf_size = 1024;
-	batch->keybuf = MemoryContextAlloc(batch->cxt, batch->keybuf_size);
 	batch->keybuf_used = 0;
 	batch->complete_forward = false;
 	batch->complete_backward = false;
@@ -538,9 +540,7 @@ memkv_beginscan(Relation r, int nkeys, int norderbys)
 										   ALLOCSET_SMALL_SIZES);
 	for (i = 0; i < 2; i++)
 	{
-		so->batches[i].cxt = AllocSetContextCreate(CurrentMemoryContext,
-												   "memkv scan batch",
-												   ALLOCSET_DEFAULT_SIZES);
+		so->batches[i].cxt = CurrentMemoryContext;
 		memkv_batch_reset(&so->batches[i]);
 	}
 	for (i = 0; i < 3; i++)
@@ -691,9 +691,19 @@ void
 memkv_endscan(IndexScanDesc scan)
 {
 	MemkvScanOpaque so = (MemkvScanOpaque) scan->opaque;
+	int			i;
 
-	MemoryContextDelete(so->batches[0].cxt);
-	MemoryContextDelete(so->batches[1].cxt);
+	for (i = 0; i < 2; i++)
+	{
+		pfree(so->batches[i].items);
+		pfree(so->batches[i].keybuf);
+	}
+	for (i = 0; i < 3; i++)
+	{
+		pfree(so->runs[i].keybuf);
+		pfree(so->runs[i].keys);
+		pfree(so->runs[i].tids);
+	}
 	MemoryContextDelete(so->bounds_cxt);
 	if (so->last_itup)
 		pfree(so->last_itup);
