@@ -394,6 +394,55 @@ verify_fst(const Key *k, size_t n, const FstSource *src)
 			}
 		}
 	}
+	/* prefix ranges, forward from >= prefix, backward from < successor */
+	for (i = 0; i < 50 && n > 0; i++)
+	{
+		const Key  *src_key = &k[rndn(n)];
+		size_t		plen = rndn(src_key->len + 1);
+		uint8_t    *succ = malloc(plen + 1);
+		size_t		slen = plen;
+		size_t		lb = model_bound(k, n, src_key->b, plen, false);
+		size_t		cnt = 0;
+		size_t		got;
+
+		while (lb + cnt < n && k[lb + cnt].len >= plen &&
+			   memcmp(k[lb + cnt].b, src_key->b, plen) == 0)
+			cnt++;
+		got = 0;
+		rc = fst_cursor_seek(c, FST_SEEK_GE, src_key->b, plen);
+		while (rc == 1 && c->keylen >= plen &&
+			   memcmp(c->key, src_key->b, plen) == 0)
+		{
+			CHECK(c->ordinal == lb + got, "prefix forward ordinal");
+			got++;
+			rc = fst_cursor_next(c);
+		}
+		CHECK(rc >= 0 && got == cnt, "prefix forward count %zu vs %zu", got,
+			  cnt);
+
+		memcpy(succ, src_key->b, plen);
+		while (slen > 0 && succ[slen - 1] == 0xff)
+			slen--;
+		if (slen > 0)
+		{
+			succ[slen - 1]++;
+			rc = fst_cursor_seek(c, FST_SEEK_LT, succ, slen);
+		}
+		else
+			rc = fst_cursor_seek(c, FST_SEEK_LAST, NULL, 0);
+		got = 0;
+		while (rc == 1 && c->keylen >= plen &&
+			   memcmp(c->key, src_key->b, plen) == 0)
+		{
+			CHECK(c->ordinal == lb + cnt - 1 - got, "prefix backward ordinal");
+			got++;
+			rc = fst_cursor_prev(c);
+		}
+		CHECK(rc >= 0 && got == cnt, "prefix backward count %zu vs %zu", got,
+			  cnt);
+		free(succ);
+	}
+
 	fst_cursor_free(c);
 	free(c);
 	free(r);
