@@ -25,7 +25,7 @@
 #include <string.h>
 
 #define OUTBUF_SIZE		65536
-#define DESC_MAX		(2 + 256 * 11)
+#define DESC_MAX		(3 + 256 * 11)
 #define REG_WAYS		4
 #define HOT_BUCKETS		4096
 #define PENDING			16		/* main-table inserts in flight */

@@ -175,9 +175,10 @@ node_bits(const Node *nd, uint64_t bitpos, int width)
 }
 
 /*
- * Read and decode the node at addr into nd, fetching its bytes through buf.
- * Returns 0, or -1 with errmsg set if the bytes do not form a valid node
- * inside the node area.
+ * Read and decode the node at addr into nd.  Its bytes come from the window
+ * win when they are in it, else a new window ending at addr is fetched
+ * (into buf, if the source copies).  Returns 0, or -1 with errmsg set if
+ * the bytes do not form a valid node inside the node area.
  */
 static int
 read_node(const FstReader *r, FstWindow *win, uint64_t addr, Node *nd,
