@@ -25,6 +25,7 @@
 #include "storage/lmgr.h"
 #include "storage/indexfsm.h"
 #include "utils/memutils.h"
+#include "storage/lock.h"
 #include "utils/rel.h"
 
 #include "memkv.h"
@@ -264,6 +265,18 @@ memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
 		Buffer		metabuf;
 		GenericXLogState *state;
 		Page		page;
+
+		/* testing aid: wait here while the advisory lock is held */
+		if (memkv_debug_freeze_pause_lock != 0)
+		{
+			LOCKTAG		tag;
+
+			/* the tag pg_advisory_lock(bigint) uses */
+			SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, 0,
+								 (uint32) memkv_debug_freeze_pause_lock, 1);
+			(void) LockAcquire(&tag, ShareLock, false, false);
+			LockRelease(&tag, ShareLock, false);
+		}
 
 		/* phase 2: merge, without the entry lock; only we touch imm */
 		frozen = memkv_frozen_open(index, &meta);

@@ -26,6 +26,7 @@ PG_MODULE_MAGIC;
 PG_FUNCTION_INFO_V1(memkv_handler);
 
 int			memkv_shared_memory_mb = 128;
+int			memkv_debug_freeze_pause_lock = 0;
 int			memkv_max_indexes = 64;
 
 /* True once _PG_init ran from shared_preload_libraries. */
@@ -90,6 +91,15 @@ _PG_init(void)
 							1000000, 0, INT_MAX,
 							PGC_SIGHUP,
 							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("memkv.debug_freeze_pause_lock",
+							"Testing aid: a freeze waits for this advisory lock key between setting the delta aside and merging.",
+							"0 (the default) means no wait.  Used by the isolation tests to hold a freeze in its middle phase.",
+							&memkv_debug_freeze_pause_lock,
+							0, 0, INT_MAX,
+							PGC_SUSET,
+							GUC_NOT_IN_SAMPLE,
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("memkv");

@@ -278,6 +278,7 @@ typedef struct MemkvOptions
 /* memkv.c */
 extern int	memkv_shared_memory_mb;
 extern int	memkv_freeze_threshold;
+extern int	memkv_debug_freeze_pause_lock;
 extern int	memkv_max_indexes;
 extern void memkv_check_loaded(void);
 extern void memkv_check_collation(Relation index);
