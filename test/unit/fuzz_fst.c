@@ -11,8 +11,9 @@
  *	  4..5	corruption: keys as above, then the image is damaged at
  *			positions/values taken from the input's tail and read with every
  *			operation; must terminate without memory errors.
- *	  6		raw FST image: the rest is the image itself.
- *	  7		raw postings image.
+ *	  6		raw FST image: the rest is the image itself (magic numbers,
+ *			size and checksum are fixed up so the node decoder is reached).
+ *	  7		raw postings image (fixed up likewise, with a consistent table).
  *	  other	postings round trip: lists derived from the input.
  *
  *-------------------------------------------------------------------------
@@ -346,6 +347,82 @@ fuzz_postings_roundtrip(const uint8_t *d, size_t size)
 	free(out.data);
 }
 
+static uint32_t
+fnv32(uint32_t h, const uint8_t *p, size_t n)
+{
+	size_t		i;
+
+	for (i = 0; i < n; i++)
+	{
+		h ^= p[i];
+		h *= 0x01000193u;
+	}
+	return h;
+}
+
+static void
+put_le(uint8_t *p, uint64_t v, int n)
+{
+	int			i;
+
+	for (i = 0; i < n; i++)
+		p[i] = (uint8_t) (v >> (8 * i));
+}
+
+/*
+ * Make the magic numbers, version, size and checksum of a raw FST image
+ * right, so that the fuzzer's bytes reach the node decoder; root, key
+ * count and max key length stay as the fuzzer wrote them.
+ */
+static void
+fix_fst_image(uint8_t *img, size_t size)
+{
+	uint8_t    *t;
+
+	if (size < FST_PREAMBLE_SIZE + FST_TRAILER_SIZE)
+		return;
+	t = img + size - FST_TRAILER_SIZE;
+	put_le(img, FST_MAGIC, 4);
+	put_le(img + 4, FST_VERSION, 2);
+	put_le(t, FST_TRAILER_MAGIC, 4);
+	put_le(t + 4, FST_VERSION, 2);
+	put_le(t + 24, size, 8);
+	if (t[17] & 1)
+		put_le(t + 18, 0, 6);	/* often a plausible key count */
+	put_le(t + 36, fnv32(fnv32(0x811c9dc5u, t, 36), img, FST_PREAMBLE_SIZE), 4);
+}
+
+/* The same for a raw postings image, with a consistent group table. */
+static void
+fix_postings_image(uint8_t *img, size_t size)
+{
+	uint8_t    *t;
+	int			tw;
+	uint64_t	room;
+	uint64_t	nkeys;
+	uint64_t	ngroups;
+
+	if (size < FST_POSTINGS_PREAMBLE_SIZE + FST_POSTINGS_TRAILER_SIZE)
+		return;
+	t = img + size - FST_POSTINGS_TRAILER_SIZE;
+	tw = 1 + t[6] % 3;
+	room = size - FST_POSTINGS_PREAMBLE_SIZE - FST_POSTINGS_TRAILER_SIZE;
+	nkeys = ((uint64_t) t[8] | (uint64_t) t[9] << 8) %
+		(room / tw * FST_POSTINGS_GROUP + 1);
+	ngroups = (nkeys + FST_POSTINGS_GROUP - 1) / FST_POSTINGS_GROUP;
+	put_le(img, FST_POSTINGS_MAGIC, 4);
+	put_le(img + 4, FST_VERSION, 2);
+	put_le(img + 6, 0, 2);
+	put_le(t, FST_POSTINGS_TRAILER_MAGIC, 4);
+	put_le(t + 4, FST_VERSION, 2);
+	t[6] = (uint8_t) tw;
+	t[7] = 0;
+	put_le(t + 8, nkeys, 8);
+	put_le(t + 24, size - FST_POSTINGS_TRAILER_SIZE - ngroups * tw, 8);
+	put_le(t + 32, size, 8);
+	put_le(t + 44, fnv32(0x811c9dc5u, t, 44), 4);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -361,12 +438,22 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size--;
 	if (mode == 6)
 	{
-		exercise(data, size, NULL, 0, false);
+		uint8_t    *img2 = malloc(size + 1);
+
+		memcpy(img2, data, size);
+		fix_fst_image(img2, size);
+		exercise(img2, size, NULL, 0, false);
+		free(img2);
 		return 0;
 	}
 	if (mode == 7)
 	{
-		fuzz_postings_image(data, size);
+		uint8_t    *img2 = malloc(size + 1);
+
+		memcpy(img2, data, size);
+		fix_postings_image(img2, size);
+		fuzz_postings_image(img2, size);
+		free(img2);
 		return 0;
 	}
 	if (mode == 8)
