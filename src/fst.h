@@ -329,6 +329,7 @@ extern int	fst_cursor_next(FstCursor *c);
 extern int	fst_cursor_prev(FstCursor *c);
 
 /* --------------------------------------------------------------- postings */
+/* (fst_verify, which checks an FST and its postings together, is below.) */
 
 typedef struct FstPostingsWriter FstPostingsWriter;
 
@@ -410,5 +411,25 @@ extern int	fst_postings_seek(FstPostings *p, FstPostingsIter *it,
  */
 extern int64_t fst_postings_next(FstPostingsIter *it, FstTid *out,
 								 uint64_t max);
+
+/* ------------------------------------------------------------- checking */
+
+typedef struct FstVerifyInfo
+{
+	uint64_t	nkeys;
+	uint64_t	ntids;
+	uint32_t	max_key_len;	/* longest key actually found */
+} FstVerifyInfo;
+
+/*
+ * Check a whole FST (and its postings, if p is not NULL): every key is
+ * reachable in strictly ascending order with ordinals 0..nkeys-1, the key
+ * count and maximum length agree with the trailer, and every posting list
+ * decodes to the announced number of strictly ascending TIDs, with the
+ * totals of the postings trailer.  O(total size).  Returns 0, or -1 with a
+ * message in errmsg (FST_ERRMSG_LEN bytes).
+ */
+extern int	fst_verify(FstReader *r, FstPostings *p, const FstAllocator *alloc,
+					   FstVerifyInfo *info, char *errmsg);
 
 #endif							/* MEMKV_FST_H */

@@ -741,3 +741,123 @@ fst_cursor_prev(FstCursor *c)
 		rc = set_error(c->errmsg, "fst ordinals out of sequence");
 	return step_result(c, rc);
 }
+
+/* ------------------------------------------------------------- checking */
+
+/* Copy a message (of any object) into errmsg; returns -1. */
+static int
+copy_error(char *errmsg, const char *msg)
+{
+	return set_error(errmsg, msg[0] ? msg : "fst verification failed");
+}
+
+/* Check the posting list of one ordinal; adds its TIDs to *ntids. */
+static int
+verify_postings(FstPostings *p, uint64_t ord, uint64_t *ntids, char *errmsg)
+{
+	FstPostingsIter it;
+	FstTid		tids[64];
+	uint64_t	got = 0;
+	uint32_t	pblock = 0;
+	uint16_t	poff = 0;
+	int64_t		m;
+
+	if (fst_postings_seek(p, &it, ord) != 0)
+		return copy_error(errmsg, p->errmsg);
+	while ((m = fst_postings_next(&it, tids, 64)) > 0)
+	{
+		int64_t		i;
+
+		for (i = 0; i < m; i++)
+		{
+			uint32_t	blk = ((uint32_t) tids[i].bi_hi << 16) | tids[i].bi_lo;
+
+			if (got + i > 0 &&
+				(blk < pblock || (blk == pblock && tids[i].offset <= poff)))
+				return set_error(errmsg, "postings TIDs not ascending");
+			pblock = blk;
+			poff = tids[i].offset;
+		}
+		got += (uint64_t) m;
+	}
+	if (m < 0)
+		return copy_error(errmsg, p->errmsg);
+	if (got != it.count)
+		return set_error(errmsg, "postings list shorter than its count");
+	*ntids += got;
+	return 0;
+}
+
+/* Check an FST and optionally its postings; see fst.h. */
+int
+fst_verify(FstReader *r, FstPostings *p, const FstAllocator *alloc,
+		   FstVerifyInfo *info, char *errmsg)
+{
+	FstCursor  *c = alloc->alloc(alloc->arg, sizeof(FstCursor));
+	uint8_t    *prev = NULL;
+	uint32_t	prevlen = 0;
+	uint64_t	n = 0;
+	uint64_t	ntids = 0;
+	uint32_t	maxlen = 0;
+	int			rc;
+	int			result = -1;
+
+	errmsg[0] = '\0';
+	if (p != NULL && p->nkeys != r->nkeys)
+	{
+		set_error(errmsg, "fst and postings key counts differ");
+		goto done;
+	}
+	fst_cursor_init(c, r, alloc);
+	prev = alloc->alloc(alloc->arg, (size_t) r->max_key_len + 1);
+	rc = fst_cursor_seek(c, FST_SEEK_FIRST, NULL, 0);
+	while (rc == 1)
+	{
+		size_t		m = c->keylen < prevlen ? c->keylen : prevlen;
+		int			cmp = m ? memcmp(c->key, prev, m) : 0;
+
+		if (c->ordinal != n)
+		{
+			set_error(errmsg, "fst ordinals do not start at 0");
+			break;
+		}
+		if (n > 0 && (cmp < 0 || (cmp == 0 && c->keylen <= prevlen)))
+		{
+			set_error(errmsg, "fst keys not strictly ascending");
+			break;
+		}
+		memcpy(prev, c->key, c->keylen);
+		prevlen = c->keylen;
+		if (c->keylen > maxlen)
+			maxlen = c->keylen;
+		if (p != NULL && verify_postings(p, n, &ntids, errmsg) != 0)
+			break;
+		n++;
+		rc = fst_cursor_next(c);
+	}
+	if (rc < 0)
+		copy_error(errmsg, c->errmsg);
+	else if (rc == 0)
+	{
+		if (n != r->nkeys)
+			set_error(errmsg, "fst key count differs from the trailer");
+		else if (maxlen != r->max_key_len)
+			set_error(errmsg, "fst max key length differs from the trailer");
+		else if (p != NULL && ntids != p->ntids)
+			set_error(errmsg, "postings TID count differs from the trailer");
+		else
+			result = 0;
+	}
+	if (info)
+	{
+		info->nkeys = n;
+		info->ntids = ntids;
+		info->max_key_len = maxlen;
+	}
+	fst_cursor_free(c);
+done:
+	if (prev)
+		alloc->free(alloc->arg, prev);
+	alloc->free(alloc->arg, c);
+	return result;
+}

@@ -254,6 +254,13 @@ exercise(const uint8_t *img, size_t size, const Key *k, size_t n, bool check)
 			}
 		}
 	}
+	{
+		char		err[FST_ERRMSG_LEN];
+
+		rc = fst_verify(r, NULL, &falloc, NULL, err);
+		if (check && rc != 0)
+			__builtin_trap();
+	}
 	fst_cursor_free(c);
 	free(c);
 	free(r);

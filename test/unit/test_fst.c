@@ -473,6 +473,44 @@ run_keyset(Key *k, size_t n, const char *name)
 	verify_fst(k, n, &psrc);
 	CHECK(ps.violations == 0, "source bounds violated");
 
+	/* fst_verify accepts the image with matching postings */
+	{
+		Buf			pout = {0};
+		FstPostingsWriter *w = fst_postings_writer_create(&talloc, buf_sink,
+														  &pout);
+		FstReader  *r = malloc(sizeof(FstReader));
+		FstPostings p;
+		FstSource	ppsrc = {fst_memory_read, NULL, 0};
+		FstVerifyInfo vi;
+		char		err[FST_ERRMSG_LEN];
+		size_t		i;
+		int			rc = 0;
+
+		for (i = 0; i < n && rc == 0; i++)
+		{
+			FstTid		t[3] = {{0, (uint16_t) i, 1}, {0, (uint16_t) i, 2},
+			{1, 0, 7}};
+
+			rc = fst_postings_add(w, t, i % 4 == 3 ? 0 : 1 + i % 3);
+		}
+		rc |= fst_postings_finish(w, NULL);
+		CHECK(rc == 0, "postings for verify");
+		fst_postings_writer_destroy(w);
+		ppsrc.arg = pout.data;
+		ppsrc.size = pout.len;
+		msrc.arg = img.data;
+		msrc.size = img.len;
+		CHECK(fst_reader_open(r, &msrc) == 0, "open for verify");
+		CHECK(fst_postings_open(&p, &ppsrc) == 0, "postings open for verify");
+		rc = fst_verify(r, &p, &talloc, &vi, err);
+		CHECK(rc == 0 && vi.nkeys == n, "fst_verify: %s", err);
+		rc = fst_verify(r, NULL, &talloc, &vi, err);
+		CHECK(rc == 0 && vi.nkeys == n, "fst_verify without postings: %s",
+			  err);
+		free(r);
+		free(pout.data);
+	}
+
 	/* a tiny registry still gives a correct (less minimal) automaton */
 	if (n > 0)
 	{
@@ -716,6 +754,11 @@ exercise_image(const uint8_t *img, size_t size, const Key *k, size_t n)
 							   q->b, q->len);
 		(void) fst_cursor_next(c);
 		(void) fst_cursor_prev(c);
+	}
+	{
+		char		err[FST_ERRMSG_LEN];
+
+		(void) fst_verify(r, NULL, &talloc, NULL, err);
 	}
 	CHECK(ps.violations == 0, "corrupt image read out of bounds");
 	fst_cursor_free(c);
