@@ -46,11 +46,42 @@ my $is_memkv = $am eq 'memkv';
 # ---------------------------------------------------------------------------
 # Keys
 
-my $datafile = "$FindBin::RealBin/../data/debian-paths.txt";
-open(my $fh, '<:encoding(UTF-8)', $datafile) or die "cannot open $datafile: $!";
-my @paths = map { chomp; $_ } <$fh>;
-close($fh);
-cmp_ok(scalar(@paths), '>=', 10000, 'test data has enough Debian paths');
+# MEMKV_DIFF_KEYSET=synthetic (see 008_differential_synthetic.pl) replaces
+# the Debian paths by generated keys: a tiny alphabet (everything is a prefix
+# of something), every ASCII byte at the same position (wide tree nodes),
+# long keys sharing long prefixes, numbers.
+my $keyset = $ENV{MEMKV_DIFF_KEYSET} // 'debian';
+my @paths;
+if ($keyset eq 'synthetic')
+{
+	my @small = ('a', 'b', 'c', '/');
+	for (1 .. 8000)
+	{
+		push @paths, join('', map { $small[ int(rand(@small)) ] } 1 .. int(rand(9)));
+	}
+	for (1 .. 4000)
+	{
+		# no newline: results are compared line by line
+		push @paths, join('', map { my $c = 1 + int(rand(126)); chr($c == 10 ? 11 : $c) } 1 .. 1 + int(rand(4)))
+		  . (rand() < 0.2 ? "\x{e9}\x{4e2d}" : '');
+	}
+	my @stems = map { join('', map { chr(0x61 + int(rand(26))) } 1 .. 150 + int(rand(100))) } 1 .. 5;
+	for (1 .. 3000)
+	{
+		push @paths, $stems[ int(rand(@stems)) ]
+		  . join('', map { chr(0x30 + int(rand(40))) } 1 .. int(rand(300)));
+	}
+	push @paths, map { int(rand(100000)) } 1 .. 5000;
+	diag("synthetic key set: " . scalar(@paths) . " keys");
+}
+else
+{
+	my $datafile = "$FindBin::RealBin/../data/debian-paths.txt";
+	open(my $fh, '<:encoding(UTF-8)', $datafile) or die "cannot open $datafile: $!";
+	@paths = map { chomp; $_ } <$fh>;
+	close($fh);
+}
+cmp_ok(scalar(@paths), '>=', 10000, "key set $keyset has enough keys");
 
 # Keys that stress the tree: prefixes of each other, empty, duplicates.
 my @extra;
@@ -513,12 +544,13 @@ while ($ops_done < $n_ops)
 	}
 	# Restarts in the middle: shared memory is lost and must be rebuilt from
 	# the index relation; once cleanly, once by a crash (immediate stop).
-	if ($batch_no == 8)
+	my $n_batches = int(($n_ops + $batch_size - 1) / $batch_size);
+	if ($batch_no == int($n_batches / 3))
 	{
 		diag("restarting the server after batch $batch_no");
 		$node->restart;
 	}
-	elsif ($batch_no == 16)
+	elsif ($batch_no == int(2 * $n_batches / 3))
 	{
 		diag("crashing (immediate stop) and restarting the server after batch $batch_no");
 		$node->stop('immediate');
