@@ -71,15 +71,18 @@
  *	when n == 0 the node ends here: a final leaf (a non-final leaf, or
  *	"last next" without transitions, is corrupt).  Otherwise, continuing at
  *	the next logical byte:
- *	u8		widths: bits 0-3 delta code, bits 4-7 output code; the field
- *			widths in bits are FST_DELTA_BITS[delta code] and
- *			FST_OUTPUT_BITS[output code]
  *	u8[n]	labels, strictly ascending
  *	bits	a bit area of ceil(bits / 8) bytes, bit k being bit (k % 8) of
  *			byte k / 8 (byte j of the area is the j-th following logical
- *			byte), holding first the deltas of transitions 0..n-1 (0..n-2
- *			with "last next"), then the outputs of transitions 1..n-1, each
- *			least significant bit first
+ *			byte), holding in order:
+ *			- unless there are no stored deltas (n == 1 with "last next"):
+ *			  the 4-bit delta code dc; deltas are FST_DELTA_BITS[dc] wide
+ *			- if n > 1: the output code oc as Elias gamma of oc + 1
+ *			  (floor(log2(oc + 1)) zero bits, then the bits of oc + 1 most
+ *			  significant first); outputs are FST_OUTPUT_BITS[oc] wide
+ *			- the deltas of transitions 0..n-1 (0..n-2 with "last next")
+ *			- the outputs of transitions 1..n-1
+ *			multi-bit fields least significant bit first
  *
  * An empty FST (nkeys == 0) has no nodes and root 0.
  *
@@ -137,11 +140,11 @@
 #define FST_POSTINGS_GROUP			128
 #define FST_NCOMMON					63
 
-/* Field widths (bits) of the 4-bit width codes of a multi node. */
+/* Field widths (bits) selected by the width codes of a multi node. */
 #define FST_DELTA_BITS	{0, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16, 18, 20, 22, 24, 40}
 #define FST_OUTPUT_BITS {1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16, 20, 24, 32, 40}
 
-/* Largest encoded node: header, count, widths, labels, 511 40-bit fields. */
+/* Largest encoded node: header, count, labels, codes, 511 40-bit fields. */
 #define FST_MAX_NODE_BYTES			(3 + 256 + 256 * 10)
 #define FST_ERRMSG_LEN				128
 

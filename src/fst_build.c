@@ -390,6 +390,20 @@ put_bits(BitWriter *bw, uint64_t v, int width)
 	}
 }
 
+/* Append Elias gamma of x (1..16): leading zeros, then x MSB first. */
+static void
+put_gamma_bits(BitWriter *bw, uint32_t x)
+{
+	int			z = 0;
+	int			i;
+
+	while ((x >> (z + 1)) != 0)
+		z++;
+	put_bits(bw, 0, z);
+	for (i = z; i >= 0; i--)
+		put_bits(bw, (x >> i) & 1, 1);
+}
+
 /* Write out the last partial byte; returns the bytes written. */
 static size_t
 flush_bits(BitWriter *bw)
@@ -459,13 +473,17 @@ write_node(FstBuilder *b, const UNode *u)
 							  (n < 31 ? n : 31));
 		if (n >= 31)
 			L[len++] = (uint8_t) (n - 31);
-		L[len++] = (uint8_t) (dcode | (ocode << 4));
 		for (i = 0; i < n; i++)
 			L[len++] = u->labels[i];
 		bw.p = L + len;
 		bw.len = 0;
 		bw.acc = 0;
 		bw.nacc = 0;
+		/* width codes: 4 bits, then Elias gamma of ocode + 1 */
+		if (ndeltas > 0)
+			put_bits(&bw, (uint64_t) dcode, 4);
+		if (n > 1)
+			put_gamma_bits(&bw, (uint32_t) ocode + 1);
 		for (i = 0; i < ndeltas; i++)
 			put_bits(&bw, start - 1 - u->targets[i], delta_bits[dcode]);
 		for (i = 1; i < n; i++)

@@ -42,6 +42,7 @@ typedef struct Node
 	uint32_t	ndeltas;
 	uint8_t		dbits;
 	uint8_t		obits;
+	uint32_t	code_bits;		/* width codes at the start of the bit area */
 } Node;
 
 static const uint8_t delta_bits[16] = FST_DELTA_BITS;
@@ -154,13 +155,16 @@ fst_reader_open(FstReader *r, const FstSource *src)
 static uint64_t
 node_bits(const Node *nd, uint64_t bitpos, int width)
 {
-	uint32_t	pos = nd->hdr + nd->n + (uint32_t) (bitpos / 8);
-	int			shift = (int) (bitpos % 8);
+	uint32_t	pos;
+	int			shift;
 	uint64_t	v;
 	int			got;
 
 	if (width == 0)
 		return 0;
+	bitpos += nd->code_bits;
+	pos = nd->hdr + nd->n + (uint32_t) (bitpos / 8);
+	shift = (int) (bitpos % 8);
 	v = NODE_BYTE(nd, pos) >> shift;
 	got = 8 - shift;
 	while (got < width)
@@ -255,6 +259,8 @@ read_node(const FstReader *r, FstWindow *win, uint64_t addr, Node *nd,
 		uint32_t	v = h & 0x1f;
 		uint64_t	len;
 		uint64_t	bits;
+		uint64_t	need;
+		uint32_t	code_bits;
 
 		nd->single = false;
 		nd->lastnext = (h & 0x20) != 0;
@@ -274,14 +280,78 @@ read_node(const FstReader *r, FstWindow *win, uint64_t addr, Node *nd,
 			nd->start = addr - pos + 1;
 			return 0;
 		}
-		if (pos >= w)
-			return set_error(errmsg, "fst node truncated");
-		h = NODE_BYTE(nd, pos++);
-		nd->dbits = delta_bits[h & 0x0f];
-		nd->obits = output_bits[h >> 4];
 		nd->ndeltas = nd->lastnext ? v - 1 : v;
 		nd->hdr = pos;
-		bits = (uint64_t) nd->ndeltas * nd->dbits +
+
+		/* the labels and the width codes must be in the window */
+		need = pos + v + 2;
+		if (need > avail)
+			need = avail;
+		if (need > w)
+		{
+			w = avail < WINDOW_BYTES ? avail : WINDOW_BYTES;
+			if (w < need)
+				w = need;
+			p = r->src.read(r->src.arg, addr - w + 1, (size_t) w, buf);
+			if (p == NULL)
+				return set_error(errmsg, "fst image read failed");
+			win->lo = addr - w + 1;
+			win->hi = addr + 1;
+			win->p = p;
+			nd->end = p + w - 1;
+		}
+		code_bits = 0;
+		nd->dbits = 0;
+		nd->obits = 0;
+		if (nd->ndeltas > 0)
+		{
+			uint32_t	dcode = 0;
+			int			k;
+
+			for (k = 0; k < 4; k++)
+			{
+				if (pos + v + code_bits / 8 >= w)
+					return set_error(errmsg, "fst node truncated");
+				dcode |= ((NODE_BYTE(nd, pos + v + code_bits / 8) >>
+						   (code_bits % 8)) & 1) << k;
+				code_bits++;
+			}
+			nd->dbits = delta_bits[dcode];
+		}
+		if (v > 1)
+		{
+			uint32_t	x = 1;
+			int			z = 0;
+			int			k;
+			uint32_t	bit;
+
+			for (;;)
+			{
+				if (pos + v + code_bits / 8 >= w)
+					return set_error(errmsg, "fst node truncated");
+				bit = (NODE_BYTE(nd, pos + v + code_bits / 8) >>
+					   (code_bits % 8)) & 1;
+				code_bits++;
+				if (bit)
+					break;
+				if (++z > 4)
+					return set_error(errmsg, "fst node has a bad width code");
+			}
+			for (k = 0; k < z; k++)
+			{
+				if (pos + v + code_bits / 8 >= w)
+					return set_error(errmsg, "fst node truncated");
+				bit = (NODE_BYTE(nd, pos + v + code_bits / 8) >>
+					   (code_bits % 8)) & 1;
+				code_bits++;
+				x = (x << 1) | bit;
+			}
+			if (x > 16)
+				return set_error(errmsg, "fst node has a bad width code");
+			nd->obits = output_bits[x - 1];
+		}
+		nd->code_bits = code_bits;
+		bits = code_bits + (uint64_t) nd->ndeltas * nd->dbits +
 			(uint64_t) (v - 1) * nd->obits;
 		len = pos + v + (bits + 7) / 8;
 		if (len > avail)
