@@ -20,6 +20,21 @@
  *	- the postings image (FstPostingsWriter / FstPostings) maps an ordinal
  *	  to the sorted list of TIDs of that key.
  *
+ * Typical use (CREATE INDEX, freeze): feed keys in order to an FstBuilder
+ * and, for the same ordinals, their TID lists to an FstPostingsWriter; both
+ * stream bytes to their sinks (e.g. into index pages).  Keep the two image
+ * sizes (FstInfo.size, FstPostingsInfo.size) in the metapage: a reader
+ * needs the size to find the trailer.  To read, open an FstReader and an
+ * FstPostings over FstSources that map logical offsets to pages; lookups
+ * and cursors give ordinals, fst_postings_seek turns an ordinal into TIDs.
+ *
+ * Limits: an FST image must be below 2^40 bytes and hold fewer than 2^40
+ * keys (the builder fails cleanly otherwise); keys are at most 2^32-2
+ * bytes.  Builder memory: the registry (FstBuildOptions.registry_bytes,
+ * default 64 MB, fixed) plus O(longest key) for the unfinished path.
+ * Postings writer memory: one group of encoded lists plus 8 bytes per 128
+ * keys for the group table.
+ *
  *
  * FST IMAGE FORMAT (version 1)
  * ----------------------------
