@@ -246,6 +246,10 @@ extern int	fst_builder_finish(FstBuilder *b, FstInfo *info);
 /* The message of the last error. */
 extern const char *fst_builder_error(const FstBuilder *b);
 
+/* Keys added and bytes produced so far (for progress reports). */
+extern uint64_t fst_builder_nkeys(const FstBuilder *b);
+extern uint64_t fst_builder_written(const FstBuilder *b);
+
 /* Release all memory of the builder (finished or not). */
 extern void fst_builder_destroy(FstBuilder *b);
 

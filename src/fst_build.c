@@ -763,6 +763,20 @@ fst_builder_error(const FstBuilder *b)
 	return b->errmsg;
 }
 
+/* Keys added so far. */
+uint64_t
+fst_builder_nkeys(const FstBuilder *b)
+{
+	return b->nkeys;
+}
+
+/* Bytes produced so far, including those still buffered. */
+uint64_t
+fst_builder_written(const FstBuilder *b)
+{
+	return b->written;
+}
+
 /* Free everything the builder allocated. */
 void
 fst_builder_destroy(FstBuilder *b)

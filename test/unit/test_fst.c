@@ -225,6 +225,8 @@ build_fst(const Key *k, size_t n, size_t registry_bytes)
 	for (i = 0; i < n && rc == 0; i++)
 		rc = fst_builder_add(b, k[i].b, k[i].len);
 	CHECK(rc == 0, "builder add: %s", fst_builder_error(b));
+	CHECK(fst_builder_nkeys(b) == n && fst_builder_written(b) >= FST_PREAMBLE_SIZE,
+		  "builder progress");
 	rc = fst_builder_finish(b, &info);
 	CHECK(rc == 0, "builder finish: %s", fst_builder_error(b));
 	CHECK(info.size == out.len && info.nkeys == n, "builder info");
