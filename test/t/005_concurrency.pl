@@ -4,7 +4,8 @@
 # The table holds 10,000 "stable" keys k/NNNNN/s that nobody modifies.
 # Writers insert keys right next to them (k/NNNNN, k/NNNNN/w..., so the tree
 # changes all around any scan position), delete and update their own keys;
-# one script runs VACUUM (and memkv_freeze() when that function exists).
+# one script runs VACUUM (and memkv_freeze() when that function exists), and
+# the background worker freezes too (memkv.freeze_threshold set low).
 # Readers scan the whole k/ range through the index -- index scan, index-only
 # scan, bitmap scan, forward and backward -- and assert, inside SQL, that they
 # see every stable key exactly once and in order: a failed assertion divides
@@ -38,6 +39,17 @@ CREATE INDEX $index ON t USING memkv (k);
 my $have_freeze = $node->safe_psql('postgres',
 	"SELECT count(*) FROM pg_proc WHERE proname = 'memkv_freeze'") > 0;
 note($have_freeze ? 'memkv_freeze() exists: one script freezes' : 'no memkv_freeze()');
+
+# With automatic freezing (memkv.freeze_threshold, when it exists) set low,
+# the background worker freezes the index again and again during the run.
+my $have_threshold = $node->safe_psql('postgres',
+	"SELECT count(*) FROM pg_settings WHERE name = 'memkv.freeze_threshold'") > 0;
+if ($have_threshold)
+{
+	$node->safe_psql('postgres', 'ALTER SYSTEM SET memkv.freeze_threshold = 2000');
+	$node->reload;
+	note('memkv.freeze_threshold = 2000: the background worker freezes during the run');
+}
 
 my $off = 'SET enable_seqscan = off;';
 # Every stable key exactly once (count and distinct ids), through the range.
@@ -99,6 +111,13 @@ $node->pgbench(
 	[ qr/\A(?!.*aborted).*\z/s ],
 	'concurrent inserts, deletes, updates, VACUUM and scans: every reader saw every stable key once, in order',
 	\%scripts);
+
+ok(!$node->log_contains('terminated by signal'), 'no process crashed during the concurrent run');
+if ($have_threshold)
+{
+	cmp_ok($node->safe_psql('postgres', "SELECT generation FROM memkv_state('$index')"), '>', 1,
+		'the index was frozen during the run');
+}
 
 # Afterwards: the index equals the heap.
 is($node->safe_psql('postgres', "SELECT * FROM memkv_verify('$index')"), '',
