@@ -31,3 +31,7 @@ prove_installcheck = rm -rf '$(CURDIR)'/tmp_check && \
 	PGPORT='6$(DEF_PGPORT)' top_builddir='$(top_builddir)' \
 	PG_REGRESS='$(top_builddir)/src/test/regress/pg_regress' \
 	$(PROVE) $(PG_PROVE_FLAGS) $(PROVE_FLAGS) $(or $(PROVE_TESTS),test/t/*.pl)
+
+# PGXS does not track header dependencies: rebuild everything when a
+# shared header changes (struct layouts live in memkv.h).
+$(OBJS): $(wildcard src/*.h)

@@ -38,7 +38,8 @@ CREATE FUNCTION memkv_state(index regclass,
     OUT fst_bytes bigint,
     OUT posting_bytes bigint,
     OUT freezes bigint,
-    OUT last_freeze timestamptz)
+    OUT last_freeze timestamptz,
+    OUT cache_bytes bigint)
 RETURNS record
 AS 'MODULE_PATHNAME'
 LANGUAGE C STRICT VOLATILE;

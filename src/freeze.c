@@ -279,7 +279,7 @@ memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
 		}
 
 		/* phase 2: merge, without the entry lock; only we touch imm */
-		frozen = memkv_frozen_open(index, &meta);
+		frozen = memkv_frozen_open(index, &meta, NULL);
 		w = memkv_frozen_writer_begin();
 		memkv_merge_input_init(&delta, &entry->imm_keys, NULL);
 		memkv_merge_input_init(&old, NULL, frozen);
@@ -407,6 +407,7 @@ memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
 
 		art_free_all(&entry->imm_keys, memkv_allocator());
 		art_free_all(&entry->imm_nulls, memkv_allocator());
+		memkv_frozen_cache_free(entry);
 		entry->freezing = false;
 		entry->epoch = newmeta.epoch;
 

@@ -180,6 +180,7 @@ typedef struct MemkvPageSource
 	uint64		base;
 	bool		lock_pages;		/* in recovery */
 	bool		failed;
+	int			last;			/* slot of the page returned last */
 	Buffer		locked;			/* share-locked buffer, if lock_pages */
 	int			next_victim;
 	Buffer		pins[MEMKV_PIN_SLOTS];
@@ -228,11 +229,17 @@ memkv_page_source_page(MemkvPageSource *ps, uint64 idx)
 		ps->failed = true;
 		return NULL;
 	}
+	/* most reads stay on the page of the previous one */
+	if (ps->pinned[ps->last] == blkno && ps->locked == ps->pins[ps->last])
+		return (const uint8 *) PageGetContents(BufferGetPage(ps->pins[ps->last]));
+	if (ps->pinned[ps->last] == blkno && !ps->lock_pages)
+		return (const uint8 *) PageGetContents(BufferGetPage(ps->pins[ps->last]));
 	for (i = 0; i < MEMKV_PIN_SLOTS; i++)
 	{
 		if (ps->pinned[i] == blkno)
 		{
 			buf = ps->pins[i];
+			ps->last = i;
 			break;
 		}
 	}
@@ -261,6 +268,7 @@ memkv_page_source_page(MemkvPageSource *ps, uint64 idx)
 		}
 		ps->pins[victim] = buf;
 		ps->pinned[victim] = blkno;
+		ps->last = victim;
 	}
 	page = BufferGetPage(buf);
 	if (ps->lock_pages && ps->locked != buf)
@@ -395,6 +403,7 @@ memkv_page_source_init(MemkvPageSource *ps, Relation index,
 	ps->failed = false;
 	ps->locked = InvalidBuffer;
 	ps->next_victim = 0;
+	ps->last = 0;
 	for (i = 0; i < MEMKV_PIN_SLOTS; i++)
 	{
 		ps->pins[i] = InvalidBuffer;
@@ -423,16 +432,25 @@ typedef struct MemkvFrozenCache
  * lock under which `meta` was read.
  */
 MemkvFrozen *
-memkv_frozen_open(Relation index, const MemkvMetaPageData *meta)
+memkv_frozen_open(Relation index, const MemkvMetaPageData *meta,
+				  MemkvEntry *entry)
 {
 	MemkvFrozen *fz;
 	FstSource	src;
 	MemkvFrozenCache *cache = (MemkvFrozenCache *) index->rd_amcache;
+	const uint8 *mem = NULL;
 	uint64		total = meta->fst_size + meta->postings_size +
 		meta->nullpost_size;
 
 	if (meta->frozen_start == InvalidBlockNumber)
 		return NULL;
+
+	/* the run's copy in shared memory, if the caller holds the entry lock */
+	if (entry && entry->frozen_cache != ARENA_NULL &&
+		entry->frozen_cache_instance == meta->instance_id &&
+		entry->frozen_cache_epoch == meta->frozen_epoch &&
+		entry->frozen_cache_start == meta->frozen_start)
+		mem = ARENA_ADDR(memkv_allocator()->base, entry->frozen_cache);
 
 	fz = palloc(sizeof(MemkvFrozen));
 	fz->index = index;
@@ -452,6 +470,16 @@ memkv_frozen_open(Relation index, const MemkvMetaPageData *meta)
 		fz->reader.src.arg = &fz->fst_src;
 		fz->postings.src.arg = &fz->post_src;
 		fz->nullpost.src.arg = &fz->null_src;
+		if (mem)
+		{
+			fz->reader.src.read = fst_memory_read;
+			fz->reader.src.arg = (void *) mem;
+			fz->postings.src.read = fst_memory_read;
+			fz->postings.src.arg = (void *) (mem + meta->fst_size);
+			fz->nullpost.src.read = fst_memory_read;
+			fz->nullpost.src.arg = (void *) (mem + meta->fst_size +
+											 meta->postings_size);
+		}
 	}
 	else
 	{
@@ -491,6 +519,16 @@ memkv_frozen_open(Relation index, const MemkvMetaPageData *meta)
 		memcpy(&cache->reader, &fz->reader, sizeof(FstReader));
 		memcpy(&cache->postings, &fz->postings, sizeof(FstPostings));
 		memcpy(&cache->nullpost, &fz->nullpost, sizeof(FstPostings));
+		if (mem)
+		{
+			fz->reader.src.read = fst_memory_read;
+			fz->reader.src.arg = (void *) mem;
+			fz->postings.src.read = fst_memory_read;
+			fz->postings.src.arg = (void *) (mem + meta->fst_size);
+			fz->nullpost.src.read = fst_memory_read;
+			fz->nullpost.src.arg = (void *) (mem + meta->fst_size +
+											 meta->postings_size);
+		}
 	}
 
 	fst_cursor_init(&fz->cursor, &fz->reader, &fz->alloc);
@@ -570,6 +608,25 @@ memkv_frozen_collect(MemkvFrozen *fz, MemkvRun *run, const ArtBound *lower,
 	FstCursor  *c = &fz->cursor;
 	int			r;
 
+	/* an equality needs no cursor: one exact lookup */
+	if (lower && upper && lower->inclusive && upper->inclusive &&
+		lower->len == upper->len &&
+		memcmp(lower->key, upper->key, lower->len) == 0)
+	{
+		uint64		ordinal;
+		uint64		n;
+
+		r = fst_lookup(&fz->reader, lower->key, lower->len, &ordinal);
+		if (r < 0)
+			memkv_frozen_failed(fz, fz->reader.errmsg);
+		if (r == 1)
+		{
+			n = memkv_frozen_read_postings(fz, &fz->postings, ordinal);
+			memkv_run_add(run, lower->key, lower->len, fz->tidbuf, n);
+		}
+		return;
+	}
+
 	if (!backward)
 	{
 		if (lower)
@@ -625,6 +682,89 @@ memkv_frozen_nulls(MemkvFrozen *fz, MemkvRun *run)
 	if (n > 0)
 		memkv_run_add(run, NULL, 0, fz->tidbuf, n);
 	return n;
+}
+
+/* ------------------------------------------------- shared-memory copy */
+
+/*
+ * Would a copy of the frozen run in shared memory help this scan?  True if
+ * the index has a run and the entry holds no copy of it yet (and none
+ * failed for lack of room).  Caller holds the entry lock.
+ */
+bool
+memkv_frozen_cache_wanted(MemkvEntry *entry, const MemkvMetaPageData *meta)
+{
+	if (meta->frozen_start == InvalidBlockNumber)
+		return false;
+	if (entry->frozen_cache_instance == meta->instance_id &&
+		entry->frozen_cache_epoch == meta->frozen_epoch &&
+		entry->frozen_cache_start == meta->frozen_start)
+		return entry->frozen_cache == ARENA_NULL && !entry->frozen_cache_failed;
+	return true;
+}
+
+/* Free the entry's copy of a frozen run.  Entry lock held exclusively. */
+void
+memkv_frozen_cache_free(MemkvEntry *entry)
+{
+	if (entry->frozen_cache != ARENA_NULL)
+		memkv_arena_free_big(entry->frozen_cache, entry->frozen_cache_bytes);
+	entry->frozen_cache = ARENA_NULL;
+	entry->frozen_cache_bytes = 0;
+	entry->frozen_cache_instance = 0;
+	entry->frozen_cache_epoch = 0;
+	entry->frozen_cache_start = InvalidBlockNumber;
+	entry->frozen_cache_failed = false;
+}
+
+/*
+ * Copy the frozen run described by `meta` into the arena, replacing any
+ * older copy.  If the arena has no room, remember that (for this run) and
+ * leave scans to read the pages.  Entry lock held exclusively.
+ */
+void
+memkv_frozen_cache_build(Relation index, MemkvEntry *entry,
+						 const MemkvMetaPageData *meta)
+{
+	uint64		total = meta->fst_size + meta->postings_size +
+		meta->nullpost_size;
+	ArenaPtr	p;
+	uint8	   *dst;
+	MemkvPageSource ps;
+	uint64		idx;
+
+	if (!memkv_frozen_cache_wanted(entry, meta))
+		return;
+	memkv_frozen_cache_free(entry);
+	entry->frozen_cache_instance = meta->instance_id;
+	entry->frozen_cache_epoch = meta->frozen_epoch;
+	entry->frozen_cache_start = meta->frozen_start;
+	p = memkv_arena_alloc_big(Max(total, 1));
+	if (p == ARENA_NULL)
+	{
+		entry->frozen_cache_failed = true;
+		return;
+	}
+	dst = ARENA_ADDR(memkv_allocator()->base, p);
+	memkv_page_source_init(&ps, index, meta, 0);
+	for (idx = 0; idx * MEMKV_FROZEN_CHUNK < total; idx++)
+	{
+		const uint8 *src = memkv_page_source_page(&ps, idx);
+		Size		n = Min(MEMKV_FROZEN_CHUNK, total - idx * MEMKV_FROZEN_CHUNK);
+
+		if (src == NULL)
+		{
+			/* not our page (replay moved on): no copy this time */
+			memkv_page_source_release(&ps);
+			memkv_arena_free_big(p, Max(total, 1));
+			entry->frozen_cache_instance = 0;
+			return;
+		}
+		memcpy(dst + idx * MEMKV_FROZEN_CHUNK, src, n);
+	}
+	memkv_page_source_release(&ps);
+	entry->frozen_cache = p;
+	entry->frozen_cache_bytes = Max(total, 1);
 }
 
 /* -------------------------------------------------------- frozen writer */

@@ -169,6 +169,18 @@ typedef struct MemkvEntry
 	BlockNumber freeze_blkno;
 	OffsetNumber freeze_offset;
 
+	/*
+	 * A copy of the frozen run (instance, start, epoch) in the arena, so
+	 * scans read it without the buffer manager (frozen.c).  Built and
+	 * freed under the entry lock held exclusively; read under it shared.
+	 */
+	ArenaPtr	frozen_cache;
+	Size		frozen_cache_bytes;	/* bytes allocated */
+	uint64		frozen_cache_instance;
+	BlockNumber frozen_cache_start;
+	uint32		frozen_cache_epoch;
+	bool		frozen_cache_failed;	/* no room for this run: don't retry */
+
 	/* a background freeze was asked for (worker.c) */
 	bool		freeze_requested;
 	TimestampTz freeze_requested_at;
@@ -295,6 +307,8 @@ extern void memkv_art_insert(MemkvEntry *entry, bool isnull,
 							 const uint8 *key, Size keylen,
 							 ItemPointer tid);
 extern Size memkv_arena_bytes_used(void);
+extern ArenaPtr memkv_arena_alloc_big(Size size);
+extern void memkv_arena_free_big(ArenaPtr p, Size size);
 
 /* delta.c */
 extern void memkv_init_metapage(Page page, uint64 instance_id);
@@ -335,7 +349,13 @@ extern void memkv_run_collect_art(MemkvRun *run, const ArtTree *tree,
 								  const ArtBound *lower, const ArtBound *upper,
 								  bool backward, int target);
 extern MemkvFrozen *memkv_frozen_open(Relation index,
+									  const MemkvMetaPageData *meta,
+									  MemkvEntry *entry);
+extern bool memkv_frozen_cache_wanted(MemkvEntry *entry,
 									  const MemkvMetaPageData *meta);
+extern void memkv_frozen_cache_build(Relation index, MemkvEntry *entry,
+									 const MemkvMetaPageData *meta);
+extern void memkv_frozen_cache_free(MemkvEntry *entry);
 extern void memkv_frozen_close(MemkvFrozen *frozen);
 extern void memkv_frozen_collect(MemkvFrozen *frozen, MemkvRun *run,
 								 const ArtBound *lower, const ArtBound *upper,

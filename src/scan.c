@@ -481,7 +481,18 @@ memkv_fill(IndexScanDesc scan, MemkvBatch *batch, ScanDirection dir,
 		MemkvMetaPageData meta;
 		MemkvEntry *entry = memkv_open_synced(scan->indexRelation, LW_SHARED,
 											  &meta);
-		MemkvFrozen *frozen = memkv_frozen_open(scan->indexRelation, &meta);
+		MemkvFrozen *frozen;
+
+		/* first scan of a new frozen run: copy it into shared memory */
+		if (memkv_frozen_cache_wanted(entry, &meta))
+		{
+			memkv_entry_release(entry);
+			entry = memkv_open_synced(scan->indexRelation, LW_EXCLUSIVE, &meta);
+			memkv_frozen_cache_build(scan->indexRelation, entry, &meta);
+			memkv_entry_release(entry);
+			entry = memkv_open_synced(scan->indexRelation, LW_SHARED, &meta);
+		}
+		frozen = memkv_frozen_open(scan->indexRelation, &meta, entry);
 
 		if (backward && take_nulls)
 			memkv_fill_nulls(entry, frozen, batch, &so->runs[2]);

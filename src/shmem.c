@@ -140,7 +140,24 @@ memkv_entry_clear(MemkvEntry *entry)
 {
 	art_free_all(&entry->keys, &arena_allocator);
 	art_free_all(&entry->nulls, &arena_allocator);
+	memkv_frozen_cache_free(entry);
+	entry->frozen_cache_failed = false;
 	entry->valid = false;
+}
+
+/* Allocate `size` bytes of the arena outside any tree; ARENA_NULL if full. */
+ArenaPtr
+memkv_arena_alloc_big(Size size)
+{
+	if (size > ARENA_MAX_ALLOC)
+		return ARENA_NULL;
+	return memkv_arena_alloc(NULL, size);
+}
+
+void
+memkv_arena_free_big(ArenaPtr p, Size size)
+{
+	memkv_arena_free(NULL, p, size);
 }
 
 static int
@@ -301,7 +318,7 @@ memkv_evict_one(MemkvEntry *self)
 		LWLock	   *lock = &memkv_shared->entry_locks[order[i]].lock;
 
 		if (e == self || !e->in_use || e->freezing ||
-			e->keys.bytes + e->nulls.bytes == 0)
+			e->keys.bytes + e->nulls.bytes + e->frozen_cache_bytes == 0)
 			continue;
 		if (!LWLockConditionalAcquire(lock, LW_EXCLUSIVE))
 			continue;

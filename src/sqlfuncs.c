@@ -60,8 +60,8 @@ memkv_state(PG_FUNCTION_ARGS)
 	Oid			relid = PG_GETARG_OID(0);
 	Relation	index = memkv_open_index(relid);
 	TupleDesc	tupdesc;
-	Datum		values[14];
-	bool		nulls[14] = {false};
+	Datum		values[15];
+	bool		nulls[15] = {false};
 	MemkvMetaPageData meta;
 	MemkvEntry *entry;
 	bool		loaded;
@@ -110,6 +110,7 @@ memkv_state(PG_FUNCTION_ARGS)
 	values[12] = Int64GetDatum((int64) meta.freezes);
 	values[13] = TimestampTzGetDatum((TimestampTz) meta.last_freeze);
 	nulls[13] = (meta.last_freeze == 0);
+	values[14] = Int64GetDatum((int64) entry->frozen_cache_bytes);
 	memkv_entry_release(entry);
 
 	relation_close(index, AccessShareLock);
@@ -212,7 +213,7 @@ static void
 memkv_verify_frozen(MemkvVerifyState *vs, Relation index,
 					const MemkvMetaPageData *meta)
 {
-	MemkvFrozen *frozen = memkv_frozen_open(index, meta);
+	MemkvFrozen *frozen = memkv_frozen_open(index, meta, NULL);
 	MemkvRun	run;
 	bytea	   *prev = NULL;
 	uint64		nkeys = 0;
