@@ -142,6 +142,9 @@ def cell(res, sec, ds, n, kind, metric, memkv_only):
         if not res.meta.get("freeze", "").startswith("memkv_freeze"):
             return "n/a (no memkv_freeze)", None
     v = res.median(sec, ds, n, kind, metric)
+    if v is None and not memkv_only and not any(
+            res.values.get((sec, ds, n, k, metric)) for k in KINDS):
+        return "not measured", None
     if v is None:
         return "failed (see notes)", None
     return fmt(v), v
