@@ -240,7 +240,14 @@ memkv_log_append(Relation index, IndexTuple itup, BlockNumber *blkno,
  * epoch, which happens only in recovery when replay rewrote the log
  * while we read it; the caller then starts over.
  */
-static bool
+typedef enum MemkvSyncResult
+{
+	MEMKV_SYNC_DONE,
+	MEMKV_SYNC_RACED,			/* replay rewrote the log under us */
+	MEMKV_SYNC_NO_MEMORY		/* the delta does not fit in the arena */
+} MemkvSyncResult;
+
+static MemkvSyncResult
 memkv_sync_from_position(Relation index, MemkvEntry *entry)
 {
 	BlockNumber blkno = entry->resume_blkno;
@@ -274,7 +281,7 @@ memkv_sync_from_position(Relation index, MemkvEntry *entry)
 		{
 			UnlockReleaseBuffer(buf);
 			if (RecoveryInProgress())
-				return false;
+				return MEMKV_SYNC_RACED;
 			ereport(ERROR,
 					(errcode(ERRCODE_INDEX_CORRUPTED),
 					 errmsg("delta log of index \"%s\" is corrupted at block %u",
@@ -306,8 +313,13 @@ memkv_sync_from_position(Relation index, MemkvEntry *entry)
 						 errmsg("delta log of index \"%s\" has a bad entry at block %u offset %u",
 								RelationGetRelationName(index), blkno, off),
 						 errhint("Please REINDEX it.")));
-			memkv_art_insert(entry, MemkvLogTupleIsNull(itup),
-							 MemkvLogTupleKey(itup), keylen, &itup->t_tid);
+			if (!memkv_art_try_insert(entry, MemkvLogTupleIsNull(itup),
+									  MemkvLogTupleKey(itup), keylen,
+									  &itup->t_tid))
+			{
+				UnlockReleaseBuffer(buf);
+				return MEMKV_SYNC_NO_MEMORY;
+			}
 		}
 		next = opaque->next;
 		UnlockReleaseBuffer(buf);
@@ -316,7 +328,7 @@ memkv_sync_from_position(Relation index, MemkvEntry *entry)
 		{
 			entry->resume_blkno = blkno;
 			entry->resume_offset = off;
-			return true;
+			return MEMKV_SYNC_DONE;
 		}
 		blkno = next;
 		off = FirstOffsetNumber;
@@ -329,16 +341,18 @@ memkv_sync_from_position(Relation index, MemkvEntry *entry)
  * Bring the entry's trees in step with the index's delta log: replay what
  * was appended since the last sync, or rebuild from scratch when the log
  * is not the one the trees were built from.  Caller holds the entry lock
- * exclusively.  On return entry->valid is true.
+ * exclusively.  Returns true with entry->valid set, or false (entry left
+ * invalid) if the delta does not fit in shared memory.
  */
-void
-memkv_sync(Relation index, MemkvEntry *entry)
+bool
+memkv_sync_try(Relation index, MemkvEntry *entry)
 {
 	int			attempt;
 
 	for (attempt = 0;; attempt++)
 	{
 		MemkvMetaPageData meta;
+		MemkvSyncResult r;
 
 		memkv_read_meta(index, &meta);
 		if (!entry->valid ||
@@ -356,11 +370,19 @@ memkv_sync(Relation index, MemkvEntry *entry)
 				entry->freeze_offset : meta.log_head_offset;
 		}
 		entry->valid = false;
-		if (memkv_sync_from_position(index, entry))
+		r = memkv_sync_from_position(index, entry);
+		if (r == MEMKV_SYNC_DONE)
 		{
 			entry->valid = true;
 			entry->synced_in_recovery = RecoveryInProgress();
-			return;
+			return true;
+		}
+		if (r == MEMKV_SYNC_NO_MEMORY)
+		{
+			/* give the partial trees back; the next sync starts over */
+			art_free_all(&entry->keys, memkv_allocator());
+			art_free_all(&entry->nulls, memkv_allocator());
+			return false;
 		}
 		if (attempt >= 1000)
 			ereport(ERROR,
@@ -369,6 +391,14 @@ memkv_sync(Relation index, MemkvEntry *entry)
 							RelationGetRelationName(index)),
 					 errhint("Please REINDEX it.")));
 	}
+}
+
+/* memkv_sync_try, raising the shared-memory error if the delta won't fit. */
+void
+memkv_sync(Relation index, MemkvEntry *entry)
+{
+	if (!memkv_sync_try(index, entry))
+		memkv_report_exhausted(index, entry);
 }
 
 /*

@@ -175,6 +175,137 @@ memkv_delete_log(Relation index, BlockNumber head, BlockNumber stop)
 	}
 }
 
+/* A log entry copied out for sorting. */
+typedef struct MemkvLogItem
+{
+	uint32		key_offset;
+	uint32		key_len;
+	ItemPointerData tid;
+} MemkvLogItem;
+
+typedef struct MemkvLogCollect
+{
+	MemkvLogItem *items;
+	uint64		nitems;
+	uint64		maxitems;
+	char	   *keys;
+	Size		keys_used;
+	Size		keys_size;
+	MemkvRun   *nulls;
+} MemkvLogCollect;
+
+static const char *memkv_sort_keys;
+
+static int
+memkv_log_item_cmp(const void *a, const void *b)
+{
+	const MemkvLogItem *x = a;
+	const MemkvLogItem *y = b;
+	int			c = memcmp(memkv_sort_keys + x->key_offset,
+						   memkv_sort_keys + y->key_offset,
+						   Min(x->key_len, y->key_len));
+
+	if (c != 0)
+		return c;
+	if (x->key_len != y->key_len)
+		return x->key_len < y->key_len ? -1 : 1;
+	return ItemPointerCompare((ItemPointer) &x->tid, (ItemPointer) &y->tid);
+}
+
+/* memkv_walk_log visitor: copy one entry out. */
+static void
+memkv_collect_log_visit(IndexTuple itup, void *arg)
+{
+	MemkvLogCollect *lc = (MemkvLogCollect *) arg;
+	Size		keylen = MemkvLogTupleKeyLen(itup);
+	MemkvLogItem *item;
+
+	if (MemkvLogTupleIsNull(itup))
+	{
+		memkv_run_add(lc->nulls, NULL, 0, &itup->t_tid, 1);
+		return;
+	}
+	if (lc->nitems == lc->maxitems)
+	{
+		lc->maxitems *= 2;
+		lc->items = repalloc_huge(lc->items, lc->maxitems * sizeof(MemkvLogItem));
+	}
+	if (lc->keys_used + keylen > lc->keys_size)
+	{
+		while (lc->keys_used + keylen > lc->keys_size)
+			lc->keys_size *= 2;
+		lc->keys = repalloc_huge(lc->keys, lc->keys_size);
+	}
+	item = &lc->items[lc->nitems++];
+	item->key_offset = lc->keys_used;
+	item->key_len = keylen;
+	item->tid = itup->t_tid;
+	memcpy(lc->keys + lc->keys_used, MemkvLogTupleKey(itup), keylen);
+	lc->keys_used += keylen;
+}
+
+/*
+ * Read the whole delta log into memory, sorted: `run` gets every non-NULL
+ * key with its TIDs, `nulls` the NULL key's TIDs; *end_blkno and *end_offset
+ * the position just past the last entry.  Entry lock held exclusively.
+ */
+static void
+memkv_read_log_run(Relation index, const MemkvMetaPageData *meta,
+				   MemkvRun *run, MemkvRun *nulls,
+				   BlockNumber *end_blkno, OffsetNumber *end_offset)
+{
+	MemkvLogCollect lc;
+	uint64		i;
+	Buffer		buf;
+
+	memkv_run_init(run);
+	memkv_run_init(nulls);
+	lc.maxitems = 1024;
+	lc.items = palloc(lc.maxitems * sizeof(MemkvLogItem));
+	lc.nitems = 0;
+	lc.keys_size = 65536;
+	lc.keys = palloc(lc.keys_size);
+	lc.keys_used = 0;
+	lc.nulls = nulls;
+	memkv_walk_log(index, meta->log_head, meta->log_head_offset, meta->epoch,
+				   memkv_collect_log_visit, &lc, NULL);
+
+	memkv_sort_keys = lc.keys;
+	qsort(lc.items, lc.nitems, sizeof(MemkvLogItem), memkv_log_item_cmp);
+	for (i = 0; i < lc.nitems;)
+	{
+		uint64		j = i;
+
+		/* one key: its TIDs are adjacent and sorted */
+		while (j < lc.nitems && lc.items[j].key_len == lc.items[i].key_len &&
+			   memcmp(lc.keys + lc.items[j].key_offset,
+					  lc.keys + lc.items[i].key_offset,
+					  lc.items[i].key_len) == 0)
+			j++;
+		memkv_run_add(run, (const uint8 *) lc.keys + lc.items[i].key_offset,
+					  lc.items[i].key_len, &lc.items[i].tid, 0);
+		for (; i < j; i++)
+		{
+			run->keys[run->nkeys - 1].ntids++;
+			if (run->ntids == run->maxtids)
+			{
+				run->maxtids *= 2;
+				run->tids = repalloc_huge(run->tids,
+										  sizeof(ItemPointerData) * run->maxtids);
+			}
+			run->tids[run->ntids++] = lc.items[i].tid;
+		}
+	}
+	pfree(lc.items);
+	pfree(lc.keys);
+
+	buf = ReadBuffer(index, meta->log_tail);
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	*end_blkno = meta->log_tail;
+	*end_offset = OffsetNumberNext(PageGetMaxOffsetNumber(BufferGetPage(buf)));
+	UnlockReleaseBuffer(buf);
+}
+
 /* What the error cleanup of a freeze needs to find its entry. */
 typedef struct MemkvFreezeCleanup
 {
@@ -231,6 +362,9 @@ memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
 	MemkvFreezeCleanup fc;
 	uint64		removed = 0;
 	uint64		kept = 0;
+	bool		direct;
+	MemkvRun	logrun;
+	MemkvRun	lognulls;
 
 	LockPage(index, MEMKV_METAPAGE_BLKNO, ExclusiveLock);
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "memkv freeze",
@@ -238,18 +372,34 @@ memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
 	oldcxt = MemoryContextSwitchTo(cxt);
 
 	/* phase 1: set the delta aside; new writes start at the boundary */
-	entry = memkv_open_synced(index, LW_EXCLUSIVE, &meta);
+	entry = memkv_entry_acquire(index, LW_EXCLUSIVE);
 	if (entry->freezing)
 		elog(ERROR, "memkv: index \"%s\" is already being frozen",
 			 RelationGetRelationName(index));
-	entry->imm_keys = entry->keys;
-	entry->imm_nulls = entry->nulls;
-	memset(&entry->keys, 0, sizeof(ArtTree));
-	memset(&entry->nulls, 0, sizeof(ArtTree));
-	entry->freeze_blkno = entry->resume_blkno;
-	entry->freeze_offset = entry->resume_offset;
-	entry->freezing = true;
-	memkv_entry_release(entry);
+	direct = !memkv_sync_try(index, entry);
+	memkv_read_meta(index, &meta);
+	if (!direct)
+	{
+		entry->imm_keys = entry->keys;
+		entry->imm_nulls = entry->nulls;
+		memset(&entry->keys, 0, sizeof(ArtTree));
+		memset(&entry->nulls, 0, sizeof(ArtTree));
+		entry->freeze_blkno = entry->resume_blkno;
+		entry->freeze_offset = entry->resume_offset;
+		entry->freezing = true;
+		memkv_entry_release(entry);
+	}
+	else
+	{
+		/*
+		 * The delta does not fit in shared memory (that is usually why we
+		 * are freezing).  Read it from the log instead, and keep the entry
+		 * lock throughout: no scan could see these entries meanwhile.
+		 */
+		memkv_read_log_run(index, &meta, &logrun, &lognulls,
+						   &entry->freeze_blkno, &entry->freeze_offset);
+		entry->freezing = true;
+	}
 
 	fc.index = index;
 	fc.entry = entry;
@@ -281,7 +431,13 @@ memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
 		/* phase 2: merge, without the entry lock; only we touch imm */
 		frozen = memkv_frozen_open(index, &meta, NULL);
 		w = memkv_frozen_writer_begin();
-		memkv_merge_input_init(&delta, &entry->imm_keys, NULL);
+		if (direct)
+		{
+			memkv_merge_input_init(&delta, NULL, NULL);
+			delta.run = logrun;
+		}
+		else
+			memkv_merge_input_init(&delta, &entry->imm_keys, NULL);
 		memkv_merge_input_init(&old, NULL, frozen);
 
 		for (;;)
@@ -359,12 +515,15 @@ memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
 		}
 
 		/* the NULL key */
-		memkv_run_init(&nulls);
+		if (direct)
+			nulls = lognulls;
+		else
 		{
 			const ArtTid *atids;
 			uint32		nnull = art_lookup(&entry->imm_nulls, memkv_allocator(),
 										   (const uint8 *) "", 0, &atids);
 
+			memkv_run_init(&nulls);
 			if (nnull > 0)
 				memkv_run_add(&nulls, NULL, 0, (const ItemPointerData *) atids,
 							  nnull);
@@ -389,7 +548,8 @@ memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
 		 * phase 3: switch.  The log now starts at the boundary; entries
 		 * appended since phase 1 stay in it and in the fresh trees.
 		 */
-		entry = memkv_entry_acquire(index, LW_EXCLUSIVE);
+		if (!direct)
+			entry = memkv_entry_acquire(index, LW_EXCLUSIVE);
 		Assert(entry == fc.entry);
 		memkv_read_meta(index, &meta);
 		metabuf = ReadBuffer(index, MEMKV_METAPAGE_BLKNO);
@@ -410,6 +570,14 @@ memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
 		memkv_frozen_cache_free(entry);
 		entry->freezing = false;
 		entry->epoch = newmeta.epoch;
+		if (direct)
+		{
+			/* the (empty) trees mirror the log from the boundary */
+			entry->instance_id = newmeta.instance_id;
+			entry->resume_blkno = entry->freeze_blkno;
+			entry->resume_offset = entry->freeze_offset;
+			entry->valid = true;
+		}
 
 		/* the old log up to the boundary and the old run are unreachable */
 		memkv_delete_log(index, meta.log_head, entry->freeze_blkno);

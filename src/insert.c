@@ -67,7 +67,12 @@ memkv_insert(Relation index, Datum *values, bool *isnull,
 
 	entry = memkv_open_synced(index, LW_EXCLUSIVE, &meta);
 	entry->valid = false;
-	memkv_art_insert(entry, isnull[0], key, keylen, ht_ctid);
+	if (!memkv_art_try_insert(entry, isnull[0], key, keylen, ht_ctid))
+	{
+		/* the trees are intact: only this insert fails */
+		entry->valid = true;
+		memkv_report_exhausted(index, entry);
+	}
 	memkv_log_append(index, itup, &blkno, &offnum);
 	entry->resume_blkno = blkno;
 	entry->resume_offset = OffsetNumberNext(offnum);

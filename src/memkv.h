@@ -303,9 +303,10 @@ extern MemkvEntry *memkv_entry_acquire(Relation index, LWLockMode mode);
 extern void memkv_entry_release(MemkvEntry *entry);
 extern LWLock *memkv_entry_lock(MemkvEntry *entry);
 extern const ArtAllocator *memkv_allocator(void);
-extern void memkv_art_insert(MemkvEntry *entry, bool isnull,
-							 const uint8 *key, Size keylen,
-							 ItemPointer tid);
+extern bool memkv_art_try_insert(MemkvEntry *entry, bool isnull,
+								 const uint8 *key, Size keylen,
+								 ItemPointer tid);
+extern void memkv_report_exhausted(Relation index, MemkvEntry *entry) pg_attribute_noreturn();
 extern Size memkv_arena_bytes_used(void);
 extern ArenaPtr memkv_arena_alloc_big(Size size);
 extern void memkv_arena_free_big(ArenaPtr p, Size size);
@@ -320,6 +321,7 @@ extern void memkv_log_append(Relation index, IndexTuple itup,
 							 BlockNumber *blkno, OffsetNumber *offnum);
 extern Buffer memkv_new_buffer(Relation index, uint32 epoch);
 extern void memkv_sync(Relation index, MemkvEntry *entry);
+extern bool memkv_sync_try(Relation index, MemkvEntry *entry);
 extern MemkvEntry *memkv_open_synced(Relation index, LWLockMode mode,
 									 MemkvMetaPageData *meta);
 extern uint64 memkv_new_instance_id(void);
@@ -384,6 +386,8 @@ extern void memkv_freeze_index(Relation index,
 
 /* worker.c */
 extern void memkv_maybe_request_freeze(Relation index, MemkvEntry *entry);
+extern void memkv_request_freeze(Relation index, MemkvEntry *entry,
+								 bool force);
 
 /* build.c */
 extern IndexBuildResult *memkv_build(Relation heap, Relation index,

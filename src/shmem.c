@@ -338,12 +338,12 @@ memkv_evict_one(MemkvEntry *self)
 
 /*
  * Add one (key, TID) to an entry's trees, evicting other indexes' trees if
- * the arena is full.  Caller holds the entry lock exclusively.  On failure
- * the trees are unchanged and an ERROR is raised.
+ * the arena is full.  Caller holds the entry lock exclusively.  Returns
+ * false, with the trees unchanged, if there is still no room.
  */
-void
-memkv_art_insert(MemkvEntry *entry, bool isnull, const uint8 *key,
-				 Size keylen, ItemPointer tid)
+bool
+memkv_art_try_insert(MemkvEntry *entry, bool isnull, const uint8 *key,
+					 Size keylen, ItemPointer tid)
 {
 	ArtTree    *tree = isnull ? &entry->nulls : &entry->keys;
 	ArtTid		atid;
@@ -359,17 +359,29 @@ memkv_art_insert(MemkvEntry *entry, bool isnull, const uint8 *key,
 		ArtResult	r = art_insert(tree, &arena_allocator, key, keylen, &atid);
 
 		if (r == ART_OK)
-			return;
+			return true;
 		if (r == ART_BAD_KEY)
 			elog(ERROR, "memkv: key of %zu bytes rejected by the delta tree",
 				 keylen);
 		if (!memkv_evict_one(entry))
-			ereport(ERROR,
-					(errcode(ERRCODE_OUT_OF_MEMORY),
-					 errmsg("memkv shared memory is exhausted"),
-					 errdetail("%zu of %zu bytes are in use; this index's delta tree holds %llu bytes.",
-							   memkv_arena_bytes_used(), memkv_shared->arena_size,
-							   (unsigned long long) (entry->keys.bytes + entry->nulls.bytes)),
-					 errhint("Increase memkv.shared_memory and restart the server.")));
+			return false;
 	}
+}
+
+/*
+ * Raise the error for a delta that does not fit in shared memory, after
+ * asking for a background freeze of the index (which empties its delta).
+ */
+void
+memkv_report_exhausted(Relation index, MemkvEntry *entry)
+{
+	memkv_request_freeze(index, entry, true);
+	ereport(ERROR,
+			(errcode(ERRCODE_OUT_OF_MEMORY),
+			 errmsg("memkv shared memory is exhausted"),
+			 errdetail("%zu of %zu bytes are in use; the delta tree of index \"%s\" holds %llu bytes.",
+					   memkv_arena_bytes_used(), memkv_shared->arena_size,
+					   RelationGetRelationName(index),
+					   (unsigned long long) (entry->keys.bytes + entry->nulls.bytes)),
+			 errhint("A background freeze of the index has been requested, which moves its delta out of shared memory; retry shortly.  If this recurs, increase memkv.shared_memory or lower freeze_threshold.")));
 }

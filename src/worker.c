@@ -59,16 +59,28 @@ memkv_maybe_request_freeze(Relation index, MemkvEntry *entry)
 {
 	uint64		delta = entry->keys.ntids + entry->nulls.ntids;
 	int64		threshold = memkv_threshold(index);
-	bool		want;
-	BackgroundWorker worker;
-	TimestampTz now;
 
 	if (entry->freezing || threshold == 0)
 		return;
-	want = (threshold > 0 && delta >= (uint64) threshold) ||
+	if ((threshold > 0 && delta >= (uint64) threshold) ||
 		(memkv_arena_bytes_used() > memkv_shared->arena_size / 4 * 3 &&
-		 entry->keys.bytes > memkv_shared->arena_size / 64);
-	if (!want)
+		 entry->keys.bytes > memkv_shared->arena_size / 64))
+		memkv_request_freeze(index, entry, false);
+}
+
+/*
+ * Start a "memkv freeze" worker for the index unless one was asked for in
+ * the last MEMKV_FREEZE_RETRY_SECS seconds.  With `force`, even if automatic
+ * freezing is off: the delta no longer fits in shared memory.  Caller
+ * holds the entry lock exclusively.
+ */
+void
+memkv_request_freeze(Relation index, MemkvEntry *entry, bool force)
+{
+	BackgroundWorker worker;
+	TimestampTz now;
+
+	if (entry->freezing || (!force && memkv_threshold(index) == 0))
 		return;
 
 	now = GetCurrentTimestamp();

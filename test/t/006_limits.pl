@@ -129,16 +129,9 @@ SKIP:
 {
 	skip 'no memkv_freeze()', 3
 	  unless $node->safe_psql('postgres', "SELECT count(*) FROM pg_proc WHERE proname = 'memkv_freeze'") > 0;
-	TODO:
 	{
-		# TODO: known memkv bug (found by this test, 2026-11-23): here, after
-		# 30 INSERTs failed at the cap and the other indexes' trees were used
-		# (max_indexes = 2), memkv_freeze('big_k') fails with "memkv shared
-		# memory is exhausted" (DETAIL: "328 of 1048576 bytes are in use; this
-		# index's delta tree holds 328 bytes") and so does every later INSERT:
-		# the index cannot take writes again without a restart or REINDEX.
-		# Remove this TODO once fixed (prove then reports "TODO passed").
-		local $TODO = 'memkv bug: memkv_freeze fails with "shared memory is exhausted" on an index whose inserts hit the cap';
+		# memkv_freeze must work on an index whose delta no longer fits in
+		# shared memory: it then reads the delta from the log.
 		my ($out, $err) = try_sql("SELECT memkv_freeze('big_k')");
 		is($err, '', 'memkv_freeze works on an index whose inserts hit the cap');
 		($out, $err) = try_sql("INSERT INTO big(k) SELECT 'usr/share/doc/after-freeze-' || g FROM generate_series(1, 2500) g");
