@@ -95,6 +95,31 @@ for my $t (qw(a b c))
 	verify_clean("${t}_k", "index $t after evictions: memkv_verify finds no problem");
 }
 
+# Create, fill, TRUNCATE, REINDEX and drop many indexes: the registry (keyed
+# by relfilenode, room for two trees) and the 1 MB must not leak.
+my $cycle_bad = 0;
+for my $i (1 .. 12)
+{
+	my ($out, $err) = try_sql(qq{
+CREATE TABLE cyc$i (k text COLLATE "C");
+CREATE INDEX cyc${i}_k ON cyc$i USING memkv (k);
+INSERT INTO cyc$i SELECT 'cycle/$i/' || g FROM generate_series(1, 3000) g;
+TRUNCATE cyc$i;
+INSERT INTO cyc$i SELECT 'cycle/$i/again/' || g FROM generate_series(1, 3000) g;
+REINDEX INDEX cyc${i}_k;
+INSERT INTO cyc$i SELECT 'cycle/$i/more/' || g FROM generate_series(1, 3000) g;
+$idx
+SELECT count(*) FROM cyc$i WHERE k ^@ 'cycle/$i/';
+});
+	if ($err ne '' || $out ne '6000')
+	{
+		$cycle_bad++;
+		diag("cycle $i: $out $err");
+	}
+	$node->safe_psql('postgres', "DROP TABLE cyc$i");
+}
+is($cycle_bad, 0, '12 create/fill/TRUNCATE/REINDEX/drop cycles: no leak, right answers');
+
 # Far more keys than 1 MB of shared memory holds.
 $node->safe_psql('postgres', q{
 CREATE TABLE big (id serial, k text COLLATE "C");

@@ -1,4 +1,4 @@
-# test/t/009_concurrent_build.pl -- CREATE INDEX CONCURRENTLY and REINDEX
+# test/t/012_concurrent_build.pl -- CREATE INDEX CONCURRENTLY and REINDEX
 # CONCURRENTLY of a memkv index while other sessions write.
 #
 # CONCURRENTLY builds the index from a snapshot, then validates it: the AM's
