@@ -730,7 +730,11 @@ exercise_image(const uint8_t *img, size_t size, const Key *k, size_t n)
 	}
 	c = malloc(sizeof(FstCursor));
 	for (i = 0; i < n && i < 50; i++)
-		(void) fst_lookup(r, k[rndn(n)].b, k[rndn(n)].len, &ord);
+	{
+		const Key  *q = &k[rndn(n)];
+
+		(void) fst_lookup(r, q->b, q->len, &ord);
+	}
 	fst_cursor_init(c, r, &talloc);
 	steps = 0;
 	rc = fst_cursor_seek(c, FST_SEEK_FIRST, NULL, 0);
