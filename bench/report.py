@@ -288,6 +288,7 @@ set grid ytics
 set ylabel "{ylabel}"
 set yrange [0:*]
 set xtics rotate by -20
+set rmargin 12
 """
 
 
