@@ -88,7 +88,7 @@ def fmt(v):
 
 class Results:
     def __init__(self, outdir):
-        self.outdir = outdir
+        self.outdir = outdir = os.path.abspath(outdir)
         self.meta = dict(read_tsv(os.path.join(outdir, "meta.tsv"), 2))
         self.values = defaultdict(list)
         for sec, ds, n, kind, metric, _rep, val in read_tsv(
