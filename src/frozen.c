@@ -670,6 +670,19 @@ memkv_frozen_collect(MemkvFrozen *fz, MemkvRun *run, const ArtBound *lower,
 		memkv_frozen_failed(fz, c->errmsg);
 }
 
+/*
+ * Check the frozen layer's FST and postings structurally (fst_verify):
+ * returns true, or false with a message in errbuf (FST_ERRMSG_LEN bytes).
+ */
+bool
+memkv_frozen_check(MemkvFrozen *fz, char *errbuf)
+{
+	FstVerifyInfo info;
+
+	return fst_verify(&fz->reader, &fz->postings, &fz->alloc, &info,
+					  errbuf) == 0;
+}
+
 /* Append the frozen NULL key's TIDs (if any) to `run`; returns how many. */
 uint64
 memkv_frozen_nulls(MemkvFrozen *fz, MemkvRun *run)

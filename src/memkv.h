@@ -363,6 +363,7 @@ extern void memkv_frozen_collect(MemkvFrozen *frozen, MemkvRun *run,
 								 const ArtBound *lower, const ArtBound *upper,
 								 bool backward, int target);
 extern uint64 memkv_frozen_nulls(MemkvFrozen *frozen, MemkvRun *run);
+extern bool memkv_frozen_check(MemkvFrozen *frozen, char *errbuf);
 
 /* Streams a new frozen layer into memory, then into pages. */
 typedef struct MemkvFrozenWriter MemkvFrozenWriter;

@@ -20,6 +20,7 @@
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
 
+#include "fst.h"
 #include "memkv.h"
 
 PG_FUNCTION_INFO_V1(memkv_state);
@@ -222,6 +223,12 @@ memkv_verify_frozen(MemkvVerifyState *vs, Relation index,
 
 	if (frozen == NULL)
 		return;
+	{
+		char		errbuf[FST_ERRMSG_LEN];
+
+		if (!memkv_frozen_check(frozen, errbuf))
+			memkv_report(vs, "frozen layer: %s", errbuf);
+	}
 	memkv_run_init(&run);
 	for (;;)
 	{

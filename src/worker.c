@@ -10,8 +10,9 @@
  * the shared arena more than three quarters full, marks the entry
  * "freeze requested" and starts a dynamic background worker, "memkv
  * freeze", which connects to the index's database and runs the freeze.
- * The mark is cleared when the worker is done, so there is at most one
- * worker per index; a worker that could not start is retried by a later
+ * The worker freezes again (up to ten times) while writes made during its
+ * freeze leave the delta past the threshold.  The mark is cleared when
+ * the worker is done, so there is at most one worker per index; a worker that could not start is retried by a later
  * insert once memkv.freeze_retry has passed.
  *
  *-------------------------------------------------------------------------
@@ -160,7 +161,22 @@ memkv_freeze_worker_main(Datum main_arg)
 		PG_ENSURE_ERROR_CLEANUP(memkv_worker_clear_request,
 								PointerGetDatum(entry));
 		{
-			memkv_freeze_index(index, NULL, NULL, NULL);
+			int			round;
+
+			/* writes during a freeze may leave the delta past the threshold */
+			for (round = 0; round < 10; round++)
+			{
+				MemkvMetaPageData meta;
+				uint64		delta;
+				int64		threshold = memkv_threshold(index);
+
+				memkv_freeze_index(index, NULL, NULL, NULL);
+				entry = memkv_open_synced(index, LW_SHARED, &meta);
+				delta = entry->keys.ntids + entry->nulls.ntids;
+				memkv_entry_release(entry);
+				if (threshold <= 0 || delta < (uint64) threshold)
+					break;
+			}
 		}
 		PG_END_ENSURE_ERROR_CLEANUP(memkv_worker_clear_request,
 									PointerGetDatum(entry));
