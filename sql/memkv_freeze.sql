@@ -107,3 +107,24 @@ SELECT memkv_freeze('f_k');
 RESET ROLE;
 DROP ROLE memkv_nobody;
 SELECT memkv_freeze('f');
+
+-- repeated freezes reuse space: the previous run's pages take the next
+-- run, freed log pages take new entries; the relation stops growing
+CREATE TABLE g (k text COLLATE "C");
+INSERT INTO g SELECT 'g/' || g FROM generate_series(1, 20000) g;
+CREATE INDEX g_k ON g USING memkv (k) WITH (freeze_threshold = 0);
+CREATE TABLE g_sizes (round int, bytes bigint);
+DO $$
+BEGIN
+  FOR r IN 1 .. 8 LOOP
+    INSERT INTO g SELECT 'g/' || r || '/' || g FROM generate_series(1, 2000) g;
+    PERFORM memkv_freeze('g_k');
+    INSERT INTO g_sizes VALUES (r, pg_relation_size('g_k'));
+  END LOOP;
+END $$;
+SELECT (SELECT bytes FROM g_sizes WHERE round = 8) <=
+       (SELECT bytes FROM g_sizes WHERE round = 3) * 1.25 AS stops_growing;
+SELECT count(*) FROM memkv_verify('g_k');
+SET enable_seqscan = off;
+SELECT count(*) FROM g WHERE k ^@ 'g/';
+RESET enable_seqscan;

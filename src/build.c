@@ -235,7 +235,8 @@ memkv_build(Relation heap, Relation index, IndexInfo *indexInfo)
 
 	/* the frozen run goes after blocks 0 and 1, then the metapage */
 	memset(&meta, 0, sizeof(meta));
-	memkv_frozen_writer_finish(w, index, 1, &meta);
+	meta.spare_start = InvalidBlockNumber;
+	memkv_frozen_writer_finish(w, index, 1, &meta, false);
 
 	metabuf = ReadBuffer(index, MEMKV_METAPAGE_BLKNO);
 	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
@@ -251,6 +252,7 @@ memkv_build(Relation heap, Relation index, IndexInfo *indexInfo)
 
 		m->frozen_start = meta.frozen_start;
 		m->frozen_npages = meta.frozen_npages;
+		m->frozen_alloc = meta.frozen_alloc;
 		m->frozen_epoch = meta.frozen_epoch;
 		m->fst_size = meta.fst_size;
 		m->postings_size = meta.postings_size;

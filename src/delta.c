@@ -54,6 +54,7 @@ memkv_init_metapage(Page page, uint64 instance_id)
 	meta->log_head_offset = FirstOffsetNumber;
 	meta->log_tail = 1;
 	meta->frozen_start = InvalidBlockNumber;
+	meta->spare_start = InvalidBlockNumber;
 	((PageHeader) page)->pd_lower =
 		((char *) meta + sizeof(MemkvMetaPageData)) - (char *) page;
 }

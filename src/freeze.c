@@ -542,7 +542,7 @@ memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
 
 		/* new pages at the end of the relation, not yet referenced */
 		newmeta = meta;
-		memkv_frozen_writer_finish(w, index, meta.epoch + 1, &newmeta);
+		memkv_frozen_writer_finish(w, index, meta.epoch + 1, &newmeta, true);
 
 		/*
 		 * phase 3: switch.  The log now starts at the boundary; entries
@@ -557,6 +557,9 @@ memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
 		state = GenericXLogStart(index);
 		page = GenericXLogRegisterBuffer(state, metabuf, 0);
 		newmeta.epoch = meta.epoch + 1;
+		newmeta.spare_start = meta.frozen_start;
+		newmeta.spare_npages = meta.frozen_start != InvalidBlockNumber ?
+			Max(meta.frozen_alloc, meta.frozen_npages) : 0;
 		newmeta.log_head = entry->freeze_blkno;
 		newmeta.log_head_offset = entry->freeze_offset;
 		newmeta.log_tail = meta.log_tail;
@@ -579,10 +582,16 @@ memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
 			entry->valid = true;
 		}
 
-		/* the old log up to the boundary and the old run are unreachable */
+		/*
+		 * The old log up to the boundary is unreachable: free it.  The old
+		 * run becomes the spare region for the next freeze's run; what the
+		 * new run did not use of the previous spare region is freed.
+		 */
 		memkv_delete_log(index, meta.log_head, entry->freeze_blkno);
-		if (meta.frozen_start != InvalidBlockNumber)
-			memkv_delete_range(index, meta.frozen_start, meta.frozen_npages);
+		if (meta.spare_start != InvalidBlockNumber &&
+			newmeta.frozen_start != meta.spare_start)
+			memkv_delete_range(index, meta.spare_start, meta.spare_npages);
+		IndexFreeSpaceMapVacuum(index);
 		if (stats)
 			kept += entry->keys.ntids + entry->nulls.ntids;
 		memkv_entry_release(entry);

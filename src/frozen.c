@@ -866,13 +866,15 @@ memkv_frozen_writer_add_nulls(MemkvFrozenWriter *w, ItemPointerData *tids,
 }
 
 /*
- * Finish the images and write them to new contiguous pages at the end of
- * the relation, tagged with `epoch` and WAL-logged as full pages.  Fills
- * the frozen-layer fields of *meta; the caller switches the metapage.
+ * Finish the images and write them to contiguous pages -- the spare region
+ * *meta names if it is big enough, else new blocks at the end of the
+ * relation -- tagged with `epoch` and WAL-logged as full pages.  Fills the
+ * frozen-layer fields of *meta; the caller switches the metapage and
+ * updates the spare region.
  */
 void
 memkv_frozen_writer_finish(MemkvFrozenWriter *w, Relation index, uint32 epoch,
-						   MemkvMetaPageData *meta)
+						   MemkvMetaPageData *meta, bool reserve)
 {
 	FstInfo		info;
 	FstPostingsInfo pinfo;
@@ -882,6 +884,8 @@ memkv_frozen_writer_finish(MemkvFrozenWriter *w, Relation index, uint32 epoch,
 	uint64		i;
 	BlockNumber start = InvalidBlockNumber;
 	bool		needLock = !RELATION_IS_LOCAL(index);
+	bool		use_spare;
+	uint64		alloc;
 
 	if (fst_builder_finish(w->builder, &info) != 0)
 		elog(ERROR, "memkv: FST build failed: %s",
@@ -899,11 +903,20 @@ memkv_frozen_writer_finish(MemkvFrozenWriter *w, Relation index, uint32 epoch,
 	total = w->fst.len + w->postings.len + w->nullpost.len;
 	npages = (total + MEMKV_FROZEN_CHUNK - 1) / MEMKV_FROZEN_CHUNK;
 
-	if (needLock)
+	/*
+	 * Into the spare region (the run before the current one) if it is big
+	 * enough, else into new blocks at the end of the relation.
+	 */
+	use_spare = meta->spare_start != InvalidBlockNumber &&
+		npages <= meta->spare_npages &&
+		meta->spare_start + npages <= RelationGetNumberOfBlocks(index);
+	if (needLock && !use_spare)
 		LockRelationForExtension(index, ExclusiveLock);
 	for (i = 0; i < npages; i++)
 	{
-		Buffer		buf = ReadBuffer(index, P_NEW);
+		Buffer		buf = use_spare ?
+		ReadBuffer(index, meta->spare_start + (BlockNumber) i) :
+		ReadBuffer(index, P_NEW);
 		Page		page;
 		MemkvPageOpaque opaque;
 		uint64		off = i * MEMKV_FROZEN_CHUNK;
@@ -952,10 +965,32 @@ memkv_frozen_writer_finish(MemkvFrozenWriter *w, Relation index, uint32 epoch,
 		END_CRIT_SECTION();
 		UnlockReleaseBuffer(buf);
 	}
-	if (needLock)
+	/*
+	 * With `reserve` (freezes, not CREATE INDEX), new blocks get a quarter
+	 * more room than the run needs, zeroed, so that when this region is
+	 * the spare one the next-but-one run (a little bigger, as the index
+	 * grows) still fits in it.
+	 */
+	alloc = npages;
+	if (use_spare)
+		alloc = meta->spare_npages;
+	else if (reserve)
+	{
+		for (; alloc < npages + npages / 4 + 1; alloc++)
+		{
+			Buffer		buf = ReadBuffer(index, P_NEW);
+
+			if (BufferGetBlockNumber(buf) != start + alloc)
+				elog(ERROR, "memkv: frozen layer of \"%s\" is not contiguous",
+					 RelationGetRelationName(index));
+			ReleaseBuffer(buf);
+		}
+	}
+	if (needLock && !use_spare)
 		UnlockRelationForExtension(index, ExclusiveLock);
 
 	meta->frozen_start = start;
+	meta->frozen_alloc = (uint32) alloc;
 	meta->frozen_npages = (uint32) npages;
 	meta->frozen_epoch = epoch;
 	meta->fst_size = w->fst.len;

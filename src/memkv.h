@@ -119,6 +119,9 @@ typedef struct MemkvMetaPageData
 	uint64		frozen_ntids;	/* TIDs, NULL keys included */
 	int64		last_freeze;	/* TimestampTz of the last freeze, or 0 */
 	uint64		freezes;		/* freezes since CREATE INDEX */
+	uint32		frozen_alloc;	/* pages reserved for the run (>= npages) */
+	BlockNumber spare_start;	/* the previous run's pages, kept for the */
+	uint32		spare_npages;	/* next run (not in the FSM), or Invalid */
 } MemkvMetaPageData;
 
 typedef MemkvMetaPageData *MemkvMetaPage;
@@ -375,7 +378,8 @@ extern void memkv_frozen_writer_add_nulls(MemkvFrozenWriter *w,
 										  ItemPointerData *tids,
 										  uint64 ntids);
 extern void memkv_frozen_writer_finish(MemkvFrozenWriter *w, Relation index,
-									   uint32 epoch, MemkvMetaPageData *meta);
+									   uint32 epoch, MemkvMetaPageData *meta,
+									   bool reserve);
 extern void memkv_sort_tids(ItemPointerData *tids, uint64 *ntids);
 
 /* freeze.c */

@@ -78,10 +78,19 @@ memkv_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 	if (meta.frozen_start != InvalidBlockNumber)
 	{
 		for (blkno = meta.frozen_start;
-			 blkno < meta.frozen_start + meta.frozen_npages && blkno < nblocks;
+			 blkno < meta.frozen_start + Max(meta.frozen_alloc, meta.frozen_npages) &&
+			 blkno < nblocks;
 			 blkno++)
 			in_use[blkno] = true;
 		count += meta.frozen_ntids;
+	}
+	/* the previous run is kept for the next freeze */
+	if (meta.spare_start != InvalidBlockNumber)
+	{
+		for (blkno = meta.spare_start;
+			 blkno < meta.spare_start + meta.spare_npages && blkno < nblocks;
+			 blkno++)
+			in_use[blkno] = true;
 	}
 
 	stats->pages_free = 0;
