@@ -201,14 +201,13 @@ memkv_log_item_cmp(const void *a, const void *b)
 {
 	const MemkvLogItem *x = a;
 	const MemkvLogItem *y = b;
-	int			c = memcmp(memkv_sort_keys + x->key_offset,
-						   memkv_sort_keys + y->key_offset,
-						   Min(x->key_len, y->key_len));
+	int			c = memkv_key_cmp((const uint8 *) memkv_sort_keys + x->key_offset,
+								  x->key_len,
+								  (const uint8 *) memkv_sort_keys + y->key_offset,
+								  y->key_len);
 
 	if (c != 0)
 		return c;
-	if (x->key_len != y->key_len)
-		return x->key_len < y->key_len ? -1 : 1;
 	return ItemPointerCompare((ItemPointer) &x->tid, (ItemPointer) &y->tid);
 }
 
@@ -455,13 +454,10 @@ memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
 			if (!have_d && !have_o)
 				break;
 			if (dk && ok)
-			{
-				c = memcmp(delta.run.keybuf + dk->key_offset,
-						   old.run.keybuf + ok->key_offset,
-						   Min(dk->key_len, ok->key_len));
-				if (c == 0)
-					c = (dk->key_len > ok->key_len) - (dk->key_len < ok->key_len);
-			}
+				c = memkv_key_cmp((const uint8 *) delta.run.keybuf + dk->key_offset,
+								  dk->key_len,
+								  (const uint8 *) old.run.keybuf + ok->key_offset,
+								  ok->key_len);
 			else
 				c = dk ? -1 : 1;
 			if (c > 0)
@@ -617,19 +613,11 @@ Datum
 memkv_freeze(PG_FUNCTION_ARGS)
 {
 	Oid			relid = PG_GETARG_OID(0);
-	Relation	index = relation_open(relid, RowExclusiveLock);
+	Relation	index = memkv_open_index(relid, RowExclusiveLock);
 
-	if (index->rd_rel->relkind != RELKIND_INDEX ||
-		index->rd_indam == NULL ||
-		index->rd_indam->ambuild != memkv_build)
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("\"%s\" is not a memkv index",
-						RelationGetRelationName(index))));
 	if (!pg_class_ownercheck(index->rd_index->indrelid, GetUserId()))
 		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_INDEX,
 					   RelationGetRelationName(index));
-	memkv_check_loaded();
 	memkv_freeze_index(index, NULL, NULL, NULL);
 	relation_close(index, RowExclusiveLock);
 	PG_RETURN_VOID();

@@ -470,16 +470,6 @@ memkv_frozen_open(Relation index, const MemkvMetaPageData *meta,
 		fz->reader.src.arg = &fz->fst_src;
 		fz->postings.src.arg = &fz->post_src;
 		fz->nullpost.src.arg = &fz->null_src;
-		if (mem)
-		{
-			fz->reader.src.read = fst_memory_read;
-			fz->reader.src.arg = (void *) mem;
-			fz->postings.src.read = fst_memory_read;
-			fz->postings.src.arg = (void *) (mem + meta->fst_size);
-			fz->nullpost.src.read = fst_memory_read;
-			fz->nullpost.src.arg = (void *) (mem + meta->fst_size +
-											 meta->postings_size);
-		}
 	}
 	else
 	{
@@ -519,16 +509,18 @@ memkv_frozen_open(Relation index, const MemkvMetaPageData *meta,
 		memcpy(&cache->reader, &fz->reader, sizeof(FstReader));
 		memcpy(&cache->postings, &fz->postings, sizeof(FstPostings));
 		memcpy(&cache->nullpost, &fz->nullpost, sizeof(FstPostings));
-		if (mem)
-		{
-			fz->reader.src.read = fst_memory_read;
-			fz->reader.src.arg = (void *) mem;
-			fz->postings.src.read = fst_memory_read;
-			fz->postings.src.arg = (void *) (mem + meta->fst_size);
-			fz->nullpost.src.read = fst_memory_read;
-			fz->nullpost.src.arg = (void *) (mem + meta->fst_size +
-											 meta->postings_size);
-		}
+	}
+
+	/* read the shared copy instead of the pages */
+	if (mem)
+	{
+		fz->reader.src.read = fst_memory_read;
+		fz->reader.src.arg = (void *) mem;
+		fz->postings.src.read = fst_memory_read;
+		fz->postings.src.arg = (void *) (mem + meta->fst_size);
+		fz->nullpost.src.read = fst_memory_read;
+		fz->nullpost.src.arg = (void *) (mem + meta->fst_size +
+										 meta->postings_size);
 	}
 
 	fst_cursor_init(&fz->cursor, &fz->reader, &fz->alloc);
@@ -583,17 +575,6 @@ memkv_frozen_read_postings(MemkvFrozen *fz, FstPostings *p, uint64 ordinal)
 	if (n != it.count)
 		memkv_frozen_failed(fz, "posting list shorter than its count");
 	return n;
-}
-
-/* Compare key bytes with a bound. */
-static int
-memkv_cmp_bound(const uint8 *key, Size keylen, const ArtBound *b)
-{
-	int			c = memcmp(key, b->key, Min(keylen, b->len));
-
-	if (c != 0)
-		return c;
-	return (keylen > b->len) - (keylen < b->len);
 }
 
 /*
@@ -651,7 +632,8 @@ memkv_frozen_collect(MemkvFrozen *fz, MemkvRun *run, const ArtBound *lower,
 
 		if (stop)
 		{
-			int			cmp = memkv_cmp_bound(c->key, c->keylen, stop);
+			int			cmp = memkv_key_cmp(c->key, c->keylen, stop->key,
+											stop->len);
 
 			if (backward ? (cmp < 0 || (cmp == 0 && !stop->inclusive))
 				: (cmp > 0 || (cmp == 0 && !stop->inclusive)))

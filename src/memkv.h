@@ -23,6 +23,7 @@
 #include "storage/lwlock.h"
 #include "storage/relfilenode.h"
 #include "storage/spin.h"
+#include "storage/lockdefs.h"
 #include "utils/relcache.h"
 #include "utils/timestamp.h"
 
@@ -290,6 +291,17 @@ typedef struct MemkvOptions
 	int			freeze_threshold;	/* -1: use memkv.freeze_threshold */
 } MemkvOptions;
 
+/* Byte-order comparison of two keys: the C collation's order. */
+static inline int
+memkv_key_cmp(const uint8 *a, Size alen, const uint8 *b, Size blen)
+{
+	int			c = memcmp(a, b, Min(alen, blen));
+
+	if (c != 0)
+		return c;
+	return (alen > blen) - (alen < blen);
+}
+
 /* memkv.c */
 extern int	memkv_shared_memory_mb;
 extern int	memkv_freeze_threshold;
@@ -381,6 +393,9 @@ extern void memkv_frozen_writer_finish(MemkvFrozenWriter *w, Relation index,
 									   uint32 epoch, MemkvMetaPageData *meta,
 									   bool reserve);
 extern void memkv_sort_tids(ItemPointerData *tids, uint64 *ntids);
+
+/* sqlfuncs.c */
+extern Relation memkv_open_index(Oid relid, LOCKMODE lockmode);
 
 /* freeze.c */
 extern void memkv_delete_page(Relation index, Buffer buf);

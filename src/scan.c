@@ -27,17 +27,6 @@
 #define MEMKV_FIRST_BATCH	32
 #define MEMKV_MAX_BATCH		4096
 
-/* Byte-order comparison of two byte strings (C collation order). */
-static int
-memkv_compare_bytes(const uint8 *a, Size alen, const uint8 *b, Size blen)
-{
-	int			c = memcmp(a, b, Min(alen, blen));
-
-	if (c != 0)
-		return c;
-	return (alen > blen) - (alen < blen);
-}
-
 /* A palloc'd copy of `len` bytes as a bytea. */
 static bytea *
 memkv_make_bytes(const uint8 *data, Size len)
@@ -54,7 +43,7 @@ memkv_tighten_lower(MemkvBounds *bounds, bytea *b, bool incl)
 {
 	if (bounds->has_lower)
 	{
-		int			c = memkv_compare_bytes((uint8 *) VARDATA(b), VARSIZE(b) - VARHDRSZ,
+		int			c = memkv_key_cmp((uint8 *) VARDATA(b), VARSIZE(b) - VARHDRSZ,
 											(uint8 *) VARDATA(bounds->lower),
 											VARSIZE(bounds->lower) - VARHDRSZ);
 
@@ -76,7 +65,7 @@ memkv_tighten_upper(MemkvBounds *bounds, bytea *b, bool incl)
 {
 	if (bounds->has_upper)
 	{
-		int			c = memkv_compare_bytes((uint8 *) VARDATA(b), VARSIZE(b) - VARHDRSZ,
+		int			c = memkv_key_cmp((uint8 *) VARDATA(b), VARSIZE(b) - VARHDRSZ,
 											(uint8 *) VARDATA(bounds->upper),
 											VARSIZE(bounds->upper) - VARHDRSZ);
 
@@ -184,7 +173,7 @@ memkv_compute_bounds(IndexScanDesc scan)
 
 	if (bounds->want_keys && bounds->has_lower && bounds->has_upper)
 	{
-		int			c = memkv_compare_bytes((uint8 *) VARDATA(bounds->lower),
+		int			c = memkv_key_cmp((uint8 *) VARDATA(bounds->lower),
 											VARSIZE(bounds->lower) - VARHDRSZ,
 											(uint8 *) VARDATA(bounds->upper),
 											VARSIZE(bounds->upper) - VARHDRSZ);
@@ -301,7 +290,7 @@ static int
 memkv_run_key_cmp(const MemkvRun *ra, const MemkvRunKey *a,
 				  const MemkvRun *rb, const MemkvRunKey *b)
 {
-	return memkv_compare_bytes((const uint8 *) ra->keybuf + a->key_offset,
+	return memkv_key_cmp((const uint8 *) ra->keybuf + a->key_offset,
 							   a->key_len,
 							   (const uint8 *) rb->keybuf + b->key_offset,
 							   b->key_len);

@@ -27,10 +27,10 @@ PG_FUNCTION_INFO_V1(memkv_state);
 PG_FUNCTION_INFO_V1(memkv_verify);
 
 /* Open `relid` as a memkv index, or raise an ERROR saying what it is not. */
-static Relation
-memkv_open_index(Oid relid)
+Relation
+memkv_open_index(Oid relid, LOCKMODE lockmode)
 {
-	Relation	index = relation_open(relid, AccessShareLock);
+	Relation	index = relation_open(relid, lockmode);
 
 	if (index->rd_rel->relkind != RELKIND_INDEX ||
 		index->rd_indam == NULL ||
@@ -59,7 +59,7 @@ Datum
 memkv_state(PG_FUNCTION_ARGS)
 {
 	Oid			relid = PG_GETARG_OID(0);
-	Relation	index = memkv_open_index(relid);
+	Relation	index = memkv_open_index(relid, AccessShareLock);
 	TupleDesc	tupdesc;
 	Datum		values[15];
 	bool		nulls[15] = {false};
@@ -251,10 +251,9 @@ memkv_verify_frozen(MemkvVerifyState *vs, Relation index,
 
 			if (prev)
 			{
-				int			c = memcmp(VARDATA(prev), key,
-									   Min(VARSIZE(prev) - VARHDRSZ, k->key_len));
-
-				if (c > 0 || (c == 0 && VARSIZE(prev) - VARHDRSZ >= k->key_len))
+				if (memkv_key_cmp((const uint8 *) VARDATA(prev),
+								  VARSIZE(prev) - VARHDRSZ,
+								  (const uint8 *) key, k->key_len) >= 0)
 					memkv_report(vs, "frozen keys out of order at key %llu",
 								 (unsigned long long) nkeys);
 			}
@@ -306,7 +305,7 @@ Datum
 memkv_verify(PG_FUNCTION_ARGS)
 {
 	Oid			relid = PG_GETARG_OID(0);
-	Relation	index = memkv_open_index(relid);
+	Relation	index = memkv_open_index(relid, AccessShareLock);
 	MemkvVerifyState vs;
 	MemkvMetaPageData meta;
 	char		errbuf[256];
