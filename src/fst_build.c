@@ -21,6 +21,7 @@
  *-------------------------------------------------------------------------
  */
 #include "fst.h"
+#include "fst_bytes.h"
 
 #include <string.h>
 
@@ -159,46 +160,6 @@ emit(FstBuilder *b, const uint8_t *data, size_t len)
 			return -1;
 	}
 	return 0;
-}
-
-static void
-put_u16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t) v;
-	p[1] = (uint8_t) (v >> 8);
-}
-
-static void
-put_u32(uint8_t *p, uint32_t v)
-{
-	int			i;
-
-	for (i = 0; i < 4; i++)
-		p[i] = (uint8_t) (v >> (8 * i));
-}
-
-static void
-put_u64(uint8_t *p, uint64_t v)
-{
-	int			i;
-
-	for (i = 0; i < 8; i++)
-		p[i] = (uint8_t) (v >> (8 * i));
-}
-
-/* Write v as a varint at p; returns its length. */
-static size_t
-put_varint(uint8_t *p, uint64_t v)
-{
-	size_t		n = 0;
-
-	while (v >= 0x80)
-	{
-		p[n++] = (uint8_t) (v | 0x80);
-		v >>= 7;
-	}
-	p[n++] = (uint8_t) v;
-	return n;
 }
 
 /* Resize an allocation; ptr may be NULL (then oldsize is 0). */
@@ -684,26 +645,6 @@ fst_builder_add(FstBuilder *b, const uint8_t *key, size_t len)
 		b->max_key_len = (uint32_t) len;
 	b->nkeys++;
 	return 0;
-}
-
-/* FNV-1a 32 over trailer head and preamble: the trailer checksum. */
-static uint32_t
-trailer_checksum(const uint8_t *trailer, const uint8_t *preamble)
-{
-	uint32_t	h = 0x811c9dc5u;
-	int			i;
-
-	for (i = 0; i < 36; i++)
-	{
-		h ^= trailer[i];
-		h *= 0x01000193u;
-	}
-	for (i = 0; i < FST_PREAMBLE_SIZE; i++)
-	{
-		h ^= preamble[i];
-		h *= 0x01000193u;
-	}
-	return h;
 }
 
 /* Compile the rest of the stack, write the trailer, flush the sink. */

@@ -20,6 +20,7 @@
  *-------------------------------------------------------------------------
  */
 #include "fst.h"
+#include "fst_bytes.h"
 
 #include <string.h>
 
@@ -67,19 +68,6 @@ struct FstPostingsWriter
 	uint8_t		outbuf[OUTBUF_SIZE];
 	char		errmsg[FST_ERRMSG_LEN];
 };
-
-/* Store an error message; returns -1. */
-static int
-set_error(char *errmsg, const char *msg)
-{
-	size_t		n = strlen(msg);
-
-	if (n >= FST_ERRMSG_LEN)
-		n = FST_ERRMSG_LEN - 1;
-	memcpy(errmsg, msg, n);
-	errmsg[n] = '\0';
-	return -1;
-}
 
 static int
 writer_error(FstPostingsWriter *w, const char *msg)
@@ -144,38 +132,6 @@ emit(FstPostingsWriter *w, const uint8_t *data, size_t len)
 			return -1;
 	}
 	return 0;
-}
-
-static size_t
-put_varint(uint8_t *p, uint64_t v)
-{
-	size_t		n = 0;
-
-	while (v >= 0x80)
-	{
-		p[n++] = (uint8_t) (v | 0x80);
-		v >>= 7;
-	}
-	p[n++] = (uint8_t) v;
-	return n;
-}
-
-static void
-put_u32(uint8_t *p, uint32_t v)
-{
-	int			i;
-
-	for (i = 0; i < 4; i++)
-		p[i] = (uint8_t) (v >> (8 * i));
-}
-
-static void
-put_u64(uint8_t *p, uint64_t v)
-{
-	int			i;
-
-	for (i = 0; i < 8; i++)
-		p[i] = (uint8_t) (v >> (8 * i));
 }
 
 static uint32_t
@@ -436,15 +392,7 @@ fst_postings_add(FstPostingsWriter *w, const FstTid *tids, uint64_t n)
 static uint32_t
 checksum(const uint8_t *p, size_t len)
 {
-	uint32_t	h = 0x811c9dc5u;
-	size_t		i;
-
-	for (i = 0; i < len; i++)
-	{
-		h ^= p[i];
-		h *= 0x01000193u;
-	}
-	return h;
+	return fnv1a_update(FNV1A_INIT, p, len);
 }
 
 /* Write the last group, the group table and the trailer. */
@@ -522,19 +470,6 @@ fst_postings_writer_destroy(FstPostingsWriter *w)
 }
 
 /* ----------------------------------------------------------------- reader */
-
-static uint32_t
-get_u32(const uint8_t *p)
-{
-	return (uint32_t) p[0] | ((uint32_t) p[1] << 8) |
-		((uint32_t) p[2] << 16) | ((uint32_t) p[3] << 24);
-}
-
-static uint64_t
-get_u64(const uint8_t *p)
-{
-	return (uint64_t) get_u32(p) | ((uint64_t) get_u32(p + 4) << 32);
-}
 
 /* Validate the preamble and trailer. */
 int

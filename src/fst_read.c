@@ -16,6 +16,7 @@
  *-------------------------------------------------------------------------
  */
 #include "fst.h"
+#include "fst_bytes.h"
 
 #include <string.h>
 
@@ -50,19 +51,6 @@ static const uint8_t output_bits[16] = FST_OUTPUT_BITS;
 
 #define NODE_BYTE(nd, i)	((nd)->end[-(int64_t) (i)])
 
-/* Store an error message; returns -1. */
-static int
-set_error(char *errmsg, const char *msg)
-{
-	size_t		n = strlen(msg);
-
-	if (n >= FST_ERRMSG_LEN)
-		n = FST_ERRMSG_LEN - 1;
-	memcpy(errmsg, msg, n);
-	errmsg[n] = '\0';
-	return -1;
-}
-
 /* The read callback for an image in contiguous memory. */
 const uint8_t *
 fst_memory_read(void *arg, uint64_t off, size_t len, uint8_t *buf)
@@ -72,19 +60,6 @@ fst_memory_read(void *arg, uint64_t off, size_t len, uint8_t *buf)
 	return (const uint8_t *) arg + off;
 }
 
-static uint32_t
-get_u32(const uint8_t *p)
-{
-	return (uint32_t) p[0] | ((uint32_t) p[1] << 8) |
-		((uint32_t) p[2] << 16) | ((uint32_t) p[3] << 24);
-}
-
-static uint64_t
-get_u64(const uint8_t *p)
-{
-	return (uint64_t) get_u32(p) | ((uint64_t) get_u32(p + 4) << 32);
-}
-
 /* Validate the preamble and trailer and fill in r. */
 int
 fst_reader_open(FstReader *r, const FstSource *src)
@@ -92,8 +67,6 @@ fst_reader_open(FstReader *r, const FstSource *src)
 	const uint8_t *p;
 	uint8_t		pre[FST_PREAMBLE_SIZE];
 	uint8_t		t[FST_TRAILER_SIZE];
-	uint32_t	h = 0x811c9dc5u;
-	int			i;
 
 	memset(r, 0, offsetof(FstReader, buf));
 	r->errmsg[0] = '\0';
@@ -115,17 +88,7 @@ fst_reader_open(FstReader *r, const FstSource *src)
 	if ((pre[4] | (pre[5] << 8)) != FST_VERSION ||
 		(t[4] | (t[5] << 8)) != FST_VERSION)
 		return set_error(r->errmsg, "fst image has an unsupported version");
-	for (i = 0; i < 36; i++)
-	{
-		h ^= t[i];
-		h *= 0x01000193u;
-	}
-	for (i = 0; i < FST_PREAMBLE_SIZE; i++)
-	{
-		h ^= pre[i];
-		h *= 0x01000193u;
-	}
-	if (h != get_u32(t + 36))
+	if (trailer_checksum(t, pre) != get_u32(t + 36))
 		return set_error(r->errmsg, "fst trailer checksum mismatch");
 
 	r->root = get_u64(t + 8);

@@ -1,0 +1,107 @@
+/*-------------------------------------------------------------------------
+ *
+ * fst_bytes.h
+ *	  Byte-level helpers shared by the FST builder, reader and posting
+ *	  lists: little-endian integers, varints, the FNV-1a checksum of
+ *	  trailers, and error messages.  Internal to fst*.c.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef MEMKV_FST_BYTES_H
+#define MEMKV_FST_BYTES_H
+
+#include <string.h>
+
+#include "fst.h"
+
+/* Store an error message (truncated to FST_ERRMSG_LEN); returns -1. */
+static inline int
+set_error(char *errmsg, const char *msg)
+{
+	size_t		n = strlen(msg);
+
+	if (n >= FST_ERRMSG_LEN)
+		n = FST_ERRMSG_LEN - 1;
+	memcpy(errmsg, msg, n);
+	errmsg[n] = '\0';
+	return -1;
+}
+
+static inline void
+put_u16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t) v;
+	p[1] = (uint8_t) (v >> 8);
+}
+
+static inline void
+put_u32(uint8_t *p, uint32_t v)
+{
+	int			i;
+
+	for (i = 0; i < 4; i++)
+		p[i] = (uint8_t) (v >> (8 * i));
+}
+
+static inline void
+put_u64(uint8_t *p, uint64_t v)
+{
+	int			i;
+
+	for (i = 0; i < 8; i++)
+		p[i] = (uint8_t) (v >> (8 * i));
+}
+
+/* Write v as a varint at p; returns its length. */
+static inline size_t
+put_varint(uint8_t *p, uint64_t v)
+{
+	size_t		n = 0;
+
+	while (v >= 0x80)
+	{
+		p[n++] = (uint8_t) (v | 0x80);
+		v >>= 7;
+	}
+	p[n++] = (uint8_t) v;
+	return n;
+}
+
+static inline uint32_t
+get_u32(const uint8_t *p)
+{
+	return (uint32_t) p[0] | ((uint32_t) p[1] << 8) |
+		((uint32_t) p[2] << 16) | ((uint32_t) p[3] << 24);
+}
+
+static inline uint64_t
+get_u64(const uint8_t *p)
+{
+	return (uint64_t) get_u32(p) | ((uint64_t) get_u32(p + 4) << 32);
+}
+
+#define FNV1A_INIT	0x811c9dc5u
+
+/* Continue an FNV-1a 32 hash over len bytes. */
+static inline uint32_t
+fnv1a_update(uint32_t h, const uint8_t *p, size_t len)
+{
+	size_t		i;
+
+	for (i = 0; i < len; i++)
+	{
+		h ^= p[i];
+		h *= 0x01000193u;
+	}
+	return h;
+}
+
+/* FNV-1a 32 over the FST trailer's first 36 bytes, then the preamble. */
+static inline uint32_t
+trailer_checksum(const uint8_t *trailer, const uint8_t *preamble)
+{
+	return fnv1a_update(fnv1a_update(FNV1A_INIT, trailer, 36),
+						preamble, FST_PREAMBLE_SIZE);
+}
+
+#endif							/* MEMKV_FST_BYTES_H */
