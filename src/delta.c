@@ -176,9 +176,7 @@ memkv_new_buffer(Relation index, uint32 epoch)
 		{
 			Page		page = BufferGetPage(buf);
 
-			if (PageIsNew(page) ||
-				(MemkvPageGetOpaque(page)->page_id == MEMKV_PAGE_ID &&
-				 (MemkvPageGetOpaque(page)->flags & MEMKV_PAGE_DELETED)))
+			if (MemkvPageIsFree(page))
 				return buf;
 			LockBuffer(buf, BUFFER_LOCK_UNLOCK);
 		}

@@ -74,6 +74,12 @@ typedef MemkvPageOpaqueData *MemkvPageOpaque;
 
 #define MEMKV_PAGE_FROZEN	(1 << 3)
 
+/* May this page be (re)used: never initialized, or marked deleted? */
+#define MemkvPageIsFree(page) \
+	(PageIsNew(page) || \
+	 (MemkvPageGetOpaque(page)->page_id == MEMKV_PAGE_ID && \
+	  (MemkvPageGetOpaque(page)->flags & MEMKV_PAGE_DELETED) != 0))
+
 /* Bytes of a frozen-layer image each frozen page holds. */
 #define MEMKV_FROZEN_CHUNK \
 	(BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(MemkvPageOpaqueData)))

@@ -104,9 +104,7 @@ memkv_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 		buf = ReadBuffer(index, blkno);
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 		page = BufferGetPage(buf);
-		if (PageIsNew(page) ||
-			(MemkvPageGetOpaque(page)->page_id == MEMKV_PAGE_ID &&
-			 (MemkvPageGetOpaque(page)->flags & MEMKV_PAGE_DELETED)))
+		if (MemkvPageIsFree(page))
 			RecordFreeIndexPage(index, blkno);
 		else
 		{
