@@ -3,7 +3,8 @@
  * fst_measure.c
  *	  Size and speed of the FST and posting lists on a real key set.
  *
- * usage: fst_measure [-r registry_bytes] [-p rows_per_page] [file]
+ * usage: fst_measure [-r registry_bytes] [-p rows_per_page] [-n builds]
+ *					  [-b] [file]
  *
  * Reads sorted unique keys, one per line, from file or stdin.  Gives every
  * key one TID, as a table holding the keys in random order would: the
@@ -12,12 +13,15 @@
  * permutation.  Builds the FST and the postings, then reports sizes and
  * the CPU time per key of building, exact lookup (keys in random order, image
  * read through a copying page-like source), full forward and backward
- * iteration, and posting list fetch.
+ * iteration, and posting list fetch.  -n builds the FST that many times and
+ * reports the median build time (the machine may be shared); -b stops after
+ * building and checking the FST (no postings, no timing of the readers).
  *
  *-------------------------------------------------------------------------
  */
 #include "fst.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +108,69 @@ now_ns(void)
 	return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
+/* qsort comparator for doubles, ascending. */
+static int
+cmp_double(const void *a, const void *b)
+{
+	double		x = *(const double *) a;
+	double		y = *(const double *) b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * For -b: check that iterating the image gives exactly the input keys with
+ * ordinals 0..n-1, print size and build times (min, median, max).
+ */
+static int
+check_build(uint8_t *img, size_t imglen, const char *text, const size_t *off,
+			const size_t *len, size_t n, const FstInfo *info,
+			const double *t_builds, int nbuilds)
+{
+	FstReader  *r = malloc(sizeof(FstReader));
+	FstCursor  *c = malloc(sizeof(FstCursor));
+	FstSource	src;
+	size_t		i;
+	int			rc;
+
+	src.read = page_read;
+	src.arg = img;
+	src.size = imglen;
+	if (fst_reader_open(r, &src) != 0)
+	{
+		fprintf(stderr, "open: %s\n", r->errmsg);
+		return 1;
+	}
+	fst_cursor_init(c, r, &malloc_alloc);
+	rc = fst_cursor_seek(c, FST_SEEK_FIRST, NULL, 0);
+	for (i = 0; rc == 1; i++)
+	{
+		if (i >= n || c->ordinal != i || c->keylen != len[i] ||
+			memcmp(c->key, text + off[i], len[i]) != 0)
+		{
+			fprintf(stderr, "iteration: key %zu differs\n", i);
+			return 1;
+		}
+		rc = fst_cursor_next(c);
+	}
+	if (rc != 0 || i != n)
+	{
+		fprintf(stderr, "iteration failed: %s\n", c->errmsg);
+		return 1;
+	}
+	fst_cursor_free(c);
+	free(c);
+	free(r);
+	printf("keys %zu  nodes %llu  shared %llu\n", n,
+		   (unsigned long long) info->nodes,
+		   (unsigned long long) info->registry_hits);
+	printf("fst %zu B (%.2f B/key)  build fst ns/key min %.0f median %.0f "
+		   "max %.0f (%d builds)\n",
+		   imglen, (double) imglen / n, t_builds[0] / n,
+		   t_builds[nbuilds / 2] / n, t_builds[nbuilds - 1] / n, nbuilds);
+	return 0;
+}
+
 static uint64_t rs = 88172645463325252ULL;
 
 static uint64_t
@@ -151,6 +218,9 @@ main(int argc, char **argv)
 	FstPostings p;
 	uint64_t	check = 0;
 	int			rc;
+	int			nbuilds = 1;
+	bool		build_only = false;
+	double	   *t_builds;
 
 	for (a = 1; a < argc; a++)
 	{
@@ -158,6 +228,10 @@ main(int argc, char **argv)
 			registry = strtoull(argv[++a], NULL, 10);
 		else if (strcmp(argv[a], "-p") == 0 && a + 1 < argc)
 			rpp = atol(argv[++a]);
+		else if (strcmp(argv[a], "-n") == 0 && a + 1 < argc)
+			nbuilds = atoi(argv[++a]) > 0 ? atoi(argv[a]) : 1;
+		else if (strcmp(argv[a], "-b") == 0)
+			build_only = true;
 		else if ((in = fopen(argv[a], "rb")) == NULL)
 		{
 			perror(argv[a]);
@@ -213,24 +287,35 @@ main(int argc, char **argv)
 			rpp = 291;
 	}
 
-	/* FST */
+	/* FST, built nbuilds times; the image of the last build is kept */
 	opts.registry_bytes = registry;
-	t0 = now_ns();
-	b = fst_builder_create(&malloc_alloc, buf_sink, &fimg, &opts);
-	for (i = 0; i < n; i++)
-		if (fst_builder_add(b, (uint8_t *) text + off[i], len[i]) != 0)
+	t_builds = malloc(sizeof(double) * nbuilds);
+	for (a = 0; a < nbuilds; a++)
+	{
+		fimg.len = 0;
+		t0 = now_ns();
+		b = fst_builder_create(&malloc_alloc, buf_sink, &fimg, &opts);
+		for (i = 0; i < n; i++)
+			if (fst_builder_add(b, (uint8_t *) text + off[i], len[i]) != 0)
+			{
+				fprintf(stderr, "key %zu: %s\n", i, fst_builder_error(b));
+				return 1;
+			}
+		if (fst_builder_finish(b, &info) != 0)
 		{
-			fprintf(stderr, "key %zu: %s\n", i, fst_builder_error(b));
+			fprintf(stderr, "finish: %s\n", fst_builder_error(b));
 			return 1;
 		}
-	if (fst_builder_finish(b, &info) != 0)
-	{
-		fprintf(stderr, "finish: %s\n", fst_builder_error(b));
-		return 1;
+		t1 = now_ns();
+		t_builds[a] = t1 - t0;
+		fst_builder_destroy(b);
 	}
-	t1 = now_ns();
-	t_build = t1 - t0;
-	fst_builder_destroy(b);
+	qsort(t_builds, nbuilds, sizeof(double), cmp_double);
+	t_build = t_builds[nbuilds / 2];
+
+	if (build_only)
+		return check_build(fimg.data, fimg.len, text, off, len, n, &info,
+						   t_builds, nbuilds);
 
 	/* one TID per key, dealt at random */
 	perm = malloc(sizeof(size_t) * (n ? n : 1));
