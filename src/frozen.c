@@ -332,6 +332,7 @@ struct MemkvFrozen
 	FstAllocator alloc;
 	ItemPointerData *tidbuf;	/* scratch for one key's postings */
 	uint64		tidbuf_size;
+	FstPostingsGroup postgrp;	/* layout of the last postings group read */
 };
 
 static void *
@@ -524,6 +525,7 @@ memkv_frozen_open(Relation index, const MemkvMetaPageData *meta,
 	}
 
 	fst_cursor_init(&fz->cursor, &fz->reader, &fz->alloc);
+	fst_postings_group_reset(&fz->postgrp);
 	fz->tidbuf_size = 64;
 	fz->tidbuf = palloc(sizeof(ItemPointerData) * fz->tidbuf_size);
 	return fz;
@@ -550,7 +552,9 @@ memkv_frozen_read_postings(MemkvFrozen *fz, FstPostings *p, uint64 ordinal)
 	FstPostingsIter it;
 	uint64		n = 0;
 
-	if (fst_postings_seek(p, &it, ordinal) != 0)
+	if ((p == &fz->postings ?
+		 fst_postings_seek_group(p, &fz->postgrp, &it, ordinal) :
+		 fst_postings_seek(p, &it, ordinal)) != 0)
 		memkv_frozen_failed(fz, p->errmsg);
 	if (it.count > fz->tidbuf_size)
 	{

@@ -434,6 +434,42 @@ extern int	fst_postings_seek(FstPostings *p, FstPostingsIter *it,
 extern int64_t fst_postings_next(FstPostingsIter *it, FstTid *out,
 								 uint64_t max);
 
+/*
+ * What a reader has learnt about one group: its header, and where each of
+ * its first `nknown` long lists starts.  Seeking several ordinals of one
+ * group through the same FstPostingsGroup decodes the group's header once
+ * and skips each long list at most once, in either direction, so reading
+ * consecutive ordinals costs O(1) each instead of a walk from the group's
+ * start.  Valid for one FstPostings image; fst_postings_group_reset
+ * forgets it.
+ */
+typedef struct FstPostingsGroup
+{
+	uint64_t	group;			/* group number, or UINT64_MAX: nothing known */
+	uint64_t	end;			/* end of the group's bytes */
+	uint64_t	singles_pos;	/* first byte of the packed single values */
+	uint64_t	base;			/* base block of the singles */
+	uint64_t	radix;			/* 1 + largest offset of the singles */
+	uint32_t	ngk;			/* keys in the group */
+	uint32_t	nsingles;
+	uint8_t		width;			/* bits per single value */
+	bool		all_singles;
+	uint8_t		map[FST_POSTINGS_GROUP / 8];	/* singles, when mixed */
+	uint8_t		rank[FST_POSTINGS_GROUP / 8];	/* singles before byte i */
+	uint32_t	nknown;			/* list_pos[0 .. nknown-1] are known */
+	uint64_t	list_pos[FST_POSTINGS_GROUP + 1];	/* long list starts */
+} FstPostingsGroup;
+
+/* Forget everything a FstPostingsGroup knows. */
+extern void fst_postings_group_reset(FstPostingsGroup *grp);
+
+/*
+ * fst_postings_seek, remembering the group's layout in grp for the next
+ * seek into the same group.  Same results and errors as fst_postings_seek.
+ */
+extern int	fst_postings_seek_group(FstPostings *p, FstPostingsGroup *grp,
+									FstPostingsIter *it, uint64_t ordinal);
+
 /* ------------------------------------------------------------- checking */
 
 typedef struct FstVerifyInfo

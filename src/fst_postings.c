@@ -649,33 +649,36 @@ bits_below(const uint8_t *map, uint32_t j)
 	return n;
 }
 
-/* Position it on the list of ordinal; see fst.h. */
-int
-fst_postings_seek(FstPostings *p, FstPostingsIter *it, uint64_t ordinal)
+/* Forget the group a FstPostingsGroup describes; see fst.h. */
+void
+fst_postings_group_reset(FstPostingsGroup *grp)
 {
-	uint64_t	g = ordinal / FST_POSTINGS_GROUP;
-	uint32_t	j = (uint32_t) (ordinal % FST_POSTINGS_GROUP);
+	grp->group = UINT64_MAX;
+}
+
+/*
+ * Decode the header of group g into grp: its bounds, which keys are
+ * singles and how they are packed, and where its first long list starts.
+ * Returns 0, or -1 on corrupt input (grp then describes no group).
+ */
+static int
+load_group(FstPostings *p, FstPostingsGroup *grp, uint64_t g)
+{
+	FstPostingsIter it;
+	uint64_t	ngroups = (p->nkeys + FST_POSTINGS_GROUP - 1) / FST_POSTINGS_GROUP;
 	uint64_t	gstart;
 	uint64_t	gend;
-	uint32_t	ngk;
-	uint8_t		map[FST_POSTINGS_GROUP / 8];
 	uint8_t		flags;
-	uint32_t	nsingles;
-	uint32_t	before;
-	uint64_t	base = 0;
-	uint64_t	radix = 1;
-	uint8_t		width;
 	uint32_t	k;
 
-	memset(it, 0, sizeof(FstPostingsIter));
-	it->p = p;
-	if (ordinal >= p->nkeys)
+	grp->group = UINT64_MAX;
+	if (g >= ngroups)
 		return set_error(p->errmsg, "postings ordinal out of range");
-	ngk = (uint32_t) (p->nkeys - g * FST_POSTINGS_GROUP > FST_POSTINGS_GROUP ?
-					  FST_POSTINGS_GROUP : p->nkeys - g * FST_POSTINGS_GROUP);
+	grp->ngk = (uint32_t) (p->nkeys - g * FST_POSTINGS_GROUP > FST_POSTINGS_GROUP ?
+						   FST_POSTINGS_GROUP : p->nkeys - g * FST_POSTINGS_GROUP);
 	if (table_entry(p, g, &gstart) != 0)
 		return -1;
-	if (g + 1 < (p->nkeys + FST_POSTINGS_GROUP - 1) / FST_POSTINGS_GROUP)
+	if (g + 1 < ngroups)
 	{
 		if (table_entry(p, g + 1, &gend) != 0)
 			return -1;
@@ -685,55 +688,104 @@ fst_postings_seek(FstPostings *p, FstPostingsIter *it, uint64_t ordinal)
 	if (gstart < FST_POSTINGS_PREAMBLE_SIZE || gstart >= gend ||
 		gend > p->table_off)
 		return set_error(p->errmsg, "postings group offset out of range");
-	it->pos = gstart;
-	it->end = gend;
-	it->wpos = 0;
-	it->wlen = 0;
 
-	if (it_byte(it, &flags) != 0)
+	memset(&it, 0, sizeof(it));
+	it.p = p;
+	it.pos = gstart;
+	it.end = gend;
+	if (it_byte(&it, &flags) != 0)
 		return -1;
-	width = flags & 0x3f;
-	memset(map, 0, sizeof(map));
+	grp->width = flags & 0x3f;
+	grp->all_singles = false;
+	memset(grp->map, 0, sizeof(grp->map));
 	if (!(flags & 0x40))
 	{
 		/* no singles */
 		if (flags != 0)
 			return set_error(p->errmsg, "postings group has bad flags");
+		grp->nsingles = 0;
 	}
 	else if (!(flags & 0x80))
 	{
 		/* all singles */
-		memset(map, 0xff, sizeof(map));
+		grp->all_singles = true;
+		memset(grp->map, 0xff, sizeof(grp->map));
+		grp->nsingles = grp->ngk;
 	}
 	else
 	{
-		for (k = 0; k < sizeof(map); k++)
-			if (it_byte(it, &map[k]) != 0)
+		for (k = 0; k < sizeof(grp->map); k++)
+			if (it_byte(&it, &grp->map[k]) != 0)
 				return -1;
-		if (bits_below(map, FST_POSTINGS_GROUP) != bits_below(map, ngk) ||
-			bits_below(map, ngk) == 0)
+		grp->nsingles = bits_below(grp->map, grp->ngk);
+		if (bits_below(grp->map, FST_POSTINGS_GROUP) != grp->nsingles ||
+			grp->nsingles == 0)
 			return set_error(p->errmsg, "postings group bitmap out of range");
 	}
-	nsingles = (flags & 0xc0) == 0x40 ? ngk : bits_below(map, ngk);
-	before = (flags & 0xc0) == 0x40 ? j : bits_below(map, j);
-	if (nsingles > 0)
+	for (k = 0; k < sizeof(grp->rank); k++)
+		grp->rank[k] = (uint8_t) bits_below(grp->map, 8 * k);
+	grp->base = 0;
+	grp->radix = 1;
+	if (grp->nsingles > 0)
 	{
-		if (it_varint(it, &base) != 0 || it_varint(it, &radix) != 0)
+		if (it_varint(&it, &grp->base) != 0 || it_varint(&it, &grp->radix) != 0)
 			return -1;
-		if (base > UINT32_MAX || radix < 1 || radix > 65536 || width > 48)
+		if (grp->base > UINT32_MAX || grp->radix < 1 || grp->radix > 65536 ||
+			grp->width > 48)
 			return set_error(p->errmsg, "postings group header out of range");
 	}
-	if ((map[j / 8] >> (j % 8)) & 1)
+	grp->end = gend;
+	grp->singles_pos = it.pos;
+	grp->list_pos[0] = it.pos + ((uint64_t) grp->nsingles * grp->width + 7) / 8;
+	grp->nknown = 1;
+	grp->group = g;
+	return 0;
+}
+
+/* Position it on the list of ordinal; see fst.h. */
+int
+fst_postings_seek(FstPostings *p, FstPostingsIter *it, uint64_t ordinal)
+{
+	FstPostingsGroup grp;
+
+	grp.group = UINT64_MAX;
+	return fst_postings_seek_group(p, &grp, it, ordinal);
+}
+
+/* Position it on the list of ordinal, through grp; see fst.h. */
+int
+fst_postings_seek_group(FstPostings *p, FstPostingsGroup *grp,
+						FstPostingsIter *it, uint64_t ordinal)
+{
+	uint64_t	g = ordinal / FST_POSTINGS_GROUP;
+	uint32_t	j = (uint32_t) (ordinal % FST_POSTINGS_GROUP);
+	uint32_t	before;
+	uint32_t	idx;
+
+	memset(it, 0, sizeof(FstPostingsIter));
+	it->p = p;
+	if (ordinal >= p->nkeys)
+		return set_error(p->errmsg, "postings ordinal out of range");
+	if (grp->group != g && load_group(p, grp, g) != 0)
+		return -1;
+	it->end = grp->end;
+
+	if (grp->all_singles)
+		before = j;
+	else
+		before = grp->rank[j / 8] +
+			bits_below(&grp->map[j / 8], j % 8);
+
+	if ((grp->map[j / 8] >> (j % 8)) & 1)
 	{
 		/* a single: read its width-bit value */
-		uint64_t	bitpos = (uint64_t) before * width;
+		uint64_t	bitpos = (uint64_t) before * grp->width;
 		uint64_t	v = 0;
 		uint64_t	blk;
 		int			got = 0;
 
-		it->pos += bitpos / 8;
-		it->curbits = 0;
-		if (width > 0)
+		it->pos = grp->singles_pos + bitpos / 8;
+		if (grp->width > 0)
 		{
 			uint8_t		byte;
 			int			skip = (int) (bitpos % 8);
@@ -742,33 +794,34 @@ fst_postings_seek(FstPostings *p, FstPostingsIter *it, uint64_t ordinal)
 				return -1;
 			v = byte >> skip;
 			got = 8 - skip;
-			while (got < width)
+			while (got < grp->width)
 			{
 				if (it_byte(it, &byte) != 0)
 					return -1;
 				v |= (uint64_t) byte << got;
 				got += 8;
 			}
-			v &= ((uint64_t) 1 << width) - 1;
+			v &= ((uint64_t) 1 << grp->width) - 1;
 		}
-		blk = base + v / radix;
+		blk = grp->base + v / grp->radix;
 		if (blk > UINT32_MAX)
 			return set_error(p->errmsg, "postings block out of range");
 		it->block = (uint32_t) blk;
-		it->offset = (uint16_t) (v % radix);
+		it->offset = (uint16_t) (v % grp->radix);
 		it->count = 1;
 		it->done = 0;
 		it->end = it->pos;		/* nothing more to read */
 		return 0;
 	}
 
-	/* skip the singles, then the long lists before ours */
-	it->pos += ((uint64_t) nsingles * width + 7) / 8;
-	for (k = 0; k < j - before; k++)
+	/* find where the idx'th long list starts, skipping each list once */
+	idx = j - before;
+	while (grp->nknown <= idx)
 	{
 		uint64_t	n;
 		uint64_t	plen;
 
+		it->pos = grp->list_pos[grp->nknown - 1];
 		if (it_varint(it, &n) != 0)
 			return -1;
 		if (n == 1)
@@ -781,7 +834,9 @@ fst_postings_seek(FstPostings *p, FstPostingsIter *it, uint64_t ordinal)
 				return set_error(p->errmsg, "postings list length out of range");
 			it->pos += plen;
 		}
+		grp->list_pos[grp->nknown++] = it->pos;
 	}
+	it->pos = grp->list_pos[idx];
 	{
 		uint64_t	n;
 		uint64_t	plen;

@@ -965,6 +965,46 @@ test_postings_set(size_t nkeys, uint32_t maxblock, int withhuge)
 
 		CHECK(fst_postings_seek(&p, &it, nkeys) == -1, "ordinal out of range");
 	}
+
+	/*
+	 * The same lists through one FstPostingsGroup: forward, backward and
+	 * random walks, with jumps within and across groups.
+	 */
+	{
+		FstPostingsGroup grp;
+		int			walk;
+
+		fst_postings_group_reset(&grp);
+		for (walk = 0; rc == 0 && walk < 3; walk++)
+		{
+			for (i = 0; rc == 0 && i < nkeys; i++)
+			{
+				size_t		ord = walk == 0 ? i : walk == 1 ? nkeys - 1 - i :
+					(rndn(4) ? (i * 7) % nkeys : rndn(nkeys));
+				FstPostingsIter it;
+				uint64_t	total = 0;
+				int64_t		m;
+
+				rc = fst_postings_seek_group(&p, &grp, &it, ord);
+				CHECK(rc == 0 && it.count == l[ord].n,
+					  "group seek %zu (walk %d): %s", ord, walk, p.errmsg);
+				if (rc != 0)
+					break;
+				while ((m = fst_postings_next(&it, got + total,
+											  1 + rndn(1000))) > 0)
+					total += (uint64_t) m;
+				CHECK(m == 0 && total == l[ord].n &&
+					  memcmp(got, l[ord].t, sizeof(FstTid) * total) == 0,
+					  "group seek list %zu mismatch (walk %d)", ord, walk);
+			}
+		}
+		{
+			FstPostingsIter it;
+
+			CHECK(fst_postings_seek_group(&p, &grp, &it, nkeys) == -1,
+				  "group seek: ordinal out of range");
+		}
+	}
 	CHECK(ps.violations == 0, "postings read out of bounds");
 
 	/* corruptions must not crash or read out of bounds */
@@ -990,12 +1030,19 @@ test_postings_set(size_t nkeys, uint32_t maxblock, int withhuge)
 			if (fst_postings_open(&cp, &src) == 0)
 			{
 				size_t		j;
+				FstPostingsGroup grp;
 
+				fst_postings_group_reset(&grp);
 				for (j = 0; j < 40; j++)
 				{
 					FstPostingsIter it;
 
 					if (fst_postings_seek(&cp, &it, rndn(nkeys + 1)) == 0)
+						while (fst_postings_next(&it, got, maxn + 1) > 0)
+							;
+					if (fst_postings_seek_group(&cp, &grp, &it,
+												j % 2 ? rndn(nkeys + 1) :
+												(j * 3) % (nkeys + 1)) == 0)
 						while (fst_postings_next(&it, got, maxn + 1) > 0)
 							;
 				}
