@@ -304,6 +304,8 @@ typedef struct FstFrame
 	uint64_t	addr;			/* node */
 	uint64_t	ord;			/* ordinal accumulated on arriving here */
 	uint32_t	ti;				/* transition taken to the next frame */
+	uint32_t	n;				/* transitions of the node (set with ti) */
+	bool		final;			/* the node is final (set with ti) */
 } FstFrame;
 
 /*
