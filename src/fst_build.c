@@ -8,13 +8,25 @@
  * unfinished nodes, one per depth.  When the next key arrives, the part of
  * the stack below the common prefix can never change again, so those nodes
  * are "compiled" deepest first: looked up in a registry of nodes already
- * written (suffix sharing) and written to the sink only if not found.  The
- * registry is a bounded hash table over a bounded ring of node
- * descriptions, so memory does not grow with the number of keys; when it
- * forgets a node the automaton just becomes a little less minimal.  A small
- * second table in front of it holds recently used nodes (frequent suffixes
- * hit there, without a cache miss in the big table), and inserts into the
- * big table are deferred a few nodes so that a prefetch can hide the miss.
+ * written (suffix sharing) and written to the sink only if not found.
+ *
+ * The registry is bounded, so memory does not grow with the number of
+ * keys; when it forgets a node the automaton just becomes a little less
+ * minimal.  Most compiled nodes are single-transition nodes (the tails of
+ * keys), so these have a table of their own whose 16-byte entries hold the
+ * node's whole identity (label and target address) and need no further
+ * memory access to compare.  Other nodes are described in a ring buffer of
+ * descriptions that their (smaller) table points into.  The one final leaf
+ * is remembered separately.
+ *
+ * A node is placed in its table by a structural hash, computed from its
+ * labels and the structural hashes of its targets rather than from target
+ * addresses.  So the buckets of all the nodes that one key closes can be
+ * computed, and prefetched, before any of them is compiled: the cache
+ * misses of the lookups and inserts overlap instead of following one
+ * another.  Identical sub-automata have the same structural hash; entries
+ * are still compared by target addresses, so a hash collision only costs a
+ * comparison.
  *
  * The byte format is described in fst.h.
  *
@@ -27,9 +39,8 @@
 
 #define OUTBUF_SIZE		65536
 #define DESC_MAX		(3 + 256 * 11)
-#define REG_WAYS		4
-#define HOT_BUCKETS		4096
-#define PENDING			16		/* main-table inserts in flight */
+#define REG_WAYS		4		/* entries per bucket */
+#define LOOKAHEAD		16		/* buckets prefetched ahead of use */
 
 #if defined(__GNUC__) || defined(__clang__)
 #define FST_PREFETCH(p) __builtin_prefetch(p)
@@ -38,6 +49,19 @@
 #endif
 #define DEFAULT_REGISTRY_BYTES	((size_t) 64 << 20)
 
+/* Structural hash of the final leaf, and the mixing constant. */
+#define HASH_LEAF		UINT64_C(0x6a09e667f3bcc908)
+#define HASH_MUL		UINT64_C(0x9e3779b97f4a7c15)
+
+/* A transition of an unfinished node. */
+typedef struct UTrans
+{
+	uint64_t	target;			/* address; unset (0) for the last one */
+	uint64_t	start;			/* ordinal of the first key under it */
+	uint64_t	hash;			/* structural hash of the target */
+	uint8_t		label;
+} UTrans;
+
 /* A node on the unfinished stack. */
 typedef struct UNode
 {
@@ -45,19 +69,32 @@ typedef struct UNode
 	uint32_t	n;				/* transitions */
 	uint32_t	cap;
 	uint64_t	first;			/* ordinal of the first key through here */
-	uint8_t    *labels;
-	uint64_t   *targets;		/* target address; the last is unset */
-	uint64_t   *starts;			/* ordinal of the first key of each */
+	uint64_t	hash;			/* structural hash, once the node is closed */
+	UTrans	   *t;
 } UNode;
 
-/* A registry entry: where a node description is and where it was written. */
-typedef struct RegEntry
+/*
+ * An entry of the table of single-transition non-final nodes: the node's
+ * identity, target << 8 | label (never 0: targets are beyond the
+ * preamble), and its address.  key 0 marks an empty entry.
+ */
+typedef struct SingleEntry
+{
+	uint64_t	key;
+	uint64_t	addr;
+} SingleEntry;
+
+/*
+ * An entry of the table of other nodes: where the node's description is in
+ * the ring and where the node was written.
+ */
+typedef struct MultiEntry
 {
 	uint64_t	addr;
 	uint64_t	poolpos;		/* absolute position in the ring */
-	uint32_t	hash;
-	uint32_t	len;			/* 0: empty */
-} RegEntry;
+	uint32_t	hash;			/* low bits of the structural hash */
+	uint32_t	len;			/* description length; 0: empty */
+} MultiEntry;
 
 struct FstBuilder
 {
@@ -81,15 +118,14 @@ struct FstBuilder
 	uint8_t		preamble[FST_PREAMBLE_SIZE];
 	uint8_t		code_of[256];	/* label -> common code (0: none) */
 
-	RegEntry   *table;
-	uint64_t	nbuckets;		/* power of two */
-	RegEntry   *hot;
-	uint64_t	nhot;			/* power of two */
+	uint64_t	leaf;			/* address of the final leaf, or 0 */
 	uint64_t	last_written;	/* node written by the last compile, or 0 */
-	RegEntry	pending[PENDING];	/* main-table inserts not yet done */
-	uint64_t	pending_bucket[PENDING];
-	uint32_t	npending;
-	uint32_t	pending_head;
+
+	void	   *single_mem;		/* allocation holding single_tab */
+	SingleEntry *single_tab;	/* nsingle buckets of REG_WAYS, aligned */
+	uint64_t	nsingle;
+	MultiEntry *multi_tab;		/* nmulti buckets of REG_WAYS */
+	uint64_t	nmulti;
 	uint8_t    *pool;
 	uint64_t	pool_cap;
 	uint64_t	pool_written;
@@ -195,25 +231,22 @@ ensure_stack(FstBuilder *b, uint32_t need)
 static void
 unode_push(FstBuilder *b, UNode *u, uint8_t label, uint64_t start)
 {
+	UTrans	   *t;
+
 	if (u->n == u->cap)
 	{
 		uint32_t	newcap = u->cap ? u->cap * 2 : 2;
 
 		if (newcap > 256)
 			newcap = 256;
-		u->labels = grow(b, u->labels, u->cap, newcap);
-		u->targets = grow(b, u->targets,
-								  sizeof(uint64_t) * u->cap,
-								  sizeof(uint64_t) * newcap);
-		u->starts = grow(b, u->starts,
-								 sizeof(uint64_t) * u->cap,
-								 sizeof(uint64_t) * newcap);
+		u->t = grow(b, u->t, sizeof(UTrans) * u->cap, sizeof(UTrans) * newcap);
 		u->cap = newcap;
 	}
-	u->labels[u->n] = label;
-	u->targets[u->n] = 0;
-	u->starts[u->n] = start;
-	u->n++;
+	t = &u->t[u->n++];
+	t->label = label;
+	t->target = 0;
+	t->start = start;
+	t->hash = 0;
 }
 
 /* Reset a stack slot to an empty node whose first key is `first`. */
@@ -236,7 +269,6 @@ fst_builder_create(const FstAllocator *alloc, FstSinkFn sink, void *sink_arg,
 	FstBuilder *b;
 	size_t		budget = DEFAULT_REGISTRY_BYTES;
 	const uint8_t *common = default_common;
-	uint64_t	nb;
 	int			i;
 
 	if (opts && opts->registry_bytes)
@@ -250,19 +282,29 @@ fst_builder_create(const FstAllocator *alloc, FstSinkFn sink, void *sink_arg,
 	b->sink = sink;
 	b->sink_arg = sink_arg;
 
-	/* three quarters of the budget for the table, the rest for the ring */
-	nb = 1;
-	while (nb * 2 * REG_WAYS * sizeof(RegEntry) <= budget / 4 * 3)
-		nb *= 2;
-	b->nbuckets = nb;
-	b->table = alloc->alloc(alloc->arg, nb * REG_WAYS * sizeof(RegEntry));
-	memset(b->table, 0, nb * REG_WAYS * sizeof(RegEntry));
-	b->nhot = HOT_BUCKETS;
-	while (b->nhot > 1 && b->nhot * 16 > nb)
-		b->nhot /= 2;
-	b->hot = alloc->alloc(alloc->arg, b->nhot * REG_WAYS * sizeof(RegEntry));
-	memset(b->hot, 0, b->nhot * REG_WAYS * sizeof(RegEntry));
-	b->pool_cap = budget / 4;
+	/*
+	 * Half of the budget for single-transition nodes, an eighth for the
+	 * table of other nodes, the rest for the ring of their descriptions.
+	 */
+	b->nsingle = budget / 2 / (REG_WAYS * sizeof(SingleEntry));
+	if (b->nsingle < 1)
+		b->nsingle = 1;
+	if (b->nsingle > UINT32_MAX)
+		b->nsingle = UINT32_MAX;
+	b->single_mem = alloc->alloc(alloc->arg,
+								 b->nsingle * REG_WAYS * sizeof(SingleEntry) + 63);
+	b->single_tab = (SingleEntry *)
+		(((uintptr_t) b->single_mem + 63) & ~(uintptr_t) 63);
+	memset(b->single_tab, 0, b->nsingle * REG_WAYS * sizeof(SingleEntry));
+	b->nmulti = budget / 8 / (REG_WAYS * sizeof(MultiEntry));
+	if (b->nmulti < 1)
+		b->nmulti = 1;
+	if (b->nmulti > UINT32_MAX)
+		b->nmulti = UINT32_MAX;
+	b->multi_tab = alloc->alloc(alloc->arg,
+								b->nmulti * REG_WAYS * sizeof(MultiEntry));
+	memset(b->multi_tab, 0, b->nmulti * REG_WAYS * sizeof(MultiEntry));
+	b->pool_cap = budget / 8 * 3;
 	if (b->pool_cap < DESC_MAX)
 		b->pool_cap = DESC_MAX;
 	b->pool = alloc->alloc(alloc->arg, b->pool_cap);
@@ -282,22 +324,56 @@ fst_builder_create(const FstAllocator *alloc, FstSinkFn sink, void *sink_arg,
 	return b;
 }
 
-/* FNV-1a 64 over a byte string, folded to 32 bits by the caller. */
-static uint64_t
-hash_bytes(const uint8_t *p, size_t len)
+/* Mix one more 64-bit value into a structural hash. */
+static inline uint64_t
+hash_mix(uint64_t h, uint64_t v)
 {
-	uint64_t	h = 0xcbf29ce484222325ULL;
-	size_t		i;
+	return (((h << 23) | (h >> 41)) ^ v) * HASH_MUL;
+}
 
-	for (i = 0; i < len; i++)
-	{
-		h ^= p[i];
-		h *= 0x100000001b3ULL;
-	}
-	h ^= h >> 29;
-	h *= 0xbf58476d1ce4e5b9ULL;
-	h ^= h >> 32;
+/*
+ * The structural hash of a node whose targets' hashes are all set: equal
+ * for nodes with equal labels, finality and (structurally equal) targets.
+ */
+static inline uint64_t
+node_hash(const UNode *u)
+{
+	uint64_t	h;
+	uint32_t	i;
+
+	if (u->n == 0)
+		return HASH_LEAF;
+	if (u->n == 1 && !u->final)
+		return hash_mix(u->t[0].hash, u->t[0].label);
+	h = (u->final ? 0x300 : 0x200) + u->n;
+	for (i = 0; i < u->n; i++)
+		h = hash_mix(hash_mix(h, u->t[i].label), u->t[i].hash);
 	return h;
+}
+
+/* Bucket index in a table of n buckets for structural hash h. */
+static inline uint64_t
+bucket_of(uint64_t h, uint64_t n)
+{
+	return ((h >> 32) * n) >> 32;
+}
+
+/* Start fetching the registry bucket that compiling u will use. */
+static inline void
+prefetch_node(const FstBuilder *b, const UNode *u)
+{
+	if (u->n == 0)
+		return;
+	if (u->n == 1 && !u->final)
+		FST_PREFETCH(b->single_tab + bucket_of(u->hash, b->nsingle) * REG_WAYS);
+	else
+	{
+		const MultiEntry *m = b->multi_tab +
+		bucket_of(u->hash, b->nmulti) * REG_WAYS;
+
+		FST_PREFETCH(m);
+		FST_PREFETCH(m + REG_WAYS - 1);
+	}
 }
 
 /* Bits needed for v (0 for v == 0). */
@@ -377,6 +453,48 @@ flush_bits(BitWriter *bw)
 }
 
 /*
+ * Append the encoded node L[0..len) (logical order, len <= FST_MAX_NODE_BYTES)
+ * to the output, last byte first.  Returns the node's address, or 0 with
+ * b->failed set.
+ */
+static inline uint64_t
+put_node(FstBuilder *b, const uint8_t *L, size_t len)
+{
+	uint8_t    *o;
+	size_t		i;
+
+	if (b->outlen + len > OUTBUF_SIZE && flush_out(b) != 0)
+		return 0;
+	o = b->outbuf + b->outlen;
+	for (i = 0; i < len; i++)
+		o[i] = L[len - 1 - i];
+	b->outlen += len;
+	b->written += len;
+	b->nodes++;
+	return b->written - 1;
+}
+
+/*
+ * Encode and emit a single-transition non-final node.  Returns its
+ * address, or 0 with b->failed set.
+ */
+static inline uint64_t
+write_single(FstBuilder *b, uint8_t label, uint64_t target)
+{
+	uint8_t		L[11];
+	size_t		len = 1;
+	uint64_t	delta = b->written - 1 - target;
+	uint8_t		code = b->code_of[label];
+
+	L[0] = 0x80 | code | (delta == 0 ? 0x40 : 0);
+	if (code == 0)
+		L[len++] = label;
+	if (delta != 0)
+		len += put_varint(L + len, delta - 1);
+	return put_node(b, L, len);
+}
+
+/*
  * Encode node u at the current output position and emit it.  Returns the
  * node's address (its last byte), or 0 with b->failed set.
  */
@@ -386,39 +504,38 @@ write_node(FstBuilder *b, const UNode *u)
 	uint8_t    *L = b->node;
 	size_t		len = 0;
 	uint64_t	start = b->written;
-	uint8_t		rev[FST_MAX_NODE_BYTES];
 	size_t		i;
 
 	if (u->n == 0)
 		L[len++] = 0x40;		/* final leaf */
 	else if (u->n == 1 && !u->final)
 	{
-		uint64_t	delta = start - 1 - u->targets[0];
-		uint8_t		code = b->code_of[u->labels[0]];
+		uint64_t	delta = start - 1 - u->t[0].target;
+		uint8_t		code = b->code_of[u->t[0].label];
 		uint8_t		h = 0x80 | code;
 
 		if (delta == 0)
 			h |= 0x40;
 		L[len++] = h;
 		if (code == 0)
-			L[len++] = u->labels[0];
+			L[len++] = u->t[0].label;
 		if (delta != 0)
 			len += put_varint(L + len, delta - 1);
 	}
 	else
 	{
 		uint32_t	n = u->n;
-		bool		lastnext = (u->targets[n - 1] == start - 1);
+		bool		lastnext = (u->t[n - 1].target == start - 1);
 		uint32_t	ndeltas = lastnext ? n - 1 : n;
 		uint64_t	maxd = 0;
-		uint64_t	maxo = u->starts[n - 1] - u->first;
+		uint64_t	maxo = u->t[n - 1].start - u->first;
 		int			dcode,
 					ocode;
 		BitWriter	bw;
 
 		for (i = 0; i < ndeltas; i++)
 		{
-			uint64_t	d = start - 1 - u->targets[i];
+			uint64_t	d = start - 1 - u->t[i].target;
 
 			if (d > maxd)
 				maxd = d;
@@ -435,7 +552,7 @@ write_node(FstBuilder *b, const UNode *u)
 		if (n >= 31)
 			L[len++] = (uint8_t) (n - 31);
 		for (i = 0; i < n; i++)
-			L[len++] = u->labels[i];
+			L[len++] = u->t[i].label;
 		bw.p = L + len;
 		bw.len = 0;
 		bw.acc = 0;
@@ -446,110 +563,100 @@ write_node(FstBuilder *b, const UNode *u)
 		if (n > 1)
 			put_gamma_bits(&bw, (uint32_t) ocode + 1);
 		for (i = 0; i < ndeltas; i++)
-			put_bits(&bw, start - 1 - u->targets[i], delta_bits[dcode]);
+			put_bits(&bw, start - 1 - u->t[i].target, delta_bits[dcode]);
 		for (i = 1; i < n; i++)
-			put_bits(&bw, u->starts[i] - u->first, output_bits[ocode]);
+			put_bits(&bw, u->t[i].start - u->first, output_bits[ocode]);
 		len += flush_bits(&bw);
 	}
 
-	for (i = 0; i < len; i++)
-		rev[i] = L[len - 1 - i];
-	if (emit(b, rev, len) != 0)
-		return 0;
-	b->nodes++;
-	return start + len - 1;
+	return put_node(b, L, len);
 }
 
 /*
- * Look for desc (already in b->desc, length len, hash h32) in a registry
- * bucket.  Returns the matching entry, or NULL and sets *victim to the slot
- * a new entry should take (an empty or forgotten one, else the oldest).
+ * Compile a single-transition non-final node whose target is set: return
+ * the address of an identical node if the registry remembers one, else
+ * write it and remember it.  A node whose target was written by the
+ * previous compile cannot have been registered, so it is not looked up.
  */
-static RegEntry *
-reg_probe(FstBuilder *b, RegEntry *bucket, uint32_t h32, size_t len,
-		  RegEntry **victim)
+static inline uint64_t
+compile_single(FstBuilder *b, const UNode *u)
 {
-	RegEntry   *v = NULL;
+	uint64_t	target = u->t[0].target;
+	uint64_t	key = target << 8 | u->t[0].label;
+	SingleEntry *e = b->single_tab + bucket_of(u->hash, b->nsingle) * REG_WAYS;
+	uint64_t	addr;
 	int			i;
 
-	for (i = 0; i < REG_WAYS; i++)
+	if (target != b->last_written)
 	{
-		RegEntry   *e = &bucket[i];
-
-		if (e->len != 0 && b->pool_written - e->poolpos > b->pool_cap)
-			e->len = 0;			/* its description was overwritten */
-		if (e->len == 0)
-		{
-			if (v == NULL || v->len != 0)
-				v = e;
-			continue;
-		}
-		if (e->hash == h32 && e->len == len &&
-			memcmp(b->pool + e->poolpos % b->pool_cap, b->desc, len) == 0)
-			return e;
-		if (v == NULL || (v->len != 0 && e->poolpos < v->poolpos))
-			v = e;
+		for (i = 0; i < REG_WAYS; i++)
+			if (e[i].key == key)
+			{
+				b->hits++;
+				b->last_written = 0;
+				return e[i].addr;
+			}
 	}
-	*victim = v;
-	return NULL;
+	addr = write_single(b, u->t[0].label, target);
+	b->last_written = addr;
+	/* newest first; the oldest falls out */
+	for (i = REG_WAYS - 1; i > 0; i--)
+		e[i] = e[i - 1];
+	e[0].key = key;
+	e[0].addr = addr;
+	return addr;
 }
 
 /*
- * Compile an unfinished node: return the address of an identical node
- * already written if the registry remembers one, else write it.
- *
- * The registry has two levels: a small "hot" table that stays in cache and
- * catches the frequently shared suffixes, and the main table.  When the
- * node's last transition points to the node written by the previous call,
- * no registered node can be identical (it would have to point to a node
- * that was registered after it), so the lookup is skipped.
+ * Compile any other node (its targets set): as compile_single, comparing
+ * its description in the ring.  The final leaf has no description; its
+ * address is kept once written.
  */
 static uint64_t
-compile_node(FstBuilder *b, const UNode *u)
+compile_multi(FstBuilder *b, const UNode *u)
 {
 	size_t		len = 0;
-	uint32_t	i;
-	uint64_t	h;
-	uint32_t	h32;
-	RegEntry   *hot;
-	RegEntry   *main;
-	RegEntry   *e;
-	RegEntry   *hot_victim;
-	RegEntry   *main_victim;
+	uint32_t	h32 = (uint32_t) u->hash;
+	MultiEntry *e;
 	uint64_t	addr;
 	uint64_t	ringpos;
-	bool		fresh;
+	uint32_t	i;
+
+	if (u->n == 0)
+	{
+		if (b->leaf != 0)
+		{
+			b->hits++;
+			b->last_written = 0;
+			return b->leaf;
+		}
+		b->leaf = write_node(b, u);
+		b->last_written = b->leaf;
+		return b->leaf;
+	}
 
 	b->desc[len++] = u->final ? 1 : 0;
 	len += put_varint(b->desc + len, u->n);
 	for (i = 0; i < u->n; i++)
 	{
-		b->desc[len++] = u->labels[i];
-		len += put_varint(b->desc + len, u->targets[i]);
+		b->desc[len++] = u->t[i].label;
+		len += put_varint(b->desc + len, u->t[i].target);
 	}
-	h = hash_bytes(b->desc, len);
-	h32 = (uint32_t) h;
-	main = b->table + ((h >> 32) & (b->nbuckets - 1)) * REG_WAYS;
-	FST_PREFETCH(main);
-	hot = b->hot + (h32 & (b->nhot - 1)) * REG_WAYS;
-	fresh = (u->n > 0 && b->last_written != 0 &&
-			 u->targets[u->n - 1] == b->last_written);
-	b->last_written = 0;
-
-	e = reg_probe(b, hot, h32, len, &hot_victim);
-	if (e != NULL && !fresh)
+	e = b->multi_tab + bucket_of(u->hash, b->nmulti) * REG_WAYS;
+	if (u->t[u->n - 1].target != b->last_written)
 	{
-		b->hits++;
-		return e->addr;
-	}
-	if (!fresh)
-	{
-		e = reg_probe(b, main, h32, len, &main_victim);
-		if (e != NULL)
+		for (i = 0; i < REG_WAYS; i++)
 		{
-			b->hits++;
-			*hot_victim = *e;
-			return e->addr;
+			if (e[i].len == 0 || b->pool_written - e[i].poolpos > b->pool_cap)
+				break;			/* empty, or its description was overwritten */
+			if (e[i].hash == h32 && e[i].len == len &&
+				memcmp(b->pool + e[i].poolpos % b->pool_cap, b->desc,
+					   len) == 0)
+			{
+				b->hits++;
+				b->last_written = 0;
+				return e[i].addr;
+			}
 		}
 	}
 
@@ -563,34 +670,55 @@ compile_node(FstBuilder *b, const UNode *u)
 	if (ringpos + len > b->pool_cap)
 		b->pool_written += b->pool_cap - ringpos;
 	memcpy(b->pool + b->pool_written % b->pool_cap, b->desc, len);
-	hot_victim->addr = addr;
-	hot_victim->poolpos = b->pool_written;
-	hot_victim->hash = h32;
-	hot_victim->len = (uint32_t) len;
+	for (i = REG_WAYS - 1; i > 0; i--)
+		e[i] = e[i - 1];
+	e[0].addr = addr;
+	e[0].poolpos = b->pool_written;
+	e[0].hash = h32;
+	e[0].len = (uint32_t) len;
 	b->pool_written += len;
-
-	/*
-	 * The main table gets it a few calls later, when the prefetch of its
-	 * bucket has had time to complete.  Until then the hot table has it.
-	 */
-	if (b->npending == PENDING)
-	{
-		uint32_t	k = b->pending_head;
-
-		(void) reg_probe(b, b->table + b->pending_bucket[k] * REG_WAYS,
-						 0, 0, &main_victim);
-		*main_victim = b->pending[k];
-		b->pending_head = (k + 1) % PENDING;
-		b->npending--;
-	}
-	{
-		uint32_t	k = (b->pending_head + b->npending) % PENDING;
-
-		b->pending[k] = *hot_victim;
-		b->pending_bucket[k] = (uint64_t) (main - b->table) / REG_WAYS;
-		b->npending++;
-	}
 	return addr;
+}
+
+/*
+ * Compile the nodes of the previous key's path deeper than `keep` (deepest
+ * first) and point each parent's last transition at them.  First all their
+ * structural hashes are computed, so that registry buckets can be
+ * prefetched LOOKAHEAD nodes ahead.  Returns 0 or -1.
+ */
+static int
+close_path(FstBuilder *b, uint32_t keep)
+{
+	uint32_t	top = b->depth;
+	uint32_t	j;
+
+	for (j = top; j > keep; j--)
+	{
+		UNode	   *u = &b->stack[j];
+		UNode	   *parent = &b->stack[j - 1];
+
+		u->hash = node_hash(u);
+		parent->t[parent->n - 1].hash = u->hash;
+		if (j + LOOKAHEAD > top)
+			prefetch_node(b, u);
+	}
+	for (j = top; j > keep; j--)
+	{
+		UNode	   *u = &b->stack[j];
+		UNode	   *parent = &b->stack[j - 1];
+		uint64_t	addr;
+
+		if (j > keep + LOOKAHEAD)
+			prefetch_node(b, &b->stack[j - LOOKAHEAD]);
+		if (u->n == 1 && !u->final)
+			addr = compile_single(b, u);
+		else
+			addr = compile_multi(b, u);
+		if (b->failed)
+			return -1;
+		parent->t[parent->n - 1].target = addr;
+	}
+	return 0;
 }
 
 /*
@@ -619,15 +747,8 @@ fst_builder_add(FstBuilder *b, const uint8_t *key, size_t len)
 			lcp++;
 		if (lcp == len || (lcp < prevlen && key[lcp] < prev[lcp]))
 			return build_error(b, "fst keys not in strictly ascending order");
-		for (j = prevlen; j > lcp; j--)
-		{
-			uint64_t	addr = compile_node(b, &b->stack[j]);
-			UNode	   *parent = &b->stack[j - 1];
-
-			if (b->failed)
-				return -1;
-			parent->targets[parent->n - 1] = addr;
-		}
+		if (close_path(b, lcp) != 0)
+			return -1;
 	}
 	else
 		unode_reset(&b->stack[0], 0);
@@ -653,7 +774,6 @@ fst_builder_finish(FstBuilder *b, FstInfo *info)
 {
 	uint64_t	root = 0;
 	uint8_t		t[FST_TRAILER_SIZE];
-	uint32_t	j;
 
 	if (b->failed)
 		return -1;
@@ -661,16 +781,13 @@ fst_builder_finish(FstBuilder *b, FstInfo *info)
 		return build_error(b, "fst builder already finished");
 	if (b->nkeys > 0)
 	{
-		for (j = b->depth; j > 0; j--)
-		{
-			uint64_t	addr = compile_node(b, &b->stack[j]);
-			UNode	   *parent = &b->stack[j - 1];
+		UNode	   *u = &b->stack[0];
 
-			if (b->failed)
-				return -1;
-			parent->targets[parent->n - 1] = addr;
-		}
-		root = compile_node(b, &b->stack[0]);
+		if (close_path(b, 0) != 0)
+			return -1;
+		/* the root is never shared: it accepts more than any other node */
+		u->hash = node_hash(u);
+		root = write_node(b, u);
 		if (b->failed)
 			return -1;
 	}
@@ -731,16 +848,12 @@ fst_builder_destroy(FstBuilder *b)
 		UNode	   *u = &b->stack[i];
 
 		if (u->cap)
-		{
-			b->a.free(b->a.arg, u->labels);
-			b->a.free(b->a.arg, u->targets);
-			b->a.free(b->a.arg, u->starts);
-		}
+			b->a.free(b->a.arg, u->t);
 	}
 	b->a.free(b->a.arg, b->stack);
 	b->a.free(b->a.arg, b->prev);
-	b->a.free(b->a.arg, b->table);
-	b->a.free(b->a.arg, b->hot);
+	b->a.free(b->a.arg, b->single_mem);
+	b->a.free(b->a.arg, b->multi_tab);
 	b->a.free(b->a.arg, b->pool);
 	b->a.free(b->a.arg, b);
 }
