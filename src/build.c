@@ -4,10 +4,16 @@
  *	  CREATE INDEX (ambuild), the init fork of unlogged indexes
  *	  (ambuildempty), and the names of the build's progress phases.
  *
- * A build sorts the table's keys (tuplesort, maintenance_work_mem) and
- * streams them into a frozen layer: FST, postings, NULL postings, each
- * page WAL-logged as a full image.  The delta log starts empty, and no
- * shared memory is used.
+ * A build sorts the table's keys and streams them into a frozen layer:
+ * FST, postings, NULL postings, each page WAL-logged as a full image.  The
+ * delta log starts empty, and no shared memory is used.
+ *
+ * The scan copies every key with its TID into chunks of memory; if they
+ * all fit in maintenance_work_mem, they are sorted there by keysort (a
+ * string sort made for long shared prefixes, keysort.c).  If they do not,
+ * what was collected moves into a tuplesort, which takes the rest of the
+ * scan and sorts (key COLLATE "C", tid) within maintenance_work_mem,
+ * spilling to disk.
  *
  *-------------------------------------------------------------------------
  */
@@ -31,53 +37,43 @@
 #include "utils/memutils.h"
 #include "utils/tuplesort.h"
 #include "utils/rel.h"
+#include "portability/instr_time.h"
 
+#include "keysort.h"
 #include "memkv.h"
 
 #define MEMKV_BUILD_PHASE_SCAN		2
 #define MEMKV_BUILD_PHASE_SORT		3
 #define MEMKV_BUILD_PHASE_WRITE		4
 
-typedef struct MemkvBuildState
+/*
+ * A collected key in a chunk: this header, then the key's bytes; the next
+ * record starts at the next even offset.
+ */
+typedef struct MemkvKeyRecord
 {
-	Tuplesortstate *sort;
-	TupleTableSlot *slot;		/* (key text COLLATE "C", tid) to sort */
-	double		indtuples;
-	MemoryContext tmpcxt;
-} MemkvBuildState;
+	uint16		len;
+	ItemPointerData tid;
+} MemkvKeyRecord;
 
-/* table_index_build_scan callback: check the key and hand it to the sort. */
-static void
-memkv_build_callback(Relation index, ItemPointer tid, Datum *values,
-					 bool *isnull, bool tupleIsAlive, void *state)
+StaticAssertDecl(MEMKV_MAX_KEY_BYTES <= PG_UINT16_MAX,
+				 "memkv key length must fit a MemkvKeyRecord");
+
+#define MEMKV_RECORD_SIZE(len) SHORTALIGN(sizeof(MemkvKeyRecord) + (len))
+
+/* A block of collected keys. */
+typedef struct MemkvKeyChunk
 {
-	MemkvBuildState *bs = (MemkvBuildState *) state;
-	MemoryContext oldcxt = MemoryContextSwitchTo(bs->tmpcxt);
+	struct MemkvKeyChunk *next;
+	Size		used;			/* bytes of data in use */
+	Size		size;			/* bytes of data allocated */
+	char		data[FLEXIBLE_ARRAY_MEMBER];
+} MemkvKeyChunk;
 
-	ExecClearTuple(bs->slot);
-	bs->slot->tts_isnull[0] = isnull[0];
-	bs->slot->tts_values[0] = (Datum) 0;
-	if (!isnull[0])
-	{
-		const uint8 *key;
-		Size		keylen;
-		text	   *to_free;
+#define MEMKV_CHUNK_MIN		(64 * 1024)
+#define MEMKV_CHUNK_MAX		(8 * 1024 * 1024)
 
-		/* checks the key, and detoasts it so the sort holds its bytes */
-		memkv_key_bytes(values[0], &key, &keylen, &to_free);
-		bs->slot->tts_values[0] = to_free ? PointerGetDatum(to_free) : values[0];
-	}
-	bs->slot->tts_isnull[1] = false;
-	bs->slot->tts_values[1] = PointerGetDatum(tid);
-	ExecStoreVirtualTuple(bs->slot);
-	tuplesort_puttupleslot(bs->sort, bs->slot);
-	bs->indtuples += 1;
-
-	MemoryContextSwitchTo(oldcxt);
-	MemoryContextReset(bs->tmpcxt);
-}
-
-/* Accumulates the TIDs of the current key while draining the sort. */
+/* Accumulates TIDs: of the current key while writing, of the NULL key. */
 typedef struct MemkvKeyGroup
 {
 	uint8	   *key;
@@ -88,93 +84,363 @@ typedef struct MemkvKeyGroup
 	uint64		maxtids;
 } MemkvKeyGroup;
 
+typedef struct MemkvBuildState
+{
+	/*
+	 * While in_memory, non-NULL keys are collected in chunks (keycxt) and
+	 * NULL keys' TIDs in nulls, for keysort after the scan.  What that takes
+	 * -- the chunks, the nulls array, and the sort items that the keys will
+	 * need (memkv_build_mem) -- is kept within mem_limit
+	 * (maintenance_work_mem).  Past it, the keys collected are moved into a
+	 * tuplesort, and the rest of the scan goes there.
+	 */
+	bool		in_memory;
+	MemoryContext keycxt;
+	MemkvKeyChunk *chunks;		/* first chunk */
+	MemkvKeyChunk *last;		/* the one being filled */
+	Size		next_chunk_size;
+	uint64		nkeys;			/* non-NULL keys collected */
+	Size		chunk_bytes;	/* allocated for chunks */
+	Size		mem_limit;
+	MemkvKeyGroup nulls;
+
+	/* the tuplesort, once in_memory is false */
+	Tuplesortstate *sort;
+	TupleDesc	sortdesc;
+	TupleTableSlot *slot;		/* (key text COLLATE "C", tid) to sort */
+
+	double		indtuples;
+	MemoryContext tmpcxt;
+} MemkvBuildState;
+
 static void
 memkv_group_add_tid(MemkvKeyGroup *g, ItemPointer tid)
 {
 	if (g->ntids == g->maxtids)
 	{
 		g->maxtids = Max(g->maxtids * 2, 64);
-		g->tids = g->tids ? repalloc_huge(g->tids, g->maxtids * sizeof(ItemPointerData)) :
-			palloc(g->maxtids * sizeof(ItemPointerData));
+		g->tids = g->tids ?
+			repalloc_huge(g->tids, g->maxtids * sizeof(ItemPointerData)) :
+			MemoryContextAllocHuge(CurrentMemoryContext,
+								   g->maxtids * sizeof(ItemPointerData));
 	}
 	g->tids[g->ntids++] = *tid;
 }
 
 /*
- * ambuild: sort the table's keys and stream them straight into a frozen
- * layer (FST + postings); the delta log starts empty.  No shared memory is
- * used: the delta tree of the new index starts empty too.
+ * Memory the in-memory collection takes with nkeys keys (counting their
+ * sort items) and room for maxnulls NULL TIDs.
  */
-IndexBuildResult *
-memkv_build(Relation heap, Relation index, IndexInfo *indexInfo)
+static inline Size
+memkv_build_mem(MemkvBuildState *bs, uint64 nkeys, uint64 maxnulls)
 {
-	MemkvBuildState bs;
-	IndexBuildResult *result;
-	double		reltuples;
-	Buffer		metabuf;
-	Buffer		logbuf;
-	GenericXLogState *state;
-	Page		page;
-	MemkvMetaPageData meta;
-	MemkvFrozenWriter *w;
-	MemkvKeyGroup group;
-	MemkvKeyGroup nulls;
-	bool		have_group = false;
-	TupleDesc	sortdesc;
-	TupleTableSlot *outslot;
+	return bs->chunk_bytes + nkeys * sizeof(KeysortItem) +
+		maxnulls * sizeof(ItemPointerData);
+}
+
+/* Hand one (key, tid) or (NULL, tid) to the tuplesort. */
+static void
+memkv_build_put_sorted(MemkvBuildState *bs, Datum key, bool isnull,
+					   ItemPointer tid)
+{
+	ExecClearTuple(bs->slot);
+	bs->slot->tts_isnull[0] = isnull;
+	bs->slot->tts_values[0] = isnull ? (Datum) 0 : key;
+	bs->slot->tts_isnull[1] = false;
+	bs->slot->tts_values[1] = PointerGetDatum(tid);
+	ExecStoreVirtualTuple(bs->slot);
+	tuplesort_puttupleslot(bs->sort, bs->slot);
+}
+
+/*
+ * Leave the in-memory collection: start the tuplesort and move every key
+ * collected so far into it, freeing each chunk once moved, so that memory
+ * use stays about one chunk above maintenance_work_mem.  The NULL TIDs
+ * collected so far stay in bs->nulls.
+ */
+static void
+memkv_build_spill(MemkvBuildState *bs)
+{
 	AttrNumber	sortcols[2] = {1, 2};
 	Oid			sortops[2] = {TextLessOperator, TIDLessOperator};
 	Oid			sortcolls[2] = {C_COLLATION_OID, InvalidOid};
 	bool		nullsfirst[2] = {false, false};
+	MemkvKeyChunk *c;
+	MemoryContext spillcxt;
 
-	memkv_check_loaded();
-	memkv_check_collation(index);
-	if (RelationGetNumberOfBlocks(index) != 0)
-		elog(ERROR, "index \"%s\" already contains data",
-			 RelationGetRelationName(index));
+	elog(DEBUG1, "memkv build: " UINT64_FORMAT " keys and " UINT64_FORMAT " NULLs fill maintenance_work_mem, switching to tuplesort",
+		 bs->nkeys, bs->nulls.ntids);
+	/* not tmpcxt: it holds the key the callback is handling */
+	spillcxt = AllocSetContextCreate(CurrentMemoryContext,
+									 "memkv build spill",
+									 ALLOCSET_DEFAULT_SIZES);
+	bs->sortdesc = CreateTemplateTupleDesc(2);
+	TupleDescInitEntry(bs->sortdesc, 1, "key", TEXTOID, -1, 0);
+	TupleDescInitEntryCollation(bs->sortdesc, 1, C_COLLATION_OID);
+	TupleDescInitEntry(bs->sortdesc, 2, "tid", TIDOID, -1, 0);
+	bs->slot = MakeSingleTupleTableSlot(bs->sortdesc, &TTSOpsVirtual);
+	bs->sort = tuplesort_begin_heap(bs->sortdesc, 2, sortcols, sortops,
+									sortcolls, nullsfirst,
+									maintenance_work_mem, NULL,
+									TUPLESORT_NONE);
 
-	/* blocks 0 and 1: metapage and the empty log, written at the end */
-	metabuf = memkv_new_buffer(index, 1);
-	logbuf = memkv_new_buffer(index, 1);
-	if (BufferGetBlockNumber(metabuf) != MEMKV_METAPAGE_BLKNO ||
-		BufferGetBlockNumber(logbuf) != MEMKV_METAPAGE_BLKNO + 1)
-		elog(ERROR, "memkv: unexpected first blocks in \"%s\"",
-			 RelationGetRelationName(index));
-	UnlockReleaseBuffer(metabuf);
-	UnlockReleaseBuffer(logbuf);
+	c = bs->chunks;
+	while (c != NULL)
+	{
+		MemkvKeyChunk *next = c->next;
+		Size		off = 0;
 
-	memset(&bs, 0, sizeof(bs));
-	bs.tmpcxt = AllocSetContextCreate(CurrentMemoryContext,
-									  "memkv build temporary context",
-									  ALLOCSET_DEFAULT_SIZES);
-	sortdesc = CreateTemplateTupleDesc(2);
-	TupleDescInitEntry(sortdesc, 1, "key", TEXTOID, -1, 0);
-	TupleDescInitEntryCollation(sortdesc, 1, C_COLLATION_OID);
-	TupleDescInitEntry(sortdesc, 2, "tid", TIDOID, -1, 0);
-	bs.slot = MakeSingleTupleTableSlot(sortdesc, &TTSOpsVirtual);
-	outslot = MakeSingleTupleTableSlot(sortdesc, &TTSOpsMinimalTuple);
-	bs.sort = tuplesort_begin_heap(sortdesc, 2, sortcols, sortops, sortcolls,
-								   nullsfirst, maintenance_work_mem, NULL,
-								   TUPLESORT_NONE);
+		CHECK_FOR_INTERRUPTS();
+		while (off < c->used)
+		{
+			MemkvKeyRecord rec;
+			MemoryContext oldcxt;
+			text	   *t;
 
-	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE,
-								 MEMKV_BUILD_PHASE_SCAN);
-	reltuples = table_index_build_scan(heap, index, indexInfo, true, true,
-									   memkv_build_callback, (void *) &bs,
-									   NULL);
+			memcpy(&rec, c->data + off, sizeof(rec));
+			oldcxt = MemoryContextSwitchTo(spillcxt);
+			t = (text *) palloc(VARHDRSZ + rec.len);
+			SET_VARSIZE(t, VARHDRSZ + rec.len);
+			memcpy(VARDATA(t), c->data + off + sizeof(rec), rec.len);
+			memkv_build_put_sorted(bs, PointerGetDatum(t), false, &rec.tid);
+			MemoryContextSwitchTo(oldcxt);
+			MemoryContextReset(spillcxt);
+			off += MEMKV_RECORD_SIZE(rec.len);
+		}
+		pfree(c);
+		c = next;
+	}
+	MemoryContextDelete(spillcxt);
+	bs->chunks = bs->last = NULL;
+	MemoryContextDelete(bs->keycxt);
+	bs->keycxt = NULL;
+	bs->chunk_bytes = 0;
+	bs->in_memory = false;
+}
 
-	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE,
-								 MEMKV_BUILD_PHASE_SORT);
-	tuplesort_performsort(bs.sort);
+/*
+ * Copy a key into the in-memory collection; false (and nothing done) if
+ * that would exceed maintenance_work_mem.
+ */
+static bool
+memkv_build_collect(MemkvBuildState *bs, const uint8 *key, Size keylen,
+					ItemPointer tid)
+{
+	Size		recsize = MEMKV_RECORD_SIZE(keylen);
+	MemkvKeyRecord rec;
 
-	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE,
-								 MEMKV_BUILD_PHASE_WRITE);
-	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL,
-								 (int64) bs.indtuples);
-	w = memkv_frozen_writer_begin();
+	if (memkv_build_mem(bs, bs->nkeys + 1, bs->nulls.maxtids) > bs->mem_limit)
+		return false;
+	if (bs->last == NULL || bs->last->size - bs->last->used < recsize)
+	{
+		Size		used = memkv_build_mem(bs, bs->nkeys + 1,
+										   bs->nulls.maxtids);
+		Size		size = Max(bs->next_chunk_size, recsize);
+		MemkvKeyChunk *c;
+
+		/* a smaller last chunk if the limit is near */
+		if (used + offsetof(MemkvKeyChunk, data) + size > bs->mem_limit)
+		{
+			if (used + offsetof(MemkvKeyChunk, data) + recsize > bs->mem_limit)
+				return false;
+			size = bs->mem_limit - used - offsetof(MemkvKeyChunk, data);
+		}
+		c = MemoryContextAlloc(bs->keycxt, offsetof(MemkvKeyChunk, data) + size);
+		c->next = NULL;
+		c->used = 0;
+		c->size = size;
+		if (bs->last)
+			bs->last->next = c;
+		else
+			bs->chunks = c;
+		bs->last = c;
+		bs->chunk_bytes += offsetof(MemkvKeyChunk, data) + size;
+		bs->next_chunk_size = Min(bs->next_chunk_size * 2, MEMKV_CHUNK_MAX);
+	}
+	rec.len = (uint16) keylen;
+	rec.tid = *tid;
+	memcpy(bs->last->data + bs->last->used, &rec, sizeof(rec));
+	memcpy(bs->last->data + bs->last->used + sizeof(rec), key, keylen);
+	bs->last->used += recsize;
+	bs->nkeys++;
+	return true;
+}
+
+/*
+ * Add a NULL key's TID to the in-memory collection; false (and nothing
+ * done) if that would exceed maintenance_work_mem.
+ */
+static bool
+memkv_build_collect_null(MemkvBuildState *bs, ItemPointer tid)
+{
+	/* growing the array holds the old and the new one for a moment */
+	if (bs->nulls.ntids == bs->nulls.maxtids &&
+		memkv_build_mem(bs, bs->nkeys,
+						bs->nulls.maxtids + Max(bs->nulls.maxtids * 2, 64)) >
+		bs->mem_limit)
+		return false;
+	memkv_group_add_tid(&bs->nulls, tid);
+	return true;
+}
+
+/*
+ * table_index_build_scan callback: check the key and collect it, in
+ * memory or (once it does not fit) in the tuplesort.
+ */
+static void
+memkv_build_callback(Relation index, ItemPointer tid, Datum *values,
+					 bool *isnull, bool tupleIsAlive, void *state)
+{
+	MemkvBuildState *bs = (MemkvBuildState *) state;
+	MemoryContext oldcxt = MemoryContextSwitchTo(bs->tmpcxt);
+	const uint8 *key = NULL;
+	Size		keylen = 0;
+	text	   *to_free = NULL;
+
+	/* checks the key, and detoasts it (into tmpcxt) to get its bytes */
+	if (!isnull[0])
+		memkv_key_bytes(values[0], &key, &keylen, &to_free);
+	MemoryContextSwitchTo(oldcxt);
+
+	if (bs->in_memory &&
+		!(isnull[0] ? memkv_build_collect_null(bs, tid) :
+		  memkv_build_collect(bs, key, keylen, tid)))
+		memkv_build_spill(bs);
+	if (!bs->in_memory)
+	{
+		oldcxt = MemoryContextSwitchTo(bs->tmpcxt);
+		memkv_build_put_sorted(bs,
+							   to_free ? PointerGetDatum(to_free) : values[0],
+							   isnull[0], tid);
+		MemoryContextSwitchTo(oldcxt);
+	}
+	bs->indtuples += 1;
+	MemoryContextReset(bs->tmpcxt);
+}
+
+/* A TID as keysort's uint64, in the same order. */
+static inline uint64
+memkv_tid_pack(ItemPointer tid)
+{
+	return ((uint64) ItemPointerGetBlockNumberNoCheck(tid) << 16) |
+		ItemPointerGetOffsetNumberNoCheck(tid);
+}
+
+static inline void
+memkv_tid_unpack(uint64 packed, ItemPointer tid)
+{
+	ItemPointerSet(tid, (BlockNumber) (packed >> 16),
+				   (OffsetNumber) (packed & 0xFFFF));
+}
+
+/* keysort's tick: let a long sort be canceled. */
+static void
+memkv_build_sort_tick(void *arg)
+{
+	CHECK_FOR_INTERRUPTS();
+}
+
+/*
+ * Sort the in-memory collection: one KeysortItem per key, pointing into
+ * the chunks.  Returns the sorted array (in keycxt).
+ */
+static KeysortItem *
+memkv_build_sort_in_memory(MemkvBuildState *bs)
+{
+	KeysortItem *items;
+	MemkvKeyChunk *c;
+	uint64		i = 0;
+
+	items = MemoryContextAllocHuge(bs->keycxt,
+								   Max(bs->nkeys, 1) * sizeof(KeysortItem));
+	for (c = bs->chunks; c != NULL; c = c->next)
+	{
+		Size		off = 0;
+
+		CHECK_FOR_INTERRUPTS();
+		while (off < c->used)
+		{
+			MemkvKeyRecord rec;
+
+			memcpy(&rec, c->data + off, sizeof(rec));
+			items[i].key = (const uint8 *) c->data + off + sizeof(rec);
+			items[i].len = rec.len;
+			items[i].tid = memkv_tid_pack(&rec.tid);
+			items[i].spare = 0;
+			i++;
+			off += MEMKV_RECORD_SIZE(rec.len);
+		}
+	}
+	Assert(i == bs->nkeys);
+	keysort_sort(items, bs->nkeys, memkv_build_sort_tick, NULL);
+	return items;
+}
+
+/*
+ * Add the key of items[0..n) (all equal, TIDs ascending) to the writer,
+ * using group's TID array.
+ */
+static void
+memkv_build_add_items(MemkvFrozenWriter *w, MemkvKeyGroup *group,
+					  const KeysortItem *items, uint64 n)
+{
+	uint64		i;
+
+	group->ntids = 0;
+	for (i = 0; i < n; i++)
+	{
+		ItemPointerData tid;
+
+		/* a TID twice (not from a heap scan, but harmless) is kept once */
+		if (i > 0 && items[i].tid == items[i - 1].tid)
+			continue;
+		memkv_tid_unpack(items[i].tid, &tid);
+		memkv_group_add_tid(group, &tid);
+	}
+	memkv_frozen_writer_add(w, items[0].key, items[0].len, group->tids,
+							group->ntids);
+}
+
+/* Stream the sorted in-memory keys into the writer, one call per key. */
+static void
+memkv_build_write_in_memory(MemkvBuildState *bs, MemkvFrozenWriter *w,
+							const KeysortItem *items)
+{
+	MemkvKeyGroup group;
+	uint64		i = 0;
+
 	memset(&group, 0, sizeof(group));
-	memset(&nulls, 0, sizeof(nulls));
-	while (tuplesort_gettupleslot(bs.sort, true, false, outslot, NULL))
+	while (i < bs->nkeys)
+	{
+		uint64		j = i + 1;
+
+		CHECK_FOR_INTERRUPTS();
+		while (j < bs->nkeys && items[j].len == items[i].len &&
+			   memcmp(items[j].key, items[i].key, items[i].len) == 0)
+			j++;
+		memkv_build_add_items(w, &group, items + i, j - i);
+		pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE,
+									 (int64) j);
+		i = j;
+	}
+	if (group.tids)
+		pfree(group.tids);
+}
+
+/*
+ * Drain the tuplesort into the writer, grouping equal keys; NULL keys'
+ * TIDs go to bs->nulls.
+ */
+static void
+memkv_build_write_sorted(MemkvBuildState *bs, MemkvFrozenWriter *w)
+{
+	TupleTableSlot *outslot;
+	MemkvKeyGroup group;
+	bool		have_group = false;
+
+	outslot = MakeSingleTupleTableSlot(bs->sortdesc, &TTSOpsMinimalTuple);
+	memset(&group, 0, sizeof(group));
+	while (tuplesort_gettupleslot(bs->sort, true, false, outslot, NULL))
 	{
 		bool		isnull;
 		Datum		value;
@@ -189,7 +455,7 @@ memkv_build(Relation heap, Relation index, IndexInfo *indexInfo)
 		tid = (ItemPointer) DatumGetPointer(outslot->tts_values[1]);
 		if (isnull)
 		{
-			memkv_group_add_tid(&nulls, tid);
+			memkv_group_add_tid(&bs->nulls, tid);
 			continue;
 		}
 		t = DatumGetTextPP(value);
@@ -204,7 +470,7 @@ memkv_build(Relation heap, Relation index, IndexInfo *indexInfo)
 				memkv_frozen_writer_add(w, group.key, group.keylen,
 										group.tids, group.ntids);
 				pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE,
-											 (int64) (bs.indtuples - nulls.ntids));
+											 (int64) (bs->indtuples - bs->nulls.ntids));
 			}
 			if (keylen > group.keysize)
 			{
@@ -227,16 +493,103 @@ memkv_build(Relation heap, Relation index, IndexInfo *indexInfo)
 		memkv_frozen_writer_add(w, group.key, group.keylen, group.tids,
 								group.ntids);
 	}
-	memkv_sort_tids(nulls.tids, &nulls.ntids);
-	memkv_frozen_writer_add_nulls(w, nulls.tids, nulls.ntids);
-	tuplesort_end(bs.sort);
-	ExecDropSingleTupleTableSlot(bs.slot);
 	ExecDropSingleTupleTableSlot(outslot);
+}
+
+/*
+ * ambuild: sort the table's keys and stream them straight into a frozen
+ * layer (FST + postings); the delta log starts empty.  No shared memory is
+ * used: the delta tree of the new index starts empty too.
+ *
+ * The keys are sorted in memory by keysort if they fit in
+ * maintenance_work_mem, else by a tuplesort.
+ */
+IndexBuildResult *
+memkv_build(Relation heap, Relation index, IndexInfo *indexInfo)
+{
+	MemkvBuildState bs;
+	IndexBuildResult *result;
+	double		reltuples;
+	Buffer		metabuf;
+	Buffer		logbuf;
+	GenericXLogState *state;
+	Page		page;
+	MemkvMetaPageData meta;
+	MemkvFrozenWriter *w;
+	KeysortItem *items = NULL;
+	instr_time	t_start,
+				t_sort,
+				t_write,
+				t_end;
+
+	memkv_check_loaded();
+	memkv_check_collation(index);
+	if (RelationGetNumberOfBlocks(index) != 0)
+		elog(ERROR, "index \"%s\" already contains data",
+			 RelationGetRelationName(index));
+
+	/* blocks 0 and 1: metapage and the empty log, written at the end */
+	metabuf = memkv_new_buffer(index, 1);
+	logbuf = memkv_new_buffer(index, 1);
+	if (BufferGetBlockNumber(metabuf) != MEMKV_METAPAGE_BLKNO ||
+		BufferGetBlockNumber(logbuf) != MEMKV_METAPAGE_BLKNO + 1)
+		elog(ERROR, "memkv: unexpected first blocks in \"%s\"",
+			 RelationGetRelationName(index));
+	UnlockReleaseBuffer(metabuf);
+	UnlockReleaseBuffer(logbuf);
+
+	memset(&bs, 0, sizeof(bs));
+	bs.tmpcxt = AllocSetContextCreate(CurrentMemoryContext,
+									  "memkv build temporary context",
+									  ALLOCSET_DEFAULT_SIZES);
+	bs.keycxt = AllocSetContextCreate(CurrentMemoryContext,
+									  "memkv build keys",
+									  ALLOCSET_DEFAULT_SIZES);
+	bs.in_memory = true;
+	bs.next_chunk_size = MEMKV_CHUNK_MIN;
+	bs.mem_limit = (Size) maintenance_work_mem * 1024;
+
+	INSTR_TIME_SET_CURRENT(t_start);
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE,
+								 MEMKV_BUILD_PHASE_SCAN);
+	reltuples = table_index_build_scan(heap, index, indexInfo, true, true,
+									   memkv_build_callback, (void *) &bs,
+									   NULL);
+
+	INSTR_TIME_SET_CURRENT(t_sort);
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE,
+								 MEMKV_BUILD_PHASE_SORT);
+	if (bs.in_memory)
+		items = memkv_build_sort_in_memory(&bs);
+	else
+		tuplesort_performsort(bs.sort);
+
+	INSTR_TIME_SET_CURRENT(t_write);
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE,
+								 MEMKV_BUILD_PHASE_WRITE);
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL,
+								 (int64) bs.indtuples);
+	w = memkv_frozen_writer_begin();
+	if (bs.in_memory)
+	{
+		memkv_build_write_in_memory(&bs, w, items);
+		MemoryContextDelete(bs.keycxt);
+		bs.keycxt = NULL;
+	}
+	else
+	{
+		memkv_build_write_sorted(&bs, w);
+		tuplesort_end(bs.sort);
+		ExecDropSingleTupleTableSlot(bs.slot);
+	}
+	memkv_sort_tids(bs.nulls.tids, &bs.nulls.ntids);
+	memkv_frozen_writer_add_nulls(w, bs.nulls.tids, bs.nulls.ntids);
 
 	/* the frozen run goes after blocks 0 and 1, then the metapage */
 	memset(&meta, 0, sizeof(meta));
 	meta.spare_start = InvalidBlockNumber;
 	memkv_frozen_writer_finish(w, index, 1, &meta, false);
+	INSTR_TIME_SET_CURRENT(t_end);
 
 	metabuf = ReadBuffer(index, MEMKV_METAPAGE_BLKNO);
 	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
@@ -266,6 +619,14 @@ memkv_build(Relation heap, Relation index, IndexInfo *indexInfo)
 	UnlockReleaseBuffer(metabuf);
 
 	MemoryContextDelete(bs.tmpcxt);
+
+	INSTR_TIME_SUBTRACT(t_end, t_write);
+	INSTR_TIME_SUBTRACT(t_write, t_sort);
+	INSTR_TIME_SUBTRACT(t_sort, t_start);
+	elog(DEBUG1, "memkv build: %.0f tuples sorted %s; scan %.0f ms, sort %.0f ms, write %.0f ms",
+		 bs.indtuples, bs.in_memory ? "in memory" : "by tuplesort",
+		 INSTR_TIME_GET_MILLISEC(t_sort), INSTR_TIME_GET_MILLISEC(t_write),
+		 INSTR_TIME_GET_MILLISEC(t_end));
 
 	result = (IndexBuildResult *) palloc(sizeof(IndexBuildResult));
 	result->heap_tuples = reltuples;

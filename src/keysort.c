@@ -1,0 +1,309 @@
+/*-------------------------------------------------------------------------
+ *
+ * keysort.c
+ *	  Plain C: the string sort of CREATE INDEX (see keysort.h).
+ *
+ * A multikey quicksort (Bentley and Sedgewick) whose "characters" are
+ * 7-byte chunks of the keys.  Every item caches the chunk at the current
+ * depth as a uint64: the 7 bytes big-endian in the high 56 bits (zero
+ * padded past the end of the key) and, in the low byte, how many of them
+ * are key bytes (0..7).  Comparing two caches as integers thus compares
+ * the chunks in byte order, a key that ends inside the chunk before a key
+ * that goes on with the same bytes.  Quicksort partitions on the cache
+ * into <, = and >; the < and > parts are sorted at the same depth, the =
+ * part moves on to the next chunk, reloading the caches once, unless its
+ * keys end within this chunk: then they are all equal, and are sorted by
+ * TID (the TID is put into the cache and the same partitioning runs on it).
+ *
+ * So a common prefix of length L costs each item about L / 7 cache loads,
+ * whatever the number of comparisons, and all comparisons are integer
+ * comparisons on the items themselves.  Small parts are insertion-sorted
+ * with a full comparison.  The largest of the three parts is handled by
+ * the loop, the two others (each at most half) by recursion: O(log n)
+ * stack.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <stdbool.h>
+#include <string.h>
+
+#include "keysort.h"
+
+/* Parts this small are insertion-sorted. */
+#define KS_SMALL		16
+
+/* Key bytes per cached chunk; the low byte of the cache is the count. */
+#define KS_CHUNK		7
+
+typedef struct KeysortState
+{
+	KeysortTick tick;
+	void	   *tick_arg;
+	size_t		work;			/* items partitioned since the last tick */
+} KeysortState;
+
+/* The cache of a key at depth (depth <= len). */
+static inline uint64_t
+ks_load(const uint8_t *key, uint32_t len, size_t depth)
+{
+	const uint8_t *p = key + depth;
+	size_t		rem = len - depth;
+	uint64_t	v;
+
+	if (rem > KS_CHUNK)
+	{
+		/* at least 8 bytes readable: one load, the 8th byte masked off */
+		uint64_t	raw;
+
+		memcpy(&raw, p, sizeof(raw));
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+		v = raw;
+#else
+		v = __builtin_bswap64(raw);
+#endif
+		return (v & ~(uint64_t) 0xFF) | KS_CHUNK;
+	}
+	else
+	{
+		size_t		i;
+
+		v = 0;
+		for (i = 0; i < KS_CHUNK; i++)
+			v = (v << 8) | (i < rem ? p[i] : 0);
+		return (v << 8) | rem;
+	}
+}
+
+/* Does the cache describe a key that goes on after this chunk (or ends
+ * exactly at its end: then the next chunk is empty)? */
+static inline bool
+ks_continues(uint64_t cache)
+{
+	return (cache & 0xFF) == KS_CHUNK;
+}
+
+static inline void
+ks_swap(KeysortItem *a, KeysortItem *b)
+{
+	KeysortItem t = *a;
+
+	*a = *b;
+	*b = t;
+}
+
+/* Swap n items starting at a with n items starting at b. */
+static inline void
+ks_vecswap(KeysortItem *a, KeysortItem *b, size_t n)
+{
+	while (n-- > 0)
+		ks_swap(a++, b++);
+}
+
+/*
+ * Full comparison of two items whose caches are loaded at depth; in the
+ * final stage (caches hold TIDs) the caches alone.
+ */
+static inline int
+ks_cmp(const KeysortItem *a, const KeysortItem *b, size_t depth, bool final)
+{
+	if (a->cache != b->cache)
+		return a->cache < b->cache ? -1 : 1;
+	if (final)
+		return 0;
+	if (ks_continues(a->cache))
+	{
+		size_t		off = depth + KS_CHUNK;
+		size_t		la = a->len - off;
+		size_t		lb = b->len - off;
+		int			c = memcmp(a->key + off, b->key + off, la < lb ? la : lb);
+
+		if (c != 0)
+			return c;
+		if (la != lb)
+			return la < lb ? -1 : 1;
+	}
+	if (a->tid != b->tid)
+		return a->tid < b->tid ? -1 : 1;
+	return 0;
+}
+
+static void
+ks_insertion(KeysortItem *a, size_t n, size_t depth, bool final)
+{
+	size_t		i,
+				j;
+
+	for (i = 1; i < n; i++)
+	{
+		for (j = i; j > 0 && ks_cmp(&a[j - 1], &a[j], depth, final) > 0; j--)
+			ks_swap(&a[j - 1], &a[j]);
+	}
+}
+
+static inline uint64_t
+ks_med3(uint64_t x, uint64_t y, uint64_t z)
+{
+	if (x < y)
+		return y < z ? y : (x < z ? z : x);
+	return x < z ? x : (y < z ? z : y);
+}
+
+/* A pivot value: median of three, or of three medians for larger n. */
+static inline uint64_t
+ks_pivot(const KeysortItem *a, size_t n)
+{
+	size_t		m = n / 2;
+
+	if (n > 64)
+	{
+		size_t		s = n / 8;
+
+		return ks_med3(ks_med3(a[0].cache, a[s].cache, a[2 * s].cache),
+					   ks_med3(a[m - s].cache, a[m].cache, a[m + s].cache),
+					   ks_med3(a[n - 1 - 2 * s].cache, a[n - 1 - s].cache,
+							   a[n - 1].cache));
+	}
+	return ks_med3(a[0].cache, a[m].cache, a[n - 1].cache);
+}
+
+/*
+ * Prepare the = part of a partition for its next round: load the caches
+ * of the next chunk, or (keys ended) put the TIDs in.  Returns the new
+ * depth; *final is set when the keys ended.
+ */
+static size_t
+ks_descend(KeysortItem *a, size_t n, size_t depth, uint64_t pivot,
+		   bool *final)
+{
+	size_t		i;
+
+	if (ks_continues(pivot))
+	{
+		depth += KS_CHUNK;
+		for (i = 0; i < n; i++)
+			a[i].cache = ks_load(a[i].key, a[i].len, depth);
+		return depth;
+	}
+	for (i = 0; i < n; i++)
+		a[i].cache = a[i].tid;
+	*final = true;
+	return depth;
+}
+
+/*
+ * Sort a[0..n), whose caches are loaded at depth (or hold TIDs if final),
+ * and which agree on all key bytes before depth.
+ */
+static void
+ks_sort(KeysortState *st, KeysortItem *a, size_t n, size_t depth, bool final)
+{
+	while (n > KS_SMALL)
+	{
+		uint64_t	pivot = ks_pivot(a, n);
+		ptrdiff_t	pa = 0,
+					pb = 0,
+					pc = (ptrdiff_t) n - 1,
+					pd = (ptrdiff_t) n - 1;
+		size_t		nlt,
+					ngt,
+					neq,
+					s;
+		KeysortItem *lt,
+				   *eq,
+				   *gt;
+
+		st->work += n;
+		if (st->work >= KEYSORT_TICK && st->tick)
+		{
+			st->work = 0;
+			st->tick(st->tick_arg);
+		}
+
+		/*
+		 * Bentley-McIlroy partition: = items gather at both ends, < and >
+		 * in the middle; then the = blocks are swapped to the center.
+		 */
+		for (;;)
+		{
+			while (pb <= pc && a[pb].cache <= pivot)
+			{
+				if (a[pb].cache == pivot)
+					ks_swap(&a[pa++], &a[pb]);
+				pb++;
+			}
+			while (pb <= pc && a[pc].cache >= pivot)
+			{
+				if (a[pc].cache == pivot)
+					ks_swap(&a[pc], &a[pd--]);
+				pc--;
+			}
+			if (pb > pc)
+				break;
+			ks_swap(&a[pb++], &a[pc--]);
+		}
+		s = (size_t) (pa < pb - pa ? pa : pb - pa);
+		ks_vecswap(a, a + pb - s, s);
+		s = (size_t) (pd - pc < (ptrdiff_t) n - 1 - pd ?
+					  pd - pc : (ptrdiff_t) n - 1 - pd);
+		ks_vecswap(a + pb, a + n - s, s);
+
+		nlt = (size_t) (pb - pa);
+		ngt = (size_t) (pd - pc);
+		neq = n - nlt - ngt;
+		lt = a;
+		eq = a + nlt;
+		gt = a + nlt + neq;
+
+		/* the = part of TIDs is done: equal TIDs are the same item twice */
+		if (final)
+			neq = 0;
+
+		/* recurse into the two smaller parts, loop on the largest */
+		if (neq >= nlt && neq >= ngt)
+		{
+			ks_sort(st, lt, nlt, depth, final);
+			ks_sort(st, gt, ngt, depth, final);
+			depth = ks_descend(eq, neq, depth, pivot, &final);
+			a = eq;
+			n = neq;
+		}
+		else
+		{
+			if (neq > 0)
+			{
+				bool		eqfinal = final;
+				size_t		eqdepth = ks_descend(eq, neq, depth, pivot,
+												 &eqfinal);
+
+				ks_sort(st, eq, neq, eqdepth, eqfinal);
+			}
+			if (nlt >= ngt)
+			{
+				ks_sort(st, gt, ngt, depth, final);
+				n = nlt;
+			}
+			else
+			{
+				ks_sort(st, lt, nlt, depth, final);
+				a = gt;
+				n = ngt;
+			}
+		}
+	}
+	if (n > 1)
+		ks_insertion(a, n, depth, final);
+}
+
+void
+keysort_sort(KeysortItem *items, size_t n, KeysortTick tick, void *tick_arg)
+{
+	KeysortState st;
+	size_t		i;
+
+	st.tick = tick;
+	st.tick_arg = tick_arg;
+	st.work = 0;
+	for (i = 0; i < n; i++)
+		items[i].cache = ks_load(items[i].key, items[i].len, 0);
+	ks_sort(&st, items, n, 0, false);
+}
