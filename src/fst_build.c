@@ -10,22 +10,29 @@
  * are "compiled" deepest first: looked up in a registry of nodes already
  * written (suffix sharing) and written to the sink only if not found.
  *
- * The registry is bounded, so memory does not grow with the number of
- * keys; when it forgets a node the automaton just becomes a little less
- * minimal.  Most compiled nodes are single-transition nodes (the tails of
- * keys), so these have a table of their own whose 16-byte entries hold the
- * node's whole identity (label and target address) and need no further
- * memory access to compare.  Other nodes are described in a ring buffer of
- * descriptions that their (smaller) table points into.  The one final leaf
- * is remembered separately.
+ * Memory is bounded (FstBuildOptions.registry_bytes), so it does not grow
+ * with the number of keys; when the builder forgets a node the automaton
+ * just becomes a little less minimal.  Nodes are found in two ways:
  *
- * A node is placed in its table by a structural hash, computed from its
- * labels and the structural hashes of its targets rather than from target
- * addresses.  So the buckets of all the nodes that one key closes can be
- * computed, and prefetched, before any of them is compiled: the cache
- * misses of the lookups and inserts overlap instead of following one
- * another.  Identical sub-automata have the same structural hash; entries
- * are still compared by target addresses, so a hash collision only costs a
+ *	- A node is written right after its last transition's target whenever
+ *	  that target is the last node written, which is the rule along the
+ *	  tails of keys.  So a node identical to one being compiled is first
+ *	  looked for right after its target: the last part of the output is
+ *	  kept in a ring, with a bitmap of where nodes end, and the candidate's
+ *	  encoding there is compared byte for byte.  A shared chain of
+ *	  single-transition nodes (a common file name, say) is thus found by
+ *	  reading consecutive bytes, without touching any table.
+ *	- The other nodes, written away from their target, are entered in a
+ *	  registry table.  Single-transition non-final nodes have a table of
+ *	  their own whose 16-byte entries hold the whole identity (label and
+ *	  target address); the others are described in a ring of descriptions
+ *	  that their table points into.  The one final leaf is kept by address.
+ *
+ * Nodes are placed in the tables by a structural hash, computed from their
+ * labels and the structural hashes of their targets rather than from
+ * target addresses, so the buckets of all the nodes one key closes are
+ * known, and prefetched, before any of them is compiled.  Entries are
+ * compared by target addresses, so a hash collision only costs a
  * comparison.
  *
  * The byte format is described in fst.h.
@@ -37,7 +44,7 @@
 
 #include <string.h>
 
-#define OUTBUF_SIZE		65536
+#define CHUNK			65536	/* bytes handed to the sink at a time */
 #define DESC_MAX		(3 + 256 * 11)
 #define REG_WAYS		4		/* entries per bucket */
 #define LOOKAHEAD		16		/* buckets prefetched ahead of use */
@@ -119,7 +126,6 @@ struct FstBuilder
 	uint8_t		code_of[256];	/* label -> common code (0: none) */
 
 	uint64_t	leaf;			/* address of the final leaf, or 0 */
-	uint64_t	last_written;	/* node written by the last compile, or 0 */
 
 	void	   *single_mem;		/* allocation holding single_tab */
 	SingleEntry *single_tab;	/* nsingle buckets of REG_WAYS, aligned */
@@ -130,8 +136,16 @@ struct FstBuilder
 	uint64_t	pool_cap;
 	uint64_t	pool_written;
 
-	size_t		outlen;
-	uint8_t		outbuf[OUTBUF_SIZE];
+	/*
+	 * The last ring_mask + 1 bytes of output (a power of two, a multiple of
+	 * CHUNK): bytes [flushed, written) are still to be handed to the sink,
+	 * the older ones are kept to find nodes in.  Bit p % ring size of ends
+	 * is set when byte p is the last byte of a node.
+	 */
+	uint8_t    *ring;
+	uint64_t   *ends;
+	uint64_t	ring_mask;
+	uint64_t	flushed;
 	uint8_t		desc[DESC_MAX];
 	uint8_t		node[FST_MAX_NODE_BYTES];
 	char		errmsg[FST_ERRMSG_LEN];
@@ -164,35 +178,45 @@ build_error(FstBuilder *b, const char *msg)
 	return -1;
 }
 
-/* Hand the buffered output to the sink. */
+/*
+ * Hand the complete CHUNKs of output to the sink, and with `all` also the
+ * rest.  Returns 0, or -1 if the sink failed.
+ */
 static int
-flush_out(FstBuilder *b)
+flush_out(FstBuilder *b, bool all)
 {
-	if (b->outlen > 0)
+	while (b->written - b->flushed >= CHUNK ||
+		   (all && b->written > b->flushed))
 	{
-		if (b->sink(b->sink_arg, b->outbuf, b->outlen) != 0)
+		uint64_t	n = b->written - b->flushed;
+
+		if (n > CHUNK)
+			n = CHUNK;
+		if (b->sink(b->sink_arg, b->ring + (b->flushed & b->ring_mask),
+					(size_t) n) != 0)
 			return build_error(b, "fst sink failed");
-		b->outlen = 0;
+		b->flushed += n;
 	}
 	return 0;
 }
 
-/* Append bytes to the output. */
+/*
+ * Append bytes that are not a node (preamble, trailer) to the output.
+ * Returns 0 or -1.
+ */
 static int
 emit(FstBuilder *b, const uint8_t *data, size_t len)
 {
-	while (len > 0)
-	{
-		size_t		n = OUTBUF_SIZE - b->outlen;
+	size_t		i;
 
-		if (n > len)
-			n = len;
-		memcpy(b->outbuf + b->outlen, data, n);
-		b->outlen += n;
-		b->written += n;
-		data += n;
-		len -= n;
-		if (b->outlen == OUTBUF_SIZE && flush_out(b) != 0)
+	for (i = 0; i < len; i++)
+	{
+		uint64_t	p = b->written & b->ring_mask;
+
+		b->ring[p] = data[i];
+		b->ends[p >> 6] &= ~((uint64_t) 1 << (p & 63));
+		b->written++;
+		if (b->written - b->flushed >= CHUNK && flush_out(b, false) != 0)
 			return -1;
 	}
 	return 0;
@@ -269,6 +293,8 @@ fst_builder_create(const FstAllocator *alloc, FstSinkFn sink, void *sink_arg,
 	FstBuilder *b;
 	size_t		budget = DEFAULT_REGISTRY_BYTES;
 	const uint8_t *common = default_common;
+	size_t		ring;
+	size_t		rest;
 	int			i;
 
 	if (opts && opts->registry_bytes)
@@ -283,10 +309,20 @@ fst_builder_create(const FstAllocator *alloc, FstSinkFn sink, void *sink_arg,
 	b->sink_arg = sink_arg;
 
 	/*
-	 * Half of the budget for single-transition nodes, an eighth for the
-	 * table of other nodes, the rest for the ring of their descriptions.
+	 * Half of the budget (rounded down to a power of two) for the output
+	 * ring and an eighth of that for its bitmap; of the rest half for the
+	 * table of single-transition nodes, an eighth for the table of other
+	 * nodes and three eighths for the ring of their descriptions.
 	 */
-	b->nsingle = budget / 2 / (REG_WAYS * sizeof(SingleEntry));
+	ring = 2 * CHUNK;
+	while (ring * 2 <= budget / 2)
+		ring *= 2;
+	rest = budget > ring + ring / 8 ? budget - ring - ring / 8 : 0;
+	b->ring = alloc->alloc(alloc->arg, ring);
+	b->ends = alloc->alloc(alloc->arg, ring / 8);
+	memset(b->ends, 0, ring / 8);
+	b->ring_mask = ring - 1;
+	b->nsingle = rest / 2 / (REG_WAYS * sizeof(SingleEntry));
 	if (b->nsingle < 1)
 		b->nsingle = 1;
 	if (b->nsingle > UINT32_MAX)
@@ -296,7 +332,7 @@ fst_builder_create(const FstAllocator *alloc, FstSinkFn sink, void *sink_arg,
 	b->single_tab = (SingleEntry *)
 		(((uintptr_t) b->single_mem + 63) & ~(uintptr_t) 63);
 	memset(b->single_tab, 0, b->nsingle * REG_WAYS * sizeof(SingleEntry));
-	b->nmulti = budget / 8 / (REG_WAYS * sizeof(MultiEntry));
+	b->nmulti = rest / 8 / (REG_WAYS * sizeof(MultiEntry));
 	if (b->nmulti < 1)
 		b->nmulti = 1;
 	if (b->nmulti > UINT32_MAX)
@@ -304,7 +340,7 @@ fst_builder_create(const FstAllocator *alloc, FstSinkFn sink, void *sink_arg,
 	b->multi_tab = alloc->alloc(alloc->arg,
 								b->nmulti * REG_WAYS * sizeof(MultiEntry));
 	memset(b->multi_tab, 0, b->nmulti * REG_WAYS * sizeof(MultiEntry));
-	b->pool_cap = budget / 8 * 3;
+	b->pool_cap = rest / 8 * 3;
 	if (b->pool_cap < DESC_MAX)
 		b->pool_cap = DESC_MAX;
 	b->pool = alloc->alloc(alloc->arg, b->pool_cap);
@@ -460,30 +496,60 @@ flush_bits(BitWriter *bw)
 static inline uint64_t
 put_node(FstBuilder *b, const uint8_t *L, size_t len)
 {
-	uint8_t    *o;
+	uint64_t	p = b->written;
 	size_t		i;
 
-	if (b->outlen + len > OUTBUF_SIZE && flush_out(b) != 0)
-		return 0;
-	o = b->outbuf + b->outlen;
 	for (i = 0; i < len; i++)
-		o[i] = L[len - 1 - i];
-	b->outlen += len;
+	{
+		uint64_t	r = (p + i) & b->ring_mask;
+
+		b->ring[r] = L[len - 1 - i];
+		b->ends[r >> 6] &= ~((uint64_t) 1 << (r & 63));
+	}
+	p += len - 1;
+	b->ends[(p & b->ring_mask) >> 6] |= (uint64_t) 1 << (p & 63);
 	b->written += len;
 	b->nodes++;
-	return b->written - 1;
+	if (b->written - b->flushed >= CHUNK && flush_out(b, false) != 0)
+		return 0;
+	return p;
 }
 
 /*
- * Encode and emit a single-transition non-final node.  Returns its
- * address, or 0 with b->failed set.
+ * Is there a node right after the node ending at `after` (that is, one
+ * starting at after + 1) whose encoding is L[0..len), still in the ring?
  */
-static inline uint64_t
-write_single(FstBuilder *b, uint8_t label, uint64_t target)
+static inline bool
+ring_match(const FstBuilder *b, uint64_t after, const uint8_t *L, size_t len)
 {
-	uint8_t		L[11];
+	uint64_t	s = after + 1;
+	uint64_t	e = after + len;
+	uint64_t	p;
+	size_t		i;
+
+	if (e >= b->written || b->written - s > b->ring_mask + 1)
+		return false;
+	for (i = 0; i < len; i++)
+	{
+		p = (s + i) & b->ring_mask;
+		if (b->ring[p] != L[len - 1 - i] ||
+			((b->ends[p >> 6] >> (p & 63)) & 1) != (i == len - 1))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Encode a single-transition non-final node with the given label and
+ * target as if it started at `start` (> target) into L; returns the
+ * length.
+ */
+static inline size_t
+encode_single(const FstBuilder *b, uint8_t *L, uint8_t label, uint64_t target,
+			  uint64_t start)
+{
 	size_t		len = 1;
-	uint64_t	delta = b->written - 1 - target;
+	uint64_t	delta = start - 1 - target;
 	uint8_t		code = b->code_of[label];
 
 	L[0] = 0x80 | code | (delta == 0 ? 0x40 : 0);
@@ -491,37 +557,24 @@ write_single(FstBuilder *b, uint8_t label, uint64_t target)
 		L[len++] = label;
 	if (delta != 0)
 		len += put_varint(L + len, delta - 1);
-	return put_node(b, L, len);
+	return len;
 }
 
 /*
- * Encode node u at the current output position and emit it.  Returns the
- * node's address (its last byte), or 0 with b->failed set.
+ * Encode node u as if it started at `start` (beyond all its targets) into
+ * L (FST_MAX_NODE_BYTES).  Returns the length, or 0 if a delta or output
+ * is too large for the format.
  */
-static uint64_t
-write_node(FstBuilder *b, const UNode *u)
+static size_t
+encode_node(const FstBuilder *b, const UNode *u, uint64_t start, uint8_t *L)
 {
-	uint8_t    *L = b->node;
 	size_t		len = 0;
-	uint64_t	start = b->written;
 	size_t		i;
 
 	if (u->n == 0)
 		L[len++] = 0x40;		/* final leaf */
 	else if (u->n == 1 && !u->final)
-	{
-		uint64_t	delta = start - 1 - u->t[0].target;
-		uint8_t		code = b->code_of[u->t[0].label];
-		uint8_t		h = 0x80 | code;
-
-		if (delta == 0)
-			h |= 0x40;
-		L[len++] = h;
-		if (code == 0)
-			L[len++] = u->t[0].label;
-		if (delta != 0)
-			len += put_varint(L + len, delta - 1);
-	}
+		len = encode_single(b, L, u->t[0].label, u->t[0].target, start);
 	else
 	{
 		uint32_t	n = u->n;
@@ -543,10 +596,7 @@ write_node(FstBuilder *b, const UNode *u)
 		dcode = width_code(delta_bits, bit_width(maxd));
 		ocode = n > 1 ? width_code(output_bits, bit_width(maxo)) : 0;
 		if (dcode < 0 || ocode < 0)
-		{
-			build_error(b, "fst image or key count too large for the format");
 			return 0;
-		}
 		L[len++] = (uint8_t) ((u->final ? 0x40 : 0) | (lastnext ? 0x20 : 0) |
 							  (n < 31 ? n : 31));
 		if (n >= 31)
@@ -568,37 +618,68 @@ write_node(FstBuilder *b, const UNode *u)
 			put_bits(&bw, u->t[i].start - u->first, output_bits[ocode]);
 		len += flush_bits(&bw);
 	}
+	return len;
+}
 
-	return put_node(b, L, len);
+/*
+ * Encode node u at the current output position and emit it.  Returns the
+ * node's address (its last byte), or 0 with b->failed set.
+ */
+static uint64_t
+write_node(FstBuilder *b, const UNode *u)
+{
+	size_t		len = encode_node(b, u, b->written, b->node);
+
+	if (len == 0)
+	{
+		build_error(b, "fst image or key count too large for the format");
+		return 0;
+	}
+	return put_node(b, b->node, len);
 }
 
 /*
  * Compile a single-transition non-final node whose target is set: return
- * the address of an identical node if the registry remembers one, else
- * write it and remember it.  A node whose target was written by the
- * previous compile cannot have been registered, so it is not looked up.
+ * the address of an identical node if one can be found, else write it.
+ *
+ * A node is written right after its target whenever it can be (the
+ * target being the last node written), so an identical node is first
+ * looked for right after the target, in the ring.  Only nodes written
+ * elsewhere are entered in the registry table.  A node whose target is
+ * the last node written cannot exist yet.
  */
 static inline uint64_t
 compile_single(FstBuilder *b, const UNode *u)
 {
+	uint8_t		label = u->t[0].label;
 	uint64_t	target = u->t[0].target;
-	uint64_t	key = target << 8 | u->t[0].label;
-	SingleEntry *e = b->single_tab + bucket_of(u->hash, b->nsingle) * REG_WAYS;
+	uint64_t	key = target << 8 | label;
+	SingleEntry *e;
+	uint8_t		L[11];
+	size_t		len;
 	uint64_t	addr;
 	int			i;
 
-	if (target != b->last_written)
+	if (target == b->written - 1)
 	{
-		for (i = 0; i < REG_WAYS; i++)
-			if (e[i].key == key)
-			{
-				b->hits++;
-				b->last_written = 0;
-				return e[i].addr;
-			}
+		len = encode_single(b, L, label, target, b->written);
+		return put_node(b, L, len);
 	}
-	addr = write_single(b, u->t[0].label, target);
-	b->last_written = addr;
+	len = encode_single(b, L, label, target, target + 1);
+	if (ring_match(b, target, L, len))
+	{
+		b->hits++;
+		return target + len;
+	}
+	e = b->single_tab + bucket_of(u->hash, b->nsingle) * REG_WAYS;
+	for (i = 0; i < REG_WAYS; i++)
+		if (e[i].key == key)
+		{
+			b->hits++;
+			return e[i].addr;
+		}
+	len = encode_single(b, L, label, target, b->written);
+	addr = put_node(b, L, len);
 	/* newest first; the oldest falls out */
 	for (i = REG_WAYS - 1; i > 0; i--)
 		e[i] = e[i - 1];
@@ -608,15 +689,16 @@ compile_single(FstBuilder *b, const UNode *u)
 }
 
 /*
- * Compile any other node (its targets set): as compile_single, comparing
- * its description in the ring.  The final leaf has no description; its
- * address is kept once written.
+ * Compile any other node (its targets set), as compile_single; the table
+ * entries of these nodes point to their descriptions in the description
+ * ring, which are compared.  The final leaf is kept by its address.
  */
 static uint64_t
 compile_multi(FstBuilder *b, const UNode *u)
 {
 	size_t		len = 0;
 	uint32_t	h32 = (uint32_t) u->hash;
+	uint64_t	last;
 	MultiEntry *e;
 	uint64_t	addr;
 	uint64_t	ringpos;
@@ -627,14 +709,22 @@ compile_multi(FstBuilder *b, const UNode *u)
 		if (b->leaf != 0)
 		{
 			b->hits++;
-			b->last_written = 0;
 			return b->leaf;
 		}
 		b->leaf = write_node(b, u);
-		b->last_written = b->leaf;
 		return b->leaf;
 	}
+	last = u->t[u->n - 1].target;
+	if (last == b->written - 1)
+		return write_node(b, u);
+	len = encode_node(b, u, last + 1, b->node);
+	if (len != 0 && ring_match(b, last, b->node, len))
+	{
+		b->hits++;
+		return last + len;
+	}
 
+	len = 0;
 	b->desc[len++] = u->final ? 1 : 0;
 	len += put_varint(b->desc + len, u->n);
 	for (i = 0; i < u->n; i++)
@@ -643,27 +733,21 @@ compile_multi(FstBuilder *b, const UNode *u)
 		len += put_varint(b->desc + len, u->t[i].target);
 	}
 	e = b->multi_tab + bucket_of(u->hash, b->nmulti) * REG_WAYS;
-	if (u->t[u->n - 1].target != b->last_written)
+	for (i = 0; i < REG_WAYS; i++)
 	{
-		for (i = 0; i < REG_WAYS; i++)
+		if (e[i].len == 0 || b->pool_written - e[i].poolpos > b->pool_cap)
+			break;				/* empty, or its description was overwritten */
+		if (e[i].hash == h32 && e[i].len == len &&
+			memcmp(b->pool + e[i].poolpos % b->pool_cap, b->desc, len) == 0)
 		{
-			if (e[i].len == 0 || b->pool_written - e[i].poolpos > b->pool_cap)
-				break;			/* empty, or its description was overwritten */
-			if (e[i].hash == h32 && e[i].len == len &&
-				memcmp(b->pool + e[i].poolpos % b->pool_cap, b->desc,
-					   len) == 0)
-			{
-				b->hits++;
-				b->last_written = 0;
-				return e[i].addr;
-			}
+			b->hits++;
+			return e[i].addr;
 		}
 	}
 
 	addr = write_node(b, u);
 	if (b->failed)
 		return 0;
-	b->last_written = addr;
 
 	/* remember it; descriptions never wrap around the end of the ring */
 	ringpos = b->pool_written % b->pool_cap;
@@ -799,7 +883,7 @@ fst_builder_finish(FstBuilder *b, FstInfo *info)
 	put_u64(t + 24, b->written + FST_TRAILER_SIZE);
 	put_u32(t + 32, b->max_key_len);
 	put_u32(t + 36, trailer_checksum(t, b->preamble));
-	if (emit(b, t, FST_TRAILER_SIZE) != 0 || flush_out(b) != 0)
+	if (emit(b, t, FST_TRAILER_SIZE) != 0 || flush_out(b, true) != 0)
 		return -1;
 	b->finished = true;
 	if (info)
@@ -855,5 +939,7 @@ fst_builder_destroy(FstBuilder *b)
 	b->a.free(b->a.arg, b->single_mem);
 	b->a.free(b->a.arg, b->multi_tab);
 	b->a.free(b->a.arg, b->pool);
+	b->a.free(b->a.arg, b->ring);
+	b->a.free(b->a.arg, b->ends);
 	b->a.free(b->a.arg, b);
 }

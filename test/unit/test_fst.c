@@ -636,6 +636,9 @@ test_fst_keysets(void)
 	run_keyset(k, 5000, "letters");
 	k = gen_paths(5000);
 	run_keyset(k, 5000, "paths");
+	/* an image several times the builder's smallest output ring */
+	k = gen_paths(40000);
+	run_keyset(k, 40000, "many paths");
 }
 
 static void
