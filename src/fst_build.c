@@ -201,6 +201,22 @@ flush_out(FstBuilder *b, bool all)
 }
 
 /*
+ * Append one byte to the ring (not yet handed to the sink).  The word of
+ * the ends bitmap a byte starts is cleared, so the bits of the ring's
+ * previous round are gone for all bytes but the last 64 (see ring_match).
+ */
+static inline void
+ring_put(FstBuilder *b, uint8_t byte)
+{
+	uint64_t	r = b->written & b->ring_mask;
+
+	if ((r & 63) == 0)
+		b->ends[r >> 6] = 0;
+	b->ring[r] = byte;
+	b->written++;
+}
+
+/*
  * Append bytes that are not a node (preamble, trailer) to the output.
  * Returns 0 or -1.
  */
@@ -211,11 +227,7 @@ emit(FstBuilder *b, const uint8_t *data, size_t len)
 
 	for (i = 0; i < len; i++)
 	{
-		uint64_t	p = b->written & b->ring_mask;
-
-		b->ring[p] = data[i];
-		b->ends[p >> 6] &= ~((uint64_t) 1 << (p & 63));
-		b->written++;
+		ring_put(b, data[i]);
 		if (b->written - b->flushed >= CHUNK && flush_out(b, false) != 0)
 			return -1;
 	}
@@ -496,19 +508,13 @@ flush_bits(BitWriter *bw)
 static inline uint64_t
 put_node(FstBuilder *b, const uint8_t *L, size_t len)
 {
-	uint64_t	p = b->written;
+	uint64_t	p;
 	size_t		i;
 
-	for (i = 0; i < len; i++)
-	{
-		uint64_t	r = (p + i) & b->ring_mask;
-
-		b->ring[r] = L[len - 1 - i];
-		b->ends[r >> 6] &= ~((uint64_t) 1 << (r & 63));
-	}
-	p += len - 1;
+	for (i = len; i > 0; i--)
+		ring_put(b, L[i - 1]);
+	p = b->written - 1;
 	b->ends[(p & b->ring_mask) >> 6] |= (uint64_t) 1 << (p & 63);
-	b->written += len;
 	b->nodes++;
 	if (b->written - b->flushed >= CHUNK && flush_out(b, false) != 0)
 		return 0;
@@ -518,6 +524,8 @@ put_node(FstBuilder *b, const uint8_t *L, size_t len)
 /*
  * Is there a node right after the node ending at `after` (that is, one
  * starting at after + 1) whose encoding is L[0..len), still in the ring?
+ * Only bytes more than 64 younger than the ring's oldest have valid end
+ * bits (ring_put).
  */
 static inline bool
 ring_match(const FstBuilder *b, uint64_t after, const uint8_t *L, size_t len)
@@ -527,7 +535,7 @@ ring_match(const FstBuilder *b, uint64_t after, const uint8_t *L, size_t len)
 	uint64_t	p;
 	size_t		i;
 
-	if (e >= b->written || b->written - s > b->ring_mask + 1)
+	if (e >= b->written || b->written - s > b->ring_mask + 1 - 64)
 		return false;
 	for (i = 0; i < len; i++)
 	{
@@ -826,8 +834,21 @@ fst_builder_add(FstBuilder *b, const uint8_t *key, size_t len)
 	{
 		uint32_t	prevlen = b->depth;
 		const uint8_t *prev = b->prev;
+		uint32_t	minlen = prevlen < len ? prevlen : (uint32_t) len;
 
-		while (lcp < prevlen && lcp < len && prev[lcp] == key[lcp])
+		/* eight bytes at a time, then the differing word byte by byte */
+		while (lcp + 8 <= minlen)
+		{
+			uint64_t	x;
+			uint64_t	y;
+
+			memcpy(&x, prev + lcp, 8);
+			memcpy(&y, key + lcp, 8);
+			if (x != y)
+				break;
+			lcp += 8;
+		}
+		while (lcp < minlen && prev[lcp] == key[lcp])
 			lcp++;
 		if (lcp == len || (lcp < prevlen && key[lcp] < prev[lcp]))
 			return build_error(b, "fst keys not in strictly ascending order");
