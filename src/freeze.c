@@ -20,6 +20,7 @@
 #include "utils/acl.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "portability/instr_time.h"
 #include "storage/bufmgr.h"
 #include "storage/ipc.h"
 #include "storage/lmgr.h"
@@ -364,7 +365,22 @@ memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
 	bool		direct;
 	MemkvRun	logrun;
 	MemkvRun	lognulls;
+	MemkvFrozen *frozen;
+	ArtTree		old_keys;
+	ArtTree		old_nulls;
+	BlockNumber old_log_head;
+	BlockNumber boundary;
+	BlockNumber old_spare_start;
+	uint32		old_spare_npages;
+	BlockNumber new_start;
+	instr_time	t_start,
+				t_aside,
+				t_merged,
+				t_written,
+				t_switched,
+				t_end;
 
+	INSTR_TIME_SET_CURRENT(t_start);
 	LockPage(index, MEMKV_METAPAGE_BLKNO, ExclusiveLock);
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "memkv freeze",
 								ALLOCSET_DEFAULT_SIZES);
@@ -377,6 +393,24 @@ memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
 			 RelationGetRelationName(index));
 	direct = !memkv_sync_try(index, entry);
 	memkv_read_meta(index, &meta);
+
+	/*
+	 * Open the old frozen layer now, under the entry lock, so that it is
+	 * read from the entry's shared-memory copy of the run (else from the
+	 * pages, through the buffer manager, which costs the merge about a
+	 * tenth of its time).  If no scan made the copy yet, make it, unless
+	 * that would fill more than half of the arena, which the delta needs
+	 * (and a full arena is a reason to freeze).  Phase 2 reads the layer
+	 * without the lock: the copy cannot go away meanwhile, since only this
+	 * freeze's switch frees the copy of a freezing entry (eviction and
+	 * reassignment skip it, and scans replace a copy only when the
+	 * metapage names another run).
+	 */
+	if (!direct && memkv_frozen_cache_wanted(entry, &meta) &&
+		memkv_arena_bytes_used() + meta.fst_size + meta.postings_size +
+		meta.nullpost_size <= memkv_shared->arena_size / 2)
+		memkv_frozen_cache_build(index, entry, &meta);
+	frozen = memkv_frozen_open(index, &meta, entry);
 	if (!direct)
 	{
 		entry->imm_keys = entry->keys;
@@ -404,7 +438,6 @@ memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
 	fc.entry = entry;
 	PG_ENSURE_ERROR_CLEANUP(memkv_freeze_cleanup, PointerGetDatum(&fc));
 	{
-		MemkvFrozen *frozen;
 		MemkvFrozenWriter *w;
 		MemkvMergeInput delta;
 		MemkvMergeInput old;
@@ -428,7 +461,7 @@ memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
 		}
 
 		/* phase 2: merge, without the entry lock; only we touch imm */
-		frozen = memkv_frozen_open(index, &meta, NULL);
+		INSTR_TIME_SET_CURRENT(t_aside);
 		w = memkv_frozen_writer_begin();
 		if (direct)
 		{
@@ -535,10 +568,12 @@ memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
 			kept += n;
 		}
 		memkv_frozen_close(frozen);
+		INSTR_TIME_SET_CURRENT(t_merged);
 
 		/* new pages at the end of the relation, not yet referenced */
 		newmeta = meta;
 		memkv_frozen_writer_finish(w, index, meta.epoch + 1, &newmeta, true);
+		INSTR_TIME_SET_CURRENT(t_written);
 
 		/*
 		 * phase 3: switch.  The log now starts at the boundary; entries
@@ -564,8 +599,14 @@ memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
 		GenericXLogFinish(state);
 		UnlockReleaseBuffer(metabuf);
 
-		art_free_all(&entry->imm_keys, memkv_allocator());
-		art_free_all(&entry->imm_nulls, memkv_allocator());
+		/*
+		 * Take the set-aside trees out of the entry; they are freed below,
+		 * after the entry lock is released, since inserts wait for it.
+		 */
+		old_keys = entry->imm_keys;
+		old_nulls = entry->imm_nulls;
+		memset(&entry->imm_keys, 0, sizeof(ArtTree));
+		memset(&entry->imm_nulls, 0, sizeof(ArtTree));
 		memkv_frozen_cache_free(entry);
 		entry->freezing = false;
 		entry->epoch = newmeta.epoch;
@@ -577,22 +618,51 @@ memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
 			entry->resume_offset = entry->freeze_offset;
 			entry->valid = true;
 		}
-
-		/*
-		 * The old log up to the boundary is unreachable: free it.  The old
-		 * run becomes the spare region for the next freeze's run; what the
-		 * new run did not use of the previous spare region is freed.
-		 */
-		memkv_delete_log(index, meta.log_head, entry->freeze_blkno);
-		if (meta.spare_start != InvalidBlockNumber &&
-			newmeta.frozen_start != meta.spare_start)
-			memkv_delete_range(index, meta.spare_start, meta.spare_npages);
-		IndexFreeSpaceMapVacuum(index);
+		old_log_head = meta.log_head;
+		boundary = entry->freeze_blkno;
+		old_spare_start = meta.spare_start;
+		old_spare_npages = meta.spare_npages;
+		new_start = newmeta.frozen_start;
 		if (stats)
 			kept += entry->keys.ntids + entry->nulls.ntids;
 		memkv_entry_release(entry);
+		INSTR_TIME_SET_CURRENT(t_switched);
 	}
 	PG_END_ENSURE_ERROR_CLEANUP(memkv_freeze_cleanup, PointerGetDatum(&fc));
+
+	/*
+	 * The switch is done; the rest is cleanup that needs no entry lock, so
+	 * inserts and scans go on meanwhile.  The metapage lock, still held,
+	 * keeps the next freeze and amvacuumcleanup away from these pages.
+	 *
+	 * No one references the set-aside trees any more: free them.
+	 */
+	art_free_all(&old_keys, memkv_allocator());
+	art_free_all(&old_nulls, memkv_allocator());
+
+	/*
+	 * The old log up to the boundary is unreachable: free it.  None of its
+	 * pages is in the free space map before we free it, so no append can
+	 * link one meanwhile.  The old run becomes the spare region for the
+	 * next freeze's run; what the new run did not use of the previous
+	 * spare region is freed (no scan reads it: it was retired by the
+	 * previous freeze).
+	 */
+	memkv_delete_log(index, old_log_head, boundary);
+	if (old_spare_start != InvalidBlockNumber && new_start != old_spare_start)
+		memkv_delete_range(index, old_spare_start, old_spare_npages);
+	IndexFreeSpaceMapVacuum(index);
+	INSTR_TIME_SET_CURRENT(t_end);
+
+	elog(DEBUG1, "memkv freeze of \"%s\": %llu keys, %llu TIDs; set aside %.0f ms, merge %.0f ms, write %.0f ms, switch %.0f ms, free %.0f ms",
+		 RelationGetRelationName(index),
+		 (unsigned long long) newmeta.frozen_nkeys,
+		 (unsigned long long) newmeta.frozen_ntids,
+		 INSTR_TIME_GET_MILLISEC(t_aside) - INSTR_TIME_GET_MILLISEC(t_start),
+		 INSTR_TIME_GET_MILLISEC(t_merged) - INSTR_TIME_GET_MILLISEC(t_aside),
+		 INSTR_TIME_GET_MILLISEC(t_written) - INSTR_TIME_GET_MILLISEC(t_merged),
+		 INSTR_TIME_GET_MILLISEC(t_switched) - INSTR_TIME_GET_MILLISEC(t_written),
+		 INSTR_TIME_GET_MILLISEC(t_end) - INSTR_TIME_GET_MILLISEC(t_switched));
 
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextDelete(cxt);
