@@ -47,13 +47,7 @@
 #define CHUNK			65536	/* bytes handed to the sink at a time */
 #define DESC_MAX		(3 + 256 * 11)
 #define REG_WAYS		4		/* entries per bucket */
-#define LOOKAHEAD		16		/* buckets prefetched ahead of use */
 
-#if defined(__GNUC__) || defined(__clang__)
-#define FST_PREFETCH(p) __builtin_prefetch(p)
-#else
-#define FST_PREFETCH(p) ((void) 0)
-#endif
 #define DEFAULT_REGISTRY_BYTES	((size_t) 64 << 20)
 
 /* Structural hash of the final leaf, and the mixing constant. */
@@ -109,10 +103,20 @@ struct FstBuilder
 	FstSinkFn	sink;
 	void	   *sink_arg;
 
+	/*
+	 * The unfinished path is the previous key's.  Only the nodes at the
+	 * depths listed in real[0..nreal) (ascending; always the root) are
+	 * UNodes in stack[]; the node at any other depth j is implicit: the
+	 * final leaf at the key's end, else a single transition labelled
+	 * prev[j].  born[j] is the ordinal of the first key through depth j.
+	 */
 	UNode	   *stack;
-	uint32_t	stack_cap;
+	uint32_t	stack_cap;		/* entries of stack, prev, born and real */
 	uint32_t	depth;			/* length of the previous key */
-	uint8_t    *prev;			/* the previous key, stack_cap bytes */
+	uint8_t    *prev;			/* the previous key */
+	uint64_t   *born;
+	uint32_t   *real;
+	uint32_t	nreal;
 
 	uint64_t	nkeys;
 	uint64_t	written;		/* bytes emitted so far (logical) */
@@ -258,6 +262,10 @@ ensure_stack(FstBuilder *b, uint32_t need)
 					sizeof(UNode) * b->stack_cap,
 					sizeof(UNode) * newcap);
 	b->prev = grow(b, b->prev, b->stack_cap, newcap);
+	b->born = grow(b, b->born, sizeof(uint64_t) * b->stack_cap,
+				   sizeof(uint64_t) * newcap);
+	b->real = grow(b, b->real, sizeof(uint32_t) * b->stack_cap,
+				   sizeof(uint32_t) * newcap);
 	memset(b->stack + b->stack_cap, 0,
 		   sizeof(UNode) * (newcap - b->stack_cap));
 	b->stack_cap = newcap;
@@ -404,24 +412,6 @@ static inline uint64_t
 bucket_of(uint64_t h, uint64_t n)
 {
 	return ((h >> 32) * n) >> 32;
-}
-
-/* Start fetching the registry bucket that compiling u will use. */
-static inline void
-prefetch_node(const FstBuilder *b, const UNode *u)
-{
-	if (u->n == 0)
-		return;
-	if (u->n == 1 && !u->final)
-		FST_PREFETCH(b->single_tab + bucket_of(u->hash, b->nsingle) * REG_WAYS);
-	else
-	{
-		const MultiEntry *m = b->multi_tab +
-		bucket_of(u->hash, b->nmulti) * REG_WAYS;
-
-		FST_PREFETCH(m);
-		FST_PREFETCH(m + REG_WAYS - 1);
-	}
 }
 
 /* Bits needed for v (0 for v == 0). */
@@ -657,10 +647,8 @@ write_node(FstBuilder *b, const UNode *u)
  * the last node written cannot exist yet.
  */
 static inline uint64_t
-compile_single(FstBuilder *b, const UNode *u)
+compile_single(FstBuilder *b, uint8_t label, uint64_t target, uint64_t hash)
 {
-	uint8_t		label = u->t[0].label;
-	uint64_t	target = u->t[0].target;
 	uint64_t	key = target << 8 | label;
 	SingleEntry *e;
 	uint8_t		L[11];
@@ -679,7 +667,7 @@ compile_single(FstBuilder *b, const UNode *u)
 		b->hits++;
 		return target + len;
 	}
-	e = b->single_tab + bucket_of(u->hash, b->nsingle) * REG_WAYS;
+	e = b->single_tab + bucket_of(hash, b->nsingle) * REG_WAYS;
 	for (i = 0; i < REG_WAYS; i++)
 		if (e[i].key == key)
 		{
@@ -696,10 +684,25 @@ compile_single(FstBuilder *b, const UNode *u)
 	return addr;
 }
 
+/* Compile the final leaf: written once, then shared. */
+static inline uint64_t
+compile_leaf(FstBuilder *b)
+{
+	uint8_t		L = 0x40;
+
+	if (b->leaf != 0)
+	{
+		b->hits++;
+		return b->leaf;
+	}
+	b->leaf = put_node(b, &L, 1);
+	return b->leaf;
+}
+
 /*
- * Compile any other node (its targets set), as compile_single; the table
- * entries of these nodes point to their descriptions in the description
- * ring, which are compared.  The final leaf is kept by its address.
+ * Compile any other node (n > 0, its targets set), as compile_single; the
+ * table entries of these nodes point to their descriptions in the
+ * description ring, which are compared.
  */
 static uint64_t
 compile_multi(FstBuilder *b, const UNode *u)
@@ -712,16 +715,6 @@ compile_multi(FstBuilder *b, const UNode *u)
 	uint64_t	ringpos;
 	uint32_t	i;
 
-	if (u->n == 0)
-	{
-		if (b->leaf != 0)
-		{
-			b->hits++;
-			return b->leaf;
-		}
-		b->leaf = write_node(b, u);
-		return b->leaf;
-	}
 	last = u->t[u->n - 1].target;
 	if (last == b->written - 1)
 		return write_node(b, u);
@@ -772,45 +765,92 @@ compile_multi(FstBuilder *b, const UNode *u)
 	return addr;
 }
 
+/* Compile a real node whose targets are all set; sets u->hash. */
+static uint64_t
+compile_real(FstBuilder *b, UNode *u)
+{
+	u->hash = node_hash(u);
+	if (u->n == 0)
+		return compile_leaf(b);
+	if (u->n == 1 && !u->final)
+		return compile_single(b, u->t[0].label, u->t[0].target, u->hash);
+	return compile_multi(b, u);
+}
+
 /*
- * Compile the nodes of the previous key's path deeper than `keep` (deepest
- * first) and point each parent's last transition at them.  First all their
- * structural hashes are computed, so that registry buckets can be
- * prefetched LOOKAHEAD nodes ahead.  Returns 0 or -1.
+ * Compile the nodes of the previous key's path deeper than `keep`, deepest
+ * first, each pointing to the one compiled before it.  Returns 0 and the
+ * address and structural hash of the node at depth keep + 1 (which the
+ * caller points the node at depth keep to), or -1.
  */
 static int
-close_path(FstBuilder *b, uint32_t keep)
+close_path(FstBuilder *b, uint32_t keep, uint64_t *addr_out,
+		   uint64_t *hash_out)
 {
-	uint32_t	top = b->depth;
-	uint32_t	j;
+	uint32_t	j = b->depth;
+	uint64_t	addr = 0;
+	uint64_t	h = 0;
+	bool		child = false;
 
-	for (j = top; j > keep; j--)
+	for (; j > keep; j--)
 	{
-		UNode	   *u = &b->stack[j];
-		UNode	   *parent = &b->stack[j - 1];
+		if (b->real[b->nreal - 1] == j)
+		{
+			UNode	   *u = &b->stack[j];
 
-		u->hash = node_hash(u);
-		parent->t[parent->n - 1].hash = u->hash;
-		if (j + LOOKAHEAD > top)
-			prefetch_node(b, u);
-	}
-	for (j = top; j > keep; j--)
-	{
-		UNode	   *u = &b->stack[j];
-		UNode	   *parent = &b->stack[j - 1];
-		uint64_t	addr;
-
-		if (j > keep + LOOKAHEAD)
-			prefetch_node(b, &b->stack[j - LOOKAHEAD]);
-		if (u->n == 1 && !u->final)
-			addr = compile_single(b, u);
+			if (child)
+			{
+				u->t[u->n - 1].target = addr;
+				u->t[u->n - 1].hash = h;
+			}
+			addr = compile_real(b, u);
+			h = u->hash;
+			b->nreal--;
+		}
+		else if (!child)
+		{
+			h = HASH_LEAF;
+			addr = compile_leaf(b);
+		}
 		else
-			addr = compile_multi(b, u);
+		{
+			h = hash_mix(h, b->prev[j]);
+			addr = compile_single(b, b->prev[j], addr, h);
+		}
 		if (b->failed)
 			return -1;
-		parent->t[parent->n - 1].target = addr;
+		child = true;
 	}
+	*addr_out = addr;
+	*hash_out = h;
 	return 0;
+}
+
+/*
+ * Make the node at depth d (<= b->depth, nothing deeper unfinished) a
+ * real one, its last transition (if any) pointing to addr with hash h.
+ */
+static UNode *
+make_real(FstBuilder *b, uint32_t d, uint64_t addr, uint64_t h)
+{
+	UNode	   *u = &b->stack[d];
+
+	if (b->real[b->nreal - 1] != d)
+	{
+		/* implicit: the final leaf at the key's end, else a single */
+		u->final = (d == b->depth);
+		u->n = 0;
+		u->first = b->born[d];
+		if (d < b->depth)
+			unode_push(b, u, b->prev[d], b->born[d]);
+		b->real[b->nreal++] = d;
+	}
+	if (d < b->depth)
+	{
+		u->t[u->n - 1].target = addr;
+		u->t[u->n - 1].hash = h;
+	}
+	return u;
 }
 
 /*
@@ -822,6 +862,8 @@ fst_builder_add(FstBuilder *b, const uint8_t *key, size_t len)
 {
 	uint32_t	lcp = 0;
 	uint32_t	j;
+	uint64_t	addr = 0;
+	uint64_t	h = 0;
 
 	if (b->failed)
 		return -1;
@@ -829,6 +871,7 @@ fst_builder_add(FstBuilder *b, const uint8_t *key, size_t len)
 		return build_error(b, "fst builder already finished");
 	if (len >= UINT32_MAX)
 		return build_error(b, "fst key too long");
+	ensure_stack(b, (uint32_t) len + 1);
 
 	if (b->nkeys > 0)
 	{
@@ -852,20 +895,25 @@ fst_builder_add(FstBuilder *b, const uint8_t *key, size_t len)
 			lcp++;
 		if (lcp == len || (lcp < prevlen && key[lcp] < prev[lcp]))
 			return build_error(b, "fst keys not in strictly ascending order");
-		if (close_path(b, lcp) != 0)
+		if (close_path(b, lcp, &addr, &h) != 0)
 			return -1;
 	}
 	else
-		unode_reset(&b->stack[0], 0);
-
-	ensure_stack(b, (uint32_t) len + 1);
-	for (j = lcp; j < len; j++)
 	{
-		unode_push(b, &b->stack[j], key[j], b->nkeys);
-		unode_reset(&b->stack[j + 1], b->nkeys);
+		/* the root is always real */
+		unode_reset(&b->stack[0], 0);
+		b->real[0] = 0;
+		b->nreal = 1;
+		b->born[0] = 0;
 	}
+
+	if (lcp == len)
+		b->stack[0].final = true;	/* the empty key, first */
+	else
+		unode_push(b, make_real(b, lcp, addr, h), key[lcp], b->nkeys);
+	for (j = lcp + 1; j <= len; j++)
+		b->born[j] = b->nkeys;
 	memcpy(b->prev + lcp, key + lcp, len - lcp);
-	b->stack[len].final = true;
 	b->depth = (uint32_t) len;
 	if ((uint32_t) len > b->max_key_len)
 		b->max_key_len = (uint32_t) len;
@@ -886,12 +934,14 @@ fst_builder_finish(FstBuilder *b, FstInfo *info)
 		return build_error(b, "fst builder already finished");
 	if (b->nkeys > 0)
 	{
-		UNode	   *u = &b->stack[0];
+		uint64_t	addr;
+		uint64_t	h;
+		UNode	   *u;
 
-		if (close_path(b, 0) != 0)
+		if (close_path(b, 0, &addr, &h) != 0)
 			return -1;
+		u = make_real(b, 0, addr, h);
 		/* the root is never shared: it accepts more than any other node */
-		u->hash = node_hash(u);
 		root = write_node(b, u);
 		if (b->failed)
 			return -1;
@@ -957,6 +1007,8 @@ fst_builder_destroy(FstBuilder *b)
 	}
 	b->a.free(b->a.arg, b->stack);
 	b->a.free(b->a.arg, b->prev);
+	b->a.free(b->a.arg, b->born);
+	b->a.free(b->a.arg, b->real);
 	b->a.free(b->a.arg, b->single_mem);
 	b->a.free(b->a.arg, b->multi_tab);
 	b->a.free(b->a.arg, b->pool);
