@@ -18,9 +18,10 @@
  * So a common prefix of length L costs each item about L / 7 cache loads,
  * whatever the number of comparisons, and all comparisons are integer
  * comparisons on the items themselves.  Small parts are insertion-sorted
- * with a full comparison.  The largest of the three parts is handled by
- * the loop, the two others (each at most half) by recursion: O(log n)
- * stack.
+ * on the cache, and runs of equal caches in them go on to the next chunk.
+ * The largest of the three parts of a partition is handled by the loop,
+ * the two others (each at most half) by recursion, and so is a run that
+ * is a whole small part: O(log n) stack.
  *
  *-------------------------------------------------------------------------
  */
@@ -99,44 +100,20 @@ ks_vecswap(KeysortItem *a, KeysortItem *b, size_t n)
 		ks_swap(a++, b++);
 }
 
-/*
- * Full comparison of two items whose caches are loaded at depth; in the
- * final stage (caches hold TIDs) the caches alone.
- */
-static inline int
-ks_cmp(const KeysortItem *a, const KeysortItem *b, size_t depth, bool final)
-{
-	if (a->cache != b->cache)
-		return a->cache < b->cache ? -1 : 1;
-	if (final)
-		return 0;
-	if (ks_continues(a->cache))
-	{
-		size_t		off = depth + KS_CHUNK;
-		size_t		la = a->len - off;
-		size_t		lb = b->len - off;
-		int			c = memcmp(a->key + off, b->key + off, la < lb ? la : lb);
-
-		if (c != 0)
-			return c;
-		if (la != lb)
-			return la < lb ? -1 : 1;
-	}
-	if (a->tid != b->tid)
-		return a->tid < b->tid ? -1 : 1;
-	return 0;
-}
-
+/* Insertion sort of a[0..n) by cache alone. */
 static void
-ks_insertion(KeysortItem *a, size_t n, size_t depth, bool final)
+ks_insertion(KeysortItem *a, size_t n)
 {
 	size_t		i,
 				j;
 
 	for (i = 1; i < n; i++)
 	{
-		for (j = i; j > 0 && ks_cmp(&a[j - 1], &a[j], depth, final) > 0; j--)
-			ks_swap(&a[j - 1], &a[j]);
+		KeysortItem t = a[i];
+
+		for (j = i; j > 0 && a[j - 1].cache > t.cache; j--)
+			a[j] = a[j - 1];
+		a[j] = t;
 	}
 }
 
@@ -197,9 +174,9 @@ ks_descend(KeysortItem *a, size_t n, size_t depth, uint64_t pivot,
 static void
 ks_sort(KeysortState *st, KeysortItem *a, size_t n, size_t depth, bool final)
 {
-	while (n > KS_SMALL)
+	while (n > 1)
 	{
-		uint64_t	pivot = ks_pivot(a, n);
+		uint64_t	pivot;
 		ptrdiff_t	pa = 0,
 					pb = 0,
 					pc = (ptrdiff_t) n - 1,
@@ -212,6 +189,40 @@ ks_sort(KeysortState *st, KeysortItem *a, size_t n, size_t depth, bool final)
 				   *eq,
 				   *gt;
 
+		if (n <= KS_SMALL)
+		{
+			/*
+			 * Sort by cache, then each run of equal caches by the next
+			 * chunk; a run that is all of a[] is handled by the loop.
+			 */
+			size_t		i,
+						j;
+
+			ks_insertion(a, n);
+			if (final)
+				return;
+			if (a[0].cache == a[n - 1].cache)
+			{
+				depth = ks_descend(a, n, depth, a[0].cache, &final);
+				continue;
+			}
+			for (i = 0; i < n; i = j)
+			{
+				for (j = i + 1; j < n && a[j].cache == a[i].cache; j++)
+					;
+				if (j - i > 1)
+				{
+					bool		runfinal = false;
+					size_t		rundepth = ks_descend(a + i, j - i, depth,
+													  a[i].cache, &runfinal);
+
+					ks_sort(st, a + i, j - i, rundepth, runfinal);
+				}
+			}
+			return;
+		}
+
+		pivot = ks_pivot(a, n);
 		st->work += n;
 		if (st->work >= KEYSORT_TICK && st->tick)
 		{
@@ -290,8 +301,6 @@ ks_sort(KeysortState *st, KeysortItem *a, size_t n, size_t depth, bool final)
 			}
 		}
 	}
-	if (n > 1)
-		ks_insertion(a, n, depth, final);
 }
 
 void
