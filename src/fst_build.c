@@ -7,8 +7,10 @@
  * the same idea): the path of the previous key is kept as a stack of
  * unfinished nodes, one per depth.  When the next key arrives, the part of
  * the stack below the common prefix can never change again, so those nodes
- * are "compiled" deepest first: looked up in a registry of nodes already
- * written (suffix sharing) and written to the sink only if not found.
+ * are "compiled" deepest first: looked up among the nodes already written
+ * (suffix sharing) and written to the sink only if not found.  Only the
+ * nodes where keys branch are kept as UNodes; the others, most of the path
+ * for long keys, are implicit in the previous key's bytes.
  *
  * Memory is bounded (FstBuildOptions.registry_bytes), so it does not grow
  * with the number of keys; when the builder forgets a node the automaton
@@ -29,10 +31,9 @@
  *	  that their table points into.  The one final leaf is kept by address.
  *
  * Nodes are placed in the tables by a structural hash, computed from their
- * labels and the structural hashes of their targets rather than from
- * target addresses, so the buckets of all the nodes one key closes are
- * known, and prefetched, before any of them is compiled.  Entries are
- * compared by target addresses, so a hash collision only costs a
+ * labels and the structural hashes of their targets (so it needs no
+ * addresses and is carried up a key's tail as it is compiled).  Entries
+ * are compared by target addresses, so a hash collision only costs a
  * comparison.
  *
  * The byte format is described in fst.h.
@@ -491,6 +492,23 @@ flush_bits(BitWriter *bw)
 }
 
 /*
+ * Mark the last byte written as the end of a node and count the node.
+ * Returns the node's address, or 0 with b->failed set.
+ */
+static inline uint64_t
+end_node(FstBuilder *b)
+{
+	uint64_t	p = b->written - 1;
+	uint64_t	r = p & b->ring_mask;
+
+	b->ends[r >> 6] |= (uint64_t) 1 << (r & 63);
+	b->nodes++;
+	if (b->written - b->flushed >= CHUNK && flush_out(b, false) != 0)
+		return 0;
+	return p;
+}
+
+/*
  * Append the encoded node L[0..len) (logical order, len <= FST_MAX_NODE_BYTES)
  * to the output, last byte first.  Returns the node's address, or 0 with
  * b->failed set.
@@ -498,17 +516,11 @@ flush_bits(BitWriter *bw)
 static inline uint64_t
 put_node(FstBuilder *b, const uint8_t *L, size_t len)
 {
-	uint64_t	p;
 	size_t		i;
 
 	for (i = len; i > 0; i--)
 		ring_put(b, L[i - 1]);
-	p = b->written - 1;
-	b->ends[(p & b->ring_mask) >> 6] |= (uint64_t) 1 << (p & 63);
-	b->nodes++;
-	if (b->written - b->flushed >= CHUNK && flush_out(b, false) != 0)
-		return 0;
-	return p;
+	return end_node(b);
 }
 
 /*
@@ -650,7 +662,10 @@ static inline uint64_t
 compile_single(FstBuilder *b, uint8_t label, uint64_t target, uint64_t hash)
 {
 	uint64_t	key = target << 8 | label;
-	SingleEntry *e;
+	uint8_t		code = b->code_of[label];
+	uint8_t		hdr = 0xc0 | code;	/* single, "next" */
+	uint64_t	e;
+	SingleEntry *ent;
 	uint8_t		L[11];
 	size_t		len;
 	uint64_t	addr;
@@ -658,29 +673,47 @@ compile_single(FstBuilder *b, uint8_t label, uint64_t target, uint64_t hash)
 
 	if (target == b->written - 1)
 	{
-		len = encode_single(b, L, label, target, b->written);
-		return put_node(b, L, len);
+		/* the usual case along a key's tail: right after the target */
+		if (code == 0)
+			ring_put(b, label);
+		ring_put(b, hdr);
+		return end_node(b);
 	}
-	len = encode_single(b, L, label, target, target + 1);
-	if (ring_match(b, target, L, len))
+
+	/* the same node right after the target, in the ring? */
+	e = target + (code == 0 ? 2 : 1);
+	if (e < b->written && b->written - target <= b->ring_mask + 1 - 64)
 	{
-		b->hits++;
-		return target + len;
+		uint64_t	r = e & b->ring_mask;
+
+		if (b->ring[r] == hdr && ((b->ends[r >> 6] >> (r & 63)) & 1) != 0)
+		{
+			uint64_t	q = (target + 1) & b->ring_mask;
+
+			if (code != 0 ||
+				(b->ring[q] == label &&
+				 ((b->ends[q >> 6] >> (q & 63)) & 1) == 0))
+			{
+				b->hits++;
+				return e;
+			}
+		}
 	}
-	e = b->single_tab + bucket_of(hash, b->nsingle) * REG_WAYS;
+
+	ent = b->single_tab + bucket_of(hash, b->nsingle) * REG_WAYS;
 	for (i = 0; i < REG_WAYS; i++)
-		if (e[i].key == key)
+		if (ent[i].key == key)
 		{
 			b->hits++;
-			return e[i].addr;
+			return ent[i].addr;
 		}
 	len = encode_single(b, L, label, target, b->written);
 	addr = put_node(b, L, len);
 	/* newest first; the oldest falls out */
 	for (i = REG_WAYS - 1; i > 0; i--)
-		e[i] = e[i - 1];
-	e[0].key = key;
-	e[0].addr = addr;
+		ent[i] = ent[i - 1];
+	ent[0].key = key;
+	ent[0].addr = addr;
 	return addr;
 }
 
