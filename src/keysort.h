@@ -41,9 +41,11 @@ typedef void (*KeysortTick) (void *arg);
 
 /*
  * Sort items[0..n) ascending by key bytes (unsigned, a proper prefix
- * first), equal keys by tid ascending.  tick may be NULL.  Runs in
- * O(n log n + D) time, D the total length of the distinguishing
- * prefixes, with O(log n) stack.
+ * first), equal keys by tid ascending.  tick may be NULL.  Takes
+ * O(n log n + D) time on typical inputs, D the total length of the
+ * distinguishing prefixes (a quicksort: like PostgreSQL's qsort, inputs
+ * built against its pivot choice can take quadratic time), and
+ * O(log n) stack.
  */
 extern void keysort_sort(KeysortItem *items, size_t n, KeysortTick tick,
 						 void *tick_arg);
