@@ -87,15 +87,15 @@ typedef struct SingleEntry
 } SingleEntry;
 
 /*
- * An entry of the table of other nodes: where the node's description is in
- * the ring and where the node was written.
+ * An entry of the table of other nodes: where the node was written, 12
+ * bits of its structural hash and the length of its description (less
+ * than 4096; 0: empty entry), packed as addr << 24 | tag << 12 | len, and
+ * where the description is in the description ring.
  */
 typedef struct MultiEntry
 {
-	uint64_t	addr;
+	uint64_t	word;
 	uint64_t	poolpos;		/* absolute position in the ring */
-	uint32_t	hash;			/* low bits of the structural hash */
-	uint32_t	len;			/* description length; 0: empty */
 } MultiEntry;
 
 struct FstBuilder
@@ -135,7 +135,8 @@ struct FstBuilder
 	void	   *single_mem;		/* allocation holding single_tab */
 	SingleEntry *single_tab;	/* nsingle buckets of REG_WAYS, aligned */
 	uint64_t	nsingle;
-	MultiEntry *multi_tab;		/* nmulti buckets of REG_WAYS */
+	void	   *multi_mem;		/* allocation holding multi_tab */
+	MultiEntry *multi_tab;		/* nmulti buckets of REG_WAYS, aligned */
 	uint64_t	nmulti;
 	uint8_t    *pool;
 	uint64_t	pool_cap;
@@ -361,8 +362,10 @@ fst_builder_create(const FstAllocator *alloc, FstSinkFn sink, void *sink_arg,
 		b->nmulti = 1;
 	if (b->nmulti > UINT32_MAX)
 		b->nmulti = UINT32_MAX;
-	b->multi_tab = alloc->alloc(alloc->arg,
-								b->nmulti * REG_WAYS * sizeof(MultiEntry));
+	b->multi_mem = alloc->alloc(alloc->arg,
+								b->nmulti * REG_WAYS * sizeof(MultiEntry) + 63);
+	b->multi_tab = (MultiEntry *)
+		(((uintptr_t) b->multi_mem + 63) & ~(uintptr_t) 63);
 	memset(b->multi_tab, 0, b->nmulti * REG_WAYS * sizeof(MultiEntry));
 	b->pool_cap = budget / 6;
 	if (b->pool_cap < DESC_MAX)
@@ -744,7 +747,7 @@ static uint64_t
 compile_multi(FstBuilder *b, const UNode *u)
 {
 	size_t		len = 0;
-	uint32_t	h32 = (uint32_t) u->hash;
+	uint64_t	tag;
 	uint64_t	last;
 	MultiEntry *e;
 	uint64_t	addr;
@@ -769,16 +772,17 @@ compile_multi(FstBuilder *b, const UNode *u)
 		b->desc[len++] = u->t[i].label;
 		len += put_varint(b->desc + len, u->t[i].target);
 	}
+	tag = (u->hash & 0xfff) << 12 | len;
 	e = b->multi_tab + bucket_of(u->hash, b->nmulti) * REG_WAYS;
 	for (i = 0; i < REG_WAYS; i++)
 	{
-		if (e[i].len == 0 || b->pool_written - e[i].poolpos > b->pool_cap)
+		if (e[i].word == 0 || b->pool_written - e[i].poolpos > b->pool_cap)
 			break;				/* empty, or its description was overwritten */
-		if (e[i].hash == h32 && e[i].len == len &&
+		if ((e[i].word & 0xffffff) == tag &&
 			memcmp(b->pool + e[i].poolpos % b->pool_cap, b->desc, len) == 0)
 		{
 			b->hits++;
-			return e[i].addr;
+			return e[i].word >> 24;
 		}
 	}
 
@@ -793,10 +797,8 @@ compile_multi(FstBuilder *b, const UNode *u)
 	memcpy(b->pool + b->pool_written % b->pool_cap, b->desc, len);
 	for (i = REG_WAYS - 1; i > 0; i--)
 		e[i] = e[i - 1];
-	e[0].addr = addr;
+	e[0].word = addr << 24 | tag;
 	e[0].poolpos = b->pool_written;
-	e[0].hash = h32;
-	e[0].len = (uint32_t) len;
 	b->pool_written += len;
 	return addr;
 }
@@ -1046,7 +1048,7 @@ fst_builder_destroy(FstBuilder *b)
 	b->a.free(b->a.arg, b->born);
 	b->a.free(b->a.arg, b->real);
 	b->a.free(b->a.arg, b->single_mem);
-	b->a.free(b->a.arg, b->multi_tab);
+	b->a.free(b->a.arg, b->multi_mem);
 	b->a.free(b->a.arg, b->pool);
 	b->a.free(b->a.arg, b->ring);
 	b->a.free(b->a.arg, b->ends);
