@@ -93,7 +93,7 @@ mkdir -p "$OUT/logs"
 OUT=$(cd "$OUT" && pwd)
 RAW=$OUT/raw.tsv
 : >"$OUT/phases.txt"
-printf 'rep\tfreeze_s\tfreeze_cpu_s\tmax_insert_gap_ms\ttps_before\ttps_during\tbefore_window_s\tdelta_at_freeze\tload_before\tload_after\tverify_problems\tanswers_equal\ttids_equal_rows\n' >"$RAW"
+printf 'rep\tfreeze_s\tfreeze_cpu_s\tmax_insert_gap_ms\tmax_insert_gap_before_ms\ttps_before\ttps_during\tbefore_window_s\tdelta_at_freeze\tload_before\tload_after\tverify_problems\tanswers_equal\ttids_equal_rows\n' >"$RAW"
 
 log() { echo "[$(date -u +%H:%M:%S)] $*" | tee -a "$OUT/logs/run.log" >&2; }
 die() { log "FAILED: $*"; exit 1; }
@@ -310,10 +310,16 @@ for rep in $(seq "$REPS"); do
 		       count(*) FILTER (WHERE -id >= $T0 AND -id <= $T1)
 		FROM t WHERE id < 0")
 	# the longest wait between two inserts during the freeze (and up to
-	# 0.5 s after it, so a stall at its end counts), in ms
-	GAP=$(q -c "SELECT coalesce(round(max(d) / 1000.0, 1), 0) FROM (
-		SELECT -id - lag(-id) OVER (ORDER BY -id) AS d FROM t
-		WHERE id < 0 AND -id BETWEEN $T0 AND $T1 + 500000) s")
+	# 0.5 s after it, so a stall at its end counts), and in the window
+	# before it, in ms
+	gap_sql()
+	{
+		q -c "SELECT coalesce(round(max(d) / 1000.0, 1), 0) FROM (
+			SELECT -id - lag(-id) OVER (ORDER BY -id) AS d FROM t
+			WHERE id < 0 AND -id BETWEEN $1 AND $2) s"
+	}
+	GAP=$(gap_sql "$T0" $(( T1 + 500000 )))
+	GAP_BEFORE=$(gap_sql "$BEFORE_FROM" "$T0")
 	PHASES=$(grep -o 'memkv freeze of .*' "$OUT/logs/freeze-rep$rep.err" | sed 's/^memkv freeze of "[^"]*": //' || true)
 	# the freezing backend's CPU time (user + system), in clock ticks
 	CPU=$(awk -v hz="$(getconf CLK_TCK)" 'FNR == 1 { sub(/^.*\) /, ""); t[FILENAME] = $12 + $13 }
@@ -351,10 +357,10 @@ for rep in $(seq "$REPS"); do
 		echo "before: $STATE_BEFORE"
 		echo "after:  $STATE_AFTER"
 	} >"$OUT/state-rep$rep.txt"
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$rep" "$FS" "$CPU" "$GAP" "$TB" "$TD" \
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$rep" "$FS" "$CPU" "$GAP" "$GAP_BEFORE" "$TB" "$TD" \
 		"$BW" "$DELTA_AT_FREEZE" "$LOAD_BEFORE" "$LOAD_AFTER" "$PROBLEMS" "$ANSWERS" "$TIDS_OK" >>"$RAW"
 	echo "rep $rep: $PHASES" >>"$OUT/phases.txt"
-	log "rep $rep: freeze ${FS}s (backend CPU ${CPU}s; $PHASES), longest insert gap ${GAP} ms, insert TPS ${TB} before / ${TD} during, verify problems $PROBLEMS, answers equal: $ANSWERS, TIDs = rows: $TIDS_OK"
+	log "rep $rep: freeze ${FS}s (backend CPU ${CPU}s; $PHASES), longest insert gap ${GAP} ms (${GAP_BEFORE} ms before), insert TPS ${TB} before / ${TD} during, verify problems $PROBLEMS, answers equal: $ANSWERS, TIDs = rows: $TIDS_OK"
 	FREEZE_S+=("$FS"); FREEZE_CPU+=("$CPU"); TPS_B+=("$TB"); TPS_D+=("$TD")
 done
 
@@ -368,11 +374,11 @@ median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 
 	echo "Date: $(date -u '+%Y-%m-%d %H:%M UTC'); machine: $(uname -m), $(nproc) cores, $(free -g | awk '/^Mem:/ {print $2}') GiB RAM; $(q -c 'SELECT version()' | cut -d, -f1)  "
 	echo "Settings: shared_buffers=$SHARED_BUFFERS, memkv.shared_memory=${MEMKV_SHMEM_MB}MB, memkv.freeze_threshold=0, fsync=off, maintenance_work_mem=$(q -c 'SHOW maintenance_work_mem')${EXTRA_CONF[@]+, ${EXTRA_CONF[*]}}; 1 pgbench client inserting single rows (-M prepared) from ${PRE}s before the freeze to 1 s after it"
 	echo
-	echo "| rep | delta keys frozen | freeze (s) | freezing backend CPU (s) | longest insert wait (ms) | insert TPS before | insert TPS during | during/before | load avg before → after | memkv_verify | answers index = seq scan | frozen+delta TIDs = rows |"
+	echo "| rep | delta keys frozen | freeze (s) | freezing backend CPU (s) | longest insert wait during / before (ms) | insert TPS before | insert TPS during | during/before | load avg before → after | memkv_verify | answers index = seq scan | frozen+delta TIDs = rows |"
 	echo "|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|---|"
-	while IFS=$'\t' read -r r fs cpu gap tb td bw dk lb la pr an tk; do
+	while IFS=$'\t' read -r r fs cpu gap gapb tb td bw dk lb la pr an tk; do
 		[ "$r" = rep ] && continue
-		echo "| $r | $dk | $fs | $cpu | $gap | $tb | $td | $(awk -v a="$td" -v b="$tb" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }') | $lb → $la | $([ "$pr" = 0 ] && echo 'no problems' || echo "$pr problems") | $an | $tk |"
+		echo "| $r | $dk | $fs | $cpu | $gap / $gapb | $tb | $td | $(awk -v a="$td" -v b="$tb" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }') | $lb → $la | $([ "$pr" = 0 ] && echo 'no problems' || echo "$pr problems") | $an | $tk |"
 	done <"$RAW"
 	mb=$(median "${TPS_B[@]}" | xargs printf '%.0f'); md=$(median "${TPS_D[@]}" | xargs printf '%.0f')
 	echo "| **median** | | **$(median "${FREEZE_S[@]}")** | **$(median "${FREEZE_CPU[@]}")** | | **$mb** | **$md** | **$(awk -v a="$md" -v b="$mb" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')** | | | | |"
