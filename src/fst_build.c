@@ -95,7 +95,7 @@ typedef struct SingleEntry
 typedef struct MultiEntry
 {
 	uint64_t	word;
-	uint64_t	poolpos;		/* absolute position in the ring */
+	uint64_t	poolpos;		/* absolute position in the description ring */
 } MultiEntry;
 
 struct FstBuilder
@@ -138,15 +138,16 @@ struct FstBuilder
 	void	   *multi_mem;		/* allocation holding multi_tab */
 	MultiEntry *multi_tab;		/* nmulti buckets of REG_WAYS, aligned */
 	uint64_t	nmulti;
-	uint8_t    *pool;
+	uint8_t    *pool;			/* the description ring, pool_cap bytes */
 	uint64_t	pool_cap;
-	uint64_t	pool_written;
+	uint64_t	pool_written;	/* bytes of descriptions written so far */
 
 	/*
 	 * The last ring_mask + 1 bytes of output (a power of two, a multiple of
 	 * CHUNK): bytes [flushed, written) are still to be handed to the sink,
 	 * the older ones are kept to find nodes in.  Bit p % ring size of ends
-	 * is set when byte p is the last byte of a node.
+	 * is set when byte p is the last byte of a node (valid for all but the
+	 * oldest 64 bytes; see ring_put).
 	 */
 	uint8_t    *ring;
 	uint64_t   *ends;
