@@ -27,6 +27,7 @@
 #include "utils/timestamp.h"
 
 #include "fst.h"
+#include "keyblocks.h"
 #include "memkv.h"
 
 /* ---------------------------------------------------------------- runs */
@@ -333,6 +334,9 @@ struct MemkvFrozen
 	ItemPointerData *tidbuf;	/* scratch for one key's postings */
 	uint64		tidbuf_size;
 	FstPostingsGroup postgrp;	/* layout of the last postings group read */
+	bool		have_kb;		/* key blocks of this run are in the arena */
+	KbImage		kb;
+	KbIter		kbit;
 };
 
 static void *
@@ -524,6 +528,20 @@ memkv_frozen_open(Relation index, const MemkvMetaPageData *meta,
 										 meta->postings_size);
 	}
 
+	/* the run's key blocks, which exist only next to the shared copy */
+	fz->have_kb = false;
+	if (mem && entry->frozen_kb != ARENA_NULL)
+	{
+		if (kb_open(&fz->kb, ARENA_ADDR(memkv_allocator()->base,
+										entry->frozen_kb),
+					entry->frozen_kb_bytes) != 0 ||
+			fz->kb.hdr->nkeys != fz->reader.nkeys)
+			elog(ERROR, "memkv: key blocks of index \"%s\" are malformed",
+				 RelationGetRelationName(index));
+		kb_iter_init(&fz->kbit, &fz->kb, &fz->alloc);
+		fz->have_kb = true;
+	}
+
 	fst_cursor_init(&fz->cursor, &fz->reader, &fz->alloc);
 	fst_postings_group_reset(&fz->postgrp);
 	fz->tidbuf_size = 64;
@@ -541,6 +559,8 @@ memkv_frozen_close(MemkvFrozen *fz)
 	memkv_page_source_release(&fz->post_src);
 	memkv_page_source_release(&fz->null_src);
 	fst_cursor_free(&fz->cursor);
+	if (fz->have_kb)
+		kb_iter_free(&fz->kbit);
 	pfree(fz->tidbuf);
 	pfree(fz);
 }
@@ -591,6 +611,8 @@ memkv_frozen_collect(MemkvFrozen *fz, MemkvRun *run, const ArtBound *lower,
 					 const ArtBound *upper, bool backward, int target)
 {
 	FstCursor  *c = &fz->cursor;
+	FstSeekOp	op;
+	const ArtBound *bound;
 	int			r;
 
 	/* an equality needs no cursor: one exact lookup */
@@ -614,30 +636,39 @@ memkv_frozen_collect(MemkvFrozen *fz, MemkvRun *run, const ArtBound *lower,
 
 	if (!backward)
 	{
-		if (lower)
-			r = fst_cursor_seek(c, lower->inclusive ? FST_SEEK_GE : FST_SEEK_GT,
-								lower->key, lower->len);
-		else
-			r = fst_cursor_seek(c, FST_SEEK_FIRST, NULL, 0);
+		op = lower ? (lower->inclusive ? FST_SEEK_GE : FST_SEEK_GT) :
+			FST_SEEK_FIRST;
+		bound = lower;
 	}
 	else
 	{
-		if (upper)
-			r = fst_cursor_seek(c, upper->inclusive ? FST_SEEK_LE : FST_SEEK_LT,
-								upper->key, upper->len);
-		else
-			r = fst_cursor_seek(c, FST_SEEK_LAST, NULL, 0);
+		op = upper ? (upper->inclusive ? FST_SEEK_LE : FST_SEEK_LT) :
+			FST_SEEK_LAST;
+		bound = upper;
 	}
+
+	/*
+	 * Walk the key blocks if the run has them (a key costs a memcpy), else
+	 * the FST (a key costs a walk over its nodes).
+	 */
+	if (fz->have_kb)
+		r = kb_iter_seek(&fz->kbit, op, bound ? bound->key : NULL,
+						 bound ? bound->len : 0);
+	else
+		r = fst_cursor_seek(c, op, bound ? bound->key : NULL,
+							bound ? bound->len : 0);
 
 	while (r == 1)
 	{
 		const ArtBound *stop = backward ? lower : upper;
+		const uint8 *key = fz->have_kb ? fz->kbit.key : c->key;
+		Size		keylen = fz->have_kb ? fz->kbit.keylen : c->keylen;
+		uint64		ordinal = fz->have_kb ? fz->kbit.ordinal : c->ordinal;
 		uint64		n;
 
 		if (stop)
 		{
-			int			cmp = memkv_key_cmp(c->key, c->keylen, stop->key,
-											stop->len);
+			int			cmp = memkv_key_cmp(key, keylen, stop->key, stop->len);
 
 			if (backward ? (cmp < 0 || (cmp == 0 && !stop->inclusive))
 				: (cmp > 0 || (cmp == 0 && !stop->inclusive)))
@@ -648,12 +679,16 @@ memkv_frozen_collect(MemkvFrozen *fz, MemkvRun *run, const ArtBound *lower,
 			run->stopped = true;
 			break;
 		}
-		n = memkv_frozen_read_postings(fz, &fz->postings, c->ordinal);
-		memkv_run_add(run, c->key, c->keylen, fz->tidbuf, n);
-		r = backward ? fst_cursor_prev(c) : fst_cursor_next(c);
+		n = memkv_frozen_read_postings(fz, &fz->postings, ordinal);
+		memkv_run_add(run, key, keylen, fz->tidbuf, n);
+		if (fz->have_kb)
+			r = backward ? kb_iter_prev(&fz->kbit) : kb_iter_next(&fz->kbit);
+		else
+			r = backward ? fst_cursor_prev(c) : fst_cursor_next(c);
 	}
 	if (r < 0)
-		memkv_frozen_failed(fz, c->errmsg);
+		memkv_frozen_failed(fz, fz->have_kb ? "malformed key blocks" :
+							c->errmsg);
 }
 
 /*
@@ -708,6 +743,11 @@ memkv_frozen_cache_free(MemkvEntry *entry)
 {
 	if (entry->frozen_cache != ARENA_NULL)
 		memkv_arena_free_big(entry->frozen_cache, entry->frozen_cache_bytes);
+	if (entry->frozen_kb != ARENA_NULL)
+		memkv_arena_free_big(entry->frozen_kb, entry->frozen_kb_bytes);
+	entry->frozen_kb = ARENA_NULL;
+	entry->frozen_kb_bytes = 0;
+	entry->frozen_kb_failed = false;
 	entry->frozen_cache = ARENA_NULL;
 	entry->frozen_cache_bytes = 0;
 	entry->frozen_cache_instance = 0;
@@ -764,6 +804,123 @@ memkv_frozen_cache_build(Relation index, MemkvEntry *entry,
 	memkv_page_source_release(&ps);
 	entry->frozen_cache = p;
 	entry->frozen_cache_bytes = Max(total, 1);
+}
+
+/*
+ * Would key blocks help?  True if the entry holds the shared copy of the
+ * run `meta` describes but no key blocks for it (and none failed for lack
+ * of room).  Caller holds the entry lock.
+ */
+bool
+memkv_frozen_kb_wanted(MemkvEntry *entry, const MemkvMetaPageData *meta)
+{
+	return entry->frozen_cache != ARENA_NULL &&
+		entry->frozen_cache_instance == meta->instance_id &&
+		entry->frozen_cache_epoch == meta->frozen_epoch &&
+		entry->frozen_cache_start == meta->frozen_start &&
+		entry->frozen_kb == ARENA_NULL && !entry->frozen_kb_failed;
+}
+
+/*
+ * A backend-local copy of the FST image of the run in the entry's shared
+ * copy, so that key blocks can be built from it without holding the entry
+ * lock.  Caller holds the entry lock (shared is enough) and has checked
+ * memkv_frozen_kb_wanted.
+ */
+uint8 *
+memkv_frozen_fst_copy(MemkvEntry *entry, const MemkvMetaPageData *meta)
+{
+	uint8	   *copy = palloc_extended(Max(meta->fst_size, 1), MCXT_ALLOC_HUGE);
+
+	memcpy(copy, ARENA_ADDR(memkv_allocator()->base, entry->frozen_cache),
+		   meta->fst_size);
+	return copy;
+}
+
+/*
+ * Build the key blocks of an FST image (from memkv_frozen_fst_copy) in
+ * backend memory, by one walk over the FST: about half a second per
+ * million path-like keys, so no lock may be held.  Returns the image and
+ * its size, or NULL if the key blocks would pass 4 GB.
+ */
+uint8 *
+memkv_frozen_kb_make(const uint8 *fst, Size fst_size, Size *size)
+{
+	FstAllocator alloc;
+	FstSource	src;
+	FstReader	reader;
+	FstCursor	cursor;
+	KbBuilder  *b;
+	uint8	   *image;
+	uint64		n = 0;
+	int			r;
+
+	memkv_fst_allocator(&alloc);
+	src.read = fst_memory_read;
+	src.arg = (void *) fst;
+	src.size = fst_size;
+	if (fst_reader_open(&reader, &src) != 0)
+		elog(ERROR, "memkv: copy of a frozen run is unreadable: %s",
+			 reader.errmsg);
+	fst_cursor_init(&cursor, &reader, &alloc);
+	b = kb_builder_create(&alloc);
+	for (r = fst_cursor_seek(&cursor, FST_SEEK_FIRST, NULL, 0); r == 1;
+		 r = fst_cursor_next(&cursor))
+	{
+		if ((++n & 0xffff) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (kb_builder_add(b, cursor.key, cursor.keylen) != 0)
+		{
+			kb_builder_destroy(b);
+			fst_cursor_free(&cursor);
+			return NULL;
+		}
+	}
+	if (r < 0)
+		elog(ERROR, "memkv: copy of a frozen run is unreadable: %s",
+			 cursor.errmsg);
+	fst_cursor_free(&cursor);
+	*size = kb_builder_size(b);
+	image = palloc_extended(*size, MCXT_ALLOC_HUGE);
+	kb_builder_finish(b, image);
+	kb_builder_destroy(b);
+	return image;
+}
+
+/*
+ * Copy key blocks made by memkv_frozen_kb_make from the run `meta`
+ * describes into the arena, if the entry still holds that run's copy (key
+ * blocks always belong to the copy next to them) and no key blocks, and if they
+ * leave at least half of the arena free (the delta needs it).  Otherwise
+ * (no room) remember not to try again for this run.  Frees `image`.
+ * Entry lock held exclusively.
+ */
+void
+memkv_frozen_kb_install(MemkvEntry *entry, const MemkvMetaPageData *meta,
+						uint8 *image, Size size)
+{
+	ArenaPtr	p;
+
+	if (image == NULL || !memkv_frozen_kb_wanted(entry, meta))
+	{
+		if (image == NULL && memkv_frozen_kb_wanted(entry, meta))
+			entry->frozen_kb_failed = true;
+		if (image)
+			pfree(image);
+		return;
+	}
+	p = ARENA_NULL;
+	if (memkv_arena_bytes_used() + size <= memkv_shared->arena_size / 2)
+		p = memkv_arena_alloc_big(size);
+	if (p == ARENA_NULL)
+		entry->frozen_kb_failed = true;
+	else
+	{
+		memcpy(ARENA_ADDR(memkv_allocator()->base, p), image, size);
+		entry->frozen_kb = p;
+		entry->frozen_kb_bytes = size;
+	}
+	pfree(image);
 }
 
 /* -------------------------------------------------------- frozen writer */

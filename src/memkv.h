@@ -190,6 +190,10 @@ typedef struct MemkvEntry
 	BlockNumber frozen_cache_start;
 	uint32		frozen_cache_epoch;
 	bool		frozen_cache_failed;	/* no room for this run: don't retry */
+	/* the same run's keys front-coded (keyblocks.h), for range scans */
+	ArenaPtr	frozen_kb;
+	Size		frozen_kb_bytes;
+	bool		frozen_kb_failed;	/* no room for them: don't retry */
 
 	/* a background freeze was asked for (worker.c) */
 	bool		freeze_requested;
@@ -379,6 +383,15 @@ extern bool memkv_frozen_cache_wanted(MemkvEntry *entry,
 extern void memkv_frozen_cache_build(Relation index, MemkvEntry *entry,
 									 const MemkvMetaPageData *meta);
 extern void memkv_frozen_cache_free(MemkvEntry *entry);
+extern bool memkv_frozen_kb_wanted(MemkvEntry *entry,
+								   const MemkvMetaPageData *meta);
+extern uint8 *memkv_frozen_fst_copy(MemkvEntry *entry,
+									const MemkvMetaPageData *meta);
+extern uint8 *memkv_frozen_kb_make(const uint8 *fst, Size fst_size,
+								   Size *size);
+extern void memkv_frozen_kb_install(MemkvEntry *entry,
+									const MemkvMetaPageData *meta,
+									uint8 *image, Size size);
 extern void memkv_frozen_close(MemkvFrozen *frozen);
 extern void memkv_frozen_collect(MemkvFrozen *frozen, MemkvRun *run,
 								 const ArtBound *lower, const ArtBound *upper,

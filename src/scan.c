@@ -481,6 +481,31 @@ memkv_fill(IndexScanDesc scan, MemkvBatch *batch, ScanDirection dir,
 			memkv_entry_release(entry);
 			entry = memkv_open_synced(scan->indexRelation, LW_SHARED, &meta);
 		}
+
+		/*
+		 * ... and, for range scans, its keys front-coded: built from a
+		 * local copy of its FST without the lock (it takes a while), then
+		 * installed under the exclusive lock if the run is still current.
+		 */
+		if (walk_keys &&
+			!(lowerp && upperp && lowerp->inclusive && upperp->inclusive &&
+			  memkv_key_cmp(lowerp->key, lowerp->len, upperp->key,
+							upperp->len) == 0) &&
+			memkv_frozen_kb_wanted(entry, &meta))
+		{
+			MemkvMetaPageData built_for = meta;
+			Size		kbsize = 0;
+			uint8	   *fst = memkv_frozen_fst_copy(entry, &meta);
+			uint8	   *kb;
+
+			memkv_entry_release(entry);
+			kb = memkv_frozen_kb_make(fst, built_for.fst_size, &kbsize);
+			pfree(fst);
+			entry = memkv_open_synced(scan->indexRelation, LW_EXCLUSIVE, &meta);
+			memkv_frozen_kb_install(entry, &built_for, kb, kbsize);
+			memkv_entry_release(entry);
+			entry = memkv_open_synced(scan->indexRelation, LW_SHARED, &meta);
+		}
 		frozen = memkv_frozen_open(scan->indexRelation, &meta, entry);
 
 		if (backward && take_nulls)

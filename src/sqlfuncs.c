@@ -111,7 +111,8 @@ memkv_state(PG_FUNCTION_ARGS)
 	values[12] = Int64GetDatum((int64) meta.freezes);
 	values[13] = TimestampTzGetDatum((TimestampTz) meta.last_freeze);
 	nulls[13] = (meta.last_freeze == 0);
-	values[14] = Int64GetDatum((int64) entry->frozen_cache_bytes);
+	values[14] = Int64GetDatum((int64) (entry->frozen_cache_bytes +
+										 entry->frozen_kb_bytes));
 	memkv_entry_release(entry);
 
 	relation_close(index, AccessShareLock);
