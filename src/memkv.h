@@ -289,7 +289,9 @@ typedef struct MemkvScanOpaqueData
 	int			cur;			/* position in the current batch */
 	int			batch_target;	/* TIDs to aim for at the next fill */
 	MemkvRun	runs[3];		/* scratch: keys from delta, imm, frozen */
-	IndexTuple	last_itup;		/* for index-only scans */
+	IndexTuple	last_itup;		/* for index-only scans: a NULL key's */
+	char	   *itup_buf;		/* ... or a key's, formed in place */
+	Size		itup_size;
 } MemkvScanOpaqueData;
 
 typedef MemkvScanOpaqueData *MemkvScanOpaque;

@@ -647,6 +647,36 @@ memkv_step(IndexScanDesc scan, ScanDirection dir)
 	return &spare->items[so->cur];
 }
 
+/*
+ * The index tuple of a non-NULL key for an index-only scan, formed in a
+ * buffer the scan reuses (valid until the next call), as index_form_tuple
+ * would form it: no null bitmap, the text datum with a 4-byte header at
+ * the (MAXALIGNed) data offset.  A key-per-row palloc and text copy cost
+ * more than the rest of returning the row.
+ */
+static IndexTuple
+memkv_form_key_tuple(MemkvScanOpaque so, const char *key, Size keylen)
+{
+	Size		hoff = IndexInfoFindDataOffset(INDEX_VAR_MASK);
+	Size		size = MAXALIGN(hoff + VARHDRSZ + keylen);
+	IndexTuple	itup;
+
+	if (size > INDEX_SIZE_MASK)
+		elog(ERROR, "memkv: index tuple of %zu bytes is too big", size);
+	if (size > so->itup_size)
+	{
+		so->itup_size = Max(size, 256);
+		so->itup_buf = so->itup_buf ? repalloc(so->itup_buf, so->itup_size) :
+			MemoryContextAlloc(so->batches[0].cxt, so->itup_size);
+	}
+	itup = (IndexTuple) so->itup_buf;
+	memset(itup, 0, size);
+	itup->t_info = (unsigned short) (size | INDEX_VAR_MASK);
+	SET_VARSIZE(so->itup_buf + hoff, VARHDRSZ + keylen);
+	memcpy(VARDATA(so->itup_buf + hoff), key, keylen);
+	return itup;
+}
+
 /* amgettuple */
 bool
 memkv_gettuple(IndexScanDesc scan, ScanDirection dir)
@@ -666,19 +696,22 @@ memkv_gettuple(IndexScanDesc scan, ScanDirection dir)
 	if (scan->xs_want_itup)
 	{
 		MemkvBatch *batch = &so->batches[so->active];
-		Datum		value = (Datum) 0;
-		bool		isnull = item->isnull;
 
-		if (so->last_itup)
-			pfree(so->last_itup);
-		if (!isnull)
-			value = PointerGetDatum(cstring_to_text_with_len(batch->keybuf + item->key_offset,
-															 item->key_len));
-		so->last_itup = index_form_tuple(RelationGetDescr(scan->indexRelation),
-										 &value, &isnull);
-		if (!isnull)
-			pfree(DatumGetPointer(value));
-		scan->xs_itup = so->last_itup;
+		if (item->isnull)
+		{
+			Datum		value = (Datum) 0;
+			bool		isnull = true;
+
+			if (so->last_itup)
+				pfree(so->last_itup);
+			so->last_itup = index_form_tuple(RelationGetDescr(scan->indexRelation),
+											 &value, &isnull);
+			scan->xs_itup = so->last_itup;
+		}
+		else
+			scan->xs_itup = memkv_form_key_tuple(so, batch->keybuf +
+												 item->key_offset,
+												 item->key_len);
 		scan->xs_itupdesc = RelationGetDescr(scan->indexRelation);
 	}
 	return true;
@@ -732,6 +765,8 @@ memkv_endscan(IndexScanDesc scan)
 	MemoryContextDelete(so->bounds_cxt);
 	if (so->last_itup)
 		pfree(so->last_itup);
+	if (so->itup_buf)
+		pfree(so->itup_buf);
 	pfree(so);
 }
 
