@@ -51,6 +51,12 @@
 
 #define DEFAULT_REGISTRY_BYTES	((size_t) 64 << 20)
 
+#if defined(__GNUC__) || defined(__clang__)
+#define FST_PREFETCH(p) __builtin_prefetch(p)
+#else
+#define FST_PREFETCH(p) ((void) 0)
+#endif
+
 /* Structural hash of the final leaf, and the mixing constant. */
 #define HASH_LEAF		UINT64_C(0x6a09e667f3bcc908)
 #define HASH_MUL		UINT64_C(0x9e3779b97f4a7c15)
@@ -687,7 +693,12 @@ compile_single(FstBuilder *b, uint8_t label, uint64_t target, uint64_t hash)
 		return end_node(b);
 	}
 
-	/* the same node right after the target, in the ring? */
+	/*
+	 * The same node right after the target, in the ring?  Else in the
+	 * table: its bucket is fetched meanwhile.
+	 */
+	ent = b->single_tab + bucket_of(hash, b->nsingle) * REG_WAYS;
+	FST_PREFETCH(ent);
 	e = target + (code == 0 ? 2 : 1);
 	if (e < b->written && b->written - target <= b->ring_mask + 1 - 64)
 	{
@@ -707,7 +718,6 @@ compile_single(FstBuilder *b, uint8_t label, uint64_t target, uint64_t hash)
 		}
 	}
 
-	ent = b->single_tab + bucket_of(hash, b->nsingle) * REG_WAYS;
 	for (i = 0; i < REG_WAYS; i++)
 		if (ent[i].key == key)
 		{
