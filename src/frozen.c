@@ -975,7 +975,12 @@ memkv_frozen_writer_begin(void)
 	FstBuildOptions opts;
 
 	memset(&opts, 0, sizeof(opts));
-	opts.registry_bytes = (size_t) Min(maintenance_work_mem, 256 * 1024) * 1024;
+	/*
+	 * The builder's registry: up to 64 MB.  More buys almost nothing (1M
+	 * paths: 11.33 B/key at 256 MB against 11.34 at 64 MB) and costs time
+	 * to clear and to miss in; less loses sharing (11.43 at 16 MB).
+	 */
+	opts.registry_bytes = (size_t) Min(maintenance_work_mem, 64 * 1024) * 1024;
 	memkv_fst_allocator(&w->alloc);
 	w->builder = fst_builder_create(&w->alloc, memkv_image_sink, &w->fst,
 									&opts);

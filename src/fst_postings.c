@@ -785,7 +785,24 @@ fst_postings_seek_group(FstPostings *p, FstPostingsGroup *grp,
 		int			got = 0;
 
 		it->pos = grp->singles_pos + bitpos / 8;
-		if (grp->width > 0)
+		if (grp->width > 0 && p->src.read == fst_memory_read &&
+			it->pos + (bitpos % 8 + grp->width + 7) / 8 <= grp->end)
+		{
+			/* an image in memory: no window, the bytes are all there */
+			const uint8_t *b = (const uint8_t *) p->src.arg + it->pos;
+			int			skip = (int) (bitpos % 8);
+
+			v = b[0] >> skip;
+			got = 8 - skip;
+			while (got < grp->width)
+			{
+				b++;
+				v |= (uint64_t) b[0] << got;
+				got += 8;
+			}
+			v &= ((uint64_t) 1 << grp->width) - 1;
+		}
+		else if (grp->width > 0)
 		{
 			uint8_t		byte;
 			int			skip = (int) (bitpos % 8);

@@ -1007,6 +1007,36 @@ test_postings_set(size_t nkeys, uint32_t maxblock, int withhuge)
 			CHECK(fst_postings_seek_group(&p, &grp, &it, nkeys) == -1,
 				  "group seek: ordinal out of range");
 		}
+
+		/* the same through an in-memory source (its single fast path) */
+		{
+			FstSource	msrc;
+			FstPostings mp;
+
+			msrc.read = fst_memory_read;
+			msrc.arg = out.data;
+			msrc.size = out.len;
+			CHECK(fst_postings_open(&mp, &msrc) == 0, "memory postings open");
+			fst_postings_group_reset(&grp);
+			for (i = 0; rc == 0 && i < nkeys; i++)
+			{
+				size_t		ord = rndn(2) ? i : rndn(nkeys);
+				FstPostingsIter it;
+				uint64_t	total = 0;
+				int64_t		m;
+
+				rc = fst_postings_seek_group(&mp, &grp, &it, ord);
+				CHECK(rc == 0 && it.count == l[ord].n,
+					  "memory group seek %zu: %s", ord, mp.errmsg);
+				if (rc != 0)
+					break;
+				while ((m = fst_postings_next(&it, got + total, 7)) > 0)
+					total += (uint64_t) m;
+				CHECK(m == 0 && total == l[ord].n &&
+					  memcmp(got, l[ord].t, sizeof(FstTid) * total) == 0,
+					  "memory group seek list %zu mismatch", ord);
+			}
+		}
 	}
 	CHECK(ps.violations == 0, "postings read out of bounds");
 
