@@ -129,9 +129,11 @@ SET enable_seqscan = off;
 SELECT count(*) FROM g WHERE k ^@ 'g/';
 RESET enable_seqscan;
 
--- range scans read the run through key blocks kept beside its shared
--- copy (cache_bytes then exceeds the run's own bytes); point lookups and
--- every scan kind still agree with a seq scan
+-- a freeze leaves the new run's shared copy and key blocks in place
+-- (cache_bytes then exceeds the run's own bytes), and range scans read the
+-- keys from those blocks; every scan kind still agrees with a seq scan
+SELECT cache_bytes > fst_bytes + posting_bytes AS ready_after_freeze
+  FROM memkv_state('g_k');
 SET enable_seqscan = off;
 SELECT count(*) FROM g WHERE k >= 'g/5' AND k < 'g/6';
 SELECT cache_bytes > fst_bytes + posting_bytes AS key_blocks_built

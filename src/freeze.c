@@ -463,6 +463,7 @@ memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
 		/* phase 2: merge, without the entry lock; only we touch imm */
 		INSTR_TIME_SET_CURRENT(t_aside);
 		w = memkv_frozen_writer_begin();
+		memkv_frozen_writer_collect_keys(w);
 		if (direct)
 		{
 			memkv_merge_input_init(&delta, NULL, NULL);
@@ -608,6 +609,8 @@ memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
 		memset(&entry->imm_keys, 0, sizeof(ArtTree));
 		memset(&entry->imm_nulls, 0, sizeof(ArtTree));
 		memkv_frozen_cache_free(entry);
+		/* the new run's shared copy and key blocks, ready for scans */
+		memkv_frozen_writer_install_cache(w, entry, &newmeta);
 		entry->freezing = false;
 		entry->epoch = newmeta.epoch;
 		if (direct)

@@ -582,7 +582,7 @@ memkv_frozen_read_postings(MemkvFrozen *fz, FstPostings *p, uint64 ordinal)
 		fz->tidbuf = repalloc_huge(fz->tidbuf,
 								   sizeof(ItemPointerData) * fz->tidbuf_size);
 	}
-	for (;;)
+	while (n < it.count)
 	{
 		int64		got;
 
@@ -944,6 +944,7 @@ struct MemkvFrozenWriter
 	uint64		nnulls;
 	uint64		nkeys;
 	uint64		ntids;
+	KbBuilder  *kb;				/* key blocks for the shared copy, or NULL */
 };
 
 /* FstSinkFn: append to an in-memory image. */
@@ -989,11 +990,29 @@ memkv_frozen_writer_begin(void)
 	return w;
 }
 
+/*
+ * Also build the key blocks of the new run as its keys go by (about 26
+ * bytes per path-like key of backend memory), for
+ * memkv_frozen_writer_install_cache.
+ */
+void
+memkv_frozen_writer_collect_keys(MemkvFrozenWriter *w)
+{
+	if (w->kb == NULL)
+		w->kb = kb_builder_create(&w->alloc);
+}
+
 /* Add the next key (ascending) with its TIDs (sorted, no duplicates). */
 void
 memkv_frozen_writer_add(MemkvFrozenWriter *w, const uint8 *key, Size keylen,
 						ItemPointerData *tids, uint64 ntids)
 {
+	if (w->kb && kb_builder_add(w->kb, key, keylen) != 0)
+	{
+		/* over 4 GB of key blocks: the run goes without */
+		kb_builder_destroy(w->kb);
+		w->kb = NULL;
+	}
 	if (fst_builder_add(w->builder, key, keylen) != 0)
 		elog(ERROR, "memkv: FST build failed: %s",
 			 fst_builder_error(w->builder));
@@ -1147,4 +1166,57 @@ memkv_frozen_writer_finish(MemkvFrozenWriter *w, Relation index, uint32 epoch,
 	meta->frozen_nkeys = w->nkeys;
 	meta->frozen_ntids = w->ntids + w->nnulls;
 	meta->last_freeze = GetCurrentTimestamp();
+}
+
+/*
+ * After memkv_frozen_writer_finish, give the entry a shared copy of the new
+ * run (the run `meta` now describes) and, if the writer collected them,
+ * its key blocks, so that the first scans after a freeze need not build
+ * them.  Each goes in only if the arena stays at most half full.  Entry
+ * lock held exclusively, with no copy installed (memkv_frozen_cache_free).
+ */
+void
+memkv_frozen_writer_install_cache(MemkvFrozenWriter *w, MemkvEntry *entry,
+								  const MemkvMetaPageData *meta)
+{
+	uint64		total = w->fst.len + w->postings.len + w->nullpost.len;
+	ArenaPtr	p;
+	uint8	   *dst;
+
+	Assert(entry->frozen_cache == ARENA_NULL);
+	if (meta->frozen_start == InvalidBlockNumber ||
+		memkv_arena_bytes_used() + total > memkv_shared->arena_size / 2)
+		return;
+	p = memkv_arena_alloc_big(Max(total, 1));
+	if (p == ARENA_NULL)
+		return;
+	dst = ARENA_ADDR(memkv_allocator()->base, p);
+	if (w->fst.len > 0)
+		memcpy(dst, w->fst.data, w->fst.len);
+	if (w->postings.len > 0)
+		memcpy(dst + w->fst.len, w->postings.data, w->postings.len);
+	if (w->nullpost.len > 0)
+		memcpy(dst + w->fst.len + w->postings.len, w->nullpost.data,
+			   w->nullpost.len);
+	entry->frozen_cache = p;
+	entry->frozen_cache_bytes = Max(total, 1);
+	entry->frozen_cache_instance = meta->instance_id;
+	entry->frozen_cache_epoch = meta->frozen_epoch;
+	entry->frozen_cache_start = meta->frozen_start;
+	entry->frozen_cache_failed = false;
+
+	if (w->kb && kb_builder_size(w->kb) > 0)
+	{
+		Size		size = kb_builder_size(w->kb);
+
+		p = ARENA_NULL;
+		if (memkv_arena_bytes_used() + size <= memkv_shared->arena_size / 2)
+			p = memkv_arena_alloc_big(size);
+		if (p != ARENA_NULL)
+		{
+			kb_builder_finish(w->kb, ARENA_ADDR(memkv_allocator()->base, p));
+			entry->frozen_kb = p;
+			entry->frozen_kb_bytes = size;
+		}
+	}
 }

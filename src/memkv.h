@@ -404,6 +404,10 @@ extern bool memkv_frozen_check(MemkvFrozen *frozen, char *errbuf);
 /* Streams a new frozen layer into memory, then into pages. */
 typedef struct MemkvFrozenWriter MemkvFrozenWriter;
 extern MemkvFrozenWriter *memkv_frozen_writer_begin(void);
+extern void memkv_frozen_writer_collect_keys(MemkvFrozenWriter *w);
+extern void memkv_frozen_writer_install_cache(MemkvFrozenWriter *w,
+											  MemkvEntry *entry,
+											  const MemkvMetaPageData *meta);
 extern void memkv_frozen_writer_add(MemkvFrozenWriter *w, const uint8 *key,
 									Size keylen, ItemPointerData *tids,
 									uint64 ntids);

@@ -330,6 +330,49 @@ memkv_merge_runs(MemkvBatch *batch, MemkvRun *runs, int nruns, bool backward)
 		}
 	}
 
+	/*
+	 * The common case, one layer with keys in range: all of its keys go
+	 * over as they are (any limit is its own last key), key bytes in one
+	 * copy, with no comparisons.
+	 */
+	{
+		int			only = -1;
+		int			nonempty = 0;
+
+		for (r = 0; r < nruns; r++)
+			if (runs[r].nkeys > 0)
+			{
+				nonempty++;
+				only = r;
+			}
+		if (nonempty == 1)
+		{
+			const MemkvRun *run = &runs[only];
+			Size		base = batch->keybuf_used;
+			int			i;
+
+			if (base + run->keybuf_used > batch->keybuf_size)
+			{
+				while (base + run->keybuf_used > batch->keybuf_size)
+					batch->keybuf_size *= 2;
+				batch->keybuf = repalloc_huge(batch->keybuf,
+											  batch->keybuf_size);
+			}
+			if (run->keybuf_used > 0)
+				memcpy(batch->keybuf + base, run->keybuf, run->keybuf_used);
+			batch->keybuf_used += run->keybuf_used;
+			for (i = 0; i < run->nkeys; i++)
+			{
+				const MemkvRunKey *k = &run->keys[i];
+
+				memkv_batch_add_tids(batch, false, base + k->key_offset,
+									 k->key_len, run->tids + k->tid_start,
+									 k->ntids);
+			}
+			return stopped;
+		}
+	}
+
 	for (;;)
 	{
 		int			best = -1;
