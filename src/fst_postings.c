@@ -629,6 +629,15 @@ it_gamma(FstPostingsIter *it, uint64_t *v)
 	return 0;
 }
 
+/* Number of set bits of a byte. */
+static inline uint32_t
+popcount8(uint32_t x)
+{
+	x = x - ((x >> 1) & 0x55);
+	x = (x & 0x33) + ((x >> 2) & 0x33);
+	return (x + (x >> 4)) & 0x0f;
+}
+
 /* Number of set bits among bits 0..j-1 of a bitmap. */
 static uint32_t
 bits_below(const uint8_t *map, uint32_t j)
@@ -762,19 +771,28 @@ fst_postings_seek_group(FstPostings *p, FstPostingsGroup *grp,
 	uint32_t	before;
 	uint32_t	idx;
 
-	memset(it, 0, sizeof(FstPostingsIter));
+	/* every field fst_postings_next may read is set below or here */
 	it->p = p;
+	it->count = 0;
+	it->done = 0;
+	it->block = 0;
+	it->offset = 0;
+	it->cur = 0;
+	it->curbits = 0;
+	it->wpos = 0;
+	it->wlen = 0;
 	if (ordinal >= p->nkeys)
 		return set_error(p->errmsg, "postings ordinal out of range");
 	if (grp->group != g && load_group(p, grp, g) != 0)
 		return -1;
+	it->pos = 0;
 	it->end = grp->end;
 
 	if (grp->all_singles)
 		before = j;
 	else
 		before = grp->rank[j / 8] +
-			bits_below(&grp->map[j / 8], j % 8);
+			popcount8(grp->map[j / 8] & ((1u << (j % 8)) - 1));
 
 	if ((grp->map[j / 8] >> (j % 8)) & 1)
 	{
