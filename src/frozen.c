@@ -602,13 +602,14 @@ memkv_frozen_read_postings(MemkvFrozen *fz, FstPostings *p, uint64 ordinal)
 }
 
 /*
- * Append to `run` the frozen keys within the bounds, in order (descending
- * when `backward`), stopping at a key boundary once `target` TIDs are
- * collected (the run is then marked stopped).
+ * Hand to `sink` the frozen keys within the bounds, in order (descending
+ * when `backward`), stopping at a key boundary once `target` TIDs went to
+ * it (the sink is then marked stopped).
  */
 void
-memkv_frozen_collect(MemkvFrozen *fz, MemkvRun *run, const ArtBound *lower,
-					 const ArtBound *upper, bool backward, int target)
+memkv_frozen_collect_to(MemkvFrozen *fz, MemkvKeySink *sink,
+						const ArtBound *lower, const ArtBound *upper,
+						bool backward, int target)
 {
 	FstCursor  *c = &fz->cursor;
 	FstSeekOp	op;
@@ -629,7 +630,8 @@ memkv_frozen_collect(MemkvFrozen *fz, MemkvRun *run, const ArtBound *lower,
 		if (r == 1)
 		{
 			n = memkv_frozen_read_postings(fz, &fz->postings, ordinal);
-			memkv_run_add(run, lower->key, lower->len, fz->tidbuf, n);
+			sink->add(sink->arg, lower->key, lower->len, fz->tidbuf, n);
+			sink->ntids += n;
 		}
 		return;
 	}
@@ -674,13 +676,14 @@ memkv_frozen_collect(MemkvFrozen *fz, MemkvRun *run, const ArtBound *lower,
 				: (cmp > 0 || (cmp == 0 && !stop->inclusive)))
 				break;
 		}
-		if (run->ntids >= (uint64) target)
+		if (sink->ntids >= (uint64) target)
 		{
-			run->stopped = true;
+			sink->stopped = true;
 			break;
 		}
 		n = memkv_frozen_read_postings(fz, &fz->postings, ordinal);
-		memkv_run_add(run, key, keylen, fz->tidbuf, n);
+		sink->add(sink->arg, key, keylen, fz->tidbuf, n);
+		sink->ntids += n;
 		if (fz->have_kb)
 			r = backward ? kb_iter_prev(&fz->kbit) : kb_iter_next(&fz->kbit);
 		else
@@ -689,6 +692,34 @@ memkv_frozen_collect(MemkvFrozen *fz, MemkvRun *run, const ArtBound *lower,
 	if (r < 0)
 		memkv_frozen_failed(fz, fz->have_kb ? "malformed key blocks" :
 							c->errmsg);
+}
+
+/* MemkvKeySink callback appending to a MemkvRun. */
+static void
+memkv_run_sink_add(void *arg, const uint8 *key, Size keylen,
+				   const ItemPointerData *tids, uint64 ntids)
+{
+	memkv_run_add((MemkvRun *) arg, key, keylen, tids, ntids);
+}
+
+/*
+ * Append to `run` the frozen keys within the bounds, in order (descending
+ * when `backward`), stopping at a key boundary once the run holds `target`
+ * TIDs (the run is then marked stopped).
+ */
+void
+memkv_frozen_collect(MemkvFrozen *fz, MemkvRun *run, const ArtBound *lower,
+					 const ArtBound *upper, bool backward, int target)
+{
+	MemkvKeySink sink;
+
+	sink.add = memkv_run_sink_add;
+	sink.arg = run;
+	sink.ntids = run->ntids;
+	sink.stopped = false;
+	memkv_frozen_collect_to(fz, &sink, lower, upper, backward, target);
+	if (sink.stopped)
+		run->stopped = true;
 }
 
 /*

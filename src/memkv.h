@@ -250,6 +250,21 @@ typedef struct MemkvRun
 	bool		stopped;		/* collection ended early: more may follow */
 } MemkvRun;
 
+/*
+ * Where a frozen layer's keys go as they are collected: add() receives
+ * each key with all its TIDs; ntids counts the TIDs given so far (the
+ * collection stops at a key boundary once it reaches the target, and then
+ * sets stopped).
+ */
+typedef struct MemkvKeySink
+{
+	void		(*add) (void *arg, const uint8 *key, Size keylen,
+						const ItemPointerData *tids, uint64 ntids);
+	void	   *arg;
+	uint64		ntids;
+	bool		stopped;
+} MemkvKeySink;
+
 /* The opened frozen layer of an index (see frozen.c). */
 typedef struct MemkvFrozen MemkvFrozen;
 
@@ -395,6 +410,10 @@ extern void memkv_frozen_kb_install(MemkvEntry *entry,
 									const MemkvMetaPageData *meta,
 									uint8 *image, Size size);
 extern void memkv_frozen_close(MemkvFrozen *frozen);
+extern void memkv_frozen_collect_to(MemkvFrozen *frozen, MemkvKeySink *sink,
+									const ArtBound *lower,
+									const ArtBound *upper, bool backward,
+									int target);
 extern void memkv_frozen_collect(MemkvFrozen *frozen, MemkvRun *run,
 								 const ArtBound *lower, const ArtBound *upper,
 								 bool backward, int target);

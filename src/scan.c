@@ -255,6 +255,14 @@ memkv_batch_add(MemkvBatch *batch, bool isnull, const uint8 *key, Size keylen,
 	memkv_batch_add_tids(batch, isnull, offset, keylen, tids, ntids);
 }
 
+/* MemkvKeySink callback adding a frozen key's TIDs to a batch. */
+static void
+memkv_batch_sink_add(void *arg, const uint8 *key, Size keylen,
+					 const ItemPointerData *tids, uint64 ntids)
+{
+	memkv_batch_add((MemkvBatch *) arg, false, key, keylen, tids, ntids);
+}
+
 /* Add the NULL key's TIDs from every layer to the batch. */
 static void
 memkv_fill_nulls(MemkvEntry *entry, MemkvFrozen *frozen, MemkvBatch *batch,
@@ -553,7 +561,20 @@ memkv_fill(IndexScanDesc scan, MemkvBatch *batch, ScanDirection dir,
 
 		if (backward && take_nulls)
 			memkv_fill_nulls(entry, frozen, batch, &so->runs[2]);
-		if (walk_keys)
+		if (walk_keys && frozen && entry->keys.ntids == 0 && !entry->freezing)
+		{
+			/* only the frozen layer can have keys: straight into the batch */
+			MemkvKeySink sink;
+
+			sink.add = memkv_batch_sink_add;
+			sink.arg = batch;
+			sink.ntids = 0;
+			sink.stopped = false;
+			memkv_frozen_collect_to(frozen, &sink, lowerp, upperp, backward,
+									so->batch_target);
+			stopped = sink.stopped;
+		}
+		else if (walk_keys)
 		{
 			int			nruns = 0;
 
