@@ -572,6 +572,17 @@ memkv_frozen_read_postings(MemkvFrozen *fz, FstPostings *p, uint64 ordinal)
 	FstPostingsIter it;
 	uint64		n = 0;
 
+	/* most keys have one TID: decoded a group at a time */
+	if (p == &fz->postings)
+	{
+		int			r = fst_postings_single(p, &fz->postgrp, ordinal,
+											(FstTid *) fz->tidbuf);
+
+		if (r < 0)
+			memkv_frozen_failed(fz, p->errmsg);
+		if (r == 1)
+			return 1;
+	}
 	if ((p == &fz->postings ?
 		 fst_postings_seek_group(p, &fz->postgrp, &it, ordinal) :
 		 fst_postings_seek(p, &it, ordinal)) != 0)

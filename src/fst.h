@@ -460,6 +460,8 @@ typedef struct FstPostingsGroup
 	uint8_t		rank[FST_POSTINGS_GROUP / 8];	/* singles before byte i */
 	uint32_t	nknown;			/* list_pos[0 .. nknown-1] are known */
 	uint64_t	list_pos[FST_POSTINGS_GROUP + 1];	/* long list starts */
+	bool		singles_ready;	/* singles[0 .. nsingles-1] are decoded */
+	FstTid		singles[FST_POSTINGS_GROUP];
 } FstPostingsGroup;
 
 /* Forget everything a FstPostingsGroup knows. */
@@ -471,6 +473,16 @@ extern void fst_postings_group_reset(FstPostingsGroup *grp);
  */
 extern int	fst_postings_seek_group(FstPostings *p, FstPostingsGroup *grp,
 									FstPostingsIter *it, uint64_t ordinal);
+
+/*
+ * If `ordinal` has exactly one TID, store it in *tid and return 1; return
+ * 0 if its list is empty or longer (read it with fst_postings_seek_group),
+ * -1 on corrupt input or an ordinal out of range.  The first such call in
+ * a group decodes all of the group's single TIDs into grp, so consecutive
+ * ordinals then cost an array read.
+ */
+extern int	fst_postings_single(FstPostings *p, FstPostingsGroup *grp,
+								uint64_t ordinal, FstTid *tid);
 
 /* ------------------------------------------------------------- checking */
 

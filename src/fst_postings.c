@@ -747,8 +747,77 @@ load_group(FstPostings *p, FstPostingsGroup *grp, uint64_t g)
 	grp->singles_pos = it.pos;
 	grp->list_pos[0] = it.pos + ((uint64_t) grp->nsingles * grp->width + 7) / 8;
 	grp->nknown = 1;
+	grp->singles_ready = false;
 	grp->group = g;
 	return 0;
+}
+
+/* Decode every single TID of the loaded group into grp->singles. */
+static int
+decode_singles(FstPostings *p, FstPostingsGroup *grp)
+{
+	uint64_t	nbytes = ((uint64_t) grp->nsingles * grp->width + 7) / 8;
+	uint8_t		buf[FST_POSTINGS_GROUP * 48 / 8];
+	const uint8_t *b = buf;
+	uint64_t	acc = 0;
+	int			nacc = 0;
+	uint64_t	mask = grp->width ? (((uint64_t) 1 << grp->width) - 1) : 0;
+	uint32_t	k;
+	size_t		pos = 0;
+
+	if (nbytes > sizeof(buf) || grp->singles_pos + nbytes > grp->end)
+		return set_error(p->errmsg, "postings group truncated");
+	if (nbytes > 0)
+	{
+		b = p->src.read(p->src.arg, grp->singles_pos, (size_t) nbytes, buf);
+		if (b == NULL)
+			return set_error(p->errmsg, "postings image read failed");
+	}
+	for (k = 0; k < grp->nsingles; k++)
+	{
+		uint64_t	v;
+		uint64_t	blk;
+
+		while (nacc < grp->width)
+		{
+			acc |= (uint64_t) b[pos++] << nacc;
+			nacc += 8;
+		}
+		v = acc & mask;
+		acc = grp->width < 64 ? acc >> grp->width : 0;
+		nacc -= grp->width;
+		blk = grp->base + v / grp->radix;
+		if (blk > UINT32_MAX)
+			return set_error(p->errmsg, "postings block out of range");
+		grp->singles[k].bi_hi = (uint16_t) (blk >> 16);
+		grp->singles[k].bi_lo = (uint16_t) blk;
+		grp->singles[k].offset = (uint16_t) (v % grp->radix);
+	}
+	grp->singles_ready = true;
+	return 0;
+}
+
+/* The TID of a single, through grp; see fst.h. */
+int
+fst_postings_single(FstPostings *p, FstPostingsGroup *grp, uint64_t ordinal,
+					FstTid *tid)
+{
+	uint64_t	g = ordinal / FST_POSTINGS_GROUP;
+	uint32_t	j = (uint32_t) (ordinal % FST_POSTINGS_GROUP);
+	uint32_t	before;
+
+	if (ordinal >= p->nkeys)
+		return set_error(p->errmsg, "postings ordinal out of range");
+	if (grp->group != g && load_group(p, grp, g) != 0)
+		return -1;
+	if (!((grp->map[j / 8] >> (j % 8)) & 1))
+		return 0;
+	before = grp->all_singles ? j :
+		grp->rank[j / 8] + popcount8(grp->map[j / 8] & ((1u << (j % 8)) - 1));
+	if (!grp->singles_ready && decode_singles(p, grp) != 0)
+		return -1;
+	*tid = grp->singles[before];
+	return 1;
 }
 
 /* Position it on the list of ordinal; see fst.h. */

@@ -1012,12 +1012,14 @@ test_postings_set(size_t nkeys, uint32_t maxblock, int withhuge)
 		{
 			FstSource	msrc;
 			FstPostings mp;
+			FstPostingsGroup grp2;
 
 			msrc.read = fst_memory_read;
 			msrc.arg = out.data;
 			msrc.size = out.len;
 			CHECK(fst_postings_open(&mp, &msrc) == 0, "memory postings open");
 			fst_postings_group_reset(&grp);
+			fst_postings_group_reset(&grp2);
 			for (i = 0; rc == 0 && i < nkeys; i++)
 			{
 				size_t		ord = rndn(2) ? i : rndn(nkeys);
@@ -1025,6 +1027,21 @@ test_postings_set(size_t nkeys, uint32_t maxblock, int withhuge)
 				uint64_t	total = 0;
 				int64_t		m;
 
+				{
+					FstTid		one;
+					int			r1 = fst_postings_single(&mp, &grp, ord, &one);
+
+					CHECK(l[ord].n == 1 ?
+						  (r1 == 1 && memcmp(&one, l[ord].t, sizeof(FstTid)) == 0) :
+						  r1 == 0,
+						  "postings single %zu: %d (n %llu)", ord, r1,
+						  (unsigned long long) l[ord].n);
+					r1 = fst_postings_single(&p, &grp2, ord, &one);
+					CHECK(l[ord].n == 1 ?
+						  (r1 == 1 && memcmp(&one, l[ord].t, sizeof(FstTid)) == 0) :
+						  r1 == 0,
+						  "postings single (page source) %zu: %d", ord, r1);
+				}
 				rc = fst_postings_seek_group(&mp, &grp, &it, ord);
 				CHECK(rc == 0 && it.count == l[ord].n,
 					  "memory group seek %zu: %s", ord, mp.errmsg);
@@ -1078,6 +1095,8 @@ test_postings_set(size_t nkeys, uint32_t maxblock, int withhuge)
 												(j * 3) % (nkeys + 1)) == 0)
 						while (fst_postings_next(&it, got, maxn + 1) > 0)
 							;
+					(void) fst_postings_single(&cp, &grp, rndn(nkeys + 1),
+											   got);
 				}
 			}
 		}
