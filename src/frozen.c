@@ -849,6 +849,19 @@ memkv_frozen_cache_build(Relation index, MemkvEntry *entry,
 }
 
 /*
+ * Arena space for a scan accelerator (a run's copy, its key blocks): only
+ * if the arena stays at most half full, since the delta trees need the
+ * rest.  ARENA_NULL if not.
+ */
+static ArenaPtr
+memkv_accelerator_alloc(Size size)
+{
+	if (memkv_arena_bytes_used() + size > memkv_shared->arena_size / 2)
+		return ARENA_NULL;
+	return memkv_arena_alloc_big(size);
+}
+
+/*
  * Would key blocks help?  True if the entry holds the shared copy of the
  * run `meta` describes but no key blocks for it (and none failed for lack
  * of room).  Caller holds the entry lock.
@@ -943,26 +956,20 @@ memkv_frozen_kb_install(MemkvEntry *entry, const MemkvMetaPageData *meta,
 {
 	ArenaPtr	p;
 
-	if (image == NULL || !memkv_frozen_kb_wanted(entry, meta))
+	if (memkv_frozen_kb_wanted(entry, meta))
 	{
-		if (image == NULL && memkv_frozen_kb_wanted(entry, meta))
+		p = image ? memkv_accelerator_alloc(size) : ARENA_NULL;
+		if (p == ARENA_NULL)
 			entry->frozen_kb_failed = true;
-		if (image)
-			pfree(image);
-		return;
+		else
+		{
+			memcpy(ARENA_ADDR(memkv_allocator()->base, p), image, size);
+			entry->frozen_kb = p;
+			entry->frozen_kb_bytes = size;
+		}
 	}
-	p = ARENA_NULL;
-	if (memkv_arena_bytes_used() + size <= memkv_shared->arena_size / 2)
-		p = memkv_arena_alloc_big(size);
-	if (p == ARENA_NULL)
-		entry->frozen_kb_failed = true;
-	else
-	{
-		memcpy(ARENA_ADDR(memkv_allocator()->base, p), image, size);
-		entry->frozen_kb = p;
-		entry->frozen_kb_bytes = size;
-	}
-	pfree(image);
+	if (image)
+		pfree(image);
 }
 
 /* -------------------------------------------------------- frozen writer */
@@ -1226,10 +1233,9 @@ memkv_frozen_writer_install_cache(MemkvFrozenWriter *w, MemkvEntry *entry,
 	uint8	   *dst;
 
 	Assert(entry->frozen_cache == ARENA_NULL);
-	if (meta->frozen_start == InvalidBlockNumber ||
-		memkv_arena_bytes_used() + total > memkv_shared->arena_size / 2)
+	if (meta->frozen_start == InvalidBlockNumber)
 		return;
-	p = memkv_arena_alloc_big(Max(total, 1));
+	p = memkv_accelerator_alloc(Max(total, 1));
 	if (p == ARENA_NULL)
 		return;
 	dst = ARENA_ADDR(memkv_allocator()->base, p);
@@ -1247,13 +1253,11 @@ memkv_frozen_writer_install_cache(MemkvFrozenWriter *w, MemkvEntry *entry,
 	entry->frozen_cache_start = meta->frozen_start;
 	entry->frozen_cache_failed = false;
 
-	if (w->kb && kb_builder_size(w->kb) > 0)
+	if (w->kb)
 	{
 		Size		size = kb_builder_size(w->kb);
 
-		p = ARENA_NULL;
-		if (memkv_arena_bytes_used() + size <= memkv_shared->arena_size / 2)
-			p = memkv_arena_alloc_big(size);
+		p = memkv_accelerator_alloc(size);
 		if (p != ARENA_NULL)
 		{
 			kb_builder_finish(w->kb, ARENA_ADDR(memkv_allocator()->base, p));

@@ -67,6 +67,18 @@ put_varint(uint8_t *p, uint64_t v)
 	return n;
 }
 
+/* Compare two keys in byte order, a prefix first; <0, 0 or >0. */
+static inline int
+key_cmp_bytes(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	size_t		m = alen < blen ? alen : blen;
+	int			c = m ? memcmp(a, b, m) : 0;
+
+	if (c != 0)
+		return c;
+	return (alen > blen) - (alen < blen);
+}
+
 static inline uint32_t
 get_u32(const uint8_t *p)
 {

@@ -752,6 +752,16 @@ load_group(FstPostings *p, FstPostingsGroup *grp, uint64_t g)
 	return 0;
 }
 
+/* How many of the loaded group's keys before key j are singles. */
+static inline uint32_t
+singles_before(const FstPostingsGroup *grp, uint32_t j)
+{
+	if (grp->all_singles)
+		return j;
+	return grp->rank[j / 8] +
+		popcount8(grp->map[j / 8] & ((1u << (j % 8)) - 1));
+}
+
 /* Decode every single TID of the loaded group into grp->singles. */
 static int
 decode_singles(FstPostings *p, FstPostingsGroup *grp)
@@ -804,7 +814,6 @@ fst_postings_single(FstPostings *p, FstPostingsGroup *grp, uint64_t ordinal,
 {
 	uint64_t	g = ordinal / FST_POSTINGS_GROUP;
 	uint32_t	j = (uint32_t) (ordinal % FST_POSTINGS_GROUP);
-	uint32_t	before;
 
 	if (ordinal >= p->nkeys)
 		return set_error(p->errmsg, "postings ordinal out of range");
@@ -812,11 +821,9 @@ fst_postings_single(FstPostings *p, FstPostingsGroup *grp, uint64_t ordinal,
 		return -1;
 	if (!((grp->map[j / 8] >> (j % 8)) & 1))
 		return 0;
-	before = grp->all_singles ? j :
-		grp->rank[j / 8] + popcount8(grp->map[j / 8] & ((1u << (j % 8)) - 1));
 	if (!grp->singles_ready && decode_singles(p, grp) != 0)
 		return -1;
-	*tid = grp->singles[before];
+	*tid = grp->singles[singles_before(grp, j)];
 	return 1;
 }
 
@@ -835,10 +842,10 @@ int
 fst_postings_seek_group(FstPostings *p, FstPostingsGroup *grp,
 						FstPostingsIter *it, uint64_t ordinal)
 {
-	uint64_t	g = ordinal / FST_POSTINGS_GROUP;
 	uint32_t	j = (uint32_t) (ordinal % FST_POSTINGS_GROUP);
-	uint32_t	before;
 	uint32_t	idx;
+	FstTid		tid;
+	int			r;
 
 	/* every field fst_postings_next may read is set below or here */
 	it->p = p;
@@ -850,76 +857,24 @@ fst_postings_seek_group(FstPostings *p, FstPostingsGroup *grp,
 	it->curbits = 0;
 	it->wpos = 0;
 	it->wlen = 0;
-	if (ordinal >= p->nkeys)
-		return set_error(p->errmsg, "postings ordinal out of range");
-	if (grp->group != g && load_group(p, grp, g) != 0)
-		return -1;
 	it->pos = 0;
+
+	/* a single: its TID is all there is to read */
+	r = fst_postings_single(p, grp, ordinal, &tid);
+	if (r < 0)
+		return -1;
 	it->end = grp->end;
-
-	if (grp->all_singles)
-		before = j;
-	else
-		before = grp->rank[j / 8] +
-			popcount8(grp->map[j / 8] & ((1u << (j % 8)) - 1));
-
-	if ((grp->map[j / 8] >> (j % 8)) & 1)
+	if (r == 1)
 	{
-		/* a single: read its width-bit value */
-		uint64_t	bitpos = (uint64_t) before * grp->width;
-		uint64_t	v = 0;
-		uint64_t	blk;
-		int			got = 0;
-
-		it->pos = grp->singles_pos + bitpos / 8;
-		if (grp->width > 0 && p->src.read == fst_memory_read &&
-			it->pos + (bitpos % 8 + grp->width + 7) / 8 <= grp->end)
-		{
-			/* an image in memory: no window, the bytes are all there */
-			const uint8_t *b = (const uint8_t *) p->src.arg + it->pos;
-			int			skip = (int) (bitpos % 8);
-
-			v = b[0] >> skip;
-			got = 8 - skip;
-			while (got < grp->width)
-			{
-				b++;
-				v |= (uint64_t) b[0] << got;
-				got += 8;
-			}
-			v &= ((uint64_t) 1 << grp->width) - 1;
-		}
-		else if (grp->width > 0)
-		{
-			uint8_t		byte;
-			int			skip = (int) (bitpos % 8);
-
-			if (it_byte(it, &byte) != 0)
-				return -1;
-			v = byte >> skip;
-			got = 8 - skip;
-			while (got < grp->width)
-			{
-				if (it_byte(it, &byte) != 0)
-					return -1;
-				v |= (uint64_t) byte << got;
-				got += 8;
-			}
-			v &= ((uint64_t) 1 << grp->width) - 1;
-		}
-		blk = grp->base + v / grp->radix;
-		if (blk > UINT32_MAX)
-			return set_error(p->errmsg, "postings block out of range");
-		it->block = (uint32_t) blk;
-		it->offset = (uint16_t) (v % grp->radix);
+		it->block = (uint32_t) tid.bi_hi << 16 | tid.bi_lo;
+		it->offset = tid.offset;
 		it->count = 1;
-		it->done = 0;
 		it->end = it->pos;		/* nothing more to read */
 		return 0;
 	}
 
 	/* find where the idx'th long list starts, skipping each list once */
-	idx = j - before;
+	idx = j - singles_before(grp, j);
 	while (grp->nknown <= idx)
 	{
 		uint64_t	n;

@@ -922,15 +922,14 @@ fst_verify(FstReader *r, FstPostings *p, const FstAllocator *alloc,
 	rc = fst_cursor_seek(c, FST_SEEK_FIRST, NULL, 0);
 	while (rc == 1)
 	{
-		size_t		m = c->keylen < prevlen ? c->keylen : prevlen;
-		int			cmp = m ? memcmp(c->key, prev, m) : 0;
+		int			cmp = key_cmp_bytes(c->key, c->keylen, prev, prevlen);
 
 		if (c->ordinal != n)
 		{
 			set_error(errmsg, "fst ordinals do not start at 0");
 			break;
 		}
-		if (n > 0 && (cmp < 0 || (cmp == 0 && c->keylen <= prevlen)))
+		if (n > 0 && cmp <= 0)
 		{
 			set_error(errmsg, "fst keys not strictly ascending");
 			break;

@@ -12,6 +12,7 @@
  *-------------------------------------------------------------------------
  */
 #include "keyblocks.h"
+#include "fst_bytes.h"
 
 #include <string.h>
 
@@ -49,18 +50,6 @@ grow(FstAllocator *a, void **buf, size_t *cap, size_t need)
 	*buf = p;
 	*cap = ncap;
 	return 0;
-}
-
-/* Append a varint to the data area. */
-static void
-put_varint(KbBuilder *b, uint64_t v)
-{
-	while (v >= 0x80)
-	{
-		b->data[b->len++] = (uint8_t) (v | 0x80);
-		v >>= 7;
-	}
-	b->data[b->len++] = (uint8_t) v;
 }
 
 /* Create an empty builder. */
@@ -118,14 +107,14 @@ kb_builder_add(KbBuilder *b, const uint8_t *key, size_t len)
 		}
 		b->offcap = (uint32_t) (cap / sizeof(uint32_t));
 		b->offsets[b->noffsets++] = (uint32_t) b->len;
-		put_varint(b, len);
+		b->len += put_varint(b->data + b->len, len);
 		memcpy(b->data + b->len, key, len);
 		b->len += len;
 	}
 	else
 	{
-		put_varint(b, lcp);
-		put_varint(b, len - lcp);
+		b->len += put_varint(b->data + b->len, lcp);
+		b->len += put_varint(b->data + b->len, len - lcp);
 		memcpy(b->data + b->len, key + lcp, len - lcp);
 		b->len += len - lcp;
 	}
@@ -337,18 +326,6 @@ set_current(KbIter *it, uint32_t idx)
 	return 1;
 }
 
-/* Byte-order comparison. */
-static int
-key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
-{
-	size_t		m = alen < blen ? alen : blen;
-	int			c = m ? memcmp(a, b, m) : 0;
-
-	if (c != 0)
-		return c;
-	return (alen > blen) - (alen < blen);
-}
-
 /*
  * The last block whose first key is < bound (strict) or <= bound, or -1
  * if there is none; -2 on a malformed image.
@@ -369,7 +346,7 @@ find_block(const KbImage *kb, const uint8_t *bound, size_t len, bool strict)
 
 		if (block_first(kb, (uint32_t) mid, &k, &klen) != 0)
 			return -2;
-		c = key_cmp(k, klen, bound, len);
+		c = key_cmp_bytes(k, klen, bound, len);
 		if (c < 0 || (c == 0 && !strict))
 		{
 			found = mid;
@@ -416,7 +393,7 @@ kb_iter_seek(KbIter *it, FstSeekOp op, const uint8_t *bound, size_t len)
 					return -1;
 				for (i = 0; i < it->nblock; i++)
 				{
-					int			c = key_cmp(it->buf + it->start[i],
+					int			c = key_cmp_bytes(it->buf + it->start[i],
 											it->start[i + 1] - it->start[i],
 											bound, len);
 
@@ -437,7 +414,7 @@ kb_iter_seek(KbIter *it, FstSeekOp op, const uint8_t *bound, size_t len)
 				return -1;
 			for (i = it->nblock; i > 0; i--)
 			{
-				int			c = key_cmp(it->buf + it->start[i - 1],
+				int			c = key_cmp_bytes(it->buf + it->start[i - 1],
 										it->start[i] - it->start[i - 1],
 										bound, len);
 
