@@ -10,73 +10,7 @@
  *-------------------------------------------------------------------------
  */
 #include "keyblocks.h"
-
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-static long passed;
-static long failed;
-
-#define CHECK(cond, ...) \
-	do { \
-		if (cond) \
-			passed++; \
-		else \
-		{ \
-			failed++; \
-			if (failed < 50) \
-			{ \
-				printf("FAIL %s:%d: ", __FILE__, __LINE__); \
-				printf(__VA_ARGS__); \
-				printf("\n"); \
-			} \
-		} \
-	} while (0)
-
-static uint64_t rng_state = 0x2545f4914f6cdd1dULL;
-
-static uint64_t
-rnd(void)
-{
-	uint64_t	z = (rng_state += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static void *
-t_alloc(void *arg, size_t size)
-{
-	void	   *p = malloc(size ? size : 1);
-
-	(void) arg;
-	if (!p)
-		abort();
-	return p;
-}
-
-static void *
-t_realloc(void *arg, void *ptr, size_t oldsize, size_t newsize)
-{
-	void	   *p = realloc(ptr, newsize ? newsize : 1);
-
-	(void) arg;
-	(void) oldsize;
-	if (!p)
-		abort();
-	return p;
-}
-
-static void
-t_free(void *arg, void *ptr)
-{
-	(void) arg;
-	free(ptr);
-}
-
-static const FstAllocator talloc = {t_alloc, t_realloc, t_free, NULL};
+#include "unit_check.h"
 
 typedef struct Key
 {
@@ -298,6 +232,7 @@ test_set(size_t want, size_t maxlen)
 int
 main(void)
 {
+	rng_state = 0x2545f4914f6cdd1dULL;
 	test_set(0, 5);
 	test_set(1, 0);				/* only the empty key */
 	test_set(1, 5);
