@@ -1106,6 +1106,18 @@ memkv_frozen_writer_finish(MemkvFrozenWriter *w, Relation index, uint32 epoch,
 	if (fst_builder_finish(w->builder, &info) != 0)
 		elog(ERROR, "memkv: FST build failed: %s",
 			 fst_builder_error(w->builder));
+	/* re-encode the whole FST in the packed format (see fst_pack.c) */
+	if (w->fst.len > 0)
+	{
+		MemkvImage	packed = {0};
+		char		err[FST_ERRMSG_LEN];
+
+		if (fst_pack(w->fst.data, w->fst.len, &w->alloc, memkv_image_sink,
+					 &packed, &info, err) != 0)
+			elog(ERROR, "memkv: FST packing failed: %s", err);
+		pfree(w->fst.data);
+		w->fst = packed;
+	}
 	if (fst_postings_finish(w->pw, &pinfo) != 0)
 		elog(ERROR, "memkv: postings build failed: %s",
 			 fst_postings_writer_error(w->pw));

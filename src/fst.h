@@ -102,6 +102,36 @@
  * An empty FST (nkeys == 0) has no nodes and root 0.
  *
  *
+ * PACKED FORMAT (version 2)
+ * -------------------------
+ * fst_pack re-encodes a finished image; the server stores only packed
+ * images, readers accept both versions.  Differences from version 1:
+ *
+ *	- preamble and trailer carry version 2; between the node area and the
+ *	  trailer lies a code table of FST_CODE_TABLE_SIZE (128) bytes: the
+ *	  code length (0..FST_CODE_MAX_BITS, 0: no code) of label s is the low
+ *	  nibble of byte s / 2 for even s, the high one for odd s.  The lengths
+ *	  define a canonical prefix code: codes assigned in order of (length,
+ *	  label), each the previous plus one, shifted left when the length
+ *	  grows.  The trailer checksum continues over the code table after
+ *	  the preamble.
+ *	- single-transition node codes 1..47 name common labels; codes 48..63
+ *	  (FST_CHAIN_CODE0 and up) make a chain node instead: k = code - 46
+ *	  single-transition non-final nodes in a row (2 <= k <=
+ *	  FST_CHAIN_MAX), each the only way into the next:
+ *		L[0]	bit 7 set, bit 6 "next" (the last label's delta is 0), bits
+ *				0-5 the code
+ *		[var]	delta - 1 of the last label's target, unless "next"
+ *		bits	the k labels' codes in path order, each written least
+ *				significant bit first in the order of the code's bits
+ *				(first bit of the code first), padded to a byte
+ *	  The chain's labels other than the first have no address of their
+ *	  own: nothing but the chain leads into them.  The last label's target
+ *	  is start - 1 - delta, start being the chain's lowest byte.
+ *	- the common-label table is the packer's own (the labels of
+ *	  single-transition nodes, most frequent first).
+ *
+ *
  * POSTINGS IMAGE FORMAT (version 1)
  * ---------------------------------
  * A TID is (block, offset) with block = bi_hi << 16 | bi_lo.  Lists are
@@ -147,13 +177,20 @@
 #define FST_TRAILER_MAGIC			0x544b4d4du	/* "MMKT" */
 #define FST_POSTINGS_MAGIC			0x504b4d4du	/* "MMKP" */
 #define FST_POSTINGS_TRAILER_MAGIC	0x514b4d4du	/* "MMKQ" */
-#define FST_VERSION					1
+#define FST_VERSION					1	/* postings; FST images written plain */
+#define FST_VERSION_PACKED			2	/* FST images re-encoded by fst_pack */
 #define FST_PREAMBLE_SIZE			72
 #define FST_TRAILER_SIZE			40
 #define FST_POSTINGS_PREAMBLE_SIZE	8
 #define FST_POSTINGS_TRAILER_SIZE	48
 #define FST_POSTINGS_GROUP			128
 #define FST_NCOMMON					63
+
+/* Packed images (version 2): see "PACKED FORMAT" above. */
+#define FST_CODE_TABLE_SIZE			128 /* 256 4-bit code lengths */
+#define FST_CODE_MAX_BITS			11
+#define FST_CHAIN_CODE0				48	/* single-node codes 48..63: chains */
+#define FST_CHAIN_MAX				17	/* labels of one chain node */
 
 /* Field widths (bits) selected by the width codes of a multi node. */
 #define FST_DELTA_BITS	{0, 3, 4, 5, 6, 7, 8, 10, 12, 14, 16, 18, 20, 22, 24, 40}
@@ -253,6 +290,18 @@ extern uint64_t fst_builder_written(const FstBuilder *b);
 /* Release all memory of the builder (finished or not). */
 extern void fst_builder_destroy(FstBuilder *b);
 
+/*
+ * Re-encode the finished plain image image[0..size) in the packed format
+ * (version 2, smaller: see "PACKED FORMAT"), streaming it to sink.  Same
+ * keys and ordinals; info gets the new image's figures.  Memory: about 1.3
+ * bits per byte of the input image plus 8 bytes per node pointed to.
+ * Returns 0, or -1 with a message in errmsg (FST_ERRMSG_LEN bytes) if the
+ * input is not a valid plain image or the sink fails.
+ */
+extern int	fst_pack(const uint8_t *image, uint64_t size,
+					 const FstAllocator *alloc, FstSinkFn sink, void *sink_arg,
+					 FstInfo *info, char *errmsg);
+
 /* ----------------------------------------------------------------- reader */
 
 /*
@@ -273,8 +322,11 @@ typedef struct FstReader
 	uint64_t	nkeys;
 	uint64_t	nodes_end;		/* first byte after the node area */
 	uint32_t	max_key_len;
+	uint16_t	version;		/* FST_VERSION or FST_VERSION_PACKED */
 	uint8_t		common[FST_NCOMMON];
 	FstWindow	win;			/* for fst_lookup */
+	/* packed images: label and code length for the next 11 bits of a chain */
+	uint16_t	decode[1 << FST_CODE_MAX_BITS];
 	uint8_t		buf[FST_MAX_NODE_BYTES];
 	char		errmsg[FST_ERRMSG_LEN];
 } FstReader;

@@ -42,6 +42,7 @@
  */
 #include "fst.h"
 #include "fst_bytes.h"
+#include "fst_node.h"
 
 #include <string.h>
 
@@ -172,10 +173,6 @@ static const uint8_t default_common[FST_NCOMMON] = {
 	'A', 'T', 'E', 'M', 'P', 'R', 'D', 'I', 'L', 'N', 'O', 'B', 'F', 'G',
 	'H', 'U', 'V', 'W', '+', '@', ':'
 };
-
-/* Bit widths selectable by the 4-bit codes of a multi node's width byte. */
-static const uint8_t delta_bits[16] = FST_DELTA_BITS;
-static const uint8_t output_bits[16] = FST_OUTPUT_BITS;
 
 /* Record an error message; the builder refuses further work. */
 static int
@@ -428,82 +425,6 @@ bucket_of(uint64_t h, uint64_t n)
 	return ((h >> 32) * n) >> 32;
 }
 
-/* Bits needed for v (0 for v == 0). */
-static int
-bit_width(uint64_t v)
-{
-	int			w = 0;
-
-	while (v != 0)
-	{
-		w++;
-		v >>= 1;
-	}
-	return w;
-}
-
-/* Smallest code of table whose width holds `bits`, or -1. */
-static int
-width_code(const uint8_t *table, int bits)
-{
-	int			c;
-
-	for (c = 0; c < 16; c++)
-		if (table[c] >= bits)
-			return c;
-	return -1;
-}
-
-/* A little-endian bit writer over a byte array. */
-typedef struct BitWriter
-{
-	uint8_t    *p;
-	size_t		len;			/* whole bytes written */
-	uint64_t	acc;			/* pending bits */
-	int			nacc;
-} BitWriter;
-
-/* Append the low `width` (<= 40) bits of v. */
-static void
-put_bits(BitWriter *bw, uint64_t v, int width)
-{
-	if (width < 64)
-		v &= ((uint64_t) 1 << width) - 1;
-	bw->acc |= v << bw->nacc;
-	bw->nacc += width;
-	while (bw->nacc >= 8)
-	{
-		bw->p[bw->len++] = (uint8_t) bw->acc;
-		bw->acc >>= 8;
-		bw->nacc -= 8;
-	}
-}
-
-/* Append Elias gamma of x (1..16): leading zeros, then x MSB first. */
-static void
-put_gamma_bits(BitWriter *bw, uint32_t x)
-{
-	int			z = 0;
-	int			i;
-
-	while ((x >> (z + 1)) != 0)
-		z++;
-	put_bits(bw, 0, z);
-	for (i = z; i >= 0; i--)
-		put_bits(bw, (x >> i) & 1, 1);
-}
-
-/* Write out the last partial byte; returns the bytes written. */
-static size_t
-flush_bits(BitWriter *bw)
-{
-	if (bw->nacc > 0)
-		bw->p[bw->len++] = (uint8_t) bw->acc;
-	bw->acc = 0;
-	bw->nacc = 0;
-	return bw->len;
-}
-
 /*
  * Mark the last byte written as the end of a node and count the node.
  * Returns the node's address, or 0 with b->failed set.
@@ -600,46 +521,17 @@ encode_node(const FstBuilder *b, const UNode *u, uint64_t start, uint8_t *L)
 		len = encode_single(b, L, u->t[0].label, u->t[0].target, start);
 	else
 	{
-		uint32_t	n = u->n;
-		bool		lastnext = (u->t[n - 1].target == start - 1);
-		uint32_t	ndeltas = lastnext ? n - 1 : n;
-		uint64_t	maxd = 0;
-		uint64_t	maxo = u->t[n - 1].start - u->first;
-		int			dcode,
-					ocode;
-		BitWriter	bw;
+		uint8_t		labels[256];
+		uint64_t	deltas[256];
+		uint64_t	outs[256];
 
-		for (i = 0; i < ndeltas; i++)
+		for (i = 0; i < u->n; i++)
 		{
-			uint64_t	d = start - 1 - u->t[i].target;
-
-			if (d > maxd)
-				maxd = d;
+			labels[i] = u->t[i].label;
+			deltas[i] = start - 1 - u->t[i].target;
+			outs[i] = u->t[i].start - u->first;
 		}
-		dcode = width_code(delta_bits, bit_width(maxd));
-		ocode = n > 1 ? width_code(output_bits, bit_width(maxo)) : 0;
-		if (dcode < 0 || ocode < 0)
-			return 0;
-		L[len++] = (uint8_t) ((u->final ? 0x40 : 0) | (lastnext ? 0x20 : 0) |
-							  (n < 31 ? n : 31));
-		if (n >= 31)
-			L[len++] = (uint8_t) (n - 31);
-		for (i = 0; i < n; i++)
-			L[len++] = u->t[i].label;
-		bw.p = L + len;
-		bw.len = 0;
-		bw.acc = 0;
-		bw.nacc = 0;
-		/* width codes: 4 bits, then Elias gamma of ocode + 1 */
-		if (ndeltas > 0)
-			put_bits(&bw, (uint64_t) dcode, 4);
-		if (n > 1)
-			put_gamma_bits(&bw, (uint32_t) ocode + 1);
-		for (i = 0; i < ndeltas; i++)
-			put_bits(&bw, start - 1 - u->t[i].target, delta_bits[dcode]);
-		for (i = 1; i < n; i++)
-			put_bits(&bw, u->t[i].start - u->first, output_bits[ocode]);
-		len += flush_bits(&bw);
+		len = fst_encode_multi(L, u->final, u->n, labels, deltas, outs);
 	}
 	return len;
 }

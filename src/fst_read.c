@@ -17,6 +17,7 @@
  */
 #include "fst.h"
 #include "fst_bytes.h"
+#include "fst_node.h"
 
 #include <string.h>
 
@@ -27,29 +28,8 @@
  */
 #define WINDOW_BYTES	256
 
-/* A decoded node header; L(i) of the format is end[-i]. */
-typedef struct Node
-{
-	uint64_t	addr;
-	uint64_t	start;
-	const uint8_t *end;
-	uint32_t	n;
-	bool		final;
-	bool		single;
-	uint8_t		label;			/* single only */
-	uint64_t	target;			/* single only */
-	uint32_t	hdr;			/* multi: logical index of the labels */
-	bool		lastnext;
-	uint32_t	ndeltas;
-	uint8_t		dbits;
-	uint8_t		obits;
-	uint32_t	code_bits;		/* width codes at the start of the bit area */
-} Node;
-
 static const uint8_t delta_bits[16] = FST_DELTA_BITS;
 static const uint8_t output_bits[16] = FST_OUTPUT_BITS;
-
-#define NODE_BYTE(nd, i)	((nd)->end[-(int64_t) (i)])
 
 /* The read callback for an image in contiguous memory. */
 const uint8_t *
@@ -58,6 +38,35 @@ fst_memory_read(void *arg, uint64_t off, size_t len, uint8_t *buf)
 	(void) len;
 	(void) buf;
 	return (const uint8_t *) arg + off;
+}
+
+/*
+ * Fill r->decode from the code table of a packed image: entry i, for the
+ * next FST_CODE_MAX_BITS bits i of a chain, is label | length << 8, or 0
+ * where no code matches.  Returns 0, or -1 if the table is no prefix code.
+ */
+static int
+build_decode_table(FstReader *r, const uint8_t *tab)
+{
+	uint8_t		lens[256];
+	uint16_t	codes[256];
+	int			s;
+
+	for (s = 0; s < 256; s++)
+		lens[s] = (tab[s / 2] >> (4 * (s % 2))) & 0x0f;
+	if (fst_code_assign(lens, codes) != 0)
+		return -1;
+	memset(r->decode, 0, sizeof(r->decode));
+	for (s = 0; s < 256; s++)
+	{
+		uint32_t	i;
+
+		if (lens[s] == 0)
+			continue;
+		for (i = codes[s]; i < (1u << FST_CODE_MAX_BITS); i += 1u << lens[s])
+			r->decode[i] = (uint16_t) (s | lens[s] << 8);
+	}
+	return 0;
 }
 
 /* Validate the preamble and trailer and fill in r. */
@@ -85,16 +94,39 @@ fst_reader_open(FstReader *r, const FstSource *src)
 
 	if (get_u32(pre) != FST_MAGIC || get_u32(t) != FST_TRAILER_MAGIC)
 		return set_error(r->errmsg, "fst image has a bad magic number");
-	if ((pre[4] | (pre[5] << 8)) != FST_VERSION ||
-		(t[4] | (t[5] << 8)) != FST_VERSION)
+	r->version = (uint16_t) (pre[4] | (pre[5] << 8));
+	if ((r->version != FST_VERSION && r->version != FST_VERSION_PACKED) ||
+		(t[4] | (t[5] << 8)) != r->version)
 		return set_error(r->errmsg, "fst image has an unsupported version");
-	if (trailer_checksum(t, pre) != get_u32(t + 36))
-		return set_error(r->errmsg, "fst trailer checksum mismatch");
+	if (r->version == FST_VERSION_PACKED)
+	{
+		uint8_t		tab[FST_CODE_TABLE_SIZE];
+
+		if (src->size < FST_PREAMBLE_SIZE + FST_CODE_TABLE_SIZE +
+			FST_TRAILER_SIZE)
+			return set_error(r->errmsg, "fst image too small");
+		p = src->read(src->arg,
+					  src->size - FST_TRAILER_SIZE - FST_CODE_TABLE_SIZE,
+					  FST_CODE_TABLE_SIZE, r->buf);
+		if (p == NULL)
+			return set_error(r->errmsg, "fst image read failed");
+		memcpy(tab, p, FST_CODE_TABLE_SIZE);
+		if (fst_packed_checksum(t, pre, tab) != get_u32(t + 36))
+			return set_error(r->errmsg, "fst trailer checksum mismatch");
+		if (build_decode_table(r, tab) != 0)
+			return set_error(r->errmsg, "fst image has a bad code table");
+		r->nodes_end = src->size - FST_TRAILER_SIZE - FST_CODE_TABLE_SIZE;
+	}
+	else
+	{
+		if (trailer_checksum(t, pre) != get_u32(t + 36))
+			return set_error(r->errmsg, "fst trailer checksum mismatch");
+		r->nodes_end = src->size - FST_TRAILER_SIZE;
+	}
 
 	r->root = get_u64(t + 8);
 	r->nkeys = get_u64(t + 16);
 	r->max_key_len = get_u32(t + 32);
-	r->nodes_end = src->size - FST_TRAILER_SIZE;
 	memcpy(r->common, pre + 8, FST_NCOMMON);
 	if (get_u64(t + 24) != src->size)
 		return set_error(r->errmsg, "fst image size mismatch");
@@ -107,8 +139,12 @@ fst_reader_open(FstReader *r, const FstSource *src)
 	{
 		if (r->root < FST_PREAMBLE_SIZE || r->root >= r->nodes_end)
 			return set_error(r->errmsg, "fst root address out of range");
-		/* every key byte needs a node of its own on the path */
-		if (r->max_key_len > r->nodes_end - FST_PREAMBLE_SIZE)
+		/*
+		 * Every key byte needs a node of its own on the path, or in a
+		 * packed image at least one bit of a chain.
+		 */
+		if (r->max_key_len > (r->nodes_end - FST_PREAMBLE_SIZE) *
+			(r->version == FST_VERSION_PACKED ? 8 : 1))
 			return set_error(r->errmsg, "fst max key length out of range");
 	}
 	return 0;
@@ -142,15 +178,125 @@ node_bits(const Node *nd, uint64_t bitpos, int width)
 }
 
 /*
- * Read and decode the node at addr into nd.  Its bytes come from the window
- * win when they are in it, else a new window ending at addr is fetched
- * (into buf, if the source copies).  Returns 0, or -1 with errmsg set if
- * the bytes do not form a valid node inside the node area.
+ * Make sure the window holds the `need` bytes at and below addr (need <=
+ * avail, the bytes of the node area at and below addr); refetches a window
+ * ending at addr if not.  Returns 0, or -1 on a read failure.
  */
 static int
-read_node(const FstReader *r, FstWindow *win, uint64_t addr, Node *nd,
-		  uint8_t *buf, char *errmsg)
+window_cover(const FstReader *r, FstWindow *win, uint64_t addr, uint64_t need,
+			 uint64_t avail, Node *nd, uint8_t *buf, char *errmsg)
 {
+	uint64_t	w = addr - win->lo + 1;
+	const uint8_t *p;
+
+	if (need <= w)
+		return 0;
+	w = avail < WINDOW_BYTES ? avail : WINDOW_BYTES;
+	if (w < need)
+		w = need;
+	p = r->src.read(r->src.arg, addr - w + 1, (size_t) w, buf);
+	if (p == NULL)
+		return set_error(errmsg, "fst image read failed");
+	win->lo = addr - w + 1;
+	win->hi = addr + 1;
+	win->p = p;
+	nd->end = p + w - 1;
+	return 0;
+}
+
+/*
+ * Decode label `sub` of the chain node whose header byte h is at addr
+ * (nd->end set), its code starting at bit `bitpos` of the bit area, into
+ * nd as a single-transition node.
+ */
+static int
+read_chain(const FstReader *r, FstWindow *win, uint64_t addr, uint32_t sub,
+		   uint32_t bitpos, uint64_t avail, Node *nd, uint8_t *buf,
+		   char *errmsg)
+{
+	uint8_t		h = NODE_BYTE(nd, 0);
+	uint32_t	k = (h & 0x3f) - FST_CHAIN_CODE0 + 2;
+	uint32_t	pos = 1;
+	uint64_t	delta = 0;
+	uint64_t	need;
+	uint32_t	peek = 0;
+	uint32_t	entry;
+	uint32_t	endbit;
+	uint32_t	i;
+
+	if (sub >= k || bitpos > (uint32_t) k * FST_CODE_MAX_BITS)
+		return set_error(errmsg, "fst chain position out of range");
+	/* header, varint, and the bit area of k codes at most */
+	need = 1 + 9 + ((uint64_t) k * FST_CODE_MAX_BITS + 7) / 8;
+	if (need > avail)
+		need = avail;
+	if (window_cover(r, win, addr, need, avail, nd, buf, errmsg) != 0)
+		return -1;
+	if (!(h & 0x40))
+	{
+		int			shift = 0;
+		uint8_t		byte;
+
+		do
+		{
+			if (pos >= need || shift > 56)
+				return set_error(errmsg, "fst node has a bad varint");
+			byte = NODE_BYTE(nd, pos++);
+			delta |= (uint64_t) (byte & 0x7f) << shift;
+			shift += 7;
+		} while (byte & 0x80);
+		delta++;
+		if (delta == 0)
+			return set_error(errmsg, "fst node has a bad varint");
+	}
+	/* the next FST_CODE_MAX_BITS bits, zeros beyond the node area */
+	for (i = 0; i < 3; i++)
+	{
+		uint64_t	at = pos + bitpos / 8 + i;
+
+		if (at < need)
+			peek |= (uint32_t) NODE_BYTE(nd, at) << (8 * i);
+	}
+	peek >>= bitpos % 8;
+	entry = r->decode[peek & ((1u << FST_CODE_MAX_BITS) - 1)];
+	if (entry == 0)
+		return set_error(errmsg, "fst chain has a bad code");
+	endbit = bitpos + (entry >> 8);
+	if (pos + ((uint64_t) endbit + 7) / 8 > need)
+		return set_error(errmsg, "fst node truncated");
+	nd->single = true;
+	nd->chain = true;
+	nd->final = false;
+	nd->n = 1;
+	nd->label = (uint8_t) entry;
+	if (sub + 1 < k)
+	{
+		nd->start = 0;			/* not needed: the target is virtual */
+		nd->target = (addr & FST_ADDR_MASK) |
+			(uint64_t) (sub + 1) << FST_SUB_SHIFT |
+			(uint64_t) endbit << FST_BIT_SHIFT;
+		return 0;
+	}
+	nd->start = addr - (pos + (endbit + 7) / 8) + 1;
+	if (nd->start - FST_PREAMBLE_SIZE < 1 ||
+		delta > nd->start - 1 - FST_PREAMBLE_SIZE)
+		return set_error(errmsg, "fst transition target out of range");
+	nd->target = nd->start - 1 - delta;
+	return 0;
+}
+
+/*
+ * Read and decode the node at addr into nd; see fst_node.h.  Its bytes come
+ * from the window win when they are in it, else a new window ending at addr
+ * is fetched (into buf, if the source copies).
+ */
+int
+fst_node_read(const FstReader *r, FstWindow *win, uint64_t vaddr, Node *nd,
+			  uint8_t *buf, char *errmsg)
+{
+	uint64_t	addr = vaddr & FST_ADDR_MASK;
+	uint32_t	sub = (uint32_t) ((vaddr >> FST_SUB_SHIFT) & 0x3f);
+	uint32_t	bitpos = (uint32_t) (vaddr >> FST_BIT_SHIFT);
 	uint64_t	avail;
 	uint64_t	w;
 	const uint8_t *p;
@@ -172,11 +318,17 @@ read_node(const FstReader *r, FstWindow *win, uint64_t addr, Node *nd,
 		win->p = p;
 	}
 	w = addr - win->lo + 1;		/* bytes of the window at and below addr */
-	nd->addr = addr;
+	nd->addr = vaddr;
 	nd->end = win->p + (addr - win->lo);
+	nd->chain = false;
 	h = NODE_BYTE(nd, 0);
 	nd->final = (h & 0x40) != 0;
 	pos = 1;
+	if (r->version == FST_VERSION_PACKED && (h & 0x80) &&
+		(h & 0x3f) >= FST_CHAIN_CODE0)
+		return read_chain(r, win, addr, sub, bitpos, avail, nd, buf, errmsg);
+	if (sub != 0 || bitpos != 0)
+		return set_error(errmsg, "fst chain position out of range");
 	if (h & 0x80)
 	{
 		uint8_t		code = h & 0x3f;
@@ -340,8 +492,8 @@ read_node(const FstReader *r, FstWindow *win, uint64_t addr, Node *nd,
 }
 
 /* Label of transition i. */
-static uint8_t
-node_label(const Node *nd, uint32_t i)
+uint8_t
+fst_node_label(const Node *nd, uint32_t i)
 {
 	if (nd->single)
 		return nd->label;
@@ -352,8 +504,8 @@ node_label(const Node *nd, uint32_t i)
  * Target and output of transition i.  Returns 0, or -1 if the target lies
  * outside the node area.
  */
-static int
-node_trans(const Node *nd, uint32_t i, uint64_t *target, uint64_t *out,
+int
+fst_node_trans(const Node *nd, uint32_t i, uint64_t *target, uint64_t *out,
 		   char *errmsg)
 {
 	uint64_t	d;
@@ -417,18 +569,18 @@ fst_lookup(FstReader *r, const uint8_t *key, size_t len, uint64_t *ordinal)
 		uint32_t	i;
 		uint64_t	out;
 
-		if (read_node(r, &r->win, addr, &nd, r->buf, r->errmsg) != 0)
+		if (fst_node_read(r, &r->win, addr, &nd, r->buf, r->errmsg) != 0)
 			return -1;
 		i = node_lower_bound(&nd, key[j]);
-		if (i == nd.n || node_label(&nd, i) != key[j])
+		if (i == nd.n || fst_node_label(&nd, i) != key[j])
 			return 0;
-		if (node_trans(&nd, i, &addr, &out, r->errmsg) != 0)
+		if (fst_node_trans(&nd, i, &addr, &out, r->errmsg) != 0)
 			return -1;
 		if (out >= r->nkeys - ord)
 			return set_error(r->errmsg, "fst output out of range");
 		ord += out;
 	}
-	if (read_node(r, &r->win, addr, &nd, r->buf, r->errmsg) != 0)
+	if (fst_node_read(r, &r->win, addr, &nd, r->buf, r->errmsg) != 0)
 		return -1;
 	if (!nd.final)
 		return 0;
@@ -501,7 +653,7 @@ ensure_frames(FstCursor *c, uint32_t need)
 static int
 top_node(FstCursor *c, Node *nd)
 {
-	return read_node(c->r, &c->win, c->stack[c->depth].addr, nd, c->buf,
+	return fst_node_read(c->r, &c->win, c->stack[c->depth].addr, nd, c->buf,
 					 c->errmsg);
 }
 
@@ -515,7 +667,7 @@ take(FstCursor *c, const Node *nd, uint32_t i)
 
 	if (c->depth >= c->r->max_key_len)
 		return set_error(c->errmsg, "fst path longer than the max key length");
-	if (node_trans(nd, i, &target, &out, c->errmsg) != 0)
+	if (fst_node_trans(nd, i, &target, &out, c->errmsg) != 0)
 		return -1;
 	ensure_frames(c, c->depth + 2);
 	f = &c->stack[c->depth];
@@ -524,7 +676,7 @@ take(FstCursor *c, const Node *nd, uint32_t i)
 	f->ti = i;
 	f->n = nd->n;
 	f->final = nd->final;
-	c->key[c->depth] = node_label(nd, i);
+	c->key[c->depth] = fst_node_label(nd, i);
 	c->depth++;
 	c->stack[c->depth].addr = target;
 	c->stack[c->depth].ord = f->ord + out;
@@ -566,7 +718,8 @@ take_single_fast(FstCursor *c)
 		return false;
 	e = c->win.p + (addr - c->win.lo);
 	h = e[0];
-	if (!(h & 0x80))
+	if (!(h & 0x80) ||
+		(c->r->version == FST_VERSION_PACKED && (h & 0x3f) >= FST_CHAIN_CODE0))
 		return false;
 	if (h & 0x3f)
 		label = c->r->common[(h & 0x3f) - 1];
@@ -666,7 +819,7 @@ ascend_next(FstCursor *c)
 			return set_error(c->errmsg, "fst node changed under cursor");
 		if (ti + 1 < nd.n)
 		{
-			if (node_label(&nd, ti + 1) <= c->key[c->depth])
+			if (fst_node_label(&nd, ti + 1) <= c->key[c->depth])
 				return set_error(c->errmsg, "fst labels out of order");
 			if (take(c, &nd, ti + 1) != 0)
 				return -1;
@@ -702,7 +855,7 @@ ascend_prev(FstCursor *c)
 			return -1;
 		if (ti >= nd.n || nd.n != c->stack[c->depth].n)
 			return set_error(c->errmsg, "fst node changed under cursor");
-		if (node_label(&nd, ti - 1) >= c->key[c->depth])
+		if (fst_node_label(&nd, ti - 1) >= c->key[c->depth])
 			return set_error(c->errmsg, "fst labels out of order");
 		if (take(c, &nd, ti - 1) != 0)
 			return -1;
@@ -767,7 +920,7 @@ fst_cursor_seek(FstCursor *c, FstSeekOp op, const uint8_t *bound, size_t len)
 				i = node_lower_bound(&nd, bound[c->depth]);
 				if (i == nd.n)
 					return step_result(c, ascend_next(c));
-				lab = node_label(&nd, i);
+				lab = fst_node_label(&nd, i);
 				if (take(c, &nd, i) != 0)
 					return step_result(c, -1);
 				if (lab != bound[c->depth - 1])
@@ -788,7 +941,7 @@ fst_cursor_seek(FstCursor *c, FstSeekOp op, const uint8_t *bound, size_t len)
 					return step_result(c, ascend_prev(c));
 				}
 				i = node_lower_bound(&nd, bound[c->depth]);
-				if (i < nd.n && node_label(&nd, i) == bound[c->depth])
+				if (i < nd.n && fst_node_label(&nd, i) == bound[c->depth])
 				{
 					if (take(c, &nd, i) != 0)
 						return step_result(c, -1);

@@ -6,13 +6,15 @@
  * The first input byte picks a mode:
  *	  0..3	keys: the rest is split at 0 bytes into keys, sorted and
  *			deduplicated, built into an FST (with a registry size taken from
- *			the mode) and checked against the sorted array: lookups,
- *			iteration both ways, seeks with every operator.
+ *			the mode; packed by fst_pack in modes 2, 3 and 5) and checked
+ *			against the sorted array: lookups, iteration both ways, seeks
+ *			with every operator.
  *	  4..5	corruption: keys as above, then the image is damaged at
  *			positions/values taken from the input's tail and read with every
  *			operation; must terminate without memory errors.
  *	  6		raw FST image: the rest is the image itself (magic numbers,
- *			size and checksum are fixed up so the node decoder is reached).
+ *			size and checksum are fixed up so the node decoder is reached;
+ *			a bit of the trailer makes it a packed image).
  *	  7		raw postings image (fixed up likewise, with a consistent table).
  *	  other	postings round trip: lists derived from the input.
  *
@@ -386,17 +388,26 @@ fix_fst_image(uint8_t *img, size_t size)
 {
 	uint8_t    *t;
 
+	bool		packed;
+	uint32_t	h;
+
 	if (size < FST_PREAMBLE_SIZE + FST_TRAILER_SIZE)
 		return;
 	t = img + size - FST_TRAILER_SIZE;
+	/* packed images have a code table before the trailer */
+	packed = (t[16] & 2) &&
+		size >= FST_PREAMBLE_SIZE + FST_CODE_TABLE_SIZE + FST_TRAILER_SIZE;
 	put_le(img, FST_MAGIC, 4);
-	put_le(img + 4, FST_VERSION, 2);
+	put_le(img + 4, packed ? FST_VERSION_PACKED : FST_VERSION, 2);
 	put_le(t, FST_TRAILER_MAGIC, 4);
-	put_le(t + 4, FST_VERSION, 2);
+	put_le(t + 4, packed ? FST_VERSION_PACKED : FST_VERSION, 2);
 	put_le(t + 24, size, 8);
 	if (t[17] & 1)
 		put_le(t + 18, 0, 6);	/* often a plausible key count */
-	put_le(t + 36, fnv32(fnv32(0x811c9dc5u, t, 36), img, FST_PREAMBLE_SIZE), 4);
+	h = fnv32(fnv32(0x811c9dc5u, t, 36), img, FST_PREAMBLE_SIZE);
+	if (packed)
+		h = fnv32(h, t - FST_CODE_TABLE_SIZE, FST_CODE_TABLE_SIZE);
+	put_le(t + 36, h, 4);
 }
 
 /* The same for a raw postings image, with a consistent group table. */
@@ -488,6 +499,17 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (fst_builder_finish(b, NULL) != 0)
 			__builtin_trap();
 		fst_builder_destroy(b);
+		if (mode == 2 || mode == 3 || mode == 5)
+		{
+			Buf			packed = {0};
+			char		err[FST_ERRMSG_LEN];
+
+			if (fst_pack(img.data, img.len, &falloc, buf_sink, &packed, NULL,
+						 err) != 0)
+				__builtin_trap();
+			free(img.data);
+			img = packed;
+		}
 
 		if (mode < 4)
 			exercise(img.data, img.len, k, n, true);

@@ -61,6 +61,16 @@ page_read(void *arg, uint64_t off, size_t len, uint8_t *buf)
 	return buf;
 }
 
+/* A sink that always fails. */
+static int
+failing_sink(void *arg, const uint8_t *data, size_t len)
+{
+	(void) arg;
+	(void) data;
+	(void) len;
+	return 1;
+}
+
 typedef struct Key
 {
 	uint8_t    *b;
@@ -137,8 +147,12 @@ model_bound(const Key *k, size_t n, const uint8_t *b, size_t blen, bool strict)
 	return lo;
 }
 
+/*
+ * Build the FST of k[0..n) (sorted, distinct); with `pack`, return it
+ * re-encoded by fst_pack.
+ */
 static Buf
-build_fst(const Key *k, size_t n, size_t registry_bytes)
+build_fst(const Key *k, size_t n, size_t registry_bytes, bool pack)
 {
 	Buf			out = {0};
 	FstBuildOptions opts = {0};
@@ -158,6 +172,28 @@ build_fst(const Key *k, size_t n, size_t registry_bytes)
 	CHECK(rc == 0, "builder finish: %s", fst_builder_error(b));
 	CHECK(info.size == out.len && info.nkeys == n, "builder info");
 	fst_builder_destroy(b);
+	if (pack)
+	{
+		Buf			packed = {0};
+		char		err[FST_ERRMSG_LEN];
+
+		rc = fst_pack(out.data, out.len, &talloc, buf_sink, &packed, &info,
+					  err);
+		CHECK(rc == 0, "pack: %s", err);
+		CHECK(info.size == packed.len && info.nkeys == n, "pack info");
+		/*
+		 * Never much bigger: at most the code table and the single nodes
+		 * that lose their common-label code (binary keys).
+		 */
+		CHECK(packed.len <= out.len + out.len / 50 + FST_CODE_TABLE_SIZE,
+			  "packed image larger: %zu > %zu", packed.len, out.len);
+		/* a packed image is not packed again */
+		rc = fst_pack(packed.data, packed.len, &talloc, buf_sink, &packed,
+					  &info, err);
+		CHECK(rc == -1 && strlen(err) > 0, "pack of a packed image refused");
+		free(out.data);
+		return packed;
+	}
 	return out;
 }
 
@@ -180,6 +216,9 @@ check_cursor_at(FstCursor *c, int rc, const Key *k, size_t n, size_t expect,
 			  "%s: at ordinal %llu, expected %zu", what,
 			  (unsigned long long) c->ordinal, expect);
 }
+
+static void run_keyset_image(const Key *k, size_t n, const char *name,
+							 bool pack);
 
 /* Everything about one key set, through one source. */
 static void
@@ -380,14 +419,25 @@ verify_fst(const Key *k, size_t n, const FstSource *src)
 static void
 run_keyset(Key *k, size_t n, const char *name)
 {
+	int			pack;
+
+	n = sort_unique(k, n);
+	for (pack = 0; pack < 2; pack++)
+		run_keyset_image(k, n, name, pack);
+	free_keys(k, n);
+}
+
+/* Everything about one sorted key set, plain or packed. */
+static void
+run_keyset_image(const Key *k, size_t n, const char *name, bool pack)
+{
 	Buf			img;
 	FstSource	msrc;
 	FstSource	psrc;
 	PageSrc		ps;
 	long		before = failed;
 
-	n = sort_unique(k, n);
-	img = build_fst(k, n, 0);
+	img = build_fst(k, n, 0, pack);
 	msrc.read = fst_memory_read;
 	msrc.arg = img.data;
 	msrc.size = img.len;
@@ -443,7 +493,7 @@ run_keyset(Key *k, size_t n, const char *name)
 	/* a tiny registry still gives a correct (less minimal) automaton */
 	if (n > 0)
 	{
-		Buf			small = build_fst(k, n, 4096);
+		Buf			small = build_fst(k, n, 4096, pack);
 
 		msrc.arg = small.data;
 		msrc.size = small.len;
@@ -451,9 +501,9 @@ run_keyset(Key *k, size_t n, const char *name)
 		free(small.data);
 	}
 	if (failed != before)
-		printf("key set %s (%zu keys) failed\n", name, n);
+		printf("key set %s (%zu keys, %s) failed\n", name, n,
+			   pack ? "packed" : "plain");
 	free(img.data);
-	free_keys(k, n);
 }
 
 static Key *
@@ -613,7 +663,7 @@ fnv32(uint32_t h, const uint8_t *p, size_t n)
 /* Rewrite the trailer of an FST image so it passes the header checks. */
 static void
 fix_fst_trailer(uint8_t *img, size_t size, uint64_t root, uint64_t nkeys,
-				uint32_t maxlen)
+				uint32_t maxlen, bool packed)
 {
 	uint8_t    *t = img + size - FST_TRAILER_SIZE;
 	int			i;
@@ -623,7 +673,7 @@ fix_fst_trailer(uint8_t *img, size_t size, uint64_t root, uint64_t nkeys,
 	t[1] = 0x4d;
 	t[2] = 0x4b;
 	t[3] = 0x54;
-	t[4] = FST_VERSION;
+	t[4] = packed ? FST_VERSION_PACKED : FST_VERSION;
 	t[5] = 0;
 	t[6] = t[7] = 0;
 	for (i = 0; i < 8; i++)
@@ -636,6 +686,8 @@ fix_fst_trailer(uint8_t *img, size_t size, uint64_t root, uint64_t nkeys,
 		t[32 + i] = (uint8_t) (maxlen >> (8 * i));
 	h = fnv32(0x811c9dc5u, t, 36);
 	h = fnv32(h, img, FST_PREAMBLE_SIZE);
+	if (packed && size >= FST_PREAMBLE_SIZE + FST_CODE_TABLE_SIZE + FST_TRAILER_SIZE)
+		h = fnv32(h, t - FST_CODE_TABLE_SIZE, FST_CODE_TABLE_SIZE);
 	for (i = 0; i < 4; i++)
 		t[36 + i] = (uint8_t) (h >> (8 * i));
 }
@@ -702,12 +754,23 @@ exercise_image(const uint8_t *img, size_t size, const Key *k, size_t n)
 	free(r);
 }
 
+static void test_corruption_of(bool packed);
+
 static void
 test_corruption(void)
 {
+	test_corruption_of(false);
+	test_corruption_of(true);
+}
+
+/* Damage an image of paths (plain or packed) in many ways; read it all. */
+static void
+test_corruption_of(bool packed)
+{
 	Key		   *k = gen_paths(2000);
 	size_t		n = sort_unique(k, 2000);
-	Buf			img = build_fst(k, n, 0);
+	Buf			img = build_fst(k, n, 0, packed);
+	size_t		tail = FST_TRAILER_SIZE + (packed ? FST_CODE_TABLE_SIZE : 0);
 	uint8_t    *copy = malloc(img.len);
 	int			iter;
 	uint64_t	root = 0;
@@ -728,22 +791,25 @@ test_corruption(void)
 			case 0:				/* flip bytes in the node area */
 				for (flips = 1 + (int) rndn(4); flips > 0; flips--)
 					copy[FST_PREAMBLE_SIZE +
-						 rndn(img.len - FST_PREAMBLE_SIZE - FST_TRAILER_SIZE)] ^=
+						 rndn(img.len - FST_PREAMBLE_SIZE - tail)] ^=
 						(uint8_t) (1 + rndn(255));
 				break;
 			case 1:				/* truncate the node area, keep a trailer */
-				size = FST_PREAMBLE_SIZE + FST_TRAILER_SIZE +
-					rndn(img.len - FST_PREAMBLE_SIZE - FST_TRAILER_SIZE);
+				size = FST_PREAMBLE_SIZE + tail +
+					rndn(img.len - FST_PREAMBLE_SIZE - tail);
+				if (packed && rndn(2))	/* keep the code table */
+					memcpy(copy + size - tail, img.data + img.len - tail,
+						   FST_CODE_TABLE_SIZE);
 				fix_fst_trailer(copy, size,
 								FST_PREAMBLE_SIZE +
-								rndn(size - FST_PREAMBLE_SIZE - FST_TRAILER_SIZE + 1),
-								1 + rndn(n * 2), (uint32_t) rndn(3000));
+								rndn(size - FST_PREAMBLE_SIZE - tail + 1),
+								1 + rndn(n * 2), (uint32_t) rndn(3000), packed);
 				break;
 			case 2:				/* lie in the trailer */
 				fix_fst_trailer(copy, size,
 								rndn(2) ? root : rndn(size),
 								rndn(3) ? n : rnd() >> rndn(64),
-								(uint32_t) rndn(5000));
+								(uint32_t) rndn(5000), packed);
 				break;
 			case 3:				/* plain truncation or random flips anywhere */
 				if (rndn(2))
@@ -757,18 +823,63 @@ test_corruption(void)
 	/* pure garbage */
 	for (iter = 0; iter < 500; iter++)
 	{
-		size_t		size = FST_PREAMBLE_SIZE + FST_TRAILER_SIZE + rndn(400);
+		size_t		size = FST_PREAMBLE_SIZE + tail + rndn(400);
 		size_t		j;
 
 		for (j = 0; j < size; j++)
 			copy[j] = (uint8_t) rnd();
 		memcpy(copy, img.data, FST_PREAMBLE_SIZE);
+		if (packed)
+			memcpy(copy + size - tail, img.data + img.len - tail,
+				   FST_CODE_TABLE_SIZE);
 		fix_fst_trailer(copy, size,
-						FST_PREAMBLE_SIZE + rndn(size - FST_PREAMBLE_SIZE - FST_TRAILER_SIZE),
-						1 + rndn(1000), (uint32_t) rndn(400));
+						FST_PREAMBLE_SIZE + rndn(size - FST_PREAMBLE_SIZE - tail),
+						1 + rndn(1000), (uint32_t) rndn(400), packed);
 		exercise_image(copy, size, k, n);
 	}
 	free(copy);
+	free(img.data);
+	free_keys(k, n);
+}
+
+/* Packing shrinks an image of paths by a tenth at least. */
+static void
+test_pack_gain(void)
+{
+	Key		   *k = gen_paths(40000);
+	size_t		n = sort_unique(k, 40000);
+	Buf			plain = build_fst(k, n, 0, false);
+	Buf			packed = build_fst(k, n, 0, true);
+
+	CHECK(packed.len * 10 <= plain.len * 9, "packed %zu B, plain %zu B",
+		  packed.len, plain.len);
+	free(plain.data);
+	free(packed.data);
+	free_keys(k, n);
+}
+
+/* fst_pack refuses what is not a valid plain image, and a failing sink. */
+static void
+test_pack_errors(void)
+{
+	Key		   *k = gen_paths(500);
+	size_t		n = sort_unique(k, 500);
+	Buf			img = build_fst(k, n, 0, false);
+	Buf			out = {0};
+	char		err[FST_ERRMSG_LEN];
+	FstInfo		info;
+	int			rc;
+
+	rc = fst_pack(img.data, img.len - 1, &talloc, buf_sink, &out, &info, err);
+	CHECK(rc == -1 && strlen(err) > 0, "pack of a truncated image refused");
+	img.data[FST_PREAMBLE_SIZE + 3] ^= 0x55;
+	rc = fst_pack(img.data, img.len, &talloc, buf_sink, &out, &info, err);
+	CHECK(rc == -1 ? strlen(err) > 0 : info.size == out.len,
+		  "pack of a damaged image: an error or a whole image");
+	img.data[FST_PREAMBLE_SIZE + 3] ^= 0x55;
+	rc = fst_pack(img.data, img.len, &talloc, failing_sink, NULL, &info, err);
+	CHECK(rc == -1 && strlen(err) > 0, "pack into a failing sink");
+	free(out.data);
 	free(img.data);
 	free_keys(k, n);
 }
@@ -1057,6 +1168,8 @@ main(void)
 	test_builder_errors();
 	test_fst_keysets();
 	test_corruption();
+	test_pack_errors();
+	test_pack_gain();
 	test_postings();
 	printf("SUMMARY %ld %ld\n", passed, failed);
 	return failed ? 1 : 0;

@@ -1,0 +1,256 @@
+/*-------------------------------------------------------------------------
+ *
+ * fst_node.h
+ *	  The decoded form of one FST node, shared by the reader (fst_read.c)
+ *	  and the packer (fst_pack.c), which re-encodes every node of an image.
+ *	  Internal to fst*.c.
+ *
+ * An address names a node by its last byte (see fst.h).  In a packed image
+ * a chain node stands for several single-transition nodes in a row; the
+ * k-th of them (k > 0) has the virtual address
+ *
+ *		last byte | k << FST_SUB_SHIFT | bit position << FST_BIT_SHIFT
+ *
+ * where the bit position is where its label's code starts in the chain's
+ * bit area.  Virtual addresses are only ever made by the decoder, never
+ * read from an image, so a corrupt image cannot forge one.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef MEMKV_FST_NODE_H
+#define MEMKV_FST_NODE_H
+
+#include "fst.h"
+#include "fst_bytes.h"
+
+#define FST_ADDR_MASK	((UINT64_C(1) << 40) - 1)
+#define FST_SUB_SHIFT	40
+#define FST_BIT_SHIFT	46
+
+/* A decoded node; logical byte L(i) of the format is end[-i]. */
+typedef struct Node
+{
+	uint64_t	addr;			/* as asked for (virtual, in a chain) */
+	uint64_t	start;			/* lowest byte of the whole node */
+	const uint8_t *end;
+	uint32_t	n;
+	bool		final;
+	bool		single;			/* also each label of a chain */
+	bool		chain;			/* part of a chain node */
+	uint8_t		label;			/* single only */
+	uint64_t	target;			/* single only */
+	uint32_t	hdr;			/* multi: logical index of the labels */
+	bool		lastnext;
+	uint32_t	ndeltas;
+	uint8_t		dbits;
+	uint8_t		obits;
+	uint32_t	code_bits;		/* width codes at the start of the bit area */
+} Node;
+
+#define NODE_BYTE(nd, i)	((nd)->end[-(int64_t) (i)])
+
+/*
+ * Decode the node at addr into nd, reading through the window win (and
+ * buf, if the source copies).  Returns 0, or -1 with errmsg set if the
+ * bytes do not form a valid node inside the node area.
+ */
+extern int	fst_node_read(const FstReader *r, FstWindow *win, uint64_t addr,
+						  Node *nd, uint8_t *buf, char *errmsg);
+
+/* Label, and target and output, of transition i of a decoded node. */
+extern uint8_t fst_node_label(const Node *nd, uint32_t i);
+extern int	fst_node_trans(const Node *nd, uint32_t i, uint64_t *target,
+						   uint64_t *out, char *errmsg);
+
+/*
+ * The canonical prefix code of a packed image from its code lengths
+ * (lens[s] bits for label s, 0: no code, at most FST_CODE_MAX_BITS): the
+ * codes, shortest first and by label within a length, are stored in
+ * codes[] bit-reversed, so that written least significant bit first they
+ * read in code order.  Returns 0, or -1 if the lengths describe no prefix
+ * code (too many short codes).
+ */
+static inline int
+fst_code_assign(const uint8_t *lens, uint16_t *codes)
+{
+	uint32_t	count[FST_CODE_MAX_BITS + 1] = {0};
+	uint32_t	next[FST_CODE_MAX_BITS + 1];
+	uint32_t	kraft = 0;
+	uint32_t	code = 0;
+	int			l;
+	int			s;
+
+	for (s = 0; s < 256; s++)
+	{
+		if (lens[s] > FST_CODE_MAX_BITS)
+			return -1;
+		if (lens[s] > 0)
+		{
+			count[lens[s]]++;
+			kraft += 1u << (FST_CODE_MAX_BITS - lens[s]);
+		}
+	}
+	if (kraft > (1u << FST_CODE_MAX_BITS))
+		return -1;
+	for (l = 1; l <= FST_CODE_MAX_BITS; l++)
+	{
+		code = (code + count[l - 1]) << 1;
+		next[l] = code;
+	}
+	for (s = 0; s < 256; s++)
+	{
+		uint32_t	c,
+					rev = 0;
+		int			i;
+
+		codes[s] = 0;
+		if (lens[s] == 0)
+			continue;
+		c = next[lens[s]]++;
+		for (i = 0; i < lens[s]; i++)
+			rev |= ((c >> i) & 1) << (lens[s] - 1 - i);
+		codes[s] = (uint16_t) rev;
+	}
+	return 0;
+}
+
+/* Bits needed for v (0 for v == 0). */
+static inline int
+bit_width(uint64_t v)
+{
+	int			w = 0;
+
+	while (v != 0)
+	{
+		w++;
+		v >>= 1;
+	}
+	return w;
+}
+
+/* Smallest code of table whose width holds `bits`, or -1. */
+static inline int
+width_code(const uint8_t *table, int bits)
+{
+	int			c;
+
+	for (c = 0; c < 16; c++)
+		if (table[c] >= bits)
+			return c;
+	return -1;
+}
+
+/* A little-endian bit writer over a byte array. */
+typedef struct BitWriter
+{
+	uint8_t    *p;
+	size_t		len;			/* whole bytes written */
+	uint64_t	acc;			/* pending bits */
+	int			nacc;
+} BitWriter;
+
+/* Append the low `width` (<= 40) bits of v. */
+static inline void
+put_bits(BitWriter *bw, uint64_t v, int width)
+{
+	if (width < 64)
+		v &= ((uint64_t) 1 << width) - 1;
+	bw->acc |= v << bw->nacc;
+	bw->nacc += width;
+	while (bw->nacc >= 8)
+	{
+		bw->p[bw->len++] = (uint8_t) bw->acc;
+		bw->acc >>= 8;
+		bw->nacc -= 8;
+	}
+}
+
+/* Append Elias gamma of x (1..16): leading zeros, then x MSB first. */
+static inline void
+put_gamma_bits(BitWriter *bw, uint32_t x)
+{
+	int			z = 0;
+	int			i;
+
+	while ((x >> (z + 1)) != 0)
+		z++;
+	put_bits(bw, 0, z);
+	for (i = z; i >= 0; i--)
+		put_bits(bw, (x >> i) & 1, 1);
+}
+
+/* Write out the last partial byte; returns the bytes written. */
+static inline size_t
+flush_bits(BitWriter *bw)
+{
+	if (bw->nacc > 0)
+		bw->p[bw->len++] = (uint8_t) bw->acc;
+	bw->acc = 0;
+	bw->nacc = 0;
+	return bw->len;
+}
+
+/*
+ * Encode a node with n >= 1 transitions in the multi layout of fst.h into
+ * L (FST_MAX_NODE_BYTES): labels ascending, deltas[i] the delta of
+ * transition i's target from the node's start (0: the node written just
+ * before), outs[i] the output of transition i (outs[0] unused: it is
+ * final ? 1 : 0).  Returns the length, or 0 if a delta or an output is
+ * too large for the format.
+ */
+static inline size_t
+fst_encode_multi(uint8_t *L, bool final, uint32_t n, const uint8_t *labels,
+				 const uint64_t *deltas, const uint64_t *outs)
+{
+	static const uint8_t delta_bits[16] = FST_DELTA_BITS;
+	static const uint8_t output_bits[16] = FST_OUTPUT_BITS;
+	bool		lastnext = (deltas[n - 1] == 0);
+	uint32_t	ndeltas = lastnext ? n - 1 : n;
+	uint64_t	maxd = 0;
+	uint64_t	maxo = n > 1 ? outs[n - 1] : 0;
+	int			dcode,
+				ocode;
+	BitWriter	bw;
+	size_t		len = 0;
+	uint32_t	i;
+
+	for (i = 0; i < ndeltas; i++)
+		if (deltas[i] > maxd)
+			maxd = deltas[i];
+	dcode = width_code(delta_bits, bit_width(maxd));
+	ocode = n > 1 ? width_code(output_bits, bit_width(maxo)) : 0;
+	if (dcode < 0 || ocode < 0)
+		return 0;
+	L[len++] = (uint8_t) ((final ? 0x40 : 0) | (lastnext ? 0x20 : 0) |
+						  (n < 31 ? n : 31));
+	if (n >= 31)
+		L[len++] = (uint8_t) (n - 31);
+	for (i = 0; i < n; i++)
+		L[len++] = labels[i];
+	bw.p = L + len;
+	bw.len = 0;
+	bw.acc = 0;
+	bw.nacc = 0;
+	/* width codes: 4 bits, then Elias gamma of ocode + 1 */
+	if (ndeltas > 0)
+		put_bits(&bw, (uint64_t) dcode, 4);
+	if (n > 1)
+		put_gamma_bits(&bw, (uint32_t) ocode + 1);
+	for (i = 0; i < ndeltas; i++)
+		put_bits(&bw, deltas[i], delta_bits[dcode]);
+	for (i = 1; i < n; i++)
+		put_bits(&bw, outs[i], output_bits[ocode]);
+	len += flush_bits(&bw);
+	return len;
+}
+
+/* FNV-1a 32 checksum of a packed image's trailer, preamble, code table. */
+static inline uint32_t
+fst_packed_checksum(const uint8_t *trailer, const uint8_t *preamble,
+					const uint8_t *table)
+{
+	return fnv1a_update(trailer_checksum(trailer, preamble), table,
+						FST_CODE_TABLE_SIZE);
+}
+
+#endif							/* MEMKV_FST_NODE_H */

@@ -1,0 +1,674 @@
+/*-------------------------------------------------------------------------
+ *
+ * fst_pack.c
+ *	  Re-encode a finished FST image in the packed format (version 2).
+ *
+ * The builder (fst_build.c) writes one node per key byte along the tails of
+ * keys: a single-transition node of one byte, its label drawn from a table
+ * of common labels.  Such tails are most of an image of paths or URLs, and
+ * a byte per label is far from their entropy (about 5 bits on Debian
+ * paths).  It cannot do better in one pass: the label nodes of a tail must
+ * stay addressable, because a later key may share any suffix of the tail,
+ * and it cannot know which.
+ *
+ * Packing is a second pass over the whole image, when all sharing is
+ * known.  A run of single-transition nodes, each the only way into the
+ * next, becomes one chain node of up to FST_CHAIN_MAX labels coded with a
+ * prefix code built for this image; every other node is re-encoded as it
+ * was, with the (shorter) distances of the new image.  Keys, ordinals and
+ * the shape of the automaton are unchanged.
+ *
+ *	pass 1 (top down)	find node boundaries, count the ways into every
+ *						node and the labels of single-transition nodes
+ *	code				a length-limited prefix code of those labels
+ *	pass 2 (bottom up)	write every node that is not inside a run, a run
+ *						as chain nodes where that is shorter; remember the
+ *						new address of every node something points to
+ *
+ * Memory: five bits per byte of the input image, an eighth of a byte per
+ * byte for a rank index, and 8 bytes per node that is pointed to.  The
+ * format is described in fst.h.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "fst.h"
+#include "fst_bytes.h"
+#include "fst_node.h"
+
+#include <string.h>
+
+#define OUT_CHUNK	65536
+
+/* Per-byte bitmaps over the input image. */
+enum
+{
+	BM_END,						/* last byte of a node */
+	BM_REF,						/* some transition leads here */
+	BM_SHARED,					/* more than one, or not from a single "next" */
+	BM_INNER,					/* a single-transition node inside a run */
+	BM_MAPPED,					/* its new address is kept */
+	BM_COUNT
+};
+
+typedef struct Packer
+{
+	FstAllocator a;
+	FstReader  *r;				/* over the input image */
+	FstWindow	win;
+	uint64_t	size;			/* input image size */
+	uint64_t	nwords;			/* 64-bit words of each bitmap */
+	uint64_t   *bm[BM_COUNT];
+	uint64_t   *rank;			/* BM_MAPPED bits in the words before */
+	uint64_t   *newaddr;		/* by rank in BM_MAPPED */
+	uint8_t		lens[256];		/* code length of each label, 0: none */
+	uint16_t	codes[256];
+	uint8_t		code_of[256];	/* label -> single-node common code */
+	uint8_t		preamble[FST_PREAMBLE_SIZE];
+
+	FstSinkFn	sink;
+	void	   *sink_arg;
+	uint8_t    *out;			/* OUT_CHUNK bytes not yet handed over */
+	size_t		outlen;
+	uint64_t	written;		/* bytes of the new image so far */
+	uint64_t	nodes;
+	char	   *errmsg;
+} Packer;
+
+static inline bool
+bm_get(const Packer *pk, int which, uint64_t pos)
+{
+	return (pk->bm[which][pos >> 6] >> (pos & 63)) & 1;
+}
+
+static inline void
+bm_set(Packer *pk, int which, uint64_t pos)
+{
+	pk->bm[which][pos >> 6] |= (uint64_t) 1 << (pos & 63);
+}
+
+/* Append bytes to the new image.  Returns 0, or -1 if the sink failed. */
+static int
+out_bytes(Packer *pk, const uint8_t *data, size_t len)
+{
+	while (len > 0)
+	{
+		size_t		n = OUT_CHUNK - pk->outlen;
+
+		if (n > len)
+			n = len;
+		memcpy(pk->out + pk->outlen, data, n);
+		pk->outlen += n;
+		pk->written += n;
+		data += n;
+		len -= n;
+		if (pk->outlen == OUT_CHUNK)
+		{
+			if (pk->sink(pk->sink_arg, pk->out, pk->outlen) != 0)
+				return set_error(pk->errmsg, "fst sink failed");
+			pk->outlen = 0;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Append the encoded node L[0..len) (logical order), last byte first, as
+ * the builder does.  Returns its address, or 0 if the sink failed.
+ */
+static uint64_t
+out_node(Packer *pk, const uint8_t *L, size_t len)
+{
+	uint8_t		rev[FST_MAX_NODE_BYTES];
+	size_t		i;
+
+	for (i = 0; i < len; i++)
+		rev[i] = L[len - 1 - i];
+	if (out_bytes(pk, rev, len) != 0)
+		return 0;
+	pk->nodes++;
+	return pk->written - 1;
+}
+
+/* Note one more way into `target`: from a single "next" node, or other. */
+static int
+note_ref(Packer *pk, uint64_t target, bool from_single_next)
+{
+	if (target < FST_PREAMBLE_SIZE || target >= pk->r->nodes_end)
+		return set_error(pk->errmsg, "fst transition target out of range");
+	if (bm_get(pk, BM_REF, target) || !from_single_next)
+		bm_set(pk, BM_SHARED, target);
+	bm_set(pk, BM_REF, target);
+	return 0;
+}
+
+/*
+ * Pass 1: walk the nodes from the top of the node area down (each node's
+ * referrers are above it), marking boundaries and references, counting
+ * the labels of single-transition nodes into counts.
+ */
+static int
+scan_nodes(Packer *pk, uint64_t *counts)
+{
+	FstReader  *r = pk->r;
+	uint64_t	addr;
+	Node		nd;
+
+	if (r->nkeys == 0)
+		return 0;
+	if (note_ref(pk, r->root, false) != 0)
+		return -1;
+	addr = r->nodes_end - 1;
+	for (;;)
+	{
+		uint32_t	i;
+
+		if (fst_node_read(r, &pk->win, addr, &nd, r->buf, pk->errmsg) != 0)
+			return -1;
+		bm_set(pk, BM_END, addr);
+		if (nd.single)
+		{
+			counts[nd.label]++;
+			if (note_ref(pk, nd.target, nd.target == nd.start - 1) != 0)
+				return -1;
+		}
+		else
+		{
+			for (i = 0; i < nd.n; i++)
+			{
+				uint64_t	target;
+				uint64_t	out;
+
+				if (fst_node_trans(&nd, i, &target, &out, pk->errmsg) != 0 ||
+					note_ref(pk, target, false) != 0)
+					return -1;
+			}
+		}
+		/* all the ways into this node are known now */
+		if (nd.single && bm_get(pk, BM_REF, addr) &&
+			!bm_get(pk, BM_SHARED, addr))
+			bm_set(pk, BM_INNER, addr);
+		else if (bm_get(pk, BM_REF, addr))
+			bm_set(pk, BM_MAPPED, addr);
+		if (nd.start == FST_PREAMBLE_SIZE)
+			break;
+		addr = nd.start - 1;
+	}
+	return 0;
+}
+
+/*
+ * Code lengths (at most FST_CODE_MAX_BITS) for labels with these counts:
+ * Huffman's, with the counts flattened until the longest code fits.
+ */
+static void
+make_code_lengths(const uint64_t *counts, uint8_t *lens)
+{
+	uint64_t	w[256];
+	uint64_t	weight[511];
+	int			parent[511];
+	bool		used[511];
+	int			nsym = 0;
+	int			s;
+
+	for (s = 0; s < 256; s++)
+	{
+		w[s] = counts[s];
+		lens[s] = 0;
+		if (counts[s])
+			nsym++;
+	}
+	if (nsym == 0)
+		return;
+	if (nsym == 1)
+	{
+		for (s = 0; s < 256; s++)
+			if (counts[s])
+				lens[s] = 1;
+		return;
+	}
+	for (;;)
+	{
+		int			nnodes = 0;
+		int			leaf_of[256];
+		int			maxlen = 0;
+		int			i;
+
+		for (s = 0; s < 256; s++)
+			if (w[s])
+			{
+				leaf_of[s] = nnodes;
+				weight[nnodes] = w[s];
+				parent[nnodes] = -1;
+				used[nnodes] = false;
+				nnodes++;
+			}
+		/* join the two lightest free nodes until one is left */
+		for (i = 0; i < nsym - 1; i++)
+		{
+			int			pick[2];
+			int			k;
+
+			for (k = 0; k < 2; k++)
+			{
+				int			best = -1;
+				int			j;
+
+				for (j = 0; j < nnodes; j++)
+					if (!used[j] && (best < 0 || weight[j] < weight[best]))
+						best = j;
+				used[best] = true;
+				pick[k] = best;
+			}
+			weight[nnodes] = weight[pick[0]] + weight[pick[1]];
+			parent[nnodes] = -1;
+			used[nnodes] = false;
+			parent[pick[0]] = nnodes;
+			parent[pick[1]] = nnodes;
+			nnodes++;
+		}
+		for (s = 0; s < 256; s++)
+			if (w[s])
+			{
+				int			d = 0;
+				int			j;
+
+				for (j = leaf_of[s]; parent[j] >= 0; j = parent[j])
+					d++;
+				lens[s] = (uint8_t) (d > 15 ? 15 : d);
+				if (d > maxlen)
+					maxlen = d;
+			}
+		if (maxlen <= FST_CODE_MAX_BITS)
+			return;
+		for (s = 0; s < 256; s++)
+			if (w[s])
+				w[s] = (w[s] >> 1) | 1;
+	}
+}
+
+/*
+ * The common-label table of the packed image: the labels of single-
+ * transition nodes, most frequent first (only the first
+ * FST_CHAIN_CODE0 - 1 have codes in a packed image; the rest fill the
+ * table with distinct bytes).
+ */
+static void
+choose_common(const uint64_t *counts, uint8_t *common)
+{
+	bool		taken[256] = {false};
+	int			i;
+
+	for (i = 0; i < FST_NCOMMON; i++)
+	{
+		int			best = -1;
+		int			s;
+
+		for (s = 0; s < 256; s++)
+			if (!taken[s] && (best < 0 || counts[s] > counts[best]))
+				best = s;
+		taken[best] = true;
+		common[i] = (uint8_t) best;
+	}
+}
+
+/* Build the rank index of BM_MAPPED and room for the new addresses. */
+static int
+prepare_map(Packer *pk)
+{
+	uint64_t	total = 0;
+	uint64_t	i;
+
+	pk->rank = pk->a.alloc(pk->a.arg, sizeof(uint64_t) * (pk->nwords + 1));
+	for (i = 0; i < pk->nwords; i++)
+	{
+		pk->rank[i] = total;
+		total += (uint64_t) __builtin_popcountll(pk->bm[BM_MAPPED][i]);
+	}
+	pk->rank[pk->nwords] = total;
+	pk->newaddr = pk->a.alloc(pk->a.arg, sizeof(uint64_t) * (total + 1));
+	return 0;
+}
+
+/* Index of input node `addr` among the nodes whose new address is kept. */
+static inline uint64_t
+map_index(const Packer *pk, uint64_t addr)
+{
+	uint64_t	word = pk->bm[BM_MAPPED][addr >> 6];
+	uint64_t	below = word & (((uint64_t) 1 << (addr & 63)) - 1);
+
+	return pk->rank[addr >> 6] + (uint64_t) __builtin_popcountll(below);
+}
+
+/* New address of input node `old`, which must already be written. */
+static int
+new_address(Packer *pk, uint64_t old, uint64_t *addr)
+{
+	if (old >= pk->size || !bm_get(pk, BM_MAPPED, old))
+		return set_error(pk->errmsg, "fst pack: target not written yet");
+	*addr = pk->newaddr[map_index(pk, old)];
+	return 0;
+}
+
+/* Encode a single-transition node of the packed format at the end. */
+static uint64_t
+write_single(Packer *pk, uint8_t label, uint64_t target)
+{
+	uint8_t		L[11];
+	size_t		len = 1;
+	uint64_t	delta = pk->written - 1 - target;
+	uint8_t		code = pk->code_of[label];
+
+	L[0] = 0x80 | code | (delta == 0 ? 0x40 : 0);
+	if (code == 0)
+		L[len++] = label;
+	if (delta != 0)
+		len += put_varint(L + len, delta - 1);
+	return out_node(pk, L, len);
+}
+
+/* Bytes write_single would take for label and a delta of that varint size. */
+static inline size_t
+single_cost(const Packer *pk, uint8_t label)
+{
+	return pk->code_of[label] ? 1 : 2;
+}
+
+/*
+ * Write labels[0..k) as one run leading to `target` (already written):
+ * as one chain node if all the labels have codes and that is shorter,
+ * else as k single-transition nodes.  Returns the address of the node
+ * for labels[0], or 0 on failure.
+ */
+static uint64_t
+write_run(Packer *pk, const uint8_t *labels, uint32_t k, uint64_t target)
+{
+	uint64_t	delta = pk->written - 1 - target;
+	uint8_t		vbuf[10];
+	size_t		vlen = delta ? put_varint(vbuf, delta - 1) : 0;
+	size_t		singles = vlen;
+	uint32_t	bits = 0;
+	bool		codable = k >= 2;
+	uint32_t	i;
+	uint64_t	addr = 0;
+
+	for (i = 0; i < k; i++)
+	{
+		singles += single_cost(pk, labels[i]);
+		if (pk->lens[labels[i]] == 0)
+			codable = false;
+		bits += pk->lens[labels[i]];
+	}
+	if (codable && 1 + vlen + (bits + 7) / 8 < singles)
+	{
+		uint8_t		L[1 + 10 + (FST_CHAIN_MAX * FST_CODE_MAX_BITS + 7) / 8];
+		BitWriter	bw;
+		size_t		len = 1;
+
+		L[0] = (uint8_t) (0x80 | (delta == 0 ? 0x40 : 0) |
+						  (FST_CHAIN_CODE0 + k - 2));
+		memcpy(L + len, vbuf, vlen);
+		len += vlen;
+		bw.p = L + len;
+		bw.len = 0;
+		bw.acc = 0;
+		bw.nacc = 0;
+		for (i = 0; i < k; i++)
+			put_bits(&bw, pk->codes[labels[i]], pk->lens[labels[i]]);
+		len += flush_bits(&bw);
+		return out_node(pk, L, len);
+	}
+	for (i = k; i > 0; i--)
+	{
+		addr = write_single(pk, labels[i - 1], target);
+		if (addr == 0)
+			return 0;
+		target = addr;
+	}
+	return addr;
+}
+
+/*
+ * Write the run of single-transition nodes that starts with the node nd
+ * (at input address `addr`): it and the inner nodes below it.  Long runs
+ * become several chain nodes, the lowest written first.  Returns the new
+ * address of the run's first node, or 0 on failure.
+ */
+static uint64_t
+write_chain(Packer *pk, Node *nd, uint8_t **labels, uint32_t *labels_cap)
+{
+	uint32_t	m = 0;
+	uint64_t	target;
+	uint32_t	end;
+	uint64_t	addr = 0;
+	Node		cur = *nd;
+
+	for (;;)
+	{
+		if (m == *labels_cap)
+		{
+			uint32_t	newcap = *labels_cap * 2;
+
+			*labels = pk->a.realloc(pk->a.arg, *labels, *labels_cap, newcap);
+			*labels_cap = newcap;
+		}
+		(*labels)[m++] = cur.label;
+		if (!bm_get(pk, BM_INNER, cur.target))
+			break;
+		if (m > pk->r->max_key_len)
+		{
+			set_error(pk->errmsg, "fst run longer than the max key length");
+			return 0;
+		}
+		if (fst_node_read(pk->r, &pk->win, cur.target, &cur, pk->r->buf,
+						  pk->errmsg) != 0)
+			return 0;
+	}
+	if (new_address(pk, cur.target, &target) != 0)
+		return 0;
+	/* segments of FST_CHAIN_MAX labels from the bottom, the rest on top */
+	end = m;
+	while (end > 0)
+	{
+		uint32_t	begin = end > FST_CHAIN_MAX ? end - FST_CHAIN_MAX : 0;
+
+		addr = write_run(pk, *labels + begin, end - begin, target);
+		if (addr == 0)
+			return 0;
+		target = addr;
+		end = begin;
+	}
+	return addr;
+}
+
+/* Pass 2: write the new node area bottom up. */
+static int
+write_nodes(Packer *pk, uint64_t *root)
+{
+	FstReader  *r = pk->r;
+	uint32_t	labels_cap = 64;
+	uint8_t    *labels = pk->a.alloc(pk->a.arg, labels_cap);
+	uint64_t	w;
+	int			result = -1;
+
+	*root = 0;
+	for (w = FST_PREAMBLE_SIZE >> 6; w < pk->nwords; w++)
+	{
+		uint64_t	bits = pk->bm[BM_END][w];
+
+		while (bits)
+		{
+			uint64_t	addr = (w << 6) + (uint64_t) __builtin_ctzll(bits);
+			uint64_t	naddr;
+			Node		nd;
+
+			bits &= bits - 1;
+			if (bm_get(pk, BM_INNER, addr))
+				continue;		/* written with the run it belongs to */
+			if (fst_node_read(r, &pk->win, addr, &nd, r->buf, pk->errmsg) != 0)
+				goto done;
+			if (nd.single)
+				naddr = write_chain(pk, &nd, &labels, &labels_cap);
+			else if (nd.n == 0)
+			{
+				uint8_t		leaf = 0x40;
+
+				naddr = out_node(pk, &leaf, 1);
+			}
+			else
+			{
+				uint8_t		lab[256];
+				uint64_t	deltas[256];
+				uint64_t	outs[256];
+				uint8_t		L[FST_MAX_NODE_BYTES];
+				size_t		len;
+				uint32_t	i;
+
+				for (i = 0; i < nd.n; i++)
+				{
+					uint64_t	t;
+
+					lab[i] = fst_node_label(&nd, i);
+					if (fst_node_trans(&nd, i, &t, &outs[i], pk->errmsg) != 0 ||
+						new_address(pk, t, &t) != 0)
+						goto done;
+					deltas[i] = pk->written - 1 - t;
+				}
+				len = fst_encode_multi(L, nd.final, nd.n, lab, deltas, outs);
+				if (len == 0)
+				{
+					set_error(pk->errmsg, "fst pack: node too large");
+					goto done;
+				}
+				naddr = out_node(pk, L, len);
+			}
+			if (naddr == 0)
+			{
+				if (pk->errmsg[0] == '\0')
+					set_error(pk->errmsg, "fst pack failed");
+				goto done;
+			}
+			if (bm_get(pk, BM_MAPPED, addr))
+				pk->newaddr[map_index(pk, addr)] = naddr;
+			if (addr == r->root)
+				*root = naddr;
+		}
+	}
+	result = 0;
+done:
+	pk->a.free(pk->a.arg, labels);
+	return result;
+}
+
+/* Re-encode an image in the packed format; see fst.h. */
+int
+fst_pack(const uint8_t *image, uint64_t size, const FstAllocator *alloc,
+		 FstSinkFn sink, void *sink_arg, FstInfo *info, char *errmsg)
+{
+	Packer		pk;
+	FstSource	src;
+	uint64_t	counts[256] = {0};
+	uint8_t		table[FST_CODE_TABLE_SIZE];
+	uint8_t		t[FST_TRAILER_SIZE];
+	uint64_t	root = 0;
+	int			result = -1;
+	int			i;
+
+	memset(&pk, 0, sizeof(pk));
+	errmsg[0] = '\0';
+	pk.a = *alloc;
+	pk.errmsg = errmsg;
+	pk.sink = sink;
+	pk.sink_arg = sink_arg;
+	pk.size = size;
+	pk.r = alloc->alloc(alloc->arg, sizeof(FstReader));
+	src.read = fst_memory_read;
+	src.arg = (void *) image;
+	src.size = size;
+	if (fst_reader_open(pk.r, &src) != 0)
+	{
+		set_error(errmsg, pk.r->errmsg);
+		goto done;
+	}
+	if (pk.r->version != FST_VERSION)
+	{
+		set_error(errmsg, "fst image is already packed");
+		goto done;
+	}
+	pk.nwords = (size + 63) / 64;
+	for (i = 0; i < BM_COUNT; i++)
+	{
+		pk.bm[i] = alloc->alloc(alloc->arg, sizeof(uint64_t) * pk.nwords);
+		memset(pk.bm[i], 0, sizeof(uint64_t) * pk.nwords);
+	}
+	pk.out = alloc->alloc(alloc->arg, OUT_CHUNK);
+
+	if (scan_nodes(&pk, counts) != 0)
+		goto done;
+	make_code_lengths(counts, pk.lens);
+	if (fst_code_assign(pk.lens, pk.codes) != 0)
+	{
+		set_error(errmsg, "fst pack: no prefix code");
+		goto done;
+	}
+	memset(table, 0, sizeof(table));
+	for (i = 0; i < 256; i++)
+		table[i / 2] |= (uint8_t) (pk.lens[i] << (4 * (i % 2)));
+	/* the preamble: the input's, but packed, with its own common labels */
+	memcpy(pk.preamble, image, FST_PREAMBLE_SIZE);
+	put_u16(pk.preamble + 4, FST_VERSION_PACKED);
+	choose_common(counts, pk.preamble + 8);
+	memset(pk.code_of, 0, sizeof(pk.code_of));
+	for (i = FST_CHAIN_CODE0 - 2; i >= 0; i--)
+		pk.code_of[pk.preamble[8 + i]] = (uint8_t) (i + 1);
+	if (prepare_map(&pk) != 0)
+		goto done;
+
+	if (out_bytes(&pk, pk.preamble, FST_PREAMBLE_SIZE) != 0)
+		goto done;
+	if (write_nodes(&pk, &root) != 0)
+		goto done;
+	if (pk.r->nkeys > 0 && root == 0)
+	{
+		set_error(errmsg, "fst pack: root not written");
+		goto done;
+	}
+	if (out_bytes(&pk, table, sizeof(table)) != 0)
+		goto done;
+	put_u32(t, FST_TRAILER_MAGIC);
+	put_u16(t + 4, FST_VERSION_PACKED);
+	put_u16(t + 6, 0);
+	put_u64(t + 8, root);
+	put_u64(t + 16, pk.r->nkeys);
+	put_u64(t + 24, pk.written + FST_TRAILER_SIZE);
+	put_u32(t + 32, pk.r->max_key_len);
+	put_u32(t + 36, fst_packed_checksum(t, pk.preamble, table));
+	if (out_bytes(&pk, t, sizeof(t)) != 0)
+		goto done;
+	if (pk.outlen > 0 && sink(sink_arg, pk.out, pk.outlen) != 0)
+	{
+		set_error(errmsg, "fst sink failed");
+		goto done;
+	}
+	if (info)
+	{
+		info->nkeys = pk.r->nkeys;
+		info->size = pk.written;
+		info->root = root;
+		info->max_key_len = pk.r->max_key_len;
+		info->nodes = pk.nodes;
+		info->registry_hits = 0;
+	}
+	result = 0;
+done:
+	for (i = 0; i < BM_COUNT; i++)
+		if (pk.bm[i])
+			alloc->free(alloc->arg, pk.bm[i]);
+	if (pk.rank)
+		alloc->free(alloc->arg, pk.rank);
+	if (pk.newaddr)
+		alloc->free(alloc->arg, pk.newaddr);
+	if (pk.out)
+		alloc->free(alloc->arg, pk.out);
+	alloc->free(alloc->arg, pk.r);
+	return result;
+}
