@@ -492,16 +492,7 @@ static inline size_t
 encode_single(const FstBuilder *b, uint8_t *L, uint8_t label, uint64_t target,
 			  uint64_t start)
 {
-	size_t		len = 1;
-	uint64_t	delta = start - 1 - target;
-	uint8_t		code = b->code_of[label];
-
-	L[0] = 0x80 | code | (delta == 0 ? 0x40 : 0);
-	if (code == 0)
-		L[len++] = label;
-	if (delta != 0)
-		len += put_varint(L + len, delta - 1);
-	return len;
+	return fst_encode_single(L, b->code_of[label], label, start - 1 - target);
 }
 
 /*

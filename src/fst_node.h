@@ -191,6 +191,24 @@ flush_bits(BitWriter *bw)
 }
 
 /*
+ * Encode a single-transition non-final node into L (at most 11 bytes):
+ * common-label code `code` (0: the label is stored), target `delta` below
+ * the node's start.  Returns the length.
+ */
+static inline size_t
+fst_encode_single(uint8_t *L, uint8_t code, uint8_t label, uint64_t delta)
+{
+	size_t		len = 1;
+
+	L[0] = 0x80 | code | (delta == 0 ? 0x40 : 0);
+	if (code == 0)
+		L[len++] = label;
+	if (delta != 0)
+		len += put_varint(L + len, delta - 1);
+	return len;
+}
+
+/*
  * Encode a node with n >= 1 transitions in the multi layout of fst.h into
  * L (FST_MAX_NODE_BYTES): labels ascending, deltas[i] the delta of
  * transition i's target from the node's start (0: the node written just

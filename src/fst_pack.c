@@ -354,15 +354,9 @@ static uint64_t
 write_single(Packer *pk, uint8_t label, uint64_t target)
 {
 	uint8_t		L[11];
-	size_t		len = 1;
-	uint64_t	delta = pk->written - 1 - target;
-	uint8_t		code = pk->code_of[label];
+	size_t		len = fst_encode_single(L, pk->code_of[label], label,
+										pk->written - 1 - target);
 
-	L[0] = 0x80 | code | (delta == 0 ? 0x40 : 0);
-	if (code == 0)
-		L[len++] = label;
-	if (delta != 0)
-		len += put_varint(L + len, delta - 1);
 	return out_node(pk, L, len);
 }
 

@@ -150,6 +150,44 @@ fst_reader_open(FstReader *r, const FstSource *src)
 	return 0;
 }
 
+/*
+ * Read the varint at logical byte *pos of the node whose byte 0 is at e
+ * (e[-i] being logical byte i; bytes from `limit` on are not there), set
+ * *delta to its value plus one and advance *pos past it.  Returns false
+ * for a varint that is too long, overflows or is cut off.
+ */
+static inline bool
+get_delta(const uint8_t *e, uint32_t *pos, uint64_t limit, uint64_t *delta)
+{
+	uint64_t	v = 0;
+	int			shift = 0;
+	uint8_t		byte;
+
+	do
+	{
+		if (*pos >= limit || shift > 56)
+			return false;
+		byte = e[-(int64_t) (*pos)++];
+		v |= (uint64_t) (byte & 0x7f) << shift;
+		shift += 7;
+	} while (byte & 0x80);
+	*delta = v + 1;
+	return *delta != 0;
+}
+
+/*
+ * The target `delta` below a node starting at `start`, if it lies in the
+ * node area: store it in *target and return true.
+ */
+static inline bool
+target_below(uint64_t start, uint64_t delta, uint64_t *target)
+{
+	if (start - FST_PREAMBLE_SIZE < 1 || delta > start - 1 - FST_PREAMBLE_SIZE)
+		return false;
+	*target = start - 1 - delta;
+	return true;
+}
+
 /* The width-bit field at bit bitpos of the node's bit area. */
 static uint64_t
 node_bits(const Node *nd, uint64_t bitpos, int width)
@@ -232,23 +270,8 @@ read_chain(const FstReader *r, FstWindow *win, uint64_t addr, uint32_t sub,
 		need = avail;
 	if (window_cover(r, win, addr, need, avail, nd, buf, errmsg) != 0)
 		return -1;
-	if (!(h & 0x40))
-	{
-		int			shift = 0;
-		uint8_t		byte;
-
-		do
-		{
-			if (pos >= need || shift > 56)
-				return set_error(errmsg, "fst node has a bad varint");
-			byte = NODE_BYTE(nd, pos++);
-			delta |= (uint64_t) (byte & 0x7f) << shift;
-			shift += 7;
-		} while (byte & 0x80);
-		delta++;
-		if (delta == 0)
-			return set_error(errmsg, "fst node has a bad varint");
-	}
+	if (!(h & 0x40) && !get_delta(nd->end, &pos, need, &delta))
+		return set_error(errmsg, "fst node has a bad varint");
 	/* the next FST_CODE_MAX_BITS bits, zeros beyond the node area */
 	for (i = 0; i < 3; i++)
 	{
@@ -278,10 +301,8 @@ read_chain(const FstReader *r, FstWindow *win, uint64_t addr, uint32_t sub,
 		return 0;
 	}
 	nd->start = addr - (pos + (endbit + 7) / 8) + 1;
-	if (nd->start - FST_PREAMBLE_SIZE < 1 ||
-		delta > nd->start - 1 - FST_PREAMBLE_SIZE)
+	if (!target_below(nd->start, delta, &nd->target))
 		return set_error(errmsg, "fst transition target out of range");
-	nd->target = nd->start - 1 - delta;
 	return 0;
 }
 
@@ -345,28 +366,11 @@ fst_node_read(const FstReader *r, FstWindow *win, uint64_t vaddr, Node *nd,
 				return set_error(errmsg, "fst node truncated");
 			nd->label = NODE_BYTE(nd, pos++);
 		}
-		if (!(h & 0x40))
-		{
-			int			shift = 0;
-			uint8_t		byte;
-
-			do
-			{
-				if (pos >= w || shift > 56)
-					return set_error(errmsg, "fst node has a bad varint");
-				byte = NODE_BYTE(nd, pos++);
-				delta |= (uint64_t) (byte & 0x7f) << shift;
-				shift += 7;
-			} while (byte & 0x80);
-			delta++;
-			if (delta == 0)
-				return set_error(errmsg, "fst node has a bad varint");
-		}
+		if (!(h & 0x40) && !get_delta(nd->end, &pos, w, &delta))
+			return set_error(errmsg, "fst node has a bad varint");
 		nd->start = addr - pos + 1;
-		if (nd->start - FST_PREAMBLE_SIZE < 1 ||
-			delta > nd->start - 1 - FST_PREAMBLE_SIZE)
+		if (!target_below(nd->start, delta, &nd->target))
 			return set_error(errmsg, "fst transition target out of range");
-		nd->target = nd->start - 1 - delta;
 		return 0;
 	}
 	else
@@ -694,6 +698,83 @@ position_here(FstCursor *c)
 }
 
 /*
+ * If the top frame's node is a chain node (or a label inside one) lying
+ * wholly in the cursor's window, follow all its remaining labels at once,
+ * pushing a frame for each, and return true.  Otherwise return false with
+ * the cursor as it was (frames above the top are scratch), for the general
+ * path, which also reports any corruption.
+ */
+static inline bool
+take_chain_fast(FstCursor *c)
+{
+	const FstReader *r = c->r;
+	uint32_t	depth0 = c->depth;
+	uint64_t	vaddr = c->stack[depth0].addr;
+	uint64_t	addr = vaddr & FST_ADDR_MASK;
+	uint32_t	sub = (uint32_t) ((vaddr >> FST_SUB_SHIFT) & 0x3f);
+	uint32_t	bitpos = (uint32_t) (vaddr >> FST_BIT_SHIFT);
+	uint64_t	ord = c->stack[depth0].ord;
+	const uint8_t *e;
+	uint64_t	have;
+	uint64_t	delta = 0;
+	uint64_t	start;
+	uint32_t	pos = 1;
+	uint32_t	k;
+	uint32_t	j;
+	uint8_t		h;
+
+	if (c->win.p == NULL || addr >= c->win.hi || addr < c->win.lo ||
+		addr >= r->nodes_end)
+		return false;
+	have = addr - c->win.lo + 1;
+	e = c->win.p + (addr - c->win.lo);
+	h = e[0];
+	if (!(h & 0x80) || (h & 0x3f) < FST_CHAIN_CODE0)
+		return false;
+	k = (h & 0x3f) - FST_CHAIN_CODE0 + 2;
+	if (sub >= k || depth0 + (k - sub) > r->max_key_len ||
+		depth0 + (k - sub) + 1 > c->cap || ord >= r->nkeys)
+		return false;
+	if (!(h & 0x40) && !get_delta(e, &pos, have, &delta))
+		return false;
+	/* every code of the chain, and the 2 bytes a peek may run over */
+	if (pos + ((uint64_t) k * FST_CODE_MAX_BITS + 7) / 8 + 2 > have)
+		return false;
+	for (j = sub; j < k; j++)
+	{
+		const uint8_t *q = e - (int64_t) (pos + bitpos / 8);
+		uint32_t	peek = (uint32_t) q[0] | (uint32_t) q[-1] << 8 |
+			(uint32_t) q[-2] << 16;
+		uint32_t	entry;
+		FstFrame   *f = &c->stack[c->depth];
+
+		entry = r->decode[(peek >> (bitpos % 8)) &
+						  ((1u << FST_CODE_MAX_BITS) - 1)];
+		if (entry == 0)
+		{
+			c->depth = depth0;
+			return false;
+		}
+		bitpos += entry >> 8;
+		f->ti = 0;
+		f->n = 1;
+		f->final = false;
+		c->key[c->depth] = (uint8_t) entry;
+		c->depth++;
+		c->stack[c->depth].addr = addr | (uint64_t) (j + 1) << FST_SUB_SHIFT |
+			(uint64_t) bitpos << FST_BIT_SHIFT;
+		c->stack[c->depth].ord = ord;
+	}
+	start = addr - (pos + (bitpos + 7) / 8) + 1;
+	if (!target_below(start, delta, &c->stack[c->depth].addr))
+	{
+		c->depth = depth0;
+		return false;
+	}
+	return true;
+}
+
+/*
  * If the top frame's node is a single-transition node lying wholly in the
  * cursor's window, follow its transition (as take would) and return true.
  * Otherwise change nothing and return false: the caller decodes the node
@@ -712,6 +793,8 @@ take_single_fast(FstCursor *c)
 	uint64_t	delta = 0;
 	uint64_t	start;
 
+	if (c->r->version == FST_VERSION_PACKED && take_chain_fast(c))
+		return true;
 	/* read_node's window rule; a single node is at most 11 bytes */
 	if (c->win.p == NULL || addr >= c->win.hi || addr < c->win.lo + 15 ||
 		addr >= c->r->nodes_end)
@@ -725,23 +808,9 @@ take_single_fast(FstCursor *c)
 		label = c->r->common[(h & 0x3f) - 1];
 	else
 		label = e[-(int64_t) pos++];
-	if (!(h & 0x40))
-	{
-		int			shift = 0;
-		uint8_t		byte;
-
-		do
-		{
-			if (shift > 56)
-				return false;
-			byte = e[-(int64_t) pos++];
-			delta |= (uint64_t) (byte & 0x7f) << shift;
-			shift += 7;
-		} while (byte & 0x80);
-		delta++;
-		if (delta == 0)
-			return false;
-	}
+	/* the window holds at least 16 bytes at and below addr */
+	if (!(h & 0x40) && !get_delta(e, &pos, 16, &delta))
+		return false;
 	start = addr - pos + 1;
 	if (start - FST_PREAMBLE_SIZE < 1 ||
 		delta > start - 1 - FST_PREAMBLE_SIZE ||
