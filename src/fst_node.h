@@ -45,6 +45,10 @@ typedef struct Node
 	uint8_t		dbits;
 	uint8_t		obits;
 	uint32_t	code_bits;		/* width codes at the start of the bit area */
+	/* chain: this label and the ones after it to the chain's end */
+	uint32_t	chain_n;
+	uint8_t		chain_labels[FST_CHAIN_MAX];
+	uint64_t	chain_next[FST_CHAIN_MAX];	/* target of each */
 } Node;
 
 #define NODE_BYTE(nd, i)	((nd)->end[-(int64_t) (i)])

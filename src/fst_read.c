@@ -243,9 +243,10 @@ window_cover(const FstReader *r, FstWindow *win, uint64_t addr, uint64_t need,
 }
 
 /*
- * Decode label `sub` of the chain node whose header byte h is at addr
- * (nd->end set), its code starting at bit `bitpos` of the bit area, into
- * nd as a single-transition node.
+ * Decode the chain node whose header byte is at addr (nd->end set) from
+ * its label `sub` on, that label's code starting at bit `bitpos` of the
+ * bit area: nd becomes the single-transition node of label `sub`, and
+ * nd->chain_* hold all the labels from `sub` to the chain's end.
  */
 static int
 read_chain(const FstReader *r, FstWindow *win, uint64_t addr, uint32_t sub,
@@ -257,10 +258,7 @@ read_chain(const FstReader *r, FstWindow *win, uint64_t addr, uint32_t sub,
 	uint32_t	pos = 1;
 	uint64_t	delta = 0;
 	uint64_t	need;
-	uint32_t	peek = 0;
-	uint32_t	entry;
-	uint32_t	endbit;
-	uint32_t	i;
+	uint32_t	m;
 
 	if (sub >= k || bitpos > (uint32_t) k * FST_CODE_MAX_BITS)
 		return set_error(errmsg, "fst chain position out of range");
@@ -272,37 +270,43 @@ read_chain(const FstReader *r, FstWindow *win, uint64_t addr, uint32_t sub,
 		return -1;
 	if (!(h & 0x40) && !get_delta(nd->end, &pos, need, &delta))
 		return set_error(errmsg, "fst node has a bad varint");
-	/* the next FST_CODE_MAX_BITS bits, zeros beyond the node area */
-	for (i = 0; i < 3; i++)
+	for (m = 0; sub + m < k; m++)
 	{
-		uint64_t	at = pos + bitpos / 8 + i;
+		uint32_t	peek = 0;
+		uint32_t	entry;
+		uint32_t	i;
 
-		if (at < need)
-			peek |= (uint32_t) NODE_BYTE(nd, at) << (8 * i);
+		/* the next FST_CODE_MAX_BITS bits, zeros beyond the node area */
+		for (i = 0; i < 3; i++)
+		{
+			uint64_t	at = pos + bitpos / 8 + i;
+
+			if (at < need)
+				peek |= (uint32_t) NODE_BYTE(nd, at) << (8 * i);
+		}
+		peek >>= bitpos % 8;
+		entry = r->decode[peek & ((1u << FST_CODE_MAX_BITS) - 1)];
+		if (entry == 0)
+			return set_error(errmsg, "fst chain has a bad code");
+		bitpos += entry >> 8;
+		if (pos + ((uint64_t) bitpos + 7) / 8 > need)
+			return set_error(errmsg, "fst node truncated");
+		nd->chain_labels[m] = (uint8_t) entry;
+		/* where label sub + m + 1 starts */
+		nd->chain_next[m] = (addr & FST_ADDR_MASK) |
+			(uint64_t) (sub + m + 1) << FST_SUB_SHIFT |
+			(uint64_t) bitpos << FST_BIT_SHIFT;
 	}
-	peek >>= bitpos % 8;
-	entry = r->decode[peek & ((1u << FST_CODE_MAX_BITS) - 1)];
-	if (entry == 0)
-		return set_error(errmsg, "fst chain has a bad code");
-	endbit = bitpos + (entry >> 8);
-	if (pos + ((uint64_t) endbit + 7) / 8 > need)
-		return set_error(errmsg, "fst node truncated");
+	nd->start = addr - (pos + (bitpos + 7) / 8) + 1;
+	if (!target_below(nd->start, delta, &nd->chain_next[m - 1]))
+		return set_error(errmsg, "fst transition target out of range");
+	nd->chain_n = m;
 	nd->single = true;
 	nd->chain = true;
 	nd->final = false;
 	nd->n = 1;
-	nd->label = (uint8_t) entry;
-	if (sub + 1 < k)
-	{
-		nd->start = 0;			/* not needed: the target is virtual */
-		nd->target = (addr & FST_ADDR_MASK) |
-			(uint64_t) (sub + 1) << FST_SUB_SHIFT |
-			(uint64_t) endbit << FST_BIT_SHIFT;
-		return 0;
-	}
-	nd->start = addr - (pos + (endbit + 7) / 8) + 1;
-	if (!target_below(nd->start, delta, &nd->target))
-		return set_error(errmsg, "fst transition target out of range");
+	nd->label = nd->chain_labels[0];
+	nd->target = nd->chain_next[0];
 	return 0;
 }
 
@@ -568,13 +572,22 @@ fst_lookup(FstReader *r, const uint8_t *key, size_t len, uint64_t *ordinal)
 	r->win.p = NULL;
 	if (r->nkeys == 0 || len > r->max_key_len)
 		return 0;
-	for (j = 0; j < len; j++)
+	for (j = 0; j < len;)
 	{
 		uint32_t	i;
 		uint64_t	out;
 
 		if (fst_node_read(r, &r->win, addr, &nd, r->buf, r->errmsg) != 0)
 			return -1;
+		if (nd.chain)
+		{
+			/* all the chain's labels at once (outputs are 0) */
+			for (i = 0; i < nd.chain_n; i++, j++)
+				if (j == len || key[j] != nd.chain_labels[i])
+					return 0;
+			addr = nd.chain_next[nd.chain_n - 1];
+			continue;
+		}
 		i = node_lower_bound(&nd, key[j]);
 		if (i == nd.n || fst_node_label(&nd, i) != key[j])
 			return 0;
@@ -583,6 +596,7 @@ fst_lookup(FstReader *r, const uint8_t *key, size_t len, uint64_t *ordinal)
 		if (out >= r->nkeys - ord)
 			return set_error(r->errmsg, "fst output out of range");
 		ord += out;
+		j++;
 	}
 	if (fst_node_read(r, &r->win, addr, &nd, r->buf, r->errmsg) != 0)
 		return -1;
@@ -698,80 +712,66 @@ position_here(FstCursor *c)
 }
 
 /*
- * If the top frame's node is a chain node (or a label inside one) lying
- * wholly in the cursor's window, follow all its remaining labels at once,
- * pushing a frame for each, and return true.  Otherwise return false with
- * the cursor as it was (frames above the top are scratch), for the general
- * path, which also reports any corruption.
+ * nd being the top frame's node, a chain: follow its labels as long as
+ * they equal the bound's next bytes (all of them if bound is NULL),
+ * pushing a frame for each.  Returns the number followed (0 if the first
+ * differs or the bound is used up), or -1 on a path longer than the max
+ * key length.
+ */
+static int
+take_chain_matching(FstCursor *c, const Node *nd, const uint8_t *bound,
+					size_t len)
+{
+	uint32_t	i;
+	uint64_t	ord = c->stack[c->depth].ord;
+
+	for (i = 0; i < nd->chain_n &&
+		 (bound == NULL ||
+		  (c->depth < len && bound[c->depth] == nd->chain_labels[i])); i++)
+	{
+		FstFrame   *f;
+
+		if (c->depth >= c->r->max_key_len)
+			return set_error(c->errmsg,
+							 "fst path longer than the max key length");
+		ensure_frames(c, c->depth + 2);
+		f = &c->stack[c->depth];
+		f->ti = 0;
+		f->n = 1;
+		f->final = false;
+		c->key[c->depth] = nd->chain_labels[i];
+		c->depth++;
+		c->stack[c->depth].addr = nd->chain_next[i];
+		c->stack[c->depth].ord = ord;
+	}
+	return (int) i;
+}
+
+/*
+ * If the top frame's node is (inside) a chain node, follow all its
+ * remaining labels and return true; otherwise, or if it cannot be read,
+ * return false for the general path, which also reports any corruption.
  */
 static inline bool
 take_chain_fast(FstCursor *c)
 {
-	const FstReader *r = c->r;
-	uint32_t	depth0 = c->depth;
-	uint64_t	vaddr = c->stack[depth0].addr;
+	uint64_t	vaddr = c->stack[c->depth].addr;
 	uint64_t	addr = vaddr & FST_ADDR_MASK;
-	uint32_t	sub = (uint32_t) ((vaddr >> FST_SUB_SHIFT) & 0x3f);
-	uint32_t	bitpos = (uint32_t) (vaddr >> FST_BIT_SHIFT);
-	uint64_t	ord = c->stack[depth0].ord;
-	const uint8_t *e;
-	uint64_t	have;
-	uint64_t	delta = 0;
-	uint64_t	start;
-	uint32_t	pos = 1;
-	uint32_t	k;
-	uint32_t	j;
-	uint8_t		h;
+	Node		nd;
 
-	if (c->win.p == NULL || addr >= c->win.hi || addr < c->win.lo ||
-		addr >= r->nodes_end)
-		return false;
-	have = addr - c->win.lo + 1;
-	e = c->win.p + (addr - c->win.lo);
-	h = e[0];
-	if (!(h & 0x80) || (h & 0x3f) < FST_CHAIN_CODE0)
-		return false;
-	k = (h & 0x3f) - FST_CHAIN_CODE0 + 2;
-	if (sub >= k || depth0 + (k - sub) > r->max_key_len ||
-		depth0 + (k - sub) + 1 > c->cap || ord >= r->nkeys)
-		return false;
-	if (!(h & 0x40) && !get_delta(e, &pos, have, &delta))
-		return false;
-	/* every code of the chain, and the 2 bytes a peek may run over */
-	if (pos + ((uint64_t) k * FST_CODE_MAX_BITS + 7) / 8 + 2 > have)
-		return false;
-	for (j = sub; j < k; j++)
+	/* a cheap look at the header byte first, when it is in the window */
+	if (vaddr == addr && c->win.p != NULL && addr < c->win.hi &&
+		addr >= c->win.lo)
 	{
-		const uint8_t *q = e - (int64_t) (pos + bitpos / 8);
-		uint32_t	peek = (uint32_t) q[0] | (uint32_t) q[-1] << 8 |
-			(uint32_t) q[-2] << 16;
-		uint32_t	entry;
-		FstFrame   *f = &c->stack[c->depth];
+		uint8_t		h = c->win.p[addr - c->win.lo];
 
-		entry = r->decode[(peek >> (bitpos % 8)) &
-						  ((1u << FST_CODE_MAX_BITS) - 1)];
-		if (entry == 0)
-		{
-			c->depth = depth0;
+		if (!(h & 0x80) || (h & 0x3f) < FST_CHAIN_CODE0)
 			return false;
-		}
-		bitpos += entry >> 8;
-		f->ti = 0;
-		f->n = 1;
-		f->final = false;
-		c->key[c->depth] = (uint8_t) entry;
-		c->depth++;
-		c->stack[c->depth].addr = addr | (uint64_t) (j + 1) << FST_SUB_SHIFT |
-			(uint64_t) bitpos << FST_BIT_SHIFT;
-		c->stack[c->depth].ord = ord;
 	}
-	start = addr - (pos + (bitpos + 7) / 8) + 1;
-	if (!target_below(start, delta, &c->stack[c->depth].addr))
-	{
-		c->depth = depth0;
+	if (fst_node_read(c->r, &c->win, vaddr, &nd, c->buf, c->errmsg) != 0 ||
+		!nd.chain)
 		return false;
-	}
-	return true;
+	return take_chain_matching(c, &nd, NULL, 0) > 0;
 }
 
 /*
@@ -986,6 +986,13 @@ fst_cursor_seek(FstCursor *c, FstSeekOp op, const uint8_t *bound, size_t len)
 					}
 					return step_result(c, ascend_next(c));
 				}
+				if (nd.chain && (rc = take_chain_matching(c, &nd, bound,
+														  len)) != 0)
+				{
+					if (rc < 0)
+						return step_result(c, -1);
+					continue;
+				}
 				i = node_lower_bound(&nd, bound[c->depth]);
 				if (i == nd.n)
 					return step_result(c, ascend_next(c));
@@ -1008,6 +1015,13 @@ fst_cursor_seek(FstCursor *c, FstSeekOp op, const uint8_t *bound, size_t len)
 					if (nd.final && inclusive)
 						return step_result(c, position_here(c));
 					return step_result(c, ascend_prev(c));
+				}
+				if (nd.chain && (rc = take_chain_matching(c, &nd, bound,
+														  len)) != 0)
+				{
+					if (rc < 0)
+						return step_result(c, -1);
+					continue;
 				}
 				i = node_lower_bound(&nd, bound[c->depth]);
 				if (i < nd.n && fst_node_label(&nd, i) == bound[c->depth])
