@@ -469,7 +469,9 @@ memkv_frozen_open(Relation index, const MemkvMetaPageData *meta,
 		cache->frozen_epoch == meta->frozen_epoch &&
 		cache->frozen_start == meta->frozen_start)
 	{
-		memcpy(&fz->reader, &cache->reader, sizeof(FstReader));
+		/* all but the reader's scratch buffer and message */
+		memcpy(&fz->reader, &cache->reader, offsetof(FstReader, buf));
+		fz->reader.errmsg[0] = '\0';
 		memcpy(&fz->postings, &cache->postings, sizeof(FstPostings));
 		memcpy(&fz->nullpost, &cache->nullpost, sizeof(FstPostings));
 		fz->reader.src.arg = &fz->fst_src;
@@ -511,7 +513,7 @@ memkv_frozen_open(Relation index, const MemkvMetaPageData *meta,
 		cache->instance_id = meta->instance_id;
 		cache->frozen_epoch = meta->frozen_epoch;
 		cache->frozen_start = meta->frozen_start;
-		memcpy(&cache->reader, &fz->reader, sizeof(FstReader));
+		memcpy(&cache->reader, &fz->reader, offsetof(FstReader, buf));
 		memcpy(&cache->postings, &fz->postings, sizeof(FstPostings));
 		memcpy(&cache->nullpost, &fz->nullpost, sizeof(FstPostings));
 	}

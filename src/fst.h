@@ -189,6 +189,7 @@
 /* Packed images (version 2): see "PACKED FORMAT" above. */
 #define FST_CODE_TABLE_SIZE			128 /* 256 4-bit code lengths */
 #define FST_CODE_MAX_BITS			11
+#define FST_DECODE_BITS				8	/* codes found by one table lookup */
 #define FST_CHAIN_CODE0				48	/* single-node codes 48..63: chains */
 #define FST_CHAIN_MAX				17	/* labels of one chain node */
 
@@ -325,8 +326,17 @@ typedef struct FstReader
 	uint16_t	version;		/* FST_VERSION or FST_VERSION_PACKED */
 	uint8_t		common[FST_NCOMMON];
 	FstWindow	win;			/* for fst_lookup */
-	/* packed images: label and code length for the next 11 bits of a chain */
-	uint16_t	decode[1 << FST_CODE_MAX_BITS];
+	/*
+	 * Packed images: label | code length << 8 for the next FST_DECODE_BITS
+	 * bits of a chain (0: a longer code, or none); for longer codes, the
+	 * canonical code's first code, count and first index in code_labels
+	 * for each length.
+	 */
+	uint16_t	decode[1 << FST_DECODE_BITS];
+	uint16_t	code_first[FST_CODE_MAX_BITS + 1];
+	uint16_t	code_count[FST_CODE_MAX_BITS + 1];
+	uint16_t	code_index[FST_CODE_MAX_BITS + 1];
+	uint8_t		code_labels[256];	/* by (length, label) */
 	uint8_t		buf[FST_MAX_NODE_BYTES];
 	char		errmsg[FST_ERRMSG_LEN];
 } FstReader;

@@ -41,16 +41,18 @@ fst_memory_read(void *arg, uint64_t off, size_t len, uint8_t *buf)
 }
 
 /*
- * Fill r->decode from the code table of a packed image: entry i, for the
- * next FST_CODE_MAX_BITS bits i of a chain, is label | length << 8, or 0
- * where no code matches.  Returns 0, or -1 if the table is no prefix code.
+ * Fill the decoding fields of r (see FstReader) from the code table of a
+ * packed image.  Returns 0, or -1 if the table is no prefix code.
  */
 static int
 build_decode_table(FstReader *r, const uint8_t *tab)
 {
 	uint8_t		lens[256];
 	uint16_t	codes[256];
+	uint32_t	code = 0;
+	uint32_t	index = 0;
 	int			s;
+	int			l;
 
 	for (s = 0; s < 256; s++)
 		lens[s] = (tab[s / 2] >> (4 * (s % 2))) & 0x0f;
@@ -61,10 +63,50 @@ build_decode_table(FstReader *r, const uint8_t *tab)
 	{
 		uint32_t	i;
 
-		if (lens[s] == 0)
+		if (lens[s] == 0 || lens[s] > FST_DECODE_BITS)
 			continue;
-		for (i = codes[s]; i < (1u << FST_CODE_MAX_BITS); i += 1u << lens[s])
+		for (i = codes[s]; i < (1u << FST_DECODE_BITS); i += 1u << lens[s])
 			r->decode[i] = (uint16_t) (s | lens[s] << 8);
+	}
+	/* the canonical code by length, as fst_code_assign numbers it */
+	r->code_count[0] = 0;
+	for (l = 1; l <= FST_CODE_MAX_BITS; l++)
+	{
+		code = (code + r->code_count[l - 1]) << 1;
+		r->code_first[l] = (uint16_t) code;
+		r->code_index[l] = (uint16_t) index;
+		r->code_count[l] = 0;
+		for (s = 0; s < 256; s++)
+			if (lens[s] == l)
+			{
+				r->code_labels[index++] = (uint8_t) s;
+				r->code_count[l]++;
+			}
+	}
+	return 0;
+}
+
+/*
+ * The label whose code starts at the lowest bit of `bits` (at least
+ * FST_CODE_MAX_BITS of them), as label | code length << 8, or 0 if no
+ * code matches.
+ */
+static inline uint32_t
+decode_label(const FstReader *r, uint32_t bits)
+{
+	uint32_t	entry = r->decode[bits & ((1u << FST_DECODE_BITS) - 1)];
+	uint32_t	code = 0;
+	int			l;
+
+	if (entry != 0)
+		return entry;
+	/* a longer code: walk the canonical code one bit at a time */
+	for (l = 1; l <= FST_CODE_MAX_BITS; l++)
+	{
+		code = code << 1 | ((bits >> (l - 1)) & 1);
+		if (code - r->code_first[l] < r->code_count[l])
+			return r->code_labels[r->code_index[l] + code -
+								  r->code_first[l]] | (uint32_t) l << 8;
 	}
 	return 0;
 }
@@ -285,7 +327,7 @@ read_chain(const FstReader *r, FstWindow *win, uint64_t addr, uint32_t sub,
 				peek |= (uint32_t) NODE_BYTE(nd, at) << (8 * i);
 		}
 		peek >>= bitpos % 8;
-		entry = r->decode[peek & ((1u << FST_CODE_MAX_BITS) - 1)];
+		entry = decode_label(r, peek);
 		if (entry == 0)
 			return set_error(errmsg, "fst chain has a bad code");
 		bitpos += entry >> 8;
