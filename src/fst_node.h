@@ -67,6 +67,75 @@ extern int	fst_node_trans(const Node *nd, uint32_t i, uint64_t *target,
 						   uint64_t *out, char *errmsg);
 
 /*
+ * Read the varint at logical byte *pos of the node whose byte 0 is at e
+ * (e[-i] being logical byte i; bytes from `limit` on are not there), set
+ * *delta to its value plus one and advance *pos past it.  Returns false
+ * for a varint that is too long, overflows or is cut off.
+ */
+static inline bool
+get_delta(const uint8_t *e, uint32_t *pos, uint64_t limit, uint64_t *delta)
+{
+	uint64_t	v = 0;
+	int			shift = 0;
+	uint8_t		byte;
+
+	do
+	{
+		if (*pos >= limit || shift > 56)
+			return false;
+		byte = e[-(int64_t) (*pos)++];
+		v |= (uint64_t) (byte & 0x7f) << shift;
+		shift += 7;
+	} while (byte & 0x80);
+	*delta = v + 1;
+	return *delta != 0;
+}
+
+/*
+ * The target `delta` below a node starting at `start`, if it lies in the
+ * node area: store it in *target and return true.
+ */
+static inline bool
+target_below(uint64_t start, uint64_t delta, uint64_t *target)
+{
+	if (start - FST_PREAMBLE_SIZE < 1 || delta > start - 1 - FST_PREAMBLE_SIZE)
+		return false;
+	*target = start - 1 - delta;
+	return true;
+}
+
+/*
+ * Decode the plain single-transition node whose byte 0 is at e (e[-i]
+ * being logical byte i, `have` bytes there): its label (common labels from
+ * `common`), the delta of its target and its length.  Returns false if it
+ * is no such node (a multi node, or in a packed image a chain) or is cut
+ * off.
+ */
+static inline bool
+fst_decode_single(const uint8_t *e, uint64_t have, const uint8_t *common,
+				  bool packed, uint8_t *label, uint64_t *delta, uint32_t *len)
+{
+	uint8_t		h = e[0];
+	uint32_t	pos = 1;
+
+	if (!(h & 0x80) || (packed && (h & 0x3f) >= FST_CHAIN_CODE0))
+		return false;
+	if (h & 0x3f)
+		*label = common[(h & 0x3f) - 1];
+	else
+	{
+		if (pos >= have)
+			return false;
+		*label = e[-(int64_t) pos++];
+	}
+	*delta = 0;
+	if (!(h & 0x40) && !get_delta(e, &pos, have, delta))
+		return false;
+	*len = pos;
+	return true;
+}
+
+/*
  * The canonical prefix code of a packed image from its code lengths
  * (lens[s] bits for label s, 0: no code, at most FST_CODE_MAX_BITS): the
  * codes, shortest first and by label within a length, are stored in

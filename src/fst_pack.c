@@ -25,8 +25,8 @@
  *						as chain nodes where that is shorter; remember the
  *						new address of every node something points to
  *
- * Memory: five bits per byte of the input image, an eighth of a byte per
- * byte for a rank index, and 8 bytes per node that is pointed to.  The
+ * Memory: six bits per byte of the input image (five bitmaps and a rank
+ * index) and 8 bytes per node that is pointed to.  The
  * format is described in fst.h.
  *
  *-------------------------------------------------------------------------
@@ -39,26 +39,32 @@
 
 #define OUT_CHUNK	65536
 
-/* Per-byte bitmaps over the input image. */
+/*
+ * Per-byte bitmaps over the input image, interleaved: for each 64 bytes of
+ * the image one word of each bitmap, then the rank word (BM_MAPPED bits
+ * before these 64 bytes), so that all that is known of a node is in one
+ * cache line.
+ */
 enum
 {
 	BM_END,						/* last byte of a node */
-	BM_REF,						/* some transition leads here */
-	BM_SHARED,					/* more than one, or not from a single "next" */
+	BM_FAR,						/* a transition not of the node right above
+								 * (or of a multi node) leads here */
 	BM_INNER,					/* a single-transition node inside a run */
 	BM_MAPPED,					/* its new address is kept */
-	BM_COUNT
+	BM_RANK,					/* (not a bitmap) */
+	BM_STRIDE
 };
 
 typedef struct Packer
 {
 	FstAllocator a;
 	FstReader  *r;				/* over the input image */
+	const uint8_t *image;
 	FstWindow	win;
 	uint64_t	size;			/* input image size */
 	uint64_t	nwords;			/* 64-bit words of each bitmap */
-	uint64_t   *bm[BM_COUNT];
-	uint64_t   *rank;			/* BM_MAPPED bits in the words before */
+	uint64_t   *bm;				/* nwords * BM_STRIDE words */
 	uint64_t   *newaddr;		/* by rank in BM_MAPPED */
 	uint8_t		lens[256];		/* code length of each label, 0: none */
 	uint16_t	codes[256];
@@ -74,16 +80,27 @@ typedef struct Packer
 	char	   *errmsg;
 } Packer;
 
+/* Bits set in w (without a popcount instruction, which is not baseline). */
+static inline uint64_t
+popcount64(uint64_t w)
+{
+	w = w - ((w >> 1) & UINT64_C(0x5555555555555555));
+	w = (w & UINT64_C(0x3333333333333333)) +
+		((w >> 2) & UINT64_C(0x3333333333333333));
+	w = (w + (w >> 4)) & UINT64_C(0x0f0f0f0f0f0f0f0f);
+	return (w * UINT64_C(0x0101010101010101)) >> 56;
+}
+
 static inline bool
 bm_get(const Packer *pk, int which, uint64_t pos)
 {
-	return (pk->bm[which][pos >> 6] >> (pos & 63)) & 1;
+	return (pk->bm[(pos >> 6) * BM_STRIDE + which] >> (pos & 63)) & 1;
 }
 
 static inline void
 bm_set(Packer *pk, int which, uint64_t pos)
 {
-	pk->bm[which][pos >> 6] |= (uint64_t) 1 << (pos & 63);
+	pk->bm[(pos >> 6) * BM_STRIDE + which] |= (uint64_t) 1 << (pos & 63);
 }
 
 /* Append bytes to the new image.  Returns 0, or -1 if the sink failed. */
@@ -121,24 +138,59 @@ out_node(Packer *pk, const uint8_t *L, size_t len)
 	uint8_t		rev[FST_MAX_NODE_BYTES];
 	size_t		i;
 
-	for (i = 0; i < len; i++)
-		rev[i] = L[len - 1 - i];
-	if (out_bytes(pk, rev, len) != 0)
-		return 0;
+	if (pk->outlen + len <= OUT_CHUNK)
+	{
+		/* the usual case: straight into the output buffer */
+		uint8_t    *p = pk->out + pk->outlen;
+
+		for (i = 0; i < len; i++)
+			p[i] = L[len - 1 - i];
+		pk->outlen += len;
+		pk->written += len;
+	}
+	else
+	{
+		for (i = 0; i < len; i++)
+			rev[i] = L[len - 1 - i];
+		if (out_bytes(pk, rev, len) != 0)
+			return 0;
+	}
 	pk->nodes++;
 	return pk->written - 1;
 }
 
-/* Note one more way into `target`: from a single "next" node, or other. */
+/*
+ * Note a way into `target` other than the "next" transition of a
+ * single-transition node right above it.  (Only one node is right above
+ * another, so that way needs no bit: the walk of pass 1 meets the target
+ * next.)
+ */
 static int
-note_ref(Packer *pk, uint64_t target, bool from_single_next)
+note_far_ref(Packer *pk, uint64_t target)
 {
 	if (target < FST_PREAMBLE_SIZE || target >= pk->r->nodes_end)
 		return set_error(pk->errmsg, "fst transition target out of range");
-	if (bm_get(pk, BM_REF, target) || !from_single_next)
-		bm_set(pk, BM_SHARED, target);
-	bm_set(pk, BM_REF, target);
+	bm_set(pk, BM_FAR, target);
 	return 0;
+}
+
+/*
+ * Decode the input node at addr if it is a single-transition node: its
+ * label and target.  Returns false for other nodes (and for damaged ones,
+ * which fst_node_read then reports).
+ */
+static inline bool
+read_single(const Packer *pk, uint64_t addr, uint8_t *label, uint64_t *target,
+			uint64_t *start)
+{
+	uint64_t	delta;
+	uint32_t	len;
+
+	if (!fst_decode_single(pk->image + addr, addr - FST_PREAMBLE_SIZE + 1,
+						   pk->r->common, false, label, &delta, &len))
+		return false;
+	*start = addr - len + 1;
+	return target_below(*start, delta, target);
 }
 
 /*
@@ -151,47 +203,56 @@ scan_nodes(Packer *pk, uint64_t *counts)
 {
 	FstReader  *r = pk->r;
 	uint64_t	addr;
+	bool		from_above = false;	/* the node above leads here by "next" */
 	Node		nd;
 
 	if (r->nkeys == 0)
 		return 0;
-	if (note_ref(pk, r->root, false) != 0)
+	if (note_far_ref(pk, r->root) != 0)
 		return -1;
 	addr = r->nodes_end - 1;
 	for (;;)
 	{
 		uint32_t	i;
+		uint8_t		label = 0;
+		uint64_t	target = 0;
+		uint64_t	start = 0;
+		bool		single = read_single(pk, addr, &label, &target, &start);
+		bool		far = bm_get(pk, BM_FAR, addr);
 
-		if (fst_node_read(r, &pk->win, addr, &nd, r->buf, pk->errmsg) != 0)
-			return -1;
+		/* all the ways into this node are known now */
 		bm_set(pk, BM_END, addr);
-		if (nd.single)
+		if (single && from_above && !far)
+			bm_set(pk, BM_INNER, addr);
+		else if (from_above || far)
+			bm_set(pk, BM_MAPPED, addr);
+		if (single)
 		{
-			counts[nd.label]++;
-			if (note_ref(pk, nd.target, nd.target == nd.start - 1) != 0)
+			counts[label]++;
+			from_above = (target == start - 1);
+			if (!from_above && note_far_ref(pk, target) != 0)
 				return -1;
 		}
 		else
 		{
+			if (fst_node_read(r, &pk->win, addr, &nd, r->buf, pk->errmsg) != 0)
+				return -1;
+			if (nd.single)		/* read_single refused it: cannot be */
+				return set_error(pk->errmsg, "fst pack: bad node");
 			for (i = 0; i < nd.n; i++)
 			{
-				uint64_t	target;
 				uint64_t	out;
 
 				if (fst_node_trans(&nd, i, &target, &out, pk->errmsg) != 0 ||
-					note_ref(pk, target, false) != 0)
+					note_far_ref(pk, target) != 0)
 					return -1;
 			}
+			start = nd.start;
+			from_above = false;
 		}
-		/* all the ways into this node are known now */
-		if (nd.single && bm_get(pk, BM_REF, addr) &&
-			!bm_get(pk, BM_SHARED, addr))
-			bm_set(pk, BM_INNER, addr);
-		else if (bm_get(pk, BM_REF, addr))
-			bm_set(pk, BM_MAPPED, addr);
-		if (nd.start == FST_PREAMBLE_SIZE)
+		if (start == FST_PREAMBLE_SIZE)
 			break;
-		addr = nd.start - 1;
+		addr = start - 1;
 	}
 	return 0;
 }
@@ -311,20 +372,18 @@ choose_common(const uint64_t *counts, uint8_t *common)
 	}
 }
 
-/* Build the rank index of BM_MAPPED and room for the new addresses. */
+/* Fill in the rank words and make room for the new addresses. */
 static int
 prepare_map(Packer *pk)
 {
 	uint64_t	total = 0;
 	uint64_t	i;
 
-	pk->rank = pk->a.alloc(pk->a.arg, sizeof(uint64_t) * (pk->nwords + 1));
 	for (i = 0; i < pk->nwords; i++)
 	{
-		pk->rank[i] = total;
-		total += (uint64_t) __builtin_popcountll(pk->bm[BM_MAPPED][i]);
+		pk->bm[i * BM_STRIDE + BM_RANK] = total;
+		total += popcount64(pk->bm[i * BM_STRIDE + BM_MAPPED]);
 	}
-	pk->rank[pk->nwords] = total;
 	pk->newaddr = pk->a.alloc(pk->a.arg, sizeof(uint64_t) * (total + 1));
 	return 0;
 }
@@ -333,10 +392,10 @@ prepare_map(Packer *pk)
 static inline uint64_t
 map_index(const Packer *pk, uint64_t addr)
 {
-	uint64_t	word = pk->bm[BM_MAPPED][addr >> 6];
-	uint64_t	below = word & (((uint64_t) 1 << (addr & 63)) - 1);
+	const uint64_t *g = pk->bm + (addr >> 6) * BM_STRIDE;
+	uint64_t	below = g[BM_MAPPED] & (((uint64_t) 1 << (addr & 63)) - 1);
 
-	return pk->rank[addr >> 6] + (uint64_t) __builtin_popcountll(below);
+	return g[BM_RANK] + popcount64(below);
 }
 
 /* New address of input node `old`, which must already be written. */
@@ -422,22 +481,23 @@ write_run(Packer *pk, const uint8_t *labels, uint32_t k, uint64_t target)
 }
 
 /*
- * Write the run of single-transition nodes that starts with the node nd
- * (at input address `addr`): it and the inner nodes below it.  Long runs
- * become several chain nodes, the lowest written first.  Returns the new
- * address of the run's first node, or 0 on failure.
+ * Write the run of single-transition nodes that starts with the node of
+ * `label` and `target`: it and the inner nodes below it.  Long runs become
+ * several chain nodes, the lowest written first.  Returns the new address
+ * of the run's first node, or 0 on failure.
  */
 static uint64_t
-write_chain(Packer *pk, Node *nd, uint8_t **labels, uint32_t *labels_cap)
+write_chain(Packer *pk, uint8_t label, uint64_t target, uint8_t **labels,
+			uint32_t *labels_cap)
 {
 	uint32_t	m = 0;
-	uint64_t	target;
 	uint32_t	end;
 	uint64_t	addr = 0;
-	Node		cur = *nd;
 
 	for (;;)
 	{
+		uint64_t	start;
+
 		if (m == *labels_cap)
 		{
 			uint32_t	newcap = *labels_cap * 2;
@@ -445,19 +505,22 @@ write_chain(Packer *pk, Node *nd, uint8_t **labels, uint32_t *labels_cap)
 			*labels = pk->a.realloc(pk->a.arg, *labels, *labels_cap, newcap);
 			*labels_cap = newcap;
 		}
-		(*labels)[m++] = cur.label;
-		if (!bm_get(pk, BM_INNER, cur.target))
+		(*labels)[m++] = label;
+		if (!bm_get(pk, BM_INNER, target))
 			break;
 		if (m > pk->r->max_key_len)
 		{
 			set_error(pk->errmsg, "fst run longer than the max key length");
 			return 0;
 		}
-		if (fst_node_read(pk->r, &pk->win, cur.target, &cur, pk->r->buf,
-						  pk->errmsg) != 0)
+		/* inner nodes are single-transition nodes (pass 1 saw them) */
+		if (!read_single(pk, target, &label, &target, &start))
+		{
+			set_error(pk->errmsg, "fst pack: bad node in a run");
 			return 0;
+		}
 	}
-	if (new_address(pk, cur.target, &target) != 0)
+	if (new_address(pk, target, &target) != 0)
 		return 0;
 	/* segments of FST_CHAIN_MAX labels from the bottom, the rest on top */
 	end = m;
@@ -487,21 +550,25 @@ write_nodes(Packer *pk, uint64_t *root)
 	*root = 0;
 	for (w = FST_PREAMBLE_SIZE >> 6; w < pk->nwords; w++)
 	{
-		uint64_t	bits = pk->bm[BM_END][w];
+		uint64_t	bits = pk->bm[w * BM_STRIDE + BM_END];
 
 		while (bits)
 		{
 			uint64_t	addr = (w << 6) + (uint64_t) __builtin_ctzll(bits);
 			uint64_t	naddr;
+			uint8_t		label;
+			uint64_t	target;
+			uint64_t	start;
 			Node		nd;
 
 			bits &= bits - 1;
 			if (bm_get(pk, BM_INNER, addr))
 				continue;		/* written with the run it belongs to */
-			if (fst_node_read(r, &pk->win, addr, &nd, r->buf, pk->errmsg) != 0)
+			if (read_single(pk, addr, &label, &target, &start))
+				naddr = write_chain(pk, label, target, &labels, &labels_cap);
+			else if (fst_node_read(r, &pk->win, addr, &nd, r->buf,
+								   pk->errmsg) != 0)
 				goto done;
-			if (nd.single)
-				naddr = write_chain(pk, &nd, &labels, &labels_cap);
 			else if (nd.n == 0)
 			{
 				uint8_t		leaf = 0x40;
@@ -574,6 +641,7 @@ fst_pack(const uint8_t *image, uint64_t size, const FstAllocator *alloc,
 	pk.sink = sink;
 	pk.sink_arg = sink_arg;
 	pk.size = size;
+	pk.image = image;
 	pk.r = alloc->alloc(alloc->arg, sizeof(FstReader));
 	src.read = fst_memory_read;
 	src.arg = (void *) image;
@@ -589,11 +657,12 @@ fst_pack(const uint8_t *image, uint64_t size, const FstAllocator *alloc,
 		goto done;
 	}
 	pk.nwords = (size + 63) / 64;
-	for (i = 0; i < BM_COUNT; i++)
-	{
-		pk.bm[i] = alloc->alloc(alloc->arg, sizeof(uint64_t) * pk.nwords);
-		memset(pk.bm[i], 0, sizeof(uint64_t) * pk.nwords);
-	}
+	pk.bm = alloc->alloc(alloc->arg, sizeof(uint64_t) * pk.nwords * BM_STRIDE);
+	memset(pk.bm, 0, sizeof(uint64_t) * pk.nwords * BM_STRIDE);
+	/* the image is in memory: one window over all of it */
+	pk.win.lo = 0;
+	pk.win.hi = size;
+	pk.win.p = image;
 	pk.out = alloc->alloc(alloc->arg, OUT_CHUNK);
 
 	if (scan_nodes(&pk, counts) != 0)
@@ -654,11 +723,8 @@ fst_pack(const uint8_t *image, uint64_t size, const FstAllocator *alloc,
 	}
 	result = 0;
 done:
-	for (i = 0; i < BM_COUNT; i++)
-		if (pk.bm[i])
-			alloc->free(alloc->arg, pk.bm[i]);
-	if (pk.rank)
-		alloc->free(alloc->arg, pk.rank);
+	if (pk.bm)
+		alloc->free(alloc->arg, pk.bm);
 	if (pk.newaddr)
 		alloc->free(alloc->arg, pk.newaddr);
 	if (pk.out)

@@ -192,44 +192,6 @@ fst_reader_open(FstReader *r, const FstSource *src)
 	return 0;
 }
 
-/*
- * Read the varint at logical byte *pos of the node whose byte 0 is at e
- * (e[-i] being logical byte i; bytes from `limit` on are not there), set
- * *delta to its value plus one and advance *pos past it.  Returns false
- * for a varint that is too long, overflows or is cut off.
- */
-static inline bool
-get_delta(const uint8_t *e, uint32_t *pos, uint64_t limit, uint64_t *delta)
-{
-	uint64_t	v = 0;
-	int			shift = 0;
-	uint8_t		byte;
-
-	do
-	{
-		if (*pos >= limit || shift > 56)
-			return false;
-		byte = e[-(int64_t) (*pos)++];
-		v |= (uint64_t) (byte & 0x7f) << shift;
-		shift += 7;
-	} while (byte & 0x80);
-	*delta = v + 1;
-	return *delta != 0;
-}
-
-/*
- * The target `delta` below a node starting at `start`, if it lies in the
- * node area: store it in *target and return true.
- */
-static inline bool
-target_below(uint64_t start, uint64_t delta, uint64_t *target)
-{
-	if (start - FST_PREAMBLE_SIZE < 1 || delta > start - 1 - FST_PREAMBLE_SIZE)
-		return false;
-	*target = start - 1 - delta;
-	return true;
-}
-
 /* The width-bit field at bit bitpos of the node's bit area. */
 static uint64_t
 node_bits(const Node *nd, uint64_t bitpos, int width)
@@ -398,23 +360,17 @@ fst_node_read(const FstReader *r, FstWindow *win, uint64_t vaddr, Node *nd,
 		return set_error(errmsg, "fst chain position out of range");
 	if (h & 0x80)
 	{
-		uint8_t		code = h & 0x3f;
-		uint64_t	delta = 0;
+		uint64_t	delta;
+		uint32_t	len;
 
 		nd->single = true;
 		nd->final = false;
 		nd->n = 1;
-		if (code)
-			nd->label = r->common[code - 1];
-		else
-		{
-			if (pos >= w)
-				return set_error(errmsg, "fst node truncated");
-			nd->label = NODE_BYTE(nd, pos++);
-		}
-		if (!(h & 0x40) && !get_delta(nd->end, &pos, w, &delta))
-			return set_error(errmsg, "fst node has a bad varint");
-		nd->start = addr - pos + 1;
+		if (!fst_decode_single(nd->end, w, r->common,
+							   r->version == FST_VERSION_PACKED, &nd->label,
+							   &delta, &len))
+			return set_error(errmsg, "fst node truncated or bad varint");
+		nd->start = addr - len + 1;
 		if (!target_below(nd->start, delta, &nd->target))
 			return set_error(errmsg, "fst transition target out of range");
 		return 0;
@@ -829,11 +785,11 @@ take_single_fast(FstCursor *c)
 	FstFrame   *f = &c->stack[c->depth];
 	uint64_t	addr = f->addr;
 	const uint8_t *e;
-	uint8_t		h;
 	uint8_t		label;
-	uint32_t	pos = 1;
-	uint64_t	delta = 0;
+	uint32_t	len;
+	uint64_t	delta;
 	uint64_t	start;
+	uint64_t	target;
 
 	if (c->r->version == FST_VERSION_PACKED && take_chain_fast(c))
 		return true;
@@ -842,20 +798,13 @@ take_single_fast(FstCursor *c)
 		addr >= c->r->nodes_end)
 		return false;
 	e = c->win.p + (addr - c->win.lo);
-	h = e[0];
-	if (!(h & 0x80) ||
-		(c->r->version == FST_VERSION_PACKED && (h & 0x3f) >= FST_CHAIN_CODE0))
-		return false;
-	if (h & 0x3f)
-		label = c->r->common[(h & 0x3f) - 1];
-	else
-		label = e[-(int64_t) pos++];
 	/* the window holds at least 16 bytes at and below addr */
-	if (!(h & 0x40) && !get_delta(e, &pos, 16, &delta))
+	if (!fst_decode_single(e, 16, c->r->common,
+						   c->r->version == FST_VERSION_PACKED, &label,
+						   &delta, &len))
 		return false;
-	start = addr - pos + 1;
-	if (start - FST_PREAMBLE_SIZE < 1 ||
-		delta > start - 1 - FST_PREAMBLE_SIZE ||
+	start = addr - len + 1;
+	if (!target_below(start, delta, &target) ||
 		c->depth >= c->r->max_key_len || f->ord >= c->r->nkeys ||
 		c->depth + 2 > c->cap)
 		return false;
@@ -864,7 +813,7 @@ take_single_fast(FstCursor *c)
 	f->final = false;
 	c->key[c->depth] = label;
 	c->depth++;
-	c->stack[c->depth].addr = start - 1 - delta;
+	c->stack[c->depth].addr = target;
 	c->stack[c->depth].ord = f->ord;
 	return true;
 }
