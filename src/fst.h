@@ -294,8 +294,8 @@ extern void fst_builder_destroy(FstBuilder *b);
 /*
  * Re-encode the finished plain image image[0..size) in the packed format
  * (version 2, smaller: see "PACKED FORMAT"), streaming it to sink.  Same
- * keys and ordinals; info gets the new image's figures.  Memory: about 1.3
- * bits per byte of the input image plus 8 bytes per node pointed to.
+ * keys and ordinals; info gets the new image's figures.  Memory: 5 bits
+ * per byte of the input image plus 8 bytes per node pointed to.
  * Returns 0, or -1 with a message in errmsg (FST_ERRMSG_LEN bytes) if the
  * input is not a valid plain image or the sink fails.
  */

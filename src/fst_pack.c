@@ -18,14 +18,15 @@
  * was, with the (shorter) distances of the new image.  Keys, ordinals and
  * the shape of the automaton are unchanged.
  *
- *	pass 1 (top down)	find node boundaries, count the ways into every
- *						node and the labels of single-transition nodes
+ *	pass 1 (top down)	find node boundaries, the nodes with more ways in
+ *						than the "next" transition of the node right above,
+ *						and count the labels of single-transition nodes
  *	code				a length-limited prefix code of those labels
  *	pass 2 (bottom up)	write every node that is not inside a run, a run
  *						as chain nodes where that is shorter; remember the
  *						new address of every node something points to
  *
- * Memory: six bits per byte of the input image (five bitmaps and a rank
+ * Memory: five bits per byte of the input image (four bitmaps and a rank
  * index) and 8 bytes per node that is pointed to.  The
  * format is described in fst.h.
  *
