@@ -374,7 +374,7 @@ choose_common(const uint64_t *counts, uint8_t *common)
 }
 
 /* Fill in the rank words and make room for the new addresses. */
-static int
+static void
 prepare_map(Packer *pk)
 {
 	uint64_t	total = 0;
@@ -386,7 +386,6 @@ prepare_map(Packer *pk)
 		total += popcount64(pk->bm[i * BM_STRIDE + BM_MAPPED]);
 	}
 	pk->newaddr = pk->a.alloc(pk->a.arg, sizeof(uint64_t) * (total + 1));
-	return 0;
 }
 
 /* Index of input node `addr` among the nodes whose new address is kept. */
@@ -420,7 +419,7 @@ write_single(Packer *pk, uint8_t label, uint64_t target)
 	return out_node(pk, L, len);
 }
 
-/* Bytes write_single would take for label and a delta of that varint size. */
+/* Bytes write_single takes for label, not counting the target's varint. */
 static inline size_t
 single_cost(const Packer *pk, uint8_t label)
 {
@@ -684,8 +683,7 @@ fst_pack(const uint8_t *image, uint64_t size, const FstAllocator *alloc,
 	memset(pk.code_of, 0, sizeof(pk.code_of));
 	for (i = FST_CHAIN_CODE0 - 2; i >= 0; i--)
 		pk.code_of[pk.preamble[8 + i]] = (uint8_t) (i + 1);
-	if (prepare_map(&pk) != 0)
-		goto done;
+	prepare_map(&pk);
 
 	if (out_bytes(&pk, pk.preamble, FST_PREAMBLE_SIZE) != 0)
 		goto done;

@@ -408,19 +408,9 @@ fst_node_read(const FstReader *r, FstWindow *win, uint64_t vaddr, Node *nd,
 		need = pos + v + 2;
 		if (need > avail)
 			need = avail;
-		if (need > w)
-		{
-			w = avail < WINDOW_BYTES ? avail : WINDOW_BYTES;
-			if (w < need)
-				w = need;
-			p = r->src.read(r->src.arg, addr - w + 1, (size_t) w, buf);
-			if (p == NULL)
-				return set_error(errmsg, "fst image read failed");
-			win->lo = addr - w + 1;
-			win->hi = addr + 1;
-			win->p = p;
-			nd->end = p + w - 1;
-		}
+		if (window_cover(r, win, addr, need, avail, nd, buf, errmsg) != 0)
+			return -1;
+		w = addr - win->lo + 1;
 		code_bits = 0;
 		nd->dbits = 0;
 		nd->obits = 0;
@@ -480,20 +470,7 @@ fst_node_read(const FstReader *r, FstWindow *win, uint64_t vaddr, Node *nd,
 		nd->start = addr - len + 1;
 		if (nd->start == FST_PREAMBLE_SIZE)
 			return set_error(errmsg, "fst node has no room for targets");
-		if (len > w)
-		{
-			w = avail < WINDOW_BYTES ? avail : WINDOW_BYTES;
-			if (w < len)
-				w = len;
-			p = r->src.read(r->src.arg, addr - w + 1, (size_t) w, buf);
-			if (p == NULL)
-				return set_error(errmsg, "fst image read failed");
-			win->lo = addr - w + 1;
-			win->hi = addr + 1;
-			win->p = p;
-			nd->end = p + w - 1;
-		}
-		return 0;
+		return window_cover(r, win, addr, len, avail, nd, buf, errmsg);
 	}
 }
 
