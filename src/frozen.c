@@ -1033,6 +1033,8 @@ memkv_frozen_writer_begin(void)
 	 * to clear and to miss in; less loses sharing (11.43 at 16 MB).
 	 */
 	opts.registry_bytes = (size_t) Min(maintenance_work_mem, 64 * 1024) * 1024;
+	/* packing then need not walk the whole image first (fst_pack.c) */
+	opts.pack_map = true;
 	memkv_fst_allocator(&w->alloc);
 	w->builder = fst_builder_create(&w->alloc, memkv_image_sink, &w->fst,
 									&opts);
@@ -1113,10 +1115,12 @@ memkv_frozen_writer_finish(MemkvFrozenWriter *w, Relation index, uint32 epoch,
 	{
 		MemkvImage	packed = {0};
 		char		err[FST_ERRMSG_LEN];
+		FstPackMap *map = fst_builder_take_pack_map(w->builder);
 
-		if (fst_pack(w->fst.data, w->fst.len, &w->alloc, memkv_image_sink,
-					 &packed, &info, err) != 0)
+		if (fst_pack(w->fst.data, w->fst.len, map, &w->alloc,
+					 memkv_image_sink, &packed, &info, err) != 0)
 			elog(ERROR, "memkv: FST packing failed: %s", err);
+		fst_pack_map_free(&w->alloc, map);
 		pfree(w->fst.data);
 		w->fst = packed;
 	}

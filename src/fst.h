@@ -31,7 +31,8 @@
  * Limits: an FST image must be below 2^40 bytes and hold fewer than 2^40
  * keys (the builder fails cleanly otherwise); keys are at most 2^32-2
  * bytes.  Builder memory: the registry (FstBuildOptions.registry_bytes,
- * default 64 MB, fixed) plus O(longest key) for the unfinished path.
+ * default 64 MB, fixed) plus O(longest key) for the unfinished path, and
+ * with FstBuildOptions.pack_map 3 bits per byte of the image.
  * Postings writer memory: one group of encoded lists plus 8 bytes per 128
  * keys for the group table.
  *
@@ -252,6 +253,13 @@ typedef struct FstBuildOptions
 	size_t		registry_bytes;
 	/* Labels that single-transition nodes encode for free; NULL: default. */
 	const uint8_t *common_labels;	/* FST_NCOMMON bytes, or NULL */
+
+	/*
+	 * Also record what fst_pack needs to know of the image's nodes (see
+	 * fst_builder_take_pack_map), so that packing need not walk the image
+	 * first.  Costs 3 bits per byte of the image.
+	 */
+	bool		pack_map;
 } FstBuildOptions;
 
 typedef struct FstInfo
@@ -292,16 +300,36 @@ extern uint64_t fst_builder_written(const FstBuilder *b);
 extern void fst_builder_destroy(FstBuilder *b);
 
 /*
+ * What a builder made with FstBuildOptions.pack_map knows of its image's
+ * nodes, for fst_pack: where each node ends, which nodes are pointed to
+ * and how, and how often each label occurs (fst_node.h).
+ */
+typedef struct FstPackMap FstPackMap;
+
+/*
+ * The pack map of a finished builder, which passes to the caller (free
+ * it with fst_pack_map_free); NULL if none was recorded or the build
+ * failed.
+ */
+extern FstPackMap *fst_builder_take_pack_map(FstBuilder *b);
+extern void fst_pack_map_free(const FstAllocator *alloc, FstPackMap *map);
+
+/*
  * Re-encode the finished plain image image[0..size) in the packed format
  * (version 2, smaller: see "PACKED FORMAT"), streaming it to sink.  Same
- * keys and ordinals; info gets the new image's figures.  Memory: 5 bits
- * per byte of the input image plus 8 bytes per node pointed to.
- * Returns 0, or -1 with a message in errmsg (FST_ERRMSG_LEN bytes) if the
- * input is not a valid plain image or the sink fails.
+ * keys and ordinals; info gets the new image's figures.  `map` is the
+ * pack map the builder of this very image recorded, or NULL, in which
+ * case fst_pack first makes one by walking the image; the map is only
+ * read.  The output is the same either way.  Memory: 5 bits per byte of
+ * the input image (3 of them the map's) plus 8 bytes per node pointed
+ * to.  Returns 0, or -1 with a message in errmsg
+ * (FST_ERRMSG_LEN bytes) if the input is not a valid plain image, does
+ * not match the map, or the sink fails.
  */
-extern int	fst_pack(const uint8_t *image, uint64_t size,
+extern int	fst_pack(const uint8_t *image, uint64_t size, FstPackMap *map,
 					 const FstAllocator *alloc, FstSinkFn sink, void *sink_arg,
 					 FstInfo *info, char *errmsg);
+
 
 /* ----------------------------------------------------------------- reader */
 

@@ -49,6 +49,7 @@
 #define CHUNK			65536	/* bytes handed to the sink at a time */
 #define DESC_MAX		(3 + 256 * 11)
 #define REG_WAYS		4		/* entries per bucket */
+#define PREFETCH_TAIL	8		/* table buckets fetched ahead per key */
 
 #define DEFAULT_REGISTRY_BYTES	((size_t) 64 << 20)
 
@@ -85,13 +86,18 @@ typedef struct UNode
 /*
  * An entry of the table of single-transition non-final nodes: the node's
  * identity, target << 8 | label (never 0: targets are beyond the
- * preamble), and its address.  key 0 marks an empty entry.
+ * preamble), and its address, with above bit 40 what is right after it:
+ * label + 1 if that is a single-transition node whose "next" leads to
+ * this one, else 0.  key 0 marks an empty entry.
  */
 typedef struct SingleEntry
 {
 	uint64_t	key;
 	uint64_t	addr;
 } SingleEntry;
+
+#define ENTRY_ADDR(e)	((e)->addr & FST_ADDR_MASK)
+#define ENTRY_AFTER(e)	((e)->addr >> 40)
 
 /*
  * An entry of the table of other nodes: where the node was written, 12
@@ -139,6 +145,16 @@ struct FstBuilder
 
 	uint64_t	leaf;			/* address of the final leaf, or 0 */
 
+	/*
+	 * The single-transition node last entered in the table and its entry
+	 * (valid while that node is the last one written); the node last found
+	 * there and what its entry says is right after it.
+	 */
+	uint64_t	entered;
+	SingleEntry *entered_entry;
+	uint64_t	found;
+	uint64_t	found_after;
+
 	void	   *single_mem;		/* allocation holding single_tab */
 	SingleEntry *single_tab;	/* nsingle buckets of REG_WAYS, aligned */
 	uint64_t	nsingle;
@@ -163,6 +179,9 @@ struct FstBuilder
 	uint8_t		desc[DESC_MAX];
 	uint8_t		node[FST_MAX_NODE_BYTES];
 	char		errmsg[FST_ERRMSG_LEN];
+
+	/* what fst_pack will need (FstBuildOptions.pack_map), or NULL */
+	FstPackMap *map;
 };
 
 /* Labels frequent in paths, URLs and names. */
@@ -387,8 +406,52 @@ fst_builder_create(const FstAllocator *alloc, FstSinkFn sink, void *sink_arg,
 	b->preamble[8 + FST_NCOMMON] = 0;
 	(void) emit(b, b->preamble, FST_PREAMBLE_SIZE);
 
+	if (opts && opts->pack_map)
+	{
+		b->map = alloc->alloc(alloc->arg, sizeof(FstPackMap));
+		memset(b->map, 0, sizeof(FstPackMap));
+	}
+
 	ensure_stack(b, 16);
 	return b;
+}
+
+/* Make the pack map cover the image up to byte pos. */
+static void
+map_cover(FstBuilder *b, uint64_t pos)
+{
+	FstPackMap *m = b->map;
+	uint64_t	need = (pos >> 6) + 1;
+	uint64_t	n;
+	int			i;
+
+	if (need <= m->nwords)
+		return;
+	n = m->nwords ? m->nwords * 2 : 1024;
+	if (n < need)
+		n = need;
+	for (i = 0; i < PM_NBITMAPS; i++)
+	{
+		m->bits[i] = grow(b, m->bits[i], sizeof(uint64_t) * m->nwords,
+						  sizeof(uint64_t) * n);
+		memset(m->bits[i] + m->nwords, 0,
+			   sizeof(uint64_t) * (n - m->nwords));
+	}
+	m->nwords = n;
+}
+
+/*
+ * Record in the pack map a single-transition node with this label and
+ * target being written now (before its bytes).
+ */
+static inline void
+map_single(FstBuilder *b, uint8_t label, uint64_t target)
+{
+	if (b->map)
+	{
+		pm_set(b->map, target == b->written - 1 ? PM_NEXT : PM_FAR, target);
+		b->map->counts[label]++;
+	}
 }
 
 /* Mix one more 64-bit value into a structural hash. */
@@ -436,6 +499,11 @@ end_node(FstBuilder *b)
 	uint64_t	r = p & b->ring_mask;
 
 	b->ends[r >> 6] |= (uint64_t) 1 << (r & 63);
+	if (b->map)
+	{
+		map_cover(b, p);
+		pm_set(b->map, PM_END, p);
+	}
 	b->nodes++;
 	if (b->written - b->flushed >= CHUNK && flush_out(b, false) != 0)
 		return 0;
@@ -535,12 +603,18 @@ static uint64_t
 write_node(FstBuilder *b, const UNode *u)
 {
 	size_t		len = encode_node(b, u, b->written, b->node);
+	uint32_t	i;
 
 	if (len == 0)
 	{
 		build_error(b, "fst image or key count too large for the format");
 		return 0;
 	}
+	if (b->map && u->n == 1 && !u->final)
+		map_single(b, u->t[0].label, u->t[0].target);
+	else if (b->map)
+		for (i = 0; i < u->n; i++)
+			pm_set(b->map, PM_FAR, u->t[i].target);
 	return put_node(b, b->node, len);
 }
 
@@ -570,6 +644,9 @@ compile_single(FstBuilder *b, uint8_t label, uint64_t target, uint64_t hash)
 	if (target == b->written - 1)
 	{
 		/* the usual case along a key's tail: right after the target */
+		map_single(b, label, target);
+		if (target == b->entered)
+			b->entered_entry->addr |= (uint64_t) (label + 1) << 40;
 		if (code == 0)
 			ring_put(b, label);
 		ring_put(b, hdr);
@@ -583,7 +660,20 @@ compile_single(FstBuilder *b, uint8_t label, uint64_t target, uint64_t hash)
 	ent = b->single_tab + bucket_of(hash, b->nsingle) * REG_WAYS;
 	FST_PREFETCH(ent);
 	e = target + (code == 0 ? 2 : 1);
-	if (e < b->written && b->written - target <= b->ring_mask + 1 - 64)
+	if (target == b->found)
+	{
+		/*
+		 * The target came from the table, whose entry tells what is right
+		 * after it: no need to read the ring there (a cache miss, most
+		 * likely).
+		 */
+		if (b->found_after == (uint64_t) label + 1)
+		{
+			b->hits++;
+			return e;
+		}
+	}
+	else if (e < b->written && b->written - target <= b->ring_mask + 1 - 64)
 	{
 		uint64_t	r = e & b->ring_mask;
 
@@ -605,8 +695,11 @@ compile_single(FstBuilder *b, uint8_t label, uint64_t target, uint64_t hash)
 		if (ent[i].key == key)
 		{
 			b->hits++;
-			return ent[i].addr;
+			b->found = ENTRY_ADDR(&ent[i]);
+			b->found_after = ENTRY_AFTER(&ent[i]);
+			return b->found;
 		}
+	map_single(b, label, target);
 	len = encode_single(b, L, label, target, b->written);
 	addr = put_node(b, L, len);
 	/* newest first; the oldest falls out */
@@ -614,6 +707,8 @@ compile_single(FstBuilder *b, uint8_t label, uint64_t target, uint64_t hash)
 		ent[i] = ent[i - 1];
 	ent[0].key = key;
 	ent[0].addr = addr;
+	b->entered = addr;
+	b->entered_entry = &ent[0];
 	return addr;
 }
 
@@ -786,6 +881,28 @@ make_real(FstBuilder *b, uint32_t d, uint64_t addr, uint64_t h)
 }
 
 /*
+ * The nodes of a new key's tail (depths lcp + 1 .. len - 1) will be
+ * compiled when the next key comes, deepest first, and their table
+ * buckets be looked at until one is not found.  Their structural hashes
+ * are known now: fetch the buckets of the deepest few, all at once, rather
+ * than one cache miss after another then.
+ */
+static inline void
+prefetch_tail(FstBuilder *b, const uint8_t *key, uint32_t lcp, uint32_t len)
+{
+	uint64_t	h = HASH_LEAF;
+	uint32_t	j;
+	uint32_t	stop = len > lcp + 1 + PREFETCH_TAIL ? len - PREFETCH_TAIL :
+		lcp + 1;
+
+	for (j = len; j > stop; j--)
+	{
+		h = hash_mix(h, key[j - 1]);
+		FST_PREFETCH(b->single_tab + bucket_of(h, b->nsingle) * REG_WAYS);
+	}
+}
+
+/*
  * Add the next key.  Everything of the previous key's path below the common
  * prefix is compiled; the new suffix is pushed as unfinished nodes.
  */
@@ -845,6 +962,7 @@ fst_builder_add(FstBuilder *b, const uint8_t *key, size_t len)
 		unode_push(b, make_real(b, lcp, addr, h), key[lcp], b->nkeys);
 	for (j = lcp + 1; j <= len; j++)
 		b->born[j] = b->nkeys;
+	prefetch_tail(b, key, lcp, (uint32_t) len);
 	memcpy(b->prev + lcp, key + lcp, len - lcp);
 	b->depth = (uint32_t) len;
 	if ((uint32_t) len > b->max_key_len)
@@ -888,6 +1006,13 @@ fst_builder_finish(FstBuilder *b, FstInfo *info)
 	put_u32(t + 36, trailer_checksum(t, b->preamble));
 	if (emit(b, t, FST_TRAILER_SIZE) != 0 || flush_out(b, true) != 0)
 		return -1;
+	if (b->map)
+	{
+		/* the trailer points to the root */
+		map_cover(b, b->written - 1);
+		if (b->nkeys > 0)
+			pm_set(b->map, PM_FAR, root);
+	}
 	b->finished = true;
 	if (info)
 	{
@@ -922,6 +1047,32 @@ fst_builder_written(const FstBuilder *b)
 	return b->written;
 }
 
+/* The pack map of a finished builder; see fst.h. */
+FstPackMap *
+fst_builder_take_pack_map(FstBuilder *b)
+{
+	FstPackMap *m = b->map;
+
+	if (!b->finished || b->failed)
+		return NULL;
+	b->map = NULL;
+	return m;
+}
+
+/* Free a pack map taken from a builder. */
+void
+fst_pack_map_free(const FstAllocator *alloc, FstPackMap *map)
+{
+	int			i;
+
+	if (map == NULL)
+		return;
+	for (i = 0; i < PM_NBITMAPS; i++)
+		if (map->bits[i])
+			alloc->free(alloc->arg, map->bits[i]);
+	alloc->free(alloc->arg, map);
+}
+
 /* Free everything the builder allocated. */
 void
 fst_builder_destroy(FstBuilder *b)
@@ -930,6 +1081,7 @@ fst_builder_destroy(FstBuilder *b)
 
 	if (b == NULL)
 		return;
+	fst_pack_map_free(&b->a, b->map);
 	for (i = 0; i < b->stack_cap; i++)
 	{
 		UNode	   *u = &b->stack[i];

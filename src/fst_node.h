@@ -2,8 +2,9 @@
  *
  * fst_node.h
  *	  The decoded form of one FST node, shared by the reader (fst_read.c)
- *	  and the packer (fst_pack.c), which re-encodes every node of an image.
- *	  Internal to fst*.c.
+ *	  and the packer (fst_pack.c), which re-encodes every node of an image;
+ *	  node encoders shared with the builder (fst_build.c); the pack map the
+ *	  builder records for the packer.  Internal to fst*.c.
  *
  * An address names a node by its last byte (see fst.h).  In a packed image
  * a chain node stands for several single-transition nodes in a row; the
@@ -89,6 +90,43 @@ get_delta(const uint8_t *e, uint32_t *pos, uint64_t limit, uint64_t *delta)
 	} while (byte & 0x80);
 	*delta = v + 1;
 	return *delta != 0;
+}
+
+/*
+ * The pack map (FstPackMap, fst.h): bitmaps over the bytes of a plain
+ * image, made by the builder as it writes (or by fst_pack's own walk of
+ * the image), and the labels of single-transition nodes counted.  Each
+ * bitmap is an array of its own: FAR is set at random places, and at one
+ * bit per byte it stays small enough to be cached.
+ */
+enum
+{
+	PM_END,						/* last byte of a node */
+	PM_FAR,						/* pointed to by something other than the
+								 * "next" transition of the single-transition
+								 * node right above (the root included) */
+	PM_NEXT,					/* pointed to by the "next" transition of the
+								 * single-transition node right above */
+	PM_NBITMAPS
+};
+
+struct FstPackMap
+{
+	uint64_t   *bits[PM_NBITMAPS];	/* nwords words each */
+	uint64_t	nwords;			/* 64-byte groups covered */
+	uint64_t	counts[256];	/* labels of single-transition nodes */
+};
+
+static inline bool
+pm_get(const FstPackMap *m, int which, uint64_t pos)
+{
+	return (m->bits[which][pos >> 6] >> (pos & 63)) & 1;
+}
+
+static inline void
+pm_set(FstPackMap *m, int which, uint64_t pos)
+{
+	m->bits[which][pos >> 6] |= (uint64_t) 1 << (pos & 63);
 }
 
 /*

@@ -18,17 +18,19 @@
  * was, with the (shorter) distances of the new image.  Keys, ordinals and
  * the shape of the automaton are unchanged.
  *
- *	pass 1 (top down)	find node boundaries, the nodes with more ways in
- *						than the "next" transition of the node right above,
- *						and count the labels of single-transition nodes
+ *	map					where nodes end, which are pointed to by the "next"
+ *						transition of the node right above and which by
+ *						anything else, and the labels of single-transition
+ *						nodes counted: the builder records this as it
+ *						writes (the pack map, fst_node.h); for an image
+ *						without one, pass 1 walks the image top down
  *	code				a length-limited prefix code of those labels
  *	pass 2 (bottom up)	write every node that is not inside a run, a run
  *						as chain nodes where that is shorter; remember the
  *						new address of every node something points to
  *
- * Memory: five bits per byte of the input image (four bitmaps and a rank
- * index) and 8 bytes per node that is pointed to.  The
- * format is described in fst.h.
+ * Memory: five bits per byte of the input image (the pack map) and 8 bytes
+ * per node that is pointed to.  The format is described in fst.h.
  *
  *-------------------------------------------------------------------------
  */
@@ -40,23 +42,6 @@
 
 #define OUT_CHUNK	65536
 
-/*
- * Per-byte bitmaps over the input image, interleaved: for each 64 bytes of
- * the image one word of each bitmap, then the rank word (BM_MAPPED bits
- * before these 64 bytes), so that all that is known of a node is in one
- * cache line.
- */
-enum
-{
-	BM_END,						/* last byte of a node */
-	BM_FAR,						/* a transition not of the node right above
-								 * (or of a multi node) leads here */
-	BM_INNER,					/* a single-transition node inside a run */
-	BM_MAPPED,					/* its new address is kept */
-	BM_RANK,					/* (not a bitmap) */
-	BM_STRIDE
-};
-
 typedef struct Packer
 {
 	FstAllocator a;
@@ -64,9 +49,18 @@ typedef struct Packer
 	const uint8_t *image;
 	FstWindow	win;
 	uint64_t	size;			/* input image size */
-	uint64_t	nwords;			/* 64-bit words of each bitmap */
-	uint64_t   *bm;				/* nwords * BM_STRIDE words */
-	uint64_t   *newaddr;		/* by rank in BM_MAPPED */
+	uint64_t	nwords;			/* 64-byte groups of the input image */
+	FstPackMap *map;
+
+	/*
+	 * For each 64 bytes of the input image: a bitmap of the nodes whose new
+	 * address is kept, and the number of them before these 64 bytes (their
+	 * rank in newaddr).  Interleaved: one cache line to look a node up.
+	 */
+	uint64_t   *mapped;			/* 2 * nwords words */
+	uint64_t   *newaddr;		/* by rank among the mapped nodes */
+	uint64_t	nmapped;
+	uint64_t	newaddr_cap;
 	uint8_t		lens[256];		/* code length of each label, 0: none */
 	uint16_t	codes[256];
 	uint8_t		code_of[256];	/* label -> single-node common code */
@@ -90,18 +84,6 @@ popcount64(uint64_t w)
 		((w >> 2) & UINT64_C(0x3333333333333333));
 	w = (w + (w >> 4)) & UINT64_C(0x0f0f0f0f0f0f0f0f);
 	return (w * UINT64_C(0x0101010101010101)) >> 56;
-}
-
-static inline bool
-bm_get(const Packer *pk, int which, uint64_t pos)
-{
-	return (pk->bm[(pos >> 6) * BM_STRIDE + which] >> (pos & 63)) & 1;
-}
-
-static inline void
-bm_set(Packer *pk, int which, uint64_t pos)
-{
-	pk->bm[(pos >> 6) * BM_STRIDE + which] |= (uint64_t) 1 << (pos & 63);
 }
 
 /* Append bytes to the new image.  Returns 0, or -1 if the sink failed. */
@@ -171,7 +153,7 @@ note_far_ref(Packer *pk, uint64_t target)
 {
 	if (target < FST_PREAMBLE_SIZE || target >= pk->r->nodes_end)
 		return set_error(pk->errmsg, "fst transition target out of range");
-	bm_set(pk, BM_FAR, target);
+	pm_set(pk->map, PM_FAR, target);
 	return 0;
 }
 
@@ -195,13 +177,15 @@ read_single(const Packer *pk, uint64_t addr, uint8_t *label, uint64_t *target,
 }
 
 /*
- * Pass 1: walk the nodes from the top of the node area down (each node's
- * referrers are above it), marking boundaries and references, counting
- * the labels of single-transition nodes into counts.
+ * Pass 1, for an image without a pack map: make one by walking the nodes
+ * from the top of the node area down, marking boundaries and references
+ * and counting the labels of single-transition nodes, as the builder
+ * does when it records a map.
  */
 static int
-scan_nodes(Packer *pk, uint64_t *counts)
+scan_nodes(Packer *pk)
 {
+	uint64_t   *counts = pk->map->counts;
 	FstReader  *r = pk->r;
 	uint64_t	addr;
 	bool		from_above = false;	/* the node above leads here by "next" */
@@ -219,14 +203,10 @@ scan_nodes(Packer *pk, uint64_t *counts)
 		uint64_t	target = 0;
 		uint64_t	start = 0;
 		bool		single = read_single(pk, addr, &label, &target, &start);
-		bool		far = bm_get(pk, BM_FAR, addr);
 
-		/* all the ways into this node are known now */
-		bm_set(pk, BM_END, addr);
-		if (single && from_above && !far)
-			bm_set(pk, BM_INNER, addr);
-		else if (from_above || far)
-			bm_set(pk, BM_MAPPED, addr);
+		pm_set(pk->map, PM_END, addr);
+		if (from_above)
+			pm_set(pk->map, PM_NEXT, addr);
 		if (single)
 		{
 			counts[label]++;
@@ -373,38 +353,46 @@ choose_common(const uint64_t *counts, uint8_t *common)
 	}
 }
 
-/* Fill in the rank words and make room for the new addresses. */
+/*
+ * Keep the new address of input node `old`, the highest so far: pass 2
+ * writes nodes in address order, so the kept addresses are in that order
+ * too, and a node's index among them is its rank in pk->mapped.
+ */
 static void
-prepare_map(Packer *pk)
+keep_address(Packer *pk, uint64_t old, uint64_t naddr)
 {
-	uint64_t	total = 0;
-	uint64_t	i;
-
-	for (i = 0; i < pk->nwords; i++)
+	if (pk->nmapped == pk->newaddr_cap)
 	{
-		pk->bm[i * BM_STRIDE + BM_RANK] = total;
-		total += popcount64(pk->bm[i * BM_STRIDE + BM_MAPPED]);
+		uint64_t	cap = pk->newaddr_cap ? pk->newaddr_cap * 2 : 1024;
+
+		pk->newaddr = pk->newaddr ?
+			pk->a.realloc(pk->a.arg, pk->newaddr,
+						  sizeof(uint64_t) * pk->newaddr_cap,
+						  sizeof(uint64_t) * cap) :
+			pk->a.alloc(pk->a.arg, sizeof(uint64_t) * cap);
+		pk->newaddr_cap = cap;
 	}
-	pk->newaddr = pk->a.alloc(pk->a.arg, sizeof(uint64_t) * (total + 1));
+	pk->mapped[2 * (old >> 6)] |= (uint64_t) 1 << (old & 63);
+	pk->newaddr[pk->nmapped++] = naddr;
 }
 
-/* Index of input node `addr` among the nodes whose new address is kept. */
-static inline uint64_t
-map_index(const Packer *pk, uint64_t addr)
-{
-	const uint64_t *g = pk->bm + (addr >> 6) * BM_STRIDE;
-	uint64_t	below = g[BM_MAPPED] & (((uint64_t) 1 << (addr & 63)) - 1);
-
-	return g[BM_RANK] + popcount64(below);
-}
-
-/* New address of input node `old`, which must already be written. */
+/*
+ * New address of input node `old`, which must already be written (its
+ * group's rank word is set when pass 2 enters the group).
+ */
 static int
 new_address(Packer *pk, uint64_t old, uint64_t *addr)
 {
-	if (old >= pk->size || !bm_get(pk, BM_MAPPED, old))
+	const uint64_t *g;
+	uint64_t	bit;
+
+	if (old >= pk->size)
 		return set_error(pk->errmsg, "fst pack: target not written yet");
-	*addr = pk->newaddr[map_index(pk, old)];
+	g = pk->mapped + 2 * (old >> 6);
+	bit = (uint64_t) 1 << (old & 63);
+	if ((g[0] & bit) == 0)
+		return set_error(pk->errmsg, "fst pack: target not written yet");
+	*addr = pk->newaddr[g[1] + popcount64(g[0] & (bit - 1))];
 	return 0;
 }
 
@@ -481,14 +469,27 @@ write_run(Packer *pk, const uint8_t *labels, uint32_t k, uint64_t target)
 }
 
 /*
+ * Is the input node at addr inside a run: a single-transition node (its
+ * label, target and start then set) pointed to only by the "next"
+ * transition of the single-transition node right above?
+ */
+static inline bool
+is_inner(const Packer *pk, uint64_t addr, uint8_t *label, uint64_t *target,
+		 uint64_t *start)
+{
+	return pm_get(pk->map, PM_NEXT, addr) && !pm_get(pk->map, PM_FAR, addr) &&
+		read_single(pk, addr, label, target, start);
+}
+
+/*
  * Write the run of single-transition nodes that starts with the node of
- * `label` and `target`: it and the inner nodes below it.  Long runs become
- * several chain nodes, the lowest written first.  Returns the new address
- * of the run's first node, or 0 on failure.
+ * `label`, `target` and `start`: it and the inner nodes below it.  Long
+ * runs become several chain nodes, the lowest written first.  Returns the
+ * new address of the run's first node, or 0 on failure.
  */
 static uint64_t
-write_chain(Packer *pk, uint8_t label, uint64_t target, uint8_t **labels,
-			uint32_t *labels_cap)
+write_chain(Packer *pk, uint8_t label, uint64_t target, uint64_t start,
+			uint8_t **labels, uint32_t *labels_cap)
 {
 	uint32_t	m = 0;
 	uint32_t	end;
@@ -496,8 +497,6 @@ write_chain(Packer *pk, uint8_t label, uint64_t target, uint8_t **labels,
 
 	for (;;)
 	{
-		uint64_t	start;
-
 		if (m == *labels_cap)
 		{
 			uint32_t	newcap = *labels_cap * 2;
@@ -506,17 +505,13 @@ write_chain(Packer *pk, uint8_t label, uint64_t target, uint8_t **labels,
 			*labels_cap = newcap;
 		}
 		(*labels)[m++] = label;
-		if (!bm_get(pk, BM_INNER, target))
+		/* a far target is never inner: no need to look at it */
+		if (target != start - 1 ||
+			!is_inner(pk, target, &label, &target, &start))
 			break;
 		if (m > pk->r->max_key_len)
 		{
 			set_error(pk->errmsg, "fst run longer than the max key length");
-			return 0;
-		}
-		/* inner nodes are single-transition nodes (pass 1 saw them) */
-		if (!read_single(pk, target, &label, &target, &start))
-		{
-			set_error(pk->errmsg, "fst pack: bad node in a run");
 			return 0;
 		}
 	}
@@ -550,11 +545,15 @@ write_nodes(Packer *pk, uint64_t *root)
 	*root = 0;
 	for (w = FST_PREAMBLE_SIZE >> 6; w < pk->nwords; w++)
 	{
-		uint64_t	bits = pk->bm[w * BM_STRIDE + BM_END];
+		uint64_t	bits = pk->map->bits[PM_END][w];
+		uint64_t	next = pk->map->bits[PM_NEXT][w];
+		uint64_t	far = pk->map->bits[PM_FAR][w];
 
+		pk->mapped[2 * w + 1] = pk->nmapped;
 		while (bits)
 		{
 			uint64_t	addr = (w << 6) + (uint64_t) __builtin_ctzll(bits);
+			uint64_t	bit = bits & -bits;
 			uint64_t	naddr;
 			uint8_t		label;
 			uint64_t	target;
@@ -562,10 +561,18 @@ write_nodes(Packer *pk, uint64_t *root)
 			Node		nd;
 
 			bits &= bits - 1;
-			if (bm_get(pk, BM_INNER, addr))
-				continue;		/* written with the run it belongs to */
+			if (addr >= r->nodes_end)
+			{
+				set_error(pk->errmsg, "fst pack: map does not fit the image");
+				goto done;
+			}
 			if (read_single(pk, addr, &label, &target, &start))
-				naddr = write_chain(pk, label, target, &labels, &labels_cap);
+			{
+				if ((next & bit) != 0 && (far & bit) == 0)
+					continue;	/* inner: written with its run */
+				naddr = write_chain(pk, label, target, start, &labels,
+									&labels_cap);
+			}
 			else if (fst_node_read(r, &pk->win, addr, &nd, r->buf,
 								   pk->errmsg) != 0)
 				goto done;
@@ -608,8 +615,8 @@ write_nodes(Packer *pk, uint64_t *root)
 					set_error(pk->errmsg, "fst pack failed");
 				goto done;
 			}
-			if (bm_get(pk, BM_MAPPED, addr))
-				pk->newaddr[map_index(pk, addr)] = naddr;
+			if (((next | far) & bit) != 0)
+				keep_address(pk, addr, naddr);
 			if (addr == r->root)
 				*root = naddr;
 		}
@@ -622,12 +629,14 @@ done:
 
 /* Re-encode an image in the packed format; see fst.h. */
 int
-fst_pack(const uint8_t *image, uint64_t size, const FstAllocator *alloc,
-		 FstSinkFn sink, void *sink_arg, FstInfo *info, char *errmsg)
+fst_pack(const uint8_t *image, uint64_t size, FstPackMap *map,
+		 const FstAllocator *alloc, FstSinkFn sink, void *sink_arg,
+		 FstInfo *info, char *errmsg)
 {
 	Packer		pk;
 	FstSource	src;
-	uint64_t	counts[256] = {0};
+	FstPackMap *own_map = NULL;
+	uint64_t   *counts;
 	uint8_t		table[FST_CODE_TABLE_SIZE];
 	uint8_t		t[FST_TRAILER_SIZE];
 	uint64_t	root = 0;
@@ -657,16 +666,37 @@ fst_pack(const uint8_t *image, uint64_t size, const FstAllocator *alloc,
 		goto done;
 	}
 	pk.nwords = (size + 63) / 64;
-	pk.bm = alloc->alloc(alloc->arg, sizeof(uint64_t) * pk.nwords * BM_STRIDE);
-	memset(pk.bm, 0, sizeof(uint64_t) * pk.nwords * BM_STRIDE);
 	/* the image is in memory: one window over all of it */
 	pk.win.lo = 0;
 	pk.win.hi = size;
 	pk.win.p = image;
 	pk.out = alloc->alloc(alloc->arg, OUT_CHUNK);
 
-	if (scan_nodes(&pk, counts) != 0)
+	if (map == NULL)
+	{
+		own_map = alloc->alloc(alloc->arg, sizeof(FstPackMap));
+		memset(own_map, 0, sizeof(FstPackMap));
+		own_map->nwords = pk.nwords;
+		for (i = 0; i < PM_NBITMAPS; i++)
+		{
+			own_map->bits[i] = alloc->alloc(alloc->arg,
+											sizeof(uint64_t) * pk.nwords);
+			memset(own_map->bits[i], 0, sizeof(uint64_t) * pk.nwords);
+		}
+		pk.map = own_map;
+		if (scan_nodes(&pk) != 0)
+			goto done;
+	}
+	else if (map->nwords < pk.nwords)
+	{
+		set_error(errmsg, "fst pack: map does not fit the image");
 		goto done;
+	}
+	else
+		pk.map = map;
+	counts = pk.map->counts;
+	pk.mapped = alloc->alloc(alloc->arg, sizeof(uint64_t) * 2 * pk.nwords);
+	memset(pk.mapped, 0, sizeof(uint64_t) * 2 * pk.nwords);
 	make_code_lengths(counts, pk.lens);
 	if (fst_code_assign(pk.lens, pk.codes) != 0)
 	{
@@ -683,7 +713,6 @@ fst_pack(const uint8_t *image, uint64_t size, const FstAllocator *alloc,
 	memset(pk.code_of, 0, sizeof(pk.code_of));
 	for (i = FST_CHAIN_CODE0 - 2; i >= 0; i--)
 		pk.code_of[pk.preamble[8 + i]] = (uint8_t) (i + 1);
-	prepare_map(&pk);
 
 	if (out_bytes(&pk, pk.preamble, FST_PREAMBLE_SIZE) != 0)
 		goto done;
@@ -722,8 +751,9 @@ fst_pack(const uint8_t *image, uint64_t size, const FstAllocator *alloc,
 	}
 	result = 0;
 done:
-	if (pk.bm)
-		alloc->free(alloc->arg, pk.bm);
+	fst_pack_map_free(alloc, own_map);
+	if (pk.mapped)
+		alloc->free(alloc->arg, pk.mapped);
 	if (pk.newaddr)
 		alloc->free(alloc->arg, pk.newaddr);
 	if (pk.out)

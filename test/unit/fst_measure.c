@@ -224,6 +224,7 @@ main(int argc, char **argv)
 	bool		pack = true;
 	size_t		plain_size = 0;
 	double	   *t_builds;
+	double	   *t_plain;
 
 	for (a = 1; a < argc; a++)
 	{
@@ -295,10 +296,12 @@ main(int argc, char **argv)
 	/* FST, built nbuilds times; the image of the last build is kept */
 	opts.registry_bytes = registry;
 	t_builds = malloc(sizeof(double) * nbuilds);
+	t_plain = malloc(sizeof(double) * nbuilds);
 	for (a = 0; a < nbuilds; a++)
 	{
 		fimg.len = 0;
 		t0 = now_ns();
+		opts.pack_map = pack;
 		b = fst_builder_create(&malloc_alloc, buf_sink, &fimg, &opts);
 		for (i = 0; i < n; i++)
 			if (fst_builder_add(b, (uint8_t *) text + off[i], len[i]) != 0)
@@ -311,18 +314,21 @@ main(int argc, char **argv)
 			fprintf(stderr, "finish: %s\n", fst_builder_error(b));
 			return 1;
 		}
+		t_plain[a] = now_ns() - t0;
 		if (pack)
 		{
 			Buf			packed = {0};
 			char		err[FST_ERRMSG_LEN];
+			FstPackMap *map = fst_builder_take_pack_map(b);
 
 			plain_size = fimg.len;
-			if (fst_pack(fimg.data, fimg.len, &malloc_alloc, buf_sink,
+			if (fst_pack(fimg.data, fimg.len, map, &malloc_alloc, buf_sink,
 						 &packed, &info, err) != 0)
 			{
 				fprintf(stderr, "pack: %s\n", err);
 				return 1;
 			}
+			fst_pack_map_free(&malloc_alloc, map);
 			free(fimg.data);
 			fimg = packed;
 		}
@@ -332,6 +338,9 @@ main(int argc, char **argv)
 	}
 	qsort(t_builds, nbuilds, sizeof(double), cmp_double);
 	t_build = t_builds[nbuilds / 2];
+	qsort(t_plain, nbuilds, sizeof(double), cmp_double);
+	printf("plain build ns/key median %.0f\n",
+		   n ? t_plain[nbuilds / 2] / n : 0.0);
 
 	if (pack)
 		printf("plain image %zu B (%.2f B/key), packed %zu B\n", plain_size,

@@ -484,6 +484,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size_t		cut = size;
 		FstBuildOptions opts = {0};
 		FstBuilder *b;
+		FstPackMap *map;
 		size_t		i;
 
 		/* in corruption mode the last 16 bytes say what to damage */
@@ -492,24 +493,28 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		k = malloc(sizeof(Key) * (cut + 1));
 		n = split_keys(data, cut, k);
 		opts.registry_bytes = (mode & 1) ? 2048 : 65536;
+		/* modes 2 and 5 pack with the builder's map, 3 without */
+		opts.pack_map = (mode == 2 || mode == 5);
 		b = fst_builder_create(&falloc, buf_sink, &img, &opts);
 		for (i = 0; i < n; i++)
 			if (fst_builder_add(b, k[i].b, k[i].len) != 0)
 				__builtin_trap();
 		if (fst_builder_finish(b, NULL) != 0)
 			__builtin_trap();
+		map = fst_builder_take_pack_map(b);
 		fst_builder_destroy(b);
 		if (mode == 2 || mode == 3 || mode == 5)
 		{
 			Buf			packed = {0};
 			char		err[FST_ERRMSG_LEN];
 
-			if (fst_pack(img.data, img.len, &falloc, buf_sink, &packed, NULL,
-						 err) != 0)
+			if (fst_pack(img.data, img.len, map, &falloc, buf_sink, &packed,
+						 NULL, err) != 0)
 				__builtin_trap();
 			free(img.data);
 			img = packed;
 		}
+		fst_pack_map_free(&falloc, map);
 
 		if (mode < 4)
 			exercise(img.data, img.len, k, n, true);

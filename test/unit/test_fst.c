@@ -149,7 +149,8 @@ model_bound(const Key *k, size_t n, const uint8_t *b, size_t blen, bool strict)
 
 /*
  * Build the FST of k[0..n) (sorted, distinct); with `pack`, return it
- * re-encoded by fst_pack.
+ * re-encoded by fst_pack.  Packing with the builder's pack map and
+ * without one must give the same bytes.
  */
 static Buf
 build_fst(const Key *k, size_t n, size_t registry_bytes, bool pack)
@@ -158,10 +159,12 @@ build_fst(const Key *k, size_t n, size_t registry_bytes, bool pack)
 	FstBuildOptions opts = {0};
 	FstBuilder *b;
 	FstInfo		info;
+	FstPackMap *map;
 	size_t		i;
 	int			rc = 0;
 
 	opts.registry_bytes = registry_bytes;
+	opts.pack_map = pack;
 	b = fst_builder_create(&talloc, buf_sink, &out, &opts);
 	for (i = 0; i < n && rc == 0; i++)
 		rc = fst_builder_add(b, k[i].b, k[i].len);
@@ -171,16 +174,27 @@ build_fst(const Key *k, size_t n, size_t registry_bytes, bool pack)
 	rc = fst_builder_finish(b, &info);
 	CHECK(rc == 0, "builder finish: %s", fst_builder_error(b));
 	CHECK(info.size == out.len && info.nkeys == n, "builder info");
+	map = fst_builder_take_pack_map(b);
+	CHECK((map != NULL) == pack, "pack map only when asked for");
+	CHECK(fst_builder_take_pack_map(b) == NULL, "pack map taken once");
 	fst_builder_destroy(b);
 	if (pack)
 	{
 		Buf			packed = {0};
+		Buf			walked = {0};
 		char		err[FST_ERRMSG_LEN];
 
-		rc = fst_pack(out.data, out.len, &talloc, buf_sink, &packed, &info,
-					  err);
+		rc = fst_pack(out.data, out.len, map, &talloc, buf_sink, &packed,
+					  &info, err);
 		CHECK(rc == 0, "pack: %s", err);
 		CHECK(info.size == packed.len && info.nkeys == n, "pack info");
+		fst_pack_map_free(&talloc, map);
+		rc = fst_pack(out.data, out.len, NULL, &talloc, buf_sink, &walked,
+					  &info, err);
+		CHECK(rc == 0 && walked.len == packed.len &&
+			  memcmp(walked.data, packed.data, packed.len) == 0,
+			  "pack without the builder's map: the same image");
+		free(walked.data);
 		/*
 		 * Never much bigger: at most the code table and the single nodes
 		 * that lose their common-label code (binary keys).
@@ -188,8 +202,8 @@ build_fst(const Key *k, size_t n, size_t registry_bytes, bool pack)
 		CHECK(packed.len <= out.len + out.len / 50 + FST_CODE_TABLE_SIZE,
 			  "packed image larger: %zu > %zu", packed.len, out.len);
 		/* a packed image is not packed again */
-		rc = fst_pack(packed.data, packed.len, &talloc, buf_sink, &packed,
-					  &info, err);
+		rc = fst_pack(packed.data, packed.len, NULL, &talloc, buf_sink,
+					  &packed, &info, err);
 		CHECK(rc == -1 && strlen(err) > 0, "pack of a packed image refused");
 		free(out.data);
 		return packed;
@@ -870,14 +884,17 @@ test_pack_errors(void)
 	FstInfo		info;
 	int			rc;
 
-	rc = fst_pack(img.data, img.len - 1, &talloc, buf_sink, &out, &info, err);
+	rc = fst_pack(img.data, img.len - 1, NULL, &talloc, buf_sink, &out, &info,
+				  err);
 	CHECK(rc == -1 && strlen(err) > 0, "pack of a truncated image refused");
 	img.data[FST_PREAMBLE_SIZE + 3] ^= 0x55;
-	rc = fst_pack(img.data, img.len, &talloc, buf_sink, &out, &info, err);
+	rc = fst_pack(img.data, img.len, NULL, &talloc, buf_sink, &out, &info,
+				  err);
 	CHECK(rc == -1 ? strlen(err) > 0 : info.size == out.len,
 		  "pack of a damaged image: an error or a whole image");
 	img.data[FST_PREAMBLE_SIZE + 3] ^= 0x55;
-	rc = fst_pack(img.data, img.len, &talloc, failing_sink, NULL, &info, err);
+	rc = fst_pack(img.data, img.len, NULL, &talloc, failing_sink, NULL, &info,
+				  err);
 	CHECK(rc == -1 && strlen(err) > 0, "pack into a failing sink");
 	free(out.data);
 	free(img.data);
