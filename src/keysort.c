@@ -23,6 +23,12 @@
  * the two others (each at most half) by recursion, and so is a run that
  * is a whole small part: O(log n) stack.
  *
+ * Large inputs are first split in place by the first bytes where their
+ * keys differ, an American flag sort (McIlroy, Bostic and McIlroy): one
+ * counting pass and one pass of swaps per byte, instead of the many
+ * partitioning passes of quicksort over all of the items; quicksort then
+ * runs on parts that fit in cache.
+ *
  *-------------------------------------------------------------------------
  */
 #include <stdbool.h>
@@ -35,6 +41,11 @@
 
 /* Key bytes per cached chunk; the low byte of the cache is the count. */
 #define KS_CHUNK		7
+
+/* Parts this large are split by radix passes, at most KS_RADIX_PASSES. */
+#define KS_RADIX_MIN	4096
+#define KS_RADIX_PASSES	4
+#define KS_RADIX_PARTS	16		/* fewer parts: quicksort instead */
 
 typedef struct KeysortState
 {
@@ -303,6 +314,113 @@ ks_sort(KeysortState *st, KeysortItem *a, size_t n, size_t depth, bool final)
 	}
 }
 
+/* Count n items of work, and tick now and then. */
+static inline void
+ks_work(KeysortState *st, size_t n)
+{
+	st->work += n;
+	if (st->work >= KEYSORT_TICK && st->tick)
+	{
+		st->work = 0;
+		st->tick(st->tick_arg);
+	}
+}
+
+/*
+ * Sort a[0..n) (n > 1), whose caches are loaded at depth and which agree
+ * on all key bytes before depth, splitting it by radix passes while it is
+ * large: find the first byte of the cache where the items differ (if they
+ * agree on all of the chunk, move on to the next chunk), split them in
+ * place by that byte into up to 256 parts, in key order (unless that
+ * makes few parts), and sort each part the same way.  At most `passes` more splitting passes (each takes
+ * 6 KB of stack); after them, and for small parts, quicksort.
+ */
+static void
+ks_radix(KeysortState *st, KeysortItem *a, size_t n, size_t depth,
+		 int passes)
+{
+	size_t		count[256];
+	size_t		next[256];
+	size_t		end[256];
+	uint64_t	diff;
+	int			shift;
+	size_t		i;
+	size_t		pos;
+	int			nparts;
+	int			c;
+
+	for (;;)
+	{
+		bool		final = false;
+
+		diff = 0;
+		for (i = 1; i < n; i++)
+			diff |= a[i].cache ^ a[0].cache;
+		ks_work(st, n);
+		if (diff != 0 || !ks_continues(a[0].cache))
+			break;
+		/* the same whole chunk: on to the next one */
+		depth = ks_descend(a, n, depth, a[0].cache, &final);
+	}
+	/* keys that end within this chunk are left to quicksort */
+	if (passes == 0 || (diff >> 8) == 0)
+	{
+		ks_sort(st, a, n, depth, false);
+		return;
+	}
+	shift = 56 - 8 * (__builtin_clzll(diff) / 8);
+
+	memset(count, 0, sizeof(count));
+	for (i = 0; i < n; i++)
+		count[(a[i].cache >> shift) & 0xFF]++;
+	pos = 0;
+	nparts = 0;
+	for (c = 0; c < 256; c++)
+	{
+		next[c] = pos;
+		pos += count[c];
+		end[c] = pos;
+		nparts += count[c] != 0;
+	}
+	ks_work(st, n);
+	/* a pass that splits into few parts is not worth its random writes */
+	if (nparts < KS_RADIX_PARTS)
+	{
+		ks_sort(st, a, n, depth, false);
+		return;
+	}
+
+	/* move every item to its part: each swap puts one item in place */
+	for (c = 0; c < 256; c++)
+	{
+		while (next[c] < end[c])
+		{
+			KeysortItem t = a[next[c]];
+			int			d = (int) ((t.cache >> shift) & 0xFF);
+
+			while (d != c)
+			{
+				KeysortItem u = a[next[d]];
+
+				a[next[d]++] = t;
+				t = u;
+				d = (int) ((t.cache >> shift) & 0xFF);
+			}
+			a[next[c]++] = t;
+		}
+	}
+
+	for (c = 0, pos = 0; c < 256; pos = end[c], c++)
+	{
+		size_t		m = end[c] - pos;
+
+		if (m >= KS_RADIX_MIN)
+			ks_radix(st, a + pos, m, depth, passes - 1);
+		else if (m > 1)
+			ks_sort(st, a + pos, m, depth, false);
+	}
+}
+
 void
 keysort_sort(KeysortItem *items, size_t n, KeysortTick tick, void *tick_arg)
 {
@@ -314,5 +432,8 @@ keysort_sort(KeysortItem *items, size_t n, KeysortTick tick, void *tick_arg)
 	st.work = 0;
 	for (i = 0; i < n; i++)
 		items[i].cache = ks_load(items[i].key, items[i].len, 0);
-	ks_sort(&st, items, n, 0, false);
+	if (n >= KS_RADIX_MIN)
+		ks_radix(&st, items, n, 0, KS_RADIX_PASSES);
+	else
+		ks_sort(&st, items, n, 0, false);
 }
