@@ -55,8 +55,10 @@
 
 #if defined(__GNUC__) || defined(__clang__)
 #define FST_PREFETCH(p) __builtin_prefetch(p)
+#define FST_NOINLINE __attribute__((noinline))
 #else
 #define FST_PREFETCH(p) ((void) 0)
+#define FST_NOINLINE
 #endif
 
 /* Structural hash of the final leaf, and the mixing constant. */
@@ -417,17 +419,15 @@ fst_builder_create(const FstAllocator *alloc, FstSinkFn sink, void *sink_arg,
 	return b;
 }
 
-/* Make the pack map cover the image up to byte pos. */
-static void
-map_cover(FstBuilder *b, uint64_t pos)
+/* Grow the pack map to cover the image up to byte pos. */
+static FST_NOINLINE void
+map_grow(FstBuilder *b, uint64_t pos)
 {
 	FstPackMap *m = b->map;
 	uint64_t	need = (pos >> 6) + 1;
 	uint64_t	n;
 	int			i;
 
-	if (need <= m->nwords)
-		return;
 	n = m->nwords ? m->nwords * 2 : 1024;
 	if (n < need)
 		n = need;
@@ -439,6 +439,14 @@ map_cover(FstBuilder *b, uint64_t pos)
 			   sizeof(uint64_t) * (n - m->nwords));
 	}
 	m->nwords = n;
+}
+
+/* Make the pack map cover the image up to byte pos. */
+static inline void
+map_cover(FstBuilder *b, uint64_t pos)
+{
+	if ((pos >> 6) >= b->map->nwords)
+		map_grow(b, pos);
 }
 
 /*
@@ -620,17 +628,36 @@ write_node(FstBuilder *b, const UNode *u)
 }
 
 /*
- * Compile a single-transition non-final node whose target is set: return
- * the address of an identical node if one can be found, else write it.
- *
- * A node is written right after its target whenever it can be (the
- * target being the last node written), so an identical node is first
- * looked for right after the target, in the ring.  Only nodes written
- * elsewhere are entered in the registry table.  A node whose target is
- * the last node written cannot exist yet.
+ * Write a single-transition non-final node right after its target, the
+ * last node written (the usual case along a key's tail; such a node cannot
+ * exist yet).  Returns its address, or 0 with b->failed set.
  */
 static inline uint64_t
-compile_single(FstBuilder *b, uint8_t label, uint64_t target, uint64_t hash)
+write_single_next(FstBuilder *b, uint8_t label, uint64_t target)
+{
+	uint8_t		code = b->code_of[label];
+
+	map_single(b, label, target);
+	if (target == b->entered)
+		b->entered_entry->addr |= (uint64_t) (label + 1) << 40;
+	if (code == 0)
+		ring_put(b, label);
+	ring_put(b, 0xc0 | code);	/* single, "next" */
+	return end_node(b);
+}
+
+/*
+ * Compile a single-transition non-final node whose target is not the last
+ * node written: return the address of an identical node if one can be
+ * found, else write it.
+ *
+ * A node is written right after its target whenever it can be, so an
+ * identical node is first looked for right after the target: in the
+ * table entry of the target if the target was just found there, else in
+ * the ring.  Only nodes written elsewhere are entered in the table.
+ */
+static FST_NOINLINE uint64_t
+find_single(FstBuilder *b, uint8_t label, uint64_t target, uint64_t hash)
 {
 	uint64_t	key = target << 8 | label;
 	uint8_t		code = b->code_of[label];
@@ -642,22 +669,7 @@ compile_single(FstBuilder *b, uint8_t label, uint64_t target, uint64_t hash)
 	uint64_t	addr;
 	int			i;
 
-	if (target == b->written - 1)
-	{
-		/* the usual case along a key's tail: right after the target */
-		map_single(b, label, target);
-		if (target == b->entered)
-			b->entered_entry->addr |= (uint64_t) (label + 1) << 40;
-		if (code == 0)
-			ring_put(b, label);
-		ring_put(b, hdr);
-		return end_node(b);
-	}
-
-	/*
-	 * The same node right after the target, in the ring?  Else in the
-	 * table: its bucket is fetched meanwhile.
-	 */
+	/* its bucket is fetched while the ring is looked at */
 	ent = b->single_tab + bucket_of(hash, b->nsingle) * REG_WAYS;
 	FST_PREFETCH(ent);
 	e = target + (code == 0 ? 2 : 1);
@@ -711,6 +723,18 @@ compile_single(FstBuilder *b, uint8_t label, uint64_t target, uint64_t hash)
 	b->entered = addr;
 	b->entered_entry = &ent[0];
 	return addr;
+}
+
+/*
+ * Compile a single-transition non-final node whose target is set: return
+ * the address of an identical node if one can be found, else write it.
+ */
+static inline uint64_t
+compile_single(FstBuilder *b, uint8_t label, uint64_t target, uint64_t hash)
+{
+	if (target == b->written - 1)
+		return write_single_next(b, label, target);
+	return find_single(b, label, target, hash);
 }
 
 /* Compile the final leaf: written once, then shared. */
