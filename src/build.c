@@ -83,7 +83,7 @@ typedef struct MemkvKeyChunk
 #endif
 
 #define MEMKV_CHUNK_MIN		(64 * 1024)
-#define MEMKV_CHUNK_MAX		(8 * 1024 * 1024)
+#define MEMKV_CHUNK_MAX		(32 * 1024 * 1024)
 
 /* Accumulates TIDs: of the current key while writing, of the NULL key. */
 typedef struct MemkvKeyGroup
@@ -257,7 +257,9 @@ memkv_build_collect(MemkvBuildState *bs, const uint8 *key, Size keylen,
 				return false;
 			size = bs->mem_limit - used - offsetof(MemkvKeyChunk, data);
 		}
-		c = MemoryContextAlloc(bs->keycxt, offsetof(MemkvKeyChunk, data) + size);
+		c = MemoryContextAllocHuge(bs->keycxt,
+								   offsetof(MemkvKeyChunk, data) + size);
+		memkv_advise_huge_pages(c, offsetof(MemkvKeyChunk, data) + size);
 		c->next = NULL;
 		c->used = 0;
 		c->size = size;
@@ -365,6 +367,7 @@ memkv_build_sort_in_memory(MemkvBuildState *bs)
 
 	items = MemoryContextAllocHuge(bs->keycxt,
 								   Max(bs->nkeys, 1) * sizeof(KeysortItem));
+	memkv_advise_huge_pages(items, Max(bs->nkeys, 1) * sizeof(KeysortItem));
 	for (c = bs->chunks; c != NULL; c = c->next)
 	{
 		Size		off = 0;

@@ -342,15 +342,23 @@ struct MemkvFrozen
 static void *
 memkv_fst_alloc(void *arg, size_t size)
 {
-	return MemoryContextAllocHuge((MemoryContext) arg, Max(size, 1));
+	void	   *p = MemoryContextAllocHuge((MemoryContext) arg, Max(size, 1));
+
+	memkv_advise_huge_pages(p, size);
+	return p;
 }
 
 static void *
 memkv_fst_realloc(void *arg, void *ptr, size_t oldsize, size_t newsize)
 {
+	void	   *p;
+
 	if (ptr == NULL)
-		return MemoryContextAllocHuge((MemoryContext) arg, Max(newsize, 1));
-	return repalloc_huge(ptr, Max(newsize, 1));
+		p = MemoryContextAllocHuge((MemoryContext) arg, Max(newsize, 1));
+	else
+		p = repalloc_huge(ptr, Max(newsize, 1));
+	memkv_advise_huge_pages(p, newsize);
+	return p;
 }
 
 static void
@@ -1013,6 +1021,7 @@ memkv_image_sink(void *arg, const uint8_t *data, size_t len)
 		img->data = img->data ? repalloc_huge(img->data, newsize) :
 			MemoryContextAllocHuge(CurrentMemoryContext, newsize);
 		img->size = newsize;
+		memkv_advise_huge_pages(img->data, newsize);
 	}
 	memcpy(img->data + img->len, data, len);
 	img->len += len;

@@ -229,6 +229,9 @@ fst_code_assign(const uint8_t *lens, uint16_t *codes)
 static inline int
 bit_width(uint64_t v)
 {
+#if defined(__GNUC__) || defined(__clang__)
+	return v == 0 ? 0 : 64 - __builtin_clzll(v);
+#else
 	int			w = 0;
 
 	while (v != 0)
@@ -237,6 +240,7 @@ bit_width(uint64_t v)
 		v >>= 1;
 	}
 	return w;
+#endif
 }
 
 /* Smallest code of table whose width holds `bits`, or -1. */

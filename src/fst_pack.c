@@ -532,6 +532,65 @@ write_chain(Packer *pk, uint8_t label, uint64_t target, uint64_t start,
 	return addr;
 }
 
+/* Reads the bit area of a decoded node in order. */
+typedef struct NodeBitReader
+{
+	const Node *nd;
+	uint32_t	pos;			/* logical byte of the next byte to load */
+	uint64_t	acc;
+	int			nacc;
+} NodeBitReader;
+
+/* The next `width` (<= 40) bits. */
+static inline uint64_t
+next_bits(NodeBitReader *br, int width)
+{
+	uint64_t	v;
+
+	while (br->nacc < width)
+	{
+		br->acc |= (uint64_t) NODE_BYTE(br->nd, br->pos) << br->nacc;
+		br->pos++;
+		br->nacc += 8;
+	}
+	v = br->acc & (((uint64_t) 1 << width) - 1);
+	br->acc >>= width;
+	br->nacc -= width;
+	return v;
+}
+
+/*
+ * The targets and outputs of all transitions of the decoded plain multi
+ * node nd, read in one sweep over its bit area (fst_node_trans would seek
+ * each field).  Returns 0, or -1 if a target lies outside the node area.
+ */
+static int
+multi_transitions(const Node *nd, uint64_t *targets, uint64_t *outs,
+				  char *errmsg)
+{
+	NodeBitReader br;
+	uint32_t	i;
+
+	br.nd = nd;
+	br.pos = nd->hdr + nd->n + nd->code_bits / 8;
+	br.acc = 0;
+	br.nacc = 0;
+	if (nd->code_bits % 8 != 0)
+		(void) next_bits(&br, (int) (nd->code_bits % 8));
+	for (i = 0; i < nd->n; i++)
+	{
+		uint64_t	d = i < nd->ndeltas ? next_bits(&br, nd->dbits) : 0;
+
+		if (d > nd->start - 1 - FST_PREAMBLE_SIZE)
+			return set_error(errmsg, "fst transition target out of range");
+		targets[i] = nd->start - 1 - d;
+	}
+	outs[0] = nd->final ? 1 : 0;
+	for (i = 1; i < nd->n; i++)
+		outs[i] = next_bits(&br, nd->obits);
+	return 0;
+}
+
 /* Pass 2: write the new node area bottom up. */
 static int
 write_nodes(Packer *pk, uint64_t *root)
@@ -566,13 +625,13 @@ write_nodes(Packer *pk, uint64_t *root)
 				set_error(pk->errmsg, "fst pack: map does not fit the image");
 				goto done;
 			}
+			/* inner (a single-transition node: bit 7): written with its run */
+			if ((next & bit) != 0 && (far & bit) == 0 &&
+				(pk->image[addr] & 0x80) != 0)
+				continue;
 			if (read_single(pk, addr, &label, &target, &start))
-			{
-				if ((next & bit) != 0 && (far & bit) == 0)
-					continue;	/* inner: written with its run */
 				naddr = write_chain(pk, label, target, start, &labels,
 									&labels_cap);
-			}
 			else if (fst_node_read(r, &pk->win, addr, &nd, r->buf,
 								   pk->errmsg) != 0)
 				goto done;
@@ -591,13 +650,14 @@ write_nodes(Packer *pk, uint64_t *root)
 				size_t		len;
 				uint32_t	i;
 
+				if (multi_transitions(&nd, deltas, outs, pk->errmsg) != 0)
+					goto done;
 				for (i = 0; i < nd.n; i++)
 				{
 					uint64_t	t;
 
 					lab[i] = fst_node_label(&nd, i);
-					if (fst_node_trans(&nd, i, &t, &outs[i], pk->errmsg) != 0 ||
-						new_address(pk, t, &t) != 0)
+					if (new_address(pk, deltas[i], &t) != 0)
 						goto done;
 					deltas[i] = pk->written - 1 - t;
 				}

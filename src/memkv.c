@@ -8,6 +8,8 @@
  */
 #include "postgres.h"
 
+#include <sys/mman.h>
+
 #include "access/amapi.h"
 #include "catalog/pg_type.h"
 #include "commands/vacuum.h"
@@ -200,4 +202,24 @@ memkv_handler(PG_FUNCTION_ARGS)
 	amroutine->amparallelrescan = NULL;
 
 	PG_RETURN_POINTER(amroutine);
+}
+
+/*
+ * Ask for transparent huge pages under the whole pages of p[0..size) (a
+ * backend-local allocation of MEMKV_HUGE_MIN or more), where the kernel
+ * offers them on request (Linux, THP "madvise" mode).  For the big arrays
+ * of CREATE INDEX and freezing that are read at random: the keys after the
+ * sort, the FST builder's tables, the images; with 4 kB pages nearly every
+ * such read is also a TLB miss.  A hint; failure is ignored.
+ */
+void
+memkv_advise_huge_pages(void *p, Size size)
+{
+#if defined(MADV_HUGEPAGE)
+	uintptr_t	start = TYPEALIGN((uintptr_t) 4096, (uintptr_t) p);
+	uintptr_t	end = TYPEALIGN_DOWN((uintptr_t) 4096, (uintptr_t) p + size);
+
+	if (size >= MEMKV_HUGE_MIN && end > start)
+		(void) madvise((void *) start, end - start, MADV_HUGEPAGE);
+#endif
 }

@@ -464,6 +464,9 @@ extern bool memkv_insert(Relation index, Datum *values, bool *isnull,
 						 ItemPointer ht_ctid, Relation heapRel,
 						 IndexUniqueCheck checkUnique, bool indexUnchanged,
 						 struct IndexInfo *indexInfo);
+/* Allocations from this size on are offered transparent huge pages. */
+#define MEMKV_HUGE_MIN		(4 * 1024 * 1024)
+extern void memkv_advise_huge_pages(void *p, Size size);
 extern void memkv_key_bytes(Datum value, const uint8 **key, Size *keylen,
 							text **to_free);
 
