@@ -124,13 +124,21 @@ struct FstBuilder
 	 * depths listed in real[0..nreal) (ascending; always the root) are
 	 * UNodes in stack[]; the node at any other depth j is implicit: the
 	 * final leaf at the key's end, else a single transition labelled
-	 * prev[j].  born[j] is the ordinal of the first key through depth j.
+	 * prev[j].
+	 *
+	 * The ordinal of the first key through depth j of the path is that of
+	 * the last key added whose own new depths began at or above j: the
+	 * keys are kept in born[0..nborn) with the first depth they added
+	 * (born_depth, ascending), so that a key can be found and dropped
+	 * once a later key's new depths begin at or above its own.
 	 */
 	UNode	   *stack;
-	uint32_t	stack_cap;		/* entries of stack, prev, born and real */
+	uint32_t	stack_cap;		/* entries of stack, prev, born* and real */
 	uint32_t	depth;			/* length of the previous key */
 	uint8_t    *prev;			/* the previous key */
 	uint64_t   *born;
+	uint32_t   *born_depth;
+	uint32_t	nborn;
 	uint32_t   *real;
 	uint32_t	nreal;
 
@@ -291,6 +299,8 @@ ensure_stack(FstBuilder *b, uint32_t need)
 	b->prev = grow(b, b->prev, b->stack_cap, newcap);
 	b->born = grow(b, b->born, sizeof(uint64_t) * b->stack_cap,
 				   sizeof(uint64_t) * newcap);
+	b->born_depth = grow(b, b->born_depth, sizeof(uint32_t) * b->stack_cap,
+						 sizeof(uint32_t) * newcap);
 	b->real = grow(b, b->real, sizeof(uint32_t) * b->stack_cap,
 				   sizeof(uint32_t) * newcap);
 	memset(b->stack + b->stack_cap, 0,
@@ -843,10 +853,11 @@ close_path(FstBuilder *b, uint32_t keep, uint64_t *addr_out,
 	uint64_t	addr = 0;
 	uint64_t	h = 0;
 	bool		child = false;
+	uint32_t	next_real = b->real[b->nreal - 1];
 
 	for (; j > keep; j--)
 	{
-		if (b->real[b->nreal - 1] == j)
+		if (j == next_real)
 		{
 			UNode	   *u = &b->stack[j];
 
@@ -858,6 +869,8 @@ close_path(FstBuilder *b, uint32_t keep, uint64_t *addr_out,
 			addr = compile_real(b, u);
 			h = u->hash;
 			b->nreal--;
+			/* the root is real and never closed here: nreal stays > 0 */
+			next_real = b->real[b->nreal - 1];
 		}
 		else if (!child)
 		{
@@ -869,13 +882,27 @@ close_path(FstBuilder *b, uint32_t keep, uint64_t *addr_out,
 			h = hash_mix(h, b->prev[j]);
 			addr = compile_single(b, b->prev[j], addr, h);
 		}
-		if (b->failed)
+		/* every failure sets b->failed and returns address 0 */
+		if (addr == 0 && b->failed)
 			return -1;
 		child = true;
 	}
 	*addr_out = addr;
 	*hash_out = h;
 	return 0;
+}
+
+/*
+ * The ordinal of the first key through depth d of the path; the keys
+ * whose new depths begin below d are forgotten (the caller is about to
+ * add a key whose new depths begin at d + 1, or to finish).
+ */
+static inline uint64_t
+born_at(FstBuilder *b, uint32_t d)
+{
+	while (b->born_depth[b->nborn - 1] > d)
+		b->nborn--;
+	return b->born[b->nborn - 1];
 }
 
 /*
@@ -892,9 +919,9 @@ make_real(FstBuilder *b, uint32_t d, uint64_t addr, uint64_t h)
 		/* implicit: the final leaf at the key's end, else a single */
 		u->final = (d == b->depth);
 		u->n = 0;
-		u->first = b->born[d];
+		u->first = born_at(b, d);
 		if (d < b->depth)
-			unode_push(b, u, b->prev[d], b->born[d]);
+			unode_push(b, u, b->prev[d], u->first);
 		b->real[b->nreal++] = d;
 	}
 	if (d < b->depth)
@@ -935,7 +962,6 @@ int
 fst_builder_add(FstBuilder *b, const uint8_t *key, size_t len)
 {
 	uint32_t	lcp = 0;
-	uint32_t	j;
 	uint64_t	addr = 0;
 	uint64_t	h = 0;
 
@@ -979,14 +1005,23 @@ fst_builder_add(FstBuilder *b, const uint8_t *key, size_t len)
 		b->real[0] = 0;
 		b->nreal = 1;
 		b->born[0] = 0;
+		b->born_depth[0] = 0;
+		b->nborn = 1;
 	}
 
 	if (lcp == len)
 		b->stack[0].final = true;	/* the empty key, first */
 	else
 		unode_push(b, make_real(b, lcp, addr, h), key[lcp], b->nkeys);
-	for (j = lcp + 1; j <= len; j++)
-		b->born[j] = b->nkeys;
+	if (lcp < len)
+	{
+		/* the depths lcp + 1 .. len are this key's */
+		while (b->born_depth[b->nborn - 1] > lcp)
+			b->nborn--;
+		b->born[b->nborn] = b->nkeys;
+		b->born_depth[b->nborn] = lcp + 1;
+		b->nborn++;
+	}
 	prefetch_tail(b, key, lcp, (uint32_t) len);
 	memcpy(b->prev + lcp, key + lcp, len - lcp);
 	b->depth = (uint32_t) len;
@@ -1117,6 +1152,7 @@ fst_builder_destroy(FstBuilder *b)
 	b->a.free(b->a.arg, b->stack);
 	b->a.free(b->a.arg, b->prev);
 	b->a.free(b->a.arg, b->born);
+	b->a.free(b->a.arg, b->born_depth);
 	b->a.free(b->a.arg, b->real);
 	b->a.free(b->a.arg, b->single_mem);
 	b->a.free(b->a.arg, b->multi_mem);
