@@ -1021,7 +1021,6 @@ memkv_image_sink(void *arg, const uint8_t *data, size_t len)
 		img->data = img->data ? repalloc_huge(img->data, newsize) :
 			MemoryContextAllocHuge(CurrentMemoryContext, newsize);
 		img->size = newsize;
-		memkv_advise_huge_pages(img->data, newsize);
 	}
 	memcpy(img->data + img->len, data, len);
 	img->len += len;

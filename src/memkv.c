@@ -209,8 +209,10 @@ memkv_handler(PG_FUNCTION_ARGS)
  * backend-local allocation of MEMKV_HUGE_MIN or more), where the kernel
  * offers them on request (Linux, THP "madvise" mode).  For the big arrays
  * of CREATE INDEX and freezing that are read at random: the keys after the
- * sort, the FST builder's tables, the images; with 4 kB pages nearly every
- * such read is also a TLB miss.  A hint; failure is ignored.
+ * sort, the FST builder's ring and tables, the pack map; with 4 kB pages
+ * nearly every such read is also a TLB miss.  (Not for what is only read
+ * in order, like the images: a huge page costs more to clear.)  A hint;
+ * failure is ignored.
  */
 void
 memkv_advise_huge_pages(void *p, Size size)
