@@ -435,7 +435,8 @@ memkv_build_write_in_memory(MemkvBuildState *bs, MemkvFrozenWriter *w,
 			const KeysortItem *ahead = &items[i + MEMKV_PREFETCH_AHEAD];
 
 			memkv_prefetch(ahead->key);
-			if (ahead->len > 0)
+			/* the key's last byte, if it is in the next cache line */
+			if (((uintptr_t) ahead->key & 63) + ahead->len > 64)
 				memkv_prefetch(ahead->key + ahead->len - 1);
 		}
 		while (j < bs->nkeys && items[j].len == items[i].len &&

@@ -49,7 +49,6 @@
 #define CHUNK			65536	/* bytes handed to the sink at a time */
 #define DESC_MAX		(3 + 256 * 11)
 #define REG_WAYS		4		/* entries per bucket */
-#define PREFETCH_TAIL	8		/* table buckets fetched ahead per key */
 
 #define DEFAULT_REGISTRY_BYTES	((size_t) 8 << 20)
 
@@ -933,28 +932,6 @@ make_real(FstBuilder *b, uint32_t d, uint64_t addr, uint64_t h)
 }
 
 /*
- * The nodes of a new key's tail (depths lcp + 1 .. len - 1) will be
- * compiled when the next key comes, deepest first, and their table
- * buckets be looked at until one is not found.  Their structural hashes
- * are known now: fetch the buckets of the deepest few, all at once, rather
- * than one cache miss after another then.
- */
-static inline void
-prefetch_tail(FstBuilder *b, const uint8_t *key, uint32_t lcp, uint32_t len)
-{
-	uint64_t	h = HASH_LEAF;
-	uint32_t	j;
-	uint32_t	stop = len > lcp + 1 + PREFETCH_TAIL ? len - PREFETCH_TAIL :
-		lcp + 1;
-
-	for (j = len; j > stop; j--)
-	{
-		h = hash_mix(h, key[j - 1]);
-		FST_PREFETCH(b->single_tab + bucket_of(h, b->nsingle) * REG_WAYS);
-	}
-}
-
-/*
  * Add the next key.  Everything of the previous key's path below the common
  * prefix is compiled; the new suffix is pushed as unfinished nodes.
  */
@@ -1022,7 +999,6 @@ fst_builder_add(FstBuilder *b, const uint8_t *key, size_t len)
 		b->born_depth[b->nborn] = lcp + 1;
 		b->nborn++;
 	}
-	prefetch_tail(b, key, lcp, (uint32_t) len);
 	memcpy(b->prev + lcp, key + lcp, len - lcp);
 	b->depth = (uint32_t) len;
 	if ((uint32_t) len > b->max_key_len)

@@ -59,6 +59,8 @@ typedef struct Packer
 	 */
 	uint64_t   *mapped;			/* 2 * nwords words */
 	uint64_t   *newaddr;		/* by rank among the mapped nodes */
+	uint64_t	last_old;		/* the input node written last, */
+	uint64_t	last_new;		/* and its new address */
 	uint64_t	nmapped;
 	uint64_t	newaddr_cap;
 	uint8_t		lens[256];		/* code length of each label, 0: none */
@@ -378,14 +380,21 @@ keep_address(Packer *pk, uint64_t old, uint64_t naddr)
 
 /*
  * New address of input node `old`, which must already be written (its
- * group's rank word is set when pass 2 enters the group).
+ * group's rank word is set when pass 2 enters the group).  The node
+ * written last (often the target: what a "next" transition leads to) is
+ * known without looking it up.
  */
-static int
+static inline int
 new_address(Packer *pk, uint64_t old, uint64_t *addr)
 {
 	const uint64_t *g;
 	uint64_t	bit;
 
+	if (old == pk->last_old)
+	{
+		*addr = pk->last_new;
+		return 0;
+	}
 	if (old >= pk->size)
 		return set_error(pk->errmsg, "fst pack: target not written yet");
 	g = pk->mapped + 2 * (old >> 6);
@@ -677,6 +686,8 @@ write_nodes(Packer *pk, uint64_t *root)
 			}
 			if (((next | far) & bit) != 0)
 				keep_address(pk, addr, naddr);
+			pk->last_old = addr;
+			pk->last_new = naddr;
 			if (addr == r->root)
 				*root = naddr;
 		}
@@ -731,6 +742,7 @@ fst_pack(const uint8_t *image, uint64_t size, FstPackMap *map,
 	pk.win.hi = size;
 	pk.win.p = image;
 	pk.out = alloc->alloc(alloc->arg, OUT_CHUNK);
+	pk.last_old = UINT64_MAX;	/* no node written yet */
 
 	if (map == NULL)
 	{
