@@ -551,6 +551,7 @@ typedef struct FstPostingsGroup
 	uint32_t	nknown;			/* list_pos[0 .. nknown-1] are known */
 	uint64_t	list_pos[FST_POSTINGS_GROUP + 1];	/* long list starts */
 	bool		singles_ready;	/* singles[0 .. nsingles-1] are decoded */
+	uint32_t	singles_read;	/* singles asked for since the group was loaded */
 	FstTid		singles[FST_POSTINGS_GROUP];
 } FstPostingsGroup;
 

@@ -731,8 +731,10 @@ load_group(FstPostings *p, FstPostingsGroup *grp, uint64_t g)
 			grp->nsingles == 0)
 			return set_error(p->errmsg, "postings group bitmap out of range");
 	}
-	for (k = 0; k < sizeof(grp->rank); k++)
-		grp->rank[k] = (uint8_t) bits_below(grp->map, 8 * k);
+	grp->rank[0] = 0;
+	for (k = 1; k < sizeof(grp->rank); k++)
+		grp->rank[k] = (uint8_t) (grp->rank[k - 1] +
+								  popcount8(grp->map[k - 1]));
 	grp->base = 0;
 	grp->radix = 1;
 	if (grp->nsingles > 0)
@@ -748,6 +750,7 @@ load_group(FstPostings *p, FstPostingsGroup *grp, uint64_t g)
 	grp->list_pos[0] = it.pos + ((uint64_t) grp->nsingles * grp->width + 7) / 8;
 	grp->nknown = 1;
 	grp->singles_ready = false;
+	grp->singles_read = 0;
 	grp->group = g;
 	return 0;
 }
@@ -807,7 +810,47 @@ decode_singles(FstPostings *p, FstPostingsGroup *grp)
 	return 0;
 }
 
-/* The TID of a single, through grp; see fst.h. */
+/* Decode single number k of the loaded group alone into *tid. */
+static int
+decode_single(FstPostings *p, const FstPostingsGroup *grp, uint32_t k,
+			  FstTid *tid)
+{
+	uint64_t	bit = (uint64_t) k * grp->width;
+	uint64_t	pos = grp->singles_pos + bit / 8;
+	uint32_t	nbytes = (uint32_t) ((bit % 8 + grp->width + 7) / 8);
+	uint8_t		buf[8];
+	const uint8_t *b = buf;
+	uint64_t	acc = 0;
+	uint64_t	v;
+	uint64_t	blk;
+	uint32_t	i;
+
+	if (k >= grp->nsingles || pos + nbytes > grp->end)
+		return set_error(p->errmsg, "postings group truncated");
+	if (nbytes > 0)
+	{
+		b = p->src.read(p->src.arg, pos, nbytes, buf);
+		if (b == NULL)
+			return set_error(p->errmsg, "postings image read failed");
+	}
+	for (i = 0; i < nbytes; i++)
+		acc |= (uint64_t) b[i] << (8 * i);
+	v = (acc >> (bit % 8)) &
+		(grp->width ? (((uint64_t) 1 << grp->width) - 1) : 0);
+	blk = grp->base + v / grp->radix;
+	if (blk > UINT32_MAX)
+		return set_error(p->errmsg, "postings block out of range");
+	tid->bi_hi = (uint16_t) (blk >> 16);
+	tid->bi_lo = (uint16_t) blk;
+	tid->offset = (uint16_t) (v % grp->radix);
+	return 0;
+}
+
+/*
+ * The TID of a single, through grp; see fst.h.  The first single asked of
+ * a group is decoded alone (a point lookup wants one); from the second on,
+ * all of the group's at once (a scan wants them all).
+ */
 int
 fst_postings_single(FstPostings *p, FstPostingsGroup *grp, uint64_t ordinal,
 					FstTid *tid)
@@ -821,6 +864,8 @@ fst_postings_single(FstPostings *p, FstPostingsGroup *grp, uint64_t ordinal,
 		return -1;
 	if (!((grp->map[j / 8] >> (j % 8)) & 1))
 		return 0;
+	if (!grp->singles_ready && grp->singles_read++ == 0)
+		return decode_single(p, grp, singles_before(grp, j), tid) == 0 ? 1 : -1;
 	if (!grp->singles_ready && decode_singles(p, grp) != 0)
 		return -1;
 	*tid = grp->singles[singles_before(grp, j)];
