@@ -8,7 +8,9 @@ bench/run.sh writes, and writes RESULT_DIR/results.md and the plots
 (bytes_per_key.png, tps_<set>.png, probe_ns.png, scaling_*.png) through
 gnuplot.  Every number printed is the median of the repetitions in raw.tsv;
 every ratio is memkv's (or SP-GiST's) median over btree's median for the
-same data set in the same run.  Standard library only.
+same data set in the same run, except in the paired tables: there each
+repetition of memkv is divided by the btree repetition run right next to
+it, and the median of those ratios is reported.  Standard library only.
 """
 
 import os
@@ -49,6 +51,15 @@ MAIN_ROWS = [
     ("probe_miss_ns", "AM probe, missing key (ns/probe)", False),
     ("probe_hit_cpu_ns", "AM probe, existing key (CPU ns/probe)", False),
     ("probe_miss_cpu_ns", "AM probe, missing key (CPU ns/probe)", False),
+]
+# (metric, label) of the paired measurements (bench/run.sh bench_paired).
+PAIRED_ROWS = [
+    ("build_s", "CREATE INDEX (s)"),
+    ("tps_point", "point lookup (TPS)"),
+    ("tps_missing", "missing key (TPS)"),
+    ("tps_prefix", "prefix count LIKE 'dir/%' (TPS)"),
+    ("tps_range", "range >= key ORDER BY k LIMIT 20 (TPS)"),
+    ("tps_ionly", "index-only ORDER BY k LIMIT 20 (TPS)"),
 ]
 SCALING_ROWS = [
     ("bytes_per_key", "index size (B/key)"),
@@ -91,10 +102,12 @@ class Results:
         self.outdir = outdir = os.path.abspath(outdir)
         self.meta = dict(read_tsv(os.path.join(outdir, "meta.tsv"), 2))
         self.values = defaultdict(list)
-        for sec, ds, n, kind, metric, _rep, val in read_tsv(
+        self.by_rep = defaultdict(dict)
+        for sec, ds, n, kind, metric, rep, val in read_tsv(
                 os.path.join(outdir, "raw.tsv"), 7):
             try:
                 self.values[(sec, ds, int(n), kind, metric)].append(float(val))
+                self.by_rep[(sec, ds, int(n), kind, metric)][rep] = float(val)
             except ValueError:
                 pass
         self.plans = {}
@@ -148,6 +161,30 @@ def cell(res, sec, ds, n, kind, metric, memkv_only):
     if v is None:
         return "failed (see notes)", None
     return fmt(v), v
+
+
+def paired_table(res, ds, n):
+    """Lines of the paired table of one data set (empty if none)."""
+    if not any(res.by_rep.get(("paired", ds, n, "memkv", m)) for m, _l in PAIRED_ROWS):
+        return []
+    out = ["btree and memkv in alternation, each on its own copy of the "
+           "table; a pair's ratio divides memkv's run by the btree run "
+           "next to it:\n",
+           "| measurement | btree | memkv | memkv/btree, each pair | median |",
+           "|---|---:|---:|---|---:|"]
+    for metric, label in PAIRED_ROWS:
+        b = res.by_rep.get(("paired", ds, n, "btree", metric), {})
+        k = res.by_rep.get(("paired", ds, n, "memkv", metric), {})
+        pairs = [k[r] / b[r] for r in sorted(b, key=int) if r in k and b[r]]
+        if not pairs:
+            out.append(f"| {label} | | | not measured | |")
+            continue
+        out.append(f"| {label} | {fmt(statistics.median(b.values()))} | "
+                   f"{fmt(statistics.median(k.values()))} | "
+                   f"{', '.join(f'{p:.2f}' for p in pairs)} | "
+                   f"**{statistics.median(pairs):.2f}** |")
+    out.append("")
+    return out
 
 
 def ratio(v, base):
@@ -215,6 +252,7 @@ def write_markdown(res):
                            f"**NO** ({res.answers[(ds, kind)]} vs {seq})")
         out.append(f"| answers = seq scan (150 queries) | {row[0]} | {row[1]} | | {row[2]} | |")
         out.append("")
+        out.extend(paired_table(res, ds, n))
         out.append("Plans of the measured queries (EXPLAIN, node on the measured index):\n")
         out.append("| query | btree | SP-GiST | memkv |")
         out.append("|---|---|---|---|")

@@ -5,7 +5,7 @@
 #   bash bench/run.sh [--quick] [--keys N] [--data paths,npm,synthetic]
 #                     [--reps R] [--duration S] [--scaling N,N,...|none]
 #                     [--inserts N] [--out DIR] [--port P] [--no-install]
-#                     [--memkv-ref REF] [--transactions T]
+#                     [--memkv-ref REF] [--transactions T] [--no-paired]
 #
 # One command, run as root on a Debian 12 machine: installs what it needs,
 # builds memkv from this repository and the probe extension bench/probe and
@@ -17,6 +17,10 @@
 # (COLLATE "C"), SP-GiST and memkv on the same table in the same run.
 # Only one index exists on the column at a time.  Every measurement is
 # repeated R times and the median is reported, with its ratio to btree.
+# Then, per data set, the paired measurements: btree and memkv each on its
+# own copy of the table, CREATE INDEX and every query run in alternation,
+# R pairs, so that a change in the machine's speed hits both alike; their
+# ratio is the median of the pairs' ratios (--no-paired skips them).
 # Then a scaling run (size and point lookups at 100K, 1M, 4M keys).
 #
 # Results: bench/results/<UTC timestamp>/ (or --out): results.md, raw.tsv
@@ -48,6 +52,7 @@ OUT=
 PORT=${MEMKV_BENCH_PORT:-$((55433 + $$ % 1000))}	# two runs rarely collide
 INSTALL=1
 MEMKV_REF=
+PAIRED=1
 
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -63,6 +68,7 @@ while [ $# -gt 0 ]; do
 		--port) PORT=$2; shift 2 ;;
 		--no-install) INSTALL=0; shift ;;
 		--memkv-ref) MEMKV_REF=$2; shift 2 ;;
+		--no-paired) PAIRED=0; shift ;;
 		-h|--help) sed -n '2,/^$/s/^# \{0,1\}//p' "$0"; exit 0 ;;
 		*) echo "run.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
 	esac
@@ -583,6 +589,79 @@ bench_kind()
 	reset_table "$n"
 }
 
+# paired_table KIND: the copy of t that KIND is measured on in alternation.
+paired_table()
+{
+	case $1 in
+		btree) echo tb ;;
+		memkv) echo tm ;;
+	esac
+}
+
+# paired_ddl KIND: the index of the paired measurements.
+paired_ddl()
+{
+	case $1 in
+		btree) echo "CREATE INDEX tb_k ON tb (k)" ;;
+		memkv) echo "CREATE INDEX tm_k ON tm USING memkv (k)" ;;
+	esac
+}
+
+# paired_order REP: btree first in odd pairs, memkv first in even ones.
+paired_order()
+{
+	if [ $(($1 % 2)) = 1 ]; then echo "btree memkv"; else echo "memkv btree"; fi
+}
+
+# bench_paired SET NLOAD: btree and memkv in alternation, each on its own
+# copy of t (tb and tm, same rows in the same order): REPS pairs of CREATE
+# INDEX, then REPS rounds of every query on both, recorded in the "paired"
+# section.  A pair's ratio compares two runs minutes apart at most.
+bench_paired()
+{
+	local set=$1 n=$2 r name kind tbl v script nids
+	step "$set paired: copies of t"
+	reset_table "$n"
+	q -c "DROP TABLE IF EXISTS tb, tm" 	  -c "CREATE TABLE tb (LIKE t)" -c "INSERT INTO tb SELECT * FROM t" 	  -c "CREATE TABLE tm (LIKE t)" -c "INSERT INTO tm SELECT * FROM t" 	  -c "VACUUM ANALYZE tb, tm" >/dev/null
+	for r in $(seq "$REPS"); do
+		for kind in $(paired_order "$r"); do
+			tbl=$(paired_table "$kind")
+			step "$set paired rep $r: $kind CREATE INDEX"
+			q -c "DROP INDEX IF EXISTS ${tbl}_k" -c CHECKPOINT >/dev/null
+			v=$(sql_s "$(paired_ddl "$kind")")
+			raw paired "$set" "$n" "$kind" build_s "$r" "$v"
+		done
+	done
+	q -c "VACUUM ANALYZE tb, tm" >/dev/null
+	for r in $(seq "$REPS"); do
+		for name in $QUERIES; do
+			for kind in $(paired_order "$r"); do
+				tbl=$(paired_table "$kind")
+				if [ "$r" = 1 ] &&
+					! q -c "EXPLAIN (COSTS OFF) $(explain_sql "$name" | sed "s/ FROM t WHERE / FROM $tbl WHERE /")" |
+					grep -q " ${tbl}_k"; then
+					note "$set paired/$kind: $name does not use ${tbl}_k"
+				fi
+				step "$set paired rep $r: $kind $name"
+				case $name in
+					missing) nids=$NMISSING ;;
+					prefix) nids=$NPROBE ;;
+					*) nids=$n ;;
+				esac
+				script=$(query_script "$name" "$nids" | sed "s/ FROM t WHERE / FROM $tbl WHERE /")
+				if [ "$name" = prefix ]; then
+					tps paired "$set" "$n" "$kind" "tps_$name" "$r" "$set-paired-$kind-$name" \
+						"$script" "-c plan_cache_mode=force_custom_plan"
+				else
+					tps paired "$set" "$n" "$kind" "tps_$name" "$r" "$set-paired-$kind-$name" \
+						"$script"
+				fi
+			done
+		done
+	done
+	q -c "DROP TABLE tb, tm" >/dev/null
+}
+
 # bench_scaling SET NKEYS KIND: size and point lookups at one size.
 bench_scaling()
 {
@@ -646,6 +725,10 @@ for set in "${SETS[@]}"; do
 		log "data set $set: $kind"
 		run_guarded "$set/$kind" bench_kind "$set" "$KEYS" "$kind"
 	done
+	if [ "$PAIRED" = 1 ] && [ "$MEMKV_STATUS" = ok ]; then
+		log "data set $set: btree and memkv paired"
+		run_guarded "$set/paired" bench_paired "$set" "$KEYS"
+	fi
 done
 
 IFS=, read -r -a SIZES <<<"$SCALING"
