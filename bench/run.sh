@@ -309,6 +309,29 @@ sql_s()
 	awk -v ms="$ms" 'BEGIN { printf "%.4f\n", ms / 1000 }'
 }
 
+# build SECTION SET NKEYS KIND REP DDL: time a CREATE INDEX (build_s, as
+# sql_s); for memkv also record the phases its DEBUG1 message reports
+# (build_scan_ms, build_sort_ms, build_write_ms; raw.tsv only).
+build()
+{
+	local out ms phases
+	out=$(PGOPTIONS="$PGOPTIONS -c client_min_messages=debug1" \
+		psql -X -q -v ON_ERROR_STOP=1 -c '\timing on' -c "$6" 2>&1) ||
+		{ echo "$out" | tail -3 >&2; return 1; }
+	ms=$(echo "$out" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -1)
+	[ -n "$ms" ] || return 1
+	raw "$1" "$2" "$3" "$4" build_s "$5" "$(awk -v ms="$ms" 'BEGIN { printf "%.4f\n", ms / 1000 }')"
+	phases=$(echo "$out" |
+		sed -n 's/.*memkv build: .* scan \([0-9]*\) ms, sort \([0-9]*\) ms, write \([0-9]*\) ms.*/\1 \2 \3/p' |
+		tail -1)
+	if [ -n "$phases" ]; then
+		set -- "$1" "$2" "$3" "$4" "$5" $phases
+		raw "$1" "$2" "$3" "$4" build_scan_ms "$5" "$6"
+		raw "$1" "$2" "$3" "$4" build_sort_ms "$5" "$7"
+		raw "$1" "$2" "$3" "$4" build_write_ms "$5" "$8"
+	fi
+}
+
 # pgbench_tps NAME SCRIPT [PGOPTIONS]: one fixed-duration pgbench run.
 pgbench_tps()
 {
@@ -484,8 +507,7 @@ bench_kind()
 		step "$set/$kind rep $r: CREATE INDEX"
 		reset_table "$n"
 		q -c CHECKPOINT >/dev/null
-		v=$(sql_s "$(index_ddl "$kind")")
-		raw main "$set" "$n" "$kind" build_s "$r" "$v"
+		build main "$set" "$n" "$kind" "$r" "$(index_ddl "$kind")"
 		q -c 'VACUUM ANALYZE t' >/dev/null
 		raw main "$set" "$n" "$kind" bytes_per_key "$r" "$(size_per_key "$kind")"
 		[ "$kind" = memkv ] &&
@@ -628,8 +650,7 @@ bench_paired()
 			tbl=$(paired_table "$kind")
 			step "$set paired rep $r: $kind CREATE INDEX"
 			q -c "DROP INDEX IF EXISTS ${tbl}_k" -c CHECKPOINT >/dev/null
-			v=$(sql_s "$(paired_ddl "$kind")")
-			raw paired "$set" "$n" "$kind" build_s "$r" "$v"
+			build paired "$set" "$n" "$kind" "$r" "$(paired_ddl "$kind")"
 		done
 	done
 	q -c "VACUUM ANALYZE tb, tm" >/dev/null

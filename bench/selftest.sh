@@ -118,6 +118,19 @@ done
 
 if grep -q '^| memkv | ok |' "$MD"; then
 	echo "# memkv was measured"
+	# the paired table of every set: each row with its pairs and a median
+	for set in "${SETS[@]}"; do
+		sed -n '/in alternation/,/^Plans of/p' "$TMP/section-$set.md" >"$TMP/paired-$set.md"
+		for row in "CREATE INDEX (s)" "point lookup (TPS)" "missing key (TPS)" \
+			"prefix count LIKE 'dir/%' (TPS)" \
+			"range >= key ORDER BY k LIMIT 20 (TPS)" \
+			"index-only ORDER BY k LIMIT 20 (TPS)"; do
+			check "$set: paired row '$row' has a median" \
+				bash -c 'grep -F "| $1 |" "$2" | grep -qE "\| \*\*[0-9]+\.[0-9]+\*\* \|$"' _ "$row" "$TMP/paired-$set.md"
+		done
+	done
+	check "paired: every query used the index" \
+		bash -c "! grep -q 'paired/.* does not use' '$OUT/notes.txt'"
 else
 	echo "# memkv was not measured: $(grep '^| memkv |' "$MD" || true)"
 fi
