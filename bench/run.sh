@@ -641,7 +641,7 @@ paired_order()
 # section.  A pair's ratio compares two runs minutes apart at most.
 bench_paired()
 {
-	local set=$1 n=$2 r name kind tbl v script nids
+	local set=$1 n=$2 r name kind tbl script nids
 	step "$set paired: copies of t"
 	reset_table "$n"
 	q -c "DROP TABLE IF EXISTS tb, tm" 	  -c "CREATE TABLE tb (LIKE t)" -c "INSERT INTO tb SELECT * FROM t" 	  -c "CREATE TABLE tm (LIKE t)" -c "INSERT INTO tm SELECT * FROM t" 	  -c "VACUUM ANALYZE tb, tm" >/dev/null
@@ -691,7 +691,7 @@ bench_scaling()
 	step "scaling $set $n/$kind: CREATE INDEX"
 	reset_table "$n"
 	q -c CHECKPOINT >/dev/null
-	raw scaling "$set" "$n" "$kind" build_s 1 "$(sql_s "$(index_ddl "$kind")")"
+	build scaling "$set" "$n" "$kind" 1 "$(index_ddl "$kind")"
 	q -c 'VACUUM ANALYZE t' >/dev/null
 	raw scaling "$set" "$n" "$kind" bytes_per_key 1 "$(size_per_key "$kind")"
 	[ "$kind" = memkv ] &&

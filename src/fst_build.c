@@ -419,10 +419,7 @@ fst_builder_create(const FstAllocator *alloc, FstSinkFn sink, void *sink_arg,
 	(void) emit(b, b->preamble, FST_PREAMBLE_SIZE);
 
 	if (opts && opts->pack_map)
-	{
-		b->map = alloc->alloc(alloc->arg, sizeof(FstPackMap));
-		memset(b->map, 0, sizeof(FstPackMap));
-	}
+		b->map = fst_pack_map_new(alloc, 0);
 
 	ensure_stack(b, 16);
 	return b;
@@ -628,7 +625,7 @@ write_node(FstBuilder *b, const UNode *u)
 		build_error(b, "fst image or key count too large for the format");
 		return 0;
 	}
-	if (b->map && u->n == 1 && !u->final)
+	if (u->n == 1 && !u->final)
 		map_single(b, u->t[0].label, u->t[0].target);
 	else if (b->map)
 		for (i = 0; i < u->n; i++)
@@ -904,6 +901,16 @@ born_at(FstBuilder *b, uint32_t d)
 	return b->born[b->nborn - 1];
 }
 
+/* Note the key being added as the first through depths d + 1 and on. */
+static inline void
+born_push(FstBuilder *b, uint32_t d)
+{
+	(void) born_at(b, d);
+	b->born[b->nborn] = b->nkeys;
+	b->born_depth[b->nborn] = d + 1;
+	b->nborn++;
+}
+
 /*
  * Make the node at depth d (<= b->depth, nothing deeper unfinished) a
  * real one, its last transition (if any) pointing to addr with hash h.
@@ -991,14 +998,7 @@ fst_builder_add(FstBuilder *b, const uint8_t *key, size_t len)
 	else
 		unode_push(b, make_real(b, lcp, addr, h), key[lcp], b->nkeys);
 	if (lcp < len)
-	{
-		/* the depths lcp + 1 .. len are this key's */
-		while (b->born_depth[b->nborn - 1] > lcp)
-			b->nborn--;
-		b->born[b->nborn] = b->nkeys;
-		b->born_depth[b->nborn] = lcp + 1;
-		b->nborn++;
-	}
+		born_push(b, lcp);		/* the depths lcp + 1 .. len are this key's */
 	memcpy(b->prev + lcp, key + lcp, len - lcp);
 	b->depth = (uint32_t) len;
 	if ((uint32_t) len > b->max_key_len)
@@ -1093,6 +1093,23 @@ fst_builder_take_pack_map(FstBuilder *b)
 		return NULL;
 	b->map = NULL;
 	return m;
+}
+
+/* A pack map covering nwords 64-byte groups, all clear (fst_node.h). */
+FstPackMap *
+fst_pack_map_new(const FstAllocator *alloc, uint64_t nwords)
+{
+	FstPackMap *map = alloc->alloc(alloc->arg, sizeof(FstPackMap));
+	int			i;
+
+	memset(map, 0, sizeof(FstPackMap));
+	map->nwords = nwords;
+	for (i = 0; i < PM_NBITMAPS && nwords > 0; i++)
+	{
+		map->bits[i] = alloc->alloc(alloc->arg, sizeof(uint64_t) * nwords);
+		memset(map->bits[i], 0, sizeof(uint64_t) * nwords);
+	}
+	return map;
 }
 
 /* Free a pack map taken from a builder. */

@@ -117,6 +117,10 @@ struct FstPackMap
 	uint64_t	counts[256];	/* labels of single-transition nodes */
 };
 
+/* A pack map covering nwords 64-byte groups, all clear (fst_build.c). */
+extern FstPackMap *fst_pack_map_new(const FstAllocator *alloc,
+									uint64_t nwords);
+
 static inline bool
 pm_get(const FstPackMap *m, int which, uint64_t pos)
 {

@@ -746,15 +746,7 @@ fst_pack(const uint8_t *image, uint64_t size, FstPackMap *map,
 
 	if (map == NULL)
 	{
-		own_map = alloc->alloc(alloc->arg, sizeof(FstPackMap));
-		memset(own_map, 0, sizeof(FstPackMap));
-		own_map->nwords = pk.nwords;
-		for (i = 0; i < PM_NBITMAPS; i++)
-		{
-			own_map->bits[i] = alloc->alloc(alloc->arg,
-											sizeof(uint64_t) * pk.nwords);
-			memset(own_map->bits[i], 0, sizeof(uint64_t) * pk.nwords);
-		}
+		own_map = fst_pack_map_new(alloc, pk.nwords);
 		pk.map = own_map;
 		if (scan_nodes(&pk) != 0)
 			goto done;

@@ -765,6 +765,24 @@ singles_before(const FstPostingsGroup *grp, uint32_t j)
 		popcount8(grp->map[j / 8] & ((1u << (j % 8)) - 1));
 }
 
+/*
+ * The TID of a single whose packed value is v (base block + v / radix,
+ * offset v % radix).  Returns 0, or -1 if the block is out of range.
+ */
+static inline int
+single_tid(FstPostings *p, const FstPostingsGroup *grp, uint64_t v,
+		   FstTid *tid)
+{
+	uint64_t	blk = grp->base + v / grp->radix;
+
+	if (blk > UINT32_MAX)
+		return set_error(p->errmsg, "postings block out of range");
+	tid->bi_hi = (uint16_t) (blk >> 16);
+	tid->bi_lo = (uint16_t) blk;
+	tid->offset = (uint16_t) (v % grp->radix);
+	return 0;
+}
+
 /* Decode every single TID of the loaded group into grp->singles. */
 static int
 decode_singles(FstPostings *p, FstPostingsGroup *grp)
@@ -789,7 +807,6 @@ decode_singles(FstPostings *p, FstPostingsGroup *grp)
 	for (k = 0; k < grp->nsingles; k++)
 	{
 		uint64_t	v;
-		uint64_t	blk;
 
 		while (nacc < grp->width)
 		{
@@ -799,12 +816,8 @@ decode_singles(FstPostings *p, FstPostingsGroup *grp)
 		v = acc & mask;
 		acc = grp->width < 64 ? acc >> grp->width : 0;
 		nacc -= grp->width;
-		blk = grp->base + v / grp->radix;
-		if (blk > UINT32_MAX)
-			return set_error(p->errmsg, "postings block out of range");
-		grp->singles[k].bi_hi = (uint16_t) (blk >> 16);
-		grp->singles[k].bi_lo = (uint16_t) blk;
-		grp->singles[k].offset = (uint16_t) (v % grp->radix);
+		if (single_tid(p, grp, v, &grp->singles[k]) != 0)
+			return -1;
 	}
 	grp->singles_ready = true;
 	return 0;
@@ -822,7 +835,6 @@ decode_single(FstPostings *p, const FstPostingsGroup *grp, uint32_t k,
 	const uint8_t *b = buf;
 	uint64_t	acc = 0;
 	uint64_t	v;
-	uint64_t	blk;
 	uint32_t	i;
 
 	if (k >= grp->nsingles || pos + nbytes > grp->end)
@@ -837,13 +849,7 @@ decode_single(FstPostings *p, const FstPostingsGroup *grp, uint32_t k,
 		acc |= (uint64_t) b[i] << (8 * i);
 	v = (acc >> (bit % 8)) &
 		(grp->width ? (((uint64_t) 1 << grp->width) - 1) : 0);
-	blk = grp->base + v / grp->radix;
-	if (blk > UINT32_MAX)
-		return set_error(p->errmsg, "postings block out of range");
-	tid->bi_hi = (uint16_t) (blk >> 16);
-	tid->bi_lo = (uint16_t) blk;
-	tid->offset = (uint16_t) (v % grp->radix);
-	return 0;
+	return single_tid(p, grp, v, tid);
 }
 
 /*

@@ -154,6 +154,18 @@ ks_pivot(const KeysortItem *a, size_t n)
 	return ks_med3(a[0].cache, a[m].cache, a[n - 1].cache);
 }
 
+/* Count n items of work, and tick now and then. */
+static inline void
+ks_work(KeysortState *st, size_t n)
+{
+	st->work += n;
+	if (st->work >= KEYSORT_TICK && st->tick)
+	{
+		st->work = 0;
+		st->tick(st->tick_arg);
+	}
+}
+
 /*
  * Prepare the = part of a partition for its next round: load the caches
  * of the next chunk, or (keys ended) put the TIDs in.  Returns the new
@@ -234,12 +246,7 @@ ks_sort(KeysortState *st, KeysortItem *a, size_t n, size_t depth, bool final)
 		}
 
 		pivot = ks_pivot(a, n);
-		st->work += n;
-		if (st->work >= KEYSORT_TICK && st->tick)
-		{
-			st->work = 0;
-			st->tick(st->tick_arg);
-		}
+		ks_work(st, n);
 
 		/*
 		 * Bentley-McIlroy partition: = items gather at both ends, < and >
@@ -311,18 +318,6 @@ ks_sort(KeysortState *st, KeysortItem *a, size_t n, size_t depth, bool final)
 				n = ngt;
 			}
 		}
-	}
-}
-
-/* Count n items of work, and tick now and then. */
-static inline void
-ks_work(KeysortState *st, size_t n)
-{
-	st->work += n;
-	if (st->work >= KEYSORT_TICK && st->tick)
-	{
-		st->work = 0;
-		st->tick(st->tick_arg);
 	}
 }
 
