@@ -287,12 +287,7 @@ memkv_read_log_run(Relation index, const MemkvMetaPageData *meta,
 		for (; i < j; i++)
 		{
 			run->keys[run->nkeys - 1].ntids++;
-			if (run->ntids == run->maxtids)
-			{
-				run->maxtids *= 2;
-				run->tids = repalloc_huge(run->tids,
-										  sizeof(ItemPointerData) * run->maxtids);
-			}
+			memkv_run_reserve_tids(run, 1);
 			run->tids[run->ntids++] = lc.items[i].tid;
 		}
 	}

@@ -17,6 +17,7 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "access/xlog.h"
 #include "access/xloginsert.h"
 #include "miscadmin.h"
@@ -32,17 +33,16 @@
 
 /* ---------------------------------------------------------------- runs */
 
-/* Prepare an empty run in the current memory context. */
+/*
+ * Prepare an empty run whose arrays will live in the current memory
+ * context.  Nothing is allocated until the first key arrives: most scans
+ * never use most of their runs.
+ */
 void
 memkv_run_init(MemkvRun *run)
 {
 	memset(run, 0, sizeof(MemkvRun));
-	run->keybuf_size = 1024;
-	run->keybuf = palloc(run->keybuf_size);
-	run->maxkeys = 64;
-	run->keys = palloc(sizeof(MemkvRunKey) * run->maxkeys);
-	run->maxtids = 64;
-	run->tids = palloc(sizeof(ItemPointerData) * run->maxtids);
+	run->cxt = CurrentMemoryContext;
 }
 
 /* Empty a run, keeping its memory. */
@@ -55,6 +55,40 @@ memkv_run_reset(MemkvRun *run)
 	run->stopped = false;
 }
 
+/* Make room for `more` TIDs after the run's last one. */
+void
+memkv_run_reserve_tids(MemkvRun *run, uint64 more)
+{
+	if (run->ntids + more <= run->maxtids)
+		return;
+	if (run->maxtids == 0)
+		run->maxtids = 64;
+	while (run->ntids + more > run->maxtids)
+		run->maxtids *= 2;
+	run->tids = run->tids ?
+		repalloc_huge(run->tids, sizeof(ItemPointerData) * run->maxtids) :
+		MemoryContextAllocHuge(run->cxt, sizeof(ItemPointerData) * run->maxtids);
+}
+
+/* Free a run's arrays; it is empty afterwards, ready for reuse. */
+void
+memkv_run_free(MemkvRun *run)
+{
+	if (run->keybuf)
+		pfree(run->keybuf);
+	if (run->keys)
+		pfree(run->keys);
+	if (run->tids)
+		pfree(run->tids);
+	run->keybuf = NULL;
+	run->keys = NULL;
+	run->tids = NULL;
+	run->keybuf_size = 0;
+	run->maxkeys = 0;
+	run->maxtids = 0;
+	memkv_run_reset(run);
+}
+
 /* Append a key and its TIDs to a run. */
 void
 memkv_run_add(MemkvRun *run, const uint8 *key, Size keylen,
@@ -64,22 +98,23 @@ memkv_run_add(MemkvRun *run, const uint8 *key, Size keylen,
 
 	if (run->keybuf_used + keylen > run->keybuf_size)
 	{
+		if (run->keybuf_size == 0)
+			run->keybuf_size = 1024;
 		while (run->keybuf_used + keylen > run->keybuf_size)
 			run->keybuf_size *= 2;
-		run->keybuf = repalloc_huge(run->keybuf, run->keybuf_size);
+		run->keybuf = run->keybuf ?
+			repalloc_huge(run->keybuf, run->keybuf_size) :
+			MemoryContextAllocHuge(run->cxt, run->keybuf_size);
 	}
 	if (run->nkeys == run->maxkeys)
 	{
-		run->maxkeys *= 2;
-		run->keys = repalloc_huge(run->keys, sizeof(MemkvRunKey) * run->maxkeys);
+		run->maxkeys = run->maxkeys ? run->maxkeys * 2 : 64;
+		run->keys = run->keys ?
+			repalloc_huge(run->keys, sizeof(MemkvRunKey) * run->maxkeys) :
+			MemoryContextAllocHuge(run->cxt,
+								   sizeof(MemkvRunKey) * run->maxkeys);
 	}
-	if (run->ntids + ntids > run->maxtids)
-	{
-		while (run->ntids + ntids > run->maxtids)
-			run->maxtids *= 2;
-		run->tids = repalloc_huge(run->tids,
-								  sizeof(ItemPointerData) * run->maxtids);
-	}
+	memkv_run_reserve_tids(run, ntids);
 	rk = &run->keys[run->nkeys++];
 	rk->key_offset = run->keybuf_used;
 	rk->key_len = keylen;
@@ -88,7 +123,8 @@ memkv_run_add(MemkvRun *run, const uint8 *key, Size keylen,
 	if (keylen > 0)
 		memcpy(run->keybuf + run->keybuf_used, key, keylen);
 	run->keybuf_used += keylen;
-	memcpy(run->tids + run->ntids, tids, sizeof(ItemPointerData) * ntids);
+	if (ntids > 0)
+		memcpy(run->tids + run->ntids, tids, sizeof(ItemPointerData) * ntids);
 	run->ntids += ntids;
 }
 
@@ -184,6 +220,7 @@ typedef struct MemkvPageSource
 	int			last;			/* slot of the page returned last */
 	Buffer		locked;			/* share-locked buffer, if lock_pages */
 	int			next_victim;
+	int			npinned;		/* valid entries of pins[] */
 	Buffer		pins[MEMKV_PIN_SLOTS];
 	BlockNumber pinned[MEMKV_PIN_SLOTS];
 } MemkvPageSource;
@@ -196,6 +233,9 @@ memkv_page_source_release(MemkvPageSource *ps)
 	if (BufferIsValid(ps->locked))
 		LockBuffer(ps->locked, BUFFER_LOCK_UNLOCK);
 	ps->locked = InvalidBuffer;
+	/* a source read from the shared copy never pinned anything */
+	if (ps->npinned == 0)
+		return;
 	for (i = 0; i < MEMKV_PIN_SLOTS; i++)
 	{
 		if (BufferIsValid(ps->pins[i]))
@@ -203,6 +243,7 @@ memkv_page_source_release(MemkvPageSource *ps)
 		ps->pins[i] = InvalidBuffer;
 		ps->pinned[i] = InvalidBlockNumber;
 	}
+	ps->npinned = 0;
 }
 
 /* Is this page a frozen page of our run? */
@@ -257,6 +298,7 @@ memkv_page_source_page(MemkvPageSource *ps, uint64 idx)
 				ps->locked = InvalidBuffer;
 			}
 			ReleaseBuffer(ps->pins[victim]);
+			ps->npinned--;
 		}
 		ps->pins[victim] = InvalidBuffer;
 		ps->pinned[victim] = InvalidBlockNumber;
@@ -269,6 +311,7 @@ memkv_page_source_page(MemkvPageSource *ps, uint64 idx)
 		}
 		ps->pins[victim] = buf;
 		ps->pinned[victim] = blkno;
+		ps->npinned++;
 		ps->last = victim;
 	}
 	page = BufferGetPage(buf);
@@ -417,6 +460,7 @@ memkv_page_source_init(MemkvPageSource *ps, Relation index,
 	ps->locked = InvalidBuffer;
 	ps->next_victim = 0;
 	ps->last = 0;
+	ps->npinned = 0;
 	for (i = 0; i < MEMKV_PIN_SLOTS; i++)
 	{
 		ps->pins[i] = InvalidBuffer;
@@ -438,6 +482,52 @@ typedef struct MemkvFrozenCache
 	FstPostings postings;
 	FstPostings nullpost;
 } MemkvFrozenCache;
+
+/*
+ * One MemkvFrozen per backend is kept for reuse, so that a scan does not
+ * allocate (and free) the large struct every time: an open takes it when
+ * it is free.  Nothing runs between an open and its close that could open
+ * another layer, except when an error escapes in between; the (sub)
+ * transaction's abort then marks the spare free again.  Anything the spare
+ * pointed to outside itself belonged to the failed operation and is set
+ * up afresh by the next open.
+ */
+static MemkvFrozen *spare_frozen = NULL;
+static bool spare_frozen_busy = false;
+
+static void
+memkv_frozen_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+		spare_frozen_busy = false;
+}
+
+static void
+memkv_frozen_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+							  SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		spare_frozen_busy = false;
+}
+
+/* A MemkvFrozen to fill in: the spare if it is free, else a new one. */
+static MemkvFrozen *
+memkv_frozen_alloc(void)
+{
+	if (spare_frozen == NULL)
+	{
+		spare_frozen = MemoryContextAlloc(TopMemoryContext,
+										  sizeof(MemkvFrozen));
+		RegisterXactCallback(memkv_frozen_xact_callback, NULL);
+		RegisterSubXactCallback(memkv_frozen_subxact_callback, NULL);
+	}
+	if (!spare_frozen_busy)
+	{
+		spare_frozen_busy = true;
+		return spare_frozen;
+	}
+	return palloc(sizeof(MemkvFrozen));
+}
 
 /*
  * Open the frozen layer described by `meta`, or return NULL if the index
@@ -465,7 +555,7 @@ memkv_frozen_open(Relation index, const MemkvMetaPageData *meta,
 		entry->frozen_cache_start == meta->frozen_start)
 		mem = ARENA_ADDR(memkv_allocator()->base, entry->frozen_cache);
 
-	fz = palloc(sizeof(MemkvFrozen));
+	fz = memkv_frozen_alloc();
 	fz->index = index;
 	memkv_fst_allocator(&fz->alloc);
 	memkv_page_source_init(&fz->fst_src, index, meta, 0);
@@ -572,7 +662,10 @@ memkv_frozen_close(MemkvFrozen *fz)
 	if (fz->have_kb)
 		kb_iter_free(&fz->kbit);
 	pfree(fz->tidbuf);
-	pfree(fz);
+	if (fz == spare_frozen)
+		spare_frozen_busy = false;
+	else
+		pfree(fz);
 }
 
 /* Read every TID of `ordinal` from `p` into fz->tidbuf; returns the count. */

@@ -238,6 +238,7 @@ typedef struct MemkvRunKey
 
 typedef struct MemkvRun
 {
+	MemoryContext cxt;			/* where the arrays are allocated */
 	char	   *keybuf;
 	Size		keybuf_used;
 	Size		keybuf_size;
@@ -387,6 +388,8 @@ extern OffsetNumber memkv_wal_append_page(Relation index, Buffer metabuf,
 /* frozen.c */
 extern void memkv_run_init(MemkvRun *run);
 extern void memkv_run_reset(MemkvRun *run);
+extern void memkv_run_reserve_tids(MemkvRun *run, uint64 more);
+extern void memkv_run_free(MemkvRun *run);
 extern void memkv_run_add(MemkvRun *run, const uint8 *key, Size keylen,
 						  const ItemPointerData *tids, uint64 ntids);
 extern void memkv_run_collect_art(MemkvRun *run, const ArtTree *tree,

@@ -192,22 +192,33 @@ memkv_bound_from_bytes(ArtBound *ab, bytea *b, bool incl)
 	ab->inclusive = incl;
 }
 
-/* Empty a batch before refilling it; its arrays are kept for reuse. */
+/*
+ * Empty a batch before refilling it; its arrays are kept for reuse.  They
+ * are allocated when the first key arrives (a scan that finds nothing, or
+ * needs one batch only, never allocates the other).
+ */
 static void
 memkv_batch_reset(MemkvBatch *batch)
 {
-	if (batch->items == NULL)
-	{
-		batch->maxitems = 64;
-		batch->items = MemoryContextAlloc(batch->cxt,
-										  sizeof(MemkvBatchItem) * batch->maxitems);
-		batch->keybuf_size = 1024;
-		batch->keybuf = MemoryContextAlloc(batch->cxt, batch->keybuf_size);
-	}
 	batch->nitems = 0;
 	batch->keybuf_used = 0;
 	batch->complete_forward = false;
 	batch->complete_backward = false;
+}
+
+/* Make room for `more` key bytes after the batch's last key. */
+static void
+memkv_batch_reserve_keys(MemkvBatch *batch, Size more)
+{
+	if (batch->keybuf_used + more <= batch->keybuf_size)
+		return;
+	if (batch->keybuf_size == 0)
+		batch->keybuf_size = 1024;
+	while (batch->keybuf_used + more > batch->keybuf_size)
+		batch->keybuf_size *= 2;
+	batch->keybuf = batch->keybuf ?
+		repalloc_huge(batch->keybuf, batch->keybuf_size) :
+		MemoryContextAllocHuge(batch->cxt, batch->keybuf_size);
 }
 
 /* Add TIDs under a key whose bytes are already at key_offset of keybuf. */
@@ -219,10 +230,15 @@ memkv_batch_add_tids(MemkvBatch *batch, bool isnull, Size key_offset,
 
 	if (batch->nitems + ntids > batch->maxitems)
 	{
-		while (batch->nitems + ntids > batch->maxitems)
-			batch->maxitems *= 2;
-		batch->items = repalloc_huge(batch->items,
-									 sizeof(MemkvBatchItem) * batch->maxitems);
+		Size		maxitems = batch->maxitems ? batch->maxitems : 64;
+
+		while (batch->nitems + ntids > maxitems)
+			maxitems *= 2;
+		batch->items = batch->items ?
+			repalloc_huge(batch->items, sizeof(MemkvBatchItem) * maxitems) :
+			MemoryContextAllocHuge(batch->cxt,
+								   sizeof(MemkvBatchItem) * maxitems);
+		batch->maxitems = maxitems;
 	}
 	for (i = 0; i < ntids; i++)
 	{
@@ -243,12 +259,7 @@ memkv_batch_add(MemkvBatch *batch, bool isnull, const uint8 *key, Size keylen,
 {
 	Size		offset = batch->keybuf_used;
 
-	if (batch->keybuf_used + keylen > batch->keybuf_size)
-	{
-		while (batch->keybuf_used + keylen > batch->keybuf_size)
-			batch->keybuf_size *= 2;
-		batch->keybuf = repalloc(batch->keybuf, batch->keybuf_size);
-	}
+	memkv_batch_reserve_keys(batch, keylen);
 	if (keylen > 0)
 		memcpy(batch->keybuf + offset, key, keylen);
 	batch->keybuf_used += keylen;
@@ -359,13 +370,7 @@ memkv_merge_runs(MemkvBatch *batch, MemkvRun *runs, int nruns, bool backward)
 			Size		base = batch->keybuf_used;
 			int			i;
 
-			if (base + run->keybuf_used > batch->keybuf_size)
-			{
-				while (base + run->keybuf_used > batch->keybuf_size)
-					batch->keybuf_size *= 2;
-				batch->keybuf = repalloc_huge(batch->keybuf,
-											  batch->keybuf_size);
-			}
+			memkv_batch_reserve_keys(batch, run->keybuf_used);
 			if (run->keybuf_used > 0)
 				memcpy(batch->keybuf + base, run->keybuf, run->keybuf_used);
 			batch->keybuf_used += run->keybuf_used;
@@ -817,15 +822,13 @@ memkv_endscan(IndexScanDesc scan)
 
 	for (i = 0; i < 2; i++)
 	{
-		pfree(so->batches[i].items);
-		pfree(so->batches[i].keybuf);
+		if (so->batches[i].items)
+			pfree(so->batches[i].items);
+		if (so->batches[i].keybuf)
+			pfree(so->batches[i].keybuf);
 	}
 	for (i = 0; i < 3; i++)
-	{
-		pfree(so->runs[i].keybuf);
-		pfree(so->runs[i].keys);
-		pfree(so->runs[i].tids);
-	}
+		memkv_run_free(&so->runs[i]);
 	MemoryContextDelete(so->bounds_cxt);
 	if (so->last_itup)
 		pfree(so->last_itup);

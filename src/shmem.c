@@ -256,6 +256,43 @@ memkv_registry_assign(RelFileNode node, BackendId backend)
 }
 
 /*
+ * Where this backend last found each index in the registry (direct-mapped
+ * by relfilenode): a hit skips the registry lock and the search.  A hint
+ * is only a guess, checked under the entry's lock like any lookup result
+ * (a slot changes hands only under its lock held exclusively).
+ */
+#define MEMKV_SLOT_HINTS 64
+
+typedef struct MemkvSlotHint
+{
+	bool		valid;
+	RelFileNode node;
+	BackendId	backend;
+	int			idx;
+} MemkvSlotHint;
+
+static MemkvSlotHint slot_hints[MEMKV_SLOT_HINTS];
+
+/*
+ * Mark entry `e` as just used, for the eviction order.  The shared clock is
+ * only advanced when another entry was used since `e` last was, so that
+ * scans of one busy index do not all write the same cache lines.
+ */
+static inline void
+memkv_entry_touch(MemkvEntry *e)
+{
+	if (e->last_used + 1 != pg_atomic_read_u64(&memkv_shared->clock))
+		e->last_used = pg_atomic_fetch_add_u64(&memkv_shared->clock, 1);
+}
+
+/* Is slot `e` the registry entry of (node, backend)?  Entry lock held. */
+static inline bool
+memkv_entry_is(MemkvEntry *e, RelFileNode node, BackendId backend)
+{
+	return e->in_use && e->backend == backend && RelFileNodeEquals(e->node, node);
+}
+
+/*
  * Find (or create) the registry entry of `index` and return it with its
  * LWLock held in `mode`.  The entry's trees may be stale or empty: callers
  * that need them current use memkv_open_synced() (delta.c).
@@ -266,8 +303,24 @@ memkv_entry_acquire(Relation index, LWLockMode mode)
 	RelFileNode node = index->rd_node;
 	BackendId	backend = RelationUsesLocalBuffers(index) ?
 	index->rd_backend : InvalidBackendId;
+	MemkvSlotHint *hint = &slot_hints[node.relNode % MEMKV_SLOT_HINTS];
 
 	memkv_check_loaded();
+
+	if (hint->valid && hint->backend == backend &&
+		RelFileNodeEquals(hint->node, node))
+	{
+		MemkvEntry *e = &memkv_shared->entries[hint->idx];
+
+		LWLockAcquire(&memkv_shared->entry_locks[hint->idx].lock, mode);
+		if (memkv_entry_is(e, node, backend))
+		{
+			memkv_entry_touch(e);
+			return e;
+		}
+		LWLockRelease(&memkv_shared->entry_locks[hint->idx].lock);
+		hint->valid = false;
+	}
 
 	for (;;)
 	{
@@ -283,10 +336,13 @@ memkv_entry_acquire(Relation index, LWLockMode mode)
 		e = &memkv_shared->entries[idx];
 		LWLockAcquire(&memkv_shared->entry_locks[idx].lock, mode);
 		/* the slot may have been given to another index meanwhile */
-		if (e->in_use && e->backend == backend &&
-			RelFileNodeEquals(e->node, node))
+		if (memkv_entry_is(e, node, backend))
 		{
-			e->last_used = pg_atomic_fetch_add_u64(&memkv_shared->clock, 1);
+			memkv_entry_touch(e);
+			hint->valid = true;
+			hint->node = node;
+			hint->backend = backend;
+			hint->idx = idx;
 			return e;
 		}
 		LWLockRelease(&memkv_shared->entry_locks[idx].lock);
