@@ -31,7 +31,7 @@
  * Limits: an FST image must be below 2^40 bytes and hold fewer than 2^40
  * keys (the builder fails cleanly otherwise); keys are at most 2^32-2
  * bytes.  Builder memory: the registry (FstBuildOptions.registry_bytes,
- * default 8 MB, fixed) plus O(longest key) for the unfinished path, and
+ * default 2 MB, fixed) plus O(longest key) for the unfinished path, and
  * with FstBuildOptions.pack_map 3 bits per byte of the image.
  * Postings writer memory: one group of encoded lists plus 8 bytes per 128
  * keys for the group table.
@@ -247,7 +247,7 @@ typedef struct FstBuildOptions
 {
 	/*
 	 * Memory for the registry of compiled nodes used for suffix sharing;
-	 * more finds more shared suffixes.  0 means the default (8 MB).  The
+	 * more finds more shared suffixes.  0 means the default (2 MB).  The
 	 * builder's other memory is O(longest key * fan-out).
 	 */
 	size_t		registry_bytes;
