@@ -637,6 +637,7 @@ memkv_build(Relation heap, Relation index, IndexInfo *indexInfo)
 		m->frozen_nkeys = meta.frozen_nkeys;
 		m->frozen_ntids = meta.frozen_ntids;
 		m->last_freeze = meta.last_freeze;
+		m->frozen_crc = meta.frozen_crc;
 	}
 	GenericXLogFinish(state);
 	UnlockReleaseBuffer(logbuf);

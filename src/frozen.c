@@ -21,6 +21,7 @@
 #include "access/xlog.h"
 #include "access/xloginsert.h"
 #include "miscadmin.h"
+#include "port/pg_crc32c.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
 #include "utils/memutils.h"
@@ -901,10 +902,70 @@ memkv_frozen_cache_free(MemkvEntry *entry)
 	entry->frozen_cache_failed = false;
 }
 
+/* Does `bytes` (a whole run, `len` bytes) have the CRC `meta` gives it? */
+static bool
+memkv_frozen_crc_matches(const MemkvMetaPageData *meta, const uint8 *bytes,
+						 uint64 len)
+{
+	pg_crc32c	crc;
+
+	INIT_CRC32C(crc);
+	COMP_CRC32C(crc, bytes, len);
+	FIN_CRC32C(crc);
+	return EQ_CRC32C(crc, meta->frozen_crc);
+}
+
+/* Raise the error for a run whose bytes do not match their checksum. */
+static void
+memkv_frozen_crc_failed(Relation index)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INDEX_CORRUPTED),
+			 errmsg("frozen layer of index \"%s\" is corrupted: its pages do not match their checksum",
+					RelationGetRelationName(index)),
+			 errhint("Please REINDEX it.")));
+}
+
+/*
+ * Check a run against its checksum by reading all its pages; false if
+ * they do not match it (or a page is not the run's).  For memkv_verify.
+ */
+bool
+memkv_frozen_checksum_ok(Relation index, const MemkvMetaPageData *meta)
+{
+	uint64		total = meta->fst_size + meta->postings_size +
+		meta->nullpost_size;
+	MemkvPageSource ps;
+	pg_crc32c	crc;
+	uint64		idx;
+
+	if (meta->frozen_start == InvalidBlockNumber)
+		return true;
+	INIT_CRC32C(crc);
+	memkv_page_source_init(&ps, index, meta, 0);
+	for (idx = 0; idx * MEMKV_FROZEN_CHUNK < total; idx++)
+	{
+		const uint8 *src = memkv_page_source_page(&ps, idx);
+
+		if (src == NULL)
+		{
+			memkv_page_source_release(&ps);
+			return false;
+		}
+		COMP_CRC32C(crc, src,
+					Min(MEMKV_FROZEN_CHUNK, total - idx * MEMKV_FROZEN_CHUNK));
+	}
+	memkv_page_source_release(&ps);
+	FIN_CRC32C(crc);
+	return EQ_CRC32C(crc, meta->frozen_crc);
+}
+
 /*
  * Copy the frozen run described by `meta` into the arena, replacing any
- * older copy.  If the arena has no room, remember that (for this run) and
- * leave scans to read the pages.  Entry lock held exclusively.
+ * older copy, and check the copy against the run's checksum: a mismatch
+ * is an ERROR (on a primary the pages of a current run never change).  If
+ * the arena has no room, remember that (for this run) and leave scans to
+ * read the pages.  Entry lock held exclusively.
  */
 void
 memkv_frozen_cache_build(Relation index, MemkvEntry *entry,
@@ -938,15 +999,31 @@ memkv_frozen_cache_build(Relation index, MemkvEntry *entry,
 
 		if (src == NULL)
 		{
-			/* not our page (replay moved on): no copy this time */
 			memkv_page_source_release(&ps);
 			memkv_arena_free_big(p, Max(total, 1));
 			entry->frozen_cache_instance = 0;
-			return;
+			/* in recovery, replay moved on: no copy this time */
+			if (RecoveryInProgress())
+				return;
+			ereport(ERROR,
+					(errcode(ERRCODE_INDEX_CORRUPTED),
+					 errmsg("frozen layer of index \"%s\" is corrupted: block %u is not one of its pages",
+							RelationGetRelationName(index),
+							meta->frozen_start + (BlockNumber) idx),
+					 errhint("Please REINDEX it.")));
 		}
 		memcpy(dst + idx * MEMKV_FROZEN_CHUNK, src, n);
 	}
 	memkv_page_source_release(&ps);
+	if (!memkv_frozen_crc_matches(meta, dst, total))
+	{
+		memkv_arena_free_big(p, Max(total, 1));
+		entry->frozen_cache_instance = 0;
+		/* in recovery, replay may have rewritten pages under the copy */
+		if (RecoveryInProgress())
+			return;
+		memkv_frozen_crc_failed(index);
+	}
 	entry->frozen_cache = p;
 	entry->frozen_cache_bytes = Max(total, 1);
 }
@@ -1207,6 +1284,7 @@ memkv_frozen_writer_finish(MemkvFrozenWriter *w, Relation index, uint32 epoch,
 	bool		needLock = !RELATION_IS_LOCAL(index);
 	bool		use_spare;
 	uint64		alloc;
+	pg_crc32c	crc;
 
 	if (fst_builder_finish(w->builder, &info) != 0)
 		elog(ERROR, "memkv: FST build failed: %s",
@@ -1247,6 +1325,7 @@ memkv_frozen_writer_finish(MemkvFrozenWriter *w, Relation index, uint32 epoch,
 		meta->spare_start + npages <= RelationGetNumberOfBlocks(index);
 	if (needLock && !use_spare)
 		LockRelationForExtension(index, ExclusiveLock);
+	INIT_CRC32C(crc);
 	for (i = 0; i < npages; i++)
 	{
 		Buffer		buf = use_spare ?
@@ -1291,6 +1370,7 @@ memkv_frozen_writer_finish(MemkvFrozenWriter *w, Relation index, uint32 epoch,
 				img = &w->nullpost, ioff = pos - w->fst.len - w->postings.len;
 			take = Min(n - done, img->len - ioff);
 			memcpy(dst + done, img->data + ioff, take);
+			COMP_CRC32C(crc, img->data + ioff, take);
 			done += take;
 		}
 		((PageHeader) page)->pd_lower = (dst + n) - (char *) page;
@@ -1334,6 +1414,8 @@ memkv_frozen_writer_finish(MemkvFrozenWriter *w, Relation index, uint32 epoch,
 	meta->frozen_nkeys = w->nkeys;
 	meta->frozen_ntids = w->ntids + w->nnulls;
 	meta->last_freeze = GetCurrentTimestamp();
+	FIN_CRC32C(crc);
+	meta->frozen_crc = crc;
 }
 
 /*

@@ -86,7 +86,7 @@ typedef MemkvPageOpaqueData *MemkvPageOpaque;
 
 #define MEMKV_METAPAGE_BLKNO	0
 #define MEMKV_MAGIC				0x4D4B5631	/* "MKV1" */
-#define MEMKV_FORMAT_VERSION	1
+#define MEMKV_FORMAT_VERSION	2
 
 /*
  * Contents of the metapage.
@@ -129,6 +129,8 @@ typedef struct MemkvMetaPageData
 	uint32		frozen_alloc;	/* pages reserved for the run (>= npages) */
 	BlockNumber spare_start;	/* the previous run's pages, kept for the */
 	uint32		spare_npages;	/* next run (not in the FSM), or Invalid */
+	uint32		frozen_crc;		/* CRC-32C of the run's bytes (fst_size +
+								 * postings_size + nullpost_size of them) */
 } MemkvMetaPageData;
 
 typedef MemkvMetaPageData *MemkvMetaPage;
@@ -413,6 +415,8 @@ extern void memkv_frozen_kb_install(MemkvEntry *entry,
 									const MemkvMetaPageData *meta,
 									uint8 *image, Size size);
 extern void memkv_frozen_close(MemkvFrozen *frozen);
+extern bool memkv_frozen_checksum_ok(Relation index,
+									 const MemkvMetaPageData *meta);
 extern void memkv_frozen_collect_to(MemkvFrozen *frozen, MemkvKeySink *sink,
 									const ArtBound *lower,
 									const ArtBound *upper, bool backward,

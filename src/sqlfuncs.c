@@ -224,6 +224,8 @@ memkv_verify_frozen(MemkvVerifyState *vs, Relation index,
 
 	if (frozen == NULL)
 		return;
+	if (!memkv_frozen_checksum_ok(index, meta))
+		memkv_report(vs, "frozen layer: its pages do not match their checksum");
 	{
 		char		errbuf[FST_ERRMSG_LEN];
 

@@ -1,11 +1,15 @@
-# test/t/013_corrupt_page.pl -- a damaged page of the frozen layer.
+# test/t/013_corrupt_page.pl -- damaged pages of the frozen layer.
 #
-# The memkv trailer (special space) of one page in the middle of a memkv
-# index's frozen layer is overwritten on disk while the server is down (the
-# page header stays valid, so PostgreSQL's own page check passes and
-# memkv's has to catch it).  Afterwards:
-#   * every kind of scan of that index fails with the corruption ERROR and
-#     its REINDEX hint (never a crash, never an answer);
+# While the server is down, two memkv indexes get one page in the middle of
+# their frozen layer damaged on disk, with the page header left valid (so
+# PostgreSQL's own page check passes and memkv's has to catch it):
+#   * bad_k: the memkv trailer (special space) is overwritten: every scan
+#     fails with the corruption ERROR and its REINDEX hint;
+#   * bad2_k: a few bytes of FST/postings data are changed, the trailer is
+#     intact: the run no longer matches its checksum, so every scan fails
+#     (point lookups included: they read the run's checked shared copy)
+#     and memkv_verify reports it.
+# In both cases, never a crash and never a wrong answer.  Moreover:
 #   * the same session goes on scanning a healthy memkv index, also right
 #     after an error caught by a PL/pgSQL exception block, many times over
 #     (the state a failed scan leaves behind is cleaned up by the abort);
@@ -31,6 +35,9 @@ CREATE TABLE bad (id int, k text COLLATE "C");
 INSERT INTO bad SELECT i, 'host' || (i % 97) || '/path/' || md5(i::text)
   FROM generate_series(1, 30000) i;
 CREATE INDEX bad_k ON bad USING memkv (k);
+CREATE TABLE bad2 (id int, k text COLLATE "C");
+INSERT INTO bad2 SELECT * FROM bad;
+CREATE INDEX bad2_k ON bad2 USING memkv (k);
 CREATE TABLE good (id int, k text COLLATE "C");
 INSERT INTO good SELECT * FROM bad;
 CREATE INDEX good_k ON good USING memkv (k);
@@ -43,6 +50,9 @@ my $frozen_pages = $node->safe_psql('postgres',
 	"SELECT frozen_pages FROM memkv_state('bad_k')");
 ok($frozen_pages > 4, "the frozen layer spans several pages ($frozen_pages)");
 my $key = $node->safe_psql('postgres', "SELECT k FROM bad WHERE id = 12345");
+my $path2 = $node->safe_psql('postgres', "SELECT pg_relation_filepath('bad2_k')");
+my $nblocks2 = $node->safe_psql('postgres',
+	"SELECT pg_relation_size('bad2_k') / current_setting('block_size')::int");
 
 $node->stop;
 my $victim = int($nblocks / 2);
@@ -52,7 +62,34 @@ binmode $fh;
 seek($fh, $victim * 8192 + 8192 - 16, 0) or die "seek: $!";
 print $fh ("\x5a" x 16) or die "write: $!";
 close($fh) or die "close: $!";
+# bad2_k: 8 bytes in the middle of a page's contents (header and trailer kept)
+my $file2 = $node->data_dir . "/$path2";
+open(my $fh2, '+<', $file2) or die "open $file2: $!";
+binmode $fh2;
+seek($fh2, int($nblocks2 / 2) * 8192 + 4000, 0) or die "seek: $!";
+my $old8;
+read($fh2, $old8, 8) == 8 or die "read: $!";
+seek($fh2, int($nblocks2 / 2) * 8192 + 4000, 0) or die "seek: $!";
+print $fh2 (join '', map { chr(ord($_) ^ 0xA5) } split //, $old8) or die "write: $!";
+close($fh2) or die "close: $!";
 $node->start;
+
+# bad2_k: every kind of scan fails the checksum, even the first
+foreach my $q (
+	"SELECT id FROM bad2 WHERE k = '$key'",
+	"SELECT count(*) FROM bad2 WHERE k LIKE 'host1/%'",
+	"SELECT k FROM bad2 WHERE k > 'host5' ORDER BY k LIMIT 5000",
+	"SELECT k FROM bad2 ORDER BY k DESC LIMIT 30000")
+{
+	my ($ret, $out, $err) = $node->psql('postgres', "SET enable_seqscan = off; SET enable_bitmapscan = off; $q");
+	isnt($ret, 0, "flipped bytes: the scan fails: $q");
+	like($err, qr/ERROR:.*does not match its checksum|ERROR:.*do not match their checksum/, "flipped bytes: checksum ERROR for: $q");
+	like($err, qr/HINT:.*REINDEX/, "flipped bytes: REINDEX hint for: $q");
+}
+{
+	my ($ret, $out, $err) = $node->psql('postgres', "SELECT * FROM memkv_verify('bad2_k')");
+	like("$out $err", qr/checksum|corrupt/, 'memkv_verify reports the flipped bytes');
+}
 
 my $idx = 'SET enable_seqscan = off; SET enable_bitmapscan = off;';
 my @queries = (
@@ -72,8 +109,9 @@ foreach my $q (@queries)
 		like($err, qr/HINT:.*REINDEX/, "damaged index: REINDEX hint for: $q");
 	}
 }
-# (scans that do not reach the damaged page may still answer)
-ok($errors > 0, "at least one scan of the damaged index fails ($errors of " . scalar(@queries) . ")");
+# all fail, even those that would not reach the page: the first scan
+# copies the whole run into shared memory and checks every page
+is($errors, scalar(@queries), "every scan of the damaged index fails");
 ok($node->safe_psql('postgres', 'SELECT 1') eq '1', 'the server is still up');
 
 # One session: a failing scan, caught, then many scans of the healthy index.
@@ -113,6 +151,9 @@ like($e2, qr/ERROR:.*(corrupt|impossible)/, 'a failing scan at top level');
 is((split /\n/, $o2)[-1], $expect, 'then the healthy index answers in the same session');
 
 $node->safe_psql('postgres', 'REINDEX INDEX bad_k');
+$node->safe_psql('postgres', 'REINDEX INDEX bad2_k');
+is($node->safe_psql('postgres', "SET enable_seqscan = off; SET enable_bitmapscan = off; SELECT id FROM bad2 WHERE k = '$key'"),
+	'12345', 'REINDEX repairs the index with flipped bytes');
 is($node->safe_psql('postgres', "$idx SELECT count(*) FROM bad WHERE k LIKE 'host1%'"),
 	$node->safe_psql('postgres', "SET enable_indexscan = off; SET enable_bitmapscan = off; SELECT count(*) FROM bad WHERE k LIKE 'host1%'"),
 	'REINDEX repairs the damaged index');
