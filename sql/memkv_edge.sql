@@ -87,3 +87,31 @@ CREATE INDEX ON coll USING memkv (k COLLATE "C") WITH (fillfactor = 50);
 SELECT memkv_state('coll');
 CREATE INDEX coll_btree ON coll (k);
 SELECT memkv_state('coll_btree');
+
+-- scans that die with an error half way give their batch arrays back to
+-- the backend's cache (a memory context reset callback): 200 of them, each
+-- past several batches, leave that context small, and scans go on
+CREATE TABLE errscan (k text COLLATE "C");
+INSERT INTO errscan SELECT 'key' || lpad(g::text, 6, '0') FROM generate_series(1, 20000) g;
+CREATE INDEX errscan_k ON errscan USING memkv (k);
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+DO $$
+DECLARE
+  failed int := 0;
+BEGIN
+  FOR i IN 1..200 LOOP
+    BEGIN
+      PERFORM k, 1 / (CASE WHEN k = 'key015000' THEN 0 ELSE 1 END)
+        FROM errscan WHERE k >= 'key' ORDER BY k;
+    EXCEPTION WHEN division_by_zero THEN
+      failed := failed + 1;
+    END;
+  END LOOP;
+  RAISE NOTICE 'scans failed: %', failed;
+END $$;
+SELECT total_bytes < 1024 * 1024 AS batch_cache_small
+  FROM pg_backend_memory_contexts WHERE name = 'memkv scan batches';
+SELECT count(*) FROM errscan WHERE k LIKE 'key01%';
+RESET enable_seqscan;
+RESET enable_bitmapscan;
