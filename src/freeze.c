@@ -188,7 +188,7 @@ typedef struct MemkvLogCollect
 {
 	MemkvLogItem *items;
 	uint64		nitems;
-	uint64		maxitems;
+	Size		maxitems;
 	char	   *keys;
 	Size		keys_used;
 	Size		keys_size;
@@ -225,17 +225,12 @@ memkv_collect_log_visit(IndexTuple itup, void *arg)
 		memkv_run_add(lc->nulls, NULL, 0, &itup->t_tid, 1);
 		return;
 	}
-	if (lc->nitems == lc->maxitems)
-	{
-		lc->maxitems *= 2;
-		lc->items = repalloc_huge(lc->items, lc->maxitems * sizeof(MemkvLogItem));
-	}
-	if (lc->keys_used + keylen > lc->keys_size)
-	{
-		while (lc->keys_used + keylen > lc->keys_size)
-			lc->keys_size *= 2;
-		lc->keys = repalloc_huge(lc->keys, lc->keys_size);
-	}
+	lc->items = memkv_array_reserve(CurrentMemoryContext, lc->items,
+									&lc->maxitems, lc->nitems + 1,
+									sizeof(MemkvLogItem), 1024);
+	lc->keys = memkv_array_reserve(CurrentMemoryContext, lc->keys,
+								   &lc->keys_size, lc->keys_used + keylen,
+								   1, 65536);
 	item = &lc->items[lc->nitems++];
 	item->key_offset = lc->keys_used;
 	item->key_len = keylen;

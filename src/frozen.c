@@ -60,15 +60,9 @@ memkv_run_reset(MemkvRun *run)
 void
 memkv_run_reserve_tids(MemkvRun *run, uint64 more)
 {
-	if (run->ntids + more <= run->maxtids)
-		return;
-	if (run->maxtids == 0)
-		run->maxtids = 64;
-	while (run->ntids + more > run->maxtids)
-		run->maxtids *= 2;
-	run->tids = run->tids ?
-		repalloc_huge(run->tids, sizeof(ItemPointerData) * run->maxtids) :
-		MemoryContextAllocHuge(run->cxt, sizeof(ItemPointerData) * run->maxtids);
+	run->tids = memkv_array_reserve(run->cxt, run->tids, &run->maxtids,
+									run->ntids + more,
+									sizeof(ItemPointerData), 64);
 }
 
 /* Free a run's arrays; it is empty afterwards, ready for reuse. */
@@ -97,24 +91,10 @@ memkv_run_add(MemkvRun *run, const uint8 *key, Size keylen,
 {
 	MemkvRunKey *rk;
 
-	if (run->keybuf_used + keylen > run->keybuf_size)
-	{
-		if (run->keybuf_size == 0)
-			run->keybuf_size = 1024;
-		while (run->keybuf_used + keylen > run->keybuf_size)
-			run->keybuf_size *= 2;
-		run->keybuf = run->keybuf ?
-			repalloc_huge(run->keybuf, run->keybuf_size) :
-			MemoryContextAllocHuge(run->cxt, run->keybuf_size);
-	}
-	if (run->nkeys == run->maxkeys)
-	{
-		run->maxkeys = run->maxkeys ? run->maxkeys * 2 : 64;
-		run->keys = run->keys ?
-			repalloc_huge(run->keys, sizeof(MemkvRunKey) * run->maxkeys) :
-			MemoryContextAllocHuge(run->cxt,
-								   sizeof(MemkvRunKey) * run->maxkeys);
-	}
+	run->keybuf = memkv_array_reserve(run->cxt, run->keybuf, &run->keybuf_size,
+									  run->keybuf_used + keylen, 1, 1024);
+	run->keys = memkv_array_reserve(run->cxt, run->keys, &run->maxkeys,
+									run->nkeys + 1, sizeof(MemkvRunKey), 64);
 	memkv_run_reserve_tids(run, ntids);
 	rk = &run->keys[run->nkeys++];
 	rk->key_offset = run->keybuf_used;

@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * memkv.c
- *	  Module load (_PG_init), configuration parameters, and the handler
- *	  that describes the memkv index access method to the server.
+ *	  Module load (_PG_init), configuration parameters, the handler that
+ *	  describes the memkv index access method to the server, and small
+ *	  memory helpers the other files share.
  *
  *-------------------------------------------------------------------------
  */
@@ -224,4 +225,28 @@ memkv_advise_huge_pages(void *p, Size size)
 	if (size >= MEMKV_HUGE_MIN && end > start)
 		(void) madvise((void *) start, end - start, MADV_HUGEPAGE);
 #endif
+}
+
+/*
+ * Make room for `need` elements of `elemsize` bytes in `array`, whose
+ * capacity (in elements) is *cap: the capacity starts at `first` and
+ * doubles until it is enough.  A NULL array (capacity 0) is allocated in
+ * `cxt`, a grown one is repalloc'd in its own context.  Returns the array,
+ * which may have moved.
+ */
+void *
+memkv_array_reserve(MemoryContext cxt, void *array, Size *cap, Size need,
+					Size elemsize, Size first)
+{
+	Size		newcap;
+
+	if (need <= *cap)
+		return array;
+	newcap = *cap > 0 ? *cap : first;
+	while (newcap < need)
+		newcap *= 2;
+	array = array ? repalloc_huge(array, newcap * elemsize) :
+		MemoryContextAllocHuge(cxt, newcap * elemsize);
+	*cap = newcap;
+	return array;
 }

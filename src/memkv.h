@@ -246,10 +246,10 @@ typedef struct MemkvRun
 	Size		keybuf_size;
 	MemkvRunKey *keys;
 	int			nkeys;
-	int			maxkeys;
+	Size		maxkeys;
 	ItemPointerData *tids;
 	uint64		ntids;
-	uint64		maxtids;
+	Size		maxtids;
 	bool		stopped;		/* collection ended early: more may follow */
 } MemkvRun;
 
@@ -289,7 +289,7 @@ typedef struct MemkvBatch
 	MemoryContext cxt;			/* where items and keybuf live */
 	MemkvBatchItem *items;
 	int			nitems;
-	int			maxitems;
+	Size		maxitems;
 	char	   *keybuf;
 	Size		keybuf_used;
 	Size		keybuf_size;
@@ -475,6 +475,8 @@ extern bool memkv_insert(Relation index, Datum *values, bool *isnull,
 /* Allocations from this size on are offered transparent huge pages. */
 #define MEMKV_HUGE_MIN		(4 * 1024 * 1024)
 extern void memkv_advise_huge_pages(void *p, Size size);
+extern void *memkv_array_reserve(MemoryContext cxt, void *array, Size *cap,
+								 Size need, Size elemsize, Size first);
 extern void memkv_key_bytes(Datum value, const uint8 **key, Size *keylen,
 							text **to_free);
 

@@ -92,7 +92,7 @@ memkv_batches_give_back(MemkvBatch *batches)
 		MemkvBatch *b = &batches[i];
 
 		if (keep &&
-			sizeof(MemkvBatchItem) * (Size) b->maxitems <= MEMKV_CACHED_BATCH_BYTES &&
+			sizeof(MemkvBatchItem) * b->maxitems <= MEMKV_CACHED_BATCH_BYTES &&
 			b->keybuf_size <= MEMKV_CACHED_BATCH_BYTES)
 		{
 			cached_batches[i].items = b->items;
@@ -310,15 +310,9 @@ memkv_batch_reset(MemkvBatch *batch)
 static void
 memkv_batch_reserve_keys(MemkvBatch *batch, Size more)
 {
-	if (batch->keybuf_used + more <= batch->keybuf_size)
-		return;
-	if (batch->keybuf_size == 0)
-		batch->keybuf_size = 1024;
-	while (batch->keybuf_used + more > batch->keybuf_size)
-		batch->keybuf_size *= 2;
-	batch->keybuf = batch->keybuf ?
-		repalloc_huge(batch->keybuf, batch->keybuf_size) :
-		MemoryContextAllocHuge(batch->cxt, batch->keybuf_size);
+	batch->keybuf = memkv_array_reserve(batch->cxt, batch->keybuf,
+										&batch->keybuf_size,
+										batch->keybuf_used + more, 1, 1024);
 }
 
 /* Add TIDs under a key whose bytes are already at key_offset of keybuf. */
@@ -328,18 +322,9 @@ memkv_batch_add_tids(MemkvBatch *batch, bool isnull, Size key_offset,
 {
 	uint64		i;
 
-	if (batch->nitems + ntids > batch->maxitems)
-	{
-		Size		maxitems = batch->maxitems ? batch->maxitems : 64;
-
-		while (batch->nitems + ntids > maxitems)
-			maxitems *= 2;
-		batch->items = batch->items ?
-			repalloc_huge(batch->items, sizeof(MemkvBatchItem) * maxitems) :
-			MemoryContextAllocHuge(batch->cxt,
-								   sizeof(MemkvBatchItem) * maxitems);
-		batch->maxitems = maxitems;
-	}
+	batch->items = memkv_array_reserve(batch->cxt, batch->items,
+									   &batch->maxitems, batch->nitems + ntids,
+									   sizeof(MemkvBatchItem), 64);
 	for (i = 0; i < ntids; i++)
 	{
 		MemkvBatchItem *item = &batch->items[batch->nitems++];
