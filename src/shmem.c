@@ -160,19 +160,24 @@ memkv_arena_free_big(ArenaPtr p, Size size)
 	memkv_arena_free(NULL, p, size);
 }
 
+/*
+ * Is slot `e` the registry entry of (node, backend)?  Registry lock or
+ * entry lock held.
+ */
+static inline bool
+memkv_entry_is(MemkvEntry *e, RelFileNode node, BackendId backend)
+{
+	return e->in_use && e->backend == backend && RelFileNodeEquals(e->node, node);
+}
+
 static int
 memkv_registry_find(RelFileNode node, BackendId backend)
 {
 	int			i;
 
 	for (i = 0; i < memkv_shared->max_entries; i++)
-	{
-		MemkvEntry *e = &memkv_shared->entries[i];
-
-		if (e->in_use && e->backend == backend &&
-			RelFileNodeEquals(e->node, node))
+		if (memkv_entry_is(&memkv_shared->entries[i], node, backend))
 			return i;
-	}
 	return -1;
 }
 
@@ -285,13 +290,6 @@ memkv_entry_touch(MemkvEntry *e)
 		e->last_used = pg_atomic_fetch_add_u64(&memkv_shared->clock, 1);
 }
 
-/* Is slot `e` the registry entry of (node, backend)?  Entry lock held. */
-static inline bool
-memkv_entry_is(MemkvEntry *e, RelFileNode node, BackendId backend)
-{
-	return e->in_use && e->backend == backend && RelFileNodeEquals(e->node, node);
-}
-
 /*
  * Find (or create) the registry entry of `index` and return it with its
  * LWLock held in `mode`.  The entry's trees may be stale or empty: callers
@@ -304,34 +302,27 @@ memkv_entry_acquire(Relation index, LWLockMode mode)
 	BackendId	backend = RelationUsesLocalBuffers(index) ?
 	index->rd_backend : InvalidBackendId;
 	MemkvSlotHint *hint = &slot_hints[node.relNode % MEMKV_SLOT_HINTS];
+	int			idx = -1;
 
 	memkv_check_loaded();
 
+	/* try where this backend found the index last time first */
 	if (hint->valid && hint->backend == backend &&
 		RelFileNodeEquals(hint->node, node))
-	{
-		MemkvEntry *e = &memkv_shared->entries[hint->idx];
-
-		LWLockAcquire(&memkv_shared->entry_locks[hint->idx].lock, mode);
-		if (memkv_entry_is(e, node, backend))
-		{
-			memkv_entry_touch(e);
-			return e;
-		}
-		LWLockRelease(&memkv_shared->entry_locks[hint->idx].lock);
-		hint->valid = false;
-	}
+		idx = hint->idx;
 
 	for (;;)
 	{
-		int			idx;
 		MemkvEntry *e;
 
-		LWLockAcquire(memkv_shared->registry_lock, LW_SHARED);
-		idx = memkv_registry_find(node, backend);
-		LWLockRelease(memkv_shared->registry_lock);
 		if (idx < 0)
-			idx = memkv_registry_assign(node, backend);
+		{
+			LWLockAcquire(memkv_shared->registry_lock, LW_SHARED);
+			idx = memkv_registry_find(node, backend);
+			LWLockRelease(memkv_shared->registry_lock);
+			if (idx < 0)
+				idx = memkv_registry_assign(node, backend);
+		}
 
 		e = &memkv_shared->entries[idx];
 		LWLockAcquire(&memkv_shared->entry_locks[idx].lock, mode);
@@ -346,6 +337,7 @@ memkv_entry_acquire(Relation index, LWLockMode mode)
 			return e;
 		}
 		LWLockRelease(&memkv_shared->entry_locks[idx].lock);
+		idx = -1;
 	}
 }
 
