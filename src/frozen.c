@@ -882,28 +882,44 @@ memkv_frozen_cache_free(MemkvEntry *entry)
 	entry->frozen_cache_failed = false;
 }
 
-/* Does `bytes` (a whole run, `len` bytes) have the CRC `meta` gives it? */
+/*
+ * Read the whole byte stream of the run `meta` describes, page by page,
+ * copying it to `dst` unless that is NULL, and check it against the run's
+ * checksum.  Returns true if it matches.  False if it does not, or if a
+ * page is not the run's: then *bad_block is that page's block number
+ * (InvalidBlockNumber for a mismatch).
+ */
 static bool
-memkv_frozen_crc_matches(const MemkvMetaPageData *meta, const uint8 *bytes,
-						 uint64 len)
+memkv_frozen_read_run(Relation index, const MemkvMetaPageData *meta,
+					  uint8 *dst, BlockNumber *bad_block)
 {
+	uint64		total = meta->fst_size + meta->postings_size +
+		meta->nullpost_size;
+	MemkvPageSource ps;
 	pg_crc32c	crc;
+	uint64		idx;
 
+	*bad_block = InvalidBlockNumber;
 	INIT_CRC32C(crc);
-	COMP_CRC32C(crc, bytes, len);
+	memkv_page_source_init(&ps, index, meta, 0);
+	for (idx = 0; idx * MEMKV_FROZEN_CHUNK < total; idx++)
+	{
+		const uint8 *src = memkv_page_source_page(&ps, idx);
+		Size		n = Min(MEMKV_FROZEN_CHUNK, total - idx * MEMKV_FROZEN_CHUNK);
+
+		if (src == NULL)
+		{
+			memkv_page_source_release(&ps);
+			*bad_block = meta->frozen_start + (BlockNumber) idx;
+			return false;
+		}
+		if (dst)
+			memcpy(dst + idx * MEMKV_FROZEN_CHUNK, src, n);
+		COMP_CRC32C(crc, src, n);
+	}
+	memkv_page_source_release(&ps);
 	FIN_CRC32C(crc);
 	return EQ_CRC32C(crc, meta->frozen_crc);
-}
-
-/* Raise the error for a run whose bytes do not match their checksum. */
-static void
-memkv_frozen_crc_failed(Relation index)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_INDEX_CORRUPTED),
-			 errmsg("frozen layer of index \"%s\" is corrupted: its pages do not match their checksum",
-					RelationGetRelationName(index)),
-			 errhint("Please REINDEX it.")));
 }
 
 /*
@@ -913,31 +929,10 @@ memkv_frozen_crc_failed(Relation index)
 bool
 memkv_frozen_checksum_ok(Relation index, const MemkvMetaPageData *meta)
 {
-	uint64		total = meta->fst_size + meta->postings_size +
-		meta->nullpost_size;
-	MemkvPageSource ps;
-	pg_crc32c	crc;
-	uint64		idx;
+	BlockNumber bad_block;
 
-	if (meta->frozen_start == InvalidBlockNumber)
-		return true;
-	INIT_CRC32C(crc);
-	memkv_page_source_init(&ps, index, meta, 0);
-	for (idx = 0; idx * MEMKV_FROZEN_CHUNK < total; idx++)
-	{
-		const uint8 *src = memkv_page_source_page(&ps, idx);
-
-		if (src == NULL)
-		{
-			memkv_page_source_release(&ps);
-			return false;
-		}
-		COMP_CRC32C(crc, src,
-					Min(MEMKV_FROZEN_CHUNK, total - idx * MEMKV_FROZEN_CHUNK));
-	}
-	memkv_page_source_release(&ps);
-	FIN_CRC32C(crc);
-	return EQ_CRC32C(crc, meta->frozen_crc);
+	return meta->frozen_start == InvalidBlockNumber ||
+		memkv_frozen_read_run(index, meta, NULL, &bad_block);
 }
 
 /*
@@ -955,8 +950,7 @@ memkv_frozen_cache_build(Relation index, MemkvEntry *entry,
 		meta->nullpost_size;
 	ArenaPtr	p;
 	uint8	   *dst;
-	MemkvPageSource ps;
-	uint64		idx;
+	BlockNumber bad_block;
 
 	if (!memkv_frozen_cache_wanted(entry, meta))
 		return;
@@ -971,38 +965,24 @@ memkv_frozen_cache_build(Relation index, MemkvEntry *entry,
 		return;
 	}
 	dst = ARENA_ADDR(memkv_allocator()->base, p);
-	memkv_page_source_init(&ps, index, meta, 0);
-	for (idx = 0; idx * MEMKV_FROZEN_CHUNK < total; idx++)
-	{
-		const uint8 *src = memkv_page_source_page(&ps, idx);
-		Size		n = Min(MEMKV_FROZEN_CHUNK, total - idx * MEMKV_FROZEN_CHUNK);
-
-		if (src == NULL)
-		{
-			memkv_page_source_release(&ps);
-			memkv_arena_free_big(p, Max(total, 1));
-			entry->frozen_cache_instance = 0;
-			/* in recovery, replay moved on: no copy this time */
-			if (RecoveryInProgress())
-				return;
-			ereport(ERROR,
-					(errcode(ERRCODE_INDEX_CORRUPTED),
-					 errmsg("frozen layer of index \"%s\" is corrupted: block %u is not one of its pages",
-							RelationGetRelationName(index),
-							meta->frozen_start + (BlockNumber) idx),
-					 errhint("Please REINDEX it.")));
-		}
-		memcpy(dst + idx * MEMKV_FROZEN_CHUNK, src, n);
-	}
-	memkv_page_source_release(&ps);
-	if (!memkv_frozen_crc_matches(meta, dst, total))
+	if (!memkv_frozen_read_run(index, meta, dst, &bad_block))
 	{
 		memkv_arena_free_big(p, Max(total, 1));
 		entry->frozen_cache_instance = 0;
-		/* in recovery, replay may have rewritten pages under the copy */
+		/* in recovery, replay moved on or rewrote pages: no copy this time */
 		if (RecoveryInProgress())
 			return;
-		memkv_frozen_crc_failed(index);
+		if (bad_block != InvalidBlockNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_INDEX_CORRUPTED),
+					 errmsg("frozen layer of index \"%s\" is corrupted: block %u is not one of its pages",
+							RelationGetRelationName(index), bad_block),
+					 errhint("Please REINDEX it.")));
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("frozen layer of index \"%s\" is corrupted: its pages do not match their checksum",
+						RelationGetRelationName(index)),
+				 errhint("Please REINDEX it.")));
 	}
 	entry->frozen_cache = p;
 	entry->frozen_cache_bytes = Max(total, 1);
