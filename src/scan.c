@@ -51,7 +51,10 @@ typedef struct MemkvBatchOwner
 	MemkvBatch *batches;		/* the scan's two batches; NULL once given back */
 } MemkvBatchOwner;
 
-/* Give a scan its batch arrays: the cached ones if there are any. */
+/*
+ * Give a scan its batch arrays: the cached ones if there are any (while
+ * there are none, cached_batches is all zeros: no arrays yet).
+ */
 static void
 memkv_batches_take(MemkvBatch *batches)
 {
@@ -63,18 +66,8 @@ memkv_batches_take(MemkvBatch *batches)
 										  ALLOCSET_DEFAULT_SIZES);
 	for (i = 0; i < 2; i++)
 	{
+		batches[i] = cached_batches[i];
 		batches[i].cxt = batch_cxt;
-		batches[i].items = NULL;
-		batches[i].maxitems = 0;
-		batches[i].keybuf = NULL;
-		batches[i].keybuf_size = 0;
-		if (have_cached_batches)
-		{
-			batches[i].items = cached_batches[i].items;
-			batches[i].maxitems = cached_batches[i].maxitems;
-			batches[i].keybuf = cached_batches[i].keybuf;
-			batches[i].keybuf_size = cached_batches[i].keybuf_size;
-		}
 	}
 	have_cached_batches = false;
 	memset(cached_batches, 0, sizeof(cached_batches));
@@ -94,12 +87,7 @@ memkv_batches_give_back(MemkvBatch *batches)
 		if (keep &&
 			sizeof(MemkvBatchItem) * b->maxitems <= MEMKV_CACHED_BATCH_BYTES &&
 			b->keybuf_size <= MEMKV_CACHED_BATCH_BYTES)
-		{
-			cached_batches[i].items = b->items;
-			cached_batches[i].maxitems = b->maxitems;
-			cached_batches[i].keybuf = b->keybuf;
-			cached_batches[i].keybuf_size = b->keybuf_size;
-		}
+			cached_batches[i] = *b;
 		else
 		{
 			if (b->items)
@@ -107,10 +95,7 @@ memkv_batches_give_back(MemkvBatch *batches)
 			if (b->keybuf)
 				pfree(b->keybuf);
 		}
-		b->items = NULL;
-		b->maxitems = 0;
-		b->keybuf = NULL;
-		b->keybuf_size = 0;
+		memset(b, 0, sizeof(MemkvBatch));
 	}
 	if (keep)
 		have_cached_batches = true;
