@@ -93,7 +93,7 @@ typedef struct MemkvKeyGroup
 	Size		keysize;
 	ItemPointerData *tids;
 	uint64		ntids;
-	uint64		maxtids;
+	Size		maxtids;
 } MemkvKeyGroup;
 
 typedef struct MemkvBuildState
@@ -128,14 +128,8 @@ typedef struct MemkvBuildState
 static void
 memkv_group_add_tid(MemkvKeyGroup *g, ItemPointer tid)
 {
-	if (g->ntids == g->maxtids)
-	{
-		g->maxtids = Max(g->maxtids * 2, 64);
-		g->tids = g->tids ?
-			repalloc_huge(g->tids, g->maxtids * sizeof(ItemPointerData)) :
-			MemoryContextAllocHuge(CurrentMemoryContext,
-								   g->maxtids * sizeof(ItemPointerData));
-	}
+	g->tids = memkv_array_reserve(CurrentMemoryContext, g->tids, &g->maxtids,
+								  g->ntids + 1, sizeof(ItemPointerData), 64);
 	g->tids[g->ntids++] = *tid;
 }
 
