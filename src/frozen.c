@@ -600,8 +600,10 @@ memkv_frozen_open(Relation index, const MemkvMetaPageData *meta,
 	/* read the shared copy instead of the pages */
 	if (mem)
 	{
-		fz->reader.src.read = fst_memory_read;
-		fz->reader.src.arg = (void *) mem;
+		src.read = fst_memory_read;
+		src.arg = (void *) mem;
+		src.size = meta->fst_size;
+		fst_reader_set_source(&fz->reader, &src);
 		fz->postings.src.read = fst_memory_read;
 		fz->postings.src.arg = (void *) (mem + meta->fst_size);
 		fz->nullpost.src.read = fst_memory_read;

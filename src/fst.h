@@ -355,6 +355,12 @@ typedef struct FstReader
 	uint8_t		common[FST_NCOMMON];
 	FstWindow	win;			/* for fst_lookup */
 	/*
+	 * The image itself when it lies contiguously in memory (src.read is
+	 * fst_memory_read): every window then spans all of it and is never
+	 * fetched again.  NULL for other sources.
+	 */
+	const uint8_t *whole;
+	/*
 	 * Packed images: label | code length << 8 for the next FST_DECODE_BITS
 	 * bits of a chain (0: a longer code, or none); for longer codes, the
 	 * canonical code's first code, count and first index in code_labels
@@ -371,6 +377,12 @@ typedef struct FstReader
 
 /* Validate preamble and trailer of the image in src.  Returns 0 or -1. */
 extern int	fst_reader_open(FstReader *r, const FstSource *src);
+
+/*
+ * Read the opened image of r through src from now on: the same bytes,
+ * reached another way (say, a copy in memory instead of pages).
+ */
+extern void fst_reader_set_source(FstReader *r, const FstSource *src);
 
 /*
  * Exact lookup.  Returns 1 and sets *ordinal if key is present, 0 if not,

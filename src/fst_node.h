@@ -46,6 +46,7 @@ typedef struct Node
 	uint8_t		dbits;
 	uint8_t		obits;
 	uint32_t	code_bits;		/* width codes at the start of the bit area */
+	uint64_t	room;			/* multi: bytes readable at and below end */
 	/* chain: this label and the ones after it to the chain's end */
 	uint32_t	chain_n;
 	uint8_t		chain_labels[FST_CHAIN_MAX];
@@ -62,10 +63,6 @@ typedef struct Node
 extern int	fst_node_read(const FstReader *r, FstWindow *win, uint64_t addr,
 						  Node *nd, uint8_t *buf, char *errmsg);
 
-/* Label, and target and output, of transition i of a decoded node. */
-extern uint8_t fst_node_label(const Node *nd, uint32_t i);
-extern int	fst_node_trans(const Node *nd, uint32_t i, uint64_t *target,
-						   uint64_t *out, char *errmsg);
 
 /*
  * Read the varint at logical byte *pos of the node whose byte 0 is at e
@@ -144,6 +141,90 @@ target_below(uint64_t start, uint64_t delta, uint64_t *target)
 		return false;
 	*target = start - 1 - delta;
 	return true;
+}
+
+/*
+ * The width-bit field (width <= 40) at bit bitpos of a multi node's bit
+ * area.  When eight bytes are readable from the field's first byte on, one
+ * load fetches them: logical bytes pos..pos+7 lie at end[-pos-7..-pos], in
+ * reverse order.
+ */
+static inline uint64_t
+fst_node_bits(const Node *nd, uint64_t bitpos, int width)
+{
+	uint64_t	pos;
+	int			shift;
+	uint64_t	v;
+
+	if (width == 0)
+		return 0;
+	bitpos += nd->code_bits;
+	pos = nd->hdr + nd->n + bitpos / 8;
+	shift = (int) (bitpos % 8);
+	if (pos + 8 <= nd->room)
+	{
+		uint64_t	raw;
+
+		memcpy(&raw, nd->end - pos - 7, sizeof(raw));
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+		v = raw >> shift;
+#else
+		v = __builtin_bswap64(raw) >> shift;
+#endif
+	}
+	else
+	{
+		int			got = 8 - shift;
+
+		v = NODE_BYTE(nd, pos) >> shift;
+		while (got < width)
+		{
+			pos++;
+			v |= (uint64_t) NODE_BYTE(nd, pos) << got;
+			got += 8;
+		}
+	}
+	return v & (((uint64_t) 1 << width) - 1);
+}
+
+/* Label of transition i of a decoded node. */
+static inline uint8_t
+fst_node_label(const Node *nd, uint32_t i)
+{
+	if (nd->single)
+		return nd->label;
+	return NODE_BYTE(nd, nd->hdr + i);
+}
+
+/*
+ * Target and output of transition i of a decoded node.  Returns 0, or -1
+ * if the target lies outside the node area.
+ */
+static inline int
+fst_node_trans(const Node *nd, uint32_t i, uint64_t *target, uint64_t *out,
+			   char *errmsg)
+{
+	uint64_t	d;
+
+	if (nd->single)
+	{
+		*target = nd->target;
+		*out = nd->final ? 1 : 0;
+		return 0;
+	}
+	if (i < nd->ndeltas)
+		d = fst_node_bits(nd, (uint64_t) i * nd->dbits, nd->dbits);
+	else
+		d = 0;					/* the "last next" transition */
+	if (d > nd->start - 1 - FST_PREAMBLE_SIZE)
+		return set_error(errmsg, "fst transition target out of range");
+	*target = nd->start - 1 - d;
+	if (i == 0)
+		*out = nd->final ? 1 : 0;
+	else
+		*out = fst_node_bits(nd, (uint64_t) nd->ndeltas * nd->dbits +
+							 (uint64_t) (i - 1) * nd->obits, nd->obits);
+	return 0;
 }
 
 /*

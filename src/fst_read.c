@@ -31,6 +31,24 @@
 static const uint8_t delta_bits[16] = FST_DELTA_BITS;
 static const uint8_t output_bits[16] = FST_OUTPUT_BITS;
 
+/* The four low bits of i in reverse order. */
+static const uint8_t reverse4[16] = {
+	0x0, 0x8, 0x4, 0xc, 0x2, 0xa, 0x6, 0xe,
+	0x1, 0x9, 0x5, 0xd, 0x3, 0xb, 0x7, 0xf
+};
+
+/*
+ * Start a walk with window win: the whole image when it lies in memory,
+ * else nothing fetched yet.
+ */
+static inline void
+window_start(const FstReader *r, FstWindow *win)
+{
+	win->p = r->whole;
+	win->lo = 0;
+	win->hi = r->whole != NULL ? r->nodes_end : 0;
+}
+
 /* The read callback for an image in contiguous memory. */
 const uint8_t *
 fst_memory_read(void *arg, uint64_t off, size_t len, uint8_t *buf)
@@ -111,6 +129,14 @@ decode_label(const FstReader *r, uint32_t bits)
 	return 0;
 }
 
+/* Read r's image through src from now on; see fst.h. */
+void
+fst_reader_set_source(FstReader *r, const FstSource *src)
+{
+	r->src = *src;
+	r->whole = src->read == fst_memory_read ? (const uint8_t *) src->arg : NULL;
+}
+
 /* Validate the preamble and trailer and fill in r. */
 int
 fst_reader_open(FstReader *r, const FstSource *src)
@@ -121,7 +147,7 @@ fst_reader_open(FstReader *r, const FstSource *src)
 
 	memset(r, 0, offsetof(FstReader, buf));
 	r->errmsg[0] = '\0';
-	r->src = *src;
+	fst_reader_set_source(r, src);
 	if (src->size < FST_PREAMBLE_SIZE + FST_TRAILER_SIZE)
 		return set_error(r->errmsg, "fst image too small");
 	p = src->read(src->arg, 0, FST_PREAMBLE_SIZE, r->buf);
@@ -192,47 +218,19 @@ fst_reader_open(FstReader *r, const FstSource *src)
 	return 0;
 }
 
-/* The width-bit field at bit bitpos of the node's bit area. */
-static uint64_t
-node_bits(const Node *nd, uint64_t bitpos, int width)
-{
-	uint32_t	pos;
-	int			shift;
-	uint64_t	v;
-	int			got;
-
-	if (width == 0)
-		return 0;
-	bitpos += nd->code_bits;
-	pos = nd->hdr + nd->n + (uint32_t) (bitpos / 8);
-	shift = (int) (bitpos % 8);
-	v = NODE_BYTE(nd, pos) >> shift;
-	got = 8 - shift;
-	while (got < width)
-	{
-		pos++;
-		v |= (uint64_t) NODE_BYTE(nd, pos) << got;
-		got += 8;
-	}
-	if (width < 64)
-		v &= ((uint64_t) 1 << width) - 1;
-	return v;
-}
-
 /*
- * Make sure the window holds the `need` bytes at and below addr (need <=
- * avail, the bytes of the node area at and below addr); refetches a window
- * ending at addr if not.  Returns 0, or -1 on a read failure.
+ * Fetch a new window ending at addr that holds at least the `need` bytes
+ * at and below it (need <= avail, the bytes of the node area at and below
+ * addr).  Returns 0, or -1 on a read failure.
  */
 static int
-window_cover(const FstReader *r, FstWindow *win, uint64_t addr, uint64_t need,
-			 uint64_t avail, Node *nd, uint8_t *buf, char *errmsg)
+window_refetch(const FstReader *r, FstWindow *win, uint64_t addr,
+			   uint64_t need, uint64_t avail, Node *nd, uint8_t *buf,
+			   char *errmsg)
 {
-	uint64_t	w = addr - win->lo + 1;
+	uint64_t	w;
 	const uint8_t *p;
 
-	if (need <= w)
-		return 0;
 	w = avail < WINDOW_BYTES ? avail : WINDOW_BYTES;
 	if (w < need)
 		w = need;
@@ -244,6 +242,19 @@ window_cover(const FstReader *r, FstWindow *win, uint64_t addr, uint64_t need,
 	win->p = p;
 	nd->end = p + w - 1;
 	return 0;
+}
+
+/*
+ * Make sure the window holds the `need` bytes at and below addr, fetching
+ * another if not.  Returns 0, or -1 on a read failure.
+ */
+static inline int
+window_cover(const FstReader *r, FstWindow *win, uint64_t addr, uint64_t need,
+			 uint64_t avail, Node *nd, uint8_t *buf, char *errmsg)
+{
+	if (need <= addr - win->lo + 1)
+		return 0;
+	return window_refetch(r, win, addr, need, avail, nd, buf, errmsg);
 }
 
 /*
@@ -262,6 +273,7 @@ read_chain(const FstReader *r, FstWindow *win, uint64_t addr, uint32_t sub,
 	uint32_t	pos = 1;
 	uint64_t	delta = 0;
 	uint64_t	need;
+	uint64_t	readable;
 	uint32_t	m;
 
 	if (sub >= k || bitpos > (uint32_t) k * FST_CODE_MAX_BITS)
@@ -274,20 +286,34 @@ read_chain(const FstReader *r, FstWindow *win, uint64_t addr, uint32_t sub,
 		return -1;
 	if (!(h & 0x40) && !get_delta(nd->end, &pos, need, &delta))
 		return set_error(errmsg, "fst node has a bad varint");
+	readable = addr - win->lo + 1;
 	for (m = 0; sub + m < k; m++)
 	{
+		uint64_t	at = pos + bitpos / 8;
 		uint32_t	peek = 0;
 		uint32_t	entry;
 		uint32_t	i;
 
-		/* the next FST_CODE_MAX_BITS bits, zeros beyond the node area */
-		for (i = 0; i < 3; i++)
+		/*
+		 * The next FST_CODE_MAX_BITS bits: by one load when four bytes
+		 * can be read, else byte by byte with zeros beyond the node area.
+		 * Either way a code reaching past `need` is refused below.
+		 */
+		if (at + 4 <= readable)
 		{
-			uint64_t	at = pos + bitpos / 8 + i;
+			uint32_t	raw;
 
-			if (at < need)
-				peek |= (uint32_t) NODE_BYTE(nd, at) << (8 * i);
+			memcpy(&raw, nd->end - at - 3, sizeof(raw));
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+			peek = raw;
+#else
+			peek = __builtin_bswap32(raw);
+#endif
 		}
+		else
+			for (i = 0; i < 3; i++)
+				if (at + i < need)
+					peek |= (uint32_t) NODE_BYTE(nd, at + i) << (8 * i);
 		peek >>= bitpos % 8;
 		entry = decode_label(r, peek);
 		if (entry == 0)
@@ -382,6 +408,7 @@ fst_node_read(const FstReader *r, FstWindow *win, uint64_t vaddr, Node *nd,
 		uint64_t	bits;
 		uint64_t	need;
 		uint32_t	code_bits;
+		uint32_t	codes;
 
 		nd->single = false;
 		nd->lastnext = (h & 0x20) != 0;
@@ -411,56 +438,43 @@ fst_node_read(const FstReader *r, FstWindow *win, uint64_t vaddr, Node *nd,
 		if (window_cover(r, win, addr, need, avail, nd, buf, errmsg) != 0)
 			return -1;
 		w = addr - win->lo + 1;
+
+		/*
+		 * The width codes, at most 4 + 9 bits: the delta code if the node
+		 * has deltas, then the output width in gamma code (z zeros, a one,
+		 * z more bits) if it has outputs.  Bytes beyond the window read as
+		 * zeros; the length check below refuses codes that reach them.
+		 */
+		codes = pos + v < w ? NODE_BYTE(nd, pos + v) : 0;
+		if (pos + v + 1 < w)
+			codes |= (uint32_t) NODE_BYTE(nd, pos + v + 1) << 8;
 		code_bits = 0;
 		nd->dbits = 0;
 		nd->obits = 0;
 		if (nd->ndeltas > 0)
 		{
-			uint32_t	dcode = 0;
-			int			k;
-
-			for (k = 0; k < 4; k++)
-			{
-				if (pos + v + code_bits / 8 >= w)
-					return set_error(errmsg, "fst node truncated");
-				dcode |= ((NODE_BYTE(nd, pos + v + code_bits / 8) >>
-						   (code_bits % 8)) & 1) << k;
-				code_bits++;
-			}
-			nd->dbits = delta_bits[dcode];
+			nd->dbits = delta_bits[codes & 0xf];
+			codes >>= 4;
+			code_bits = 4;
 		}
 		if (v > 1)
 		{
-			uint32_t	x = 1;
-			int			z = 0;
-			int			k;
-			uint32_t	bit;
+			uint32_t	x;
+			int			z;
 
-			for (;;)
-			{
-				if (pos + v + code_bits / 8 >= w)
-					return set_error(errmsg, "fst node truncated");
-				bit = (NODE_BYTE(nd, pos + v + code_bits / 8) >>
-					   (code_bits % 8)) & 1;
-				code_bits++;
-				if (bit)
-					break;
-				if (++z > 4)
-					return set_error(errmsg, "fst node has a bad width code");
-			}
-			for (k = 0; k < z; k++)
-			{
-				if (pos + v + code_bits / 8 >= w)
-					return set_error(errmsg, "fst node truncated");
-				bit = (NODE_BYTE(nd, pos + v + code_bits / 8) >>
-					   (code_bits % 8)) & 1;
-				code_bits++;
-				x = (x << 1) | bit;
-			}
+			if ((codes & 0x1f) == 0)
+				return set_error(errmsg, "fst node has a bad width code");
+			z = __builtin_ctz(codes);
+			/* a one, then the z bits after the zeros, first bit highest */
+			x = 1u << z |
+				reverse4[(codes >> (z + 1)) & ((1u << z) - 1)] >> (4 - z);
 			if (x > 16)
 				return set_error(errmsg, "fst node has a bad width code");
 			nd->obits = output_bits[x - 1];
+			code_bits += 2 * z + 1;
 		}
+		if (pos + v + (code_bits + 7) / 8 > w)
+			return set_error(errmsg, "fst node truncated");
 		nd->code_bits = code_bits;
 		bits = code_bits + (uint64_t) nd->ndeltas * nd->dbits +
 			(uint64_t) (v - 1) * nd->obits;
@@ -470,48 +484,11 @@ fst_node_read(const FstReader *r, FstWindow *win, uint64_t vaddr, Node *nd,
 		nd->start = addr - len + 1;
 		if (nd->start == FST_PREAMBLE_SIZE)
 			return set_error(errmsg, "fst node has no room for targets");
-		return window_cover(r, win, addr, len, avail, nd, buf, errmsg);
-	}
-}
-
-/* Label of transition i. */
-uint8_t
-fst_node_label(const Node *nd, uint32_t i)
-{
-	if (nd->single)
-		return nd->label;
-	return NODE_BYTE(nd, nd->hdr + i);
-}
-
-/*
- * Target and output of transition i.  Returns 0, or -1 if the target lies
- * outside the node area.
- */
-int
-fst_node_trans(const Node *nd, uint32_t i, uint64_t *target, uint64_t *out,
-		   char *errmsg)
-{
-	uint64_t	d;
-
-	if (nd->single)
-	{
-		*target = nd->target;
-		*out = nd->final ? 1 : 0;
+		if (window_cover(r, win, addr, len, avail, nd, buf, errmsg) != 0)
+			return -1;
+		nd->room = addr - win->lo + 1;
 		return 0;
 	}
-	if (i < nd->ndeltas)
-		d = node_bits(nd, (uint64_t) i * nd->dbits, nd->dbits);
-	else
-		d = 0;					/* the "last next" transition */
-	if (d > nd->start - 1 - FST_PREAMBLE_SIZE)
-		return set_error(errmsg, "fst transition target out of range");
-	*target = nd->start - 1 - d;
-	if (i == 0)
-		*out = nd->final ? 1 : 0;
-	else
-		*out = node_bits(nd, (uint64_t) nd->ndeltas * nd->dbits +
-						 (uint64_t) (i - 1) * nd->obits, nd->obits);
-	return 0;
 }
 
 /* Index of the first transition whose label is >= b (n if none). */
@@ -544,7 +521,7 @@ fst_lookup(FstReader *r, const uint8_t *key, size_t len, uint64_t *ordinal)
 	size_t		j;
 	Node		nd;
 
-	r->win.p = NULL;
+	window_start(r, &r->win);
 	if (r->nkeys == 0 || len > r->max_key_len)
 		return 0;
 	for (j = 0; j < len;)
@@ -596,7 +573,7 @@ fst_cursor_init(FstCursor *c, FstReader *r, const FstAllocator *alloc)
 	c->keylen = 0;
 	c->ordinal = 0;
 	c->positioned = false;
-	c->win.p = NULL;
+	window_start(c->r, &c->win);
 	c->errmsg[0] = '\0';
 }
 
@@ -920,7 +897,7 @@ fst_cursor_seek(FstCursor *c, FstSeekOp op, const uint8_t *bound, size_t len)
 
 	c->positioned = false;
 	c->depth = 0;
-	c->win.p = NULL;
+	window_start(c->r, &c->win);
 	if (c->r->nkeys == 0)
 		return 0;
 	ensure_frames(c, 1);
@@ -1023,7 +1000,7 @@ fst_cursor_next(FstCursor *c)
 
 	if (!c->positioned)
 		return 0;
-	c->win.p = NULL;
+	window_start(c->r, &c->win);
 	if (top_node(c, &nd) != 0)
 		return step_result(c, -1);
 	if (nd.n > 0)
@@ -1048,7 +1025,7 @@ fst_cursor_prev(FstCursor *c)
 
 	if (!c->positioned)
 		return 0;
-	c->win.p = NULL;
+	window_start(c->r, &c->win);
 	rc = ascend_prev(c);
 	if (rc == 1 && c->ordinal + 1 != prev)
 		rc = set_error(c->errmsg, "fst ordinals out of sequence");

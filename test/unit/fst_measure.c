@@ -4,7 +4,7 @@
  *	  Size and speed of the FST and posting lists on a real key set.
  *
  * usage: fst_measure [-r registry_bytes] [-p rows_per_page] [-n builds]
- *					  [-b] [-u] [file]
+ *					  [-b] [-u] [-m] [file]
  *
  * Reads sorted unique keys, one per line, from file or stdin.  Gives every
  * key one TID, as a table holding the keys in random order would: the
@@ -17,6 +17,8 @@
  * reports the median build time (the machine may be shared); -b stops after
  * building and checking the FST (no postings, no timing of the readers).
  * The FST is packed (fst_pack, counted in the build time) unless -u.
+ * -m reads the images straight from memory (fst_memory_read, as scans of a
+ * shared copy do) instead of through the page-like source.
  *
  *-------------------------------------------------------------------------
  */
@@ -222,6 +224,7 @@ main(int argc, char **argv)
 	int			nbuilds = 1;
 	bool		build_only = false;
 	bool		pack = true;
+	bool		from_memory = false;
 	size_t		plain_size = 0;
 	double	   *t_builds;
 	double	   *t_plain;
@@ -238,6 +241,8 @@ main(int argc, char **argv)
 			build_only = true;
 		else if (strcmp(argv[a], "-u") == 0)
 			pack = false;
+		else if (strcmp(argv[a], "-m") == 0)
+			from_memory = true;
 		else if ((in = fopen(argv[a], "rb")) == NULL)
 		{
 			perror(argv[a]);
@@ -381,7 +386,7 @@ main(int argc, char **argv)
 	fst_postings_writer_destroy(w);
 
 	/* lookups in random order */
-	src.read = page_read;
+	src.read = from_memory ? fst_memory_read : page_read;
 	src.arg = fimg.data;
 	src.size = fimg.len;
 	r = malloc(sizeof(FstReader));

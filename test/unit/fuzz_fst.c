@@ -12,6 +12,8 @@
  *	  4..5	corruption: keys as above, then the image is damaged at
  *			positions/values taken from the input's tail and read with every
  *			operation; must terminate without memory errors.
+ *	  Every image is read both through a copying page source and straight
+ *	  from memory.
  *	  6		raw FST image: the rest is the image itself (magic numbers,
  *			size and checksum are fixed up so the node decoder is reached;
  *			a bit of the trailer makes it a packed image).
@@ -178,12 +180,14 @@ expect_at(FstCursor *c, int rc, const Key *k, size_t n, size_t idx)
 		__builtin_trap();
 }
 
-/* Run every reader operation; with a model, check the answers. */
+/*
+ * Run every reader operation, reading the image through src; with a model,
+ * check the answers.
+ */
 static void
-exercise(const uint8_t *img, size_t size, const Key *k, size_t n, bool check)
+exercise_source(const FstSource *srcp, const Key *k, size_t n, bool check)
 {
-	PageSrc		ps = {img, size};
-	FstSource	src = {page_read, &ps, size};
+	FstSource	src = *srcp;
 	FstReader  *r = malloc(sizeof(FstReader));
 	FstCursor  *c = malloc(sizeof(FstCursor));
 	size_t		i;
@@ -266,6 +270,26 @@ exercise(const uint8_t *img, size_t size, const Key *k, size_t n, bool check)
 	fst_cursor_free(c);
 	free(c);
 	free(r);
+}
+
+/*
+ * exercise_source through the copying page source, then straight from
+ * memory (fst_memory_read, whose windows span the whole image) on a copy
+ * of exactly the image's size, so that any read outside it is caught.
+ */
+static void
+exercise(const uint8_t *img, size_t size, const Key *k, size_t n, bool check)
+{
+	PageSrc		ps = {img, size};
+	FstSource	src = {page_read, &ps, size};
+	uint8_t    *copy = malloc(size ? size : 1);
+
+	exercise_source(&src, k, n, check);
+	memcpy(copy, img, size);
+	src.read = fst_memory_read;
+	src.arg = copy;
+	exercise_source(&src, k, n, check);
+	free(copy);
 }
 
 static void
