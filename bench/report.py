@@ -10,7 +10,9 @@ gnuplot.  Every number printed is the median of the repetitions in raw.tsv;
 every ratio is memkv's (or SP-GiST's) median over btree's median for the
 same data set in the same run, except in the paired tables: there each
 repetition of memkv is divided by the btree repetition run right next to
-it, and the median of those ratios is reported.  Standard library only.
+it, and the median of those ratios is reported; and in the mixed tables,
+where each run's btree latency is divided by its memkv latency (both came
+from the same pgbench run).  Standard library only.
 """
 
 import os
@@ -187,6 +189,31 @@ def paired_table(res, ds, n):
     return out
 
 
+def mixed_table(res, ds, n):
+    """Lines of the mixed table of one data set (empty if none)."""
+    if not any(res.by_rep.get(("mixed", ds, n, "memkv", "lat_" + q)) for q in QUERY_NAME):
+        return []
+    out = ["btree and memkv mixed: one pgbench run per query and repetition "
+           "whose clients pick btree's or memkv's copy of the table at random "
+           "for each transaction; mean latency of each, and btree's latency "
+           "over memkv's (the TPS ratio: above 1, memkv is faster):\n",
+           "| query | btree (us) | memkv (us) | btree/memkv latency, each run | median |",
+           "|---|---:|---:|---|---:|"]
+    for q, qname in QUERY_NAME.items():
+        b = res.by_rep.get(("mixed", ds, n, "btree", "lat_" + q), {})
+        k = res.by_rep.get(("mixed", ds, n, "memkv", "lat_" + q), {})
+        runs = [b[r] / k[r] for r in sorted(b, key=int) if r in k and k[r]]
+        if not runs:
+            out.append(f"| {qname}, mixed | | | not measured | |")
+            continue
+        out.append(f"| {qname}, mixed | {statistics.median(b.values()):.1f} | "
+                   f"{statistics.median(k.values()):.1f} | "
+                   f"{', '.join(f'{x:.3f}' for x in runs)} | "
+                   f"**{statistics.median(runs):.3f}** |")
+    out.append("")
+    return out
+
+
 def ratio(v, base):
     if v is None or base in (None, 0):
         return ""
@@ -253,6 +280,7 @@ def write_markdown(res):
         out.append(f"| answers = seq scan (150 queries) | {row[0]} | {row[1]} | | {row[2]} | |")
         out.append("")
         out.extend(paired_table(res, ds, n))
+        out.extend(mixed_table(res, ds, n))
         out.append("Plans of the measured queries (EXPLAIN, node on the measured index):\n")
         out.append("| query | btree | SP-GiST | memkv |")
         out.append("|---|---|---|---|")

@@ -21,6 +21,9 @@
 # own copy of the table, CREATE INDEX and every query run in alternation,
 # R pairs, so that a change in the machine's speed hits both alike; their
 # ratio is the median of the pairs' ratios (--no-paired skips them).
+# Then the mixed runs: each query on both copies in one pgbench run, the
+# clients choosing btree's or memkv's table at random per transaction;
+# their mean latencies compare the two under exactly the same conditions.
 # Then a scaling run (size and point lookups at 100K, 1M, 4M keys).
 #
 # Results: bench/results/<UTC timestamp>/ (or --out): results.md, raw.tsv
@@ -349,6 +352,36 @@ pgbench_tps()
 	tps=$(sed -n 's/^tps = \([0-9.]*\) .*without.*/\1/p' "$logf" | tail -1)
 	[ -n "$tps" ] || return 1
 	echo "$tps"
+}
+
+# pgbench_mixed NAME BTREE_SCRIPT MEMKV_SCRIPT [PGOPTIONS]: one pgbench run
+# in which every client picks the btree or the memkv script at random for
+# each transaction, so that both meet the same machine at the same moments;
+# prints the mean latency of each (microseconds, from a 20% sample of the
+# transactions logged by pgbench -l), btree's first.
+pgbench_mixed()
+{
+	local name=$1 opts=${4:-} logf dir
+	logf=$OUT/logs/pgbench-$name.log
+	dir=$WORK/mixed-$name
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	echo "$2" >"$dir/btree.pgb"
+	echo "$3" >"$dir/memkv.pgb"
+	if ! (cd "$dir" &&
+		PGOPTIONS="$PGOPTIONS -c statement_timeout=60s $opts" pgbench -n -M prepared \
+			-c "$CLIENTS" -j "$CLIENTS" $PGBENCH_LENGTH -l --sampling-rate=0.2 \
+			-f btree.pgb -f memkv.pgb >>"$logf" 2>&1); then
+		echo "pgbench failed, see logs/pgbench-$name.log" >&2
+		return 1
+	fi
+	cut -d' ' -f1 /proc/loadavg >>"$OUT/load.txt"
+	# log lines: client, transaction, latency (us), script number, ...
+	cat "$dir"/pgbench_log.* | awk '
+		$4 == 0 { b += $3; nb++ }
+		$4 == 1 { m += $3; nm++ }
+		END { if (nb == 0 || nm == 0) exit 1; printf "%.2f %.2f\n", b / nb, m / nm }'
+	rm -rf "$dir"
 }
 
 # tps SECTION SET NKEYS KIND METRIC REP NAME SCRIPT [PGOPTIONS]: one
@@ -680,7 +713,37 @@ bench_paired()
 			done
 		done
 	done
+	bench_mixed "$set" "$n"
 	q -c "DROP TABLE tb, tm" >/dev/null
+}
+
+# bench_mixed SET NLOAD: every query on tb (btree) and tm (memkv) mixed in
+# one pgbench run, REPS runs, recorded in the "mixed" section as mean
+# latencies (lat_QUERY, microseconds).  Called by bench_paired, whose
+# tables it uses.
+bench_mixed()
+{
+	local set=$1 n=$2 r name nids sb sm opts v
+	for r in $(seq "$REPS"); do
+		for name in $QUERIES; do
+			step "$set mixed rep $r: $name"
+			case $name in
+				missing) nids=$NMISSING ;;
+				prefix) nids=$NPROBE ;;
+				*) nids=$n ;;
+			esac
+			sb=$(query_script "$name" "$nids" | sed "s/ FROM t WHERE / FROM tb WHERE /")
+			sm=$(query_script "$name" "$nids" | sed "s/ FROM t WHERE / FROM tm WHERE /")
+			opts=
+			[ "$name" = prefix ] && opts="-c plan_cache_mode=force_custom_plan"
+			if v=$(pgbench_mixed "$set-mixed-$name" "$sb" "$sm" "$opts"); then
+				raw mixed "$set" "$n" btree "lat_$name" "$r" "${v% *}"
+				raw mixed "$set" "$n" memkv "lat_$name" "$r" "${v#* }"
+			else
+				note "$set/mixed: pgbench $name (rep $r) failed: $(grep -m1 -iE 'error|abort' "$OUT/logs/pgbench-$set-mixed-$name.log" || echo '?')"
+			fi
+		done
+	done
 }
 
 # bench_scaling SET NKEYS KIND: size and point lookups at one size.

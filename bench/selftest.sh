@@ -129,6 +129,14 @@ if grep -q '^| memkv | ok |' "$MD"; then
 				bash -c 'grep -F "| $1 |" "$2" | grep -qE "\| \*\*[0-9]+\.[0-9]+\*\* \|$"' _ "$row" "$TMP/paired-$set.md"
 		done
 	done
+	# the mixed table of every set: each query with its runs and a median
+	for set in "${SETS[@]}"; do
+		for row in "point lookup" "missing key" "prefix count LIKE 'dir/%'" \
+			"range >= key ORDER BY k LIMIT 20" "index-only ORDER BY k LIMIT 20"; do
+			check "$set: mixed row '$row' has a median" \
+				bash -c 'grep -F "| $1, mixed |" "$2" | grep -qE "\| \*\*[0-9]+\.[0-9]+\*\* \|$"' _ "$row" "$TMP/section-$set.md"
+		done
+	done
 	check "paired: every query used the index" \
 		bash -c "! grep -q 'paired/.* does not use' '$OUT/notes.txt'"
 else
