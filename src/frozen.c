@@ -402,6 +402,20 @@ memkv_fst_allocator(FstAllocator *a)
 }
 
 /*
+ * Raise the error for a frozen-layer page that replay reused while it was
+ * being read (standby only): the query may simply be retried.
+ */
+static void
+memkv_frozen_raced(Relation index)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+			 errmsg("memkv index \"%s\" was reorganized by recovery while it was being read",
+					RelationGetRelationName(index)),
+			 errhint("Retry the query.")));
+}
+
+/*
  * Report a frozen-layer read failure: on a standby the layer may have been
  * replaced under the reader by replay, otherwise the index is corrupt.
  */
@@ -413,11 +427,7 @@ memkv_frozen_failed(MemkvFrozen *fz, const char *detail)
 
 	/* page locks are released by the error's cleanup */
 	if (raced && RecoveryInProgress())
-		ereport(ERROR,
-				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-				 errmsg("memkv index \"%s\" was reorganized by recovery while it was being read",
-						RelationGetRelationName(fz->index)),
-				 errhint("Retry the query.")));
+		memkv_frozen_raced(fz->index);
 	ereport(ERROR,
 			(errcode(ERRCODE_INDEX_CORRUPTED),
 			 errmsg("frozen layer of index \"%s\" is corrupted: %s",
@@ -927,14 +937,21 @@ memkv_frozen_read_run(Relation index, const MemkvMetaPageData *meta,
 /*
  * Check a run against its checksum by reading all its pages; false if
  * they do not match it (or a page is not the run's).  For memkv_verify.
+ * In recovery a page that is not the run's was reused by replay since the
+ * caller read the metapage: that is the serialization error scans raise,
+ * not a mismatch.
  */
 bool
 memkv_frozen_checksum_ok(Relation index, const MemkvMetaPageData *meta)
 {
 	BlockNumber bad_block;
 
-	return meta->frozen_start == InvalidBlockNumber ||
-		memkv_frozen_read_run(index, meta, NULL, &bad_block);
+	if (meta->frozen_start == InvalidBlockNumber ||
+		memkv_frozen_read_run(index, meta, NULL, &bad_block))
+		return true;
+	if (bad_block != InvalidBlockNumber && RecoveryInProgress())
+		memkv_frozen_raced(index);
+	return false;
 }
 
 /*
