@@ -228,20 +228,17 @@ memkv_advise_huge_pages(void *p, Size size)
 }
 
 /*
- * Make room for `need` elements of `elemsize` bytes in `array`, whose
- * capacity (in elements) is *cap: the capacity starts at `first` and
- * doubles until it is enough.  A NULL array (capacity 0) is allocated in
- * `cxt`, a grown one is repalloc'd in its own context.  Returns the array,
- * which may have moved.
+ * The growing half of memkv_array_reserve (memkv.h), for need > *cap: the
+ * capacity starts at `first` and doubles until it is enough.  A NULL array
+ * (capacity 0) is allocated in `cxt`, a grown one is repalloc'd in its own
+ * context.  Returns the array, which may have moved.
  */
 void *
-memkv_array_reserve(MemoryContext cxt, void *array, Size *cap, Size need,
-					Size elemsize, Size first)
+memkv_array_grow(MemoryContext cxt, void *array, Size *cap, Size need,
+				 Size elemsize, Size first)
 {
 	Size		newcap;
 
-	if (need <= *cap)
-		return array;
 	newcap = *cap > 0 ? *cap : first;
 	while (newcap < need)
 		newcap *= 2;
