@@ -165,6 +165,20 @@ def cell(res, sec, ds, n, kind, metric, memkv_only):
     return fmt(v), v
 
 
+def per_rep_row(label, b, k, ratio_of, value_fmt, digits):
+    """One table row: medians of btree's (b) and memkv's (k) repetitions,
+    ratio_of(b_rep, k_rep) for every repetition measured by both, and the
+    median of those ratios."""
+    runs = [ratio_of(b[r], k[r]) for r in sorted(b, key=int)
+            if r in k and b[r] and k[r]]
+    if not runs:
+        return f"| {label} | | | not measured | |"
+    return (f"| {label} | {value_fmt(statistics.median(b.values()))} | "
+            f"{value_fmt(statistics.median(k.values()))} | "
+            f"{', '.join(f'{x:.{digits}f}' for x in runs)} | "
+            f"**{statistics.median(runs):.{digits}f}** |")
+
+
 def paired_table(res, ds, n):
     """Lines of the paired table of one data set (empty if none)."""
     if not any(res.by_rep.get(("paired", ds, n, "memkv", m)) for m, _l in PAIRED_ROWS):
@@ -175,16 +189,10 @@ def paired_table(res, ds, n):
            "| measurement | btree | memkv | memkv/btree, each pair | median |",
            "|---|---:|---:|---|---:|"]
     for metric, label in PAIRED_ROWS:
-        b = res.by_rep.get(("paired", ds, n, "btree", metric), {})
-        k = res.by_rep.get(("paired", ds, n, "memkv", metric), {})
-        pairs = [k[r] / b[r] for r in sorted(b, key=int) if r in k and b[r]]
-        if not pairs:
-            out.append(f"| {label} | | | not measured | |")
-            continue
-        out.append(f"| {label} | {fmt(statistics.median(b.values()))} | "
-                   f"{fmt(statistics.median(k.values()))} | "
-                   f"{', '.join(f'{p:.2f}' for p in pairs)} | "
-                   f"**{statistics.median(pairs):.2f}** |")
+        out.append(per_rep_row(label,
+                               res.by_rep.get(("paired", ds, n, "btree", metric), {}),
+                               res.by_rep.get(("paired", ds, n, "memkv", metric), {}),
+                               lambda b, k: k / b, fmt, 2))
     out.append("")
     return out
 
@@ -200,16 +208,10 @@ def mixed_table(res, ds, n):
            "| query | btree (us) | memkv (us) | btree/memkv latency, each run | median |",
            "|---|---:|---:|---|---:|"]
     for q, qname in QUERY_NAME.items():
-        b = res.by_rep.get(("mixed", ds, n, "btree", "lat_" + q), {})
-        k = res.by_rep.get(("mixed", ds, n, "memkv", "lat_" + q), {})
-        runs = [b[r] / k[r] for r in sorted(b, key=int) if r in k and k[r]]
-        if not runs:
-            out.append(f"| {qname}, mixed | | | not measured | |")
-            continue
-        out.append(f"| {qname}, mixed | {statistics.median(b.values()):.1f} | "
-                   f"{statistics.median(k.values()):.1f} | "
-                   f"{', '.join(f'{x:.3f}' for x in runs)} | "
-                   f"**{statistics.median(runs):.3f}** |")
+        out.append(per_rep_row(f"{qname}, mixed",
+                               res.by_rep.get(("mixed", ds, n, "btree", "lat_" + q), {}),
+                               res.by_rep.get(("mixed", ds, n, "memkv", "lat_" + q), {}),
+                               lambda b, k: b / k, lambda v: f"{v:.1f}", 3))
     out.append("")
     return out
 

@@ -431,6 +431,29 @@ query_script()
 	printf '\\set id random(1, %s)\n%s\n' "$2" "${QUERY[$1]}"
 }
 
+# query_ids NAME NLOAD: how many key ids query NAME's script draws from.
+query_ids()
+{
+	case $1 in
+		missing) echo "$NMISSING" ;;
+		prefix) echo "$NPROBE" ;;
+		*) echo "$2" ;;
+	esac
+}
+
+# query_opts NAME: the PGOPTIONS of query NAME's pgbench runs (every
+# prefix pattern is a new query: its plan must be a custom one).
+query_opts()
+{
+	if [ "$1" = prefix ]; then echo "-c plan_cache_mode=force_custom_plan"; fi
+}
+
+# table_script NAME NLOAD TABLE: query NAME's pgbench script on TABLE.
+table_script()
+{
+	query_script "$1" "$(query_ids "$1" "$2")" | sed "s/ FROM t WHERE / FROM $3 WHERE /"
+}
+
 # explain_sql NAME: the query as EXPLAIN sees it, for id 1.
 explain_sql()
 {
@@ -577,16 +600,8 @@ bench_kind()
 						'$1 == s && $2 == k && $3 == q { print $4 }' "$OUT/plans.tsv")" != yes ]; then
 						continue
 					fi
-					if [ "$name" = prefix ]; then
-						tps main "$set" "$n" "$kind" "tps_$name" "$rr" "$set-$kind-$name" \
-							"$(query_script "$name" "$NPROBE")" "-c plan_cache_mode=force_custom_plan"
-					elif [ "$name" = missing ]; then
-						tps main "$set" "$n" "$kind" "tps_$name" "$rr" "$set-$kind-$name" \
-							"$(query_script "$name" "$NMISSING")"
-					else
-						tps main "$set" "$n" "$kind" "tps_$name" "$rr" "$set-$kind-$name" \
-							"$(query_script "$name" "$n")"
-					fi
+					tps main "$set" "$n" "$kind" "tps_$name" "$rr" "$set-$kind-$name" \
+						"$(table_script "$name" "$n" t)" "$(query_opts "$name")"
 				done
 			done
 
@@ -675,7 +690,7 @@ paired_order()
 # section.  A pair's ratio compares two runs minutes apart at most.
 bench_paired()
 {
-	local set=$1 n=$2 r name kind tbl script nids
+	local set=$1 n=$2 r name kind tbl
 	step "$set paired: copies of t"
 	reset_table "$n"
 	q -c "DROP TABLE IF EXISTS tb, tm" 	  -c "CREATE TABLE tb (LIKE t)" -c "INSERT INTO tb SELECT * FROM t" 	  -c "CREATE TABLE tm (LIKE t)" -c "INSERT INTO tm SELECT * FROM t" 	  -c "VACUUM ANALYZE tb, tm" >/dev/null
@@ -699,19 +714,8 @@ bench_paired()
 					note "$set paired/$kind: $name does not use ${tbl}_k"
 				fi
 				step "$set paired rep $r: $kind $name"
-				case $name in
-					missing) nids=$NMISSING ;;
-					prefix) nids=$NPROBE ;;
-					*) nids=$n ;;
-				esac
-				script=$(query_script "$name" "$nids" | sed "s/ FROM t WHERE / FROM $tbl WHERE /")
-				if [ "$name" = prefix ]; then
-					tps paired "$set" "$n" "$kind" "tps_$name" "$r" "$set-paired-$kind-$name" \
-						"$script" "-c plan_cache_mode=force_custom_plan"
-				else
-					tps paired "$set" "$n" "$kind" "tps_$name" "$r" "$set-paired-$kind-$name" \
-						"$script"
-				fi
+				tps paired "$set" "$n" "$kind" "tps_$name" "$r" "$set-paired-$kind-$name" \
+					"$(table_script "$name" "$n" "$tbl")" "$(query_opts "$name")"
 			done
 		done
 	done
@@ -725,20 +729,12 @@ bench_paired()
 # tables it uses.
 bench_mixed()
 {
-	local set=$1 n=$2 r name nids sb sm opts v
+	local set=$1 n=$2 r name v
 	for r in $(seq "$REPS"); do
 		for name in $QUERIES; do
 			step "$set mixed rep $r: $name"
-			case $name in
-				missing) nids=$NMISSING ;;
-				prefix) nids=$NPROBE ;;
-				*) nids=$n ;;
-			esac
-			sb=$(query_script "$name" "$nids" | sed "s/ FROM t WHERE / FROM tb WHERE /")
-			sm=$(query_script "$name" "$nids" | sed "s/ FROM t WHERE / FROM tm WHERE /")
-			opts=
-			[ "$name" = prefix ] && opts="-c plan_cache_mode=force_custom_plan"
-			if v=$(pgbench_mixed "$set-mixed-$name" "$sb" "$sm" "$opts"); then
+			if v=$(pgbench_mixed "$set-mixed-$name" "$(table_script "$name" "$n" tb)" \
+				"$(table_script "$name" "$n" tm)" "$(query_opts "$name")"); then
 				raw mixed "$set" "$n" btree "lat_$name" "$r" "${v% *}"
 				raw mixed "$set" "$n" memkv "lat_$name" "$r" "${v#* }"
 			else
