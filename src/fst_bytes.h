@@ -2,7 +2,7 @@
  *
  * fst_bytes.h
  *	  Byte-level helpers shared by the FST builder, reader and posting
- *	  lists: little-endian integers, varints, the FNV-1a checksum of
+ *	  lists: little- and big-endian integers, varints, the FNV-1a checksum of
  *	  trailers, and error messages.  Internal to fst*.c.
  *
  *-------------------------------------------------------------------------
@@ -90,6 +90,37 @@ static inline uint64_t
 get_u64(const uint8_t *p)
 {
 	return (uint64_t) get_u32(p) | ((uint64_t) get_u32(p + 4) << 32);
+}
+
+/*
+ * The 4 (8) bytes at p, p[0] the most significant: a node's logical bytes
+ * i..i+3 (i+7), which lie downwards in memory from end[-i], read by one
+ * load at end - i - 3 (7) as the low bytes first.
+ */
+static inline uint32_t
+get_be32(const uint8_t *p)
+{
+	uint32_t	v;
+
+	memcpy(&v, p, sizeof(v));
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	return v;
+#else
+	return __builtin_bswap32(v);
+#endif
+}
+
+static inline uint64_t
+get_be64(const uint8_t *p)
+{
+	uint64_t	v;
+
+	memcpy(&v, p, sizeof(v));
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	return v;
+#else
+	return __builtin_bswap64(v);
+#endif
 }
 
 #define FNV1A_INIT	0x811c9dc5u

@@ -63,7 +63,6 @@ typedef struct Node
 extern int	fst_node_read(const FstReader *r, FstWindow *win, uint64_t addr,
 						  Node *nd, uint8_t *buf, char *errmsg);
 
-
 /*
  * Read the varint at logical byte *pos of the node whose byte 0 is at e
  * (e[-i] being logical byte i; bytes from `limit` on are not there), set
@@ -162,16 +161,7 @@ fst_node_bits(const Node *nd, uint64_t bitpos, int width)
 	pos = nd->hdr + nd->n + bitpos / 8;
 	shift = (int) (bitpos % 8);
 	if (pos + 8 <= nd->room)
-	{
-		uint64_t	raw;
-
-		memcpy(&raw, nd->end - pos - 7, sizeof(raw));
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-		v = raw >> shift;
-#else
-		v = __builtin_bswap64(raw) >> shift;
-#endif
-	}
+		v = get_be64(nd->end - pos - 7) >> shift;
 	else
 	{
 		int			got = 8 - shift;

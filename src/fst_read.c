@@ -300,16 +300,7 @@ read_chain(const FstReader *r, FstWindow *win, uint64_t addr, uint32_t sub,
 		 * Either way a code reaching past `need` is refused below.
 		 */
 		if (at + 4 <= readable)
-		{
-			uint32_t	raw;
-
-			memcpy(&raw, nd->end - at - 3, sizeof(raw));
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-			peek = raw;
-#else
-			peek = __builtin_bswap32(raw);
-#endif
-		}
+			peek = get_be32(nd->end - at - 3);
 		else
 			for (i = 0; i < 3; i++)
 				if (at + i < need)
