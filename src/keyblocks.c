@@ -226,6 +226,19 @@ kb_iter_init(KbIter *it, const KbImage *kb, const FstAllocator *alloc)
 	it->block = -1;
 }
 
+/*
+ * Point the iterator at an image, forgetting its position and decoded
+ * block (its buffer is kept).
+ */
+void
+kb_iter_set_image(KbIter *it, const KbImage *kb)
+{
+	it->kb = kb;
+	it->block = -1;
+	it->nblock = 0;
+	it->positioned = false;
+}
+
 /* Free the iterator's buffer. */
 void
 kb_iter_free(KbIter *it)

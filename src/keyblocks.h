@@ -94,6 +94,7 @@ typedef struct KbIter
 
 extern void kb_iter_init(KbIter *it, const KbImage *kb,
 						 const FstAllocator *alloc);
+extern void kb_iter_set_image(KbIter *it, const KbImage *kb);
 extern void kb_iter_free(KbIter *it);
 
 /*

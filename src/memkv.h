@@ -271,6 +271,13 @@ typedef struct MemkvKeySink
 /* The opened frozen layer of an index (see frozen.c). */
 typedef struct MemkvFrozen MemkvFrozen;
 
+/*
+ * Where a scan's walk of a frozen run stopped, kept from one batch to the
+ * next so that the next batch continues there instead of seeking (see
+ * frozen.c).
+ */
+typedef struct MemkvFrozenPos MemkvFrozenPos;
+
 /* One TID of a batch, with the key it was found under. */
 typedef struct MemkvBatchItem
 {
@@ -311,6 +318,7 @@ typedef struct MemkvScanOpaqueData
 	IndexTuple	last_itup;		/* for index-only scans: a NULL key's */
 	char	   *itup_buf;		/* ... or a key's, formed in place */
 	Size		itup_size;
+	MemkvFrozenPos *frozen_pos; /* where the last batch's frozen walk stopped */
 } MemkvScanOpaqueData;
 
 typedef MemkvScanOpaqueData *MemkvScanOpaque;
@@ -421,7 +429,11 @@ extern bool memkv_frozen_checksum_ok(Relation index,
 extern void memkv_frozen_collect_to(MemkvFrozen *frozen, MemkvKeySink *sink,
 									const ArtBound *lower,
 									const ArtBound *upper, bool backward,
-									int target);
+									int target, MemkvFrozenPos *pos,
+									bool resume);
+extern MemkvFrozenPos *memkv_frozen_pos_create(void);
+extern void memkv_frozen_pos_forget(MemkvFrozenPos *pos);
+extern void memkv_frozen_pos_free(MemkvFrozenPos *pos);
 extern void memkv_frozen_collect(MemkvFrozen *frozen, MemkvRun *run,
 								 const ArtBound *lower, const ArtBound *upper,
 								 bool backward, int target);

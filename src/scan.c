@@ -550,6 +550,9 @@ memkv_fill(IndexScanDesc scan, MemkvBatch *batch, ScanDirection dir,
 	bool		stopped = false;
 
 	memkv_batch_reset(batch);
+	/* kept valid only by a walk of the frozen layer alone, below */
+	if (!walk_keys || (from != NULL && from->isnull))
+		memkv_frozen_pos_forget(so->frozen_pos);
 
 	if (bounds->has_lower)
 	{
@@ -646,12 +649,15 @@ memkv_fill(IndexScanDesc scan, MemkvBatch *batch, ScanDirection dir,
 			sink.ntids = 0;
 			sink.stopped = false;
 			memkv_frozen_collect_to(frozen, &sink, lowerp, upperp, backward,
-									so->batch_target);
+									so->batch_target, so->frozen_pos,
+									from != NULL);
 			stopped = sink.stopped;
 		}
 		else if (walk_keys)
 		{
 			int			nruns = 0;
+
+			memkv_frozen_pos_forget(so->frozen_pos);
 
 			memkv_run_reset(&so->runs[nruns]);
 			memkv_run_collect_art(&so->runs[nruns++], &entry->keys,
@@ -714,6 +720,7 @@ memkv_beginscan(Relation r, int nkeys, int norderbys)
 		memkv_batch_reset(&so->batches[i]);
 	for (i = 0; i < 3; i++)
 		memkv_run_init(&so->runs[i]);
+	so->frozen_pos = memkv_frozen_pos_create();
 	scan->opaque = so;
 	return scan;
 }
@@ -733,6 +740,7 @@ memkv_rescan(IndexScanDesc scan, ScanKey scankey, int nscankeys,
 	so->active = 0;
 	so->cur = -1;
 	so->batch_target = MEMKV_FIRST_BATCH;
+	memkv_frozen_pos_forget(so->frozen_pos);
 	memkv_batch_reset(&so->batches[0]);
 	memkv_batch_reset(&so->batches[1]);
 }
@@ -899,6 +907,7 @@ memkv_endscan(IndexScanDesc scan)
 	so->batch_owner->batches = NULL;
 	for (i = 0; i < 3; i++)
 		memkv_run_free(&so->runs[i]);
+	memkv_frozen_pos_free(so->frozen_pos);
 	MemoryContextDelete(so->bounds_cxt);
 	if (so->last_itup)
 		pfree(so->last_itup);

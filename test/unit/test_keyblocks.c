@@ -191,6 +191,51 @@ test_set(size_t want, size_t maxlen)
 		}
 		free(bound.b);
 	}
+
+	/*
+	 * Moved to another image (every other key), the iterator must forget
+	 * the block it decoded from the first: each seek lands where the model
+	 * of the second image says.
+	 */
+	if (n > 1)
+	{
+		Key		   *half = malloc(sizeof(Key) * n);
+		size_t		nh = 0;
+		KbImage		kb2;
+		uint8_t    *img2;
+		size_t		size2;
+
+		for (i = 0; i < n; i += 2)
+			half[nh++] = keys[i];
+		b = kb_builder_create(&talloc);
+		for (i = 0; i < nh; i++)
+			CHECK(kb_builder_add(b, half[i].b, half[i].len) == 0, "add half %zu", i);
+		size2 = kb_builder_size(b);
+		img2 = malloc(size2);
+		kb_builder_finish(b, img2);
+		kb_builder_destroy(b);
+		CHECK(kb_open(&kb2, img2, size2) == 0, "open half image");
+		for (q = 0; q < 200; q++)
+		{
+			FstSeekOp	op = (FstSeekOp) (rnd() % 6);
+			Key		   *k = &keys[rnd() % n];
+			long		expect;
+
+			/* position in the first image, then seek the same in the second */
+			kb_iter_set_image(&it, &kb);
+			rc = kb_iter_seek(&it, op, k->b, k->len);
+			kb_iter_set_image(&it, &kb2);
+			CHECK(!it.positioned, "set_image forgets the position");
+			expect = model_seek(half, nh, op, k);
+			rc = kb_iter_seek(&it, op, k->b, k->len);
+			CHECK(expect < 0 ? rc == 0 : (rc == 1 && at(&it, half, expect)),
+				  "seek op %d after set_image: expected %ld, rc %d", (int) op,
+				  expect, rc);
+		}
+		kb_iter_set_image(&it, &kb);
+		free(img2);
+		free(half);
+	}
 	kb_iter_free(&it);
 
 	/* corrupted data must not crash or read out of bounds (ASan) */
