@@ -688,13 +688,19 @@ memkv_frozen_close(MemkvFrozen *fz)
 }
 
 /* Read every TID of `ordinal` from `p` into fz->tidbuf; returns the count. */
-static uint64
+static inline uint64
 memkv_frozen_read_postings(MemkvFrozen *fz, FstPostings *p, uint64 ordinal)
 {
 	FstPostingsIter it;
 	uint64		n = 0;
 
 	/* most keys have one TID: decoded a group at a time */
+	if (p == &fz->postings)
+	{
+		if (fst_postings_single_decoded(&fz->postgrp, ordinal,
+										(FstTid *) fz->tidbuf))
+			return 1;
+	}
 	if (p == &fz->postings)
 	{
 		int			r = fst_postings_single(p, &fz->postgrp, ordinal,
@@ -782,6 +788,7 @@ memkv_frozen_collect_to(MemkvFrozen *fz, MemkvKeySink *sink,
 {
 	FstCursor  *c = &fz->cursor;
 	KbIter	   *kbit = pos ? &pos->it : &fz->kbit;
+	int64		inside_block = -1;	/* a block wholly within the stop bound */
 	FstSeekOp	op;
 	const ArtBound *bound;
 	int			r;
@@ -861,7 +868,24 @@ memkv_frozen_collect_to(MemkvFrozen *fz, MemkvKeySink *sink,
 		uint64		ordinal = fz->have_kb ? kbit->ordinal : c->ordinal;
 		uint64		n;
 
-		if (stop)
+		/*
+		 * In the key blocks, if the block's farthest key in scan order is
+		 * within the stop bound, so are all keys the walk meets before it
+		 * leaves the block: one comparison per block instead of per key.
+		 */
+		if (stop && fz->have_kb && kbit->block != inside_block)
+		{
+			const uint8_t *edge;
+			size_t		edgelen;
+			int			cmp;
+
+			kb_iter_block_edge(kbit, backward, &edge, &edgelen);
+			cmp = memkv_key_cmp(edge, edgelen, stop->key, stop->len);
+			if (backward ? (cmp > 0 || (cmp == 0 && stop->inclusive))
+				: (cmp < 0 || (cmp == 0 && stop->inclusive)))
+				inside_block = kbit->block;
+		}
+		if (stop && !(fz->have_kb && kbit->block == inside_block))
 		{
 			int			cmp = memkv_key_cmp(key, keylen, stop->key, stop->len);
 

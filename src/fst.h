@@ -554,6 +554,8 @@ typedef struct FstPostingsGroup
 	uint64_t	singles_pos;	/* first byte of the packed single values */
 	uint64_t	base;			/* base block of the singles */
 	uint64_t	radix;			/* 1 + largest offset of the singles */
+	uint64_t	radix_recip;	/* ceil(2^64 / radix), radix not a power of 2 */
+	int			radix_shift;	/* log2(radix) if a power of 2, else -1 */
 	uint32_t	ngk;			/* keys in the group */
 	uint32_t	nsingles;
 	uint8_t		width;			/* bits per single value */
@@ -586,6 +588,25 @@ extern int	fst_postings_seek_group(FstPostings *p, FstPostingsGroup *grp,
  */
 extern int	fst_postings_single(FstPostings *p, FstPostingsGroup *grp,
 								uint64_t ordinal, FstTid *tid);
+
+/*
+ * fst_postings_single answered inline from what grp holds already: returns
+ * 1 with *tid set if `ordinal` is in grp's group, the group has only
+ * singles and they are decoded (a scan's common case: all keys after the
+ * group's second); else 0, and the caller asks fst_postings_single.
+ */
+static inline int
+fst_postings_single_decoded(const FstPostingsGroup *grp, uint64_t ordinal,
+							FstTid *tid)
+{
+	uint32_t	j = (uint32_t) (ordinal % FST_POSTINGS_GROUP);
+
+	if (!grp->singles_ready || !grp->all_singles ||
+		ordinal / FST_POSTINGS_GROUP != grp->group || j >= grp->nsingles)
+		return 0;
+	*tid = grp->singles[j];
+	return 1;
+}
 
 /* ------------------------------------------------------------- checking */
 

@@ -666,6 +666,43 @@ fst_postings_group_reset(FstPostingsGroup *grp)
 }
 
 /*
+ * Prepare the division of packed single values by the group's radix: a
+ * shift for a power of 2, else a multiplication by the rounded-up
+ * reciprocal, which a scan does once per row instead of a 64-bit division.
+ */
+static void
+set_radix(FstPostingsGroup *grp)
+{
+	int			s;
+
+	grp->radix_shift = -1;
+	grp->radix_recip = 0;
+	for (s = 0; s < 64; s++)
+		if (grp->radix == ((uint64_t) 1 << s))
+			grp->radix_shift = s;
+	if (grp->radix_shift < 0)
+		grp->radix_recip = UINT64_MAX / grp->radix + 1;
+}
+
+/*
+ * v / radix.  With m = ceil(2^64 / d) = (2^64 + e) / d, 0 < e < d, the
+ * product v * m / 2^64 is v / d + v * e / (d * 2^64); its floor is v / d
+ * exactly when v * e < 2^64, which holds because a group's values have at
+ * most 48 bits and its radix at most 2^16 (load_group checks both).
+ */
+static inline uint64_t
+radix_div(const FstPostingsGroup *grp, uint64_t v)
+{
+	if (grp->radix_shift >= 0)
+		return v >> grp->radix_shift;
+#ifdef __SIZEOF_INT128__
+	return (uint64_t) (((unsigned __int128) v * grp->radix_recip) >> 64);
+#else
+	return v / grp->radix;
+#endif
+}
+
+/*
  * Decode the header of group g into grp: its bounds, which keys are
  * singles and how they are packed, and where its first long list starts.
  * Returns 0, or -1 on corrupt input (grp then describes no group).
@@ -745,6 +782,7 @@ load_group(FstPostings *p, FstPostingsGroup *grp, uint64_t g)
 			grp->width > 48)
 			return set_error(p->errmsg, "postings group header out of range");
 	}
+	set_radix(grp);
 	grp->end = gend;
 	grp->singles_pos = it.pos;
 	grp->list_pos[0] = it.pos + ((uint64_t) grp->nsingles * grp->width + 7) / 8;
@@ -773,13 +811,14 @@ static inline int
 single_tid(FstPostings *p, const FstPostingsGroup *grp, uint64_t v,
 		   FstTid *tid)
 {
-	uint64_t	blk = grp->base + v / grp->radix;
+	uint64_t	q = radix_div(grp, v);
+	uint64_t	blk = grp->base + q;
 
 	if (blk > UINT32_MAX)
 		return set_error(p->errmsg, "postings block out of range");
 	tid->bi_hi = (uint16_t) (blk >> 16);
 	tid->bi_lo = (uint16_t) blk;
-	tid->offset = (uint16_t) (v % grp->radix);
+	tid->offset = (uint16_t) (v - q * grp->radix);
 	return 0;
 }
 
@@ -795,6 +834,7 @@ decode_singles(FstPostings *p, FstPostingsGroup *grp)
 	uint64_t	mask = grp->width ? (((uint64_t) 1 << grp->width) - 1) : 0;
 	uint32_t	k;
 	size_t		pos = 0;
+	bool		bytewise = false;
 
 	if (nbytes > sizeof(buf) || grp->singles_pos + nbytes > grp->end)
 		return set_error(p->errmsg, "postings group truncated");
@@ -807,7 +847,27 @@ decode_singles(FstPostings *p, FstPostingsGroup *grp)
 	for (k = 0; k < grp->nsingles; k++)
 	{
 		uint64_t	v;
+		uint64_t	bit = (uint64_t) k * grp->width;
 
+		/* one 8-byte load while 8 bytes are there (width <= 48) ... */
+		if (!bytewise)
+		{
+			if (bit / 8 + 8 <= nbytes)
+			{
+				v = (get_u64(b + bit / 8) >> (bit % 8)) & mask;
+				if (single_tid(p, grp, v, &grp->singles[k]) != 0)
+					return -1;
+				continue;
+			}
+			/* ... then byte by byte from the first bit not consumed */
+			bytewise = true;
+			pos = (size_t) (bit / 8);
+			if (bit % 8 != 0)
+			{
+				acc = (uint64_t) b[pos++] >> (bit % 8);
+				nacc = 8 - (int) (bit % 8);
+			}
+		}
 		while (nacc < grp->width)
 		{
 			acc |= (uint64_t) b[pos++] << nacc;

@@ -268,6 +268,19 @@ block_first(const KbImage *kb, uint32_t blk, const uint8_t **key,
 	return 0;
 }
 
+/* Bytes a decoded block's buffer has beyond its keys, for copy16. */
+#define KB_COPY_SLACK	32
+
+/* Copy 16 bytes from src to dst: one load, then one store. */
+static inline void
+copy16(uint8_t *dst, const uint8_t *src)
+{
+	uint8_t		tmp[16];
+
+	memcpy(tmp, src, 16);
+	memcpy(dst, tmp, 16);
+}
+
 /* Decode block blk into the iterator's buffer.  0 or -1. */
 static int
 decode_block(KbIter *it, uint32_t blk)
@@ -278,7 +291,8 @@ decode_block(KbIter *it, uint32_t blk)
 	uint64_t	first_ord = (uint64_t) blk * KB_BLOCK_KEYS;
 	uint64_t	n64 = kb->hdr->nkeys - first_ord;
 	uint32_t	n = n64 > KB_BLOCK_KEYS ? KB_BLOCK_KEYS : (uint32_t) n64;
-	size_t		need = (size_t) n * kb->hdr->max_key_len + 1;
+	size_t		need = (size_t) n * kb->hdr->max_key_len + KB_COPY_SLACK;
+	const uint8_t *data_end = kb->data + kb->hdr->data_size;
 	size_t		pos = 0;
 	uint32_t	i;
 
@@ -307,17 +321,34 @@ decode_block(KbIter *it, uint32_t blk)
 
 		if (i > 0)
 		{
-			if (get_varint(&p, end, &lcp) != 0 ||
-				lcp > pos - it->start[i - 1])
+			if (p < end && *p < 0x80)
+				lcp = *p++;
+			else if (get_varint(&p, end, &lcp) != 0)
+				return -1;
+			if (lcp > pos - it->start[i - 1])
 				return -1;
 		}
-		if (get_varint(&p, end, &slen) != 0 || slen > (uint64_t) (end - p) ||
-			lcp + slen > kb->hdr->max_key_len)
+		if (p < end && *p < 0x80)
+			slen = *p++;
+		else if (get_varint(&p, end, &slen) != 0)
+			return -1;
+		if (slen > (uint64_t) (end - p) || lcp + slen > kb->hdr->max_key_len)
 			return -1;
 		it->start[i] = (uint32_t) pos;
-		if (lcp > 0)
+
+		/*
+		 * Short copies as one 16-byte load and store: the buffer has
+		 * KB_COPY_SLACK bytes beyond its last key, and the shared prefix
+		 * is loaded before anything is stored over the bytes after it.
+		 */
+		if (lcp > 0 && lcp <= 16)
+			copy16(it->buf + pos, it->buf + it->start[i - 1]);
+		else if (lcp > 0)
 			memmove(it->buf + pos, it->buf + it->start[i - 1], (size_t) lcp);
-		memcpy(it->buf + pos + lcp, p, (size_t) slen);
+		if (slen <= 16 && data_end - p >= 16)
+			copy16(it->buf + pos + lcp, p);
+		else
+			memcpy(it->buf + pos + lcp, p, (size_t) slen);
 		p += slen;
 		pos += (size_t) (lcp + slen);
 	}

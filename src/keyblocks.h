@@ -92,6 +92,20 @@ typedef struct KbIter
 	uint32_t	keylen;
 } KbIter;
 
+/*
+ * The last key of the positioned iterator's block (the first, if `first`):
+ * while the iterator stays in that block, no key it reaches lies beyond.
+ */
+static inline void
+kb_iter_block_edge(const KbIter *it, bool first, const uint8_t **key,
+				   size_t *len)
+{
+	uint32_t	i = first ? 0 : it->nblock - 1;
+
+	*key = it->buf + it->start[i];
+	*len = it->start[i + 1] - it->start[i];
+}
+
 extern void kb_iter_init(KbIter *it, const KbImage *kb,
 						 const FstAllocator *alloc);
 extern void kb_iter_set_image(KbIter *it, const KbImage *kb);

@@ -336,12 +336,31 @@ memkv_batch_add(MemkvBatch *batch, bool isnull, const uint8 *key, Size keylen,
 	memkv_batch_add_tids(batch, isnull, offset, keylen, tids, ntids);
 }
 
-/* MemkvKeySink callback adding a frozen key's TIDs to a batch. */
+/*
+ * MemkvKeySink callback adding a frozen key's TIDs to a batch.  A key
+ * with one TID, with room in both arrays, is a scan's common case and
+ * costs two stores and a copy.
+ */
 static void
 memkv_batch_sink_add(void *arg, const uint8 *key, Size keylen,
 					 const ItemPointerData *tids, uint64 ntids)
 {
-	memkv_batch_add((MemkvBatch *) arg, false, key, keylen, tids, ntids);
+	MemkvBatch *batch = (MemkvBatch *) arg;
+
+	if (likely(ntids == 1 && batch->nitems < batch->maxitems &&
+			   batch->keybuf_used + keylen <= batch->keybuf_size))
+	{
+		MemkvBatchItem *item = &batch->items[batch->nitems++];
+
+		memcpy(batch->keybuf + batch->keybuf_used, key, keylen);
+		memcpy(&item->tid, tids, sizeof(ItemPointerData));
+		item->isnull = false;
+		item->key_offset = batch->keybuf_used;
+		item->key_len = keylen;
+		batch->keybuf_used += keylen;
+		return;
+	}
+	memkv_batch_add(batch, false, key, keylen, tids, ntids);
 }
 
 /* Add the NULL key's TIDs from every layer to the batch. */
@@ -748,8 +767,10 @@ memkv_rescan(IndexScanDesc scan, ScanKey scankey, int nscankeys,
 /*
  * Move one step in `dir` within the current batch, refilling it when the
  * step leaves it.  Returns the item, or NULL at the end of the range.
+ * (gettuple takes a forward step inside the batch itself; kept out of
+ * line, this leaves that path few registers to save.)
  */
-static MemkvBatchItem *
+static pg_noinline MemkvBatchItem *
 memkv_step(IndexScanDesc scan, ScanDirection dir)
 {
 	MemkvScanOpaque so = (MemkvScanOpaque) scan->opaque;
@@ -806,7 +827,34 @@ memkv_step(IndexScanDesc scan, ScanDirection dir)
  * the (MAXALIGNed) data offset.  A key-per-row palloc and text copy cost
  * more than the rest of returning the row.
  */
-static IndexTuple
+/* Make the scan's index tuple buffer at least `size` bytes. */
+static pg_noinline void
+memkv_grow_itup_buf(MemkvScanOpaque so, Size size)
+{
+	/* zeroed once: t_tid stays zero, as index_form_tuple leaves it */
+	if (so->itup_buf)
+		pfree(so->itup_buf);
+	so->itup_size = Max(size, 256);
+	so->itup_buf = MemoryContextAllocZero(GetMemoryChunkContext(so),
+										  so->itup_size);
+}
+
+/* The index tuple of the NULL key, for an index-only scan. */
+static pg_noinline IndexTuple
+memkv_form_null_tuple(IndexScanDesc scan)
+{
+	MemkvScanOpaque so = (MemkvScanOpaque) scan->opaque;
+	Datum		value = (Datum) 0;
+	bool		isnull = true;
+
+	if (so->last_itup)
+		pfree(so->last_itup);
+	so->last_itup = index_form_tuple(RelationGetDescr(scan->indexRelation),
+									 &value, &isnull);
+	return so->last_itup;
+}
+
+static inline IndexTuple
 memkv_form_key_tuple(MemkvScanOpaque so, const char *key, Size keylen)
 {
 	Size		hoff = IndexInfoFindDataOffset(INDEX_VAR_MASK);
@@ -815,15 +863,12 @@ memkv_form_key_tuple(MemkvScanOpaque so, const char *key, Size keylen)
 
 	if (size > INDEX_SIZE_MASK)
 		elog(ERROR, "memkv: index tuple of %zu bytes is too big", size);
-	if (size > so->itup_size)
-	{
-		so->itup_size = Max(size, 256);
-		so->itup_buf = so->itup_buf ? repalloc(so->itup_buf, so->itup_size) :
-			MemoryContextAlloc(GetMemoryChunkContext(so), so->itup_size);
-	}
+	if (unlikely(size > so->itup_size))
+		memkv_grow_itup_buf(so, size);
 	itup = (IndexTuple) so->itup_buf;
-	memset(itup, 0, size);
 	itup->t_info = (unsigned short) (size | INDEX_VAR_MASK);
+	/* the alignment padding after the key is zero (then header and key) */
+	memset(so->itup_buf + size - sizeof(uint64), 0, sizeof(uint64));
 	SET_VARSIZE(so->itup_buf + hoff, VARHDRSZ + keylen);
 	memcpy(VARDATA(so->itup_buf + hoff), key, keylen);
 	return itup;
@@ -834,14 +879,20 @@ bool
 memkv_gettuple(IndexScanDesc scan, ScanDirection dir)
 {
 	MemkvScanOpaque so = (MemkvScanOpaque) scan->opaque;
+	MemkvBatch *cur = &so->batches[so->active];
 	MemkvBatchItem *item;
 
-	if (ScanDirectionIsNoMovement(dir))
-		elog(ERROR, "memkv does not support NoMovementScanDirection");
-
-	item = memkv_step(scan, dir);
-	if (item == NULL)
-		return false;
+	if (likely(dir == ForwardScanDirection && so->started &&
+			   so->cur + 1 < cur->nitems))
+		item = &cur->items[++so->cur];
+	else
+	{
+		if (ScanDirectionIsNoMovement(dir))
+			elog(ERROR, "memkv does not support NoMovementScanDirection");
+		item = memkv_step(scan, dir);
+		if (item == NULL)
+			return false;
+	}
 
 	scan->xs_heaptid = item->tid;
 	scan->xs_recheck = false;
@@ -850,16 +901,7 @@ memkv_gettuple(IndexScanDesc scan, ScanDirection dir)
 		MemkvBatch *batch = &so->batches[so->active];
 
 		if (item->isnull)
-		{
-			Datum		value = (Datum) 0;
-			bool		isnull = true;
-
-			if (so->last_itup)
-				pfree(so->last_itup);
-			so->last_itup = index_form_tuple(RelationGetDescr(scan->indexRelation),
-											 &value, &isnull);
-			scan->xs_itup = so->last_itup;
-		}
+			scan->xs_itup = memkv_form_null_tuple(scan);
 		else
 			scan->xs_itup = memkv_form_key_tuple(so, batch->keybuf +
 												 item->key_offset,
