@@ -601,8 +601,9 @@ fst_postings_single_decoded(const FstPostingsGroup *grp, uint64_t ordinal,
 {
 	uint32_t	j = (uint32_t) (ordinal % FST_POSTINGS_GROUP);
 
-	if (!grp->singles_ready || !grp->all_singles ||
-		ordinal / FST_POSTINGS_GROUP != grp->group || j >= grp->nsingles)
+	/* grp->group first: the other fields are set only with it */
+	if (ordinal / FST_POSTINGS_GROUP != grp->group || !grp->singles_ready ||
+		!grp->all_singles || j >= grp->nsingles)
 		return 0;
 	*tid = grp->singles[j];
 	return 1;

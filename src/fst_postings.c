@@ -663,6 +663,7 @@ void
 fst_postings_group_reset(FstPostingsGroup *grp)
 {
 	grp->group = UINT64_MAX;
+	grp->singles_ready = false;
 }
 
 /*

@@ -348,6 +348,7 @@ memkv_batch_sink_add(void *arg, const uint8 *key, Size keylen,
 	MemkvBatch *batch = (MemkvBatch *) arg;
 
 	if (likely(ntids == 1 && batch->nitems < batch->maxitems &&
+			   batch->keybuf != NULL &&
 			   batch->keybuf_used + keylen <= batch->keybuf_size))
 	{
 		MemkvBatchItem *item = &batch->items[batch->nitems++];
