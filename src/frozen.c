@@ -755,16 +755,19 @@ memkv_frozen_pos_create(void)
 	return pos;
 }
 
-/* Forget the position (the next walk seeks). */
+/* Forget the position, if any (the next walk seeks). */
 void
 memkv_frozen_pos_forget(MemkvFrozenPos *pos)
 {
-	pos->valid = false;
+	if (pos)
+		pos->valid = false;
 }
 
 void
 memkv_frozen_pos_free(MemkvFrozenPos *pos)
 {
+	if (pos == NULL)
+		return;
 	kb_iter_free(&pos->it);
 	pfree(pos);
 }

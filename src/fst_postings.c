@@ -674,14 +674,12 @@ fst_postings_group_reset(FstPostingsGroup *grp)
 static void
 set_radix(FstPostingsGroup *grp)
 {
-	int			s;
-
+	/* radix >= 1 (load_group) */
 	grp->radix_shift = -1;
 	grp->radix_recip = 0;
-	for (s = 0; s < 64; s++)
-		if (grp->radix == ((uint64_t) 1 << s))
-			grp->radix_shift = s;
-	if (grp->radix_shift < 0)
+	if ((grp->radix & (grp->radix - 1)) == 0)
+		grp->radix_shift = __builtin_ctzll(grp->radix);
+	else
 		grp->radix_recip = UINT64_MAX / grp->radix + 1;
 }
 

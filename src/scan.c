@@ -568,6 +568,7 @@ memkv_fill(IndexScanDesc scan, MemkvBatch *batch, ScanDirection dir,
 	bool		walk_keys = bounds->want_keys;
 	bool		take_nulls = bounds->want_nulls;
 	bool		stopped = false;
+	bool		equality;		/* the range is one key */
 
 	memkv_batch_reset(batch);
 	/* kept valid only by a walk of the frozen layer alone, below */
@@ -614,6 +615,9 @@ memkv_fill(IndexScanDesc scan, MemkvBatch *batch, ScanDirection dir,
 		}
 	}
 
+	equality = lowerp && upperp && lowerp->inclusive && upperp->inclusive &&
+		memkv_key_cmp(lowerp->key, lowerp->len, upperp->key, upperp->len) == 0;
+
 	if (walk_keys || take_nulls)
 	{
 		MemkvMetaPageData meta;
@@ -636,11 +640,7 @@ memkv_fill(IndexScanDesc scan, MemkvBatch *batch, ScanDirection dir,
 		 * local copy of its FST without the lock (it takes a while), then
 		 * installed under the exclusive lock if the run is still current.
 		 */
-		if (walk_keys &&
-			!(lowerp && upperp && lowerp->inclusive && upperp->inclusive &&
-			  memkv_key_cmp(lowerp->key, lowerp->len, upperp->key,
-							upperp->len) == 0) &&
-			memkv_frozen_kb_wanted(entry, &meta))
+		if (walk_keys && !equality && memkv_frozen_kb_wanted(entry, &meta))
 		{
 			MemkvMetaPageData built_for = meta;
 			Size		kbsize = 0;
@@ -668,8 +668,17 @@ memkv_fill(IndexScanDesc scan, MemkvBatch *batch, ScanDirection dir,
 			sink.arg = batch;
 			sink.ntids = 0;
 			sink.stopped = false;
+			/* a range walk keeps its position; an equality has none */
+			if (so->frozen_pos == NULL && !equality)
+			{
+				MemoryContext old = MemoryContextSwitchTo(GetMemoryChunkContext(so));
+
+				so->frozen_pos = memkv_frozen_pos_create();
+				MemoryContextSwitchTo(old);
+			}
 			memkv_frozen_collect_to(frozen, &sink, lowerp, upperp, backward,
-									so->batch_target, so->frozen_pos,
+									so->batch_target,
+									equality ? NULL : so->frozen_pos,
 									from != NULL);
 			stopped = sink.stopped;
 		}
@@ -740,7 +749,7 @@ memkv_beginscan(Relation r, int nkeys, int norderbys)
 		memkv_batch_reset(&so->batches[i]);
 	for (i = 0; i < 3; i++)
 		memkv_run_init(&so->runs[i]);
-	so->frozen_pos = memkv_frozen_pos_create();
+	so->frozen_pos = NULL;		/* made by the first range walk */
 	scan->opaque = so;
 	return scan;
 }
