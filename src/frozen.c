@@ -697,14 +697,13 @@ memkv_frozen_read_postings(MemkvFrozen *fz, FstPostings *p, uint64 ordinal)
 	/* most keys have one TID: decoded a group at a time */
 	if (p == &fz->postings)
 	{
+		int			r;
+
 		if (fst_postings_single_decoded(&fz->postgrp, ordinal,
 										(FstTid *) fz->tidbuf))
 			return 1;
-	}
-	if (p == &fz->postings)
-	{
-		int			r = fst_postings_single(p, &fz->postgrp, ordinal,
-											(FstTid *) fz->tidbuf);
+		r = fst_postings_single(p, &fz->postgrp, ordinal,
+								(FstTid *) fz->tidbuf);
 
 		if (r < 0)
 			memkv_frozen_failed(fz, p->errmsg);

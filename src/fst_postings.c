@@ -849,32 +849,30 @@ decode_singles(FstPostings *p, FstPostingsGroup *grp)
 		uint64_t	bit = (uint64_t) k * grp->width;
 
 		/* one 8-byte load while 8 bytes are there (width <= 48) ... */
-		if (!bytewise)
+		if (!bytewise && bit / 8 + 8 <= nbytes)
+			v = (get_u64(b + bit / 8) >> (bit % 8)) & mask;
+		else
 		{
-			if (bit / 8 + 8 <= nbytes)
+			if (!bytewise)
 			{
-				v = (get_u64(b + bit / 8) >> (bit % 8)) & mask;
-				if (single_tid(p, grp, v, &grp->singles[k]) != 0)
-					return -1;
-				continue;
+				/* ... then byte by byte from the first bit not consumed */
+				bytewise = true;
+				pos = (size_t) (bit / 8);
+				if (bit % 8 != 0)
+				{
+					acc = (uint64_t) b[pos++] >> (bit % 8);
+					nacc = 8 - (int) (bit % 8);
+				}
 			}
-			/* ... then byte by byte from the first bit not consumed */
-			bytewise = true;
-			pos = (size_t) (bit / 8);
-			if (bit % 8 != 0)
+			while (nacc < grp->width)
 			{
-				acc = (uint64_t) b[pos++] >> (bit % 8);
-				nacc = 8 - (int) (bit % 8);
+				acc |= (uint64_t) b[pos++] << nacc;
+				nacc += 8;
 			}
+			v = acc & mask;
+			acc = grp->width < 64 ? acc >> grp->width : 0;
+			nacc -= grp->width;
 		}
-		while (nacc < grp->width)
-		{
-			acc |= (uint64_t) b[pos++] << nacc;
-			nacc += 8;
-		}
-		v = acc & mask;
-		acc = grp->width < 64 ? acc >> grp->width : 0;
-		nacc -= grp->width;
 		if (single_tid(p, grp, v, &grp->singles[k]) != 0)
 			return -1;
 	}

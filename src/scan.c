@@ -300,6 +300,20 @@ memkv_batch_reserve_keys(MemkvBatch *batch, Size more)
 										batch->keybuf_used + more, 1, 1024);
 }
 
+/* Append one item to a batch that has room for it. */
+static inline void
+memkv_batch_put_item(MemkvBatch *batch, const ItemPointerData *tid,
+					 bool isnull, Size key_offset, Size keylen)
+{
+	MemkvBatchItem *item = &batch->items[batch->nitems++];
+
+	/* tid may be unaligned (straight from a tree leaf) */
+	memcpy(&item->tid, tid, sizeof(ItemPointerData));
+	item->isnull = isnull;
+	item->key_offset = key_offset;
+	item->key_len = keylen;
+}
+
 /* Add TIDs under a key whose bytes are already at key_offset of keybuf. */
 static void
 memkv_batch_add_tids(MemkvBatch *batch, bool isnull, Size key_offset,
@@ -311,15 +325,7 @@ memkv_batch_add_tids(MemkvBatch *batch, bool isnull, Size key_offset,
 									   &batch->maxitems, batch->nitems + ntids,
 									   sizeof(MemkvBatchItem), 64);
 	for (i = 0; i < ntids; i++)
-	{
-		MemkvBatchItem *item = &batch->items[batch->nitems++];
-
-		/* tids may be unaligned (straight from a tree leaf) */
-		memcpy(&item->tid, &tids[i], sizeof(ItemPointerData));
-		item->isnull = isnull;
-		item->key_offset = key_offset;
-		item->key_len = keylen;
-	}
+		memkv_batch_put_item(batch, &tids[i], isnull, key_offset, keylen);
 }
 
 /* Add the TIDs of one key (or of the NULL key) to a batch. */
@@ -351,13 +357,8 @@ memkv_batch_sink_add(void *arg, const uint8 *key, Size keylen,
 			   batch->keybuf != NULL &&
 			   batch->keybuf_used + keylen <= batch->keybuf_size))
 	{
-		MemkvBatchItem *item = &batch->items[batch->nitems++];
-
 		memcpy(batch->keybuf + batch->keybuf_used, key, keylen);
-		memcpy(&item->tid, tids, sizeof(ItemPointerData));
-		item->isnull = false;
-		item->key_offset = batch->keybuf_used;
-		item->key_len = keylen;
+		memkv_batch_put_item(batch, tids, false, batch->keybuf_used, keylen);
 		batch->keybuf_used += keylen;
 		return;
 	}
@@ -830,13 +831,6 @@ memkv_step(IndexScanDesc scan, ScanDirection dir)
 	return &spare->items[so->cur];
 }
 
-/*
- * The index tuple of a non-NULL key for an index-only scan, formed in a
- * buffer the scan reuses (valid until the next call), as index_form_tuple
- * would form it: no null bitmap, the text datum with a 4-byte header at
- * the (MAXALIGNed) data offset.  A key-per-row palloc and text copy cost
- * more than the rest of returning the row.
- */
 /* Make the scan's index tuple buffer at least `size` bytes. */
 static pg_noinline void
 memkv_grow_itup_buf(MemkvScanOpaque so, Size size)
@@ -864,6 +858,13 @@ memkv_form_null_tuple(IndexScanDesc scan)
 	return so->last_itup;
 }
 
+/*
+ * The index tuple of a non-NULL key for an index-only scan, formed in a
+ * buffer the scan reuses (valid until the next call), as index_form_tuple
+ * would form it: no null bitmap, the text datum with a 4-byte header at
+ * the (MAXALIGNed) data offset.  A key-per-row palloc and text copy cost
+ * more than the rest of returning the row.
+ */
 static inline IndexTuple
 memkv_form_key_tuple(MemkvScanOpaque so, const char *key, Size keylen)
 {
