@@ -27,6 +27,8 @@
 #   MEMKV_TAP_TESTS="test/t/004_differential.pl ..."  run only these TAP tests
 #   MEMKV_SEED=N        seed for the randomized differential test
 #   MEMKV_SKIP_DEPS=1   do not run install-deps.sh (e.g. no network)
+#   PG_CONFIG=path      the PostgreSQL installation to build and test against
+#   PG_TEST_PORT_DIR=d  TAP port lock directory shared by concurrent runs
 
 set -euo pipefail
 
@@ -183,7 +185,7 @@ do_tap()
 	timeout -k 30 "$STEP_TIMEOUT" \
 		runuser -u postgres -- env -u PGHOST -u PGPORT -u PGUSER \
 		-u PGDATABASE -u PGDATA HOME="$WORK/tap" \
-		PG_TEST_PORT_DIR="$WORK/tap" \
+		PG_TEST_PORT_DIR="${PG_TEST_PORT_DIR:-$WORK/tap}" \
 		${MEMKV_SEED:+MEMKV_SEED=$MEMKV_SEED} \
 		make -C "$copy" installcheck REGRESS= ISOLATION= \
 		PROVE_FLAGS="--verbose --timer" "${prove_tests[@]}" </dev/null || rc=$?

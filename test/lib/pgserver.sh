@@ -14,7 +14,7 @@
 # PostgreSQL refuses to run as root, so everything server-side runs under
 # runuser as "postgres"; DIR is made owned by postgres.
 
-PG_BINDIR=${PG_BINDIR:-$(pg_config --bindir)}
+PG_BINDIR=${PG_BINDIR:-$(${PG_CONFIG:-pg_config} --bindir)}
 
 pg_as_postgres()
 {
