@@ -1,0 +1,55 @@
+/* memkv--1.1.sql: the memkv access method, its operator class, and its
+ * inspection functions. */
+
+-- complain if script is sourced in psql, rather than via CREATE EXTENSION
+\echo Use "CREATE EXTENSION memkv" to load this file. \quit
+
+CREATE FUNCTION memkv_handler(internal)
+RETURNS index_am_handler
+AS 'MODULE_PATHNAME'
+LANGUAGE C;
+
+CREATE ACCESS METHOD memkv TYPE INDEX HANDLER memkv_handler;
+COMMENT ON ACCESS METHOD memkv IS 'radix tree + FST index for text keys (C collation)';
+
+-- Strategies 1..5 follow btree so the planner can use memkv for ORDER BY;
+-- 6 is starts_with.  LIKE 'x%' is turned into >= and < by the planner.
+CREATE OPERATOR CLASS text_ops
+DEFAULT FOR TYPE text USING memkv AS
+    OPERATOR 1 < (text, text),
+    OPERATOR 2 <= (text, text),
+    OPERATOR 3 = (text, text),
+    OPERATOR 4 >= (text, text),
+    OPERATOR 5 > (text, text),
+    OPERATOR 6 ^@ (text, text),
+    FUNCTION 1 bttextcmp(text, text);
+
+CREATE FUNCTION memkv_state(index regclass,
+    OUT generation bigint,
+    OUT log_pages bigint,
+    OUT log_tuples bigint,
+    OUT delta_keys bigint,
+    OUT delta_tids bigint,
+    OUT shmem_bytes bigint,
+    OUT art_loaded boolean,
+    OUT frozen_keys bigint,
+    OUT frozen_tids bigint,
+    OUT frozen_pages bigint,
+    OUT fst_bytes bigint,
+    OUT posting_bytes bigint,
+    OUT freezes bigint,
+    OUT last_freeze timestamptz,
+    OUT cache_bytes bigint)
+RETURNS record
+AS 'MODULE_PATHNAME'
+LANGUAGE C STRICT VOLATILE;
+
+CREATE FUNCTION memkv_verify(index regclass)
+RETURNS SETOF text
+AS 'MODULE_PATHNAME'
+LANGUAGE C STRICT VOLATILE;
+
+CREATE FUNCTION memkv_freeze(index regclass)
+RETURNS void
+AS 'MODULE_PATHNAME'
+LANGUAGE C STRICT VOLATILE;
