@@ -9,8 +9,8 @@
 #
 # One command, run as root on a Debian 12 machine: installs what it needs,
 # builds memkv from this repository and the probe extension bench/probe and
-# installs both (make install DESTDIR=...) into a private copy of the
-# PostgreSQL 15 installation, so that nothing else that runs `make install`
+# installs both into a private copy of the PostgreSQL installation that
+# PG_CONFIG names (Debian's PostgreSQL 15 by default), so that nothing else that runs `make install`
 # on the machine meanwhile can change what is measured; fetches the data
 # sets (bench/data.sh), starts a throwaway server from that copy
 # (test/lib/pgserver.sh) and, for each data set, measures btree
@@ -167,31 +167,39 @@ install_deps()
 
 MEMKV_STATUS=ok
 MEMKV_SRC=$REPO
-# build_memkv: copy PostgreSQL's installation (bin, lib, share: PostgreSQL
-# finds lib and share relative to its binaries) to $PGROOT, and install
-# memkv and the probe there.
+# build_memkv: copy the PostgreSQL installation that PG_CONFIG names (the
+# Debian package's by default) to $PGROOT -- bin, lib, share and the server
+# headers, each under its own absolute path, so that the copy's pg_config
+# and binaries find the rest relative to themselves -- and build and install
+# memkv and the probe into the copy with the copy's pg_config.
 build_memkv()
 {
+	local src_config=${PG_CONFIG:-pg_config} d
 	PGROOT=$WORK/pginst
-	mkdir -p "$PGROOT/usr/lib/postgresql" "$PGROOT/usr/share/postgresql"
-	cp -a /usr/lib/postgresql/15 "$PGROOT/usr/lib/postgresql/"
-	cp -a /usr/share/postgresql/15 "$PGROOT/usr/share/postgresql/"
+	mkdir -p "$PGROOT"
+	for d in bindir pkglibdir sharedir includedir-server; do
+		d=$("$src_config" --$d)
+		mkdir -p "$PGROOT$(dirname "$d")"
+		cp -a "$d" "$PGROOT$(dirname "$d")/"
+	done
+	PG_BINDIR=$PGROOT$("$src_config" --bindir)
+	local pgc=$PG_BINDIR/pg_config
 	if [ -n "$MEMKV_REF" ]; then
 		MEMKV_SRC=$WORK/memkv-src
 		mkdir "$MEMKV_SRC"
 		git -C "$REPO" archive "$MEMKV_REF" | tar -x -C "$MEMKV_SRC"
 	fi
-	if ! { make -C "$MEMKV_SRC" -j2 &&
-		make -C "$MEMKV_SRC" install DESTDIR="$PGROOT"; } \
+	if ! { make -C "$MEMKV_SRC" -j2 PG_CONFIG="$pgc" &&
+		make -C "$MEMKV_SRC" install PG_CONFIG="$pgc"; } \
 		>"$OUT/logs/memkv-build.log" 2>&1; then
 		MEMKV_STATUS="not installable: make failed (logs/memkv-build.log)"
 		note "memkv: $MEMKV_STATUS"
 	fi
-	make -C "$BENCH_DIR/probe" >"$OUT/logs/probe-build.log" 2>&1
-	make -C "$BENCH_DIR/probe" install DESTDIR="$PGROOT" \
+	make -C "$BENCH_DIR/probe" PG_CONFIG="$pgc" >"$OUT/logs/probe-build.log" 2>&1
+	make -C "$BENCH_DIR/probe" install PG_CONFIG="$pgc" \
 		>>"$OUT/logs/probe-build.log" 2>&1
 	chmod -R a+rX "$PGROOT"
-	export PG_BINDIR=$PGROOT/usr/lib/postgresql/15/bin
+	export PG_BINDIR
 	export PATH=$PG_BINDIR:$PATH
 }
 
