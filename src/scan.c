@@ -12,12 +12,19 @@
  * previous one.  So a scan never returns a TID twice, and never misses one
  * that was indexed when it started (see src/README, "Scans").
  *
+ * Statistics: each descent counts as one index scan in
+ * pg_stat_user_indexes.idx_scan, as btree counts them in _bt_first: the
+ * first fetch after each (re)scan, and each getbitmap call.  idx_tup_read
+ * is counted by the executor's index AM layer (indexam.c) for every TID
+ * returned.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/relscan.h"
 #include "nodes/tidbitmap.h"
+#include "pgstat.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -792,6 +799,8 @@ memkv_step(IndexScanDesc scan, ScanDirection dir)
 
 	if (!so->started)
 	{
+		/* a new descent: one index scan, as btree counts it in _bt_first */
+		pgstat_count_index_scan(scan->indexRelation);
 		so->started = true;
 		memkv_fill(scan, cur, dir, NULL, NULL);
 		so->cur = backward ? cur->nitems : -1;
@@ -930,6 +939,8 @@ memkv_getbitmap(IndexScanDesc scan, TIDBitmap *tbm)
 	int64		ntids = 0;
 	MemkvBatchItem *from = NULL;
 
+	/* one descent per call, like btgetbitmap's _bt_first */
+	pgstat_count_index_scan(scan->indexRelation);
 	so->batch_target = MEMKV_MAX_BATCH;
 	for (;;)
 	{
