@@ -39,7 +39,17 @@ CREATE FUNCTION memkv_state(index regclass,
     OUT posting_bytes bigint,
     OUT freezes bigint,
     OUT last_freeze timestamptz,
-    OUT cache_bytes bigint)
+    OUT cache_bytes bigint,
+    OUT stat_freezes bigint,
+    OUT stat_freeze_time double precision,
+    OUT stat_bytes_written bigint,
+    OUT stat_wal_bytes bigint,
+    OUT stat_tids_frozen bigint,
+    OUT stat_dead_tids bigint,
+    OUT stat_worker_failures bigint,
+    OUT last_worker_error text,
+    OUT last_worker_error_time timestamptz,
+    OUT stats_reset timestamptz)
 RETURNS record
 AS 'MODULE_PATHNAME'
 LANGUAGE C STRICT VOLATILE;
@@ -53,3 +63,11 @@ CREATE FUNCTION memkv_freeze(index regclass)
 RETURNS void
 AS 'MODULE_PATHNAME'
 LANGUAGE C STRICT VOLATILE;
+
+-- Zero an index's memkv_state stat_* figures and its last worker error.
+-- Not for everyone, like pg_stat_reset_single_table_counters.
+CREATE FUNCTION memkv_stat_reset(index regclass)
+RETURNS void
+AS 'MODULE_PATHNAME'
+LANGUAGE C STRICT VOLATILE;
+REVOKE EXECUTE ON FUNCTION memkv_stat_reset(regclass) FROM PUBLIC;

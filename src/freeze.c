@@ -17,6 +17,7 @@
 #include "access/generic_xlog.h"
 #include "access/relation.h"
 #include "catalog/pg_class.h"
+#include "executor/instrument.h"
 #include "utils/acl.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -136,8 +137,8 @@ memkv_delete_page(Relation index, Buffer buf)
 	RecordFreeIndexPage(index, BufferGetBlockNumber(buf));
 }
 
-/* Delete pages [start, start + n). */
-static void
+/* Delete pages [start, start + n); returns n. */
+static BlockNumber
 memkv_delete_range(Relation index, BlockNumber start, BlockNumber n)
 {
 	BlockNumber i;
@@ -150,10 +151,14 @@ memkv_delete_range(Relation index, BlockNumber start, BlockNumber n)
 		memkv_delete_page(index, buf);
 		UnlockReleaseBuffer(buf);
 	}
+	return n;
 }
 
-/* Delete the log pages from `head` up to, not including, `stop`. */
-static void
+/*
+ * Delete the log pages from `head` up to, not including, `stop`; returns
+ * how many.
+ */
+static BlockNumber
 memkv_delete_log(Relation index, BlockNumber head, BlockNumber stop)
 {
 	BlockNumber blkno = head;
@@ -174,6 +179,7 @@ memkv_delete_log(Relation index, BlockNumber head, BlockNumber stop)
 		memkv_delete_page(index, buf);
 		UnlockReleaseBuffer(buf);
 	}
+	return visited;
 }
 
 /* A log entry copied out for sorting. */
@@ -331,7 +337,8 @@ memkv_freeze_cleanup(int code, Datum arg)
 /*
  * Merge the frozen layer and the delta of `index` into a new frozen
  * layer.  With `dead`, TIDs it reports dead are left out (VACUUM), and
- * *stats is filled in.
+ * *stats is filled in.  `trigger` says who asked, for the figures and the
+ * log line memkv_report_layer_op makes of the freeze once it is done.
  *
  * Inserts and scans go on meanwhile: the entry lock is held exclusively
  * only to set the delta trees aside (phase 1) and to switch to the new
@@ -342,7 +349,8 @@ memkv_freeze_cleanup(int code, Datum arg)
  */
 void
 memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
-				   void *dead_state, IndexBulkDeleteResult *stats)
+				   void *dead_state, IndexBulkDeleteResult *stats,
+				   MemkvFreezeTrigger trigger)
 {
 	MemoryContext cxt;
 	MemoryContext oldcxt;
@@ -369,7 +377,12 @@ memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
 				t_written,
 				t_switched,
 				t_end;
+	MemkvLayerOpReport report;
+	WalUsage	wal_start = pgWalUsage;
 
+	memset(&report, 0, sizeof(report));
+	report.op = "freeze";
+	report.trigger = trigger;
 	INSTR_TIME_SET_CURRENT(t_start);
 	LockPage(index, MEMKV_METAPAGE_BLKNO, ExclusiveLock);
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "memkv freeze",
@@ -401,8 +414,13 @@ memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
 		meta.nullpost_size <= memkv_shared->arena_size / 2)
 		memkv_frozen_cache_build(index, entry, &meta);
 	frozen = memkv_frozen_open(index, &meta, entry);
+	report.instance_id = meta.instance_id;
+	report.in_frozen_keys = meta.frozen_nkeys;
+	report.in_frozen_tids = meta.frozen_ntids;
 	if (!direct)
 	{
+		report.in_delta_keys = entry->keys.nkeys;
+		report.in_delta_tids = entry->keys.ntids + entry->nulls.ntids;
 		entry->imm_keys = entry->keys;
 		entry->imm_nulls = entry->nulls;
 		memset(&entry->keys, 0, sizeof(ArtTree));
@@ -421,6 +439,8 @@ memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
 		 */
 		memkv_read_log_run(index, &meta, &logrun, &lognulls,
 						   &entry->freeze_blkno, &entry->freeze_offset);
+		report.in_delta_keys = logrun.nkeys;
+		report.in_delta_tids = logrun.ntids + lognulls.ntids;
 		entry->freezing = true;
 	}
 
@@ -641,9 +661,10 @@ memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
 	 * spare region is freed (no scan reads it: it was retired by the
 	 * previous freeze).
 	 */
-	memkv_delete_log(index, old_log_head, boundary);
+	report.pages_freed = memkv_delete_log(index, old_log_head, boundary);
 	if (old_spare_start != InvalidBlockNumber && new_start != old_spare_start)
-		memkv_delete_range(index, old_spare_start, old_spare_npages);
+		report.pages_freed += memkv_delete_range(index, old_spare_start,
+												 old_spare_npages);
 	IndexFreeSpaceMapVacuum(index);
 	INSTR_TIME_SET_CURRENT(t_end);
 
@@ -660,6 +681,16 @@ memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextDelete(cxt);
 	UnlockPage(index, MEMKV_METAPAGE_BLKNO, ExclusiveLock);
+
+	report.out_keys = newmeta.frozen_nkeys;
+	report.out_tids = newmeta.frozen_ntids;
+	report.dead_tids = removed;
+	report.pages_written = newmeta.frozen_npages;
+	report.bytes_written = (uint64) newmeta.frozen_npages * BLCKSZ;
+	WalUsageAccumDiff(&report.wal, &pgWalUsage, &wal_start);
+	report.elapsed_ms = INSTR_TIME_GET_MILLISEC(t_end) -
+		INSTR_TIME_GET_MILLISEC(t_start);
+	memkv_report_layer_op(index, &report);
 
 	if (stats)
 	{
@@ -681,7 +712,7 @@ memkv_freeze(PG_FUNCTION_ARGS)
 	if (!pg_class_ownercheck(index->rd_index->indrelid, GetUserId()))
 		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_INDEX,
 					   RelationGetRelationName(index));
-	memkv_freeze_index(index, NULL, NULL, NULL);
+	memkv_freeze_index(index, NULL, NULL, NULL, MEMKV_TRIGGER_SQL);
 	relation_close(index, RowExclusiveLock);
 	PG_RETURN_VOID();
 }

@@ -46,6 +46,7 @@ memkv_request_hook(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	memkv_shmem_request();
+	memkv_stats_shmem_request();
 }
 
 static void
@@ -54,6 +55,7 @@ memkv_startup_hook(void)
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
 	memkv_shmem_startup();
+	memkv_stats_shmem_startup();
 }
 
 /*
@@ -94,6 +96,15 @@ _PG_init(void)
 							1000000, 0, INT_MAX,
 							PGC_SIGHUP,
 							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("memkv.log_freeze_min_duration",
+							"Sets the minimum execution time above which memkv freezes will be logged.",
+							"Zero logs every freeze. -1 turns freeze logging off.",
+							&memkv_log_freeze_min_duration,
+							600000, -1, INT_MAX,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("memkv.debug_freeze_pause_lock",

@@ -49,11 +49,17 @@ typedef struct MemkvLogCounts
 	uint64		tuples;
 } MemkvLogCounts;
 
+/* Columns of memkv_state in 1.1; the 1.0 definition has the first 15. */
+#define MEMKV_STATE_COLS 25
+
 /*
  * memkv_state(index regclass) returns (epoch, log_pages, log_tuples,
- * delta_keys, delta_tids, shmem_bytes, art_loaded): art_loaded says
+ * delta_keys, delta_tids, shmem_bytes, art_loaded, ...): art_loaded says
  * whether the delta tree was already current in shared memory; the call
- * loads it in any case so the other figures are exact.
+ * loads it in any case so the other figures are exact.  The stat_* columns
+ * and the last worker error are the index's cumulative figures (stats.c),
+ * which live apart from the registry entry.  Works with the 1.0 definition
+ * of the function too (15 columns), until ALTER EXTENSION UPDATE.
  */
 Datum
 memkv_state(PG_FUNCTION_ARGS)
@@ -61,8 +67,9 @@ memkv_state(PG_FUNCTION_ARGS)
 	Oid			relid = PG_GETARG_OID(0);
 	Relation	index = memkv_open_index(relid, AccessShareLock);
 	TupleDesc	tupdesc;
-	Datum		values[15];
-	bool		nulls[15] = {false};
+	Datum		values[MEMKV_STATE_COLS];
+	bool		nulls[MEMKV_STATE_COLS] = {false};
+	MemkvStats	st;
 	MemkvMetaPageData meta;
 	MemkvEntry *entry;
 	bool		loaded;
@@ -74,6 +81,9 @@ memkv_state(PG_FUNCTION_ARGS)
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
+	if (tupdesc->natts > MEMKV_STATE_COLS)
+		elog(ERROR, "memkv_state: the SQL definition has %d columns, the library knows %d",
+			 tupdesc->natts, MEMKV_STATE_COLS);
 
 	entry = memkv_entry_acquire(index, LW_SHARED);
 	memkv_read_meta(index, &meta);
@@ -114,6 +124,24 @@ memkv_state(PG_FUNCTION_ARGS)
 	values[14] = Int64GetDatum((int64) (entry->frozen_cache_bytes +
 										 entry->frozen_kb_bytes));
 	memkv_entry_release(entry);
+
+	memkv_stats_get(MyDatabaseId, relid, meta.instance_id, &st);
+	values[15] = Int64GetDatum(st.freezes);
+	values[16] = Float8GetDatum(st.freeze_ms);
+	values[17] = Int64GetDatum(st.bytes_written);
+	values[18] = Int64GetDatum(st.wal_bytes);
+	values[19] = Int64GetDatum(st.delta_tids);
+	values[20] = Int64GetDatum(st.dead_tids);
+	values[21] = Int64GetDatum(st.worker_failures);
+	if (st.last_error_at != 0)
+	{
+		values[22] = CStringGetTextDatum(st.last_error);
+		values[23] = TimestampTzGetDatum(st.last_error_at);
+	}
+	else
+		nulls[22] = nulls[23] = true;
+	values[24] = TimestampTzGetDatum(st.reset_at);
+	nulls[24] = (st.reset_at == 0);
 
 	relation_close(index, AccessShareLock);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));

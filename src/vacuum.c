@@ -29,7 +29,8 @@ memkv_bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	memkv_check_loaded();
 	if (stats == NULL)
 		stats = (IndexBulkDeleteResult *) palloc0(sizeof(IndexBulkDeleteResult));
-	memkv_freeze_index(info->index, callback, callback_state, stats);
+	memkv_freeze_index(info->index, callback, callback_state, stats,
+					   MEMKV_TRIGGER_VACUUM);
 	return stats;
 }
 
@@ -63,7 +64,8 @@ memkv_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 		has_delta = entry->keys.ntids + entry->nulls.ntids > 0;
 		memkv_entry_release(entry);
 		if (has_delta)
-			memkv_freeze_index(index, NULL, NULL, NULL);
+			memkv_freeze_index(index, NULL, NULL, NULL,
+							   MEMKV_TRIGGER_VACUUM_CLEANUP);
 	}
 
 	/* hold off freezes (whose new pages are not in the metapage yet) */

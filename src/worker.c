@@ -27,6 +27,7 @@
 #include "postmaster/bgworker.h"
 #include "storage/ipc.h"
 #include "utils/rel.h"
+#include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
@@ -38,6 +39,13 @@ int			memkv_freeze_threshold = 1000000;
 #define MEMKV_FREEZE_RETRY_SECS 10
 
 PGDLLEXPORT void memkv_freeze_worker_main(Datum main_arg);
+
+/*
+ * The worker's index as named in log lines, and its build (instance_id),
+ * once known: for the report of a failure (memkv_worker_failed).
+ */
+static char *worker_index_name = NULL;
+static uint64 worker_instance_id = 0;
 
 /* The delta size at which this index should be frozen. */
 static int64
@@ -132,22 +140,16 @@ memkv_worker_clear_request(int code, Datum arg)
 }
 
 /*
- * Entry point of the "memkv freeze" background worker: connect to the
- * database, freeze the index named by main_arg, exit.
+ * The worker's job, inside its transaction: open the index named by
+ * `indexoid` (if it still is a memkv index) and freeze it, again (up to
+ * ten rounds) while writes made during a freeze leave the delta past the
+ * threshold.  Clears the index's request mark whatever happens.
  */
-void
-memkv_freeze_worker_main(Datum main_arg)
+static void
+memkv_worker_freeze(Oid indexoid)
 {
-	Oid			indexoid = DatumGetObjectId(main_arg);
-	Oid			dboid;
 	Relation	index;
 
-	memcpy(&dboid, MyBgworkerEntry->bgw_extra, sizeof(Oid));
-	BackgroundWorkerUnblockSignals();
-	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
-
-	SetCurrentStatementStartTimestamp();
-	StartTransactionCommand();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	pgstat_report_activity(STATE_RUNNING, "memkv freeze");
 
@@ -158,6 +160,8 @@ memkv_freeze_worker_main(Datum main_arg)
 		MemkvEntry *entry = memkv_entry_acquire(index, LW_SHARED);
 
 		memkv_entry_release(entry);
+		worker_index_name = MemoryContextStrdup(TopMemoryContext,
+												memkv_index_log_name(index));
 		PG_ENSURE_ERROR_CLEANUP(memkv_worker_clear_request,
 								PointerGetDatum(entry));
 		{
@@ -170,7 +174,10 @@ memkv_freeze_worker_main(Datum main_arg)
 				uint64		delta;
 				int64		threshold = memkv_threshold(index);
 
-				memkv_freeze_index(index, NULL, NULL, NULL);
+				memkv_read_meta(index, &meta);
+				worker_instance_id = meta.instance_id;
+				memkv_freeze_index(index, NULL, NULL, NULL,
+								   MEMKV_TRIGGER_WORKER);
 				entry = memkv_open_synced(index, LW_SHARED, &meta);
 				delta = entry->keys.ntids + entry->nulls.ntids;
 				memkv_entry_release(entry);
@@ -186,7 +193,66 @@ memkv_freeze_worker_main(Datum main_arg)
 		relation_close(index, RowExclusiveLock);
 
 	PopActiveSnapshot();
-	CommitTransactionCommand();
+}
+
+/*
+ * The worker's freeze failed with the error being handled: abort, record
+ * the error in the index's figures (memkv_state's last_worker_error), and
+ * log it -- once: not again while later attempts fail the same way
+ * (stats.c).  The ERROR itself is not emitted, so that retries do not
+ * fill the log.
+ */
+static void
+memkv_worker_failed(Oid dboid, Oid indexoid)
+{
+	ErrorData  *edata;
+
+	HOLD_INTERRUPTS();
+	MemoryContextSwitchTo(TopMemoryContext);
+	edata = CopyErrorData();
+	FlushErrorState();
+	AbortCurrentTransaction();
+	if (memkv_stats_worker_failed(dboid, indexoid, worker_instance_id,
+								  edata->message))
+		ereport(LOG,
+				(errmsg("memkv background freeze of index \"%s\" failed: %s",
+						worker_index_name ? worker_index_name :
+						psprintf("%u", indexoid),
+						edata->message),
+				 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
+				 errhint("The freeze is retried later; further failures for the same reason are not logged.  memkv_state() shows the last error.")));
+	FreeErrorData(edata);
+	RESUME_INTERRUPTS();
+}
+
+/*
+ * Entry point of the "memkv freeze" background worker: connect to the
+ * database, freeze the index named by main_arg, exit.  A failure is
+ * reported by memkv_worker_failed, and the worker still exits normally
+ * (no "exited with exit code 1" line per attempt).
+ */
+void
+memkv_freeze_worker_main(Datum main_arg)
+{
+	Oid			indexoid = DatumGetObjectId(main_arg);
+	Oid			dboid;
+
+	memcpy(&dboid, MyBgworkerEntry->bgw_extra, sizeof(Oid));
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(dboid, InvalidOid, 0);
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PG_TRY();
+	{
+		memkv_worker_freeze(indexoid);
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		memkv_worker_failed(dboid, indexoid);
+	}
+	PG_END_TRY();
 	pgstat_report_activity(STATE_IDLE, NULL);
 	proc_exit(0);
 }

@@ -1,0 +1,233 @@
+# test/t/016_freeze_log.pl -- what a DBA sees of freezes: the log line of
+# memkv.log_freeze_min_duration, memkv_state's cumulative figures, and a
+# failing background freeze.
+#
+#   * memkv.log_freeze_min_duration = -1 logs no freeze, 0 logs every one,
+#     one hour logs none of these quick ones; the line names the index
+#     (database.schema.name), the trigger (memkv_freeze(), VACUUM,
+#     background worker), keys and TIDs in and out, dead TIDs dropped,
+#     pages and bytes written, pages freed, WAL and the elapsed time;
+#   * memkv_state's stat_* figures add up every freeze, survive the
+#     eviction of the index's registry entry (memkv.max_indexes = 2 and
+#     other indexes used), are zeroed by memkv_stat_reset (superuser only),
+#     start over after REINDEX and after a restart;
+#   * a background freeze that fails (the frozen run no longer matches its
+#     checksum) is retried, but logs its reason once, and memkv_state shows
+#     the error and the number of failures.
+
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('freezelog');
+$node->init(extra => [ '--locale=C', '--encoding=UTF8' ]);
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'memkv'
+autovacuum = off
+memkv.max_indexes = 2
+memkv.log_freeze_min_duration = -1
+});
+$node->start;
+
+# Set memkv.log_freeze_min_duration in ms (PGC_SIGHUP, like
+# log_autovacuum_min_duration) and wait until this server uses it.
+sub set_log_min
+{
+	my ($value) = @_;
+	$node->safe_psql('postgres',
+		"ALTER SYSTEM SET memkv.log_freeze_min_duration = '$value'; SELECT pg_reload_conf()");
+	$node->poll_query_until('postgres',
+		"SELECT setting = '$value' FROM pg_settings WHERE name = 'memkv.log_freeze_min_duration'")
+	  or die "memkv.log_freeze_min_duration did not become $value";
+}
+
+# The server log written since byte $offset.
+sub log_since
+{
+	my ($offset) = @_;
+	return slurp_file($node->logfile, $offset);
+}
+
+sub mstat
+{
+	my ($index, $cols) = @_;
+	return $node->safe_psql('postgres', "SELECT $cols FROM memkv_state('$index')");
+}
+
+$node->safe_psql('postgres', q{
+CREATE EXTENSION memkv;
+CREATE TABLE a (id int, k text COLLATE "C");
+INSERT INTO a SELECT g, 'a/' || g FROM generate_series(1, 1000) g;
+CREATE INDEX a_k ON a USING memkv (k) WITH (freeze_threshold = 0);
+});
+is(mstat('a_k', 'stat_freezes, stat_bytes_written, stats_reset IS NULL'),
+	'0|0|t', 'a fresh index has no freeze figures');
+
+# -1: no line
+my $offset = -s $node->logfile;
+$node->safe_psql('postgres', q{
+INSERT INTO a SELECT g, 'b/' || g FROM generate_series(1, 300) g;
+SELECT memkv_freeze('a_k');
+});
+unlike(log_since($offset), qr/memkv freeze of index/,
+	'log_freeze_min_duration = -1: the freeze leaves no line');
+
+# 0: every freeze logs its line, with every field
+set_log_min('0');
+$offset = -s $node->logfile;
+$node->safe_psql('postgres', q{
+INSERT INTO a SELECT g, 'c/' || g FROM generate_series(1, 200) g;
+SELECT memkv_freeze('a_k');
+});
+my $log = log_since($offset);
+like(
+	$log,
+	qr/LOG:  memkv freeze of index "postgres\.public\.a_k" \(triggered by memkv_freeze\(\)\): in: frozen 1300 keys 1300 TIDs, delta 200 keys 200 TIDs; out: 1500 keys 1500 TIDs; dead TIDs dropped: 0; written: [1-9]\d* pages, [1-9]\d* bytes; freed: \d+ pages; WAL: [1-9]\d* records, \d+ full page images, [1-9]\d* bytes; elapsed: \d+\.\d{3} s\n/,
+	'log_freeze_min_duration = 0: memkv_freeze logs one line with its figures');
+my @lines = ($log =~ /memkv freeze of index/g);
+is(scalar @lines, 1, 'one line per freeze');
+
+# VACUUM: a freeze that drops dead TIDs, then one by the cleanup
+$offset = -s $node->logfile;
+$node->safe_psql('postgres', q{
+DELETE FROM a WHERE k LIKE 'b/1%';
+VACUUM a;
+INSERT INTO a SELECT g, 'd/' || g FROM generate_series(1, 50) g;
+VACUUM a;
+});
+$log = log_since($offset);
+like($log,
+	qr/memkv freeze of index "postgres\.public\.a_k" \(triggered by VACUUM\): in: frozen 1500 keys 1500 TIDs, delta 0 keys 0 TIDs; out: 1389 keys 1389 TIDs; dead TIDs dropped: 111;/,
+	'VACUUM: the line counts the dead TIDs dropped');
+like($log,
+	qr/memkv freeze of index "postgres\.public\.a_k" \(triggered by VACUUM cleanup\): in: frozen 1389 keys 1389 TIDs, delta 50 keys 50 TIDs; out: 1439 keys/,
+	'VACUUM without dead TIDs: the cleanup freeze is logged as such');
+
+# the background worker
+$offset = -s $node->logfile;
+$node->safe_psql('postgres', q{
+ALTER INDEX a_k SET (freeze_threshold = 100);
+INSERT INTO a SELECT g, 'e/' || g FROM generate_series(1, 150) g;
+});
+ok( $node->poll_query_until('postgres',
+		"SELECT delta_tids = 0 FROM memkv_state('a_k')"),
+	'the worker froze the delta');
+$node->wait_for_log(
+	qr/memkv freeze of index "postgres\.public\.a_k" \(triggered by background worker\): in: frozen 1439 keys 1439 TIDs, delta 150 keys 150 TIDs;/,
+	$offset);
+pass('the worker\'s freeze is logged with its trigger');
+
+# the figures add up all five freezes
+is( mstat('a_k',
+		'stat_freezes, stat_tids_frozen, stat_dead_tids, stat_bytes_written > 0, '
+		  . 'stat_bytes_written % current_setting(\'block_size\')::int, stat_wal_bytes > 0, '
+		  . 'stat_freeze_time > 0, stat_worker_failures, last_worker_error IS NULL'),
+	'5|700|111|t|0|t|t|0|t',
+	'memkv_state: freezes, TIDs frozen, dead TIDs, bytes and WAL written, time');
+my $bytes5 = mstat('a_k', 'stat_bytes_written');
+
+# a threshold above the freeze's time: no line, but the figures still count
+set_log_min('3600000');
+$offset = -s $node->logfile;
+$node->safe_psql('postgres', q{
+INSERT INTO a SELECT g, 'f/' || g FROM generate_series(1, 20) g;
+SELECT memkv_freeze('a_k');
+});
+unlike(log_since($offset), qr/memkv freeze of index/,
+	'a freeze quicker than log_freeze_min_duration leaves no line');
+is(mstat('a_k', "stat_freezes, stat_bytes_written > $bytes5"),
+	'6|t', 'it is counted all the same');
+
+# eviction of the registry entry (2 slots, two other indexes used)
+$node->safe_psql('postgres', q{
+CREATE TABLE o (k text COLLATE "C");
+CREATE INDEX o1 ON o USING memkv (k);
+CREATE INDEX o2 ON o USING memkv (k);
+INSERT INTO o SELECT 'o/' || g FROM generate_series(1, 100) g;
+SET enable_seqscan = off;
+SELECT count(*) FROM o WHERE k LIKE 'o/1%';
+});
+is(mstat('a_k', 'art_loaded, stat_freezes, stat_tids_frozen'),
+	'f|6|720', 'the figures survive the eviction of the registry entry');
+
+# memkv_stat_reset: zeroes them, for superusers only
+$node->safe_psql('postgres', 'CREATE ROLE mortal LOGIN');
+my ($ret, $stdout, $stderr) = $node->psql('postgres',
+	"SELECT memkv_stat_reset('a_k')", extra_params => [ '-U', 'mortal' ]);
+like($stderr, qr/permission denied for function memkv_stat_reset/,
+	'memkv_stat_reset is not for PUBLIC');
+$node->safe_psql('postgres', "SELECT memkv_stat_reset('a_k')");
+is(mstat('a_k', 'stat_freezes, stat_tids_frozen, stat_bytes_written, stats_reset IS NOT NULL'),
+	'0|0|0|t', 'memkv_stat_reset zeroes the figures and says when');
+$node->safe_psql('postgres', "SELECT memkv_freeze('a_k')");
+is(mstat('a_k', 'stat_freezes, stats_reset IS NOT NULL'), '1|t',
+	'and they count again from there');
+
+# REINDEX builds another index: its figures start from zero
+$node->safe_psql('postgres', 'REINDEX INDEX a_k');
+is(mstat('a_k', 'stat_freezes, stat_bytes_written, stats_reset IS NULL'),
+	'0|0|t', 'REINDEX: no figures inherited from the old build');
+$node->safe_psql('postgres', "SELECT memkv_freeze('a_k')");
+is(mstat('a_k', 'stat_freezes'), '1', 'the new build counts its own');
+
+# a restart: the figures start from zero
+$node->restart;
+is(mstat('a_k', 'stat_freezes, stat_bytes_written, stats_reset IS NULL'),
+	'0|0|t', 'a restart zeroes the figures');
+
+# A failing background freeze: damage the data of bad_k's frozen run
+# (header and trailer kept), so that every freeze fails on the checksum.
+$node->safe_psql('postgres', q{
+CREATE TABLE bad (id int, k text COLLATE "C");
+INSERT INTO bad SELECT g, 'host' || (g % 97) || '/path/' || md5(g::text)
+  FROM generate_series(1, 30000) g;
+CREATE INDEX bad_k ON bad USING memkv (k) WITH (freeze_threshold = 50);
+});
+my $path = $node->safe_psql('postgres', "SELECT pg_relation_filepath('bad_k')");
+my $nblocks = $node->safe_psql('postgres',
+	"SELECT pg_relation_size('bad_k') / current_setting('block_size')::int");
+$node->stop;
+my $file = $node->data_dir . "/$path";
+open(my $fh, '+<', $file) or die "open $file: $!";
+binmode $fh;
+my $at = int($nblocks / 2) * 8192 + 4000;
+seek($fh, $at, 0) or die "seek: $!";
+my $old8;
+read($fh, $old8, 8) == 8 or die "read: $!";
+seek($fh, $at, 0) or die "seek: $!";
+print $fh (join '', map { chr(ord($_) ^ 0xA5) } split //, $old8) or die "write: $!";
+close($fh) or die "close: $!";
+$node->start;
+set_log_min('0');
+
+$offset = -s $node->logfile;
+$node->safe_psql('postgres',
+	"INSERT INTO bad SELECT g, 'new/' || g FROM generate_series(1, 60) g");
+ok( $node->poll_query_until('postgres',
+		"SELECT stat_worker_failures >= 1 FROM memkv_state('bad_k')"),
+	'the background freeze of the damaged index failed');
+# every insert past the threshold asks for a freeze again: keep inserting
+# until a worker has retried (and failed) twice more
+ok( $node->poll_query_until('postgres', q{
+		WITH ins AS (INSERT INTO bad VALUES (0, 'again') RETURNING 1)
+		SELECT stat_worker_failures >= 3
+		FROM memkv_state('bad_k'), (SELECT count(*) FROM ins) i}),
+	'the freeze was retried and failed again');
+$log = log_since($offset);
+my @failed = ($log =~ /LOG:  memkv background freeze of index "postgres\.public\.bad_k" failed: ([^\n]+)/g);
+is(scalar @failed, 1, 'the failure is logged once, not once per retry');
+like($failed[0] // '', qr/checksum/, 'the line says why');
+unlike($log, qr/"memkv freeze" \(PID \d+\) exited with exit code/,
+	'the failed workers exit normally');
+is(mstat('bad_k', "last_worker_error LIKE '%checksum%', last_worker_error_time IS NOT NULL, stat_freezes"),
+	't|t|0', 'memkv_state shows the last worker error');
+
+# REINDEX repairs it; the error belonged to the old build
+$node->safe_psql('postgres', 'REINDEX INDEX bad_k');
+is(mstat('bad_k', 'last_worker_error IS NULL, stat_worker_failures'),
+	't|0', 'after REINDEX the old error is gone');
+
+$node->stop;
+done_testing();
