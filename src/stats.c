@@ -260,7 +260,11 @@ memkv_index_log_name(Relation index)
 static const char *
 memkv_trigger_name(MemkvFreezeTrigger trigger)
 {
+#if PG_VERSION_NUM >= 170000
+	bool		av = AmAutoVacuumWorkerProcess();
+#else
 	bool		av = IsAutoVacuumWorkerProcess();
+#endif
 
 	switch (trigger)
 	{
