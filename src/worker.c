@@ -13,7 +13,9 @@
  * The worker freezes again (up to ten times) while writes made during its
  * freeze leave the delta past the threshold.  The mark is cleared when
  * the worker is done, so there is at most one worker per index; a worker that could not start is retried by a later
- * insert once memkv.freeze_retry has passed.
+ * insert once memkv.freeze_retry has passed.  A worker whose freeze fails
+ * records the error for memkv_state and logs it, once per run of failures
+ * for the same reason (memkv_worker_failed, stats.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -26,8 +28,8 @@
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
 #include "storage/ipc.h"
-#include "utils/rel.h"
 #include "utils/memutils.h"
+#include "utils/rel.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
