@@ -117,10 +117,18 @@ memkv_request_freeze(Relation index, MemkvEntry *entry, bool force)
 	entry->freeze_requested = true;
 	entry->freeze_requested_at = now;
 	if (!RegisterDynamicBackgroundWorker(&worker, NULL))
-		ereport(DEBUG1,
+	{
+		/* a failed background freeze: recorded, and logged once (stats.c) */
+		bool		first = memkv_stats_worker_failed(MyDatabaseId,
+													  RelationGetRelid(index),
+													  entry->instance_id,
+													  "could not start a memkv freeze worker");
+
+		ereport(first ? LOG : DEBUG1,
 				(errmsg("could not start a memkv freeze worker for index \"%s\"",
 						RelationGetRelationName(index)),
-				 errhint("Consider increasing max_worker_processes.")));
+				 errhint("Consider increasing max_worker_processes.  Further failures to start one are not logged; memkv_state() shows the last error.")));
+	}
 }
 
 /*

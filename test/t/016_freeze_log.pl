@@ -13,7 +13,8 @@
 #     start over after REINDEX and after a restart;
 #   * a background freeze that fails (the frozen run no longer matches its
 #     checksum) is retried, but logs its reason once, and memkv_state shows
-#     the error and the number of failures.
+#     the error and the number of failures; so does a worker that cannot
+#     start (max_worker_processes = 0).
 
 use strict;
 use warnings;
@@ -228,6 +229,26 @@ is(mstat('bad_k', "last_worker_error LIKE '%checksum%', last_worker_error_time I
 $node->safe_psql('postgres', 'REINDEX INDEX bad_k');
 is(mstat('bad_k', 'last_worker_error IS NULL, stat_worker_failures'),
 	't|0', 'after REINDEX the old error is gone');
+
+# No worker slot: the background freeze cannot even start.  That is
+# logged once too (the request is retried after 10 s), and recorded.
+$node->safe_psql('postgres', q{
+CREATE TABLE nw (k text COLLATE "C");
+CREATE INDEX nw_k ON nw USING memkv (k) WITH (freeze_threshold = 10);
+});
+$node->append_conf('postgresql.conf', 'max_worker_processes = 0');
+$node->restart;
+$offset = -s $node->logfile;
+$node->safe_psql('postgres',
+	"INSERT INTO nw SELECT 'nw/' || g FROM generate_series(1, 20) g");
+is(mstat('nw_k', 'stat_worker_failures, last_worker_error'),
+	'1|could not start a memkv freeze worker',
+	'a worker that cannot start is a failed background freeze');
+sleep(11);
+$node->safe_psql('postgres', "INSERT INTO nw VALUES ('nw/again')");
+is(mstat('nw_k', 'stat_worker_failures'), '2', 'it was retried after 10 s');
+my @nostart = (log_since($offset) =~ /LOG:  could not start a memkv freeze worker for index "nw_k"/g);
+is(scalar @nostart, 1, 'and logged once');
 
 $node->stop;
 done_testing();
