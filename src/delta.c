@@ -86,15 +86,22 @@ memkv_new_instance_id(void)
 
 /*
  * Raise the corrupted-index error unless `page` is a memkv page carrying
- * one of `expect_flags`.
+ * one of `expect_flags`, with page header pointers that keep its line
+ * pointers and items inside the page (the buffer manager checks them when
+ * it reads a page from disk; checked again here because everything memkv
+ * reads from a page is bounded by them).  Caller holds a lock on the
+ * buffer (or, in recovery, a pin on a page only replay changes).
  */
 void
 memkv_check_page(Relation index, Buffer buf, Page page, uint16 expect_flags)
 {
+	PageHeader	phdr = (PageHeader) page;
 	MemkvPageOpaque opaque = MemkvPageGetOpaque(page);
 
-	if (PageIsNew(page) ||
-		PageGetSpecialSize(page) != MAXALIGN(sizeof(MemkvPageOpaqueData)) ||
+	if (!MemkvPageHasOpaque(page) ||
+		phdr->pd_lower < SizeOfPageHeaderData ||
+		phdr->pd_lower > phdr->pd_upper ||
+		phdr->pd_upper > phdr->pd_special ||
 		opaque->page_id != MEMKV_PAGE_ID ||
 		(opaque->flags & expect_flags) == 0)
 		ereport(ERROR,
@@ -105,7 +112,93 @@ memkv_check_page(Relation index, Buffer buf, Page page, uint16 expect_flags)
 				 errhint("Please REINDEX it.")));
 }
 
-/* Copy the metapage's contents into *meta, checking magic and version. */
+/* Raise the corruption error for a metapage field out of range. */
+static void
+memkv_meta_corrupted(Relation index, const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INDEX_CORRUPTED),
+			 errmsg("metapage of index \"%s\" is corrupted: %s",
+					RelationGetRelationName(index), what),
+			 errhint("Please REINDEX it.")));
+}
+
+/*
+ * Check the metapage fields that need nothing but the metapage: block
+ * numbers that name no page memkv can use, a frozen run whose byte sizes
+ * do not fit its pages or whose pages would pass the largest block
+ * number, a spare region overlapping the run.  What needs the relation's
+ * size is checked by memkv_check_meta_blocks, where a block is followed.
+ */
+static void
+memkv_check_meta_fields(Relation index, const MemkvMetaPageData *meta)
+{
+	if (meta->log_head == MEMKV_METAPAGE_BLKNO ||
+		meta->log_head == InvalidBlockNumber ||
+		meta->log_tail == MEMKV_METAPAGE_BLKNO ||
+		meta->log_tail == InvalidBlockNumber)
+		memkv_meta_corrupted(index, "the delta log's head or tail is out of range");
+	if (meta->log_head_offset < FirstOffsetNumber ||
+		meta->log_head_offset > MaxOffsetNumber)
+		memkv_meta_corrupted(index, "the delta log's head offset is out of range");
+	if (meta->frozen_start != InvalidBlockNumber)
+	{
+		uint64		room = (uint64) meta->frozen_npages * MEMKV_FROZEN_CHUNK;
+		uint64		extent = Max(meta->frozen_alloc, meta->frozen_npages);
+
+		if (meta->frozen_start == MEMKV_METAPAGE_BLKNO ||
+			meta->frozen_npages == 0 ||
+			(uint64) meta->frozen_start + extent > MaxBlockNumber)
+			memkv_meta_corrupted(index, "the frozen run's pages are out of range");
+		/* each size alone first, so that the sum cannot wrap */
+		if (meta->fst_size > room || meta->postings_size > room ||
+			meta->nullpost_size > room ||
+			meta->fst_size + meta->postings_size + meta->nullpost_size > room ||
+			meta->fst_size + meta->postings_size + meta->nullpost_size +
+			MEMKV_FROZEN_CHUNK <= room)
+			memkv_meta_corrupted(index, "the frozen run's sizes do not match its pages");
+		if (meta->frozen_epoch > meta->epoch)
+			memkv_meta_corrupted(index, "the frozen run is newer than the index");
+	}
+	if (meta->spare_start != InvalidBlockNumber)
+	{
+		if (meta->spare_start == MEMKV_METAPAGE_BLKNO ||
+			(uint64) meta->spare_start + meta->spare_npages > MaxBlockNumber)
+			memkv_meta_corrupted(index, "the spare region is out of range");
+		if (meta->frozen_start != InvalidBlockNumber &&
+			meta->spare_start < meta->frozen_start +
+			Max(meta->frozen_alloc, meta->frozen_npages) &&
+			meta->frozen_start < meta->spare_start + meta->spare_npages)
+			memkv_meta_corrupted(index, "the spare region overlaps the frozen run");
+	}
+}
+
+/*
+ * Check that the blocks the metapage names lie inside the relation of
+ * `nblocks` blocks: the log's head and tail, the frozen run with its
+ * reserved room, the spare region.  Callers that follow one of them call
+ * this first (memkv_read_meta does not: it would cost every scan batch a
+ * system call for the relation's size).
+ */
+void
+memkv_check_meta_blocks(Relation index, const MemkvMetaPageData *meta,
+						BlockNumber nblocks)
+{
+	if (meta->log_head >= nblocks || meta->log_tail >= nblocks)
+		memkv_meta_corrupted(index, "the delta log points past the end of the relation");
+	if (meta->frozen_start != InvalidBlockNumber &&
+		(uint64) meta->frozen_start + meta->frozen_npages > nblocks)
+		memkv_meta_corrupted(index, "the frozen run lies past the end of the relation");
+	if (meta->spare_start != InvalidBlockNumber &&
+		(uint64) meta->spare_start + meta->spare_npages > nblocks)
+		memkv_meta_corrupted(index, "the spare region lies past the end of the relation");
+}
+
+/*
+ * Copy the metapage's contents into *meta, checking magic, version and
+ * every field that can be checked without the relation's size
+ * (memkv_check_meta_fields).
+ */
 void
 memkv_read_meta(Relation index, MemkvMetaPageData *meta)
 {
@@ -131,6 +224,57 @@ memkv_read_meta(Relation index, MemkvMetaPageData *meta)
 						RelationGetRelationName(index), meta->version,
 						MEMKV_FORMAT_VERSION),
 				 errhint("Please REINDEX it.")));
+	memkv_check_meta_fields(index, meta);
+}
+
+/*
+ * Entry `off` of the delta-log page `page` (block `blkno`, which passed
+ * memkv_check_page), checked before any byte of it is used: a normal line
+ * pointer whose item lies, aligned, between pd_upper and the special
+ * space; an IndexTupleData header whose size is the item's length; a key
+ * of at most MEMKV_MAX_KEY_BYTES bytes without a zero byte (none for a
+ * NULL entry); a heap TID with a valid offset.  Raises the corrupted-index
+ * error otherwise.  Every reader of log entries goes through this.  Caller
+ * holds a lock on the buffer.
+ */
+IndexTuple
+memkv_log_entry(Relation index, Page page, BlockNumber blkno,
+				OffsetNumber off)
+{
+	PageHeader	phdr = (PageHeader) page;
+	ItemId		iid;
+	IndexTuple	itup;
+	Size		len;
+	Size		keylen;
+
+	if (off < FirstOffsetNumber || off > PageGetMaxOffsetNumber(page))
+		goto bad;
+	iid = PageGetItemId(page, off);
+	len = ItemIdGetLength(iid);
+	if (!ItemIdIsNormal(iid) ||
+		ItemIdGetOffset(iid) < phdr->pd_upper ||
+		ItemIdGetOffset(iid) != MAXALIGN(ItemIdGetOffset(iid)) ||
+		(Size) ItemIdGetOffset(iid) + len > phdr->pd_special ||
+		len < sizeof(IndexTupleData) ||
+		len > sizeof(IndexTupleData) + MEMKV_MAX_KEY_BYTES)
+		goto bad;
+	itup = (IndexTuple) PageGetItem(page, iid);
+	if (IndexTupleSize(itup) != len ||
+		ItemPointerGetOffsetNumberNoCheck(&itup->t_tid) == InvalidOffsetNumber)
+		goto bad;
+	keylen = MemkvLogTupleKeyLen(itup);
+	if (MemkvLogTupleIsNull(itup) ? keylen != 0 :
+		memchr(MemkvLogTupleKey(itup), 0, keylen) != NULL)
+		goto bad;
+	return itup;
+
+bad:
+	ereport(ERROR,
+			(errcode(ERRCODE_INDEX_CORRUPTED),
+			 errmsg("delta log of index \"%s\" has a bad entry at block %u offset %u",
+					RelationGetRelationName(index), blkno, off),
+			 errhint("Please REINDEX it.")));
+	return NULL;				/* keep the compiler quiet */
 }
 
 /* Build a log entry in palloc'd memory. */
@@ -208,6 +352,7 @@ memkv_log_append(Relation index, IndexTuple itup, BlockNumber *blkno,
 	Buffer		tailbuf;
 
 	memkv_read_meta(index, &meta);
+	memkv_check_meta_blocks(index, &meta, RelationGetNumberOfBlocks(index));
 	tailbuf = ReadBuffer(index, meta.log_tail);
 	LockBuffer(tailbuf, BUFFER_LOCK_EXCLUSIVE);
 	memkv_check_page(index, tailbuf, BufferGetPage(tailbuf), MEMKV_PAGE_LOG);
@@ -274,7 +419,7 @@ memkv_sync_from_position(Relation index, MemkvEntry *entry)
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		page = BufferGetPage(buf);
 		opaque = MemkvPageGetOpaque(page);
-		if (PageIsNew(page) || opaque->page_id != MEMKV_PAGE_ID ||
+		if (!MemkvPageHasOpaque(page) || opaque->page_id != MEMKV_PAGE_ID ||
 			(opaque->flags & MEMKV_PAGE_LOG) == 0 ||
 			opaque->epoch > entry->epoch)
 		{
@@ -288,30 +433,16 @@ memkv_sync_from_position(Relation index, MemkvEntry *entry)
 					 errhint("Please REINDEX it.")));
 		}
 
+		memkv_check_page(index, buf, page, MEMKV_PAGE_LOG);
 		maxoff = PageGetMaxOffsetNumber(page);
+		/* a resume position never lies past the end of its page */
+		if (off > OffsetNumberNext(maxoff))
+			memkv_chain_corrupted(index, blkno);
 		for (; off <= maxoff; off++)
 		{
-			ItemId		iid = PageGetItemId(page, off);
-			IndexTuple	itup;
-			Size		keylen;
+			IndexTuple	itup = memkv_log_entry(index, page, blkno, off);
+			Size		keylen = MemkvLogTupleKeyLen(itup);
 
-			if (!ItemIdIsNormal(iid) ||
-				ItemIdGetLength(iid) < sizeof(IndexTupleData))
-				ereport(ERROR,
-						(errcode(ERRCODE_INDEX_CORRUPTED),
-						 errmsg("delta log of index \"%s\" has a bad entry at block %u offset %u",
-								RelationGetRelationName(index), blkno, off),
-						 errhint("Please REINDEX it.")));
-			itup = (IndexTuple) PageGetItem(page, iid);
-			keylen = MemkvLogTupleKeyLen(itup);
-			if (IndexTupleSize(itup) > ItemIdGetLength(iid) ||
-				keylen > MEMKV_MAX_KEY_BYTES ||
-				memchr(MemkvLogTupleKey(itup), 0, keylen) != NULL)
-				ereport(ERROR,
-						(errcode(ERRCODE_INDEX_CORRUPTED),
-						 errmsg("delta log of index \"%s\" has a bad entry at block %u offset %u",
-								RelationGetRelationName(index), blkno, off),
-						 errhint("Please REINDEX it.")));
 			if (!memkv_art_try_insert(entry, MemkvLogTupleIsNull(itup),
 									  MemkvLogTupleKey(itup), keylen,
 									  &itup->t_tid))
@@ -419,7 +550,7 @@ memkv_log_has_more(Relation index, MemkvEntry *entry)
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
 	page = BufferGetPage(buf);
 	opaque = MemkvPageGetOpaque(page);
-	more = PageIsNew(page) ||
+	more = !MemkvPageHasOpaque(page) ||
 		opaque->page_id != MEMKV_PAGE_ID ||
 		(opaque->flags & MEMKV_PAGE_LOG) == 0 ||
 		opaque->epoch > entry->epoch ||
@@ -484,9 +615,12 @@ memkv_chain_corrupted(Relation index, BlockNumber blkno)
 }
 
 /*
- * Walk the log chain from entry `head_offset` of page `head`.  For each entry call `visit` (if not
- * NULL); mark chain pages in `in_chain` (if not NULL, nblocks long).
- * Returns the number of entries.
+ * Walk the log chain from entry `head_offset` of page `head`, checking
+ * every page (memkv_check_page, epoch at most `epoch`) and every entry
+ * (memkv_log_entry) before use; the walk is bounded by the relation's
+ * size, so a `next` cycle is an error, not a loop.  For each entry call
+ * `visit` (if not NULL); mark chain pages in `in_chain` (if not NULL,
+ * nblocks long).  Returns the number of entries.
  */
 uint64
 memkv_walk_log(Relation index, BlockNumber head, OffsetNumber head_offset,
@@ -506,6 +640,7 @@ memkv_walk_log(Relation index, BlockNumber head, OffsetNumber head_offset,
 		OffsetNumber off,
 					maxoff;
 
+		CHECK_FOR_INTERRUPTS();
 		if (blkno == MEMKV_METAPAGE_BLKNO || blkno >= nblocks ||
 			++visited > nblocks)
 			memkv_chain_corrupted(index, blkno);
@@ -518,11 +653,12 @@ memkv_walk_log(Relation index, BlockNumber head, OffsetNumber head_offset,
 		if (in_chain)
 			in_chain[blkno] = true;
 		maxoff = PageGetMaxOffsetNumber(page);
-		for (off = (blkno == head ? head_offset : FirstOffsetNumber);
-			 off <= maxoff; off++)
+		off = (blkno == head && visited == 1) ? head_offset : FirstOffsetNumber;
+		if (off > OffsetNumberNext(maxoff))
+			memkv_chain_corrupted(index, blkno);
+		for (; off <= maxoff; off++)
 		{
-			IndexTuple	itup = (IndexTuple) PageGetItem(page,
-														PageGetItemId(page, off));
+			IndexTuple	itup = memkv_log_entry(index, page, blkno, off);
 
 			count++;
 			if (visit)

@@ -46,7 +46,7 @@ typedef struct MemkvMergeInput
 	const ArtTree *tree;		/* a delta tree, or NULL */
 	MemkvFrozen *frozen;		/* the frozen layer, or NULL */
 	MemkvRun	run;
-	int			pos;			/* next key of run */
+	Size		pos;			/* next key of run */
 	bool		exhausted;		/* no chunk will follow run */
 	bytea	   *after;			/* last key of the previous chunk */
 } MemkvMergeInput;
@@ -137,17 +137,30 @@ memkv_delete_page(Relation index, Buffer buf)
 	RecordFreeIndexPage(index, BufferGetBlockNumber(buf));
 }
 
-/* Delete pages [start, start + n); returns n. */
+/*
+ * Delete pages [start, start + n), a retired run's region: each must be
+ * a frozen page, a deleted one or a never-initialized one.  A log page or
+ * the metapage there means the metapage's spare region is damaged: that
+ * is the corruption error, not a deletion of live pages.  Returns n.
+ */
 static BlockNumber
 memkv_delete_range(Relation index, BlockNumber start, BlockNumber n)
 {
 	BlockNumber i;
+	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
 
 	for (i = 0; i < n; i++)
 	{
-		Buffer		buf = ReadBuffer(index, start + i);
+		Buffer		buf;
+		Page		page;
 
+		if (start == MEMKV_METAPAGE_BLKNO || start + i >= nblocks)
+			memkv_chain_corrupted(index, start + i);
+		buf = ReadBuffer(index, start + i);
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		page = BufferGetPage(buf);
+		if (!MemkvPageIsFree(page))
+			memkv_check_page(index, buf, page, MEMKV_PAGE_FROZEN);
 		memkv_delete_page(index, buf);
 		UnlockReleaseBuffer(buf);
 	}
@@ -185,7 +198,7 @@ memkv_delete_log(Relation index, BlockNumber head, BlockNumber stop)
 /* A log entry copied out for sorting. */
 typedef struct MemkvLogItem
 {
-	uint32		key_offset;
+	Size		key_offset;		/* Size: the keys may pass 4 GB */
 	uint32		key_len;
 	ItemPointerData tid;
 } MemkvLogItem;
@@ -295,8 +308,10 @@ memkv_read_log_run(Relation index, const MemkvMetaPageData *meta,
 	pfree(lc.items);
 	pfree(lc.keys);
 
+	memkv_check_meta_blocks(index, meta, RelationGetNumberOfBlocks(index));
 	buf = ReadBuffer(index, meta->log_tail);
 	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	memkv_check_page(index, buf, BufferGetPage(buf), MEMKV_PAGE_LOG);
 	*end_blkno = meta->log_tail;
 	*end_offset = OffsetNumberNext(PageGetMaxOffsetNumber(BufferGetPage(buf)));
 	UnlockReleaseBuffer(buf);
@@ -527,8 +542,8 @@ memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
 				if (need > maxtids)
 				{
 					maxtids = Max(need, 64);
-					tids = tids ? repalloc_huge(tids, maxtids * sizeof(ItemPointerData)) :
-						MemoryContextAllocHuge(cxt, maxtids * sizeof(ItemPointerData));
+					tids = tids ? repalloc_huge(tids, mul_size(maxtids, sizeof(ItemPointerData))) :
+						MemoryContextAllocHuge(cxt, mul_size(maxtids, sizeof(ItemPointerData)));
 				}
 			}
 			if (dk)

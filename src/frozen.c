@@ -233,7 +233,7 @@ memkv_page_is_ours(MemkvPageSource *ps, Page page)
 {
 	MemkvPageOpaque opaque = MemkvPageGetOpaque(page);
 
-	return !PageIsNew(page) && opaque->page_id == MEMKV_PAGE_ID &&
+	return MemkvPageHasOpaque(page) && opaque->page_id == MEMKV_PAGE_ID &&
 		(opaque->flags & MEMKV_PAGE_FROZEN) != 0 &&
 		opaque->epoch == ps->epoch;
 }
@@ -714,11 +714,12 @@ memkv_frozen_read_postings(MemkvFrozen *fz, FstPostings *p, uint64 ordinal)
 		 fst_postings_seek_group(p, &fz->postgrp, &it, ordinal) :
 		 fst_postings_seek(p, &it, ordinal)) != 0)
 		memkv_frozen_failed(fz, p->errmsg);
+	/* the reader bounds the count by the list's bytes (fst_postings.c) */
 	if (it.count > fz->tidbuf_size)
 	{
-		fz->tidbuf_size = it.count;
 		fz->tidbuf = repalloc_huge(fz->tidbuf,
-								   sizeof(ItemPointerData) * fz->tidbuf_size);
+								   mul_size(sizeof(ItemPointerData), it.count));
+		fz->tidbuf_size = it.count;
 	}
 	while (n < it.count)
 	{
@@ -1033,6 +1034,13 @@ memkv_frozen_read_run(Relation index, const MemkvMetaPageData *meta,
 	uint64		idx;
 
 	*bad_block = InvalidBlockNumber;
+	/* the metapage's fields were checked, but not against the size */
+	if ((uint64) meta->frozen_start + meta->frozen_npages >
+		RelationGetNumberOfBlocks(index))
+	{
+		*bad_block = meta->frozen_start + meta->frozen_npages - 1;
+		return false;
+	}
 	INIT_CRC32C(crc);
 	memkv_page_source_init(&ps, index, meta, 0);
 	for (idx = 0; idx * MEMKV_FROZEN_CHUNK < total; idx++)
@@ -1439,6 +1447,24 @@ memkv_frozen_writer_finish(MemkvFrozenWriter *w, Relation index, uint32 epoch,
 		char	   *dst;
 
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		/*
+		 * A page of the spare region is a retired run's, a reserved one
+		 * never written, or a deleted one; anything else (the log, the
+		 * current run) means the metapage's spare region is damaged.
+		 * Checked before the page is overwritten.
+		 */
+		if (use_spare && !MemkvPageIsFree(BufferGetPage(buf)))
+		{
+			memkv_check_page(index, buf, BufferGetPage(buf), MEMKV_PAGE_FROZEN);
+			if (meta->frozen_start != InvalidBlockNumber &&
+				MemkvPageGetOpaque(BufferGetPage(buf))->epoch == meta->frozen_epoch)
+				ereport(ERROR,
+						(errcode(ERRCODE_INDEX_CORRUPTED),
+						 errmsg("index \"%s\" contains a corrupted page at block %u",
+								RelationGetRelationName(index),
+								BufferGetBlockNumber(buf)),
+						 errhint("Please REINDEX it.")));
+		}
 		if (i == 0)
 			start = BufferGetBlockNumber(buf);
 		else if (BufferGetBlockNumber(buf) != start + i)

@@ -527,6 +527,10 @@ typedef struct FstPostingsIter
 /*
  * Position it on the list of `ordinal`.  Returns 0 and sets it->count, or
  * -1 on corrupt input or an ordinal out of range (message in p->errmsg).
+ * A count read from the image is checked before it is returned: at most
+ * 1 + 4 per payload byte (each further TID takes at least two bits), the
+ * trailer's ntids and, unless saturated, its max_list; so a caller may
+ * size a buffer by it.
  */
 extern int	fst_postings_seek(FstPostings *p, FstPostingsIter *it,
 							  uint64_t ordinal);

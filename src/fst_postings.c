@@ -1013,14 +1013,25 @@ fst_postings_seek_group(FstPostings *p, FstPostingsGroup *grp,
 			return -1;
 		if (n == 1)
 			return set_error(p->errmsg, "postings list of one TID not single");
-		it->count = n;
 		it->done = 0;
 		if (n == 0)
+		{
+			it->count = 0;
 			return 0;
+		}
 		if (it_varint(it, &plen) != 0)
 			return -1;
 		if (plen > it->end - it->pos)
 			return set_error(p->errmsg, "postings list length out of range");
+		/*
+		 * The count is what callers size their buffers by: bound it by what
+		 * the list can hold (every TID after the first takes two gamma
+		 * codes, at least two bits) and by the image's totals.
+		 */
+		if (n - 1 > plen * 4 || n > p->ntids ||
+			(p->max_list < UINT32_MAX && n > p->max_list))
+			return set_error(p->errmsg, "postings list count out of range");
+		it->count = n;
 		it->end = it->pos + plen;
 		if (it_varint(it, &v) != 0)
 			return -1;

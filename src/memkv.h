@@ -73,12 +73,23 @@ typedef MemkvPageOpaqueData *MemkvPageOpaque;
 #define MemkvPageGetOpaque(page) \
 	((MemkvPageOpaque) PageGetSpecialPointer(page))
 
+/*
+ * Does the page have a special space of memkv's size, so that
+ * MemkvPageGetOpaque points inside it?  Test before reading the opaque
+ * data of a page not known to be memkv's.
+ */
+#define MemkvPageHasOpaque(page) \
+	(!PageIsNew(page) && \
+	 ((PageHeader) (page))->pd_special == \
+	 BLCKSZ - MAXALIGN(sizeof(MemkvPageOpaqueData)))
+
 #define MEMKV_PAGE_FROZEN	(1 << 3)
 
 /* May this page be (re)used: never initialized, or marked deleted? */
 #define MemkvPageIsFree(page) \
 	(PageIsNew(page) || \
-	 (MemkvPageGetOpaque(page)->page_id == MEMKV_PAGE_ID && \
+	 (MemkvPageHasOpaque(page) && \
+	  MemkvPageGetOpaque(page)->page_id == MEMKV_PAGE_ID && \
 	  (MemkvPageGetOpaque(page)->flags & MEMKV_PAGE_DELETED) != 0))
 
 /* Bytes of a frozen-layer image each frozen page holds. */
@@ -233,10 +244,10 @@ typedef struct MemkvBounds
  */
 typedef struct MemkvRunKey
 {
-	uint32		key_offset;		/* into keybuf */
-	uint32		key_len;
+	Size		key_offset;		/* into keybuf (a freeze's may pass 4 GB) */
 	uint64		tid_start;		/* into tids */
 	uint64		ntids;
+	uint32		key_len;
 } MemkvRunKey;
 
 typedef struct MemkvRun
@@ -246,7 +257,7 @@ typedef struct MemkvRun
 	Size		keybuf_used;
 	Size		keybuf_size;
 	MemkvRunKey *keys;
-	int			nkeys;
+	Size		nkeys;
 	Size		maxkeys;
 	ItemPointerData *tids;
 	uint64		ntids;
@@ -382,6 +393,11 @@ extern MemkvEntry *memkv_open_synced(Relation index, LWLockMode mode,
 extern uint64 memkv_new_instance_id(void);
 extern void memkv_check_page(Relation index, Buffer buf, Page page,
 							 uint16 expect_flags);
+extern void memkv_check_meta_blocks(Relation index,
+									const MemkvMetaPageData *meta,
+									BlockNumber nblocks);
+extern IndexTuple memkv_log_entry(Relation index, Page page,
+								  BlockNumber blkno, OffsetNumber off);
 extern void memkv_chain_corrupted(Relation index, BlockNumber blkno);
 extern uint64 memkv_walk_log(Relation index, BlockNumber head,
 							 OffsetNumber head_offset, uint32 epoch,

@@ -74,6 +74,7 @@ memkv_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 	entry = memkv_entry_acquire(index, LW_EXCLUSIVE);
 	memkv_read_meta(index, &meta);
 	nblocks = RelationGetNumberOfBlocks(index);
+	memkv_check_meta_blocks(index, &meta, nblocks);
 	in_use = palloc0(sizeof(bool) * nblocks);
 	count = memkv_walk_log(index, meta.log_head, meta.log_head_offset,
 						   meta.epoch, NULL, NULL, in_use);
@@ -108,6 +109,23 @@ memkv_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 		page = BufferGetPage(buf);
 		if (MemkvPageIsFree(page))
 			RecordFreeIndexPage(index, blkno);
+		else if (MemkvPageHasOpaque(page) &&
+				 MemkvPageGetOpaque(page)->page_id == MEMKV_PAGE_ID &&
+				 (MemkvPageGetOpaque(page)->flags & MEMKV_PAGE_FROZEN) &&
+				 meta.frozen_start != InvalidBlockNumber &&
+				 MemkvPageGetOpaque(page)->epoch == meta.frozen_epoch)
+		{
+			/*
+			 * A page of the current run outside the region the metapage
+			 * gives it: the metapage is damaged.  Deleting the page would
+			 * lose keys; stop instead.
+			 */
+			ereport(ERROR,
+					(errcode(ERRCODE_INDEX_CORRUPTED),
+					 errmsg("metapage of index \"%s\" is corrupted: block %u of the frozen run lies outside it",
+							RelationGetRelationName(index), blkno),
+					 errhint("Please REINDEX it.")));
+		}
 		else
 		{
 			/* left over by a freeze that crashed before its switch */
