@@ -376,6 +376,7 @@ memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
 	uint64		removed = 0;
 	uint64		kept = 0;
 	bool		direct;
+	bool		from_copy;
 	MemkvRun	logrun;
 	MemkvRun	lognulls;
 	MemkvFrozen *frozen;
@@ -411,6 +412,8 @@ memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
 			 RelationGetRelationName(index));
 	direct = !memkv_sync_try(index, entry);
 	memkv_read_meta(index, &meta);
+	/* the switch keeps log_tail and retires the run and spare region */
+	memkv_check_meta_blocks(index, &meta, RelationGetNumberOfBlocks(index));
 
 	/*
 	 * Open the old frozen layer now, under the entry lock, so that it is
@@ -432,6 +435,11 @@ memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
 	report.instance_id = meta.instance_id;
 	report.in_frozen_keys = meta.frozen_nkeys;
 	report.in_frozen_tids = meta.frozen_ntids;
+	/* read from the shared copy, which was checked against the CRC? */
+	from_copy = frozen != NULL && entry->frozen_cache != ARENA_NULL &&
+		entry->frozen_cache_instance == meta.instance_id &&
+		entry->frozen_cache_epoch == meta.frozen_epoch &&
+		entry->frozen_cache_start == meta.frozen_start;
 	if (!direct)
 	{
 		report.in_delta_keys = entry->keys.nkeys;
@@ -487,6 +495,20 @@ memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
 
 		/* phase 2: merge, without the entry lock; only we touch imm */
 		INSTR_TIME_SET_CURRENT(t_aside);
+
+		/*
+		 * Reading the old run's pages checks their tags and the FST's
+		 * structure, not every byte: check the run against its CRC first
+		 * (one sequential read), so that a damaged run is an ERROR here
+		 * rather than garbage sealed under the new run's checksum.
+		 */
+		if (frozen != NULL && !from_copy &&
+			!memkv_frozen_checksum_ok(index, &meta))
+			ereport(ERROR,
+					(errcode(ERRCODE_INDEX_CORRUPTED),
+					 errmsg("frozen layer of index \"%s\" is corrupted: its pages do not match their checksum",
+							RelationGetRelationName(index)),
+					 errhint("Please REINDEX it.")));
 		w = memkv_frozen_writer_begin();
 		memkv_frozen_writer_collect_keys(w);
 		if (direct)

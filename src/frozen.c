@@ -1181,13 +1181,29 @@ memkv_frozen_fst_copy(MemkvEntry *entry, const MemkvMetaPageData *meta)
 }
 
 /*
+ * Raise the corruption error for a copy of a frozen run that does not
+ * read as an FST.  The copy matched the run's checksum, so the run itself
+ * is damaged (or was written wrong).
+ */
+static void
+memkv_frozen_copy_corrupted(Relation index, const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INDEX_CORRUPTED),
+			 errmsg("frozen layer of index \"%s\" is corrupted: %s",
+					RelationGetRelationName(index), detail),
+			 errhint("Please REINDEX it.")));
+}
+
+/*
  * Build the key blocks of an FST image (from memkv_frozen_fst_copy) in
  * backend memory, by one walk over the FST: about half a second per
  * million path-like keys, so no lock may be held.  Returns the image and
  * its size, or NULL if the key blocks would pass 4 GB.
  */
 uint8 *
-memkv_frozen_kb_make(const uint8 *fst, Size fst_size, Size *size)
+memkv_frozen_kb_make(Relation index, const uint8 *fst, Size fst_size,
+					 Size *size)
 {
 	FstAllocator alloc;
 	FstSource	src;
@@ -1203,8 +1219,7 @@ memkv_frozen_kb_make(const uint8 *fst, Size fst_size, Size *size)
 	src.arg = (void *) fst;
 	src.size = fst_size;
 	if (fst_reader_open(&reader, &src) != 0)
-		elog(ERROR, "memkv: copy of a frozen run is unreadable: %s",
-			 reader.errmsg);
+		memkv_frozen_copy_corrupted(index, reader.errmsg);
 	fst_cursor_init(&cursor, &reader, &alloc);
 	b = kb_builder_create(&alloc);
 	for (r = fst_cursor_seek(&cursor, FST_SEEK_FIRST, NULL, 0); r == 1;
@@ -1220,8 +1235,7 @@ memkv_frozen_kb_make(const uint8 *fst, Size fst_size, Size *size)
 		}
 	}
 	if (r < 0)
-		elog(ERROR, "memkv: copy of a frozen run is unreadable: %s",
-			 cursor.errmsg);
+		memkv_frozen_copy_corrupted(index, cursor.errmsg);
 	fst_cursor_free(&cursor);
 	*size = kb_builder_size(b);
 	image = palloc_extended(*size, MCXT_ALLOC_HUGE);

@@ -435,8 +435,8 @@ extern bool memkv_frozen_kb_wanted(MemkvEntry *entry,
 								   const MemkvMetaPageData *meta);
 extern uint8 *memkv_frozen_fst_copy(MemkvEntry *entry,
 									const MemkvMetaPageData *meta);
-extern uint8 *memkv_frozen_kb_make(const uint8 *fst, Size fst_size,
-								   Size *size);
+extern uint8 *memkv_frozen_kb_make(Relation index, const uint8 *fst,
+								   Size fst_size, Size *size);
 extern void memkv_frozen_kb_install(MemkvEntry *entry,
 									const MemkvMetaPageData *meta,
 									uint8 *image, Size size);

@@ -656,7 +656,8 @@ memkv_fill(IndexScanDesc scan, MemkvBatch *batch, ScanDirection dir,
 			uint8	   *kb;
 
 			memkv_entry_release(entry);
-			kb = memkv_frozen_kb_make(fst, built_for.fst_size, &kbsize);
+			kb = memkv_frozen_kb_make(scan->indexRelation, fst,
+									  built_for.fst_size, &kbsize);
 			pfree(fst);
 			entry = memkv_open_synced(scan->indexRelation, LW_EXCLUSIVE, &meta);
 			memkv_frozen_kb_install(entry, &built_for, kb, kbsize);
