@@ -299,19 +299,30 @@ fuzz_postings_image(const uint8_t *img, size_t size)
 	FstSource	src = {page_read, &ps, size};
 	FstPostings p;
 	uint64_t	o;
-	FstTid		out[256];
 
 	if (fst_postings_open(&p, &src) != 0)
 		return;
 	for (o = 0; o < p.nkeys && o < 200; o++)
 	{
 		FstPostingsIter it;
-		int			rounds = 0;
+		FstTid	   *out;
+		uint64_t	got = 0;
+		int64_t		m;
 
 		if (fst_postings_seek(&p, &it, o) != 0)
 			continue;
-		while (fst_postings_next(&it, out, 256) > 0 && ++rounds < 100000)
-			;
+		/*
+		 * Like the server, size the buffer by the count: the reader must
+		 * have bounded it by the list's bytes (fst.h), and the list must
+		 * not decode past it.
+		 */
+		if (it.count > 1 + 4 * (uint64_t) size || it.count > p.ntids)
+			__builtin_trap();
+		out = malloc(sizeof(FstTid) * (it.count + 1));
+		while (got < it.count &&
+			   (m = fst_postings_next(&it, out + got, it.count - got)) > 0)
+			got += (uint64_t) m;
+		free(out);
 	}
 }
 

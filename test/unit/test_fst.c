@@ -1143,8 +1143,15 @@ test_postings_set(size_t nkeys, uint32_t maxblock, int withhuge)
 					FstPostingsIter it;
 
 					if (fst_postings_seek(&cp, &it, rndn(nkeys + 1)) == 0)
+					{
+						/* callers size buffers by the count */
+						CHECK(it.count <= 1 + 4 * (uint64_t) size &&
+							  it.count <= cp.ntids + 1,
+							  "corrupt postings: count %llu unbounded",
+							  (unsigned long long) it.count);
 						while (fst_postings_next(&it, got, maxn + 1) > 0)
 							;
+					}
 					if (fst_postings_seek_group(&cp, &grp, &it,
 												j % 2 ? rndn(nkeys + 1) :
 												(j * 3) % (nkeys + 1)) == 0)
@@ -1163,6 +1170,118 @@ test_postings_set(size_t nkeys, uint32_t maxblock, int withhuge)
 	for (i = 0; i < nkeys; i++)
 		free(l[i].t);
 	free(l);
+	free(out.data);
+}
+
+/*
+ * Write varint v at p (LEB128); returns its length.  Local to the test:
+ * fst_bytes.h's is internal.
+ */
+static size_t
+test_varint(uint8_t *p, uint64_t v)
+{
+	size_t		n = 0;
+
+	while (v >= 0x80)
+	{
+		p[n++] = (uint8_t) (v | 0x80);
+		v >>= 7;
+	}
+	p[n++] = (uint8_t) v;
+	return n;
+}
+
+/*
+ * A posting list's count is checked before fst_postings_seek returns it:
+ * not more than its payload can hold (1 + 4 per byte), than the image's
+ * TIDs, than its longest list.  The image: key 0 with 100 neighbouring
+ * TIDs (a payload of some 28 bytes), key 1 with 2, no singles, so group
+ * 0 starts with a flags byte 0 and then key 0's count.
+ */
+static void
+test_postings_count_bound(void)
+{
+	Buf			out = {0};
+	FstPostingsWriter *w = fst_postings_writer_create(&talloc, buf_sink, &out);
+	FstTid		t[100];
+	uint8_t    *img;
+	const uint8_t *tr;
+	uint64_t	table;
+	uint64_t	g0;
+	int			i;
+	static const struct
+	{
+		uint64_t	count;
+		const char *what;
+	}			cases[] = {
+		{127, "count past what the payload holds"},
+		{UINT64_C(0x2AAAAAAAAAAAAAAB), "count whose TID array size wraps"},
+		{101, "count past the image's longest list"},
+		{UINT64_MAX >> 1, "count past 2^62"},
+	};
+
+	for (i = 0; i < 100; i++)
+	{
+		t[i].bi_hi = 0;
+		t[i].bi_lo = 7;
+		t[i].offset = (uint16_t) (i + 1);
+	}
+	CHECK(fst_postings_add(w, t, 100) == 0 && fst_postings_add(w, t, 2) == 0 &&
+		  fst_postings_finish(w, NULL) == 0, "count bound: image built");
+	fst_postings_writer_destroy(w);
+	tr = out.data + out.len - FST_POSTINGS_TRAILER_SIZE;
+	table = 0;
+	for (i = 0; i < 8; i++)
+		table |= (uint64_t) tr[24 + i] << (8 * i);
+	g0 = 0;
+	for (i = 0; i < tr[6]; i++)
+		g0 |= (uint64_t) out.data[table + i] << (8 * i);
+	CHECK(out.data[g0] == 0 && out.data[g0 + 1] == 100,
+		  "count bound: group 0 starts with key 0's count");
+	img = malloc(out.len);
+	for (i = 0; i < (int) (sizeof(cases) / sizeof(cases[0])); i++)
+	{
+		PageSrc		ps;
+		FstSource	src;
+		FstPostings p;
+		FstPostingsIter it;
+		uint8_t		v[10];
+		size_t		n = test_varint(v, cases[i].count);
+		int			rc;
+
+		memcpy(img, out.data, out.len);
+		if (n == 1)
+			img[g0 + 1] = v[0];
+		else
+		{
+			/*
+			 * Over the old count, its payload length and payload start: a
+			 * payload length inside the group, then a first TID (7,1).
+			 */
+			memcpy(img + g0 + 1, v, n);
+			img[g0 + 1 + n] = 20;
+			img[g0 + 2 + n] = 7;
+			img[g0 + 3 + n] = 1;
+		}
+		ps.data = img;
+		ps.size = out.len;
+		ps.violations = 0;
+		src.read = page_read;
+		src.arg = &ps;
+		src.size = out.len;
+		CHECK(fst_postings_open(&p, &src) == 0, "count bound: open");
+		rc = fst_postings_seek(&p, &it, 0);
+		CHECK(rc < 0, "count bound: %s accepted (count %llu)", cases[i].what,
+			  (unsigned long long) it.count);
+		CHECK(rc >= 0 || strstr(p.errmsg, "out of range") != NULL,
+			  "count bound: %s: message \"%s\"", cases[i].what, p.errmsg);
+		CHECK(ps.violations == 0, "count bound: read out of bounds");
+		/* key 1 is undamaged, and found past key 0 if its length is */
+		if (n == 1)
+			CHECK(fst_postings_seek(&p, &it, 1) == 0 && it.count == 2,
+				  "count bound: the next key still reads");
+	}
+	free(img);
 	free(out.data);
 }
 
@@ -1188,6 +1307,7 @@ main(void)
 	test_pack_errors();
 	test_pack_gain();
 	test_postings();
+	test_postings_count_bound();
 	printf("SUMMARY %ld %ld\n", passed, failed);
 	return failed ? 1 : 0;
 }
