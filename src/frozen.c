@@ -620,6 +620,9 @@ memkv_frozen_open(Relation index, const MemkvMetaPageData *meta,
 			memkv_frozen_failed(fz, fz->nullpost.errmsg);
 		if (fz->postings.nkeys != fz->reader.nkeys || fz->nullpost.nkeys > 1)
 			memkv_frozen_failed(fz, "key counts of FST and postings disagree");
+		/* scans copy keys into batches and index tuples: no longer ones */
+		if (fz->reader.max_key_len > MEMKV_MAX_KEY_BYTES)
+			memkv_frozen_failed(fz, "its keys are longer than memkv allows");
 
 		if (cache == NULL)
 			cache = MemoryContextAlloc(index->rd_indexcxt,
