@@ -127,8 +127,11 @@ memkv_meta_corrupted(Relation index, const char *what)
  * Check the metapage fields that need nothing but the metapage: block
  * numbers that name no page memkv can use, a frozen run whose byte sizes
  * do not fit its pages or whose pages would pass the largest block
- * number, a spare region overlapping the run.  What needs the relation's
- * size is checked by memkv_check_meta_blocks, where a block is followed.
+ * number, a spare region past the largest block number.  (A spare region
+ * may overlap the run's reserved room: after a promotion the relation can
+ * end inside that room, unlogged, and the next run starts there.)  What
+ * needs the relation's size is checked by memkv_check_meta_blocks, where
+ * a block is followed.
  */
 static void
 memkv_check_meta_fields(Relation index, const MemkvMetaPageData *meta)
@@ -165,20 +168,17 @@ memkv_check_meta_fields(Relation index, const MemkvMetaPageData *meta)
 		if (meta->spare_start == MEMKV_METAPAGE_BLKNO ||
 			(uint64) meta->spare_start + meta->spare_npages > MaxBlockNumber)
 			memkv_meta_corrupted(index, "the spare region is out of range");
-		if (meta->frozen_start != InvalidBlockNumber &&
-			meta->spare_start < meta->frozen_start +
-			Max(meta->frozen_alloc, meta->frozen_npages) &&
-			meta->frozen_start < meta->spare_start + meta->spare_npages)
-			memkv_meta_corrupted(index, "the spare region overlaps the frozen run");
 	}
 }
 
 /*
  * Check that the blocks the metapage names lie inside the relation of
- * `nblocks` blocks: the log's head and tail, the frozen run with its
- * reserved room, the spare region.  Callers that follow one of them call
- * this first (memkv_read_meta does not: it would cost every scan batch a
- * system call for the relation's size).
+ * `nblocks` blocks: the log's head and tail, the frozen run's pages.
+ * Not the room reserved after a run nor the spare region: the reserved
+ * blocks are added to the relation without WAL, so after a crash or on a
+ * standby the relation may end before them.  Callers that follow one of
+ * these blocks call this first (memkv_read_meta does not: it would cost
+ * every scan batch a system call for the relation's size).
  */
 void
 memkv_check_meta_blocks(Relation index, const MemkvMetaPageData *meta,
@@ -189,9 +189,6 @@ memkv_check_meta_blocks(Relation index, const MemkvMetaPageData *meta,
 	if (meta->frozen_start != InvalidBlockNumber &&
 		(uint64) meta->frozen_start + meta->frozen_npages > nblocks)
 		memkv_meta_corrupted(index, "the frozen run lies past the end of the relation");
-	if (meta->spare_start != InvalidBlockNumber &&
-		(uint64) meta->spare_start + meta->spare_npages > nblocks)
-		memkv_meta_corrupted(index, "the spare region lies past the end of the relation");
 }
 
 /*
@@ -341,7 +338,10 @@ memkv_new_buffer(Relation index, uint32 epoch)
  * Append one entry to the tail of the delta log, WAL-logged, extending the
  * log by a page when the tail is full.  Reports where the entry went.
  * Caller holds the index's entry lock exclusively, which serializes
- * appends (and log rewrites) on a primary.
+ * appends (and log rewrites) on a primary, and has checked that the
+ * metapage's log_tail is the tail page its sync reached (memkv_insert).
+ * The tail page is checked (memkv_check_page) before the critical
+ * section, so adding the entry cannot fail there.
  */
 void
 memkv_log_append(Relation index, IndexTuple itup, BlockNumber *blkno,
@@ -352,7 +352,6 @@ memkv_log_append(Relation index, IndexTuple itup, BlockNumber *blkno,
 	Buffer		tailbuf;
 
 	memkv_read_meta(index, &meta);
-	memkv_check_meta_blocks(index, &meta, RelationGetNumberOfBlocks(index));
 	tailbuf = ReadBuffer(index, meta.log_tail);
 	LockBuffer(tailbuf, BUFFER_LOCK_EXCLUSIVE);
 	memkv_check_page(index, tailbuf, BufferGetPage(tailbuf), MEMKV_PAGE_LOG);

@@ -138,33 +138,46 @@ memkv_delete_page(Relation index, Buffer buf)
 }
 
 /*
- * Delete pages [start, start + n), a retired run's region: each must be
- * a frozen page, a deleted one or a never-initialized one.  A log page or
- * the metapage there means the metapage's spare region is damaged: that
- * is the corruption error, not a deletion of live pages.  Returns n.
+ * Delete pages [start, start + n), a retired run's region, as far as the
+ * relation reaches (its reserved tail is added without WAL, so after a
+ * crash or a promotion the relation may end before it).  Only frozen,
+ * deleted or never-initialized pages are deleted: any other page there
+ * (the log, reusing a block number the relation lost) and any page of
+ * the run tagged `keep_epoch` (the new run, which may start inside the
+ * old region's unlogged reserved room) is left alone, so that a damaged
+ * or stale spare region never frees live pages.  Returns how many pages
+ * it deleted.
  */
 static BlockNumber
-memkv_delete_range(Relation index, BlockNumber start, BlockNumber n)
+memkv_delete_range(Relation index, BlockNumber start, BlockNumber n,
+				   uint32 keep_epoch)
 {
 	BlockNumber i;
 	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+	BlockNumber deleted = 0;
 
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n && start + i < nblocks; i++)
 	{
 		Buffer		buf;
 		Page		page;
 
-		if (start == MEMKV_METAPAGE_BLKNO || start + i >= nblocks)
-			memkv_chain_corrupted(index, start + i);
+		if (start + i == MEMKV_METAPAGE_BLKNO)
+			continue;
 		buf = ReadBuffer(index, start + i);
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 		page = BufferGetPage(buf);
-		if (!MemkvPageIsFree(page))
-			memkv_check_page(index, buf, page, MEMKV_PAGE_FROZEN);
-		memkv_delete_page(index, buf);
+		if (MemkvPageIsFree(page) ||
+			(MemkvPageHasOpaque(page) &&
+			 MemkvPageGetOpaque(page)->page_id == MEMKV_PAGE_ID &&
+			 (MemkvPageGetOpaque(page)->flags & MEMKV_PAGE_FROZEN) != 0 &&
+			 MemkvPageGetOpaque(page)->epoch != keep_epoch))
+		{
+			memkv_delete_page(index, buf);
+			deleted++;
+		}
 		UnlockReleaseBuffer(buf);
 	}
-	return n;
+	return deleted;
 }
 
 /*
@@ -701,7 +714,8 @@ memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
 	report.pages_freed = memkv_delete_log(index, old_log_head, boundary);
 	if (old_spare_start != InvalidBlockNumber && new_start != old_spare_start)
 		report.pages_freed += memkv_delete_range(index, old_spare_start,
-												 old_spare_npages);
+												 old_spare_npages,
+												 newmeta.frozen_epoch);
 	IndexFreeSpaceMapVacuum(index);
 	INSTR_TIME_SET_CURRENT(t_end);
 

@@ -66,6 +66,14 @@ memkv_insert(Relation index, Datum *values, bool *isnull,
 	itup = memkv_form_log_tuple(isnull[0], key, keylen, ht_ctid);
 
 	entry = memkv_open_synced(index, LW_EXCLUSIVE, &meta);
+	/*
+	 * The trees mirror the log up to its tail page, which the sync read:
+	 * the metapage's log_tail must name it (checked here rather than
+	 * against the relation's size, which would cost every insert a system
+	 * call; the append reads log_tail).
+	 */
+	if (meta.log_tail != entry->resume_blkno)
+		memkv_chain_corrupted(index, meta.log_tail);
 	entry->valid = false;
 	if (!memkv_art_try_insert(entry, isnull[0], key, keylen, ht_ctid))
 	{

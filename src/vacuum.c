@@ -109,23 +109,6 @@ memkv_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 		page = BufferGetPage(buf);
 		if (MemkvPageIsFree(page))
 			RecordFreeIndexPage(index, blkno);
-		else if (MemkvPageHasOpaque(page) &&
-				 MemkvPageGetOpaque(page)->page_id == MEMKV_PAGE_ID &&
-				 (MemkvPageGetOpaque(page)->flags & MEMKV_PAGE_FROZEN) &&
-				 meta.frozen_start != InvalidBlockNumber &&
-				 MemkvPageGetOpaque(page)->epoch == meta.frozen_epoch)
-		{
-			/*
-			 * A page of the current run outside the region the metapage
-			 * gives it: the metapage is damaged.  Deleting the page would
-			 * lose keys; stop instead.
-			 */
-			ereport(ERROR,
-					(errcode(ERRCODE_INDEX_CORRUPTED),
-					 errmsg("metapage of index \"%s\" is corrupted: block %u of the frozen run lies outside it",
-							RelationGetRelationName(index), blkno),
-					 errhint("Please REINDEX it.")));
-		}
 		else
 		{
 			/* left over by a freeze that crashed before its switch */
