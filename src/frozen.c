@@ -1389,6 +1389,60 @@ memkv_frozen_writer_add_nulls(MemkvFrozenWriter *w, ItemPointerData *tids,
 }
 
 /*
+ * May a new run of `npages` pages be written into the spare region that
+ * *meta names?  Only if the region is that big, lies inside the relation,
+ * and every one of those pages is free or a retired run's (a frozen page
+ * of another epoch than the current run's).
+ *
+ * The room reserved after a run is added to the relation without WAL, so
+ * after a promotion (or a crash that lost the file's tail) the relation
+ * can end inside a spare region, and log appends then extend it into the
+ * region's block numbers: such pages are live and must not be written
+ * over.  The run then goes to new blocks at the end of the relation
+ * instead, and the region is retired as usual (memkv_delete_range leaves
+ * live pages alone).  No other backend can put a page there meanwhile:
+ * spare pages are not in the free space map, and extension only adds
+ * blocks past the end.  Caller holds the metapage lock (no other freeze
+ * or cleanup); takes and releases share locks on the region's pages.
+ */
+static bool
+memkv_spare_region_usable(Relation index, const MemkvMetaPageData *meta,
+						  uint64 npages)
+{
+	uint64		i;
+
+	if (meta->spare_start == InvalidBlockNumber ||
+		npages > meta->spare_npages ||
+		(uint64) meta->spare_start + npages > RelationGetNumberOfBlocks(index))
+		return false;
+	for (i = 0; i < npages; i++)
+	{
+		Buffer		buf = ReadBuffer(index, meta->spare_start + (BlockNumber) i);
+		Page		page;
+		bool		usable;
+
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		usable = MemkvPageIsFree(page) ||
+			(MemkvPageHasOpaque(page) &&
+			 MemkvPageGetOpaque(page)->page_id == MEMKV_PAGE_ID &&
+			 MemkvPageGetOpaque(page)->flags == MEMKV_PAGE_FROZEN &&
+			 (meta->frozen_start == InvalidBlockNumber ||
+			  MemkvPageGetOpaque(page)->epoch != meta->frozen_epoch));
+		UnlockReleaseBuffer(buf);
+		if (!usable)
+		{
+			elog(DEBUG1, "memkv: block %u of the spare region of \"%s\" is in use; the new run goes to the end of the relation",
+				 meta->spare_start + (BlockNumber) i,
+				 RelationGetRelationName(index));
+			return false;
+		}
+		CHECK_FOR_INTERRUPTS();
+	}
+	return true;
+}
+
+/*
  * Finish the images and write them to contiguous pages -- the spare region
  * *meta names if it is big enough, else new blocks at the end of the
  * relation -- tagged with `epoch` and WAL-logged as full pages.  Fills the
@@ -1443,11 +1497,9 @@ memkv_frozen_writer_finish(MemkvFrozenWriter *w, Relation index, uint32 epoch,
 
 	/*
 	 * Into the spare region (the run before the current one) if it is big
-	 * enough, else into new blocks at the end of the relation.
+	 * enough and free, else into new blocks at the end of the relation.
 	 */
-	use_spare = meta->spare_start != InvalidBlockNumber &&
-		npages <= meta->spare_npages &&
-		meta->spare_start + npages <= RelationGetNumberOfBlocks(index);
+	use_spare = memkv_spare_region_usable(index, meta, npages);
 	if (needLock && !use_spare)
 		LockRelationForExtension(index, ExclusiveLock);
 	INIT_CRC32C(crc);
@@ -1465,10 +1517,9 @@ memkv_frozen_writer_finish(MemkvFrozenWriter *w, Relation index, uint32 epoch,
 
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 		/*
-		 * A page of the spare region is a retired run's, a reserved one
-		 * never written, or a deleted one; anything else (the log, the
-		 * current run) means the metapage's spare region is damaged.
-		 * Checked before the page is overwritten.
+		 * memkv_spare_region_usable found every page of the region free
+		 * or a retired run's; checked again, under the exclusive lock,
+		 * right before the page is overwritten.
 		 */
 		if (use_spare && !MemkvPageIsFree(BufferGetPage(buf)))
 		{
