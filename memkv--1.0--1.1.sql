@@ -45,3 +45,10 @@ RETURNS void
 AS 'MODULE_PATHNAME'
 LANGUAGE C STRICT VOLATILE;
 REVOKE EXECUTE ON FUNCTION memkv_stat_reset(regclass) FROM PUBLIC;
+
+-- 1.1 takes EXECUTE on the inspection functions away from PUBLIC (see
+-- memkv--1.1.sql, which ends with the same statements).  Keep this last,
+-- after anything that re-creates these functions.
+REVOKE ALL ON FUNCTION memkv_state(regclass) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION memkv_state(regclass) TO pg_stat_scan_tables;
+REVOKE ALL ON FUNCTION memkv_verify(regclass) FROM PUBLIC;

@@ -71,3 +71,14 @@ RETURNS void
 AS 'MODULE_PATHNAME'
 LANGUAGE C STRICT VOLATILE;
 REVOKE EXECUTE ON FUNCTION memkv_stat_reset(regclass) FROM PUBLIC;
+
+-- Privileges, as amcheck and pgstattuple do it: the inspection functions are
+-- not for PUBLIC.  memkv_state is a statistics function, like pgstatindex:
+-- pg_stat_scan_tables (and so pg_monitor) may run it.  memkv_verify is a
+-- check, like bt_index_check: granted to no one.  Either also demands SELECT
+-- on the index's table (memkv_state: or pg_stat_scan_tables' privileges).
+-- memkv_freeze checks that the caller owns the table, as VACUUM does.
+-- memkv--1.0--1.1.sql ends with the same statements: keep them alike.
+REVOKE ALL ON FUNCTION memkv_state(regclass) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION memkv_state(regclass) TO pg_stat_scan_tables;
+REVOKE ALL ON FUNCTION memkv_verify(regclass) FROM PUBLIC;

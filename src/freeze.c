@@ -18,7 +18,6 @@
 #include "access/relation.h"
 #include "catalog/pg_class.h"
 #include "executor/instrument.h"
-#include "utils/acl.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "portability/instr_time.h"
@@ -28,6 +27,7 @@
 #include "storage/indexfsm.h"
 #include "utils/memutils.h"
 #include "storage/lock.h"
+#include "tcop/utility.h"
 #include "utils/rel.h"
 
 #include "memkv.h"
@@ -752,18 +752,20 @@ memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
 }
 
 /*
- * memkv_freeze(index regclass) returns void: freeze the index now.
+ * memkv_freeze(index regclass) returns void: freeze the index now.  Only
+ * the table's owner (or a superuser) may, and not in a read-only
+ * transaction or during recovery; the checks come before any lock.
  */
 Datum
 memkv_freeze(PG_FUNCTION_ARGS)
 {
 	Oid			relid = PG_GETARG_OID(0);
-	Relation	index = memkv_open_index(relid, RowExclusiveLock);
+	Relation	index;
 
-	if (!pg_class_ownercheck(index->rd_index->indrelid, GetUserId()))
-		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_INDEX,
-					   RelationGetRelationName(index));
+	PreventCommandDuringRecovery("memkv_freeze()");
+	PreventCommandIfReadOnly("memkv_freeze()");
+	index = memkv_open_for_caller(relid, RowExclusiveLock, MEMKV_CALLER_OWNER);
 	memkv_freeze_index(index, NULL, NULL, NULL, MEMKV_TRIGGER_SQL);
-	relation_close(index, RowExclusiveLock);
+	memkv_close_for_caller(index, RowExclusiveLock);
 	PG_RETURN_VOID();
 }

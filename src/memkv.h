@@ -476,7 +476,18 @@ extern void memkv_frozen_writer_finish(MemkvFrozenWriter *w, Relation index,
 extern void memkv_sort_tids(ItemPointerData *tids, uint64 *ntids);
 
 /* sqlfuncs.c */
-extern Relation memkv_open_index(Oid relid, LOCKMODE lockmode);
+
+/* What a SQL function's caller must be allowed to do with the table. */
+typedef enum MemkvCallerRight
+{
+	MEMKV_CALLER_SELECT,		/* SELECT on the table */
+	MEMKV_CALLER_STATS,			/* that, or pg_stat_scan_tables' privileges */
+	MEMKV_CALLER_OWNER			/* own the table (or be a superuser) */
+} MemkvCallerRight;
+
+extern Relation memkv_open_for_caller(Oid indexoid, LOCKMODE lockmode,
+									  MemkvCallerRight right);
+extern void memkv_close_for_caller(Relation index, LOCKMODE lockmode);
 
 /* What started a freeze (for its log line). */
 typedef enum MemkvFreezeTrigger

@@ -4,6 +4,8 @@
  *	  SQL-callable functions for inspecting memkv indexes:
  *	  memkv_state(regclass) reports an index's layers and memory;
  *	  memkv_verify(regclass) checks its invariants and lists problems.
+ *	  Also how every memkv SQL function opens its index: privileges first
+ *	  (SELECT on the table, or its ownership for memkv_freeze), then locks.
  *
  *-------------------------------------------------------------------------
  */
@@ -11,11 +13,17 @@
 
 #include "access/htup_details.h"
 #include "access/relation.h"
+#include "catalog/index.h"
+#include "catalog/objectaddress.h"
+#include "catalog/pg_authid.h"
 #include "catalog/pg_class.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
+#include "storage/lmgr.h"
+#include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 #include "utils/tuplestore.h"
@@ -26,21 +34,100 @@
 PG_FUNCTION_INFO_V1(memkv_state);
 PG_FUNCTION_INFO_V1(memkv_verify);
 
-/* Open `relid` as a memkv index, or raise an ERROR saying what it is not. */
-Relation
-memkv_open_index(Oid relid, LOCKMODE lockmode)
+/*
+ * Raise the error for `relid` not being a memkv index (or not existing).
+ */
+static void
+memkv_not_memkv_index(Oid relid)
 {
-	Relation	index = relation_open(relid, lockmode);
+	char	   *name = get_rel_name(relid);
 
+	if (name == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+	ereport(ERROR,
+			(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+			 errmsg("\"%s\" is not a memkv index", name)));
+}
+
+/*
+ * Does the current user have `right` on table `heapid`?  If not, raise the
+ * permission error, which names the table and nothing else.  Takes no lock:
+ * callers check before they lock.
+ */
+static void
+memkv_check_caller(Oid heapid, MemkvCallerRight right)
+{
+	Oid			userid = GetUserId();
+	AclResult	aclresult;
+
+	if (right == MEMKV_CALLER_OWNER)
+	{
+		if (!pg_class_ownercheck(heapid, userid))
+			aclcheck_error(ACLCHECK_NOT_OWNER,
+						   get_relkind_objtype(get_rel_relkind(heapid)),
+						   get_rel_name(heapid));
+		return;
+	}
+	if (right == MEMKV_CALLER_STATS &&
+		has_privs_of_role(userid, ROLE_PG_STAT_SCAN_TABLES))
+		return;
+	aclresult = pg_class_aclcheck(heapid, userid, ACL_SELECT);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, get_relkind_objtype(get_rel_relkind(heapid)),
+					   get_rel_name(heapid));
+}
+
+/*
+ * Open `indexoid`, which must be a memkv index, for a SQL function, once the
+ * current user is known to have `right` on its table (see MemkvCallerRight).
+ *
+ * The privilege check comes first, before any lock, so that a role without
+ * rights neither waits for nor holds up the table's writers and learns
+ * nothing but the table's name.  Then the table is locked (AccessShareLock)
+ * before the index (in `lockmode`), in the order core uses, and the index
+ * must still belong to that table: its OID could have been dropped and
+ * reused meanwhile.  Close with memkv_close_for_caller.
+ */
+Relation
+memkv_open_for_caller(Oid indexoid, LOCKMODE lockmode, MemkvCallerRight right)
+{
+	Oid			heapid = IndexGetRelation(indexoid, true);
+	Relation	index;
+
+	if (!OidIsValid(heapid))
+		memkv_not_memkv_index(indexoid);
+	memkv_check_caller(heapid, right);
+
+	LockRelationOid(heapid, AccessShareLock);
+	index = relation_open(indexoid, lockmode);
 	if (index->rd_rel->relkind != RELKIND_INDEX ||
 		index->rd_indam == NULL ||
 		index->rd_indam->ambuild != memkv_build)
+		memkv_not_memkv_index(indexoid);
+	if (index->rd_index->indrelid != heapid)
 		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("\"%s\" is not a memkv index",
-						RelationGetRelationName(index))));
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("index \"%s\" was replaced while it was being opened",
+						RelationGetRelationName(index)),
+				 errhint("Try again.")));
+	if (RELATION_IS_OTHER_TEMP(index))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot access temporary indexes of other sessions")));
 	memkv_check_loaded();
 	return index;
+}
+
+/* Close what memkv_open_for_caller opened, releasing both locks. */
+void
+memkv_close_for_caller(Relation index, LOCKMODE lockmode)
+{
+	Oid			heapid = index->rd_index->indrelid;
+
+	relation_close(index, lockmode);
+	UnlockRelationOid(heapid, AccessShareLock);
 }
 
 typedef struct MemkvLogCounts
@@ -65,7 +152,8 @@ Datum
 memkv_state(PG_FUNCTION_ARGS)
 {
 	Oid			relid = PG_GETARG_OID(0);
-	Relation	index = memkv_open_index(relid, AccessShareLock);
+	Relation	index = memkv_open_for_caller(relid, AccessShareLock,
+											  MEMKV_CALLER_STATS);
 	TupleDesc	tupdesc;
 	Datum		values[MEMKV_STATE_COLS];
 	bool		nulls[MEMKV_STATE_COLS] = {false};
@@ -143,7 +231,7 @@ memkv_state(PG_FUNCTION_ARGS)
 	values[24] = TimestampTzGetDatum(st.reset_at);
 	nulls[24] = (st.reset_at == 0);
 
-	relation_close(index, AccessShareLock);
+	memkv_close_for_caller(index, AccessShareLock);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 
@@ -336,7 +424,8 @@ Datum
 memkv_verify(PG_FUNCTION_ARGS)
 {
 	Oid			relid = PG_GETARG_OID(0);
-	Relation	index = memkv_open_index(relid, AccessShareLock);
+	Relation	index = memkv_open_for_caller(relid, AccessShareLock,
+											  MEMKV_CALLER_SELECT);
 	MemkvVerifyState vs;
 	MemkvMetaPageData meta;
 	char		errbuf[256];
@@ -393,6 +482,6 @@ memkv_verify(PG_FUNCTION_ARGS)
 	memkv_verify_frozen(&vs, index, &meta);
 	memkv_entry_release(vs.entry);
 
-	relation_close(index, AccessShareLock);
+	memkv_close_for_caller(index, AccessShareLock);
 	return (Datum) 0;
 }

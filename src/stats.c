@@ -220,13 +220,15 @@ memkv_stats_get(Oid dbid, Oid relid, uint64 instance_id, MemkvStats *out)
  * memkv_stat_reset(index regclass) returns void: zero the index's figures
  * (freezes, their time and writes, worker failures and the last error),
  * remembering when.  EXECUTE is revoked from PUBLIC, as for
- * pg_stat_reset_single_table_counters.
+ * pg_stat_reset_single_table_counters; the caller must also be allowed to
+ * SELECT from the table (memkv_open_for_caller).
  */
 Datum
 memkv_stat_reset(PG_FUNCTION_ARGS)
 {
 	Oid			relid = PG_GETARG_OID(0);
-	Relation	index = memkv_open_index(relid, AccessShareLock);
+	Relation	index = memkv_open_for_caller(relid, AccessShareLock,
+											  MEMKV_CALLER_SELECT);
 	MemkvMetaPageData meta;
 	MemkvStatSlot *slot;
 
@@ -236,7 +238,7 @@ memkv_stat_reset(PG_FUNCTION_ARGS)
 	memset(&slot->stats, 0, sizeof(MemkvStats));
 	slot->stats.reset_at = GetCurrentTimestamp();
 	LWLockRelease(stat_table->lock);
-	relation_close(index, AccessShareLock);
+	memkv_close_for_caller(index, AccessShareLock);
 	PG_RETURN_VOID();
 }
 
