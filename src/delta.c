@@ -614,12 +614,104 @@ memkv_chain_corrupted(Relation index, BlockNumber blkno)
 }
 
 /*
- * Walk the log chain from entry `head_offset` of page `head`, checking
- * every page (memkv_check_page, epoch at most `epoch`) and every entry
- * (memkv_log_entry) before use; the walk is bounded by the relation's
- * size, so a `next` cycle is an error, not a loop.  For each entry call
- * `visit` (if not NULL); mark chain pages in `in_chain` (if not NULL,
- * nblocks long).  Returns the number of entries.
+ * Start a walk along the log chain from entry `head_offset` of page `head`,
+ * accepting pages tagged with `epoch` or earlier.  With `track_pages`, the
+ * walk marks the pages it reads in walk->in_chain (palloc'd, grown with
+ * the relation), and a page read twice is a cycle.
+ */
+void
+memkv_log_walk_start(MemkvLogWalk *walk, BlockNumber head,
+					 OffsetNumber head_offset, uint32 epoch, bool track_pages)
+{
+	memset(walk, 0, sizeof(MemkvLogWalk));
+	walk->next = head;
+	walk->next_offset = head_offset;
+	walk->epoch = epoch;
+	walk->last = InvalidBlockNumber;
+	walk->track_pages = track_pages;
+}
+
+/*
+ * Go on with `walk` for at most `maxpages` pages (InvalidBlockNumber: no
+ * limit), checking every page (memkv_check_page, epoch at most the walk's)
+ * and every entry (memkv_log_entry) before use, and calling `visit` (if
+ * not NULL) for each entry.  The walk is bounded by the relation's size,
+ * so a `next` cycle is an error, not a loop.  Returns true once the page
+ * read last has no `next`: the walk reached the end of the chain as it was
+ * then.  A walk may be resumed under another lock hold: pages before the
+ * tail never change while the metapage names the same epoch.  Caller holds
+ * whatever keeps the chain's pages from being retired.
+ */
+bool
+memkv_log_walk_pages(Relation index, MemkvLogWalk *walk, BlockNumber maxpages,
+					 void (*visit) (IndexTuple itup, void *arg), void *arg)
+{
+	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+	BlockNumber read = 0;
+
+	if (walk->track_pages && walk->in_chain_len < nblocks)
+	{
+		if (walk->in_chain == NULL)
+			walk->in_chain = palloc0(sizeof(bool) * nblocks);
+		else
+		{
+			walk->in_chain = repalloc(walk->in_chain, sizeof(bool) * nblocks);
+			memset(walk->in_chain + walk->in_chain_len, 0,
+				   sizeof(bool) * (nblocks - walk->in_chain_len));
+		}
+		walk->in_chain_len = nblocks;
+	}
+
+	while (walk->next != InvalidBlockNumber &&
+		   (maxpages == InvalidBlockNumber || read < maxpages))
+	{
+		BlockNumber blkno = walk->next;
+		Buffer		buf;
+		Page		page;
+		OffsetNumber off,
+					maxoff;
+
+		/* long walks answer a cancel; a no-op under the entry lock */
+		CHECK_FOR_INTERRUPTS();
+		if (blkno == MEMKV_METAPAGE_BLKNO || blkno >= nblocks ||
+			++walk->visited > nblocks ||
+			(walk->track_pages && walk->in_chain[blkno]))
+			memkv_chain_corrupted(index, blkno);
+		buf = ReadBuffer(index, blkno);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		memkv_check_page(index, buf, page, MEMKV_PAGE_LOG);
+		if (MemkvPageGetOpaque(page)->epoch > walk->epoch)
+			memkv_chain_corrupted(index, blkno);
+		if (walk->track_pages)
+			walk->in_chain[blkno] = true;
+		maxoff = PageGetMaxOffsetNumber(page);
+		off = walk->next_offset;
+		if (off > OffsetNumberNext(maxoff))
+			memkv_chain_corrupted(index, blkno);
+		for (; off <= maxoff; off++)
+		{
+			IndexTuple	itup = memkv_log_entry(index, page, blkno, off);
+
+			walk->count++;
+			if (visit)
+				visit(itup, arg);
+		}
+		walk->last = blkno;
+		walk->last_end = off;
+		walk->next = MemkvPageGetOpaque(page)->next;
+		walk->next_offset = FirstOffsetNumber;
+		UnlockReleaseBuffer(buf);
+		read++;
+	}
+	return walk->next == InvalidBlockNumber;
+}
+
+/*
+ * Walk the log chain from entry `head_offset` of page `head` in one go
+ * (memkv_log_walk_pages with no limit).  For each entry call `visit` (if
+ * not NULL); mark chain pages in `in_chain` (if not NULL, as long as the
+ * relation's size when this is called).  Returns the number of entries.
  */
 uint64
 memkv_walk_log(Relation index, BlockNumber head, OffsetNumber head_offset,
@@ -627,44 +719,15 @@ memkv_walk_log(Relation index, BlockNumber head, OffsetNumber head_offset,
 			   void (*visit) (IndexTuple itup, void *arg), void *arg,
 			   bool *in_chain)
 {
-	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
-	BlockNumber blkno = head;
-	BlockNumber visited = 0;
-	uint64		count = 0;
+	MemkvLogWalk walk;
 
-	while (blkno != InvalidBlockNumber)
+	memkv_log_walk_start(&walk, head, head_offset, epoch, in_chain != NULL);
+	if (in_chain)
 	{
-		Buffer		buf;
-		Page		page;
-		OffsetNumber off,
-					maxoff;
-
-		CHECK_FOR_INTERRUPTS();
-		if (blkno == MEMKV_METAPAGE_BLKNO || blkno >= nblocks ||
-			++visited > nblocks)
-			memkv_chain_corrupted(index, blkno);
-		buf = ReadBuffer(index, blkno);
-		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		page = BufferGetPage(buf);
-		memkv_check_page(index, buf, page, MEMKV_PAGE_LOG);
-		if (MemkvPageGetOpaque(page)->epoch > epoch)
-			memkv_chain_corrupted(index, blkno);
-		if (in_chain)
-			in_chain[blkno] = true;
-		maxoff = PageGetMaxOffsetNumber(page);
-		off = (blkno == head && visited == 1) ? head_offset : FirstOffsetNumber;
-		if (off > OffsetNumberNext(maxoff))
-			memkv_chain_corrupted(index, blkno);
-		for (; off <= maxoff; off++)
-		{
-			IndexTuple	itup = memkv_log_entry(index, page, blkno, off);
-
-			count++;
-			if (visit)
-				visit(itup, arg);
-		}
-		blkno = MemkvPageGetOpaque(page)->next;
-		UnlockReleaseBuffer(buf);
+		/* the caller's array: the walk does not grow it */
+		walk.in_chain = in_chain;
+		walk.in_chain_len = RelationGetNumberOfBlocks(index);
 	}
-	return count;
+	(void) memkv_log_walk_pages(index, &walk, InvalidBlockNumber, visit, arg);
+	return walk.count;
 }

@@ -283,6 +283,8 @@ memkv_page_source_page(MemkvPageSource *ps, uint64 idx)
 		}
 		ps->pins[victim] = InvalidBuffer;
 		ps->pinned[victim] = InvalidBlockNumber;
+		/* long reads (memkv_verify's) answer a cancel; a no-op under LWLocks */
+		CHECK_FOR_INTERRUPTS();
 		buf = ReadBuffer(ps->index, blkno);
 		if (!ps->lock_pages && !memkv_page_is_ours(ps, BufferGetPage(buf)))
 		{

@@ -399,6 +399,29 @@ extern void memkv_check_meta_blocks(Relation index,
 extern IndexTuple memkv_log_entry(Relation index, Page page,
 								  BlockNumber blkno, OffsetNumber off);
 extern void memkv_chain_corrupted(Relation index, BlockNumber blkno);
+
+/* A walk along the delta log that can stop and go on (memkv_log_walk_pages) */
+typedef struct MemkvLogWalk
+{
+	BlockNumber next;			/* page to read next; Invalid: chain ended */
+	OffsetNumber next_offset;	/* first entry to read on it */
+	uint32		epoch;			/* no page may carry a later tag */
+	BlockNumber last;			/* page read last, or InvalidBlockNumber */
+	OffsetNumber last_end;		/* one past the last entry read on it */
+	BlockNumber visited;		/* pages read so far (bounds the walk) */
+	uint64		count;			/* entries read so far */
+	bool		track_pages;	/* mark pages in in_chain, refuse a cycle */
+	bool	   *in_chain;		/* in_chain_len long */
+	BlockNumber in_chain_len;
+} MemkvLogWalk;
+
+extern void memkv_log_walk_start(MemkvLogWalk *walk, BlockNumber head,
+								 OffsetNumber head_offset, uint32 epoch,
+								 bool track_pages);
+extern bool memkv_log_walk_pages(Relation index, MemkvLogWalk *walk,
+								 BlockNumber maxpages,
+								 void (*visit) (IndexTuple itup, void *arg),
+								 void *arg);
 extern uint64 memkv_walk_log(Relation index, BlockNumber head,
 							 OffsetNumber head_offset, uint32 epoch,
 							 void (*visit) (IndexTuple itup, void *arg),

@@ -139,6 +139,46 @@ typedef struct MemkvLogCounts
 /* Columns of memkv_state in 1.1; the 1.0 definition has the first 15. */
 #define MEMKV_STATE_COLS 25
 
+/* Log pages read per hold of the entry lock, by memkv_state and verify. */
+#define MEMKV_LOG_STEP_PAGES 8
+
+/*
+ * Count the delta log's pages and entries in steps of MEMKV_LOG_STEP_PAGES
+ * pages, each under the entry lock held shared (the trees synced first),
+ * so that inserts wait at most one step.  Returns the entry still locked
+ * from the step that reached the end of the chain, with *meta read under
+ * it: the counts and the trees then describe the same moment, since the
+ * log grows only at its tail within an epoch.  A freeze's switch between
+ * steps (a new epoch: the old head's pages may be freed) starts it over.
+ */
+static MemkvEntry *
+memkv_state_walk_log(Relation index, MemkvMetaPageData *meta,
+					 int64 *log_pages, uint64 *log_tuples)
+{
+	MemkvLogWalk walk;
+	MemkvEntry *entry;
+	bool		started = false;
+
+	for (;;)
+	{
+		CHECK_FOR_INTERRUPTS();
+		entry = memkv_open_synced(index, LW_SHARED, meta);
+		if (!started || walk.epoch != meta->epoch)
+		{
+			memkv_log_walk_start(&walk, meta->log_head, meta->log_head_offset,
+								 meta->epoch, false);
+			started = true;
+		}
+		if (memkv_log_walk_pages(index, &walk, MEMKV_LOG_STEP_PAGES,
+								 NULL, NULL))
+			break;
+		memkv_entry_release(entry);
+	}
+	*log_pages = (int64) walk.visited;
+	*log_tuples = walk.count;
+	return entry;
+}
+
 /*
  * memkv_state(index regclass) returns (epoch, log_pages, log_tuples,
  * delta_keys, delta_tids, shmem_bytes, art_loaded, ...): art_loaded says
@@ -162,10 +202,7 @@ memkv_state(PG_FUNCTION_ARGS)
 	MemkvEntry *entry;
 	bool		loaded;
 	uint64		log_tuples;
-	bool	   *in_chain;
-	BlockNumber nblocks;
-	BlockNumber blkno;
-	int64		log_pages = 0;
+	int64		log_pages;
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
@@ -179,14 +216,7 @@ memkv_state(PG_FUNCTION_ARGS)
 		entry->epoch == meta.epoch;
 	memkv_entry_release(entry);
 
-	entry = memkv_open_synced(index, LW_SHARED, &meta);
-	nblocks = RelationGetNumberOfBlocks(index);
-	in_chain = palloc0(sizeof(bool) * nblocks);
-	log_tuples = memkv_walk_log(index, meta.log_head, meta.log_head_offset,
-								meta.epoch,
-								NULL, NULL, in_chain);
-	for (blkno = 0; blkno < nblocks; blkno++)
-		log_pages += in_chain[blkno] ? 1 : 0;
+	entry = memkv_state_walk_log(index, &meta, &log_pages, &log_tuples);
 
 	values[0] = Int64GetDatum(meta.epoch);
 	values[1] = Int64GetDatum(log_pages);
@@ -360,6 +390,7 @@ memkv_verify_frozen(MemkvVerifyState *vs, Relation index,
 			lower.len = VARSIZE(prev) - VARHDRSZ;
 			lower.inclusive = false;
 		}
+		CHECK_FOR_INTERRUPTS();
 		memkv_frozen_collect(frozen, &run, prev ? &lower : NULL, NULL, false,
 							 4096);
 		for (i = 0; i < run.nkeys; i++)
@@ -414,11 +445,99 @@ memkv_verify_frozen(MemkvVerifyState *vs, Relation index,
 }
 
 /*
+ * Check the delta log against the delta trees, in steps: each step takes
+ * the entry lock shared (syncing the trees first if they are behind),
+ * checks up to MEMKV_LOG_STEP_PAGES log pages' entries against the
+ * trees, and lets the lock go, so inserts and scans wait at most one step.
+ * The step that reaches the end of the chain also checks, under the same
+ * lock hold, that the metapage's tail is where the chain ends, the trees'
+ * structure, and that the trees hold exactly as many TIDs as the log: the
+ * log only grows at its tail within an epoch, so the entries read in
+ * earlier steps are all still there, and the trees hold nothing else.
+ * Caller holds the metapage lock in ShareLock, so the epoch cannot change.
+ */
+static void
+memkv_verify_delta(MemkvVerifyState *vs, Relation index,
+				   MemkvMetaPageData *meta)
+{
+	MemkvMetaPageData now;
+	MemkvLogWalk walk;
+	bool		done = false;
+	char		errbuf[256];
+	BlockNumber nblocks;
+
+	vs->entry = memkv_open_synced(index, LW_SHARED, meta);
+	memkv_entry_release(vs->entry);
+	vs->entry = NULL;
+	nblocks = RelationGetNumberOfBlocks(index);
+	if (meta->log_head == MEMKV_METAPAGE_BLKNO || meta->log_head >= nblocks ||
+		meta->log_tail == MEMKV_METAPAGE_BLKNO || meta->log_tail >= nblocks)
+	{
+		memkv_report(vs, "metapage points outside the relation (head %u, tail %u, %u blocks)",
+					 meta->log_head, meta->log_tail, nblocks);
+		return;
+	}
+
+	memkv_log_walk_start(&walk, meta->log_head, meta->log_head_offset,
+						 meta->epoch, true);
+	while (!done)
+	{
+		CHECK_FOR_INTERRUPTS();
+		vs->entry = memkv_open_synced(index, LW_SHARED, &now);
+		if (now.instance_id != meta->instance_id || now.epoch != meta->epoch ||
+			now.log_head != meta->log_head ||
+			now.log_head_offset != meta->log_head_offset)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("index \"%s\" was frozen or rebuilt during the check",
+							RelationGetRelationName(index)),
+					 errhint("Run memkv_verify again.")));
+		done = memkv_log_walk_pages(index, &walk, MEMKV_LOG_STEP_PAGES,
+									memkv_verify_visit, vs);
+		if (!done)
+		{
+			memkv_entry_release(vs->entry);
+			continue;
+		}
+
+		/* the end of the chain, with appends held off: compare totals */
+		if (walk.last != now.log_tail)
+			memkv_report(vs, "the log chain ends at block %u, the metapage's log tail is %u",
+						 walk.last, now.log_tail);
+		if (!art_check(&vs->entry->keys, memkv_allocator(),
+					   memkv_shared->arena_size, errbuf, sizeof(errbuf)))
+			memkv_report(vs, "delta tree: %s", errbuf);
+		if (!art_check(&vs->entry->nulls, memkv_allocator(),
+					   memkv_shared->arena_size, errbuf, sizeof(errbuf)))
+			memkv_report(vs, "NULL tree: %s", errbuf);
+		if (vs->entry->keys.ntids + vs->entry->imm_keys.ntids != vs->nonnull)
+			memkv_report(vs, "delta trees hold %llu TIDs, the log %llu",
+						 (unsigned long long) (vs->entry->keys.ntids +
+											   vs->entry->imm_keys.ntids),
+						 (unsigned long long) vs->nonnull);
+		if (vs->entry->nulls.ntids + vs->entry->imm_nulls.ntids != vs->nulls)
+			memkv_report(vs, "NULL trees hold %llu TIDs, the log %llu",
+						 (unsigned long long) (vs->entry->nulls.ntids +
+											   vs->entry->imm_nulls.ntids),
+						 (unsigned long long) vs->nulls);
+		memkv_entry_release(vs->entry);
+	}
+	vs->entry = NULL;
+	pfree(walk.in_chain);
+}
+
+/*
  * memkv_verify(index regclass) returns setof text: one row per problem
  * found (at most 100), none if the index is consistent.  It checks the
  * metapage, walks the delta log, checks the shared trees' structure and
- * that they hold exactly the log's entries.  Holds the index's entry lock
- * exclusively while it runs.
+ * that they hold exactly the log's entries, then reads the whole frozen
+ * layer.
+ *
+ * It never holds the entry lock for more than a step (see
+ * memkv_verify_delta; the frozen layer is read from its pages without it),
+ * and answers a cancel between steps.  It holds the metapage lock in
+ * ShareLock throughout, which keeps freezes and amvacuumcleanup from
+ * retiring the pages it is reading (they wait; inserts and scans do not).
  */
 Datum
 memkv_verify(PG_FUNCTION_ARGS)
@@ -428,59 +547,15 @@ memkv_verify(PG_FUNCTION_ARGS)
 											  MEMKV_CALLER_SELECT);
 	MemkvVerifyState vs;
 	MemkvMetaPageData meta;
-	char		errbuf[256];
-	BlockNumber nblocks;
-	bool	   *in_chain;
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	memset(&vs, 0, sizeof(vs));
 	vs.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 
-	vs.entry = memkv_open_synced(index, LW_EXCLUSIVE, &meta);
-	nblocks = RelationGetNumberOfBlocks(index);
-	if (meta.log_head == MEMKV_METAPAGE_BLKNO || meta.log_head >= nblocks ||
-		meta.log_tail == MEMKV_METAPAGE_BLKNO || meta.log_tail >= nblocks)
-		memkv_report(&vs, "metapage points outside the relation (head %u, tail %u, %u blocks)",
-					 meta.log_head, meta.log_tail, nblocks);
-	else
-	{
-		in_chain = palloc0(sizeof(bool) * nblocks);
-		memkv_walk_log(index, meta.log_head, meta.log_head_offset, meta.epoch,
-					   memkv_verify_visit, &vs, in_chain);
-		if (!in_chain[meta.log_tail])
-			memkv_report(&vs, "metapage's log tail %u is not on the log chain",
-						 meta.log_tail);
-		else
-		{
-			Buffer		buf = ReadBuffer(index, meta.log_tail);
-
-			LockBuffer(buf, BUFFER_LOCK_SHARE);
-			if (MemkvPageGetOpaque(BufferGetPage(buf))->next != InvalidBlockNumber)
-				memkv_report(&vs, "log tail %u links to another page",
-							 meta.log_tail);
-			UnlockReleaseBuffer(buf);
-		}
-		pfree(in_chain);
-	}
-
-	if (!art_check(&vs.entry->keys, memkv_allocator(),
-				   memkv_shared->arena_size, errbuf, sizeof(errbuf)))
-		memkv_report(&vs, "delta tree: %s", errbuf);
-	if (!art_check(&vs.entry->nulls, memkv_allocator(),
-				   memkv_shared->arena_size, errbuf, sizeof(errbuf)))
-		memkv_report(&vs, "NULL tree: %s", errbuf);
-	if (vs.entry->keys.ntids + vs.entry->imm_keys.ntids != vs.nonnull)
-		memkv_report(&vs, "delta trees hold %llu TIDs, the log %llu",
-					 (unsigned long long) (vs.entry->keys.ntids +
-										   vs.entry->imm_keys.ntids),
-					 (unsigned long long) vs.nonnull);
-	if (vs.entry->nulls.ntids + vs.entry->imm_nulls.ntids != vs.nulls)
-		memkv_report(&vs, "NULL trees hold %llu TIDs, the log %llu",
-					 (unsigned long long) (vs.entry->nulls.ntids +
-										   vs.entry->imm_nulls.ntids),
-					 (unsigned long long) vs.nulls);
+	LockPage(index, MEMKV_METAPAGE_BLKNO, ShareLock);
+	memkv_verify_delta(&vs, index, &meta);
 	memkv_verify_frozen(&vs, index, &meta);
-	memkv_entry_release(vs.entry);
+	UnlockPage(index, MEMKV_METAPAGE_BLKNO, ShareLock);
 
 	memkv_close_for_caller(index, AccessShareLock);
 	return (Datum) 0;
