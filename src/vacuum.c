@@ -11,6 +11,7 @@
 #include "postgres.h"
 
 #include "commands/vacuum.h"
+#include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "storage/indexfsm.h"
 #include "storage/lmgr.h"
@@ -34,11 +35,37 @@ memkv_bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	return stats;
 }
 
+/* Log pages read per step of the cleanup's walk, between interrupt checks. */
+#define MEMKV_CLEANUP_STEP_PAGES 64
+
+/*
+ * Was this page appended to the log in `epoch`, the current one?  Such a
+ * page found off the chain the cleanup walked was linked in after the walk
+ * (appends take only free pages, and tag them with the current epoch).
+ */
+static bool
+memkv_page_is_new_log(Page page, uint32 epoch)
+{
+	MemkvPageOpaque opaque = MemkvPageGetOpaque(page);
+
+	return !PageIsNew(page) &&
+		PageGetSpecialSize(page) == MAXALIGN(sizeof(MemkvPageOpaqueData)) &&
+		opaque->page_id == MEMKV_PAGE_ID &&
+		(opaque->flags & MEMKV_PAGE_LOG) != 0 &&
+		opaque->epoch == epoch;
+}
+
 /*
  * amvacuumcleanup: freeze, if ambulkdelete did not; then every page that
  * is not the metapage, on the log chain or in the frozen run is free: make
  * sure it is marked deleted and in the free space map.  Also counts the
  * index's entries.
+ *
+ * Only the metapage lock is held (no freeze can retire or write pages
+ * meanwhile); inserts go on, and may link a free page into the log after
+ * the walk: each page is judged under its buffer lock, and a log page of
+ * the current epoch is left alone.  The walk and the page loop check for
+ * interrupts.
  */
 IndexBulkDeleteResult *
 memkv_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
@@ -46,6 +73,7 @@ memkv_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 	Relation	index = info->index;
 	MemkvEntry *entry;
 	MemkvMetaPageData meta;
+	MemkvLogWalk walk;
 	BlockNumber nblocks;
 	BlockNumber blkno;
 	bool	   *in_use;
@@ -70,14 +98,20 @@ memkv_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 
 	/* hold off freezes (whose new pages are not in the metapage yet) */
 	LockPage(index, MEMKV_METAPAGE_BLKNO, ExclusiveLock);
-	/* and appends, which could link a page we are about to free */
-	entry = memkv_entry_acquire(index, LW_EXCLUSIVE);
 	memkv_read_meta(index, &meta);
-	nblocks = RelationGetNumberOfBlocks(index);
-	memkv_check_meta_blocks(index, &meta, nblocks);
-	in_use = palloc0(sizeof(bool) * nblocks);
-	count = memkv_walk_log(index, meta.log_head, meta.log_head_offset,
-						   meta.epoch, NULL, NULL, in_use);
+	/* the metapage's pointers must lie inside the relation */
+	memkv_check_meta_blocks(index, &meta, RelationGetNumberOfBlocks(index));
+	memkv_log_walk_start(&walk, meta.log_head, meta.log_head_offset,
+						 meta.epoch, true);
+	do
+	{
+		CHECK_FOR_INTERRUPTS();
+	} while (!memkv_log_walk_pages(index, &walk, MEMKV_CLEANUP_STEP_PAGES,
+								   NULL, NULL));
+	count = walk.count;
+	/* pages past the walk's view of the relation are not ours to judge */
+	nblocks = walk.in_chain_len;
+	in_use = walk.in_chain;
 	if (meta.frozen_start != InvalidBlockNumber)
 	{
 		for (blkno = meta.frozen_start;
@@ -104,11 +138,18 @@ memkv_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 
 		if (in_use[blkno])
 			continue;
+		CHECK_FOR_INTERRUPTS();
 		buf = ReadBuffer(index, blkno);
 		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
 		page = BufferGetPage(buf);
 		if (MemkvPageIsFree(page))
 			RecordFreeIndexPage(index, blkno);
+		else if (memkv_page_is_new_log(page, meta.epoch))
+		{
+			/* appended since the walk: in use after all */
+			UnlockReleaseBuffer(buf);
+			continue;
+		}
 		else
 		{
 			/* left over by a freeze that crashed before its switch */
@@ -118,7 +159,6 @@ memkv_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 		UnlockReleaseBuffer(buf);
 		stats->pages_free++;
 	}
-	memkv_entry_release(entry);
 	UnlockPage(index, MEMKV_METAPAGE_BLKNO, ExclusiveLock);
 	pfree(in_use);
 
