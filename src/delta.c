@@ -560,6 +560,29 @@ memkv_log_has_more(Relation index, MemkvEntry *entry)
 }
 
 /*
+ * memkv_entry_acquire, but first wait out a direct-mode freeze of the
+ * index: it holds the delta in its own memory only, so no tree can show it
+ * and none may be synced past it until its switch.  The wait is on the
+ * metapage lock the freeze holds, not on the entry lock, so a cancel
+ * interrupts it and the deadlock detector sees it.
+ */
+static MemkvEntry *
+memkv_entry_acquire_after_freeze(Relation index, LWLockMode mode)
+{
+	for (;;)
+	{
+		MemkvEntry *entry = memkv_entry_acquire(index, mode);
+
+		if (!entry->freeze_direct)
+			return entry;
+		memkv_entry_release(entry);
+		CHECK_FOR_INTERRUPTS();
+		LockPage(index, MEMKV_METAPAGE_BLKNO, ShareLock);
+		UnlockPage(index, MEMKV_METAPAGE_BLKNO, ShareLock);
+	}
+}
+
+/*
  * Return the index's registry entry, locked in `mode`, with trees that
  * hold everything the delta log held when this was called, and in *meta
  * the metapage those trees agree with (open the frozen layer from it, so
@@ -568,7 +591,7 @@ memkv_log_has_more(Relation index, MemkvEntry *entry)
 MemkvEntry *
 memkv_open_synced(Relation index, LWLockMode mode, MemkvMetaPageData *meta)
 {
-	MemkvEntry *entry = memkv_entry_acquire(index, mode);
+	MemkvEntry *entry = memkv_entry_acquire_after_freeze(index, mode);
 	bool		checked_tail = false;
 
 	for (;;)
@@ -594,10 +617,10 @@ memkv_open_synced(Relation index, LWLockMode mode, MemkvMetaPageData *meta)
 			return entry;
 		}
 		memkv_entry_release(entry);
-		entry = memkv_entry_acquire(index, LW_EXCLUSIVE);
+		entry = memkv_entry_acquire_after_freeze(index, LW_EXCLUSIVE);
 		memkv_sync(index, entry);
 		memkv_entry_release(entry);
-		entry = memkv_entry_acquire(index, mode);
+		entry = memkv_entry_acquire_after_freeze(index, mode);
 		checked_tail = true;
 	}
 }

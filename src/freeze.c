@@ -227,16 +227,16 @@ typedef struct MemkvLogCollect
 	MemkvRun   *nulls;
 } MemkvLogCollect;
 
-static const char *memkv_sort_keys;
-
+/* Order log items by key (bytes at `arg` + key_offset), then TID. */
 static int
-memkv_log_item_cmp(const void *a, const void *b)
+memkv_log_item_cmp(const void *a, const void *b, void *arg)
 {
 	const MemkvLogItem *x = a;
 	const MemkvLogItem *y = b;
-	int			c = memkv_key_cmp((const uint8 *) memkv_sort_keys + x->key_offset,
+	const char *keys = (const char *) arg;
+	int			c = memkv_key_cmp((const uint8 *) keys + x->key_offset,
 								  x->key_len,
-								  (const uint8 *) memkv_sort_keys + y->key_offset,
+								  (const uint8 *) keys + y->key_offset,
 								  y->key_len);
 
 	if (c != 0)
@@ -274,7 +274,8 @@ memkv_collect_log_visit(IndexTuple itup, void *arg)
 /*
  * Read the whole delta log into memory, sorted: `run` gets every non-NULL
  * key with its TIDs, `nulls` the NULL key's TIDs; *end_blkno and *end_offset
- * the position just past the last entry.  Entry lock held exclusively.
+ * the position just past the last entry.  Called in a direct-mode freeze,
+ * while every user of the entry waits for it, so nothing is appended.
  */
 static void
 memkv_read_log_run(Relation index, const MemkvMetaPageData *meta,
@@ -297,11 +298,14 @@ memkv_read_log_run(Relation index, const MemkvMetaPageData *meta,
 	memkv_walk_log(index, meta->log_head, meta->log_head_offset, meta->epoch,
 				   memkv_collect_log_visit, &lc, NULL);
 
-	memkv_sort_keys = lc.keys;
-	qsort(lc.items, lc.nitems, sizeof(MemkvLogItem), memkv_log_item_cmp);
+	/* a cancel must reach a sort of millions of entries */
+	qsort_interruptible(lc.items, lc.nitems, sizeof(MemkvLogItem),
+						memkv_log_item_cmp, lc.keys);
 	for (i = 0; i < lc.nitems;)
 	{
 		uint64		j = i;
+
+		CHECK_FOR_INTERRUPTS();
 
 		/* one key: its TIDs are adjacent and sorted */
 		while (j < lc.nitems && lc.items[j].key_len == lc.items[i].key_len &&
@@ -357,6 +361,8 @@ memkv_freeze_cleanup(int code, Datum arg)
 		art_free_all(&fc->entry->imm_nulls, memkv_allocator());
 		fc->entry->freezing = false;
 	}
+	/* users waiting for a direct-mode freeze go on (and rebuild) */
+	fc->entry->freeze_direct = false;
 	fc->entry->valid = false;
 	if (!held)
 		LWLockRelease(lock);
@@ -373,7 +379,10 @@ memkv_freeze_cleanup(int code, Datum arg)
  * layer (phase 3).  In between, new entries go to fresh trees and on
  * the log past the boundary; scans read the old frozen layer, the trees
  * set aside, and the fresh ones.  Freezes of one index are serialized by
- * a heavyweight lock on its metapage.
+ * a heavyweight lock on its metapage.  In direct mode (the delta does not
+ * fit in shared memory) inserts and scans wait for the whole freeze, on
+ * that heavyweight lock (see memkv_open_synced); no LWLock is held across
+ * the merge either way.
  */
 void
 memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
@@ -400,6 +409,8 @@ memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
 	BlockNumber old_spare_start;
 	uint32		old_spare_npages;
 	BlockNumber new_start;
+	BlockNumber direct_end_blkno = InvalidBlockNumber;
+	OffsetNumber direct_end_offset = InvalidOffsetNumber;
 	instr_time	t_start,
 				t_aside,
 				t_merged,
@@ -470,14 +481,16 @@ memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
 	{
 		/*
 		 * The delta does not fit in shared memory (that is usually why we
-		 * are freezing).  Read it from the log instead, and keep the entry
-		 * lock throughout: no scan could see these entries meanwhile.
+		 * are freezing): phase 2 reads it from the log into this backend's
+		 * memory instead.  Until the switch no tree can show those entries,
+		 * so every user of the entry waits for this freeze, on the metapage
+		 * lock we hold (memkv_open_synced), where a cancel reaches it; and
+		 * we hold no entry lock through the long phase 2, so a cancel
+		 * reaches us too.  Nothing is appended meanwhile.
 		 */
-		memkv_read_log_run(index, &meta, &logrun, &lognulls,
-						   &entry->freeze_blkno, &entry->freeze_offset);
-		report.in_delta_keys = logrun.nkeys;
-		report.in_delta_tids = logrun.ntids + lognulls.ntids;
 		entry->freezing = true;
+		entry->freeze_direct = true;
+		memkv_entry_release(entry);
 	}
 
 	fc.index = index;
@@ -507,6 +520,13 @@ memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
 		}
 
 		/* phase 2: merge, without the entry lock; only we touch imm */
+		if (direct)
+		{
+			memkv_read_log_run(index, &meta, &logrun, &lognulls,
+							   &direct_end_blkno, &direct_end_offset);
+			report.in_delta_keys = logrun.nkeys;
+			report.in_delta_tids = logrun.ntids + lognulls.ntids;
+		}
 		INSTR_TIME_SET_CURRENT(t_aside);
 
 		/*
@@ -640,9 +660,14 @@ memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
 		 * phase 3: switch.  The log now starts at the boundary; entries
 		 * appended since phase 1 stay in it and in the fresh trees.
 		 */
-		if (!direct)
-			entry = memkv_entry_acquire(index, LW_EXCLUSIVE);
+		entry = memkv_entry_acquire(index, LW_EXCLUSIVE);
 		Assert(entry == fc.entry);
+		if (direct)
+		{
+			/* the log ended there: the boundary is its end */
+			entry->freeze_blkno = direct_end_blkno;
+			entry->freeze_offset = direct_end_offset;
+		}
 		memkv_read_meta(index, &meta);
 		metabuf = ReadBuffer(index, MEMKV_METAPAGE_BLKNO);
 		LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
@@ -672,6 +697,7 @@ memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
 		/* the new run's shared copy and key blocks, ready for scans */
 		memkv_frozen_writer_install_cache(w, entry, &newmeta);
 		entry->freezing = false;
+		entry->freeze_direct = false;
 		entry->epoch = newmeta.epoch;
 		if (direct)
 		{

@@ -188,6 +188,8 @@ typedef struct MemkvEntry
 	 * freeze_offset on.  See src/README, "Freezing".
 	 */
 	bool		freezing;
+	bool		freeze_direct;	/* the frozen-aside delta is in no tree:
+								 * users wait for the freeze (delta.c) */
 	ArtTree		imm_keys;
 	ArtTree		imm_nulls;
 	BlockNumber freeze_blkno;
