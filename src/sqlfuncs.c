@@ -21,6 +21,7 @@
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "storage/lmgr.h"
+#include "storage/proclist.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -143,6 +144,23 @@ typedef struct MemkvLogCounts
 #define MEMKV_LOG_STEP_PAGES 8
 
 /*
+ * Between two steps of a long walk: answer a cancel, and if anyone queued
+ * for the entry lock meanwhile (an insert), step aside for a millisecond.
+ * LWLocks do not queue shared lockers behind waiting exclusive ones, so
+ * without the pause a walker that re-takes the lock at once can keep an
+ * insert waiting through many steps.  Reading the wait list without its
+ * lock is a hint, not a promise; a wrong guess costs a millisecond or a
+ * step.
+ */
+static void
+memkv_step_aside(MemkvEntry *entry)
+{
+	CHECK_FOR_INTERRUPTS();
+	if (!proclist_is_empty(&memkv_entry_lock(entry)->waiters))
+		pg_usleep(1000L);
+}
+
+/*
  * Count the delta log's pages and entries in steps of MEMKV_LOG_STEP_PAGES
  * pages, each under the entry lock held shared (the trees synced first),
  * so that inserts wait at most one step.  Returns the entry still locked
@@ -173,6 +191,7 @@ memkv_state_walk_log(Relation index, MemkvMetaPageData *meta,
 								 NULL, NULL))
 			break;
 		memkv_entry_release(entry);
+		memkv_step_aside(entry);
 	}
 	*log_pages = (int64) walk.visited;
 	*log_tuples = walk.count;
@@ -497,6 +516,7 @@ memkv_verify_delta(MemkvVerifyState *vs, Relation index,
 		if (!done)
 		{
 			memkv_entry_release(vs->entry);
+			memkv_step_aside(vs->entry);
 			continue;
 		}
 
