@@ -93,6 +93,12 @@ SELECT * FROM memkv_state('priv_btree');
 SELECT * FROM memkv_verify('priv_seq');
 SELECT * FROM memkv_verify('priv_btree');
 SELECT * FROM memkv_state(0);
+CREATE TABLE priv_parted (k text COLLATE "C") PARTITION BY RANGE (k);
+CREATE TABLE priv_parted_1 PARTITION OF priv_parted FOR VALUES FROM ('a') TO ('n');
+CREATE INDEX priv_parted_k ON priv_parted USING memkv (k);
+SELECT * FROM memkv_verify('priv_parted_k');
+SELECT delta_keys FROM memkv_state('priv_parted_1_k_idx');
+DROP TABLE priv_parted;
 
 -- ALTER EXTENSION memkv UPDATE from 1.0 ends with the privileges of a
 -- fresh 1.1 install (1.0 left everything to PUBLIC)

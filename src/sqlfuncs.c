@@ -47,6 +47,12 @@ memkv_not_memkv_index(Oid relid)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("relation with OID %u does not exist", relid)));
+	if (get_rel_relkind(relid) == RELKIND_PARTITIONED_INDEX)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a memkv index", name),
+				 errdetail("It is a partitioned index, which holds no data."),
+				 errhint("Call the function on the indexes of its partitions.")));
 	ereport(ERROR,
 			(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 			 errmsg("\"%s\" is not a memkv index", name)));
