@@ -35,7 +35,7 @@ SELECT current_database() AS regress_db,
                   ', ' ORDER BY proname) AS fresh_privs,
        (SELECT string_agg(p.proname || ' ' || coalesce(p.proacl::text, 'default'),
                           ', ' ORDER BY p.proname)
-          FROM pg_proc p WHERE p.proname IN ('memkv_state', 'memkv_verify', 'memkv_freeze')) AS fresh_acl
+          FROM pg_proc p WHERE p.proname IN ('memkv_state', 'memkv_verify', 'memkv_freeze', 'memkv_stat_reset')) AS fresh_acl
   FROM memkv_func_privs \gset
 
 -- no SELECT, no EXECUTE: the function's permission error
@@ -46,11 +46,13 @@ RESET ROLE;
 
 -- EXECUTE without SELECT: the table's permission error, nothing else; the
 -- same for another index of the table, and memkv_freeze wants the owner
-GRANT EXECUTE ON FUNCTION memkv_state(regclass), memkv_verify(regclass)
+GRANT EXECUTE ON FUNCTION memkv_state(regclass), memkv_verify(regclass),
+  memkv_stat_reset(regclass)
   TO regress_memkv_nobody, regress_memkv_reader, regress_memkv_owner;
 SET ROLE regress_memkv_nobody;
 SELECT delta_keys FROM memkv_state('priv_k');
 SELECT * FROM memkv_verify('priv_k');
+SELECT memkv_stat_reset('priv_k');
 SELECT delta_keys FROM memkv_state('priv_btree');
 SELECT memkv_freeze('priv_k');
 RESET ROLE;
@@ -59,6 +61,7 @@ RESET ROLE;
 SET ROLE regress_memkv_reader;
 SELECT frozen_keys, delta_keys FROM memkv_state('priv_k');
 SELECT count(*) AS problems FROM memkv_verify('priv_k');
+SELECT memkv_stat_reset('priv_k');
 SELECT memkv_freeze('priv_k');
 RESET ROLE;
 
@@ -122,7 +125,7 @@ SELECT string_agg(format('%s %s %s %s', proname, public, stat_scan, monitor),
                   ', ' ORDER BY proname) = :'fresh_privs' AS same_privileges,
        (SELECT string_agg(p.proname || ' ' || coalesce(p.proacl::text, 'default'),
                           ', ' ORDER BY p.proname)
-          FROM pg_proc p WHERE p.proname IN ('memkv_state', 'memkv_verify', 'memkv_freeze')) = :'fresh_acl' AS same_acl
+          FROM pg_proc p WHERE p.proname IN ('memkv_state', 'memkv_verify', 'memkv_freeze', 'memkv_stat_reset')) = :'fresh_acl' AS same_acl
   FROM memkv_func_privs;
 \c :regress_db
 DROP DATABASE regress_memkv_upgrade;
