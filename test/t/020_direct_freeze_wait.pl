@@ -1,4 +1,4 @@
-# test/t/014_direct_freeze_wait.pl -- who waits for a direct-mode freeze,
+# test/t/020_direct_freeze_wait.pl -- who waits for a direct-mode freeze,
 # and how.
 #
 # A delta that does not fit in shared memory is frozen in direct mode: the
