@@ -985,6 +985,8 @@ memkv_frozen_nulls(MemkvFrozen *fz, MemkvRun *run)
 
 /* ------------------------------------------------- shared-memory copy */
 
+static ArenaPtr memkv_accelerator_alloc(Size size);
+
 /*
  * Would a copy of the frozen run in shared memory help this scan?  True if
  * the index has a run and the entry holds no copy of it yet (and none
@@ -1092,8 +1094,15 @@ memkv_frozen_checksum_ok(Relation index, const MemkvMetaPageData *meta)
  * Copy the frozen run described by `meta` into the arena, replacing any
  * older copy, and check the copy against the run's checksum: a mismatch
  * is an ERROR (on a primary the pages of a current run never change).  If
- * the arena has no room, remember that (for this run) and leave scans to
- * read the pages.  Entry lock held exclusively.
+ * the copy would leave less than half of the arena free, remember that
+ * (for this run) and leave scans to read the pages.  Entry lock held
+ * exclusively.
+ *
+ * Reading the pages can fail with an ERROR (the buffer manager refuses a
+ * damaged page).  So the block is recorded in the entry before the first
+ * page is read, under no run's name: until the copy is complete and
+ * checked no scan uses it, and if it never is, the next build (or an
+ * eviction) frees it with the entry's other memory.  Nothing leaks.
  */
 void
 memkv_frozen_cache_build(Relation index, MemkvEntry *entry,
@@ -1108,20 +1117,23 @@ memkv_frozen_cache_build(Relation index, MemkvEntry *entry,
 	if (!memkv_frozen_cache_wanted(entry, meta))
 		return;
 	memkv_frozen_cache_free(entry);
-	entry->frozen_cache_instance = meta->instance_id;
-	entry->frozen_cache_epoch = meta->frozen_epoch;
-	entry->frozen_cache_start = meta->frozen_start;
-	p = memkv_arena_alloc_big(Max(total, 1));
+	p = total < ARENA_MAX_ALLOC ?
+		memkv_accelerator_alloc(Max(total, 1)) : ARENA_NULL;
 	if (p == ARENA_NULL)
 	{
+		entry->frozen_cache_instance = meta->instance_id;
+		entry->frozen_cache_epoch = meta->frozen_epoch;
+		entry->frozen_cache_start = meta->frozen_start;
 		entry->frozen_cache_failed = true;
 		return;
 	}
+	/* recorded, under no run's name, before anything can fail */
+	entry->frozen_cache = p;
+	entry->frozen_cache_bytes = Max(total, 1);
 	dst = ARENA_ADDR(memkv_allocator()->base, p);
 	if (!memkv_frozen_read_run(index, meta, dst, &bad_block))
 	{
-		memkv_arena_free_big(p, Max(total, 1));
-		entry->frozen_cache_instance = 0;
+		memkv_frozen_cache_free(entry);
 		/* in recovery, replay moved on or rewrote pages: no copy this time */
 		if (RecoveryInProgress())
 			return;
@@ -1137,8 +1149,10 @@ memkv_frozen_cache_build(Relation index, MemkvEntry *entry,
 						RelationGetRelationName(index)),
 				 errhint("Please REINDEX it.")));
 	}
-	entry->frozen_cache = p;
-	entry->frozen_cache_bytes = Max(total, 1);
+	/* complete and checked: scans of this run may use it now */
+	entry->frozen_cache_instance = meta->instance_id;
+	entry->frozen_cache_epoch = meta->frozen_epoch;
+	entry->frozen_cache_start = meta->frozen_start;
 }
 
 /*
