@@ -12,6 +12,8 @@
 #include <sys/mman.h>
 
 #include "access/amapi.h"
+#include "catalog/objectaccess.h"
+#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "commands/vacuum.h"
 #include "fmgr.h"
@@ -37,6 +39,7 @@ static bool memkv_preloaded = false;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+static object_access_hook_type prev_object_access_hook = NULL;
 
 void		_PG_init(void);
 
@@ -56,6 +59,37 @@ memkv_startup_hook(void)
 		prev_shmem_startup_hook();
 	memkv_shmem_startup();
 	memkv_stats_shmem_startup();
+}
+
+/*
+ * Object-access hook: when a memkv index is dropped (DROP INDEX, DROP
+ * TABLE, a temp table at the end of its session...), its registry entry
+ * gives back the shared memory of its trees and copies at once, instead of
+ * keeping it until memory pressure evicts it.  The entry is only a cache,
+ * so this is right even if the drop is rolled back.
+ */
+static void
+memkv_object_access(ObjectAccessType access, Oid classId, Oid objectId,
+					int subId, void *arg)
+{
+	if (prev_object_access_hook)
+		prev_object_access_hook(access, classId, objectId, subId, arg);
+
+	if (access == OAT_DROP && classId == RelationRelationId && subId == 0 &&
+		memkv_shared != NULL)
+	{
+		Relation	rel = RelationIdGetRelation(objectId);
+
+		if (RelationIsValid(rel))
+		{
+			if (rel->rd_rel->relkind == RELKIND_INDEX &&
+				rel->rd_indam != NULL && rel->rd_indam->ambuild == memkv_build)
+				memkv_entry_forget(rel->rd_node,
+								   RelationUsesLocalBuffers(rel) ?
+								   rel->rd_backend : InvalidBackendId);
+			RelationClose(rel);
+		}
+	}
 }
 
 /*
@@ -124,6 +158,8 @@ _PG_init(void)
 	shmem_request_hook = memkv_request_hook;
 	prev_shmem_startup_hook = shmem_startup_hook;
 	shmem_startup_hook = memkv_startup_hook;
+	prev_object_access_hook = object_access_hook;
+	object_access_hook = memkv_object_access;
 
 	memkv_preloaded = true;
 }

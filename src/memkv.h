@@ -368,6 +368,7 @@ extern MemkvShared *memkv_shared;
 extern void memkv_shmem_request(void);
 extern void memkv_shmem_startup(void);
 extern MemkvEntry *memkv_entry_acquire(Relation index, LWLockMode mode);
+extern void memkv_entry_forget(RelFileNode node, BackendId backend);
 extern void memkv_entry_release(MemkvEntry *entry);
 extern LWLock *memkv_entry_lock(MemkvEntry *entry);
 extern const ArtAllocator *memkv_allocator(void);

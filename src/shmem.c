@@ -14,7 +14,10 @@
  */
 #include "postgres.h"
 
+#include "access/xlog.h"
 #include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/latch.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
@@ -207,15 +210,19 @@ memkv_lru_order(int *order)
 }
 
 /*
- * Give `node` a registry slot: a free one, or the least recently used one
- * whose lock can be taken without waiting.  Returns the slot index.
+ * Try once to give `node` a registry slot: a free one, or the least
+ * recently used one whose lock can be taken without waiting and that no
+ * freeze holds.  Returns the slot index, or -1 if every slot is busy; then
+ * *mine is the number of slots whose entry lock this backend holds itself
+ * (waiting for those would never end).
  */
 static int
-memkv_registry_assign(RelFileNode node, BackendId backend)
+memkv_registry_try_assign(RelFileNode node, BackendId backend, int *order,
+						  int *mine)
 {
 	int			idx;
-	int		   *order = palloc(sizeof(int) * memkv_shared->max_entries);
 
+	*mine = 0;
 	LWLockAcquire(memkv_shared->registry_lock, LW_EXCLUSIVE);
 	idx = memkv_registry_find(node, backend);
 	if (idx < 0)
@@ -228,6 +235,11 @@ memkv_registry_assign(RelFileNode node, BackendId backend)
 			MemkvEntry *e = &memkv_shared->entries[order[i]];
 			LWLock	   *lock = &memkv_shared->entry_locks[order[i]].lock;
 
+			if (LWLockHeldByMe(lock))
+			{
+				(*mine)++;
+				continue;
+			}
 			if (!LWLockConditionalAcquire(lock, LW_EXCLUSIVE))
 				continue;
 			if (e->in_use && e->freezing)
@@ -242,21 +254,52 @@ memkv_registry_assign(RelFileNode node, BackendId backend)
 			e->last_used = pg_atomic_fetch_add_u64(&memkv_shared->clock, 1);
 			e->instance_id = 0;
 			e->epoch = 0;
+			e->freeze_requested = false;
 			LWLockRelease(lock);
 			idx = order[i];
 			break;
 		}
 	}
 	LWLockRelease(memkv_shared->registry_lock);
-	pfree(order);
+	return idx;
+}
 
-	if (idx < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-				 errmsg("too many memkv indexes are in use at once"),
-				 errdetail("All %d registry slots are held by running operations.",
-						   memkv_shared->max_entries),
-				 errhint("Increase memkv.max_indexes and restart the server.")));
+/*
+ * Give `node` a registry slot and return its index.  When every slot is
+ * busy -- its entry lock held for an insert, a scan's batch or a sync, or
+ * its index being frozen -- wait until one is free: each of those ends
+ * soon (a freeze within its merge).  Only if this backend holds every slot
+ * itself, so that waiting could not end, is that an error.
+ */
+static int
+memkv_registry_assign(RelFileNode node, BackendId backend)
+{
+	int		   *order = palloc(sizeof(int) * memkv_shared->max_entries);
+	long		sleep_ms = 1;
+	int			idx;
+
+	for (;;)
+	{
+		int			mine;
+
+		idx = memkv_registry_try_assign(node, backend, order, &mine);
+		if (idx >= 0)
+			break;
+		if (mine >= memkv_shared->max_entries)
+			ereport(ERROR,
+					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+					 errmsg("this statement needs more memkv indexes at once than memkv.max_indexes (%d)",
+							memkv_shared->max_entries),
+					 errhint("Increase memkv.max_indexes and restart the server.")));
+
+		/* other backends hold every slot for a moment: wait, then retry */
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 sleep_ms, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+		sleep_ms = Min(sleep_ms * 2, 10);
+	}
+	pfree(order);
 	return idx;
 }
 
@@ -338,6 +381,7 @@ memkv_entry_acquire(Relation index, LWLockMode mode)
 		}
 		LWLockRelease(&memkv_shared->entry_locks[idx].lock);
 		idx = -1;
+		CHECK_FOR_INTERRUPTS();
 	}
 }
 
@@ -385,9 +429,12 @@ memkv_evict_one(MemkvEntry *self)
 }
 
 /*
- * Add one (key, TID) to an entry's trees, evicting other indexes' trees if
- * the arena is full.  Caller holds the entry lock exclusively.  Returns
- * false, with the trees unchanged, if there is still no room.
+ * Add one (key, TID) to an entry's trees, making room if the arena is
+ * full: first by freeing the entry's own copy of its frozen run (a scan
+ * accelerator, rebuilt by a later scan if there is room), then by evicting
+ * other indexes' trees and copies.  Caller holds the entry lock
+ * exclusively.  Returns false, with the trees unchanged, if there is
+ * still no room.
  */
 bool
 memkv_art_try_insert(MemkvEntry *entry, bool isnull, const uint8 *key,
@@ -411,19 +458,79 @@ memkv_art_try_insert(MemkvEntry *entry, bool isnull, const uint8 *key,
 		if (r == ART_BAD_KEY)
 			elog(ERROR, "memkv: key of %zu bytes rejected by the delta tree",
 				 keylen);
+
+		/*
+		 * A freeze of this index reads the copy without the entry lock:
+		 * only its own switch may free it then.
+		 */
+		if (!entry->freezing &&
+			(entry->frozen_cache != ARENA_NULL || entry->frozen_kb != ARENA_NULL))
+		{
+			memkv_frozen_cache_free(entry);
+			continue;
+		}
 		if (!memkv_evict_one(entry))
 			return false;
 	}
 }
 
 /*
- * Raise the error for a delta that does not fit in shared memory, after
- * asking for a background freeze of the index (which empties its delta).
+ * Give back the registry slot of (node, backend), trees and copies
+ * included, if it has one: the relation is being dropped.  Called from
+ * the object-access hook (memkv.c) by the dropping backend, which holds
+ * the index's AccessExclusiveLock, so no one else is using the entry;
+ * should the drop roll back, the next user rebuilds it from the log.
+ */
+void
+memkv_entry_forget(RelFileNode node, BackendId backend)
+{
+	int			idx;
+	LWLock	   *lock;
+	MemkvEntry *e;
+
+	if (memkv_shared == NULL)
+		return;
+	LWLockAcquire(memkv_shared->registry_lock, LW_SHARED);
+	idx = memkv_registry_find(node, backend);
+	LWLockRelease(memkv_shared->registry_lock);
+	if (idx < 0)
+		return;
+
+	e = &memkv_shared->entries[idx];
+	lock = &memkv_shared->entry_locks[idx].lock;
+	LWLockAcquire(lock, LW_EXCLUSIVE);
+	if (memkv_entry_is(e, node, backend) && !e->freezing)
+	{
+		memkv_entry_clear(e);
+		LWLockAcquire(memkv_shared->registry_lock, LW_EXCLUSIVE);
+		e->in_use = false;
+		e->last_used = 0;
+		LWLockRelease(memkv_shared->registry_lock);
+	}
+	LWLockRelease(lock);
+}
+
+/*
+ * Raise the error for a delta that does not fit in shared memory.  On a
+ * primary, first ask for a background freeze of the index (which empties
+ * its delta); a temp index is frozen by its own backend instead (insert.c),
+ * and a standby can only wait for the primary to freeze (its scans do not
+ * come here: they read the log instead).
  */
 void
 memkv_report_exhausted(Relation index, MemkvEntry *entry)
 {
-	memkv_request_freeze(index, entry, true);
+	const char *hint;
+
+	if (RecoveryInProgress())
+		hint = "The index's delta is frozen only when the primary freezes it.  Increase memkv.shared_memory on this server, or freeze the index on the primary with memkv_freeze().";
+	else if (RelationUsesLocalBuffers(index))
+		hint = "Freeze the index with memkv_freeze(), or lower its freeze_threshold.  If this recurs, increase memkv.shared_memory.";
+	else
+	{
+		memkv_request_freeze(index, entry, true);
+		hint = "A background freeze of the index has been requested, which moves its delta out of shared memory; retry shortly.  If this recurs, increase memkv.shared_memory or lower freeze_threshold.";
+	}
 	ereport(ERROR,
 			(errcode(ERRCODE_OUT_OF_MEMORY),
 			 errmsg("memkv shared memory is exhausted"),
@@ -431,5 +538,5 @@ memkv_report_exhausted(Relation index, MemkvEntry *entry)
 					   memkv_arena_bytes_used(), memkv_shared->arena_size,
 					   RelationGetRelationName(index),
 					   (unsigned long long) (entry->keys.bytes + entry->nulls.bytes)),
-			 errhint("A background freeze of the index has been requested, which moves its delta out of shared memory; retry shortly.  If this recurs, increase memkv.shared_memory or lower freeze_threshold.")));
+			 errhint("%s", hint)));
 }
