@@ -44,6 +44,10 @@ memkv_key_bytes(Datum value, const uint8 **key, Size *keylen, text **to_free)
  * entry lock held exclusively, so the tree always equals a prefix of the
  * log.  If anything fails in between, the entry is left invalid and the
  * next user rebuilds the tree from the log.
+ *
+ * A temp index is frozen here, by its owner, once past its threshold (no
+ * background worker can read it), and when its delta no longer fits in
+ * shared memory: then the insert is retried once after the freeze.
  */
 bool
 memkv_insert(Relation index, Datum *values, bool *isnull,
@@ -59,6 +63,8 @@ memkv_insert(Relation index, Datum *values, bool *isnull,
 	MemkvMetaPageData meta;
 	BlockNumber blkno;
 	OffsetNumber offnum;
+	bool		temp = RelationUsesLocalBuffers(index);
+	bool		freeze_now;
 
 	memkv_check_loaded();
 	if (!isnull[0])
@@ -79,14 +85,29 @@ memkv_insert(Relation index, Datum *values, bool *isnull,
 	{
 		/* the trees are intact: only this insert fails */
 		entry->valid = true;
-		memkv_report_exhausted(index, entry);
+		if (!temp || entry->keys.ntids + entry->nulls.ntids == 0)
+			memkv_report_exhausted(index, entry);
+		/* a temp index: freeze its delta out of shared memory, retry */
+		memkv_entry_release(entry);
+		memkv_freeze_index(index, NULL, NULL, NULL, MEMKV_TRIGGER_INSERT);
+		entry = memkv_open_synced(index, LW_EXCLUSIVE, &meta);
+		entry->valid = false;
+		if (!memkv_art_try_insert(entry, isnull[0], key, keylen, ht_ctid))
+		{
+			entry->valid = true;
+			memkv_report_exhausted(index, entry);
+		}
 	}
 	memkv_log_append(index, itup, &blkno, &offnum);
 	entry->resume_blkno = blkno;
 	entry->resume_offset = OffsetNumberNext(offnum);
 	entry->valid = true;
-	memkv_maybe_request_freeze(index, entry);
+	freeze_now = memkv_maybe_request_freeze(index, entry);
 	memkv_entry_release(entry);
+
+	/* a temp index past its threshold: its owner freezes it */
+	if (freeze_now)
+		memkv_freeze_index(index, NULL, NULL, NULL, MEMKV_TRIGGER_INSERT);
 
 	pfree(itup);
 	if (to_free)

@@ -521,7 +521,8 @@ typedef enum MemkvFreezeTrigger
 	MEMKV_TRIGGER_SQL,			/* memkv_freeze() */
 	MEMKV_TRIGGER_WORKER,		/* the background worker */
 	MEMKV_TRIGGER_VACUUM,		/* ambulkdelete */
-	MEMKV_TRIGGER_VACUUM_CLEANUP	/* amvacuumcleanup, no bulkdelete ran */
+	MEMKV_TRIGGER_VACUUM_CLEANUP,	/* amvacuumcleanup, no bulkdelete ran */
+	MEMKV_TRIGGER_INSERT		/* an insert into a temp index (its owner) */
 } MemkvFreezeTrigger;
 
 /*
@@ -588,7 +589,7 @@ extern void memkv_freeze_index(Relation index,
 							   MemkvFreezeTrigger trigger);
 
 /* worker.c */
-extern void memkv_maybe_request_freeze(Relation index, MemkvEntry *entry);
+extern bool memkv_maybe_request_freeze(Relation index, MemkvEntry *entry);
 extern void memkv_request_freeze(Relation index, MemkvEntry *entry,
 								 bool force);
 

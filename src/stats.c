@@ -276,6 +276,8 @@ memkv_trigger_name(MemkvFreezeTrigger trigger)
 			return av ? "autovacuum" : "VACUUM";
 		case MEMKV_TRIGGER_VACUUM_CLEANUP:
 			return av ? "autovacuum cleanup" : "VACUUM cleanup";
+		case MEMKV_TRIGGER_INSERT:
+			return "insert into a temp index";
 	}
 	return "unknown";
 }
