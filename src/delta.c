@@ -583,17 +583,34 @@ memkv_entry_acquire_after_freeze(Relation index, LWLockMode mode)
 }
 
 /*
- * Return the index's registry entry, locked in `mode`, with trees that
- * hold everything the delta log held when this was called, and in *meta
- * the metapage those trees agree with (open the frozen layer from it, so
- * that both layers describe the same moment).
+ * Sync the trees of an entry locked exclusively.  If the delta does not fit
+ * in shared memory: with `in_memory`, set *in_memory to false and ask for
+ * a freeze (the caller reads the log instead); without it, raise the
+ * shared-memory error.
  */
-MemkvEntry *
-memkv_open_synced(Relation index, LWLockMode mode, MemkvMetaPageData *meta)
+static void
+memkv_sync_or_report(Relation index, MemkvEntry *entry, bool *in_memory)
+{
+	if (memkv_sync_try(index, entry))
+		return;
+	if (in_memory == NULL)
+		memkv_report_exhausted(index, entry);
+	memkv_request_freeze(index, entry, true);
+	*in_memory = false;
+}
+
+/*
+ * memkv_open_synced, and memkv_open_synced_try when `in_memory` is given.
+ */
+static MemkvEntry *
+memkv_open_synced_internal(Relation index, LWLockMode mode,
+						   MemkvMetaPageData *meta, bool *in_memory)
 {
 	MemkvEntry *entry = memkv_entry_acquire_after_freeze(index, mode);
 	bool		checked_tail = false;
 
+	if (in_memory)
+		*in_memory = true;
 	for (;;)
 	{
 		memkv_read_meta(index, meta);
@@ -612,17 +629,67 @@ memkv_open_synced(Relation index, LWLockMode mode, MemkvMetaPageData *meta)
 
 		if (mode == LW_EXCLUSIVE)
 		{
-			memkv_sync(index, entry);
+			memkv_sync_or_report(index, entry, in_memory);
 			memkv_read_meta(index, meta);
 			return entry;
 		}
 		memkv_entry_release(entry);
 		entry = memkv_entry_acquire_after_freeze(index, LW_EXCLUSIVE);
-		memkv_sync(index, entry);
+		memkv_sync_or_report(index, entry, in_memory);
 		memkv_entry_release(entry);
 		entry = memkv_entry_acquire_after_freeze(index, mode);
+		if (in_memory && !*in_memory)
+		{
+			memkv_read_meta(index, meta);
+			return entry;
+		}
 		checked_tail = true;
 	}
+}
+
+/*
+ * Return the index's registry entry, locked in `mode`, with trees that
+ * hold everything the delta log held when this was called, and in *meta
+ * the metapage those trees agree with (open the frozen layer from it, so
+ * that both layers describe the same moment).  Raises the shared-memory
+ * error if the delta does not fit.
+ */
+MemkvEntry *
+memkv_open_synced(Relation index, LWLockMode mode, MemkvMetaPageData *meta)
+{
+	return memkv_open_synced_internal(index, mode, meta, NULL);
+}
+
+/*
+ * memkv_open_synced for readers that can do without the trees: if the
+ * delta does not fit in shared memory, return the entry locked in `mode`
+ * all the same, with *in_memory false; its trees (keys, nulls) are then
+ * not to be used, and the caller reads the delta from the log starting at
+ * the metapage's head (or, while the entry is freezing, at its boundary:
+ * the set-aside trees hold what comes before).  A freeze has been asked
+ * for (on a primary).
+ */
+MemkvEntry *
+memkv_open_synced_try(Relation index, LWLockMode mode,
+					  MemkvMetaPageData *meta, bool *in_memory)
+{
+	return memkv_open_synced_internal(index, mode, meta, in_memory);
+}
+
+/*
+ * Raise the error for a log page that replay freed and reused while a
+ * reader without the entry lock followed the chain (standby only, where
+ * the log is read instead of a delta too big for shared memory): the
+ * query may simply be retried.
+ */
+static void
+memkv_log_raced(Relation index)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+			 errmsg("memkv index \"%s\" was reorganized by recovery while its delta log was being read",
+					RelationGetRelationName(index)),
+			 errhint("Retry the query.")));
 }
 
 /* Raise the corruption error for a broken log chain. */
@@ -703,6 +770,16 @@ memkv_log_walk_pages(Relation index, MemkvLogWalk *walk, BlockNumber maxpages,
 		buf = ReadBuffer(index, blkno);
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		page = BufferGetPage(buf);
+		if (RecoveryInProgress() &&
+			(!MemkvPageHasOpaque(page) ||
+			 MemkvPageGetOpaque(page)->page_id != MEMKV_PAGE_ID ||
+			 (MemkvPageGetOpaque(page)->flags & MEMKV_PAGE_LOG) == 0 ||
+			 MemkvPageGetOpaque(page)->epoch > walk->epoch))
+		{
+			/* replay freed and reused the page under us: retry the query */
+			UnlockReleaseBuffer(buf);
+			memkv_log_raced(index);
+		}
 		memkv_check_page(index, buf, page, MEMKV_PAGE_LOG);
 		if (MemkvPageGetOpaque(page)->epoch > walk->epoch)
 			memkv_chain_corrupted(index, blkno);

@@ -274,10 +274,14 @@ memkv_collect_log_visit(IndexTuple itup, void *arg)
 /*
  * Read the whole delta log into memory, sorted: `run` gets every non-NULL
  * key with its TIDs, `nulls` the NULL key's TIDs; *end_blkno and *end_offset
- * the position just past the last entry.  Called in a direct-mode freeze,
- * while every user of the entry waits for it, so nothing is appended.
+ * the position just past the last entry.  The arrays go in the current
+ * memory context.  Called in a direct-mode freeze, while every user of the
+ * entry waits for it, so nothing is appended; or by a scan whose delta
+ * does not fit in shared memory (scan.c), holding the entry lock shared
+ * (on a primary nothing is appended then either), whose `meta` may start
+ * the log at a freeze's boundary.
  */
-static void
+void
 memkv_read_log_run(Relation index, const MemkvMetaPageData *meta,
 				   MemkvRun *run, MemkvRun *nulls,
 				   BlockNumber *end_blkno, OffsetNumber *end_offset)

@@ -150,6 +150,91 @@ memkv_run_collect_art(MemkvRun *run, const ArtTree *tree,
 			 memkv_collect_visit, &cs);
 }
 
+/* Is key k of run `src` inside `b`, taken as a lower (or upper) bound? */
+static bool
+memkv_run_key_past(const MemkvRun *src, int k, const ArtBound *b, bool lower)
+{
+	const MemkvRunKey *rk = &src->keys[k];
+	int			c = memkv_key_cmp((const uint8 *) src->keybuf + rk->key_offset,
+								  rk->key_len, b->key, b->len);
+
+	if (lower)
+		return c > 0 || (c == 0 && b->inclusive);
+	return c < 0 || (c == 0 && b->inclusive);
+}
+
+/*
+ * memkv_run_collect_art for a sorted run in backend memory (the delta as
+ * read from the log, scan.c): append to `run` the keys of `src` within
+ * the bounds, in order, stopping at a key boundary once `target` TIDs are
+ * collected (the run is then marked stopped).  A binary search finds the
+ * first key.
+ */
+void
+memkv_run_collect_run(MemkvRun *run, const MemkvRun *src,
+					  const ArtBound *lower, const ArtBound *upper,
+					  bool backward, int target)
+{
+	int			lo = 0,
+				hi = src->nkeys;
+	int			k;
+
+	if (!backward)
+	{
+		/* the first key at or after the lower bound */
+		while (lower && lo < hi)
+		{
+			int			mid = lo + (hi - lo) / 2;
+
+			if (memkv_run_key_past(src, mid, lower, true))
+				hi = mid;
+			else
+				lo = mid + 1;
+		}
+		for (k = lo; k < src->nkeys; k++)
+		{
+			if (upper && !memkv_run_key_past(src, k, upper, false))
+				break;
+			if (run->ntids >= (uint64) target)
+			{
+				run->stopped = true;
+				break;
+			}
+			memkv_run_add(run, (const uint8 *) src->keybuf + src->keys[k].key_offset,
+						  src->keys[k].key_len, src->tids + src->keys[k].tid_start,
+						  src->keys[k].ntids);
+		}
+	}
+	else
+	{
+		/* one past the last key at or before the upper bound */
+		while (upper && lo < hi)
+		{
+			int			mid = lo + (hi - lo) / 2;
+
+			if (memkv_run_key_past(src, mid, upper, false))
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		if (!upper)
+			lo = src->nkeys;
+		for (k = lo - 1; k >= 0; k--)
+		{
+			if (lower && !memkv_run_key_past(src, k, lower, true))
+				break;
+			if (run->ntids >= (uint64) target)
+			{
+				run->stopped = true;
+				break;
+			}
+			memkv_run_add(run, (const uint8 *) src->keybuf + src->keys[k].key_offset,
+						  src->keys[k].key_len, src->tids + src->keys[k].tid_start,
+						  src->keys[k].ntids);
+		}
+	}
+}
+
 /* qsort comparator for heap TIDs. */
 static int
 memkv_tid_cmp(const void *a, const void *b)

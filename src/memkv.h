@@ -333,6 +333,7 @@ typedef struct MemkvScanOpaqueData
 	char	   *itup_buf;		/* ... or a key's, formed in place */
 	Size		itup_size;
 	MemkvFrozenPos *frozen_pos; /* where the last batch's frozen walk stopped */
+	struct MemkvLogDelta *log_delta;	/* the delta read from the log (scan.c) */
 } MemkvScanOpaqueData;
 
 typedef MemkvScanOpaqueData *MemkvScanOpaque;
@@ -393,6 +394,9 @@ extern void memkv_sync(Relation index, MemkvEntry *entry);
 extern bool memkv_sync_try(Relation index, MemkvEntry *entry);
 extern MemkvEntry *memkv_open_synced(Relation index, LWLockMode mode,
 									 MemkvMetaPageData *meta);
+extern MemkvEntry *memkv_open_synced_try(Relation index, LWLockMode mode,
+										 MemkvMetaPageData *meta,
+										 bool *in_memory);
 extern uint64 memkv_new_instance_id(void);
 extern void memkv_check_page(Relation index, Buffer buf, Page page,
 							 uint16 expect_flags);
@@ -447,6 +451,9 @@ extern void memkv_run_free(MemkvRun *run);
 extern void memkv_run_add(MemkvRun *run, const uint8 *key, Size keylen,
 						  const ItemPointerData *tids, uint64 ntids);
 extern void memkv_run_collect_art(MemkvRun *run, const ArtTree *tree,
+								  const ArtBound *lower, const ArtBound *upper,
+								  bool backward, int target);
+extern void memkv_run_collect_run(MemkvRun *run, const MemkvRun *src,
 								  const ArtBound *lower, const ArtBound *upper,
 								  bool backward, int target);
 extern MemkvFrozen *memkv_frozen_open(Relation index,
@@ -582,6 +589,10 @@ extern char *memkv_index_log_name(Relation index);
 
 /* freeze.c */
 extern void memkv_delete_page(Relation index, Buffer buf);
+extern void memkv_read_log_run(Relation index, const MemkvMetaPageData *meta,
+							   MemkvRun *run, MemkvRun *nulls,
+							   BlockNumber *end_blkno,
+							   OffsetNumber *end_offset);
 extern void memkv_freeze_index(Relation index,
 							   IndexBulkDeleteCallback dead,
 							   void *dead_state,

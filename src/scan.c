@@ -372,19 +372,101 @@ memkv_batch_sink_add(void *arg, const uint8 *key, Size keylen,
 	memkv_batch_add(batch, false, key, keylen, tids, ntids);
 }
 
+/*
+ * The delta of an index as read from its log, for a scan whose delta does
+ * not fit in shared memory (a standby with a small memkv.shared_memory,
+ * or a primary before the freeze it asked for): every key from the log's
+ * start with its TIDs, sorted, and the NULL key's TIDs, in the scan's
+ * memory.  Read at the first batch that needs it and kept for the next
+ * ones while the log starts at the same place: entries appended later
+ * belong to transactions the scan's snapshot cannot see (the snapshot was
+ * taken before the first batch read the log).  A freeze (a new epoch or
+ * instance, or a boundary) makes the next batch read it again.
+ */
+typedef struct MemkvLogDelta
+{
+	MemoryContext cxt;			/* holds the runs */
+	bool		loaded;
+	uint64		instance_id;
+	uint32		epoch;
+	BlockNumber start_blkno;
+	OffsetNumber start_offset;
+	MemkvRun	keys;
+	MemkvRun	nulls;
+} MemkvLogDelta;
+
+/*
+ * The scan's log delta for the log that `meta` and the entry (locked,
+ * shared is enough) describe: while the entry is freezing, the log from
+ * the freeze's boundary (the set-aside trees hold the rest).
+ */
+static MemkvLogDelta *
+memkv_scan_log_delta(IndexScanDesc scan, MemkvEntry *entry,
+					 const MemkvMetaPageData *meta)
+{
+	MemkvScanOpaque so = (MemkvScanOpaque) scan->opaque;
+	MemkvLogDelta *ld = so->log_delta;
+	MemkvMetaPageData from = *meta;
+	BlockNumber end_blkno;
+	OffsetNumber end_offset;
+	MemoryContext old;
+
+	if (entry->freezing)
+	{
+		from.log_head = entry->freeze_blkno;
+		from.log_head_offset = entry->freeze_offset;
+	}
+	if (ld == NULL)
+	{
+		ld = MemoryContextAllocZero(GetMemoryChunkContext(so),
+									sizeof(MemkvLogDelta));
+		ld->cxt = AllocSetContextCreate(GetMemoryChunkContext(so),
+										"memkv scan log delta",
+										ALLOCSET_DEFAULT_SIZES);
+		so->log_delta = ld;
+	}
+	if (ld->loaded && ld->instance_id == from.instance_id &&
+		ld->epoch == from.epoch && ld->start_blkno == from.log_head &&
+		ld->start_offset == from.log_head_offset)
+		return ld;
+
+	MemoryContextReset(ld->cxt);
+	ld->loaded = false;
+	old = MemoryContextSwitchTo(ld->cxt);
+	memkv_read_log_run(scan->indexRelation, &from, &ld->keys, &ld->nulls,
+					   &end_blkno, &end_offset);
+	MemoryContextSwitchTo(old);
+	ld->instance_id = from.instance_id;
+	ld->epoch = from.epoch;
+	ld->start_blkno = from.log_head;
+	ld->start_offset = from.log_head_offset;
+	ld->loaded = true;
+	return ld;
+}
+
 /* Add the NULL key's TIDs from every layer to the batch. */
 static void
-memkv_fill_nulls(MemkvEntry *entry, MemkvFrozen *frozen, MemkvBatch *batch,
-				 MemkvRun *scratch)
+memkv_fill_nulls(MemkvEntry *entry, MemkvLogDelta *ld, MemkvFrozen *frozen,
+				 MemkvBatch *batch, MemkvRun *scratch)
 {
 	const ArtTid *tids;
 	uint32		ntids;
 
-	ntids = art_lookup(&entry->nulls, memkv_allocator(),
-					   (const uint8 *) "", 0, &tids);
-	if (ntids > 0)
-		memkv_batch_add(batch, true, NULL, 0, (const ItemPointerData *) tids,
-						ntids);
+	if (ld)
+	{
+		/* the delta read from the log instead of the tree */
+		if (ld->nulls.ntids > 0)
+			memkv_batch_add(batch, true, NULL, 0, ld->nulls.tids,
+							ld->nulls.ntids);
+	}
+	else
+	{
+		ntids = art_lookup(&entry->nulls, memkv_allocator(),
+						   (const uint8 *) "", 0, &tids);
+		if (ntids > 0)
+			memkv_batch_add(batch, true, NULL, 0,
+							(const ItemPointerData *) tids, ntids);
+	}
 	if (entry->freezing)
 	{
 		ntids = art_lookup(&entry->imm_nulls, memkv_allocator(),
@@ -629,18 +711,24 @@ memkv_fill(IndexScanDesc scan, MemkvBatch *batch, ScanDirection dir,
 	if (walk_keys || take_nulls)
 	{
 		MemkvMetaPageData meta;
-		MemkvEntry *entry = memkv_open_synced(scan->indexRelation, LW_SHARED,
-											  &meta);
+		bool		in_memory;
+		MemkvEntry *entry = memkv_open_synced_try(scan->indexRelation,
+												  LW_SHARED, &meta,
+												  &in_memory);
 		MemkvFrozen *frozen;
+		MemkvLogDelta *ld = NULL;	/* the delta, if read from the log */
+		bool		delta_empty;
 
 		/* first scan of a new frozen run: copy it into shared memory */
 		if (memkv_frozen_cache_wanted(entry, &meta))
 		{
 			memkv_entry_release(entry);
-			entry = memkv_open_synced(scan->indexRelation, LW_EXCLUSIVE, &meta);
+			entry = memkv_open_synced_try(scan->indexRelation, LW_EXCLUSIVE,
+										  &meta, &in_memory);
 			memkv_frozen_cache_build(scan->indexRelation, entry, &meta);
 			memkv_entry_release(entry);
-			entry = memkv_open_synced(scan->indexRelation, LW_SHARED, &meta);
+			entry = memkv_open_synced_try(scan->indexRelation, LW_SHARED,
+										  &meta, &in_memory);
 		}
 
 		/*
@@ -659,16 +747,23 @@ memkv_fill(IndexScanDesc scan, MemkvBatch *batch, ScanDirection dir,
 			kb = memkv_frozen_kb_make(scan->indexRelation, fst,
 									  built_for.fst_size, &kbsize);
 			pfree(fst);
-			entry = memkv_open_synced(scan->indexRelation, LW_EXCLUSIVE, &meta);
+			entry = memkv_open_synced_try(scan->indexRelation, LW_EXCLUSIVE,
+										  &meta, &in_memory);
 			memkv_frozen_kb_install(entry, &built_for, kb, kbsize);
 			memkv_entry_release(entry);
-			entry = memkv_open_synced(scan->indexRelation, LW_SHARED, &meta);
+			entry = memkv_open_synced_try(scan->indexRelation, LW_SHARED,
+										  &meta, &in_memory);
 		}
+
+		/* the delta does not fit in shared memory: read it from the log */
+		if (!in_memory)
+			ld = memkv_scan_log_delta(scan, entry, &meta);
+		delta_empty = ld ? ld->keys.nkeys == 0 : entry->keys.ntids == 0;
 		frozen = memkv_frozen_open(scan->indexRelation, &meta, entry);
 
 		if (backward && take_nulls)
-			memkv_fill_nulls(entry, frozen, batch, &so->runs[2]);
-		if (walk_keys && frozen && entry->keys.ntids == 0 && !entry->freezing)
+			memkv_fill_nulls(entry, ld, frozen, batch, &so->runs[2]);
+		if (walk_keys && frozen && delta_empty && !entry->freezing)
 		{
 			/* only the frozen layer can have keys: straight into the batch */
 			MemkvKeySink sink;
@@ -698,8 +793,14 @@ memkv_fill(IndexScanDesc scan, MemkvBatch *batch, ScanDirection dir,
 			memkv_frozen_pos_forget(so->frozen_pos);
 
 			memkv_run_reset(&so->runs[nruns]);
-			memkv_run_collect_art(&so->runs[nruns++], &entry->keys,
-								  lowerp, upperp, backward, so->batch_target);
+			if (ld)
+				memkv_run_collect_run(&so->runs[nruns++], &ld->keys,
+									  lowerp, upperp, backward,
+									  so->batch_target);
+			else
+				memkv_run_collect_art(&so->runs[nruns++], &entry->keys,
+									  lowerp, upperp, backward,
+									  so->batch_target);
 			if (entry->freezing)
 			{
 				memkv_run_reset(&so->runs[nruns]);
@@ -716,7 +817,7 @@ memkv_fill(IndexScanDesc scan, MemkvBatch *batch, ScanDirection dir,
 			stopped = memkv_merge_runs(batch, so->runs, nruns, backward);
 		}
 		if (!backward && take_nulls && !stopped)
-			memkv_fill_nulls(entry, frozen, batch, &so->runs[2]);
+			memkv_fill_nulls(entry, ld, frozen, batch, &so->runs[2]);
 		memkv_frozen_close(frozen);
 		memkv_entry_release(entry);
 	}
@@ -759,6 +860,7 @@ memkv_beginscan(Relation r, int nkeys, int norderbys)
 	for (i = 0; i < 3; i++)
 		memkv_run_init(&so->runs[i]);
 	so->frozen_pos = NULL;		/* made by the first range walk */
+	so->log_delta = NULL;		/* made by the first batch that needs it */
 	scan->opaque = so;
 	return scan;
 }
@@ -973,6 +1075,11 @@ memkv_endscan(IndexScanDesc scan)
 	for (i = 0; i < 3; i++)
 		memkv_run_free(&so->runs[i]);
 	memkv_frozen_pos_free(so->frozen_pos);
+	if (so->log_delta)
+	{
+		MemoryContextDelete(so->log_delta->cxt);
+		pfree(so->log_delta);
+	}
 	MemoryContextDelete(so->bounds_cxt);
 	if (so->last_itup)
 		pfree(so->last_itup);

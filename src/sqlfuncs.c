@@ -174,10 +174,12 @@ memkv_step_aside(MemkvEntry *entry)
  * it: the counts and the trees then describe the same moment, since the
  * log grows only at its tail within an epoch.  A freeze's switch between
  * steps (a new epoch: the old head's pages may be freed) starts it over.
+ * *in_memory is false if the delta does not fit in shared memory (the
+ * trees are then not to be read).
  */
 static MemkvEntry *
 memkv_state_walk_log(Relation index, MemkvMetaPageData *meta,
-					 int64 *log_pages, uint64 *log_tuples)
+					 int64 *log_pages, uint64 *log_tuples, bool *in_memory)
 {
 	MemkvLogWalk walk;
 	MemkvEntry *entry;
@@ -186,7 +188,7 @@ memkv_state_walk_log(Relation index, MemkvMetaPageData *meta,
 	for (;;)
 	{
 		CHECK_FOR_INTERRUPTS();
-		entry = memkv_open_synced(index, LW_SHARED, meta);
+		entry = memkv_open_synced_try(index, LW_SHARED, meta, in_memory);
 		if (!started || walk.epoch != meta->epoch)
 		{
 			memkv_log_walk_start(&walk, meta->log_head, meta->log_head_offset,
@@ -208,10 +210,12 @@ memkv_state_walk_log(Relation index, MemkvMetaPageData *meta,
  * memkv_state(index regclass) returns (epoch, log_pages, log_tuples,
  * delta_keys, delta_tids, shmem_bytes, art_loaded, ...): art_loaded says
  * whether the delta tree was already current in shared memory; the call
- * loads it in any case so the other figures are exact.  The stat_* columns
- * and the last worker error are the index's cumulative figures (stats.c),
- * which live apart from the registry entry.  Works with the 1.0 definition
- * of the function too (15 columns), until ALTER EXTENSION UPDATE.
+ * loads it in any case so the other figures are exact.  If the delta does
+ * not fit in shared memory, delta_keys is NULL and delta_tids counts the
+ * log's entries.  The stat_* columns and the last worker error are the
+ * index's cumulative figures (stats.c), which live apart from the registry
+ * entry.  Works with the 1.0 definition of the function too (15 columns),
+ * until ALTER EXTENSION UPDATE.
  */
 Datum
 memkv_state(PG_FUNCTION_ARGS)
@@ -226,6 +230,7 @@ memkv_state(PG_FUNCTION_ARGS)
 	MemkvMetaPageData meta;
 	MemkvEntry *entry;
 	bool		loaded;
+	bool		in_memory;
 	uint64		log_tuples;
 	int64		log_pages;
 
@@ -241,7 +246,9 @@ memkv_state(PG_FUNCTION_ARGS)
 		entry->epoch == meta.epoch;
 	memkv_entry_release(entry);
 
-	entry = memkv_state_walk_log(index, &meta, &log_pages, &log_tuples);
+	/* a delta too big for shared memory is counted in the log only */
+	entry = memkv_state_walk_log(index, &meta, &log_pages, &log_tuples,
+								 &in_memory);
 
 	values[0] = Int64GetDatum(meta.epoch);
 	values[1] = Int64GetDatum(log_pages);
@@ -255,6 +262,13 @@ memkv_state(PG_FUNCTION_ARGS)
 	values[5] = Int64GetDatum((int64) (entry->keys.bytes + entry->nulls.bytes +
 									   entry->imm_keys.bytes +
 									   entry->imm_nulls.bytes));
+	if (!in_memory)
+	{
+		/* the trees could not be built: the delta is the log's entries */
+		nulls[3] = true;
+		values[4] = Int64GetDatum((int64) log_tuples);
+		values[5] = Int64GetDatum(0);
+	}
 	values[6] = BoolGetDatum(loaded);
 	values[7] = Int64GetDatum((int64) meta.frozen_nkeys);
 	values[8] = Int64GetDatum((int64) meta.frozen_ntids);
