@@ -471,7 +471,9 @@ memkv_sync_from_position(Relation index, MemkvEntry *entry)
  * was appended since the last sync, or rebuild from scratch when the log
  * is not the one the trees were built from.  Caller holds the entry lock
  * exclusively.  Returns true with entry->valid set, or false (entry left
- * invalid) if the delta does not fit in shared memory.
+ * invalid) if the delta does not fit in shared memory -- at once, without
+ * reading the log, if the same log did not fit before and the arena has
+ * no more room now than it had then.
  */
 bool
 memkv_sync_try(Relation index, MemkvEntry *entry)
@@ -484,6 +486,20 @@ memkv_sync_try(Relation index, MemkvEntry *entry)
 		MemkvSyncResult r;
 
 		memkv_read_meta(index, &meta);
+
+		/*
+		 * This log did not fit the last time, after evicting every other
+		 * tree that could be: don't evict them all again (and read the
+		 * whole log) for nothing, unless the arena has more room now than
+		 * it had then.
+		 */
+		if (!entry->valid && entry->nomem &&
+			entry->nomem_instance == meta.instance_id &&
+			entry->nomem_epoch == meta.epoch &&
+			memkv_shared->arena_size - memkv_arena_bytes_used() <=
+			entry->nomem_free)
+			return false;
+
 		if (!entry->valid ||
 			entry->instance_id != meta.instance_id ||
 			entry->epoch != meta.epoch)
@@ -503,6 +519,7 @@ memkv_sync_try(Relation index, MemkvEntry *entry)
 		if (r == MEMKV_SYNC_DONE)
 		{
 			entry->valid = true;
+			entry->nomem = false;
 			entry->synced_in_recovery = RecoveryInProgress();
 			return true;
 		}
@@ -511,6 +528,11 @@ memkv_sync_try(Relation index, MemkvEntry *entry)
 			/* give the partial trees back; the next sync starts over */
 			art_free_all(&entry->keys, memkv_allocator());
 			art_free_all(&entry->nulls, memkv_allocator());
+			entry->nomem = true;
+			entry->nomem_instance = meta.instance_id;
+			entry->nomem_epoch = meta.epoch;
+			entry->nomem_free = memkv_shared->arena_size -
+				memkv_arena_bytes_used();
 			return false;
 		}
 		if (attempt >= 1000)

@@ -65,32 +65,45 @@ memkv_insert(Relation index, Datum *values, bool *isnull,
 	OffsetNumber offnum;
 	bool		temp = RelationUsesLocalBuffers(index);
 	bool		freeze_now;
+	bool		in_memory;
+	bool		added = false;
 
 	memkv_check_loaded();
 	if (!isnull[0])
 		memkv_key_bytes(values[0], &key, &keylen, &to_free);
 	itup = memkv_form_log_tuple(isnull[0], key, keylen, ht_ctid);
 
-	entry = memkv_open_synced(index, LW_EXCLUSIVE, &meta);
-	/*
-	 * The trees mirror the log up to its tail page, which the sync read:
-	 * the metapage's log_tail must name it (checked here rather than
-	 * against the relation's size, which would cost every insert a system
-	 * call; the append reads log_tail).
-	 */
-	if (meta.log_tail != entry->resume_blkno)
-		memkv_chain_corrupted(index, meta.log_tail);
-	entry->valid = false;
-	if (!memkv_art_try_insert(entry, isnull[0], key, keylen, ht_ctid))
+	entry = memkv_open_synced_try(index, LW_EXCLUSIVE, &meta, &in_memory);
+	if (in_memory)
 	{
-		/* the trees are intact: only this insert fails */
-		entry->valid = true;
-		if (!temp || entry->keys.ntids + entry->nulls.ntids == 0)
+		/*
+		 * The trees mirror the log up to its tail page, which the sync read:
+		 * the metapage's log_tail must name it (checked here rather than
+		 * against the relation's size, which would cost every insert a
+		 * system call; the append reads log_tail).
+		 */
+		if (meta.log_tail != entry->resume_blkno)
+			memkv_chain_corrupted(index, meta.log_tail);
+		entry->valid = false;
+		if (memkv_art_try_insert(entry, isnull[0], key, keylen, ht_ctid))
+			added = true;
+		else
+		{
+			/* the trees are intact: only this insert fails */
+			entry->valid = true;
+		}
+	}
+	if (!added)
+	{
+		/* no room for the delta, or for this key in it */
+		if (!temp || (in_memory && entry->keys.ntids + entry->nulls.ntids == 0))
 			memkv_report_exhausted(index, entry);
 		/* a temp index: freeze its delta out of shared memory, retry */
 		memkv_entry_release(entry);
 		memkv_freeze_index(index, NULL, NULL, NULL, MEMKV_TRIGGER_INSERT);
 		entry = memkv_open_synced(index, LW_EXCLUSIVE, &meta);
+		if (meta.log_tail != entry->resume_blkno)
+			memkv_chain_corrupted(index, meta.log_tail);
 		entry->valid = false;
 		if (!memkv_art_try_insert(entry, isnull[0], key, keylen, ht_ctid))
 		{

@@ -211,6 +211,18 @@ typedef struct MemkvEntry
 	Size		frozen_kb_bytes;
 	bool		frozen_kb_failed;	/* no room for them: don't retry */
 
+	/*
+	 * The last sync of this log (instance, epoch) found no room for it even
+	 * after evicting what it could, when nomem_free bytes of the arena were
+	 * free: syncs of that log fail at once until the arena has more room
+	 * (delta.c), so that readers of an index too big for shared memory do
+	 * not evict every other index's tree at each batch.
+	 */
+	bool		nomem;
+	uint64		nomem_instance;
+	uint32		nomem_epoch;
+	Size		nomem_free;
+
 	/* a background freeze was asked for (worker.c) */
 	bool		freeze_requested;
 	TimestampTz freeze_requested_at;

@@ -255,6 +255,7 @@ memkv_registry_try_assign(RelFileNode node, BackendId backend, int *order,
 			e->instance_id = 0;
 			e->epoch = 0;
 			e->freeze_requested = false;
+			e->nomem = false;
 			LWLockRelease(lock);
 			idx = order[i];
 			break;
@@ -502,6 +503,7 @@ memkv_entry_forget(RelFileNode node, BackendId backend)
 	if (memkv_entry_is(e, node, backend) && !e->freezing)
 	{
 		memkv_entry_clear(e);
+		e->nomem = false;
 		LWLockAcquire(memkv_shared->registry_lock, LW_EXCLUSIVE);
 		e->in_use = false;
 		e->last_used = 0;

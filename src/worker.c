@@ -216,7 +216,7 @@ memkv_worker_end_request(const RelFileNode *node, bool success)
  * The worker's job, inside its transaction: open the index named by
  * `indexoid` (if it still is a memkv index) and freeze it, again (up to
  * ten rounds) while writes made during a freeze leave the delta past the
- * threshold.
+ * threshold (or the delta still does not fit in shared memory).
  */
 static void
 memkv_worker_freeze(Oid indexoid)
@@ -240,6 +240,7 @@ memkv_worker_freeze(Oid indexoid)
 		{
 			MemkvMetaPageData meta;
 			MemkvEntry *entry;
+			bool		in_memory;
 			uint64		delta;
 			int64		threshold = memkv_threshold(index);
 
@@ -247,10 +248,13 @@ memkv_worker_freeze(Oid indexoid)
 			worker_instance_id = meta.instance_id;
 			memkv_freeze_index(index, NULL, NULL, NULL,
 							   MEMKV_TRIGGER_WORKER);
-			entry = memkv_open_synced(index, LW_SHARED, &meta);
+			entry = memkv_open_synced_try(index, LW_SHARED, &meta,
+										  &in_memory);
 			delta = entry->keys.ntids + entry->nulls.ntids;
 			memkv_entry_release(entry);
-			if (threshold <= 0 || delta < (uint64) threshold)
+			/* (a delta that does not fit again is frozen again) */
+			if (in_memory &&
+				(threshold <= 0 || delta < (uint64) threshold))
 				break;
 		}
 	}

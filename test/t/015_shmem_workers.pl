@@ -266,6 +266,9 @@ CREATE INDEX sb_k ON sb USING memkv (k) WITH (freeze_threshold = 0);
 INSERT INTO sb(k) SELECT md5('delta' || g) FROM generate_series(1, 30000) g;
 INSERT INTO sb(k) SELECT 'dup' FROM generate_series(1, 300);
 INSERT INTO sb(k) VALUES (NULL), ('0');
+CREATE TABLE sb2 (id serial, k text COLLATE "C");
+CREATE INDEX sb2_k ON sb2 USING memkv (k) WITH (freeze_threshold = 0);
+INSERT INTO sb2(k) SELECT 'small/' || g FROM generate_series(1, 1000) g;
 });
 	$node->backup('sb');
 	my $standby = PostgreSQL::Test::Cluster->new('shmem_standby');
@@ -296,6 +299,15 @@ max_parallel_workers = 4
 		$node->safe_psql('postgres', "INSERT INTO sb(k) SELECT md5('pass$pass' || g) FROM generate_series(1, 2000) g");
 		$node->wait_for_catchup($standby);
 	}
+	# The big delta's failed sync evicts what it can once; after that,
+	# scans of it read the log without evicting the other index's tree.
+	same_through_index($standby, 'sb2', "k ^@ 'small/1'", 'standby: the small index answers');
+	for my $i (1 .. 5)
+	{
+		$standby->safe_psql('postgres', "$idx SELECT count(*) FROM sb WHERE k ^@ 'a$i'");
+	}
+	is($standby->safe_psql('postgres', "SELECT art_loaded FROM memkv_state('sb2_k')"), 't',
+		"standby: scans of the index too big for shared memory leave the other index's tree alone");
 	my $plan = $standby->safe_psql('postgres', "$idx EXPLAIN (COSTS OFF) SELECT * FROM sb WHERE k = 'dup'");
 	like($plan, qr/sb_k/, 'the standby queries went through the memkv index');
 	is(log_count($standby, $off, qr/registering background worker "memkv freeze/), 0,
