@@ -7,8 +7,10 @@
  * The registry is a fixed array of memkv.max_indexes entries.  An entry is
  * found under the registry lock and then used under its own LWLock; when
  * the registry or the arena is full, the least recently used tree that
- * nobody holds is evicted.  Eviction is always safe: a tree only caches the
- * index's delta log and is rebuilt from it on next use (delta.c).
+ * nobody holds is evicted (a full registry whose every slot is busy is
+ * waited for).  Eviction is always safe: a tree only caches the index's
+ * delta log and is rebuilt from it on next use (delta.c).  A dropped
+ * index's entry is freed at once (memkv_entry_forget).
  *
  *-------------------------------------------------------------------------
  */
