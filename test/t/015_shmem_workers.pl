@@ -5,15 +5,20 @@
 #     start no background worker (the owning backend freezes it itself);
 #   * registry: memkv.max_indexes = 2, five indexes, eight clients inserting
 #     and scanning: a briefly full registry waits, nobody gets an error;
+#   * three indexes with automatic freezing share the two slots: every
+#     worker ends its own request (found by RelFileNode), none fails;
 #   * an insert succeeds after a scan of its own index copied the frozen
 #     run into shared memory (memkv.shared_memory = 4: the copy is freed to
 #     make room, and copies only ever take up to half the arena);
 #   * a damaged frozen page that makes the buffer manager fail every scan of
 #     one index leaks no shared memory: inserts into another index go on;
+#     its freeze worker fails, and is not restarted by every later insert
+#     (one worker in 3 s of inserts past its threshold);
 #   * a dropped index gives its shared memory back at once;
 #   * a hot standby with 1 MB of memkv shared memory, whose delta does not
-#     fit, answers queries right (by reading the delta log) and registers no
-#     freeze worker, so its worker slots stay free.
+#     fit, answers queries right (by reading the delta log), registers no
+#     freeze worker, so its worker slots stay free, and scans of that index
+#     do not evict another index's tree every time.
 
 use strict;
 use warnings;
@@ -88,7 +93,7 @@ CREATE INDEX tt_k ON tt USING memkv (k) WITH (freeze_threshold = 10);
 	my @lines = grep { $_ ne '' } split /\n/, $out;
 	is($lines[-3], 't', 'the temp index was frozen by its own backend');
 	is($lines[-1], $lines[-2], 'the temp index answers like a seq scan after its freezes');
-	my $workers = log_count($node, $off, qr/registering background worker "memkv freeze/);
+	my $workers = log_count($node, $off, qr/DEBUG:  registering background worker "memkv freeze/);
 	is($workers, 0, 'no freeze worker was registered for the temp index');
 	is(log_count($node, $off, qr/temporary tables of other sessions/), 0,
 		'no worker failed on the temp table');
@@ -169,7 +174,7 @@ SELECT pg_sleep(0.01);
 		'the freeze workers are done');
 	is(log_count($node, $off, qr/is not the latest entry/), 0,
 		'no worker unregistered another exit callback than its own');
-	is(log_count($node, $off, qr/background worker "memkv freeze[^"]*" \(PID \d+\) exited with exit code 1/), 0,
+	is(log_count($node, $off, qr/background worker "memkv freeze" \(PID \d+\) exited with exit code 1/), 0,
 		'no freeze worker failed');
 	$node->safe_psql('postgres', join("\n", map { "DROP TABLE w$_;" } 1 .. 3));
 }
@@ -234,6 +239,24 @@ CREATE INDEX other_k ON other USING memkv (k) WITH (freeze_threshold = 0);
 	is($err, '', 'after 15 failed scans of a damaged index, a big insert into another index succeeds');
 	same_through_index($node, 'other', "k < '4'", '... and that index answers like a seq scan');
 	ok(!$node->log_contains('terminated by signal'), 'no backend crashed');
+
+	# A worker that fails (its freeze reads the damaged page) does not
+	# reset the retry clock: inserts for 3 s start one worker, not one
+	# per insert after each failure.
+	my $oid = $node->safe_psql('postgres', "SELECT 'dmg_k'::regclass::oid");
+	my $off = -s $node->logfile;
+	$node->safe_psql('postgres', 'ALTER INDEX dmg_k SET (freeze_threshold = 10)');
+	my @ins;
+	for my $i (1 .. 30)
+	{
+		push @ins, "INSERT INTO dmg(k) SELECT 'retry/$i/' || g FROM generate_series(1, 20) g; SELECT pg_sleep(0.1);";
+	}
+	($out, $err) = try_sql($node, join("\n", @ins));
+	is($err, '', 'inserts into the damaged index past its threshold succeed');
+	my $failed = log_count($node, $off, qr/background worker "memkv freeze" \(PID \d+\) exited with exit code 1/);
+	my $started = log_count($node, $off, qr/DEBUG:  registering background worker "memkv freeze of index $oid"/);
+	ok($failed >= 1, "the freeze worker failed on the damaged page ($failed times)");
+	is($started, 1, 'a failing worker is retried only after 10 s (one worker in 3 s)');
 	$node->safe_psql('postgres', 'DROP TABLE dmg');
 
 	# A dropped index gives its memory back at once.  Else the 2.9 MB of
@@ -310,7 +333,7 @@ max_parallel_workers = 4
 		"standby: scans of the index too big for shared memory leave the other index's tree alone");
 	my $plan = $standby->safe_psql('postgres', "$idx EXPLAIN (COSTS OFF) SELECT * FROM sb WHERE k = 'dup'");
 	like($plan, qr/sb_k/, 'the standby queries went through the memkv index');
-	is(log_count($standby, $off, qr/registering background worker "memkv freeze/), 0,
+	is(log_count($standby, $off, qr/DEBUG:  registering background worker "memkv freeze/), 0,
 		'the standby registered no freeze worker');
 	my $par = $standby->safe_psql('postgres', q{
 SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0;
