@@ -1186,8 +1186,10 @@ memkv_frozen_checksum_ok(Relation index, const MemkvMetaPageData *meta)
  * Reading the pages can fail with an ERROR (the buffer manager refuses a
  * damaged page).  So the block is recorded in the entry before the first
  * page is read, under no run's name: until the copy is complete and
- * checked no scan uses it, and if it never is, the next build (or an
- * eviction) frees it with the entry's other memory.  Nothing leaks.
+ * checked no scan uses it.  An ERROR frees it on its way out, so that it
+ * does not count against other indexes' copies (the half-the-arena rule);
+ * should anything else end the read, the next build (or an eviction)
+ * frees it with the entry's other memory.  Nothing leaks.
  */
 void
 memkv_frozen_cache_build(Relation index, MemkvEntry *entry,
@@ -1198,6 +1200,7 @@ memkv_frozen_cache_build(Relation index, MemkvEntry *entry,
 	ArenaPtr	p;
 	uint8	   *dst;
 	BlockNumber bad_block;
+	bool		ok;
 
 	if (!memkv_frozen_cache_wanted(entry, meta))
 		return;
@@ -1216,7 +1219,18 @@ memkv_frozen_cache_build(Relation index, MemkvEntry *entry,
 	entry->frozen_cache = p;
 	entry->frozen_cache_bytes = Max(total, 1);
 	dst = ARENA_ADDR(memkv_allocator()->base, p);
-	if (!memkv_frozen_read_run(index, meta, dst, &bad_block))
+	PG_TRY();
+	{
+		ok = memkv_frozen_read_run(index, meta, dst, &bad_block);
+	}
+	PG_CATCH();
+	{
+		/* give the block back now (the entry lock is still held) */
+		memkv_frozen_cache_free(entry);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	if (!ok)
 	{
 		memkv_frozen_cache_free(entry);
 		/* in recovery, replay moved on or rewrote pages: no copy this time */

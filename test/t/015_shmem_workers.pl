@@ -234,6 +234,8 @@ CREATE INDEX other_k ON other USING memkv (k) WITH (freeze_threshold = 0);
 	}
 	is($nerr, 15, "every scan of the damaged index ($npages run pages) fails on the damaged page");
 	is($bad, 0, '... and with no other error');
+	is($node->safe_psql('postgres', "SELECT cache_bytes FROM memkv_state('dmg_k')"), '0',
+		'a failed copy of the damaged run holds no shared memory');
 	my ($out, $err) = try_sql($node,
 		"INSERT INTO other(k) SELECT md5('o' || g) FROM generate_series(1, 60000) g");
 	is($err, '', 'after 15 failed scans of a damaged index, a big insert into another index succeeds');
