@@ -349,6 +349,22 @@ EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT count(*) FROM sb;
 		"the standby's worker slots are free (parallel query launched " . ($launched // '?') . ' of ' . ($planned // '?') . ')');
 	ok(!$standby->log_contains('terminated by signal'), 'no standby backend crashed');
 	$standby->stop;
+
+	# The same on a primary whose delta does not fit (1 MB, and no worker
+	# can start to freeze it): scans read the log, inserts fail cleanly.
+	$node->append_conf('postgresql.conf', "memkv.shared_memory = 1\nmax_worker_processes = 0\n");
+	$node->restart;
+	same_through_index($node, 'sb', "k ^@ 'a1'", 'primary, delta too big: prefix');
+	same_through_index($node, 'sb', "k IS NULL", 'primary, delta too big: IS NULL');
+	same_through_index($node, 'sb', "k = md5('pass1' || 7)", 'primary, delta too big: equality');
+	my ($out, $err) = try_sql($node, "INSERT INTO sb(k) VALUES ('late')");
+	like($err, qr/memkv shared memory is exhausted.*HINT:  A background freeze/s,
+		'primary, delta too big: an insert fails with the exhausted error and its HINT');
+	($out, $err) = try_sql($node, "SELECT memkv_freeze('sb_k')");
+	is($err, '', 'primary, delta too big: memkv_freeze works');
+	($out, $err) = try_sql($node, "INSERT INTO sb(k) VALUES ('late')");
+	is($err, '', 'primary: after the freeze, inserts fit again');
+	same_through_index($node, 'sb', 'true', 'primary: after the freeze, full scan equals the heap');
 }
 
 $node->stop;
