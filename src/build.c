@@ -673,12 +673,12 @@ memkv_buildempty(Relation index)
 	PageSetChecksumInplace((Page) meta.data, MEMKV_METAPAGE_BLKNO);
 	smgrextend(RelationGetSmgr(index), INIT_FORKNUM, MEMKV_METAPAGE_BLKNO,
 			   meta.data, true);
-	log_newpage(&(RelationGetSmgr(index))->smgr_rnode.node, INIT_FORKNUM,
+	log_newpage(&MEMKV_SMGR_FILE(RelationGetSmgr(index)), INIT_FORKNUM,
 				MEMKV_METAPAGE_BLKNO, (Page) meta.data, true);
 
 	PageSetChecksumInplace((Page) log.data, 1);
 	smgrextend(RelationGetSmgr(index), INIT_FORKNUM, 1, log.data, true);
-	log_newpage(&(RelationGetSmgr(index))->smgr_rnode.node, INIT_FORKNUM,
+	log_newpage(&MEMKV_SMGR_FILE(RelationGetSmgr(index)), INIT_FORKNUM,
 				1, (Page) log.data, true);
 
 	smgrimmedsync(RelationGetSmgr(index), INIT_FORKNUM);

@@ -188,7 +188,7 @@ memkv_check_collation(Relation index)
 {
 	Oid			collid = index->rd_indcollation[0];
 
-	if (!OidIsValid(collid) || !lc_collate_is_c(collid))
+	if (!OidIsValid(collid) || !memkv_collation_is_c(collid))
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("memkv index \"%s\" requires the C or POSIX collation",
@@ -198,8 +198,62 @@ memkv_check_collation(Relation index)
 				 errhint("Declare the column or the index expression with COLLATE \"C\", for example CREATE INDEX ... USING memkv (k COLLATE \"C\").")));
 }
 
+#if PG_VERSION_NUM >= 180000
 /*
- * The access method handler: capabilities and callbacks.
+ * amtranslatestrategy (18): the comparison a strategy number stands for.
+ * memkv's strategies 1..5 are btree's and mean what btree's mean; ^@ has
+ * no CompareType.  Needs no lock; the opfamily does not matter (memkv has
+ * one shape of operator class).
+ */
+static CompareType
+memkv_translate_strategy(StrategyNumber strategy, Oid opfamily)
+{
+	switch (strategy)
+	{
+		case MEMKV_LESS:
+			return COMPARE_LT;
+		case MEMKV_LESS_EQUAL:
+			return COMPARE_LE;
+		case MEMKV_EQUAL:
+			return COMPARE_EQ;
+		case MEMKV_GREATER_EQUAL:
+			return COMPARE_GE;
+		case MEMKV_GREATER:
+			return COMPARE_GT;
+	}
+	return COMPARE_INVALID;
+}
+
+/*
+ * amtranslatecmptype (18): the inverse, InvalidStrategy for a comparison
+ * memkv has no strategy for (<>, overlap, ...).
+ */
+static StrategyNumber
+memkv_translate_cmptype(CompareType cmptype, Oid opfamily)
+{
+	switch (cmptype)
+	{
+		case COMPARE_LT:
+			return MEMKV_LESS;
+		case COMPARE_LE:
+			return MEMKV_LESS_EQUAL;
+		case COMPARE_EQ:
+			return MEMKV_EQUAL;
+		case COMPARE_GE:
+			return MEMKV_GREATER_EQUAL;
+		case COMPARE_GT:
+			return MEMKV_GREATER;
+		default:
+			break;
+	}
+	return InvalidStrategy;
+}
+#endif
+
+/*
+ * The access method handler: capabilities and callbacks.  The fields later
+ * PostgreSQL versions added are set under #if; src/README ("PostgreSQL
+ * versions") says why each has the value it has.
  */
 Datum
 memkv_handler(PG_FUNCTION_ARGS)
@@ -211,6 +265,11 @@ memkv_handler(PG_FUNCTION_ARGS)
 	amroutine->amoptsprocnum = 0;
 	amroutine->amcanorder = true;
 	amroutine->amcanorderbyop = false;
+#if PG_VERSION_NUM >= 180000
+	amroutine->amcanhash = false;
+	amroutine->amconsistentequality = false;
+	amroutine->amconsistentordering = false;
+#endif
 	amroutine->amcanbackward = true;
 	amroutine->amcanunique = false;
 	amroutine->amcanmulticol = false;
@@ -221,18 +280,30 @@ memkv_handler(PG_FUNCTION_ARGS)
 	amroutine->amclusterable = false;
 	amroutine->ampredlocks = false;
 	amroutine->amcanparallel = false;
+#if PG_VERSION_NUM >= 170000
+	amroutine->amcanbuildparallel = false;
+#endif
 	amroutine->amcaninclude = false;
 	amroutine->amusemaintenanceworkmem = false;
+#if PG_VERSION_NUM >= 160000
+	amroutine->amsummarizing = false;
+#endif
 	amroutine->amparallelvacuumoptions = VACUUM_OPTION_NO_PARALLEL;
 	amroutine->amkeytype = InvalidOid;
 
 	amroutine->ambuild = memkv_build;
 	amroutine->ambuildempty = memkv_buildempty;
 	amroutine->aminsert = memkv_insert;
+#if PG_VERSION_NUM >= 170000
+	amroutine->aminsertcleanup = NULL;
+#endif
 	amroutine->ambulkdelete = memkv_bulkdelete;
 	amroutine->amvacuumcleanup = memkv_vacuumcleanup;
 	amroutine->amcanreturn = memkv_canreturn;
 	amroutine->amcostestimate = memkv_costestimate;
+#if PG_VERSION_NUM >= 180000
+	amroutine->amgettreeheight = NULL;
+#endif
 	amroutine->amoptions = memkv_options;
 	amroutine->amproperty = NULL;
 	amroutine->ambuildphasename = memkv_buildphasename;
@@ -248,6 +319,10 @@ memkv_handler(PG_FUNCTION_ARGS)
 	amroutine->amestimateparallelscan = NULL;
 	amroutine->aminitparallelscan = NULL;
 	amroutine->amparallelrescan = NULL;
+#if PG_VERSION_NUM >= 180000
+	amroutine->amtranslatestrategy = memkv_translate_strategy;
+	amroutine->amtranslatecmptype = memkv_translate_cmptype;
+#endif
 
 	PG_RETURN_POINTER(amroutine);
 }

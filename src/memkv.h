@@ -22,13 +22,13 @@
 #include "storage/buf.h"
 #include "storage/bufpage.h"
 #include "storage/lwlock.h"
-#include "storage/relfilenode.h"
 #include "storage/spin.h"
 #include "storage/lockdefs.h"
 #include "utils/relcache.h"
 #include "utils/timestamp.h"
 
 #include "art.h"
+#include "pg_compat.h"
 
 /*
  * Strategy numbers: btree's 1..5 so the planner can map the opfamily to

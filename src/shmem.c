@@ -344,10 +344,10 @@ memkv_entry_touch(MemkvEntry *e)
 MemkvEntry *
 memkv_entry_acquire(Relation index, LWLockMode mode)
 {
-	RelFileNode node = index->rd_node;
+	RelFileNode node = MEMKV_REL_FILE(index);
 	BackendId	backend = RelationUsesLocalBuffers(index) ?
 	index->rd_backend : InvalidBackendId;
-	MemkvSlotHint *hint = &slot_hints[node.relNode % MEMKV_SLOT_HINTS];
+	MemkvSlotHint *hint = &slot_hints[MEMKV_FILE_NUMBER(node) % MEMKV_SLOT_HINTS];
 	int			idx = -1;
 
 	memkv_check_loaded();

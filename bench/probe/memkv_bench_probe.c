@@ -140,8 +140,14 @@ probe_one(ProbeTarget *target, Datum key)
 	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_TEXTEQ, key);
 	skey.sk_collation = C_COLLATION_OID;
 
+	/* 18 added the scan's instrumentation (EXPLAIN ANALYZE's counters) */
+#if PG_VERSION_NUM >= 180000
+	scan = index_beginscan(target->heap, target->index, target->snapshot,
+						   NULL, 1, 0);
+#else
 	scan = index_beginscan(target->heap, target->index, target->snapshot,
 						   1, 0);
+#endif
 	index_rescan(scan, &skey, 1, NULL, 0);
 	while (index_getnext_tid(scan, ForwardScanDirection) != NULL)
 		ntids++;
