@@ -26,8 +26,12 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # TAP tests live in test/t rather than t/.
+# TESTDIR tells 15's PostgreSQL::Test::Utils where tmp_check/ goes,
+# TESTDATADIR and TESTLOGDIR tell newer versions' (18's) where tmp_check/
+# and its log/ go (without them: the current directory).
 prove_installcheck = rm -rf '$(CURDIR)'/tmp_check && \
 	cd $(srcdir) && TESTDIR='$(CURDIR)' PATH="$(bindir):$(CURDIR):$$PATH" \
+	TESTDATADIR='$(CURDIR)/tmp_check' TESTLOGDIR='$(CURDIR)/tmp_check/log' \
 	PGPORT='6$(DEF_PGPORT)' top_builddir='$(top_builddir)' \
 	PG_REGRESS='$(top_builddir)/src/test/regress/pg_regress' \
 	$(PROVE) $(PG_PROVE_FLAGS) $(PROVE_FLAGS) $(or $(PROVE_TESTS),test/t/*.pl)

@@ -1,6 +1,8 @@
 #!/bin/bash
-# test/build-pg.sh -- build a PostgreSQL major version that Debian 12 does not
-# package (today: 18) from Debian's source package, for memkv's tests.
+# test/build-pg.sh -- build a PostgreSQL major version from Debian's source
+# package, for memkv's tests: 18, which Debian 12 does not package, and an
+# upstream 15 for the pg_upgrade test (see README.md, "PostgreSQL versions":
+# Debian 12's own postgresql-15 cannot be upgraded to 18.6).
 #
 #   bash test/build-pg.sh [MAJOR]        MAJOR defaults to 18
 #
@@ -16,10 +18,11 @@
 #      tests), ICU (the regression tests use an ICU collation), readline,
 #      zlib, pkg-config.
 #   2. Fetches the upstream tarball of Debian's source package
-#      postgresql-MAJOR from unstable (sid) with a private sources list and
-#      private apt state directories: the machine's sources and package
-#      lists are not touched.  Debian's patches are not applied: this is
-#      upstream's code, as the Debian package is.
+#      postgresql-MAJOR -- from unstable (sid), or for 15 from the
+#      machine's own Debian 12 archives, the newest version whose source
+#      can be downloaded -- with a private sources list and private apt
+#      state directories: the machine's sources and package lists are not
+#      touched.  Debian's patches are not applied: this is upstream's code.
 #   3. configure --enable-tap-tests --with-icu, make, make install: the
 #      server, client programs (pg_upgrade among them), and PGXS with
 #      pg_regress, the isolation tester and the PostgreSQL::Test perl
@@ -80,28 +83,42 @@ fi
 # --- 2. the source, from Debian unstable ------------------------------------
 
 mkdir -p "$WORK/apt/lists/partial" "$WORK/apt/cache/archives/partial" "$WORK/src"
-echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg]" \
-	"http://deb.debian.org/debian sid main" >"$WORK/apt/sid.list"
-APT_OPTS=(-o "Dir::Etc::SourceList=$WORK/apt/sid.list"
-	-o Dir::Etc::SourceParts=/dev/null
+if [ "$MAJOR" = 15 ]; then
+	where="Debian 12"
+	sed 's/^Types: deb$/Types: deb-src/' /etc/apt/sources.list.d/debian.sources \
+		>"$WORK/apt/src.sources"
+	SOURCE_OPTS=(-o "Dir::Etc::SourceList=/dev/null"
+		-o "Dir::Etc::SourceParts=$WORK/apt")
+else
+	where="Debian unstable"
+	echo "deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg]" \
+		"http://deb.debian.org/debian sid main" >"$WORK/apt/sid.list"
+	SOURCE_OPTS=(-o "Dir::Etc::SourceList=$WORK/apt/sid.list"
+		-o Dir::Etc::SourceParts=/dev/null)
+fi
+APT_OPTS=("${SOURCE_OPTS[@]}"
 	-o "Dir::State::Lists=$WORK/apt/lists"
 	-o "Dir::Cache=$WORK/apt/cache")
-if ! apt-get "${APT_OPTS[@]}" update -q >"$WORK/apt-sid.log" 2>&1; then
-	cat "$WORK/apt-sid.log" >&2
-	log "cannot read Debian unstable's source index (deb.debian.org sid)"
+if ! apt-get "${APT_OPTS[@]}" update -q >"$WORK/apt-update.log" 2>&1; then
+	cat "$WORK/apt-update.log" >&2
+	log "cannot read $where's source index"
 	exit 1
 fi
-version=$(apt-cache "${APT_OPTS[@]}" showsrc "postgresql-$MAJOR" 2>/dev/null |
-	sed -n 's/^Version: //p' | sort -Vr | head -1)
+# Newest first; an archive may list a version whose files are gone.
+version=
+for v in $(apt-cache "${APT_OPTS[@]}" showsrc "postgresql-$MAJOR" 2>/dev/null |
+	sed -n 's/^Version: //p' | sort -Vr -u); do
+	log "fetching postgresql-$MAJOR $v from $where"
+	if (cd "$WORK/src" && apt-get "${APT_OPTS[@]}" source --download-only \
+		"postgresql-$MAJOR=$v") >"$WORK/apt-src.log" 2>&1; then
+		version=$v
+		break
+	fi
+	rm -f "$WORK"/src/*
+	tail -n 3 "$WORK/apt-src.log" >&2
+done
 if [ -z "$version" ]; then
-	log "Debian unstable has no source package postgresql-$MAJOR"
-	exit 1
-fi
-log "fetching postgresql-$MAJOR $version from Debian unstable"
-if ! (cd "$WORK/src" && apt-get "${APT_OPTS[@]}" source --download-only \
-	"postgresql-$MAJOR=$version") >"$WORK/apt-src.log" 2>&1; then
-	cat "$WORK/apt-src.log" >&2
-	log "downloading postgresql-$MAJOR $version failed"
+	log "no source of postgresql-$MAJOR could be downloaded from $where"
 	exit 1
 fi
 tarball=$(ls "$WORK"/src/postgresql-"$MAJOR"_*.orig.tar.* | head -1)
@@ -133,6 +150,6 @@ if ! make install >"$WORK/install.log" 2>&1; then
 fi
 # The install tree must be readable by the postgres OS user (TAP tests).
 chmod -R a+rX "$PREFIX"
-echo "postgresql-$MAJOR $version from Debian unstable, built $(date -u +%FT%TZ)" >"$STAMP"
+echo "postgresql-$MAJOR $version from $where, built $(date -u +%FT%TZ)" >"$STAMP"
 log "built $("$PREFIX/bin/pg_config" --version) into $PREFIX in $(($(date +%s) - T0))s"
 echo "$PREFIX/bin/pg_config"
