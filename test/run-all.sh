@@ -2,32 +2,57 @@
 # test/run-all.sh -- the whole memkv test suite (the README's test command).
 #
 # Run as root on a Debian 12 machine (CI runs it from .ci/run in a fresh
-# clone, as root, with no stdin).  Steps, in order:
+# clone, as root, with no stdin).  It tests against each PostgreSQL major
+# version in MEMKV_PG_VERSIONS (default "15 18"): 15 is Debian's package,
+# other versions are built from source into /opt/postgresql-V by
+# test/build-pg.sh (about 6 minutes the first time, reused afterwards).
+# Steps, in order (V: each version; a step's name says its version):
 #
 #   1. deps      test/install-deps.sh (apt-get; no-op when all is installed)
-#   2. build     make clean && make && make install   (-Werror: see Makefile)
-#   3. unit      make -C test/unit check   (plain-C ART/arena tests, no server;
-#                skipped with a message while test/unit/Makefile is missing)
-#   4. regress   a throwaway server with memkv preloaded (test/lib/pgserver.sh,
+#   2. pg/V      bash test/build-pg.sh V, for each version but 15
+#      pg/15-upstream  when 15 and a later version are tested: PostgreSQL 15
+#                built from source into /opt/postgresql-15 (test/build-pg.sh
+#                15), the old side of the pg_upgrade test -- Debian 12's own
+#                15 cannot be upgraded to 18 (README.md, "PostgreSQL
+#                versions") -- and memkv built and installed into it
+#   3. unit      make -C test/unit check   (plain-C ART/arena tests, no server,
+#                no PostgreSQL header: once, not per version)
+#   then for each version V, with PG_CONFIG set to that installation:
+#   4. build/V   make clean && make && make install   (-Werror: see Makefile)
+#   5. regress/V a throwaway server with memkv preloaded (test/lib/pgserver.sh,
 #                mktemp dir, private port), then `make installcheck` with
 #                only pg_regress on (sql/, expected/); prints the diffs and
 #                the server log on failure
-#   5. isolation the same with only the isolation specs on (test/specs,
+#   6. isolation/V the same with only the isolation specs on (test/specs,
 #                test/expected)
-#   6. tap       the TAP tests test/t/*.pl (PostgreSQL::Test::Cluster).  initdb
+#   7. tap/V     the TAP tests test/t/*.pl (PostgreSQL::Test::Cluster).  initdb
 #                refuses root, so they run as the postgres OS user in a copy of
-#                the tree owned by postgres; prints the logs on failure
-#   7. bench     bash bench/selftest.sh, if it exists
+#                the tree owned by postgres; prints the logs on failure.  The
+#                pg_upgrade test (test/t/020_pg_upgrade.pl) upgrades from
+#                /opt/postgresql-15 to V in each pass of a later version.
+#   8. bench/V   bash bench/selftest.sh, if it exists
 #
 # A failing step does not stop the later ones (unless they need its result).
-# Ends with a summary and a last line "N passed, M failed" (steps); exits
-# non-zero if anything failed.
+# Ends with a summary and a last line "N passed, M failed" (steps of all
+# versions together); exits non-zero if anything failed.
 #
 # Environment:
+#   MEMKV_PG_VERSIONS="15 18"  the major versions to test, in this order
+#   MEMKV_PG_CONFIG_<V>=path   the installation to use for version V
+#                       (default: Debian's /usr/lib/postgresql/15 for 15,
+#                       /opt/postgresql-V, built by test/build-pg.sh, for
+#                       the others)
+#   PG_CONFIG=path      test against this one installation only (unless
+#                       MEMKV_PG_VERSIONS is set too: then it serves its
+#                       own major version); how an engineer runs the suite
+#                       against a private install
+#   MEMKV_UPGRADE_FROM_PG_CONFIG=path  the old side of the pg_upgrade test
+#                       (default /opt/postgresql-15/bin/pg_config when 15 and
+#                       a later version are tested; memkv is installed there)
 #   MEMKV_TAP_TESTS="test/t/004_differential.pl ..."  run only these TAP tests
 #   MEMKV_SEED=N        seed for the randomized differential test
-#   MEMKV_SKIP_DEPS=1   do not run install-deps.sh (e.g. no network)
-#   PG_CONFIG=path      the PostgreSQL installation to build and test against
+#   MEMKV_SKIP_DEPS=1   do not run install-deps.sh nor build PostgreSQL
+#                       (e.g. no network)
 #   PG_TEST_PORT_DIR=d  TAP port lock directory shared by concurrent runs
 
 set -euo pipefail
@@ -36,7 +61,32 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$(pwd)
 
 STEP_TIMEOUT=${MEMKV_STEP_TIMEOUT:-1800}	# seconds, per step
-export PG_CONFIG=${PG_CONFIG:-pg_config}
+
+# The versions to test and the pg_config of each (PG_CONFIGS[V]).
+declare -A PG_CONFIGS=()
+if [ -n "${PG_CONFIG:-}" ]; then
+	given_version=$("$PG_CONFIG" --version | sed -n 's/^PostgreSQL \([0-9]*\).*/\1/p')
+	if [ -z "$given_version" ]; then
+		echo "run-all.sh: PG_CONFIG=$PG_CONFIG does not answer --version" >&2
+		exit 1
+	fi
+	PG_CONFIGS[$given_version]=$PG_CONFIG
+	PG_VERSIONS=${MEMKV_PG_VERSIONS:-$given_version}
+else
+	PG_VERSIONS=${MEMKV_PG_VERSIONS:-15 18}
+fi
+for v in $PG_VERSIONS; do
+	var=MEMKV_PG_CONFIG_$v
+	if [ -n "${!var:-}" ]; then
+		PG_CONFIGS[$v]=${!var}
+	elif [ -z "${PG_CONFIGS[$v]:-}" ]; then
+		if [ "$v" = 15 ]; then
+			PG_CONFIGS[$v]=/usr/lib/postgresql/15/bin/pg_config
+		else
+			PG_CONFIGS[$v]=/opt/postgresql-$v/bin/pg_config
+		fi
+	fi
+done
 
 summary=()
 passed=0
@@ -68,7 +118,7 @@ record()
 	PASS) passed=$((passed + 1)) ;;
 	FAIL) failed=$((failed + 1)) ;;
 	esac
-	summary+=("$(printf '%-10s %-5s %5ss  %s' "$name" "$status" "$secs" "$note")")
+	summary+=("$(printf '%-18s %-5s %5ss  %s' "$name" "$status" "$secs" "$note")")
 	echo "-- $name: $status (${secs}s) $note"
 }
 
@@ -104,8 +154,28 @@ do_deps()
 	echo "dependencies installed"
 }
 
+# test/build-pg.sh for PG_BUILD_VERSION (reuses an existing build)
+do_build_pg()
+{
+	timeout -k 30 "$STEP_TIMEOUT" bash test/build-pg.sh "$PG_BUILD_VERSION" </dev/null
+}
+
+# memkv into the old side of the pg_upgrade test, built in a copy of the
+# tree so that the tree's own objects stay those of the version under test
+do_build_upgrade_from()
+{
+	local copy=$WORK/upgrade-from-src
+	mkdir -p "$copy"
+	tar -C "$ROOT" --exclude=./.git --exclude=./test --exclude=./bench --exclude='*.o' \
+		--exclude='*.so' -cf - . | tar -C "$copy" -xf -
+	echo "PostgreSQL: $("$UPGRADE_FROM_PG_CONFIG" --version) ($UPGRADE_FROM_PG_CONFIG)"
+	make -C "$copy" -j2 PG_CONFIG="$UPGRADE_FROM_PG_CONFIG"
+	make -C "$copy" install PG_CONFIG="$UPGRADE_FROM_PG_CONFIG"
+}
+
 do_build()
 {
+	echo "PostgreSQL: $("$PG_CONFIG" --version) ($PG_CONFIG)"
 	make clean >/dev/null
 	make
 	make install
@@ -186,6 +256,7 @@ do_tap()
 		runuser -u postgres -- env -u PGHOST -u PGPORT -u PGUSER \
 		-u PGDATABASE -u PGDATA HOME="$WORK/tap" \
 		PG_TEST_PORT_DIR="${PG_TEST_PORT_DIR:-$WORK/tap}" \
+		${UPGRADE_FROM_OK:+MEMKV_UPGRADE_FROM_PG_CONFIG=$UPGRADE_FROM_PG_CONFIG} \
 		${MEMKV_SEED:+MEMKV_SEED=$MEMKV_SEED} \
 		make -C "$copy" installcheck REGRESS= ISOLATION= \
 		PROVE_FLAGS="--verbose --timer" "${prove_tests[@]}" </dev/null || rc=$?
@@ -209,9 +280,35 @@ do_bench()
 
 step deps do_deps
 
-step build do_build
-if [ $STEP_RC = 0 ]; then
-	build_ok=1
+# PostgreSQL itself, for the versions Debian 12 does not package.  A version
+# whose installation is missing afterwards has its steps recorded as failed.
+for v in $PG_VERSIONS; do
+	if [ "$v" != 15 ] && [ "${PG_CONFIGS[$v]}" = "/opt/postgresql-$v/bin/pg_config" ] &&
+		[ "${MEMKV_SKIP_DEPS:-}" != 1 ]; then
+		PG_BUILD_VERSION=$v
+		step "pg/$v" do_build_pg
+	fi
+done
+
+# The old side of the pg_upgrade test: upstream 15, when 15 and a later
+# version are both tested (or what MEMKV_UPGRADE_FROM_PG_CONFIG names).
+UPGRADE_FROM_PG_CONFIG=${MEMKV_UPGRADE_FROM_PG_CONFIG:-}
+UPGRADE_FROM_OK=
+if [ -z "$UPGRADE_FROM_PG_CONFIG" ] && [[ " $PG_VERSIONS " == *" 15 "* ]] &&
+	[ "$(echo "$PG_VERSIONS" | wc -w)" -gt 1 ]; then
+	UPGRADE_FROM_PG_CONFIG=/opt/postgresql-15/bin/pg_config
+	if [ "${MEMKV_SKIP_DEPS:-}" != 1 ]; then
+		PG_BUILD_VERSION=15
+		step pg/15-upstream do_build_pg
+	fi
+fi
+if [ -n "$UPGRADE_FROM_PG_CONFIG" ]; then
+	if [ -x "$UPGRADE_FROM_PG_CONFIG" ]; then
+		step build/upgrade-from do_build_upgrade_from
+		[ $STEP_RC = 0 ] && UPGRADE_FROM_OK=1
+	else
+		echo "no $UPGRADE_FROM_PG_CONFIG: the pg_upgrade test will be skipped"
+	fi
 fi
 
 if [ -f test/unit/Makefile ]; then
@@ -219,28 +316,37 @@ if [ -f test/unit/Makefile ]; then
 else
 	banner unit
 	echo "test/unit/Makefile does not exist yet: unit tests skipped"
-	summary+=("$(printf '%-10s %-5s %5s   %s' unit SKIP - "(no test/unit/Makefile)")")
+	summary+=("$(printf '%-18s %-5s %5s   %s' unit SKIP - "(no test/unit/Makefile)")")
 fi
 
-for s in regress isolation tap; do
-	if [ $build_ok = 1 ]; then
-		step "$s" "do_$s"
+for v in $PG_VERSIONS; do
+	export PG_CONFIG=${PG_CONFIGS[$v]}
+	build_ok=0
+	if [ -x "$PG_CONFIG" ]; then
+		step "build/$v" do_build
+		[ $STEP_RC = 0 ] && build_ok=1
 	else
-		banner "$s"
-		echo "not run: the build failed"
-		record "$s" FAIL 0 "(not run: build failed)"
+		banner "build/$v"
+		echo "no PostgreSQL $v: $PG_CONFIG is missing"
+		record "build/$v" FAIL 0 "(no $PG_CONFIG)"
 	fi
+
+	steps=(regress isolation tap)
+	if [ -f bench/selftest.sh ]; then
+		steps+=(bench)
+	else
+		summary+=("$(printf '%-18s %-5s %5s   %s' "bench/$v" SKIP - "(no bench/selftest.sh)")")
+	fi
+	for s in "${steps[@]}"; do
+		if [ $build_ok = 1 ]; then
+			step "$s/$v" "do_$s"
+		else
+			banner "$s/$v"
+			echo "not run: the build failed"
+			record "$s/$v" FAIL 0 "(not run: build failed)"
+		fi
+	done
 done
-
-if [ -f bench/selftest.sh ]; then
-	if [ $build_ok = 1 ]; then
-		step bench do_bench
-	else
-		record bench FAIL 0 "(not run: build failed)"
-	fi
-else
-	summary+=("$(printf '%-10s %-5s %5s   %s' bench SKIP - "(no bench/selftest.sh)")")
-fi
 
 banner "summary ($(($(date +%s) - START_ALL))s in all)"
 for line in "${summary[@]}"; do
