@@ -189,13 +189,16 @@ build_memkv()
 		mkdir "$MEMKV_SRC"
 		git -C "$REPO" archive "$MEMKV_REF" | tar -x -C "$MEMKV_SRC"
 	fi
-	if ! { make -C "$MEMKV_SRC" -j2 PG_CONFIG="$pgc" &&
+	# clean first: the objects may be another PostgreSQL version's
+	if ! { make -C "$MEMKV_SRC" clean PG_CONFIG="$pgc" &&
+		make -C "$MEMKV_SRC" -j2 PG_CONFIG="$pgc" &&
 		make -C "$MEMKV_SRC" install PG_CONFIG="$pgc"; } \
 		>"$OUT/logs/memkv-build.log" 2>&1; then
 		MEMKV_STATUS="not installable: make failed (logs/memkv-build.log)"
 		note "memkv: $MEMKV_STATUS"
 	fi
-	make -C "$BENCH_DIR/probe" PG_CONFIG="$pgc" >"$OUT/logs/probe-build.log" 2>&1
+	make -C "$BENCH_DIR/probe" clean PG_CONFIG="$pgc" >"$OUT/logs/probe-build.log" 2>&1
+	make -C "$BENCH_DIR/probe" PG_CONFIG="$pgc" >>"$OUT/logs/probe-build.log" 2>&1
 	make -C "$BENCH_DIR/probe" install PG_CONFIG="$pgc" \
 		>>"$OUT/logs/probe-build.log" 2>&1
 	chmod -R a+rX "$PGROOT"

@@ -196,7 +196,7 @@ installcheck_with_server()
 	shift
 	# shellcheck source=lib/pgserver.sh
 	source test/lib/pgserver.sh
-	local dir=$WORK/server-$what port
+	local dir=$WORK/server-$what-$PG_VERSION port
 	port=$((20000 + RANDOM % 20000))
 	pg_server_start "$dir" "$port"
 	echo "server running: socket dir $dir, port $port"
@@ -321,6 +321,7 @@ fi
 
 for v in $PG_VERSIONS; do
 	export PG_CONFIG=${PG_CONFIGS[$v]}
+	PG_VERSION=$v
 	build_ok=0
 	if [ -x "$PG_CONFIG" ]; then
 		step "build/$v" do_build
