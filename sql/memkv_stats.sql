@@ -86,7 +86,7 @@ SELECT * FROM st_compare();			-- 7 scans
 -- index-only scans (min and max: one LIMIT 1 scan each)
 SET enable_indexonlyscan = on;
 EXPLAIN (COSTS OFF) SELECT count(k) FROM st_m WHERE k LIKE 'pkg3/%';
-EXPLAIN (COSTS OFF) SELECT min(k), max(k) FROM st_m;
+SELECT plan_lines('SELECT min(k), max(k) FROM st_m');  -- memkv_basic's
 EXPLAIN (COSTS OFF) SELECT count(*) FROM st_m WHERE k IS NULL;
 SELECT count(k) FROM st_b WHERE k LIKE 'pkg3/%';
 SELECT count(k) FROM st_m WHERE k LIKE 'pkg3/%';

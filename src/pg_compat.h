@@ -94,6 +94,21 @@ memkv_collation_is_c(Oid collid)
 #endif
 
 /*
+ * EXPLAIN ANALYZE's "Index Searches" (18): an index AM counts each descent
+ * in the scan's instrumentation, when the executor asked for it, next to
+ * its pgstat_count_index_scan().  Nothing to count before 18.
+ */
+#if PG_VERSION_NUM >= 180000
+#define memkv_count_index_search(scan) \
+	do { \
+		if ((scan)->instrument) \
+			(scan)->instrument->nsearches++; \
+	} while (0)
+#else
+#define memkv_count_index_search(scan)	((void) 0)
+#endif
+
+/*
  * 18 replaced the postfix pg_attribute_noreturn() by the prefix pg_noreturn
  * (C11 _Noreturn).  memkv.h keeps the postfix form, which gcc and clang
  * accept as an attribute.

@@ -904,6 +904,7 @@ memkv_step(IndexScanDesc scan, ScanDirection dir)
 	{
 		/* a new descent: one index scan, as btree counts it in _bt_first */
 		pgstat_count_index_scan(scan->indexRelation);
+		memkv_count_index_search(scan);
 		so->started = true;
 		memkv_fill(scan, cur, dir, NULL, NULL);
 		so->cur = backward ? cur->nitems : -1;
@@ -1044,6 +1045,7 @@ memkv_getbitmap(IndexScanDesc scan, TIDBitmap *tbm)
 
 	/* one descent per call, like btgetbitmap's _bt_first */
 	pgstat_count_index_scan(scan->indexRelation);
+	memkv_count_index_search(scan);
 	so->batch_target = MEMKV_MAX_BATCH;
 	for (;;)
 	{
