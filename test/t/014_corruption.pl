@@ -37,7 +37,10 @@ my $SPECIAL = $BLCKSZ - 16;         # MAXALIGN(sizeof(MemkvPageOpaqueData))
 my $CHUNK = $SPECIAL - $CONTENTS;   # MEMKV_FROZEN_CHUNK
 
 my $node = PostgreSQL::Test::Cluster->new('corruption');
-$node->init(allows_streaming => 1, extra => [ '--locale=C', '--encoding=UTF8' ]);
+# Without data checksums (initdb's default from 18 on), which would make
+# PostgreSQL reject the damaged pages before memkv's checks see them.
+$node->init(allows_streaming => 1, extra => [ '--locale=C', '--encoding=UTF8',
+	$node->pg_version >= 18 ? ('--no-data-checksums') : () ]);
 $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'memkv'
 autovacuum = off
