@@ -23,7 +23,10 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 
 my $node = PostgreSQL::Test::Cluster->new('freezelog');
-$node->init(extra => [ '--locale=C', '--encoding=UTF8' ]);
+# Without data checksums (initdb's default from 18 on): the damaged page
+# must reach memkv's checksum check, not PostgreSQL's.
+$node->init(extra => [ '--locale=C', '--encoding=UTF8',
+	$node->pg_version >= 18 ? ('--no-data-checksums') : () ]);
 $node->append_conf('postgresql.conf', qq{
 shared_preload_libraries = 'memkv'
 autovacuum = off
