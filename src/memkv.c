@@ -84,7 +84,7 @@ memkv_object_access(ObjectAccessType access, Oid classId, Oid objectId,
 		{
 			if (rel->rd_rel->relkind == RELKIND_INDEX &&
 				rel->rd_indam != NULL && rel->rd_indam->ambuild == memkv_build)
-				memkv_entry_forget(rel->rd_node,
+				memkv_entry_forget(MEMKV_REL_FILE(rel),
 								   RelationUsesLocalBuffers(rel) ?
 								   rel->rd_backend : InvalidBackendId);
 			RelationClose(rel);

@@ -147,7 +147,7 @@ memkv_request_freeze(Relation index, MemkvEntry *entry, bool force)
 					 "memkv worker arguments must fit in bgw_extra");
 	memset(&args, 0, sizeof(args));
 	args.dboid = MyDatabaseId;
-	args.node = index->rd_node;
+	args.node = MEMKV_REL_FILE(index);
 	memcpy(worker.bgw_extra, &args, sizeof(args));
 	worker.bgw_notify_pid = 0;
 
