@@ -28,7 +28,7 @@
 #   7. tap/V     the TAP tests test/t/*.pl (PostgreSQL::Test::Cluster).  initdb
 #                refuses root, so they run as the postgres OS user in a copy of
 #                the tree owned by postgres; prints the logs on failure.  The
-#                pg_upgrade test (test/t/020_pg_upgrade.pl) upgrades from
+#                pg_upgrade test (test/t/030_pg_upgrade.pl) upgrades from
 #                /opt/postgresql-15 to V in each pass of a later version.
 #   8. bench/V   bash bench/selftest.sh, if it exists
 #

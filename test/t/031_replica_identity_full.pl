@@ -1,4 +1,4 @@
-# test/t/021_replica_identity_full.pl -- logical replication into a table
+# test/t/031_replica_identity_full.pl -- logical replication into a table
 # whose only index is memkv, published with REPLICA IDENTITY FULL.
 #
 # From 18 on, memkv translates its strategies to CompareType

@@ -1,4 +1,4 @@
-# test/t/020_pg_upgrade.pl -- memkv indexes across pg_upgrade to a newer major.
+# test/t/030_pg_upgrade.pl -- memkv indexes across pg_upgrade to a newer major.
 #
 # A cluster of the older PostgreSQL (MEMKV_UPGRADE_FROM_PG_CONFIG names it;
 # test/run-all.sh sets it, in the pass of each later version, to the first
