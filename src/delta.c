@@ -104,12 +104,7 @@ memkv_check_page(Relation index, Buffer buf, Page page, uint16 expect_flags)
 		phdr->pd_upper > phdr->pd_special ||
 		opaque->page_id != MEMKV_PAGE_ID ||
 		(opaque->flags & expect_flags) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INDEX_CORRUPTED),
-				 errmsg("index \"%s\" contains a corrupted page at block %u",
-						RelationGetRelationName(index),
-						BufferGetBlockNumber(buf)),
-				 errhint("Please REINDEX it.")));
+		memkv_page_corrupted(index, BufferGetBlockNumber(buf));
 }
 
 /* Raise the corruption error for a metapage field out of range. */
@@ -712,6 +707,17 @@ memkv_log_raced(Relation index)
 			 errmsg("memkv index \"%s\" was reorganized by recovery while its delta log was being read",
 					RelationGetRelationName(index)),
 			 errhint("Retry the query.")));
+}
+
+/* Raise the corruption error for a page that is not what it should be. */
+void
+memkv_page_corrupted(Relation index, BlockNumber blkno)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INDEX_CORRUPTED),
+			 errmsg("index \"%s\" contains a corrupted page at block %u",
+					RelationGetRelationName(index), blkno),
+			 errhint("Please REINDEX it.")));
 }
 
 /* Raise the corruption error for a broken log chain. */

@@ -1641,12 +1641,7 @@ memkv_frozen_writer_finish(MemkvFrozenWriter *w, Relation index, uint32 epoch,
 			memkv_check_page(index, buf, BufferGetPage(buf), MEMKV_PAGE_FROZEN);
 			if (meta->frozen_start != InvalidBlockNumber &&
 				MemkvPageGetOpaque(BufferGetPage(buf))->epoch == meta->frozen_epoch)
-				ereport(ERROR,
-						(errcode(ERRCODE_INDEX_CORRUPTED),
-						 errmsg("index \"%s\" contains a corrupted page at block %u",
-								RelationGetRelationName(index),
-								BufferGetBlockNumber(buf)),
-						 errhint("Please REINDEX it.")));
+				memkv_page_corrupted(index, BufferGetBlockNumber(buf));
 		}
 		if (i == 0)
 			start = BufferGetBlockNumber(buf);

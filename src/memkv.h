@@ -417,6 +417,8 @@ extern void memkv_check_meta_blocks(Relation index,
 									BlockNumber nblocks);
 extern IndexTuple memkv_log_entry(Relation index, Page page,
 								  BlockNumber blkno, OffsetNumber off);
+extern void memkv_page_corrupted(Relation index, BlockNumber blkno)
+			pg_attribute_noreturn();
 extern void memkv_chain_corrupted(Relation index, BlockNumber blkno);
 
 /* A walk along the delta log that can stop and go on (memkv_log_walk_pages) */
