@@ -40,6 +40,31 @@ memkv_key_bytes(Datum value, const uint8 **key, Size *keylen, text **to_free)
 }
 
 /*
+ * An insert found no room even after freeing its own run copy and evicting
+ * every other index's trees:
+ * the arena may be full of free blocks too small for the allocation (it
+ * splits larger blocks but never merges smaller ones; it starts afresh
+ * only once nothing at all is allocated).  If this entry's own trees are
+ * all that may still hold memory, and they are small, give them back --
+ * which empties the arena -- and rebuild them from the log, laid out
+ * afresh.  Returns true if the entry is valid again (the caller then
+ * retries its insert); false leaves it invalid (the next user rebuilds
+ * it).  Not while a freeze runs: its set-aside trees hold memory the
+ * freeze reads without the entry lock.  Caller holds the entry lock
+ * exclusively.
+ */
+static bool
+memkv_rebuild_unfragmented(Relation index, MemkvEntry *entry)
+{
+	if (entry->freezing ||
+		entry->keys.bytes + entry->nulls.bytes > memkv_shared->arena_size / 4 ||
+		memkv_arena_bytes_used() > entry->keys.bytes + entry->nulls.bytes)
+		return false;
+	entry->valid = false;		/* memkv_sync_try frees the trees first */
+	return memkv_sync_try(index, entry);
+}
+
+/*
  * aminsert: append to the log and add to the tree, under the index's
  * entry lock held exclusively, so the tree always equals a prefix of the
  * log.  If anything fails in between, the entry is left invalid and the
@@ -91,6 +116,14 @@ memkv_insert(Relation index, Datum *values, bool *isnull,
 		{
 			/* the trees are intact: only this insert fails */
 			entry->valid = true;
+			if (memkv_rebuild_unfragmented(index, entry))
+			{
+				entry->valid = false;
+				if (memkv_art_try_insert(entry, isnull[0], key, keylen, ht_ctid))
+					added = true;
+				else
+					entry->valid = true;
+			}
 		}
 	}
 	if (!added)
