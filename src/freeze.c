@@ -45,7 +45,7 @@ typedef struct MemkvMergeInput
 {
 	const ArtTree *tree;		/* a delta tree, or NULL */
 	MemkvFrozen *frozen;		/* the frozen layer, or NULL */
-	MemkvRun	run;
+	MemkvSource	run;
 	Size		pos;			/* next key of run */
 	bool		exhausted;		/* no chunk will follow run */
 	bytea	   *after;			/* last key of the previous chunk */
@@ -58,7 +58,7 @@ memkv_merge_input_init(MemkvMergeInput *in, const ArtTree *tree,
 	memset(in, 0, sizeof(MemkvMergeInput));
 	in->tree = tree;
 	in->frozen = frozen;
-	memkv_run_init(&in->run);
+	memkv_source_init(&in->run);
 	in->exhausted = (tree == NULL && frozen == NULL);
 }
 
@@ -74,7 +74,7 @@ memkv_merge_input_ready(MemkvMergeInput *in)
 			return false;
 		if (in->run.nkeys > 0)
 		{
-			MemkvRunKey *last = &in->run.keys[in->run.nkeys - 1];
+			MemkvSourceKey *last = &in->run.keys[in->run.nkeys - 1];
 
 			if (in->after)
 				pfree(in->after);
@@ -83,7 +83,7 @@ memkv_merge_input_ready(MemkvMergeInput *in)
 			memcpy(VARDATA(in->after), in->run.keybuf + last->key_offset,
 				   last->key_len);
 		}
-		memkv_run_reset(&in->run);
+		memkv_source_reset(&in->run);
 		in->pos = 0;
 		if (in->after)
 		{
@@ -92,7 +92,7 @@ memkv_merge_input_ready(MemkvMergeInput *in)
 			lower.inclusive = false;
 		}
 		if (in->tree)
-			memkv_run_collect_art(&in->run, in->tree,
+			memkv_source_collect_art(&in->run, in->tree,
 								  in->after ? &lower : NULL, NULL, false,
 								  MEMKV_FREEZE_CHUNK);
 		else
@@ -224,7 +224,7 @@ typedef struct MemkvLogCollect
 	char	   *keys;
 	Size		keys_used;
 	Size		keys_size;
-	MemkvRun   *nulls;
+	MemkvSource   *nulls;
 } MemkvLogCollect;
 
 /* Order log items by key (bytes at `arg` + key_offset), then TID. */
@@ -254,7 +254,7 @@ memkv_collect_log_visit(IndexTuple itup, void *arg)
 
 	if (MemkvLogTupleIsNull(itup))
 	{
-		memkv_run_add(lc->nulls, NULL, 0, &itup->t_tid, 1);
+		memkv_source_add(lc->nulls, NULL, 0, &itup->t_tid, 1);
 		return;
 	}
 	lc->items = memkv_array_reserve(CurrentMemoryContext, lc->items,
@@ -283,15 +283,15 @@ memkv_collect_log_visit(IndexTuple itup, void *arg)
  */
 void
 memkv_read_log_run(Relation index, const MemkvMetaPageData *meta,
-				   MemkvRun *run, MemkvRun *nulls,
+				   MemkvSource *run, MemkvSource *nulls,
 				   BlockNumber *end_blkno, OffsetNumber *end_offset)
 {
 	MemkvLogCollect lc;
 	uint64		i;
 	Buffer		buf;
 
-	memkv_run_init(run);
-	memkv_run_init(nulls);
+	memkv_source_init(run);
+	memkv_source_init(nulls);
 	lc.maxitems = 1024;
 	lc.items = palloc(lc.maxitems * sizeof(MemkvLogItem));
 	lc.nitems = 0;
@@ -317,12 +317,12 @@ memkv_read_log_run(Relation index, const MemkvMetaPageData *meta,
 					  lc.keys + lc.items[i].key_offset,
 					  lc.items[i].key_len) == 0)
 			j++;
-		memkv_run_add(run, (const uint8 *) lc.keys + lc.items[i].key_offset,
+		memkv_source_add(run, (const uint8 *) lc.keys + lc.items[i].key_offset,
 					  lc.items[i].key_len, &lc.items[i].tid, 0);
 		for (; i < j; i++)
 		{
 			run->keys[run->nkeys - 1].ntids++;
-			memkv_run_reserve_tids(run, 1);
+			memkv_source_reserve_tids(run, 1);
 			run->tids[run->ntids++] = lc.items[i].tid;
 		}
 	}
@@ -403,8 +403,8 @@ memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
 	uint64		kept = 0;
 	bool		direct;
 	bool		from_copy;
-	MemkvRun	logrun;
-	MemkvRun	lognulls;
+	MemkvSource	logrun;
+	MemkvSource	lognulls;
 	MemkvFrozen *frozen;
 	ArtTree		old_keys;
 	ArtTree		old_nulls;
@@ -455,19 +455,19 @@ memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
 	 * reassignment skip it, and scans replace a copy only when the
 	 * metapage names another run).
 	 */
-	if (!direct && memkv_frozen_cache_wanted(entry, &meta) &&
+	if (!direct && memkv_run_copy_wanted(entry, &meta) &&
 		memkv_arena_bytes_used() + meta.fst_size + meta.postings_size +
 		meta.nullpost_size <= memkv_shared->arena_size / 2)
-		memkv_frozen_cache_build(index, entry, &meta);
+		memkv_run_copy_build(index, entry, &meta);
 	frozen = memkv_frozen_open(index, &meta, entry);
 	report.instance_id = meta.instance_id;
 	report.in_frozen_keys = meta.frozen_nkeys;
 	report.in_frozen_tids = meta.frozen_ntids;
 	/* read from the shared copy, which was checked against the CRC? */
-	from_copy = frozen != NULL && entry->frozen_cache != ARENA_NULL &&
-		entry->frozen_cache_instance == meta.instance_id &&
-		entry->frozen_cache_epoch == meta.frozen_epoch &&
-		entry->frozen_cache_start == meta.frozen_start;
+	from_copy = frozen != NULL && entry->run_copy != ARENA_NULL &&
+		entry->run_copy_instance == meta.instance_id &&
+		entry->run_copy_epoch == meta.frozen_epoch &&
+		entry->run_copy_start == meta.frozen_start;
 	if (!direct)
 	{
 		report.in_delta_keys = entry->keys.nkeys;
@@ -504,7 +504,7 @@ memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
 		MemkvFrozenWriter *w;
 		MemkvMergeInput delta;
 		MemkvMergeInput old;
-		MemkvRun	nulls;
+		MemkvSource	nulls;
 		ItemPointerData *tids = NULL;
 		uint64		maxtids = 0;
 		Buffer		metabuf;
@@ -561,8 +561,8 @@ memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
 		{
 			bool		have_d = memkv_merge_input_ready(&delta);
 			bool		have_o = memkv_merge_input_ready(&old);
-			MemkvRunKey *dk = have_d ? &delta.run.keys[delta.pos] : NULL;
-			MemkvRunKey *ok = have_o ? &old.run.keys[old.pos] : NULL;
+			MemkvSourceKey *dk = have_d ? &delta.run.keys[delta.pos] : NULL;
+			MemkvSourceKey *ok = have_o ? &old.run.keys[old.pos] : NULL;
 			const uint8 *key;
 			Size		keylen;
 			int			c;
@@ -637,9 +637,9 @@ memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
 			uint32		nnull = art_lookup(&entry->imm_nulls, memkv_allocator(),
 										   (const uint8 *) "", 0, &atids);
 
-			memkv_run_init(&nulls);
+			memkv_source_init(&nulls);
 			if (nnull > 0)
-				memkv_run_add(&nulls, NULL, 0, (const ItemPointerData *) atids,
+				memkv_source_add(&nulls, NULL, 0, (const ItemPointerData *) atids,
 							  nnull);
 		}
 		if (frozen)
@@ -697,7 +697,7 @@ memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
 		old_nulls = entry->imm_nulls;
 		memset(&entry->imm_keys, 0, sizeof(ArtTree));
 		memset(&entry->imm_nulls, 0, sizeof(ArtTree));
-		memkv_frozen_cache_free(entry);
+		memkv_run_copy_free(entry);
 		/* the new run's shared copy and key blocks, ready for scans */
 		memkv_frozen_writer_install_cache(w, entry, &newmeta);
 		entry->freezing = false;

@@ -40,15 +40,15 @@
  * never use most of their runs.
  */
 void
-memkv_run_init(MemkvRun *run)
+memkv_source_init(MemkvSource *run)
 {
-	memset(run, 0, sizeof(MemkvRun));
+	memset(run, 0, sizeof(MemkvSource));
 	run->cxt = CurrentMemoryContext;
 }
 
 /* Empty a run, keeping its memory. */
 void
-memkv_run_reset(MemkvRun *run)
+memkv_source_reset(MemkvSource *run)
 {
 	run->keybuf_used = 0;
 	run->nkeys = 0;
@@ -58,7 +58,7 @@ memkv_run_reset(MemkvRun *run)
 
 /* Make room for `more` TIDs after the run's last one. */
 void
-memkv_run_reserve_tids(MemkvRun *run, uint64 more)
+memkv_source_reserve_tids(MemkvSource *run, uint64 more)
 {
 	run->tids = memkv_array_reserve(run->cxt, run->tids, &run->maxtids,
 									run->ntids + more,
@@ -67,7 +67,7 @@ memkv_run_reserve_tids(MemkvRun *run, uint64 more)
 
 /* Free a run's arrays; it is empty afterwards, ready for reuse. */
 void
-memkv_run_free(MemkvRun *run)
+memkv_source_free(MemkvSource *run)
 {
 	if (run->keybuf)
 		pfree(run->keybuf);
@@ -81,21 +81,21 @@ memkv_run_free(MemkvRun *run)
 	run->keybuf_size = 0;
 	run->maxkeys = 0;
 	run->maxtids = 0;
-	memkv_run_reset(run);
+	memkv_source_reset(run);
 }
 
 /* Append a key and its TIDs to a run. */
 void
-memkv_run_add(MemkvRun *run, const uint8 *key, Size keylen,
+memkv_source_add(MemkvSource *run, const uint8 *key, Size keylen,
 			  const ItemPointerData *tids, uint64 ntids)
 {
-	MemkvRunKey *rk;
+	MemkvSourceKey *rk;
 
 	run->keybuf = memkv_array_reserve(run->cxt, run->keybuf, &run->keybuf_size,
 									  run->keybuf_used + keylen, 1, 1024);
 	run->keys = memkv_array_reserve(run->cxt, run->keys, &run->maxkeys,
-									run->nkeys + 1, sizeof(MemkvRunKey), 64);
-	memkv_run_reserve_tids(run, ntids);
+									run->nkeys + 1, sizeof(MemkvSourceKey), 64);
+	memkv_source_reserve_tids(run, ntids);
 	rk = &run->keys[run->nkeys++];
 	rk->key_offset = run->keybuf_used;
 	rk->key_len = keylen;
@@ -111,7 +111,7 @@ memkv_run_add(MemkvRun *run, const uint8 *key, Size keylen,
 
 typedef struct MemkvCollectState
 {
-	MemkvRun   *run;
+	MemkvSource   *run;
 	uint64		target;
 } MemkvCollectState;
 
@@ -128,7 +128,7 @@ memkv_collect_visit(const uint8_t *key, size_t keylen, const ArtTid *tids,
 	}
 	StaticAssertStmt(sizeof(ArtTid) == sizeof(ItemPointerData),
 					 "ArtTid must match ItemPointerData");
-	memkv_run_add(cs->run, key, keylen, (const ItemPointerData *) tids, ntids);
+	memkv_source_add(cs->run, key, keylen, (const ItemPointerData *) tids, ntids);
 	return true;
 }
 
@@ -138,7 +138,7 @@ memkv_collect_visit(const uint8_t *key, size_t keylen, const ArtTid *tids,
  * then marked stopped).  Caller holds the entry lock, or owns the tree.
  */
 void
-memkv_run_collect_art(MemkvRun *run, const ArtTree *tree,
+memkv_source_collect_art(MemkvSource *run, const ArtTree *tree,
 					  const ArtBound *lower, const ArtBound *upper,
 					  bool backward, int target)
 {
@@ -152,9 +152,9 @@ memkv_run_collect_art(MemkvRun *run, const ArtTree *tree,
 
 /* Is key k of run `src` inside `b`, taken as a lower (or upper) bound? */
 static bool
-memkv_run_key_past(const MemkvRun *src, int k, const ArtBound *b, bool lower)
+memkv_source_key_past(const MemkvSource *src, int k, const ArtBound *b, bool lower)
 {
-	const MemkvRunKey *rk = &src->keys[k];
+	const MemkvSourceKey *rk = &src->keys[k];
 	int			c = memkv_key_cmp((const uint8 *) src->keybuf + rk->key_offset,
 								  rk->key_len, b->key, b->len);
 
@@ -164,14 +164,14 @@ memkv_run_key_past(const MemkvRun *src, int k, const ArtBound *b, bool lower)
 }
 
 /*
- * memkv_run_collect_art for a sorted run in backend memory (the delta as
+ * memkv_source_collect_art for a sorted run in backend memory (the delta as
  * read from the log, scan.c): append to `run` the keys of `src` within
  * the bounds, in order, stopping at a key boundary once `target` TIDs are
  * collected (the run is then marked stopped).  A binary search finds the
  * first key.
  */
 void
-memkv_run_collect_run(MemkvRun *run, const MemkvRun *src,
+memkv_source_collect_run(MemkvSource *run, const MemkvSource *src,
 					  const ArtBound *lower, const ArtBound *upper,
 					  bool backward, int target)
 {
@@ -186,21 +186,21 @@ memkv_run_collect_run(MemkvRun *run, const MemkvRun *src,
 		{
 			int			mid = lo + (hi - lo) / 2;
 
-			if (memkv_run_key_past(src, mid, lower, true))
+			if (memkv_source_key_past(src, mid, lower, true))
 				hi = mid;
 			else
 				lo = mid + 1;
 		}
 		for (k = lo; k < src->nkeys; k++)
 		{
-			if (upper && !memkv_run_key_past(src, k, upper, false))
+			if (upper && !memkv_source_key_past(src, k, upper, false))
 				break;
 			if (run->ntids >= (uint64) target)
 			{
 				run->stopped = true;
 				break;
 			}
-			memkv_run_add(run, (const uint8 *) src->keybuf + src->keys[k].key_offset,
+			memkv_source_add(run, (const uint8 *) src->keybuf + src->keys[k].key_offset,
 						  src->keys[k].key_len, src->tids + src->keys[k].tid_start,
 						  src->keys[k].ntids);
 		}
@@ -212,7 +212,7 @@ memkv_run_collect_run(MemkvRun *run, const MemkvRun *src,
 		{
 			int			mid = lo + (hi - lo) / 2;
 
-			if (memkv_run_key_past(src, mid, upper, false))
+			if (memkv_source_key_past(src, mid, upper, false))
 				lo = mid + 1;
 			else
 				hi = mid;
@@ -221,14 +221,14 @@ memkv_run_collect_run(MemkvRun *run, const MemkvRun *src,
 			lo = src->nkeys;
 		for (k = lo - 1; k >= 0; k--)
 		{
-			if (lower && !memkv_run_key_past(src, k, lower, true))
+			if (lower && !memkv_source_key_past(src, k, lower, true))
 				break;
 			if (run->ntids >= (uint64) target)
 			{
 				run->stopped = true;
 				break;
 			}
-			memkv_run_add(run, (const uint8 *) src->keybuf + src->keys[k].key_offset,
+			memkv_source_add(run, (const uint8 *) src->keybuf + src->keys[k].key_offset,
 						  src->keys[k].key_len, src->tids + src->keys[k].tid_start,
 						  src->keys[k].ntids);
 		}
@@ -574,7 +574,7 @@ memkv_page_source_init(MemkvPageSource *ps, Relation index,
  * in the index's relcache entry (rd_amcache, one chunk) so that later
  * opens of the same layer in this backend read no page for it.
  */
-typedef struct MemkvFrozenCache
+typedef struct MemkvRunMemo
 {
 	uint64		instance_id;
 	uint32		frozen_epoch;
@@ -582,7 +582,7 @@ typedef struct MemkvFrozenCache
 	FstReader	reader;
 	FstPostings postings;
 	FstPostings nullpost;
-} MemkvFrozenCache;
+} MemkvRunMemo;
 
 /*
  * One MemkvFrozen per backend is kept for reuse, so that a scan does not
@@ -641,7 +641,7 @@ memkv_frozen_open(Relation index, const MemkvMetaPageData *meta,
 {
 	MemkvFrozen *fz;
 	FstSource	src;
-	MemkvFrozenCache *cache = (MemkvFrozenCache *) index->rd_amcache;
+	MemkvRunMemo *cache = (MemkvRunMemo *) index->rd_amcache;
 	const uint8 *mem = NULL;
 	uint64		total = meta->fst_size + meta->postings_size +
 		meta->nullpost_size;
@@ -650,11 +650,11 @@ memkv_frozen_open(Relation index, const MemkvMetaPageData *meta,
 		return NULL;
 
 	/* the run's copy in shared memory, if the caller holds the entry lock */
-	if (entry && entry->frozen_cache != ARENA_NULL &&
-		entry->frozen_cache_instance == meta->instance_id &&
-		entry->frozen_cache_epoch == meta->frozen_epoch &&
-		entry->frozen_cache_start == meta->frozen_start)
-		mem = ARENA_ADDR(memkv_allocator()->base, entry->frozen_cache);
+	if (entry && entry->run_copy != ARENA_NULL &&
+		entry->run_copy_instance == meta->instance_id &&
+		entry->run_copy_epoch == meta->frozen_epoch &&
+		entry->run_copy_start == meta->frozen_start)
+		mem = ARENA_ADDR(memkv_allocator()->base, entry->run_copy);
 
 	fz = memkv_frozen_alloc();
 	fz->index = index;
@@ -713,7 +713,7 @@ memkv_frozen_open(Relation index, const MemkvMetaPageData *meta,
 
 		if (cache == NULL)
 			cache = MemoryContextAlloc(index->rd_indexcxt,
-									   sizeof(MemkvFrozenCache));
+									   sizeof(MemkvRunMemo));
 		index->rd_amcache = cache;
 		cache->instance_id = meta->instance_id;
 		cache->frozen_epoch = meta->frozen_epoch;
@@ -739,11 +739,11 @@ memkv_frozen_open(Relation index, const MemkvMetaPageData *meta,
 
 	/* the run's key blocks, which exist only next to the shared copy */
 	fz->have_kb = false;
-	if (mem && entry->frozen_kb != ARENA_NULL)
+	if (mem && entry->run_kb != ARENA_NULL)
 	{
 		if (kb_open(&fz->kb, ARENA_ADDR(memkv_allocator()->base,
-										entry->frozen_kb),
-					entry->frozen_kb_bytes) != 0 ||
+										entry->run_kb),
+					entry->run_kb_bytes) != 0 ||
 			fz->kb.hdr->nkeys != fz->reader.nkeys)
 			elog(ERROR, "memkv: key blocks of index \"%s\" are malformed",
 				 RelationGetRelationName(index));
@@ -1012,12 +1012,12 @@ memkv_frozen_collect_to(MemkvFrozen *fz, MemkvKeySink *sink,
 							c->errmsg);
 }
 
-/* MemkvKeySink callback appending to a MemkvRun. */
+/* MemkvKeySink callback appending to a MemkvSource. */
 static void
-memkv_run_sink_add(void *arg, const uint8 *key, Size keylen,
+memkv_source_sink_add(void *arg, const uint8 *key, Size keylen,
 				   const ItemPointerData *tids, uint64 ntids)
 {
-	memkv_run_add((MemkvRun *) arg, key, keylen, tids, ntids);
+	memkv_source_add((MemkvSource *) arg, key, keylen, tids, ntids);
 }
 
 /*
@@ -1026,12 +1026,12 @@ memkv_run_sink_add(void *arg, const uint8 *key, Size keylen,
  * TIDs (the run is then marked stopped).
  */
 void
-memkv_frozen_collect(MemkvFrozen *fz, MemkvRun *run, const ArtBound *lower,
+memkv_frozen_collect(MemkvFrozen *fz, MemkvSource *run, const ArtBound *lower,
 					 const ArtBound *upper, bool backward, int target)
 {
 	MemkvKeySink sink;
 
-	sink.add = memkv_run_sink_add;
+	sink.add = memkv_source_sink_add;
 	sink.arg = run;
 	sink.ntids = run->ntids;
 	sink.stopped = false;
@@ -1056,7 +1056,7 @@ memkv_frozen_check(MemkvFrozen *fz, char *errbuf)
 
 /* Append the frozen NULL key's TIDs (if any) to `run`; returns how many. */
 uint64
-memkv_frozen_nulls(MemkvFrozen *fz, MemkvRun *run)
+memkv_frozen_nulls(MemkvFrozen *fz, MemkvSource *run)
 {
 	uint64		n;
 
@@ -1064,7 +1064,7 @@ memkv_frozen_nulls(MemkvFrozen *fz, MemkvRun *run)
 		return 0;
 	n = memkv_frozen_read_postings(fz, &fz->nullpost, 0);
 	if (n > 0)
-		memkv_run_add(run, NULL, 0, fz->tidbuf, n);
+		memkv_source_add(run, NULL, 0, fz->tidbuf, n);
 	return n;
 }
 
@@ -1078,34 +1078,34 @@ static ArenaPtr memkv_accelerator_alloc(Size size);
  * failed for lack of room).  Caller holds the entry lock.
  */
 bool
-memkv_frozen_cache_wanted(MemkvEntry *entry, const MemkvMetaPageData *meta)
+memkv_run_copy_wanted(MemkvEntry *entry, const MemkvMetaPageData *meta)
 {
 	if (meta->frozen_start == InvalidBlockNumber)
 		return false;
-	if (entry->frozen_cache_instance == meta->instance_id &&
-		entry->frozen_cache_epoch == meta->frozen_epoch &&
-		entry->frozen_cache_start == meta->frozen_start)
-		return entry->frozen_cache == ARENA_NULL && !entry->frozen_cache_failed;
+	if (entry->run_copy_instance == meta->instance_id &&
+		entry->run_copy_epoch == meta->frozen_epoch &&
+		entry->run_copy_start == meta->frozen_start)
+		return entry->run_copy == ARENA_NULL && !entry->run_copy_failed;
 	return true;
 }
 
 /* Free the entry's copy of a frozen run.  Entry lock held exclusively. */
 void
-memkv_frozen_cache_free(MemkvEntry *entry)
+memkv_run_copy_free(MemkvEntry *entry)
 {
-	if (entry->frozen_cache != ARENA_NULL)
-		memkv_arena_free_big(entry->frozen_cache, entry->frozen_cache_bytes);
-	if (entry->frozen_kb != ARENA_NULL)
-		memkv_arena_free_big(entry->frozen_kb, entry->frozen_kb_bytes);
-	entry->frozen_kb = ARENA_NULL;
-	entry->frozen_kb_bytes = 0;
-	entry->frozen_kb_failed = false;
-	entry->frozen_cache = ARENA_NULL;
-	entry->frozen_cache_bytes = 0;
-	entry->frozen_cache_instance = 0;
-	entry->frozen_cache_epoch = 0;
-	entry->frozen_cache_start = InvalidBlockNumber;
-	entry->frozen_cache_failed = false;
+	if (entry->run_copy != ARENA_NULL)
+		memkv_arena_free_big(entry->run_copy, entry->run_copy_bytes);
+	if (entry->run_kb != ARENA_NULL)
+		memkv_arena_free_big(entry->run_kb, entry->run_kb_bytes);
+	entry->run_kb = ARENA_NULL;
+	entry->run_kb_bytes = 0;
+	entry->run_kb_failed = false;
+	entry->run_copy = ARENA_NULL;
+	entry->run_copy_bytes = 0;
+	entry->run_copy_instance = 0;
+	entry->run_copy_epoch = 0;
+	entry->run_copy_start = InvalidBlockNumber;
+	entry->run_copy_failed = false;
 }
 
 /*
@@ -1192,7 +1192,7 @@ memkv_frozen_checksum_ok(Relation index, const MemkvMetaPageData *meta)
  * frees it with the entry's other memory.  Nothing leaks.
  */
 void
-memkv_frozen_cache_build(Relation index, MemkvEntry *entry,
+memkv_run_copy_build(Relation index, MemkvEntry *entry,
 						 const MemkvMetaPageData *meta)
 {
 	uint64		total = meta->fst_size + meta->postings_size +
@@ -1202,22 +1202,22 @@ memkv_frozen_cache_build(Relation index, MemkvEntry *entry,
 	BlockNumber bad_block;
 	bool		ok;
 
-	if (!memkv_frozen_cache_wanted(entry, meta))
+	if (!memkv_run_copy_wanted(entry, meta))
 		return;
-	memkv_frozen_cache_free(entry);
+	memkv_run_copy_free(entry);
 	p = total < ARENA_MAX_ALLOC ?
 		memkv_accelerator_alloc(Max(total, 1)) : ARENA_NULL;
 	if (p == ARENA_NULL)
 	{
-		entry->frozen_cache_instance = meta->instance_id;
-		entry->frozen_cache_epoch = meta->frozen_epoch;
-		entry->frozen_cache_start = meta->frozen_start;
-		entry->frozen_cache_failed = true;
+		entry->run_copy_instance = meta->instance_id;
+		entry->run_copy_epoch = meta->frozen_epoch;
+		entry->run_copy_start = meta->frozen_start;
+		entry->run_copy_failed = true;
 		return;
 	}
 	/* recorded, under no run's name, before anything can fail */
-	entry->frozen_cache = p;
-	entry->frozen_cache_bytes = Max(total, 1);
+	entry->run_copy = p;
+	entry->run_copy_bytes = Max(total, 1);
 	dst = ARENA_ADDR(memkv_allocator()->base, p);
 	PG_TRY();
 	{
@@ -1226,13 +1226,13 @@ memkv_frozen_cache_build(Relation index, MemkvEntry *entry,
 	PG_CATCH();
 	{
 		/* give the block back now (the entry lock is still held) */
-		memkv_frozen_cache_free(entry);
+		memkv_run_copy_free(entry);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
 	if (!ok)
 	{
-		memkv_frozen_cache_free(entry);
+		memkv_run_copy_free(entry);
 		/* in recovery, replay moved on or rewrote pages: no copy this time */
 		if (RecoveryInProgress())
 			return;
@@ -1249,9 +1249,9 @@ memkv_frozen_cache_build(Relation index, MemkvEntry *entry,
 				 errhint("Please REINDEX it.")));
 	}
 	/* complete and checked: scans of this run may use it now */
-	entry->frozen_cache_instance = meta->instance_id;
-	entry->frozen_cache_epoch = meta->frozen_epoch;
-	entry->frozen_cache_start = meta->frozen_start;
+	entry->run_copy_instance = meta->instance_id;
+	entry->run_copy_epoch = meta->frozen_epoch;
+	entry->run_copy_start = meta->frozen_start;
 }
 
 /*
@@ -1273,27 +1273,27 @@ memkv_accelerator_alloc(Size size)
  * of room).  Caller holds the entry lock.
  */
 bool
-memkv_frozen_kb_wanted(MemkvEntry *entry, const MemkvMetaPageData *meta)
+memkv_run_kb_wanted(MemkvEntry *entry, const MemkvMetaPageData *meta)
 {
-	return entry->frozen_cache != ARENA_NULL &&
-		entry->frozen_cache_instance == meta->instance_id &&
-		entry->frozen_cache_epoch == meta->frozen_epoch &&
-		entry->frozen_cache_start == meta->frozen_start &&
-		entry->frozen_kb == ARENA_NULL && !entry->frozen_kb_failed;
+	return entry->run_copy != ARENA_NULL &&
+		entry->run_copy_instance == meta->instance_id &&
+		entry->run_copy_epoch == meta->frozen_epoch &&
+		entry->run_copy_start == meta->frozen_start &&
+		entry->run_kb == ARENA_NULL && !entry->run_kb_failed;
 }
 
 /*
  * A backend-local copy of the FST image of the run in the entry's shared
  * copy, so that key blocks can be built from it without holding the entry
  * lock.  Caller holds the entry lock (shared is enough) and has checked
- * memkv_frozen_kb_wanted.
+ * memkv_run_kb_wanted.
  */
 uint8 *
 memkv_frozen_fst_copy(MemkvEntry *entry, const MemkvMetaPageData *meta)
 {
 	uint8	   *copy = palloc_extended(Max(meta->fst_size, 1), MCXT_ALLOC_HUGE);
 
-	memcpy(copy, ARENA_ADDR(memkv_allocator()->base, entry->frozen_cache),
+	memcpy(copy, ARENA_ADDR(memkv_allocator()->base, entry->run_copy),
 		   meta->fst_size);
 	return copy;
 }
@@ -1320,7 +1320,7 @@ memkv_frozen_copy_corrupted(Relation index, const char *detail)
  * its size, or NULL if the key blocks would pass 4 GB.
  */
 uint8 *
-memkv_frozen_kb_make(Relation index, const uint8 *fst, Size fst_size,
+memkv_run_kb_make(Relation index, const uint8 *fst, Size fst_size,
 					 Size *size)
 {
 	FstAllocator alloc;
@@ -1363,7 +1363,7 @@ memkv_frozen_kb_make(Relation index, const uint8 *fst, Size fst_size,
 }
 
 /*
- * Copy key blocks made by memkv_frozen_kb_make from the run `meta`
+ * Copy key blocks made by memkv_run_kb_make from the run `meta`
  * describes into the arena, if the entry still holds that run's copy (key
  * blocks always belong to the copy next to them) and no key blocks, and if they
  * leave at least half of the arena free (the delta needs it).  Otherwise
@@ -1371,21 +1371,21 @@ memkv_frozen_kb_make(Relation index, const uint8 *fst, Size fst_size,
  * Entry lock held exclusively.
  */
 void
-memkv_frozen_kb_install(MemkvEntry *entry, const MemkvMetaPageData *meta,
+memkv_run_kb_install(MemkvEntry *entry, const MemkvMetaPageData *meta,
 						uint8 *image, Size size)
 {
 	ArenaPtr	p;
 
-	if (memkv_frozen_kb_wanted(entry, meta))
+	if (memkv_run_kb_wanted(entry, meta))
 	{
 		p = image ? memkv_accelerator_alloc(size) : ARENA_NULL;
 		if (p == ARENA_NULL)
-			entry->frozen_kb_failed = true;
+			entry->run_kb_failed = true;
 		else
 		{
 			memcpy(ARENA_ADDR(memkv_allocator()->base, p), image, size);
-			entry->frozen_kb = p;
-			entry->frozen_kb_bytes = size;
+			entry->run_kb = p;
+			entry->run_kb_bytes = size;
 		}
 	}
 	if (image)
@@ -1727,7 +1727,7 @@ memkv_frozen_writer_finish(MemkvFrozenWriter *w, Relation index, uint32 epoch,
  * run (the run `meta` now describes) and, if the writer collected them,
  * its key blocks, so that the first scans after a freeze need not build
  * them.  Each goes in only if the arena stays at most half full.  Entry
- * lock held exclusively, with no copy installed (memkv_frozen_cache_free).
+ * lock held exclusively, with no copy installed (memkv_run_copy_free).
  */
 void
 memkv_frozen_writer_install_cache(MemkvFrozenWriter *w, MemkvEntry *entry,
@@ -1737,7 +1737,7 @@ memkv_frozen_writer_install_cache(MemkvFrozenWriter *w, MemkvEntry *entry,
 	ArenaPtr	p;
 	uint8	   *dst;
 
-	Assert(entry->frozen_cache == ARENA_NULL);
+	Assert(entry->run_copy == ARENA_NULL);
 	if (meta->frozen_start == InvalidBlockNumber)
 		return;
 	p = memkv_accelerator_alloc(Max(total, 1));
@@ -1751,12 +1751,12 @@ memkv_frozen_writer_install_cache(MemkvFrozenWriter *w, MemkvEntry *entry,
 	if (w->nullpost.len > 0)
 		memcpy(dst + w->fst.len + w->postings.len, w->nullpost.data,
 			   w->nullpost.len);
-	entry->frozen_cache = p;
-	entry->frozen_cache_bytes = Max(total, 1);
-	entry->frozen_cache_instance = meta->instance_id;
-	entry->frozen_cache_epoch = meta->frozen_epoch;
-	entry->frozen_cache_start = meta->frozen_start;
-	entry->frozen_cache_failed = false;
+	entry->run_copy = p;
+	entry->run_copy_bytes = Max(total, 1);
+	entry->run_copy_instance = meta->instance_id;
+	entry->run_copy_epoch = meta->frozen_epoch;
+	entry->run_copy_start = meta->frozen_start;
+	entry->run_copy_failed = false;
 
 	if (w->kb)
 	{
@@ -1766,8 +1766,8 @@ memkv_frozen_writer_install_cache(MemkvFrozenWriter *w, MemkvEntry *entry,
 		if (p != ARENA_NULL)
 		{
 			kb_builder_finish(w->kb, ARENA_ADDR(memkv_allocator()->base, p));
-			entry->frozen_kb = p;
-			entry->frozen_kb_bytes = size;
+			entry->run_kb = p;
+			entry->run_kb_bytes = size;
 		}
 	}
 }

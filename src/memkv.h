@@ -200,16 +200,16 @@ typedef struct MemkvEntry
 	 * scans read it without the buffer manager (frozen.c).  Built and
 	 * freed under the entry lock held exclusively; read under it shared.
 	 */
-	ArenaPtr	frozen_cache;
-	Size		frozen_cache_bytes;	/* bytes allocated */
-	uint64		frozen_cache_instance;
-	BlockNumber frozen_cache_start;
-	uint32		frozen_cache_epoch;
-	bool		frozen_cache_failed;	/* no room for this run: don't retry */
+	ArenaPtr	run_copy;
+	Size		run_copy_bytes;	/* bytes allocated */
+	uint64		run_copy_instance;
+	BlockNumber run_copy_start;
+	uint32		run_copy_epoch;
+	bool		run_copy_failed;	/* no room for this run: don't retry */
 	/* the same run's keys front-coded (keyblocks.h), for range scans */
-	ArenaPtr	frozen_kb;
-	Size		frozen_kb_bytes;
-	bool		frozen_kb_failed;	/* no room for them: don't retry */
+	ArenaPtr	run_kb;
+	Size		run_kb_bytes;
+	bool		run_kb_failed;	/* no room for them: don't retry */
 
 	/*
 	 * The last sync of this log (instance, epoch) found no room for it even
@@ -253,31 +253,32 @@ typedef struct MemkvBounds
 } MemkvBounds;
 
 /*
- * A run: keys in order with their TIDs, collected from one layer (the
- * delta tree or the frozen FST) for merging.
+ * A source: keys in order with their TIDs, collected from one layer (a
+ * delta tree, the log or the frozen run's FST) for merging.  memkv 1.x
+ * called it a "run"; that word now means only a frozen run in the index.
  */
-typedef struct MemkvRunKey
+typedef struct MemkvSourceKey
 {
 	Size		key_offset;		/* into keybuf (a freeze's may pass 4 GB) */
 	uint64		tid_start;		/* into tids */
 	uint64		ntids;
 	uint32		key_len;
-} MemkvRunKey;
+} MemkvSourceKey;
 
-typedef struct MemkvRun
+typedef struct MemkvSource
 {
 	MemoryContext cxt;			/* where the arrays are allocated */
 	char	   *keybuf;
 	Size		keybuf_used;
 	Size		keybuf_size;
-	MemkvRunKey *keys;
+	MemkvSourceKey *keys;
 	Size		nkeys;
 	Size		maxkeys;
 	ItemPointerData *tids;
 	uint64		ntids;
 	Size		maxtids;
 	bool		stopped;		/* collection ended early: more may follow */
-} MemkvRun;
+} MemkvSource;
 
 /*
  * Where a frozen layer's keys go as they are collected: add() receives
@@ -340,7 +341,7 @@ typedef struct MemkvScanOpaqueData
 	int			active;			/* index of the current batch */
 	int			cur;			/* position in the current batch */
 	int			batch_target;	/* TIDs to aim for at the next fill */
-	MemkvRun	runs[3];		/* scratch: keys from delta, imm, frozen */
+	MemkvSource srcs[3];		/* scratch: keys from delta, imm, frozen */
 	IndexTuple	last_itup;		/* for index-only scans: a NULL key's */
 	char	   *itup_buf;		/* ... or a key's, formed in place */
 	Size		itup_size;
@@ -458,33 +459,33 @@ extern OffsetNumber memkv_wal_append_page(Relation index, Buffer metabuf,
 										  uint32 epoch, IndexTuple itup);
 
 /* frozen.c */
-extern void memkv_run_init(MemkvRun *run);
-extern void memkv_run_reset(MemkvRun *run);
-extern void memkv_run_reserve_tids(MemkvRun *run, uint64 more);
-extern void memkv_run_free(MemkvRun *run);
-extern void memkv_run_add(MemkvRun *run, const uint8 *key, Size keylen,
+extern void memkv_source_init(MemkvSource *run);
+extern void memkv_source_reset(MemkvSource *run);
+extern void memkv_source_reserve_tids(MemkvSource *run, uint64 more);
+extern void memkv_source_free(MemkvSource *run);
+extern void memkv_source_add(MemkvSource *run, const uint8 *key, Size keylen,
 						  const ItemPointerData *tids, uint64 ntids);
-extern void memkv_run_collect_art(MemkvRun *run, const ArtTree *tree,
+extern void memkv_source_collect_art(MemkvSource *run, const ArtTree *tree,
 								  const ArtBound *lower, const ArtBound *upper,
 								  bool backward, int target);
-extern void memkv_run_collect_run(MemkvRun *run, const MemkvRun *src,
+extern void memkv_source_collect_run(MemkvSource *run, const MemkvSource *src,
 								  const ArtBound *lower, const ArtBound *upper,
 								  bool backward, int target);
 extern MemkvFrozen *memkv_frozen_open(Relation index,
 									  const MemkvMetaPageData *meta,
 									  MemkvEntry *entry);
-extern bool memkv_frozen_cache_wanted(MemkvEntry *entry,
+extern bool memkv_run_copy_wanted(MemkvEntry *entry,
 									  const MemkvMetaPageData *meta);
-extern void memkv_frozen_cache_build(Relation index, MemkvEntry *entry,
+extern void memkv_run_copy_build(Relation index, MemkvEntry *entry,
 									 const MemkvMetaPageData *meta);
-extern void memkv_frozen_cache_free(MemkvEntry *entry);
-extern bool memkv_frozen_kb_wanted(MemkvEntry *entry,
+extern void memkv_run_copy_free(MemkvEntry *entry);
+extern bool memkv_run_kb_wanted(MemkvEntry *entry,
 								   const MemkvMetaPageData *meta);
 extern uint8 *memkv_frozen_fst_copy(MemkvEntry *entry,
 									const MemkvMetaPageData *meta);
-extern uint8 *memkv_frozen_kb_make(Relation index, const uint8 *fst,
+extern uint8 *memkv_run_kb_make(Relation index, const uint8 *fst,
 								   Size fst_size, Size *size);
-extern void memkv_frozen_kb_install(MemkvEntry *entry,
+extern void memkv_run_kb_install(MemkvEntry *entry,
 									const MemkvMetaPageData *meta,
 									uint8 *image, Size size);
 extern void memkv_frozen_close(MemkvFrozen *frozen);
@@ -498,10 +499,10 @@ extern void memkv_frozen_collect_to(MemkvFrozen *frozen, MemkvKeySink *sink,
 extern MemkvFrozenPos *memkv_frozen_pos_create(void);
 extern void memkv_frozen_pos_forget(MemkvFrozenPos *pos);
 extern void memkv_frozen_pos_free(MemkvFrozenPos *pos);
-extern void memkv_frozen_collect(MemkvFrozen *frozen, MemkvRun *run,
+extern void memkv_frozen_collect(MemkvFrozen *frozen, MemkvSource *run,
 								 const ArtBound *lower, const ArtBound *upper,
 								 bool backward, int target);
-extern uint64 memkv_frozen_nulls(MemkvFrozen *frozen, MemkvRun *run);
+extern uint64 memkv_frozen_nulls(MemkvFrozen *frozen, MemkvSource *run);
 extern bool memkv_frozen_check(MemkvFrozen *frozen, char *errbuf);
 
 /* Streams a new frozen layer into memory, then into pages. */
@@ -604,7 +605,7 @@ extern char *memkv_index_log_name(Relation index);
 /* freeze.c */
 extern void memkv_delete_page(Relation index, Buffer buf);
 extern void memkv_read_log_run(Relation index, const MemkvMetaPageData *meta,
-							   MemkvRun *run, MemkvRun *nulls,
+							   MemkvSource *run, MemkvSource *nulls,
 							   BlockNumber *end_blkno,
 							   OffsetNumber *end_offset);
 extern void memkv_freeze_index(Relation index,

@@ -391,8 +391,8 @@ typedef struct MemkvLogDelta
 	uint32		epoch;
 	BlockNumber start_blkno;
 	OffsetNumber start_offset;
-	MemkvRun	keys;
-	MemkvRun	nulls;
+	MemkvSource	keys;
+	MemkvSource	nulls;
 } MemkvLogDelta;
 
 /*
@@ -447,7 +447,7 @@ memkv_scan_log_delta(IndexScanDesc scan, MemkvEntry *entry,
 /* Add the NULL key's TIDs from every layer to the batch. */
 static void
 memkv_fill_nulls(MemkvEntry *entry, MemkvLogDelta *ld, MemkvFrozen *frozen,
-				 MemkvBatch *batch, MemkvRun *scratch)
+				 MemkvBatch *batch, MemkvSource *scratch)
 {
 	const ArtTid *tids;
 	uint32		ntids;
@@ -477,7 +477,7 @@ memkv_fill_nulls(MemkvEntry *entry, MemkvLogDelta *ld, MemkvFrozen *frozen,
 	}
 	if (frozen)
 	{
-		memkv_run_reset(scratch);
+		memkv_source_reset(scratch);
 		if (memkv_frozen_nulls(frozen, scratch) > 0)
 			memkv_batch_add(batch, true, NULL, 0, scratch->tids,
 							scratch->ntids);
@@ -486,8 +486,8 @@ memkv_fill_nulls(MemkvEntry *entry, MemkvLogDelta *ld, MemkvFrozen *frozen,
 
 /* Compare two keys of runs; negative if a sorts first. */
 static int
-memkv_run_key_cmp(const MemkvRun *ra, const MemkvRunKey *a,
-				  const MemkvRun *rb, const MemkvRunKey *b)
+memkv_source_key_cmp(const MemkvSource *ra, const MemkvSourceKey *a,
+				  const MemkvSource *rb, const MemkvSourceKey *b)
 {
 	return memkv_key_cmp((const uint8 *) ra->keybuf + a->key_offset,
 							   a->key_len,
@@ -503,26 +503,26 @@ memkv_run_key_cmp(const MemkvRun *ra, const MemkvRunKey *a,
  * may hold more keys after the batch.
  */
 static bool
-memkv_merge_runs(MemkvBatch *batch, MemkvRun *runs, int nruns, bool backward)
+memkv_merge_sources(MemkvBatch *batch, MemkvSource *runs, int nsrcs, bool backward)
 {
 	int			dir = backward ? -1 : 1;
-	const MemkvRun *limit_run = NULL;
-	const MemkvRunKey *limit = NULL;
+	const MemkvSource *limit_run = NULL;
+	const MemkvSourceKey *limit = NULL;
 	int			pos[3] = {0, 0, 0};
 	bool		stopped = false;
 	int			r;
 
-	Assert(nruns <= 3);
-	for (r = 0; r < nruns; r++)
+	Assert(nsrcs <= 3);
+	for (r = 0; r < nsrcs; r++)
 	{
-		const MemkvRunKey *last;
+		const MemkvSourceKey *last;
 
 		if (!runs[r].stopped || runs[r].nkeys == 0)
 			continue;
 		stopped = true;
 		last = &runs[r].keys[runs[r].nkeys - 1];
 		if (limit == NULL ||
-			dir * memkv_run_key_cmp(&runs[r], last, limit_run, limit) < 0)
+			dir * memkv_source_key_cmp(&runs[r], last, limit_run, limit) < 0)
 		{
 			limit_run = &runs[r];
 			limit = last;
@@ -538,7 +538,7 @@ memkv_merge_runs(MemkvBatch *batch, MemkvRun *runs, int nruns, bool backward)
 		int			only = -1;
 		int			nonempty = 0;
 
-		for (r = 0; r < nruns; r++)
+		for (r = 0; r < nsrcs; r++)
 			if (runs[r].nkeys > 0)
 			{
 				nonempty++;
@@ -546,7 +546,7 @@ memkv_merge_runs(MemkvBatch *batch, MemkvRun *runs, int nruns, bool backward)
 			}
 		if (nonempty == 1)
 		{
-			const MemkvRun *run = &runs[only];
+			const MemkvSource *run = &runs[only];
 			Size		base = batch->keybuf_used;
 			int			i;
 
@@ -556,7 +556,7 @@ memkv_merge_runs(MemkvBatch *batch, MemkvRun *runs, int nruns, bool backward)
 			batch->keybuf_used += run->keybuf_used;
 			for (i = 0; i < run->nkeys; i++)
 			{
-				const MemkvRunKey *k = &run->keys[i];
+				const MemkvSourceKey *k = &run->keys[i];
 
 				memkv_batch_add_tids(batch, false, base + k->key_offset,
 									 k->key_len, run->tids + k->tid_start,
@@ -572,36 +572,36 @@ memkv_merge_runs(MemkvBatch *batch, MemkvRun *runs, int nruns, bool backward)
 		Size		key_offset = 0;
 
 		/* the run whose next key comes first */
-		for (r = 0; r < nruns; r++)
+		for (r = 0; r < nsrcs; r++)
 		{
 			if (pos[r] >= runs[r].nkeys)
 				continue;
 			if (best < 0 ||
-				dir * memkv_run_key_cmp(&runs[r], &runs[r].keys[pos[r]],
+				dir * memkv_source_key_cmp(&runs[r], &runs[r].keys[pos[r]],
 										&runs[best], &runs[best].keys[pos[best]]) < 0)
 				best = r;
 		}
 		if (best < 0)
 			break;
 		if (limit &&
-			dir * memkv_run_key_cmp(&runs[best], &runs[best].keys[pos[best]],
+			dir * memkv_source_key_cmp(&runs[best], &runs[best].keys[pos[best]],
 									limit_run, limit) > 0)
 			break;
 
 		/* take that key from every run that has it */
 		{
-			const MemkvRun *brun = &runs[best];
-			const MemkvRunKey *bk = &brun->keys[pos[best]];
+			const MemkvSource *brun = &runs[best];
+			const MemkvSourceKey *bk = &brun->keys[pos[best]];
 			bool		stored = false;
 
-			for (r = 0; r < nruns; r++)
+			for (r = 0; r < nsrcs; r++)
 			{
-				const MemkvRunKey *k;
+				const MemkvSourceKey *k;
 
 				if (pos[r] >= runs[r].nkeys)
 					continue;
 				k = &runs[r].keys[pos[r]];
-				if (r != best && memkv_run_key_cmp(&runs[r], k, brun, bk) != 0)
+				if (r != best && memkv_source_key_cmp(&runs[r], k, brun, bk) != 0)
 					continue;
 				if (!stored)
 				{
@@ -720,12 +720,12 @@ memkv_fill(IndexScanDesc scan, MemkvBatch *batch, ScanDirection dir,
 		bool		delta_empty;
 
 		/* first scan of a new frozen run: copy it into shared memory */
-		if (memkv_frozen_cache_wanted(entry, &meta))
+		if (memkv_run_copy_wanted(entry, &meta))
 		{
 			memkv_entry_release(entry);
 			entry = memkv_open_synced_try(scan->indexRelation, LW_EXCLUSIVE,
 										  &meta, &in_memory);
-			memkv_frozen_cache_build(scan->indexRelation, entry, &meta);
+			memkv_run_copy_build(scan->indexRelation, entry, &meta);
 			memkv_entry_release(entry);
 			entry = memkv_open_synced_try(scan->indexRelation, LW_SHARED,
 										  &meta, &in_memory);
@@ -736,7 +736,7 @@ memkv_fill(IndexScanDesc scan, MemkvBatch *batch, ScanDirection dir,
 		 * local copy of its FST without the lock (it takes a while), then
 		 * installed under the exclusive lock if the run is still current.
 		 */
-		if (walk_keys && !equality && memkv_frozen_kb_wanted(entry, &meta))
+		if (walk_keys && !equality && memkv_run_kb_wanted(entry, &meta))
 		{
 			MemkvMetaPageData built_for = meta;
 			Size		kbsize = 0;
@@ -744,12 +744,12 @@ memkv_fill(IndexScanDesc scan, MemkvBatch *batch, ScanDirection dir,
 			uint8	   *kb;
 
 			memkv_entry_release(entry);
-			kb = memkv_frozen_kb_make(scan->indexRelation, fst,
+			kb = memkv_run_kb_make(scan->indexRelation, fst,
 									  built_for.fst_size, &kbsize);
 			pfree(fst);
 			entry = memkv_open_synced_try(scan->indexRelation, LW_EXCLUSIVE,
 										  &meta, &in_memory);
-			memkv_frozen_kb_install(entry, &built_for, kb, kbsize);
+			memkv_run_kb_install(entry, &built_for, kb, kbsize);
 			memkv_entry_release(entry);
 			entry = memkv_open_synced_try(scan->indexRelation, LW_SHARED,
 										  &meta, &in_memory);
@@ -762,7 +762,7 @@ memkv_fill(IndexScanDesc scan, MemkvBatch *batch, ScanDirection dir,
 		frozen = memkv_frozen_open(scan->indexRelation, &meta, entry);
 
 		if (backward && take_nulls)
-			memkv_fill_nulls(entry, ld, frozen, batch, &so->runs[2]);
+			memkv_fill_nulls(entry, ld, frozen, batch, &so->srcs[2]);
 		if (walk_keys && frozen && delta_empty && !entry->freezing)
 		{
 			/* only the frozen layer can have keys: straight into the batch */
@@ -788,36 +788,36 @@ memkv_fill(IndexScanDesc scan, MemkvBatch *batch, ScanDirection dir,
 		}
 		else if (walk_keys)
 		{
-			int			nruns = 0;
+			int			nsrcs = 0;
 
 			memkv_frozen_pos_forget(so->frozen_pos);
 
-			memkv_run_reset(&so->runs[nruns]);
+			memkv_source_reset(&so->srcs[nsrcs]);
 			if (ld)
-				memkv_run_collect_run(&so->runs[nruns++], &ld->keys,
+				memkv_source_collect_run(&so->srcs[nsrcs++], &ld->keys,
 									  lowerp, upperp, backward,
 									  so->batch_target);
 			else
-				memkv_run_collect_art(&so->runs[nruns++], &entry->keys,
+				memkv_source_collect_art(&so->srcs[nsrcs++], &entry->keys,
 									  lowerp, upperp, backward,
 									  so->batch_target);
 			if (entry->freezing)
 			{
-				memkv_run_reset(&so->runs[nruns]);
-				memkv_run_collect_art(&so->runs[nruns++], &entry->imm_keys,
+				memkv_source_reset(&so->srcs[nsrcs]);
+				memkv_source_collect_art(&so->srcs[nsrcs++], &entry->imm_keys,
 									  lowerp, upperp, backward,
 									  so->batch_target);
 			}
 			if (frozen)
 			{
-				memkv_run_reset(&so->runs[nruns]);
-				memkv_frozen_collect(frozen, &so->runs[nruns++], lowerp,
+				memkv_source_reset(&so->srcs[nsrcs]);
+				memkv_frozen_collect(frozen, &so->srcs[nsrcs++], lowerp,
 									 upperp, backward, so->batch_target);
 			}
-			stopped = memkv_merge_runs(batch, so->runs, nruns, backward);
+			stopped = memkv_merge_sources(batch, so->srcs, nsrcs, backward);
 		}
 		if (!backward && take_nulls && !stopped)
-			memkv_fill_nulls(entry, ld, frozen, batch, &so->runs[2]);
+			memkv_fill_nulls(entry, ld, frozen, batch, &so->srcs[2]);
 		memkv_frozen_close(frozen);
 		memkv_entry_release(entry);
 	}
@@ -858,7 +858,7 @@ memkv_beginscan(Relation r, int nkeys, int norderbys)
 	for (i = 0; i < 2; i++)
 		memkv_batch_reset(&so->batches[i]);
 	for (i = 0; i < 3; i++)
-		memkv_run_init(&so->runs[i]);
+		memkv_source_init(&so->srcs[i]);
 	so->frozen_pos = NULL;		/* made by the first range walk */
 	so->log_delta = NULL;		/* made by the first batch that needs it */
 	scan->opaque = so;
@@ -1075,7 +1075,7 @@ memkv_endscan(IndexScanDesc scan)
 	memkv_batches_give_back(so->batches);
 	so->batch_owner->batches = NULL;
 	for (i = 0; i < 3; i++)
-		memkv_run_free(&so->runs[i]);
+		memkv_source_free(&so->srcs[i]);
 	memkv_frozen_pos_free(so->frozen_pos);
 	if (so->log_delta)
 	{

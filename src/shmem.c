@@ -145,8 +145,8 @@ memkv_entry_clear(MemkvEntry *entry)
 {
 	art_free_all(&entry->keys, &arena_allocator);
 	art_free_all(&entry->nulls, &arena_allocator);
-	memkv_frozen_cache_free(entry);
-	entry->frozen_cache_failed = false;
+	memkv_run_copy_free(entry);
+	entry->run_copy_failed = false;
 	entry->valid = false;
 }
 
@@ -413,7 +413,7 @@ memkv_evict_one(MemkvEntry *self)
 		LWLock	   *lock = &memkv_shared->entry_locks[order[i]].lock;
 
 		if (e == self || !e->in_use || e->freezing ||
-			e->keys.bytes + e->nulls.bytes + e->frozen_cache_bytes == 0)
+			e->keys.bytes + e->nulls.bytes + e->run_copy_bytes == 0)
 			continue;
 		if (!LWLockConditionalAcquire(lock, LW_EXCLUSIVE))
 			continue;
@@ -467,9 +467,9 @@ memkv_art_try_insert(MemkvEntry *entry, bool isnull, const uint8 *key,
 		 * only its own switch may free it then.
 		 */
 		if (!entry->freezing &&
-			(entry->frozen_cache != ARENA_NULL || entry->frozen_kb != ARENA_NULL))
+			(entry->run_copy != ARENA_NULL || entry->run_kb != ARENA_NULL))
 		{
-			memkv_frozen_cache_free(entry);
+			memkv_run_copy_free(entry);
 			continue;
 		}
 		if (!memkv_evict_one(entry))

@@ -278,8 +278,8 @@ memkv_state(PG_FUNCTION_ARGS)
 	values[12] = Int64GetDatum((int64) meta.freezes);
 	values[13] = TimestampTzGetDatum((TimestampTz) meta.last_freeze);
 	nulls[13] = (meta.last_freeze == 0);
-	values[14] = Int64GetDatum((int64) (entry->frozen_cache_bytes +
-										 entry->frozen_kb_bytes));
+	values[14] = Int64GetDatum((int64) (entry->run_copy_bytes +
+										 entry->run_kb_bytes));
 	memkv_entry_release(entry);
 
 	memkv_stats_get(MyDatabaseId, relid, meta.instance_id, &st);
@@ -401,7 +401,7 @@ memkv_verify_frozen(MemkvVerifyState *vs, Relation index,
 					const MemkvMetaPageData *meta)
 {
 	MemkvFrozen *frozen = memkv_frozen_open(index, meta, NULL);
-	MemkvRun	run;
+	MemkvSource	run;
 	bytea	   *prev = NULL;
 	uint64		nkeys = 0;
 	uint64		ntids = 0;
@@ -417,12 +417,12 @@ memkv_verify_frozen(MemkvVerifyState *vs, Relation index,
 		if (!memkv_frozen_check(frozen, errbuf))
 			memkv_report(vs, "frozen layer: %s", errbuf);
 	}
-	memkv_run_init(&run);
+	memkv_source_init(&run);
 	for (;;)
 	{
 		int			i;
 
-		memkv_run_reset(&run);
+		memkv_source_reset(&run);
 		if (prev)
 		{
 			lower.key = (const uint8 *) VARDATA(prev);
@@ -434,7 +434,7 @@ memkv_verify_frozen(MemkvVerifyState *vs, Relation index,
 							 4096);
 		for (i = 0; i < run.nkeys; i++)
 		{
-			MemkvRunKey *k = &run.keys[i];
+			MemkvSourceKey *k = &run.keys[i];
 			const char *key = run.keybuf + k->key_offset;
 			uint64		t;
 
@@ -472,7 +472,7 @@ memkv_verify_frozen(MemkvVerifyState *vs, Relation index,
 		if (!run.stopped)
 			break;
 	}
-	memkv_run_reset(&run);
+	memkv_source_reset(&run);
 	ntids += memkv_frozen_nulls(frozen, &run);
 	memkv_frozen_close(frozen);
 
