@@ -2,7 +2,9 @@
  *
  * build.c
  *	  CREATE INDEX (ambuild), the init fork of unlogged indexes
- *	  (ambuildempty), and the names of the build's progress phases.
+ *	  (ambuildempty), and the names of the build's progress phases; the
+ *	  checks of a key's bytes (memkv_key_bytes, which aminsert uses too)
+ *	  and of the index's collation.
  *
  * A build sorts the table's keys and streams them into a frozen layer:
  * FST, postings, NULL postings, each page WAL-logged as a full image.  The
@@ -26,6 +28,7 @@
 #include "catalog/pg_type.h"
 #include "executor/tuptable.h"
 #include "utils/fmgrprotos.h"
+#include "utils/lsyscache.h"
 #include "storage/itemptr.h"
 #include "access/xloginsert.h"
 #include "catalog/index.h"
@@ -39,8 +42,10 @@
 #include "utils/rel.h"
 #include "portability/instr_time.h"
 
+#include "build.h"
 #include "keysort.h"
 #include "memkv.h"
+#include "page.h"
 
 #define MEMKV_BUILD_PHASE_SCAN		2
 #define MEMKV_BUILD_PHASE_SORT		3
@@ -124,6 +129,51 @@ typedef struct MemkvBuildState
 	double		indtuples;
 	MemoryContext tmpcxt;
 } MemkvBuildState;
+
+/*
+ * Extract the bytes of a text key, detoasting if needed (*to_free is then
+ * set, else NULL).  Raises an ERROR for a key memkv cannot store.
+ */
+void
+memkv_key_bytes(Datum value, const uint8 **key, Size *keylen, text **to_free)
+{
+	text	   *t = (text *) PG_DETOAST_DATUM_PACKED(value);
+
+	*to_free = (Pointer) t != DatumGetPointer(value) ? t : NULL;
+	*key = (const uint8 *) VARDATA_ANY(t);
+	*keylen = VARSIZE_ANY_EXHDR(t);
+
+	if (*keylen > MEMKV_MAX_KEY_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("memkv key of %zu bytes exceeds the maximum of %d bytes",
+						*keylen, MEMKV_MAX_KEY_BYTES),
+				 errhint("Index a prefix or a hash of the value instead, e.g. USING memkv (left(k, 2000)).")));
+	if (memchr(*key, 0, *keylen) != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
+				 errmsg("memkv cannot index a key containing a zero byte")));
+}
+
+/*
+ * memkv orders keys by their bytes, which is what the C and POSIX
+ * collations mean.  Refuse any other collation: ORDER BY and range scans
+ * would silently disagree with the operators.
+ */
+static void
+memkv_check_collation(Relation index)
+{
+	Oid			collid = index->rd_indcollation[0];
+
+	if (!OidIsValid(collid) || !memkv_collation_is_c(collid))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("memkv index \"%s\" requires the C or POSIX collation",
+						RelationGetRelationName(index)),
+				 errdetail("The indexed column uses collation \"%s\".",
+						   OidIsValid(collid) ? get_collation_name(collid) : "none"),
+				 errhint("Declare the column or the index expression with COLLATE \"C\", for example CREATE INDEX ... USING memkv (k COLLATE \"C\").")));
+}
 
 static void
 memkv_group_add_tid(MemkvKeyGroup *g, ItemPointer tid)

@@ -31,6 +31,10 @@
 #include "utils/rel.h"
 
 #include "memkv.h"
+#include "delta.h"
+#include "memkv_guc.h"
+#include "page.h"
+#include "stats.h"
 
 PG_FUNCTION_INFO_V1(memkv_freeze);
 

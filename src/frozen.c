@@ -31,6 +31,7 @@
 #include "fst.h"
 #include "keyblocks.h"
 #include "memkv.h"
+#include "page.h"
 
 /* ---------------------------------------------------------------- runs */
 

@@ -2,7 +2,8 @@
  *
  * insert.c
  *	  aminsert: one new (key, TID) goes to the durable delta log and to the
- *	  index's shared delta tree, and the key checks every entry point uses.
+ *	  index's shared delta tree.  (The key checks it shares with CREATE
+ *	  INDEX, memkv_key_bytes, are in build.c.)
  *
  *-------------------------------------------------------------------------
  */
@@ -12,32 +13,10 @@
 #include "nodes/execnodes.h"
 #include "utils/rel.h"
 
+#include "build.h"
+#include "delta.h"
 #include "memkv.h"
-
-/*
- * Extract the bytes of a text key, detoasting if needed (*to_free is then
- * set, else NULL).  Raises an ERROR for a key memkv cannot store.
- */
-void
-memkv_key_bytes(Datum value, const uint8 **key, Size *keylen, text **to_free)
-{
-	text	   *t = (text *) PG_DETOAST_DATUM_PACKED(value);
-
-	*to_free = (Pointer) t != DatumGetPointer(value) ? t : NULL;
-	*key = (const uint8 *) VARDATA_ANY(t);
-	*keylen = VARSIZE_ANY_EXHDR(t);
-
-	if (*keylen > MEMKV_MAX_KEY_BYTES)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("memkv key of %zu bytes exceeds the maximum of %d bytes",
-						*keylen, MEMKV_MAX_KEY_BYTES),
-				 errhint("Index a prefix or a hash of the value instead, e.g. USING memkv (left(k, 2000)).")));
-	if (memchr(*key, 0, *keylen) != NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
-				 errmsg("memkv cannot index a key containing a zero byte")));
-}
+#include "page.h"
 
 /*
  * An insert found no room even after freeing its own run copy and evicting

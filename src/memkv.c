@@ -25,6 +25,10 @@
 #include "utils/rel.h"
 
 #include "memkv.h"
+#include "memkv_guc.h"
+#include "stats.h"
+#include "validate.h"
+#include "wal.h"
 
 PG_MODULE_MAGIC;
 
@@ -176,26 +180,6 @@ memkv_check_loaded(void)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("memkv must be loaded via shared_preload_libraries"),
 				 errhint("Add memkv to shared_preload_libraries in postgresql.conf and restart the server.")));
-}
-
-/*
- * memkv orders keys by their bytes, which is what the C and POSIX
- * collations mean.  Refuse any other collation: ORDER BY and range scans
- * would silently disagree with the operators.
- */
-void
-memkv_check_collation(Relation index)
-{
-	Oid			collid = index->rd_indcollation[0];
-
-	if (!OidIsValid(collid) || !memkv_collation_is_c(collid))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("memkv index \"%s\" requires the C or POSIX collation",
-						RelationGetRelationName(index)),
-				 errdetail("The indexed column uses collation \"%s\".",
-						   OidIsValid(collid) ? get_collation_name(collid) : "none"),
-				 errhint("Declare the column or the index expression with COLLATE \"C\", for example CREATE INDEX ... USING memkv (k COLLATE \"C\").")));
 }
 
 #if PG_VERSION_NUM >= 180000

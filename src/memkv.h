@@ -2,8 +2,10 @@
  *
  * memkv.h
  *	  Declarations shared by the memkv index access method's server files:
- *	  on-disk page formats, the shared-memory registry, scan state, and the
- *	  entry points of each callback group.
+ *	  the AM callbacks' prototypes, the key comparison, and the types that
+ *	  several layers share (the shared-memory registry, scan state).  Each
+ *	  glue file's other exports are in its own header (page.h, delta.h,
+ *	  wal.h, stats.h, build.h, validate.h, memkv_guc.h, ...).
  *
  * The design, the locking rules and the invariants are described in
  * src/README; read it before changing anything here.
@@ -31,6 +33,12 @@
 #include "pg_compat.h"
 
 /*
+ * For MemkvMetaPageData in the frozen layer's and the freeze's prototypes
+ * below, until they move to their own headers; then this goes.
+ */
+#include "page.h"
+
+/*
  * Strategy numbers: btree's 1..5 so the planner can map the opfamily to
  * btree's for ordering, plus 6 for ^@ (starts_with).
  */
@@ -49,115 +57,6 @@
 /* Longest key memkv accepts, in bytes of text (excluding varlena header). */
 #define MEMKV_MAX_KEY_BYTES 2700
 
-/*
- * Page layout.  Every page but a never-initialized one carries this special
- * space.  Block 0 is the metapage; every other page is a delta-log page or a
- * free (deleted) page.
- */
-#define MEMKV_PAGE_ID		0xFF8D
-
-#define MEMKV_PAGE_META		(1 << 0)
-#define MEMKV_PAGE_LOG		(1 << 1)
-#define MEMKV_PAGE_DELETED	(1 << 2)
-
-typedef struct MemkvPageOpaqueData
-{
-	BlockNumber next;			/* next page of the delta log, or Invalid */
-	uint32		epoch;			/* index epoch when the page was written */
-	uint16		flags;			/* MEMKV_PAGE_* */
-	uint16		page_id;		/* MEMKV_PAGE_ID */
-} MemkvPageOpaqueData;
-
-typedef MemkvPageOpaqueData *MemkvPageOpaque;
-
-#define MemkvPageGetOpaque(page) \
-	((MemkvPageOpaque) PageGetSpecialPointer(page))
-
-/*
- * Does the page have a special space of memkv's size, so that
- * MemkvPageGetOpaque points inside it?  Test before reading the opaque
- * data of a page not known to be memkv's.
- */
-#define MemkvPageHasOpaque(page) \
-	(!PageIsNew(page) && \
-	 ((PageHeader) (page))->pd_special == \
-	 BLCKSZ - MAXALIGN(sizeof(MemkvPageOpaqueData)))
-
-#define MEMKV_PAGE_FROZEN	(1 << 3)
-
-/* May this page be (re)used: never initialized, or marked deleted? */
-#define MemkvPageIsFree(page) \
-	(PageIsNew(page) || \
-	 (MemkvPageHasOpaque(page) && \
-	  MemkvPageGetOpaque(page)->page_id == MEMKV_PAGE_ID && \
-	  (MemkvPageGetOpaque(page)->flags & MEMKV_PAGE_DELETED) != 0))
-
-/* Bytes of a frozen-layer image each frozen page holds. */
-#define MEMKV_FROZEN_CHUNK \
-	(BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(MemkvPageOpaqueData)))
-
-#define MEMKV_METAPAGE_BLKNO	0
-#define MEMKV_MAGIC				0x4D4B5631	/* "MKV1" */
-#define MEMKV_FORMAT_VERSION	2
-
-/*
- * Contents of the metapage.
- *
- * epoch is bumped by every operation that retires pages (a VACUUM rewrite
- * of the log, a freeze); every page records the epoch it was written in,
- * which is how readers that hold no lock against replay (hot standby)
- * detect a page that was freed and reused under them.  instance_id is
- * random per CREATE INDEX/REINDEX, so a shared-memory tree can tell
- * whether it still mirrors this relation.
- *
- * The delta log starts at entry log_head_offset of page log_head (entries
- * before it on that page were frozen) and ends on log_tail.
- *
- * The frozen layer is a run of frozen_npages contiguous pages from
- * frozen_start, written in epoch frozen_epoch, holding one byte stream:
- * the FST image (fst_size bytes), then the postings image of the keys
- * (postings_size), then the postings image of the NULL key
- * (nullpost_size).  frozen_start is InvalidBlockNumber when it is empty.
- */
-typedef struct MemkvMetaPageData
-{
-	uint32		magic;
-	uint32		version;
-	uint64		instance_id;
-	uint32		epoch;
-	BlockNumber log_head;		/* first delta-log page */
-	OffsetNumber log_head_offset;	/* first live entry on log_head */
-	BlockNumber log_tail;		/* last delta-log page: appends go here */
-	BlockNumber frozen_start;
-	uint32		frozen_npages;
-	uint32		frozen_epoch;
-	uint64		fst_size;
-	uint64		postings_size;
-	uint64		nullpost_size;
-	uint64		frozen_nkeys;	/* distinct non-NULL keys */
-	uint64		frozen_ntids;	/* TIDs, NULL keys included */
-	int64		last_freeze;	/* TimestampTz of the last freeze, or 0 */
-	uint64		freezes;		/* freezes since CREATE INDEX */
-	uint32		frozen_alloc;	/* pages reserved for the run (>= npages) */
-	BlockNumber spare_start;	/* the previous run's pages, kept for the */
-	uint32		spare_npages;	/* next run (not in the FSM), or Invalid */
-	uint32		frozen_crc;		/* CRC-32C of the run's bytes (fst_size +
-								 * postings_size + nullpost_size of them) */
-} MemkvMetaPageData;
-
-typedef MemkvMetaPageData *MemkvMetaPage;
-
-#define MemkvPageGetMeta(page) ((MemkvMetaPage) PageGetContents(page))
-
-/*
- * A delta-log entry is an IndexTupleData header (t_tid is the heap TID,
- * INDEX_NULL_MASK marks a NULL key) followed directly by the key's bytes,
- * uncompressed and without a varlena header.  The key length is the
- * tuple's size less the header.
- */
-#define MemkvLogTupleKey(itup)	((const uint8 *) (itup) + sizeof(IndexTupleData))
-#define MemkvLogTupleKeyLen(itup) (IndexTupleSize(itup) - sizeof(IndexTupleData))
-#define MemkvLogTupleIsNull(itup) (((itup)->t_info & INDEX_NULL_MASK) != 0)
 
 /*
  * Shared-memory registry entry: the delta tree of one index.  Identity
@@ -369,14 +268,8 @@ memkv_key_cmp(const uint8 *a, Size alen, const uint8 *b, Size blen)
 	return (alen > blen) - (alen < blen);
 }
 
-/* memkv.c */
-extern int	memkv_shared_memory_mb;
-extern int	memkv_freeze_threshold;
-extern int	memkv_debug_freeze_pause_lock;
-extern int	memkv_max_indexes;
+/* memkv.c (its GUC variables are in memkv_guc.h) */
 extern void memkv_check_loaded(void);
-extern void memkv_check_collation(Relation index);
-
 /* shmem.c */
 extern MemkvShared *memkv_shared;
 extern void memkv_shmem_request(void);
@@ -393,70 +286,6 @@ extern void memkv_report_exhausted(Relation index, MemkvEntry *entry) pg_attribu
 extern Size memkv_arena_bytes_used(void);
 extern ArenaPtr memkv_arena_alloc_big(Size size);
 extern void memkv_arena_free_big(ArenaPtr p, Size size);
-
-/* delta.c */
-extern void memkv_init_metapage(Page page, uint64 instance_id);
-extern void memkv_init_log_page(Page page, uint32 epoch);
-extern void memkv_read_meta(Relation index, MemkvMetaPageData *meta);
-extern IndexTuple memkv_form_log_tuple(bool isnull, const uint8 *key,
-									   Size keylen, ItemPointer tid);
-extern void memkv_log_append(Relation index, IndexTuple itup,
-							 BlockNumber *blkno, OffsetNumber *offnum);
-extern Buffer memkv_new_buffer(Relation index, uint32 epoch);
-extern void memkv_sync(Relation index, MemkvEntry *entry);
-extern bool memkv_sync_try(Relation index, MemkvEntry *entry);
-extern MemkvEntry *memkv_open_synced(Relation index, LWLockMode mode,
-									 MemkvMetaPageData *meta);
-extern MemkvEntry *memkv_open_synced_try(Relation index, LWLockMode mode,
-										 MemkvMetaPageData *meta,
-										 bool *in_memory);
-extern uint64 memkv_new_instance_id(void);
-extern void memkv_check_page(Relation index, Buffer buf, Page page,
-							 uint16 expect_flags);
-extern void memkv_check_meta_blocks(Relation index,
-									const MemkvMetaPageData *meta,
-									BlockNumber nblocks);
-extern IndexTuple memkv_log_entry(Relation index, Page page,
-								  BlockNumber blkno, OffsetNumber off);
-extern void memkv_page_corrupted(Relation index, BlockNumber blkno)
-			pg_attribute_noreturn();
-extern void memkv_chain_corrupted(Relation index, BlockNumber blkno);
-
-/* A walk along the delta log that can stop and go on (memkv_log_walk_pages) */
-typedef struct MemkvLogWalk
-{
-	BlockNumber next;			/* page to read next; Invalid: chain ended */
-	OffsetNumber next_offset;	/* first entry to read on it */
-	uint32		epoch;			/* no page may carry a later tag */
-	BlockNumber last;			/* page read last, or InvalidBlockNumber */
-	OffsetNumber last_end;		/* one past the last entry read on it */
-	BlockNumber visited;		/* pages read so far (bounds the walk) */
-	uint64		count;			/* entries read so far */
-	bool		track_pages;	/* mark pages in in_chain, refuse a cycle */
-	bool	   *in_chain;		/* in_chain_len long */
-	BlockNumber in_chain_len;
-} MemkvLogWalk;
-
-extern void memkv_log_walk_start(MemkvLogWalk *walk, BlockNumber head,
-								 OffsetNumber head_offset, uint32 epoch,
-								 bool track_pages);
-extern bool memkv_log_walk_pages(Relation index, MemkvLogWalk *walk,
-								 BlockNumber maxpages,
-								 void (*visit) (IndexTuple itup, void *arg),
-								 void *arg);
-extern uint64 memkv_walk_log(Relation index, BlockNumber head,
-							 OffsetNumber head_offset, uint32 epoch,
-							 void (*visit) (IndexTuple itup, void *arg),
-							 void *arg, bool *in_chain);
-
-/* wal.c */
-#define MEMKV_RMGR_ID 149		/* custom WAL resource manager id */
-extern void memkv_register_rmgr(void);
-extern OffsetNumber memkv_wal_append(Relation index, Buffer buf,
-									 IndexTuple itup);
-extern OffsetNumber memkv_wal_append_page(Relation index, Buffer metabuf,
-										  Buffer tailbuf, Buffer newbuf,
-										  uint32 epoch, IndexTuple itup);
 
 /* frozen.c */
 extern void memkv_source_init(MemkvSource *run);
@@ -547,61 +376,6 @@ typedef enum MemkvFreezeTrigger
 	MEMKV_TRIGGER_INSERT		/* an insert into a temp index (its owner) */
 } MemkvFreezeTrigger;
 
-/*
- * What one freeze did, for the figures and the log line (stats.c).  A
- * merge of frozen runs (not yet written) is meant to report through the
- * same struct, with op "merge".
- */
-typedef struct MemkvLayerOpReport
-{
-	const char *op;				/* "freeze" */
-	MemkvFreezeTrigger trigger;
-	uint64		instance_id;	/* of the index build */
-	uint64		in_frozen_keys; /* the old frozen layer */
-	uint64		in_frozen_tids;
-	uint64		in_delta_keys;	/* the delta set aside (non-NULL keys) */
-	uint64		in_delta_tids;	/* ... and its TIDs, NULL keys included */
-	uint64		out_keys;		/* the new frozen layer */
-	uint64		out_tids;
-	uint64		dead_tids;		/* left out as VACUUM reported them dead */
-	uint64		pages_written;	/* pages of the new run */
-	uint64		bytes_written;	/* pages_written * BLCKSZ */
-	uint64		pages_freed;	/* old log and spare pages retired */
-	WalUsage	wal;			/* WAL this backend wrote for it */
-	double		elapsed_ms;
-} MemkvLayerOpReport;
-
-/*
- * Cumulative figures of one index since the server started, its last
- * memkv_stat_reset(), or its last REINDEX, whichever is latest (stats.c).
- */
-#define MEMKV_STAT_ERRLEN 256
-typedef struct MemkvStats
-{
-	int64		freezes;
-	double		freeze_ms;		/* their total elapsed time */
-	int64		bytes_written;	/* by freezes: pages of new runs */
-	int64		wal_bytes;		/* WAL written by freezes */
-	int64		delta_tids;		/* TIDs moved from the delta by freezes */
-	int64		dead_tids;		/* TIDs dropped as dead by freezes */
-	int64		worker_failures;	/* failed background freezes */
-	bool		failing;		/* the last background freeze failed */
-	TimestampTz last_error_at;	/* 0 if none */
-	TimestampTz reset_at;		/* last memkv_stat_reset(), or 0 */
-	char		last_error[MEMKV_STAT_ERRLEN];
-} MemkvStats;
-
-/* stats.c */
-extern int	memkv_log_freeze_min_duration;
-extern void memkv_stats_shmem_request(void);
-extern void memkv_stats_shmem_startup(void);
-extern void memkv_report_layer_op(Relation index, const MemkvLayerOpReport *r);
-extern bool memkv_stats_worker_failed(Oid dbid, Oid relid, uint64 instance_id,
-									  const char *message);
-extern void memkv_stats_get(Oid dbid, Oid relid, uint64 instance_id,
-							MemkvStats *out);
-extern char *memkv_index_log_name(Relation index);
-
 /* freeze.c */
 extern void memkv_delete_page(Relation index, Buffer buf);
 extern void memkv_read_log_run(Relation index, const MemkvMetaPageData *meta,
@@ -630,6 +404,12 @@ extern bool memkv_insert(Relation index, Datum *values, bool *isnull,
 						 ItemPointer ht_ctid, Relation heapRel,
 						 IndexUniqueCheck checkUnique, bool indexUnchanged,
 						 struct IndexInfo *indexInfo);
+
+/*
+ * memkv.c: memory helpers every layer uses.  (Defined in the top file;
+ * they call nothing of memkv's, so they could live in any file.)
+ */
+
 /* Allocations from this size on are offered transparent huge pages. */
 #define MEMKV_HUGE_MIN		(4 * 1024 * 1024)
 extern void memkv_advise_huge_pages(void *p, Size size);
@@ -650,8 +430,6 @@ memkv_array_reserve(MemoryContext cxt, void *array, Size *cap, Size need,
 		return array;
 	return memkv_array_grow(cxt, array, cap, need, elemsize, first);
 }
-extern void memkv_key_bytes(Datum value, const uint8 **key, Size *keylen,
-							text **to_free);
 
 /* scan.c */
 extern IndexScanDesc memkv_beginscan(Relation r, int nkeys, int norderbys);
@@ -680,6 +458,5 @@ extern void memkv_costestimate(PlannerInfo *root, IndexPath *path,
 /* validate.c */
 extern bool memkv_validate(Oid opclassoid);
 extern bytea *memkv_options(Datum reloptions, bool validate);
-extern void memkv_register_reloptions(void);
 
 #endif							/* MEMKV_H */

@@ -30,6 +30,8 @@
 #include "utils/rel.h"
 
 #include "memkv.h"
+#include "delta.h"
+#include "page.h"
 
 #define MEMKV_FIRST_BATCH	32
 #define MEMKV_MAX_BATCH		1024

@@ -26,6 +26,8 @@
 #include "utils/rel.h"
 
 #include "memkv.h"
+#include "delta.h"
+#include "memkv_guc.h"
 
 MemkvShared *memkv_shared = NULL;
 

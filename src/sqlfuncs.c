@@ -31,6 +31,9 @@
 
 #include "fst.h"
 #include "memkv.h"
+#include "delta.h"
+#include "page.h"
+#include "stats.h"
 
 PG_FUNCTION_INFO_V1(memkv_state);
 PG_FUNCTION_INFO_V1(memkv_verify);

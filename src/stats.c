@@ -32,6 +32,9 @@
 #include "utils/timestamp.h"
 
 #include "memkv.h"
+#include "memkv_guc.h"
+#include "page.h"
+#include "stats.h"
 
 PG_FUNCTION_INFO_V1(memkv_stat_reset);
 

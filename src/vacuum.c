@@ -17,7 +17,9 @@
 #include "storage/lmgr.h"
 #include "utils/rel.h"
 
+#include "delta.h"
 #include "memkv.h"
+#include "page.h"
 
 /*
  * ambulkdelete: rewrite the index without the TIDs the callback reports

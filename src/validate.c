@@ -21,6 +21,7 @@
 #include "utils/syscache.h"
 
 #include "memkv.h"
+#include "validate.h"
 
 /*
  * amvalidate: every operator must be a search operator with strategy 1..6

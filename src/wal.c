@@ -24,7 +24,8 @@
 #include "storage/bufmgr.h"
 #include "utils/rel.h"
 
-#include "memkv.h"
+#include "page.h"
+#include "wal.h"
 
 /* Record types (the high bits of xl_info). */
 #define XLOG_MEMKV_APPEND		0x00	/* entry added to the tail page */

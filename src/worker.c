@@ -44,6 +44,10 @@
 #include "utils/timestamp.h"
 
 #include "memkv.h"
+#include "delta.h"
+#include "memkv_guc.h"
+#include "page.h"
+#include "stats.h"
 
 int			memkv_freeze_threshold = 1000000;
 
