@@ -6,7 +6,7 @@
  *	  to reuse, and the errors for pages that are not what they should be.
  *
  * Every reader of a memkv page goes through the checks here before it uses
- * a byte of the page; see src/README, "Page layout" and "Corruption".
+ * a byte of the page; see src/README, "On-disk format" and "Errors".
  *
  *-------------------------------------------------------------------------
  */
