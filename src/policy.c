@@ -177,31 +177,48 @@ space_exceeded(const PolicyRun *runs, uint32_t nruns,
 		((double) largest->nbytes / (double) largest->nkeys);
 }
 
+/*
+ * The smallest size class above `above` that a run not BUSY has (all
+ * classes if above is -1), or -1 if none: the rules try only classes
+ * present, at most nruns of them.
+ */
+static int64_t
+next_class(const PolicyRun *runs, uint32_t nruns, const PolicyParams *params,
+		   int64_t above)
+{
+	int64_t		best = -1;
+	uint32_t	i;
+
+	for (i = 0; i < nruns; i++)
+	{
+		int64_t		rc;
+
+		if (is_busy(&runs[i]))
+			continue;
+		rc = policy_size_class(runs[i].ntids, params);
+		if (rc > above && (best < 0 || rc < best))
+			best = rc;
+	}
+	return best;
+}
+
 /* Rules 1 to 3 (see the file header). */
 static PolicyRule
 pick_by_size(const PolicyRun *runs, uint32_t nruns,
 			 const PolicyParams *params, PolicyPick *pick)
 {
-	uint32_t	maxclass = 0;
-	uint32_t	c;
-	uint32_t	i;
+	int64_t		c;
 
-	for (i = 0; i < nruns; i++)
-	{
-		uint32_t	rc = policy_size_class(runs[i].ntids, params);
-
-		if (!is_busy(&runs[i]) && rc > maxclass)
-			maxclass = rc;
-	}
-
-	for (c = 0; c <= maxclass; c++)
-		if (class_window(runs, nruns, params, c, true, pick))
+	for (c = next_class(runs, nruns, params, -1); c >= 0;
+		 c = next_class(runs, nruns, params, c))
+		if (class_window(runs, nruns, params, (uint32_t) c, true, pick))
 			return POLICY_FULL_CLASS;
 
 	if (nruns > params->run_budget)
 	{
-		for (c = 0; c <= maxclass; c++)
-			if (class_window(runs, nruns, params, c, false, pick))
+		for (c = next_class(runs, nruns, params, -1); c >= 0;
+			 c = next_class(runs, nruns, params, c))
+			if (class_window(runs, nruns, params, (uint32_t) c, false, pick))
 				return POLICY_BUDGET_CLASS;
 		if (budget_pair(runs, nruns, pick))
 			return POLICY_BUDGET_PAIR;

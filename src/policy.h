@@ -75,7 +75,7 @@ extern uint32_t policy_size_class(uint64_t ntids, const PolicyParams *params);
  * rule that fired (POLICY_NONE: nothing to do) and fills *pick unless
  * nothing fired.  A pick never includes a BUSY run and holds at least
  * two runs, except a POLICY_REWRITE pick of one.  Allocates nothing;
- * O(nruns^2) time.
+ * O(nruns^2) size-class computations.
  */
 extern PolicyRule policy_pick(const PolicyRun *runs, uint32_t nruns,
 							  const PolicyParams *params, PolicyPick *pick);
