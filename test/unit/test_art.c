@@ -1,6 +1,6 @@
 /*
  * test_art.c
- *	  Unit tests of the Adaptive Radix Tree (src/art.c), checked against a
+ *	  Unit tests of the Adaptive Radix Tree (src/art*.c), checked against a
  *	  sorted-array model.
  */
 #include <stdio.h>

@@ -1,0 +1,282 @@
+/*-------------------------------------------------------------------------
+ *
+ * art.c
+ *	  Adaptive Radix Tree, the read side: exact lookup and ordered range
+ *	  walks.  The layout is described in art_int.h; inserts and deletes are
+ *	  in art_write.c, the checks and art_free_all in art_check.c.
+ *
+ * The walk rebuilds keys in a stack buffer of WALK_STACK_KEY bytes and
+ * borrows a ART_MAX_KEY_LEN + 1 byte buffer from the allocator only when it
+ * meets a longer key; if that allocation fails the walk ends early.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <string.h>
+
+#include "art_int.h"
+
+/* A walk keeps keys up to this length in a stack buffer. */
+#define WALK_STACK_KEY	8192
+
+/* ---------------------------------------------------------------- lookup */
+
+/* Exact lookup: number of TIDs of key and their array in *tids. */
+uint32_t
+art_lookup(const ArtTree *tree, const ArtAllocator *a,
+		   const uint8_t *key, size_t keylen, const ArtTid **tids)
+{
+	ArenaPtr	h = tree->root;
+	size_t		depth = 0;
+
+	*tids = NULL;
+	if (keylen == 0)
+		key = (const uint8_t *) "";
+	while (h != ARENA_NULL)
+	{
+		uint8_t    *n = addr(a, h);
+		size_t		plen;
+		uint8_t		c;
+		ArenaPtr   *slot;
+
+		if (IS_LEAF(n))
+		{
+			size_t		slen = leaf_suffix_len(n);
+
+			if (slen != keylen - depth ||
+				memcmp(leaf_suffix(n), key + depth, slen) != 0)
+				return 0;
+			*tids = (const ArtTid *) leaf_tids(n);
+			return leaf_ntids(n);
+		}
+		plen = node_plen(n);
+		if (keylen - depth < plen ||
+			memcmp(node_prefix(n), key + depth, plen) != 0)
+			return 0;
+		depth += plen;
+		c = depth < keylen ? key[depth] : 0;
+		if (c == 0 && depth < keylen)
+			return 0;
+		slot = node_find(n, c);
+		if (slot == NULL)
+			return 0;
+		h = *slot;
+		if (c != 0)
+			depth++;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------------ walk */
+
+typedef struct WalkState
+{
+	const ArtAllocator *a;
+	const ArtBound *lo;
+	const ArtBound *hi;
+	bool		backward;
+	ArtVisitFn	visit;
+	void	   *arg;
+	uint8_t    *buf;			/* key bytes of the current path */
+	size_t		cap;
+	ArenaPtr	bigbuf;			/* arena buffer once keys outgrow the stack */
+	bool		stop;
+} WalkState;
+
+#define WALK_BIG_SIZE	(ART_MAX_KEY_LEN + 1)
+
+/*
+ * Make room for `need` key bytes.  Past the stack buffer, switch to an
+ * arena buffer of ART_MAX_KEY_LEN + 1 bytes; false if that cannot be had.
+ */
+static bool
+walk_reserve(WalkState *w, size_t need)
+{
+	uint8_t    *big;
+
+	if (need <= w->cap)
+		return true;
+	if (w->bigbuf != ARENA_NULL || need > WALK_BIG_SIZE)
+		return false;
+	w->bigbuf = w->a->alloc(w->a->arg, WALK_BIG_SIZE);
+	if (w->bigbuf == ARENA_NULL)
+		return false;
+	big = addr(w->a, w->bigbuf);
+	memcpy(big, w->buf, w->cap);
+	w->buf = big;
+	w->cap = WALK_BIG_SIZE;
+	return true;
+}
+
+/* Compare key with bound bytes the usual way (memcmp, shorter first). */
+static int
+key_cmp(const uint8_t *k, size_t klen, const ArtBound *b)
+{
+	size_t		m = klen < b->len ? klen : b->len;
+	int			r = m > 0 ? memcmp(k, b->key, m) : 0;
+
+	if (r != 0)
+		return r;
+	return klen < b->len ? -1 : (klen > b->len ? 1 : 0);
+}
+
+/* The bound's byte at position d, 0 past its end (the implicit terminator). */
+static inline int
+bound_byte(const ArtBound *b, size_t d)
+{
+	return d < b->len ? b->key[d] : 0;
+}
+
+/*
+ * Visit the subtree h whose path is buf[0..depth).  lo_eq (hi_eq): the path
+ * equals the lower (upper) bound so far, so it still has to be compared;
+ * otherwise the whole subtree is inside that bound.
+ */
+static void
+walk_rec(WalkState *w, ArenaPtr h, size_t depth, bool lo_eq, bool hi_eq)
+{
+	uint8_t    *n = addr(w->a, h);
+	size_t		plen,
+				i;
+	int			from,
+				to,
+				pos,
+				npos,
+				step;
+
+	if (IS_LEAF(n))
+	{
+		size_t		slen = leaf_suffix_len(n);
+		size_t		klen = depth + slen;
+
+		if (!walk_reserve(w, klen))
+		{
+			w->stop = true;
+			return;
+		}
+		memcpy(w->buf + depth, leaf_suffix(n), slen);
+		if (lo_eq)
+		{
+			int			r = key_cmp(w->buf, klen, w->lo);
+
+			if (r < 0 || (r == 0 && !w->lo->inclusive))
+				return;
+		}
+		if (hi_eq)
+		{
+			int			r = key_cmp(w->buf, klen, w->hi);
+
+			if (r > 0 || (r == 0 && !w->hi->inclusive))
+				return;
+		}
+		if (!w->visit(w->buf, klen, (const ArtTid *) leaf_tids(n),
+					  leaf_ntids(n), w->arg))
+			w->stop = true;
+		return;
+	}
+
+	plen = node_plen(n);
+	{
+		const uint8_t *prefix = node_prefix(n);
+
+		for (i = 0; i < plen && (lo_eq || hi_eq); i++)
+		{
+			if (lo_eq)
+			{
+				int			lb = bound_byte(w->lo, depth + i);
+
+				if (prefix[i] < lb)
+					return;
+				if (prefix[i] > lb)
+					lo_eq = false;
+			}
+			if (hi_eq)
+			{
+				int			hb = bound_byte(w->hi, depth + i);
+
+				if (prefix[i] > hb)
+					return;
+				if (prefix[i] < hb)
+					hi_eq = false;
+			}
+		}
+		if (!walk_reserve(w, depth + plen + 1))
+		{
+			w->stop = true;
+			return;
+		}
+		memcpy(w->buf + depth, prefix, plen);
+	}
+	depth += plen;
+
+	from = lo_eq ? bound_byte(w->lo, depth) : 0;
+	to = hi_eq ? bound_byte(w->hi, depth) : 255;
+	if (from > to)
+		return;
+
+	/* positions to scan: sorted nodes by index, the others by byte */
+	npos = node_npos(n);
+	if (IS_NS(n))
+		pos = w->backward ? npos - 1 : 0;
+	else
+		pos = w->backward ? to : from;
+	step = w->backward ? -1 : 1;
+
+	for (; pos >= 0 && pos < npos; pos += step)
+	{
+		uint8_t		c;
+		ArenaPtr   *slot = node_slot(n, pos, &c);
+
+		if (slot == NULL || *slot == ARENA_NULL)
+			continue;
+		if (c < from)
+		{
+			if (w->backward)
+				break;
+			continue;
+		}
+		if (c > to)
+		{
+			if (w->backward)
+				continue;
+			break;
+		}
+		if (c != 0)
+			w->buf[depth] = c;
+		walk_rec(w, *slot, depth + (c != 0 ? 1 : 0),
+				 lo_eq && c == from, hi_eq && c == to);
+		if (w->stop)
+			return;
+	}
+}
+
+/*
+ * Ordered range walk.  Keys are rebuilt in a stack buffer of
+ * WALK_STACK_KEY bytes; a longer key makes the walk borrow a buffer of
+ * ART_MAX_KEY_LEN + 1 bytes from the allocator for the rest of the walk.
+ * If that allocation fails the walk stops early (only possible with keys
+ * longer than WALK_STACK_KEY).
+ */
+void
+art_walk(const ArtTree *tree, const ArtAllocator *a,
+		 const ArtBound *lower, const ArtBound *upper,
+		 bool backward, ArtVisitFn visit, void *arg)
+{
+	uint8_t		stackbuf[WALK_STACK_KEY];
+	WalkState	w;
+
+	if (tree->root == ARENA_NULL)
+		return;
+	w.a = a;
+	w.lo = lower;
+	w.hi = upper;
+	w.backward = backward;
+	w.visit = visit;
+	w.arg = arg;
+	w.buf = stackbuf;
+	w.cap = sizeof(stackbuf);
+	w.bigbuf = ARENA_NULL;
+	w.stop = false;
+	walk_rec(&w, tree->root, 0, lower != NULL, upper != NULL);
+	if (w.bigbuf != ARENA_NULL)
+		a->free(a->arg, w.bigbuf, WALK_BIG_SIZE);
+}
