@@ -2,7 +2,7 @@
  *
  * fst_bytes.h
  *	  Byte-level helpers shared by the FST builder, reader and posting
- *	  lists: little- and big-endian integers, varints, the FNV-1a checksum of
+ *	  lists: little- and big-endian integers, varints, the FNV-1a checksums of
  *	  trailers, and error messages.  Internal to fst*.c.
  *
  *-------------------------------------------------------------------------
@@ -145,6 +145,13 @@ trailer_checksum(const uint8_t *trailer, const uint8_t *preamble)
 {
 	return fnv1a_update(fnv1a_update(FNV1A_INIT, trailer, 36),
 						preamble, FST_PREAMBLE_SIZE);
+}
+
+/* FNV-1a 32 over a posting lists image's trailer (its first 44 bytes). */
+static inline uint32_t
+postings_checksum(const uint8_t *p, size_t len)
+{
+	return fnv1a_update(FNV1A_INIT, p, len);
 }
 
 #endif							/* MEMKV_FST_BYTES_H */

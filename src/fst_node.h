@@ -1,10 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * fst_node.h
- *	  The decoded form of one FST node, shared by the reader (fst_read.c)
- *	  and the packer (fst_pack.c), which re-encodes every node of an image;
- *	  node encoders shared with the builder (fst_build.c); the pack map the
- *	  builder records for the packer.  Internal to fst*.c.
+ *	  The decoded form of one FST node, shared by the reader (fst_read.c,
+ *	  fst_cursor.c) and the packer (fst_pack.c), which re-encodes every
+ *	  node of an image; node encoders shared with the builder (fst_build.c);
+ *	  the pack map the builder records for the packer.  Internal to fst*.c.
  *
  * An address names a node by its last byte (see fst.h).  In a packed image
  * a chain node stands for several single-transition nodes in a row; the
@@ -218,6 +218,39 @@ fst_node_trans(const Node *nd, uint32_t i, uint64_t *target, uint64_t *out,
 }
 
 /*
+ * Start a walk with window win: the whole image when it lies in memory,
+ * else nothing fetched yet.
+ */
+static inline void
+window_start(const FstReader *r, FstWindow *win)
+{
+	win->p = r->whole;
+	win->lo = 0;
+	win->hi = r->whole != NULL ? r->nodes_end : 0;
+}
+
+/* Index of the first transition whose label is >= b (n if none). */
+static inline uint32_t
+node_lower_bound(const Node *nd, uint8_t b)
+{
+	uint32_t	lo = 0;
+	uint32_t	hi = nd->n;
+
+	if (nd->single)
+		return nd->label >= b ? 0 : 1;
+	while (lo < hi)
+	{
+		uint32_t	mid = (lo + hi) / 2;
+
+		if (NODE_BYTE(nd, nd->hdr + mid) < b)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
  * Decode the plain single-transition node whose byte 0 is at e (e[-i]
  * being logical byte i, `have` bytes there): its label (common labels from
  * `common`), the delta of its target and its length.  Returns false if it
@@ -247,6 +280,14 @@ fst_decode_single(const uint8_t *e, uint64_t have, const uint8_t *common,
 	*len = pos;
 	return true;
 }
+
+/*
+ * The label code of a packed image, from the label counts of its pack map
+ * (fst_code.c): code lengths (0: no code, at most FST_CODE_MAX_BITS), and
+ * the FST_NCOMMON labels of the common-label table, most frequent first.
+ */
+extern void fst_make_code_lengths(const uint64_t *counts, uint8_t *lens);
+extern void fst_choose_common(const uint64_t *counts, uint8_t *common);
 
 /*
  * The canonical prefix code of a packed image from its code lengths

@@ -25,6 +25,7 @@
  *						writes (the pack map, fst_node.h); for an image
  *						without one, pass 1 walks the image top down
  *	code				a length-limited prefix code of those labels
+ *						(fst_code.c)
  *	pass 2 (bottom up)	write every node that is not inside a run, a run
  *						as chain nodes where that is shorter; remember the
  *						new address of every node something points to
@@ -238,121 +239,6 @@ scan_nodes(Packer *pk)
 		addr = start - 1;
 	}
 	return 0;
-}
-
-/*
- * Code lengths (at most FST_CODE_MAX_BITS) for labels with these counts:
- * Huffman's, with the counts flattened until the longest code fits.
- */
-static void
-make_code_lengths(const uint64_t *counts, uint8_t *lens)
-{
-	uint64_t	w[256];
-	uint64_t	weight[511];
-	int			parent[511];
-	bool		used[511];
-	int			nsym = 0;
-	int			s;
-
-	for (s = 0; s < 256; s++)
-	{
-		w[s] = counts[s];
-		lens[s] = 0;
-		if (counts[s])
-			nsym++;
-	}
-	if (nsym == 0)
-		return;
-	if (nsym == 1)
-	{
-		for (s = 0; s < 256; s++)
-			if (counts[s])
-				lens[s] = 1;
-		return;
-	}
-	for (;;)
-	{
-		int			nnodes = 0;
-		int			leaf_of[256];
-		int			maxlen = 0;
-		int			i;
-
-		for (s = 0; s < 256; s++)
-			if (w[s])
-			{
-				leaf_of[s] = nnodes;
-				weight[nnodes] = w[s];
-				parent[nnodes] = -1;
-				used[nnodes] = false;
-				nnodes++;
-			}
-		/* join the two lightest free nodes until one is left */
-		for (i = 0; i < nsym - 1; i++)
-		{
-			int			pick[2];
-			int			k;
-
-			for (k = 0; k < 2; k++)
-			{
-				int			best = -1;
-				int			j;
-
-				for (j = 0; j < nnodes; j++)
-					if (!used[j] && (best < 0 || weight[j] < weight[best]))
-						best = j;
-				used[best] = true;
-				pick[k] = best;
-			}
-			weight[nnodes] = weight[pick[0]] + weight[pick[1]];
-			parent[nnodes] = -1;
-			used[nnodes] = false;
-			parent[pick[0]] = nnodes;
-			parent[pick[1]] = nnodes;
-			nnodes++;
-		}
-		for (s = 0; s < 256; s++)
-			if (w[s])
-			{
-				int			d = 0;
-				int			j;
-
-				for (j = leaf_of[s]; parent[j] >= 0; j = parent[j])
-					d++;
-				lens[s] = (uint8_t) (d > 15 ? 15 : d);
-				if (d > maxlen)
-					maxlen = d;
-			}
-		if (maxlen <= FST_CODE_MAX_BITS)
-			return;
-		for (s = 0; s < 256; s++)
-			if (w[s])
-				w[s] = (w[s] >> 1) | 1;
-	}
-}
-
-/*
- * The common-label table of the packed image: the labels of single-
- * transition nodes, most frequent first (only the first
- * FST_CHAIN_CODE0 - 1 have codes in a packed image; the rest fill the
- * table with distinct bytes).
- */
-static void
-choose_common(const uint64_t *counts, uint8_t *common)
-{
-	bool		taken[256] = {false};
-	int			i;
-
-	for (i = 0; i < FST_NCOMMON; i++)
-	{
-		int			best = -1;
-		int			s;
-
-		for (s = 0; s < 256; s++)
-			if (!taken[s] && (best < 0 || counts[s] > counts[best]))
-				best = s;
-		taken[best] = true;
-		common[i] = (uint8_t) best;
-	}
 }
 
 /*
@@ -761,7 +647,7 @@ fst_pack(const uint8_t *image, uint64_t size, FstPackMap *map,
 	counts = pk.map->counts;
 	pk.mapped = alloc->alloc(alloc->arg, sizeof(uint64_t) * 2 * pk.nwords);
 	memset(pk.mapped, 0, sizeof(uint64_t) * 2 * pk.nwords);
-	make_code_lengths(counts, pk.lens);
+	fst_make_code_lengths(counts, pk.lens);
 	if (fst_code_assign(pk.lens, pk.codes) != 0)
 	{
 		set_error(errmsg, "fst pack: no prefix code");
@@ -773,7 +659,7 @@ fst_pack(const uint8_t *image, uint64_t size, FstPackMap *map,
 	/* the preamble: the input's, but packed, with its own common labels */
 	memcpy(pk.preamble, image, FST_PREAMBLE_SIZE);
 	put_u16(pk.preamble + 4, FST_VERSION_PACKED);
-	choose_common(counts, pk.preamble + 8);
+	fst_choose_common(counts, pk.preamble + 8);
 	memset(pk.code_of, 0, sizeof(pk.code_of));
 	for (i = FST_CHAIN_CODE0 - 2; i >= 0; i--)
 		pk.code_of[pk.preamble[8 + i]] = (uint8_t) (i + 1);
@@ -825,3 +711,4 @@ done:
 	alloc->free(alloc->arg, pk.r);
 	return result;
 }
+
