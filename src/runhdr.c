@@ -1,0 +1,696 @@
+/*-------------------------------------------------------------------------
+ *
+ * runhdr.c
+ *	  Plain C: a run's header in memory and in header-page chunks (the
+ *	  format and its rules are in runhdr.h).
+ *
+ * The stream is written and read through chunkstream.h's cursors over
+ * the chunk array, so no field needs to fit in one chunk and any capacity
+ * from one byte up works.  Decoding reads the fixed part,
+ * checks the counts against the bytes present, makes one allocation for
+ * the whole header and then runs the same checks as runhdr_check.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "chunkstream.h"
+#include "runhdr.h"
+
+static const char *const runhdr_messages[RUNHDR_NERRORS] = {
+	[RUNHDR_OK] = "valid",
+	[RUNHDR_ERR_ARGS] = "invalid arguments to the run header decoder",
+	[RUNHDR_ERR_TRUNCATED] = "run header ends inside a field",
+	[RUNHDR_ERR_MAGIC] = "run header has a bad magic number",
+	[RUNHDR_ERR_VERSION] = "run header has an unknown version",
+	[RUNHDR_ERR_LENGTH] = "run header length does not match its pages",
+	[RUNHDR_ERR_COUNTS] = "run header counts exceed its length",
+	[RUNHDR_ERR_EXTENT_EMPTY] = "run header has an empty extent",
+	[RUNHDR_ERR_EXTENT_RANGE] = "run header extent lies outside the relation",
+	[RUNHDR_ERR_EXTENT_OVERLAP] = "run header extents overlap",
+	[RUNHDR_ERR_SLICE_PAGES] = "run header slice pages are inconsistent",
+	[RUNHDR_ERR_FENCE_LENGTH] = "run header fence key is too long",
+	[RUNHDR_ERR_FENCE_ORDER] = "run header fence keys are out of order",
+	[RUNHDR_ERR_NULLS] = "run header NULL TIDs are invalid",
+	[RUNHDR_ERR_NOMEM] = "out of memory decoding a run header",
+};
+
+/*
+ * runhdr_strerror
+ *		A static message for a code; an unknown code gets a generic one.
+ */
+const char *
+runhdr_strerror(int code)
+{
+	if (code < 0 || code >= RUNHDR_NERRORS)
+		return "unknown run header error";
+	return runhdr_messages[code];
+}
+
+/* ------------------------------------------------------------------ checks */
+
+/*
+ * runhdr_key_cmp
+ *		Byte order, a proper prefix before the longer key.
+ */
+int
+runhdr_key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	size_t		m = alen < blen ? alen : blen;
+	int			c = m ? memcmp(a, b, m) : 0;
+
+	if (c != 0)
+		return c;
+	return (alen > blen) - (alen < blen);
+}
+
+/* Sift-down of a max-heap of u64 (heapsort's step). */
+static void
+sift_u64(uint64_t *a, size_t root, size_t n)
+{
+	for (;;)
+	{
+		size_t		child = 2 * root + 1;
+		uint64_t	t;
+
+		if (child >= n)
+			return;
+		if (child + 1 < n && a[child + 1] > a[child])
+			child++;
+		if (a[root] >= a[child])
+			return;
+		t = a[root];
+		a[root] = a[child];
+		a[child] = t;
+		root = child;
+	}
+}
+
+/* Sort a[0..n) ascending in place (heapsort: no recursion, no malloc). */
+static void
+sort_u64(uint64_t *a, size_t n)
+{
+	size_t		i;
+
+	for (i = n / 2; i-- > 0;)
+		sift_u64(a, i, n);
+	for (i = n; i-- > 1;)
+	{
+		uint64_t	t = a[0];
+
+		a[0] = a[i];
+		a[i] = t;
+		sift_u64(a, 0, i);
+	}
+}
+
+/*
+ * Extents: non-empty, inside blocks 1 .. nblocks - 1, lpage the running
+ * sum, at most 2^32 - 1 pages in all, and no two sharing a block (checked
+ * on `scratch`, nextents u64s, sorted by start).
+ */
+static int
+check_extents(const RunHeader *h, uint32_t nblocks, uint64_t *scratch)
+{
+	uint64_t	sum = 0;
+	uint32_t	i;
+
+	for (i = 0; i < h->nextents; i++)
+	{
+		const RunExtent *e = &h->extents[i];
+
+		if (e->length == 0)
+			return RUNHDR_ERR_EXTENT_EMPTY;
+		if (e->start == 0 || (uint64_t) e->start + e->length > nblocks ||
+			e->lpage != sum)
+			return RUNHDR_ERR_EXTENT_RANGE;
+		sum += e->length;
+		if (sum > UINT32_MAX)
+			return RUNHDR_ERR_EXTENT_RANGE;
+		scratch[i] = ((uint64_t) e->start << 32) | e->length;
+	}
+	if (sum != h->npages)
+		return RUNHDR_ERR_EXTENT_RANGE;
+	sort_u64(scratch, h->nextents);
+	for (i = 1; i < h->nextents; i++)
+	{
+		uint64_t	pend = (scratch[i - 1] >> 32) + (scratch[i - 1] & UINT32_MAX);
+
+		if ((scratch[i] >> 32) < pend)
+			return RUNHDR_ERR_EXTENT_OVERLAP;
+	}
+	return RUNHDR_OK;
+}
+
+/*
+ * Slices: first pages strictly increasing, each slice's bytes within the
+ * pages up to the next one (the last: up to npages); fences within the
+ * key limit, slice 0's empty, strictly increasing.
+ */
+static int
+check_slices(const RunHeader *h, uint32_t page_bytes)
+{
+	uint32_t	i;
+
+	for (i = 0; i < h->nslices; i++)
+	{
+		const RunSlice *s = &h->slices[i];
+		uint64_t	end = i + 1 < h->nslices ? h->slices[i + 1].first_page : h->npages;
+		uint64_t	bytes;
+		uint64_t	pages;
+
+		if (s->first_page >= end || s->postings_bytes == 0 ||
+			s->leaf_bytes == 0)
+			return RUNHDR_ERR_SLICE_PAGES;
+		bytes = s->postings_bytes + s->leaf_bytes;
+		if (bytes < s->postings_bytes || bytes + s->top_bytes < bytes)
+			return RUNHDR_ERR_SLICE_PAGES;
+		bytes += s->top_bytes;
+		pages = bytes / page_bytes + (bytes % page_bytes != 0);
+		if (pages > end - s->first_page)
+			return RUNHDR_ERR_SLICE_PAGES;
+	}
+	for (i = 0; i < h->nslices; i++)
+	{
+		const RunSlice *s = &h->slices[i];
+
+		if (s->fence_len > RUNHDR_MAX_KEY)
+			return RUNHDR_ERR_FENCE_LENGTH;
+		if (i == 0 ? s->fence_len != 0 :
+			runhdr_key_cmp(h->slices[i - 1].fence, h->slices[i - 1].fence_len,
+						   s->fence, s->fence_len) >= 0)
+			return RUNHDR_ERR_FENCE_ORDER;
+	}
+	return RUNHDR_OK;
+}
+
+/* NULL TIDs: strictly ascending by (block, offset), offsets >= 1. */
+static int
+check_nulls(const RunHeader *h)
+{
+	uint64_t	i;
+
+	for (i = 0; i < h->nnulls; i++)
+	{
+		const RunTid *t = &h->nulls[i];
+
+		if (t->offset == 0)
+			return RUNHDR_ERR_NULLS;
+		if (i > 0 && (t->block < t[-1].block ||
+					  (t->block == t[-1].block && t->offset <= t[-1].offset)))
+			return RUNHDR_ERR_NULLS;
+	}
+	return RUNHDR_OK;
+}
+
+/* All of the rules on a header in memory; scratch as check_extents. */
+static int
+check_header(const RunHeader *h, uint32_t nblocks, uint32_t page_bytes,
+			 uint64_t *scratch)
+{
+	int			rc;
+
+	if (page_bytes == 0)
+		return RUNHDR_ERR_ARGS;
+	if ((rc = check_extents(h, nblocks, scratch)) != RUNHDR_OK)
+		return rc;
+	if ((rc = check_slices(h, page_bytes)) != RUNHDR_OK)
+		return rc;
+	return check_nulls(h);
+}
+
+/*
+ * runhdr_check
+ *		Check a header built in memory (see runhdr.h).  Allocates a scratch
+ *		array of nextents u64s from alloc for the overlap test.
+ */
+int
+runhdr_check(const RunHeader *h, uint32_t nblocks, uint32_t page_bytes,
+			 const FstAllocator *alloc)
+{
+	uint64_t   *scratch;
+	int			rc;
+
+	scratch = alloc->alloc(alloc->arg, (size_t) h->nextents * sizeof(uint64_t) + 1);
+	if (scratch == NULL)
+		return RUNHDR_ERR_NOMEM;
+	rc = check_header(h, nblocks, page_bytes, scratch);
+	alloc->free(alloc->arg, scratch);
+	return rc;
+}
+
+/* ---------------------------------------------------------------- encoding */
+
+/*
+ * runhdr_stream_bytes
+ *		The encoded length: fixed part, tables, fences and the NULL TIDs'
+ *		varints; 0 past 4 GB - 1 (the length field is a u32).
+ */
+size_t
+runhdr_stream_bytes(const RunHeader *h)
+{
+	uint64_t	n = RUNHDR_FIXED_BYTES;
+	uint32_t	i;
+	uint64_t	j;
+
+	n += (uint64_t) h->nextents * RUNHDR_EXTENT_BYTES;
+	for (i = 0; i < h->nslices; i++)
+		n += RUNHDR_SLICE_BYTES + h->slices[i].fence_len;
+	for (j = 0; j < h->nnulls; j++)
+	{
+		const RunTid *t = &h->nulls[j];
+		uint32_t	pblock = j ? t[-1].block : 0;
+
+		n += varint_len(t->block - pblock);
+		n += varint_len(j && t->block == pblock ?
+						(uint64_t) (t->offset - t[-1].offset) : t->offset);
+	}
+	return n > UINT32_MAX ? 0 : (size_t) n;
+}
+
+/*
+ * runhdr_chunks_needed
+ *		ceil(stream bytes / cap); 0 if cap is 0 or the stream too long.
+ */
+uint32_t
+runhdr_chunks_needed(const RunHeader *h, size_t cap)
+{
+	size_t		n = runhdr_stream_bytes(h);
+
+	if (cap == 0 || n == 0)
+		return 0;
+	return (uint32_t) (n / cap + (n % cap != 0));
+}
+
+/*
+ * runhdr_encode
+ *		Write h's stream into the chunks (see runhdr.h).  The NULL TIDs'
+ *		coding assumes they ascend, which runhdr_check guarantees.
+ */
+int
+runhdr_encode(const RunHeader *h, size_t cap, uint8_t *const *chunks,
+			  uint32_t nchunks, size_t *lens)
+{
+	ChunkWriter w = {chunks, lens, nchunks, cap, 0, 0, false};
+	size_t		total = runhdr_stream_bytes(h);
+	uint64_t	fence_bytes = 0;
+	uint32_t	i;
+	uint64_t	j;
+
+	if (cap == 0 || total == 0 || nchunks != runhdr_chunks_needed(h, cap))
+		return RUNHDR_ERR_ARGS;
+	for (i = 0; i < h->nslices; i++)
+		fence_bytes += h->slices[i].fence_len;
+
+	cw_uint(&w, RUNHDR_MAGIC, 4);
+	cw_uint(&w, RUNHDR_VERSION, 2);
+	cw_uint(&w, 0, 2);
+	cw_uint(&w, total, 4);
+	cw_uint(&w, h->nextents, 4);
+	cw_uint(&w, h->nslices, 4);
+	cw_uint(&w, h->run_id, 8);
+	cw_uint(&w, h->nnulls, 8);
+	cw_uint(&w, fence_bytes, 4);
+	for (i = 0; i < h->nextents; i++)
+	{
+		cw_uint(&w, h->extents[i].start, 4);
+		cw_uint(&w, h->extents[i].length, 4);
+	}
+	for (i = 0; i < h->nslices; i++)
+	{
+		const RunSlice *s = &h->slices[i];
+
+		cw_uint(&w, s->first_page, 4);
+		cw_uint(&w, s->postings_bytes, 8);
+		cw_uint(&w, s->leaf_bytes, 8);
+		cw_uint(&w, s->top_bytes, 8);
+		cw_uint(&w, s->fence_len, 2);
+		cw_put(&w, s->fence, s->fence_len);
+	}
+	for (j = 0; j < h->nnulls; j++)
+	{
+		const RunTid *t = &h->nulls[j];
+		uint32_t	pblock = j ? t[-1].block : 0;
+
+		cw_varint(&w, t->block - pblock);
+		cw_varint(&w, j && t->block == pblock ?
+				  (uint64_t) (t->offset - t[-1].offset) : t->offset);
+	}
+	if (w.overflow)
+		return RUNHDR_ERR_ARGS;
+	return RUNHDR_OK;
+}
+
+/* ---------------------------------------------------------------- decoding */
+
+/*
+ * runhdr_peek_stream_bytes
+ *		The stream length field of a first chunk (see runhdr.h).
+ */
+uint32_t
+runhdr_peek_stream_bytes(const uint8_t *chunk, size_t len)
+{
+	uint32_t	magic;
+
+	if (len < 12)
+		return 0;
+	magic = (uint32_t) chunk[0] | ((uint32_t) chunk[1] << 8) |
+		((uint32_t) chunk[2] << 16) | ((uint32_t) chunk[3] << 24);
+	if (magic != RUNHDR_MAGIC)
+		return 0;
+	return (uint32_t) chunk[8] | ((uint32_t) chunk[9] << 8) |
+		((uint32_t) chunk[10] << 16) | ((uint32_t) chunk[11] << 24);
+}
+
+/* The fixed part of the stream, as read. */
+typedef struct FixedPart
+{
+	uint64_t	nextents;
+	uint64_t	nslices;
+	uint64_t	run_id;
+	uint64_t	nnulls;
+	uint64_t	fence_bytes;
+} FixedPart;
+
+/*
+ * Phase 1: the chunks' shape (all full but the last, which is not empty),
+ * the fixed part, and the counts against the bytes that follow it.
+ */
+static int
+decode_fixed(ChunkReader *r, size_t cap, FixedPart *f)
+{
+	uint64_t	magic,
+				version,
+				reserved,
+				total,
+				room;
+	uint64_t	sum = 0;
+	uint32_t	i;
+
+	for (i = 0; i < r->nchunks; i++)
+	{
+		if (r->lens[i] > cap || r->lens[i] == 0 ||
+			(i + 1 < r->nchunks && r->lens[i] != cap))
+			return RUNHDR_ERR_LENGTH;
+		sum += r->lens[i];
+	}
+	r->left = sum;
+	if (!cr_uint(r, &magic, 4))
+		return RUNHDR_ERR_TRUNCATED;
+	if (magic != RUNHDR_MAGIC)
+		return RUNHDR_ERR_MAGIC;
+	if (!cr_uint(r, &version, 2) || !cr_uint(r, &reserved, 2) ||
+		!cr_uint(r, &total, 4) || !cr_uint(r, &f->nextents, 4) ||
+		!cr_uint(r, &f->nslices, 4) || !cr_uint(r, &f->run_id, 8) ||
+		!cr_uint(r, &f->nnulls, 8) || !cr_uint(r, &f->fence_bytes, 4))
+		return RUNHDR_ERR_TRUNCATED;
+	if (version != RUNHDR_VERSION || reserved != 0)
+		return RUNHDR_ERR_VERSION;
+	if (total != sum)
+		return RUNHDR_ERR_LENGTH;
+	/* every NULL TID takes at least two bytes */
+	room = r->left;
+	if (f->nnulls > room / 2 ||
+		f->nextents * RUNHDR_EXTENT_BYTES + f->nslices * RUNHDR_SLICE_BYTES +
+		f->fence_bytes + f->nnulls * 2 > room)
+		return RUNHDR_ERR_COUNTS;
+	return RUNHDR_OK;
+}
+
+/* Phase 2: the extent table, with lpage and npages computed. */
+static int
+decode_extents(ChunkReader *r, RunHeader *h)
+{
+	uint64_t	sum = 0;
+	uint32_t	i;
+
+	for (i = 0; i < h->nextents; i++)
+	{
+		uint64_t	start,
+					length;
+
+		if (!cr_uint(r, &start, 4) || !cr_uint(r, &length, 4))
+			return RUNHDR_ERR_TRUNCATED;
+		h->extents[i].start = (uint32_t) start;
+		h->extents[i].length = (uint32_t) length;
+		h->extents[i].lpage = (uint32_t) sum;
+		sum += length;
+		if (sum > UINT32_MAX)
+			return RUNHDR_ERR_EXTENT_RANGE;
+	}
+	h->npages = (uint32_t) sum;
+	return RUNHDR_OK;
+}
+
+/* Phase 3: the slice table; fences are copied to `fences` (fence_bytes). */
+static int
+decode_slices(ChunkReader *r, RunHeader *h, uint8_t *fences,
+			  uint64_t fence_bytes)
+{
+	uint64_t	used = 0;
+	uint32_t	i;
+
+	for (i = 0; i < h->nslices; i++)
+	{
+		RunSlice   *s = &h->slices[i];
+		uint64_t	first,
+					flen;
+
+		if (!cr_uint(r, &first, 4) || !cr_uint(r, &s->postings_bytes, 8) ||
+			!cr_uint(r, &s->leaf_bytes, 8) || !cr_uint(r, &s->top_bytes, 8) ||
+			!cr_uint(r, &flen, 2))
+			return RUNHDR_ERR_TRUNCATED;
+		if (flen > RUNHDR_MAX_KEY)
+			return RUNHDR_ERR_FENCE_LENGTH;
+		if (flen > fence_bytes - used)
+			return RUNHDR_ERR_COUNTS;
+		s->first_page = (uint32_t) first;
+		s->fence_len = (uint16_t) flen;
+		s->fence = fences + used;
+		if (!cr_get(r, fences + used, flen))
+			return RUNHDR_ERR_TRUNCATED;
+		used += flen;
+	}
+	if (used != fence_bytes)
+		return RUNHDR_ERR_COUNTS;
+	return RUNHDR_OK;
+}
+
+/* Phase 4: the NULL TIDs, then nothing may follow. */
+static int
+decode_nulls(ChunkReader *r, RunHeader *h)
+{
+	uint64_t	j;
+
+	for (j = 0; j < h->nnulls; j++)
+	{
+		uint64_t	dblock,
+					off;
+		uint64_t	pblock = j ? h->nulls[j - 1].block : 0;
+
+		if (!cr_varint(r, &dblock) || !cr_varint(r, &off))
+			return RUNHDR_ERR_NULLS;
+		if (dblock > UINT32_MAX - pblock)
+			return RUNHDR_ERR_NULLS;
+		if (j > 0 && dblock == 0)
+		{
+			if (off == 0 || off > (uint64_t) (UINT16_MAX - h->nulls[j - 1].offset))
+				return RUNHDR_ERR_NULLS;
+			off += h->nulls[j - 1].offset;
+		}
+		if (off == 0 || off > UINT16_MAX)
+			return RUNHDR_ERR_NULLS;
+		h->nulls[j].block = (uint32_t) (pblock + dblock);
+		h->nulls[j].offset = (uint16_t) off;
+	}
+	if (r->left != 0)
+		return RUNHDR_ERR_LENGTH;
+	return RUNHDR_OK;
+}
+
+/*
+ * runhdr_decode
+ *		Decode and validate (see runhdr.h): shape and fixed part, one
+ *		allocation laid out as header, slices, extents, NULL TIDs, fence
+ *		bytes; the tables; then the rules of runhdr_check.
+ */
+int
+runhdr_decode(const uint8_t *const *chunks, const size_t *lens,
+			  uint32_t nchunks, size_t cap, uint32_t nblocks,
+			  uint32_t page_bytes, const FstAllocator *alloc,
+			  RunHeader **out)
+{
+	ChunkReader r = {chunks, lens, nchunks, 0, 0, 0};
+	FixedPart	f;
+	RunHeader  *h;
+	uint64_t   *scratch;
+	size_t		size;
+	int			rc;
+
+	*out = NULL;
+	if (chunks == NULL || lens == NULL || nchunks == 0 || cap == 0 ||
+		page_bytes == 0)
+		return RUNHDR_ERR_ARGS;
+	if ((rc = decode_fixed(&r, cap, &f)) != RUNHDR_OK)
+		return rc;
+
+	/* the counts are bounded by the stream length (< 4 GB) now */
+	size = sizeof(RunHeader) + f.nslices * sizeof(RunSlice) +
+		f.nextents * sizeof(RunExtent) + f.nnulls * sizeof(RunTid) +
+		f.fence_bytes;
+	h = alloc->alloc(alloc->arg, size);
+	if (h == NULL)
+		return RUNHDR_ERR_NOMEM;
+	memset(h, 0, sizeof(RunHeader));
+	h->run_id = f.run_id;
+	h->nextents = (uint32_t) f.nextents;
+	h->nslices = (uint32_t) f.nslices;
+	h->nnulls = f.nnulls;
+	h->slices = (RunSlice *) (h + 1);
+	h->extents = (RunExtent *) (h->slices + h->nslices);
+	h->nulls = (RunTid *) (h->extents + h->nextents);
+
+	rc = decode_extents(&r, h);
+	if (rc == RUNHDR_OK)
+		rc = decode_slices(&r, h, (uint8_t *) (h->nulls + h->nnulls),
+						   f.fence_bytes);
+	if (rc == RUNHDR_OK)
+		rc = decode_nulls(&r, h);
+	if (rc == RUNHDR_OK)
+	{
+		scratch = alloc->alloc(alloc->arg, f.nextents * sizeof(uint64_t) + 1);
+		if (scratch == NULL)
+			rc = RUNHDR_ERR_NOMEM;
+		else
+		{
+			rc = check_header(h, nblocks, page_bytes, scratch);
+			alloc->free(alloc->arg, scratch);
+		}
+	}
+	if (rc != RUNHDR_OK)
+	{
+		alloc->free(alloc->arg, h);
+		return rc;
+	}
+	*out = h;
+	return RUNHDR_OK;
+}
+
+/* ----------------------------------------------------------------- lookups */
+
+/*
+ * runhdr_page_block
+ *		Binary search for the last extent starting at or before lpage.
+ */
+bool
+runhdr_page_block(const RunHeader *h, uint32_t lpage, uint32_t *block)
+{
+	uint32_t	lo = 0,
+				hi = h->nextents;
+
+	if (lpage >= h->npages || h->nextents == 0)
+		return false;
+	/* invariant: extents[lo].lpage <= lpage < extents[hi].lpage */
+	while (hi - lo > 1)
+	{
+		uint32_t	mid = lo + (hi - lo) / 2;
+
+		if (h->extents[mid].lpage <= lpage)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	*block = h->extents[lo].start + (lpage - h->extents[lo].lpage);
+	return true;
+}
+
+/*
+ * runhdr_fence_len
+ *		With l the common prefix length of prev and first, first[0..l+1)
+ *		is after prev (prev either ends at l or has a smaller byte there),
+ *		and every shorter prefix of first is a prefix of prev, so not after
+ *		it.
+ */
+size_t
+runhdr_fence_len(const uint8_t *prev, size_t prevlen,
+				 const uint8_t *first, size_t firstlen)
+{
+	size_t		l = 0;
+
+	while (l < prevlen && l < firstlen && prev[l] == first[l])
+		l++;
+	if (l == firstlen || (l < prevlen && prev[l] > first[l]))
+		return 0;
+	return l + 1;
+}
+
+/*
+ * runhdr_slice_for_key
+ *		Binary search for the last slice whose fence is <= key.
+ */
+uint32_t
+runhdr_slice_for_key(const RunHeader *h, const uint8_t *key, size_t len)
+{
+	uint32_t	lo = 0,
+				hi = h->nslices;
+
+	/* slice 0's fence is empty, so <= any key */
+	while (hi - lo > 1)
+	{
+		uint32_t	mid = lo + (hi - lo) / 2;
+		const RunSlice *s = &h->slices[mid];
+
+		if (runhdr_key_cmp(s->fence, s->fence_len, key, len) <= 0)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * runhdr_slice_range
+ *		The slice of lo through the slice of hi; with an exclusive hi equal
+ *		to a fence, the slice below that fence's.
+ */
+uint32_t
+runhdr_slice_range(const RunHeader *h,
+				   const uint8_t *lo, size_t lolen, bool has_lo,
+				   const uint8_t *hi, size_t hilen, bool has_hi,
+				   bool hi_incl, uint32_t *first, uint32_t *last)
+{
+	uint32_t	a = 0,
+				b;
+
+	if (h->nslices == 0)
+		return 0;
+	b = h->nslices - 1;
+	if (has_lo)
+		a = runhdr_slice_for_key(h, lo, lolen);
+	if (has_hi)
+	{
+		int			c;
+
+		if (has_lo)
+		{
+			c = runhdr_key_cmp(lo, lolen, hi, hilen);
+			if (c > 0 || (c == 0 && !hi_incl))
+				return 0;
+		}
+		if (!hi_incl && hilen == 0)
+			return 0;
+		b = runhdr_slice_for_key(h, hi, hilen);
+		if (!hi_incl &&
+			runhdr_key_cmp(h->slices[b].fence, h->slices[b].fence_len,
+						   hi, hilen) == 0)
+			b--;				/* b > 0: slice 0's fence is empty */
+		if (b < a)
+			return 0;
+	}
+	*first = a;
+	*last = b;
+	return b - a + 1;
+}
