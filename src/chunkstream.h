@@ -98,10 +98,10 @@ varint_len(uint64_t v)
 	return n;
 }
 
-static inline void
-cw_varint(ChunkWriter *w, uint64_t v)
+/* Write v as a varint at b (room for 10 bytes); returns its length. */
+static inline size_t
+varint_put(uint8_t *b, uint64_t v)
 {
-	uint8_t		b[10];
 	size_t		n = 0;
 
 	while (v >= 0x80)
@@ -110,7 +110,45 @@ cw_varint(ChunkWriter *w, uint64_t v)
 		v >>= 7;
 	}
 	b[n++] = (uint8_t) v;
-	cw_put(w, b, n);
+	return n;
+}
+
+/*
+ * Read a varint from p[*off..len) and advance *off; false (with *off
+ * unspecified) if it runs past len, has more than 64 bits, or is not in
+ * its shortest form.
+ */
+static inline bool
+varint_get(const uint8_t *p, size_t len, size_t *off, uint64_t *v)
+{
+	uint64_t	x = 0;
+	int			shift = 0;
+
+	while (*off < len)
+	{
+		uint8_t		b = p[(*off)++];
+
+		if (shift == 63 && b > 1)
+			return false;
+		x |= (uint64_t) (b & 0x7f) << shift;
+		if (!(b & 0x80))
+		{
+			if (b == 0 && shift > 0)
+				return false;
+			*v = x;
+			return true;
+		}
+		shift += 7;
+	}
+	return false;
+}
+
+static inline void
+cw_varint(ChunkWriter *w, uint64_t v)
+{
+	uint8_t		b[10];
+
+	cw_put(w, b, varint_put(b, v));
 }
 
 /* Take n bytes (dst may be NULL to skip); false if the stream ends first. */
