@@ -278,7 +278,8 @@ encode_args_ok(const DeadPair *pairs, size_t n, size_t cap)
 static uint32_t
 head_chunks(uint32_t ndata, size_t cap)
 {
-	uint64_t	bytes = DEADLIST_HEAD_FIXED + (uint64_t) DEADLIST_INDEX_BYTES * ndata;
+	uint64_t	bytes = DEADLIST_HEAD_FIXED +
+		(uint64_t) DEADLIST_INDEX_BYTES * ndata;
 
 	return (uint32_t) (bytes / cap + (bytes % cap != 0));
 }
@@ -345,21 +346,22 @@ deadlist_encode(const DeadPair *pairs, size_t n, size_t cap,
 	w.lens = lens;
 	w.nchunks = nhead;
 	w.cap = cap;
-	cw_uint(&w, DEADLIST_MAGIC, 4);
-	cw_uint(&w, DEADLIST_VERSION, 2);
-	cw_uint(&w, 0, 2);
-	cw_uint(&w, DEADLIST_HEAD_FIXED + (uint64_t) DEADLIST_INDEX_BYTES * ndata, 4);
-	cw_uint(&w, ndata, 4);
-	cw_uint(&w, n, 8);
+	chunkstream_put_uint(&w, DEADLIST_MAGIC, 4);
+	chunkstream_put_uint(&w, DEADLIST_VERSION, 2);
+	chunkstream_put_uint(&w, 0, 2);
+	chunkstream_put_uint(&w, DEADLIST_HEAD_FIXED +
+						 (uint64_t) DEADLIST_INDEX_BYTES * ndata, 4);
+	chunkstream_put_uint(&w, ndata, 4);
+	chunkstream_put_uint(&w, n, 8);
 	for (ci = nhead; ci < nchunks; ci++)
 	{
 		size_t		off = 0;
 		DeadPair	first;
 
 		(void) pair_get(chunks[ci], lens[ci], &off, NULL, &first);
-		cw_uint(&w, first.ordinal, 8);
-		cw_uint(&w, first.block, 4);
-		cw_uint(&w, first.offset, 2);
+		chunkstream_put_uint(&w, first.ordinal, 8);
+		chunkstream_put_uint(&w, first.block, 4);
+		chunkstream_put_uint(&w, first.offset, 2);
 	}
 	return w.overflow ? DEADLIST_ERR_ARGS : DEADLIST_OK;
 }
@@ -398,13 +400,15 @@ decode_head(const uint8_t *const *chunks, const size_t *lens,
 			return DEADLIST_ERR_LENGTH;
 		r.left += lens[i];
 	}
-	if (!cr_uint(&r, &magic, 4))
+	if (!chunkstream_get_uint(&r, &magic, 4))
 		return DEADLIST_ERR_TRUNCATED;
 	if (magic != DEADLIST_MAGIC)
 		return DEADLIST_ERR_MAGIC;
-	if (!cr_uint(&r, &version, 2) || !cr_uint(&r, &reserved, 2) ||
-		!cr_uint(&r, &f->head_bytes, 4) || !cr_uint(&r, &f->ndata, 4) ||
-		!cr_uint(&r, &f->npairs, 8))
+	if (!chunkstream_get_uint(&r, &version, 2) ||
+		!chunkstream_get_uint(&r, &reserved, 2) ||
+		!chunkstream_get_uint(&r, &f->head_bytes, 4) ||
+		!chunkstream_get_uint(&r, &f->ndata, 4) ||
+		!chunkstream_get_uint(&r, &f->npairs, 8))
 		return DEADLIST_ERR_TRUNCATED;
 	if (version != DEADLIST_VERSION || reserved != 0)
 		return DEADLIST_ERR_VERSION;
@@ -437,15 +441,16 @@ decode_index(const uint8_t *const *chunks, const size_t *lens,
 	ChunkReader r = {chunks, lens, f->nhead, 0, 0, f->head_bytes};
 	uint64_t	i;
 
-	(void) cr_get(&r, NULL, DEADLIST_HEAD_FIXED);
+	(void) chunkstream_get(&r, NULL, DEADLIST_HEAD_FIXED);
 	for (i = 0; i < f->ndata; i++)
 	{
 		uint64_t	ord,
 					blk,
 					off;
 
-		if (!cr_uint(&r, &ord, 8) || !cr_uint(&r, &blk, 4) ||
-			!cr_uint(&r, &off, 2))
+		if (!chunkstream_get_uint(&r, &ord, 8) ||
+			!chunkstream_get_uint(&r, &blk, 4) ||
+			!chunkstream_get_uint(&r, &off, 2))
 			return DEADLIST_ERR_TRUNCATED;
 		index[i].ordinal = ord;
 		index[i].block = (uint32_t) blk;

@@ -158,7 +158,8 @@ check_slices(const RunHeader *h, uint32_t page_bytes)
 	for (i = 0; i < h->nslices; i++)
 	{
 		const RunSlice *s = &h->slices[i];
-		uint64_t	end = i + 1 < h->nslices ? h->slices[i + 1].first_page : h->npages;
+		uint64_t	end = i + 1 < h->nslices ?
+			h->slices[i + 1].first_page : h->npages;
 		uint64_t	bytes;
 		uint64_t	pages;
 
@@ -305,38 +306,38 @@ runhdr_encode(const RunHeader *h, size_t cap, uint8_t *const *chunks,
 	for (i = 0; i < h->nslices; i++)
 		fence_bytes += h->slices[i].fence_len;
 
-	cw_uint(&w, RUNHDR_MAGIC, 4);
-	cw_uint(&w, RUNHDR_VERSION, 2);
-	cw_uint(&w, 0, 2);
-	cw_uint(&w, total, 4);
-	cw_uint(&w, h->nextents, 4);
-	cw_uint(&w, h->nslices, 4);
-	cw_uint(&w, h->run_id, 8);
-	cw_uint(&w, h->nnulls, 8);
-	cw_uint(&w, fence_bytes, 4);
+	chunkstream_put_uint(&w, RUNHDR_MAGIC, 4);
+	chunkstream_put_uint(&w, RUNHDR_VERSION, 2);
+	chunkstream_put_uint(&w, 0, 2);
+	chunkstream_put_uint(&w, total, 4);
+	chunkstream_put_uint(&w, h->nextents, 4);
+	chunkstream_put_uint(&w, h->nslices, 4);
+	chunkstream_put_uint(&w, h->run_id, 8);
+	chunkstream_put_uint(&w, h->nnulls, 8);
+	chunkstream_put_uint(&w, fence_bytes, 4);
 	for (i = 0; i < h->nextents; i++)
 	{
-		cw_uint(&w, h->extents[i].start, 4);
-		cw_uint(&w, h->extents[i].length, 4);
+		chunkstream_put_uint(&w, h->extents[i].start, 4);
+		chunkstream_put_uint(&w, h->extents[i].length, 4);
 	}
 	for (i = 0; i < h->nslices; i++)
 	{
 		const RunSlice *s = &h->slices[i];
 
-		cw_uint(&w, s->first_page, 4);
-		cw_uint(&w, s->postings_bytes, 8);
-		cw_uint(&w, s->leaf_bytes, 8);
-		cw_uint(&w, s->top_bytes, 8);
-		cw_uint(&w, s->fence_len, 2);
-		cw_put(&w, s->fence, s->fence_len);
+		chunkstream_put_uint(&w, s->first_page, 4);
+		chunkstream_put_uint(&w, s->postings_bytes, 8);
+		chunkstream_put_uint(&w, s->leaf_bytes, 8);
+		chunkstream_put_uint(&w, s->top_bytes, 8);
+		chunkstream_put_uint(&w, s->fence_len, 2);
+		chunkstream_put(&w, s->fence, s->fence_len);
 	}
 	for (j = 0; j < h->nnulls; j++)
 	{
 		const RunTid *t = &h->nulls[j];
 		uint32_t	pblock = j ? t[-1].block : 0;
 
-		cw_varint(&w, t->block - pblock);
-		cw_varint(&w, j && t->block == pblock ?
+		chunkstream_put_varint(&w, t->block - pblock);
+		chunkstream_put_varint(&w, j && t->block == pblock ?
 				  (uint64_t) (t->offset - t[-1].offset) : t->offset);
 	}
 	if (w.overflow)
@@ -398,14 +399,18 @@ decode_fixed(ChunkReader *r, size_t cap, FixedPart *f)
 		sum += r->lens[i];
 	}
 	r->left = sum;
-	if (!cr_uint(r, &magic, 4))
+	if (!chunkstream_get_uint(r, &magic, 4))
 		return RUNHDR_ERR_TRUNCATED;
 	if (magic != RUNHDR_MAGIC)
 		return RUNHDR_ERR_MAGIC;
-	if (!cr_uint(r, &version, 2) || !cr_uint(r, &reserved, 2) ||
-		!cr_uint(r, &total, 4) || !cr_uint(r, &f->nextents, 4) ||
-		!cr_uint(r, &f->nslices, 4) || !cr_uint(r, &f->run_id, 8) ||
-		!cr_uint(r, &f->nnulls, 8) || !cr_uint(r, &f->fence_bytes, 4))
+	if (!chunkstream_get_uint(r, &version, 2) ||
+		!chunkstream_get_uint(r, &reserved, 2) ||
+		!chunkstream_get_uint(r, &total, 4) ||
+		!chunkstream_get_uint(r, &f->nextents, 4) ||
+		!chunkstream_get_uint(r, &f->nslices, 4) ||
+		!chunkstream_get_uint(r, &f->run_id, 8) ||
+		!chunkstream_get_uint(r, &f->nnulls, 8) ||
+		!chunkstream_get_uint(r, &f->fence_bytes, 4))
 		return RUNHDR_ERR_TRUNCATED;
 	if (version != RUNHDR_VERSION || reserved != 0)
 		return RUNHDR_ERR_VERSION;
@@ -432,7 +437,8 @@ decode_extents(ChunkReader *r, RunHeader *h)
 		uint64_t	start,
 					length;
 
-		if (!cr_uint(r, &start, 4) || !cr_uint(r, &length, 4))
+		if (!chunkstream_get_uint(r, &start, 4) ||
+			!chunkstream_get_uint(r, &length, 4))
 			return RUNHDR_ERR_TRUNCATED;
 		h->extents[i].start = (uint32_t) start;
 		h->extents[i].length = (uint32_t) length;
@@ -459,9 +465,11 @@ decode_slices(ChunkReader *r, RunHeader *h, uint8_t *fences,
 		uint64_t	first,
 					flen;
 
-		if (!cr_uint(r, &first, 4) || !cr_uint(r, &s->postings_bytes, 8) ||
-			!cr_uint(r, &s->leaf_bytes, 8) || !cr_uint(r, &s->top_bytes, 8) ||
-			!cr_uint(r, &flen, 2))
+		if (!chunkstream_get_uint(r, &first, 4) ||
+			!chunkstream_get_uint(r, &s->postings_bytes, 8) ||
+			!chunkstream_get_uint(r, &s->leaf_bytes, 8) ||
+			!chunkstream_get_uint(r, &s->top_bytes, 8) ||
+			!chunkstream_get_uint(r, &flen, 2))
 			return RUNHDR_ERR_TRUNCATED;
 		if (flen > RUNHDR_MAX_KEY)
 			return RUNHDR_ERR_FENCE_LENGTH;
@@ -470,7 +478,7 @@ decode_slices(ChunkReader *r, RunHeader *h, uint8_t *fences,
 		s->first_page = (uint32_t) first;
 		s->fence_len = (uint16_t) flen;
 		s->fence = fences + used;
-		if (!cr_get(r, fences + used, flen))
+		if (!chunkstream_get(r, fences + used, flen))
 			return RUNHDR_ERR_TRUNCATED;
 		used += flen;
 	}
@@ -491,7 +499,7 @@ decode_nulls(ChunkReader *r, RunHeader *h)
 					off;
 		uint64_t	pblock = j ? h->nulls[j - 1].block : 0;
 
-		if (!cr_varint(r, &dblock) || !cr_varint(r, &off))
+		if (!chunkstream_get_varint(r, &dblock) || !chunkstream_get_varint(r, &off))
 			return RUNHDR_ERR_NULLS;
 		if (dblock > UINT32_MAX - pblock)
 			return RUNHDR_ERR_NULLS;
