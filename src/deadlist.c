@@ -740,6 +740,18 @@ deadlist_cursor_seek(DeadCursor *c, uint64_t ordinal)
 }
 
 /*
+ * deadlist_cursor_next
+ *		One step; past the end it stays there.
+ */
+bool
+deadlist_cursor_next(DeadCursor *c)
+{
+	if (c->valid)
+		cursor_step(c);
+	return c->valid;
+}
+
+/*
  * deadlist_cursor_is_dead
  *		To the first pair >= the query; dead if that is the query.
  */

@@ -181,6 +181,15 @@ extern void deadlist_cursor_init(DeadCursor *c, const DeadList *list);
 extern bool deadlist_cursor_seek(DeadCursor *c, uint64_t ordinal);
 
 /*
+ * Pass the cursor's pair (c->cur, if c->valid) and move to the next one.
+ * With deadlist_cursor_seek this reads the pairs of an ordinal range in
+ * order, e.g. for a backward scan's batch: seek to the batch's lowest
+ * ordinal, collect the pairs up to its highest, test against those.
+ * Returns c->valid.
+ */
+extern bool deadlist_cursor_next(DeadCursor *c);
+
+/*
  * Is (ordinal, block, offset) dead?  Moves the cursor to the first pair
  * at or after the query.  Queries in ascending (ordinal, TID) order -- a
  * forward scan's ordinals, each key's postings in TID order -- cost O(1)

@@ -101,6 +101,24 @@ check_reads(const DeadList *l, const uint8_t *data, size_t size)
 								pairs[i].offset)))
 			fail("a pair of the list is not dead");
 
+	/* seek + next from the middle reads the pairs that follow, in order */
+	if (l->npairs > 0)
+	{
+		uint64_t	from = l->npairs / 2;
+
+		deadlist_cursor_seek(&c, pairs[from].ordinal);
+		while (from > 0 && pairs[from - 1].ordinal == pairs[from].ordinal)
+			from--;
+		for (i = from; i < l->npairs; i++)
+		{
+			if (!c.valid || deadlist_pair_cmp(&c.cur, &pairs[i]) != 0)
+				fail("seek and next");
+			deadlist_cursor_next(&c);
+		}
+		if (c.valid)
+			fail("next past the last pair");
+	}
+
 	/* queries from the input, in input order (ascending or not) */
 	deadlist_cursor_init(&c, l);
 	for (k = 0; k + 8 <= size && k < 240; k += 3)

@@ -270,6 +270,28 @@ test_cursor(void)
 			}
 		}
 
+		/* ranges read by seek + next, as a backward batch would */
+		for (k = 0; k < 50; k++)
+		{
+			uint64_t	lo = rndn(maxord + 2),
+						hi = lo + rndn(10);
+			DeadPair	s = {lo, 0, 0};
+			size_t		at = lower_bound(p, n, &s);
+			bool		ok = true;
+
+			deadlist_cursor_seek(&c, lo);
+			while (c.valid && c.cur.ordinal <= hi)
+			{
+				ok &= at < n && deadlist_pair_cmp(&c.cur, &p[at]) == 0;
+				at++;
+				deadlist_cursor_next(&c);
+			}
+			ok &= at == n || p[at].ordinal > hi;
+			ok &= c.valid == (at < n);
+			CHECK(ok, "pairs of ordinals %llu..%llu by seek and next",
+				  (unsigned long long) lo, (unsigned long long) hi);
+		}
+
 		/* random queries and seeks in any order */
 		for (k = 0; k < 600; k++)
 		{
