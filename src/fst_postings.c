@@ -526,6 +526,9 @@ fst_postings_seek_group(FstPostings *p, FstPostingsGroup *grp,
 	it->end = grp->end;
 	if (r == 1)
 	{
+		/* like a list's count below: never more TIDs than the image has */
+		if (p->ntids == 0)
+			return set_error(p->errmsg, "postings list count out of range");
 		it->block = (uint32_t) tid.bi_hi << 16 | tid.bi_lo;
 		it->offset = tid.offset;
 		it->count = 1;
