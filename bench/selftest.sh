@@ -9,6 +9,10 @@
 # directory, then checks that results.md has every expected table and row,
 # that no measurement failed, that every index answered like a seq scan,
 # and that every plot is a non-empty PNG.  No timing is asserted.
+# Then runs `bench/concurrency.sh --quick` on 3,000 paths with 1 s runs and
+# checks its results.md (a row with a TPS for every mix, client count and
+# index, a memkv/btree ratio for every memkv row, no failed run, every
+# inserted key new) and its plot.
 # Prints "N passed, M failed" and exits non-zero on any failure.
 
 set -euo pipefail
@@ -142,5 +146,55 @@ if grep -q '^| memkv | ok |' "$MD"; then
 else
 	echo "# memkv was not measured: $(grep '^| memkv |' "$MD" || true)"
 fi
+
+# ---------------------------------------------------------------- concurrency.sh
+
+COUT=$TMP/conc
+echo "# bench/concurrency.sh --quick (tiny) into $COUT"
+if bash "$BENCH_DIR/concurrency.sh" --quick --keys 3000 --duration 1 \
+	--clients "1 4" --freeze-runs --stripes "2" --out "$COUT" \
+	>"$TMP/conc.log" 2>&1; then
+	ok "concurrency.sh exits 0"
+else
+	not_ok "concurrency.sh exits 0"
+	tail -30 "$TMP/conc.log"
+fi
+CMD=$COUT/results.md
+check "concurrency: results.md exists" test -s "$CMD"
+for key in date command "server settings" "memkv settings" "stripes (M2)"; do
+	check "concurrency: header '$key'" grep -qF "| $key |" "$CMD"
+done
+# conc_row MIX CLIENTS KIND: the row of KIND at CLIENTS in MIX's table has
+# a TPS and, for memkv, a ratio to btree.
+conc_row()
+{
+	sed -n "/^## $1/,/^## /p" "$CMD" | awk -F'|' -v c="$2" -v k="$3" '
+		$2 == " " c " " && $3 == " " k " " {
+			found = 1
+			if ($4 !~ /^ [0-9][0-9,.]* $/) bad = 1
+			if (k != "btree" && $5 !~ /^ \*\*[0-9]+\.[0-9]+\*\*/) bad = 1
+		}
+		END { exit !(found && !bad) }'
+}
+for mix in mixed read insert; do
+	for c in 1 4; do
+		for kind in btree memkv; do
+			check "concurrency: $mix, $c clients, $kind has a TPS" conc_row "$mix" "$c" "$kind"
+		done
+		[ "$mix" = read ] && continue
+		check "concurrency: $mix, $c clients, memkv-f100k has a TPS" \
+			conc_row "$mix" "$c" memkv-f100k
+	done
+done
+# memkv.freeze_threshold = 0: the plain memkv index must never freeze.
+check "concurrency: no background freeze with threshold 0" \
+	awk -F'\t' '$3 == "memkv" && $10 != "0" { bad = 1 } END { exit bad }' "$COUT/raw.tsv"
+check "concurrency: no failed run" \
+	bash -c "! grep -qE 'pgbench failed|does not use|were not new' '$COUT/notes.txt'"
+check "concurrency: stripes measured or n/a" \
+	grep -qE '^\| stripes \(M2\) \| (measured|n/a)' "$CMD"
+check "concurrency: plot is a PNG" \
+	bash -c "test -s '$COUT/concurrency_tps.png' && file -b '$COUT/concurrency_tps.png' | grep -q '^PNG image data'"
+
 echo "$PASSED passed, $FAILED failed"
 [ "$FAILED" = 0 ]
