@@ -50,7 +50,7 @@ set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$BENCH_DIR/.." && pwd)
-CMDLINE="bash bench/concurrency.sh $*"
+CMDLINE="bash bench/concurrency.sh$(printf ' %q' "$@")"
 
 QUICK=0
 KEYS=

@@ -149,7 +149,7 @@ def write_md(res):
                     if kind != "btree" else ""
                 out.append(
                     f"| {c} | {kind} | {tps_s} | {ratio} "
-                    f"| {fmt(median([r['p50_ms'] for r in runs]), 2)} "
+                    f"| {fmt(median([r['p50_ms'] for r in runs]), 3)} "
                     f"| {fmt(median([r['p99_ms'] for r in runs]), 2)} "
                     f"| {fmt(median([r['load1'] for r in runs]), 1)} | {freezes} |")
         out.append("")
@@ -185,11 +185,11 @@ def plot(res):
           f'set multiplot layout 1,{n} title "TPS against clients: memkv and '
           f'btree, {res.meta.get("keys", "?")} Debian paths ({res.meta.get("date", "")})"',
           "set logscale x 2", f"set xtics ({xt})", "set grid",
-          "set xlabel \"clients\"", "set ylabel \"TPS\"", "set yrange [0:*]",
+          "set ylabel \"TPS\"", "set yrange [0:*]",
           "set key below", f"set xrange [{min(res.clients or [1]) / 1.4}:"
           f"{max(res.clients or [1]) * 1.4}]"]
     for mix in res.mixes:
-        gp.append(f'set title "{mix}"')
+        gp.append(f'set title "{mix}: TPS against clients"')
         parts = [f'"concurrency_tps.dat" index {i} using 1:2 '
                  f'with linespoints lw 2 pt 7 title "{kind}"'
                  for i, kind in blocks[mix]]
