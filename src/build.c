@@ -46,6 +46,8 @@
 #include "keysort.h"
 #include "memkv.h"
 #include "page.h"
+#include "runwrite.h"
+#include "source.h"
 
 #define MEMKV_BUILD_PHASE_SCAN		2
 #define MEMKV_BUILD_PHASE_SORT		3

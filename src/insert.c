@@ -15,6 +15,7 @@
 
 #include "build.h"
 #include "delta.h"
+#include "freeze.h"
 #include "memkv.h"
 #include "page.h"
 

@@ -33,12 +33,6 @@
 #include "pg_compat.h"
 
 /*
- * For MemkvMetaPageData in the frozen layer's and the freeze's prototypes
- * below, until they move to their own headers; then this goes.
- */
-#include "page.h"
-
-/*
  * Strategy numbers: btree's 1..5 so the planner can map the opfamily to
  * btree's for ordering, plus 6 for ^@ (starts_with).
  */
@@ -96,7 +90,7 @@ typedef struct MemkvEntry
 
 	/*
 	 * A copy of the frozen run (instance, start, epoch) in the arena, so
-	 * scans read it without the buffer manager (frozen.c).  Built and
+	 * scans read it without the buffer manager (runcopy.c).  Built and
 	 * freed under the entry lock held exclusively; read under it shared.
 	 */
 	ArenaPtr	run_copy;
@@ -153,8 +147,9 @@ typedef struct MemkvBounds
 
 /*
  * A source: keys in order with their TIDs, collected from one layer (a
- * delta tree, the log or the frozen run's FST) for merging.  memkv 1.x
- * called it a "run"; that word now means only a frozen run in the index.
+ * delta tree, the log or the frozen run's FST) for merging (source.c).
+ * memkv 1.x called it a "run"; that word now means only a frozen run in
+ * the index.
  */
 typedef struct MemkvSourceKey
 {
@@ -178,31 +173,6 @@ typedef struct MemkvSource
 	Size		maxtids;
 	bool		stopped;		/* collection ended early: more may follow */
 } MemkvSource;
-
-/*
- * Where a frozen layer's keys go as they are collected: add() receives
- * each key with all its TIDs; ntids counts the TIDs given so far (the
- * collection stops at a key boundary once it reaches the target, and then
- * sets stopped).
- */
-typedef struct MemkvKeySink
-{
-	void		(*add) (void *arg, const uint8 *key, Size keylen,
-						const ItemPointerData *tids, uint64 ntids);
-	void	   *arg;
-	uint64		ntids;
-	bool		stopped;
-} MemkvKeySink;
-
-/* The opened frozen layer of an index (see frozen.c). */
-typedef struct MemkvFrozen MemkvFrozen;
-
-/*
- * Where a scan's walk of a frozen run stopped, kept from one batch to the
- * next so that the next batch continues there instead of seeking (see
- * frozen.c).
- */
-typedef struct MemkvFrozenPos MemkvFrozenPos;
 
 /* One TID of a batch, with the key it was found under. */
 typedef struct MemkvBatchItem
@@ -244,7 +214,8 @@ typedef struct MemkvScanOpaqueData
 	IndexTuple	last_itup;		/* for index-only scans: a NULL key's */
 	char	   *itup_buf;		/* ... or a key's, formed in place */
 	Size		itup_size;
-	MemkvFrozenPos *frozen_pos; /* where the last batch's frozen walk stopped */
+	struct MemkvFrozenPos *frozen_pos;	/* where the last batch's frozen
+											 * walk stopped (runread.c) */
 	struct MemkvLogDelta *log_delta;	/* the delta read from the log (scan.c) */
 } MemkvScanOpaqueData;
 
@@ -287,71 +258,6 @@ extern Size memkv_arena_bytes_used(void);
 extern ArenaPtr memkv_arena_alloc_big(Size size);
 extern void memkv_arena_free_big(ArenaPtr p, Size size);
 
-/* frozen.c */
-extern void memkv_source_init(MemkvSource *run);
-extern void memkv_source_reset(MemkvSource *run);
-extern void memkv_source_reserve_tids(MemkvSource *run, uint64 more);
-extern void memkv_source_free(MemkvSource *run);
-extern void memkv_source_add(MemkvSource *run, const uint8 *key, Size keylen,
-						  const ItemPointerData *tids, uint64 ntids);
-extern void memkv_source_collect_art(MemkvSource *run, const ArtTree *tree,
-								  const ArtBound *lower, const ArtBound *upper,
-								  bool backward, int target);
-extern void memkv_source_collect_run(MemkvSource *run, const MemkvSource *src,
-								  const ArtBound *lower, const ArtBound *upper,
-								  bool backward, int target);
-extern MemkvFrozen *memkv_frozen_open(Relation index,
-									  const MemkvMetaPageData *meta,
-									  MemkvEntry *entry);
-extern bool memkv_run_copy_wanted(MemkvEntry *entry,
-									  const MemkvMetaPageData *meta);
-extern void memkv_run_copy_build(Relation index, MemkvEntry *entry,
-									 const MemkvMetaPageData *meta);
-extern void memkv_run_copy_free(MemkvEntry *entry);
-extern bool memkv_run_kb_wanted(MemkvEntry *entry,
-								   const MemkvMetaPageData *meta);
-extern uint8 *memkv_frozen_fst_copy(MemkvEntry *entry,
-									const MemkvMetaPageData *meta);
-extern uint8 *memkv_run_kb_make(Relation index, const uint8 *fst,
-								   Size fst_size, Size *size);
-extern void memkv_run_kb_install(MemkvEntry *entry,
-									const MemkvMetaPageData *meta,
-									uint8 *image, Size size);
-extern void memkv_frozen_close(MemkvFrozen *frozen);
-extern bool memkv_frozen_checksum_ok(Relation index,
-									 const MemkvMetaPageData *meta);
-extern void memkv_frozen_collect_to(MemkvFrozen *frozen, MemkvKeySink *sink,
-									const ArtBound *lower,
-									const ArtBound *upper, bool backward,
-									int target, MemkvFrozenPos *pos,
-									bool resume);
-extern MemkvFrozenPos *memkv_frozen_pos_create(void);
-extern void memkv_frozen_pos_forget(MemkvFrozenPos *pos);
-extern void memkv_frozen_pos_free(MemkvFrozenPos *pos);
-extern void memkv_frozen_collect(MemkvFrozen *frozen, MemkvSource *run,
-								 const ArtBound *lower, const ArtBound *upper,
-								 bool backward, int target);
-extern uint64 memkv_frozen_nulls(MemkvFrozen *frozen, MemkvSource *run);
-extern bool memkv_frozen_check(MemkvFrozen *frozen, char *errbuf);
-
-/* Streams a new frozen layer into memory, then into pages. */
-typedef struct MemkvFrozenWriter MemkvFrozenWriter;
-extern MemkvFrozenWriter *memkv_frozen_writer_begin(void);
-extern void memkv_frozen_writer_collect_keys(MemkvFrozenWriter *w);
-extern void memkv_frozen_writer_install_cache(MemkvFrozenWriter *w,
-											  MemkvEntry *entry,
-											  const MemkvMetaPageData *meta);
-extern void memkv_frozen_writer_add(MemkvFrozenWriter *w, const uint8 *key,
-									Size keylen, ItemPointerData *tids,
-									uint64 ntids);
-extern void memkv_frozen_writer_add_nulls(MemkvFrozenWriter *w,
-										  ItemPointerData *tids,
-										  uint64 ntids);
-extern void memkv_frozen_writer_finish(MemkvFrozenWriter *w, Relation index,
-									   uint32 epoch, MemkvMetaPageData *meta,
-									   bool reserve);
-extern void memkv_sort_tids(ItemPointerData *tids, uint64 *ntids);
-
 /* sqlfuncs.c */
 
 /* What a SQL function's caller must be allowed to do with the table. */
@@ -375,18 +281,6 @@ typedef enum MemkvFreezeTrigger
 	MEMKV_TRIGGER_VACUUM_CLEANUP,	/* amvacuumcleanup, no bulkdelete ran */
 	MEMKV_TRIGGER_INSERT		/* an insert into a temp index (its owner) */
 } MemkvFreezeTrigger;
-
-/* freeze.c */
-extern void memkv_delete_page(Relation index, Buffer buf);
-extern void memkv_read_log_run(Relation index, const MemkvMetaPageData *meta,
-							   MemkvSource *run, MemkvSource *nulls,
-							   BlockNumber *end_blkno,
-							   OffsetNumber *end_offset);
-extern void memkv_freeze_index(Relation index,
-							   IndexBulkDeleteCallback dead,
-							   void *dead_state,
-							   IndexBulkDeleteResult *stats,
-							   MemkvFreezeTrigger trigger);
 
 /* worker.c */
 extern bool memkv_maybe_request_freeze(Relation index, MemkvEntry *entry);

@@ -32,6 +32,9 @@
 #include "memkv.h"
 #include "delta.h"
 #include "page.h"
+#include "runcopy.h"
+#include "runread.h"
+#include "source.h"
 
 #define MEMKV_FIRST_BATCH	32
 #define MEMKV_MAX_BATCH		1024

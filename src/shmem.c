@@ -28,6 +28,7 @@
 #include "memkv.h"
 #include "delta.h"
 #include "memkv_guc.h"
+#include "runcopy.h"
 
 MemkvShared *memkv_shared = NULL;
 

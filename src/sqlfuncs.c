@@ -34,6 +34,9 @@
 #include "delta.h"
 #include "page.h"
 #include "stats.h"
+#include "runcopy.h"
+#include "runread.h"
+#include "source.h"
 
 PG_FUNCTION_INFO_V1(memkv_state);
 PG_FUNCTION_INFO_V1(memkv_verify);

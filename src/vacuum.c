@@ -18,6 +18,7 @@
 #include "utils/rel.h"
 
 #include "delta.h"
+#include "freeze.h"
 #include "memkv.h"
 #include "page.h"
 

@@ -43,6 +43,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "freeze.h"
 #include "memkv.h"
 #include "delta.h"
 #include "memkv_guc.h"

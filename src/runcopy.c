@@ -1,0 +1,352 @@
+/*-------------------------------------------------------------------------
+ *
+ * runcopy.c
+ *	  The shared-memory copy of the frozen run and its key blocks: the
+ *	  scan accelerator of memkv 1.x.  Whether one is wanted, building it
+ *	  (a whole-run read checked against the run's CRC), making and
+ *	  installing key blocks, freeing both; and memkv_verify's checksum
+ *	  check, which reads the run the same way.
+ *
+ * The copy and key blocks live in the arena, named by the entry's run_copy*
+ * and run_kb* fields, and take at most half of it (the delta trees need
+ * the rest).  They are built and freed under the entry lock held
+ * exclusively and read under it shared; key blocks are made in backend
+ * memory with no lock held (memkv_run_kb_make), then installed.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xlog.h"
+#include "miscadmin.h"
+#include "port/pg_crc32c.h"
+#include "storage/bufmgr.h"
+#include "utils/rel.h"
+
+#include "fst.h"
+#include "keyblocks.h"
+#include "memkv.h"
+#include "page.h"
+#include "runcopy.h"
+#include "runpages.h"
+#include "runread.h"
+
+/*
+ * Would a copy of the frozen run in shared memory help this scan?  True if
+ * the index has a run and the entry holds no copy of it yet (and none
+ * failed for lack of room).  Caller holds the entry lock.
+ */
+bool
+memkv_run_copy_wanted(MemkvEntry *entry, const MemkvMetaPageData *meta)
+{
+	if (meta->frozen_start == InvalidBlockNumber)
+		return false;
+	if (entry->run_copy_instance == meta->instance_id &&
+		entry->run_copy_epoch == meta->frozen_epoch &&
+		entry->run_copy_start == meta->frozen_start)
+		return entry->run_copy == ARENA_NULL && !entry->run_copy_failed;
+	return true;
+}
+
+/* Free the entry's copy of a frozen run.  Entry lock held exclusively. */
+void
+memkv_run_copy_free(MemkvEntry *entry)
+{
+	if (entry->run_copy != ARENA_NULL)
+		memkv_arena_free_big(entry->run_copy, entry->run_copy_bytes);
+	if (entry->run_kb != ARENA_NULL)
+		memkv_arena_free_big(entry->run_kb, entry->run_kb_bytes);
+	entry->run_kb = ARENA_NULL;
+	entry->run_kb_bytes = 0;
+	entry->run_kb_failed = false;
+	entry->run_copy = ARENA_NULL;
+	entry->run_copy_bytes = 0;
+	entry->run_copy_instance = 0;
+	entry->run_copy_epoch = 0;
+	entry->run_copy_start = InvalidBlockNumber;
+	entry->run_copy_failed = false;
+}
+
+/*
+ * Read the whole byte stream of the run `meta` describes, page by page,
+ * copying it to `dst` unless that is NULL, and check it against the run's
+ * checksum.  Returns true if it matches.  False if it does not, or if a
+ * page is not the run's: then *bad_block is that page's block number
+ * (InvalidBlockNumber for a mismatch).
+ */
+static bool
+memkv_frozen_read_run(Relation index, const MemkvMetaPageData *meta,
+					  uint8 *dst, BlockNumber *bad_block)
+{
+	uint64		total = meta->fst_size + meta->postings_size +
+		meta->nullpost_size;
+	MemkvPageSource ps;
+	pg_crc32c	crc;
+	uint64		idx;
+
+	*bad_block = InvalidBlockNumber;
+	/* the metapage's fields were checked, but not against the size */
+	if ((uint64) meta->frozen_start + meta->frozen_npages >
+		RelationGetNumberOfBlocks(index))
+	{
+		*bad_block = meta->frozen_start + meta->frozen_npages - 1;
+		return false;
+	}
+	INIT_CRC32C(crc);
+	memkv_page_source_init(&ps, index, meta, 0);
+	for (idx = 0; idx * MEMKV_FROZEN_CHUNK < total; idx++)
+	{
+		const uint8 *src = memkv_page_source_page(&ps, idx);
+		Size		n = Min(MEMKV_FROZEN_CHUNK, total - idx * MEMKV_FROZEN_CHUNK);
+
+		if (src == NULL)
+		{
+			memkv_page_source_release(&ps);
+			*bad_block = meta->frozen_start + (BlockNumber) idx;
+			return false;
+		}
+		if (dst)
+			memcpy(dst + idx * MEMKV_FROZEN_CHUNK, src, n);
+		COMP_CRC32C(crc, src, n);
+	}
+	memkv_page_source_release(&ps);
+	FIN_CRC32C(crc);
+	return EQ_CRC32C(crc, meta->frozen_crc);
+}
+
+/*
+ * Check a run against its checksum by reading all its pages; false if
+ * they do not match it (or a page is not the run's).  For memkv_verify.
+ * In recovery a page that is not the run's was reused by replay since the
+ * caller read the metapage: that is the serialization error scans raise,
+ * not a mismatch.
+ */
+bool
+memkv_frozen_checksum_ok(Relation index, const MemkvMetaPageData *meta)
+{
+	BlockNumber bad_block;
+
+	if (meta->frozen_start == InvalidBlockNumber ||
+		memkv_frozen_read_run(index, meta, NULL, &bad_block))
+		return true;
+	if (bad_block != InvalidBlockNumber && RecoveryInProgress())
+		memkv_frozen_raced(index);
+	return false;
+}
+
+/*
+ * Copy the frozen run described by `meta` into the arena, replacing any
+ * older copy, and check the copy against the run's checksum: a mismatch
+ * is an ERROR (on a primary the pages of a current run never change).  If
+ * the copy would leave less than half of the arena free, remember that
+ * (for this run) and leave scans to read the pages.  Entry lock held
+ * exclusively.
+ *
+ * Reading the pages can fail with an ERROR (the buffer manager refuses a
+ * damaged page).  So the block is recorded in the entry before the first
+ * page is read, under no run's name: until the copy is complete and
+ * checked no scan uses it.  An ERROR frees it on its way out, so that it
+ * does not count against other indexes' copies (the half-the-arena rule);
+ * should anything else end the read, the next build (or an eviction)
+ * frees it with the entry's other memory.  Nothing leaks.
+ */
+void
+memkv_run_copy_build(Relation index, MemkvEntry *entry,
+						 const MemkvMetaPageData *meta)
+{
+	uint64		total = meta->fst_size + meta->postings_size +
+		meta->nullpost_size;
+	ArenaPtr	p;
+	uint8	   *dst;
+	BlockNumber bad_block;
+	bool		ok;
+
+	if (!memkv_run_copy_wanted(entry, meta))
+		return;
+	memkv_run_copy_free(entry);
+	p = total < ARENA_MAX_ALLOC ?
+		memkv_accelerator_alloc(Max(total, 1)) : ARENA_NULL;
+	if (p == ARENA_NULL)
+	{
+		entry->run_copy_instance = meta->instance_id;
+		entry->run_copy_epoch = meta->frozen_epoch;
+		entry->run_copy_start = meta->frozen_start;
+		entry->run_copy_failed = true;
+		return;
+	}
+	/* recorded, under no run's name, before anything can fail */
+	entry->run_copy = p;
+	entry->run_copy_bytes = Max(total, 1);
+	dst = ARENA_ADDR(memkv_allocator()->base, p);
+	PG_TRY();
+	{
+		ok = memkv_frozen_read_run(index, meta, dst, &bad_block);
+	}
+	PG_CATCH();
+	{
+		/* give the block back now (the entry lock is still held) */
+		memkv_run_copy_free(entry);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	if (!ok)
+	{
+		memkv_run_copy_free(entry);
+		/* in recovery, replay moved on or rewrote pages: no copy this time */
+		if (RecoveryInProgress())
+			return;
+		if (bad_block != InvalidBlockNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_INDEX_CORRUPTED),
+					 errmsg("frozen layer of index \"%s\" is corrupted: block %u is not one of its pages",
+							RelationGetRelationName(index), bad_block),
+					 errhint("Please REINDEX it.")));
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("frozen layer of index \"%s\" is corrupted: its pages do not match their checksum",
+						RelationGetRelationName(index)),
+				 errhint("Please REINDEX it.")));
+	}
+	/* complete and checked: scans of this run may use it now */
+	entry->run_copy_instance = meta->instance_id;
+	entry->run_copy_epoch = meta->frozen_epoch;
+	entry->run_copy_start = meta->frozen_start;
+}
+
+/*
+ * Arena space for a scan accelerator (a run's copy, its key blocks): only
+ * if the arena stays at most half full, since the delta trees need the
+ * rest.  ARENA_NULL if not.
+ */
+ArenaPtr
+memkv_accelerator_alloc(Size size)
+{
+	if (memkv_arena_bytes_used() + size > memkv_shared->arena_size / 2)
+		return ARENA_NULL;
+	return memkv_arena_alloc_big(size);
+}
+
+/*
+ * Would key blocks help?  True if the entry holds the shared copy of the
+ * run `meta` describes but no key blocks for it (and none failed for lack
+ * of room).  Caller holds the entry lock.
+ */
+bool
+memkv_run_kb_wanted(MemkvEntry *entry, const MemkvMetaPageData *meta)
+{
+	return entry->run_copy != ARENA_NULL &&
+		entry->run_copy_instance == meta->instance_id &&
+		entry->run_copy_epoch == meta->frozen_epoch &&
+		entry->run_copy_start == meta->frozen_start &&
+		entry->run_kb == ARENA_NULL && !entry->run_kb_failed;
+}
+
+/*
+ * A backend-local copy of the FST image of the run in the entry's shared
+ * copy, so that key blocks can be built from it without holding the entry
+ * lock.  Caller holds the entry lock (shared is enough) and has checked
+ * memkv_run_kb_wanted.
+ */
+uint8 *
+memkv_frozen_fst_copy(MemkvEntry *entry, const MemkvMetaPageData *meta)
+{
+	uint8	   *copy = palloc_extended(Max(meta->fst_size, 1), MCXT_ALLOC_HUGE);
+
+	memcpy(copy, ARENA_ADDR(memkv_allocator()->base, entry->run_copy),
+		   meta->fst_size);
+	return copy;
+}
+
+/*
+ * Raise the corruption error for a copy of a frozen run that does not
+ * read as an FST.  The copy matched the run's checksum, so the run itself
+ * is damaged (or was written wrong).
+ */
+static void
+memkv_frozen_copy_corrupted(Relation index, const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INDEX_CORRUPTED),
+			 errmsg("frozen layer of index \"%s\" is corrupted: %s",
+					RelationGetRelationName(index), detail),
+			 errhint("Please REINDEX it.")));
+}
+
+/*
+ * Build the key blocks of an FST image (from memkv_frozen_fst_copy) in
+ * backend memory, by one walk over the FST: about half a second per
+ * million path-like keys, so no lock may be held.  Returns the image and
+ * its size, or NULL if the key blocks would pass 4 GB.
+ */
+uint8 *
+memkv_run_kb_make(Relation index, const uint8 *fst, Size fst_size,
+					 Size *size)
+{
+	FstAllocator alloc;
+	FstSource	src;
+	FstReader	reader;
+	FstCursor	cursor;
+	KbBuilder  *b;
+	uint8	   *image;
+	uint64		n = 0;
+	int			r;
+
+	memkv_fst_allocator(&alloc);
+	src.read = fst_memory_read;
+	src.arg = (void *) fst;
+	src.size = fst_size;
+	if (fst_reader_open(&reader, &src) != 0)
+		memkv_frozen_copy_corrupted(index, reader.errmsg);
+	fst_cursor_init(&cursor, &reader, &alloc);
+	b = kb_builder_create(&alloc);
+	for (r = fst_cursor_seek(&cursor, FST_SEEK_FIRST, NULL, 0); r == 1;
+		 r = fst_cursor_next(&cursor))
+	{
+		if ((++n & 0xffff) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (kb_builder_add(b, cursor.key, cursor.keylen) != 0)
+		{
+			kb_builder_destroy(b);
+			fst_cursor_free(&cursor);
+			return NULL;
+		}
+	}
+	if (r < 0)
+		memkv_frozen_copy_corrupted(index, cursor.errmsg);
+	fst_cursor_free(&cursor);
+	*size = kb_builder_size(b);
+	image = palloc_extended(*size, MCXT_ALLOC_HUGE);
+	kb_builder_finish(b, image);
+	kb_builder_destroy(b);
+	return image;
+}
+
+/*
+ * Copy key blocks made by memkv_run_kb_make from the run `meta`
+ * describes into the arena, if the entry still holds that run's copy (key
+ * blocks always belong to the copy next to them) and no key blocks, and if they
+ * leave at least half of the arena free (the delta needs it).  Otherwise
+ * (no room) remember not to try again for this run.  Frees `image`.
+ * Entry lock held exclusively.
+ */
+void
+memkv_run_kb_install(MemkvEntry *entry, const MemkvMetaPageData *meta,
+						uint8 *image, Size size)
+{
+	ArenaPtr	p;
+
+	if (memkv_run_kb_wanted(entry, meta))
+	{
+		p = image ? memkv_accelerator_alloc(size) : ARENA_NULL;
+		if (p == ARENA_NULL)
+			entry->run_kb_failed = true;
+		else
+		{
+			memcpy(ARENA_ADDR(memkv_allocator()->base, p), image, size);
+			entry->run_kb = p;
+			entry->run_kb_bytes = size;
+		}
+	}
+	if (image)
+		pfree(image);
+}

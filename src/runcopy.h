@@ -1,0 +1,32 @@
+/*-------------------------------------------------------------------------
+ *
+ * runcopy.h
+ *	  The frozen run's shared-memory copy and key blocks (runcopy.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef MEMKV_RUNCOPY_H
+#define MEMKV_RUNCOPY_H
+
+#include "memkv.h"
+#include "page.h"
+
+extern bool memkv_run_copy_wanted(MemkvEntry *entry,
+								  const MemkvMetaPageData *meta);
+extern void memkv_run_copy_build(Relation index, MemkvEntry *entry,
+								 const MemkvMetaPageData *meta);
+extern void memkv_run_copy_free(MemkvEntry *entry);
+extern bool memkv_run_kb_wanted(MemkvEntry *entry,
+								const MemkvMetaPageData *meta);
+extern uint8 *memkv_frozen_fst_copy(MemkvEntry *entry,
+									const MemkvMetaPageData *meta);
+extern uint8 *memkv_run_kb_make(Relation index, const uint8 *fst,
+								Size fst_size, Size *size);
+extern void memkv_run_kb_install(MemkvEntry *entry,
+								 const MemkvMetaPageData *meta,
+								 uint8 *image, Size size);
+extern bool memkv_frozen_checksum_ok(Relation index,
+									 const MemkvMetaPageData *meta);
+extern ArenaPtr memkv_accelerator_alloc(Size size);
+
+#endif							/* MEMKV_RUNCOPY_H */

@@ -1,0 +1,54 @@
+/*-------------------------------------------------------------------------
+ *
+ * runpages.h
+ *	  The page source over a frozen run's pages (runpages.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef MEMKV_RUNPAGES_H
+#define MEMKV_RUNPAGES_H
+
+#include "storage/buf.h"
+#include "utils/relcache.h"
+
+#include "memkv.h"
+#include "page.h"
+
+/*
+ * An FstSource over part of a frozen run: bytes [base, base + size) of the
+ * run's stream.  It keeps up to MEMKV_PIN_SLOTS of the run's pages pinned
+ * until memkv_page_source_release, since an FST walk hops between a few
+ * pages.  On a primary, frozen pages are immutable while anyone can read
+ * them (they are retired only under the entry lock held exclusively, or by
+ * the next freeze, which waits for this one), so a pin is all a reader
+ * needs.  In recovery, replay may rewrite a page at any time: the page in
+ * use is share-locked, and its tag re-checked each time it is locked.
+ */
+#define MEMKV_PIN_SLOTS 16
+
+typedef struct MemkvPageSource
+{
+	Relation	index;
+	BlockNumber start;
+	uint32		npages;
+	uint32		epoch;
+	uint64		base;
+	bool		lock_pages;		/* in recovery */
+	bool		failed;
+	int			last;			/* slot of the page returned last */
+	Buffer		locked;			/* share-locked buffer, if lock_pages */
+	int			next_victim;
+	int			npinned;		/* valid entries of pins[] */
+	Buffer		pins[MEMKV_PIN_SLOTS];
+	BlockNumber pinned[MEMKV_PIN_SLOTS];
+} MemkvPageSource;
+
+extern void memkv_page_source_init(MemkvPageSource *ps, Relation index,
+								   const MemkvMetaPageData *meta, uint64 base);
+extern const uint8 *memkv_page_source_page(MemkvPageSource *ps, uint64 idx);
+extern const uint8_t *memkv_page_source_read(void *arg, uint64_t off,
+											 size_t len, uint8_t *buf);
+extern void memkv_page_source_release(MemkvPageSource *ps);
+extern void memkv_frozen_raced(Relation index) pg_attribute_noreturn();
+
+#endif							/* MEMKV_RUNPAGES_H */

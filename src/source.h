@@ -1,0 +1,57 @@
+/*-------------------------------------------------------------------------
+ *
+ * source.h
+ *	  Sources (MemkvSource, in memkv.h): keys with their TIDs collected
+ *	  from one layer for merging (source.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef MEMKV_SOURCE_H
+#define MEMKV_SOURCE_H
+
+#include "memkv.h"
+#include "page.h"
+#include "runread.h"
+
+/*
+ * One input of the merge: a layer read in chunks of keys, each chunk
+ * re-seeking strictly after the last key of the previous one.
+ */
+typedef struct MemkvMergeInput
+{
+	const ArtTree *tree;		/* a delta tree, or NULL */
+	MemkvFrozen *frozen;		/* the frozen layer, or NULL */
+	MemkvSource	run;
+	Size		pos;			/* next key of run */
+	bool		exhausted;		/* no chunk will follow run */
+	bytea	   *after;			/* last key of the previous chunk */
+} MemkvMergeInput;
+
+extern void memkv_source_init(MemkvSource *run);
+extern void memkv_source_reset(MemkvSource *run);
+extern void memkv_source_reserve_tids(MemkvSource *run, uint64 more);
+extern void memkv_source_free(MemkvSource *run);
+extern void memkv_source_add(MemkvSource *run, const uint8 *key, Size keylen,
+							 const ItemPointerData *tids, uint64 ntids);
+extern void memkv_source_collect_art(MemkvSource *run, const ArtTree *tree,
+									 const ArtBound *lower,
+									 const ArtBound *upper,
+									 bool backward, int target);
+extern void memkv_source_collect_run(MemkvSource *run, const MemkvSource *src,
+									 const ArtBound *lower,
+									 const ArtBound *upper,
+									 bool backward, int target);
+extern void memkv_frozen_collect(MemkvFrozen *frozen, MemkvSource *run,
+								 const ArtBound *lower, const ArtBound *upper,
+								 bool backward, int target);
+extern uint64 memkv_frozen_nulls(MemkvFrozen *frozen, MemkvSource *run);
+extern void memkv_read_log_run(Relation index, const MemkvMetaPageData *meta,
+							   MemkvSource *run, MemkvSource *nulls,
+							   BlockNumber *end_blkno,
+							   OffsetNumber *end_offset);
+extern void memkv_merge_input_init(MemkvMergeInput *in, const ArtTree *tree,
+								   MemkvFrozen *frozen);
+extern bool memkv_merge_input_ready(MemkvMergeInput *in);
+extern void memkv_sort_tids(ItemPointerData *tids, uint64 *ntids);
+
+#endif							/* MEMKV_SOURCE_H */
