@@ -573,7 +573,7 @@ memkv_freeze_switch(MemkvFreezeState *fs)
 }
 
 /*
- * Phase 4, clean up after the switch: free the set-aside trees, retire
+ * After the switch, clean up: free the set-aside trees, retire
  * the old log pages before the boundary and what the new run did not use
  * of the previous spare region.  Needs no entry lock, so inserts and scans
  * go on meanwhile; caller holds the metapage lock, which keeps the next
