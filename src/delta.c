@@ -28,7 +28,10 @@
 #include "utils/rel.h"
 
 #include "delta.h"
+#include "memkv.h"
 #include "page.h"
+#include "registry.h"
+#include "request.h"
 #include "wal.h"
 
 /*

@@ -30,11 +30,13 @@
 #include "tcop/utility.h"
 #include "utils/rel.h"
 
+#include "caller.h"
 #include "delta.h"
 #include "freeze.h"
 #include "memkv.h"
 #include "memkv_guc.h"
 #include "page.h"
+#include "registry.h"
 #include "runcopy.h"
 #include "runread.h"
 #include "runwrite.h"

@@ -18,6 +18,8 @@
 #include "freeze.h"
 #include "memkv.h"
 #include "page.h"
+#include "registry.h"
+#include "request.h"
 
 /*
  * An insert found no room even after freeing its own run copy and evicting

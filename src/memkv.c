@@ -26,6 +26,7 @@
 
 #include "memkv.h"
 #include "memkv_guc.h"
+#include "registry.h"
 #include "stats.h"
 #include "validate.h"
 #include "wal.h"

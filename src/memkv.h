@@ -116,7 +116,7 @@ typedef struct MemkvEntry
 	uint32		nomem_epoch;
 	Size		nomem_free;
 
-	/* a background freeze was asked for (worker.c) */
+	/* a background freeze was asked for (request.c) */
 	bool		freeze_requested;
 	TimestampTz freeze_requested_at;
 } MemkvEntry;
@@ -241,36 +241,6 @@ memkv_key_cmp(const uint8 *a, Size alen, const uint8 *b, Size blen)
 
 /* memkv.c (its GUC variables are in memkv_guc.h) */
 extern void memkv_check_loaded(void);
-/* shmem.c */
-extern MemkvShared *memkv_shared;
-extern void memkv_shmem_request(void);
-extern void memkv_shmem_startup(void);
-extern MemkvEntry *memkv_entry_acquire(Relation index, LWLockMode mode);
-extern void memkv_entry_forget(RelFileNode node, BackendId backend);
-extern void memkv_entry_release(MemkvEntry *entry);
-extern LWLock *memkv_entry_lock(MemkvEntry *entry);
-extern const ArtAllocator *memkv_allocator(void);
-extern bool memkv_art_try_insert(MemkvEntry *entry, bool isnull,
-								 const uint8 *key, Size keylen,
-								 ItemPointer tid);
-extern void memkv_report_exhausted(Relation index, MemkvEntry *entry) pg_attribute_noreturn();
-extern Size memkv_arena_bytes_used(void);
-extern ArenaPtr memkv_arena_alloc_big(Size size);
-extern void memkv_arena_free_big(ArenaPtr p, Size size);
-
-/* sqlfuncs.c */
-
-/* What a SQL function's caller must be allowed to do with the table. */
-typedef enum MemkvCallerRight
-{
-	MEMKV_CALLER_SELECT,		/* SELECT on the table */
-	MEMKV_CALLER_STATS,			/* that, or pg_stat_scan_tables' privileges */
-	MEMKV_CALLER_OWNER			/* own the table (or be a superuser) */
-} MemkvCallerRight;
-
-extern Relation memkv_open_for_caller(Oid indexoid, LOCKMODE lockmode,
-									  MemkvCallerRight right);
-extern void memkv_close_for_caller(Relation index, LOCKMODE lockmode);
 
 /* What started a freeze (for its log line). */
 typedef enum MemkvFreezeTrigger
@@ -281,11 +251,6 @@ typedef enum MemkvFreezeTrigger
 	MEMKV_TRIGGER_VACUUM_CLEANUP,	/* amvacuumcleanup, no bulkdelete ran */
 	MEMKV_TRIGGER_INSERT		/* an insert into a temp index (its owner) */
 } MemkvFreezeTrigger;
-
-/* worker.c */
-extern bool memkv_maybe_request_freeze(Relation index, MemkvEntry *entry);
-extern void memkv_request_freeze(Relation index, MemkvEntry *entry,
-								 bool force);
 
 /* build.c */
 extern IndexBuildResult *memkv_build(Relation heap, Relation index,

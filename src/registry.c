@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  *
- * shmem.c
+ * registry.c
  *	  memkv's shared memory: the arena that holds every delta tree, and the
- *	  registry that maps an index (its RelFileNode) to its tree and LWLock.
+ *	  registry that maps an index (its RelFileNode) to its tree and LWLock
+ *	  (1.x's shmem.c).
  *
  * The registry is a fixed array of memkv.max_indexes entries.  An entry is
  * found under the registry lock and then used under its own LWLock; when
@@ -25,9 +26,11 @@
 #include "storage/shmem.h"
 #include "utils/rel.h"
 
-#include "memkv.h"
 #include "delta.h"
+#include "memkv.h"
 #include "memkv_guc.h"
+#include "registry.h"
+#include "request.h"
 #include "runcopy.h"
 
 MemkvShared *memkv_shared = NULL;

@@ -27,6 +27,7 @@
 #include "keyblocks.h"
 #include "memkv.h"
 #include "page.h"
+#include "registry.h"
 #include "runcopy.h"
 #include "runpages.h"
 #include "runread.h"

@@ -26,6 +26,7 @@
 #include "keyblocks.h"
 #include "memkv.h"
 #include "page.h"
+#include "registry.h"
 #include "runpages.h"
 #include "runread.h"
 

@@ -31,6 +31,7 @@
 #include "keyblocks.h"
 #include "memkv.h"
 #include "page.h"
+#include "registry.h"
 #include "runcopy.h"
 #include "runread.h"
 #include "runwrite.h"

@@ -29,9 +29,10 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
-#include "memkv.h"
 #include "delta.h"
+#include "memkv.h"
 #include "page.h"
+#include "registry.h"
 #include "runcopy.h"
 #include "runread.h"
 #include "source.h"

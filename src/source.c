@@ -23,6 +23,7 @@
 #include "delta.h"
 #include "memkv.h"
 #include "page.h"
+#include "registry.h"
 #include "runread.h"
 #include "source.h"
 

@@ -31,6 +31,7 @@
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
+#include "caller.h"
 #include "memkv.h"
 #include "memkv_guc.h"
 #include "page.h"

@@ -21,6 +21,7 @@
 #include "freeze.h"
 #include "memkv.h"
 #include "page.h"
+#include "registry.h"
 
 /*
  * ambulkdelete: rewrite the index without the TIDs the callback reports

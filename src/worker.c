@@ -1,37 +1,24 @@
 /*-------------------------------------------------------------------------
  *
  * worker.c
- *	  Automatic freezing: deciding when an index's delta has grown enough,
- *	  and the background worker that freezes it, so that no inserting
- *	  session pays for the freeze.
+ *	  The "memkv freeze" background worker: its entry point, the freeze it
+ *	  runs, and the logging of its failures.  Asking for a worker is
+ *	  request.c's.
  *
- * An insert that finds the delta past the threshold (the index's
- * freeze_threshold storage parameter, else memkv.freeze_threshold), or
- * the shared arena more than three quarters full, marks the entry
- * "freeze requested" and starts a dynamic background worker, "memkv
- * freeze", which connects to the index's database and runs the freeze.
- * The worker freezes again (up to ten times) while writes made during its
- * freeze leave the delta past the threshold.  The mark is cleared when
- * the worker has frozen the index, so there is at most one worker per
- * index; a worker that could not start or failed is retried by a later
- * insert once MEMKV_FREEZE_RETRY_SECS have passed since the request (or
- * the failure).  The worker finds its index's registry entry by
+ * The worker connects to the index's database and freezes the index,
+ * again (up to ten times) while writes made during its freeze leave the
+ * delta past the threshold.  It finds its index's registry entry by
  * RelFileNode, never by slot: the entry may move to another slot.  A
  * worker whose freeze fails records the error for memkv_state and logs
  * it, once per run of failures for the same reason (memkv_worker_failed,
- * stats.c).
- *
- * No worker is started during recovery (it could only start once recovery
- * ends) or for a temp index (another session's temp tables are out of a
- * worker's reach): its owning backend freezes it at the threshold
- * (insert.c).
+ * stats.c).  Either way it ends its request (memkv_worker_end_request,
+ * request.c), so that a later insert can ask again.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "access/relation.h"
-#include "access/xlog.h"
 #include "access/xact.h"
 #include "catalog/pg_class.h"
 #include "miscadmin.h"
@@ -41,21 +28,15 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
-#include "utils/timestamp.h"
 
 #include "freeze.h"
 #include "memkv.h"
 #include "delta.h"
-#include "memkv_guc.h"
 #include "page.h"
+#include "registry.h"
+#include "request.h"
 #include "stats.h"
-
-int			memkv_freeze_threshold = 1000000;
-
-/* Seconds before a request whose worker could not start is retried. */
-#define MEMKV_FREEZE_RETRY_SECS 10
-
-PGDLLEXPORT void memkv_freeze_worker_main(Datum main_arg);
+#include "worker.h"
 
 /*
  * The worker's index as named in log lines, and its build (instance_id),
@@ -63,159 +44,6 @@ PGDLLEXPORT void memkv_freeze_worker_main(Datum main_arg);
  */
 static char *worker_index_name = NULL;
 static uint64 worker_instance_id = 0;
-
-/* The delta size at which this index should be frozen. */
-static int64
-memkv_threshold(Relation index)
-{
-	MemkvOptions *opts = (MemkvOptions *) index->rd_options;
-
-	if (opts && opts->freeze_threshold >= 0)
-		return opts->freeze_threshold;
-	return memkv_freeze_threshold;
-}
-
-/*
- * Called by an insert holding the entry lock exclusively: request a
- * background freeze if the delta has outgrown its threshold or shared
- * memory is getting scarce.  For a temp index, which no worker can read,
- * returns true instead: the inserting backend, its owner, should freeze it
- * itself once it has released the entry lock.
- */
-bool
-memkv_maybe_request_freeze(Relation index, MemkvEntry *entry)
-{
-	uint64		delta = entry->keys.ntids + entry->nulls.ntids;
-	int64		threshold = memkv_threshold(index);
-
-	if (entry->freezing || threshold == 0)
-		return false;
-	if ((threshold > 0 && delta >= (uint64) threshold) ||
-		(memkv_arena_bytes_used() > memkv_shared->arena_size / 4 * 3 &&
-		 entry->keys.bytes > memkv_shared->arena_size / 64))
-	{
-		if (RelationUsesLocalBuffers(index))
-			return true;
-		memkv_request_freeze(index, entry, false);
-	}
-	return false;
-}
-
-/* What a "memkv freeze" worker is told, in bgw_extra. */
-typedef struct MemkvWorkerArgs
-{
-	Oid			dboid;
-	RelFileNode node;			/* the index's registry key at request time */
-} MemkvWorkerArgs;
-
-/*
- * Start a "memkv freeze" worker for the index unless one was asked for in
- * the last MEMKV_FREEZE_RETRY_SECS seconds.  With `force`, even if automatic
- * freezing is off: the delta no longer fits in shared memory.  Caller
- * holds the entry lock exclusively.
- *
- * Never during recovery: a worker can only start once recovery ends, so on
- * a standby it would hold a worker slot for nothing (the primary freezes,
- * and replay brings the standby the result).  Never for a temp index: a
- * worker cannot read another session's temp tables (its owner freezes it).
- */
-void
-memkv_request_freeze(Relation index, MemkvEntry *entry, bool force)
-{
-	BackgroundWorker worker;
-	MemkvWorkerArgs args;
-	TimestampTz now;
-
-	if (entry->freezing || (!force && memkv_threshold(index) == 0))
-		return;
-	if (RecoveryInProgress() || RelationUsesLocalBuffers(index))
-		return;
-
-	now = GetCurrentTimestamp();
-	if (entry->freeze_requested &&
-		!TimestampDifferenceExceeds(entry->freeze_requested_at, now,
-									MEMKV_FREEZE_RETRY_SECS * 1000))
-		return;
-
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
-		BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "memkv");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "memkv_freeze_worker_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "memkv freeze of index %u",
-			 RelationGetRelid(index));
-	snprintf(worker.bgw_type, BGW_MAXLEN, "memkv freeze");
-	worker.bgw_main_arg = ObjectIdGetDatum(RelationGetRelid(index));
-	StaticAssertStmt(sizeof(MemkvWorkerArgs) <= BGW_EXTRALEN,
-					 "memkv worker arguments must fit in bgw_extra");
-	memset(&args, 0, sizeof(args));
-	args.dboid = MyDatabaseId;
-	args.node = MEMKV_REL_FILE(index);
-	memcpy(worker.bgw_extra, &args, sizeof(args));
-	worker.bgw_notify_pid = 0;
-
-	/*
-	 * The clock starts now, whatever becomes of the worker: one that could
-	 * not start, or failed, is retried by an insert 10 s from now.
-	 */
-	entry->freeze_requested = true;
-	entry->freeze_requested_at = now;
-	if (!RegisterDynamicBackgroundWorker(&worker, NULL))
-	{
-		/* a failed background freeze: recorded, and logged once (stats.c) */
-		bool		first = memkv_stats_worker_failed(MyDatabaseId,
-													  RelationGetRelid(index),
-													  entry->instance_id,
-													  "could not start a memkv freeze worker");
-
-		ereport(first ? LOG : DEBUG1,
-				(errmsg("could not start a memkv freeze worker for index \"%s\"",
-						RelationGetRelationName(index)),
-				 errhint("Consider increasing max_worker_processes.  Further failures to start one are not logged; memkv_state() shows the last error.")));
-	}
-}
-
-/*
- * Mark the end of the worker's request on its index's registry entry,
- * found by RelFileNode (the index may have moved to another slot since
- * the request, or lost its slot).  After a successful freeze the request
- * is cleared, so the next insert past the threshold starts a worker at
- * once; after a failure it stays, with the clock restarted, so that it is
- * retried only MEMKV_FREEZE_RETRY_SECS later, not by the very next insert.
- * Called with no entry lock held (after the worker's transaction ended).
- */
-static void
-memkv_worker_end_request(const RelFileNode *node, bool success)
-{
-	int			i;
-
-	for (i = 0; i < memkv_shared->max_entries; i++)
-	{
-		MemkvEntry *e = &memkv_shared->entries[i];
-		LWLock	   *lock = memkv_entry_lock(e);
-
-		/* an unlocked peek, confirmed under the entry lock */
-		if (!e->in_use || e->backend != InvalidBackendId ||
-			!RelFileNodeEquals(e->node, *node))
-			continue;
-		LWLockAcquire(lock, LW_EXCLUSIVE);
-		if (e->in_use && e->backend == InvalidBackendId &&
-			RelFileNodeEquals(e->node, *node))
-		{
-			if (success)
-				e->freeze_requested = false;
-			else
-			{
-				e->freeze_requested = true;
-				e->freeze_requested_at = GetCurrentTimestamp();
-			}
-		}
-		LWLockRelease(lock);
-		break;
-	}
-}
 
 /*
  * The worker's job, inside its transaction: open the index named by

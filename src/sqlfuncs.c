@@ -1,0 +1,173 @@
+/*-------------------------------------------------------------------------
+ *
+ * sqlfuncs.c
+ *	  memkv_state(regclass): an index's layers, memory and cumulative
+ *	  figures.  (memkv_verify is verify.c's; how both open their index is
+ *	  caller.c's.)
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+
+#include "caller.h"
+#include "delta.h"
+#include "memkv.h"
+#include "page.h"
+#include "registry.h"
+#include "stats.h"
+
+PG_FUNCTION_INFO_V1(memkv_state);
+
+typedef struct MemkvLogCounts
+{
+	uint64		pages;
+	uint64		tuples;
+} MemkvLogCounts;
+
+/* Columns of memkv_state in 1.1; the 1.0 definition has the first 15. */
+#define MEMKV_STATE_COLS 25
+
+/*
+ * Count the delta log's pages and entries in steps of MEMKV_LOG_STEP_PAGES
+ * pages, each under the entry lock held shared (the trees synced first),
+ * so that inserts wait at most one step.  Returns the entry still locked
+ * from the step that reached the end of the chain, with *meta read under
+ * it: the counts and the trees then describe the same moment, since the
+ * log grows only at its tail within an epoch.  A freeze's switch between
+ * steps (a new epoch: the old head's pages may be freed) starts it over.
+ * *in_memory is false if the delta does not fit in shared memory (the
+ * trees are then not to be read).
+ */
+static MemkvEntry *
+memkv_state_walk_log(Relation index, MemkvMetaPageData *meta,
+					 int64 *log_pages, uint64 *log_tuples, bool *in_memory)
+{
+	MemkvLogWalk walk;
+	MemkvEntry *entry;
+	bool		started = false;
+
+	for (;;)
+	{
+		CHECK_FOR_INTERRUPTS();
+		entry = memkv_open_synced_try(index, LW_SHARED, meta, in_memory);
+		if (!started || walk.epoch != meta->epoch)
+		{
+			memkv_log_walk_start(&walk, meta->log_head, meta->log_head_offset,
+								 meta->epoch, false);
+			started = true;
+		}
+		if (memkv_log_walk_pages(index, &walk, MEMKV_LOG_STEP_PAGES,
+								 NULL, NULL))
+			break;
+		memkv_entry_release(entry);
+		memkv_step_aside(entry);
+	}
+	*log_pages = (int64) walk.visited;
+	*log_tuples = walk.count;
+	return entry;
+}
+
+/*
+ * memkv_state(index regclass) returns (epoch, log_pages, log_tuples,
+ * delta_keys, delta_tids, shmem_bytes, art_loaded, ...): art_loaded says
+ * whether the delta tree was already current in shared memory; the call
+ * loads it in any case so the other figures are exact.  If the delta does
+ * not fit in shared memory, delta_keys is NULL and delta_tids counts the
+ * log's entries.  The stat_* columns and the last worker error are the
+ * index's cumulative figures (stats.c), which live apart from the registry
+ * entry.  Works with the 1.0 definition of the function too (15 columns),
+ * until ALTER EXTENSION UPDATE.
+ */
+Datum
+memkv_state(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	Relation	index = memkv_open_for_caller(relid, AccessShareLock,
+											  MEMKV_CALLER_STATS);
+	TupleDesc	tupdesc;
+	Datum		values[MEMKV_STATE_COLS];
+	bool		nulls[MEMKV_STATE_COLS] = {false};
+	MemkvStats	st;
+	MemkvMetaPageData meta;
+	MemkvEntry *entry;
+	bool		loaded;
+	bool		in_memory;
+	uint64		log_tuples;
+	int64		log_pages;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	if (tupdesc->natts > MEMKV_STATE_COLS)
+		elog(ERROR, "memkv_state: the SQL definition has %d columns, the library knows %d",
+			 tupdesc->natts, MEMKV_STATE_COLS);
+
+	entry = memkv_entry_acquire(index, LW_SHARED);
+	memkv_read_meta(index, &meta);
+	loaded = entry->valid && entry->instance_id == meta.instance_id &&
+		entry->epoch == meta.epoch;
+	memkv_entry_release(entry);
+
+	/* a delta too big for shared memory is counted in the log only */
+	entry = memkv_state_walk_log(index, &meta, &log_pages, &log_tuples,
+								 &in_memory);
+
+	values[0] = Int64GetDatum(meta.epoch);
+	values[1] = Int64GetDatum(log_pages);
+	values[2] = Int64GetDatum((int64) log_tuples);
+	values[3] = Int64GetDatum((int64) (entry->keys.nkeys + entry->nulls.nkeys +
+									   entry->imm_keys.nkeys +
+									   entry->imm_nulls.nkeys));
+	values[4] = Int64GetDatum((int64) (entry->keys.ntids + entry->nulls.ntids +
+									   entry->imm_keys.ntids +
+									   entry->imm_nulls.ntids));
+	values[5] = Int64GetDatum((int64) (entry->keys.bytes + entry->nulls.bytes +
+									   entry->imm_keys.bytes +
+									   entry->imm_nulls.bytes));
+	if (!in_memory)
+	{
+		/* the trees could not be built: the delta is the log's entries */
+		nulls[3] = true;
+		values[4] = Int64GetDatum((int64) log_tuples);
+		values[5] = Int64GetDatum(0);
+	}
+	values[6] = BoolGetDatum(loaded);
+	values[7] = Int64GetDatum((int64) meta.frozen_nkeys);
+	values[8] = Int64GetDatum((int64) meta.frozen_ntids);
+	values[9] = Int64GetDatum((int64) meta.frozen_npages);
+	values[10] = Int64GetDatum((int64) meta.fst_size);
+	values[11] = Int64GetDatum((int64) (meta.postings_size + meta.nullpost_size));
+	values[12] = Int64GetDatum((int64) meta.freezes);
+	values[13] = TimestampTzGetDatum((TimestampTz) meta.last_freeze);
+	nulls[13] = (meta.last_freeze == 0);
+	values[14] = Int64GetDatum((int64) (entry->run_copy_bytes +
+										 entry->run_kb_bytes));
+	memkv_entry_release(entry);
+
+	memkv_stats_get(MyDatabaseId, relid, meta.instance_id, &st);
+	values[15] = Int64GetDatum(st.freezes);
+	values[16] = Float8GetDatum(st.freeze_ms);
+	values[17] = Int64GetDatum(st.bytes_written);
+	values[18] = Int64GetDatum(st.wal_bytes);
+	values[19] = Int64GetDatum(st.delta_tids);
+	values[20] = Int64GetDatum(st.dead_tids);
+	values[21] = Int64GetDatum(st.worker_failures);
+	if (st.last_error_at != 0)
+	{
+		values[22] = CStringGetTextDatum(st.last_error);
+		values[23] = TimestampTzGetDatum(st.last_error_at);
+	}
+	else
+		nulls[22] = nulls[23] = true;
+	values[24] = TimestampTzGetDatum(st.reset_at);
+	nulls[24] = (st.reset_at == 0);
+
+	memkv_close_for_caller(index, AccessShareLock);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
