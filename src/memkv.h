@@ -206,7 +206,7 @@ typedef struct MemkvScanOpaqueData
 	MemoryContext bounds_cxt;	/* holds the bounds' bytes */
 	bool		started;		/* a batch has been loaded */
 	MemkvBatch	batches[2];		/* the current one, and one to refill */
-	struct MemkvBatchOwner *batch_owner;	/* gives the arrays back (scan.c) */
+	struct MemkvBatchOwner *batch_owner;	/* gives the arrays back (batch.c) */
 	int			active;			/* index of the current batch */
 	int			cur;			/* position in the current batch */
 	int			batch_target;	/* TIDs to aim for at the next fill */

@@ -18,6 +18,10 @@
  * is counted by the executor's index AM layer (indexam.c) for every TID
  * returned.
  *
+ * The batches themselves -- their arrays, the pool that keeps those from
+ * one scan to the next, the index tuples of index-only scans -- are
+ * batch.c's; this file fills them from the index's layers.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -29,6 +33,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
+#include "batch.h"
 #include "delta.h"
 #include "memkv.h"
 #include "page.h"
@@ -39,91 +44,6 @@
 
 #define MEMKV_FIRST_BATCH	32
 #define MEMKV_MAX_BATCH		1024
-
-/*
- * Batch arrays outlive the scans that fill them.  Allocated per scan, they
- * were freed at the end of every query, and glibc gave the memory back to
- * the kernel and faulted it in again at the next one: on a prefix count of
- * 5,000 rows that was 14% of the query's time.  So they live in one
- * backend-lifetime context, and a finished scan leaves its arrays (if not
- * too big) for the next one.  Every array in that context belongs either
- * to the cache or to exactly one live scan; a scan gives its arrays back
- * at endscan or, if it never gets there (an error), when its memory
- * context goes away (a reset callback), so nothing leaks.
- */
-#define MEMKV_CACHED_BATCH_BYTES	(256 * 1024)	/* per array, at most */
-
-static MemoryContext batch_cxt = NULL;
-static MemkvBatch cached_batches[2];
-static bool have_cached_batches = false;
-
-/* Who holds a scan's batch arrays, for the reset callback. */
-typedef struct MemkvBatchOwner
-{
-	MemoryContextCallback callback;
-	MemkvBatch *batches;		/* the scan's two batches; NULL once given back */
-} MemkvBatchOwner;
-
-/*
- * Give a scan its batch arrays: the cached ones if there are any (while
- * there are none, cached_batches is all zeros: no arrays yet).
- */
-static void
-memkv_batches_take(MemkvBatch *batches)
-{
-	int			i;
-
-	if (batch_cxt == NULL)
-		batch_cxt = AllocSetContextCreate(TopMemoryContext,
-										  "memkv scan batches",
-										  ALLOCSET_DEFAULT_SIZES);
-	for (i = 0; i < 2; i++)
-	{
-		batches[i] = cached_batches[i];
-		batches[i].cxt = batch_cxt;
-	}
-	have_cached_batches = false;
-	memset(cached_batches, 0, sizeof(cached_batches));
-}
-
-/* Take back a scan's batch arrays: into the cache, or freed. */
-static void
-memkv_batches_give_back(MemkvBatch *batches)
-{
-	bool		keep = !have_cached_batches;
-	int			i;
-
-	for (i = 0; i < 2; i++)
-	{
-		MemkvBatch *b = &batches[i];
-
-		if (keep &&
-			sizeof(MemkvBatchItem) * b->maxitems <= MEMKV_CACHED_BATCH_BYTES &&
-			b->keybuf_size <= MEMKV_CACHED_BATCH_BYTES)
-			cached_batches[i] = *b;
-		else
-		{
-			if (b->items)
-				pfree(b->items);
-			if (b->keybuf)
-				pfree(b->keybuf);
-		}
-		memset(b, 0, sizeof(MemkvBatch));
-	}
-	if (keep)
-		have_cached_batches = true;
-}
-
-/* Reset callback of a scan's memory context: the arrays come back. */
-static void
-memkv_batches_owner_gone(void *arg)
-{
-	MemkvBatchOwner *owner = (MemkvBatchOwner *) arg;
-
-	if (owner->batches)
-		memkv_batches_give_back(owner->batches);
-	owner->batches = NULL;
-}
 
 /* A palloc'd copy of `len` bytes as a bytea. */
 static bytea *
@@ -288,94 +208,6 @@ memkv_bound_from_bytes(ArtBound *ab, bytea *b, bool incl)
 	ab->key = (const uint8 *) VARDATA(b);
 	ab->len = VARSIZE(b) - VARHDRSZ;
 	ab->inclusive = incl;
-}
-
-/*
- * Empty a batch before refilling it; its arrays are kept for reuse.  They
- * are allocated when the first key arrives (a scan that finds nothing, or
- * needs one batch only, never allocates the other).
- */
-static void
-memkv_batch_reset(MemkvBatch *batch)
-{
-	batch->nitems = 0;
-	batch->keybuf_used = 0;
-	batch->complete_forward = false;
-	batch->complete_backward = false;
-}
-
-/* Make room for `more` key bytes after the batch's last key. */
-static void
-memkv_batch_reserve_keys(MemkvBatch *batch, Size more)
-{
-	batch->keybuf = memkv_array_reserve(batch->cxt, batch->keybuf,
-										&batch->keybuf_size,
-										batch->keybuf_used + more, 1, 1024);
-}
-
-/* Append one item to a batch that has room for it. */
-static inline void
-memkv_batch_put_item(MemkvBatch *batch, const ItemPointerData *tid,
-					 bool isnull, Size key_offset, Size keylen)
-{
-	MemkvBatchItem *item = &batch->items[batch->nitems++];
-
-	/* tid may be unaligned (straight from a tree leaf) */
-	memcpy(&item->tid, tid, sizeof(ItemPointerData));
-	item->isnull = isnull;
-	item->key_offset = key_offset;
-	item->key_len = keylen;
-}
-
-/* Add TIDs under a key whose bytes are already at key_offset of keybuf. */
-static void
-memkv_batch_add_tids(MemkvBatch *batch, bool isnull, Size key_offset,
-					 Size keylen, const ItemPointerData *tids, uint64 ntids)
-{
-	uint64		i;
-
-	batch->items = memkv_array_reserve(batch->cxt, batch->items,
-									   &batch->maxitems, batch->nitems + ntids,
-									   sizeof(MemkvBatchItem), 64);
-	for (i = 0; i < ntids; i++)
-		memkv_batch_put_item(batch, &tids[i], isnull, key_offset, keylen);
-}
-
-/* Add the TIDs of one key (or of the NULL key) to a batch. */
-static void
-memkv_batch_add(MemkvBatch *batch, bool isnull, const uint8 *key, Size keylen,
-				const ItemPointerData *tids, uint64 ntids)
-{
-	Size		offset = batch->keybuf_used;
-
-	memkv_batch_reserve_keys(batch, keylen);
-	if (keylen > 0)
-		memcpy(batch->keybuf + offset, key, keylen);
-	batch->keybuf_used += keylen;
-	memkv_batch_add_tids(batch, isnull, offset, keylen, tids, ntids);
-}
-
-/*
- * MemkvKeySink callback adding a frozen key's TIDs to a batch.  A key
- * with one TID, with room in both arrays, is a scan's common case and
- * costs two stores and a copy.
- */
-static void
-memkv_batch_sink_add(void *arg, const uint8 *key, Size keylen,
-					 const ItemPointerData *tids, uint64 ntids)
-{
-	MemkvBatch *batch = (MemkvBatch *) arg;
-
-	if (likely(ntids == 1 && batch->nitems < batch->maxitems &&
-			   batch->keybuf != NULL &&
-			   batch->keybuf_used + keylen <= batch->keybuf_size))
-	{
-		memcpy(batch->keybuf + batch->keybuf_used, key, keylen);
-		memkv_batch_put_item(batch, tids, false, batch->keybuf_used, keylen);
-		batch->keybuf_used += keylen;
-		return;
-	}
-	memkv_batch_add(batch, false, key, keylen, tids, ntids);
 }
 
 /*
@@ -629,57 +461,49 @@ memkv_merge_sources(MemkvBatch *batch, MemkvSource *runs, int nsrcs, bool backwa
 	return stopped;
 }
 
-/* Reverse a batch collected in descending order. */
-static void
-memkv_batch_reverse(MemkvBatch *batch)
-{
-	int			i,
-				j;
-
-	for (i = 0, j = batch->nitems - 1; i < j; i++, j--)
-	{
-		MemkvBatchItem tmp = batch->items[i];
-
-		batch->items[i] = batch->items[j];
-		batch->items[j] = tmp;
-	}
-}
-
 /*
- * Collect the next batch in `dir` into the spare batch.  `from` is the
- * item of the current batch to continue after (forward) or before
- * (backward), or NULL to start at the beginning (or end) of the range.
+ * The key range one batch collects: the scan's bounds, narrowed to what
+ * lies after (forward) or before (backward) the item the batch continues
+ * from.  lowerp and upperp point at lower and upper, or are NULL (no
+ * bound); a bound taken from that item points into the current batch's
+ * key bytes.
  */
-static void
-memkv_fill(IndexScanDesc scan, MemkvBatch *batch, ScanDirection dir,
-		   MemkvBatch *curbatch, MemkvBatchItem *from)
+typedef struct MemkvFillRange
 {
-	MemkvScanOpaque so = (MemkvScanOpaque) scan->opaque;
-	MemkvBounds *bounds = &so->bounds;
 	ArtBound	lower,
 				upper;
-	ArtBound   *lowerp = NULL,
-			   *upperp = NULL;
-	bool		backward = ScanDirectionIsBackward(dir);
-	bool		walk_keys = bounds->want_keys;
-	bool		take_nulls = bounds->want_nulls;
-	bool		stopped = false;
+	ArtBound   *lowerp,
+			   *upperp;
+	bool		walk_keys;		/* non-NULL keys may be in range */
+	bool		take_nulls;		/* the NULL key's TIDs go in this batch */
 	bool		equality;		/* the range is one key */
+} MemkvFillRange;
 
-	memkv_batch_reset(batch);
-	/* kept valid only by a walk of the frozen layer alone, below */
-	if (!walk_keys || (from != NULL && from->isnull))
-		memkv_frozen_pos_forget(so->frozen_pos);
+/*
+ * Fill phase 1: the range of the next batch in the scan's direction,
+ * continuing from `from` (an item of curbatch), or from the start (end) of
+ * the scan's range if it is NULL.  Takes no lock.
+ */
+static void
+memkv_fill_range(MemkvBounds *bounds, bool backward, MemkvBatch *curbatch,
+				 MemkvBatchItem *from, MemkvFillRange *range)
+{
+	range->walk_keys = bounds->want_keys;
+	range->take_nulls = bounds->want_nulls;
+	range->lowerp = NULL;
+	range->upperp = NULL;
 
 	if (bounds->has_lower)
 	{
-		memkv_bound_from_bytes(&lower, bounds->lower, bounds->lower_incl);
-		lowerp = &lower;
+		memkv_bound_from_bytes(&range->lower, bounds->lower,
+							   bounds->lower_incl);
+		range->lowerp = &range->lower;
 	}
 	if (bounds->has_upper)
 	{
-		memkv_bound_from_bytes(&upper, bounds->upper, bounds->upper_incl);
-		upperp = &upper;
+		memkv_bound_from_bytes(&range->upper, bounds->upper,
+							   bounds->upper_incl);
+		range->upperp = &range->upper;
 	}
 
 	if (from != NULL)
@@ -688,78 +512,195 @@ memkv_fill(IndexScanDesc scan, MemkvBatch *batch, ScanDirection dir,
 		{
 			/* NULLs come last: after a NULL there is nothing */
 			if (from->isnull)
-				walk_keys = take_nulls = false;
+				range->walk_keys = range->take_nulls = false;
 			else
 			{
-				lower.key = (const uint8 *) curbatch->keybuf + from->key_offset;
-				lower.len = from->key_len;
-				lower.inclusive = false;
-				lowerp = &lower;
+				range->lower.key = (const uint8 *) curbatch->keybuf + from->key_offset;
+				range->lower.len = from->key_len;
+				range->lower.inclusive = false;
+				range->lowerp = &range->lower;
 			}
 		}
 		else
 		{
 			/* before the NULLs come the keys from the top of the range */
-			take_nulls = false;
+			range->take_nulls = false;
 			if (!from->isnull)
 			{
-				upper.key = (const uint8 *) curbatch->keybuf + from->key_offset;
-				upper.len = from->key_len;
-				upper.inclusive = false;
-				upperp = &upper;
+				range->upper.key = (const uint8 *) curbatch->keybuf + from->key_offset;
+				range->upper.len = from->key_len;
+				range->upper.inclusive = false;
+				range->upperp = &range->upper;
 			}
 		}
 	}
 
-	equality = lowerp && upperp && lowerp->inclusive && upperp->inclusive &&
-		memkv_key_cmp(lowerp->key, lowerp->len, upperp->key, upperp->len) == 0;
+	range->equality = range->lowerp && range->upperp &&
+		range->lowerp->inclusive && range->upperp->inclusive &&
+		memkv_key_cmp(range->lowerp->key, range->lowerp->len,
+					  range->upperp->key, range->upperp->len) == 0;
+}
 
-	if (walk_keys || take_nulls)
+/*
+ * Fill phase 2: open the index's entry for a batch -- its trees synced,
+ * locked shared, *meta read under the lock, *in_memory false if the delta
+ * does not fit in shared memory -- first building what the scan
+ * accelerates with: the shared copy of a new frozen run (at the first scan
+ * after a freeze) and, for a range scan (want_kb), its keys front-coded.
+ * Each is installed under the entry lock held exclusively, which is given
+ * up again before the entry is reopened shared.  Called with no lock held.
+ */
+static MemkvEntry *
+memkv_fill_open(Relation index, bool want_kb, MemkvMetaPageData *meta,
+				bool *in_memory)
+{
+	MemkvEntry *entry = memkv_open_synced_try(index, LW_SHARED, meta,
+											  in_memory);
+
+	/* first scan of a new frozen run: copy it into shared memory */
+	if (memkv_run_copy_wanted(entry, meta))
+	{
+		memkv_entry_release(entry);
+		entry = memkv_open_synced_try(index, LW_EXCLUSIVE, meta, in_memory);
+		memkv_run_copy_build(index, entry, meta);
+		memkv_entry_release(entry);
+		entry = memkv_open_synced_try(index, LW_SHARED, meta, in_memory);
+	}
+
+	/*
+	 * ... and, for range scans, its keys front-coded: built from a local
+	 * copy of its FST without the lock (it takes a while), then installed
+	 * under the exclusive lock if the run is still current.
+	 */
+	if (want_kb && memkv_run_kb_wanted(entry, meta))
+	{
+		MemkvMetaPageData built_for = *meta;
+		Size		kbsize = 0;
+		uint8	   *fst = memkv_frozen_fst_copy(entry, meta);
+		uint8	   *kb;
+
+		memkv_entry_release(entry);
+		kb = memkv_run_kb_make(index, fst, built_for.fst_size, &kbsize);
+		pfree(fst);
+		entry = memkv_open_synced_try(index, LW_EXCLUSIVE, meta, in_memory);
+		memkv_run_kb_install(entry, &built_for, kb, kbsize);
+		memkv_entry_release(entry);
+		entry = memkv_open_synced_try(index, LW_SHARED, meta, in_memory);
+	}
+	return entry;
+}
+
+/*
+ * Fill phase 3, when only the frozen layer can have keys (the delta is
+ * empty and no freeze is under way): walk it straight into the batch.  A
+ * range walk keeps its position in so->frozen_pos for the next batch
+ * (`resume`: this batch continues from the last one); an equality has
+ * none.  Returns true if the range may hold more keys after the batch.
+ * Entry lock held shared.
+ */
+static bool
+memkv_fill_frozen_only(MemkvScanOpaque so, MemkvFrozen *frozen,
+					   MemkvBatch *batch, MemkvFillRange *range,
+					   bool backward, bool resume)
+{
+	MemkvKeySink sink;
+
+	sink.add = memkv_batch_sink_add;
+	sink.arg = batch;
+	sink.ntids = 0;
+	sink.stopped = false;
+	/* a range walk keeps its position; an equality has none */
+	if (so->frozen_pos == NULL && !range->equality)
+	{
+		MemoryContext old = MemoryContextSwitchTo(GetMemoryChunkContext(so));
+
+		so->frozen_pos = memkv_frozen_pos_create();
+		MemoryContextSwitchTo(old);
+	}
+	memkv_frozen_collect_to(frozen, &sink, range->lowerp, range->upperp,
+							backward, so->batch_target,
+							range->equality ? NULL : so->frozen_pos,
+							resume);
+	return sink.stopped;
+}
+
+/*
+ * Fill phase 3, otherwise: collect the keys in range from every layer --
+ * the delta (its tree, or `ld` when it was read from the log), the trees
+ * a freeze set aside, the frozen run -- into the scan's scratch sources,
+ * and merge them into the batch.  Returns true if the range may hold
+ * more keys after the batch.  Entry lock held shared.
+ */
+static bool
+memkv_fill_merged(MemkvScanOpaque so, MemkvEntry *entry, MemkvLogDelta *ld,
+				  MemkvFrozen *frozen, MemkvBatch *batch,
+				  MemkvFillRange *range, bool backward)
+{
+	int			nsrcs = 0;
+
+	memkv_frozen_pos_forget(so->frozen_pos);
+
+	memkv_source_reset(&so->srcs[nsrcs]);
+	if (ld)
+		memkv_source_collect_run(&so->srcs[nsrcs++], &ld->keys,
+								 range->lowerp, range->upperp, backward,
+								 so->batch_target);
+	else
+		memkv_source_collect_art(&so->srcs[nsrcs++], &entry->keys,
+								 range->lowerp, range->upperp, backward,
+								 so->batch_target);
+	if (entry->freezing)
+	{
+		memkv_source_reset(&so->srcs[nsrcs]);
+		memkv_source_collect_art(&so->srcs[nsrcs++], &entry->imm_keys,
+								 range->lowerp, range->upperp, backward,
+								 so->batch_target);
+	}
+	if (frozen)
+	{
+		memkv_source_reset(&so->srcs[nsrcs]);
+		memkv_frozen_collect(frozen, &so->srcs[nsrcs++], range->lowerp,
+							 range->upperp, backward, so->batch_target);
+	}
+	return memkv_merge_sources(batch, so->srcs, nsrcs, backward);
+}
+
+/*
+ * Collect the next batch in `dir` into the spare batch.  `from` is the
+ * item of the current batch to continue after (forward) or before
+ * (backward), or NULL to start at the beginning (or end) of the range.
+ * In phases: the batch's range (memkv_fill_range), the entry opened with
+ * the accelerator built (memkv_fill_open), the keys -- from the frozen
+ * layer alone (memkv_fill_frozen_only) or merged from every layer
+ * (memkv_fill_merged) -- with the NULL key's TIDs first or last, and the
+ * batch put in ascending order.  Takes and releases the entry lock.
+ */
+static void
+memkv_fill(IndexScanDesc scan, MemkvBatch *batch, ScanDirection dir,
+		   MemkvBatch *curbatch, MemkvBatchItem *from)
+{
+	MemkvScanOpaque so = (MemkvScanOpaque) scan->opaque;
+	bool		backward = ScanDirectionIsBackward(dir);
+	bool		stopped = false;
+	MemkvFillRange range;
+
+	memkv_batch_reset(batch);
+	/* kept valid only by a walk of the frozen layer alone, below */
+	if (!so->bounds.want_keys || (from != NULL && from->isnull))
+		memkv_frozen_pos_forget(so->frozen_pos);
+
+	memkv_fill_range(&so->bounds, backward, curbatch, from, &range);
+
+	if (range.walk_keys || range.take_nulls)
 	{
 		MemkvMetaPageData meta;
 		bool		in_memory;
-		MemkvEntry *entry = memkv_open_synced_try(scan->indexRelation,
-												  LW_SHARED, &meta,
-												  &in_memory);
+		MemkvEntry *entry = memkv_fill_open(scan->indexRelation,
+											range.walk_keys && !range.equality,
+											&meta, &in_memory);
 		MemkvFrozen *frozen;
 		MemkvLogDelta *ld = NULL;	/* the delta, if read from the log */
 		bool		delta_empty;
-
-		/* first scan of a new frozen run: copy it into shared memory */
-		if (memkv_run_copy_wanted(entry, &meta))
-		{
-			memkv_entry_release(entry);
-			entry = memkv_open_synced_try(scan->indexRelation, LW_EXCLUSIVE,
-										  &meta, &in_memory);
-			memkv_run_copy_build(scan->indexRelation, entry, &meta);
-			memkv_entry_release(entry);
-			entry = memkv_open_synced_try(scan->indexRelation, LW_SHARED,
-										  &meta, &in_memory);
-		}
-
-		/*
-		 * ... and, for range scans, its keys front-coded: built from a
-		 * local copy of its FST without the lock (it takes a while), then
-		 * installed under the exclusive lock if the run is still current.
-		 */
-		if (walk_keys && !equality && memkv_run_kb_wanted(entry, &meta))
-		{
-			MemkvMetaPageData built_for = meta;
-			Size		kbsize = 0;
-			uint8	   *fst = memkv_frozen_fst_copy(entry, &meta);
-			uint8	   *kb;
-
-			memkv_entry_release(entry);
-			kb = memkv_run_kb_make(scan->indexRelation, fst,
-									  built_for.fst_size, &kbsize);
-			pfree(fst);
-			entry = memkv_open_synced_try(scan->indexRelation, LW_EXCLUSIVE,
-										  &meta, &in_memory);
-			memkv_run_kb_install(entry, &built_for, kb, kbsize);
-			memkv_entry_release(entry);
-			entry = memkv_open_synced_try(scan->indexRelation, LW_SHARED,
-										  &meta, &in_memory);
-		}
 
 		/* the delta does not fit in shared memory: read it from the log */
 		if (!in_memory)
@@ -767,62 +708,15 @@ memkv_fill(IndexScanDesc scan, MemkvBatch *batch, ScanDirection dir,
 		delta_empty = ld ? ld->keys.nkeys == 0 : entry->keys.ntids == 0;
 		frozen = memkv_frozen_open(scan->indexRelation, &meta, entry);
 
-		if (backward && take_nulls)
+		if (backward && range.take_nulls)
 			memkv_fill_nulls(entry, ld, frozen, batch, &so->srcs[2]);
-		if (walk_keys && frozen && delta_empty && !entry->freezing)
-		{
-			/* only the frozen layer can have keys: straight into the batch */
-			MemkvKeySink sink;
-
-			sink.add = memkv_batch_sink_add;
-			sink.arg = batch;
-			sink.ntids = 0;
-			sink.stopped = false;
-			/* a range walk keeps its position; an equality has none */
-			if (so->frozen_pos == NULL && !equality)
-			{
-				MemoryContext old = MemoryContextSwitchTo(GetMemoryChunkContext(so));
-
-				so->frozen_pos = memkv_frozen_pos_create();
-				MemoryContextSwitchTo(old);
-			}
-			memkv_frozen_collect_to(frozen, &sink, lowerp, upperp, backward,
-									so->batch_target,
-									equality ? NULL : so->frozen_pos,
-									from != NULL);
-			stopped = sink.stopped;
-		}
-		else if (walk_keys)
-		{
-			int			nsrcs = 0;
-
-			memkv_frozen_pos_forget(so->frozen_pos);
-
-			memkv_source_reset(&so->srcs[nsrcs]);
-			if (ld)
-				memkv_source_collect_run(&so->srcs[nsrcs++], &ld->keys,
-									  lowerp, upperp, backward,
-									  so->batch_target);
-			else
-				memkv_source_collect_art(&so->srcs[nsrcs++], &entry->keys,
-									  lowerp, upperp, backward,
-									  so->batch_target);
-			if (entry->freezing)
-			{
-				memkv_source_reset(&so->srcs[nsrcs]);
-				memkv_source_collect_art(&so->srcs[nsrcs++], &entry->imm_keys,
-									  lowerp, upperp, backward,
-									  so->batch_target);
-			}
-			if (frozen)
-			{
-				memkv_source_reset(&so->srcs[nsrcs]);
-				memkv_frozen_collect(frozen, &so->srcs[nsrcs++], lowerp,
-									 upperp, backward, so->batch_target);
-			}
-			stopped = memkv_merge_sources(batch, so->srcs, nsrcs, backward);
-		}
-		if (!backward && take_nulls && !stopped)
+		if (range.walk_keys && frozen && delta_empty && !entry->freezing)
+			stopped = memkv_fill_frozen_only(so, frozen, batch, &range,
+											 backward, from != NULL);
+		else if (range.walk_keys)
+			stopped = memkv_fill_merged(so, entry, ld, frozen, batch, &range,
+										backward);
+		if (!backward && range.take_nulls && !stopped)
 			memkv_fill_nulls(entry, ld, frozen, batch, &so->srcs[2]);
 		memkv_frozen_close(frozen);
 		memkv_entry_release(entry);
@@ -948,60 +842,6 @@ memkv_step(IndexScanDesc scan, ScanDirection dir)
 	so->active = 1 - so->active;
 	so->cur = backward ? spare->nitems - 1 : 0;
 	return &spare->items[so->cur];
-}
-
-/* Make the scan's index tuple buffer at least `size` bytes. */
-static pg_noinline void
-memkv_grow_itup_buf(MemkvScanOpaque so, Size size)
-{
-	/* zeroed once: t_tid stays zero, as index_form_tuple leaves it */
-	if (so->itup_buf)
-		pfree(so->itup_buf);
-	so->itup_size = Max(size, 256);
-	so->itup_buf = MemoryContextAllocZero(GetMemoryChunkContext(so),
-										  so->itup_size);
-}
-
-/* The index tuple of the NULL key, for an index-only scan. */
-static pg_noinline IndexTuple
-memkv_form_null_tuple(IndexScanDesc scan)
-{
-	MemkvScanOpaque so = (MemkvScanOpaque) scan->opaque;
-	Datum		value = (Datum) 0;
-	bool		isnull = true;
-
-	if (so->last_itup)
-		pfree(so->last_itup);
-	so->last_itup = index_form_tuple(RelationGetDescr(scan->indexRelation),
-									 &value, &isnull);
-	return so->last_itup;
-}
-
-/*
- * The index tuple of a non-NULL key for an index-only scan, formed in a
- * buffer the scan reuses (valid until the next call), as index_form_tuple
- * would form it: no null bitmap, the text datum with a 4-byte header at
- * the (MAXALIGNed) data offset.  A key-per-row palloc and text copy cost
- * more than the rest of returning the row.
- */
-static inline IndexTuple
-memkv_form_key_tuple(MemkvScanOpaque so, const char *key, Size keylen)
-{
-	Size		hoff = IndexInfoFindDataOffset(INDEX_VAR_MASK);
-	Size		size = MAXALIGN(hoff + VARHDRSZ + keylen);
-	IndexTuple	itup;
-
-	if (size > INDEX_SIZE_MASK)
-		elog(ERROR, "memkv: index tuple of %zu bytes is too big", size);
-	if (unlikely(size > so->itup_size))
-		memkv_grow_itup_buf(so, size);
-	itup = (IndexTuple) so->itup_buf;
-	itup->t_info = (unsigned short) (size | INDEX_VAR_MASK);
-	/* the alignment padding after the key is zero (then header and key) */
-	memset(so->itup_buf + size - sizeof(uint64), 0, sizeof(uint64));
-	SET_VARSIZE(so->itup_buf + hoff, VARHDRSZ + keylen);
-	memcpy(VARDATA(so->itup_buf + hoff), key, keylen);
-	return itup;
 }
 
 /* amgettuple */
