@@ -41,16 +41,14 @@ extern void memkv_grow_itup_buf(MemkvScanOpaque so, Size size);
 extern IndexTuple memkv_form_null_tuple(IndexScanDesc scan);
 
 /*
- * memkv_form_key_tuple is inline here rather than in batch.c: gettuple
- * calls it for every row of an index-only scan, and it was inline in
- * scan.c before the split.
- */
-/*
  * The index tuple of a non-NULL key for an index-only scan, formed in a
  * buffer the scan reuses (valid until the next call), as index_form_tuple
  * would form it: no null bitmap, the text datum with a 4-byte header at
  * the (MAXALIGNed) data offset.  A key-per-row palloc and text copy cost
  * more than the rest of returning the row.
+ *
+ * Inline, here rather than in batch.c: gettuple calls it for every row of
+ * an index-only scan (it was inline in scan.c before the split).
  */
 static inline IndexTuple
 memkv_form_key_tuple(MemkvScanOpaque so, const char *key, Size keylen)
@@ -71,6 +69,5 @@ memkv_form_key_tuple(MemkvScanOpaque so, const char *key, Size keylen)
 	memcpy(VARDATA(so->itup_buf + hoff), key, keylen);
 	return itup;
 }
-
 
 #endif							/* MEMKV_BATCH_H */
