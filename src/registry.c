@@ -26,11 +26,9 @@
 #include "storage/shmem.h"
 #include "utils/rel.h"
 
-#include "delta.h"
 #include "memkv.h"
 #include "memkv_guc.h"
 #include "registry.h"
-#include "request.h"
 #include "runcopy.h"
 
 MemkvShared *memkv_shared = NULL;
@@ -518,35 +516,4 @@ memkv_entry_forget(RelFileNode node, BackendId backend)
 		LWLockRelease(memkv_shared->registry_lock);
 	}
 	LWLockRelease(lock);
-}
-
-/*
- * Raise the error for a delta that does not fit in shared memory.  On a
- * primary, first ask for a background freeze of the index (which empties
- * its delta); a temp index is frozen by its own backend instead (insert.c),
- * and a standby can only wait for the primary to freeze (its scans do not
- * come here: they read the log instead).
- */
-void
-memkv_report_exhausted(Relation index, MemkvEntry *entry)
-{
-	const char *hint;
-
-	if (RecoveryInProgress())
-		hint = "The index's delta is frozen only when the primary freezes it.  Increase memkv.shared_memory on this server, or freeze the index on the primary with memkv_freeze().";
-	else if (RelationUsesLocalBuffers(index))
-		hint = "Freeze the index with memkv_freeze(), or lower its freeze_threshold.  If this recurs, increase memkv.shared_memory.";
-	else
-	{
-		memkv_request_freeze(index, entry, true);
-		hint = "A background freeze of the index has been requested, which moves its delta out of shared memory; retry shortly.  If this recurs, increase memkv.shared_memory or lower freeze_threshold.";
-	}
-	ereport(ERROR,
-			(errcode(ERRCODE_OUT_OF_MEMORY),
-			 errmsg("memkv shared memory is exhausted"),
-			 errdetail("%zu of %zu bytes are in use; the delta tree of index \"%s\" holds %llu bytes.",
-					   memkv_arena_bytes_used(), memkv_shared->arena_size,
-					   RelationGetRelationName(index),
-					   (unsigned long long) (entry->keys.bytes + entry->nulls.bytes)),
-			 errhint("%s", hint)));
 }

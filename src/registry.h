@@ -24,7 +24,6 @@ extern const ArtAllocator *memkv_allocator(void);
 extern bool memkv_art_try_insert(MemkvEntry *entry, bool isnull,
 								 const uint8 *key, Size keylen,
 								 ItemPointer tid);
-extern void memkv_report_exhausted(Relation index, MemkvEntry *entry) pg_attribute_noreturn();
 extern Size memkv_arena_bytes_used(void);
 extern ArenaPtr memkv_arena_alloc_big(Size size);
 extern void memkv_arena_free_big(ArenaPtr p, Size size);

@@ -23,6 +23,10 @@
  * worker's reach): its owning backend freezes it at the threshold
  * (insert.c).
  *
+ * When the delta does not fit in shared memory even so, the caller raises
+ * the "exhausted" error through memkv_report_exhausted, which first asks
+ * for a forced freeze (on a primary, for a shared index).
+ *
  * Callers hold the entry lock exclusively, except for
  * memkv_worker_end_request, which takes it.
  *
@@ -190,4 +194,35 @@ memkv_worker_end_request(const RelFileNode *node, bool success)
 		LWLockRelease(lock);
 		break;
 	}
+}
+
+/*
+ * Raise the error for a delta that does not fit in shared memory.  On a
+ * primary, first ask for a background freeze of the index (which empties
+ * its delta); a temp index is frozen by its own backend instead (insert.c),
+ * and a standby can only wait for the primary to freeze (its scans do not
+ * come here: they read the log instead).
+ */
+void
+memkv_report_exhausted(Relation index, MemkvEntry *entry)
+{
+	const char *hint;
+
+	if (RecoveryInProgress())
+		hint = "The index's delta is frozen only when the primary freezes it.  Increase memkv.shared_memory on this server, or freeze the index on the primary with memkv_freeze().";
+	else if (RelationUsesLocalBuffers(index))
+		hint = "Freeze the index with memkv_freeze(), or lower its freeze_threshold.  If this recurs, increase memkv.shared_memory.";
+	else
+	{
+		memkv_request_freeze(index, entry, true);
+		hint = "A background freeze of the index has been requested, which moves its delta out of shared memory; retry shortly.  If this recurs, increase memkv.shared_memory or lower freeze_threshold.";
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_OUT_OF_MEMORY),
+			 errmsg("memkv shared memory is exhausted"),
+			 errdetail("%zu of %zu bytes are in use; the delta tree of index \"%s\" holds %llu bytes.",
+					   memkv_arena_bytes_used(), memkv_shared->arena_size,
+					   RelationGetRelationName(index),
+					   (unsigned long long) (entry->keys.bytes + entry->nulls.bytes)),
+			 errhint("%s", hint)));
 }

@@ -2,7 +2,8 @@
  *
  * request.h
  *	  Asking for a background freeze (request.c): the threshold, starting
- *	  a "memkv freeze" worker, and ending its request.
+ *	  a "memkv freeze" worker, ending its request, and the error for a
+ *	  delta that does not fit in shared memory, which asks for one.
  *
  *-------------------------------------------------------------------------
  */
@@ -23,5 +24,6 @@ extern bool memkv_maybe_request_freeze(Relation index, MemkvEntry *entry);
 extern void memkv_request_freeze(Relation index, MemkvEntry *entry,
 								 bool force);
 extern void memkv_worker_end_request(const RelFileNode *node, bool success);
+extern void memkv_report_exhausted(Relation index, MemkvEntry *entry) pg_attribute_noreturn();
 
 #endif							/* MEMKV_REQUEST_H */
