@@ -15,8 +15,10 @@
 #                15), the old side of the pg_upgrade test -- Debian 12's own
 #                15 cannot be upgraded to 18 (README.md, "PostgreSQL
 #                versions") -- and memkv built and installed into it
-#   3. unit      make -C test/unit check   (plain-C ART/arena tests, no server,
-#                no PostgreSQL header: once, not per version)
+#   3. unit      make -C test/unit check tsan replay   (plain-C unit tests
+#                under ASan/UBSan, the EBR stress under TSan, every fuzz
+#                target over its seed corpus; no server, no PostgreSQL
+#                header: once, not per version)
 #   then for each version V, with PG_CONFIG set to that installation:
 #   4. build/V   make clean && make && make install   (-Werror: see Makefile)
 #   5. regress/V a throwaway server with memkv preloaded (test/lib/pgserver.sh,
@@ -183,7 +185,7 @@ do_build()
 
 do_unit()
 {
-	timeout -k 30 "$STEP_TIMEOUT" make -C test/unit check
+	timeout -k 30 "$STEP_TIMEOUT" make -C test/unit check tsan replay
 }
 
 # installcheck_with_server WHAT MAKE_ARGS...: start a throwaway server with
