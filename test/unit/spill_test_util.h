@@ -51,6 +51,8 @@ memspill_write(void *arg, const uint8_t *data, size_t len)
 
 	if (++f->nwrites == f->fail_write_at)
 		return 1;
+	if (len == 0)
+		return 0;
 	if (f->len + len > f->cap)
 	{
 		size_t		cap = f->cap ? f->cap : 65536;
