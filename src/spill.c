@@ -115,6 +115,7 @@ spill_get_varint(const uint8_t *buf, size_t *pos, size_t end, uint64_t *v)
 	return false;
 }
 
+/* Store v little-endian at p. */
 static inline void
 spill_put_u32(uint8_t *p, uint32_t v)
 {
@@ -124,6 +125,7 @@ spill_put_u32(uint8_t *p, uint32_t v)
 	p[3] = (uint8_t) (v >> 24);
 }
 
+/* The little-endian uint32 at p. */
 static inline uint32_t
 spill_get_u32(const uint8_t *p)
 {
