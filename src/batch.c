@@ -20,6 +20,7 @@
 
 #include "batch.h"
 #include "memkv.h"
+#include "memutil.h"
 
 /*
  * Batch arrays outlive the scans that fill them.  Allocated per scan, they

@@ -45,7 +45,9 @@
 #include "build.h"
 #include "keysort.h"
 #include "memkv.h"
+#include "memutil.h"
 #include "page.h"
+#include "registry.h"
 #include "runwrite.h"
 #include "source.h"
 

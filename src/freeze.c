@@ -549,7 +549,7 @@ memkv_freeze_switch(MemkvFreezeState *fs)
 	fs->old_nulls = entry->imm_nulls;
 	memset(&entry->imm_keys, 0, sizeof(ArtTree));
 	memset(&entry->imm_nulls, 0, sizeof(ArtTree));
-	memkv_run_copy_free(entry);
+	memkv_entry_free_run_copy(entry);
 	/* the new run's shared copy and key blocks, ready for scans */
 	memkv_frozen_writer_install_cache(fs->w, entry, &fs->newmeta);
 	entry->freezing = false;

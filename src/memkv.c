@@ -9,8 +9,6 @@
  */
 #include "postgres.h"
 
-#include <sys/mman.h>
-
 #include "access/amapi.h"
 #include "catalog/objectaccess.h"
 #include "catalog/pg_class.h"
@@ -38,9 +36,6 @@ PG_FUNCTION_INFO_V1(memkv_handler);
 int			memkv_shared_memory_mb = 128;
 int			memkv_debug_freeze_pause_lock = 0;
 int			memkv_max_indexes = 64;
-
-/* True once _PG_init ran from shared_preload_libraries. */
-static bool memkv_preloaded = false;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -167,20 +162,6 @@ _PG_init(void)
 	object_access_hook = memkv_object_access;
 
 	memkv_preloaded = true;
-}
-
-/*
- * Raise the user-facing error for a server that did not preload memkv.
- * Called first by every callback that touches an index.
- */
-void
-memkv_check_loaded(void)
-{
-	if (!memkv_preloaded || memkv_shared == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("memkv must be loaded via shared_preload_libraries"),
-				 errhint("Add memkv to shared_preload_libraries in postgresql.conf and restart the server.")));
 }
 
 #if PG_VERSION_NUM >= 180000
@@ -310,47 +291,4 @@ memkv_handler(PG_FUNCTION_ARGS)
 #endif
 
 	PG_RETURN_POINTER(amroutine);
-}
-
-/*
- * Ask for transparent huge pages under the whole pages of p[0..size) (a
- * backend-local allocation of MEMKV_HUGE_MIN or more), where the kernel
- * offers them on request (Linux, THP "madvise" mode).  For the big arrays
- * of CREATE INDEX and freezing that are read at random: the keys after the
- * sort, the FST builder's ring and tables, the pack map; with 4 kB pages
- * nearly every such read is also a TLB miss.  (Not for what is only read
- * in order, like the images: a huge page costs more to clear.)  A hint;
- * failure is ignored.
- */
-void
-memkv_advise_huge_pages(void *p, Size size)
-{
-#if defined(MADV_HUGEPAGE)
-	uintptr_t	start = TYPEALIGN((uintptr_t) 4096, (uintptr_t) p);
-	uintptr_t	end = TYPEALIGN_DOWN((uintptr_t) 4096, (uintptr_t) p + size);
-
-	if (size >= MEMKV_HUGE_MIN && end > start)
-		(void) madvise((void *) start, end - start, MADV_HUGEPAGE);
-#endif
-}
-
-/*
- * The growing half of memkv_array_reserve (memkv.h), for need > *cap: the
- * capacity starts at `first` and doubles until it is enough.  A NULL array
- * (capacity 0) is allocated in `cxt`, a grown one is repalloc'd in its own
- * context.  Returns the array, which may have moved.
- */
-void *
-memkv_array_grow(MemoryContext cxt, void *array, Size *cap, Size need,
-				 Size elemsize, Size first)
-{
-	Size		newcap;
-
-	newcap = *cap > 0 ? *cap : first;
-	while (newcap < need)
-		newcap *= 2;
-	array = array ? repalloc_huge(array, newcap * elemsize) :
-		MemoryContextAllocHuge(cxt, newcap * elemsize);
-	*cap = newcap;
-	return array;
 }

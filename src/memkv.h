@@ -239,9 +239,6 @@ memkv_key_cmp(const uint8 *a, Size alen, const uint8 *b, Size blen)
 	return (alen > blen) - (alen < blen);
 }
 
-/* memkv.c (its GUC variables are in memkv_guc.h) */
-extern void memkv_check_loaded(void);
-
 /* What started a freeze (for its log line). */
 typedef enum MemkvFreezeTrigger
 {
@@ -263,32 +260,6 @@ extern bool memkv_insert(Relation index, Datum *values, bool *isnull,
 						 ItemPointer ht_ctid, Relation heapRel,
 						 IndexUniqueCheck checkUnique, bool indexUnchanged,
 						 struct IndexInfo *indexInfo);
-
-/*
- * memkv.c: memory helpers every layer uses.  (Defined in the top file;
- * they call nothing of memkv's, so they could live in any file.)
- */
-
-/* Allocations from this size on are offered transparent huge pages. */
-#define MEMKV_HUGE_MIN		(4 * 1024 * 1024)
-extern void memkv_advise_huge_pages(void *p, Size size);
-extern void *memkv_array_grow(MemoryContext cxt, void *array, Size *cap,
-							  Size need, Size elemsize, Size first);
-
-/*
- * Make room for `need` elements of `elemsize` bytes in `array`, whose
- * capacity (in elements) is *cap, growing it as memkv_array_grow says if
- * it is too small.  Returns the array, which may have moved.  Inline:
- * scans call it for every key they collect, and it rarely has to grow.
- */
-static inline void *
-memkv_array_reserve(MemoryContext cxt, void *array, Size *cap, Size need,
-					Size elemsize, Size first)
-{
-	if (likely(need <= *cap))
-		return array;
-	return memkv_array_grow(cxt, array, cap, need, elemsize, first);
-}
 
 /* scan.c */
 extern IndexScanDesc memkv_beginscan(Relation r, int nkeys, int norderbys);

@@ -29,9 +29,11 @@
 #include "memkv.h"
 #include "memkv_guc.h"
 #include "registry.h"
-#include "runcopy.h"
 
 MemkvShared *memkv_shared = NULL;
+
+/* True once _PG_init (memkv.c) ran from shared_preload_libraries. */
+bool		memkv_preloaded = false;
 
 /* Local copies of what every backend needs to reach the shared state. */
 static void *arena_base = NULL;
@@ -116,6 +118,20 @@ memkv_shmem_startup(void)
 	arena_allocator.arg = NULL;
 }
 
+/*
+ * Raise the user-facing error for a server that did not preload memkv.
+ * Called first by every callback that touches an index.
+ */
+void
+memkv_check_loaded(void)
+{
+	if (!memkv_preloaded || memkv_shared == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("memkv must be loaded via shared_preload_libraries"),
+				 errhint("Add memkv to shared_preload_libraries in postgresql.conf and restart the server.")));
+}
+
 /* The allocator delta trees use: the shared arena. */
 const ArtAllocator *
 memkv_allocator(void)
@@ -149,7 +165,7 @@ memkv_entry_clear(MemkvEntry *entry)
 {
 	art_free_all(&entry->keys, &arena_allocator);
 	art_free_all(&entry->nulls, &arena_allocator);
-	memkv_run_copy_free(entry);
+	memkv_entry_free_run_copy(entry);
 	entry->run_copy_failed = false;
 	entry->valid = false;
 }
@@ -167,6 +183,28 @@ void
 memkv_arena_free_big(ArenaPtr p, Size size)
 {
 	memkv_arena_free(NULL, p, size);
+}
+
+/*
+ * Free the entry's copy of a frozen run and its key blocks (runcopy.c
+ * builds them), leaving the entry with none.  Entry lock held exclusively.
+ */
+void
+memkv_entry_free_run_copy(MemkvEntry *entry)
+{
+	if (entry->run_copy != ARENA_NULL)
+		memkv_arena_free_big(entry->run_copy, entry->run_copy_bytes);
+	if (entry->run_kb != ARENA_NULL)
+		memkv_arena_free_big(entry->run_kb, entry->run_kb_bytes);
+	entry->run_kb = ARENA_NULL;
+	entry->run_kb_bytes = 0;
+	entry->run_kb_failed = false;
+	entry->run_copy = ARENA_NULL;
+	entry->run_copy_bytes = 0;
+	entry->run_copy_instance = 0;
+	entry->run_copy_epoch = 0;
+	entry->run_copy_start = InvalidBlockNumber;
+	entry->run_copy_failed = false;
 }
 
 /*
@@ -473,7 +511,7 @@ memkv_art_try_insert(MemkvEntry *entry, bool isnull, const uint8 *key,
 		if (!entry->freezing &&
 			(entry->run_copy != ARENA_NULL || entry->run_kb != ARENA_NULL))
 		{
-			memkv_run_copy_free(entry);
+			memkv_entry_free_run_copy(entry);
 			continue;
 		}
 		if (!memkv_evict_one(entry))

@@ -14,6 +14,8 @@
 #include "memkv.h"
 
 extern MemkvShared *memkv_shared;
+extern bool memkv_preloaded;
+extern void memkv_check_loaded(void);
 extern void memkv_shmem_request(void);
 extern void memkv_shmem_startup(void);
 extern MemkvEntry *memkv_entry_acquire(Relation index, LWLockMode mode);
@@ -27,5 +29,6 @@ extern bool memkv_art_try_insert(MemkvEntry *entry, bool isnull,
 extern Size memkv_arena_bytes_used(void);
 extern ArenaPtr memkv_arena_alloc_big(Size size);
 extern void memkv_arena_free_big(ArenaPtr p, Size size);
+extern void memkv_entry_free_run_copy(MemkvEntry *entry);
 
 #endif							/* MEMKV_REGISTRY_H */

@@ -49,25 +49,6 @@ memkv_run_copy_wanted(MemkvEntry *entry, const MemkvMetaPageData *meta)
 	return true;
 }
 
-/* Free the entry's copy of a frozen run.  Entry lock held exclusively. */
-void
-memkv_run_copy_free(MemkvEntry *entry)
-{
-	if (entry->run_copy != ARENA_NULL)
-		memkv_arena_free_big(entry->run_copy, entry->run_copy_bytes);
-	if (entry->run_kb != ARENA_NULL)
-		memkv_arena_free_big(entry->run_kb, entry->run_kb_bytes);
-	entry->run_kb = ARENA_NULL;
-	entry->run_kb_bytes = 0;
-	entry->run_kb_failed = false;
-	entry->run_copy = ARENA_NULL;
-	entry->run_copy_bytes = 0;
-	entry->run_copy_instance = 0;
-	entry->run_copy_epoch = 0;
-	entry->run_copy_start = InvalidBlockNumber;
-	entry->run_copy_failed = false;
-}
-
 /*
  * Read the whole byte stream of the run `meta` describes, page by page,
  * copying it to `dst` unless that is NULL, and check it against the run's
@@ -164,7 +145,7 @@ memkv_run_copy_build(Relation index, MemkvEntry *entry,
 
 	if (!memkv_run_copy_wanted(entry, meta))
 		return;
-	memkv_run_copy_free(entry);
+	memkv_entry_free_run_copy(entry);
 	p = total < ARENA_MAX_ALLOC ?
 		memkv_accelerator_alloc(Max(total, 1)) : ARENA_NULL;
 	if (p == ARENA_NULL)
@@ -186,13 +167,13 @@ memkv_run_copy_build(Relation index, MemkvEntry *entry,
 	PG_CATCH();
 	{
 		/* give the block back now (the entry lock is still held) */
-		memkv_run_copy_free(entry);
+		memkv_entry_free_run_copy(entry);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
 	if (!ok)
 	{
-		memkv_run_copy_free(entry);
+		memkv_entry_free_run_copy(entry);
 		/* in recovery, replay moved on or rewrote pages: no copy this time */
 		if (RecoveryInProgress())
 			return;

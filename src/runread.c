@@ -25,6 +25,7 @@
 #include "fst.h"
 #include "keyblocks.h"
 #include "memkv.h"
+#include "memutil.h"
 #include "page.h"
 #include "registry.h"
 #include "runpages.h"

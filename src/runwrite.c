@@ -369,7 +369,7 @@ memkv_frozen_writer_finish(MemkvFrozenWriter *w, Relation index, uint32 epoch,
  * run (the run `meta` now describes) and, if the writer collected them,
  * its key blocks, so that the first scans after a freeze need not build
  * them.  Each goes in only if the arena stays at most half full.  Entry
- * lock held exclusively, with no copy installed (memkv_run_copy_free).
+ * lock held exclusively, with no copy installed (memkv_entry_free_run_copy).
  */
 void
 memkv_frozen_writer_install_cache(MemkvFrozenWriter *w, MemkvEntry *entry,

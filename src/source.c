@@ -6,7 +6,9 @@
  *	  backend memory, for scans and freezes to merge.  memkv 1.x called a
  *	  source a "run".  Also the chunked inputs of a freeze's merge, the
  *	  delta log read whole and sorted (direct-mode freezes, scans whose
- *	  delta does not fit in shared memory), and the TID sort.
+ *	  delta does not fit in shared memory), the TID sort, and a scan
+ *	  batch's k-way merge of its sources and its NULL key's TIDs from
+ *	  every layer (out of scan.c).
  *
  * A source's arrays live in backend memory: filling one from a delta tree
  * needs the entry lock (any mode) or a tree its caller owns, from the
@@ -20,8 +22,10 @@
 #include "storage/bufmgr.h"
 #include "utils/rel.h"
 
+#include "batch.h"
 #include "delta.h"
 #include "memkv.h"
+#include "memutil.h"
 #include "page.h"
 #include "registry.h"
 #include "runread.h"
@@ -462,4 +466,183 @@ memkv_read_log_run(Relation index, const MemkvMetaPageData *meta,
 	*end_blkno = meta->log_tail;
 	*end_offset = OffsetNumberNext(PageGetMaxOffsetNumber(BufferGetPage(buf)));
 	UnlockReleaseBuffer(buf);
+}
+
+/* Compare two keys of runs; negative if a sorts first. */
+static int
+memkv_source_key_cmp(const MemkvSource *ra, const MemkvSourceKey *a,
+				  const MemkvSource *rb, const MemkvSourceKey *b)
+{
+	return memkv_key_cmp((const uint8 *) ra->keybuf + a->key_offset,
+							   a->key_len,
+							   (const uint8 *) rb->keybuf + b->key_offset,
+							   b->key_len);
+}
+
+/*
+ * Merge the keys collected from the layers (each run in scan order) into
+ * the batch; a key found in several layers gets the TIDs of all.  When a
+ * run stopped early, keys beyond its last key may be missing from it, so
+ * the merge stops at the first such last key.  Returns true if the range
+ * may hold more keys after the batch.
+ */
+bool
+memkv_merge_sources(MemkvBatch *batch, MemkvSource *runs, int nsrcs, bool backward)
+{
+	int			dir = backward ? -1 : 1;
+	const MemkvSource *limit_run = NULL;
+	const MemkvSourceKey *limit = NULL;
+	int			pos[3] = {0, 0, 0};
+	bool		stopped = false;
+	int			r;
+
+	Assert(nsrcs <= 3);
+	for (r = 0; r < nsrcs; r++)
+	{
+		const MemkvSourceKey *last;
+
+		if (!runs[r].stopped || runs[r].nkeys == 0)
+			continue;
+		stopped = true;
+		last = &runs[r].keys[runs[r].nkeys - 1];
+		if (limit == NULL ||
+			dir * memkv_source_key_cmp(&runs[r], last, limit_run, limit) < 0)
+		{
+			limit_run = &runs[r];
+			limit = last;
+		}
+	}
+
+	/*
+	 * The common case, one layer with keys in range: all of its keys go
+	 * over as they are (any limit is its own last key), key bytes in one
+	 * copy, with no comparisons.
+	 */
+	{
+		int			only = -1;
+		int			nonempty = 0;
+
+		for (r = 0; r < nsrcs; r++)
+			if (runs[r].nkeys > 0)
+			{
+				nonempty++;
+				only = r;
+			}
+		if (nonempty == 1)
+		{
+			const MemkvSource *run = &runs[only];
+			Size		base = batch->keybuf_used;
+			int			i;
+
+			memkv_batch_reserve_keys(batch, run->keybuf_used);
+			if (run->keybuf_used > 0)
+				memcpy(batch->keybuf + base, run->keybuf, run->keybuf_used);
+			batch->keybuf_used += run->keybuf_used;
+			for (i = 0; i < run->nkeys; i++)
+			{
+				const MemkvSourceKey *k = &run->keys[i];
+
+				memkv_batch_add_tids(batch, false, base + k->key_offset,
+									 k->key_len, run->tids + k->tid_start,
+									 k->ntids);
+			}
+			return stopped;
+		}
+	}
+
+	for (;;)
+	{
+		int			best = -1;
+		Size		key_offset = 0;
+
+		/* the run whose next key comes first */
+		for (r = 0; r < nsrcs; r++)
+		{
+			if (pos[r] >= runs[r].nkeys)
+				continue;
+			if (best < 0 ||
+				dir * memkv_source_key_cmp(&runs[r], &runs[r].keys[pos[r]],
+										&runs[best], &runs[best].keys[pos[best]]) < 0)
+				best = r;
+		}
+		if (best < 0)
+			break;
+		if (limit &&
+			dir * memkv_source_key_cmp(&runs[best], &runs[best].keys[pos[best]],
+									limit_run, limit) > 0)
+			break;
+
+		/* take that key from every run that has it */
+		{
+			const MemkvSource *brun = &runs[best];
+			const MemkvSourceKey *bk = &brun->keys[pos[best]];
+			bool		stored = false;
+
+			for (r = 0; r < nsrcs; r++)
+			{
+				const MemkvSourceKey *k;
+
+				if (pos[r] >= runs[r].nkeys)
+					continue;
+				k = &runs[r].keys[pos[r]];
+				if (r != best && memkv_source_key_cmp(&runs[r], k, brun, bk) != 0)
+					continue;
+				if (!stored)
+				{
+					key_offset = batch->keybuf_used;
+					memkv_batch_add(batch, false,
+									(const uint8 *) runs[r].keybuf + k->key_offset,
+									k->key_len, runs[r].tids + k->tid_start,
+									k->ntids);
+					stored = true;
+				}
+				else
+					memkv_batch_add_tids(batch, false, key_offset, k->key_len,
+										 runs[r].tids + k->tid_start,
+										 k->ntids);
+				pos[r]++;
+			}
+		}
+	}
+	return stopped;
+}
+
+/* Add the NULL key's TIDs from every layer to the batch. */
+void
+memkv_fill_nulls(MemkvEntry *entry, MemkvLogDelta *ld, MemkvFrozen *frozen,
+				 MemkvBatch *batch, MemkvSource *scratch)
+{
+	const ArtTid *tids;
+	uint32		ntids;
+
+	if (ld)
+	{
+		/* the delta read from the log instead of the tree */
+		if (ld->nulls.ntids > 0)
+			memkv_batch_add(batch, true, NULL, 0, ld->nulls.tids,
+							ld->nulls.ntids);
+	}
+	else
+	{
+		ntids = art_lookup(&entry->nulls, memkv_allocator(),
+						   (const uint8 *) "", 0, &tids);
+		if (ntids > 0)
+			memkv_batch_add(batch, true, NULL, 0,
+							(const ItemPointerData *) tids, ntids);
+	}
+	if (entry->freezing)
+	{
+		ntids = art_lookup(&entry->imm_nulls, memkv_allocator(),
+						   (const uint8 *) "", 0, &tids);
+		if (ntids > 0)
+			memkv_batch_add(batch, true, NULL, 0,
+							(const ItemPointerData *) tids, ntids);
+	}
+	if (frozen)
+	{
+		memkv_source_reset(scratch);
+		if (memkv_frozen_nulls(frozen, scratch) > 0)
+			memkv_batch_add(batch, true, NULL, 0, scratch->tids,
+							scratch->ntids);
+	}
 }

@@ -27,6 +27,29 @@ typedef struct MemkvMergeInput
 	bytea	   *after;			/* last key of the previous chunk */
 } MemkvMergeInput;
 
+/*
+ * The delta of an index as read from its log, for a scan whose delta does
+ * not fit in shared memory (a standby with a small memkv.shared_memory,
+ * or a primary before the freeze it asked for): every key from the log's
+ * start with its TIDs, sorted, and the NULL key's TIDs, in the scan's
+ * memory.  Read at the first batch that needs it and kept for the next
+ * ones while the log starts at the same place: entries appended later
+ * belong to transactions the scan's snapshot cannot see (the snapshot was
+ * taken before the first batch read the log).  A freeze (a new epoch or
+ * instance, or a boundary) makes the next batch read it again.
+ */
+typedef struct MemkvLogDelta
+{
+	MemoryContext cxt;			/* holds the runs */
+	bool		loaded;
+	uint64		instance_id;
+	uint32		epoch;
+	BlockNumber start_blkno;
+	OffsetNumber start_offset;
+	MemkvSource	keys;
+	MemkvSource	nulls;
+} MemkvLogDelta;
+
 extern void memkv_source_init(MemkvSource *run);
 extern void memkv_source_reset(MemkvSource *run);
 extern void memkv_source_reserve_tids(MemkvSource *run, uint64 more);
@@ -53,5 +76,10 @@ extern void memkv_merge_input_init(MemkvMergeInput *in, const ArtTree *tree,
 								   MemkvFrozen *frozen);
 extern bool memkv_merge_input_ready(MemkvMergeInput *in);
 extern void memkv_sort_tids(ItemPointerData *tids, uint64 *ntids);
+extern bool memkv_merge_sources(MemkvBatch *batch, MemkvSource *runs,
+								int nsrcs, bool backward);
+extern void memkv_fill_nulls(MemkvEntry *entry, MemkvLogDelta *ld,
+							 MemkvFrozen *frozen, MemkvBatch *batch,
+							 MemkvSource *scratch);
 
 #endif							/* MEMKV_SOURCE_H */

@@ -52,17 +52,23 @@ SRC=src
 ALLOW=test/layout-allow.txt
 
 # The glue layers, in order (src/README, "Files in memkv 2"); each file
-# may include headers of its own layer and the ones before it.  caller,
-# runpages and runcopy are files step 1 made that the README's list does
-# not name yet; they stand where what they call and who calls them put
-# them.
-LAYERS="registry guard page caller wal directory delta runpages runread runcopy
-	runwrite view source request freeze merge worker vacuum build insert batch
-	scan cost validate verify sqlfuncs stats memkv"
+# may include headers of its own layer and the ones before it.  memutil,
+# caller, runpages and runcopy are files step 1 made that the README's list
+# does not name yet; they stand where what they call and who calls them put
+# them (memutil, the memory helpers, calls nothing of memkv's).
+LAYERS="memutil registry guard page caller stats request wal directory delta
+	runpages runread runcopy runwrite view batch source freeze merge worker
+	vacuum build insert scan cost validate verify sqlfuncs memkv"
 
 # Today's names of layers (file name -> layer name), until the files are
 # renamed: 1.x shmem.c is the registry, delta.c the stripe log.
 declare -A ALIAS=([shmem]=registry [stripe]=delta)
+
+# References nm reports as undefined symbols that are no calls, as
+# "file:function": caller.c and worker.c compare an index's ambuild with
+# memkv_build's address to tell a memkv index from another AM's; they never
+# call it.
+declare -A NOT_CALLS=([caller.c:memkv_build]=1 [worker.c:memkv_build]=1)
 
 # Glue headers any file may include.
 EVERYWHERE="memkv.h memkv_guc.h pg_compat.h"
@@ -251,6 +257,7 @@ if [ "$CALLS" -eq 1 ]; then
 			callee=${DEFINER[$sym]:-}
 			[ -n "$callee" ] || continue
 			[ -n "${PLAIN[$callee]:-}" ] && continue
+			[ -n "${NOT_CALLS[$name:$sym]:-}" ] && continue
 			CALLED[$callee]="${CALLED[$callee]:-} $sym"
 		done < <(nm -u "$o" | sort -k2)
 		for callee in $(printf '%s\n' "${!CALLED[@]}" | sort); do

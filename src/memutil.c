@@ -1,0 +1,58 @@
+/*-------------------------------------------------------------------------
+ *
+ * memutil.c
+ *	  Backend-local memory helpers every layer of memkv uses: growing
+ *	  arrays by doubling, and the transparent huge page hint for big ones.
+ *	  They call nothing of memkv's, so they are the bottom of the glue
+ *	  layers (src/README, "Files in memkv 2").
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <sys/mman.h>
+
+#include "memutil.h"
+
+/*
+ * Ask for transparent huge pages under the whole pages of p[0..size) (a
+ * backend-local allocation of MEMKV_HUGE_MIN or more), where the kernel
+ * offers them on request (Linux, THP "madvise" mode).  For the big arrays
+ * of CREATE INDEX and freezing that are read at random: the keys after the
+ * sort, the FST builder's ring and tables, the pack map; with 4 kB pages
+ * nearly every such read is also a TLB miss.  (Not for what is only read
+ * in order, like the images: a huge page costs more to clear.)  A hint;
+ * failure is ignored.
+ */
+void
+memkv_advise_huge_pages(void *p, Size size)
+{
+#if defined(MADV_HUGEPAGE)
+	uintptr_t	start = TYPEALIGN((uintptr_t) 4096, (uintptr_t) p);
+	uintptr_t	end = TYPEALIGN_DOWN((uintptr_t) 4096, (uintptr_t) p + size);
+
+	if (size >= MEMKV_HUGE_MIN && end > start)
+		(void) madvise((void *) start, end - start, MADV_HUGEPAGE);
+#endif
+}
+
+/*
+ * The growing half of memkv_array_reserve (memutil.h), for need > *cap: the
+ * capacity starts at `first` and doubles until it is enough.  A NULL array
+ * (capacity 0) is allocated in `cxt`, a grown one is repalloc'd in its own
+ * context.  Returns the array, which may have moved.
+ */
+void *
+memkv_array_grow(MemoryContext cxt, void *array, Size *cap, Size need,
+				 Size elemsize, Size first)
+{
+	Size		newcap;
+
+	newcap = *cap > 0 ? *cap : first;
+	while (newcap < need)
+		newcap *= 2;
+	array = array ? repalloc_huge(array, newcap * elemsize) :
+		MemoryContextAllocHuge(cxt, newcap * elemsize);
+	*cap = newcap;
+	return array;
+}
