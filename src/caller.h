@@ -10,6 +10,7 @@
 #define MEMKV_CALLER_H
 
 #include "memkv.h"
+#include "registry.h"
 
 /* What a SQL function's caller must be allowed to do with the table. */
 typedef enum MemkvCallerRight

@@ -15,6 +15,7 @@
 
 #include "memkv.h"
 #include "page.h"
+#include "registry.h"
 
 /*
  * A delta-log entry is an IndexTupleData header (t_tid is the heap TID,

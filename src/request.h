@@ -11,6 +11,7 @@
 #define MEMKV_REQUEST_H
 
 #include "memkv.h"
+#include "registry.h"
 
 /* What a "memkv freeze" worker is told, in bgw_extra. */
 typedef struct MemkvWorkerArgs

@@ -10,6 +10,7 @@
 
 #include "memkv.h"
 #include "page.h"
+#include "registry.h"
 
 extern bool memkv_run_copy_wanted(MemkvEntry *entry,
 								  const MemkvMetaPageData *meta);

@@ -12,6 +12,7 @@
 #include "fst.h"
 #include "memkv.h"
 #include "page.h"
+#include "registry.h"
 
 /* The opened frozen layer of an index (see runread.c). */
 typedef struct MemkvFrozen MemkvFrozen;

@@ -10,6 +10,7 @@
 
 #include "memkv.h"
 #include "page.h"
+#include "registry.h"
 
 /* Streams a new frozen layer into memory, then into pages. */
 typedef struct MemkvFrozenWriter MemkvFrozenWriter;
