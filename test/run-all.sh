@@ -9,30 +9,33 @@
 # Steps, in order (V: each version; a step's name says its version):
 #
 #   1. deps      test/install-deps.sh (apt-get; no-op when all is installed)
-#   2. pg/V      bash test/build-pg.sh V, for each version but 15
+#   2. layout    bash test/layout.sh: the layout rules of src/ (file length,
+#                the plain-C wall, the glue layers; src/README, "Files in
+#                memkv 2"); reads the sources only, so once, before any build
+#   3. pg/V      bash test/build-pg.sh V, for each version but 15
 #      pg/15-upstream  when 15 and a later version are tested: PostgreSQL 15
 #                built from source into /opt/postgresql-15 (test/build-pg.sh
 #                15), the old side of the pg_upgrade test -- Debian 12's own
 #                15 cannot be upgraded to 18 (README.md, "PostgreSQL
 #                versions") -- and memkv built and installed into it
-#   3. unit      make -C test/unit check tsan replay   (plain-C unit tests
+#   4. unit      make -C test/unit check tsan replay   (plain-C unit tests
 #                under ASan/UBSan, the EBR stress under TSan, every fuzz
 #                target over its seed corpus; no server, no PostgreSQL
 #                header: once, not per version)
 #   then for each version V, with PG_CONFIG set to that installation:
-#   4. build/V   make clean && make && make install   (-Werror: see Makefile)
-#   5. regress/V a throwaway server with memkv preloaded (test/lib/pgserver.sh,
+#   5. build/V   make clean && make && make install   (-Werror: see Makefile)
+#   6. regress/V a throwaway server with memkv preloaded (test/lib/pgserver.sh,
 #                mktemp dir, private port), then `make installcheck` with
 #                only pg_regress on (sql/, expected/); prints the diffs and
 #                the server log on failure
-#   6. isolation/V the same with only the isolation specs on (test/specs,
+#   7. isolation/V the same with only the isolation specs on (test/specs,
 #                test/expected)
-#   7. tap/V     the TAP tests test/t/*.pl (PostgreSQL::Test::Cluster).  initdb
+#   8. tap/V     the TAP tests test/t/*.pl (PostgreSQL::Test::Cluster).  initdb
 #                refuses root, so they run as the postgres OS user in a copy of
 #                the tree owned by postgres; prints the logs on failure.  The
 #                pg_upgrade test (test/t/030_pg_upgrade.pl) upgrades from
 #                /opt/postgresql-15 to V in each pass of a later version.
-#   8. bench/V   bash bench/selftest.sh, if it exists
+#   9. bench/V   bash bench/selftest.sh, if it exists
 #
 # A failing step does not stop the later ones (unless they need its result).
 # Ends with a summary and a last line "N passed, M failed" (steps of all
@@ -183,6 +186,11 @@ do_build()
 	make install
 }
 
+do_layout()
+{
+	bash test/layout.sh
+}
+
 do_unit()
 {
 	timeout -k 30 "$STEP_TIMEOUT" make -C test/unit check tsan replay
@@ -281,6 +289,7 @@ do_bench()
 # ---------------------------------------------------------------------------
 
 step deps do_deps
+step layout do_layout
 
 # PostgreSQL itself, for the versions Debian 12 does not package.  A version
 # whose installation is missing afterwards has its steps recorded as failed.
