@@ -92,6 +92,7 @@ memkv_shmem_startup(void)
 	Size		regsize = memkv_registry_size();
 	LWLockPadded *locks;
 	char	   *base;
+	int			i;
 
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
 	base = ShmemInitStruct("memkv", add_size(regsize, memkv_arena_size()),
@@ -106,6 +107,8 @@ memkv_shmem_startup(void)
 		pg_atomic_init_u64(&memkv_shared->clock, 1);
 		memkv_shared->arena_size = memkv_arena_size();
 		arena_init(arena_base, memkv_shared->arena_size);
+		for (i = 0; i < memkv_shared->max_entries; i++)
+			pg_atomic_init_u32(&memkv_shared->entries[i].run_kb_building, 0);
 	}
 	locks = GetNamedLWLockTranche(MEMKV_TRANCHE);
 	memkv_shared->registry_lock = &locks[0].lock;
@@ -199,6 +202,8 @@ memkv_entry_free_run_copy(MemkvEntry *entry)
 	entry->run_kb = ARENA_NULL;
 	entry->run_kb_bytes = 0;
 	entry->run_kb_failed = false;
+	/* a builder still at work for the old run is not waited for */
+	pg_atomic_write_u32(&entry->run_kb_building, 0);
 	entry->run_copy = ARENA_NULL;
 	entry->run_copy_bytes = 0;
 	entry->run_copy_instance = 0;

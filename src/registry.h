@@ -68,6 +68,12 @@ typedef struct MemkvEntry
 	ArenaPtr	run_kb;
 	Size		run_kb_bytes;
 	bool		run_kb_failed;	/* no room for them: don't retry */
+	/*
+	 * 1 while one backend builds them (runcopy.c, memkv_run_kb_claim): the
+	 * other range scans go on without, instead of each building its own.
+	 * Set and cleared atomically under the entry lock in any mode.
+	 */
+	pg_atomic_uint32 run_kb_building;
 
 	/*
 	 * The last sync of this log (instance, epoch) found no room for it even

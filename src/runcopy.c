@@ -224,6 +224,32 @@ memkv_run_kb_wanted(MemkvEntry *entry, const MemkvMetaPageData *meta)
 }
 
 /*
+ * Claim the building of the entry's key blocks for this backend: true if
+ * no other backend is building them, and then this one must call
+ * memkv_run_kb_unclaim when done, also on error.  Range scans that find the
+ * blocks being built go on without them (the FST cursor) rather than each
+ * building its own copy: right after a freeze or REINDEX, 256 clients'
+ * first range scans otherwise spent the CPU of 256 builds, and their TPS
+ * fell to a few dozen (bench/concurrency.sh, 1M paths).  A builder that dies
+ * without unclaiming leaves the run without key blocks until the next run
+ * (memkv_entry_free_run_copy clears the claim).  Entry lock held, any mode.
+ */
+bool
+memkv_run_kb_claim(MemkvEntry *entry)
+{
+	if (pg_atomic_read_u32(&entry->run_kb_building) != 0)
+		return false;
+	return pg_atomic_exchange_u32(&entry->run_kb_building, 1) == 0;
+}
+
+/* Give up the claim memkv_run_kb_claim took.  Any lock, or none. */
+void
+memkv_run_kb_unclaim(MemkvEntry *entry)
+{
+	pg_atomic_write_u32(&entry->run_kb_building, 0);
+}
+
+/*
  * A backend-local copy of the FST image of the run in the entry's shared
  * copy, so that key blocks can be built from it without holding the entry
  * lock.  Caller holds the entry lock (shared is enough) and has checked

@@ -16,6 +16,8 @@ extern bool memkv_run_copy_wanted(MemkvEntry *entry,
 								  const MemkvMetaPageData *meta);
 extern void memkv_run_copy_build(Relation index, MemkvEntry *entry,
 								 const MemkvMetaPageData *meta);
+extern bool memkv_run_kb_claim(MemkvEntry *entry);
+extern void memkv_run_kb_unclaim(MemkvEntry *entry);
 extern bool memkv_run_kb_wanted(MemkvEntry *entry,
 								const MemkvMetaPageData *meta);
 extern uint8 *memkv_frozen_fst_copy(MemkvEntry *entry,

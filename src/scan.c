@@ -366,22 +366,37 @@ memkv_fill_open(Relation index, bool want_kb, MemkvMetaPageData *meta,
 	}
 
 	/*
-	 * ... and, for range scans, its keys front-coded: built from a local
-	 * copy of its FST without the lock (it takes a while), then installed
-	 * under the exclusive lock if the run is still current.
+	 * ... and, for range scans, its keys front-coded: built by one backend
+	 * at a time (the others scan without them meanwhile) from a local copy
+	 * of its FST without the lock (it takes a while), then installed under
+	 * the exclusive lock if the run is still current.
 	 */
-	if (want_kb && memkv_run_kb_wanted(entry, meta))
+	if (want_kb && memkv_run_kb_wanted(entry, meta) &&
+		memkv_run_kb_claim(entry))
 	{
 		MemkvMetaPageData built_for = *meta;
+		MemkvEntry *claimed = entry;
 		Size		kbsize = 0;
-		uint8	   *fst = memkv_frozen_fst_copy(entry, meta);
-		uint8	   *kb;
+		uint8	   *fst;
+		uint8	   *kb = NULL;
 
-		memkv_entry_release(entry);
-		kb = memkv_run_kb_make(index, fst, built_for.fst_size, &kbsize);
-		pfree(fst);
+		PG_TRY();
+		{
+			fst = memkv_frozen_fst_copy(entry, meta);
+			memkv_entry_release(entry);
+			entry = NULL;
+			kb = memkv_run_kb_make(index, fst, built_for.fst_size, &kbsize);
+			pfree(fst);
+		}
+		PG_CATCH();
+		{
+			memkv_run_kb_unclaim(claimed);
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
 		entry = memkv_open_synced_try(index, LW_EXCLUSIVE, meta, in_memory);
 		memkv_run_kb_install(entry, &built_for, kb, kbsize);
+		memkv_run_kb_unclaim(claimed);
 		memkv_entry_release(entry);
 		entry = memkv_open_synced_try(index, LW_SHARED, meta, in_memory);
 	}
