@@ -60,7 +60,7 @@ chunkstream_put_varint(ChunkWriter *w, uint64_t v)
 {
 	uint8_t		b[10];
 
-	chunkstream_put(w, b, varint_put(b, v));
+	chunkstream_put(w, b, put_varint(b, v));
 }
 
 /* Take n bytes (dst may be NULL to skip); false if the stream ends first. */

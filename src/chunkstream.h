@@ -24,6 +24,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "fst_bytes.h"
+
 typedef struct ChunkWriter
 {
 	uint8_t *const *chunks;
@@ -44,35 +46,6 @@ typedef struct ChunkReader
 	size_t		off;
 	size_t		left;			/* bytes left in the whole stream */
 } ChunkReader;
-
-/* Length of v as a varint. */
-static inline size_t
-varint_len(uint64_t v)
-{
-	size_t		n = 1;
-
-	while (v >= 0x80)
-	{
-		v >>= 7;
-		n++;
-	}
-	return n;
-}
-
-/* Write v as a varint at b (room for 10 bytes); returns its length. */
-static inline size_t
-varint_put(uint8_t *b, uint64_t v)
-{
-	size_t		n = 0;
-
-	while (v >= 0x80)
-	{
-		b[n++] = (uint8_t) (v | 0x80);
-		v >>= 7;
-	}
-	b[n++] = (uint8_t) v;
-	return n;
-}
 
 /*
  * Read a varint from p[*off..len) and advance *off; false (with *off

@@ -157,17 +157,17 @@ pair_put(uint8_t *b, const DeadPair *prev, const DeadPair *cur)
 
 	if (prev == NULL || cur->ordinal != prev->ordinal)
 	{
-		n += varint_put(b + n, prev ? cur->ordinal - prev->ordinal : cur->ordinal);
-		n += varint_put(b + n, cur->block);
-		n += varint_put(b + n, cur->offset);
+		n += put_varint(b + n, prev ? cur->ordinal - prev->ordinal : cur->ordinal);
+		n += put_varint(b + n, cur->block);
+		n += put_varint(b + n, cur->offset);
 		return n;
 	}
-	n += varint_put(b + n, 0);
-	n += varint_put(b + n, cur->block - prev->block);
+	n += put_varint(b + n, 0);
+	n += put_varint(b + n, cur->block - prev->block);
 	if (cur->block == prev->block)
-		n += varint_put(b + n, (uint64_t) (cur->offset - prev->offset));
+		n += put_varint(b + n, (uint64_t) (cur->offset - prev->offset));
 	else
-		n += varint_put(b + n, cur->offset);
+		n += put_varint(b + n, cur->offset);
 	return n;
 }
 

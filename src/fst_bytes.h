@@ -52,7 +52,21 @@ put_u64(uint8_t *p, uint64_t v)
 		p[i] = (uint8_t) (v >> (8 * i));
 }
 
-/* Write v as a varint at p; returns its length. */
+/* Length of v as a varint. */
+static inline size_t
+varint_len(uint64_t v)
+{
+	size_t		n = 1;
+
+	while (v >= 0x80)
+	{
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+/* Write v as a varint at p (room for 10 bytes); returns its length. */
 static inline size_t
 put_varint(uint8_t *p, uint64_t v)
 {
@@ -77,6 +91,12 @@ key_cmp_bytes(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 	if (c != 0)
 		return c;
 	return (alen > blen) - (alen < blen);
+}
+
+static inline uint16_t
+get_u16(const uint8_t *p)
+{
+	return (uint16_t) (p[0] | (p[1] << 8));
 }
 
 static inline uint32_t

@@ -45,6 +45,7 @@
 #include <string.h>
 
 #include "crc32c.h"
+#include "fst_bytes.h"
 #include "rundir.h"
 
 #define RUNDIR_CRC_OFFSET	12
@@ -52,46 +53,6 @@
 /* The largest encoding fits on the metapage. */
 _Static_assert(RUNDIR_MAX_BYTES <= RUNDIR_PAGE_CONTENT_BYTES,
 			   "the run directory must fit in a metapage");
-
-/* Little-endian stores and loads. */
-static void
-put_u16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t) v;
-	p[1] = (uint8_t) (v >> 8);
-}
-
-static void
-put_u32(uint8_t *p, uint32_t v)
-{
-	put_u16(p, (uint16_t) v);
-	put_u16(p + 2, (uint16_t) (v >> 16));
-}
-
-static void
-put_u64(uint8_t *p, uint64_t v)
-{
-	put_u32(p, (uint32_t) v);
-	put_u32(p + 4, (uint32_t) (v >> 32));
-}
-
-static uint16_t
-get_u16(const uint8_t *p)
-{
-	return (uint16_t) (p[0] | (p[1] << 8));
-}
-
-static uint32_t
-get_u32(const uint8_t *p)
-{
-	return (uint32_t) get_u16(p) | ((uint32_t) get_u16(p + 2) << 16);
-}
-
-static uint64_t
-get_u64(const uint8_t *p)
-{
-	return (uint64_t) get_u32(p) | ((uint64_t) get_u32(p + 4) << 32);
-}
 
 /* Record a failure: set *msg and return the code. */
 static RundirStatus

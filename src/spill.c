@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "crc32c.h"
+#include "fst_bytes.h"
 #include "spill.h"
 
 /* The smallest entry: shared, suffix length, TID count, one TID. */
@@ -57,33 +58,6 @@ spill_key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 	return (alen > blen) - (alen < blen);
 }
 
-/* Bytes the varint of v takes. */
-static inline size_t
-spill_varint_size(uint64_t v)
-{
-	size_t		n = 1;
-
-	while (v >= 0x80)
-	{
-		v >>= 7;
-		n++;
-	}
-	return n;
-}
-
-/* Append the varint of v at p; returns the byte after it. */
-static inline uint8_t *
-spill_put_varint(uint8_t *p, uint64_t v)
-{
-	while (v >= 0x80)
-	{
-		*p++ = (uint8_t) (v | 0x80);
-		v >>= 7;
-	}
-	*p++ = (uint8_t) v;
-	return p;
-}
-
 /*
  * Read a varint from buf[*pos..end) into *v, advancing *pos; false if it
  * runs past end or does not fit in 64 bits.
@@ -113,24 +87,6 @@ spill_get_varint(const uint8_t *buf, size_t *pos, size_t end, uint64_t *v)
 		}
 	}
 	return false;
-}
-
-/* Store v little-endian at p. */
-static inline void
-spill_put_u32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t) v;
-	p[1] = (uint8_t) (v >> 8);
-	p[2] = (uint8_t) (v >> 16);
-	p[3] = (uint8_t) (v >> 24);
-}
-
-/* The little-endian uint32 at p. */
-static inline uint32_t
-spill_get_u32(const uint8_t *p)
-{
-	return (uint32_t) p[0] | (uint32_t) p[1] << 8 |
-		(uint32_t) p[2] << 16 | (uint32_t) p[3] << 24;
 }
 
 /* ----------------------------------------------------------------
@@ -174,13 +130,13 @@ spill_writer_flush(SpillWriter *w, bool last)
 {
 	uint8_t    *h = w->buf;
 
-	spill_put_u32(h + 4, w->block_no);
-	spill_put_u32(h + 8, (uint32_t) (w->used - SPILL_HEADER_BYTES));
+	put_u32(h + 4, w->block_no);
+	put_u32(h + 8, (uint32_t) (w->used - SPILL_HEADER_BYTES));
 	h[12] = (uint8_t) w->block_entries;
 	h[13] = (uint8_t) (w->block_entries >> 8);
 	h[14] = (uint8_t) (last ? SPILL_BLOCK_LAST : 0);
 	h[15] = 0;
-	spill_put_u32(h, crc32c(h + 4, w->used - 4));
+	put_u32(h, crc32c(h + 4, w->used - 4));
 	if (w->write(w->write_arg, w->buf, w->used) != 0)
 	{
 		spill_error(w->errmsg, "could not write block %u of a spill",
@@ -202,12 +158,12 @@ spill_entry_size(uint32_t shared, uint32_t suffix, const uint64_t *tids,
 	size_t		size;
 	size_t		i;
 
-	size = spill_varint_size(shared) +
-		spill_varint_size((uint64_t) suffix << 1) + suffix +
-		(ntids > 1 ? spill_varint_size(ntids - 2) : 0) +
-		spill_varint_size(tids[0] >> 16) + spill_varint_size(tids[0] & 0xFFFF);
+	size = varint_len(shared) +
+		varint_len((uint64_t) suffix << 1) + suffix +
+		(ntids > 1 ? varint_len(ntids - 2) : 0) +
+		varint_len(tids[0] >> 16) + varint_len(tids[0] & 0xFFFF);
 	for (i = 1; i < ntids; i++)
-		size += spill_varint_size(tids[i] - tids[i - 1] - 1);
+		size += varint_len(tids[i] - tids[i - 1] - 1);
 	return size;
 }
 
@@ -233,17 +189,17 @@ spill_writer_put(SpillWriter *w, const uint8_t *key, uint32_t keylen,
 		size = spill_entry_size(0, keylen, tids, ntids);
 	}
 	p = w->buf + w->used;
-	p = spill_put_varint(p, shared);
-	p = spill_put_varint(p, (uint64_t) (keylen - shared) << 1 | (ntids > 1));
+	p += put_varint(p, shared);
+	p += put_varint(p, (uint64_t) (keylen - shared) << 1 | (ntids > 1));
 	if (keylen > shared)
 		memcpy(p, key + shared, keylen - shared);
 	p += keylen - shared;
 	if (ntids > 1)
-		p = spill_put_varint(p, ntids - 2);
-	p = spill_put_varint(p, tids[0] >> 16);
-	p = spill_put_varint(p, tids[0] & 0xFFFF);
+		p += put_varint(p, ntids - 2);
+	p += put_varint(p, tids[0] >> 16);
+	p += put_varint(p, tids[0] & 0xFFFF);
 	for (i = 1; i < ntids; i++)
-		p = spill_put_varint(p, tids[i] - tids[i - 1] - 1);
+		p += put_varint(p, tids[i] - tids[i - 1] - 1);
 	w->used += size;
 	w->block_entries++;
 	w->nentries++;
@@ -438,8 +394,8 @@ spill_reader_load(SpillReader *r)
 	if (st == SPILL_END)
 		return SPILL_CORRUPT(r, "spill truncated: block %u has %zu of %d header bytes",
 							 r->block_no, got, SPILL_HEADER_BYTES);
-	block_no = spill_get_u32(h + 4);
-	len = spill_get_u32(h + 8);
+	block_no = get_u32(h + 4);
+	len = get_u32(h + 8);
 	nentries = (uint32_t) h[12] | (uint32_t) h[13] << 8;
 	flags = (uint32_t) h[14] | (uint32_t) h[15] << 8;
 	if (block_no != r->block_no)
@@ -463,7 +419,7 @@ spill_reader_load(SpillReader *r)
 	if (st == SPILL_END)
 		return SPILL_CORRUPT(r, "spill truncated: block %u has %zu of %u payload bytes",
 							 r->block_no, got, len);
-	if (crc32c(h + 4, SPILL_HEADER_BYTES - 4 + len) != spill_get_u32(h))
+	if (crc32c(h + 4, SPILL_HEADER_BYTES - 4 + len) != get_u32(h))
 		return SPILL_CORRUPT(r, "spill block %u fails its checksum", r->block_no);
 
 	r->pos = SPILL_HEADER_BYTES;
