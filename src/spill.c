@@ -45,17 +45,13 @@ spill_error(char *errmsg, const char *fmt,...)
 }
 
 /*
- * The ordering of memkv keys: bytes unsigned, a proper prefix first.
+ * The ordering of memkv keys: bytes unsigned, a proper prefix first (the
+ * FST's key_cmp_bytes, exported for spill's callers).
  */
 int
 spill_key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 {
-	size_t		n = alen < blen ? alen : blen;
-	int			c = n ? memcmp(a, b, n) : 0;
-
-	if (c != 0)
-		return c;
-	return (alen > blen) - (alen < blen);
+	return key_cmp_bytes(a, alen, b, blen);
 }
 
 /*
