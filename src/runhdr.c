@@ -328,6 +328,7 @@ runhdr_encode(const RunHeader *h, size_t cap, uint8_t *const *chunks,
 		chunkstream_put_uint(&w, s->postings_bytes, 8);
 		chunkstream_put_uint(&w, s->leaf_bytes, 8);
 		chunkstream_put_uint(&w, s->top_bytes, 8);
+		chunkstream_put_uint(&w, s->crc, 4);
 		chunkstream_put_uint(&w, s->fence_len, 2);
 		chunkstream_put(&w, s->fence, s->fence_len);
 	}
@@ -463,12 +464,14 @@ decode_slices(ChunkReader *r, RunHeader *h, uint8_t *fences,
 	{
 		RunSlice   *s = &h->slices[i];
 		uint64_t	first,
+					crc,
 					flen;
 
 		if (!chunkstream_get_uint(r, &first, 4) ||
 			!chunkstream_get_uint(r, &s->postings_bytes, 8) ||
 			!chunkstream_get_uint(r, &s->leaf_bytes, 8) ||
 			!chunkstream_get_uint(r, &s->top_bytes, 8) ||
+			!chunkstream_get_uint(r, &crc, 4) ||
 			!chunkstream_get_uint(r, &flen, 2))
 			return RUNHDR_ERR_TRUNCATED;
 		if (flen > RUNHDR_MAX_KEY)
@@ -476,6 +479,7 @@ decode_slices(ChunkReader *r, RunHeader *h, uint8_t *fences,
 		if (flen > fence_bytes - used)
 			return RUNHDR_ERR_COUNTS;
 		s->first_page = (uint32_t) first;
+		s->crc = (uint32_t) crc;
 		s->fence_len = (uint16_t) flen;
 		s->fence = fences + used;
 		if (!chunkstream_get(r, fences + used, flen))

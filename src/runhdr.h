@@ -19,7 +19,7 @@
  *	40			extents: nextents x (u32 start block, u32 length)
  *				slices:	 nslices x (u32 first logical page,
  *						 u64 postings bytes, u64 leaf bytes, u64 top bytes,
- *						 u16 fence length, fence bytes)
+ *						 u32 crc, u16 fence length, fence bytes)
  *				NULL TIDs: nnulls x (varint block delta, varint offset)
  *
  * A NULL TID's block delta is its block minus the previous TID's block
@@ -58,7 +58,7 @@
 #define RUNHDR_VERSION		1
 #define RUNHDR_FIXED_BYTES	40
 #define RUNHDR_EXTENT_BYTES 8
-#define RUNHDR_SLICE_BYTES	30			/* without the fence bytes */
+#define RUNHDR_SLICE_BYTES	34			/* without the fence bytes */
 #define RUNHDR_MAX_KEY		2700		/* MEMKV_MAX_KEY_BYTES */
 
 /* A heap TID: block number and line pointer offset (1-based). */
@@ -84,6 +84,7 @@ typedef struct RunSlice
 	uint64_t	postings_bytes; /* postings image (fst.h) */
 	uint64_t	leaf_bytes;		/* FST leaf region */
 	uint64_t	top_bytes;		/* FST top region (0 if none) */
+	uint32_t	crc;			/* CRC-32C of the slice's stream bytes */
 	const uint8_t *fence;		/* fence_len bytes */
 } RunSlice;
 

@@ -129,6 +129,7 @@ make_header(TestHdr *t)
 				t->sl[i].top_bytes = rndn(t->sl[i].leaf_bytes);
 				t->sl[i].leaf_bytes -= t->sl[i].top_bytes;
 			}
+			t->sl[i].crc = (uint32_t) rndn(UINT32_MAX);
 		}
 	}
 
@@ -223,7 +224,7 @@ same_header(const RunHeader *a, const RunHeader *b)
 
 		if (x->first_page != y->first_page || x->fence_len != y->fence_len ||
 			x->postings_bytes != y->postings_bytes ||
-			x->leaf_bytes != y->leaf_bytes || x->top_bytes != y->top_bytes ||
+			x->leaf_bytes != y->leaf_bytes || x->top_bytes != y->top_bytes || x->crc != y->crc ||
 			(x->fence_len && memcmp(x->fence, y->fence, x->fence_len) != 0))
 			return false;
 	}
