@@ -40,6 +40,7 @@
 #include "utils/memutils.h"
 #include "utils/tuplesort.h"
 #include "utils/rel.h"
+#include "utils/timestamp.h"
 #include "portability/instr_time.h"
 
 #include "build.h"
@@ -586,7 +587,7 @@ memkv_build(Relation heap, Relation index, IndexInfo *indexInfo)
 	Buffer		logbuf;
 	GenericXLogState *state;
 	Page		page;
-	MemkvMetaPageData meta;
+	MemkvDirectory dir;
 	MemkvFrozenWriter *w;
 	KeysortItem *items = NULL;
 	instr_time	t_start,
@@ -657,11 +658,27 @@ memkv_build(Relation heap, Relation index, IndexInfo *indexInfo)
 	memkv_sort_tids(bs.nulls.tids, &bs.nulls.ntids);
 	memkv_frozen_writer_add_nulls(w, bs.nulls.tids, bs.nulls.ntids);
 
-	/* the frozen run goes after blocks 0 and 1, then the metapage */
-	memset(&meta, 0, sizeof(meta));
-	meta.spare_start = InvalidBlockNumber;
-	memkv_frozen_writer_finish(w, index, 1, &meta, false);
+	/* the run goes after blocks 0 and 1, then the metapage */
+	memkv_empty_directory(&dir, memkv_new_instance_id());
+	if (bs.indtuples > 0)
+	{
+		MemkvRunEntry run;
+
+		memkv_frozen_writer_finish(w, index, dir.generation, &run);
+		if (!rundir_add_run(&dir, &run))
+			elog(ERROR, "memkv: directory of \"%s\" is full",
+				 RelationGetRelationName(index));
+		dir.generation++;
+		dir.last_freeze = GetCurrentTimestamp();
+	}
 	INSTR_TIME_SET_CURRENT(t_end);
+	{
+		const char *msg;
+
+		if (rundir_validate(&dir, RelationGetNumberOfBlocks(index), &msg) != RUNDIR_OK)
+			elog(ERROR, "memkv: new directory of \"%s\" is invalid: %s",
+				 RelationGetRelationName(index), msg);
+	}
 
 	metabuf = ReadBuffer(index, MEMKV_METAPAGE_BLKNO);
 	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
@@ -671,22 +688,7 @@ memkv_build(Relation heap, Relation index, IndexInfo *indexInfo)
 	page = GenericXLogRegisterBuffer(state, logbuf, GENERIC_XLOG_FULL_IMAGE);
 	memkv_init_log_page(page, 1);
 	page = GenericXLogRegisterBuffer(state, metabuf, GENERIC_XLOG_FULL_IMAGE);
-	memkv_init_metapage(page, memkv_new_instance_id());
-	{
-		MemkvMetaPage m = MemkvPageGetMeta(page);
-
-		m->frozen_start = meta.frozen_start;
-		m->frozen_npages = meta.frozen_npages;
-		m->frozen_alloc = meta.frozen_alloc;
-		m->frozen_epoch = meta.frozen_epoch;
-		m->fst_size = meta.fst_size;
-		m->postings_size = meta.postings_size;
-		m->nullpost_size = meta.nullpost_size;
-		m->frozen_nkeys = meta.frozen_nkeys;
-		m->frozen_ntids = meta.frozen_ntids;
-		m->last_freeze = meta.last_freeze;
-		m->frozen_crc = meta.frozen_crc;
-	}
+	memkv_init_metapage(page, &dir);
 	GenericXLogFinish(state);
 	UnlockReleaseBuffer(logbuf);
 	UnlockReleaseBuffer(metabuf);
@@ -717,11 +719,13 @@ memkv_buildempty(Relation index)
 {
 	PGAlignedBlock meta;
 	PGAlignedBlock log;
+	MemkvDirectory dir;
 
 	memkv_check_loaded();
 	memkv_check_collation(index);
 
-	memkv_init_metapage((Page) meta.data, memkv_new_instance_id());
+	memkv_empty_directory(&dir, memkv_new_instance_id());
+	memkv_init_metapage((Page) meta.data, &dir);
 	memkv_init_log_page((Page) log.data, 1);
 
 	PageSetChecksumInplace((Page) meta.data, MEMKV_METAPAGE_BLKNO);

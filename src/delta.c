@@ -5,8 +5,8 @@
  *	  delta trees in step with it.
  *
  * Every inserted (key, TID) is appended to a chain of log pages that
- * starts at the metapage's log_head and ends at log_tail.  The shared
- * trees mirror the log up to a recorded position (resume_blkno,
+ * starts at the metapage's log_head and ends where its chain ends.  The
+ * shared trees mirror the log up to a recorded position (resume_blkno,
  * resume_offset); memkv_sync() replays whatever the log holds past that
  * position, or rebuilds the trees from the head when the log is a
  * different one (new instance after REINDEX, new epoch after
@@ -107,42 +107,44 @@ memkv_form_log_tuple(bool isnull, const uint8 *key, Size keylen,
  * Append one entry to the tail of the delta log, WAL-logged, extending the
  * log by a page when the tail is full.  Reports where the entry went.
  * Caller holds the index's entry lock exclusively, which serializes
- * appends (and log rewrites) on a primary, and has checked that the
- * metapage's log_tail is the tail page its sync reached (memkv_insert).
- * The tail page is checked (memkv_check_page) before the critical
+ * appends (and log rewrites) on a primary, and passes the tail page its
+ * sync reached, entry->resume_blkno (the log's chain ends there: the
+ * metapage does not record the tail).  The tail page is checked
+ * (memkv_check_page, and that it is the chain's last) before the critical
  * section, so adding the entry cannot fail there.
  */
 void
-memkv_log_append(Relation index, IndexTuple itup, BlockNumber *blkno,
-				 OffsetNumber *offnum)
+memkv_log_append(Relation index, BlockNumber tail, uint32 epoch,
+				 IndexTuple itup, BlockNumber *blkno, OffsetNumber *offnum)
 {
-	MemkvMetaPageData meta;
 	Size		size = IndexTupleSize(itup);
 	Buffer		tailbuf;
 
-	memkv_read_meta(index, &meta);
-	tailbuf = ReadBuffer(index, meta.log_tail);
+	if (tail == MEMKV_METAPAGE_BLKNO || tail == InvalidBlockNumber)
+		memkv_chain_corrupted(index, tail);
+	tailbuf = ReadBuffer(index, tail);
 	LockBuffer(tailbuf, BUFFER_LOCK_EXCLUSIVE);
 	memkv_check_page(index, tailbuf, BufferGetPage(tailbuf), MEMKV_PAGE_LOG);
+	if (MemkvPageGetOpaque(BufferGetPage(tailbuf))->next != InvalidBlockNumber)
+	{
+		UnlockReleaseBuffer(tailbuf);
+		memkv_chain_corrupted(index, tail);
+	}
 
 	if (PageGetFreeSpace(BufferGetPage(tailbuf)) >= MAXALIGN(size))
 	{
 		*offnum = memkv_wal_append(index, tailbuf, itup);
-		*blkno = meta.log_tail;
+		*blkno = tail;
 		UnlockReleaseBuffer(tailbuf);
 	}
 	else
 	{
-		Buffer		newbuf = memkv_new_buffer(index, meta.epoch);
-		Buffer		metabuf = ReadBuffer(index, MEMKV_METAPAGE_BLKNO);
+		Buffer		newbuf = memkv_new_buffer(index, epoch);
 
-		LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
-		*offnum = memkv_wal_append_page(index, metabuf, tailbuf, newbuf,
-										meta.epoch, itup);
+		*offnum = memkv_wal_append_page(index, tailbuf, newbuf, epoch, itup);
 		*blkno = BufferGetBlockNumber(newbuf);
 		UnlockReleaseBuffer(newbuf);
 		UnlockReleaseBuffer(tailbuf);
-		UnlockReleaseBuffer(metabuf);
 	}
 }
 

@@ -31,8 +31,9 @@ extern IndexTuple memkv_log_entry(Relation index, Page page,
 								  BlockNumber blkno, OffsetNumber off);
 extern IndexTuple memkv_form_log_tuple(bool isnull, const uint8 *key,
 									   Size keylen, ItemPointer tid);
-extern void memkv_log_append(Relation index, IndexTuple itup,
-							 BlockNumber *blkno, OffsetNumber *offnum);
+extern void memkv_log_append(Relation index, BlockNumber tail, uint32 epoch,
+							 IndexTuple itup, BlockNumber *blkno,
+							 OffsetNumber *offnum);
 extern void memkv_sync(Relation index, MemkvEntry *entry);
 extern bool memkv_sync_try(Relation index, MemkvEntry *entry);
 extern MemkvEntry *memkv_open_synced(Relation index, LWLockMode mode,

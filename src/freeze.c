@@ -14,7 +14,7 @@
  */
 #include "postgres.h"
 
-#include "access/generic_xlog.h"
+#include "access/xlogrecord.h"
 #include "access/relation.h"
 #include "catalog/pg_class.h"
 #include "executor/instrument.h"
@@ -38,10 +38,12 @@
 #include "page.h"
 #include "registry.h"
 #include "runcopy.h"
+#include "runpages.h"
 #include "runread.h"
 #include "runwrite.h"
 #include "source.h"
 #include "stats.h"
+#include "wal.h"
 
 PG_FUNCTION_INFO_V1(memkv_freeze);
 
@@ -70,54 +72,58 @@ memkv_filter_dead(ItemPointerData *tids, uint64 *ntids,
 void
 memkv_delete_page(Relation index, Buffer buf)
 {
-	GenericXLogState *state = GenericXLogStart(index);
-	Page		page = GenericXLogRegisterBuffer(state, buf, 0);
-
-	memkv_init_log_page(page, 0);
-	MemkvPageGetOpaque(page)->flags = MEMKV_PAGE_DELETED;
-	GenericXLogFinish(state);
+	memkv_wal_free(index, &buf, 1);
 	RecordFreeIndexPage(index, BufferGetBlockNumber(buf));
 }
 
 /*
- * Delete pages [start, start + n), a retired run's region, as far as the
- * relation reaches (its reserved tail is added without WAL, so after a
- * crash or a promotion the relation may end before it).  Only frozen,
- * deleted or never-initialized pages are deleted: any other page there
- * (the log, reusing a block number the relation lost) and any page of
- * the run tagged `keep_epoch` (the new run, which may start inside the
- * old region's unlogged reserved room) is left alone, so that a damaged
- * or stale spare region never frees live pages.  Returns how many pages
- * it deleted.
+ * Delete the pages of a retired run, blocks[0..n) (memkv_run_blocks), in
+ * WAL records of up to 33 pages.  A page that is no longer the run's
+ * (tagged `tag`, flag RUN) is left alone, so that a damaged header never
+ * frees live pages.  Returns how many pages it deleted.  The run must be
+ * unreachable: switched out of the directory, with no batch that read the
+ * old directory still running (the switch waited for the entry lock).
  */
 static BlockNumber
-memkv_delete_range(Relation index, BlockNumber start, BlockNumber n,
-				   uint32 keep_epoch)
+memkv_delete_run(Relation index, const BlockNumber *blocks, uint32 n,
+				 uint32 tag)
 {
-	BlockNumber i;
-	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+	Buffer		bufs[XLR_MAX_BLOCK_ID + 1];
+	int			nbufs = 0;
 	BlockNumber deleted = 0;
+	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+	uint32		i;
+	int			j;
 
-	for (i = 0; i < n && start + i < nblocks; i++)
+	for (i = 0; i <= n; i++)
 	{
-		Buffer		buf;
-		Page		page;
-
-		if (start + i == MEMKV_METAPAGE_BLKNO)
-			continue;
-		buf = ReadBuffer(index, start + i);
-		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-		page = BufferGetPage(buf);
-		if (MemkvPageIsFree(page) ||
-			(MemkvPageHasOpaque(page) &&
-			 MemkvPageGetOpaque(page)->page_id == MEMKV_PAGE_ID &&
-			 (MemkvPageGetOpaque(page)->flags & MEMKV_PAGE_FROZEN) != 0 &&
-			 MemkvPageGetOpaque(page)->epoch != keep_epoch))
+		if (i < n && blocks[i] != MEMKV_METAPAGE_BLKNO && blocks[i] < nblocks)
 		{
-			memkv_delete_page(index, buf);
-			deleted++;
+			Buffer		buf = ReadBuffer(index, blocks[i]);
+			Page		page;
+
+			LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+			page = BufferGetPage(buf);
+			if (MemkvPageHasOpaque(page) &&
+				MemkvPageGetOpaque(page)->page_id == MEMKV_PAGE_ID &&
+				(MemkvPageGetOpaque(page)->flags & MEMKV_PAGE_RUN) != 0 &&
+				MemkvPageGetOpaque(page)->epoch == tag)
+				bufs[nbufs++] = buf;
+			else
+				UnlockReleaseBuffer(buf);
 		}
-		UnlockReleaseBuffer(buf);
+		if (nbufs > 0 && (nbufs == lengthof(bufs) || i == n))
+		{
+			memkv_wal_free(index, bufs, nbufs);
+			for (j = 0; j < nbufs; j++)
+			{
+				RecordFreeIndexPage(index, BufferGetBlockNumber(bufs[j]));
+				UnlockReleaseBuffer(bufs[j]);
+			}
+			deleted += nbufs;
+			nbufs = 0;
+			CHECK_FOR_INTERRUPTS();
+		}
 	}
 	return deleted;
 }
@@ -198,7 +204,12 @@ typedef struct MemkvFreezeState
 	MemoryContext cxt;			/* the freeze's memory */
 	MemkvEntry *entry;
 	MemkvMetaPageData meta;		/* read at the set-aside, again at the switch */
-	MemkvMetaPageData newmeta;	/* what the switch writes */
+	MemkvMetaPageData newmeta;	/* what the switch wrote */
+	MemkvRunEntry newrun;		/* the new run's directory entry */
+	bool		have_newrun;	/* false if no TID is left to write */
+	BlockNumber *old_run_blocks;	/* the old run's pages, for the retire */
+	uint32		old_run_nblocks;
+	uint32		old_run_tag;
 	bool		direct;			/* the delta is read from the log */
 	bool		from_copy;		/* the old run is read from its shared copy */
 	MemkvFrozen *frozen;		/* the old run, or NULL */
@@ -214,9 +225,6 @@ typedef struct MemkvFreezeState
 	ArtTree		old_nulls;
 	BlockNumber old_log_head;
 	BlockNumber boundary;
-	BlockNumber old_spare_start;
-	uint32		old_spare_npages;
-	BlockNumber new_start;
 	MemkvLayerOpReport report;
 	instr_time	t_start,
 				t_aside,
@@ -249,7 +257,7 @@ memkv_freeze_set_aside(MemkvFreezeState *fs)
 			 RelationGetRelationName(index));
 	fs->direct = !memkv_sync_try(index, entry);
 	memkv_read_meta(index, &fs->meta);
-	/* the switch keeps log_tail and retires the run and spare region */
+	/* the switch retires the log's head and the run */
 	memkv_check_meta_blocks(index, &fs->meta, RelationGetNumberOfBlocks(index));
 
 	/*
@@ -264,19 +272,27 @@ memkv_freeze_set_aside(MemkvFreezeState *fs)
 	 * reassignment skip it, and scans replace a copy only when the
 	 * metapage names another run).
 	 */
-	if (!fs->direct && memkv_run_copy_wanted(entry, &fs->meta) &&
-		memkv_arena_bytes_used() + fs->meta.fst_size + fs->meta.postings_size +
-		fs->meta.nullpost_size <= memkv_shared->arena_size / 2)
-		memkv_run_copy_build(index, entry, &fs->meta);
+	if (fs->meta.run_header != InvalidBlockNumber)
+	{
+		RunHeader  *old = memkv_run_header_read(index, &fs->meta, fs->cxt);
+
+		fs->old_run_blocks = memkv_run_blocks(index, &fs->meta, old,
+											  &fs->old_run_nblocks);
+		fs->old_run_tag = fs->meta.run_tag;
+		if (!fs->direct && memkv_run_copy_wanted(entry, &fs->meta) &&
+			memkv_arena_bytes_used() + memkv_run_slice_bytes(old) <=
+			memkv_shared->arena_size / 2)
+			memkv_run_copy_build(index, entry, &fs->meta);
+	}
 	fs->frozen = memkv_frozen_open(index, &fs->meta, entry);
 	fs->report.instance_id = fs->meta.instance_id;
-	fs->report.in_frozen_keys = fs->meta.frozen_nkeys;
-	fs->report.in_frozen_tids = fs->meta.frozen_ntids;
+	fs->report.in_frozen_keys = fs->meta.run_nkeys;
+	fs->report.in_frozen_tids = fs->meta.run_ntids;
 	/* read from the shared copy, which was checked against the CRC? */
 	fs->from_copy = fs->frozen != NULL && entry->run_copy != ARENA_NULL &&
 		entry->run_copy_instance == fs->meta.instance_id &&
-		entry->run_copy_epoch == fs->meta.frozen_epoch &&
-		entry->run_copy_start == fs->meta.frozen_start;
+		entry->run_copy_epoch == fs->meta.run_tag &&
+		entry->run_copy_start == fs->meta.run_header;
 	if (!fs->direct)
 	{
 		fs->report.in_delta_keys = entry->keys.nkeys;
@@ -488,10 +504,16 @@ memkv_freeze_merge_write(MemkvFreezeState *fs)
 	memkv_frozen_close(fs->frozen);
 	INSTR_TIME_SET_CURRENT(fs->t_merged);
 
-	/* new pages at the end of the relation, not yet referenced */
-	fs->newmeta = fs->meta;
-	memkv_frozen_writer_finish(w, fs->index, fs->meta.epoch + 1, &fs->newmeta,
-							   true);
+	/*
+	 * The new run, on free pages or new blocks, not yet referenced.  Its
+	 * id is the current generation, which the switch then bumps (ids stay
+	 * below the generation, and no other switch runs meanwhile: we hold
+	 * the metapage lock).  Nothing left to write, no run.
+	 */
+	fs->have_newrun = fs->kept > 0;
+	if (fs->have_newrun)
+		memkv_frozen_writer_finish(w, fs->index, fs->meta.generation,
+								   &fs->newrun);
 	INSTR_TIME_SET_CURRENT(fs->t_written);
 }
 
@@ -509,8 +531,8 @@ memkv_freeze_switch(MemkvFreezeState *fs)
 	Relation	index = fs->index;
 	MemkvEntry *entry;
 	Buffer		metabuf;
-	GenericXLogState *state;
-	Page		page;
+	MemkvDirectory dir;
+	const char *msg;
 
 	/*
 	 * The log now starts at the boundary; entries appended since phase 1
@@ -524,22 +546,28 @@ memkv_freeze_switch(MemkvFreezeState *fs)
 		entry->freeze_blkno = fs->direct_end_blkno;
 		entry->freeze_offset = fs->direct_end_offset;
 	}
-	memkv_read_meta(index, &fs->meta);
 	metabuf = ReadBuffer(index, MEMKV_METAPAGE_BLKNO);
 	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
-	state = GenericXLogStart(index);
-	page = GenericXLogRegisterBuffer(state, metabuf, 0);
-	fs->newmeta.epoch = fs->meta.epoch + 1;
-	fs->newmeta.spare_start = fs->meta.frozen_start;
-	fs->newmeta.spare_npages = fs->meta.frozen_start != InvalidBlockNumber ?
-		Max(fs->meta.frozen_alloc, fs->meta.frozen_npages) : 0;
-	fs->newmeta.log_head = entry->freeze_blkno;
-	fs->newmeta.log_head_offset = entry->freeze_offset;
-	fs->newmeta.log_tail = fs->meta.log_tail;
-	fs->newmeta.freezes = fs->meta.freezes + 1;
-	memcpy(MemkvPageGetMeta(page), &fs->newmeta, sizeof(MemkvMetaPageData));
-	GenericXLogFinish(state);
+	memkv_read_directory(index, metabuf, &dir);
+	if (dir.generation != fs->meta.generation ||
+		dir.instance_id != fs->meta.instance_id)
+		elog(ERROR, "memkv: directory of \"%s\" changed during a freeze",
+			 RelationGetRelationName(index));
+	dir.nruns = 0;
+	if (fs->have_newrun && !rundir_add_run(&dir, &fs->newrun))
+		elog(ERROR, "memkv: directory of \"%s\" is full",
+			 RelationGetRelationName(index));
+	dir.stripes[0].log_head = entry->freeze_blkno;
+	dir.stripes[0].log_head_offset = entry->freeze_offset;
+	dir.generation++;
+	dir.freeze_count++;
+	dir.last_freeze = GetCurrentTimestamp();
+	if (rundir_validate(&dir, RUNDIR_INVALID_BLOCK, &msg) != RUNDIR_OK)
+		elog(ERROR, "memkv: new directory of \"%s\" is invalid: %s",
+			 RelationGetRelationName(index), msg);
+	memkv_wal_switch(index, metabuf, &dir);
 	UnlockReleaseBuffer(metabuf);
+	memkv_meta_from_directory(&dir, &fs->newmeta);
 
 	/*
 	 * Take the set-aside trees out of the entry; they are freed below,
@@ -551,7 +579,8 @@ memkv_freeze_switch(MemkvFreezeState *fs)
 	memset(&entry->imm_nulls, 0, sizeof(ArtTree));
 	memkv_entry_free_run_copy(entry);
 	/* the new run's shared copy and key blocks, ready for scans */
-	memkv_frozen_writer_install_cache(fs->w, entry, &fs->newmeta);
+	if (fs->have_newrun)
+		memkv_frozen_writer_install_cache(fs->w, entry, &fs->newmeta);
 	entry->freezing = false;
 	entry->freeze_direct = false;
 	entry->epoch = fs->newmeta.epoch;
@@ -565,9 +594,6 @@ memkv_freeze_switch(MemkvFreezeState *fs)
 	}
 	fs->old_log_head = fs->meta.log_head;
 	fs->boundary = entry->freeze_blkno;
-	fs->old_spare_start = fs->meta.spare_start;
-	fs->old_spare_npages = fs->meta.spare_npages;
-	fs->new_start = fs->newmeta.frozen_start;
 	if (fs->stats)
 		fs->kept += entry->keys.ntids + entry->nulls.ntids;
 	memkv_entry_release(entry);
@@ -591,19 +617,16 @@ memkv_freeze_retire(MemkvFreezeState *fs)
 	/*
 	 * The old log up to the boundary is unreachable: free it.  None of its
 	 * pages is in the free space map before we free it, so no append can
-	 * link one meanwhile.  The old run becomes the spare region for the
-	 * next freeze's run; what the new run did not use of the previous
-	 * spare region is freed (no scan reads it: it was retired by the
-	 * previous freeze).
+	 * link one meanwhile.  So is the old run: every batch that read the
+	 * old directory ended before the switch got the entry lock.
 	 */
 	fs->report.pages_freed = memkv_delete_log(fs->index, fs->old_log_head,
 											  fs->boundary);
-	if (fs->old_spare_start != InvalidBlockNumber &&
-		fs->new_start != fs->old_spare_start)
-		fs->report.pages_freed += memkv_delete_range(fs->index,
-													 fs->old_spare_start,
-													 fs->old_spare_npages,
-													 fs->newmeta.frozen_epoch);
+	if (fs->old_run_blocks)
+		fs->report.pages_freed += memkv_delete_run(fs->index,
+												   fs->old_run_blocks,
+												   fs->old_run_nblocks,
+												   fs->old_run_tag);
 	IndexFreeSpaceMapVacuum(fs->index);
 	INSTR_TIME_SET_CURRENT(fs->t_end);
 }
@@ -665,8 +688,8 @@ memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
 
 	elog(DEBUG1, "memkv freeze of \"%s\": %llu keys, %llu TIDs; set aside %.0f ms, merge %.0f ms, write %.0f ms, switch %.0f ms, free %.0f ms",
 		 RelationGetRelationName(index),
-		 (unsigned long long) fs.newmeta.frozen_nkeys,
-		 (unsigned long long) fs.newmeta.frozen_ntids,
+		 (unsigned long long) fs.newmeta.run_nkeys,
+		 (unsigned long long) fs.newmeta.run_ntids,
 		 INSTR_TIME_GET_MILLISEC(fs.t_aside) - INSTR_TIME_GET_MILLISEC(fs.t_start),
 		 INSTR_TIME_GET_MILLISEC(fs.t_merged) - INSTR_TIME_GET_MILLISEC(fs.t_aside),
 		 INSTR_TIME_GET_MILLISEC(fs.t_written) - INSTR_TIME_GET_MILLISEC(fs.t_merged),
@@ -677,11 +700,11 @@ memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
 	MemoryContextDelete(fs.cxt);
 	UnlockPage(index, MEMKV_METAPAGE_BLKNO, ExclusiveLock);
 
-	fs.report.out_keys = fs.newmeta.frozen_nkeys;
-	fs.report.out_tids = fs.newmeta.frozen_ntids;
+	fs.report.out_keys = fs.newmeta.run_nkeys;
+	fs.report.out_tids = fs.newmeta.run_ntids;
 	fs.report.dead_tids = fs.removed;
-	fs.report.pages_written = fs.newmeta.frozen_npages;
-	fs.report.bytes_written = (uint64) fs.newmeta.frozen_npages * BLCKSZ;
+	fs.report.pages_written = fs.newmeta.run_npages;
+	fs.report.bytes_written = (uint64) fs.newmeta.run_npages * BLCKSZ;
 	WalUsageAccumDiff(&fs.report.wal, &pgWalUsage, &wal_start);
 	fs.report.elapsed_ms = INSTR_TIME_GET_MILLISEC(fs.t_end) -
 		INSTR_TIME_GET_MILLISEC(fs.t_start);

@@ -84,13 +84,9 @@ memkv_insert(Relation index, Datum *values, bool *isnull,
 	if (in_memory)
 	{
 		/*
-		 * The trees mirror the log up to its tail page, which the sync read:
-		 * the metapage's log_tail must name it (checked here rather than
-		 * against the relation's size, which would cost every insert a
-		 * system call; the append reads log_tail).
+		 * The trees mirror the log up to its tail page, which the sync read
+		 * (entry->resume_blkno): the append goes there.
 		 */
-		if (meta.log_tail != entry->resume_blkno)
-			memkv_chain_corrupted(index, meta.log_tail);
 		entry->valid = false;
 		if (memkv_art_try_insert(entry, isnull[0], key, keylen, ht_ctid))
 			added = true;
@@ -117,8 +113,6 @@ memkv_insert(Relation index, Datum *values, bool *isnull,
 		memkv_entry_release(entry);
 		memkv_freeze_index(index, NULL, NULL, NULL, MEMKV_TRIGGER_INSERT);
 		entry = memkv_open_synced(index, LW_EXCLUSIVE, &meta);
-		if (meta.log_tail != entry->resume_blkno)
-			memkv_chain_corrupted(index, meta.log_tail);
 		entry->valid = false;
 		if (!memkv_art_try_insert(entry, isnull[0], key, keylen, ht_ctid))
 		{
@@ -126,7 +120,8 @@ memkv_insert(Relation index, Datum *values, bool *isnull,
 			memkv_report_exhausted(index, entry);
 		}
 	}
-	memkv_log_append(index, itup, &blkno, &offnum);
+	memkv_log_append(index, entry->resume_blkno, meta.epoch, itup,
+					 &blkno, &offnum);
 	entry->resume_blkno = blkno;
 	entry->resume_offset = OffsetNumberNext(offnum);
 	entry->valid = true;

@@ -56,3 +56,46 @@ memkv_array_grow(MemoryContext cxt, void *array, Size *cap, Size need,
 	*cap = newcap;
 	return array;
 }
+
+static void *
+memkv_fst_alloc(void *arg, size_t size)
+{
+	void	   *p = MemoryContextAllocHuge((MemoryContext) arg, Max(size, 1));
+
+	memkv_advise_huge_pages(p, size);
+	return p;
+}
+
+static void *
+memkv_fst_realloc(void *arg, void *ptr, size_t oldsize, size_t newsize)
+{
+	void	   *p;
+
+	if (ptr == NULL)
+		p = MemoryContextAllocHuge((MemoryContext) arg, Max(newsize, 1));
+	else
+		p = repalloc_huge(ptr, Max(newsize, 1));
+	memkv_advise_huge_pages(p, newsize);
+	return p;
+}
+
+static void
+memkv_fst_free(void *arg, void *ptr)
+{
+	if (ptr)
+		pfree(ptr);
+}
+
+/*
+ * An FstAllocator over palloc in the current memory context (huge
+ * allocations allowed, big ones offered transparent huge pages), for the
+ * FST reader, cursors, key blocks and the run writer.
+ */
+void
+memkv_fst_allocator(FstAllocator *a)
+{
+	a->alloc = memkv_fst_alloc;
+	a->realloc = memkv_fst_realloc;
+	a->free = memkv_fst_free;
+	a->arg = CurrentMemoryContext;
+}

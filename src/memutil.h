@@ -11,9 +11,12 @@
 
 #include "utils/memutils.h"
 
+#include "fst.h"
+
 /* Allocations from this size on are offered transparent huge pages. */
 #define MEMKV_HUGE_MIN		(4 * 1024 * 1024)
 extern void memkv_advise_huge_pages(void *p, Size size);
+extern void memkv_fst_allocator(FstAllocator *a);
 extern void *memkv_array_grow(MemoryContext cxt, void *array, Size *cap,
 							  Size need, Size elemsize, Size first);
 

@@ -21,33 +21,58 @@
 
 #include "page.h"
 
-/* Lay out an empty metapage describing a log that starts at block 1. */
+/*
+ * The directory of a new, empty index: generation 1, one stripe whose log
+ * starts at block 1, no run.
+ */
 void
-memkv_init_metapage(Page page, uint64 instance_id)
+memkv_empty_directory(MemkvDirectory *dir, uint64 instance_id)
+{
+	memset(dir, 0, sizeof(MemkvDirectory));
+	dir->instance_id = instance_id;
+	dir->generation = 1;
+	dir->limbo_head = RUNDIR_INVALID_BLOCK;
+	dir->nstripes = 1;
+	dir->stripes[0].log_head = 1;
+	dir->stripes[0].log_head_offset = FirstOffsetNumber;
+}
+
+/*
+ * Write an encoded directory into the metapage's contents (the page is
+ * laid out already).  Used by memkv_init_metapage and by the switch and
+ * its redo; cannot fail (the caller encoded or logged a valid directory).
+ */
+void
+memkv_put_directory_bytes(Page page, const uint8 *bytes, Size len)
+{
+	char	   *dst = PageGetContents(page);
+
+	StaticAssertStmt(RUNDIR_PAGE_CONTENT_BYTES ==
+					 BLCKSZ - MAXALIGN(SizeOfPageHeaderData) -
+					 MAXALIGN(sizeof(MemkvPageOpaqueData)),
+					 "rundir.h's page content size is memkv's");
+	Assert(len <= RUNDIR_MAX_BYTES);
+	memcpy(dst, bytes, len);
+	((PageHeader) page)->pd_lower = (dst + len) - (char *) page;
+}
+
+/* Lay out a metapage holding `dir` (which must be valid). */
+void
+memkv_init_metapage(Page page, const MemkvDirectory *dir)
 {
 	MemkvPageOpaque opaque;
-	MemkvMetaPage meta;
+	uint8		bytes[RUNDIR_MAX_BYTES];
+	size_t		len = rundir_encode(dir, bytes, sizeof(bytes));
 
+	if (len == 0)
+		elog(ERROR, "memkv: directory cannot be encoded");
 	PageInit(page, BLCKSZ, sizeof(MemkvPageOpaqueData));
 	opaque = MemkvPageGetOpaque(page);
 	opaque->next = InvalidBlockNumber;
 	opaque->epoch = 1;
 	opaque->flags = MEMKV_PAGE_META;
 	opaque->page_id = MEMKV_PAGE_ID;
-
-	meta = MemkvPageGetMeta(page);
-	memset(meta, 0, sizeof(MemkvMetaPageData));
-	meta->magic = MEMKV_MAGIC;
-	meta->version = MEMKV_FORMAT_VERSION;
-	meta->instance_id = instance_id;
-	meta->epoch = 1;
-	meta->log_head = 1;
-	meta->log_head_offset = FirstOffsetNumber;
-	meta->log_tail = 1;
-	meta->frozen_start = InvalidBlockNumber;
-	meta->spare_start = InvalidBlockNumber;
-	((PageHeader) page)->pd_lower =
-		((char *) meta + sizeof(MemkvMetaPageData)) - (char *) page;
+	memkv_put_directory_bytes(page, bytes, len);
 }
 
 /* Lay out an empty delta-log page of `epoch`. */
@@ -62,6 +87,14 @@ memkv_init_log_page(Page page, uint32 epoch)
 	opaque->epoch = epoch;
 	opaque->flags = MEMKV_PAGE_LOG;
 	opaque->page_id = MEMKV_PAGE_ID;
+}
+
+/* Lay out a deleted page (free for reuse). */
+void
+memkv_init_deleted_page(Page page)
+{
+	memkv_init_log_page(page, 0);
+	MemkvPageGetOpaque(page)->flags = MEMKV_PAGE_DELETED;
 }
 
 /* A fresh random identity for a newly built index. */
@@ -98,116 +131,154 @@ memkv_check_page(Relation index, Buffer buf, Page page, uint16 expect_flags)
 		memkv_page_corrupted(index, BufferGetBlockNumber(buf));
 }
 
-/* Raise the corruption error for a metapage field out of range. */
-static void
-memkv_meta_corrupted(Relation index, const char *what)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_INDEX_CORRUPTED),
-			 errmsg("metapage of index \"%s\" is corrupted: %s",
-					RelationGetRelationName(index), what),
-			 errhint("Please REINDEX it.")));
-}
-
-/*
- * Check the metapage fields that need nothing but the metapage: block
- * numbers that name no page memkv can use, a frozen run whose byte sizes
- * do not fit its pages or whose pages would pass the largest block
- * number, a spare region past the largest block number.  (A spare region
- * may overlap the run's reserved room: after a promotion the relation can
- * end inside that room, unlogged, and the next run starts there.)  What
- * needs the relation's size is checked by memkv_check_meta_blocks, where
- * a block is followed.
- */
-static void
-memkv_check_meta_fields(Relation index, const MemkvMetaPageData *meta)
-{
-	if (meta->log_head == MEMKV_METAPAGE_BLKNO ||
-		meta->log_head == InvalidBlockNumber ||
-		meta->log_tail == MEMKV_METAPAGE_BLKNO ||
-		meta->log_tail == InvalidBlockNumber)
-		memkv_meta_corrupted(index, "the delta log's head or tail is out of range");
-	if (meta->log_head_offset < FirstOffsetNumber ||
-		meta->log_head_offset > MaxOffsetNumber)
-		memkv_meta_corrupted(index, "the delta log's head offset is out of range");
-	if (meta->frozen_start != InvalidBlockNumber)
-	{
-		uint64		room = (uint64) meta->frozen_npages * MEMKV_FROZEN_CHUNK;
-		uint64		extent = Max(meta->frozen_alloc, meta->frozen_npages);
-
-		if (meta->frozen_start == MEMKV_METAPAGE_BLKNO ||
-			meta->frozen_npages == 0 ||
-			(uint64) meta->frozen_start + extent > MaxBlockNumber)
-			memkv_meta_corrupted(index, "the frozen run's pages are out of range");
-		/* each size alone first, so that the sum cannot wrap */
-		if (meta->fst_size > room || meta->postings_size > room ||
-			meta->nullpost_size > room ||
-			meta->fst_size + meta->postings_size + meta->nullpost_size > room ||
-			meta->fst_size + meta->postings_size + meta->nullpost_size +
-			MEMKV_FROZEN_CHUNK <= room)
-			memkv_meta_corrupted(index, "the frozen run's sizes do not match its pages");
-		if (meta->frozen_epoch > meta->epoch)
-			memkv_meta_corrupted(index, "the frozen run is newer than the index");
-	}
-	if (meta->spare_start != InvalidBlockNumber)
-	{
-		if (meta->spare_start == MEMKV_METAPAGE_BLKNO ||
-			(uint64) meta->spare_start + meta->spare_npages > MaxBlockNumber)
-			memkv_meta_corrupted(index, "the spare region is out of range");
-	}
-}
-
 /*
  * Check that the blocks the metapage names lie inside the relation of
- * `nblocks` blocks: the log's head and tail, the frozen run's pages.
- * Not the room reserved after a run nor the spare region: the reserved
- * blocks are added to the relation without WAL, so after a crash or on a
- * standby the relation may end before them.  Callers that follow one of
- * these blocks call this first (memkv_read_meta does not: it would cost
- * every scan batch a system call for the relation's size).
+ * `nblocks` blocks: the log's head and the run's first header page.
+ * Callers that follow one of them call this first (memkv_read_meta does
+ * not: it would cost every scan batch a system call for the relation's
+ * size); the run's other pages are checked against the relation's size
+ * when its header is read (runpages.c).
  */
 void
 memkv_check_meta_blocks(Relation index, const MemkvMetaPageData *meta,
 						BlockNumber nblocks)
 {
-	if (meta->log_head >= nblocks || meta->log_tail >= nblocks)
-		memkv_meta_corrupted(index, "the delta log points past the end of the relation");
-	if (meta->frozen_start != InvalidBlockNumber &&
-		(uint64) meta->frozen_start + meta->frozen_npages > nblocks)
-		memkv_meta_corrupted(index, "the frozen run lies past the end of the relation");
+	if (meta->log_head >= nblocks ||
+		(meta->run_header != InvalidBlockNumber &&
+		 meta->run_header >= nblocks))
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("metapage of index \"%s\" is corrupted: %s",
+						RelationGetRelationName(index),
+						"a block lies past the end of the relation"),
+				 errhint("Please REINDEX it.")));
 }
 
 /*
- * Copy the metapage's contents into *meta, checking magic, version and
- * every field that can be checked without the relation's size
- * (memkv_check_meta_fields).
+ * Decode the directory on the metapage into *dir, checking every rule of
+ * rundir_decode but the relation's length (see memkv_check_meta_blocks);
+ * a version-2 metapage (memkv 1.x) and any damage are ERRORs with the
+ * REINDEX hint.  With a valid `metabuf` the caller holds a lock on the
+ * metapage's buffer; otherwise it is read and share-locked here.  Step 3
+ * of memkv 2 writes one stripe and at most one run: more is damage too.
  */
 void
-memkv_read_meta(Relation index, MemkvMetaPageData *meta)
+memkv_read_directory(Relation index, Buffer metabuf, MemkvDirectory *dir)
 {
-	Buffer		buf = ReadBuffer(index, MEMKV_METAPAGE_BLKNO);
+	/*
+	 * The last directory this backend decoded, by its bytes: every scan
+	 * batch reads the directory, and it rarely changes, so most reads are
+	 * a memcmp instead of a CRC and a validation.  Equal bytes decode
+	 * equally (the decode depends on nothing else), so the cache needs no
+	 * key and no invalidation.
+	 */
+	static uint8 last_bytes[RUNDIR_MAX_BYTES];
+	static Size last_len = 0;
+	static MemkvDirectory last_dir;
+	Buffer		buf = metabuf;
 	Page		page;
+	uint8		bytes[RUNDIR_PAGE_CONTENT_BYTES];
+	uint32		len;
+	RundirStatus st;
+	const char *msg = NULL;
 
-	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	if (!BufferIsValid(metabuf))
+	{
+		buf = ReadBuffer(index, MEMKV_METAPAGE_BLKNO);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+	}
 	page = BufferGetPage(buf);
 	memkv_check_page(index, buf, page, MEMKV_PAGE_META);
-	memcpy(meta, MemkvPageGetMeta(page), sizeof(MemkvMetaPageData));
-	UnlockReleaseBuffer(buf);
+	/* the encoding's length is its third u32, little-endian */
+	memcpy(bytes, PageGetContents(page), 12);
+	len = (uint32) bytes[8] | ((uint32) bytes[9] << 8) |
+		((uint32) bytes[10] << 16) | ((uint32) bytes[11] << 24);
+	if (last_len != 0 && len == last_len &&
+		memcmp(PageGetContents(page), last_bytes, len) == 0)
+	{
+		if (!BufferIsValid(metabuf))
+			UnlockReleaseBuffer(buf);
+		memcpy(dir, &last_dir, sizeof(MemkvDirectory));
+		return;
+	}
+	memcpy(bytes, PageGetContents(page), sizeof(bytes));
+	if (!BufferIsValid(metabuf))
+		UnlockReleaseBuffer(buf);
 
-	if (meta->magic != MEMKV_MAGIC)
+	st = rundir_decode(bytes, sizeof(bytes), RUNDIR_INVALID_BLOCK, dir, &msg);
+	if (st == RUNDIR_OK && (dir->nstripes != 1 || dir->nruns > 1 ||
+							dir->nmerges != 0 || dir->npending != 0 ||
+							dir->nlimbo != 0 ||
+							dir->stripes[0].log_head == RUNDIR_INVALID_BLOCK ||
+							(dir->nruns == 1 && dir->runs[0].nslices != 1)))
+	{
+		st = RUNDIR_ERR_COUNT;
+		msg = "it describes more than this version of memkv writes";
+	}
+	if (st == RUNDIR_ERR_MAGIC)
 		ereport(ERROR,
 				(errcode(ERRCODE_INDEX_CORRUPTED),
 				 errmsg("index \"%s\" is not a memkv index",
 						RelationGetRelationName(index)),
 				 errhint("Please REINDEX it.")));
-	if (meta->version != MEMKV_FORMAT_VERSION)
+	if (st == RUNDIR_ERR_VERSION_1X)
 		ereport(ERROR,
 				(errcode(ERRCODE_INDEX_CORRUPTED),
-				 errmsg("memkv index \"%s\" has format version %u, this build reads version %u",
-						RelationGetRelationName(index), meta->version,
-						MEMKV_FORMAT_VERSION),
+				 errmsg("index \"%s\" was built by memkv 1.x",
+						RelationGetRelationName(index)),
+				 errdetail("memkv 2 stores its runs in a new format (version 3)."),
+				 errhint("REINDEX it.")));
+	if (st != RUNDIR_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("metapage of index \"%s\" is corrupted: %s",
+						RelationGetRelationName(index),
+						msg ? msg : "invalid directory"),
 				 errhint("Please REINDEX it.")));
-	memkv_check_meta_fields(index, meta);
+	/* decoded and valid: len is the encoding's length */
+	if (len <= RUNDIR_MAX_BYTES)
+	{
+		memcpy(last_bytes, bytes, len);
+		memcpy(&last_dir, dir, sizeof(MemkvDirectory));
+		last_len = len;
+	}
+}
+
+/* The glue's summary of a (decoded, checked) directory. */
+void
+memkv_meta_from_directory(const MemkvDirectory *dir, MemkvMetaPageData *meta)
+{
+	memset(meta, 0, sizeof(MemkvMetaPageData));
+	meta->instance_id = dir->instance_id;
+	meta->generation = dir->generation;
+	meta->epoch = (uint32) dir->generation;
+	meta->log_head = dir->stripes[0].log_head;
+	meta->log_head_offset = dir->stripes[0].log_head_offset;
+	meta->last_freeze = dir->last_freeze;
+	meta->freezes = dir->freeze_count;
+	meta->run_header = InvalidBlockNumber;
+	if (dir->nruns == 1)
+	{
+		const MemkvRunEntry *run = &dir->runs[0];
+
+		meta->run_header = run->header_block;
+		meta->run_npages = run->npages;
+		meta->run_id = run->run_id;
+		meta->run_tag = (uint32) run->run_id;
+		meta->run_nkeys = run->nkeys;
+		meta->run_ntids = run->ntids;
+		meta->run_nnulls = run->nnulls;
+	}
+}
+
+/* Read and check the directory into the glue's summary *meta. */
+void
+memkv_read_meta(Relation index, MemkvMetaPageData *meta)
+{
+	MemkvDirectory dir;
+
+	memkv_read_directory(index, InvalidBuffer, &dir);
+	memkv_meta_from_directory(&dir, meta);
 }
 
 /*

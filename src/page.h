@@ -18,22 +18,29 @@
 #include "utils/relcache.h"
 
 #include "pg_compat.h"
+#include "rundir.h"
 
 /*
  * Page layout.  Every page but a never-initialized one carries this special
- * space.  Block 0 is the metapage; every other page is a delta-log page or a
- * free (deleted) page.
+ * space.  Block 0 is the metapage; every other page is a delta-log page, a
+ * page of a run (its header or its data) or a free (deleted) page.
  */
 #define MEMKV_PAGE_ID		0xFF8D
 
 #define MEMKV_PAGE_META		(1 << 0)
 #define MEMKV_PAGE_LOG		(1 << 1)
 #define MEMKV_PAGE_DELETED	(1 << 2)
+#define MEMKV_PAGE_RUN		(1 << 3)
 
+/*
+ * `epoch` is the page's tag (src/README, "On-disk format"): on a log page
+ * the low 32 bits of the generation in which it was added, on a run page
+ * the low 32 bits of its run's id.
+ */
 typedef struct MemkvPageOpaqueData
 {
-	BlockNumber next;			/* next page of the delta log, or Invalid */
-	uint32		epoch;			/* index epoch when the page was written */
+	BlockNumber next;			/* next page of the log or of a run header */
+	uint32		epoch;			/* the page's tag */
 	uint16		flags;			/* MEMKV_PAGE_* */
 	uint16		page_id;		/* MEMKV_PAGE_ID */
 } MemkvPageOpaqueData;
@@ -53,8 +60,6 @@ typedef MemkvPageOpaqueData *MemkvPageOpaque;
 	 ((PageHeader) (page))->pd_special == \
 	 BLCKSZ - MAXALIGN(sizeof(MemkvPageOpaqueData)))
 
-#define MEMKV_PAGE_FROZEN	(1 << 3)
-
 /* May this page be (re)used: never initialized, or marked deleted? */
 #define MemkvPageIsFree(page) \
 	(PageIsNew(page) || \
@@ -62,71 +67,65 @@ typedef MemkvPageOpaqueData *MemkvPageOpaque;
 	  MemkvPageGetOpaque(page)->page_id == MEMKV_PAGE_ID && \
 	  (MemkvPageGetOpaque(page)->flags & MEMKV_PAGE_DELETED) != 0))
 
-/* Bytes of a frozen-layer image each frozen page holds. */
-#define MEMKV_FROZEN_CHUNK \
+/* Bytes of a run's stream (header or slices) each run page holds. */
+#define MEMKV_RUN_CHUNK \
 	(BLCKSZ - MAXALIGN(SizeOfPageHeaderData) - MAXALIGN(sizeof(MemkvPageOpaqueData)))
 
 #define MEMKV_METAPAGE_BLKNO	0
-#define MEMKV_MAGIC				0x4D4B5631	/* "MKV1" */
-#define MEMKV_FORMAT_VERSION	2
 
 /*
- * Contents of the metapage.
+ * The metapage as the glue of format version 3 reads it (src/README,
+ * "On-disk format (format version 3)"): decoded from the directory
+ * (rundir.h) by memkv_read_meta.  Step 3 of memkv 2 has one stripe and at
+ * most one run; the view of later steps replaces this struct.
  *
- * epoch is bumped by every operation that retires pages (a VACUUM rewrite
- * of the log, a freeze); every page records the epoch it was written in,
- * which is how readers that hold no lock against replay (hot standby)
- * detect a page that was freed and reused under them.  instance_id is
- * random per CREATE INDEX/REINDEX, so a shared-memory tree can tell
- * whether it still mirrors this relation.
+ * generation is bumped by every switch; epoch, its low 32 bits, is the tag
+ * of log pages added now, which is how readers that hold no lock against
+ * replay (hot standby) detect a page that was freed and reused under them.
+ * instance_id is random per CREATE INDEX/REINDEX, so a shared-memory tree
+ * can tell whether it still mirrors this relation.
  *
  * The delta log starts at entry log_head_offset of page log_head (entries
- * before it on that page were frozen) and ends on log_tail.
+ * before it on that page were frozen) and ends where its chain ends.
  *
- * The frozen layer is a run of frozen_npages contiguous pages from
- * frozen_start, written in epoch frozen_epoch, holding one byte stream:
- * the FST image (fst_size bytes), then the postings image of the keys
- * (postings_size), then the postings image of the NULL key
- * (nullpost_size).  frozen_start is InvalidBlockNumber when it is empty.
+ * The run, if any, has its first header page at run_header (else
+ * InvalidBlockNumber); its pages (header and data) are tagged run_tag.
+ * The byte sizes of its images and its extents are in its header.
  */
 typedef struct MemkvMetaPageData
 {
-	uint32		magic;
-	uint32		version;
 	uint64		instance_id;
-	uint32		epoch;
+	uint64		generation;
+	uint32		epoch;			/* (uint32) generation */
 	BlockNumber log_head;		/* first delta-log page */
 	OffsetNumber log_head_offset;	/* first live entry on log_head */
-	BlockNumber log_tail;		/* last delta-log page: appends go here */
-	BlockNumber frozen_start;
-	uint32		frozen_npages;
-	uint32		frozen_epoch;
-	uint64		fst_size;
-	uint64		postings_size;
-	uint64		nullpost_size;
-	uint64		frozen_nkeys;	/* distinct non-NULL keys */
-	uint64		frozen_ntids;	/* TIDs, NULL keys included */
+	BlockNumber run_header;		/* the run's first header page */
+	uint32		run_npages;		/* its pages, header pages included */
+	uint32		run_tag;		/* (uint32) run_id */
+	uint64		run_id;
+	uint64		run_nkeys;		/* distinct non-NULL keys */
+	uint64		run_ntids;		/* TIDs, NULL keys included */
+	uint64		run_nnulls;
 	int64		last_freeze;	/* TimestampTz of the last freeze, or 0 */
 	uint64		freezes;		/* freezes since CREATE INDEX */
-	uint32		frozen_alloc;	/* pages reserved for the run (>= npages) */
-	BlockNumber spare_start;	/* the previous run's pages, kept for the */
-	uint32		spare_npages;	/* next run (not in the FSM), or Invalid */
-	uint32		frozen_crc;		/* CRC-32C of the run's bytes (fst_size +
-								 * postings_size + nullpost_size of them) */
 } MemkvMetaPageData;
 
-typedef MemkvMetaPageData *MemkvMetaPage;
-
-#define MemkvPageGetMeta(page) ((MemkvMetaPage) PageGetContents(page))
-
-extern void memkv_init_metapage(Page page, uint64 instance_id);
+extern void memkv_empty_directory(MemkvDirectory *dir, uint64 instance_id);
+extern void memkv_put_directory_bytes(Page page, const uint8 *bytes,
+									  Size len);
+extern void memkv_init_metapage(Page page, const MemkvDirectory *dir);
 extern void memkv_init_log_page(Page page, uint32 epoch);
+extern void memkv_init_deleted_page(Page page);
 extern uint64 memkv_new_instance_id(void);
 extern void memkv_check_page(Relation index, Buffer buf, Page page,
 							 uint16 expect_flags);
 extern void memkv_check_meta_blocks(Relation index,
 									const MemkvMetaPageData *meta,
 									BlockNumber nblocks);
+extern void memkv_read_directory(Relation index, Buffer metabuf,
+								 MemkvDirectory *dir);
+extern void memkv_meta_from_directory(const MemkvDirectory *dir,
+									  MemkvMetaPageData *meta);
 extern void memkv_read_meta(Relation index, MemkvMetaPageData *meta);
 extern Buffer memkv_new_buffer(Relation index, uint32 epoch);
 extern void memkv_page_corrupted(Relation index, BlockNumber blkno)

@@ -26,6 +26,7 @@
 #include "fst.h"
 #include "keyblocks.h"
 #include "memkv.h"
+#include "memutil.h"
 #include "page.h"
 #include "registry.h"
 #include "runcopy.h"
@@ -40,11 +41,11 @@
 bool
 memkv_run_copy_wanted(MemkvEntry *entry, const MemkvMetaPageData *meta)
 {
-	if (meta->frozen_start == InvalidBlockNumber)
+	if (meta->run_header == InvalidBlockNumber)
 		return false;
 	if (entry->run_copy_instance == meta->instance_id &&
-		entry->run_copy_epoch == meta->frozen_epoch &&
-		entry->run_copy_start == meta->frozen_start)
+		entry->run_copy_epoch == meta->run_tag &&
+		entry->run_copy_start == meta->run_header)
 		return entry->run_copy == ARENA_NULL && !entry->run_copy_failed;
 	return true;
 }
@@ -60,40 +61,36 @@ static bool
 memkv_frozen_read_run(Relation index, const MemkvMetaPageData *meta,
 					  uint8 *dst, BlockNumber *bad_block)
 {
-	uint64		total = meta->fst_size + meta->postings_size +
-		meta->nullpost_size;
+	const RunHeader *hdr = memkv_run_memo_header(index, meta);
+	const RunSlice *slice = &hdr->slices[0];
+	uint64		total = memkv_run_slice_bytes(hdr);
 	MemkvPageSource ps;
 	pg_crc32c	crc;
 	uint64		idx;
 
 	*bad_block = InvalidBlockNumber;
-	/* the metapage's fields were checked, but not against the size */
-	if ((uint64) meta->frozen_start + meta->frozen_npages >
-		RelationGetNumberOfBlocks(index))
-	{
-		*bad_block = meta->frozen_start + meta->frozen_npages - 1;
-		return false;
-	}
 	INIT_CRC32C(crc);
-	memkv_page_source_init(&ps, index, meta, 0);
-	for (idx = 0; idx * MEMKV_FROZEN_CHUNK < total; idx++)
+	memkv_page_source_init(&ps, index, hdr, meta->run_tag, 0);
+	for (idx = 0; idx * MEMKV_RUN_CHUNK < total; idx++)
 	{
-		const uint8 *src = memkv_page_source_page(&ps, idx);
-		Size		n = Min(MEMKV_FROZEN_CHUNK, total - idx * MEMKV_FROZEN_CHUNK);
+		uint64		lpage = slice->first_page + idx;
+		const uint8 *src = memkv_page_source_page(&ps, lpage);
+		Size		n = Min(MEMKV_RUN_CHUNK, total - idx * MEMKV_RUN_CHUNK);
 
 		if (src == NULL)
 		{
 			memkv_page_source_release(&ps);
-			*bad_block = meta->frozen_start + (BlockNumber) idx;
+			if (!runhdr_page_block(hdr, (uint32) lpage, bad_block))
+				*bad_block = meta->run_header;
 			return false;
 		}
 		if (dst)
-			memcpy(dst + idx * MEMKV_FROZEN_CHUNK, src, n);
+			memcpy(dst + idx * MEMKV_RUN_CHUNK, src, n);
 		COMP_CRC32C(crc, src, n);
 	}
 	memkv_page_source_release(&ps);
 	FIN_CRC32C(crc);
-	return EQ_CRC32C(crc, meta->frozen_crc);
+	return EQ_CRC32C(crc, slice->crc);
 }
 
 /*
@@ -108,7 +105,7 @@ memkv_frozen_checksum_ok(Relation index, const MemkvMetaPageData *meta)
 {
 	BlockNumber bad_block;
 
-	if (meta->frozen_start == InvalidBlockNumber ||
+	if (meta->run_header == InvalidBlockNumber ||
 		memkv_frozen_read_run(index, meta, NULL, &bad_block))
 		return true;
 	if (bad_block != InvalidBlockNumber && RecoveryInProgress())
@@ -136,8 +133,7 @@ void
 memkv_run_copy_build(Relation index, MemkvEntry *entry,
 						 const MemkvMetaPageData *meta)
 {
-	uint64		total = meta->fst_size + meta->postings_size +
-		meta->nullpost_size;
+	uint64		total = memkv_run_slice_bytes(memkv_run_memo_header(index, meta));
 	ArenaPtr	p;
 	uint8	   *dst;
 	BlockNumber bad_block;
@@ -151,8 +147,8 @@ memkv_run_copy_build(Relation index, MemkvEntry *entry,
 	if (p == ARENA_NULL)
 	{
 		entry->run_copy_instance = meta->instance_id;
-		entry->run_copy_epoch = meta->frozen_epoch;
-		entry->run_copy_start = meta->frozen_start;
+		entry->run_copy_epoch = meta->run_tag;
+		entry->run_copy_start = meta->run_header;
 		entry->run_copy_failed = true;
 		return;
 	}
@@ -191,8 +187,8 @@ memkv_run_copy_build(Relation index, MemkvEntry *entry,
 	}
 	/* complete and checked: scans of this run may use it now */
 	entry->run_copy_instance = meta->instance_id;
-	entry->run_copy_epoch = meta->frozen_epoch;
-	entry->run_copy_start = meta->frozen_start;
+	entry->run_copy_epoch = meta->run_tag;
+	entry->run_copy_start = meta->run_header;
 }
 
 /*
@@ -218,8 +214,8 @@ memkv_run_kb_wanted(MemkvEntry *entry, const MemkvMetaPageData *meta)
 {
 	return entry->run_copy != ARENA_NULL &&
 		entry->run_copy_instance == meta->instance_id &&
-		entry->run_copy_epoch == meta->frozen_epoch &&
-		entry->run_copy_start == meta->frozen_start &&
+		entry->run_copy_epoch == meta->run_tag &&
+		entry->run_copy_start == meta->run_header &&
 		entry->run_kb == ARENA_NULL && !entry->run_kb_failed;
 }
 
@@ -256,12 +252,16 @@ memkv_run_kb_unclaim(MemkvEntry *entry)
  * memkv_run_kb_wanted.
  */
 uint8 *
-memkv_frozen_fst_copy(MemkvEntry *entry, const MemkvMetaPageData *meta)
+memkv_frozen_fst_copy(Relation index, MemkvEntry *entry,
+					  const MemkvMetaPageData *meta, Size *fst_size)
 {
-	uint8	   *copy = palloc_extended(Max(meta->fst_size, 1), MCXT_ALLOC_HUGE);
+	const RunSlice *slice = &memkv_run_memo_header(index, meta)->slices[0];
+	Size		n = slice->leaf_bytes + slice->top_bytes;
+	uint8	   *copy = palloc_extended(Max(n, 1), MCXT_ALLOC_HUGE);
 
-	memcpy(copy, ARENA_ADDR(memkv_allocator()->base, entry->run_copy),
-		   meta->fst_size);
+	memcpy(copy, (uint8 *) ARENA_ADDR(memkv_allocator()->base, entry->run_copy) +
+		   slice->postings_bytes, n);
+	*fst_size = n;
 	return copy;
 }
 

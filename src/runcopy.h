@@ -20,8 +20,9 @@ extern bool memkv_run_kb_claim(MemkvEntry *entry);
 extern void memkv_run_kb_unclaim(MemkvEntry *entry);
 extern bool memkv_run_kb_wanted(MemkvEntry *entry,
 								const MemkvMetaPageData *meta);
-extern uint8 *memkv_frozen_fst_copy(MemkvEntry *entry,
-									const MemkvMetaPageData *meta);
+extern uint8 *memkv_frozen_fst_copy(Relation index, MemkvEntry *entry,
+									const MemkvMetaPageData *meta,
+									Size *fst_size);
 extern uint8 *memkv_run_kb_make(Relation index, const uint8 *fst,
 								Size fst_size, Size *size);
 extern void memkv_run_kb_install(MemkvEntry *entry,

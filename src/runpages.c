@@ -1,17 +1,18 @@
 /*-------------------------------------------------------------------------
  *
  * runpages.c
- *	  The page source: a frozen run's pages read as one byte stream (an
- *	  FstSource), for the run reader (runread.c) and for whole-run reads
- *	  (runcopy.c).
+ *	  A run's pages: reading its header pages into a RunHeader, and the
+ *	  page source that reads its slice as one byte stream (an FstSource),
+ *	  for the run reader (runread.c) and for whole-run reads (runcopy.c).
  *
- * A frozen run is one byte stream cut into MEMKV_FROZEN_CHUNK-byte pieces,
- * one per page, in contiguous blocks written in one epoch: the FST image,
- * then the postings image of the keys, then the postings image of the
- * NULL key (see src/README, "Frozen layer").  Pages are read under a
- * buffer share lock (in recovery) or a pin, and checked to be FROZEN pages
- * of the expected epoch, so a reader that raced with the page's reuse
- * notices instead of reading garbage.
+ * A run is header pages (a runhdr.h stream in MEMKV_RUN_CHUNK-byte pieces,
+ * chained through `next`) and data pages, its logical pages, which the
+ * header's extent table maps to blocks.  A slice is one byte stream cut
+ * into MEMKV_RUN_CHUNK-byte pieces, one per logical page from its first:
+ * the postings image, then the FST image (src/README, "Run layout").
+ * Pages are read under a buffer share lock (in recovery) or a pin, and
+ * checked to be RUN pages tagged with the run's tag, so a reader that
+ * raced with the page's reuse notices instead of reading garbage.
  *
  * Callers hold what keeps the run's pages from being retired: on a
  * primary the entry lock (any mode) or the metapage lock of a freeze.
@@ -27,6 +28,7 @@
 
 #include "memkv.h"
 #include "page.h"
+#include "memutil.h"
 #include "runpages.h"
 
 /*
@@ -54,27 +56,30 @@ memkv_page_source_release(MemkvPageSource *ps)
 	ps->npinned = 0;
 }
 
-/* Is this page a frozen page of our run? */
+/* Is this page a page of the run tagged `tag`? */
 static bool
-memkv_page_is_ours(MemkvPageSource *ps, Page page)
+memkv_page_is_run(Page page, uint32 tag)
 {
 	MemkvPageOpaque opaque = MemkvPageGetOpaque(page);
 
 	return MemkvPageHasOpaque(page) && opaque->page_id == MEMKV_PAGE_ID &&
-		(opaque->flags & MEMKV_PAGE_FROZEN) != 0 &&
-		opaque->epoch == ps->epoch;
+		(opaque->flags & MEMKV_PAGE_RUN) != 0 &&
+		opaque->epoch == tag;
 }
+
+#define memkv_page_is_ours(ps, page) memkv_page_is_run((page), (ps)->epoch)
 
 /* The contents of page `idx` of the run; NULL (and failed set) if not ours. */
 const uint8 *
 memkv_page_source_page(MemkvPageSource *ps, uint64 idx)
 {
-	BlockNumber blkno = ps->start + (BlockNumber) idx;
+	BlockNumber blkno;
 	Buffer		buf = InvalidBuffer;
 	Page		page;
 	int			i;
 
-	if (idx >= ps->npages)
+	if (idx >= ps->npages ||
+		!runhdr_page_block(ps->hdr, (uint32) idx, &blkno))
 	{
 		ps->failed = true;
 		return NULL;
@@ -146,11 +151,11 @@ memkv_page_source_read(void *arg, uint64_t off, size_t len, uint8_t *buf)
 {
 	MemkvPageSource *ps = (MemkvPageSource *) arg;
 	uint64		pos = ps->base + off;
-	uint64		idx = pos / MEMKV_FROZEN_CHUNK;
-	Size		in = pos % MEMKV_FROZEN_CHUNK;
+	uint64		idx = pos / MEMKV_RUN_CHUNK;
+	Size		in = pos % MEMKV_RUN_CHUNK;
 	Size		done = 0;
 
-	if (in + len <= MEMKV_FROZEN_CHUNK)
+	if (in + len <= MEMKV_RUN_CHUNK)
 	{
 		const uint8 *p = memkv_page_source_page(ps, idx);
 
@@ -159,7 +164,7 @@ memkv_page_source_read(void *arg, uint64_t off, size_t len, uint8_t *buf)
 	while (done < len)
 	{
 		const uint8 *p = memkv_page_source_page(ps, idx);
-		Size		n = Min(len - done, MEMKV_FROZEN_CHUNK - in);
+		Size		n = Min(len - done, MEMKV_RUN_CHUNK - in);
 
 		if (p == NULL)
 			return NULL;
@@ -186,19 +191,20 @@ memkv_frozen_raced(Relation index)
 }
 
 /*
- * Set up `ps` over the run `meta` describes, from byte `base` of its
- * stream on; it pins nothing yet.
+ * Set up `ps` over the logical pages of the run whose header is `hdr` and
+ * whose pages are tagged `tag`, from byte `base` of its logical pages on;
+ * it pins nothing yet.  hdr must outlive the source.
  */
 void
 memkv_page_source_init(MemkvPageSource *ps, Relation index,
-					   const MemkvMetaPageData *meta, uint64 base)
+					   const RunHeader *hdr, uint32 tag, uint64 base)
 {
 	int			i;
 
 	ps->index = index;
-	ps->start = meta->frozen_start;
-	ps->npages = meta->frozen_npages;
-	ps->epoch = meta->frozen_epoch;
+	ps->hdr = hdr;
+	ps->npages = hdr->npages;
+	ps->epoch = tag;
 	ps->base = base;
 	ps->lock_pages = RecoveryInProgress();
 	ps->failed = false;
@@ -211,4 +217,151 @@ memkv_page_source_init(MemkvPageSource *ps, Relation index,
 		ps->pins[i] = InvalidBuffer;
 		ps->pinned[i] = InvalidBlockNumber;
 	}
+}
+
+/* Raise the error for a run header that breaks a rule. */
+static void
+memkv_run_header_corrupted(Relation index, const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INDEX_CORRUPTED),
+			 errmsg("run header of index \"%s\" is corrupted: %s",
+					RelationGetRelationName(index), what),
+			 errhint("Please REINDEX it.")));
+}
+
+/*
+ * Read the header pages of the run `meta` names (following `next` from
+ * its first header page), decode and check them (runhdr_decode, against
+ * the relation's current size), and check them against the directory's
+ * entry: run id, one slice, NULL count, pages.  Returns the header,
+ * allocated in `cxt` as one chunk.  Errors are the corruption ERROR (or,
+ * in recovery, the retryable one if a page's tag shows it was reused).
+ * Caller holds what keeps the run's pages from being retired.
+ */
+RunHeader *
+memkv_run_header_read(Relation index, const MemkvMetaPageData *meta,
+					  MemoryContext cxt)
+{
+	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+	BlockNumber blkno = meta->run_header;
+	uint8	  **chunks = NULL;
+	size_t	   *lens = NULL;
+	uint32		nchunks = 0;
+	uint32		i;
+	uint32		stream = 0;
+	FstAllocator alloc;
+	RunHeader  *hdr = NULL;
+	MemoryContext old;
+	int			rc;
+
+	/* phase 1: the chain of header pages, one chunk each */
+	for (i = 0; i == 0 || i < nchunks; i++)
+	{
+		Buffer		buf;
+		Page		page;
+
+		if (blkno == MEMKV_METAPAGE_BLKNO || blkno >= nblocks)
+			memkv_run_header_corrupted(index, "a header page lies outside the relation");
+		buf = ReadBuffer(index, blkno);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		if (!memkv_page_is_run(page, meta->run_tag))
+		{
+			UnlockReleaseBuffer(buf);
+			if (RecoveryInProgress())
+				memkv_frozen_raced(index);
+			memkv_page_corrupted(index, blkno);
+		}
+		if (i == 0)
+		{
+			stream = runhdr_peek_stream_bytes((const uint8 *) PageGetContents(page),
+											  MEMKV_RUN_CHUNK);
+			nchunks = stream / MEMKV_RUN_CHUNK + (stream % MEMKV_RUN_CHUNK != 0);
+			if (stream == 0 || nchunks > meta->run_npages)
+			{
+				UnlockReleaseBuffer(buf);
+				memkv_run_header_corrupted(index, "its first page holds no header");
+			}
+			chunks = palloc(sizeof(uint8 *) * nchunks);
+			lens = palloc(sizeof(size_t) * nchunks);
+		}
+		lens[i] = Min(MEMKV_RUN_CHUNK, stream - (Size) i * MEMKV_RUN_CHUNK);
+		chunks[i] = palloc(MEMKV_RUN_CHUNK);
+		memcpy(chunks[i], PageGetContents(page), lens[i]);
+		blkno = MemkvPageGetOpaque(page)->next;
+		UnlockReleaseBuffer(buf);
+		CHECK_FOR_INTERRUPTS();
+	}
+
+	/* phase 2: decode, check against the directory's entry */
+	old = MemoryContextSwitchTo(cxt);
+	memkv_fst_allocator(&alloc);
+	rc = runhdr_decode((const uint8 *const *) chunks, lens, nchunks,
+					   MEMKV_RUN_CHUNK, nblocks, MEMKV_RUN_CHUNK, &alloc, &hdr);
+	MemoryContextSwitchTo(old);
+	for (i = 0; i < nchunks; i++)
+		pfree(chunks[i]);
+	pfree(chunks);
+	pfree(lens);
+	if (rc != RUNHDR_OK)
+		memkv_run_header_corrupted(index, runhdr_strerror(rc));
+	if (hdr->run_id != meta->run_id)
+		memkv_run_header_corrupted(index, "its run id is not the directory's");
+	if (hdr->nslices != 1)
+		memkv_run_header_corrupted(index, "it does not have exactly one slice");
+	if (hdr->nnulls != meta->run_nnulls)
+		memkv_run_header_corrupted(index, "its NULL count is not the directory's");
+	if ((uint64) hdr->npages + nchunks != meta->run_npages)
+		memkv_run_header_corrupted(index, "its page count is not the directory's");
+	return hdr;
+}
+
+/*
+ * Every block of the run `meta` names, whose header `hdr` is: its header
+ * pages (following `next` from the first, each checked to be the run's)
+ * and its data pages (the extents), in that order.  Returns a palloc'd
+ * array and sets *n.  Caller holds what keeps the run from being retired
+ * (or retires it itself).
+ */
+BlockNumber *
+memkv_run_blocks(Relation index, const MemkvMetaPageData *meta,
+				 const RunHeader *hdr, uint32 *n)
+{
+	BlockNumber *blocks = palloc_extended(sizeof(BlockNumber) *
+										  Max(meta->run_npages, 1),
+										  MCXT_ALLOC_HUGE);
+	uint32		count = 0;
+	uint32		nhdr = meta->run_npages - hdr->npages;
+	BlockNumber blkno = meta->run_header;
+	uint32		i;
+
+	while (count < nhdr)
+	{
+		Buffer		buf;
+		Page		page;
+
+		if (blkno == MEMKV_METAPAGE_BLKNO || blkno == InvalidBlockNumber)
+			memkv_page_corrupted(index, blkno);
+		buf = ReadBuffer(index, blkno);
+		LockBuffer(buf, BUFFER_LOCK_SHARE);
+		page = BufferGetPage(buf);
+		if (!memkv_page_is_run(page, meta->run_tag))
+		{
+			UnlockReleaseBuffer(buf);
+			memkv_page_corrupted(index, blkno);
+		}
+		blocks[count++] = blkno;
+		blkno = MemkvPageGetOpaque(page)->next;
+		UnlockReleaseBuffer(buf);
+	}
+	for (i = 0; i < hdr->nextents; i++)
+	{
+		uint32		j;
+
+		for (j = 0; j < hdr->extents[i].length; j++)
+			blocks[count++] = hdr->extents[i].start + j;
+	}
+	*n = count;
+	return blocks;
 }

@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * runpages.h
- *	  The page source over a frozen run's pages (runpages.c).
+ *	  A run's header pages and the page source over its data pages
+ *	  (runpages.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -13,15 +14,17 @@
 
 #include "memkv.h"
 #include "page.h"
+#include "runhdr.h"
 
 /*
- * An FstSource over part of a frozen run: bytes [base, base + size) of the
- * run's stream.  It keeps up to MEMKV_PIN_SLOTS of the run's pages pinned
- * until memkv_page_source_release, since an FST walk hops between a few
- * pages.  On a primary, frozen pages are immutable while anyone can read
- * them (they are retired only under the entry lock held exclusively, or by
- * the next freeze, which waits for this one), so a pin is all a reader
- * needs.  In recovery, replay may rewrite a page at any time: the page in
+ * An FstSource over part of a run: bytes [base, base + size) of its
+ * logical pages' stream.  It keeps up to MEMKV_PIN_SLOTS of
+ * the run's pages pinned until memkv_page_source_release, since an FST
+ * walk hops between a few pages.  On a primary, run pages are immutable
+ * while anyone can read them (a freeze frees the old run only after its
+ * switch, which waits for the entry lock held exclusively, so no batch
+ * that read the old directory is still running), so a pin is all a
+ * reader needs.  In recovery, replay may rewrite a page at any time: the page in
  * use is share-locked, and its tag re-checked each time it is locked.
  */
 #define MEMKV_PIN_SLOTS 16
@@ -29,9 +32,9 @@
 typedef struct MemkvPageSource
 {
 	Relation	index;
-	BlockNumber start;
-	uint32		npages;
-	uint32		epoch;
+	const RunHeader *hdr;		/* maps logical pages to blocks */
+	uint32		npages;			/* logical pages */
+	uint32		epoch;			/* the run's tag */
 	uint64		base;
 	bool		lock_pages;		/* in recovery */
 	bool		failed;
@@ -44,7 +47,14 @@ typedef struct MemkvPageSource
 } MemkvPageSource;
 
 extern void memkv_page_source_init(MemkvPageSource *ps, Relation index,
-								   const MemkvMetaPageData *meta, uint64 base);
+								   const RunHeader *hdr, uint32 tag,
+								   uint64 base);
+extern BlockNumber *memkv_run_blocks(Relation index,
+									 const MemkvMetaPageData *meta,
+									 const RunHeader *hdr, uint32 *n);
+extern RunHeader *memkv_run_header_read(Relation index,
+										const MemkvMetaPageData *meta,
+										MemoryContext cxt);
 extern const uint8 *memkv_page_source_page(MemkvPageSource *ps, uint64 idx);
 extern const uint8_t *memkv_page_source_read(void *arg, uint64_t off,
 											 size_t len, uint8_t *buf);

@@ -36,10 +36,9 @@ struct MemkvFrozen
 	Relation	index;
 	MemkvPageSource fst_src;
 	MemkvPageSource post_src;
-	MemkvPageSource null_src;
 	FstReader	reader;
 	FstPostings postings;
-	FstPostings nullpost;
+	const RunHeader *hdr;		/* the run memo's: extents, NULL TIDs */
 	FstCursor	cursor;
 	FstAllocator alloc;
 	ItemPointerData *tidbuf;	/* scratch for one key's postings */
@@ -49,8 +48,8 @@ struct MemkvFrozen
 	KbImage		kb;
 	KbIter		kbit;
 	uint64		instance_id;	/* which run this is (from the metapage) */
-	uint32		frozen_epoch;
-	BlockNumber frozen_start;
+	uint32		run_tag;		/* its pages' tag */
+	BlockNumber run_header;		/* its first header page */
 };
 
 /*
@@ -68,53 +67,10 @@ struct MemkvFrozenPos
 	bool		valid;			/* it is positioned as described above */
 	bool		backward;		/* direction of the walk that stopped */
 	uint64		instance_id;	/* the run it belongs to */
-	uint32		frozen_epoch;
-	BlockNumber frozen_start;
+	uint32		run_tag;
+	BlockNumber run_header;
 	KbIter		it;
 };
-
-static void *
-memkv_fst_alloc(void *arg, size_t size)
-{
-	void	   *p = MemoryContextAllocHuge((MemoryContext) arg, Max(size, 1));
-
-	memkv_advise_huge_pages(p, size);
-	return p;
-}
-
-static void *
-memkv_fst_realloc(void *arg, void *ptr, size_t oldsize, size_t newsize)
-{
-	void	   *p;
-
-	if (ptr == NULL)
-		p = MemoryContextAllocHuge((MemoryContext) arg, Max(newsize, 1));
-	else
-		p = repalloc_huge(ptr, Max(newsize, 1));
-	memkv_advise_huge_pages(p, newsize);
-	return p;
-}
-
-static void
-memkv_fst_free(void *arg, void *ptr)
-{
-	if (ptr)
-		pfree(ptr);
-}
-
-/*
- * An FstAllocator over palloc in the current memory context (huge
- * allocations allowed, big ones offered transparent huge pages), for the
- * FST reader, cursors, key blocks and the run writer.
- */
-void
-memkv_fst_allocator(FstAllocator *a)
-{
-	a->alloc = memkv_fst_alloc;
-	a->realloc = memkv_fst_realloc;
-	a->free = memkv_fst_free;
-	a->arg = CurrentMemoryContext;
-}
 
 /*
  * Report a frozen-layer read failure: on a standby the layer may have been
@@ -123,8 +79,7 @@ memkv_fst_allocator(FstAllocator *a)
 static void
 memkv_frozen_failed(MemkvFrozen *fz, const char *detail)
 {
-	bool		raced = fz->fst_src.failed || fz->post_src.failed ||
-		fz->null_src.failed;
+	bool		raced = fz->fst_src.failed || fz->post_src.failed;
 
 	/* page locks are released by the error's cleanup */
 	if (raced && RecoveryInProgress())
@@ -137,18 +92,22 @@ memkv_frozen_failed(MemkvFrozen *fz, const char *detail)
 }
 
 /*
- * What opening a frozen layer learns from its preambles and trailers, kept
- * in the index's relcache entry (rd_amcache, one chunk) so that later
- * opens of the same layer in this backend read no page for it.
+ * What opening a run learns from its header pages, preambles and
+ * trailers, kept in the index's relcache entry (rd_amcache; the memo and
+ * its header are allocated in rd_indexcxt) so that later opens of the
+ * same run in this backend read no page for it.  A MemkvFrozen points at
+ * the memo's header: nothing between an open and its close processes
+ * invalidation messages (no heavyweight lock is taken there), so the
+ * relcache entry cannot drop the memo meanwhile.
  */
 typedef struct MemkvRunMemo
 {
 	uint64		instance_id;
-	uint32		frozen_epoch;
-	BlockNumber frozen_start;
+	uint32		run_tag;
+	BlockNumber run_header;
+	RunHeader  *hdr;
 	FstReader	reader;
 	FstPostings postings;
-	FstPostings nullpost;
 } MemkvRunMemo;
 
 /*
@@ -198,9 +157,113 @@ memkv_frozen_alloc(void)
 }
 
 /*
- * Open the frozen layer described by `meta`, or return NULL if the index
- * has none.  Close it with memkv_frozen_close before releasing the entry
- * lock under which `meta` was read.
+ * Read the run `meta` names -- its header pages, its slice's FST and
+ * postings preambles and trailers -- check what can be checked without
+ * reading the images whole, and make it the index's run memo (replacing
+ * any memo of another run).  Errors are the corruption ERROR.
+ */
+static MemkvRunMemo *
+memkv_run_memo_make(Relation index, const MemkvMetaPageData *meta)
+{
+	MemkvRunMemo *cache = (MemkvRunMemo *) index->rd_amcache;
+	RunHeader  *hdr;
+	const RunSlice *slice;
+	MemkvPageSource post_src;
+	MemkvPageSource fst_src;
+	FstReader	reader;
+	FstPostings postings;
+	FstSource	src;
+	const char *failed = NULL;
+
+	hdr = memkv_run_header_read(index, meta, index->rd_indexcxt);
+	slice = &hdr->slices[0];
+	memkv_page_source_init(&post_src, index, hdr, meta->run_tag,
+						   (uint64) slice->first_page * MEMKV_RUN_CHUNK);
+	memkv_page_source_init(&fst_src, index, hdr, meta->run_tag,
+						   (uint64) slice->first_page * MEMKV_RUN_CHUNK +
+						   slice->postings_bytes);
+	src.read = memkv_page_source_read;
+	src.arg = &fst_src;
+	src.size = slice->leaf_bytes + slice->top_bytes;
+	if (fst_reader_open(&reader, &src) != 0)
+		failed = pstrdup(reader.errmsg);
+	else
+	{
+		src.arg = &post_src;
+		src.size = slice->postings_bytes;
+		if (fst_postings_open(&postings, &src) != 0)
+			failed = pstrdup(postings.errmsg);
+		else if (postings.nkeys != reader.nkeys ||
+				 reader.nkeys != meta->run_nkeys)
+			failed = "key counts of FST, postings and directory disagree";
+		/* scans copy keys into batches and index tuples: no longer ones */
+		else if (reader.max_key_len > MEMKV_MAX_KEY_BYTES)
+			failed = "its keys are longer than memkv allows";
+	}
+	memkv_page_source_release(&fst_src);
+	memkv_page_source_release(&post_src);
+	if (failed)
+	{
+		bool		raced = fst_src.failed || post_src.failed;
+
+		pfree(hdr);
+		if (raced && RecoveryInProgress())
+			memkv_frozen_raced(index);
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("frozen layer of index \"%s\" is corrupted: %s",
+						RelationGetRelationName(index), failed),
+				 errhint("Please REINDEX it.")));
+	}
+
+	if (cache == NULL)
+		cache = MemoryContextAllocZero(index->rd_indexcxt,
+									   sizeof(MemkvRunMemo));
+	else if (cache->hdr)
+		pfree(cache->hdr);
+	index->rd_amcache = cache;
+	cache->instance_id = meta->instance_id;
+	cache->run_tag = meta->run_tag;
+	cache->run_header = meta->run_header;
+	cache->hdr = hdr;
+	memcpy(&cache->reader, &reader, offsetof(FstReader, buf));
+	memcpy(&cache->postings, &postings, sizeof(FstPostings));
+	return cache;
+}
+
+/*
+ * The header of the run `meta` names, from the index's run memo (made if
+ * it is of another run).  Valid until the memo is replaced: within one
+ * entry lock, or one freeze.
+ */
+const RunHeader *
+memkv_run_memo_header(Relation index, const MemkvMetaPageData *meta)
+{
+	MemkvRunMemo *cache = (MemkvRunMemo *) index->rd_amcache;
+
+	Assert(meta->run_header != InvalidBlockNumber);
+	if (cache == NULL || cache->instance_id != meta->instance_id ||
+		cache->run_tag != meta->run_tag ||
+		cache->run_header != meta->run_header)
+		cache = memkv_run_memo_make(index, meta);
+	return cache->hdr;
+}
+
+/* Bytes of a one-slice run's slice stream: postings, then the FST. */
+uint64
+memkv_run_slice_bytes(const RunHeader *hdr)
+{
+	const RunSlice *slice = &hdr->slices[0];
+
+	return slice->postings_bytes + slice->leaf_bytes + slice->top_bytes;
+}
+
+/*
+ * Open the run `meta` names, or return NULL if the index has none.  Its
+ * slice is read from the entry's shared copy if the caller holds the
+ * entry lock and the copy is of this run, else from its pages.  Close it
+ * with memkv_frozen_close before releasing the entry lock under which
+ * `meta` was read.
  */
 MemkvFrozen *
 memkv_frozen_open(Relation index, const MemkvMetaPageData *meta,
@@ -210,98 +273,53 @@ memkv_frozen_open(Relation index, const MemkvMetaPageData *meta,
 	FstSource	src;
 	MemkvRunMemo *cache = (MemkvRunMemo *) index->rd_amcache;
 	const uint8 *mem = NULL;
-	uint64		total = meta->fst_size + meta->postings_size +
-		meta->nullpost_size;
+	const RunSlice *slice;
 
-	if (meta->frozen_start == InvalidBlockNumber)
+	if (meta->run_header == InvalidBlockNumber)
 		return NULL;
 
 	/* the run's copy in shared memory, if the caller holds the entry lock */
 	if (entry && entry->run_copy != ARENA_NULL &&
 		entry->run_copy_instance == meta->instance_id &&
-		entry->run_copy_epoch == meta->frozen_epoch &&
-		entry->run_copy_start == meta->frozen_start)
+		entry->run_copy_epoch == meta->run_tag &&
+		entry->run_copy_start == meta->run_header)
 		mem = ARENA_ADDR(memkv_allocator()->base, entry->run_copy);
+
+	if (cache == NULL || cache->instance_id != meta->instance_id ||
+		cache->run_tag != meta->run_tag ||
+		cache->run_header != meta->run_header)
+		cache = memkv_run_memo_make(index, meta);
 
 	fz = memkv_frozen_alloc();
 	fz->index = index;
 	fz->instance_id = meta->instance_id;
-	fz->frozen_epoch = meta->frozen_epoch;
-	fz->frozen_start = meta->frozen_start;
+	fz->run_tag = meta->run_tag;
+	fz->run_header = meta->run_header;
+	fz->hdr = cache->hdr;
+	slice = &fz->hdr->slices[0];
 	memkv_fst_allocator(&fz->alloc);
-	memkv_page_source_init(&fz->fst_src, index, meta, 0);
-	memkv_page_source_init(&fz->post_src, index, meta, meta->fst_size);
-	memkv_page_source_init(&fz->null_src, index, meta,
-						   meta->fst_size + meta->postings_size);
+	memkv_page_source_init(&fz->post_src, index, fz->hdr, meta->run_tag,
+						   (uint64) slice->first_page * MEMKV_RUN_CHUNK);
+	memkv_page_source_init(&fz->fst_src, index, fz->hdr, meta->run_tag,
+						   (uint64) slice->first_page * MEMKV_RUN_CHUNK +
+						   slice->postings_bytes);
 
-	if (cache && cache->instance_id == meta->instance_id &&
-		cache->frozen_epoch == meta->frozen_epoch &&
-		cache->frozen_start == meta->frozen_start)
-	{
-		/* all but the reader's scratch buffer and message */
-		memcpy(&fz->reader, &cache->reader, offsetof(FstReader, buf));
-		fz->reader.errmsg[0] = '\0';
-		memcpy(&fz->postings, &cache->postings, sizeof(FstPostings));
-		memcpy(&fz->nullpost, &cache->nullpost, sizeof(FstPostings));
-		fz->reader.src.arg = &fz->fst_src;
-		fz->postings.src.arg = &fz->post_src;
-		fz->nullpost.src.arg = &fz->null_src;
-	}
-	else
-	{
-		if (meta->frozen_npages == 0 ||
-			total > (uint64) meta->frozen_npages * MEMKV_FROZEN_CHUNK ||
-			(uint64) meta->frozen_start + meta->frozen_npages >
-			RelationGetNumberOfBlocks(index))
-			ereport(ERROR,
-					(errcode(ERRCODE_INDEX_CORRUPTED),
-					 errmsg("metapage of index \"%s\" describes an impossible frozen layer",
-							RelationGetRelationName(index)),
-					 errhint("Please REINDEX it.")));
-
-		src.read = memkv_page_source_read;
-		src.arg = &fz->fst_src;
-		src.size = meta->fst_size;
-		if (fst_reader_open(&fz->reader, &src) != 0)
-			memkv_frozen_failed(fz, fz->reader.errmsg);
-		src.arg = &fz->post_src;
-		src.size = meta->postings_size;
-		if (fst_postings_open(&fz->postings, &src) != 0)
-			memkv_frozen_failed(fz, fz->postings.errmsg);
-		src.arg = &fz->null_src;
-		src.size = meta->nullpost_size;
-		if (fst_postings_open(&fz->nullpost, &src) != 0)
-			memkv_frozen_failed(fz, fz->nullpost.errmsg);
-		if (fz->postings.nkeys != fz->reader.nkeys || fz->nullpost.nkeys > 1)
-			memkv_frozen_failed(fz, "key counts of FST and postings disagree");
-		/* scans copy keys into batches and index tuples: no longer ones */
-		if (fz->reader.max_key_len > MEMKV_MAX_KEY_BYTES)
-			memkv_frozen_failed(fz, "its keys are longer than memkv allows");
-
-		if (cache == NULL)
-			cache = MemoryContextAlloc(index->rd_indexcxt,
-									   sizeof(MemkvRunMemo));
-		index->rd_amcache = cache;
-		cache->instance_id = meta->instance_id;
-		cache->frozen_epoch = meta->frozen_epoch;
-		cache->frozen_start = meta->frozen_start;
-		memcpy(&cache->reader, &fz->reader, offsetof(FstReader, buf));
-		memcpy(&cache->postings, &fz->postings, sizeof(FstPostings));
-		memcpy(&cache->nullpost, &fz->nullpost, sizeof(FstPostings));
-	}
+	/* all but the reader's scratch buffer and message */
+	memcpy(&fz->reader, &cache->reader, offsetof(FstReader, buf));
+	fz->reader.errmsg[0] = '\0';
+	memcpy(&fz->postings, &cache->postings, sizeof(FstPostings));
+	fz->reader.src.arg = &fz->fst_src;
+	fz->postings.src.arg = &fz->post_src;
 
 	/* read the shared copy instead of the pages */
 	if (mem)
 	{
 		src.read = fst_memory_read;
-		src.arg = (void *) mem;
-		src.size = meta->fst_size;
+		src.arg = (void *) (mem + slice->postings_bytes);
+		src.size = slice->leaf_bytes + slice->top_bytes;
 		fst_reader_set_source(&fz->reader, &src);
 		fz->postings.src.read = fst_memory_read;
-		fz->postings.src.arg = (void *) (mem + meta->fst_size);
-		fz->nullpost.src.read = fst_memory_read;
-		fz->nullpost.src.arg = (void *) (mem + meta->fst_size +
-										 meta->postings_size);
+		fz->postings.src.arg = (void *) mem;
 	}
 
 	/* the run's key blocks, which exist only next to the shared copy */
@@ -333,7 +351,6 @@ memkv_frozen_close(MemkvFrozen *fz)
 		return;
 	memkv_page_source_release(&fz->fst_src);
 	memkv_page_source_release(&fz->post_src);
-	memkv_page_source_release(&fz->null_src);
 	fst_cursor_free(&fz->cursor);
 	if (fz->have_kb)
 		kb_iter_free(&fz->kbit);
@@ -499,8 +516,8 @@ memkv_frozen_collect_to(MemkvFrozen *fz, MemkvKeySink *sink,
 		if (pos && pos->valid && resume && pos->backward == backward &&
 			(op == FST_SEEK_GT || op == FST_SEEK_LT) &&
 			pos->instance_id == fz->instance_id &&
-			pos->frozen_epoch == fz->frozen_epoch &&
-			pos->frozen_start == fz->frozen_start && kbit->positioned)
+			pos->run_tag == fz->run_tag &&
+			pos->run_header == fz->run_header && kbit->positioned)
 		{
 			/* same image content; only the address may differ */
 			kbit->kb = &fz->kb;
@@ -561,8 +578,8 @@ memkv_frozen_collect_to(MemkvFrozen *fz, MemkvKeySink *sink,
 				pos->valid = true;
 				pos->backward = backward;
 				pos->instance_id = fz->instance_id;
-				pos->frozen_epoch = fz->frozen_epoch;
-				pos->frozen_start = fz->frozen_start;
+				pos->run_tag = fz->run_tag;
+				pos->run_header = fz->run_header;
 			}
 			break;
 		}
@@ -600,11 +617,21 @@ memkv_frozen_check(MemkvFrozen *fz, char *errbuf)
 uint64
 memkv_frozen_null_tids(MemkvFrozen *fz, const ItemPointerData **tids)
 {
-	uint64		n;
+	uint64		n = fz->hdr->nnulls;
+	uint64		i;
 
-	if (fz->nullpost.nkeys == 0)
+	if (n == 0)
 		return 0;
-	n = memkv_frozen_read_postings(fz, &fz->nullpost, 0);
+	if (n > fz->tidbuf_size)
+	{
+		fz->tidbuf = repalloc_huge(fz->tidbuf, mul_size(n, sizeof(ItemPointerData)));
+		fz->tidbuf_size = n;
+	}
+	for (i = 0; i < n; i++)
+	{
+		ItemPointerSetBlockNumber(&fz->tidbuf[i], fz->hdr->nulls[i].block);
+		ItemPointerSetOffsetNumber(&fz->tidbuf[i], fz->hdr->nulls[i].offset);
+	}
 	*tids = fz->tidbuf;
 	return n;
 }

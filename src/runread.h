@@ -13,6 +13,7 @@
 #include "memkv.h"
 #include "page.h"
 #include "registry.h"
+#include "runhdr.h"
 
 /* The opened frozen layer of an index (see runread.c). */
 typedef struct MemkvFrozen MemkvFrozen;
@@ -39,7 +40,9 @@ typedef struct MemkvKeySink
 	bool		stopped;
 } MemkvKeySink;
 
-extern void memkv_fst_allocator(FstAllocator *a);
+extern const RunHeader *memkv_run_memo_header(Relation index,
+											  const MemkvMetaPageData *meta);
+extern uint64 memkv_run_slice_bytes(const RunHeader *hdr);
 extern MemkvFrozen *memkv_frozen_open(Relation index,
 									  const MemkvMetaPageData *meta,
 									  MemkvEntry *entry);

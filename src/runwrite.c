@@ -1,15 +1,15 @@
 /*-------------------------------------------------------------------------
  *
  * runwrite.c
- *	  Writing a new frozen run: its FST, postings and NULL postings are
- *	  built in backend memory as keys arrive in order, then packed and
- *	  written to contiguous pages (the spare region, else new blocks at
- *	  the end of the relation), WAL-logged as full pages; optionally the
- *	  new run's shared copy and key blocks are installed for scans.
+ *	  Writing a new run: its FST and postings are built in backend memory
+ *	  as keys arrive in order, then packed and written as one slice to
+ *	  free pages or new blocks, followed by its header pages (extents,
+ *	  slice, NULL TIDs), WAL-logged as full pages; optionally the new
+ *	  run's shared copy and key blocks are installed for scans.
  *
  * Used by CREATE INDEX (build.c) and freezes (freeze.c).  A freeze calls
  * memkv_frozen_writer_finish holding the metapage lock (no other freeze
- * or cleanup touches the spare region meanwhile) and no entry lock, and
+ * or VACUUM sweep runs meanwhile) and no entry lock, and
  * memkv_frozen_writer_install_cache under the entry lock held exclusively.
  * The new run is referenced by nothing until the caller switches the
  * metapage to it.
@@ -30,6 +30,7 @@
 #include "fst.h"
 #include "keyblocks.h"
 #include "memkv.h"
+#include "memutil.h"
 #include "page.h"
 #include "registry.h"
 #include "runcopy.h"
@@ -48,13 +49,16 @@ struct MemkvFrozenWriter
 	FstAllocator alloc;
 	MemkvImage	fst;
 	MemkvImage	postings;
-	MemkvImage	nullpost;
 	FstBuilder *builder;
 	FstPostingsWriter *pw;
 	ItemPointerData *nulls;
 	uint64		nnulls;
 	uint64		nkeys;
 	uint64		ntids;
+	uint8		lo[RUNDIR_BOUND_BYTES];	/* the first key's first bytes */
+	uint8		hi[RUNDIR_BOUND_BYTES];	/* the last key's */
+	uint8		lo_len;
+	uint8		hi_len;
 	KbBuilder  *kb;				/* key blocks for the shared copy, or NULL */
 };
 
@@ -132,6 +136,13 @@ memkv_frozen_writer_add(MemkvFrozenWriter *w, const uint8 *key, Size keylen,
 	if (fst_postings_add(w->pw, (const FstTid *) tids, ntids) != 0)
 		elog(ERROR, "memkv: postings build failed: %s",
 			 fst_postings_writer_error(w->pw));
+	if (w->nkeys == 0)
+	{
+		w->lo_len = (uint8) Min(keylen, RUNDIR_BOUND_BYTES);
+		memcpy(w->lo, key, w->lo_len);
+	}
+	w->hi_len = (uint8) Min(keylen, RUNDIR_BOUND_BYTES);
+	memcpy(w->hi, key, w->hi_len);
 	w->nkeys++;
 	w->ntids += ntids;
 }
@@ -146,81 +157,14 @@ memkv_frozen_writer_add_nulls(MemkvFrozenWriter *w, ItemPointerData *tids,
 }
 
 /*
- * May a new run of `npages` pages be written into the spare region that
- * *meta names?  Only if the region is that big, lies inside the relation,
- * and every one of those pages is free or a retired run's (a frozen page
- * of another epoch than the current run's).
- *
- * The room reserved after a run is added to the relation without WAL, so
- * after a promotion (or a crash that lost the file's tail) the relation
- * can end inside a spare region, and log appends then extend it into the
- * region's block numbers: such pages are live and must not be written
- * over.  The run then goes to new blocks at the end of the relation
- * instead, and the region is retired as usual (memkv_delete_range leaves
- * live pages alone).  No other backend can put a page there meanwhile:
- * spare pages are not in the free space map, and extension only adds
- * blocks past the end.  Caller holds the metapage lock (no other freeze
- * or cleanup); takes and releases share locks on the region's pages.
+ * Finish the images and pack the FST (see fst_pack.c).  Returns the
+ * slice's stream bytes: the postings image, then the FST image.
  */
-static bool
-memkv_spare_region_usable(Relation index, const MemkvMetaPageData *meta,
-						  uint64 npages)
-{
-	uint64		i;
-
-	if (meta->spare_start == InvalidBlockNumber ||
-		npages > meta->spare_npages ||
-		(uint64) meta->spare_start + npages > RelationGetNumberOfBlocks(index))
-		return false;
-	for (i = 0; i < npages; i++)
-	{
-		Buffer		buf = ReadBuffer(index, meta->spare_start + (BlockNumber) i);
-		Page		page;
-		bool		usable;
-
-		LockBuffer(buf, BUFFER_LOCK_SHARE);
-		page = BufferGetPage(buf);
-		usable = MemkvPageIsFree(page) ||
-			(MemkvPageHasOpaque(page) &&
-			 MemkvPageGetOpaque(page)->page_id == MEMKV_PAGE_ID &&
-			 MemkvPageGetOpaque(page)->flags == MEMKV_PAGE_FROZEN &&
-			 (meta->frozen_start == InvalidBlockNumber ||
-			  MemkvPageGetOpaque(page)->epoch != meta->frozen_epoch));
-		UnlockReleaseBuffer(buf);
-		if (!usable)
-		{
-			elog(DEBUG1, "memkv: block %u of the spare region of \"%s\" is in use; the new run goes to the end of the relation",
-				 meta->spare_start + (BlockNumber) i,
-				 RelationGetRelationName(index));
-			return false;
-		}
-		CHECK_FOR_INTERRUPTS();
-	}
-	return true;
-}
-
-/*
- * Finish the images and write them to contiguous pages -- the spare region
- * *meta names if it is big enough, else new blocks at the end of the
- * relation -- tagged with `epoch` and WAL-logged as full pages.  Fills the
- * frozen-layer fields of *meta; the caller switches the metapage and
- * updates the spare region.
- */
-void
-memkv_frozen_writer_finish(MemkvFrozenWriter *w, Relation index, uint32 epoch,
-						   MemkvMetaPageData *meta, bool reserve)
+static uint64
+memkv_frozen_writer_finish_images(MemkvFrozenWriter *w)
 {
 	FstInfo		info;
 	FstPostingsInfo pinfo;
-	FstPostingsWriter *nw;
-	uint64		total;
-	uint64		npages;
-	uint64		i;
-	BlockNumber start = InvalidBlockNumber;
-	bool		needLock = !RELATION_IS_LOCAL(index);
-	bool		use_spare;
-	uint64		alloc;
-	pg_crc32c	crc;
 
 	if (fst_builder_finish(w->builder, &info) != 0)
 		elog(ERROR, "memkv: FST build failed: %s",
@@ -242,65 +186,66 @@ memkv_frozen_writer_finish(MemkvFrozenWriter *w, Relation index, uint32 epoch,
 	if (fst_postings_finish(w->pw, &pinfo) != 0)
 		elog(ERROR, "memkv: postings build failed: %s",
 			 fst_postings_writer_error(w->pw));
-	nw = fst_postings_writer_create(&w->alloc, memkv_image_sink, &w->nullpost);
-	if ((w->nnulls > 0 && fst_postings_add(nw, (const FstTid *) w->nulls,
-										   w->nnulls) != 0) ||
-		fst_postings_finish(nw, NULL) != 0)
-		elog(ERROR, "memkv: postings build failed: %s",
-			 fst_postings_writer_error(nw));
+	return w->postings.len + w->fst.len;
+}
 
-	total = w->fst.len + w->postings.len + w->nullpost.len;
-	npages = (total + MEMKV_FROZEN_CHUNK - 1) / MEMKV_FROZEN_CHUNK;
+/* Lay out a run page (header or data) tagged `tag`. */
+static void
+memkv_init_run_page(Page page, uint32 tag)
+{
+	MemkvPageOpaque opaque;
 
-	/*
-	 * Into the spare region (the run before the current one) if it is big
-	 * enough and free, else into new blocks at the end of the relation.
-	 */
-	use_spare = memkv_spare_region_usable(index, meta, npages);
-	if (needLock && !use_spare)
-		LockRelationForExtension(index, ExclusiveLock);
-	INIT_CRC32C(crc);
+	PageInit(page, BLCKSZ, sizeof(MemkvPageOpaqueData));
+	opaque = MemkvPageGetOpaque(page);
+	opaque->next = InvalidBlockNumber;
+	opaque->epoch = tag;
+	opaque->flags = MEMKV_PAGE_RUN;
+	opaque->page_id = MEMKV_PAGE_ID;
+}
+
+/*
+ * Write the slice's stream (postings image, then FST image) to `npages`
+ * new data pages -- free pages from the free space map, else new blocks
+ * -- tagged `tag`, WAL-logged as full pages.  Fills extents[] (in logical
+ * order; contiguous blocks make one extent) and returns how many, and the
+ * stream's CRC-32C in *crc.
+ */
+static uint32
+memkv_frozen_writer_write_slice(MemkvFrozenWriter *w, Relation index,
+								uint32 tag, uint64 npages,
+								RunExtent *extents, uint32 *crc)
+{
+	uint64		total = w->postings.len + w->fst.len;
+	uint32		nextents = 0;
+	pg_crc32c	c;
+	uint64		i;
+
+	INIT_CRC32C(c);
 	for (i = 0; i < npages; i++)
 	{
-		Buffer		buf = use_spare ?
-		ReadBuffer(index, meta->spare_start + (BlockNumber) i) :
-		ReadBuffer(index, P_NEW);
-		Page		page;
-		MemkvPageOpaque opaque;
-		uint64		off = i * MEMKV_FROZEN_CHUNK;
-		Size		n = Min(MEMKV_FROZEN_CHUNK, total - off);
+		Buffer		buf = memkv_new_buffer(index, tag);
+		BlockNumber blkno = BufferGetBlockNumber(buf);
+		Page		page = BufferGetPage(buf);
+		uint64		off = i * MEMKV_RUN_CHUNK;
+		Size		n = Min(MEMKV_RUN_CHUNK, total - off);
 		Size		done = 0;
 		char	   *dst;
 
-		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-		/*
-		 * memkv_spare_region_usable found every page of the region free
-		 * or a retired run's; checked again, under the exclusive lock,
-		 * right before the page is overwritten.
-		 */
-		if (use_spare && !MemkvPageIsFree(BufferGetPage(buf)))
+		if (nextents > 0 &&
+			extents[nextents - 1].start + extents[nextents - 1].length == blkno)
+			extents[nextents - 1].length++;
+		else
 		{
-			memkv_check_page(index, buf, BufferGetPage(buf), MEMKV_PAGE_FROZEN);
-			if (meta->frozen_start != InvalidBlockNumber &&
-				MemkvPageGetOpaque(BufferGetPage(buf))->epoch == meta->frozen_epoch)
-				memkv_page_corrupted(index, BufferGetBlockNumber(buf));
+			extents[nextents].start = blkno;
+			extents[nextents].length = 1;
+			extents[nextents].lpage = (uint32) i;
+			nextents++;
 		}
-		if (i == 0)
-			start = BufferGetBlockNumber(buf);
-		else if (BufferGetBlockNumber(buf) != start + i)
-			elog(ERROR, "memkv: frozen layer of \"%s\" is not contiguous",
-				 RelationGetRelationName(index));
-		page = BufferGetPage(buf);
 
 		START_CRIT_SECTION();
-		PageInit(page, BLCKSZ, sizeof(MemkvPageOpaqueData));
-		opaque = MemkvPageGetOpaque(page);
-		opaque->next = InvalidBlockNumber;
-		opaque->epoch = epoch;
-		opaque->flags = MEMKV_PAGE_FROZEN;
-		opaque->page_id = MEMKV_PAGE_ID;
+		memkv_init_run_page(page, tag);
 		dst = PageGetContents(page);
-		/* copy bytes [off, off + n) of the three images laid end to end */
+		/* bytes [off, off + n) of the two images laid end to end */
 		while (done < n)
 		{
 			uint64		pos = off + done;
@@ -308,15 +253,13 @@ memkv_frozen_writer_finish(MemkvFrozenWriter *w, Relation index, uint32 epoch,
 			uint64		ioff;
 			Size		take;
 
-			if (pos < w->fst.len)
-				img = &w->fst, ioff = pos;
-			else if (pos < w->fst.len + w->postings.len)
-				img = &w->postings, ioff = pos - w->fst.len;
+			if (pos < w->postings.len)
+				img = &w->postings, ioff = pos;
 			else
-				img = &w->nullpost, ioff = pos - w->fst.len - w->postings.len;
+				img = &w->fst, ioff = pos - w->postings.len;
 			take = Min(n - done, img->len - ioff);
 			memcpy(dst + done, img->data + ioff, take);
-			COMP_CRC32C(crc, img->data + ioff, take);
+			COMP_CRC32C(c, img->data + ioff, take);
 			done += take;
 		}
 		((PageHeader) page)->pd_lower = (dst + n) - (char *) page;
@@ -325,79 +268,179 @@ memkv_frozen_writer_finish(MemkvFrozenWriter *w, Relation index, uint32 epoch,
 			log_newpage_buffer(buf, true);
 		END_CRIT_SECTION();
 		UnlockReleaseBuffer(buf);
+		CHECK_FOR_INTERRUPTS();
 	}
-	/*
-	 * With `reserve` (freezes, not CREATE INDEX), new blocks get a quarter
-	 * more room than the run needs, zeroed, so that when this region is
-	 * the spare one the next-but-one run (a little bigger, as the index
-	 * grows) still fits in it.
-	 */
-	alloc = npages;
-	if (use_spare)
-		alloc = meta->spare_npages;
-	else if (reserve)
+	FIN_CRC32C(c);
+	*crc = c;
+	return nextents;
+}
+
+/*
+ * Write the header `h` to new header pages tagged `tag`, chained through
+ * `next`, WAL-logged as full pages.  Returns the first page's block and
+ * sets *npages to how many.
+ */
+static BlockNumber
+memkv_frozen_writer_write_header(Relation index, RunHeader *h, uint32 tag,
+								 uint32 *npages)
+{
+	uint32		n = runhdr_chunks_needed(h, MEMKV_RUN_CHUNK);
+	Buffer	   *bufs;
+	uint8	  **chunks;
+	size_t	   *lens;
+	uint32		i;
+	BlockNumber first;
+
+	if (n == 0)
+		elog(ERROR, "memkv: run header of \"%s\" is too long",
+			 RelationGetRelationName(index));
+	bufs = palloc(sizeof(Buffer) * n);
+	chunks = palloc(sizeof(uint8 *) * n);
+	lens = palloc(sizeof(size_t) * n);
+	for (i = 0; i < n; i++)
 	{
-		for (; alloc < npages + npages / 4 + 1; alloc++)
-		{
-			Buffer		buf = ReadBuffer(index, P_NEW);
-
-			if (BufferGetBlockNumber(buf) != start + alloc)
-				elog(ERROR, "memkv: frozen layer of \"%s\" is not contiguous",
-					 RelationGetRelationName(index));
-			ReleaseBuffer(buf);
-		}
+		bufs[i] = memkv_new_buffer(index, tag);
+		chunks[i] = palloc0(MEMKV_RUN_CHUNK);
 	}
-	if (needLock && !use_spare)
-		UnlockRelationForExtension(index, ExclusiveLock);
+	if (runhdr_encode(h, MEMKV_RUN_CHUNK, chunks, n, lens) != RUNHDR_OK)
+		elog(ERROR, "memkv: run header of \"%s\" cannot be encoded",
+			 RelationGetRelationName(index));
+	for (i = 0; i < n; i++)
+	{
+		Page		page = BufferGetPage(bufs[i]);
+		char	   *dst;
 
-	meta->frozen_start = start;
-	meta->frozen_alloc = (uint32) alloc;
-	meta->frozen_npages = (uint32) npages;
-	meta->frozen_epoch = epoch;
-	meta->fst_size = w->fst.len;
-	meta->postings_size = w->postings.len;
-	meta->nullpost_size = w->nullpost.len;
-	meta->frozen_nkeys = w->nkeys;
-	meta->frozen_ntids = w->ntids + w->nnulls;
-	meta->last_freeze = GetCurrentTimestamp();
-	FIN_CRC32C(crc);
-	meta->frozen_crc = crc;
+		START_CRIT_SECTION();
+		memkv_init_run_page(page, tag);
+		if (i + 1 < n)
+			MemkvPageGetOpaque(page)->next = BufferGetBlockNumber(bufs[i + 1]);
+		dst = PageGetContents(page);
+		memcpy(dst, chunks[i], lens[i]);
+		((PageHeader) page)->pd_lower = (dst + lens[i]) - (char *) page;
+		MarkBufferDirty(bufs[i]);
+		if (RelationNeedsWAL(index))
+			log_newpage_buffer(bufs[i], true);
+		END_CRIT_SECTION();
+	}
+	first = BufferGetBlockNumber(bufs[0]);
+	for (i = 0; i < n; i++)
+	{
+		UnlockReleaseBuffer(bufs[i]);
+		pfree(chunks[i]);
+	}
+	pfree(bufs);
+	pfree(chunks);
+	pfree(lens);
+	*npages = n;
+	return first;
+}
+
+/*
+ * Finish the images and write the new run `run_id`: its data pages (the
+ * slice: postings image, then FST image), then its header pages (extents,
+ * the slice, the NULL TIDs), on free pages or new blocks, WAL-logged as
+ * full pages.  Fills *run, the run's directory entry; nothing references
+ * the run until the caller's switch puts that entry in the directory (a
+ * crash before leaves its pages unreferenced, for VACUUM's sweep).
+ */
+void
+memkv_frozen_writer_finish(MemkvFrozenWriter *w, Relation index,
+						   uint64 run_id, MemkvRunEntry *run)
+{
+	uint64		total = memkv_frozen_writer_finish_images(w);
+	uint64		npages = Max((total + MEMKV_RUN_CHUNK - 1) / MEMKV_RUN_CHUNK, 1);
+	uint32		tag = (uint32) run_id;
+	RunHeader	h;
+	RunSlice	slice;
+	FstAllocator alloc;
+	uint32		hdr_pages;
+	uint64		i;
+	int			rc;
+
+	if (npages >= MaxBlockNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("run of index \"%s\" would need %llu pages",
+						RelationGetRelationName(index),
+						(unsigned long long) npages)));
+	memset(&h, 0, sizeof(h));
+	memset(&slice, 0, sizeof(slice));
+	h.run_id = run_id;
+	h.npages = (uint32) npages;
+	h.extents = palloc_extended(sizeof(RunExtent) * npages, MCXT_ALLOC_HUGE);
+	h.nextents = memkv_frozen_writer_write_slice(w, index, tag, npages,
+												 h.extents, &slice.crc);
+	slice.first_page = 0;
+	slice.postings_bytes = w->postings.len;
+	slice.leaf_bytes = w->fst.len;
+	slice.top_bytes = 0;
+	slice.fence_len = 0;
+	slice.fence = NULL;
+	h.nslices = 1;
+	h.slices = &slice;
+	h.nnulls = w->nnulls;
+	h.nulls = palloc_extended(sizeof(RunTid) * Max(w->nnulls, 1),
+							  MCXT_ALLOC_HUGE);
+	for (i = 0; i < w->nnulls; i++)
+	{
+		h.nulls[i].block = ItemPointerGetBlockNumberNoCheck(&w->nulls[i]);
+		h.nulls[i].offset = ItemPointerGetOffsetNumberNoCheck(&w->nulls[i]);
+	}
+	memkv_fst_allocator(&alloc);
+	rc = runhdr_check(&h, RelationGetNumberOfBlocks(index), MEMKV_RUN_CHUNK,
+					  &alloc);
+	if (rc != RUNHDR_OK)
+		elog(ERROR, "memkv: new run header of \"%s\" is invalid: %s",
+			 RelationGetRelationName(index), runhdr_strerror(rc));
+
+	memset(run, 0, sizeof(MemkvRunEntry));
+	run->header_block = memkv_frozen_writer_write_header(index, &h, tag,
+														 &hdr_pages);
+	run->run_id = run_id;
+	run->ntids = w->ntids + w->nnulls;
+	run->nkeys = w->nkeys;
+	run->nnulls = w->nnulls;
+	run->npages = (uint32) npages + hdr_pages;
+	run->nslices = 1;
+	run->dead_block = RUNDIR_INVALID_BLOCK;
+	if (w->nkeys > 0)
+		rundir_set_bounds(run, w->lo, w->lo_len, w->hi, w->hi_len);
+	pfree(h.extents);
+	pfree(h.nulls);
 }
 
 /*
  * After memkv_frozen_writer_finish, give the entry a shared copy of the new
- * run (the run `meta` now describes) and, if the writer collected them,
- * its key blocks, so that the first scans after a freeze need not build
- * them.  Each goes in only if the arena stays at most half full.  Entry
- * lock held exclusively, with no copy installed (memkv_entry_free_run_copy).
+ * run's slice stream (the run `meta` now describes) and, if the writer
+ * collected them, its key blocks, so that the first scans after a freeze
+ * need not build them.  Each goes in only if the arena stays at most half
+ * full.  Entry lock held exclusively, with no copy installed
+ * (memkv_entry_free_run_copy).
  */
 void
 memkv_frozen_writer_install_cache(MemkvFrozenWriter *w, MemkvEntry *entry,
 								  const MemkvMetaPageData *meta)
 {
-	uint64		total = w->fst.len + w->postings.len + w->nullpost.len;
+	uint64		total = w->postings.len + w->fst.len;
 	ArenaPtr	p;
 	uint8	   *dst;
 
 	Assert(entry->run_copy == ARENA_NULL);
-	if (meta->frozen_start == InvalidBlockNumber)
+	if (meta->run_header == InvalidBlockNumber)
 		return;
 	p = memkv_accelerator_alloc(Max(total, 1));
 	if (p == ARENA_NULL)
 		return;
 	dst = ARENA_ADDR(memkv_allocator()->base, p);
-	if (w->fst.len > 0)
-		memcpy(dst, w->fst.data, w->fst.len);
 	if (w->postings.len > 0)
-		memcpy(dst + w->fst.len, w->postings.data, w->postings.len);
-	if (w->nullpost.len > 0)
-		memcpy(dst + w->fst.len + w->postings.len, w->nullpost.data,
-			   w->nullpost.len);
+		memcpy(dst, w->postings.data, w->postings.len);
+	if (w->fst.len > 0)
+		memcpy(dst + w->postings.len, w->fst.data, w->fst.len);
 	entry->run_copy = p;
 	entry->run_copy_bytes = Max(total, 1);
 	entry->run_copy_instance = meta->instance_id;
-	entry->run_copy_epoch = meta->frozen_epoch;
-	entry->run_copy_start = meta->frozen_start;
+	entry->run_copy_epoch = meta->run_tag;
+	entry->run_copy_start = meta->run_header;
 	entry->run_copy_failed = false;
 
 	if (w->kb)

@@ -24,8 +24,7 @@ extern void memkv_frozen_writer_add_nulls(MemkvFrozenWriter *w,
 										  ItemPointerData *tids,
 										  uint64 ntids);
 extern void memkv_frozen_writer_finish(MemkvFrozenWriter *w, Relation index,
-									   uint32 epoch, MemkvMetaPageData *meta,
-									   bool reserve);
+									   uint64 run_id, MemkvRunEntry *run);
 extern void memkv_frozen_writer_install_cache(MemkvFrozenWriter *w,
 											  MemkvEntry *entry,
 											  const MemkvMetaPageData *meta);

@@ -377,15 +377,16 @@ memkv_fill_open(Relation index, bool want_kb, MemkvMetaPageData *meta,
 		MemkvMetaPageData built_for = *meta;
 		MemkvEntry *claimed = entry;
 		Size		kbsize = 0;
+		Size		fstsize = 0;
 		uint8	   *fst;
 		uint8	   *kb = NULL;
 
 		PG_TRY();
 		{
-			fst = memkv_frozen_fst_copy(entry, meta);
+			fst = memkv_frozen_fst_copy(index, entry, meta, &fstsize);
 			memkv_entry_release(entry);
 			entry = NULL;
-			kb = memkv_run_kb_make(index, fst, built_for.fst_size, &kbsize);
+			kb = memkv_run_kb_make(index, fst, fstsize, &kbsize);
 			pfree(fst);
 		}
 		PG_CATCH();

@@ -418,7 +418,7 @@ memkv_read_log_run(Relation index, const MemkvMetaPageData *meta,
 {
 	MemkvLogCollect lc;
 	uint64		i;
-	Buffer		buf;
+	MemkvLogWalk walk;
 
 	memkv_source_init(run);
 	memkv_source_init(nulls);
@@ -429,8 +429,10 @@ memkv_read_log_run(Relation index, const MemkvMetaPageData *meta,
 	lc.keys = palloc(lc.keys_size);
 	lc.keys_used = 0;
 	lc.nulls = nulls;
-	memkv_walk_log(index, meta->log_head, meta->log_head_offset, meta->epoch,
-				   memkv_collect_log_visit, &lc, NULL);
+	memkv_log_walk_start(&walk, meta->log_head, meta->log_head_offset,
+						 meta->epoch, false);
+	(void) memkv_log_walk_pages(index, &walk, InvalidBlockNumber,
+								memkv_collect_log_visit, &lc);
 
 	/* a cancel must reach a sort of millions of entries */
 	qsort_interruptible(lc.items, lc.nitems, sizeof(MemkvLogItem),
@@ -459,13 +461,9 @@ memkv_read_log_run(Relation index, const MemkvMetaPageData *meta,
 	pfree(lc.items);
 	pfree(lc.keys);
 
-	memkv_check_meta_blocks(index, meta, RelationGetNumberOfBlocks(index));
-	buf = ReadBuffer(index, meta->log_tail);
-	LockBuffer(buf, BUFFER_LOCK_SHARE);
-	memkv_check_page(index, buf, BufferGetPage(buf), MEMKV_PAGE_LOG);
-	*end_blkno = meta->log_tail;
-	*end_offset = OffsetNumberNext(PageGetMaxOffsetNumber(BufferGetPage(buf)));
-	UnlockReleaseBuffer(buf);
+	/* where the chain ended: the log's end, entries after its last one */
+	*end_blkno = walk.last;
+	*end_offset = walk.last_end;
 }
 
 /* Compare two keys of runs; negative if a sorts first. */

@@ -21,6 +21,7 @@
 #include "memkv.h"
 #include "page.h"
 #include "registry.h"
+#include "runpages.h"
 #include "stats.h"
 
 PG_FUNCTION_INFO_V1(memkv_state);
@@ -118,7 +119,7 @@ memkv_state(PG_FUNCTION_ARGS)
 	entry = memkv_state_walk_log(index, &meta, &log_pages, &log_tuples,
 								 &in_memory);
 
-	values[0] = Int64GetDatum(meta.epoch);
+	values[0] = Int64GetDatum((int64) meta.generation);
 	values[1] = Int64GetDatum(log_pages);
 	values[2] = Int64GetDatum((int64) log_tuples);
 	values[3] = Int64GetDatum((int64) (entry->keys.nkeys + entry->nulls.nkeys +
@@ -138,11 +139,22 @@ memkv_state(PG_FUNCTION_ARGS)
 		values[5] = Int64GetDatum(0);
 	}
 	values[6] = BoolGetDatum(loaded);
-	values[7] = Int64GetDatum((int64) meta.frozen_nkeys);
-	values[8] = Int64GetDatum((int64) meta.frozen_ntids);
-	values[9] = Int64GetDatum((int64) meta.frozen_npages);
-	values[10] = Int64GetDatum((int64) meta.fst_size);
-	values[11] = Int64GetDatum((int64) (meta.postings_size + meta.nullpost_size));
+	values[7] = Int64GetDatum((int64) meta.run_nkeys);
+	values[8] = Int64GetDatum((int64) meta.run_ntids);
+	values[9] = Int64GetDatum((int64) meta.run_npages);
+	values[10] = Int64GetDatum(0);
+	values[11] = Int64GetDatum(0);
+	if (meta.run_header != InvalidBlockNumber)
+	{
+		/* the header pages only: the sizes of a run with damaged data */
+		RunHeader  *hdr = memkv_run_header_read(index, &meta,
+												CurrentMemoryContext);
+
+		values[10] = Int64GetDatum((int64) (hdr->slices[0].leaf_bytes +
+											hdr->slices[0].top_bytes));
+		values[11] = Int64GetDatum((int64) hdr->slices[0].postings_bytes);
+		pfree(hdr);
+	}
 	values[12] = Int64GetDatum((int64) meta.freezes);
 	values[13] = TimestampTzGetDatum((TimestampTz) meta.last_freeze);
 	nulls[13] = (meta.last_freeze == 0);

@@ -22,6 +22,7 @@
 #include "memkv.h"
 #include "page.h"
 #include "registry.h"
+#include "runpages.h"
 
 /*
  * ambulkdelete: rewrite the index without the TIDs the callback reports
@@ -61,7 +62,7 @@ memkv_page_is_new_log(Page page, uint32 epoch)
 
 /*
  * amvacuumcleanup: freeze, if ambulkdelete did not; then every page that
- * is not the metapage, on the log chain or in the frozen run is free: make
+ * is not the metapage, on the log chain or in the run is free: make
  * sure it is marked deleted and in the free space map.  Also counts the
  * index's entries.
  *
@@ -119,22 +120,22 @@ memkv_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 	/* pages past the walk's view of the relation are not ours to judge */
 	nblocks = walk.in_chain_len;
 	in_use = walk.in_chain;
-	if (meta.frozen_start != InvalidBlockNumber)
+	if (meta.run_header != InvalidBlockNumber)
 	{
-		for (blkno = meta.frozen_start;
-			 blkno < meta.frozen_start + Max(meta.frozen_alloc, meta.frozen_npages) &&
-			 blkno < nblocks;
-			 blkno++)
-			in_use[blkno] = true;
-		count += meta.frozen_ntids;
-	}
-	/* the previous run is kept for the next freeze */
-	if (meta.spare_start != InvalidBlockNumber)
-	{
-		for (blkno = meta.spare_start;
-			 blkno < meta.spare_start + meta.spare_npages && blkno < nblocks;
-			 blkno++)
-			in_use[blkno] = true;
+		RunHeader  *hdr = memkv_run_header_read(index, &meta,
+												CurrentMemoryContext);
+		uint32		nrun;
+		BlockNumber *blocks = memkv_run_blocks(index, &meta, hdr, &nrun);
+		uint32		i;
+
+		for (i = 0; i < nrun; i++)
+		{
+			if (blocks[i] < nblocks)
+				in_use[blocks[i]] = true;
+		}
+		pfree(blocks);
+		pfree(hdr);
+		count += meta.run_ntids;
 	}
 
 	stats->pages_free = 0;

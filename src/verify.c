@@ -24,6 +24,7 @@
 #include "page.h"
 #include "registry.h"
 #include "runcopy.h"
+#include "runpages.h"
 #include "runread.h"
 #include "source.h"
 
@@ -117,6 +118,57 @@ memkv_verify_visit(IndexTuple itup, void *arg)
 }
 
 /*
+ * Check the directory against the relation's size (every block it names
+ * inside it: memkv_read_meta could not check that), and the run's entry
+ * against its header.  Caller holds the metapage lock in ShareLock.
+ */
+static void
+memkv_verify_directory(MemkvVerifyState *vs, Relation index)
+{
+	MemkvDirectory dir;
+	MemkvMetaPageData meta;
+	const char *msg = NULL;
+	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+	RunHeader  *hdr;
+
+	memkv_read_directory(index, InvalidBuffer, &dir);
+	if (rundir_validate(&dir, nblocks, &msg) != RUNDIR_OK)
+	{
+		memkv_report(vs, "directory: %s (relation of %u blocks)", msg, nblocks);
+		return;
+	}
+	memkv_meta_from_directory(&dir, &meta);
+	if (meta.run_header == InvalidBlockNumber)
+		return;
+	/* reads and checks the header pages against the entry (an ERROR) */
+	hdr = memkv_run_header_read(index, &meta, CurrentMemoryContext);
+	pfree(hdr);
+}
+
+/*
+ * Check that the run's truncated bounds in the directory are its smallest
+ * and largest keys' first bytes, as collected by memkv_verify_frozen.
+ */
+static void
+memkv_verify_bounds(MemkvVerifyState *vs, Relation index,
+					const uint8 *first, Size first_len,
+					const uint8 *last, Size last_len)
+{
+	MemkvDirectory dir;
+	MemkvRunEntry want;
+
+	memkv_read_directory(index, InvalidBuffer, &dir);
+	if (dir.nruns != 1 || dir.runs[0].nkeys == 0)
+		return;
+	memset(&want, 0, sizeof(want));
+	rundir_set_bounds(&want, first, first_len, last, last_len);
+	if (want.lo_len != dir.runs[0].lo_len || want.hi_len != dir.runs[0].hi_len ||
+		memcmp(want.lo, dir.runs[0].lo, RUNDIR_BOUND_BYTES) != 0 ||
+		memcmp(want.hi, dir.runs[0].hi, RUNDIR_BOUND_BYTES) != 0)
+		memkv_report(vs, "directory: the run's key bounds are not its first and last keys");
+}
+
+/*
  * Walk the whole frozen layer: keys strictly ascending, every posting list
  * non-empty, sorted, with valid TIDs, and the totals the metapage states.
  * Reading it also checks every node and page the walk touches.
@@ -128,6 +180,7 @@ memkv_verify_frozen(MemkvVerifyState *vs, Relation index,
 	MemkvFrozen *frozen = memkv_frozen_open(index, meta, NULL);
 	MemkvSource	run;
 	bytea	   *prev = NULL;
+	bytea	   *first = NULL;
 	uint64		nkeys = 0;
 	uint64		ntids = 0;
 	ArtBound	lower;
@@ -187,6 +240,12 @@ memkv_verify_frozen(MemkvVerifyState *vs, Relation index,
 				memkv_report(vs, "frozen key %llu contains a zero byte",
 							 (unsigned long long) nkeys);
 			ntids += k->ntids;
+			if (nkeys == 0)
+			{
+				first = palloc(VARHDRSZ + k->key_len);
+				SET_VARSIZE(first, VARHDRSZ + k->key_len);
+				memcpy(VARDATA(first), key, k->key_len);
+			}
 			nkeys++;
 			if (prev)
 				pfree(prev);
@@ -200,12 +259,17 @@ memkv_verify_frozen(MemkvVerifyState *vs, Relation index,
 	memkv_source_reset(&run);
 	ntids += memkv_frozen_nulls(frozen, &run);
 	memkv_frozen_close(frozen);
+	if (first && prev)
+		memkv_verify_bounds(vs, index, (const uint8 *) VARDATA(first),
+							VARSIZE(first) - VARHDRSZ,
+							(const uint8 *) VARDATA(prev),
+							VARSIZE(prev) - VARHDRSZ);
 
-	if (nkeys != meta->frozen_nkeys || ntids != meta->frozen_ntids)
+	if (nkeys != meta->run_nkeys || ntids != meta->run_ntids)
 		memkv_report(vs, "frozen layer holds %llu keys and %llu TIDs, the metapage says %llu and %llu",
 					 (unsigned long long) nkeys, (unsigned long long) ntids,
-					 (unsigned long long) meta->frozen_nkeys,
-					 (unsigned long long) meta->frozen_ntids);
+					 (unsigned long long) meta->run_nkeys,
+					 (unsigned long long) meta->run_ntids);
 }
 
 /*
@@ -214,7 +278,7 @@ memkv_verify_frozen(MemkvVerifyState *vs, Relation index,
  * checks up to MEMKV_LOG_STEP_PAGES log pages' entries against the
  * trees, and lets the lock go, so inserts and scans wait at most one step.
  * The step that reaches the end of the chain also checks, under the same
- * lock hold, that the metapage's tail is where the chain ends, the trees'
+ * lock hold, that the chain ends where the trees' sync stopped, the trees'
  * structure, and that the trees hold exactly as many TIDs as the log: the
  * log only grows at its tail within an epoch, so the entries read in
  * earlier steps are all still there, and the trees hold nothing else.
@@ -234,11 +298,10 @@ memkv_verify_delta(MemkvVerifyState *vs, Relation index,
 	memkv_entry_release(vs->entry);
 	vs->entry = NULL;
 	nblocks = RelationGetNumberOfBlocks(index);
-	if (meta->log_head == MEMKV_METAPAGE_BLKNO || meta->log_head >= nblocks ||
-		meta->log_tail == MEMKV_METAPAGE_BLKNO || meta->log_tail >= nblocks)
+	if (meta->log_head == MEMKV_METAPAGE_BLKNO || meta->log_head >= nblocks)
 	{
-		memkv_report(vs, "metapage points outside the relation (head %u, tail %u, %u blocks)",
-					 meta->log_head, meta->log_tail, nblocks);
+		memkv_report(vs, "metapage points outside the relation (log head %u, %u blocks)",
+					 meta->log_head, nblocks);
 		return;
 	}
 
@@ -266,9 +329,10 @@ memkv_verify_delta(MemkvVerifyState *vs, Relation index,
 		}
 
 		/* the end of the chain, with appends held off: compare totals */
-		if (walk.last != now.log_tail)
-			memkv_report(vs, "the log chain ends at block %u, the metapage's log tail is %u",
-						 walk.last, now.log_tail);
+		if (vs->entry->valid && vs->entry->instance_id == now.instance_id &&
+			walk.last != vs->entry->resume_blkno)
+			memkv_report(vs, "the log chain ends at block %u, the shared trees' sync at %u",
+						 walk.last, vs->entry->resume_blkno);
 		if (!art_check(&vs->entry->keys, memkv_allocator(),
 					   memkv_shared->arena_size, errbuf, sizeof(errbuf)))
 			memkv_report(vs, "delta tree: %s", errbuf);
@@ -318,6 +382,7 @@ memkv_verify(PG_FUNCTION_ARGS)
 	vs.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 
 	LockPage(index, MEMKV_METAPAGE_BLKNO, ShareLock);
+	memkv_verify_directory(&vs, index);
 	memkv_verify_delta(&vs, index, &meta);
 	memkv_verify_frozen(&vs, index, &meta);
 	UnlockPage(index, MEMKV_METAPAGE_BLKNO, ShareLock);

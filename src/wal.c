@@ -30,14 +30,24 @@
 /* Record types (the high bits of xl_info). */
 #define XLOG_MEMKV_APPEND		0x00	/* entry added to the tail page */
 #define XLOG_MEMKV_APPEND_PAGE	0x10	/* entry added to a new tail page */
+#define XLOG_MEMKV_SWITCH		0x20	/* the directory rewritten */
+#define XLOG_MEMKV_FREE			0x30	/* pages marked deleted */
 
 /*
  * XLOG_MEMKV_APPEND: block 0 is the tail page; its block data is the
  * entry, which lands at `offnum`.
  *
- * XLOG_MEMKV_APPEND_PAGE: block 0 the metapage, block 1 the old tail,
- * block 2 the new tail page (initialized by redo); block 2's data is the
- * entry.  The new page belongs to log `epoch`.
+ * XLOG_MEMKV_APPEND_PAGE: block 0 the old tail, block 1 the new tail page
+ * (initialized by redo); block 1's data is the entry.  The new page is
+ * tagged `epoch` (the generation's low 32 bits).  The metapage is not
+ * touched: the log's tail is where its chain ends (src/README, "Stripes
+ * and inserts").
+ *
+ * XLOG_MEMKV_SWITCH: block 0 the metapage; the record's data is the whole
+ * new directory (rundir.c's encoding), which redo writes over the old.
+ *
+ * XLOG_MEMKV_FREE: blocks 0..n-1 (n <= XLR_MAX_BLOCK_ID + 1), each
+ * re-initialized by redo as a deleted page; no data.
  */
 typedef struct xl_memkv_append
 {
@@ -80,19 +90,19 @@ memkv_redo_append_page(XLogReaderState *record)
 	Size		len;
 	char	   *itup;
 
-	XLogRecGetBlockTag(record, 2, NULL, NULL, &newblk);
+	XLogRecGetBlockTag(record, 1, NULL, NULL, &newblk);
 
-	newbuf = XLogInitBufferForRedo(record, 2);
+	newbuf = XLogInitBufferForRedo(record, 1);
 	page = BufferGetPage(newbuf);
 	memkv_init_log_page(page, xlrec->epoch);
-	itup = XLogRecGetBlockData(record, 2, &len);
+	itup = XLogRecGetBlockData(record, 1, &len);
 	if (PageAddItem(page, (Item) itup, len, xlrec->offnum,
 					false, false) != xlrec->offnum)
 		elog(PANIC, "memkv_redo: failed to add log entry to new page");
 	PageSetLSN(page, record->EndRecPtr);
 	MarkBufferDirty(newbuf);
 
-	if (XLogReadBufferForRedo(record, 1, &buf) == BLK_NEEDS_REDO)
+	if (XLogReadBufferForRedo(record, 0, &buf) == BLK_NEEDS_REDO)
 	{
 		page = BufferGetPage(buf);
 		MemkvPageGetOpaque(page)->next = newblk;
@@ -102,17 +112,42 @@ memkv_redo_append_page(XLogReaderState *record)
 	if (BufferIsValid(buf))
 		UnlockReleaseBuffer(buf);
 
+	UnlockReleaseBuffer(newbuf);
+}
+
+static void
+memkv_redo_switch(XLogReaderState *record)
+{
+	Buffer		buf;
+
 	if (XLogReadBufferForRedo(record, 0, &buf) == BLK_NEEDS_REDO)
 	{
-		page = BufferGetPage(buf);
-		MemkvPageGetMeta(page)->log_tail = newblk;
+		Page		page = BufferGetPage(buf);
+
+		memkv_put_directory_bytes(page, (const uint8 *) XLogRecGetData(record),
+								  XLogRecGetDataLen(record));
 		PageSetLSN(page, record->EndRecPtr);
 		MarkBufferDirty(buf);
 	}
 	if (BufferIsValid(buf))
 		UnlockReleaseBuffer(buf);
+}
 
-	UnlockReleaseBuffer(newbuf);
+static void
+memkv_redo_free(XLogReaderState *record)
+{
+	int			i;
+
+	for (i = 0; i <= XLogRecMaxBlockId(record); i++)
+	{
+		Buffer		buf = XLogInitBufferForRedo(record, i);
+		Page		page = BufferGetPage(buf);
+
+		memkv_init_deleted_page(page);
+		PageSetLSN(page, record->EndRecPtr);
+		MarkBufferDirty(buf);
+		UnlockReleaseBuffer(buf);
+	}
 }
 
 static void
@@ -128,6 +163,12 @@ memkv_redo(XLogReaderState *record)
 		case XLOG_MEMKV_APPEND_PAGE:
 			memkv_redo_append_page(record);
 			break;
+		case XLOG_MEMKV_SWITCH:
+			memkv_redo_switch(record);
+			break;
+		case XLOG_MEMKV_FREE:
+			memkv_redo_free(record);
+			break;
 		default:
 			elog(PANIC, "memkv_redo: unknown op code %u", info);
 	}
@@ -136,9 +177,19 @@ memkv_redo(XLogReaderState *record)
 static void
 memkv_desc(StringInfo buf, XLogReaderState *record)
 {
-	xl_memkv_append *xlrec = (xl_memkv_append *) XLogRecGetData(record);
+	uint8		info = XLogRecGetInfo(record) & ~XLR_INFO_MASK;
 
-	appendStringInfo(buf, "off %u gen %u", xlrec->offnum, xlrec->epoch);
+	if (info == XLOG_MEMKV_APPEND || info == XLOG_MEMKV_APPEND_PAGE)
+	{
+		xl_memkv_append *xlrec = (xl_memkv_append *) XLogRecGetData(record);
+
+		appendStringInfo(buf, "off %u gen %u", xlrec->offnum, xlrec->epoch);
+	}
+	else if (info == XLOG_MEMKV_SWITCH)
+		appendStringInfo(buf, "directory %u bytes",
+						 (unsigned) XLogRecGetDataLen(record));
+	else if (info == XLOG_MEMKV_FREE)
+		appendStringInfo(buf, "%d pages", XLogRecMaxBlockId(record) + 1);
 }
 
 static const char *
@@ -150,6 +201,10 @@ memkv_identify(uint8 info)
 			return "APPEND";
 		case XLOG_MEMKV_APPEND_PAGE:
 			return "APPEND_PAGE";
+		case XLOG_MEMKV_SWITCH:
+			return "SWITCH";
+		case XLOG_MEMKV_FREE:
+			return "FREE";
 	}
 	return NULL;
 }
@@ -213,15 +268,14 @@ memkv_wal_append(Relation index, Buffer buf, IndexTuple itup)
 }
 
 /*
- * Start a new tail page `newbuf` holding `itup`, link it from the old
- * tail `tailbuf` and record it in the metapage `metabuf`, all in one WAL
- * record.  All three buffers are exclusively locked by the caller.
+ * Start a new tail page `newbuf` holding `itup` and link it from the old
+ * tail `tailbuf`, in one WAL record.  Both buffers are exclusively locked
+ * by the caller.
  */
 OffsetNumber
-memkv_wal_append_page(Relation index, Buffer metabuf, Buffer tailbuf,
-					  Buffer newbuf, uint32 epoch, IndexTuple itup)
+memkv_wal_append_page(Relation index, Buffer tailbuf, Buffer newbuf,
+					  uint32 epoch, IndexTuple itup)
 {
-	Page		metapage = BufferGetPage(metabuf);
 	Page		tailpage = BufferGetPage(tailbuf);
 	Page		newpage = BufferGetPage(newbuf);
 	Size		size = IndexTupleSize(itup);
@@ -234,10 +288,8 @@ memkv_wal_append_page(Relation index, Buffer metabuf, Buffer tailbuf,
 					false, false) != FirstOffsetNumber)
 		elog(PANIC, "memkv: failed to add log entry to a new page");
 	MemkvPageGetOpaque(tailpage)->next = newblk;
-	MemkvPageGetMeta(metapage)->log_tail = newblk;
 	MarkBufferDirty(newbuf);
 	MarkBufferDirty(tailbuf);
-	MarkBufferDirty(metabuf);
 	if (RelationNeedsWAL(index))
 	{
 		XLogRecPtr	recptr;
@@ -246,15 +298,86 @@ memkv_wal_append_page(Relation index, Buffer metabuf, Buffer tailbuf,
 		xlrec.epoch = epoch;
 		XLogBeginInsert();
 		XLogRegisterData((char *) &xlrec, SizeOfMemkvAppend);
-		XLogRegisterBuffer(0, metabuf, REGBUF_STANDARD);
-		XLogRegisterBuffer(1, tailbuf, REGBUF_STANDARD);
-		XLogRegisterBuffer(2, newbuf, REGBUF_WILL_INIT | REGBUF_STANDARD);
-		XLogRegisterBufData(2, (char *) itup, size);
+		XLogRegisterBuffer(0, tailbuf, REGBUF_STANDARD);
+		XLogRegisterBuffer(1, newbuf, REGBUF_WILL_INIT | REGBUF_STANDARD);
+		XLogRegisterBufData(1, (char *) itup, size);
 		recptr = XLogInsert(MEMKV_RMGR_ID, XLOG_MEMKV_APPEND_PAGE);
-		PageSetLSN(metapage, recptr);
 		PageSetLSN(tailpage, recptr);
 		PageSetLSN(newpage, recptr);
 	}
 	END_CRIT_SECTION();
 	return FirstOffsetNumber;
+}
+
+/*
+ * Write `dir` over the directory on the metapage `metabuf` (exclusively
+ * locked by the caller), WAL-logged as one XLOG_MEMKV_SWITCH record.  The
+ * directory must be valid (rundir_validate); it is encoded before the
+ * critical section, so nothing in it can fail.
+ */
+void
+memkv_wal_switch(Relation index, Buffer metabuf, const MemkvDirectory *dir)
+{
+	Page		page = BufferGetPage(metabuf);
+	uint8		bytes[RUNDIR_MAX_BYTES];
+	size_t		len = rundir_encode(dir, bytes, sizeof(bytes));
+
+	if (len == 0)
+		elog(ERROR, "memkv: directory of \"%s\" cannot be encoded",
+			 RelationGetRelationName(index));
+	START_CRIT_SECTION();
+	memkv_put_directory_bytes(page, bytes, len);
+	MarkBufferDirty(metabuf);
+	if (RelationNeedsWAL(index))
+	{
+		XLogRecPtr	recptr;
+
+		XLogBeginInsert();
+		XLogRegisterBuffer(0, metabuf, REGBUF_STANDARD);
+		XLogRegisterData((char *) bytes, len);
+		recptr = XLogInsert(MEMKV_RMGR_ID, XLOG_MEMKV_SWITCH);
+		PageSetLSN(page, recptr);
+	}
+	END_CRIT_SECTION();
+}
+
+/*
+ * Mark the pages of bufs[0..n) deleted, WAL-logged in records of up to
+ * XLR_MAX_BLOCK_ID + 1 pages that carry no page image (redo re-initializes
+ * them).  Every buffer is exclusively locked by the caller, and none may
+ * be reachable from the index any more.
+ */
+void
+memkv_wal_free(Relation index, Buffer *bufs, int n)
+{
+	int			done = 0;
+
+	if (RelationNeedsWAL(index) && n > XLR_NORMAL_MAX_BLOCK_ID + 1)
+		XLogEnsureRecordSpace(XLR_MAX_BLOCK_ID, 0);
+	while (done < n)
+	{
+		int			k = Min(n - done, XLR_MAX_BLOCK_ID + 1);
+		int			i;
+
+		START_CRIT_SECTION();
+		for (i = 0; i < k; i++)
+		{
+			memkv_init_deleted_page(BufferGetPage(bufs[done + i]));
+			MarkBufferDirty(bufs[done + i]);
+		}
+		if (RelationNeedsWAL(index))
+		{
+			XLogRecPtr	recptr;
+
+			XLogBeginInsert();
+			for (i = 0; i < k; i++)
+				XLogRegisterBuffer(i, bufs[done + i],
+								   REGBUF_WILL_INIT | REGBUF_STANDARD);
+			recptr = XLogInsert(MEMKV_RMGR_ID, XLOG_MEMKV_FREE);
+			for (i = 0; i < k; i++)
+				PageSetLSN(BufferGetPage(bufs[done + i]), recptr);
+		}
+		END_CRIT_SECTION();
+		done += k;
+	}
 }

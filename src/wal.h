@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * wal.h
- *	  memkv's WAL resource manager (wal.c): registering it, and the
- *	  WAL-logged appends to the delta log.
+ *	  memkv's WAL resource manager (wal.c): registering it, the
+ *	  WAL-logged appends to the delta log, directory switches and page
+ *	  frees.
  *
  *-------------------------------------------------------------------------
  */
@@ -14,12 +15,17 @@
 #include "storage/off.h"
 #include "utils/relcache.h"
 
+#include "rundir.h"
+
 #define MEMKV_RMGR_ID 149		/* custom WAL resource manager id */
 extern void memkv_register_rmgr(void);
 extern OffsetNumber memkv_wal_append(Relation index, Buffer buf,
 									 IndexTuple itup);
-extern OffsetNumber memkv_wal_append_page(Relation index, Buffer metabuf,
-										  Buffer tailbuf, Buffer newbuf,
-										  uint32 epoch, IndexTuple itup);
+extern OffsetNumber memkv_wal_append_page(Relation index, Buffer tailbuf,
+										  Buffer newbuf, uint32 epoch,
+										  IndexTuple itup);
+extern void memkv_wal_switch(Relation index, Buffer metabuf,
+							 const MemkvDirectory *dir);
+extern void memkv_wal_free(Relation index, Buffer *bufs, int n);
 
 #endif							/* MEMKV_WAL_H */

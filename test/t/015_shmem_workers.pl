@@ -218,8 +218,9 @@ CREATE INDEX other_k ON other USING memkv (k) WITH (freeze_threshold = 0);
 		"SELECT pg_relation_size('dmg_k') / current_setting('block_size')::int");
 	$node->stop;
 	# a page header the buffer manager refuses (pd_flags with unknown bits)
-	# in the last page of the run, so the copy is allocated before it fails
-	my $victim = $nblocks - 1;
+	# in the last data page of the run (its header page follows it), so the
+	# copy is allocated before it fails
+	my $victim = $nblocks - 2;
 	my $file = $node->data_dir . "/$path";
 	open(my $fh, '+<', $file) or die "open $file: $!";
 	binmode $fh;
