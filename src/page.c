@@ -155,26 +155,24 @@ memkv_check_meta_blocks(Relation index, const MemkvMetaPageData *meta,
 }
 
 /*
- * Decode the directory on the metapage into *dir, checking every rule of
- * rundir_decode but the relation's length (see memkv_check_meta_blocks);
- * a version-2 metapage (memkv 1.x) and any damage are ERRORs with the
- * REINDEX hint.  With a valid `metabuf` the caller holds a lock on the
- * metapage's buffer; otherwise it is read and share-locked here.  Step 3
- * of memkv 2 writes one stripe and at most one run: more is damage too.
+ * The last directory this backend decoded, by its bytes: every scan batch
+ * reads the directory, and it rarely changes, so most reads are a memcmp
+ * instead of a CRC and a validation.  Equal bytes decode equally (the
+ * decode depends on nothing else), so the cache needs no key and no
+ * invalidation.
  */
-void
-memkv_read_directory(Relation index, Buffer metabuf, MemkvDirectory *dir)
+static uint8 last_bytes[RUNDIR_MAX_BYTES];
+static Size last_len = 0;
+static MemkvDirectory last_dir;
+
+/*
+ * memkv_read_directory's work; returns the decoded directory, which is
+ * the cache's (valid until the next call).
+ */
+static const MemkvDirectory *
+memkv_read_directory_cached(Relation index, Buffer metabuf)
 {
-	/*
-	 * The last directory this backend decoded, by its bytes: every scan
-	 * batch reads the directory, and it rarely changes, so most reads are
-	 * a memcmp instead of a CRC and a validation.  Equal bytes decode
-	 * equally (the decode depends on nothing else), so the cache needs no
-	 * key and no invalidation.
-	 */
-	static uint8 last_bytes[RUNDIR_MAX_BYTES];
-	static Size last_len = 0;
-	static MemkvDirectory last_dir;
+	MemkvDirectory *dir = &last_dir;
 	Buffer		buf = metabuf;
 	Page		page;
 	uint8		bytes[RUNDIR_PAGE_CONTENT_BYTES];
@@ -198,13 +196,14 @@ memkv_read_directory(Relation index, Buffer metabuf, MemkvDirectory *dir)
 	{
 		if (!BufferIsValid(metabuf))
 			UnlockReleaseBuffer(buf);
-		memcpy(dir, &last_dir, sizeof(MemkvDirectory));
-		return;
+		return &last_dir;
 	}
 	memcpy(bytes, PageGetContents(page), sizeof(bytes));
 	if (!BufferIsValid(metabuf))
 		UnlockReleaseBuffer(buf);
 
+	/* the cache is invalid until this decode has succeeded */
+	last_len = 0;
 	st = rundir_decode(bytes, sizeof(bytes), RUNDIR_INVALID_BLOCK, dir, &msg);
 	if (st == RUNDIR_OK && (dir->nstripes != 1 || dir->nruns > 1 ||
 							dir->nmerges != 0 || dir->npending != 0 ||
@@ -239,9 +238,24 @@ memkv_read_directory(Relation index, Buffer metabuf, MemkvDirectory *dir)
 	if (len <= RUNDIR_MAX_BYTES)
 	{
 		memcpy(last_bytes, bytes, len);
-		memcpy(&last_dir, dir, sizeof(MemkvDirectory));
 		last_len = len;
 	}
+	return &last_dir;
+}
+
+/*
+ * Decode the directory on the metapage into *dir, checking every rule of
+ * rundir_decode but the relation's length (see memkv_check_meta_blocks);
+ * a version-2 metapage (memkv 1.x) and any damage are ERRORs with the
+ * REINDEX hint.  With a valid `metabuf` the caller holds a lock on the
+ * metapage's buffer; otherwise it is read and share-locked here.  Step 3
+ * of memkv 2 writes one stripe and at most one run: more is damage too.
+ */
+void
+memkv_read_directory(Relation index, Buffer metabuf, MemkvDirectory *dir)
+{
+	memcpy(dir, memkv_read_directory_cached(index, metabuf),
+		   sizeof(MemkvDirectory));
 }
 
 /* The glue's summary of a (decoded, checked) directory. */
@@ -275,10 +289,8 @@ memkv_meta_from_directory(const MemkvDirectory *dir, MemkvMetaPageData *meta)
 void
 memkv_read_meta(Relation index, MemkvMetaPageData *meta)
 {
-	MemkvDirectory dir;
-
-	memkv_read_directory(index, InvalidBuffer, &dir);
-	memkv_meta_from_directory(&dir, meta);
+	memkv_meta_from_directory(memkv_read_directory_cached(index, InvalidBuffer),
+							  meta);
 }
 
 /*
