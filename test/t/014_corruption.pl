@@ -275,12 +275,13 @@ my %damage = (
 		put32(\$s, $t + 36, $sum);
 		put_slice_stream($d, $h, 0, $s, 1);
 	},
-	# one byte of the FST flipped, slice CRC left as it was
+	# one byte of the postings (the slice's first image) flipped, slice
+	# CRC left as it was
 	f_crc => sub {
 		my ($d) = @_;
 		my ($run, $h) = the_run($d);
 		my $s = slice_stream($d, $h, 0);
-		my $o = $h->{slices}[0]{postings} + 100;
+		my $o = 100;
 		substr($s, $o, 1) = chr(ord(substr($s, $o, 1)) ^ 0x5A);
 		put_slice_stream($d, $h, 0, $s, 0);
 	},
