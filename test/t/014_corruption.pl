@@ -6,9 +6,10 @@
 #     more than 1 MB of tree), so that with memkv.shared_memory = 1 the
 #     delta does not fit and a freeze reads the log directly;
 #   * "run" tables: a run larger than 1 MB (every key with two TIDs, so
-#     the postings hold lists, not singles) and a small delta, so that
-#     with memkv.shared_memory = 1 scans read the run's pages instead of a
-#     copy in shared memory.
+#     the postings hold lists, not singles; six NULL TIDs, which a run
+#     keeps in its header) and a small delta, so that with
+#     memkv.shared_memory = 1 scans read the run's pages instead of a copy
+#     in shared memory.
 # With the server stopped, each index is damaged on disk in one way (the
 # format version 3 layout, read and written by test/lib/MemkvDisk.pm): log
 # entries (header size 0 and huge, lp_off past the page, key length past
@@ -17,7 +18,8 @@
 # fixed up so that the damage reaches the rule it aims at: the log head
 # past the end, its offset out of range, the run's header block past the
 # end, its page count huge, fewer TIDs than keys), the run's header (a bad
-# magic, an extent past the end, a slice's bytes past the run's pages),
+# magic, an extent past the end, a slice's bytes past the run's pages, a
+# NULL TID with offset 0),
 # the run's slice (a huge posting count, an FST node whose target or
 # transition count is out of bounds, a root address out of range, all
 # with the slice's CRC in the header fixed up, and a CRC mismatch), and
@@ -57,7 +59,7 @@ $node->start;
 my @log_cases = qw(l_size0 l_sizehuge l_lpoff l_keypast l_zero l_cycle
   l_nextpast r_log ctl_log);
 my @run_cases = qw(d_crc d_head d_headoff d_hblock d_npages d_ntids
-  h_magic h_extent h_slice f_count f_target f_ntrans f_root f_crc r_run r_any
+  h_magic h_extent h_slice h_nulls f_count f_target f_ntrans f_root f_crc r_run r_any
   ctl_run);
 
 $node->safe_psql('postgres', q{
@@ -66,6 +68,7 @@ CREATE TABLE run_base (id int, k text COLLATE "C");
 INSERT INTO run_base
   SELECT i, 'host' || (i % 97) || '/path/' || md5(i::text) || md5((i * 7)::text)
   FROM generate_series(1, 30000) i;
+INSERT INTO run_base SELECT -i, NULL FROM generate_series(1, 3) i;
 INSERT INTO run_base SELECT id + 30000, k FROM run_base;
 CREATE TABLE log_base (id int, k text COLLATE "C");
 INSERT INTO log_base
@@ -223,6 +226,21 @@ my %damage = (
 		my ($run, $h) = the_run($d);
 		my $s = $h->{stream};
 		put64(\$s, $h->{slices}[0]{off} + 12, $h->{slices}[0]{leaf} + 1000 * $CHUNK);
+		hdr_put($d, $h, $s);
+	},
+	# the run's first NULL TID gets offset 0 (its offset is the varint
+	# after its block's)
+	h_nulls => sub {
+		my ($d) = @_;
+		my ($run, $h) = the_run($d);
+		die "expected NULL TIDs in the run" if $h->{nnulls} == 0;
+		my $s = $h->{stream};
+		my $p = $h->{nulls_off};
+		$p++ while ord(substr($s, $p, 1)) & 0x80;
+		$p++;
+		die "offset of the first NULL TID takes more than a byte"
+		  if ord(substr($s, $p, 1)) & 0x80;
+		substr($s, $p, 1) = "\0";
 		hdr_put($d, $h, $s);
 	},
 	# the run's slice, CRC fixed up: the count of the first posting list
