@@ -232,7 +232,9 @@ is((split /\n/, $o2)[-1], $expect, 'then the healthy index answers in the same s
 my %meta_message = (
 	dcrc => qr/metapage of index "dcrc_k" is corrupted: checksum mismatch/,
 	dcount => qr/metapage of index "dcount_k" is corrupted: too many runs/,
-	dblock => qr/metapage of index "dblock_k" is corrupted: run header block is the metapage or past the end/,
+	# caught by the directory's rules or by the header reader (which
+	# does not read past the relation's end)
+	dblock => qr/(metapage|run header) of index "dblock_k" is corrupted: .*(past the end|outside the relation)/,
 	v2 => qr/index "v2_k" was built by memkv 1\.x/,
 	v2raw => qr/index "v2raw_k" was built by memkv 1\.x/,
 );
@@ -248,7 +250,7 @@ foreach my $t (@meta_cases)
 		is($ret, 3, "$t: fails: $q");
 		like($err, qr/ERROR:\s+XX002/, "$t: index_corrupted for: $q");
 		like($err, $meta_message{$t}, "$t: the message names the damage for: $q");
-		like($err, qr/HINT:\s+Please REINDEX it/, "$t: REINDEX hint for: $q");
+		like($err, qr/HINT:\s+(Please )?REINDEX it/, "$t: REINDEX hint for: $q");
 	}
 }
 ok($node->safe_psql('postgres', 'SELECT 1') eq '1', 'the server is still up after the metapage cases');

@@ -376,7 +376,7 @@ sub exercise
 			[ 'range', $idx, "SELECT k FROM $t WHERE k > 'host5' ORDER BY k LIMIT 500" ],
 			[ 'prefix', $idx, "SELECT count(*) FROM $t WHERE k LIKE 'host1%'" ],
 			[ 'backward', $idx, "SELECT k FROM $t WHERE k < 'host5' ORDER BY k DESC LIMIT 500" ],
-			[ 'null', $idx, "SELECT id FROM $t WHERE k IS NULL" ],
+			[ 'null', $idx, "SELECT id FROM $t WHERE k IS NULL ORDER BY id" ],
 			[ 'bitmap', $bmp, "SELECT count(*) FROM $t WHERE k >= 'host2' AND k < 'host3'" ],
 		);
 		my $bad = 0;
