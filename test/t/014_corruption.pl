@@ -199,10 +199,11 @@ my %damage = (
 	d_ntids => sub {
 		edit_dir($_[0], sub { $_[0]{runs}[0]{ntids} = $_[0]{runs}[0]{nkeys} - 1; });
 	},
-	# one byte of the directory (the run's key count) changed, CRC left
+	# one byte of the directory changed, CRC left: the freeze count, which
+	# no other check compares with anything
 	d_crc => sub {
 		my ($d) = @_;
-		my $o = dir_offset(76 + 6 * dir_get($d)->{nstripes} + 16);
+		my $o = dir_offset(32);
 		substr($$d, $o, 1) = chr(ord(substr($$d, $o, 1)) ^ 0x01);
 	},
 	# the run's header stream
