@@ -613,3 +613,31 @@ memkv_walk_log(Relation index, BlockNumber head, OffsetNumber head_offset,
 	(void) memkv_log_walk_pages(index, &walk, InvalidBlockNumber, visit, arg);
 	return walk.count;
 }
+
+/*
+ * Delete the log pages from `head` up to, not including, `stop`; returns
+ * how many.
+ */
+BlockNumber
+memkv_delete_log(Relation index, BlockNumber head, BlockNumber stop)
+{
+	BlockNumber blkno = head;
+	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+	BlockNumber visited = 0;
+
+	while (blkno != InvalidBlockNumber && blkno != stop)
+	{
+		Buffer		buf;
+
+		if (blkno == MEMKV_METAPAGE_BLKNO || blkno >= nblocks ||
+			++visited > nblocks)
+			memkv_chain_corrupted(index, blkno);
+		buf = ReadBuffer(index, blkno);
+		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+		memkv_check_page(index, buf, BufferGetPage(buf), MEMKV_PAGE_LOG);
+		blkno = MemkvPageGetOpaque(BufferGetPage(buf))->next;
+		memkv_delete_page(index, buf);
+		UnlockReleaseBuffer(buf);
+	}
+	return visited;
+}

@@ -31,6 +31,8 @@ extern IndexTuple memkv_log_entry(Relation index, Page page,
 								  BlockNumber blkno, OffsetNumber off);
 extern IndexTuple memkv_form_log_tuple(bool isnull, const uint8 *key,
 									   Size keylen, ItemPointer tid);
+extern BlockNumber memkv_delete_log(Relation index, BlockNumber head,
+								   BlockNumber stop);
 extern void memkv_log_append(Relation index, BlockNumber tail, uint32 epoch,
 							 IndexTuple itup, BlockNumber *blkno,
 							 OffsetNumber *offnum);

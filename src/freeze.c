@@ -1,10 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * freeze.c
- *	  Freezing: merge the frozen FST and the delta tree into a new frozen
- *	  layer, switch the metapage to it with an empty delta log in one WAL
- *	  record, and retire the old pages.  VACUUM uses the same merge with a
- *	  filter that drops dead TIDs.  Also the SQL function memkv_freeze().
+ *	  Rewrites: write the delta (a freeze) and/or adjacent runs (a
+ *	  merge) as one new run, switch the directory to it in one WAL record,
+ *	  and retire the pages it replaces.  VACUUM uses the same rewrite with
+ *	  a filter that drops dead TIDs.  When and what to rewrite is merge.c's.
  *
  * A crash before the metapage switch leaves the old generation (the new
  * pages are unreferenced and freed by the next VACUUM); a crash after it
@@ -45,7 +45,6 @@
 #include "stats.h"
 #include "wal.h"
 
-PG_FUNCTION_INFO_V1(memkv_freeze);
 
 
 /* Drop the TIDs the callback reports dead; returns how many it dropped. */
@@ -66,94 +65,6 @@ memkv_filter_dead(ItemPointerData *tids, uint64 *ntids,
 	}
 	*ntids = n;
 	return before - n;
-}
-
-/* Mark a page deleted (WAL-logged) and give it to the free space map. */
-void
-memkv_delete_page(Relation index, Buffer buf)
-{
-	memkv_wal_free(index, &buf, 1);
-	RecordFreeIndexPage(index, BufferGetBlockNumber(buf));
-}
-
-/*
- * Delete the pages of a retired run, blocks[0..n) (memkv_run_blocks), in
- * WAL records of up to 33 pages.  A page that is no longer the run's
- * (tagged `tag`, flag RUN) is left alone, so that a damaged header never
- * frees live pages.  Returns how many pages it deleted.  The run must be
- * unreachable: switched out of the directory, with no batch that read the
- * old directory still running (the switch waited for the entry lock).
- */
-static BlockNumber
-memkv_delete_run(Relation index, const BlockNumber *blocks, uint32 n,
-				 uint32 tag)
-{
-	Buffer		bufs[XLR_MAX_BLOCK_ID + 1];
-	int			nbufs = 0;
-	BlockNumber deleted = 0;
-	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
-	uint32		i;
-	int			j;
-
-	for (i = 0; i <= n; i++)
-	{
-		if (i < n && blocks[i] != MEMKV_METAPAGE_BLKNO && blocks[i] < nblocks)
-		{
-			Buffer		buf = ReadBuffer(index, blocks[i]);
-			Page		page;
-
-			LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-			page = BufferGetPage(buf);
-			if (MemkvPageHasOpaque(page) &&
-				MemkvPageGetOpaque(page)->page_id == MEMKV_PAGE_ID &&
-				(MemkvPageGetOpaque(page)->flags & MEMKV_PAGE_RUN) != 0 &&
-				MemkvPageGetOpaque(page)->epoch == tag)
-				bufs[nbufs++] = buf;
-			else
-				UnlockReleaseBuffer(buf);
-		}
-		if (nbufs > 0 && (nbufs == lengthof(bufs) || i == n))
-		{
-			memkv_wal_free(index, bufs, nbufs);
-			for (j = 0; j < nbufs; j++)
-			{
-				RecordFreeIndexPage(index, BufferGetBlockNumber(bufs[j]));
-				UnlockReleaseBuffer(bufs[j]);
-			}
-			deleted += nbufs;
-			nbufs = 0;
-			CHECK_FOR_INTERRUPTS();
-		}
-	}
-	return deleted;
-}
-
-/*
- * Delete the log pages from `head` up to, not including, `stop`; returns
- * how many.
- */
-static BlockNumber
-memkv_delete_log(Relation index, BlockNumber head, BlockNumber stop)
-{
-	BlockNumber blkno = head;
-	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
-	BlockNumber visited = 0;
-
-	while (blkno != InvalidBlockNumber && blkno != stop)
-	{
-		Buffer		buf;
-
-		if (blkno == MEMKV_METAPAGE_BLKNO || blkno >= nblocks ||
-			++visited > nblocks)
-			memkv_chain_corrupted(index, blkno);
-		buf = ReadBuffer(index, blkno);
-		LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
-		memkv_check_page(index, buf, BufferGetPage(buf), MEMKV_PAGE_LOG);
-		blkno = MemkvPageGetOpaque(BufferGetPage(buf))->next;
-		memkv_delete_page(index, buf);
-		UnlockReleaseBuffer(buf);
-	}
-	return visited;
 }
 
 
@@ -207,12 +118,16 @@ typedef struct MemkvFreezeState
 	MemkvMetaPageData newmeta;	/* what the switch wrote */
 	MemkvRunEntry newrun;		/* the new run's directory entry */
 	bool		have_newrun;	/* false if no TID is left to write */
-	BlockNumber *old_run_blocks;	/* the old run's pages, for the retire */
-	uint32		old_run_nblocks;
-	uint32		old_run_tag;
+	bool		with_delta;		/* a freeze: the delta is an input */
+	int			first;			/* runs [first, first + ninputs) of meta */
+	int			ninputs;		/* are the other inputs */
+	uint64		input_ids[RUNDIR_MAX_RUNS];
+	BlockNumber *old_blocks[RUNDIR_MAX_RUNS];	/* the inputs' pages, for */
+	uint32		old_nblocks[RUNDIR_MAX_RUNS];	/* the retire */
+	uint32		old_tags[RUNDIR_MAX_RUNS];
+	bool		from_copy[RUNDIR_MAX_RUNS]; /* read from the shared copy */
+	MemkvFrozen *frozen[RUNDIR_MAX_RUNS];	/* the input runs, opened */
 	bool		direct;			/* the delta is read from the log */
-	bool		from_copy;		/* the old run is read from its shared copy */
-	MemkvFrozen *frozen;		/* the old run, or NULL */
 	MemkvSource	logrun;			/* direct mode: the delta's keys */
 	MemkvSource	lognulls;		/* ... and its NULL key's TIDs */
 	BlockNumber direct_end_blkno;	/* direct mode: the log's end */
@@ -235,14 +150,63 @@ typedef struct MemkvFreezeState
 } MemkvFreezeState;
 
 /*
+ * Open the input runs (fs->first, fs->ninputs of fs->meta): note their
+ * pages for the retire and open them, under the entry lock held
+ * exclusively.  A freeze reads an input from the entry's shared-memory
+ * copy if there is one (else from the pages, through the buffer manager,
+ * which costs the merge about a tenth of its time), and makes the copy if
+ * no scan did yet, unless that would fill more than half of the arena,
+ * which the delta needs.  The later phases read the runs without the
+ * lock: the copy cannot go away meanwhile, since only this freeze's switch
+ * frees the copy of a freezing entry (eviction and reassignment skip it,
+ * and scans replace a copy only when the directory's largest run is
+ * another).  A merge without the delta does not mark the entry, so it
+ * reads its inputs from their pages.
+ */
+static void
+memkv_freeze_open_inputs(MemkvFreezeState *fs, MemkvEntry *entry)
+{
+	Relation	index = fs->index;
+	int			big = memkv_meta_largest_run(&fs->meta);
+	int			k;
+
+	for (k = 0; k < fs->ninputs; k++)
+	{
+		int			i = fs->first + k;
+		const MemkvRunDesc *run = &fs->meta.runs[i];
+		RunHeader  *hdr = memkv_run_header_read(index, run, fs->cxt);
+
+		fs->input_ids[k] = run->run_id;
+		fs->old_blocks[k] = memkv_run_blocks(index, run, hdr,
+											 &fs->old_nblocks[k]);
+		fs->old_tags[k] = run->run_tag;
+		if (fs->with_delta && !fs->direct && i == big &&
+			memkv_run_copy_wanted(entry, &fs->meta, i) &&
+			memkv_arena_bytes_used() + memkv_run_slice_bytes(hdr) <=
+			memkv_shared->arena_size / 2)
+			memkv_run_copy_build(index, entry, &fs->meta, i);
+		fs->frozen[k] = memkv_frozen_open(index, &fs->meta, i,
+										  fs->with_delta ? entry : NULL);
+		/* read from the shared copy, which was checked against the CRC? */
+		fs->from_copy[k] = fs->with_delta && entry->run_copy != ARENA_NULL &&
+			entry->run_copy_instance == run->instance_id &&
+			entry->run_copy_epoch == run->run_tag &&
+			entry->run_copy_start == run->run_header;
+		fs->report.in_frozen_keys += run->run_nkeys;
+		fs->report.in_frozen_tids += run->run_ntids;
+	}
+}
+
+/*
  * Phase 1, set aside: under the entry lock, exclusive, sync the delta
- * trees with the log, read the metapage, open the old run, and set the
- * trees aside as imm_keys/imm_nulls (read-only from now on), fresh empty
- * trees taking new entries from the boundary on (entry->freeze_blkno /
- * freeze_offset).  If the delta does not fit in shared memory, mark the
- * freeze direct instead: every user of the entry then waits for the
- * freeze.  Either way entry->freezing is set and the entry lock released
- * on return.  Caller holds the metapage lock.
+ * trees with the log, read the metapage, open the input runs, and (a
+ * freeze) set the trees aside as imm_keys/imm_nulls (read-only from now
+ * on), fresh empty trees taking new entries from the boundary on
+ * (entry->freeze_blkno / freeze_offset).  If the delta does not fit in
+ * shared memory, mark the freeze direct instead: every user of the entry
+ * then waits for the freeze.  Either way entry->freezing is set and the
+ * entry lock released on return.  A merge of runs alone only opens them.
+ * Caller holds the metapage lock.
  */
 static void
 memkv_freeze_set_aside(MemkvFreezeState *fs)
@@ -252,48 +216,27 @@ memkv_freeze_set_aside(MemkvFreezeState *fs)
 
 	entry = memkv_entry_acquire(index, LW_EXCLUSIVE);
 	fs->entry = entry;
-	if (entry->freezing)
+	if (fs->with_delta && entry->freezing)
 		elog(ERROR, "memkv: index \"%s\" is already being frozen",
 			 RelationGetRelationName(index));
-	fs->direct = !memkv_sync_try(index, entry);
+	fs->direct = fs->with_delta && !memkv_sync_try(index, entry);
 	memkv_read_meta(index, &fs->meta);
-	/* the switch retires the log's head and the run */
+	/* the switch retires the log's head and the input runs */
 	memkv_check_meta_blocks(index, &fs->meta, RelationGetNumberOfBlocks(index));
-
-	/*
-	 * Open the old frozen layer now, under the entry lock, so that it is
-	 * read from the entry's shared-memory copy of the run (else from the
-	 * pages, through the buffer manager, which costs the merge about a
-	 * tenth of its time).  If no scan made the copy yet, make it, unless
-	 * that would fill more than half of the arena, which the delta needs
-	 * (and a full arena is a reason to freeze).  Phase 2 reads the layer
-	 * without the lock: the copy cannot go away meanwhile, since only this
-	 * freeze's switch frees the copy of a freezing entry (eviction and
-	 * reassignment skip it, and scans replace a copy only when the
-	 * metapage names another run).
-	 */
-	if (fs->meta.run_header != InvalidBlockNumber)
+	if (fs->ninputs < 0)
 	{
-		RunHeader  *old = memkv_run_header_read(index, &fs->meta, fs->cxt);
-
-		fs->old_run_blocks = memkv_run_blocks(index, &fs->meta, old,
-											  &fs->old_run_nblocks);
-		fs->old_run_tag = fs->meta.run_tag;
-		if (!fs->direct && memkv_run_copy_wanted(entry, &fs->meta) &&
-			memkv_arena_bytes_used() + memkv_run_slice_bytes(old) <=
-			memkv_shared->arena_size / 2)
-			memkv_run_copy_build(index, entry, &fs->meta);
+		/* all runs (VACUUM) */
+		fs->first = 0;
+		fs->ninputs = fs->meta.nruns;
 	}
-	fs->frozen = memkv_frozen_open(index, &fs->meta, entry);
+	if (fs->first + fs->ninputs > fs->meta.nruns)
+		elog(ERROR, "memkv: runs to merge of \"%s\" are gone",
+			 RelationGetRelationName(index));
+	memkv_freeze_open_inputs(fs, entry);
 	fs->report.instance_id = fs->meta.instance_id;
-	fs->report.in_frozen_keys = fs->meta.run_nkeys;
-	fs->report.in_frozen_tids = fs->meta.run_ntids;
-	/* read from the shared copy, which was checked against the CRC? */
-	fs->from_copy = fs->frozen != NULL && entry->run_copy != ARENA_NULL &&
-		entry->run_copy_instance == fs->meta.instance_id &&
-		entry->run_copy_epoch == fs->meta.run_tag &&
-		entry->run_copy_start == fs->meta.run_header;
-	if (!fs->direct)
+	if (!fs->with_delta)
+		memkv_entry_release(entry);
+	else if (!fs->direct)
 	{
 		fs->report.in_delta_keys = entry->keys.nkeys;
 		fs->report.in_delta_tids = entry->keys.ntids + entry->nulls.ntids;
@@ -334,6 +277,7 @@ static void
 memkv_freeze_read_inputs(MemkvFreezeState *fs)
 {
 	Relation	index = fs->index;
+	int			k;
 
 	/* testing aid: wait here while the advisory lock is held */
 	if (memkv_debug_freeze_pause_lock != 0)
@@ -363,109 +307,115 @@ memkv_freeze_read_inputs(MemkvFreezeState *fs)
 	 * (one sequential read), so that a damaged run is an ERROR here
 	 * rather than garbage sealed under the new run's checksum.
 	 */
-	if (fs->frozen != NULL && !fs->from_copy &&
-		!memkv_frozen_checksum_ok(index, &fs->meta))
-		ereport(ERROR,
-				(errcode(ERRCODE_INDEX_CORRUPTED),
-				 errmsg("frozen layer of index \"%s\" is corrupted: its pages do not match their checksum",
-						RelationGetRelationName(index)),
-				 errhint("Please REINDEX it.")));
+	for (k = 0; k < fs->ninputs; k++)
+	{
+		if (!fs->from_copy[k] &&
+			!memkv_frozen_checksum_ok(index, &fs->meta, fs->first + k))
+			ereport(ERROR,
+					(errcode(ERRCODE_INDEX_CORRUPTED),
+					 errmsg("frozen layer of index \"%s\" is corrupted: its pages do not match their checksum",
+							RelationGetRelationName(index)),
+					 errhint("Please REINDEX it.")));
+	}
 }
 
 /*
- * Phase 2b, merge and write: stream a merge of the old run and the
- * set-aside delta (the trees, or in direct mode the log read into memory)
- * into a new run's writer, key by key in order, each key's TIDs sorted,
- * without duplicates and without those `dead` reports; then the NULL key;
- * then write the new run to pages (tagged with the next epoch) and fill
- * fs->newmeta.  Closes the old run.  Holds no LWLock: only this freeze
- * reads the set-aside trees, and only its switch frees the shared copy
- * it may read from; caller holds the metapage lock.
+ * Phase 2b, merge and write: stream a merge of the input runs and (a
+ * freeze) the set-aside delta (the trees, or in direct mode the log read
+ * into memory) into a new run's writer, key by key in order, each key's
+ * TIDs sorted, without duplicates and without those `dead` reports; then
+ * the NULL key; then write the new run to pages (its id is the current
+ * generation, which the switch then bumps: ids stay below the generation,
+ * and no other switch runs meanwhile, as we hold the metapage lock).
+ * Nothing left to write, no run.  Closes the input runs.  Holds no
+ * LWLock: only this freeze reads the set-aside trees, and only its switch
+ * frees the shared copy it may read from; caller holds the metapage lock.
  */
 static void
 memkv_freeze_merge_write(MemkvFreezeState *fs)
 {
 	MemkvEntry *entry = fs->entry;
 	MemkvFrozenWriter *w;
-	MemkvMergeInput delta;
-	MemkvMergeInput old;
+	MemkvMergeInput in[RUNDIR_MAX_RUNS + 1];
+	int			nin = 0;
 	MemkvSource	nulls;
 	ItemPointerData *tids = NULL;
 	uint64		maxtids = 0;
+	int			k;
 
 	w = memkv_frozen_writer_begin();
 	fs->w = w;
 	memkv_frozen_writer_collect_keys(w);
-	if (fs->direct)
+	if (fs->with_delta && fs->direct)
 	{
-		memkv_merge_input_init(&delta, NULL, NULL);
-		delta.run = fs->logrun;
+		memkv_merge_input_init(&in[nin], NULL, NULL);
+		in[nin++].run = fs->logrun;
 	}
-	else
-		memkv_merge_input_init(&delta, &entry->imm_keys, NULL);
-	memkv_merge_input_init(&old, NULL, fs->frozen);
+	else if (fs->with_delta)
+		memkv_merge_input_init(&in[nin++], &entry->imm_keys, NULL);
+	for (k = 0; k < fs->ninputs; k++)
+		memkv_merge_input_init(&in[nin++], NULL, fs->frozen[k]);
 
 	for (;;)
 	{
-		bool		have_d = memkv_merge_input_ready(&delta);
-		bool		have_o = memkv_merge_input_ready(&old);
-		MemkvSourceKey *dk = have_d ? &delta.run.keys[delta.pos] : NULL;
-		MemkvSourceKey *ok = have_o ? &old.run.keys[old.pos] : NULL;
-		const uint8 *key;
-		Size		keylen;
-		int			c;
+		const uint8 *key = NULL;	/* may be NULL for the empty key */
+		Size		keylen = 0;
+		bool		have = false;
 		uint64		n = 0;
+		uint64		need = 0;
+		bool		take[RUNDIR_MAX_RUNS + 1];
 
 		CHECK_FOR_INTERRUPTS();
-		if (!have_d && !have_o)
-			break;
-		if (dk && ok)
-			c = memkv_key_cmp((const uint8 *) delta.run.keybuf + dk->key_offset,
-							  dk->key_len,
-							  (const uint8 *) old.run.keybuf + ok->key_offset,
-							  ok->key_len);
-		else
-			c = dk ? -1 : 1;
-		if (c > 0)
-			dk = NULL;
-		else if (c < 0)
-			ok = NULL;
-
-		if (dk)
+		/* the smallest key any input is at, and which inputs are at it */
+		for (k = 0; k < nin; k++)
 		{
-			key = (const uint8 *) delta.run.keybuf + dk->key_offset;
-			keylen = dk->key_len;
-		}
-		else
-		{
-			key = (const uint8 *) old.run.keybuf + ok->key_offset;
-			keylen = ok->key_len;
-		}
+			MemkvSourceKey *ik;
+			int			c;
 
-		/* the key's TIDs from both layers */
-		{
-			uint64		need = (dk ? dk->ntids : 0) + (ok ? ok->ntids : 0);
-
-			if (need > maxtids)
+			take[k] = false;
+			if (!memkv_merge_input_ready(&in[k]))
+				continue;
+			ik = &in[k].run.keys[in[k].pos];
+			c = !have ? -1 :
+				memkv_key_cmp((const uint8 *) in[k].run.keybuf + ik->key_offset,
+							  ik->key_len, key, keylen);
+			if (c < 0)
 			{
-				maxtids = Max(need, 64);
-				tids = tids ? repalloc_huge(tids, mul_size(maxtids, sizeof(ItemPointerData))) :
-					MemoryContextAllocHuge(fs->cxt, mul_size(maxtids, sizeof(ItemPointerData)));
+				int			j;
+
+				for (j = 0; j < k; j++)
+					take[j] = false;
+				key = (const uint8 *) in[k].run.keybuf + ik->key_offset;
+				keylen = ik->key_len;
+				have = true;
+				need = 0;
+			}
+			if (c <= 0)
+			{
+				take[k] = true;
+				need += ik->ntids;
 			}
 		}
-		if (dk)
+		if (!have)
+			break;
+
+		/* the key's TIDs from every input that has it */
+		if (need > maxtids)
 		{
-			memcpy(tids, delta.run.tids + dk->tid_start,
-				   dk->ntids * sizeof(ItemPointerData));
-			n = dk->ntids;
-			delta.pos++;
+			maxtids = Max(need, 64);
+			tids = tids ? repalloc_huge(tids, mul_size(maxtids, sizeof(ItemPointerData))) :
+				MemoryContextAllocHuge(fs->cxt, mul_size(maxtids, sizeof(ItemPointerData)));
 		}
-		if (ok)
+		for (k = 0; k < nin; k++)
 		{
-			memcpy(tids + n, old.run.tids + ok->tid_start,
-				   ok->ntids * sizeof(ItemPointerData));
-			n += ok->ntids;
-			old.pos++;
+			MemkvSourceKey *ik;
+
+			if (!take[k])
+				continue;
+			ik = &in[k].run.keys[in[k].pos];
+			memcpy(tids + n, in[k].run.tids + ik->tid_start,
+				   ik->ntids * sizeof(ItemPointerData));
+			n += ik->ntids;
 		}
 		fs->removed += memkv_filter_dead(tids, &n, fs->dead, fs->dead_state);
 		memkv_sort_tids(tids, &n);
@@ -474,24 +424,33 @@ memkv_freeze_merge_write(MemkvFreezeState *fs)
 			memkv_frozen_writer_add(w, key, keylen, tids, n);
 			fs->kept += n;
 		}
+		/* the key bytes belong to an input: step past it only now */
+		for (k = 0; k < nin; k++)
+		{
+			if (take[k])
+				in[k].pos++;
+		}
 	}
 
 	/* the NULL key */
-	if (fs->direct)
+	if (fs->with_delta && fs->direct)
 		nulls = fs->lognulls;
 	else
 	{
-		const ArtTid *atids;
-		uint32		nnull = art_lookup(&entry->imm_nulls, memkv_allocator(),
-									   (const uint8 *) "", 0, &atids);
-
 		memkv_source_init(&nulls);
-		if (nnull > 0)
-			memkv_source_add(&nulls, NULL, 0, (const ItemPointerData *) atids,
-						  nnull);
+		if (fs->with_delta)
+		{
+			const ArtTid *atids;
+			uint32		nnull = art_lookup(&entry->imm_nulls, memkv_allocator(),
+										   (const uint8 *) "", 0, &atids);
+
+			if (nnull > 0)
+				memkv_source_add(&nulls, NULL, 0,
+								 (const ItemPointerData *) atids, nnull);
+		}
 	}
-	if (fs->frozen)
-		memkv_frozen_nulls(fs->frozen, &nulls);
+	for (k = 0; k < fs->ninputs; k++)
+		memkv_frozen_nulls(fs->frozen[k], &nulls);
 	{
 		uint64		n = nulls.ntids;
 
@@ -501,15 +460,13 @@ memkv_freeze_merge_write(MemkvFreezeState *fs)
 		memkv_frozen_writer_add_nulls(w, nulls.tids, n);
 		fs->kept += n;
 	}
-	memkv_frozen_close(fs->frozen);
+	for (k = 0; k < fs->ninputs; k++)
+	{
+		memkv_frozen_close(fs->frozen[k]);
+		fs->frozen[k] = NULL;
+	}
 	INSTR_TIME_SET_CURRENT(fs->t_merged);
 
-	/*
-	 * The new run, on free pages or new blocks, not yet referenced.  Its
-	 * id is the current generation, which the switch then bumps (ids stay
-	 * below the generation, and no other switch runs meanwhile: we hold
-	 * the metapage lock).  Nothing left to write, no run.
-	 */
 	fs->have_newrun = fs->kept > 0;
 	if (fs->have_newrun)
 		memkv_frozen_writer_finish(w, fs->index, fs->meta.generation,
@@ -518,12 +475,14 @@ memkv_freeze_merge_write(MemkvFreezeState *fs)
 }
 
 /*
- * Phase 3, switch: under the entry lock, exclusive, write the metapage in
- * one WAL record -- the new run, epoch + 1, the old run as the spare
- * region, the log head moved to the boundary -- take the set-aside trees
- * out of the entry (into fs, for the clean-up), replace the old run's
- * shared copy by the new run's, and end the entry's freezing state.  The
- * entry lock is released on return; the metapage lock is still held.
+ * Phase 3, switch: under the entry lock, exclusive, write the directory
+ * in one WAL record -- the new run in the place of the input runs (first,
+ * for a freeze), generation + 1, and for a freeze the log head moved to
+ * the boundary -- then (a freeze) take the set-aside trees out of the
+ * entry (into fs, for the clean-up) and end the entry's freezing state;
+ * drop the shared copy if it was of an input run, and give the new run
+ * one if it is now the largest.  The entry lock is released on return;
+ * the metapage lock is still held.
  */
 static void
 memkv_freeze_switch(MemkvFreezeState *fs)
@@ -533,11 +492,9 @@ memkv_freeze_switch(MemkvFreezeState *fs)
 	Buffer		metabuf;
 	MemkvDirectory dir;
 	const char *msg;
+	int			big;
+	int			k;
 
-	/*
-	 * The log now starts at the boundary; entries appended since phase 1
-	 * stay in it and in the fresh trees.
-	 */
 	entry = memkv_entry_acquire(index, LW_EXCLUSIVE);
 	Assert(entry == fs->entry);
 	if (fs->direct)
@@ -553,15 +510,30 @@ memkv_freeze_switch(MemkvFreezeState *fs)
 		dir.instance_id != fs->meta.instance_id)
 		elog(ERROR, "memkv: directory of \"%s\" changed during a freeze",
 			 RelationGetRelationName(index));
-	dir.nruns = 0;
-	if (fs->have_newrun && !rundir_add_run(&dir, &fs->newrun))
-		elog(ERROR, "memkv: directory of \"%s\" is full",
+	if (rundir_remove_runs(&dir, fs->input_ids, fs->ninputs) !=
+		(uint32) fs->ninputs ||
+		(fs->have_newrun &&
+		 !rundir_insert_run(&dir, fs->with_delta ? 0 : fs->first,
+							&fs->newrun)))
+		elog(ERROR, "memkv: directory of \"%s\" cannot take the new run",
 			 RelationGetRelationName(index));
-	dir.stripes[0].log_head = entry->freeze_blkno;
-	dir.stripes[0].log_head_offset = entry->freeze_offset;
+	if (fs->with_delta)
+	{
+		/*
+		 * The log now starts at the boundary; entries appended since phase
+		 * 1 stay in it and in the fresh trees.
+		 */
+		dir.stripes[0].log_head = entry->freeze_blkno;
+		dir.stripes[0].log_head_offset = entry->freeze_offset;
+		dir.freeze_count++;
+		dir.last_freeze = GetCurrentTimestamp();
+	}
+	else
+	{
+		dir.merge_count++;
+		dir.last_merge = GetCurrentTimestamp();
+	}
 	dir.generation++;
-	dir.freeze_count++;
-	dir.last_freeze = GetCurrentTimestamp();
 	if (rundir_validate(&dir, RUNDIR_INVALID_BLOCK, &msg) != RUNDIR_OK)
 		elog(ERROR, "memkv: new directory of \"%s\" is invalid: %s",
 			 RelationGetRelationName(index), msg);
@@ -569,47 +541,64 @@ memkv_freeze_switch(MemkvFreezeState *fs)
 	UnlockReleaseBuffer(metabuf);
 	memkv_meta_from_directory(&dir, &fs->newmeta);
 
-	/*
-	 * Take the set-aside trees out of the entry; they are freed below,
-	 * after the entry lock is released, since inserts wait for it.
-	 */
-	fs->old_keys = entry->imm_keys;
-	fs->old_nulls = entry->imm_nulls;
-	memset(&entry->imm_keys, 0, sizeof(ArtTree));
-	memset(&entry->imm_nulls, 0, sizeof(ArtTree));
-	memkv_entry_free_run_copy(entry);
-	/* the new run's shared copy and key blocks, ready for scans */
-	if (fs->have_newrun)
-		memkv_frozen_writer_install_cache(fs->w, entry, &fs->newmeta);
-	entry->freezing = false;
-	entry->freeze_direct = false;
-	entry->epoch = fs->newmeta.epoch;
-	if (fs->direct)
+	/* the shared copy of an input run is of a run no scan will read */
+	for (k = 0; k < fs->ninputs; k++)
 	{
-		/* the (empty) trees mirror the log from the boundary */
-		entry->instance_id = fs->newmeta.instance_id;
-		entry->resume_blkno = entry->freeze_blkno;
-		entry->resume_offset = entry->freeze_offset;
-		entry->valid = true;
+		if (entry->run_copy_instance == fs->meta.instance_id &&
+			entry->run_copy_epoch == fs->old_tags[k] &&
+			entry->run_copy_start == fs->meta.runs[fs->first + k].run_header)
+			memkv_entry_free_run_copy(entry);
 	}
-	fs->old_log_head = fs->meta.log_head;
-	fs->boundary = entry->freeze_blkno;
-	if (fs->stats)
-		fs->kept += entry->keys.ntids + entry->nulls.ntids;
+	/* the new run's shared copy and key blocks, if it is the largest */
+	big = memkv_meta_largest_run(&fs->newmeta);
+	if (fs->have_newrun && big >= 0 &&
+		fs->newmeta.runs[big].run_id == fs->newrun.run_id)
+	{
+		memkv_entry_free_run_copy(entry);
+		memkv_frozen_writer_install_cache(fs->w, entry, &fs->newmeta.runs[big]);
+	}
+	if (fs->with_delta)
+	{
+		/*
+		 * Take the set-aside trees out of the entry; they are freed below,
+		 * after the entry lock is released, since inserts wait for it.
+		 */
+		fs->old_keys = entry->imm_keys;
+		fs->old_nulls = entry->imm_nulls;
+		memset(&entry->imm_keys, 0, sizeof(ArtTree));
+		memset(&entry->imm_nulls, 0, sizeof(ArtTree));
+		entry->freezing = false;
+		entry->freeze_direct = false;
+		if (fs->direct)
+		{
+			/* the (empty) trees mirror the log from the boundary */
+			entry->instance_id = fs->newmeta.instance_id;
+			entry->resume_blkno = entry->freeze_blkno;
+			entry->resume_offset = entry->freeze_offset;
+			entry->valid = true;
+		}
+		fs->old_log_head = fs->meta.log_head;
+		fs->boundary = entry->freeze_blkno;
+		if (fs->stats)
+			fs->kept += entry->keys.ntids + entry->nulls.ntids;
+	}
+	entry->epoch = fs->newmeta.epoch;
 	memkv_entry_release(entry);
 	INSTR_TIME_SET_CURRENT(fs->t_switched);
 }
 
 /*
- * After the switch, clean up: free the set-aside trees, retire
- * the old log pages before the boundary and what the new run did not use
- * of the previous spare region.  Needs no entry lock, so inserts and scans
- * go on meanwhile; caller holds the metapage lock, which keeps the next
- * freeze and amvacuumcleanup away from these pages.
+ * After the switch, clean up: free the set-aside trees, retire the old
+ * log pages before the boundary and the input runs' pages.  Needs no
+ * entry lock, so inserts and scans go on meanwhile; caller holds the
+ * metapage lock, which keeps the next freeze and amvacuumcleanup away
+ * from these pages.
  */
 static void
 memkv_freeze_retire(MemkvFreezeState *fs)
 {
+	int			k;
+
 	/* no one references the set-aside trees any more: free them */
 	art_free_all(&fs->old_keys, memkv_allocator());
 	art_free_all(&fs->old_nulls, memkv_allocator());
@@ -617,40 +606,45 @@ memkv_freeze_retire(MemkvFreezeState *fs)
 	/*
 	 * The old log up to the boundary is unreachable: free it.  None of its
 	 * pages is in the free space map before we free it, so no append can
-	 * link one meanwhile.  So is the old run: every batch that read the
-	 * old directory ended before the switch got the entry lock.
+	 * link one meanwhile.  So are the input runs: every batch that read
+	 * the old directory ended before the switch got the entry lock.
 	 */
-	fs->report.pages_freed = memkv_delete_log(fs->index, fs->old_log_head,
-											  fs->boundary);
-	if (fs->old_run_blocks)
+	if (fs->with_delta)
+		fs->report.pages_freed = memkv_delete_log(fs->index, fs->old_log_head,
+												  fs->boundary);
+	for (k = 0; k < fs->ninputs; k++)
 		fs->report.pages_freed += memkv_delete_run(fs->index,
-												   fs->old_run_blocks,
-												   fs->old_run_nblocks,
-												   fs->old_run_tag);
+												   fs->old_blocks[k],
+												   fs->old_nblocks[k],
+												   fs->old_tags[k]);
 	IndexFreeSpaceMapVacuum(fs->index);
 	INSTR_TIME_SET_CURRENT(fs->t_end);
 }
 
 /*
- * Merge the frozen layer and the delta of `index` into a new frozen
- * layer.  With `dead`, TIDs it reports dead are left out (VACUUM), and
- * *stats is filled in.  `trigger` says who asked, for the figures and the
- * log line memkv_report_layer_op makes of the freeze once it is done.
+ * Rewrite part of `index` into one new run: with `with_delta` the delta
+ * (a freeze), and the runs [first, first + ninputs) of the directory
+ * (ninputs -1: all of them); or, with `pick`, the runs it picks, under
+ * the metapage lock (none: nothing to do).  With `dead`, TIDs it
+ * reports dead are left out (VACUUM), and *stats is filled in.  `trigger`
+ * says who asked, for the figures and the log line memkv_report_layer_op
+ * makes of it once it is done.  Returns false if there was nothing to do.
  *
  * Inserts and scans go on meanwhile: the entry lock is held exclusively
  * only to set the delta trees aside (phase 1) and to switch to the new
- * layer (phase 3).  In between, new entries go to fresh trees and on
- * the log past the boundary; scans read the old frozen layer, the trees
- * set aside, and the fresh ones.  Freezes of one index are serialized by
- * a heavyweight lock on its metapage.  In direct mode (the delta does not
- * fit in shared memory) inserts and scans wait for the whole freeze, on
- * that heavyweight lock (see memkv_open_synced); no LWLock is held across
- * the merge either way.
+ * run (phase 3).  In between, new entries go to fresh trees and on the
+ * log past the boundary; scans read the runs, the trees set aside, and
+ * the fresh ones.  Rewrites of one index are serialized by a heavyweight
+ * lock on its metapage.  In direct mode (the delta does not fit in shared
+ * memory) inserts and scans wait for the whole freeze, on that heavyweight
+ * lock (see memkv_open_synced); no LWLock is held across the merge either
+ * way.
  */
-void
-memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
-				   void *dead_state, IndexBulkDeleteResult *stats,
-				   MemkvFreezeTrigger trigger)
+bool
+memkv_rewrite(Relation index, bool with_delta, int first, int ninputs,
+			  MemkvPickRuns pick, IndexBulkDeleteCallback dead,
+			  void *dead_state, IndexBulkDeleteResult *stats,
+			  MemkvFreezeTrigger trigger)
 {
 	MemoryContext oldcxt;
 	MemkvFreezeState fs;
@@ -662,12 +656,29 @@ memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
 	fs.dead = dead;
 	fs.dead_state = dead_state;
 	fs.stats = stats;
+	fs.with_delta = with_delta;
+	fs.first = first;
+	fs.ninputs = ninputs;
 	fs.direct_end_blkno = InvalidBlockNumber;
 	fs.direct_end_offset = InvalidOffsetNumber;
-	fs.report.op = "freeze";
+	fs.report.op = with_delta ? "freeze" : "merge";
 	fs.report.trigger = trigger;
 	INSTR_TIME_SET_CURRENT(fs.t_start);
 	LockPage(index, MEMKV_METAPAGE_BLKNO, ExclusiveLock);
+	if (pick != NULL)
+	{
+		MemkvMetaPageData *meta = palloc(sizeof(MemkvMetaPageData));
+		bool		due;
+
+		memkv_read_meta(index, meta);
+		due = pick(index, meta, &fs.first, &fs.ninputs);
+		pfree(meta);
+		if (!due)
+		{
+			UnlockPage(index, MEMKV_METAPAGE_BLKNO, ExclusiveLock);
+			return false;
+		}
+	}
 	fs.cxt = AllocSetContextCreate(CurrentMemoryContext, "memkv freeze",
 								   ALLOCSET_DEFAULT_SIZES);
 	oldcxt = MemoryContextSwitchTo(fs.cxt);
@@ -686,10 +697,10 @@ memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
 
 	memkv_freeze_retire(&fs);
 
-	elog(DEBUG1, "memkv freeze of \"%s\": %llu keys, %llu TIDs; set aside %.0f ms, merge %.0f ms, write %.0f ms, switch %.0f ms, free %.0f ms",
-		 RelationGetRelationName(index),
-		 (unsigned long long) fs.newmeta.run_nkeys,
-		 (unsigned long long) fs.newmeta.run_ntids,
+	elog(DEBUG1, "memkv %s of \"%s\": %d runs in, %llu keys, %llu TIDs out; set aside %.0f ms, merge %.0f ms, write %.0f ms, switch %.0f ms, free %.0f ms",
+		 fs.report.op, RelationGetRelationName(index), fs.ninputs,
+		 (unsigned long long) fs.newrun.nkeys,
+		 (unsigned long long) fs.newrun.ntids,
 		 INSTR_TIME_GET_MILLISEC(fs.t_aside) - INSTR_TIME_GET_MILLISEC(fs.t_start),
 		 INSTR_TIME_GET_MILLISEC(fs.t_merged) - INSTR_TIME_GET_MILLISEC(fs.t_aside),
 		 INSTR_TIME_GET_MILLISEC(fs.t_written) - INSTR_TIME_GET_MILLISEC(fs.t_merged),
@@ -700,11 +711,11 @@ memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
 	MemoryContextDelete(fs.cxt);
 	UnlockPage(index, MEMKV_METAPAGE_BLKNO, ExclusiveLock);
 
-	fs.report.out_keys = fs.newmeta.run_nkeys;
-	fs.report.out_tids = fs.newmeta.run_ntids;
+	fs.report.out_keys = fs.newrun.nkeys;
+	fs.report.out_tids = fs.newrun.ntids;
 	fs.report.dead_tids = fs.removed;
-	fs.report.pages_written = fs.newmeta.run_npages;
-	fs.report.bytes_written = (uint64) fs.newmeta.run_npages * BLCKSZ;
+	fs.report.pages_written = fs.newrun.npages;
+	fs.report.bytes_written = (uint64) fs.newrun.npages * BLCKSZ;
 	WalUsageAccumDiff(&fs.report.wal, &pgWalUsage, &wal_start);
 	fs.report.elapsed_ms = INSTR_TIME_GET_MILLISEC(fs.t_end) -
 		INSTR_TIME_GET_MILLISEC(fs.t_start);
@@ -716,24 +727,5 @@ memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
 		stats->num_index_tuples = fs.kept;
 		stats->num_pages = RelationGetNumberOfBlocks(index);
 	}
-}
-
-
-/*
- * memkv_freeze(index regclass) returns void: freeze the index now.  Only
- * the table's owner (or a superuser) may, and not in a read-only
- * transaction or during recovery; the checks come before any lock.
- */
-Datum
-memkv_freeze(PG_FUNCTION_ARGS)
-{
-	Oid			relid = PG_GETARG_OID(0);
-	Relation	index;
-
-	PreventCommandDuringRecovery("memkv_freeze()");
-	PreventCommandIfReadOnly("memkv_freeze()");
-	index = memkv_open_for_caller(relid, RowExclusiveLock, MEMKV_CALLER_OWNER);
-	memkv_freeze_index(index, NULL, NULL, NULL, MEMKV_TRIGGER_SQL);
-	memkv_close_for_caller(index, RowExclusiveLock);
-	PG_RETURN_VOID();
+	return true;
 }

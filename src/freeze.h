@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * freeze.h
- *	  Freezing an index's delta into a new frozen run (freeze.c).
+ *	  Rewriting the delta and runs of an index into a new run (freeze.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -9,12 +9,20 @@
 #define MEMKV_FREEZE_H
 
 #include "memkv.h"
+#include "page.h"
 
-extern void memkv_delete_page(Relation index, Buffer buf);
-extern void memkv_freeze_index(Relation index,
-							   IndexBulkDeleteCallback dead,
-							   void *dead_state,
-							   IndexBulkDeleteResult *stats,
-							   MemkvFreezeTrigger trigger);
+/*
+ * Picks the runs a merge rewrites, under the metapage lock: sets *first
+ * and *count (runs[first .. first + count) of meta) and returns true, or
+ * returns false if none is due.
+ */
+typedef bool (*MemkvPickRuns) (Relation index, const MemkvMetaPageData *meta,
+							   int *first, int *count);
+
+extern bool memkv_rewrite(Relation index, bool with_delta, int first,
+						  int ninputs, MemkvPickRuns pick,
+						  IndexBulkDeleteCallback dead, void *dead_state,
+						  IndexBulkDeleteResult *stats,
+						  MemkvFreezeTrigger trigger);
 
 #endif							/* MEMKV_FREEZE_H */

@@ -17,6 +17,7 @@
 #include "delta.h"
 #include "freeze.h"
 #include "memkv.h"
+#include "merge.h"
 #include "page.h"
 #include "registry.h"
 #include "request.h"

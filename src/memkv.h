@@ -121,6 +121,9 @@ typedef struct MemkvBatch
 	bool		complete_backward;	/* nothing in range before the first */
 } MemkvBatch;
 
+/* Sources a batch merges at most: the delta, a freeze's, every run. */
+#define MEMKV_MAX_SOURCES	(2 + 24)
+
 typedef struct MemkvScanOpaqueData
 {
 	MemkvBounds bounds;
@@ -131,7 +134,8 @@ typedef struct MemkvScanOpaqueData
 	int			active;			/* index of the current batch */
 	int			cur;			/* position in the current batch */
 	int			batch_target;	/* TIDs to aim for at the next fill */
-	MemkvSource srcs[3];		/* scratch: keys from delta, imm, frozen */
+	MemkvSource srcs[MEMKV_MAX_SOURCES];	/* scratch: keys from delta,
+											 * imm, runs */
 	IndexTuple	last_itup;		/* for index-only scans: a NULL key's */
 	char	   *itup_buf;		/* ... or a key's, formed in place */
 	Size		itup_size;

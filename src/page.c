@@ -133,7 +133,7 @@ memkv_check_page(Relation index, Buffer buf, Page page, uint16 expect_flags)
 
 /*
  * Check that the blocks the metapage names lie inside the relation of
- * `nblocks` blocks: the log's head and the run's first header page.
+ * `nblocks` blocks: the log's head and each run's first header page.
  * Callers that follow one of them call this first (memkv_read_meta does
  * not: it would cost every scan batch a system call for the relation's
  * size); the run's other pages are checked against the relation's size
@@ -143,9 +143,12 @@ void
 memkv_check_meta_blocks(Relation index, const MemkvMetaPageData *meta,
 						BlockNumber nblocks)
 {
-	if (meta->log_head >= nblocks ||
-		(meta->run_header != InvalidBlockNumber &&
-		 meta->run_header >= nblocks))
+	bool		bad = meta->log_head >= nblocks;
+	int			i;
+
+	for (i = 0; i < meta->nruns; i++)
+		bad |= meta->runs[i].run_header >= nblocks;
+	if (bad)
 		ereport(ERROR,
 				(errcode(ERRCODE_INDEX_CORRUPTED),
 				 errmsg("metapage of index \"%s\" is corrupted: %s",
@@ -174,6 +177,7 @@ memkv_read_directory_cached(Relation index, Buffer metabuf)
 {
 	MemkvDirectory *dir = &last_dir;
 	Buffer		buf = metabuf;
+	uint32		i;
 	Page		page;
 	uint8		bytes[RUNDIR_PAGE_CONTENT_BYTES];
 	uint32		len;
@@ -205,14 +209,22 @@ memkv_read_directory_cached(Relation index, Buffer metabuf)
 	/* the cache is invalid until this decode has succeeded */
 	last_len = 0;
 	st = rundir_decode(bytes, sizeof(bytes), RUNDIR_INVALID_BLOCK, dir, &msg);
-	if (st == RUNDIR_OK && (dir->nstripes != 1 || dir->nruns > 1 ||
+	if (st == RUNDIR_OK && (dir->nstripes != 1 ||
 							dir->nmerges != 0 || dir->npending != 0 ||
 							dir->nlimbo != 0 ||
-							dir->stripes[0].log_head == RUNDIR_INVALID_BLOCK ||
-							(dir->nruns == 1 && dir->runs[0].nslices != 1)))
+							dir->stripes[0].log_head == RUNDIR_INVALID_BLOCK))
 	{
 		st = RUNDIR_ERR_COUNT;
 		msg = "it describes more than this version of memkv writes";
+	}
+	for (i = 0; st == RUNDIR_OK && i < dir->nruns; i++)
+	{
+		if (dir->runs[i].nslices != 1 || dir->runs[i].flags != 0 ||
+			dir->runs[i].dead_block != RUNDIR_INVALID_BLOCK)
+		{
+			st = RUNDIR_ERR_COUNT;
+			msg = "it describes more than this version of memkv writes";
+		}
 	}
 	if (st == RUNDIR_ERR_MAGIC)
 		ereport(ERROR,
@@ -262,7 +274,8 @@ memkv_read_directory(Relation index, Buffer metabuf, MemkvDirectory *dir)
 void
 memkv_meta_from_directory(const MemkvDirectory *dir, MemkvMetaPageData *meta)
 {
-	memset(meta, 0, sizeof(MemkvMetaPageData));
+	uint32		i;
+
 	meta->instance_id = dir->instance_id;
 	meta->generation = dir->generation;
 	meta->epoch = (uint32) dir->generation;
@@ -270,19 +283,76 @@ memkv_meta_from_directory(const MemkvDirectory *dir, MemkvMetaPageData *meta)
 	meta->log_head_offset = dir->stripes[0].log_head_offset;
 	meta->last_freeze = dir->last_freeze;
 	meta->freezes = dir->freeze_count;
-	meta->run_header = InvalidBlockNumber;
-	if (dir->nruns == 1)
+	meta->merges = dir->merge_count;
+	meta->nruns = (int) dir->nruns;
+	for (i = 0; i < dir->nruns; i++)
 	{
-		const MemkvRunEntry *run = &dir->runs[0];
+		const MemkvRunEntry *run = &dir->runs[i];
+		MemkvRunDesc *d = &meta->runs[i];
 
-		meta->run_header = run->header_block;
-		meta->run_npages = run->npages;
-		meta->run_id = run->run_id;
-		meta->run_tag = (uint32) run->run_id;
-		meta->run_nkeys = run->nkeys;
-		meta->run_ntids = run->ntids;
-		meta->run_nnulls = run->nnulls;
+		d->instance_id = dir->instance_id;
+		d->run_header = run->header_block;
+		d->run_npages = run->npages;
+		d->run_id = run->run_id;
+		d->run_tag = (uint32) run->run_id;
+		d->run_nkeys = run->nkeys;
+		d->run_ntids = run->ntids;
+		d->run_nnulls = run->nnulls;
+		d->entry = *run;
 	}
+}
+
+/*
+ * The index in meta->runs of the run with the most TIDs (the newest of
+ * equals), or -1 if there is none: the run the shared copy and its key
+ * blocks are for (src/README, "Implementation plan", step 5).
+ */
+int
+memkv_meta_largest_run(const MemkvMetaPageData *meta)
+{
+	int			best = -1;
+	int			i;
+
+	for (i = 0; i < meta->nruns; i++)
+	{
+		if (best < 0 || meta->runs[i].run_ntids > meta->runs[best].run_ntids)
+			best = i;
+	}
+	return best;
+}
+
+/* TIDs, distinct keys (counted per run) and pages of all runs. */
+uint64
+memkv_meta_run_tids(const MemkvMetaPageData *meta)
+{
+	uint64		n = 0;
+	int			i;
+
+	for (i = 0; i < meta->nruns; i++)
+		n += meta->runs[i].run_ntids;
+	return n;
+}
+
+uint64
+memkv_meta_run_keys(const MemkvMetaPageData *meta)
+{
+	uint64		n = 0;
+	int			i;
+
+	for (i = 0; i < meta->nruns; i++)
+		n += meta->runs[i].run_nkeys;
+	return n;
+}
+
+uint64
+memkv_meta_run_pages(const MemkvMetaPageData *meta)
+{
+	uint64		n = 0;
+	int			i;
+
+	for (i = 0; i < meta->nruns; i++)
+		n += meta->runs[i].run_npages;
+	return n;
 }
 
 /* Read and check the directory into the glue's summary *meta. */

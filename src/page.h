@@ -74,10 +74,28 @@ typedef MemkvPageOpaqueData *MemkvPageOpaque;
 #define MEMKV_METAPAGE_BLKNO	0
 
 /*
- * The metapage as the glue of format version 3 reads it (src/README,
- * "On-disk format (format version 3)"): decoded from the directory
- * (rundir.h) by memkv_read_meta.  Step 3 of memkv 2 has one stripe and at
- * most one run; the view of later steps replaces this struct.
+ * One run as the glue reads it from the directory (src/README, "On-disk
+ * format (format version 3)"): the identity and counts every user of the
+ * run needs.  The byte sizes of its images and its extents are in its
+ * header (runpages.c reads it).  The run's pages are tagged run_tag.
+ */
+typedef struct MemkvRunDesc
+{
+	uint64		instance_id;	/* of the index it belongs to */
+	uint64		run_id;
+	uint32		run_tag;		/* (uint32) run_id */
+	BlockNumber run_header;		/* its first header page */
+	uint32		run_npages;		/* its pages, header pages included */
+	uint64		run_nkeys;		/* distinct non-NULL keys */
+	uint64		run_ntids;		/* TIDs, NULL keys included */
+	uint64		run_nnulls;
+	MemkvRunEntry entry;		/* the directory's entry (bounds) */
+} MemkvRunDesc;
+
+/*
+ * The metapage as the glue reads it: decoded from the directory
+ * (rundir.h) by memkv_read_meta.  One stripe; up to RUNDIR_MAX_RUNS runs,
+ * newest first.  The view of later steps of memkv 2 replaces this struct.
  *
  * generation is bumped by every switch; epoch, its low 32 bits, is the tag
  * of log pages added now, which is how readers that hold no lock against
@@ -87,10 +105,6 @@ typedef MemkvPageOpaqueData *MemkvPageOpaque;
  *
  * The delta log starts at entry log_head_offset of page log_head (entries
  * before it on that page were frozen) and ends where its chain ends.
- *
- * The run, if any, has its first header page at run_header (else
- * InvalidBlockNumber); its pages (header and data) are tagged run_tag.
- * The byte sizes of its images and its extents are in its header.
  */
 typedef struct MemkvMetaPageData
 {
@@ -99,15 +113,11 @@ typedef struct MemkvMetaPageData
 	uint32		epoch;			/* (uint32) generation */
 	BlockNumber log_head;		/* first delta-log page */
 	OffsetNumber log_head_offset;	/* first live entry on log_head */
-	BlockNumber run_header;		/* the run's first header page */
-	uint32		run_npages;		/* its pages, header pages included */
-	uint32		run_tag;		/* (uint32) run_id */
-	uint64		run_id;
-	uint64		run_nkeys;		/* distinct non-NULL keys */
-	uint64		run_ntids;		/* TIDs, NULL keys included */
-	uint64		run_nnulls;
 	int64		last_freeze;	/* TimestampTz of the last freeze, or 0 */
 	uint64		freezes;		/* freezes since CREATE INDEX */
+	uint64		merges;			/* merges since CREATE INDEX */
+	int			nruns;
+	MemkvRunDesc runs[RUNDIR_MAX_RUNS];	/* newest first */
 } MemkvMetaPageData;
 
 extern void memkv_empty_directory(MemkvDirectory *dir, uint64 instance_id);
@@ -126,6 +136,10 @@ extern void memkv_read_directory(Relation index, Buffer metabuf,
 								 MemkvDirectory *dir);
 extern void memkv_meta_from_directory(const MemkvDirectory *dir,
 									  MemkvMetaPageData *meta);
+extern int	memkv_meta_largest_run(const MemkvMetaPageData *meta);
+extern uint64 memkv_meta_run_tids(const MemkvMetaPageData *meta);
+extern uint64 memkv_meta_run_keys(const MemkvMetaPageData *meta);
+extern uint64 memkv_meta_run_pages(const MemkvMetaPageData *meta);
 extern void memkv_read_meta(Relation index, MemkvMetaPageData *meta);
 extern Buffer memkv_new_buffer(Relation index, uint32 epoch);
 extern void memkv_page_corrupted(Relation index, BlockNumber blkno)

@@ -39,13 +39,16 @@
  * failed for lack of room).  Caller holds the entry lock.
  */
 bool
-memkv_run_copy_wanted(MemkvEntry *entry, const MemkvMetaPageData *meta)
+memkv_run_copy_wanted(MemkvEntry *entry, const MemkvMetaPageData *meta, int i)
 {
-	if (meta->run_header == InvalidBlockNumber)
+	const MemkvRunDesc *run;
+
+	if (i < 0)
 		return false;
-	if (entry->run_copy_instance == meta->instance_id &&
-		entry->run_copy_epoch == meta->run_tag &&
-		entry->run_copy_start == meta->run_header)
+	run = &meta->runs[i];
+	if (entry->run_copy_instance == run->instance_id &&
+		entry->run_copy_epoch == run->run_tag &&
+		entry->run_copy_start == run->run_header)
 		return entry->run_copy == ARENA_NULL && !entry->run_copy_failed;
 	return true;
 }
@@ -58,10 +61,11 @@ memkv_run_copy_wanted(MemkvEntry *entry, const MemkvMetaPageData *meta)
  * (InvalidBlockNumber for a mismatch).
  */
 static bool
-memkv_frozen_read_run(Relation index, const MemkvMetaPageData *meta,
+memkv_frozen_read_run(Relation index, const MemkvMetaPageData *meta, int i,
 					  uint8 *dst, BlockNumber *bad_block)
 {
-	const RunHeader *hdr = memkv_run_memo_header(index, meta);
+	const MemkvRunDesc *run = &meta->runs[i];
+	const RunHeader *hdr = memkv_run_memo_header(index, meta, i);
 	const RunSlice *slice = &hdr->slices[0];
 	uint64		total = memkv_run_slice_bytes(hdr);
 	MemkvPageSource ps;
@@ -70,7 +74,7 @@ memkv_frozen_read_run(Relation index, const MemkvMetaPageData *meta,
 
 	*bad_block = InvalidBlockNumber;
 	INIT_CRC32C(crc);
-	memkv_page_source_init(&ps, index, hdr, meta->run_tag, 0);
+	memkv_page_source_init(&ps, index, hdr, run->run_tag, 0);
 	for (idx = 0; idx * MEMKV_RUN_CHUNK < total; idx++)
 	{
 		uint64		lpage = slice->first_page + idx;
@@ -81,7 +85,7 @@ memkv_frozen_read_run(Relation index, const MemkvMetaPageData *meta,
 		{
 			memkv_page_source_release(&ps);
 			if (!runhdr_page_block(hdr, (uint32) lpage, bad_block))
-				*bad_block = meta->run_header;
+				*bad_block = run->run_header;
 			return false;
 		}
 		if (dst)
@@ -101,12 +105,11 @@ memkv_frozen_read_run(Relation index, const MemkvMetaPageData *meta,
  * not a mismatch.
  */
 bool
-memkv_frozen_checksum_ok(Relation index, const MemkvMetaPageData *meta)
+memkv_frozen_checksum_ok(Relation index, const MemkvMetaPageData *meta, int i)
 {
 	BlockNumber bad_block;
 
-	if (meta->run_header == InvalidBlockNumber ||
-		memkv_frozen_read_run(index, meta, NULL, &bad_block))
+	if (memkv_frozen_read_run(index, meta, i, NULL, &bad_block))
 		return true;
 	if (bad_block != InvalidBlockNumber && RecoveryInProgress())
 		memkv_frozen_raced(index);
@@ -131,24 +134,26 @@ memkv_frozen_checksum_ok(Relation index, const MemkvMetaPageData *meta)
  */
 void
 memkv_run_copy_build(Relation index, MemkvEntry *entry,
-						 const MemkvMetaPageData *meta)
+						 const MemkvMetaPageData *meta, int i)
 {
-	uint64		total = memkv_run_slice_bytes(memkv_run_memo_header(index, meta));
+	const MemkvRunDesc *run = &meta->runs[i];
+	uint64		total;
 	ArenaPtr	p;
 	uint8	   *dst;
 	BlockNumber bad_block;
 	bool		ok;
 
-	if (!memkv_run_copy_wanted(entry, meta))
+	if (!memkv_run_copy_wanted(entry, meta, i))
 		return;
+	total = memkv_run_slice_bytes(memkv_run_memo_header(index, meta, i));
 	memkv_entry_free_run_copy(entry);
 	p = total < ARENA_MAX_ALLOC ?
 		memkv_accelerator_alloc(Max(total, 1)) : ARENA_NULL;
 	if (p == ARENA_NULL)
 	{
-		entry->run_copy_instance = meta->instance_id;
-		entry->run_copy_epoch = meta->run_tag;
-		entry->run_copy_start = meta->run_header;
+		entry->run_copy_instance = run->instance_id;
+		entry->run_copy_epoch = run->run_tag;
+		entry->run_copy_start = run->run_header;
 		entry->run_copy_failed = true;
 		return;
 	}
@@ -158,7 +163,7 @@ memkv_run_copy_build(Relation index, MemkvEntry *entry,
 	dst = ARENA_ADDR(memkv_allocator()->base, p);
 	PG_TRY();
 	{
-		ok = memkv_frozen_read_run(index, meta, dst, &bad_block);
+		ok = memkv_frozen_read_run(index, meta, i, dst, &bad_block);
 	}
 	PG_CATCH();
 	{
@@ -186,9 +191,9 @@ memkv_run_copy_build(Relation index, MemkvEntry *entry,
 				 errhint("Please REINDEX it.")));
 	}
 	/* complete and checked: scans of this run may use it now */
-	entry->run_copy_instance = meta->instance_id;
-	entry->run_copy_epoch = meta->run_tag;
-	entry->run_copy_start = meta->run_header;
+	entry->run_copy_instance = run->instance_id;
+	entry->run_copy_epoch = run->run_tag;
+	entry->run_copy_start = run->run_header;
 }
 
 /*
@@ -210,12 +215,17 @@ memkv_accelerator_alloc(Size size)
  * of room).  Caller holds the entry lock.
  */
 bool
-memkv_run_kb_wanted(MemkvEntry *entry, const MemkvMetaPageData *meta)
+memkv_run_kb_wanted(MemkvEntry *entry, const MemkvMetaPageData *meta, int i)
 {
+	const MemkvRunDesc *run;
+
+	if (i < 0)
+		return false;
+	run = &meta->runs[i];
 	return entry->run_copy != ARENA_NULL &&
-		entry->run_copy_instance == meta->instance_id &&
-		entry->run_copy_epoch == meta->run_tag &&
-		entry->run_copy_start == meta->run_header &&
+		entry->run_copy_instance == run->instance_id &&
+		entry->run_copy_epoch == run->run_tag &&
+		entry->run_copy_start == run->run_header &&
 		entry->run_kb == ARENA_NULL && !entry->run_kb_failed;
 }
 
@@ -253,9 +263,9 @@ memkv_run_kb_unclaim(MemkvEntry *entry)
  */
 uint8 *
 memkv_frozen_fst_copy(Relation index, MemkvEntry *entry,
-					  const MemkvMetaPageData *meta, Size *fst_size)
+					  const MemkvMetaPageData *meta, int i, Size *fst_size)
 {
-	const RunSlice *slice = &memkv_run_memo_header(index, meta)->slices[0];
+	const RunSlice *slice = &memkv_run_memo_header(index, meta, i)->slices[0];
 	Size		n = slice->leaf_bytes + slice->top_bytes;
 	uint8	   *copy = palloc_extended(Max(n, 1), MCXT_ALLOC_HUGE);
 
@@ -338,12 +348,12 @@ memkv_run_kb_make(Relation index, const uint8 *fst, Size fst_size,
  * Entry lock held exclusively.
  */
 void
-memkv_run_kb_install(MemkvEntry *entry, const MemkvMetaPageData *meta,
+memkv_run_kb_install(MemkvEntry *entry, const MemkvMetaPageData *meta, int i,
 						uint8 *image, Size size)
 {
 	ArenaPtr	p;
 
-	if (memkv_run_kb_wanted(entry, meta))
+	if (memkv_run_kb_wanted(entry, meta, i))
 	{
 		p = image ? memkv_accelerator_alloc(size) : ARENA_NULL;
 		if (p == ARENA_NULL)

@@ -13,23 +13,23 @@
 #include "registry.h"
 
 extern bool memkv_run_copy_wanted(MemkvEntry *entry,
-								  const MemkvMetaPageData *meta);
+								  const MemkvMetaPageData *meta, int i);
 extern void memkv_run_copy_build(Relation index, MemkvEntry *entry,
-								 const MemkvMetaPageData *meta);
+								 const MemkvMetaPageData *meta, int i);
 extern bool memkv_run_kb_claim(MemkvEntry *entry);
 extern void memkv_run_kb_unclaim(MemkvEntry *entry);
 extern bool memkv_run_kb_wanted(MemkvEntry *entry,
-								const MemkvMetaPageData *meta);
+								const MemkvMetaPageData *meta, int i);
 extern uint8 *memkv_frozen_fst_copy(Relation index, MemkvEntry *entry,
-									const MemkvMetaPageData *meta,
+									const MemkvMetaPageData *meta, int i,
 									Size *fst_size);
 extern uint8 *memkv_run_kb_make(Relation index, const uint8 *fst,
 								Size fst_size, Size *size);
 extern void memkv_run_kb_install(MemkvEntry *entry,
-								 const MemkvMetaPageData *meta,
+								 const MemkvMetaPageData *meta, int i,
 								 uint8 *image, Size size);
 extern bool memkv_frozen_checksum_ok(Relation index,
-									 const MemkvMetaPageData *meta);
+									 const MemkvMetaPageData *meta, int i);
 extern ArenaPtr memkv_accelerator_alloc(Size size);
 
 #endif							/* MEMKV_RUNCOPY_H */

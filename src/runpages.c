@@ -23,13 +23,16 @@
 
 #include "access/xlog.h"
 #include "miscadmin.h"
+#include "access/xlogrecord.h"
 #include "storage/bufmgr.h"
+#include "storage/indexfsm.h"
 #include "utils/rel.h"
 
 #include "memkv.h"
 #include "page.h"
 #include "memutil.h"
 #include "runpages.h"
+#include "wal.h"
 
 /*
  * Unlock and unpin whatever pages the source holds; it may be read again
@@ -231,7 +234,7 @@ memkv_run_header_corrupted(Relation index, const char *what)
 }
 
 /*
- * Read the header pages of the run `meta` names (following `next` from
+ * Read the header pages of the run `run` describes (following `next` from
  * its first header page), decode and check them (runhdr_decode, against
  * the relation's current size), and check them against the directory's
  * entry: run id, one slice, NULL count, pages.  Returns the header,
@@ -240,11 +243,11 @@ memkv_run_header_corrupted(Relation index, const char *what)
  * Caller holds what keeps the run's pages from being retired.
  */
 RunHeader *
-memkv_run_header_read(Relation index, const MemkvMetaPageData *meta,
+memkv_run_header_read(Relation index, const MemkvRunDesc *run,
 					  MemoryContext cxt)
 {
 	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
-	BlockNumber blkno = meta->run_header;
+	BlockNumber blkno = run->run_header;
 	uint8	  **chunks = NULL;
 	size_t	   *lens = NULL;
 	uint32		nchunks = 0;
@@ -266,7 +269,7 @@ memkv_run_header_read(Relation index, const MemkvMetaPageData *meta,
 		buf = ReadBuffer(index, blkno);
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		page = BufferGetPage(buf);
-		if (!memkv_page_is_run(page, meta->run_tag))
+		if (!memkv_page_is_run(page, run->run_tag))
 		{
 			UnlockReleaseBuffer(buf);
 			if (RecoveryInProgress())
@@ -278,7 +281,7 @@ memkv_run_header_read(Relation index, const MemkvMetaPageData *meta,
 			stream = runhdr_peek_stream_bytes((const uint8 *) PageGetContents(page),
 											  MEMKV_RUN_CHUNK);
 			nchunks = stream / MEMKV_RUN_CHUNK + (stream % MEMKV_RUN_CHUNK != 0);
-			if (stream == 0 || nchunks > meta->run_npages)
+			if (stream == 0 || nchunks > run->run_npages)
 			{
 				UnlockReleaseBuffer(buf);
 				memkv_run_header_corrupted(index, "its first page holds no header");
@@ -306,34 +309,34 @@ memkv_run_header_read(Relation index, const MemkvMetaPageData *meta,
 	pfree(lens);
 	if (rc != RUNHDR_OK)
 		memkv_run_header_corrupted(index, runhdr_strerror(rc));
-	if (hdr->run_id != meta->run_id)
+	if (hdr->run_id != run->run_id)
 		memkv_run_header_corrupted(index, "its run id is not the directory's");
 	if (hdr->nslices != 1)
 		memkv_run_header_corrupted(index, "it does not have exactly one slice");
-	if (hdr->nnulls != meta->run_nnulls)
+	if (hdr->nnulls != run->run_nnulls)
 		memkv_run_header_corrupted(index, "its NULL count is not the directory's");
-	if ((uint64) hdr->npages + nchunks != meta->run_npages)
+	if ((uint64) hdr->npages + nchunks != run->run_npages)
 		memkv_run_header_corrupted(index, "its page count is not the directory's");
 	return hdr;
 }
 
 /*
- * Every block of the run `meta` names, whose header `hdr` is: its header
+ * Every block of the run `run` describes, whose header `hdr` is: its header
  * pages (following `next` from the first, each checked to be the run's)
  * and its data pages (the extents), in that order.  Returns a palloc'd
  * array and sets *n.  Caller holds what keeps the run from being retired
  * (or retires it itself).
  */
 BlockNumber *
-memkv_run_blocks(Relation index, const MemkvMetaPageData *meta,
+memkv_run_blocks(Relation index, const MemkvRunDesc *run,
 				 const RunHeader *hdr, uint32 *n)
 {
 	BlockNumber *blocks = palloc_extended(sizeof(BlockNumber) *
-										  Max(meta->run_npages, 1),
+										  Max(run->run_npages, 1),
 										  MCXT_ALLOC_HUGE);
 	uint32		count = 0;
-	uint32		nhdr = meta->run_npages - hdr->npages;
-	BlockNumber blkno = meta->run_header;
+	uint32		nhdr = run->run_npages - hdr->npages;
+	BlockNumber blkno = run->run_header;
 	uint32		i;
 
 	while (count < nhdr)
@@ -346,7 +349,7 @@ memkv_run_blocks(Relation index, const MemkvMetaPageData *meta,
 		buf = ReadBuffer(index, blkno);
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
 		page = BufferGetPage(buf);
-		if (!memkv_page_is_run(page, meta->run_tag))
+		if (!memkv_page_is_run(page, run->run_tag))
 		{
 			UnlockReleaseBuffer(buf);
 			memkv_page_corrupted(index, blkno);
@@ -364,4 +367,56 @@ memkv_run_blocks(Relation index, const MemkvMetaPageData *meta,
 	}
 	*n = count;
 	return blocks;
+}
+
+/*
+ * Delete the pages of a retired run, blocks[0..n) (memkv_run_blocks), in
+ * WAL records of up to 33 pages.  A page that is no longer the run's
+ * (tagged `tag`, flag RUN) is left alone, so that a damaged header never
+ * frees live pages.  Returns how many pages it deleted.  The run must be
+ * unreachable: switched out of the directory, with no batch that read the
+ * old directory still running (the switch waited for the entry lock).
+ */
+BlockNumber
+memkv_delete_run(Relation index, const BlockNumber *blocks, uint32 n,
+				 uint32 tag)
+{
+	Buffer		bufs[XLR_MAX_BLOCK_ID + 1];
+	int			nbufs = 0;
+	BlockNumber deleted = 0;
+	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
+	uint32		i;
+	int			j;
+
+	for (i = 0; i <= n; i++)
+	{
+		if (i < n && blocks[i] != MEMKV_METAPAGE_BLKNO && blocks[i] < nblocks)
+		{
+			Buffer		buf = ReadBuffer(index, blocks[i]);
+			Page		page;
+
+			LockBuffer(buf, BUFFER_LOCK_EXCLUSIVE);
+			page = BufferGetPage(buf);
+			if (MemkvPageHasOpaque(page) &&
+				MemkvPageGetOpaque(page)->page_id == MEMKV_PAGE_ID &&
+				(MemkvPageGetOpaque(page)->flags & MEMKV_PAGE_RUN) != 0 &&
+				MemkvPageGetOpaque(page)->epoch == tag)
+				bufs[nbufs++] = buf;
+			else
+				UnlockReleaseBuffer(buf);
+		}
+		if (nbufs > 0 && (nbufs == lengthof(bufs) || i == n))
+		{
+			memkv_wal_free(index, bufs, nbufs);
+			for (j = 0; j < nbufs; j++)
+			{
+				RecordFreeIndexPage(index, BufferGetBlockNumber(bufs[j]));
+				UnlockReleaseBuffer(bufs[j]);
+			}
+			deleted += nbufs;
+			nbufs = 0;
+			CHECK_FOR_INTERRUPTS();
+		}
+	}
+	return deleted;
 }

@@ -50,10 +50,12 @@ extern void memkv_page_source_init(MemkvPageSource *ps, Relation index,
 								   const RunHeader *hdr, uint32 tag,
 								   uint64 base);
 extern BlockNumber *memkv_run_blocks(Relation index,
-									 const MemkvMetaPageData *meta,
+									 const MemkvRunDesc *run,
 									 const RunHeader *hdr, uint32 *n);
+extern BlockNumber memkv_delete_run(Relation index, const BlockNumber *blocks,
+								   uint32 n, uint32 tag);
 extern RunHeader *memkv_run_header_read(Relation index,
-										const MemkvMetaPageData *meta,
+										const MemkvRunDesc *run,
 										MemoryContext cxt);
 extern const uint8 *memkv_page_source_page(MemkvPageSource *ps, uint64 idx);
 extern const uint8_t *memkv_page_source_read(void *arg, uint64_t off,

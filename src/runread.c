@@ -93,15 +93,18 @@ memkv_frozen_failed(MemkvFrozen *fz, const char *detail)
 
 /*
  * What opening a run learns from its header pages, preambles and
- * trailers, kept in the index's relcache entry (rd_amcache; the memo and
- * its header are allocated in rd_indexcxt) so that later opens of the
- * same run in this backend read no page for it.  A MemkvFrozen points at
- * the memo's header: nothing between an open and its close processes
- * invalidation messages (no heavyweight lock is taken there), so the
- * relcache entry cannot drop the memo meanwhile.
+ * trailers, kept in the index's relcache entry (rd_amcache: MemkvRunMemos,
+ * allocated in rd_indexcxt with the headers) so that later opens of the
+ * same run in this backend read no page for it.  One slot per run the
+ * directory can list.  A MemkvFrozen points at its memo's header:
+ * nothing between an open and its close processes invalidation messages
+ * (no heavyweight lock is taken there), so the relcache entry cannot
+ * drop the memos meanwhile, and a slot is reused only for a run of the
+ * same directory when its own run is not in it (memkv_run_memo_get).
  */
 typedef struct MemkvRunMemo
 {
+	bool		used;
 	uint64		instance_id;
 	uint32		run_tag;
 	BlockNumber run_header;
@@ -110,23 +113,47 @@ typedef struct MemkvRunMemo
 	FstPostings postings;
 } MemkvRunMemo;
 
+typedef struct MemkvRunMemos
+{
+	MemkvRunMemo slot[RUNDIR_MAX_RUNS];
+} MemkvRunMemos;
+
+/* Is this memo of that run? */
+static inline bool
+memkv_memo_is(const MemkvRunMemo *m, const MemkvRunDesc *run)
+{
+	return m->used && m->instance_id == run->instance_id &&
+		m->run_tag == run->run_tag && m->run_header == run->run_header;
+}
+
 /*
- * One MemkvFrozen per backend is kept for reuse, so that a scan does not
- * allocate (and free) the large struct every time: an open takes it when
- * it is free.  Nothing runs between an open and its close that could open
- * another layer, except when an error escapes in between; the (sub)
- * transaction's abort then marks the spare free again.  Anything the spare
- * pointed to outside itself belonged to the failed operation and is set
- * up afresh by the next open.
+ * MemkvFrozen structs are kept for reuse, so that a scan does not
+ * allocate (and free) the large struct for every run every time: an open
+ * takes a free one.  Nothing runs between an open and its close that
+ * could open more than the directory's runs, except when an error escapes
+ * in between; the (sub)transaction's abort then marks them all free
+ * again.  Anything a spare pointed to outside itself belonged to the
+ * failed operation and is set up afresh by the next open.
  */
-static MemkvFrozen *spare_frozen = NULL;
-static bool spare_frozen_busy = false;
+#define MEMKV_SPARE_FROZEN (RUNDIR_MAX_RUNS + 1)
+static MemkvFrozen *spare_frozen[MEMKV_SPARE_FROZEN];
+static bool spare_frozen_busy[MEMKV_SPARE_FROZEN];
+static bool spare_frozen_registered = false;
+
+static void
+memkv_frozen_free_spares(void)
+{
+	int			i;
+
+	for (i = 0; i < MEMKV_SPARE_FROZEN; i++)
+		spare_frozen_busy[i] = false;
+}
 
 static void
 memkv_frozen_xact_callback(XactEvent event, void *arg)
 {
 	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
-		spare_frozen_busy = false;
+		memkv_frozen_free_spares();
 }
 
 static void
@@ -134,38 +161,60 @@ memkv_frozen_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 							  SubTransactionId parentSubid, void *arg)
 {
 	if (event == SUBXACT_EVENT_ABORT_SUB)
-		spare_frozen_busy = false;
+		memkv_frozen_free_spares();
 }
 
-/* A MemkvFrozen to fill in: the spare if it is free, else a new one. */
+/* A MemkvFrozen to fill in: a free spare, else a new one. */
 static MemkvFrozen *
 memkv_frozen_alloc(void)
 {
-	if (spare_frozen == NULL)
+	int			i;
+
+	if (!spare_frozen_registered)
 	{
-		spare_frozen = MemoryContextAlloc(TopMemoryContext,
-										  sizeof(MemkvFrozen));
 		RegisterXactCallback(memkv_frozen_xact_callback, NULL);
 		RegisterSubXactCallback(memkv_frozen_subxact_callback, NULL);
+		spare_frozen_registered = true;
 	}
-	if (!spare_frozen_busy)
+	for (i = 0; i < MEMKV_SPARE_FROZEN; i++)
 	{
-		spare_frozen_busy = true;
-		return spare_frozen;
+		if (spare_frozen_busy[i])
+			continue;
+		if (spare_frozen[i] == NULL)
+			spare_frozen[i] = MemoryContextAlloc(TopMemoryContext,
+												 sizeof(MemkvFrozen));
+		spare_frozen_busy[i] = true;
+		return spare_frozen[i];
 	}
 	return palloc(sizeof(MemkvFrozen));
 }
 
-/*
- * Read the run `meta` names -- its header pages, its slice's FST and
- * postings preambles and trailers -- check what can be checked without
- * reading the images whole, and make it the index's run memo (replacing
- * any memo of another run).  Errors are the corruption ERROR.
- */
-static MemkvRunMemo *
-memkv_run_memo_make(Relation index, const MemkvMetaPageData *meta)
+/* Give back what memkv_frozen_alloc handed out. */
+static void
+memkv_frozen_dealloc(MemkvFrozen *fz)
 {
-	MemkvRunMemo *cache = (MemkvRunMemo *) index->rd_amcache;
+	int			i;
+
+	for (i = 0; i < MEMKV_SPARE_FROZEN; i++)
+	{
+		if (spare_frozen[i] == fz)
+		{
+			spare_frozen_busy[i] = false;
+			return;
+		}
+	}
+	pfree(fz);
+}
+
+/*
+ * Read run `run` -- its header pages, its slice's FST and postings
+ * preambles and trailers -- check what can be checked without reading
+ * the images whole, and fill memo *m with it.  Errors are the corruption
+ * ERROR (the memo is then left unused).
+ */
+static void
+memkv_run_memo_fill(Relation index, const MemkvRunDesc *run, MemkvRunMemo *m)
+{
 	RunHeader  *hdr;
 	const RunSlice *slice;
 	MemkvPageSource post_src;
@@ -175,11 +224,11 @@ memkv_run_memo_make(Relation index, const MemkvMetaPageData *meta)
 	FstSource	src;
 	const char *failed = NULL;
 
-	hdr = memkv_run_header_read(index, meta, index->rd_indexcxt);
+	hdr = memkv_run_header_read(index, run, index->rd_indexcxt);
 	slice = &hdr->slices[0];
-	memkv_page_source_init(&post_src, index, hdr, meta->run_tag,
+	memkv_page_source_init(&post_src, index, hdr, run->run_tag,
 						   (uint64) slice->first_page * MEMKV_RUN_CHUNK);
-	memkv_page_source_init(&fst_src, index, hdr, meta->run_tag,
+	memkv_page_source_init(&fst_src, index, hdr, run->run_tag,
 						   (uint64) slice->first_page * MEMKV_RUN_CHUNK +
 						   slice->postings_bytes);
 	src.read = memkv_page_source_read;
@@ -194,7 +243,7 @@ memkv_run_memo_make(Relation index, const MemkvMetaPageData *meta)
 		if (fst_postings_open(&postings, &src) != 0)
 			failed = pstrdup(postings.errmsg);
 		else if (postings.nkeys != reader.nkeys ||
-				 reader.nkeys != meta->run_nkeys)
+				 reader.nkeys != run->run_nkeys)
 			failed = "key counts of FST, postings and directory disagree";
 		/* scans copy keys into batches and index tuples: no longer ones */
 		else if (reader.max_key_len > MEMKV_MAX_KEY_BYTES)
@@ -215,38 +264,72 @@ memkv_run_memo_make(Relation index, const MemkvMetaPageData *meta)
 						RelationGetRelationName(index), failed),
 				 errhint("Please REINDEX it.")));
 	}
-
-	if (cache == NULL)
-		cache = MemoryContextAllocZero(index->rd_indexcxt,
-									   sizeof(MemkvRunMemo));
-	else if (cache->hdr)
-		pfree(cache->hdr);
-	index->rd_amcache = cache;
-	cache->instance_id = meta->instance_id;
-	cache->run_tag = meta->run_tag;
-	cache->run_header = meta->run_header;
-	cache->hdr = hdr;
-	memcpy(&cache->reader, &reader, offsetof(FstReader, buf));
-	memcpy(&cache->postings, &postings, sizeof(FstPostings));
-	return cache;
+	m->used = true;
+	m->instance_id = run->instance_id;
+	m->run_tag = run->run_tag;
+	m->run_header = run->run_header;
+	m->hdr = hdr;
+	memcpy(&m->reader, &reader, offsetof(FstReader, buf));
+	memcpy(&m->postings, &postings, sizeof(FstPostings));
 }
 
 /*
- * The header of the run `meta` names, from the index's run memo (made if
- * it is of another run).  Valid until the memo is replaced: within one
- * entry lock, or one freeze.
+ * The memo of run meta->runs[i], made if missing.  A new memo takes a
+ * slot whose run is not in `meta` (there always is one: the slots are as
+ * many as the runs a directory can list), so no memo of a run the caller
+ * may have open is replaced.
+ */
+static MemkvRunMemo *
+memkv_run_memo_get(Relation index, const MemkvMetaPageData *meta, int i)
+{
+	MemkvRunMemos *memos = (MemkvRunMemos *) index->rd_amcache;
+	const MemkvRunDesc *run = &meta->runs[i];
+	MemkvRunMemo *victim = NULL;
+	int			j;
+
+	Assert(i >= 0 && i < meta->nruns);
+	if (memos == NULL)
+	{
+		memos = MemoryContextAllocZero(index->rd_indexcxt,
+									   sizeof(MemkvRunMemos));
+		index->rd_amcache = memos;
+	}
+	for (j = 0; j < RUNDIR_MAX_RUNS; j++)
+	{
+		if (memkv_memo_is(&memos->slot[j], run))
+			return &memos->slot[j];
+	}
+	for (j = 0; j < RUNDIR_MAX_RUNS && victim == NULL; j++)
+	{
+		MemkvRunMemo *m = &memos->slot[j];
+		int			k;
+		bool		listed = false;
+
+		for (k = 0; m->used && k < meta->nruns && !listed; k++)
+			listed = memkv_memo_is(m, &meta->runs[k]);
+		if (!listed)
+			victim = m;
+	}
+	Assert(victim != NULL);
+	if (victim->used)
+	{
+		victim->used = false;
+		pfree(victim->hdr);
+		victim->hdr = NULL;
+	}
+	memkv_run_memo_fill(index, run, victim);
+	return victim;
+}
+
+/*
+ * The header of run meta->runs[i], from the index's run memo (made if
+ * missing).  Valid until the memo is replaced: within one entry lock, or
+ * one freeze.
  */
 const RunHeader *
-memkv_run_memo_header(Relation index, const MemkvMetaPageData *meta)
+memkv_run_memo_header(Relation index, const MemkvMetaPageData *meta, int i)
 {
-	MemkvRunMemo *cache = (MemkvRunMemo *) index->rd_amcache;
-
-	Assert(meta->run_header != InvalidBlockNumber);
-	if (cache == NULL || cache->instance_id != meta->instance_id ||
-		cache->run_tag != meta->run_tag ||
-		cache->run_header != meta->run_header)
-		cache = memkv_run_memo_make(index, meta);
-	return cache->hdr;
+	return memkv_run_memo_get(index, meta, i)->hdr;
 }
 
 /* Bytes of a one-slice run's slice stream: postings, then the FST. */
@@ -259,48 +342,40 @@ memkv_run_slice_bytes(const RunHeader *hdr)
 }
 
 /*
- * Open the run `meta` names, or return NULL if the index has none.  Its
- * slice is read from the entry's shared copy if the caller holds the
- * entry lock and the copy is of this run, else from its pages.  Close it
- * with memkv_frozen_close before releasing the entry lock under which
- * `meta` was read.
+ * Open run meta->runs[i].  Its slice is read from the entry's shared copy
+ * if the caller holds the entry lock and the copy is of this run, else
+ * from its pages.  Close it with memkv_frozen_close before releasing the
+ * entry lock under which `meta` was read.
  */
 MemkvFrozen *
-memkv_frozen_open(Relation index, const MemkvMetaPageData *meta,
+memkv_frozen_open(Relation index, const MemkvMetaPageData *meta, int i,
 				  MemkvEntry *entry)
 {
+	const MemkvRunDesc *run = &meta->runs[i];
 	MemkvFrozen *fz;
 	FstSource	src;
-	MemkvRunMemo *cache = (MemkvRunMemo *) index->rd_amcache;
+	MemkvRunMemo *cache = memkv_run_memo_get(index, meta, i);
 	const uint8 *mem = NULL;
 	const RunSlice *slice;
 
-	if (meta->run_header == InvalidBlockNumber)
-		return NULL;
-
 	/* the run's copy in shared memory, if the caller holds the entry lock */
 	if (entry && entry->run_copy != ARENA_NULL &&
-		entry->run_copy_instance == meta->instance_id &&
-		entry->run_copy_epoch == meta->run_tag &&
-		entry->run_copy_start == meta->run_header)
+		entry->run_copy_instance == run->instance_id &&
+		entry->run_copy_epoch == run->run_tag &&
+		entry->run_copy_start == run->run_header)
 		mem = ARENA_ADDR(memkv_allocator()->base, entry->run_copy);
-
-	if (cache == NULL || cache->instance_id != meta->instance_id ||
-		cache->run_tag != meta->run_tag ||
-		cache->run_header != meta->run_header)
-		cache = memkv_run_memo_make(index, meta);
 
 	fz = memkv_frozen_alloc();
 	fz->index = index;
-	fz->instance_id = meta->instance_id;
-	fz->run_tag = meta->run_tag;
-	fz->run_header = meta->run_header;
+	fz->instance_id = run->instance_id;
+	fz->run_tag = run->run_tag;
+	fz->run_header = run->run_header;
 	fz->hdr = cache->hdr;
 	slice = &fz->hdr->slices[0];
 	memkv_fst_allocator(&fz->alloc);
-	memkv_page_source_init(&fz->post_src, index, fz->hdr, meta->run_tag,
+	memkv_page_source_init(&fz->post_src, index, fz->hdr, run->run_tag,
 						   (uint64) slice->first_page * MEMKV_RUN_CHUNK);
-	memkv_page_source_init(&fz->fst_src, index, fz->hdr, meta->run_tag,
+	memkv_page_source_init(&fz->fst_src, index, fz->hdr, run->run_tag,
 						   (uint64) slice->first_page * MEMKV_RUN_CHUNK +
 						   slice->postings_bytes);
 
@@ -355,10 +430,7 @@ memkv_frozen_close(MemkvFrozen *fz)
 	if (fz->have_kb)
 		kb_iter_free(&fz->kbit);
 	pfree(fz->tidbuf);
-	if (fz == spare_frozen)
-		spare_frozen_busy = false;
-	else
-		pfree(fz);
+	memkv_frozen_dealloc(fz);
 }
 
 /* Read every TID of `ordinal` from `p` into fz->tidbuf; returns the count. */
@@ -634,4 +706,22 @@ memkv_frozen_null_tids(MemkvFrozen *fz, const ItemPointerData **tids)
 	}
 	*tids = fz->tidbuf;
 	return n;
+}
+
+/*
+ * May run `run` hold keys in [lower, upper] (NULL: unbounded; `equality`:
+ * the one key lower)?  Its directory entry's truncated bounds answer
+ * conservatively (rundir.h): a scan skips the runs this says no to.
+ */
+bool
+memkv_run_meets(const MemkvRunDesc *run, const ArtBound *lower,
+				const ArtBound *upper, bool equality)
+{
+	if (equality)
+		return rundir_key_may_be_in(&run->entry, lower->key, lower->len);
+	return rundir_range_may_meet(&run->entry,
+								 lower ? lower->key : NULL,
+								 lower ? lower->len : 0,
+								 upper ? upper->key : NULL,
+								 upper ? upper->len : 0);
 }

@@ -41,10 +41,13 @@ typedef struct MemkvKeySink
 } MemkvKeySink;
 
 extern const RunHeader *memkv_run_memo_header(Relation index,
-											  const MemkvMetaPageData *meta);
+											  const MemkvMetaPageData *meta,
+											  int i);
 extern uint64 memkv_run_slice_bytes(const RunHeader *hdr);
+extern bool memkv_run_meets(const MemkvRunDesc *run, const ArtBound *lower,
+							const ArtBound *upper, bool equality);
 extern MemkvFrozen *memkv_frozen_open(Relation index,
-									  const MemkvMetaPageData *meta,
+									  const MemkvMetaPageData *meta, int i,
 									  MemkvEntry *entry);
 extern void memkv_frozen_close(MemkvFrozen *frozen);
 extern void memkv_frozen_collect_to(MemkvFrozen *frozen, MemkvKeySink *sink,

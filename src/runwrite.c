@@ -411,7 +411,7 @@ memkv_frozen_writer_finish(MemkvFrozenWriter *w, Relation index,
 
 /*
  * After memkv_frozen_writer_finish, give the entry a shared copy of the new
- * run's slice stream (the run `meta` now describes) and, if the writer
+ * run's slice stream (the run `run` describes) and, if the writer
  * collected them, its key blocks, so that the first scans after a freeze
  * need not build them.  Each goes in only if the arena stays at most half
  * full.  Entry lock held exclusively, with no copy installed
@@ -419,15 +419,13 @@ memkv_frozen_writer_finish(MemkvFrozenWriter *w, Relation index,
  */
 void
 memkv_frozen_writer_install_cache(MemkvFrozenWriter *w, MemkvEntry *entry,
-								  const MemkvMetaPageData *meta)
+								  const MemkvRunDesc *run)
 {
 	uint64		total = w->postings.len + w->fst.len;
 	ArenaPtr	p;
 	uint8	   *dst;
 
 	Assert(entry->run_copy == ARENA_NULL);
-	if (meta->run_header == InvalidBlockNumber)
-		return;
 	p = memkv_accelerator_alloc(Max(total, 1));
 	if (p == ARENA_NULL)
 		return;
@@ -438,9 +436,9 @@ memkv_frozen_writer_install_cache(MemkvFrozenWriter *w, MemkvEntry *entry,
 		memcpy(dst + w->postings.len, w->fst.data, w->fst.len);
 	entry->run_copy = p;
 	entry->run_copy_bytes = Max(total, 1);
-	entry->run_copy_instance = meta->instance_id;
-	entry->run_copy_epoch = meta->run_tag;
-	entry->run_copy_start = meta->run_header;
+	entry->run_copy_instance = run->instance_id;
+	entry->run_copy_epoch = run->run_tag;
+	entry->run_copy_start = run->run_header;
 	entry->run_copy_failed = false;
 
 	if (w->kb)

@@ -27,6 +27,6 @@ extern void memkv_frozen_writer_finish(MemkvFrozenWriter *w, Relation index,
 									   uint64 run_id, MemkvRunEntry *run);
 extern void memkv_frozen_writer_install_cache(MemkvFrozenWriter *w,
 											  MemkvEntry *entry,
-											  const MemkvMetaPageData *meta);
+											  const MemkvRunDesc *run);
 
 #endif							/* MEMKV_RUNWRITE_H */

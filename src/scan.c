@@ -354,16 +354,18 @@ memkv_fill_open(Relation index, bool want_kb, MemkvMetaPageData *meta,
 {
 	MemkvEntry *entry = memkv_open_synced_try(index, LW_SHARED, meta,
 											  in_memory);
+	int			big;
 
-	/* first scan of a new frozen run: copy it into shared memory */
-	if (memkv_run_copy_wanted(entry, meta))
+	/* first scan of a new largest run: copy it into shared memory */
+	if (memkv_run_copy_wanted(entry, meta, memkv_meta_largest_run(meta)))
 	{
 		memkv_entry_release(entry);
 		entry = memkv_open_synced_try(index, LW_EXCLUSIVE, meta, in_memory);
-		memkv_run_copy_build(index, entry, meta);
+		memkv_run_copy_build(index, entry, meta, memkv_meta_largest_run(meta));
 		memkv_entry_release(entry);
 		entry = memkv_open_synced_try(index, LW_SHARED, meta, in_memory);
 	}
+	big = memkv_meta_largest_run(meta);
 
 	/*
 	 * ... and, for range scans, its keys front-coded: built by one backend
@@ -371,19 +373,20 @@ memkv_fill_open(Relation index, bool want_kb, MemkvMetaPageData *meta,
 	 * of its FST without the lock (it takes a while), then installed under
 	 * the exclusive lock if the run is still current.
 	 */
-	if (want_kb && memkv_run_kb_wanted(entry, meta) &&
+	if (want_kb && memkv_run_kb_wanted(entry, meta, big) &&
 		memkv_run_kb_claim(entry))
 	{
-		MemkvMetaPageData built_for = *meta;
+		MemkvMetaPageData *built_for = palloc(sizeof(MemkvMetaPageData));
 		MemkvEntry *claimed = entry;
 		Size		kbsize = 0;
 		Size		fstsize = 0;
 		uint8	   *fst;
 		uint8	   *kb = NULL;
 
+		memcpy(built_for, meta, sizeof(MemkvMetaPageData));
 		PG_TRY();
 		{
-			fst = memkv_frozen_fst_copy(index, entry, meta, &fstsize);
+			fst = memkv_frozen_fst_copy(index, entry, meta, big, &fstsize);
 			memkv_entry_release(entry);
 			entry = NULL;
 			kb = memkv_run_kb_make(index, fst, fstsize, &kbsize);
@@ -396,7 +399,8 @@ memkv_fill_open(Relation index, bool want_kb, MemkvMetaPageData *meta,
 		}
 		PG_END_TRY();
 		entry = memkv_open_synced_try(index, LW_EXCLUSIVE, meta, in_memory);
-		memkv_run_kb_install(entry, &built_for, kb, kbsize);
+		memkv_run_kb_install(entry, built_for, big, kb, kbsize);
+		pfree(built_for);
 		memkv_run_kb_unclaim(claimed);
 		memkv_entry_release(entry);
 		entry = memkv_open_synced_try(index, LW_SHARED, meta, in_memory);
@@ -447,9 +451,10 @@ memkv_fill_frozen_only(MemkvScanOpaque so, MemkvFrozen *frozen,
  */
 static bool
 memkv_fill_merged(MemkvScanOpaque so, MemkvEntry *entry, MemkvLogDelta *ld,
-				  MemkvFrozen *frozen, MemkvBatch *batch,
-				  MemkvFillRange *range, bool backward)
+				  MemkvFrozen **frozen, const bool *meets, int nfrozen,
+				  MemkvBatch *batch, MemkvFillRange *range, bool backward)
 {
+	int			i;
 	int			nsrcs = 0;
 
 	memkv_frozen_pos_forget(so->frozen_pos);
@@ -470,10 +475,12 @@ memkv_fill_merged(MemkvScanOpaque so, MemkvEntry *entry, MemkvLogDelta *ld,
 								 range->lowerp, range->upperp, backward,
 								 so->batch_target);
 	}
-	if (frozen)
+	for (i = 0; i < nfrozen; i++)
 	{
+		if (frozen[i] == NULL || !meets[i])
+			continue;
 		memkv_source_reset(&so->srcs[nsrcs]);
-		memkv_frozen_collect(frozen, &so->srcs[nsrcs++], range->lowerp,
+		memkv_frozen_collect(frozen[i], &so->srcs[nsrcs++], range->lowerp,
 							 range->upperp, backward, so->batch_target);
 	}
 	return memkv_merge_sources(batch, so->srcs, nsrcs, backward);
@@ -512,7 +519,11 @@ memkv_fill(IndexScanDesc scan, MemkvBatch *batch, ScanDirection dir,
 		MemkvEntry *entry = memkv_fill_open(scan->indexRelation,
 											range.walk_keys && !range.equality,
 											&meta, &in_memory);
-		MemkvFrozen *frozen;
+		MemkvFrozen *frozen[RUNDIR_MAX_RUNS];
+		bool		meets[RUNDIR_MAX_RUNS];
+		int			nmeet = 0;
+		int			only = -1;
+		int			i;
 		MemkvLogDelta *ld = NULL;	/* the delta, if read from the log */
 		bool		delta_empty;
 
@@ -520,19 +531,41 @@ memkv_fill(IndexScanDesc scan, MemkvBatch *batch, ScanDirection dir,
 		if (!in_memory)
 			ld = memkv_scan_log_delta(scan, entry, &meta);
 		delta_empty = ld ? ld->keys.nkeys == 0 : entry->keys.ntids == 0;
-		frozen = memkv_frozen_open(scan->indexRelation, &meta, entry);
+
+		/*
+		 * The runs this batch reads: those whose key bounds meet the
+		 * range (for the keys), and those with NULL TIDs if it takes them.
+		 */
+		for (i = 0; i < meta.nruns; i++)
+		{
+			meets[i] = range.walk_keys &&
+				memkv_run_meets(&meta.runs[i], range.lowerp, range.upperp,
+								range.equality);
+			frozen[i] = NULL;
+			if (meets[i] || (range.take_nulls && meta.runs[i].run_nnulls > 0))
+				frozen[i] = memkv_frozen_open(scan->indexRelation, &meta, i,
+											  entry);
+			if (meets[i])
+			{
+				nmeet++;
+				only = i;
+			}
+		}
 
 		if (backward && range.take_nulls)
-			memkv_fill_nulls(entry, ld, frozen, batch, &so->srcs[2]);
-		if (range.walk_keys && frozen && delta_empty && !entry->freezing)
-			stopped = memkv_fill_frozen_only(so, frozen, batch, &range,
+			memkv_fill_nulls(entry, ld, frozen, meta.nruns, batch,
+							 &so->srcs[2]);
+		if (range.walk_keys && nmeet == 1 && delta_empty && !entry->freezing)
+			stopped = memkv_fill_frozen_only(so, frozen[only], batch, &range,
 											 backward, from != NULL);
 		else if (range.walk_keys)
-			stopped = memkv_fill_merged(so, entry, ld, frozen, batch, &range,
-										backward);
+			stopped = memkv_fill_merged(so, entry, ld, frozen, meets,
+										meta.nruns, batch, &range, backward);
 		if (!backward && range.take_nulls && !stopped)
-			memkv_fill_nulls(entry, ld, frozen, batch, &so->srcs[2]);
-		memkv_frozen_close(frozen);
+			memkv_fill_nulls(entry, ld, frozen, meta.nruns, batch,
+							 &so->srcs[2]);
+		for (i = 0; i < meta.nruns; i++)
+			memkv_frozen_close(frozen[i]);
 		memkv_entry_release(entry);
 	}
 
@@ -571,7 +604,7 @@ memkv_beginscan(Relation r, int nkeys, int norderbys)
 	memkv_batches_take(so->batches);
 	for (i = 0; i < 2; i++)
 		memkv_batch_reset(&so->batches[i]);
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < MEMKV_MAX_SOURCES; i++)
 		memkv_source_init(&so->srcs[i]);
 	so->frozen_pos = NULL;		/* made by the first range walk */
 	so->log_delta = NULL;		/* made by the first batch that needs it */
@@ -734,7 +767,7 @@ memkv_endscan(IndexScanDesc scan)
 
 	memkv_batches_give_back(so->batches);
 	so->batch_owner->batches = NULL;
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < MEMKV_MAX_SOURCES; i++)
 		memkv_source_free(&so->srcs[i]);
 	memkv_frozen_pos_free(so->frozen_pos);
 	if (so->log_delta)

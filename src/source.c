@@ -490,11 +490,11 @@ memkv_merge_sources(MemkvBatch *batch, MemkvSource *runs, int nsrcs, bool backwa
 	int			dir = backward ? -1 : 1;
 	const MemkvSource *limit_run = NULL;
 	const MemkvSourceKey *limit = NULL;
-	int			pos[3] = {0, 0, 0};
+	int			pos[MEMKV_MAX_SOURCES] = {0};
 	bool		stopped = false;
 	int			r;
 
-	Assert(nsrcs <= 3);
+	Assert(nsrcs <= MEMKV_MAX_SOURCES);
 	for (r = 0; r < nsrcs; r++)
 	{
 		const MemkvSourceKey *last;
@@ -607,11 +607,12 @@ memkv_merge_sources(MemkvBatch *batch, MemkvSource *runs, int nsrcs, bool backwa
 
 /* Add the NULL key's TIDs from every layer to the batch. */
 void
-memkv_fill_nulls(MemkvEntry *entry, MemkvLogDelta *ld, MemkvFrozen *frozen,
-				 MemkvBatch *batch, MemkvSource *scratch)
+memkv_fill_nulls(MemkvEntry *entry, MemkvLogDelta *ld, MemkvFrozen **frozen,
+				 int nfrozen, MemkvBatch *batch, MemkvSource *scratch)
 {
 	const ArtTid *tids;
 	uint32		ntids;
+	int			i;
 
 	if (ld)
 	{
@@ -636,10 +637,10 @@ memkv_fill_nulls(MemkvEntry *entry, MemkvLogDelta *ld, MemkvFrozen *frozen,
 			memkv_batch_add(batch, true, NULL, 0,
 							(const ItemPointerData *) tids, ntids);
 	}
-	if (frozen)
+	for (i = 0; i < nfrozen; i++)
 	{
 		memkv_source_reset(scratch);
-		if (memkv_frozen_nulls(frozen, scratch) > 0)
+		if (frozen[i] && memkv_frozen_nulls(frozen[i], scratch) > 0)
 			memkv_batch_add(batch, true, NULL, 0, scratch->tids,
 							scratch->ntids);
 	}

@@ -79,7 +79,7 @@ extern void memkv_sort_tids(ItemPointerData *tids, uint64 *ntids);
 extern bool memkv_merge_sources(MemkvBatch *batch, MemkvSource *runs,
 								int nsrcs, bool backward);
 extern void memkv_fill_nulls(MemkvEntry *entry, MemkvLogDelta *ld,
-							 MemkvFrozen *frozen, MemkvBatch *batch,
-							 MemkvSource *scratch);
+							 MemkvFrozen **frozen, int nfrozen,
+							 MemkvBatch *batch, MemkvSource *scratch);
 
 #endif							/* MEMKV_SOURCE_H */

@@ -139,21 +139,26 @@ memkv_state(PG_FUNCTION_ARGS)
 		values[5] = Int64GetDatum(0);
 	}
 	values[6] = BoolGetDatum(loaded);
-	values[7] = Int64GetDatum((int64) meta.run_nkeys);
-	values[8] = Int64GetDatum((int64) meta.run_ntids);
-	values[9] = Int64GetDatum((int64) meta.run_npages);
-	values[10] = Int64GetDatum(0);
-	values[11] = Int64GetDatum(0);
-	if (meta.run_header != InvalidBlockNumber)
+	values[7] = Int64GetDatum((int64) memkv_meta_run_keys(&meta));
+	values[8] = Int64GetDatum((int64) memkv_meta_run_tids(&meta));
+	values[9] = Int64GetDatum((int64) memkv_meta_run_pages(&meta));
 	{
-		/* the header pages only: the sizes of a run with damaged data */
-		RunHeader  *hdr = memkv_run_header_read(index, &meta,
-												CurrentMemoryContext);
+		int64		fst_bytes = 0;
+		int64		postings_bytes = 0;
+		int			i;
 
-		values[10] = Int64GetDatum((int64) (hdr->slices[0].leaf_bytes +
-											hdr->slices[0].top_bytes));
-		values[11] = Int64GetDatum((int64) hdr->slices[0].postings_bytes);
-		pfree(hdr);
+		/* the header pages only: the sizes of runs with damaged data */
+		for (i = 0; i < meta.nruns; i++)
+		{
+			RunHeader  *hdr = memkv_run_header_read(index, &meta.runs[i],
+													CurrentMemoryContext);
+
+			fst_bytes += hdr->slices[0].leaf_bytes + hdr->slices[0].top_bytes;
+			postings_bytes += hdr->slices[0].postings_bytes;
+			pfree(hdr);
+		}
+		values[10] = Int64GetDatum(fst_bytes);
+		values[11] = Int64GetDatum(postings_bytes);
 	}
 	values[12] = Int64GetDatum((int64) meta.freezes);
 	values[13] = TimestampTzGetDatum((TimestampTz) meta.last_freeze);

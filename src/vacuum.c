@@ -20,9 +20,11 @@
 #include "delta.h"
 #include "freeze.h"
 #include "memkv.h"
+#include "merge.h"
 #include "page.h"
 #include "registry.h"
 #include "runpages.h"
+#include "wal.h"
 
 /*
  * ambulkdelete: rewrite the index without the TIDs the callback reports
@@ -83,6 +85,7 @@ memkv_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 	BlockNumber blkno;
 	bool	   *in_use;
 	uint64		count;
+	int			r;
 
 	if (info->analyze_only)
 		return stats;
@@ -120,12 +123,13 @@ memkv_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 	/* pages past the walk's view of the relation are not ours to judge */
 	nblocks = walk.in_chain_len;
 	in_use = walk.in_chain;
-	if (meta.run_header != InvalidBlockNumber)
+	for (r = 0; r < meta.nruns; r++)
 	{
-		RunHeader  *hdr = memkv_run_header_read(index, &meta,
+		RunHeader  *hdr = memkv_run_header_read(index, &meta.runs[r],
 												CurrentMemoryContext);
 		uint32		nrun;
-		BlockNumber *blocks = memkv_run_blocks(index, &meta, hdr, &nrun);
+		BlockNumber *blocks = memkv_run_blocks(index, &meta.runs[r], hdr,
+											   &nrun);
 		uint32		i;
 
 		for (i = 0; i < nrun; i++)
@@ -135,7 +139,7 @@ memkv_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 		}
 		pfree(blocks);
 		pfree(hdr);
-		count += meta.run_ntids;
+		count += meta.runs[r].run_ntids;
 	}
 
 	stats->pages_free = 0;

@@ -130,6 +130,7 @@ memkv_verify_directory(MemkvVerifyState *vs, Relation index)
 	const char *msg = NULL;
 	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
 	RunHeader  *hdr;
+	int			i;
 
 	memkv_read_directory(index, InvalidBuffer, &dir);
 	if (rundir_validate(&dir, nblocks, &msg) != RUNDIR_OK)
@@ -138,46 +139,46 @@ memkv_verify_directory(MemkvVerifyState *vs, Relation index)
 		return;
 	}
 	memkv_meta_from_directory(&dir, &meta);
-	if (meta.run_header == InvalidBlockNumber)
-		return;
-	/* reads and checks the header pages against the entry (an ERROR) */
-	hdr = memkv_run_header_read(index, &meta, CurrentMemoryContext);
-	pfree(hdr);
+	for (i = 0; i < meta.nruns; i++)
+	{
+		/* reads and checks the header pages against the entry (an ERROR) */
+		hdr = memkv_run_header_read(index, &meta.runs[i], CurrentMemoryContext);
+		pfree(hdr);
+	}
 }
 
 /*
- * Check that the run's truncated bounds in the directory are its smallest
+ * Check that a run's truncated bounds in the directory are its smallest
  * and largest keys' first bytes, as collected by memkv_verify_frozen.
  */
 static void
-memkv_verify_bounds(MemkvVerifyState *vs, Relation index,
+memkv_verify_bounds(MemkvVerifyState *vs, const MemkvRunDesc *run,
 					const uint8 *first, Size first_len,
 					const uint8 *last, Size last_len)
 {
-	MemkvDirectory dir;
 	MemkvRunEntry want;
 
-	memkv_read_directory(index, InvalidBuffer, &dir);
-	if (dir.nruns != 1 || dir.runs[0].nkeys == 0)
-		return;
 	memset(&want, 0, sizeof(want));
 	rundir_set_bounds(&want, first, first_len, last, last_len);
-	if (want.lo_len != dir.runs[0].lo_len || want.hi_len != dir.runs[0].hi_len ||
-		memcmp(want.lo, dir.runs[0].lo, RUNDIR_BOUND_BYTES) != 0 ||
-		memcmp(want.hi, dir.runs[0].hi, RUNDIR_BOUND_BYTES) != 0)
-		memkv_report(vs, "directory: the run's key bounds are not its first and last keys");
+	if (want.lo_len != run->entry.lo_len || want.hi_len != run->entry.hi_len ||
+		memcmp(want.lo, run->entry.lo, RUNDIR_BOUND_BYTES) != 0 ||
+		memcmp(want.hi, run->entry.hi, RUNDIR_BOUND_BYTES) != 0)
+		memkv_report(vs, "run %llu: its key bounds in the directory are not its first and last keys",
+					 (unsigned long long) run->run_id);
 }
 
 /*
- * Walk the whole frozen layer: keys strictly ascending, every posting list
- * non-empty, sorted, with valid TIDs, and the totals the metapage states.
- * Reading it also checks every node and page the walk touches.
+ * Walk the whole of run meta->runs[ri]: keys strictly ascending, every
+ * posting list non-empty, sorted, with valid TIDs, and the totals and
+ * bounds the directory states.  Reading it also checks every node and
+ * page the walk touches.
  */
 static void
 memkv_verify_frozen(MemkvVerifyState *vs, Relation index,
-					const MemkvMetaPageData *meta)
+					const MemkvMetaPageData *meta, int ri)
 {
-	MemkvFrozen *frozen = memkv_frozen_open(index, meta, NULL);
+	const MemkvRunDesc *rd = &meta->runs[ri];
+	MemkvFrozen *frozen = memkv_frozen_open(index, meta, ri, NULL);
 	MemkvSource	run;
 	bytea	   *prev = NULL;
 	bytea	   *first = NULL;
@@ -187,7 +188,7 @@ memkv_verify_frozen(MemkvVerifyState *vs, Relation index,
 
 	if (frozen == NULL)
 		return;
-	if (!memkv_frozen_checksum_ok(index, meta))
+	if (!memkv_frozen_checksum_ok(index, meta, ri))
 		memkv_report(vs, "frozen layer: its pages do not match their checksum");
 	{
 		char		errbuf[FST_ERRMSG_LEN];
@@ -260,16 +261,17 @@ memkv_verify_frozen(MemkvVerifyState *vs, Relation index,
 	ntids += memkv_frozen_nulls(frozen, &run);
 	memkv_frozen_close(frozen);
 	if (first && prev)
-		memkv_verify_bounds(vs, index, (const uint8 *) VARDATA(first),
+		memkv_verify_bounds(vs, rd, (const uint8 *) VARDATA(first),
 							VARSIZE(first) - VARHDRSZ,
 							(const uint8 *) VARDATA(prev),
 							VARSIZE(prev) - VARHDRSZ);
 
-	if (nkeys != meta->run_nkeys || ntids != meta->run_ntids)
-		memkv_report(vs, "frozen layer holds %llu keys and %llu TIDs, the metapage says %llu and %llu",
+	if (nkeys != rd->run_nkeys || ntids != rd->run_ntids)
+		memkv_report(vs, "run %llu holds %llu keys and %llu TIDs, the directory says %llu and %llu",
+					 (unsigned long long) rd->run_id,
 					 (unsigned long long) nkeys, (unsigned long long) ntids,
-					 (unsigned long long) meta->run_nkeys,
-					 (unsigned long long) meta->run_ntids);
+					 (unsigned long long) rd->run_nkeys,
+					 (unsigned long long) rd->run_ntids);
 }
 
 /*
@@ -376,6 +378,7 @@ memkv_verify(PG_FUNCTION_ARGS)
 											  MEMKV_CALLER_SELECT);
 	MemkvVerifyState vs;
 	MemkvMetaPageData meta;
+	int			i;
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	memset(&vs, 0, sizeof(vs));
@@ -384,7 +387,8 @@ memkv_verify(PG_FUNCTION_ARGS)
 	LockPage(index, MEMKV_METAPAGE_BLKNO, ShareLock);
 	memkv_verify_directory(&vs, index);
 	memkv_verify_delta(&vs, index, &meta);
-	memkv_verify_frozen(&vs, index, &meta);
+	for (i = 0; i < meta.nruns; i++)
+		memkv_verify_frozen(&vs, index, &meta, i);
 	UnlockPage(index, MEMKV_METAPAGE_BLKNO, ShareLock);
 
 	memkv_close_for_caller(index, AccessShareLock);

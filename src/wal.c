@@ -22,6 +22,7 @@
 #include "access/xlogutils.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
+#include "storage/indexfsm.h"
 #include "utils/rel.h"
 
 #include "page.h"
@@ -380,4 +381,12 @@ memkv_wal_free(Relation index, Buffer *bufs, int n)
 		END_CRIT_SECTION();
 		done += k;
 	}
+}
+
+/* Mark a page deleted (WAL-logged) and give it to the free space map. */
+void
+memkv_delete_page(Relation index, Buffer buf)
+{
+	memkv_wal_free(index, &buf, 1);
+	RecordFreeIndexPage(index, BufferGetBlockNumber(buf));
 }

@@ -27,5 +27,6 @@ extern OffsetNumber memkv_wal_append_page(Relation index, Buffer tailbuf,
 extern void memkv_wal_switch(Relation index, Buffer metabuf,
 							 const MemkvDirectory *dir);
 extern void memkv_wal_free(Relation index, Buffer *bufs, int n);
+extern void memkv_delete_page(Relation index, Buffer buf);
 
 #endif							/* MEMKV_WAL_H */

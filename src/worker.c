@@ -31,6 +31,7 @@
 
 #include "freeze.h"
 #include "memkv.h"
+#include "merge.h"
 #include "delta.h"
 #include "page.h"
 #include "registry.h"
