@@ -9,6 +9,12 @@
  * borrows a ART_MAX_KEY_LEN + 1 byte buffer from the allocator only when it
  * meets a longer key; if that allocation fails the walk ends early.
  *
+ * Both may run while the tree's writer inserts (art_int.h, "Concurrency"):
+ * they load the root, each child handle, a sorted node's count, a node48
+ * index byte and a T_LEAFN's count once each (node_child, node_lookup,
+ * node_npos, leaf_ntids), read a node only through the handle they loaded,
+ * and take sizes from type bytes and fields that never change.
+ *
  *-------------------------------------------------------------------------
  */
 #include <string.h>
@@ -25,7 +31,7 @@ uint32_t
 art_lookup(const ArtTree *tree, const ArtAllocator *a,
 		   const uint8_t *key, size_t keylen, const ArtTid **tids)
 {
-	ArenaPtr	h = tree->root;
+	ArenaPtr	h = load_handle(&tree->root);
 	size_t		depth = 0;
 
 	*tids = NULL;
@@ -36,7 +42,6 @@ art_lookup(const ArtTree *tree, const ArtAllocator *a,
 		uint8_t    *n = addr(a, h);
 		size_t		plen;
 		uint8_t		c;
-		ArenaPtr   *slot;
 
 		if (IS_LEAF(n))
 		{
@@ -56,10 +61,7 @@ art_lookup(const ArtTree *tree, const ArtAllocator *a,
 		c = depth < keylen ? key[depth] : 0;
 		if (c == 0 && depth < keylen)
 			return 0;
-		slot = node_find(n, c);
-		if (slot == NULL)
-			return 0;
-		h = *slot;
+		h = node_lookup(n, c);
 		if (c != 0)
 			depth++;
 	}
@@ -224,9 +226,9 @@ walk_rec(WalkState *w, ArenaPtr h, size_t depth, bool lo_eq, bool hi_eq)
 	for (; pos >= 0 && pos < npos; pos += step)
 	{
 		uint8_t		c;
-		ArenaPtr   *slot = node_slot(n, pos, &c);
+		ArenaPtr	child = node_child(n, pos, &c);
 
-		if (slot == NULL || *slot == ARENA_NULL)
+		if (child == ARENA_NULL)
 			continue;
 		if (c < from)
 		{
@@ -242,7 +244,7 @@ walk_rec(WalkState *w, ArenaPtr h, size_t depth, bool lo_eq, bool hi_eq)
 		}
 		if (c != 0)
 			w->buf[depth] = c;
-		walk_rec(w, *slot, depth + (c != 0 ? 1 : 0),
+		walk_rec(w, child, depth + (c != 0 ? 1 : 0),
 				 lo_eq && c == from, hi_eq && c == to);
 		if (w->stop)
 			return;
@@ -263,8 +265,9 @@ art_walk(const ArtTree *tree, const ArtAllocator *a,
 {
 	uint8_t		stackbuf[WALK_STACK_KEY];
 	WalkState	w;
+	ArenaPtr	root = load_handle(&tree->root);
 
-	if (tree->root == ARENA_NULL)
+	if (root == ARENA_NULL)
 		return;
 	w.a = a;
 	w.lo = lower;
@@ -276,7 +279,7 @@ art_walk(const ArtTree *tree, const ArtAllocator *a,
 	w.cap = sizeof(stackbuf);
 	w.bigbuf = ARENA_NULL;
 	w.stop = false;
-	walk_rec(&w, tree->root, 0, lower != NULL, upper != NULL);
+	walk_rec(&w, root, 0, lower != NULL, upper != NULL);
 	if (w.bigbuf != ARENA_NULL)
 		a->free(a->arg, w.bigbuf, WALK_BIG_SIZE);
 }

@@ -33,6 +33,53 @@
  * sorts before its extensions, and the empty key and keys that are prefixes
  * of other keys need no special case.
  *
+ * Concurrency (src/README "The concurrent tree").  A tree has one writer
+ * at a time and any number of readers that take no lock; the caller keeps
+ * whatever a reader may still reach from being reused (the retire callback
+ * of ArtAllocator, epoch-based reclamation in memkv).  What changes under
+ * a reader, and how:
+ *
+ *	word							writer				reader
+ *	tree->root, every child slot	release store		acquire load, once
+ *	sorted node count (byte 1)		release store		acquire load, once
+ *	node48 index byte				release store		acquire load, once
+ *	T_LEAFN ntids (offset 4)		release store		acquire load, once
+ *
+ * Everything else in a node or leaf -- its type byte, prefix, a sorted
+ * node's keys and a T_LEAFN's capacity and suffix, TIDs below the count --
+ * is written before the node is published and never again while the tree
+ * has readers.  The steps that change a published node in place are the
+ * ones a reader sees wholly or not at all, because the word that makes
+ * the new entry visible is stored last, with release:
+ *
+ *	- node256: a null child slot set to a complete child;
+ *	- node48: a child written into a free slot, then its index byte set
+ *	  (readers go through the index byte, never the count);
+ *	- T_LEAFN with spare capacity: the TID written past the count, then
+ *	  the count raised;
+ *	- sorted node with spare capacity, new byte greater than every byte it
+ *	  holds: key and child written at position count, then the count
+ *	  raised.  A reader that loaded the old count reads positions below it
+ *	  only, and those never change (nothing shifts: the new entry goes
+ *	  after them); one that loaded the new count sees the entry complete.
+ *	  Keys that arrive in ascending order (serial numbers, timestamps,
+ *	  appended paths) take this step.
+ *
+ * Every other change -- a byte added in the middle of a sorted node (the
+ * entries after it shift), a node grown to a bigger kind, a compressed
+ * prefix split, a leaf split, a one-TID leaf turned into a T_LEAFN, a full
+ * T_LEAFN grown -- builds the replacement off to the side, publishes it
+ * with one release store into the parent's slot (or the root) and retires
+ * the old block, which no one writes again.  A reader that reached the old
+ * block sees it as it was at its replacement, a superset of what the tree
+ * held when the reader started (while readers run nothing is deleted:
+ * art_delete_tids is single-threaded).
+ *
+ * Readers load each of the words in the table once, read a node only
+ * through the handle they loaded, and derive every size and offset from
+ * the type byte and the immutable fields (a T_LEAFN's suffix is found
+ * through its capacity, never its count).
+ *
  * Recursion (walk, delete, check, free) is bounded by the key length: each
  * inner node on a path consumes at least one key byte, so a tree is at most
  * (longest key + 1) nodes deep.  Frames are 64..160 bytes (gcc -O2), so
@@ -74,6 +121,47 @@
 #define IS_NS(n)	((n)[0] > T_NS && (n)[0] <= T_NS + NS_MAX)
 #define NS_CAP(n)	((size_t) ((n)[0] - T_NS))
 
+/*
+ * The atomic accesses of the table above (compiler builtins: the plain-C
+ * cores include no PostgreSQL header).  On x86-64 each is a plain move.
+ */
+static inline ArenaPtr
+load_handle(const ArenaPtr *slot)
+{
+	return __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+}
+
+static inline void
+publish_handle(ArenaPtr *slot, ArenaPtr p)
+{
+	__atomic_store_n(slot, p, __ATOMIC_RELEASE);
+}
+
+static inline uint8_t
+load_byte(const uint8_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
+static inline void
+publish_byte(uint8_t *p, uint8_t v)
+{
+	__atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+
+/* A T_LEAFN's count: offset 4 of an 8-byte aligned block, so aligned. */
+static inline uint32_t
+load_leafn_count(const uint8_t *l)
+{
+	return __atomic_load_n((const uint32_t *) (l + 4), __ATOMIC_ACQUIRE);
+}
+
+static inline void
+publish_leafn_count(uint8_t *l, uint32_t v)
+{
+	__atomic_store_n((uint32_t *) (l + 4), v, __ATOMIC_RELEASE);
+}
+
 /* Resolve a handle. */
 static inline uint8_t *
 addr(const ArtAllocator *a, ArenaPtr p)
@@ -99,11 +187,30 @@ rd32(const uint8_t *p)
 	return v;
 }
 
-/* Free an allocation of `size` bytes made by tree_alloc. */
+/*
+ * Free an allocation of `size` bytes made by tree_alloc, at once.  Only
+ * for blocks no reader can reach: never published, or the tree has no
+ * concurrent readers (art_delete_tids, art_free_all).
+ */
 static inline void
 tree_free(ArtTree *tree, const ArtAllocator *a, ArenaPtr p, size_t size)
 {
 	a->free(a->arg, p, size);
+	tree->bytes -= arena_class_size(size);
+}
+
+/*
+ * A published block the writer has just unlinked (its replacement is
+ * published): hand it to the allocator's retire callback, or free it at
+ * once when there is none.  The tree stops counting it either way.
+ */
+static inline void
+tree_retire(ArtTree *tree, const ArtAllocator *a, ArenaPtr p, size_t size)
+{
+	if (a->retire != NULL)
+		a->retire(a->arg, p, size);
+	else
+		a->free(a->arg, p, size);
 	tree->bytes -= arena_class_size(size);
 }
 
@@ -127,11 +234,11 @@ leaf_suffix(const uint8_t *l)
 	return l + LEAFN_HDR + (size_t) 6 * rd32(l + 8);
 }
 
-/* Number of TIDs of a leaf. */
+/* Number of TIDs of a leaf (an acquire load for a T_LEAFN: call once). */
 static inline uint32_t
 leaf_ntids(const uint8_t *l)
 {
-	return l[0] == T_LEAFN ? rd32(l + 4) : 1;
+	return l[0] == T_LEAFN ? load_leafn_count(l) : 1;
 }
 
 /* A leaf's TID array (unaligned in a short leaf). */
@@ -200,16 +307,21 @@ ns_keys(uint8_t *n)
 	return n + NODE_HDR + 4 * NS_CAP(n);
 }
 
-/* Number of child positions of a node (sorted: count; others: 256). */
+/*
+ * Number of child positions of a node (sorted: count, an acquire load, so
+ * call once per visit of the node; others: 256).
+ */
 static inline int
 node_npos(const uint8_t *n)
 {
-	return IS_NS(n) ? n[1] : 256;
+	return IS_NS(n) ? load_byte(n + 1) : 256;
 }
 
 /*
  * The slot of the child at position pos (0 <= pos < node_npos) and its byte
  * in *c; NULL if that position is empty.  Positions ascend with the byte.
+ * For the writer and the single-threaded paths (it may read a slot twice);
+ * readers use node_child.
  */
 static inline ArenaPtr *
 node_slot(uint8_t *n, int pos, uint8_t *c)
@@ -229,7 +341,10 @@ node_slot(uint8_t *n, int pos, uint8_t *c)
 	return node_kids(n)[pos] ? &node_kids(n)[pos] : NULL;
 }
 
-/* The slot of the child under byte c, NULL if none. */
+/*
+ * The slot of the child under byte c, NULL if none.  For the writer;
+ * readers use node_lookup.
+ */
 static inline ArenaPtr *
 node_find(uint8_t *n, uint8_t c)
 {
@@ -249,6 +364,63 @@ node_find(uint8_t *n, uint8_t c)
 		return NULL;
 	}
 	return node_slot(n, c, &c);
+}
+
+/* ------------------------------------------------- reader accessors */
+
+/*
+ * The child at position pos (0 <= pos < the npos the caller loaded once)
+ * and its byte in *c; ARENA_NULL if that position is empty.  Each word is
+ * loaded once, with acquire where the writer changes it in place.
+ */
+static inline ArenaPtr
+node_child(const uint8_t *n, int pos, uint8_t *c)
+{
+	const ArenaPtr *kids = (const ArenaPtr *) (n + (n[0] == T_N48 ? N48_KIDS : NODE_HDR));
+
+	if (IS_NS(n))
+	{
+		*c = n[NODE_HDR + 4 * NS_CAP(n) + pos];
+		return load_handle(&kids[pos]);
+	}
+	*c = (uint8_t) pos;
+	if (n[0] == T_N48)
+	{
+		uint8_t		idx = load_byte(n + N48_INDEX + pos);
+
+		return idx ? load_handle(&kids[idx - 1]) : ARENA_NULL;
+	}
+	return load_handle(&kids[pos]);
+}
+
+/* The child under byte c, ARENA_NULL if none: node_find for readers. */
+static inline ArenaPtr
+node_lookup(const uint8_t *n, uint8_t c)
+{
+	const ArenaPtr *kids = (const ArenaPtr *) (n + (n[0] == T_N48 ? N48_KIDS : NODE_HDR));
+
+	if (IS_NS(n))
+	{
+		const uint8_t *keys = n + NODE_HDR + 4 * NS_CAP(n);
+		int			i,
+					cnt = load_byte(n + 1);
+
+		for (i = 0; i < cnt; i++)
+		{
+			if (keys[i] == c)
+				return load_handle(&kids[i]);
+			if (keys[i] > c)
+				break;
+		}
+		return ARENA_NULL;
+	}
+	if (n[0] == T_N48)
+	{
+		uint8_t		idx = load_byte(n + N48_INDEX + c);
+
+		return idx ? load_handle(&kids[idx - 1]) : ARENA_NULL;
+	}
+	return load_handle(&kids[c]);
 }
 
 #endif							/* MEMKV_ART_INT_H */

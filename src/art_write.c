@@ -10,6 +10,10 @@
  * allocating the replacement, copying, storing it in the slot and freeing
  * the original.  Inserts allocate everything they need before changing
  * anything, so a failed allocation leaves the tree as it was.
+ * Inserts keep the write rules of art_int.h ("Concurrency"): in place
+ * only node_add_published and leaf_append's spare-capacity step, else a
+ * copy published with publish_handle and the original retired.  Deletes
+ * are single-threaded and edit in place.
  *
  *-------------------------------------------------------------------------
  */
@@ -216,7 +220,10 @@ node_full(const uint8_t *n)
 	return false;
 }
 
-/* Add child under byte c (absent, node not full). */
+/*
+ * Add child under byte c (absent, node not full) to a node no reader can
+ * reach: one being built, or (delete paths) a tree without readers.
+ */
 static void
 node_add(uint8_t *n, uint8_t c, ArenaPtr child)
 {
@@ -249,6 +256,44 @@ node_add(uint8_t *n, uint8_t c, ArenaPtr child)
 	}
 	else
 		kids[c] = child;
+}
+
+/*
+ * Add child under byte c (absent) to a published node in place if a reader
+ * can see that whole (art_int.h): node256; node48 not full; a sorted node
+ * not full with c above its bytes.  Else false, nothing changed.
+ */
+static bool
+node_add_published(uint8_t *n, uint8_t c, ArenaPtr child)
+{
+	ArenaPtr   *kids = node_kids(n);
+
+	if (IS_NS(n))
+	{
+		uint8_t    *keys = ns_keys(n);
+		int			cnt = n[1];
+
+		if ((size_t) cnt >= NS_CAP(n) || (cnt > 0 && keys[cnt - 1] > c))
+			return false;
+		keys[cnt] = c;
+		kids[cnt] = child;
+		publish_byte(n + 1, (uint8_t) (cnt + 1));
+	}
+	else if (n[0] == T_N48)
+	{
+		int			k = 0;
+
+		if (n[1] >= 48)
+			return false;
+		while (kids[k] != ARENA_NULL)
+			k++;
+		kids[k] = child;
+		publish_byte(n + N48_INDEX + c, (uint8_t) (k + 1));
+		n[1]++;
+	}
+	else
+		publish_handle(&kids[c], child);
+	return true;
 }
 
 /*
@@ -316,12 +361,17 @@ prefix_from(const uint8_t *n, size_t from)
 
 /* ---------------------------------------------------------------- insert */
 
-/* Add tid to the leaf in *ref, reallocating it if it is full. */
+/*
+ * Add tid to the leaf in *ref: in place into a T_LEAFN's spare capacity
+ * (the TID past the count, then the count), otherwise into a bigger copy
+ * that replaces it.
+ */
 static ArtResult
 leaf_append(ArtTree *tree, const ArtAllocator *a, ArenaPtr *ref,
 			const ArtTid *tid)
 {
-	uint8_t    *l = addr(a, *ref);
+	ArenaPtr	old = *ref;
+	uint8_t    *l = addr(a, old);
 	uint32_t	ntids = leaf_ntids(l);
 	ArenaPtr	p;
 	Parts		suf;
@@ -329,7 +379,7 @@ leaf_append(ArtTree *tree, const ArtAllocator *a, ArenaPtr *ref,
 	if (l[0] == T_LEAFN && ntids < rd32(l + 8))
 	{
 		memcpy(l + LEAFN_HDR + (size_t) 6 * ntids, tid, 6);
-		wr32(l + 4, ntids + 1);
+		publish_leafn_count(l, ntids + 1);
 	}
 	else
 	{
@@ -337,8 +387,8 @@ leaf_append(ArtTree *tree, const ArtAllocator *a, ArenaPtr *ref,
 		p = leaf_make(tree, a, &suf, leaf_tids(l), ntids, tid, ntids + 1);
 		if (p == ARENA_NULL)
 			return ART_OUT_OF_MEMORY;
-		tree_free(tree, a, *ref, leaf_size(l));
-		*ref = p;
+		publish_handle(ref, p);
+		tree_retire(tree, a, old, leaf_size(l));
 	}
 	tree->ntids++;
 	return ART_OK;
@@ -360,6 +410,7 @@ art_insert(ArtTree *tree, const ArtAllocator *a,
 
 	for (;;)
 	{
+		ArenaPtr	here = *ref;	/* the node or leaf this step is at */
 		uint8_t    *n;
 		size_t		plen,
 					i;
@@ -369,20 +420,20 @@ art_insert(ArtTree *tree, const ArtAllocator *a,
 					node;
 		Parts		parts;
 
-		if (*ref == ARENA_NULL)
+		if (here == ARENA_NULL)
 		{
 			/* only the root of an empty tree */
 			parts = parts1(key + depth, keylen - depth);
 			leaf = leaf_make(tree, a, &parts, NULL, 0, tid, 1);
 			if (leaf == ARENA_NULL)
 				return ART_OUT_OF_MEMORY;
-			*ref = leaf;
+			publish_handle(ref, leaf);
 			tree->nkeys++;
 			tree->ntids++;
 			return ART_OK;
 		}
 
-		n = addr(a, *ref);
+		n = addr(a, here);
 		if (IS_LEAF(n))
 		{
 			const uint8_t *suf = leaf_suffix(n);
@@ -423,8 +474,8 @@ art_insert(ArtTree *tree, const ArtAllocator *a,
 				tree_free(tree, a, old2, leaf_size(addr(a, old2)));
 				return ART_OUT_OF_MEMORY;
 			}
-			tree_free(tree, a, *ref, leaf_size(n));
-			*ref = node;
+			publish_handle(ref, node);
+			tree_retire(tree, a, here, leaf_size(n));
 			tree->nkeys++;
 			tree->ntids++;
 			return ART_OK;
@@ -464,8 +515,8 @@ art_insert(ArtTree *tree, const ArtAllocator *a,
 					tree_free(tree, a, shorter, node_size(addr(a, shorter)));
 					return ART_OUT_OF_MEMORY;
 				}
-				tree_free(tree, a, *ref, node_size(n));
-				*ref = node;
+				publish_handle(ref, node);
+				tree_retire(tree, a, here, node_size(n));
 				tree->nkeys++;
 				tree->ntids++;
 				return ART_OK;
@@ -482,18 +533,18 @@ art_insert(ArtTree *tree, const ArtAllocator *a,
 			continue;
 		}
 
-		/* no child under c: add a leaf, growing the node if needed */
+		/* no child under c: add a leaf, in place or into a (grown) copy */
 		parts = parts1(key + depth + (c ? 1 : 0), keylen - depth - (c ? 1 : 0));
 		leaf = leaf_make(tree, a, &parts, NULL, 0, tid, 1);
 		if (leaf == ARENA_NULL)
 			return ART_OUT_OF_MEMORY;
-		if (!node_full(n))
-			node_add(n, c, leaf);
-		else
+		if (!node_add_published(n, c, leaf))
 		{
 			uint8_t		type;
 
-			if (IS_NS(n) && NS_CAP(n) < NS_MAX)
+			if (!node_full(n))
+				type = n[0];	/* a sorted node: the byte goes mid-way */
+			else if (IS_NS(n) && NS_CAP(n) < NS_MAX)
 				type = (uint8_t) (T_NS + ns_cap(NS_CAP(n) + 1, plen));
 			else if (IS_NS(n))
 				type = T_N48;
@@ -507,8 +558,8 @@ art_insert(ArtTree *tree, const ArtAllocator *a,
 				return ART_OUT_OF_MEMORY;
 			}
 			node_add(addr(a, node), c, leaf);
-			tree_free(tree, a, *ref, node_size(n));
-			*ref = node;
+			publish_handle(ref, node);
+			tree_retire(tree, a, here, node_size(n));
 		}
 		tree->nkeys++;
 		tree->ntids++;

@@ -116,6 +116,7 @@ main(int argc, char **argv)
 	if (base == NULL)
 		return 1;
 	arena_init(base, arena_size);
+	memset(&a, 0, sizeof(a));	/* retire = NULL: freed at once */
 	a.base = base;
 	a.alloc = m_alloc;
 	a.free = m_free;

@@ -231,6 +231,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	memset(&tree, 0, sizeof(tree));
 	arena_init(arena_mem, ARENA_SIZE);
+	memset(&a, 0, sizeof(a));	/* retire = NULL: freed at once */
 	a.base = arena_mem;
 	a.alloc = f_alloc;
 	a.free = f_free;
