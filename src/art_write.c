@@ -7,9 +7,10 @@
  *
  * Every handle that leads to a node lives in a "slot": the tree's root or
  * an entry of a parent's children array.  Changing a node's size means
- * allocating the replacement, copying, storing it in the slot and freeing
+ * allocating the replacement, copying, storing it in the slot and retiring
  * the original.  Inserts allocate everything they need before changing
  * anything, so a failed allocation leaves the tree as it was.
+ *
  * Inserts keep the write rules of art_int.h ("Concurrency"): in place
  * only node_add_published and leaf_append's spare-capacity step, else a
  * copy published with publish_handle and the original retired.  Deletes
@@ -220,10 +221,7 @@ node_full(const uint8_t *n)
 	return false;
 }
 
-/*
- * Add child under byte c (absent, node not full) to a node no reader can
- * reach: one being built, or (delete paths) a tree without readers.
- */
+/* Add child under c (absent, node not full) to a node no reader can reach. */
 static void
 node_add(uint8_t *n, uint8_t c, ArenaPtr child)
 {
