@@ -40,10 +40,13 @@
  * a reader, and how:
  *
  *	word							writer				reader
- *	tree->root, every child slot	release store		acquire load, once
+ *	tree->root, a visible slot		release store		acquire load, once
  *	sorted node count (byte 1)		release store		acquire load, once
  *	node48 index byte				release store		acquire load, once
  *	T_LEAFN ntids (offset 4)		release store		acquire load, once
+ *
+ * (A slot not visible yet -- a sorted node's position count, a free node48
+ * slot -- is written plainly before the count or index byte that shows it.)
  *
  * Everything else in a node or leaf -- its type byte, prefix, a sorted
  * node's keys and a T_LEAFN's capacity and suffix, TIDs below the count --
