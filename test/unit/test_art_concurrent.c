@@ -6,8 +6,9 @@
  *
  * The writer works in rounds.  A round is a fresh tree and an immutable
  * script made before the round is published: a sorted pool of distinct
- * keys (path-like, random-byte, ascending numbers, long keys, keys that are
- * prefixes of others; the arrival order random, ascending or descending)
+ * keys (path-like, random-byte, ascending numbers, 44 bytes per level so
+ * that node48s fill up, long keys, keys that are prefixes of others; the
+ * arrival order random, ascending or descending)
  * and a list of operations, each adding one TID to one key -- the first
  * creates the key, later ones (about a third of all) give it more TIDs.
  * Operation j's TID encodes j.  After operation j the writer stores
@@ -196,7 +197,7 @@ static size_t
 make_key(uint64_t *s, int mode, uint32_t i, uint8_t *k)
 {
 	size_t		len = 0;
-	int			kind = mode < 4 ? mode : (int) rndn(s, 4);
+	int			kind = mode < 5 ? mode : (int) rndn(s, 5);
 
 	switch (kind)
 	{
@@ -226,6 +227,16 @@ make_key(uint64_t *s, int mode, uint32_t i, uint8_t *k)
 			len = (size_t) snprintf((char *) k, 32, "n%09u",
 									(unsigned) (i * 7 + rndn(s, 7)));
 			break;
+		case 3:					/* 44 bytes per level: node48s that fill */
+			{
+				static const char fan[] =
+					"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefgh";
+
+				k[len++] = 'm';
+				for (int j = 2 + (int) rndn(s, 3); j > 0; j--)
+					k[len++] = (uint8_t) fan[rndn(s, sizeof(fan) - 1)];
+				break;
+			}
 		default:				/* long, sharing long prefixes */
 			len = 100 + rndn(s, MAX_KEY - 110);
 			memset(k, 'L', len);
@@ -242,7 +253,7 @@ round_make(uint64_t *s, uint32_t serial)
 {
 	KeyBuf		kb;
 	uint32_t	want = 200 + (uint32_t) rndn(s, 8000);
-	int			mode = (int) rndn(s, 6);	/* 0..3 one kind, 4..5 mixed */
+	int			mode = (int) rndn(s, 7);	/* 0..4 one kind, 5..6 mixed */
 	int			order = (int) rndn(s, 4);	/* 0,1 random; 2 asc; 3 desc */
 	uint32_t   *idx;
 	uint32_t   *perm;
