@@ -29,11 +29,15 @@ PG_FUNCTION_INFO_V1(memkv_freeze);
 #define MEMKV_MERGE_FACTOR	6
 #define MEMKV_RUN_BUDGET	10
 
+/* Runs' pages from which the space rule applies (8 MB). */
+#define MEMKV_SPACE_RULE_PAGES	1024
+
 /*
  * The merge the policy (policy.c, src/README "Merge policy") has due
  * among meta's runs: sets *first and *count and returns true, or false if
  * none is.  The batch unit B is the index's freeze threshold (100,000 if
- * automatic freezing is off), T = 6, K = 10, the space rule at 130%.
+ * automatic freezing is off), T = 6, K = 10, the space rule at 130% once
+ * the runs take 8 MB.
  */
 static bool
 memkv_merge_due(Relation index, const MemkvMetaPageData *meta, int *first,
@@ -43,6 +47,7 @@ memkv_merge_due(Relation index, const MemkvMetaPageData *meta, int *first,
 	PolicyParams params;
 	PolicyPick	pick;
 	int64		threshold = memkv_threshold(index);
+	uint64		pages = 0;
 	int			i;
 
 	for (i = 0; i < meta->nruns; i++)
@@ -55,7 +60,14 @@ memkv_merge_due(Relation index, const MemkvMetaPageData *meta, int *first,
 	params.batch = threshold > 0 ? (uint64) threshold : 100000;
 	params.merge_factor = MEMKV_MERGE_FACTOR;
 	params.run_budget = MEMKV_RUN_BUDGET;
-	params.size_amp_percent = 130;
+	/*
+	 * The space rule only where space matters: below 8 MB of runs, a run
+	 * of a few hundred keys costs two pages (header and data) and would
+	 * make every small index merge at every freeze.
+	 */
+	for (i = 0; i < meta->nruns; i++)
+		pages += meta->runs[i].run_npages;
+	params.size_amp_percent = pages >= MEMKV_SPACE_RULE_PAGES ? 130 : 0;
 	if (policy_pick(runs, (uint32) meta->nruns, &params, &pick) == POLICY_NONE ||
 		pick.count < 2)
 		return false;

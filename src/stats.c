@@ -146,9 +146,13 @@ memkv_stats_slot(Oid dbid, Oid relid, uint64 instance_id)
 }
 
 /*
- * Add a finished freeze to its index's figures; a successful freeze ends
- * a run of failed background freezes.  Takes the table lock (no other
- * lock needed).
+ * Add a finished freeze or merge to its index's figures.  One done
+ * outside a background worker ends a run of failed background freezes; a
+ * worker's own ends it only once the worker's whole job (its freeze and
+ * the merges after it) has succeeded (memkv_stats_worker_done), so that a
+ * job whose freeze succeeds and whose merge fails the same way at every
+ * retry logs the failure once.  Takes the table lock (no other lock
+ * needed).
  */
 static void
 memkv_stats_count(Relation index, const MemkvLayerOpReport *r)
@@ -164,6 +168,22 @@ memkv_stats_count(Relation index, const MemkvLayerOpReport *r)
 	slot->stats.wal_bytes += r->wal.wal_bytes;
 	slot->stats.delta_tids += r->in_delta_tids;
 	slot->stats.dead_tids += r->dead_tids;
+	if (r->trigger != MEMKV_TRIGGER_WORKER)
+		slot->stats.failing = false;
+	LWLockRelease(stat_table->lock);
+}
+
+/*
+ * A background worker's job on (dbid, relid) succeeded: the next failure
+ * is logged again.  Takes the table lock.
+ */
+void
+memkv_stats_worker_done(Oid dbid, Oid relid, uint64 instance_id)
+{
+	MemkvStatSlot *slot;
+
+	LWLockAcquire(stat_table->lock, LW_EXCLUSIVE);
+	slot = memkv_stats_slot(dbid, relid, instance_id);
 	slot->stats.failing = false;
 	LWLockRelease(stat_table->lock);
 }

@@ -62,6 +62,7 @@ typedef struct MemkvStats
 extern void memkv_stats_shmem_request(void);
 extern void memkv_stats_shmem_startup(void);
 extern void memkv_report_layer_op(Relation index, const MemkvLayerOpReport *r);
+extern void memkv_stats_worker_done(Oid dbid, Oid relid, uint64 instance_id);
 extern bool memkv_stats_worker_failed(Oid dbid, Oid relid, uint64 instance_id,
 									  const char *message);
 extern void memkv_stats_get(Oid dbid, Oid relid, uint64 instance_id,

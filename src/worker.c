@@ -91,6 +91,8 @@ memkv_worker_freeze(Oid indexoid)
 				(threshold <= 0 || delta < (uint64) threshold))
 				break;
 		}
+		memkv_stats_worker_done(MyDatabaseId, RelationGetRelid(index),
+								worker_instance_id);
 	}
 	if (index != NULL)
 		relation_close(index, RowExclusiveLock);

@@ -420,7 +420,10 @@ sub exercise
 		$bad++ if $ok < 0;
 		($ok, $out, $err) = run_sql($t, 'memkv_freeze', "SELECT memkv_freeze('${t}_k')", $crafted{$t});
 		$bad++ if $ok < 0;
-		if ($crafted{$t} && $ok == 1)
+		# A freeze writes the delta alone and reads no run (memkv 2 step 5):
+		# it may succeed when only a run is damaged.  A merge that reads
+		# the damaged run, and VACUUM's rewrite of every run, must fail.
+		if ($crafted{$t} && $ok == 1 && $t !~ /^(d_npages|h_|f_|r_)/)
 		{
 			diag("$t: memkv_freeze succeeded on a damaged index in $mode mode");
 			$bad++;

@@ -5,7 +5,7 @@
 # "Merge policy"); VACUUM rewrites every run with the delta.  Checked:
 #   * after CREATE INDEX and four small freezes the directory lists more
 #     than one run (test/lib/MemkvDisk.pm reads it from the file), and a
-#     freeze of 500 keys writes far less WAL than the 20,000-key build: it
+#     freeze of 500 keys writes far less WAL than the 60,000-key build: it
 #     does not rewrite the index;
 #   * with several runs and a delta, every kind of query through the index
 #     (equality in each run, prefixes and ranges across runs, ordered
@@ -42,7 +42,7 @@ $standby->start;
 $primary->safe_psql('postgres', q{
 CREATE TABLE t (id serial, k text COLLATE "C");
 INSERT INTO t(k) SELECT 'usr/share/doc/pkg' || (g % 700) || '/file' || g
-  FROM generate_series(1, 20000) g;
+  FROM generate_series(1, 60000) g;
 INSERT INTO t(k) VALUES (NULL), (''), ('usr'), ('usr/');
 });
 my $l0 = $primary->safe_psql('postgres', 'SELECT pg_current_wal_lsn()');
