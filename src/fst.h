@@ -133,6 +133,45 @@
  *	  single-transition nodes, most frequent first).
  *
  *
+ * TOP REGION (version 3)
+ * ----------------------
+ * A builder given FstBuildOptions.unit_bytes > 0 places its nodes so that
+ * a lookup reads one small region shared by all lookups and one unit of
+ * at most unit_bytes consecutive bytes.  A node's *own bytes* are the
+ * bytes written from the start of its first transition's subtree to its
+ * own end (as if it were written in place).  A node whose own bytes
+ * exceed unit_bytes, or that points to such a node, is a *top* node: the
+ * builder holds it back and writes all top nodes, in the order it
+ * compiled them, after the last other node.  These form the *top region*
+ * [top start, end of the node area); the rest is the *leaf region*, made
+ * of *leaf units*: the subtree under each top node's transition into the
+ * leaf region, its own bytes consecutive and at most unit_bytes (plus
+ * shared suffix nodes it may point to, which lie below it).  Top nodes
+ * are never shared (not entered in the suffix registry), so no leaf node
+ * points into the top region; pointers still lead downwards only.
+ * fst_pack keeps the placement: it re-encodes the nodes in address order
+ * and never merges a top node and a leaf node into one chain node.  The
+ * builder gives common-label codes only to the first FST_CHAIN_CODE0 - 1
+ * labels of its table (the codes a packed image has), and fst_pack keeps
+ * that table instead of choosing its own: so no node grows in packing
+ * (distances only shrink, a chain node is used only where it is shorter),
+ * and a unit of the packed image is no larger than in the plain one.
+ *
+ * Such an image, plain or packed, carries version 3 in preamble and
+ * trailer, and flags (u16, preamble and trailer alike) FST_FLAG_PACKED
+ * when it is packed (its code table is then present as in version 2).
+ * Right before the 40-byte trailer lies a u64, the top start, so that
+ * the image ends with FST_TOP_FIELD_SIZE + FST_TRAILER_SIZE bytes; the
+ * checksum continues over those 8 bytes (after the code table, if any).
+ * Rules a reader checks: FST_PREAMBLE_SIZE <= top start <= end of the
+ * node area; an empty image has top start == end of the node area; in a
+ * non-empty one the root is the last node (its address is the node
+ * area's last byte), the top start lies above the preamble (the final
+ * leaf is never top), and the bytes below the top start end with a
+ * decodable node.  An empty top region (top start == end of the node
+ * area) means the whole image is one unit.
+ *
+ *
  * POSTINGS IMAGE FORMAT (version 1)
  * ---------------------------------
  * A TID is (block, offset) with block = bi_hi << 16 | bi_lo.  Lists are
@@ -180,6 +219,9 @@
 #define FST_POSTINGS_TRAILER_MAGIC	0x514b4d4du	/* "MMKQ" */
 #define FST_VERSION					1	/* postings; FST images written plain */
 #define FST_VERSION_PACKED			2	/* FST images re-encoded by fst_pack */
+#define FST_VERSION_TOP				3	/* FST images with a top region */
+#define FST_FLAG_PACKED				0x0001	/* version 3: packed form */
+#define FST_TOP_FIELD_SIZE			8	/* version 3: u64 top start */
 #define FST_PREAMBLE_SIZE			72
 #define FST_TRAILER_SIZE			40
 #define FST_POSTINGS_PREAMBLE_SIZE	8
@@ -260,6 +302,15 @@ typedef struct FstBuildOptions
 	 * first.  Costs 3 bits per byte of the image.
 	 */
 	bool		pack_map;
+
+	/*
+	 * Leaf unit size in bytes (see "TOP REGION"): 0 writes a version 1
+	 * image without a top region, the same bytes as a builder without
+	 * this option; > 0 holds back the top nodes and writes a version 3
+	 * image.  The top nodes are kept in memory until fst_builder_finish
+	 * (about 40 bytes per transition of a top node).
+	 */
+	uint64_t	unit_bytes;
 } FstBuildOptions;
 
 typedef struct FstInfo
@@ -270,6 +321,9 @@ typedef struct FstInfo
 	uint32_t	max_key_len;
 	uint64_t	nodes;			/* nodes written */
 	uint64_t	registry_hits;	/* nodes shared instead of written */
+	uint64_t	top_start;		/* version 3: where the top region starts;
+								 * else the end of the node area */
+	uint64_t	top_nodes;		/* nodes in the top region (builder only) */
 } FstInfo;
 
 typedef struct FstBuilder FstBuilder;
@@ -316,7 +370,8 @@ extern void fst_pack_map_free(const FstAllocator *alloc, FstPackMap *map);
 
 /*
  * Re-encode the finished plain image image[0..size) in the packed format
- * (version 2, smaller: see "PACKED FORMAT"), streaming it to sink.  Same
+ * (version 2, smaller: see "PACKED FORMAT"; a version 3 image stays
+ * version 3, its nodes in the same places), streaming it to sink.  Same
  * keys and ordinals; info gets the new image's figures.  `map` is the
  * pack map the builder of this very image recorded, or NULL, in which
  * case fst_pack first makes one by walking the image; the map is only
@@ -351,7 +406,10 @@ typedef struct FstReader
 	uint64_t	nkeys;
 	uint64_t	nodes_end;		/* first byte after the node area */
 	uint32_t	max_key_len;
-	uint16_t	version;		/* FST_VERSION or FST_VERSION_PACKED */
+	uint16_t	version;		/* FST_VERSION, _PACKED or _TOP */
+	bool		packed;			/* version 2, or 3 with FST_FLAG_PACKED */
+	uint64_t	top_start;		/* first byte of the top region (version
+								 * 3), else nodes_end: no top region */
 	uint8_t		common[FST_NCOMMON];
 	FstWindow	win;			/* for fst_lookup */
 	/*

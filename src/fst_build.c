@@ -120,6 +120,9 @@ ensure_stack(FstBuilder *b, uint32_t need)
 				   sizeof(uint64_t) * newcap);
 	b->born_depth = grow(b, b->born_depth, sizeof(uint32_t) * b->stack_cap,
 						 sizeof(uint32_t) * newcap);
+	b->born_written = grow(b, b->born_written,
+						   sizeof(uint64_t) * b->stack_cap,
+						   sizeof(uint64_t) * newcap);
 	b->real = grow(b, b->real, sizeof(uint32_t) * b->stack_cap,
 				   sizeof(uint32_t) * newcap);
 	memset(b->stack + b->stack_cap, 0,
@@ -230,12 +233,19 @@ fst_builder_create(const FstAllocator *alloc, FstSinkFn sink, void *sink_arg,
 		b->pool_cap = DESC_MAX;
 	b->pool = alloc->alloc(alloc->arg, b->pool_cap);
 
+	if (opts)
+		b->unit_bytes = opts->unit_bytes;
+	/*
+	 * With a top region only the codes a packed image has too (fst.h, "TOP
+	 * REGION"), so that no node grows when fst_pack re-encodes it.
+	 */
 	memset(b->code_of, 0, sizeof(b->code_of));
-	for (i = FST_NCOMMON - 1; i >= 0; i--)
+	for (i = (b->unit_bytes ? FST_CHAIN_CODE0 - 1 : FST_NCOMMON) - 1; i >= 0;
+		 i--)
 		b->code_of[common[i]] = (uint8_t) (i + 1);
 
 	put_u32(b->preamble, FST_MAGIC);
-	put_u16(b->preamble + 4, FST_VERSION);
+	put_u16(b->preamble + 4, b->unit_bytes ? FST_VERSION_TOP : FST_VERSION);
 	put_u16(b->preamble + 6, 0);
 	memcpy(b->preamble + 8, common, FST_NCOMMON);
 	b->preamble[8 + FST_NCOMMON] = 0;
@@ -326,6 +336,102 @@ fst_build_write_node(FstBuilder *b, const UNode *u)
 	return put_node(b, b->node, len);
 }
 
+/*
+ * Is node u, whose first transition's subtree began when b->written was
+ * `birth`, a top node (fst.h, "TOP REGION")?  It is if one of its
+ * targets is, or if its own bytes -- those written since birth and its
+ * own encoding -- exceed unit_bytes.  Only asked when unit_bytes > 0.
+ */
+bool
+fst_build_is_top(FstBuilder *b, const UNode *u, uint64_t birth)
+{
+	uint64_t	own = b->written - birth;
+	size_t		len;
+	uint32_t	i;
+
+	for (i = 0; i < u->n; i++)
+		if (u->t[i].target & TOP_REF)
+			return true;
+	if (own + FST_MAX_NODE_BYTES <= b->unit_bytes)
+		return false;
+	len = fst_build_encode_node(b, u, b->written, b->node);
+	/* a node too large for the format fails when it is written */
+	return len != 0 && own + len > b->unit_bytes;
+}
+
+/*
+ * Keep top node u in memory, to be written by fst_builder_finish; returns
+ * the reference its parent records as the target (TOP_REF | index).
+ */
+uint64_t
+fst_build_hold_top(FstBuilder *b, const UNode *u)
+{
+	TopNode    *t;
+
+	if (b->ntop == b->top_cap)
+	{
+		uint64_t	cap = b->top_cap ? b->top_cap * 2 : 64;
+
+		b->top = grow(b, b->top, sizeof(TopNode) * b->top_cap,
+					  sizeof(TopNode) * cap);
+		b->top_cap = cap;
+	}
+	if (b->ntop_t + u->n > b->top_t_cap)
+	{
+		uint64_t	cap = b->top_t_cap ? b->top_t_cap * 2 : 256;
+
+		while (cap < b->ntop_t + u->n)
+			cap *= 2;
+		b->top_t = grow(b, b->top_t, sizeof(UTrans) * b->top_t_cap,
+						sizeof(UTrans) * cap);
+		b->top_t_cap = cap;
+	}
+	t = &b->top[b->ntop];
+	t->final = u->final;
+	t->n = u->n;
+	t->first = u->first;
+	t->trans = b->ntop_t;
+	memcpy(b->top_t + b->ntop_t, u->t, sizeof(UTrans) * u->n);
+	b->ntop_t += u->n;
+	return TOP_REF | b->ntop++;
+}
+
+/*
+ * Write the top nodes held back, in the order they were compiled, each
+ * target resolved to the address its node got (targets in the leaf region
+ * are final already).  Returns the address of the last (the root), or 0
+ * with b->failed set.
+ */
+static uint64_t
+write_top_region(FstBuilder *b)
+{
+	uint64_t   *placed;
+	uint64_t	addr = 0;
+	uint64_t	i;
+
+	placed = b->a.alloc(b->a.arg, sizeof(uint64_t) * b->ntop);
+	for (i = 0; i < b->ntop; i++)
+	{
+		TopNode    *t = &b->top[i];
+		UNode		u;
+		uint32_t	k;
+
+		memset(&u, 0, sizeof(u));
+		u.final = t->final;
+		u.n = t->n;
+		u.first = t->first;
+		u.t = b->top_t + t->trans;
+		for (k = 0; k < u.n; k++)
+			if (u.t[k].target & TOP_REF)
+				u.t[k].target = placed[u.t[k].target & ~TOP_REF];
+		addr = fst_build_write_node(b, &u);
+		if (addr == 0)
+			break;
+		placed[i] = addr;
+	}
+	b->a.free(b->a.arg, placed);
+	return addr;
+}
 
 /*
  * The ordinal of the first key through depth d of the path; the keys
@@ -347,6 +453,7 @@ born_push(FstBuilder *b, uint32_t d)
 	(void) born_at(b, d);
 	b->born[b->nborn] = b->nkeys;
 	b->born_depth[b->nborn] = d + 1;
+	b->born_written[b->nborn] = b->written;
 	b->nborn++;
 }
 
@@ -429,6 +536,7 @@ fst_builder_add(FstBuilder *b, const uint8_t *key, size_t len)
 		b->nreal = 1;
 		b->born[0] = 0;
 		b->born_depth[0] = 0;
+		b->born_written[0] = b->written;
 		b->nborn = 1;
 	}
 
@@ -452,6 +560,7 @@ fst_builder_finish(FstBuilder *b, FstInfo *info)
 {
 	uint64_t	root = 0;
 	uint8_t		t[FST_TRAILER_SIZE];
+	uint8_t		top[FST_TOP_FIELD_SIZE];
 
 	if (b->failed)
 		return -1;
@@ -467,19 +576,33 @@ fst_builder_finish(FstBuilder *b, FstInfo *info)
 			return -1;
 		u = make_real(b, 0, addr, h);
 		/* the root is never shared: it accepts more than any other node */
-		root = fst_build_write_node(b, u);
+		if (b->unit_bytes && fst_build_is_top(b, u, b->born_written[0]))
+			(void) fst_build_hold_top(b, u);
+		if (b->ntop > 0)
+		{
+			b->top_start = b->written;
+			root = write_top_region(b);
+		}
+		else
+			root = fst_build_write_node(b, u);
 		if (b->failed)
 			return -1;
 	}
+	if (b->ntop == 0)
+		b->top_start = b->written;	/* an empty top region */
 	put_u32(t, FST_TRAILER_MAGIC);
-	put_u16(t + 4, FST_VERSION);
+	put_u16(t + 4, b->unit_bytes ? FST_VERSION_TOP : FST_VERSION);
 	put_u16(t + 6, 0);
 	put_u64(t + 8, root);
 	put_u64(t + 16, b->nkeys);
-	put_u64(t + 24, b->written + FST_TRAILER_SIZE);
+	put_u64(t + 24, b->written + FST_TRAILER_SIZE +
+			(b->unit_bytes ? FST_TOP_FIELD_SIZE : 0));
 	put_u32(t + 32, b->max_key_len);
-	put_u32(t + 36, trailer_checksum(t, b->preamble));
-	if (emit(b, t, FST_TRAILER_SIZE) != 0 ||
+	put_u64(top, b->top_start);
+	put_u32(t + 36, fst_image_checksum(t, b->preamble, NULL,
+									   b->unit_bytes ? top : NULL));
+	if ((b->unit_bytes && emit(b, top, FST_TOP_FIELD_SIZE) != 0) ||
+		emit(b, t, FST_TRAILER_SIZE) != 0 ||
 		fst_build_flush_out(b, true) != 0)
 		return -1;
 	if (b->map)
@@ -498,6 +621,8 @@ fst_builder_finish(FstBuilder *b, FstInfo *info)
 		info->max_key_len = b->max_key_len;
 		info->nodes = b->nodes;
 		info->registry_hits = b->hits;
+		info->top_start = b->top_start;
+		info->top_nodes = b->ntop;
 	}
 	return 0;
 }
@@ -586,6 +711,11 @@ fst_builder_destroy(FstBuilder *b)
 	b->a.free(b->a.arg, b->prev);
 	b->a.free(b->a.arg, b->born);
 	b->a.free(b->a.arg, b->born_depth);
+	b->a.free(b->a.arg, b->born_written);
+	if (b->top)
+		b->a.free(b->a.arg, b->top);
+	if (b->top_t)
+		b->a.free(b->a.arg, b->top_t);
 	b->a.free(b->a.arg, b->real);
 	b->a.free(b->a.arg, b->single_mem);
 	b->a.free(b->a.arg, b->multi_mem);

@@ -47,6 +47,21 @@ typedef struct UNode
 } UNode;
 
 /*
+ * A top node held back until fst_builder_finish (FstBuildOptions.unit_bytes):
+ * its transitions are ntrans entries of the builder's top_t from trans on.
+ * Its parent names it by TOP_REF | its index in the builder's top[].
+ */
+typedef struct TopNode
+{
+	bool		final;
+	uint32_t	n;
+	uint64_t	first;			/* as UNode.first */
+	uint64_t	trans;			/* index of its first transition in top_t */
+} TopNode;
+
+#define TOP_REF			(UINT64_C(1) << 63)
+
+/*
  * An entry of the table of single-transition non-final nodes: the node's
  * identity, target << 8 | label (never 0: targets are beyond the
  * preamble), and its address, with above bit 40 what is right after it:
@@ -99,6 +114,7 @@ struct FstBuilder
 	uint8_t    *prev;			/* the previous key */
 	uint64_t   *born;
 	uint32_t   *born_depth;
+	uint64_t   *born_written;	/* bytes written when that key came */
 	uint32_t	nborn;
 	uint32_t   *real;
 	uint32_t	nreal;
@@ -153,6 +169,20 @@ struct FstBuilder
 
 	/* what fst_pack will need (FstBuildOptions.pack_map), or NULL */
 	FstPackMap *map;
+
+	/*
+	 * The top region (FstBuildOptions.unit_bytes; 0: none): the top nodes
+	 * held back so far, in the order they were compiled, and their
+	 * transitions.
+	 */
+	uint64_t	unit_bytes;
+	TopNode    *top;
+	uint64_t	ntop;
+	uint64_t	top_cap;
+	UTrans	   *top_t;
+	uint64_t	ntop_t;
+	uint64_t	top_t_cap;
+	uint64_t	top_start;		/* set by fst_builder_finish */
 };
 
 /* fst_build.c */
@@ -161,6 +191,8 @@ extern void fst_build_map_grow(FstBuilder *b, uint64_t pos);
 extern size_t fst_build_encode_node(const FstBuilder *b, const UNode *u,
 									uint64_t start, uint8_t *L);
 extern uint64_t fst_build_write_node(FstBuilder *b, const UNode *u);
+extern bool fst_build_is_top(FstBuilder *b, const UNode *u, uint64_t birth);
+extern uint64_t fst_build_hold_top(FstBuilder *b, const UNode *u);
 
 /* fst_registry.c */
 extern int	fst_registry_close_path(FstBuilder *b, uint32_t keep,

@@ -203,7 +203,7 @@ take_single_fast(FstCursor *c)
 	uint64_t	start;
 	uint64_t	target;
 
-	if (c->r->version == FST_VERSION_PACKED && take_chain_fast(c))
+	if (c->r->packed && take_chain_fast(c))
 		return true;
 	/* read_node's window rule; a single node is at most 11 bytes */
 	if (c->win.p == NULL || addr >= c->win.hi || addr < c->win.lo + 15 ||
@@ -212,7 +212,7 @@ take_single_fast(FstCursor *c)
 	e = c->win.p + (addr - c->win.lo);
 	/* the window holds at least 16 bytes at and below addr */
 	if (!fst_decode_single(e, 16, c->r->common,
-						   c->r->version == FST_VERSION_PACKED, &label,
+						   c->r->packed, &label,
 						   &delta, &len))
 		return false;
 	start = addr - len + 1;

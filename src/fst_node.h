@@ -493,13 +493,22 @@ fst_encode_multi(uint8_t *L, bool final, uint32_t n, const uint8_t *labels,
 	return len;
 }
 
-/* FNV-1a 32 checksum of a packed image's trailer, preamble, code table. */
+/*
+ * The checksum of any image: FNV-1a 32 of the trailer's first 36 bytes,
+ * the preamble, the code table (packed images; NULL for plain ones) and
+ * the top start field (version 3; NULL before).
+ */
 static inline uint32_t
-fst_packed_checksum(const uint8_t *trailer, const uint8_t *preamble,
-					const uint8_t *table)
+fst_image_checksum(const uint8_t *trailer, const uint8_t *preamble,
+				   const uint8_t *table, const uint8_t *top)
 {
-	return fnv1a_update(trailer_checksum(trailer, preamble), table,
-						FST_CODE_TABLE_SIZE);
+	uint32_t	h = trailer_checksum(trailer, preamble);
+
+	if (table != NULL)
+		h = fnv1a_update(h, table, FST_CODE_TABLE_SIZE);
+	if (top != NULL)
+		h = fnv1a_update(h, top, FST_TOP_FIELD_SIZE);
+	return h;
 }
 
 #endif							/* MEMKV_FST_NODE_H */

@@ -30,6 +30,14 @@
  *						as chain nodes where that is shorter; remember the
  *						new address of every node something points to
  *
+ * An image with a top region (version 3) keeps it: nodes are written in
+ * the order of their input addresses, so the leaf units and the top
+ * region stay where they were, each only shrinking (the image keeps the
+ * builder's common labels, so no single-transition node grows), and a
+ * run never reaches from a top node into the leaf region (the node just
+ * below the top start is never an inner node).  The new top start is
+ * where the first top node is written.
+ *
  * Memory: five bits per byte of the input image (the pack map) and 8 bytes
  * per node that is pointed to.  The format is described in fst.h.
  *
@@ -75,6 +83,9 @@ typedef struct Packer
 	size_t		outlen;
 	uint64_t	written;		/* bytes of the new image so far */
 	uint64_t	nodes;
+	uint64_t	top_old;		/* input top start (nodes_end: none) */
+	uint64_t	top_new;		/* output top start, once known */
+	bool		top_seen;		/* a top node has been written */
 	char	   *errmsg;
 } Packer;
 
@@ -400,8 +411,11 @@ write_chain(Packer *pk, uint8_t label, uint64_t target, uint64_t start,
 			*labels_cap = newcap;
 		}
 		(*labels)[m++] = label;
-		/* a far target is never inner: no need to look at it */
-		if (target != start - 1 ||
+		/*
+		 * a far target is never inner: no need to look at it; nor is the
+		 * last node of the leaf region when a top node leads to it
+		 */
+		if (target != start - 1 || start == pk->top_old ||
 			!is_inner(pk, target, &label, &target, &start))
 			break;
 		if (m > pk->r->max_key_len)
@@ -522,8 +536,14 @@ write_nodes(Packer *pk, uint64_t *root)
 			}
 			/* inner (a single-transition node: bit 7): written with its run */
 			if ((next & bit) != 0 && (far & bit) == 0 &&
-				(pk->image[addr] & 0x80) != 0)
+				(pk->image[addr] & 0x80) != 0 && addr + 1 != pk->top_old)
 				continue;
+			if (addr >= pk->top_old && !pk->top_seen)
+			{
+				/* the first top node: the top region starts here */
+				pk->top_seen = true;
+				pk->top_new = pk->written;
+			}
 			if (read_single(pk, addr, &label, &target, &start))
 				naddr = write_chain(pk, label, target, start, &labels,
 									&labels_cap);
@@ -596,6 +616,8 @@ fst_pack(const uint8_t *image, uint64_t size, FstPackMap *map,
 	uint64_t   *counts;
 	uint8_t		table[FST_CODE_TABLE_SIZE];
 	uint8_t		t[FST_TRAILER_SIZE];
+	uint8_t		topfield[FST_TOP_FIELD_SIZE];
+	bool		top;
 	uint64_t	root = 0;
 	int			result = -1;
 	int			i;
@@ -617,11 +639,12 @@ fst_pack(const uint8_t *image, uint64_t size, FstPackMap *map,
 		set_error(errmsg, pk.r->errmsg);
 		goto done;
 	}
-	if (pk.r->version != FST_VERSION)
+	if (pk.r->packed)
 	{
 		set_error(errmsg, "fst image is already packed");
 		goto done;
 	}
+	pk.top_old = pk.r->top_start;
 	pk.nwords = (size + 63) / 64;
 	/* the image is in memory: one window over all of it */
 	pk.win.lo = 0;
@@ -658,8 +681,14 @@ fst_pack(const uint8_t *image, uint64_t size, FstPackMap *map,
 		table[i / 2] |= (uint8_t) (pk.lens[i] << (4 * (i % 2)));
 	/* the preamble: the input's, but packed, with its own common labels */
 	memcpy(pk.preamble, image, FST_PREAMBLE_SIZE);
-	put_u16(pk.preamble + 4, FST_VERSION_PACKED);
-	fst_choose_common(counts, pk.preamble + 8);
+	if (pk.r->version == FST_VERSION_TOP)
+		put_u16(pk.preamble + 6, FST_FLAG_PACKED);	/* and the builder's
+													 * common labels */
+	else
+	{
+		put_u16(pk.preamble + 4, FST_VERSION_PACKED);
+		fst_choose_common(counts, pk.preamble + 8);
+	}
 	memset(pk.code_of, 0, sizeof(pk.code_of));
 	for (i = FST_CHAIN_CODE0 - 2; i >= 0; i--)
 		pk.code_of[pk.preamble[8 + i]] = (uint8_t) (i + 1);
@@ -673,17 +702,24 @@ fst_pack(const uint8_t *image, uint64_t size, FstPackMap *map,
 		set_error(errmsg, "fst pack: root not written");
 		goto done;
 	}
+	if (!pk.top_seen)
+		pk.top_new = pk.written;	/* an empty top region */
 	if (out_bytes(&pk, table, sizeof(table)) != 0)
 		goto done;
+	top = pk.r->version == FST_VERSION_TOP;
+	put_u64(topfield, pk.top_new);
 	put_u32(t, FST_TRAILER_MAGIC);
-	put_u16(t + 4, FST_VERSION_PACKED);
-	put_u16(t + 6, 0);
+	put_u16(t + 4, top ? FST_VERSION_TOP : FST_VERSION_PACKED);
+	put_u16(t + 6, top ? FST_FLAG_PACKED : 0);
 	put_u64(t + 8, root);
 	put_u64(t + 16, pk.r->nkeys);
-	put_u64(t + 24, pk.written + FST_TRAILER_SIZE);
+	put_u64(t + 24, pk.written + FST_TRAILER_SIZE +
+			(top ? FST_TOP_FIELD_SIZE : 0));
 	put_u32(t + 32, pk.r->max_key_len);
-	put_u32(t + 36, fst_packed_checksum(t, pk.preamble, table));
-	if (out_bytes(&pk, t, sizeof(t)) != 0)
+	put_u32(t + 36, fst_image_checksum(t, pk.preamble, table,
+									   top ? topfield : NULL));
+	if ((top && out_bytes(&pk, topfield, sizeof(topfield)) != 0) ||
+		out_bytes(&pk, t, sizeof(t)) != 0)
 		goto done;
 	if (pk.outlen > 0 && sink(sink_arg, pk.out, pk.outlen) != 0)
 	{
@@ -698,6 +734,8 @@ fst_pack(const uint8_t *image, uint64_t size, FstPackMap *map,
 		info->max_key_len = pk.r->max_key_len;
 		info->nodes = pk.nodes;
 		info->registry_hits = 0;
+		info->top_start = pk.top_new;
+		info->top_nodes = 0;
 	}
 	result = 0;
 done:

@@ -125,6 +125,36 @@ fst_reader_set_source(FstReader *r, const FstSource *src)
 	r->whole = src->read == fst_memory_read ? (const uint8_t *) src->arg : NULL;
 }
 
+/*
+ * The rules of a version 3 image's top start (fst.h, "TOP REGION"), with
+ * the root already known to lie in the node area.  Returns 0 or -1.
+ */
+static int
+check_top_start(FstReader *r)
+{
+	Node		nd;
+
+	if (r->top_start < FST_PREAMBLE_SIZE || r->top_start > r->nodes_end)
+		return set_error(r->errmsg, "fst top region start out of range");
+	if (r->nkeys == 0)
+	{
+		if (r->top_start != r->nodes_end)
+			return set_error(r->errmsg, "fst empty image has a top region");
+		return 0;
+	}
+	if (r->root != r->nodes_end - 1)
+		return set_error(r->errmsg, "fst root is not the last node");
+	if (r->top_start == FST_PREAMBLE_SIZE)
+		return set_error(r->errmsg,
+						 "fst top region start leaves no leaf region");
+	/* the leaf region must end with a whole node */
+	window_start(r, &r->win);
+	if (fst_node_read(r, &r->win, r->top_start - 1, &nd, r->buf,
+					  r->errmsg) != 0)
+		return set_error(r->errmsg, "fst top region start is no node boundary");
+	return 0;
+}
+
 /* Validate the preamble and trailer and fill in r. */
 int
 fst_reader_open(FstReader *r, const FstSource *src)
@@ -132,6 +162,8 @@ fst_reader_open(FstReader *r, const FstSource *src)
 	const uint8_t *p;
 	uint8_t		pre[FST_PREAMBLE_SIZE];
 	uint8_t		t[FST_TRAILER_SIZE];
+	uint8_t		extra[FST_CODE_TABLE_SIZE + FST_TOP_FIELD_SIZE];
+	uint64_t	tail = FST_TRAILER_SIZE;
 
 	memset(r, 0, offsetof(FstReader, buf));
 	r->errmsg[0] = '\0';
@@ -151,34 +183,46 @@ fst_reader_open(FstReader *r, const FstSource *src)
 	if (get_u32(pre) != FST_MAGIC || get_u32(t) != FST_TRAILER_MAGIC)
 		return set_error(r->errmsg, "fst image has a bad magic number");
 	r->version = (uint16_t) (pre[4] | (pre[5] << 8));
-	if ((r->version != FST_VERSION && r->version != FST_VERSION_PACKED) ||
+	if ((r->version != FST_VERSION && r->version != FST_VERSION_PACKED &&
+		 r->version != FST_VERSION_TOP) ||
 		(t[4] | (t[5] << 8)) != r->version)
 		return set_error(r->errmsg, "fst image has an unsupported version");
-	if (r->version == FST_VERSION_PACKED)
+	if (r->version == FST_VERSION_TOP)
 	{
-		uint8_t		tab[FST_CODE_TABLE_SIZE];
+		uint16_t	flags = (uint16_t) (t[6] | (t[7] << 8));
 
-		if (src->size < FST_PREAMBLE_SIZE + FST_CODE_TABLE_SIZE +
-			FST_TRAILER_SIZE)
-			return set_error(r->errmsg, "fst image too small");
-		p = src->read(src->arg,
-					  src->size - FST_TRAILER_SIZE - FST_CODE_TABLE_SIZE,
-					  FST_CODE_TABLE_SIZE, r->buf);
-		if (p == NULL)
-			return set_error(r->errmsg, "fst image read failed");
-		memcpy(tab, p, FST_CODE_TABLE_SIZE);
-		if (fst_packed_checksum(t, pre, tab) != get_u32(t + 36))
-			return set_error(r->errmsg, "fst trailer checksum mismatch");
-		if (build_decode_table(r, tab) != 0)
-			return set_error(r->errmsg, "fst image has a bad code table");
-		r->nodes_end = src->size - FST_TRAILER_SIZE - FST_CODE_TABLE_SIZE;
+		if ((flags & ~FST_FLAG_PACKED) != 0 ||
+			(pre[6] | (pre[7] << 8)) != flags)
+			return set_error(r->errmsg, "fst image has unknown flags");
+		r->packed = (flags & FST_FLAG_PACKED) != 0;
+		tail += FST_TOP_FIELD_SIZE;
 	}
 	else
+		r->packed = (r->version == FST_VERSION_PACKED);
+	if (r->packed)
+		tail += FST_CODE_TABLE_SIZE;
+	if (src->size < FST_PREAMBLE_SIZE + tail)
+		return set_error(r->errmsg, "fst image too small");
+	r->nodes_end = src->size - tail;
+	if (tail > FST_TRAILER_SIZE)
 	{
-		if (trailer_checksum(t, pre) != get_u32(t + 36))
-			return set_error(r->errmsg, "fst trailer checksum mismatch");
-		r->nodes_end = src->size - FST_TRAILER_SIZE;
+		/* the code table and the top start, as they are present */
+		p = src->read(src->arg, r->nodes_end, tail - FST_TRAILER_SIZE,
+					  r->buf);
+		if (p == NULL)
+			return set_error(r->errmsg, "fst image read failed");
+		memcpy(extra, p, tail - FST_TRAILER_SIZE);
 	}
+	if (fst_image_checksum(t, pre, r->packed ? extra : NULL,
+						   r->version == FST_VERSION_TOP ?
+						   extra + (r->packed ? FST_CODE_TABLE_SIZE : 0) :
+						   NULL) != get_u32(t + 36))
+		return set_error(r->errmsg, "fst trailer checksum mismatch");
+	if (r->packed && build_decode_table(r, extra) != 0)
+		return set_error(r->errmsg, "fst image has a bad code table");
+	r->top_start = r->nodes_end;
+	if (r->version == FST_VERSION_TOP)
+		r->top_start = get_u64(extra + (r->packed ? FST_CODE_TABLE_SIZE : 0));
 
 	r->root = get_u64(t + 8);
 	r->nkeys = get_u64(t + 16);
@@ -200,9 +244,11 @@ fst_reader_open(FstReader *r, const FstSource *src)
 		 * packed image at least one bit of a chain.
 		 */
 		if (r->max_key_len > (r->nodes_end - FST_PREAMBLE_SIZE) *
-			(r->version == FST_VERSION_PACKED ? 8 : 1))
+			(r->packed ? 8 : 1))
 			return set_error(r->errmsg, "fst max key length out of range");
 	}
+	if (r->version == FST_VERSION_TOP)
+		return check_top_start(r);
 	return 0;
 }
 
@@ -358,7 +404,7 @@ fst_node_read(const FstReader *r, FstWindow *win, uint64_t vaddr, Node *nd,
 	h = NODE_BYTE(nd, 0);
 	nd->final = (h & 0x40) != 0;
 	pos = 1;
-	if (r->version == FST_VERSION_PACKED && (h & 0x80) &&
+	if (r->packed && (h & 0x80) &&
 		(h & 0x3f) >= FST_CHAIN_CODE0)
 		return read_chain(r, win, addr, sub, bitpos, avail, nd, buf, errmsg);
 	if (sub != 0 || bitpos != 0)
@@ -372,7 +418,7 @@ fst_node_read(const FstReader *r, FstWindow *win, uint64_t vaddr, Node *nd,
 		nd->final = false;
 		nd->n = 1;
 		if (!fst_decode_single(nd->end, w, r->common,
-							   r->version == FST_VERSION_PACKED, &nd->label,
+							   r->packed, &nd->label,
 							   &delta, &len))
 			return set_error(errmsg, "fst node truncated or bad varint");
 		nd->start = addr - len + 1;

@@ -31,6 +31,11 @@
  * builder sizes the ring and the tables when it is created), so a node it
  * has forgotten is written again.
  *
+ * With a top region (FstBuildOptions.unit_bytes), a node found to be a
+ * top node as its path is closed bypasses the registry altogether: it is
+ * neither looked for nor entered, but held back (fst_build_hold_top).  So
+ * no node of the leaf region ever points to a top node.
+ *
  *-------------------------------------------------------------------------
  */
 #include "fst_build_int.h"
@@ -304,6 +309,31 @@ compile_real(FstBuilder *b, UNode *u)
 }
 
 /*
+ * compile_single for a builder with a top region: the node is held back
+ * if it is a top node (its target is, or its own bytes since `birth` are
+ * too many), else compiled as usual.
+ */
+static uint64_t
+close_single_top(FstBuilder *b, uint8_t label, uint64_t target, uint64_t hash,
+				 uint64_t birth)
+{
+	UTrans		t;
+	UNode		u;
+
+	memset(&t, 0, sizeof(t));
+	t.label = label;
+	t.target = target;
+	t.hash = hash;
+	memset(&u, 0, sizeof(u));
+	u.n = 1;
+	u.cap = 1;
+	u.t = &t;
+	if (fst_build_is_top(b, &u, birth))
+		return fst_build_hold_top(b, &u);
+	return compile_single(b, label, target, hash);
+}
+
+/*
  * Compile the nodes of the previous key's path deeper than `keep`, deepest
  * first, each pointing to the one compiled before it.  Returns 0 and the
  * address and structural hash of the node at depth keep + 1 (which the
@@ -318,9 +348,18 @@ fst_registry_close_path(FstBuilder *b, uint32_t keep, uint64_t *addr_out,
 	uint64_t	h = 0;
 	bool		child = false;
 	uint32_t	next_real = b->real[b->nreal - 1];
+	uint32_t	bi = b->nborn - 1;	/* the key born at or above depth j */
 
 	for (; j > keep; j--)
 	{
+		uint64_t	birth = 0;
+
+		if (b->unit_bytes)
+		{
+			while (b->born_depth[bi] > j)
+				bi--;
+			birth = b->born_written[bi];
+		}
 		if (j == next_real)
 		{
 			UNode	   *u = &b->stack[j];
@@ -330,7 +369,13 @@ fst_registry_close_path(FstBuilder *b, uint32_t keep, uint64_t *addr_out,
 				u->t[u->n - 1].target = addr;
 				u->t[u->n - 1].hash = h;
 			}
-			addr = compile_real(b, u);
+			if (b->unit_bytes && fst_build_is_top(b, u, birth))
+			{
+				u->hash = node_hash(u);
+				addr = fst_build_hold_top(b, u);
+			}
+			else
+				addr = compile_real(b, u);
 			h = u->hash;
 			b->nreal--;
 			/* the root is real and never closed here: nreal stays > 0 */
@@ -344,7 +389,10 @@ fst_registry_close_path(FstBuilder *b, uint32_t keep, uint64_t *addr_out,
 		else
 		{
 			h = hash_mix(h, b->prev[j]);
-			addr = compile_single(b, b->prev[j], addr, h);
+			if (b->unit_bytes)
+				addr = close_single_top(b, b->prev[j], addr, h, birth);
+			else
+				addr = compile_single(b, b->prev[j], addr, h);
 		}
 		/* every failure sets b->failed and returns address 0 */
 		if (addr == 0 && b->failed)

@@ -10,6 +10,7 @@
  *-------------------------------------------------------------------------
  */
 #include "unit_check.h"
+#include "fst_node.h"			/* white box: the top region's units */
 
 /* ------------------------------------------------------------ utilities */
 
@@ -153,7 +154,8 @@ model_bound(const Key *k, size_t n, const uint8_t *b, size_t blen, bool strict)
  * without one must give the same bytes.
  */
 static Buf
-build_fst(const Key *k, size_t n, size_t registry_bytes, bool pack)
+build_fst_unit(const Key *k, size_t n, size_t registry_bytes, bool pack,
+			   uint64_t unit_bytes)
 {
 	Buf			out = {0};
 	FstBuildOptions opts = {0};
@@ -165,6 +167,7 @@ build_fst(const Key *k, size_t n, size_t registry_bytes, bool pack)
 
 	opts.registry_bytes = registry_bytes;
 	opts.pack_map = pack;
+	opts.unit_bytes = unit_bytes;
 	b = fst_builder_create(&talloc, buf_sink, &out, &opts);
 	for (i = 0; i < n && rc == 0; i++)
 		rc = fst_builder_add(b, k[i].b, k[i].len);
@@ -174,6 +177,9 @@ build_fst(const Key *k, size_t n, size_t registry_bytes, bool pack)
 	rc = fst_builder_finish(b, &info);
 	CHECK(rc == 0, "builder finish: %s", fst_builder_error(b));
 	CHECK(info.size == out.len && info.nkeys == n, "builder info");
+	CHECK(info.top_start <= out.len - FST_TRAILER_SIZE -
+		  (unit_bytes ? FST_TOP_FIELD_SIZE : 0) &&
+		  (unit_bytes > 0 || info.top_nodes == 0), "builder top info");
 	map = fst_builder_take_pack_map(b);
 	CHECK((map != NULL) == pack, "pack map only when asked for");
 	CHECK(fst_builder_take_pack_map(b) == NULL, "pack map taken once");
@@ -209,6 +215,130 @@ build_fst(const Key *k, size_t n, size_t registry_bytes, bool pack)
 		return packed;
 	}
 	return out;
+}
+
+/* build_fst_unit without a top region (a version 1 or 2 image). */
+static Buf
+build_fst(const Key *k, size_t n, size_t registry_bytes, bool pack)
+{
+	return build_fst_unit(k, n, registry_bytes, pack, 0);
+}
+
+static int
+u64cmp_q(const void *x, const void *y)
+{
+	uint64_t	a = *(const uint64_t *) x;
+	uint64_t	b = *(const uint64_t *) y;
+
+	return a < b ? -1 : (a > b ? 1 : 0);
+}
+
+/* What check_units found. */
+typedef struct UnitStats
+{
+	uint64_t	top_bytes;		/* size of the top region */
+	uint64_t	top_nodes;
+	uint64_t	units;			/* distinct leaf-region targets of top nodes */
+	uint64_t	max_unit;		/* bytes of the largest unit */
+} UnitStats;
+
+/*
+ * Check the placement of a version 3 image (fst.h, "TOP REGION"): the top
+ * region is a sequence of whole nodes from the top start to the root, and
+ * the leaf units -- the stretches of the leaf region that end at a target
+ * of a top node, each starting after the previous one -- hold at most
+ * unit_bytes bytes each, the last ending right below the top start.  A
+ * unit's own bytes are consecutive and below the top node that leads to
+ * it, so this holds only if every top node was held back and no node of
+ * a unit landed elsewhere.
+ */
+static void
+check_units(const uint8_t *img, size_t size, uint64_t unit_bytes,
+			const char *what, UnitStats *st)
+{
+	FstReader  *r = malloc(sizeof(FstReader));
+	FstSource	src = {fst_memory_read, (void *) img, size};
+	uint64_t   *targets = NULL;
+	size_t		ntargets = 0;
+	size_t		cap = 0;
+	uint64_t	addr;
+	uint64_t	prev;
+	size_t		i;
+	Node		nd;
+	FstWindow	win;
+
+	memset(st, 0, sizeof(*st));
+	if (fst_reader_open(r, &src) != 0)
+	{
+		CHECK(false, "%s: open: %s", what, r->errmsg);
+		free(r);
+		return;
+	}
+	CHECK(r->version == FST_VERSION_TOP, "%s: version %d", what, r->version);
+	st->top_bytes = r->nodes_end - r->top_start;
+	if (r->nkeys == 0 || r->top_start == r->nodes_end)
+	{
+		/* no top region: the whole node area is one unit */
+		CHECK(r->nodes_end - FST_PREAMBLE_SIZE <= unit_bytes ||
+			  r->nkeys == 0, "%s: %llu bytes without a top region", what,
+			  (unsigned long long) (r->nodes_end - FST_PREAMBLE_SIZE));
+		free(r);
+		return;
+	}
+	window_start(r, &win);
+	for (addr = r->root; addr >= r->top_start; addr = nd.start - 1)
+	{
+		uint32_t	t;
+
+		if (fst_node_read(r, &win, addr, &nd, r->buf, r->errmsg) != 0)
+		{
+			CHECK(false, "%s: top node: %s", what, r->errmsg);
+			break;
+		}
+		st->top_nodes++;
+		for (t = 0; t < nd.n; t++)
+		{
+			uint64_t	target;
+			uint64_t	out;
+
+			if (nd.chain)
+				target = nd.chain_next[nd.chain_n - 1];
+			else if (fst_node_trans(&nd, t, &target, &out, r->errmsg) != 0)
+				break;
+			if (target >= r->top_start)
+				continue;
+			if (ntargets == cap)
+			{
+				cap = cap ? cap * 2 : 64;
+				targets = realloc(targets, sizeof(uint64_t) * cap);
+			}
+			targets[ntargets++] = target;
+		}
+		if (nd.start == r->top_start)
+			break;
+		CHECK(nd.start > r->top_start, "%s: top node across the top start",
+			  what);
+		if (nd.start < r->top_start)
+			break;
+	}
+	CHECK(ntargets > 0, "%s: no top node leads to the leaf region", what);
+	qsort(targets, ntargets, sizeof(uint64_t), u64cmp_q);
+	prev = FST_PREAMBLE_SIZE - 1;
+	for (i = 0; i < ntargets; i++)
+	{
+		if (targets[i] == prev)
+			continue;
+		st->units++;
+		if (targets[i] - prev > st->max_unit)
+			st->max_unit = targets[i] - prev;
+		prev = targets[i];
+	}
+	CHECK(st->max_unit <= unit_bytes, "%s: a unit of %llu bytes > %llu", what,
+		  (unsigned long long) st->max_unit, (unsigned long long) unit_bytes);
+	CHECK(ntargets > 0 && targets[ntargets - 1] == r->top_start - 1,
+		  "%s: the leaf region does not end with a unit", what);
+	free(targets);
+	free(r);
 }
 
 /* ------------------------------------------------------------ FST tests */
@@ -502,6 +632,22 @@ run_keyset_image(const Key *k, size_t n, const char *name, bool pack)
 			  err);
 		free(r);
 		free(pout.data);
+	}
+
+	/*
+	 * With a top region (small units, so that small sets have one): the
+	 * same answers, and the units within their bound.
+	 */
+	{
+		uint64_t	unit = 1 + rndn(rndn(2) ? 64 : 1000);
+		Buf			top = build_fst_unit(k, n, 0, pack, unit);
+		UnitStats	st;
+
+		msrc.arg = top.data;
+		msrc.size = top.len;
+		verify_fst(k, n, &msrc);
+		check_units(top.data, top.len, unit, name, &st);
+		free(top.data);
 	}
 
 	/* a tiny registry still gives a correct (less minimal) automaton */
@@ -853,6 +999,242 @@ test_corruption_of(bool packed)
 	}
 	free(copy);
 	free(img.data);
+	free_keys(k, n);
+}
+
+/* FNV-1a 64 of an image, to compare it with a recorded one. */
+static uint64_t
+fnv64(const uint8_t *p, size_t n)
+{
+	uint64_t	h = UINT64_C(0xcbf29ce484222325);
+	size_t		i;
+
+	for (i = 0; i < n; i++)
+	{
+		h ^= p[i];
+		h *= UINT64_C(0x100000001b3);
+	}
+	return h;
+}
+
+/* The keys of ../data/debian-paths.txt, sorted and distinct; *n set. */
+static Key *
+read_data_keys(size_t *n)
+{
+	FILE	   *fp = fopen("../data/debian-paths.txt", "r");
+	char		line[4096];
+	size_t		cap = 1024;
+	Key		   *k = malloc(sizeof(Key) * cap);
+
+	*n = 0;
+	CHECK(fp != NULL, "cannot open ../data/debian-paths.txt");
+	if (fp == NULL)
+		return k;
+	while (fgets(line, sizeof(line), fp))
+	{
+		size_t		len = strlen(line);
+
+		while (len > 0 && line[len - 1] == '\n')
+			len--;
+		if (*n == cap)
+		{
+			cap *= 2;
+			k = realloc(k, sizeof(Key) * cap);
+		}
+		k[*n].b = malloc(len + 1);
+		memcpy(k[*n].b, line, len);
+		k[*n].len = len;
+		(*n)++;
+	}
+	fclose(fp);
+	*n = sort_unique(k, *n);
+	return k;
+}
+
+/*
+ * The top region on test/data's 20,000 paths and on generated ones.
+ * Without it (unit_bytes 0) the images are byte for byte those of the
+ * builder before the top region existed (lengths and FNV-1a 64 recorded
+ * from commit 8d31361's fst_build.c and fst_pack.c, default and 4 kB
+ * registries, plain and packed).  With it, page-sized units: the same
+ * answers, units within the bound, and a small top region.
+ */
+static void
+test_top_region(void)
+{
+	static const struct
+	{
+		size_t		registry;
+		bool		pack;
+		size_t		len;
+		uint64_t	fnv;
+	}			golden[] = {
+		{0, false, 324334, UINT64_C(0x63a81402e8f43225)},
+		{0, true, 283390, UINT64_C(0xcf93b826fe432491)},
+		{4096, false, 347771, UINT64_C(0xf4fce28e4b44e71e)},
+		{4096, true, 298529, UINT64_C(0x89f2bb557559266c)},
+	};
+	size_t		n;
+	Key		   *k = read_data_keys(&n);
+	size_t		i;
+	int			pack;
+
+	CHECK(n == 20000, "test/data holds %zu distinct keys", n);
+	for (i = 0; i < sizeof(golden) / sizeof(golden[0]); i++)
+	{
+		Buf			img = build_fst(k, n, golden[i].registry, golden[i].pack);
+
+		CHECK(img.len == golden[i].len &&
+			  fnv64(img.data, img.len) == golden[i].fnv,
+			  "test/data, registry %zu, %s: %zu bytes, fnv64 %016llx: not "
+			  "the image of the builder without a top region",
+			  golden[i].registry, golden[i].pack ? "packed" : "plain",
+			  img.len, (unsigned long long) fnv64(img.data, img.len));
+		free(img.data);
+	}
+	for (pack = 0; pack < 2; pack++)
+	{
+		Buf			img = build_fst_unit(k, n, 0, pack, 8150);
+		Buf			flat = build_fst(k, n, 0, pack);
+		FstSource	msrc = {fst_memory_read, img.data, img.len};
+		UnitStats	st;
+
+		verify_fst(k, n, &msrc);
+		check_units(img.data, img.len, 8150, "test/data", &st);
+		CHECK(st.units >= img.len / 8150 && st.top_bytes * 50 < img.len,
+			  "test/data %s: %llu units, top region %llu of %zu bytes",
+			  pack ? "packed" : "plain", (unsigned long long) st.units,
+			  (unsigned long long) st.top_bytes, img.len);
+		/* the price: longer deltas of top nodes, the code table kept */
+		CHECK(img.len < flat.len + flat.len / 20,
+			  "test/data %s: %zu bytes with a top region, %zu without",
+			  pack ? "packed" : "plain", img.len, flat.len);
+		free(img.data);
+		free(flat.data);
+	}
+	free_keys(k, n);
+
+	k = gen_paths(20000);
+	n = sort_unique(k, 20000);
+	for (pack = 0; pack < 2; pack++)
+	{
+		Buf			img = build_fst_unit(k, n, 0, pack, 8150);
+		FstSource	msrc = {fst_memory_read, img.data, img.len};
+		UnitStats	st;
+
+		verify_fst(k, n, &msrc);
+		check_units(img.data, img.len, 8150, "generated paths", &st);
+		free(img.data);
+	}
+	free_keys(k, n);
+}
+
+/* Rewrite the top start of a version 3 image, the checksum with it. */
+static void
+set_top_start(uint8_t *img, size_t size, uint64_t top, bool packed)
+{
+	uint8_t    *t = img + size - FST_TRAILER_SIZE;
+	uint8_t    *f = t - FST_TOP_FIELD_SIZE;
+	uint32_t	h;
+	int			i;
+
+	for (i = 0; i < 8; i++)
+		f[i] = (uint8_t) (top >> (8 * i));
+	h = fnv32(0x811c9dc5u, t, 36);
+	h = fnv32(h, img, FST_PREAMBLE_SIZE);
+	if (packed)
+		h = fnv32(h, f - FST_CODE_TABLE_SIZE, FST_CODE_TABLE_SIZE);
+	h = fnv32(h, f, FST_TOP_FIELD_SIZE);
+	for (i = 0; i < 4; i++)
+		t[36 + i] = (uint8_t) (h >> (8 * i));
+}
+
+/*
+ * Damaged top starts (with a valid checksum) are refused by the reader
+ * where a rule is broken, and never make a read go wrong; so are bad
+ * flags and a root that is not the last node.
+ */
+static void
+test_top_corruption(void)
+{
+	Key		   *k = gen_paths(3000);
+	size_t		n = sort_unique(k, 3000);
+	int			pack;
+
+	for (pack = 0; pack < 2; pack++)
+	{
+		Buf			img = build_fst_unit(k, n, 0, pack, 600);
+		uint8_t    *copy = malloc(img.len);
+		FstReader  *r = malloc(sizeof(FstReader));
+		FstSource	src = {fst_memory_read, copy, img.len};
+		uint64_t	nodes_end;
+		uint64_t	top;
+		uint64_t	bad[6];
+		int			i;
+
+		memcpy(copy, img.data, img.len);
+		CHECK(fst_reader_open(r, &src) == 0, "open: %s", r->errmsg);
+		nodes_end = r->nodes_end;
+		top = r->top_start;
+		CHECK(top > FST_PREAMBLE_SIZE && top < nodes_end, "a top region");
+		bad[0] = 0;
+		bad[1] = FST_PREAMBLE_SIZE - 1;
+		bad[2] = FST_PREAMBLE_SIZE;
+		bad[3] = nodes_end + 1;
+		bad[4] = img.len;
+		bad[5] = UINT64_MAX;
+		for (i = 0; i < 6; i++)
+		{
+			memcpy(copy, img.data, img.len);
+			set_top_start(copy, img.len, bad[i], pack);
+			CHECK(fst_reader_open(r, &src) == -1 &&
+				  strstr(r->errmsg, "top") != NULL,
+				  "top start %llu refused: %s", (unsigned long long) bad[i],
+				  r->errmsg);
+		}
+		/* any other place: refused, or the image reads as before */
+		for (i = 0; i < 400; i++)
+		{
+			uint64_t	at = FST_PREAMBLE_SIZE + 1 +
+				rndn(nodes_end - FST_PREAMBLE_SIZE);
+
+			memcpy(copy, img.data, img.len);
+			set_top_start(copy, img.len, at, pack);
+			if (fst_reader_open(r, &src) == 0)
+			{
+				uint64_t	ord;
+				const Key  *q = &k[rndn(n)];
+
+				CHECK(fst_lookup(r, q->b, q->len, &ord) == 1 &&
+					  ord == (uint64_t) (q - k), "lookup, top start moved");
+			}
+			exercise_image(copy, img.len, k, n);
+		}
+		/* the empty top region is allowed: then one unit */
+		memcpy(copy, img.data, img.len);
+		set_top_start(copy, img.len, nodes_end, pack);
+		CHECK(fst_reader_open(r, &src) == 0, "empty top region: %s",
+			  r->errmsg);
+		/* unknown flags, flags that differ, a root that is not last */
+		memcpy(copy, img.data, img.len);
+		copy[img.len - FST_TRAILER_SIZE + 6] ^= 0x02;
+		copy[6] ^= 0x02;
+		set_top_start(copy, img.len, top, pack);
+		CHECK(fst_reader_open(r, &src) == -1, "unknown flag refused");
+		memcpy(copy, img.data, img.len);
+		copy[6] ^= FST_FLAG_PACKED;
+		set_top_start(copy, img.len, top, pack);
+		CHECK(fst_reader_open(r, &src) == -1, "preamble flags differ");
+		memcpy(copy, img.data, img.len);
+		copy[img.len - FST_TRAILER_SIZE + 8]--;	/* root - 1 */
+		set_top_start(copy, img.len, top, pack);
+		CHECK(fst_reader_open(r, &src) == -1 &&
+			  strstr(r->errmsg, "root") != NULL, "root not last refused: %s",
+			  r->errmsg);
+		free(r);
+		free(copy);
+		free(img.data);
+	}
 	free_keys(k, n);
 }
 
@@ -1303,6 +1685,8 @@ main(void)
 {
 	test_builder_errors();
 	test_fst_keysets();
+	test_top_region();
+	test_top_corruption();
 	test_corruption();
 	test_pack_errors();
 	test_pack_gain();
