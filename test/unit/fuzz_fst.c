@@ -16,9 +16,16 @@
  *	  from memory.
  *	  6		raw FST image: the rest is the image itself (magic numbers,
  *			size and checksum are fixed up so the node decoder is reached;
- *			a bit of the trailer makes it a packed image).
+ *			a bit of the trailer makes it a packed image, another a version
+ *			3 image whose top start is the 8 bytes before the trailer).
  *	  7		raw postings image (fixed up likewise, with a consistent table).
- *	  other	postings round trip: lists derived from the input.
+ *	  8		postings round trip: lists derived from the input.
+ *	  9..11	top region (version 3): the next byte u sets unit_bytes to
+ *			1 + 4u; the rest are keys as in modes 0..3.  9 builds a plain
+ *			image, 10 packs it (with the builder's map when u is odd), both
+ *			checked like modes 0..3; 11 packs when u is odd and damages the
+ *			image as modes 4..5 do, and also its top start (any value, the
+ *			checksum fixed), which the reader must refuse or survive.
  *
  *-------------------------------------------------------------------------
  */
@@ -422,26 +429,76 @@ static void
 fix_fst_image(uint8_t *img, size_t size)
 {
 	uint8_t    *t;
-
+	bool		top;
 	bool		packed;
+	size_t		tail;
 	uint32_t	h;
 
 	if (size < FST_PREAMBLE_SIZE + FST_TRAILER_SIZE)
 		return;
 	t = img + size - FST_TRAILER_SIZE;
-	/* packed images have a code table before the trailer */
+	/* version 3 images have a top start before the trailer */
+	top = (t[16] & 4) &&
+		size >= FST_PREAMBLE_SIZE + FST_TOP_FIELD_SIZE + FST_TRAILER_SIZE;
+	tail = FST_TRAILER_SIZE + (top ? FST_TOP_FIELD_SIZE : 0);
+	/* packed images have a code table before that */
 	packed = (t[16] & 2) &&
-		size >= FST_PREAMBLE_SIZE + FST_CODE_TABLE_SIZE + FST_TRAILER_SIZE;
+		size >= FST_PREAMBLE_SIZE + FST_CODE_TABLE_SIZE + tail;
+	if (packed)
+		tail += FST_CODE_TABLE_SIZE;
 	put_le(img, FST_MAGIC, 4);
-	put_le(img + 4, packed ? FST_VERSION_PACKED : FST_VERSION, 2);
+	put_le(img + 4, top ? FST_VERSION_TOP :
+		   packed ? FST_VERSION_PACKED : FST_VERSION, 2);
 	put_le(t, FST_TRAILER_MAGIC, 4);
-	put_le(t + 4, packed ? FST_VERSION_PACKED : FST_VERSION, 2);
+	put_le(t + 4, top ? FST_VERSION_TOP :
+		   packed ? FST_VERSION_PACKED : FST_VERSION, 2);
+	if (top)
+	{
+		uint64_t	nodes_end = size - tail;
+
+		put_le(img + 6, packed ? FST_FLAG_PACKED : 0, 2);
+		put_le(t + 6, packed ? FST_FLAG_PACKED : 0, 2);
+		if ((t[17] & 4) && nodes_end > FST_PREAMBLE_SIZE)
+		{
+			/* the root last, the top start somewhere in the node area */
+			uint8_t    *f = t - FST_TOP_FIELD_SIZE;
+			uint64_t	at = 0;
+			int			i;
+
+			put_le(t + 8, nodes_end - 1, 8);
+			for (i = 0; i < 8; i++)
+				at |= (uint64_t) f[i] << (8 * i);
+			put_le(f, FST_PREAMBLE_SIZE + 1 +
+				   at % (nodes_end - FST_PREAMBLE_SIZE), 8);
+		}
+	}
 	put_le(t + 24, size, 8);
 	if (t[17] & 1)
 		put_le(t + 18, 0, 6);	/* often a plausible key count */
 	h = fnv32(fnv32(0x811c9dc5u, t, 36), img, FST_PREAMBLE_SIZE);
 	if (packed)
-		h = fnv32(h, t - FST_CODE_TABLE_SIZE, FST_CODE_TABLE_SIZE);
+		h = fnv32(h, img + size - tail, FST_CODE_TABLE_SIZE);
+	if (top)
+		h = fnv32(h, t - FST_TOP_FIELD_SIZE, FST_TOP_FIELD_SIZE);
+	put_le(t + 36, h, 4);
+}
+
+/*
+ * Set the top start of the version 3 image img[0..size) (packed or not)
+ * and fix its checksum.
+ */
+static void
+set_top_start(uint8_t *img, size_t size, uint64_t top, bool packed)
+{
+	uint8_t    *t = img + size - FST_TRAILER_SIZE;
+	uint8_t    *f = t - FST_TOP_FIELD_SIZE;
+	uint32_t	h;
+
+	put_le(f, top, 8);
+	h = fnv32(fnv32(0x811c9dc5u, t, 36), img, FST_PREAMBLE_SIZE);
+	if (packed)
+		h = fnv32(h, f - FST_CODE_TABLE_SIZE, FST_CODE_TABLE_SIZE);
+	h = fnv32(h, f, FST_TOP_FIELD_SIZE);
 	put_le(t + 36, h, 4);
 }
 
@@ -480,15 +537,24 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	uint8_t		mode;
+	uint8_t		unit = 0;
 	Key		   *k;
 	size_t		n;
 	Buf			img = {0};
 
 	if (size < 1)
 		return 0;
-	mode = data[0] % 9;
+	mode = data[0] % 12;
 	data++;
 	size--;
+	if (mode >= 9)
+	{
+		if (size < 1)
+			return 0;
+		unit = data[0];
+		data++;
+		size--;
+	}
 	if (mode == 6)
 	{
 		uint8_t    *img2 = malloc(size + 1);
@@ -521,15 +587,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FstBuilder *b;
 		FstPackMap *map;
 		size_t		i;
+		bool		damage = (mode == 4 || mode == 5 || mode == 11);
+		bool		pack = (mode == 2 || mode == 3 || mode == 5 ||
+							mode == 10 || (mode == 11 && (unit & 1)));
 
 		/* in corruption mode the last 16 bytes say what to damage */
-		if (mode >= 4 && size >= 16)
+		if (damage && size >= 16)
 			cut = size - 16;
 		k = malloc(sizeof(Key) * (cut + 1));
 		n = split_keys(data, cut, k);
 		opts.registry_bytes = (mode & 1) ? 2048 : 65536;
 		/* modes 2 and 5 pack with the builder's map, 3 without */
-		opts.pack_map = (mode == 2 || mode == 5);
+		opts.pack_map = (mode == 2 || mode == 5 ||
+						 (mode >= 10 && (unit & 1)));
+		if (mode >= 9)
+			opts.unit_bytes = 1 + 4 * (uint64_t) unit;
 		b = fst_builder_create(&falloc, buf_sink, &img, &opts);
 		for (i = 0; i < n; i++)
 			if (fst_builder_add(b, k[i].b, k[i].len) != 0)
@@ -538,7 +610,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			__builtin_trap();
 		map = fst_builder_take_pack_map(b);
 		fst_builder_destroy(b);
-		if (mode == 2 || mode == 3 || mode == 5)
+		if (pack)
 		{
 			Buf			packed = {0};
 			char		err[FST_ERRMSG_LEN];
@@ -551,20 +623,34 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		fst_pack_map_free(&falloc, map);
 
-		if (mode < 4)
+		if (!damage)
 			exercise(img.data, img.len, k, n, true);
 		else if (cut < size)
 		{
 			const uint8_t *t = data + cut;
 			int			j;
 
-			for (j = 0; j < 16; j += 4)
+			if (mode == 11 && (t[0] & 1))
 			{
-				size_t		pos = ((size_t) t[j] << 16 | (size_t) t[j + 1] << 8 |
-								   t[j + 2]) % img.len;
+				/* a top start anywhere (often near the real one) */
+				uint64_t	v = 0;
 
-				img.data[pos] ^= t[j + 3];
+				for (j = 0; j < 8; j++)
+					v |= (uint64_t) t[8 + j] << (8 * j);
+				if (t[0] & 2)
+					v = img.len - FST_TRAILER_SIZE - FST_TOP_FIELD_SIZE -
+						(pack ? FST_CODE_TABLE_SIZE : 0) - v % 64;
+				set_top_start(img.data, img.len, v, pack);
 			}
+			else
+				for (j = 0; j < 16; j += 4)
+				{
+					size_t		pos = ((size_t) t[j] << 16 |
+									   (size_t) t[j + 1] << 8 |
+									   t[j + 2]) % img.len;
+
+					img.data[pos] ^= t[j + 3];
+				}
 			exercise(img.data, img.len, k, n, false);
 		}
 		free(k);
