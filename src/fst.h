@@ -212,6 +212,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
+#include <string.h>
 
 #define FST_MAGIC					0x464b4d4du	/* "MMKF" */
 #define FST_TRAILER_MAGIC			0x544b4d4du	/* "MMKT" */
@@ -511,6 +512,81 @@ extern int	fst_cursor_seek(FstCursor *c, FstSeekOp op,
  */
 extern int	fst_cursor_next(FstCursor *c);
 extern int	fst_cursor_prev(FstCursor *c);
+
+/*
+ * Keys of a subtree decoded at once (fst_unit.c): a leaf unit of a version
+ * 3 image, or any node.  data[0..len) holds nkeys keys in key order (or,
+ * if backward, in reverse), each as varint lcp (bytes shared with the key
+ * before it in the block; 0 for the first), varint suffix length, suffix
+ * bytes.  Ordinals are consecutive: first_ordinal is the smallest.
+ */
+typedef struct FstKeyBlock
+{
+	uint8_t    *data;
+	uint64_t	len;
+	uint64_t	nkeys;
+	uint64_t	first_ordinal;
+	bool		backward;
+} FstKeyBlock;
+
+typedef struct FstUnitWalker FstUnitWalker;
+
+/*
+ * A walker over r's image (r must outlive it); memory grows with the key
+ * length, the fan-out on a path and the largest block.  Never NULL.
+ */
+extern FstUnitWalker *fst_unit_walker_create(FstReader *r,
+											 const FstAllocator *alloc);
+extern void fst_unit_walker_destroy(FstUnitWalker *w);
+extern const char *fst_unit_walker_error(const FstUnitWalker *w);
+
+/*
+ * Decode every key under node addr, reached by the path prefix[0..plen)
+ * with accumulated ordinal ord (the ordinal of the subtree's smallest
+ * key), depth first, forward or backward.  *block points into the walker
+ * until its next call.  Returns 0, or -1 on a damaged image (message in
+ * fst_unit_walker_error): a bad node, a key longer than the trailer's
+ * maximum, or ordinals that do not follow each other.
+ */
+extern int	fst_unit_decode(FstUnitWalker *w, uint64_t addr, uint64_t ord,
+							const uint8_t *prefix, uint32_t plen,
+							bool backward, const FstKeyBlock **block);
+
+/*
+ * Read the key at *pos of a block into key (which holds the previous key
+ * of the block, keylen bytes; room for the image's max key length) and
+ * advance *pos.  Returns false at the block's end or on a malformed
+ * entry.
+ */
+static inline bool
+fst_key_block_next(const FstKeyBlock *b, uint64_t *pos, uint8_t *key,
+				   uint32_t *keylen, uint32_t max_key_len)
+{
+	uint64_t	v[2];
+	int			k;
+
+	for (k = 0; k < 2; k++)
+	{
+		int			shift = 0;
+		uint8_t		byte;
+
+		v[k] = 0;
+		do
+		{
+			if (*pos >= b->len || shift > 56)
+				return false;
+			byte = b->data[(*pos)++];
+			v[k] |= (uint64_t) (byte & 0x7f) << shift;
+			shift += 7;
+		} while (byte & 0x80);
+	}
+	if (v[0] > *keylen || v[1] > max_key_len - v[0] || v[1] > b->len - *pos)
+		return false;
+	memcpy(key + v[0], b->data + *pos, v[1]);
+	*pos += v[1];
+	*keylen = (uint32_t) (v[0] + v[1]);
+	return true;
+}
 
 /* --------------------------------------------------------------- postings */
 /* (fst_verify, which checks an FST and its postings together, is below.) */

@@ -4,7 +4,7 @@
  *	  Size and speed of the FST and posting lists on a real key set.
  *
  * usage: fst_measure [-r registry_bytes] [-p rows_per_page] [-n builds]
- *					  [-b] [-u] [-m] [file]
+ *					  [-b] [-u] [-m] [-T unit_bytes [-L]] [file]
  *
  * Reads sorted unique keys, one per line, from file or stdin.  Gives every
  * key one TID, as a table holding the keys in random order would: the
@@ -20,9 +20,24 @@
  * -m reads the images straight from memory (fst_memory_read, as scans of a
  * shared copy do) instead of through the page-like source.
  *
+ * -T unit_bytes measures the top region (fst.h, "TOP REGION") instead:
+ * the FST is built without one and with units of unit_bytes (both packed
+ * unless -u), and for each image it reports the size, the top region's
+ * size and nodes, the leaf units (count, largest), the build time, and
+ * for lookups of every key in random order: the distinct pages of
+ * MEASURE_PAGE bytes holding the nodes each lookup decodes (the image
+ * taken to start at a page boundary), in all, outside the top region,
+ * and "cold" ones (touched by fewer than 1% of the lookups), and the
+ * time per lookup and per key of full forward and backward iteration.
+ * With -L also the leaf-unit decoder (fst_unit_decode): every unit (the
+ * whole image, without a top region) decoded into a block of front-coded
+ * keys and each key read back from it, forward and backward, ns per key;
+ * the walk of the top region that lists the units is timed apart.
+ *
  *-------------------------------------------------------------------------
  */
 #include "fst.h"
+#include "fst_node.h"			/* -T walks lookups node by node */
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -174,6 +189,581 @@ check_build(uint8_t *img, size_t imglen, const char *text, const size_t *off,
 	return 0;
 }
 
+static uint64_t rnd(void);
+
+/* Bytes of an image per page: a run page's stream (page.h's chunk). */
+#define MEASURE_PAGE	8152
+
+/* The pages one lookup touched: all, and those of leaf-region nodes. */
+typedef struct PageSet
+{
+	uint64_t	all[256];
+	int			nall;
+	uint64_t	leaf[256];
+	int			nleaf;
+	uint64_t	unit[256];		/* of nodes in the lookup's own unit */
+	int			nunit;
+	uint64_t	below[256];		/* of nodes below it (shared suffixes) */
+	int			nbelow;
+} PageSet;
+
+/* The leaf units' last bytes, ascending (-T with a top region). */
+static uint64_t *unit_ends;
+static size_t nunit_ends;
+
+/* Add the pages of bytes [lo, hi] to a set (once each). */
+static void
+page_add(uint64_t *set, int *n, uint64_t lo, uint64_t hi)
+{
+	uint64_t	p;
+	int			i;
+
+	for (p = lo / MEASURE_PAGE; p <= hi / MEASURE_PAGE; p++)
+	{
+		for (i = 0; i < *n; i++)
+			if (set[i] == p)
+				break;
+		if (i == *n && *n < 256)
+			set[(*n)++] = p;
+	}
+}
+
+/*
+ * Walk the lookup of key as fst_lookup does, noting the pages of every
+ * node it decodes.  Returns 1 if found, 0 if not, -1 on error.
+ */
+static int
+lookup_pages(FstReader *r, const uint8_t *key, size_t klen, PageSet *ps)
+{
+	uint64_t	addr = r->root;
+	FstWindow	win;
+	size_t		j = 0;
+	Node		nd;
+
+	uint64_t	unit_lo = UINT64_MAX;	/* bytes above it: the unit's */
+
+	ps->nall = ps->nleaf = ps->nunit = ps->nbelow = 0;
+	window_start(r, &win);
+	for (;;)
+	{
+		uint64_t	real = addr & FST_ADDR_MASK;
+		uint32_t	i;
+		uint64_t	out;
+
+		if (fst_node_read(r, &win, addr, &nd, r->buf, r->errmsg) != 0)
+			return -1;
+		page_add(ps->all, &ps->nall, nd.start, real);
+		if (real < r->top_start)
+		{
+			page_add(ps->leaf, &ps->nleaf, nd.start, real);
+			if (unit_lo == UINT64_MAX)
+			{
+				/* the unit ending here starts after the one before */
+				size_t		lo = 0,
+							hi = nunit_ends;
+
+				while (lo < hi)
+				{
+					size_t		mid = (lo + hi) / 2;
+
+					if (unit_ends[mid] < real)
+						lo = mid + 1;
+					else
+						hi = mid;
+				}
+				unit_lo = lo > 0 ? unit_ends[lo - 1] : FST_PREAMBLE_SIZE - 1;
+			}
+			if (real > unit_lo)
+				page_add(ps->unit, &ps->nunit, nd.start, real);
+			else
+				page_add(ps->below, &ps->nbelow, nd.start, real);
+		}
+		if (j == klen)
+			return nd.final ? 1 : 0;
+		if (nd.chain)
+		{
+			for (i = 0; i < nd.chain_n; i++, j++)
+				if (j == klen || key[j] != nd.chain_labels[i])
+					return 0;
+			addr = nd.chain_next[nd.chain_n - 1];
+			continue;
+		}
+		i = node_lower_bound(&nd, key[j]);
+		if (i == nd.n || fst_node_label(&nd, i) != key[j])
+			return 0;
+		if (fst_node_trans(&nd, i, &addr, &out, r->errmsg) != 0)
+			return -1;
+		j++;
+	}
+}
+
+/* Build the FST of keys 0..n-1 with these options; returns the image. */
+static Buf
+build_image(const char *text, const size_t *off, const size_t *len, size_t n,
+			FstBuildOptions *opts, bool pack, FstInfo *info, double *ns)
+{
+	Buf			img = {0};
+	FstBuilder *b;
+	double		t0 = now_ns();
+	size_t		i;
+
+	opts->pack_map = pack;
+	b = fst_builder_create(&malloc_alloc, buf_sink, &img, opts);
+	for (i = 0; i < n; i++)
+		if (fst_builder_add(b, (const uint8_t *) text + off[i], len[i]) != 0)
+		{
+			fprintf(stderr, "key %zu: %s\n", i, fst_builder_error(b));
+			exit(1);
+		}
+	if (fst_builder_finish(b, info) != 0)
+	{
+		fprintf(stderr, "finish: %s\n", fst_builder_error(b));
+		exit(1);
+	}
+	if (pack)
+	{
+		Buf			packed = {0};
+		char		err[FST_ERRMSG_LEN];
+		FstPackMap *map = fst_builder_take_pack_map(b);
+		uint64_t	top_nodes = info->top_nodes;
+
+		if (fst_pack(img.data, img.len, map, &malloc_alloc, buf_sink,
+					 &packed, info, err) != 0)
+		{
+			fprintf(stderr, "pack: %s\n", err);
+			exit(1);
+		}
+		info->top_nodes = top_nodes;
+		fst_pack_map_free(&malloc_alloc, map);
+		free(img.data);
+		img = packed;
+	}
+	*ns = now_ns() - t0;
+	fst_builder_destroy(b);
+	return img;
+}
+
+static int	cmp_u64(const void *a, const void *b);
+
+/*
+ * The leaf units of an image with a top region: the distinct leaf-region
+ * targets of its top nodes, each unit the bytes after the previous one up
+ * to it.  Sets the count and the largest.
+ */
+static void
+leaf_units(FstReader *r, uint64_t *units, uint64_t *max_unit)
+{
+	uint64_t   *t = NULL;
+	size_t		nt = 0,
+				cap = 0,
+				i;
+	uint64_t	addr,
+				prev;
+	FstWindow	win;
+	Node		nd;
+
+	*units = *max_unit = 0;
+	if (r->nkeys == 0 || r->top_start == r->nodes_end)
+		return;
+	window_start(r, &win);
+	for (addr = r->root; addr >= r->top_start; addr = nd.start - 1)
+	{
+		uint32_t	k;
+
+		if (fst_node_read(r, &win, addr, &nd, r->buf, r->errmsg) != 0)
+			break;
+		for (k = 0; k < nd.n; k++)
+		{
+			uint64_t	target,
+						out;
+
+			if (nd.chain)
+				target = nd.chain_next[nd.chain_n - 1];
+			else if (fst_node_trans(&nd, k, &target, &out, r->errmsg) != 0)
+				break;
+			if (target >= r->top_start)
+				continue;
+			if (nt == cap)
+			{
+				cap = cap ? 2 * cap : 1024;
+				t = realloc(t, sizeof(uint64_t) * cap);
+			}
+			t[nt++] = target;
+		}
+		if (nd.start <= r->top_start)
+			break;
+	}
+	qsort(t, nt, sizeof(uint64_t), cmp_u64);
+	prev = FST_PREAMBLE_SIZE - 1;
+	for (i = 0; i < nt; i++)
+		if (t[i] != prev)
+		{
+			if (t[i] - prev > *max_unit)
+				*max_unit = t[i] - prev;
+			prev = t[i];
+			t[(*units)++] = t[i];
+		}
+	unit_ends = t;
+	nunit_ends = *units;
+}
+
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t	x = *(const uint64_t *) a;
+	uint64_t	y = *(const uint64_t *) b;
+
+	return (x > y) - (x < y);
+}
+
+/* A piece of the key order: a leaf unit, or the key of a top node. */
+typedef struct Piece
+{
+	uint64_t	addr;			/* unit root; 0: the key prefix itself */
+	uint64_t	ord;
+	uint32_t	poff;			/* prefix in the list's byte array */
+	uint32_t	plen;
+} Piece;
+
+typedef struct PieceList
+{
+	Piece	   *p;
+	size_t		n;
+	size_t		cap;
+	uint8_t    *bytes;
+	size_t		nbytes;
+	size_t		bcap;
+} PieceList;
+
+static void
+piece_add(PieceList *l, uint64_t addr, uint64_t ord, const uint8_t *prefix,
+		  uint32_t plen)
+{
+	if (l->n == l->cap)
+	{
+		l->cap = l->cap ? 2 * l->cap : 1024;
+		l->p = realloc(l->p, sizeof(Piece) * l->cap);
+	}
+	if (l->nbytes + plen > l->bcap)
+	{
+		l->bcap = l->bcap ? 2 * l->bcap : 65536;
+		while (l->bcap < l->nbytes + plen)
+			l->bcap *= 2;
+		l->bytes = realloc(l->bytes, l->bcap);
+	}
+	l->p[l->n].addr = addr;
+	l->p[l->n].ord = ord;
+	l->p[l->n].poff = (uint32_t) l->nbytes;
+	l->p[l->n].plen = plen;
+	memcpy(l->bytes + l->nbytes, prefix, plen);
+	l->nbytes += plen;
+	l->n++;
+}
+
+/*
+ * The pieces of the key order below node addr, in key order: the top
+ * region walked depth first, each transition into the leaf region a unit,
+ * each final top node its own key.
+ */
+static void
+top_pieces(FstReader *r, uint64_t addr, uint64_t ord, uint8_t *prefix,
+		   uint32_t plen, PieceList *l)
+{
+	FstWindow	win;
+	Node		nd;
+	uint32_t	i;
+
+	for (;;)
+	{
+		if ((addr & FST_ADDR_MASK) < r->top_start)
+		{
+			piece_add(l, addr, ord, prefix, plen);
+			return;
+		}
+		window_start(r, &win);
+		if (fst_node_read(r, &win, addr, &nd, r->buf, r->errmsg) != 0)
+			exit(1);
+		if (nd.chain)
+		{
+			for (i = 0; i < nd.chain_n; i++)
+				prefix[plen++] = nd.chain_labels[i];
+			addr = nd.chain_next[nd.chain_n - 1];
+		}
+		else if (nd.single)
+		{
+			prefix[plen++] = nd.label;
+			addr = nd.target;
+		}
+		else
+			break;
+	}
+	if (nd.final)
+		piece_add(l, 0, ord, prefix, plen);
+	for (i = 0; i < nd.n; i++)
+	{
+		uint64_t	target,
+					out;
+
+		window_start(r, &win);
+		if (fst_node_read(r, &win, addr, &nd, r->buf, r->errmsg) != 0 ||
+			fst_node_trans(&nd, i, &target, &out, r->errmsg) != 0)
+			exit(1);
+		prefix[plen] = fst_node_label(&nd, i);
+		top_pieces(r, target, ord + out, prefix, plen + 1, l);
+	}
+}
+
+/* -L: the leaf-unit decoder over a whole image, both ways. */
+static void
+measure_decoder(const char *name, FstReader *r, size_t n)
+{
+	PieceList	l = {0};
+	uint8_t    *prefix = malloc(r->max_key_len + 1);
+	uint8_t    *key = malloc(r->max_key_len + 1);
+	FstUnitWalker *w = fst_unit_walker_create(r, &malloc_alloc);
+	double		t0,
+				t_top,
+				t_dir[2];
+	uint64_t	check = 0;
+	uint64_t	maxblock = 0;
+	int			dir;
+
+	t0 = now_ns();
+	top_pieces(r, r->root, 0, prefix, 0, &l);
+	t_top = now_ns() - t0;
+	for (dir = 0; dir < 2; dir++)
+	{
+		size_t		got = 0;
+		size_t		j;
+
+		t0 = now_ns();
+		for (j = 0; j < l.n; j++)
+		{
+			const Piece *pc = &l.p[dir ? l.n - 1 - j : j];
+			const FstKeyBlock *b;
+			uint64_t	pos = 0;
+			uint32_t	keylen = 0;
+
+			if (pc->addr == 0)
+			{
+				check += pc->plen;
+				got++;
+				continue;
+			}
+			if (fst_unit_decode(w, pc->addr, pc->ord, l.bytes + pc->poff,
+								pc->plen, dir == 1, &b) != 0)
+			{
+				fprintf(stderr, "decode: %s\n", fst_unit_walker_error(w));
+				exit(1);
+			}
+			if (b->len > maxblock)
+				maxblock = b->len;
+			while (fst_key_block_next(b, &pos, key, &keylen, r->max_key_len))
+			{
+				check += keylen + key[keylen > 0 ? keylen - 1 : 0];
+				got++;
+			}
+		}
+		t_dir[dir] = now_ns() - t0;
+		if (got != n)
+		{
+			fprintf(stderr, "decoder gave %zu of %zu keys\n", got, n);
+			exit(1);
+		}
+	}
+	printf("%s: leaf-unit decoder ns per key forward %.0f, backward %.0f "
+		   "(%zu pieces, largest block %llu B; listing them %.0f ns/key)%s\n",
+		   name, t_dir[0] / n, t_dir[1] / n, l.n,
+		   (unsigned long long) maxblock, t_top / n, check ? "" : " ");
+	fst_unit_walker_destroy(w);
+	free(l.p);
+	free(l.bytes);
+	free(prefix);
+	free(key);
+}
+
+static bool measure_decode = false;
+
+/* -T: one image's figures (see the header comment). */
+static void
+measure_layout(const char *name, const Buf *img, const FstInfo *info,
+			   double build_ns, const char *text, const size_t *off,
+			   const size_t *len, size_t n, const size_t *perm,
+			   bool from_memory)
+{
+	FstReader  *r = malloc(sizeof(FstReader));
+	FstCursor  *c = malloc(sizeof(FstCursor));
+	FstSource	src;
+	uint32_t   *hits;
+	uint64_t	npages = (img->len + MEASURE_PAGE - 1) / MEASURE_PAGE;
+	uint64_t	sum_all = 0,
+				sum_leaf = 0,
+				sum_unit = 0,
+				sum_below = 0,
+				sum_below_cold = 0,
+				sum_cold = 0,
+				units,
+				max_unit;
+	PageSet		ps;
+	double		t0,
+				t_look,
+				t_iter,
+				t_back;
+	size_t		i;
+	int			pass;
+	int			rc;
+
+	src.read = from_memory ? fst_memory_read : page_read;
+	src.arg = img->data;
+	src.size = img->len;
+	if (fst_reader_open(r, &src) != 0)
+	{
+		fprintf(stderr, "open: %s\n", r->errmsg);
+		exit(1);
+	}
+	hits = calloc(npages, sizeof(uint32_t));
+	leaf_units(r, &units, &max_unit);
+	/* pass 0 counts each page's lookups, pass 1 sums per lookup */
+	for (pass = 0; pass < 2; pass++)
+		for (i = 0; i < n; i++)
+		{
+			size_t		k = perm[i];
+			int			p;
+
+			if (lookup_pages(r, (const uint8_t *) text + off[k], len[k],
+							 &ps) != 1)
+			{
+				fprintf(stderr, "page walk of key %zu failed\n", k);
+				exit(1);
+			}
+			if (pass == 0)
+			{
+				for (p = 0; p < ps.nall; p++)
+					hits[ps.all[p]]++;
+				continue;
+			}
+			sum_all += ps.nall;
+			sum_leaf += ps.nleaf;
+			sum_unit += ps.nunit;
+			sum_below += ps.nbelow;
+			for (p = 0; p < ps.nall; p++)
+				if ((uint64_t) hits[ps.all[p]] * 100 < n)
+					sum_cold++;
+			for (p = 0; p < ps.nbelow; p++)
+				if ((uint64_t) hits[ps.below[p]] * 100 < n)
+					sum_below_cold++;
+		}
+	t0 = now_ns();
+	for (i = 0; i < n; i++)
+	{
+		uint64_t	ord;
+		size_t		k = perm[i];
+
+		if (fst_lookup(r, (const uint8_t *) text + off[k], len[k], &ord) != 1 ||
+			ord != k)
+		{
+			fprintf(stderr, "lookup %zu failed: %s\n", k, r->errmsg);
+			exit(1);
+		}
+	}
+	t_look = now_ns() - t0;
+	fst_cursor_init(c, r, &malloc_alloc);
+	t0 = now_ns();
+	rc = fst_cursor_seek(c, FST_SEEK_FIRST, NULL, 0);
+	for (i = 0; rc == 1; i++)
+		rc = fst_cursor_next(c);
+	t_iter = now_ns() - t0;
+	if (rc != 0 || i != n)
+	{
+		fprintf(stderr, "iteration failed: %s\n", c->errmsg);
+		exit(1);
+	}
+	t0 = now_ns();
+	rc = fst_cursor_seek(c, FST_SEEK_LAST, NULL, 0);
+	for (i = 0; rc == 1; i++)
+		rc = fst_cursor_prev(c);
+	t_back = now_ns() - t0;
+	if (rc != 0 || i != n)
+	{
+		fprintf(stderr, "backward iteration failed: %s\n", c->errmsg);
+		exit(1);
+	}
+	printf("%s: fst %zu B (%.3f B/key), version %u, top region %llu B "
+		   "(%.2f%%, %llu nodes, %.1f pages), leaf units %llu (largest "
+		   "%llu B), build %.0f ns/key\n",
+		   name, img->len, (double) img->len / n, r->version,
+		   (unsigned long long) (r->nodes_end - r->top_start),
+		   100.0 * (r->nodes_end - r->top_start) / img->len,
+		   (unsigned long long) info->top_nodes,
+		   (double) (r->nodes_end - r->top_start) / MEASURE_PAGE,
+		   (unsigned long long) units, (unsigned long long) max_unit,
+		   build_ns / n);
+	printf("%s: pages per lookup %.2f, outside the top region %.2f, "
+		   "cold (< 1%% of lookups) %.2f; of %llu pages; ns per lookup "
+		   "%.0f, per key forward %.0f, backward %.0f\n",
+		   name, (double) sum_all / n,
+		   r->top_start < r->nodes_end ? (double) sum_leaf / n :
+		   (double) sum_all / n, (double) sum_cold / n,
+		   (unsigned long long) npages, t_look / n, t_iter / n, t_back / n);
+	if (measure_decode)
+		measure_decoder(name, r, n);
+	if (units > 0)
+		printf("%s: of the pages outside the top region, %.2f hold nodes "
+			   "of the lookup's own unit, %.2f nodes below it (shared "
+			   "suffixes; %.2f of them cold)\n", name,
+			   (double) sum_unit / n, (double) sum_below / n,
+			   (double) sum_below_cold / n);
+	fst_cursor_free(c);
+	free(c);
+	free(hits);
+	free(unit_ends);
+	unit_ends = NULL;
+	nunit_ends = 0;
+	free(r);
+}
+
+/* -T: the FST without and with a top region of unit_bytes units. */
+static int
+measure_top(const char *text, const size_t *off, const size_t *len, size_t n,
+			size_t registry, uint64_t unit_bytes, bool pack, bool from_memory)
+{
+	FstBuildOptions opts = {0};
+	FstInfo		info;
+	Buf			img;
+	double		ns;
+	size_t	   *perm = malloc(sizeof(size_t) * (n ? n : 1));
+	size_t		i;
+	int			with;
+
+	if (n == 0)
+		return 1;
+	for (i = 0; i < n; i++)
+		perm[i] = i;
+	for (i = n; i > 1; i--)
+	{
+		size_t		j = rnd() % i;
+		size_t		t = perm[i - 1];
+
+		perm[i - 1] = perm[j];
+		perm[j] = t;
+	}
+	opts.registry_bytes = registry;
+	printf("keys %zu, unit %llu B, page %d B, %s, %s\n", n,
+		   (unsigned long long) unit_bytes, MEASURE_PAGE,
+		   pack ? "packed" : "plain",
+		   from_memory ? "read from memory" : "read through pages");
+	for (with = 0; with < 2; with++)
+	{
+		opts.unit_bytes = with ? unit_bytes : 0;
+		img = build_image(text, off, len, n, &opts, pack, &info, &ns);
+		measure_layout(with ? "top region" : "no top region", &img, &info,
+					   ns, text, off, len, n, perm, from_memory);
+		free(img.data);
+	}
+	free(perm);
+	return 0;
+}
+
 static uint64_t rs = 88172645463325252ULL;
 
 static uint64_t
@@ -225,6 +815,7 @@ main(int argc, char **argv)
 	bool		build_only = false;
 	bool		pack = true;
 	bool		from_memory = false;
+	uint64_t	unit_bytes = 0;
 	size_t		plain_size = 0;
 	double	   *t_builds;
 	double	   *t_plain;
@@ -243,6 +834,10 @@ main(int argc, char **argv)
 			pack = false;
 		else if (strcmp(argv[a], "-m") == 0)
 			from_memory = true;
+		else if (strcmp(argv[a], "-L") == 0)
+			measure_decode = true;
+		else if (strcmp(argv[a], "-T") == 0 && a + 1 < argc)
+			unit_bytes = strtoull(argv[++a], NULL, 10);
 		else if ((in = fopen(argv[a], "rb")) == NULL)
 		{
 			perror(argv[a]);
@@ -297,6 +892,10 @@ main(int argc, char **argv)
 		if (rpp > 291)
 			rpp = 291;
 	}
+
+	if (unit_bytes > 0)
+		return measure_top(text, off, len, n, registry, unit_bytes, pack,
+						   from_memory);
 
 	/* FST, built nbuilds times; the image of the last build is kept */
 	opts.registry_bytes = registry;

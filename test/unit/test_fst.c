@@ -363,6 +363,8 @@ check_cursor_at(FstCursor *c, int rc, const Key *k, size_t n, size_t expect,
 
 static void run_keyset_image(const Key *k, size_t n, const char *name,
 							 bool pack);
+static void check_unit_decode(const uint8_t *img, size_t size, const Key *k,
+							  size_t n, const char *what);
 
 /* Everything about one key set, through one source. */
 static void
@@ -595,6 +597,7 @@ run_keyset_image(const Key *k, size_t n, const char *name, bool pack)
 	psrc.size = img.len;
 	verify_fst(k, n, &psrc);
 	CHECK(ps.violations == 0, "source bounds violated");
+	check_unit_decode(img.data, img.len, k, n, name);
 
 	/* fst_verify accepts the image with matching postings */
 	{
@@ -647,6 +650,7 @@ run_keyset_image(const Key *k, size_t n, const char *name, bool pack)
 		msrc.size = top.len;
 		verify_fst(k, n, &msrc);
 		check_units(top.data, top.len, unit, name, &st);
+		check_unit_decode(top.data, top.len, k, n, name);
 		free(top.data);
 	}
 
@@ -1002,6 +1006,192 @@ test_corruption_of(bool packed)
 	free_keys(k, n);
 }
 
+/* A piece of the key order: a leaf unit, or the key of a top node. */
+typedef struct Piece
+{
+	uint64_t	addr;			/* unit root; 0: the key prefix itself */
+	uint64_t	ord;
+	uint8_t    *prefix;
+	uint32_t	plen;
+} Piece;
+
+typedef struct PieceList
+{
+	Piece	   *p;
+	size_t		n;
+	size_t		cap;
+} PieceList;
+
+static void
+piece_add(PieceList *l, uint64_t addr, uint64_t ord, const uint8_t *prefix,
+		  uint32_t plen)
+{
+	if (l->n == l->cap)
+	{
+		l->cap = l->cap ? 2 * l->cap : 64;
+		l->p = realloc(l->p, sizeof(Piece) * l->cap);
+	}
+	l->p[l->n].addr = addr;
+	l->p[l->n].ord = ord;
+	l->p[l->n].plen = plen;
+	l->p[l->n].prefix = malloc(plen + 1);
+	memcpy(l->p[l->n].prefix, prefix, plen);
+	l->n++;
+}
+
+/*
+ * The pieces of the key order below node addr (reached by prefix, with
+ * ordinal ord), in key order: walk the top region depth first, each
+ * transition into the leaf region giving a unit, each final top node its
+ * own key.  Returns 0 or -1.
+ */
+static int
+top_pieces(FstReader *r, uint64_t addr, uint64_t ord, uint8_t *prefix,
+		   uint32_t plen, PieceList *l)
+{
+	FstWindow	win;
+	Node		nd;
+	uint32_t	i;
+
+	for (;;)
+	{
+		if ((addr & FST_ADDR_MASK) < r->top_start)
+		{
+			piece_add(l, addr, ord, prefix, plen);
+			return 0;
+		}
+		window_start(r, &win);
+		if (fst_node_read(r, &win, addr, &nd, r->buf, r->errmsg) != 0)
+			return -1;
+		if (nd.chain)
+		{
+			for (i = 0; i < nd.chain_n; i++)
+				prefix[plen++] = nd.chain_labels[i];
+			addr = nd.chain_next[nd.chain_n - 1];
+		}
+		else if (nd.single)
+		{
+			prefix[plen++] = nd.label;
+			addr = nd.target;
+		}
+		else
+			break;
+	}
+	if (nd.final)
+		piece_add(l, 0, ord, prefix, plen);
+	for (i = 0; i < nd.n; i++)
+	{
+		uint64_t	target;
+		uint64_t	out;
+
+		/* nd is overwritten by the recursion: read transition i again */
+		window_start(r, &win);
+		if (fst_node_read(r, &win, addr, &nd, r->buf, r->errmsg) != 0 ||
+			fst_node_trans(&nd, i, &target, &out, r->errmsg) != 0)
+			return -1;
+		prefix[plen] = fst_node_label(&nd, i);
+		if (top_pieces(r, target, ord + out, prefix, plen + 1, l) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * fst_unit_decode: the keys of every piece, decoded forward and backward,
+ * give the key set in order; so does the whole image decoded from the
+ * root.
+ */
+static void
+check_unit_decode(const uint8_t *img, size_t size, const Key *k, size_t n,
+				  const char *what)
+{
+	FstReader  *r = malloc(sizeof(FstReader));
+	FstSource	src = {fst_memory_read, (void *) img, size};
+	FstUnitWalker *w;
+	PieceList	l = {0};
+	uint8_t    *prefix;
+	uint8_t    *key;
+	int			pass;
+	size_t		i;
+
+	if (fst_reader_open(r, &src) != 0 || n == 0)
+	{
+		CHECK(n == 0, "%s: open: %s", what, r->errmsg);
+		free(r);
+		return;
+	}
+	prefix = malloc(r->max_key_len + 1);
+	key = malloc(r->max_key_len + 1);
+	w = fst_unit_walker_create(r, &talloc);
+	CHECK(top_pieces(r, r->root, 0, prefix, 0, &l) == 0, "%s: pieces: %s",
+		  what, r->errmsg);
+	for (pass = 0; pass < 4; pass++)
+	{
+		bool		backward = (pass & 1) != 0;
+		bool		whole = pass >= 2;
+		size_t		got = 0;
+		size_t		np = whole ? 1 : l.n;
+		size_t		j;
+
+		for (j = 0; j < np; j++)
+		{
+			const Piece *pc = whole ? NULL : &l.p[backward ? np - 1 - j : j];
+			const FstKeyBlock *b;
+			uint64_t	pos = 0;
+			uint32_t	keylen = 0;
+			uint64_t	m;
+
+			if (pc != NULL && pc->addr == 0)
+			{
+				/* a top node's own key */
+				size_t		want = backward ? n - 1 - got : got;
+
+				CHECK(pc->ord == want &&
+					  keycmp(pc->prefix, pc->plen, k[want].b, k[want].len) == 0,
+					  "%s: top key %zu", what, want);
+				got++;
+				continue;
+			}
+			if (fst_unit_decode(w, whole ? r->root : pc->addr,
+								whole ? 0 : pc->ord, whole ? NULL : pc->prefix,
+								whole ? 0 : pc->plen, backward, &b) != 0)
+			{
+				CHECK(false, "%s: decode: %s", what, fst_unit_walker_error(w));
+				break;
+			}
+			for (m = 0; m < b->nkeys; m++)
+			{
+				size_t		want = backward ? n - 1 - got : got;
+
+				if (!fst_key_block_next(b, &pos, key, &keylen, r->max_key_len))
+				{
+					CHECK(false, "%s: block ends early", what);
+					break;
+				}
+				if (keycmp(key, keylen, k[want].b, k[want].len) != 0)
+				{
+					CHECK(false, "%s: pass %d: key %zu differs", what, pass,
+						  want);
+					break;
+				}
+				got++;
+			}
+			CHECK(pos == b->len, "%s: block has trailing bytes", what);
+			CHECK(b->first_ordinal == (backward ? n - got : got - b->nkeys),
+				  "%s: block ordinal", what);
+		}
+		CHECK(got == n, "%s: pass %d decoded %zu of %zu keys", what, pass,
+			  got, n);
+	}
+	for (i = 0; i < l.n; i++)
+		free(l.p[i].prefix);
+	free(l.p);
+	fst_unit_walker_destroy(w);
+	free(prefix);
+	free(key);
+	free(r);
+}
+
 /* FNV-1a 64 of an image, to compare it with a recorded one. */
 static uint64_t
 fnv64(const uint8_t *p, size_t n)
@@ -1101,6 +1291,7 @@ test_top_region(void)
 
 		verify_fst(k, n, &msrc);
 		check_units(img.data, img.len, 8150, "test/data", &st);
+		check_unit_decode(img.data, img.len, k, n, "test/data");
 		CHECK(st.units >= img.len / 8150 && st.top_bytes * 50 < img.len,
 			  "test/data %s: %llu units, top region %llu of %zu bytes",
 			  pack ? "packed" : "plain", (unsigned long long) st.units,
