@@ -32,7 +32,9 @@
  * keys (the builder fails cleanly otherwise); keys are at most 2^32-2
  * bytes.  Builder memory: the registry (FstBuildOptions.registry_bytes,
  * default 2 MB, fixed) plus O(longest key) for the unfinished path, and
- * with FstBuildOptions.pack_map 3 bits per byte of the image.
+ * with FstBuildOptions.pack_map 3 bits per byte of the image, and with
+ * FstBuildOptions.unit_bytes the top nodes (at 8 kB units about 1% of
+ * the image's bytes, held as 32 bytes per transition and 24 per node).
  * Postings writer memory: one group of encoded lists plus 8 bytes per 128
  * keys for the group table.
  *
@@ -308,8 +310,7 @@ typedef struct FstBuildOptions
 	 * Leaf unit size in bytes (see "TOP REGION"): 0 writes a version 1
 	 * image without a top region, the same bytes as a builder without
 	 * this option; > 0 holds back the top nodes and writes a version 3
-	 * image.  The top nodes are kept in memory until fst_builder_finish
-	 * (about 40 bytes per transition of a top node).
+	 * image.  The top nodes are kept in memory until fst_builder_finish.
 	 */
 	uint64_t	unit_bytes;
 } FstBuildOptions;
