@@ -311,7 +311,8 @@ compile_real(FstBuilder *b, UNode *u)
 /*
  * compile_single for a builder with a top region: the node is held back
  * if it is a top node (its target is, or its own bytes since `birth` are
- * too many), else compiled as usual.
+ * too many), else compiled as usual (`hash` is the node's own structural
+ * hash, which only the registry uses).
  */
 static uint64_t
 close_single_top(FstBuilder *b, uint8_t label, uint64_t target, uint64_t hash,
@@ -323,7 +324,6 @@ close_single_top(FstBuilder *b, uint8_t label, uint64_t target, uint64_t hash,
 	memset(&t, 0, sizeof(t));
 	t.label = label;
 	t.target = target;
-	t.hash = hash;
 	memset(&u, 0, sizeof(u));
 	u.n = 1;
 	u.cap = 1;
