@@ -47,7 +47,7 @@ memkv_merge_due(Relation index, const MemkvMetaPageData *meta, int *first,
 	PolicyParams params;
 	PolicyPick	pick;
 	int64		threshold = memkv_threshold(index);
-	uint64		pages = 0;
+	MemkvRunTotals totals;
 	int			i;
 
 	for (i = 0; i < meta->nruns; i++)
@@ -65,9 +65,8 @@ memkv_merge_due(Relation index, const MemkvMetaPageData *meta, int *first,
 	 * of a few hundred keys costs two pages (header and data) and would
 	 * make every small index merge at every freeze.
 	 */
-	for (i = 0; i < meta->nruns; i++)
-		pages += meta->runs[i].run_npages;
-	params.size_amp_percent = pages >= MEMKV_SPACE_RULE_PAGES ? 130 : 0;
+	memkv_meta_run_totals(meta, &totals);
+	params.size_amp_percent = totals.npages >= MEMKV_SPACE_RULE_PAGES ? 130 : 0;
 	if (policy_pick(runs, (uint32) meta->nruns, &params, &pick) == POLICY_NONE ||
 		pick.count < 2)
 		return false;

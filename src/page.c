@@ -321,38 +321,22 @@ memkv_meta_largest_run(const MemkvMetaPageData *meta)
 	return best;
 }
 
-/* TIDs, distinct keys (counted per run) and pages of all runs. */
-uint64
-memkv_meta_run_tids(const MemkvMetaPageData *meta)
+/*
+ * The runs' TIDs, keys (counted per run: a key in two runs counts twice)
+ * and pages, summed over all runs.
+ */
+void
+memkv_meta_run_totals(const MemkvMetaPageData *meta, MemkvRunTotals *t)
 {
-	uint64		n = 0;
 	int			i;
 
+	memset(t, 0, sizeof(MemkvRunTotals));
 	for (i = 0; i < meta->nruns; i++)
-		n += meta->runs[i].run_ntids;
-	return n;
-}
-
-uint64
-memkv_meta_run_keys(const MemkvMetaPageData *meta)
-{
-	uint64		n = 0;
-	int			i;
-
-	for (i = 0; i < meta->nruns; i++)
-		n += meta->runs[i].run_nkeys;
-	return n;
-}
-
-uint64
-memkv_meta_run_pages(const MemkvMetaPageData *meta)
-{
-	uint64		n = 0;
-	int			i;
-
-	for (i = 0; i < meta->nruns; i++)
-		n += meta->runs[i].run_npages;
-	return n;
+	{
+		t->ntids += meta->runs[i].run_ntids;
+		t->nkeys += meta->runs[i].run_nkeys;
+		t->npages += meta->runs[i].run_npages;
+	}
 }
 
 /* Read and check the directory into the glue's summary *meta. */

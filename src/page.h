@@ -120,6 +120,14 @@ typedef struct MemkvMetaPageData
 	MemkvRunDesc runs[RUNDIR_MAX_RUNS];	/* newest first */
 } MemkvMetaPageData;
 
+/* Sums over a directory's runs (memkv_meta_run_totals). */
+typedef struct MemkvRunTotals
+{
+	uint64		ntids;
+	uint64		nkeys;
+	uint64		npages;
+} MemkvRunTotals;
+
 extern void memkv_empty_directory(MemkvDirectory *dir, uint64 instance_id);
 extern void memkv_put_directory_bytes(Page page, const uint8 *bytes,
 									  Size len);
@@ -137,9 +145,8 @@ extern void memkv_read_directory(Relation index, Buffer metabuf,
 extern void memkv_meta_from_directory(const MemkvDirectory *dir,
 									  MemkvMetaPageData *meta);
 extern int	memkv_meta_largest_run(const MemkvMetaPageData *meta);
-extern uint64 memkv_meta_run_tids(const MemkvMetaPageData *meta);
-extern uint64 memkv_meta_run_keys(const MemkvMetaPageData *meta);
-extern uint64 memkv_meta_run_pages(const MemkvMetaPageData *meta);
+extern void memkv_meta_run_totals(const MemkvMetaPageData *meta,
+								  MemkvRunTotals *t);
 extern void memkv_read_meta(Relation index, MemkvMetaPageData *meta);
 extern Buffer memkv_new_buffer(Relation index, uint32 epoch);
 extern void memkv_page_corrupted(Relation index, BlockNumber blkno)

@@ -222,6 +222,22 @@ memkv_page_source_init(MemkvPageSource *ps, Relation index,
 	}
 }
 
+/*
+ * Set up the two page sources over slice 0 of the run whose header is
+ * `hdr`: *post over its postings image, *fst over its FST image, which
+ * follows the postings in the slice's stream (src/README, "Run layout").
+ */
+void
+memkv_slice_sources_init(Relation index, const RunHeader *hdr, uint32 tag,
+						 MemkvPageSource *post, MemkvPageSource *fst)
+{
+	const RunSlice *slice = &hdr->slices[0];
+	uint64		base = (uint64) slice->first_page * MEMKV_RUN_CHUNK;
+
+	memkv_page_source_init(post, index, hdr, tag, base);
+	memkv_page_source_init(fst, index, hdr, tag, base + slice->postings_bytes);
+}
+
 /* Raise the error for a run header that breaks a rule. */
 static void
 memkv_run_header_corrupted(Relation index, const char *what)

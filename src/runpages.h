@@ -54,6 +54,9 @@ extern BlockNumber *memkv_run_blocks(Relation index,
 									 const RunHeader *hdr, uint32 *n);
 extern BlockNumber memkv_delete_run(Relation index, const BlockNumber *blocks,
 								   uint32 n, uint32 tag);
+extern void memkv_slice_sources_init(Relation index, const RunHeader *hdr,
+									 uint32 tag, MemkvPageSource *post,
+									 MemkvPageSource *fst);
 extern RunHeader *memkv_run_header_read(Relation index,
 										const MemkvRunDesc *run,
 										MemoryContext cxt);

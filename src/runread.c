@@ -226,11 +226,7 @@ memkv_run_memo_fill(Relation index, const MemkvRunDesc *run, MemkvRunMemo *m)
 
 	hdr = memkv_run_header_read(index, run, index->rd_indexcxt);
 	slice = &hdr->slices[0];
-	memkv_page_source_init(&post_src, index, hdr, run->run_tag,
-						   (uint64) slice->first_page * MEMKV_RUN_CHUNK);
-	memkv_page_source_init(&fst_src, index, hdr, run->run_tag,
-						   (uint64) slice->first_page * MEMKV_RUN_CHUNK +
-						   slice->postings_bytes);
+	memkv_slice_sources_init(index, hdr, run->run_tag, &post_src, &fst_src);
 	src.read = memkv_page_source_read;
 	src.arg = &fst_src;
 	src.size = slice->leaf_bytes + slice->top_bytes;
@@ -373,11 +369,8 @@ memkv_frozen_open(Relation index, const MemkvMetaPageData *meta, int i,
 	fz->hdr = cache->hdr;
 	slice = &fz->hdr->slices[0];
 	memkv_fst_allocator(&fz->alloc);
-	memkv_page_source_init(&fz->post_src, index, fz->hdr, run->run_tag,
-						   (uint64) slice->first_page * MEMKV_RUN_CHUNK);
-	memkv_page_source_init(&fz->fst_src, index, fz->hdr, run->run_tag,
-						   (uint64) slice->first_page * MEMKV_RUN_CHUNK +
-						   slice->postings_bytes);
+	memkv_slice_sources_init(index, fz->hdr, run->run_tag, &fz->post_src,
+							 &fz->fst_src);
 
 	/* all but the reader's scratch buffer and message */
 	memcpy(&fz->reader, &cache->reader, offsetof(FstReader, buf));

@@ -97,6 +97,7 @@ memkv_state(PG_FUNCTION_ARGS)
 	bool		nulls[MEMKV_STATE_COLS] = {false};
 	MemkvStats	st;
 	MemkvMetaPageData meta;
+	MemkvRunTotals totals;
 	MemkvEntry *entry;
 	bool		loaded;
 	bool		in_memory;
@@ -139,9 +140,10 @@ memkv_state(PG_FUNCTION_ARGS)
 		values[5] = Int64GetDatum(0);
 	}
 	values[6] = BoolGetDatum(loaded);
-	values[7] = Int64GetDatum((int64) memkv_meta_run_keys(&meta));
-	values[8] = Int64GetDatum((int64) memkv_meta_run_tids(&meta));
-	values[9] = Int64GetDatum((int64) memkv_meta_run_pages(&meta));
+	memkv_meta_run_totals(&meta, &totals);
+	values[7] = Int64GetDatum((int64) totals.nkeys);
+	values[8] = Int64GetDatum((int64) totals.ntids);
+	values[9] = Int64GetDatum((int64) totals.npages);
 	{
 		int64		fst_bytes = 0;
 		int64		postings_bytes = 0;
