@@ -297,7 +297,8 @@ memkv_run_header_read(Relation index, const MemkvRunDesc *run,
 			stream = runhdr_peek_stream_bytes((const uint8 *) PageGetContents(page),
 											  MEMKV_RUN_CHUNK);
 			nchunks = stream / MEMKV_RUN_CHUNK + (stream % MEMKV_RUN_CHUNK != 0);
-			if (stream == 0 || nchunks > run->run_npages)
+			/* one page a chunk: more than the run or the relation has is damage */
+			if (stream == 0 || nchunks > run->run_npages || nchunks >= nblocks)
 			{
 				UnlockReleaseBuffer(buf);
 				memkv_run_header_corrupted(index, "its first page holds no header");
@@ -353,6 +354,7 @@ memkv_run_blocks(Relation index, const MemkvRunDesc *run,
 	uint32		count = 0;
 	uint32		nhdr = run->run_npages - hdr->npages;
 	BlockNumber blkno = run->run_header;
+	BlockNumber nblocks = RelationGetNumberOfBlocks(index);
 	uint32		i;
 
 	while (count < nhdr)
@@ -360,7 +362,7 @@ memkv_run_blocks(Relation index, const MemkvRunDesc *run,
 		Buffer		buf;
 		Page		page;
 
-		if (blkno == MEMKV_METAPAGE_BLKNO || blkno == InvalidBlockNumber)
+		if (blkno == MEMKV_METAPAGE_BLKNO || blkno >= nblocks)
 			memkv_page_corrupted(index, blkno);
 		buf = ReadBuffer(index, blkno);
 		LockBuffer(buf, BUFFER_LOCK_SHARE);
