@@ -584,8 +584,9 @@ memkv_build(Relation heap, Relation index, IndexInfo *indexInfo)
 	IndexBuildResult *result;
 	double		reltuples;
 	Buffer		metabuf;
-	Buffer		logbuf;
 	GenericXLogState *state;
+	int			nstripes = memkv_index_stripes(index);
+	int			s;
 	Page		page;
 	MemkvDirectory dir;
 	MemkvFrozenWriter *w;
@@ -601,15 +602,19 @@ memkv_build(Relation heap, Relation index, IndexInfo *indexInfo)
 		elog(ERROR, "index \"%s\" already contains data",
 			 RelationGetRelationName(index));
 
-	/* blocks 0 and 1: metapage and the empty log, written at the end */
-	metabuf = memkv_new_buffer(index, 1);
-	logbuf = memkv_new_buffer(index, 1);
-	if (BufferGetBlockNumber(metabuf) != MEMKV_METAPAGE_BLKNO ||
-		BufferGetBlockNumber(logbuf) != MEMKV_METAPAGE_BLKNO + 1)
-		elog(ERROR, "memkv: unexpected first blocks in \"%s\"",
-			 RelationGetRelationName(index));
-	UnlockReleaseBuffer(metabuf);
-	UnlockReleaseBuffer(logbuf);
+	/*
+	 * Blocks 0 to nstripes: the metapage and each stripe's empty log,
+	 * written at the end.
+	 */
+	for (s = 0; s <= nstripes; s++)
+	{
+		Buffer		buf = memkv_new_buffer(index, 1);
+
+		if (BufferGetBlockNumber(buf) != MEMKV_METAPAGE_BLKNO + s)
+			elog(ERROR, "memkv: unexpected first blocks in \"%s\"",
+				 RelationGetRelationName(index));
+		UnlockReleaseBuffer(buf);
+	}
 
 	memset(&bs, 0, sizeof(bs));
 	bs.tmpcxt = AllocSetContextCreate(CurrentMemoryContext,
@@ -658,8 +663,8 @@ memkv_build(Relation heap, Relation index, IndexInfo *indexInfo)
 	memkv_sort_tids(bs.nulls.tids, &bs.nulls.ntids);
 	memkv_frozen_writer_add_nulls(w, bs.nulls.tids, bs.nulls.ntids);
 
-	/* the run goes after blocks 0 and 1, then the metapage */
-	memkv_empty_directory(&dir, memkv_new_instance_id());
+	/* the run goes after the metapage and the logs, then the metapage */
+	memkv_empty_directory(&dir, memkv_new_instance_id(), nstripes);
 	if (bs.indtuples > 0)
 	{
 		MemkvRunEntry run;
@@ -680,17 +685,25 @@ memkv_build(Relation heap, Relation index, IndexInfo *indexInfo)
 				 RelationGetRelationName(index), msg);
 	}
 
+	/* the logs first, then the metapage that names them */
+	for (s = 0; s < nstripes; s++)
+	{
+		Buffer		logbuf = ReadBuffer(index, MEMKV_METAPAGE_BLKNO + 1 + s);
+
+		LockBuffer(logbuf, BUFFER_LOCK_EXCLUSIVE);
+		state = GenericXLogStart(index);
+		page = GenericXLogRegisterBuffer(state, logbuf,
+										 GENERIC_XLOG_FULL_IMAGE);
+		memkv_init_log_page(page, 1);
+		GenericXLogFinish(state);
+		UnlockReleaseBuffer(logbuf);
+	}
 	metabuf = ReadBuffer(index, MEMKV_METAPAGE_BLKNO);
 	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
-	logbuf = ReadBuffer(index, MEMKV_METAPAGE_BLKNO + 1);
-	LockBuffer(logbuf, BUFFER_LOCK_EXCLUSIVE);
 	state = GenericXLogStart(index);
-	page = GenericXLogRegisterBuffer(state, logbuf, GENERIC_XLOG_FULL_IMAGE);
-	memkv_init_log_page(page, 1);
 	page = GenericXLogRegisterBuffer(state, metabuf, GENERIC_XLOG_FULL_IMAGE);
 	memkv_init_metapage(page, &dir);
 	GenericXLogFinish(state);
-	UnlockReleaseBuffer(logbuf);
 	UnlockReleaseBuffer(metabuf);
 
 	MemoryContextDelete(bs.tmpcxt);
@@ -711,7 +724,7 @@ memkv_build(Relation heap, Relation index, IndexInfo *indexInfo)
 
 /*
  * ambuildempty: the init fork of an unlogged index, a metapage and an
- * empty log page, copied over the main fork when the server restarts
+ * empty log page per stripe, copied over the main fork when the server restarts
  * after a crash.
  */
 void
@@ -720,13 +733,14 @@ memkv_buildempty(Relation index)
 	PGAlignedBlock meta;
 	PGAlignedBlock log;
 	MemkvDirectory dir;
+	int			nstripes = memkv_index_stripes(index);
+	int			s;
 
 	memkv_check_loaded();
 	memkv_check_collation(index);
 
-	memkv_empty_directory(&dir, memkv_new_instance_id());
+	memkv_empty_directory(&dir, memkv_new_instance_id(), nstripes);
 	memkv_init_metapage((Page) meta.data, &dir);
-	memkv_init_log_page((Page) log.data, 1);
 
 	PageSetChecksumInplace((Page) meta.data, MEMKV_METAPAGE_BLKNO);
 	smgrextend(RelationGetSmgr(index), INIT_FORKNUM, MEMKV_METAPAGE_BLKNO,
@@ -734,10 +748,14 @@ memkv_buildempty(Relation index)
 	log_newpage(&MEMKV_SMGR_FILE(RelationGetSmgr(index)), INIT_FORKNUM,
 				MEMKV_METAPAGE_BLKNO, (Page) meta.data, true);
 
-	PageSetChecksumInplace((Page) log.data, 1);
-	smgrextend(RelationGetSmgr(index), INIT_FORKNUM, 1, log.data, true);
-	log_newpage(&MEMKV_SMGR_FILE(RelationGetSmgr(index)), INIT_FORKNUM,
-				1, (Page) log.data, true);
+	for (s = 1; s <= nstripes; s++)
+	{
+		memkv_init_log_page((Page) log.data, 1);
+		PageSetChecksumInplace((Page) log.data, s);
+		smgrextend(RelationGetSmgr(index), INIT_FORKNUM, s, log.data, true);
+		log_newpage(&MEMKV_SMGR_FILE(RelationGetSmgr(index)), INIT_FORKNUM,
+					s, (Page) log.data, true);
+	}
 
 	smgrimmedsync(RelationGetSmgr(index), INIT_FORKNUM);
 }

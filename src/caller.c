@@ -130,7 +130,7 @@ memkv_close_for_caller(Relation index, LOCKMODE lockmode)
 
 /*
  * Between two steps of a long walk: answer a cancel, and if anyone queued
- * for the entry lock meanwhile (an insert), step aside for a millisecond.
+ * for a stripe lock meanwhile (an insert), step aside for a millisecond.
  * LWLocks do not queue shared lockers behind waiting exclusive ones, so
  * without the pause a walker that re-takes the lock at once can keep an
  * insert waiting through many steps.  Reading the wait list without its
@@ -140,7 +140,15 @@ memkv_close_for_caller(Relation index, LOCKMODE lockmode)
 void
 memkv_step_aside(MemkvEntry *entry)
 {
+	int			s;
+
 	CHECK_FOR_INTERRUPTS();
-	if (!proclist_is_empty(&memkv_entry_lock(entry)->waiters))
-		pg_usleep(1000L);
+	for (s = 0; s < entry->nstripes; s++)
+	{
+		if (!proclist_is_empty(&memkv_stripe_lock(entry, s)->waiters))
+		{
+			pg_usleep(1000L);
+			break;
+		}
+	}
 }

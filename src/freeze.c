@@ -84,22 +84,36 @@ static void
 memkv_freeze_cleanup(int code, Datum arg)
 {
 	MemkvFreezeCleanup *fc = (MemkvFreezeCleanup *) DatumGetPointer(arg);
-	LWLock	   *lock = memkv_entry_lock(fc->entry);
-	bool		held = LWLockHeldByMeInMode(lock, LW_EXCLUSIVE);
+	MemkvEntry *entry = fc->entry;
+	bool		held = memkv_entry_holds_all(entry, LW_EXCLUSIVE);
+	int			s;
 
+	/*
+	 * The entry cannot have changed hands: eviction and reassignment skip
+	 * a freezing entry.  Its stripe locks are taken in order, as always.
+	 */
 	if (!held)
-		LWLockAcquire(lock, LW_EXCLUSIVE);
-	if (fc->entry->freezing)
 	{
-		art_free_all(&fc->entry->imm_keys, memkv_allocator());
-		art_free_all(&fc->entry->imm_nulls, memkv_allocator());
-		fc->entry->freezing = false;
+		memkv_entry_release(entry);
+		for (s = 0; s < entry->nstripes; s++)
+			LWLockAcquire(memkv_stripe_lock(entry, s), LW_EXCLUSIVE);
 	}
+	for (s = 0; s < entry->nstripes; s++)
+	{
+		MemkvStripe *st = &entry->stripes[s];
+
+		if (entry->freezing)
+		{
+			art_free_all(&st->imm_keys, memkv_allocator());
+			art_free_all(&st->imm_nulls, memkv_allocator());
+		}
+		st->valid = false;
+	}
+	entry->freezing = false;
 	/* users waiting for a direct-mode freeze go on (and rebuild) */
-	fc->entry->freeze_direct = false;
-	fc->entry->valid = false;
+	entry->freeze_direct = false;
 	if (!held)
-		LWLockRelease(lock);
+		memkv_entry_release(entry);
 }
 
 /*
@@ -130,16 +144,17 @@ typedef struct MemkvFreezeState
 	bool		direct;			/* the delta is read from the log */
 	MemkvSource	logrun;			/* direct mode: the delta's keys */
 	MemkvSource	lognulls;		/* ... and its NULL key's TIDs */
-	BlockNumber direct_end_blkno;	/* direct mode: the log's end */
-	OffsetNumber direct_end_offset;
+	BlockNumber direct_end_blkno[MEMKV_MAX_STRIPES];	/* direct mode: */
+	OffsetNumber direct_end_offset[MEMKV_MAX_STRIPES];	/* each log's end */
 	MemkvFrozenWriter *w;
 	uint64		removed;		/* TIDs left out as dead */
 	uint64		kept;			/* TIDs the index holds afterwards */
-	/* what the switch leaves for the clean-up */
-	ArtTree		old_keys;
-	ArtTree		old_nulls;
-	BlockNumber old_log_head;
-	BlockNumber boundary;
+	/* what the switch leaves for the clean-up, per stripe */
+	int			nstripes;
+	ArtTree		old_keys[MEMKV_MAX_STRIPES];
+	ArtTree		old_nulls[MEMKV_MAX_STRIPES];
+	BlockNumber old_log_head[MEMKV_MAX_STRIPES];
+	BlockNumber boundary[MEMKV_MAX_STRIPES];
 	MemkvLayerOpReport report;
 	instr_time	t_start,
 				t_aside,
@@ -198,15 +213,15 @@ memkv_freeze_open_inputs(MemkvFreezeState *fs, MemkvEntry *entry)
 }
 
 /*
- * Phase 1, set aside: under the entry lock, exclusive, sync the delta
- * trees with the log, read the metapage, open the input runs, and (a
- * freeze) set the trees aside as imm_keys/imm_nulls (read-only from now
- * on), fresh empty trees taking new entries from the boundary on
- * (entry->freeze_blkno / freeze_offset).  If the delta does not fit in
- * shared memory, mark the freeze direct instead: every user of the entry
- * then waits for the freeze.  Either way entry->freezing is set and the
- * entry lock released on return.  A merge of runs alone only opens them.
- * Caller holds the metapage lock.
+ * Phase 1, set aside (the seal): under every stripe lock, exclusive, sync
+ * each stripe's trees with its log, read the metapage, open the input
+ * runs, and (a freeze) set each stripe's trees aside as imm_keys/imm_nulls
+ * (read-only from now on), fresh empty trees taking new entries from the
+ * stripe's boundary on (freeze_blkno / freeze_offset).  If the delta does
+ * not fit in shared memory, mark the freeze direct instead: every user of
+ * the entry then waits for the freeze.  Either way entry->freezing is set
+ * and the stripe locks released on return.  A merge of runs alone only
+ * opens them.  Caller holds the metapage lock.
  */
 static void
 memkv_freeze_set_aside(MemkvFreezeState *fs)
@@ -219,7 +234,8 @@ memkv_freeze_set_aside(MemkvFreezeState *fs)
 	if (fs->with_delta && entry->freezing)
 		elog(ERROR, "memkv: index \"%s\" is already being frozen",
 			 RelationGetRelationName(index));
-	fs->direct = fs->with_delta && !memkv_sync_try(index, entry);
+	fs->direct = fs->with_delta && !memkv_sync_all_try(index, entry);
+	fs->nstripes = entry->nstripes;
 	memkv_read_meta(index, &fs->meta);
 	/* the switch retires the log's head and the input runs */
 	memkv_check_meta_blocks(index, &fs->meta, RelationGetNumberOfBlocks(index));
@@ -238,14 +254,21 @@ memkv_freeze_set_aside(MemkvFreezeState *fs)
 		memkv_entry_release(entry);
 	else if (!fs->direct)
 	{
-		fs->report.in_delta_keys = entry->keys.nkeys;
-		fs->report.in_delta_tids = entry->keys.ntids + entry->nulls.ntids;
-		entry->imm_keys = entry->keys;
-		entry->imm_nulls = entry->nulls;
-		memset(&entry->keys, 0, sizeof(ArtTree));
-		memset(&entry->nulls, 0, sizeof(ArtTree));
-		entry->freeze_blkno = entry->resume_blkno;
-		entry->freeze_offset = entry->resume_offset;
+		int			s;
+
+		for (s = 0; s < entry->nstripes; s++)
+		{
+			MemkvStripe *st = &entry->stripes[s];
+
+			fs->report.in_delta_keys += st->keys.nkeys;
+			fs->report.in_delta_tids += st->keys.ntids + st->nulls.ntids;
+			st->imm_keys = st->keys;
+			st->imm_nulls = st->nulls;
+			memset(&st->keys, 0, sizeof(ArtTree));
+			memset(&st->nulls, 0, sizeof(ArtTree));
+			st->freeze_blkno = st->resume_blkno;
+			st->freeze_offset = st->resume_offset;
+		}
 		entry->freezing = true;
 		memkv_entry_release(entry);
 	}
@@ -294,8 +317,9 @@ memkv_freeze_read_inputs(MemkvFreezeState *fs)
 	/* from here on without the entry lock; only we touch imm */
 	if (fs->direct)
 	{
-		memkv_read_log_run(index, &fs->meta, &fs->logrun, &fs->lognulls,
-						   &fs->direct_end_blkno, &fs->direct_end_offset);
+		memkv_read_log_run(index, &fs->meta, 0, fs->meta.nstripes,
+						   &fs->logrun, &fs->lognulls,
+						   fs->direct_end_blkno, fs->direct_end_offset);
 		fs->report.in_delta_keys = fs->logrun.nkeys;
 		fs->report.in_delta_tids = fs->logrun.ntids + fs->lognulls.ntids;
 	}
@@ -336,7 +360,7 @@ memkv_freeze_merge_write(MemkvFreezeState *fs)
 {
 	MemkvEntry *entry = fs->entry;
 	MemkvFrozenWriter *w;
-	MemkvMergeInput in[RUNDIR_MAX_RUNS + 1];
+	MemkvMergeInput in[RUNDIR_MAX_RUNS + MEMKV_MAX_STRIPES];
 	int			nin = 0;
 	MemkvSource	nulls;
 	ItemPointerData *tids = NULL;
@@ -352,7 +376,14 @@ memkv_freeze_merge_write(MemkvFreezeState *fs)
 		in[nin++].run = fs->logrun;
 	}
 	else if (fs->with_delta)
-		memkv_merge_input_init(&in[nin++], &entry->imm_keys, NULL);
+	{
+		int			s;
+
+		for (s = 0; s < fs->nstripes; s++)
+			if (entry->stripes[s].imm_keys.ntids > 0)
+				memkv_merge_input_init(&in[nin++],
+									   &entry->stripes[s].imm_keys, NULL);
+	}
 	for (k = 0; k < fs->ninputs; k++)
 		memkv_merge_input_init(&in[nin++], NULL, fs->frozen[k]);
 
@@ -363,7 +394,7 @@ memkv_freeze_merge_write(MemkvFreezeState *fs)
 		bool		have = false;
 		uint64		n = 0;
 		uint64		need = 0;
-		bool		take[RUNDIR_MAX_RUNS + 1];
+		bool		take[RUNDIR_MAX_RUNS + MEMKV_MAX_STRIPES];
 
 		CHECK_FOR_INTERRUPTS();
 		/* the smallest key any input is at, and which inputs are at it */
@@ -438,10 +469,11 @@ memkv_freeze_merge_write(MemkvFreezeState *fs)
 	else
 	{
 		memkv_source_init(&nulls);
-		if (fs->with_delta)
+		for (k = 0; fs->with_delta && k < fs->nstripes; k++)
 		{
 			const ArtTid *atids;
-			uint32		nnull = art_lookup(&entry->imm_nulls, memkv_allocator(),
+			uint32		nnull = art_lookup(&entry->stripes[k].imm_nulls,
+										   memkv_allocator(),
 										   (const uint8 *) "", 0, &atids);
 
 			if (nnull > 0)
@@ -475,14 +507,14 @@ memkv_freeze_merge_write(MemkvFreezeState *fs)
 }
 
 /*
- * Phase 3, switch: under the entry lock, exclusive, write the directory
+ * Phase 3, switch: under every stripe lock, exclusive, write the directory
  * in one WAL record -- the new run in the place of the input runs (first,
- * for a freeze), generation + 1, and for a freeze the log head moved to
- * the boundary -- then (a freeze) take the set-aside trees out of the
- * entry (into fs, for the clean-up) and end the entry's freezing state;
- * drop the shared copy if it was of an input run, and give the new run
- * one if it is now the largest.  The entry lock is released on return;
- * the metapage lock is still held.
+ * for a freeze), generation + 1, and for a freeze each stripe's log head
+ * moved to its boundary -- then (a freeze) take the set-aside trees out of
+ * the stripes (into fs, for the clean-up) and end the entry's freezing
+ * state; drop the shared copy if it was of an input run, and give the new
+ * run one if it is now the largest.  The stripe locks are released on
+ * return; the metapage lock is still held.
  */
 static void
 memkv_freeze_switch(MemkvFreezeState *fs)
@@ -494,14 +526,18 @@ memkv_freeze_switch(MemkvFreezeState *fs)
 	const char *msg;
 	int			big;
 	int			k;
+	int			s;
 
 	entry = memkv_entry_acquire(index, LW_EXCLUSIVE);
 	Assert(entry == fs->entry);
 	if (fs->direct)
 	{
-		/* the log ended there: the boundary is its end */
-		entry->freeze_blkno = fs->direct_end_blkno;
-		entry->freeze_offset = fs->direct_end_offset;
+		/* the logs ended there: the boundaries are their ends */
+		for (s = 0; s < fs->nstripes; s++)
+		{
+			entry->stripes[s].freeze_blkno = fs->direct_end_blkno[s];
+			entry->stripes[s].freeze_offset = fs->direct_end_offset[s];
+		}
 	}
 	metabuf = ReadBuffer(index, MEMKV_METAPAGE_BLKNO);
 	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
@@ -520,11 +556,14 @@ memkv_freeze_switch(MemkvFreezeState *fs)
 	if (fs->with_delta)
 	{
 		/*
-		 * The log now starts at the boundary; entries appended since phase
-		 * 1 stay in it and in the fresh trees.
+		 * Each log now starts at its boundary; entries appended since
+		 * phase 1 stay in it and in the fresh trees.
 		 */
-		dir.stripes[0].log_head = entry->freeze_blkno;
-		dir.stripes[0].log_head_offset = entry->freeze_offset;
+		for (s = 0; s < fs->nstripes; s++)
+		{
+			dir.stripes[s].log_head = entry->stripes[s].freeze_blkno;
+			dir.stripes[s].log_head_offset = entry->stripes[s].freeze_offset;
+		}
 		dir.freeze_count++;
 		dir.last_freeze = GetCurrentTimestamp();
 	}
@@ -560,29 +599,45 @@ memkv_freeze_switch(MemkvFreezeState *fs)
 	if (fs->with_delta)
 	{
 		/*
-		 * Take the set-aside trees out of the entry; they are freed below,
-		 * after the entry lock is released, since inserts wait for it.
+		 * Take the set-aside trees out of the stripes; they are freed
+		 * below, after the stripe locks are released, since inserts wait
+		 * for them.
 		 */
-		fs->old_keys = entry->imm_keys;
-		fs->old_nulls = entry->imm_nulls;
-		memset(&entry->imm_keys, 0, sizeof(ArtTree));
-		memset(&entry->imm_nulls, 0, sizeof(ArtTree));
+		for (s = 0; s < fs->nstripes; s++)
+		{
+			MemkvStripe *st = &entry->stripes[s];
+
+			fs->old_keys[s] = st->imm_keys;
+			fs->old_nulls[s] = st->imm_nulls;
+			memset(&st->imm_keys, 0, sizeof(ArtTree));
+			memset(&st->imm_nulls, 0, sizeof(ArtTree));
+			if (fs->direct)
+			{
+				/*
+				 * The trees mirror the log from the boundary: those that
+				 * did sync before the delta ran out of room hold keys now
+				 * frozen, so they go too.
+				 */
+				fs->old_keys[s] = st->keys;
+				fs->old_nulls[s] = st->nulls;
+				memset(&st->keys, 0, sizeof(ArtTree));
+				memset(&st->nulls, 0, sizeof(ArtTree));
+				st->instance_id = fs->newmeta.instance_id;
+				st->resume_blkno = st->freeze_blkno;
+				st->resume_offset = st->freeze_offset;
+				st->valid = true;
+				st->synced_in_recovery = false;
+			}
+			fs->old_log_head[s] = fs->meta.log_head[s];
+			fs->boundary[s] = st->freeze_blkno;
+			if (fs->stats)
+				fs->kept += st->keys.ntids + st->nulls.ntids;
+		}
 		entry->freezing = false;
 		entry->freeze_direct = false;
-		if (fs->direct)
-		{
-			/* the (empty) trees mirror the log from the boundary */
-			entry->instance_id = fs->newmeta.instance_id;
-			entry->resume_blkno = entry->freeze_blkno;
-			entry->resume_offset = entry->freeze_offset;
-			entry->valid = true;
-		}
-		fs->old_log_head = fs->meta.log_head;
-		fs->boundary = entry->freeze_blkno;
-		if (fs->stats)
-			fs->kept += entry->keys.ntids + entry->nulls.ntids;
 	}
-	entry->epoch = fs->newmeta.epoch;
+	for (s = 0; s < entry->nstripes; s++)
+		entry->stripes[s].epoch = fs->newmeta.epoch;
 	memkv_entry_release(entry);
 	INSTR_TIME_SET_CURRENT(fs->t_switched);
 }
@@ -599,19 +654,23 @@ memkv_freeze_retire(MemkvFreezeState *fs)
 {
 	int			k;
 
-	/* no one references the set-aside trees any more: free them */
-	art_free_all(&fs->old_keys, memkv_allocator());
-	art_free_all(&fs->old_nulls, memkv_allocator());
+	int			s;
 
 	/*
-	 * The old log up to the boundary is unreachable: free it.  None of its
-	 * pages is in the free space map before we free it, so no append can
-	 * link one meanwhile.  So are the input runs: every batch that read
-	 * the old directory ended before the switch got the entry lock.
+	 * No one references the set-aside trees any more: free them.  The old
+	 * logs up to their boundaries are unreachable: free them.  None of
+	 * their pages is in the free space map before we free it, so no append
+	 * can link one meanwhile.  So are the input runs: every batch that
+	 * read the old directory ended before the switch got its stripe locks.
 	 */
-	if (fs->with_delta)
-		fs->report.pages_freed = memkv_delete_log(fs->index, fs->old_log_head,
-												  fs->boundary);
+	for (s = 0; fs->with_delta && s < fs->nstripes; s++)
+	{
+		art_free_all(&fs->old_keys[s], memkv_allocator());
+		art_free_all(&fs->old_nulls[s], memkv_allocator());
+		fs->report.pages_freed += memkv_delete_log(fs->index,
+												   fs->old_log_head[s],
+												   fs->boundary[s]);
+	}
 	for (k = 0; k < fs->ninputs; k++)
 		fs->report.pages_freed += memkv_delete_run(fs->index,
 												   fs->old_blocks[k],
@@ -659,8 +718,6 @@ memkv_rewrite(Relation index, bool with_delta, int first, int ninputs,
 	fs.with_delta = with_delta;
 	fs.first = first;
 	fs.ninputs = ninputs;
-	fs.direct_end_blkno = InvalidBlockNumber;
-	fs.direct_end_offset = InvalidOffsetNumber;
 	fs.report.op = with_delta ? "freeze" : "merge";
 	fs.report.trigger = trigger;
 	INSTR_TIME_SET_CURRENT(fs.t_start);

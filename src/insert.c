@@ -11,6 +11,7 @@
 
 #include "fmgr.h"
 #include "nodes/execnodes.h"
+#include "storage/proc.h"
 #include "utils/rel.h"
 
 #include "build.h"
@@ -23,35 +24,62 @@
 #include "request.h"
 
 /*
- * An insert found no room even after freeing its own run copy and evicting
- * every other index's trees:
+ * An insert found no room even after evicting every other index's trees:
  * the arena may be full of free blocks too small for the allocation (it
  * splits larger blocks but never merges smaller ones; it starts afresh
- * only once nothing at all is allocated).  If this entry's own trees are
- * all that may still hold memory, and they are small, give them back --
- * which empties the arena -- and rebuild them from the log, laid out
- * afresh.  Returns true if the entry is valid again (the caller then
- * retries its insert); false leaves it invalid (the next user rebuilds
- * it).  Not while a freeze runs: its set-aside trees hold memory the
- * freeze reads without the entry lock.  Caller holds the entry lock
- * exclusively.
+ * only once nothing at all is allocated).  If this stripe's trees are all
+ * that may still hold memory, and they are small, give them back -- which
+ * empties the arena -- and rebuild them from the log, laid out afresh.
+ * Returns true if the stripe is valid again (the caller then retries its
+ * insert); false leaves it invalid (the next user rebuilds it).  Not while
+ * a freeze runs: its set-aside trees hold memory the freeze reads without
+ * the stripe locks.  Caller holds the stripe's lock exclusively.
  */
 static bool
-memkv_rebuild_unfragmented(Relation index, MemkvEntry *entry)
+memkv_rebuild_unfragmented(Relation index, MemkvEntry *entry, int s)
 {
+	MemkvStripe *st = &entry->stripes[s];
+
 	if (entry->freezing ||
-		entry->keys.bytes + entry->nulls.bytes > memkv_shared->arena_size / 4 ||
-		memkv_arena_bytes_used() > entry->keys.bytes + entry->nulls.bytes)
+		st->keys.bytes + st->nulls.bytes > memkv_shared->arena_size / 4 ||
+		memkv_arena_bytes_used() > st->keys.bytes + st->nulls.bytes)
 		return false;
-	entry->valid = false;		/* memkv_sync_try frees the trees first */
-	return memkv_sync_try(index, entry);
+	st->valid = false;			/* memkv_sync_try frees the trees first */
+	return memkv_sync_try(index, entry, s);
 }
 
 /*
- * aminsert: append to the log and add to the tree, under the index's
- * entry lock held exclusively, so the tree always equals a prefix of the
- * log.  If anything fails in between, the entry is left invalid and the
- * next user rebuilds the tree from the log.
+ * Add the key to stripe `s`'s trees (its lock held exclusively), making
+ * room as memkv_art_try_insert and memkv_rebuild_unfragmented can.  The
+ * stripe is left valid either way: on false nothing changed.
+ */
+static bool
+memkv_insert_tree(Relation index, MemkvEntry *entry, int s, bool isnull,
+				  const uint8 *key, Size keylen, ItemPointer tid)
+{
+	MemkvStripe *st = &entry->stripes[s];
+
+	st->valid = false;
+	if (memkv_art_try_insert(entry, s, isnull, key, keylen, tid))
+		return true;
+	/* the trees are intact: only this insert fails */
+	st->valid = true;
+	if (memkv_rebuild_unfragmented(index, entry, s))
+	{
+		st->valid = false;
+		if (memkv_art_try_insert(entry, s, isnull, key, keylen, tid))
+			return true;
+		st->valid = true;
+	}
+	return false;
+}
+
+/*
+ * aminsert: append to the log of the key's stripe and add to its tree,
+ * under that stripe's lock held exclusively, so the tree always equals a
+ * prefix of the log.  Inserts of keys in other stripes go on meanwhile.
+ * If anything fails in between, the stripe is left invalid and the next
+ * user rebuilds its trees from its log.
  *
  * A temp index is frozen here, by its owner, once past its threshold (no
  * background worker can read it), and when its delta no longer fits in
@@ -68,6 +96,7 @@ memkv_insert(Relation index, Datum *values, bool *isnull,
 	text	   *to_free = NULL;
 	IndexTuple	itup;
 	MemkvEntry *entry;
+	MemkvStripe *st;
 	MemkvMetaPageData meta;
 	BlockNumber blkno;
 	OffsetNumber offnum;
@@ -75,64 +104,73 @@ memkv_insert(Relation index, Datum *values, bool *isnull,
 	bool		freeze_now;
 	bool		in_memory;
 	bool		added = false;
+	bool		made_room = false;
+	uint32		hash;
+	int			s;
 
 	memkv_check_loaded();
 	if (!isnull[0])
 		memkv_key_bytes(values[0], &key, &keylen, &to_free);
 	itup = memkv_form_log_tuple(isnull[0], key, keylen, ht_ctid);
-
-	entry = memkv_open_synced_try(index, LW_EXCLUSIVE, &meta, &in_memory);
-	if (in_memory)
+	/* NULL keys are spread over the stripes by backend */
+	hash = isnull[0] ? MEMKV_MY_PROC_NUMBER : memkv_key_hash(key, keylen);
+	for (;;)
 	{
+		entry = memkv_open_synced_stripe(index, LW_EXCLUSIVE, &meta,
+										 &in_memory, hash, &s);
+		st = &entry->stripes[s];
+		if (in_memory)
+			added = memkv_insert_tree(index, entry, s, isnull[0], key, keylen,
+									  ht_ctid);
 		/*
-		 * The trees mirror the log up to its tail page, which the sync read
-		 * (entry->resume_blkno): the append goes there.
+		 * The entry's copy of its largest run, or the fragments of its
+		 * other stripes' trees, may be in the way: make room under every
+		 * stripe lock and try once more.
 		 */
-		entry->valid = false;
-		if (memkv_art_try_insert(entry, isnull[0], key, keylen, ht_ctid))
-			added = true;
-		else
+		if (added || made_room || entry->freezing)
+			break;
+		memkv_entry_release(entry);
+		if (!memkv_entry_make_room(index))
 		{
-			/* the trees are intact: only this insert fails */
-			entry->valid = true;
-			if (memkv_rebuild_unfragmented(index, entry))
-			{
-				entry->valid = false;
-				if (memkv_art_try_insert(entry, isnull[0], key, keylen, ht_ctid))
-					added = true;
-				else
-					entry->valid = true;
-			}
+			entry = memkv_open_synced_stripe(index, LW_EXCLUSIVE, &meta,
+											 &in_memory, hash, &s);
+			st = &entry->stripes[s];
+			break;
 		}
+		made_room = true;
 	}
 	if (!added)
 	{
 		/* no room for the delta, or for this key in it */
-		if (!temp || (in_memory && entry->keys.ntids + entry->nulls.ntids == 0))
+		if (!temp || (in_memory && st->keys.ntids + st->nulls.ntids == 0))
 			memkv_report_exhausted(index, entry);
 		/* a temp index: freeze its delta out of shared memory, retry */
 		memkv_entry_release(entry);
 		memkv_freeze_index(index, NULL, NULL, NULL, MEMKV_TRIGGER_INSERT);
-		entry = memkv_open_synced(index, LW_EXCLUSIVE, &meta);
-		entry->valid = false;
-		if (!memkv_art_try_insert(entry, isnull[0], key, keylen, ht_ctid))
-		{
-			entry->valid = true;
+		entry = memkv_open_synced_stripe(index, LW_EXCLUSIVE, &meta,
+										 &in_memory, hash, &s);
+		st = &entry->stripes[s];
+		if (!in_memory ||
+			!memkv_insert_tree(index, entry, s, isnull[0], key, keylen,
+							   ht_ctid))
 			memkv_report_exhausted(index, entry);
-		}
 	}
-	memkv_log_append(index, entry->resume_blkno, meta.epoch, itup,
+
+	/*
+	 * The trees mirror the stripe's log up to its tail page, which the
+	 * sync read (resume_blkno): the append goes there.
+	 */
+	st->valid = false;
+	memkv_log_append(index, st->resume_blkno, meta.epoch, itup,
 					 &blkno, &offnum);
-	entry->resume_blkno = blkno;
-	entry->resume_offset = OffsetNumberNext(offnum);
-	entry->valid = true;
+	st->resume_blkno = blkno;
+	st->resume_offset = OffsetNumberNext(offnum);
+	st->valid = true;
 	freeze_now = memkv_maybe_request_freeze(index, entry);
 	memkv_entry_release(entry);
-
 	/* a temp index past its threshold: its owner freezes it */
 	if (freeze_now)
 		memkv_freeze_index(index, NULL, NULL, NULL, MEMKV_TRIGGER_INSERT);
-
 	pfree(itup);
 	if (to_free)
 		pfree(to_free);

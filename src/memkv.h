@@ -121,8 +121,18 @@ typedef struct MemkvBatch
 	bool		complete_backward;	/* nothing in range before the first */
 } MemkvBatch;
 
-/* Sources a batch merges at most: the delta, a freeze's, every run. */
-#define MEMKV_MAX_SOURCES	(2 + 24)
+/*
+ * Stripes an index may have (rundir.h's RUNDIR_MAX_STRIPES): each its own
+ * delta trees, log chain and LWLock.  See src/README, "Stripes and inserts".
+ */
+#define MEMKV_MAX_STRIPES	32
+#define MEMKV_DEFAULT_STRIPES	8	/* the stripes storage parameter's */
+
+/*
+ * Sources a batch merges at most: each stripe's tree and its set-aside
+ * one during a freeze, and every run.
+ */
+#define MEMKV_MAX_SOURCES	(2 * MEMKV_MAX_STRIPES + 24)
 
 typedef struct MemkvScanOpaqueData
 {
@@ -151,7 +161,28 @@ typedef struct MemkvOptions
 {
 	int32		vl_len_;		/* varlena header */
 	int			freeze_threshold;	/* -1: use memkv.freeze_threshold */
+	int			stripes;		/* delta stripes of a build (1..32) */
 } MemkvOptions;
+
+/*
+ * A key's stripe is this hash mod the index's stripe count: FNV-1a (32
+ * bits, no seed) of its bytes.  Part of the format: a log entry stays in
+ * the chain of the stripe it was appended to, and a point lookup reads
+ * only its key's stripe, so this must never change.
+ */
+static inline uint32
+memkv_key_hash(const uint8 *key, Size len)
+{
+	uint32		h = 2166136261u;
+	Size		i;
+
+	for (i = 0; i < len; i++)
+	{
+		h ^= key[i];
+		h *= 16777619u;
+	}
+	return h;
+}
 
 /* Byte-order comparison of two keys: the C collation's order. */
 static inline int
@@ -213,5 +244,6 @@ extern void memkv_costestimate(PlannerInfo *root, IndexPath *path,
 /* validate.c */
 extern bool memkv_validate(Oid opclassoid);
 extern bytea *memkv_options(Datum reloptions, bool validate);
+extern int	memkv_index_stripes(Relation index);
 
 #endif							/* MEMKV_H */

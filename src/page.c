@@ -19,22 +19,29 @@
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
+#include "memkv.h"
 #include "page.h"
 
 /*
- * The directory of a new, empty index: generation 1, one stripe whose log
- * starts at block 1, no run.
+ * The directory of a new, empty index: generation 1, `nstripes` stripes
+ * whose logs start at blocks 1 to nstripes, no run.
  */
 void
-memkv_empty_directory(MemkvDirectory *dir, uint64 instance_id)
+memkv_empty_directory(MemkvDirectory *dir, uint64 instance_id, int nstripes)
 {
+	int			s;
+
+	Assert(nstripes >= 1 && nstripes <= MEMKV_MAX_STRIPES);
 	memset(dir, 0, sizeof(MemkvDirectory));
 	dir->instance_id = instance_id;
 	dir->generation = 1;
 	dir->limbo_head = RUNDIR_INVALID_BLOCK;
-	dir->nstripes = 1;
-	dir->stripes[0].log_head = 1;
-	dir->stripes[0].log_head_offset = FirstOffsetNumber;
+	dir->nstripes = nstripes;
+	for (s = 0; s < nstripes; s++)
+	{
+		dir->stripes[s].log_head = 1 + s;
+		dir->stripes[s].log_head_offset = FirstOffsetNumber;
+	}
 }
 
 /*
@@ -133,7 +140,8 @@ memkv_check_page(Relation index, Buffer buf, Page page, uint16 expect_flags)
 
 /*
  * Check that the blocks the metapage names lie inside the relation of
- * `nblocks` blocks: the log's head and each run's first header page.
+ * `nblocks` blocks: each stripe's log head and each run's first header
+ * page.
  * Callers that follow one of them call this first (memkv_read_meta does
  * not: it would cost every scan batch a system call for the relation's
  * size); the run's other pages are checked against the relation's size
@@ -143,9 +151,11 @@ void
 memkv_check_meta_blocks(Relation index, const MemkvMetaPageData *meta,
 						BlockNumber nblocks)
 {
-	bool		bad = meta->log_head >= nblocks;
+	bool		bad = false;
 	int			i;
 
+	for (i = 0; i < meta->nstripes; i++)
+		bad |= meta->log_head[i] >= nblocks;
 	for (i = 0; i < meta->nruns; i++)
 		bad |= meta->runs[i].run_header >= nblocks;
 	if (bad)
@@ -209,13 +219,20 @@ memkv_read_directory_cached(Relation index, Buffer metabuf)
 	/* the cache is invalid until this decode has succeeded */
 	last_len = 0;
 	st = rundir_decode(bytes, sizeof(bytes), RUNDIR_INVALID_BLOCK, dir, &msg);
-	if (st == RUNDIR_OK && (dir->nstripes != 1 ||
-							dir->nmerges != 0 || dir->npending != 0 ||
-							dir->nlimbo != 0 ||
-							dir->stripes[0].log_head == RUNDIR_INVALID_BLOCK))
+	if (st == RUNDIR_OK && (dir->nmerges != 0 || dir->npending != 0 ||
+							dir->nlimbo != 0))
 	{
 		st = RUNDIR_ERR_COUNT;
 		msg = "it describes more than this version of memkv writes";
+	}
+	for (i = 0; st == RUNDIR_OK && i < dir->nstripes; i++)
+	{
+		if (dir->stripes[i].log_head == RUNDIR_INVALID_BLOCK ||
+			dir->stripes[i].log_head == MEMKV_METAPAGE_BLKNO)
+		{
+			st = RUNDIR_ERR_COUNT;
+			msg = "a stripe has no log page";
+		}
 	}
 	for (i = 0; st == RUNDIR_OK && i < dir->nruns; i++)
 	{
@@ -260,8 +277,9 @@ memkv_read_directory_cached(Relation index, Buffer metabuf)
  * rundir_decode but the relation's length (see memkv_check_meta_blocks);
  * a version-2 metapage (memkv 1.x) and any damage are ERRORs with the
  * REINDEX hint.  With a valid `metabuf` the caller holds a lock on the
- * metapage's buffer; otherwise it is read and share-locked here.  Step 3
- * of memkv 2 writes one stripe and at most one run: more is damage too.
+ * metapage's buffer; otherwise it is read and share-locked here.  This
+ * version writes no merge record, pending write or limbo, and runs of one
+ * slice: more is damage too.
  */
 void
 memkv_read_directory(Relation index, Buffer metabuf, MemkvDirectory *dir)
@@ -276,11 +294,17 @@ memkv_meta_from_directory(const MemkvDirectory *dir, MemkvMetaPageData *meta)
 {
 	uint32		i;
 
+	StaticAssertStmt(MEMKV_MAX_STRIPES == RUNDIR_MAX_STRIPES,
+					 "memkv.h's stripe limit is rundir.h's");
 	meta->instance_id = dir->instance_id;
 	meta->generation = dir->generation;
 	meta->epoch = (uint32) dir->generation;
-	meta->log_head = dir->stripes[0].log_head;
-	meta->log_head_offset = dir->stripes[0].log_head_offset;
+	meta->nstripes = (int) dir->nstripes;
+	for (i = 0; i < dir->nstripes; i++)
+	{
+		meta->log_head[i] = dir->stripes[i].log_head;
+		meta->log_head_offset[i] = dir->stripes[i].log_head_offset;
+	}
 	meta->last_freeze = dir->last_freeze;
 	meta->freezes = dir->freeze_count;
 	meta->merges = dir->merge_count;

@@ -94,8 +94,8 @@ typedef struct MemkvRunDesc
 
 /*
  * The metapage as the glue reads it: decoded from the directory
- * (rundir.h) by memkv_read_meta.  One stripe; up to RUNDIR_MAX_RUNS runs,
- * newest first.  The view of later steps of memkv 2 replaces this struct.
+ * (rundir.h) by memkv_read_meta.  Up to RUNDIR_MAX_STRIPES stripes and
+ * RUNDIR_MAX_RUNS runs, newest first.  The view of later steps of memkv 2 replaces this struct.
  *
  * generation is bumped by every switch; epoch, its low 32 bits, is the tag
  * of log pages added now, which is how readers that hold no lock against
@@ -103,16 +103,19 @@ typedef struct MemkvRunDesc
  * instance_id is random per CREATE INDEX/REINDEX, so a shared-memory tree
  * can tell whether it still mirrors this relation.
  *
- * The delta log starts at entry log_head_offset of page log_head (entries
- * before it on that page were frozen) and ends where its chain ends.
+ * Stripe s's delta log starts at entry log_head_offset[s] of page
+ * log_head[s] (entries before it on that page were frozen) and ends where
+ * its chain ends.  A CREATE INDEX gives every stripe a log page (blocks 1
+ * to nstripes), so a stripe always has one.
  */
 typedef struct MemkvMetaPageData
 {
 	uint64		instance_id;
 	uint64		generation;
 	uint32		epoch;			/* (uint32) generation */
-	BlockNumber log_head;		/* first delta-log page */
-	OffsetNumber log_head_offset;	/* first live entry on log_head */
+	int			nstripes;		/* 1..RUNDIR_MAX_STRIPES, fixed at build */
+	BlockNumber log_head[RUNDIR_MAX_STRIPES];	/* first delta-log page */
+	OffsetNumber log_head_offset[RUNDIR_MAX_STRIPES];	/* first live entry */
 	int64		last_freeze;	/* TimestampTz of the last freeze, or 0 */
 	uint64		freezes;		/* freezes since CREATE INDEX */
 	uint64		merges;			/* merges since CREATE INDEX */
@@ -128,7 +131,8 @@ typedef struct MemkvRunTotals
 	uint64		npages;
 } MemkvRunTotals;
 
-extern void memkv_empty_directory(MemkvDirectory *dir, uint64 instance_id);
+extern void memkv_empty_directory(MemkvDirectory *dir, uint64 instance_id,
+								  int nstripes);
 extern void memkv_put_directory_bytes(Page page, const uint8 *bytes,
 									  Size len);
 extern void memkv_init_metapage(Page page, const MemkvDirectory *dir);

@@ -121,4 +121,15 @@ memkv_collation_is_c(Oid collid)
 #endif
 #endif
 
+/*
+ * This backend's number among the PGPROCs (0 .. MaxBackends + auxiliary
+ * processes): MyProc->pgprocno until 16, MyProcNumber from 17.  Users
+ * include storage/proc.h.
+ */
+#if PG_VERSION_NUM >= 170000
+#define MEMKV_MY_PROC_NUMBER	((uint32) MyProcNumber)
+#else
+#define MEMKV_MY_PROC_NUMBER	((uint32) MyProc->pgprocno)
+#endif
+
 #endif							/* MEMKV_PG_COMPAT_H */

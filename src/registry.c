@@ -2,11 +2,14 @@
  *
  * registry.c
  *	  memkv's shared memory: the arena that holds every delta tree, and the
- *	  registry that maps an index (its RelFileNode) to its tree and LWLock
- *	  (1.x's shmem.c).
+ *	  registry that maps an index (its RelFileNode) to its stripes' trees
+ *	  and LWLocks (1.x's shmem.c).
  *
- * The registry is a fixed array of memkv.max_indexes entries.  An entry is
- * found under the registry lock and then used under its own LWLock; when
+ * The registry is a fixed array of memkv.max_indexes entries, each with
+ * MEMKV_MAX_STRIPES LWLocks of which its index uses the first nstripes.
+ * An entry is found under the registry lock and then used under one
+ * stripe's LWLock (an insert, a point lookup) or all of them, taken in
+ * stripe order (range scans, freezes, VACUUM, eviction); when
  * the registry or the arena is full, the least recently used tree that
  * nobody holds is evicted (a full registry whose every slot is busy is
  * waited for).  Eviction is always safe: a tree only caches the index's
@@ -59,7 +62,8 @@ void
 memkv_shmem_request(void)
 {
 	RequestAddinShmemSpace(add_size(memkv_registry_size(), memkv_arena_size()));
-	RequestNamedLWLockTranche(MEMKV_TRANCHE, memkv_max_indexes + 1);
+	RequestNamedLWLockTranche(MEMKV_TRANCHE,
+							  1 + memkv_max_indexes * MEMKV_MAX_STRIPES);
 }
 
 static ArenaPtr
@@ -108,7 +112,10 @@ memkv_shmem_startup(void)
 		memkv_shared->arena_size = memkv_arena_size();
 		arena_init(arena_base, memkv_shared->arena_size);
 		for (i = 0; i < memkv_shared->max_entries; i++)
+		{
 			pg_atomic_init_u32(&memkv_shared->entries[i].run_kb_building, 0);
+			SpinLockInit(&memkv_shared->entries[i].request_lock);
+		}
 	}
 	locks = GetNamedLWLockTranche(MEMKV_TRANCHE);
 	memkv_shared->registry_lock = &locks[0].lock;
@@ -154,23 +161,118 @@ memkv_arena_bytes_used(void)
 	return used;
 }
 
-LWLock *
-memkv_entry_lock(MemkvEntry *entry)
+/* The LWLock of stripe `stripe` of registry slot `idx`. */
+static inline LWLock *
+memkv_slot_lock(int idx, int stripe)
 {
-	int			idx = entry - memkv_shared->entries;
-
-	return &memkv_shared->entry_locks[idx].lock;
+	return &memkv_shared->entry_locks[idx * MEMKV_MAX_STRIPES + stripe].lock;
 }
 
-/* Free both trees of an entry; caller holds its lock exclusively. */
+LWLock *
+memkv_stripe_lock(MemkvEntry *entry, int stripe)
+{
+	return memkv_slot_lock(entry - memkv_shared->entries, stripe);
+}
+
+/* Does this backend hold every stripe lock of `entry` in `mode`? */
+bool
+memkv_entry_holds_all(MemkvEntry *entry, LWLockMode mode)
+{
+	int			s;
+
+	for (s = 0; s < entry->nstripes; s++)
+		if (!LWLockHeldByMeInMode(memkv_stripe_lock(entry, s), mode))
+			return false;
+	return true;
+}
+
+/*
+ * Take the first `n` stripe locks of slot `idx` exclusively without
+ * waiting, in stripe order, skipping `except` (which the caller holds).
+ * Returns false, holding none of them, if one was busy.
+ */
+static bool
+memkv_slot_try_lock(int idx, int n, int except)
+{
+	int			s;
+
+	for (s = 0; s < n; s++)
+	{
+		if (s == except)
+			continue;
+		if (!LWLockConditionalAcquire(memkv_slot_lock(idx, s), LW_EXCLUSIVE))
+		{
+			while (--s >= 0)
+				if (s != except)
+					LWLockRelease(memkv_slot_lock(idx, s));
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Release the first `n` stripe locks of slot `idx`, but `except`. */
+static void
+memkv_slot_unlock(int idx, int n, int except)
+{
+	int			s;
+
+	for (s = n - 1; s >= 0; s--)
+		if (s != except)
+			LWLockRelease(memkv_slot_lock(idx, s));
+}
+
+/* Arena bytes an entry's trees and copies hold; all its locks held. */
+static Size
+memkv_entry_bytes(MemkvEntry *entry)
+{
+	Size		bytes = entry->run_copy_bytes + entry->run_kb_bytes;
+	int			s;
+
+	for (s = 0; s < entry->nstripes; s++)
+		bytes += entry->stripes[s].keys.bytes + entry->stripes[s].nulls.bytes;
+	return bytes;
+}
+
+/*
+ * TIDs in the delta trees of every stripe (not those a freeze set aside).
+ * Exact under every stripe lock; under fewer, a moment's estimate (each
+ * count is one word its stripe's writer stores).
+ */
+uint64
+memkv_entry_delta_tids(MemkvEntry *entry)
+{
+	uint64		n = 0;
+	int			s;
+
+	for (s = 0; s < entry->nstripes; s++)
+	{
+		volatile MemkvStripe *st = &entry->stripes[s];
+
+		n += st->keys.ntids + st->nulls.ntids;
+	}
+	return n;
+}
+
+/*
+ * Free the trees of every stripe of an entry and its run copy; caller
+ * holds all its stripe locks exclusively, and no freeze runs.
+ */
 static void
 memkv_entry_clear(MemkvEntry *entry)
 {
-	art_free_all(&entry->keys, &arena_allocator);
-	art_free_all(&entry->nulls, &arena_allocator);
+	int			s;
+
+	for (s = 0; s < MEMKV_MAX_STRIPES; s++)
+	{
+		MemkvStripe *st = &entry->stripes[s];
+
+		art_free_all(&st->keys, &arena_allocator);
+		art_free_all(&st->nulls, &arena_allocator);
+		st->valid = false;
+	}
 	memkv_entry_free_run_copy(entry);
 	entry->run_copy_failed = false;
-	entry->valid = false;
 }
 
 /* Allocate `size` bytes of the arena outside any tree; ARENA_NULL if full. */
@@ -190,7 +292,8 @@ memkv_arena_free_big(ArenaPtr p, Size size)
 
 /*
  * Free the entry's copy of a frozen run and its key blocks (runcopy.c
- * builds them), leaving the entry with none.  Entry lock held exclusively.
+ * builds them), leaving the entry with none.  Every stripe lock held
+ * exclusively.
  */
 void
 memkv_entry_free_run_copy(MemkvEntry *entry)
@@ -214,7 +317,7 @@ memkv_entry_free_run_copy(MemkvEntry *entry)
 
 /*
  * Is slot `e` the registry entry of (node, backend)?  Registry lock or
- * entry lock held.
+ * one of the slot's stripe locks held.
  */
 static inline bool
 memkv_entry_is(MemkvEntry *e, RelFileNode node, BackendId backend)
@@ -260,14 +363,15 @@ memkv_lru_order(int *order)
 
 /*
  * Try once to give `node` a registry slot: a free one, or the least
- * recently used one whose lock can be taken without waiting and that no
- * freeze holds.  Returns the slot index, or -1 if every slot is busy; then
- * *mine is the number of slots whose entry lock this backend holds itself
- * (waiting for those would never end).
+ * recently used one whose stripe locks (all MEMKV_MAX_STRIPES) can be
+ * taken without waiting and that no freeze holds.  Returns the slot index,
+ * or -1 if every slot is busy; then *mine is the number of slots of which
+ * this backend holds a stripe lock itself (waiting for those would never
+ * end).
  */
 static int
-memkv_registry_try_assign(RelFileNode node, BackendId backend, int *order,
-						  int *mine)
+memkv_registry_try_assign(RelFileNode node, BackendId backend, int nstripes,
+						  int *order, int *mine)
 {
 	int			idx;
 
@@ -282,30 +386,37 @@ memkv_registry_try_assign(RelFileNode node, BackendId backend, int *order,
 		for (i = 0; i < memkv_shared->max_entries; i++)
 		{
 			MemkvEntry *e = &memkv_shared->entries[order[i]];
-			LWLock	   *lock = &memkv_shared->entry_locks[order[i]].lock;
+			bool		held = false;
+			int			s;
 
-			if (LWLockHeldByMe(lock))
+			for (s = 0; s < MEMKV_MAX_STRIPES && !held; s++)
+				held = LWLockHeldByMe(memkv_slot_lock(order[i], s));
+			if (held)
 			{
 				(*mine)++;
 				continue;
 			}
-			if (!LWLockConditionalAcquire(lock, LW_EXCLUSIVE))
+			if (!memkv_slot_try_lock(order[i], MEMKV_MAX_STRIPES, -1))
 				continue;
 			if (e->in_use && e->freezing)
 			{
-				LWLockRelease(lock);
+				memkv_slot_unlock(order[i], MEMKV_MAX_STRIPES, -1);
 				continue;
 			}
 			memkv_entry_clear(e);
 			e->in_use = true;
 			e->node = node;
 			e->backend = backend;
+			e->nstripes = nstripes;
 			e->last_used = pg_atomic_fetch_add_u64(&memkv_shared->clock, 1);
-			e->instance_id = 0;
-			e->epoch = 0;
+			for (s = 0; s < MEMKV_MAX_STRIPES; s++)
+			{
+				e->stripes[s].instance_id = 0;
+				e->stripes[s].epoch = 0;
+				e->stripes[s].nomem = false;
+			}
 			e->freeze_requested = false;
-			e->nomem = false;
-			LWLockRelease(lock);
+			memkv_slot_unlock(order[i], MEMKV_MAX_STRIPES, -1);
 			idx = order[i];
 			break;
 		}
@@ -322,7 +433,7 @@ memkv_registry_try_assign(RelFileNode node, BackendId backend, int *order,
  * itself, so that waiting could not end, is that an error.
  */
 static int
-memkv_registry_assign(RelFileNode node, BackendId backend)
+memkv_registry_assign(RelFileNode node, BackendId backend, int nstripes)
 {
 	int		   *order = palloc(sizeof(int) * memkv_shared->max_entries);
 	long		sleep_ms = 1;
@@ -332,7 +443,8 @@ memkv_registry_assign(RelFileNode node, BackendId backend)
 	{
 		int			mine;
 
-		idx = memkv_registry_try_assign(node, backend, order, &mine);
+		idx = memkv_registry_try_assign(node, backend, nstripes, order,
+										&mine);
 		if (idx >= 0)
 			break;
 		if (mine >= memkv_shared->max_entries)
@@ -384,12 +496,17 @@ memkv_entry_touch(MemkvEntry *e)
 }
 
 /*
- * Find (or create) the registry entry of `index` and return it with its
- * LWLock held in `mode`.  The entry's trees may be stale or empty: callers
- * that need them current use memkv_open_synced() (delta.c).
+ * Find the registry entry of `index` -- or, if it has none and `nstripes`
+ * is not 0, give it one for that many stripes (the directory's count,
+ * which the caller reads: this layer reads no page) -- and take, in
+ * `mode`, every stripe lock of it (hash < 0) or the lock of stripe hash
+ * mod nstripes (returned in *stripe).  Returns NULL if the index has no
+ * entry and `nstripes` is 0.  The entry's trees may be stale or empty:
+ * callers use memkv_entry_acquire or memkv_open_synced() (delta.c).
  */
 MemkvEntry *
-memkv_entry_acquire(Relation index, LWLockMode mode)
+memkv_entry_lookup(Relation index, int nstripes, LWLockMode mode,
+				   int64 hash, int *stripe)
 {
 	RelFileNode node = MEMKV_REL_FILE(index);
 	BackendId	backend = RelationUsesLocalBuffers(index) ?
@@ -407,6 +524,10 @@ memkv_entry_acquire(Relation index, LWLockMode mode)
 	for (;;)
 	{
 		MemkvEntry *e;
+		int			n;
+		int			first;
+		int			count;
+		int			s;
 
 		if (idx < 0)
 		{
@@ -414,31 +535,65 @@ memkv_entry_acquire(Relation index, LWLockMode mode)
 			idx = memkv_registry_find(node, backend);
 			LWLockRelease(memkv_shared->registry_lock);
 			if (idx < 0)
-				idx = memkv_registry_assign(node, backend);
+			{
+				if (nstripes < 1 || nstripes > MEMKV_MAX_STRIPES)
+					return NULL;
+				idx = memkv_registry_assign(node, backend, nstripes);
+			}
 		}
 
+		/*
+		 * An unlocked read of the stripe count, confirmed with the identity
+		 * once a stripe lock is held (both change only under all of them).
+		 */
 		e = &memkv_shared->entries[idx];
-		LWLockAcquire(&memkv_shared->entry_locks[idx].lock, mode);
+		n = ((volatile MemkvEntry *) e)->nstripes;
+		if (n < 1 || n > MEMKV_MAX_STRIPES)
+			n = 1;
+		if (hash < 0)
+		{
+			first = 0;
+			count = n;
+		}
+		else
+		{
+			first = (int) ((uint64) hash % (uint64) n);
+			count = 1;
+		}
+		for (s = first; s < first + count; s++)
+			LWLockAcquire(memkv_slot_lock(idx, s), mode);
 		/* the slot may have been given to another index meanwhile */
-		if (memkv_entry_is(e, node, backend))
+		if (memkv_entry_is(e, node, backend) && e->nstripes == n)
 		{
 			memkv_entry_touch(e);
 			hint->valid = true;
 			hint->node = node;
 			hint->backend = backend;
 			hint->idx = idx;
+			if (stripe)
+				*stripe = first;
 			return e;
 		}
-		LWLockRelease(&memkv_shared->entry_locks[idx].lock);
+		for (s = first + count - 1; s >= first; s--)
+			LWLockRelease(memkv_slot_lock(idx, s));
 		idx = -1;
 		CHECK_FOR_INTERRUPTS();
 	}
 }
 
+/* Release every stripe lock of `entry` this backend holds. */
 void
 memkv_entry_release(MemkvEntry *entry)
 {
-	LWLockRelease(memkv_entry_lock(entry));
+	int			s;
+
+	for (s = entry->nstripes - 1; s >= 0; s--)
+	{
+		LWLock	   *lock = memkv_stripe_lock(entry, s);
+
+		if (LWLockHeldByMe(lock))
+			LWLockRelease(lock);
+	}
 }
 
 /*
@@ -457,21 +612,18 @@ memkv_evict_one(MemkvEntry *self)
 	for (i = 0; i < memkv_shared->max_entries && !evicted; i++)
 	{
 		MemkvEntry *e = &memkv_shared->entries[order[i]];
-		LWLock	   *lock = &memkv_shared->entry_locks[order[i]].lock;
 
-		if (e == self || !e->in_use || e->freezing ||
-			e->keys.bytes + e->nulls.bytes + e->run_copy_bytes == 0)
+		/* the registry lock keeps nstripes still */
+		if (e == self || !e->in_use || e->freezing)
 			continue;
-		if (!LWLockConditionalAcquire(lock, LW_EXCLUSIVE))
+		if (!memkv_slot_try_lock(order[i], e->nstripes, -1))
 			continue;
-		if (e->freezing)
+		if (!e->freezing && memkv_entry_bytes(e) > 0)
 		{
-			LWLockRelease(lock);
-			continue;
+			memkv_entry_clear(e);
+			evicted = true;
 		}
-		memkv_entry_clear(e);
-		LWLockRelease(lock);
-		evicted = true;
+		memkv_slot_unlock(order[i], e->nstripes, -1);
 	}
 	LWLockRelease(memkv_shared->registry_lock);
 	pfree(order);
@@ -479,18 +631,22 @@ memkv_evict_one(MemkvEntry *self)
 }
 
 /*
- * Add one (key, TID) to an entry's trees, making room if the arena is
- * full: first by freeing the entry's own copy of its frozen run (a scan
- * accelerator, rebuilt by a later scan if there is room), then by evicting
- * other indexes' trees and copies.  Caller holds the entry lock
- * exclusively.  Returns false, with the trees unchanged, if there is
- * still no room.
+ * Add one (key, TID) to the trees of stripe `stripe`, making room if the
+ * arena is full: first by freeing the entry's own copy of its largest run
+ * (a scan accelerator, rebuilt by a later scan if there is room; that
+ * needs the other stripes' locks, taken only if free at once), then by
+ * evicting other indexes' trees and copies.  Caller holds the stripe's
+ * lock exclusively.  Returns false, with the trees unchanged, if there is
+ * still no room (memkv_entry_make_room then frees a copy that was in
+ * the way).
  */
 bool
-memkv_art_try_insert(MemkvEntry *entry, bool isnull, const uint8 *key,
-					 Size keylen, ItemPointer tid)
+memkv_art_try_insert(MemkvEntry *entry, int stripe, bool isnull,
+					 const uint8 *key, Size keylen, ItemPointer tid)
 {
-	ArtTree    *tree = isnull ? &entry->nulls : &entry->keys;
+	MemkvStripe *st = &entry->stripes[stripe];
+	ArtTree    *tree = isnull ? &st->nulls : &st->keys;
+	int			idx = entry - memkv_shared->entries;
 	ArtTid		atid;
 
 	StaticAssertStmt(sizeof(ArtTid) == sizeof(ItemPointerData),
@@ -516,8 +672,15 @@ memkv_art_try_insert(MemkvEntry *entry, bool isnull, const uint8 *key,
 		if (!entry->freezing &&
 			(entry->run_copy != ARENA_NULL || entry->run_kb != ARENA_NULL))
 		{
-			memkv_entry_free_run_copy(entry);
-			continue;
+			bool		all = memkv_entry_holds_all(entry, LW_EXCLUSIVE);
+
+			if (all || memkv_slot_try_lock(idx, entry->nstripes, stripe))
+			{
+				memkv_entry_free_run_copy(entry);
+				if (!all)
+					memkv_slot_unlock(idx, entry->nstripes, stripe);
+				continue;
+			}
 		}
 		if (!memkv_evict_one(entry))
 			return false;
@@ -535,7 +698,7 @@ void
 memkv_entry_forget(RelFileNode node, BackendId backend)
 {
 	int			idx;
-	LWLock	   *lock;
+	int			s;
 	MemkvEntry *e;
 
 	if (memkv_shared == NULL)
@@ -547,16 +710,17 @@ memkv_entry_forget(RelFileNode node, BackendId backend)
 		return;
 
 	e = &memkv_shared->entries[idx];
-	lock = &memkv_shared->entry_locks[idx].lock;
-	LWLockAcquire(lock, LW_EXCLUSIVE);
+	for (s = 0; s < MEMKV_MAX_STRIPES; s++)
+		LWLockAcquire(memkv_slot_lock(idx, s), LW_EXCLUSIVE);
 	if (memkv_entry_is(e, node, backend) && !e->freezing)
 	{
 		memkv_entry_clear(e);
-		e->nomem = false;
+		for (s = 0; s < MEMKV_MAX_STRIPES; s++)
+			e->stripes[s].nomem = false;
 		LWLockAcquire(memkv_shared->registry_lock, LW_EXCLUSIVE);
 		e->in_use = false;
 		e->last_used = 0;
 		LWLockRelease(memkv_shared->registry_lock);
 	}
-	LWLockRelease(lock);
+	memkv_slot_unlock(idx, MEMKV_MAX_STRIPES, -1);
 }

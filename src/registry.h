@@ -2,9 +2,9 @@
  *
  * registry.h
  *	  The shared segment (registry.c): the arena every delta tree lives in,
- *	  and the registry of entries that map an index to its trees and its
- *	  entry LWLock, with LRU eviction; MemkvEntry and MemkvShared, the
- *	  registry's types.
+ *	  and the registry of entries that map an index to its stripes (trees
+ *	  and LWLock each), with LRU eviction; MemkvEntry, MemkvStripe and
+ *	  MemkvShared, the registry's types.
  *
  *-------------------------------------------------------------------------
  */
@@ -18,23 +18,19 @@
 #include "memkv.h"
 
 /*
- * Shared-memory registry entry: the delta tree of one index.  Identity
- * fields are protected by the registry lock; everything else by the
- * entry's own LWLock (see src/README, "Locking").
+ * One stripe of an entry: the delta trees of the keys that hash to it and
+ * the position in its own log chain they mirror.  Everything here is
+ * protected by the stripe's LWLock (see src/README, "Stripes and
+ * inserts"); the set-aside trees and the boundary are written only while
+ * every stripe lock of the entry is held exclusively (a freeze's seal and
+ * switch).
  */
-typedef struct MemkvEntry
+typedef struct MemkvStripe
 {
-	/* identity: registry lock */
-	bool		in_use;
-	RelFileNode node;
-	BackendId	backend;		/* InvalidBackendId unless a temp index */
-	uint64		last_used;		/* registry clock value, for LRU eviction */
-
-	/* state: entry lock */
 	bool		valid;			/* trees mirror the log up to resume_* */
 	bool		synced_in_recovery;	/* last synced while replay appended */
-	uint64		instance_id;
-	uint32		epoch;			/* of the log the trees mirror */
+	uint64		instance_id;	/* of the log the trees mirror */
+	uint32		epoch;
 	BlockNumber resume_blkno;	/* next log position not yet in the trees */
 	OffsetNumber resume_offset;
 	ArtTree		keys;			/* non-NULL keys */
@@ -45,18 +41,51 @@ typedef struct MemkvEntry
 	 * read-only, and keys/nulls mirror only the log from freeze_blkno /
 	 * freeze_offset on.  See src/README, "Freezing".
 	 */
-	bool		freezing;
-	bool		freeze_direct;	/* the frozen-aside delta is in no tree:
-								 * users wait for the freeze (delta.c) */
 	ArtTree		imm_keys;
 	ArtTree		imm_nulls;
 	BlockNumber freeze_blkno;
 	OffsetNumber freeze_offset;
 
 	/*
-	 * A copy of the frozen run (instance, start, epoch) in the arena, so
+	 * The last sync of this log (instance, epoch) found no room for it even
+	 * after evicting what it could, when nomem_free bytes of the arena were
+	 * free: syncs of that log fail at once until the arena has more room
+	 * (delta.c), so that readers of an index too big for shared memory do
+	 * not evict every other index's tree at each batch.
+	 */
+	bool		nomem;
+	uint64		nomem_instance;
+	uint32		nomem_epoch;
+	Size		nomem_free;
+} MemkvStripe;
+
+/*
+ * Shared-memory registry entry: the delta of one index, in nstripes
+ * stripes.  The identity fields change only under the registry lock AND
+ * every stripe lock of the slot held exclusively (all MEMKV_MAX_STRIPES
+ * of them), so any one stripe lock keeps them still.  The entry-wide
+ * state below is written under every stripe lock held exclusively and may
+ * be read under any one of them; each stripe's own state is under its
+ * lock (see src/README, "Locking").
+ */
+typedef struct MemkvEntry
+{
+	/* identity: registry lock and every stripe lock */
+	bool		in_use;
+	RelFileNode node;
+	BackendId	backend;		/* InvalidBackendId unless a temp index */
+	int			nstripes;		/* the directory's; fixed per relfilenode */
+	uint64		last_used;		/* registry clock value, for LRU eviction */
+
+	/* entry-wide state: every stripe lock to write, any one to read */
+	bool		freezing;		/* a freeze set the trees aside */
+	bool		freeze_direct;	/* the frozen-aside delta is in no tree:
+								 * users wait for the freeze (delta.c) */
+
+	/*
+	 * A copy of the largest run (instance, start, epoch) in the arena, so
 	 * scans read it without the buffer manager (runcopy.c).  Built and
-	 * freed under the entry lock held exclusively; read under it shared.
+	 * freed under every stripe lock held exclusively; read under any one.
 	 */
 	ArenaPtr	run_copy;
 	Size		run_copy_bytes;	/* bytes allocated */
@@ -71,25 +100,16 @@ typedef struct MemkvEntry
 	/*
 	 * 1 while one backend builds them (runcopy.c, memkv_run_kb_claim): the
 	 * other range scans go on without, instead of each building its own.
-	 * Set and cleared atomically under the entry lock in any mode.
+	 * Set and cleared atomically under any stripe lock in any mode.
 	 */
 	pg_atomic_uint32 run_kb_building;
 
-	/*
-	 * The last sync of this log (instance, epoch) found no room for it even
-	 * after evicting what it could, when nomem_free bytes of the arena were
-	 * free: syncs of that log fail at once until the arena has more room
-	 * (delta.c), so that readers of an index too big for shared memory do
-	 * not evict every other index's tree at each batch.
-	 */
-	bool		nomem;
-	uint64		nomem_instance;
-	uint32		nomem_epoch;
-	Size		nomem_free;
-
-	/* a background freeze was asked for (request.c) */
+	/* a background freeze was asked for (request.c): request_lock */
+	slock_t		request_lock;
 	bool		freeze_requested;
 	TimestampTz freeze_requested_at;
+
+	MemkvStripe stripes[MEMKV_MAX_STRIPES];
 } MemkvEntry;
 
 typedef struct MemkvShared
@@ -99,7 +119,7 @@ typedef struct MemkvShared
 	pg_atomic_uint64 clock;
 	Size		arena_size;
 	LWLock	   *registry_lock;
-	LWLockPadded *entry_locks;	/* max_entries of them */
+	LWLockPadded *entry_locks;	/* MEMKV_MAX_STRIPES per entry */
 	MemkvEntry	entries[FLEXIBLE_ARRAY_MEMBER];
 } MemkvShared;
 
@@ -108,14 +128,18 @@ extern bool memkv_preloaded;
 extern void memkv_check_loaded(void);
 extern void memkv_shmem_request(void);
 extern void memkv_shmem_startup(void);
-extern MemkvEntry *memkv_entry_acquire(Relation index, LWLockMode mode);
+extern MemkvEntry *memkv_entry_lookup(Relation index, int nstripes,
+									  LWLockMode mode, int64 hash,
+									  int *stripe);
 extern void memkv_entry_forget(RelFileNode node, BackendId backend);
 extern void memkv_entry_release(MemkvEntry *entry);
-extern LWLock *memkv_entry_lock(MemkvEntry *entry);
+extern LWLock *memkv_stripe_lock(MemkvEntry *entry, int stripe);
+extern bool memkv_entry_holds_all(MemkvEntry *entry, LWLockMode mode);
 extern const ArtAllocator *memkv_allocator(void);
-extern bool memkv_art_try_insert(MemkvEntry *entry, bool isnull,
+extern bool memkv_art_try_insert(MemkvEntry *entry, int stripe, bool isnull,
 								 const uint8 *key, Size keylen,
 								 ItemPointer tid);
+extern uint64 memkv_entry_delta_tids(MemkvEntry *entry);
 extern Size memkv_arena_bytes_used(void);
 extern ArenaPtr memkv_arena_alloc_big(Size size);
 extern void memkv_arena_free_big(ArenaPtr p, Size size);

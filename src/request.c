@@ -27,8 +27,10 @@
  * the "exhausted" error through memkv_report_exhausted, which first asks
  * for a forced freeze (on a primary, for a shared index).
  *
- * Callers hold the entry lock exclusively, except for
- * memkv_worker_end_request, which takes it.
+ * Callers hold a stripe lock of the entry (an insert holds its key's
+ * stripe exclusively), except for memkv_worker_end_request, which holds
+ * none.  The request fields are under the entry's request_lock spinlock,
+ * since inserts into different stripes may ask at the same moment.
  *
  *-------------------------------------------------------------------------
  */
@@ -62,23 +64,46 @@ memkv_threshold(Relation index)
 }
 
 /*
- * Called by an insert holding the entry lock exclusively: request a
+ * The delta's size over all stripes, TIDs and tree bytes, read without the
+ * other stripes' locks: each count is a word its stripe's writer stores,
+ * so the sum is a moment's estimate, which is all a threshold needs.
+ */
+static void
+memkv_delta_size(MemkvEntry *entry, uint64 *ntids, uint64 *bytes)
+{
+	int			s;
+
+	*ntids = 0;
+	*bytes = 0;
+	for (s = 0; s < entry->nstripes; s++)
+	{
+		volatile MemkvStripe *st = &entry->stripes[s];
+
+		*ntids += st->keys.ntids + st->nulls.ntids;
+		*bytes += st->keys.bytes + st->nulls.bytes;
+	}
+}
+
+/*
+ * Called by an insert holding its stripe's lock exclusively: request a
  * background freeze if the delta has outgrown its threshold or shared
  * memory is getting scarce.  For a temp index, which no worker can read,
  * returns true instead: the inserting backend, its owner, should freeze it
- * itself once it has released the entry lock.
+ * itself once it has released the lock.
  */
 bool
 memkv_maybe_request_freeze(Relation index, MemkvEntry *entry)
 {
-	uint64		delta = entry->keys.ntids + entry->nulls.ntids;
+	uint64		delta;
+	uint64		bytes;
 	int64		threshold = memkv_threshold(index);
 
 	if (entry->freezing || threshold == 0)
 		return false;
+	memkv_delta_size(entry, &delta, &bytes);
 	if ((threshold > 0 && delta >= (uint64) threshold) ||
 		(memkv_arena_bytes_used() > memkv_shared->arena_size / 4 * 3 &&
-		 entry->keys.bytes > memkv_shared->arena_size / 64))
+		 bytes > memkv_shared->arena_size / 64))
 	{
 		if (RelationUsesLocalBuffers(index))
 			return true;
@@ -91,7 +116,7 @@ memkv_maybe_request_freeze(Relation index, MemkvEntry *entry)
  * Start a "memkv freeze" worker for the index unless one was asked for in
  * the last MEMKV_FREEZE_RETRY_SECS seconds.  With `force`, even if automatic
  * freezing is off: the delta no longer fits in shared memory.  Caller
- * holds the entry lock exclusively.
+ * holds a stripe lock of the entry.
  *
  * Never during recovery: a worker can only start once recovery ends, so on
  * a standby it would hold a worker slot for nothing (the primary freezes,
@@ -110,11 +135,22 @@ memkv_request_freeze(Relation index, MemkvEntry *entry, bool force)
 	if (RecoveryInProgress() || RelationUsesLocalBuffers(index))
 		return;
 
+	/*
+	 * The clock starts now, whatever becomes of the worker: one that could
+	 * not start, or failed, is retried by an insert 10 s from now.
+	 */
 	now = GetCurrentTimestamp();
+	SpinLockAcquire(&entry->request_lock);
 	if (entry->freeze_requested &&
 		!TimestampDifferenceExceeds(entry->freeze_requested_at, now,
 									MEMKV_FREEZE_RETRY_SECS * 1000))
+	{
+		SpinLockRelease(&entry->request_lock);
 		return;
+	}
+	entry->freeze_requested = true;
+	entry->freeze_requested_at = now;
+	SpinLockRelease(&entry->request_lock);
 
 	memset(&worker, 0, sizeof(worker));
 	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
@@ -135,18 +171,12 @@ memkv_request_freeze(Relation index, MemkvEntry *entry, bool force)
 	memcpy(worker.bgw_extra, &args, sizeof(args));
 	worker.bgw_notify_pid = 0;
 
-	/*
-	 * The clock starts now, whatever becomes of the worker: one that could
-	 * not start, or failed, is retried by an insert 10 s from now.
-	 */
-	entry->freeze_requested = true;
-	entry->freeze_requested_at = now;
 	if (!RegisterDynamicBackgroundWorker(&worker, NULL))
 	{
 		/* a failed background freeze: recorded, and logged once (stats.c) */
 		bool		first = memkv_stats_worker_failed(MyDatabaseId,
 													  RelationGetRelid(index),
-													  entry->instance_id,
+													  entry->stripes[0].instance_id,
 													  "could not start a memkv freeze worker");
 
 		ereport(first ? LOG : DEBUG1,
@@ -173,23 +203,22 @@ memkv_worker_end_request(const RelFileNode *node, bool success)
 	for (i = 0; i < memkv_shared->max_entries; i++)
 	{
 		MemkvEntry *e = &memkv_shared->entries[i];
-		LWLock	   *lock = memkv_entry_lock(e);
+		LWLock	   *lock = memkv_stripe_lock(e, 0);
 
-		/* an unlocked peek, confirmed under the entry lock */
+		/* an unlocked peek, confirmed under a stripe lock */
 		if (!e->in_use || e->backend != InvalidBackendId ||
 			!RelFileNodeEquals(e->node, *node))
 			continue;
-		LWLockAcquire(lock, LW_EXCLUSIVE);
+		LWLockAcquire(lock, LW_SHARED);
 		if (e->in_use && e->backend == InvalidBackendId &&
 			RelFileNodeEquals(e->node, *node))
 		{
-			if (success)
-				e->freeze_requested = false;
-			else
-			{
-				e->freeze_requested = true;
-				e->freeze_requested_at = GetCurrentTimestamp();
-			}
+			TimestampTz now = GetCurrentTimestamp();
+
+			SpinLockAcquire(&e->request_lock);
+			e->freeze_requested = !success;
+			e->freeze_requested_at = now;
+			SpinLockRelease(&e->request_lock);
 		}
 		LWLockRelease(lock);
 		break;
@@ -207,7 +236,10 @@ void
 memkv_report_exhausted(Relation index, MemkvEntry *entry)
 {
 	const char *hint;
+	uint64		ntids;
+	uint64		bytes;
 
+	memkv_delta_size(entry, &ntids, &bytes);
 	if (RecoveryInProgress())
 		hint = "The index's delta is frozen only when the primary freezes it.  Increase memkv.shared_memory on this server, or freeze the index on the primary with memkv_freeze().";
 	else if (RelationUsesLocalBuffers(index))
@@ -220,9 +252,9 @@ memkv_report_exhausted(Relation index, MemkvEntry *entry)
 	ereport(ERROR,
 			(errcode(ERRCODE_OUT_OF_MEMORY),
 			 errmsg("memkv shared memory is exhausted"),
-			 errdetail("%zu of %zu bytes are in use; the delta tree of index \"%s\" holds %llu bytes.",
+			 errdetail("%zu of %zu bytes are in use; the delta trees of index \"%s\" hold %llu bytes.",
 					   memkv_arena_bytes_used(), memkv_shared->arena_size,
 					   RelationGetRelationName(index),
-					   (unsigned long long) (entry->keys.bytes + entry->nulls.bytes)),
+					   (unsigned long long) bytes),
 			 errhint("%s", hint)));
 }

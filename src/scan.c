@@ -7,9 +7,10 @@
  * Every qual memkv supports is a range of keys in byte order (= is
  * [v, v], ^@ p is [p, successor(p)) ), so rescan reduces the scan keys to
  * one range.  Results are collected in batches of whole keys under the
- * index's entry lock held in shared mode; the lock is released between
- * batches, and the next batch re-seeks strictly past the last key of the
- * previous one.  So a scan never returns a TID twice, and never misses one
+ * stripe locks of the index's entry held in shared mode -- the key's
+ * stripe alone for an equality, every stripe otherwise; the locks are
+ * released between batches, and the next batch re-seeks strictly past the
+ * last key of the previous one.  So a scan never returns a TID twice, and never misses one
  * that was indexed when it started (see src/README, "Scans").
  *
  * Statistics: each descent counts as one index scan in
@@ -211,55 +212,6 @@ memkv_bound_from_bytes(ArtBound *ab, bytea *b, bool incl)
 }
 
 /*
- * The scan's log delta for the log that `meta` and the entry (locked,
- * shared is enough) describe: while the entry is freezing, the log from
- * the freeze's boundary (the set-aside trees hold the rest).
- */
-static MemkvLogDelta *
-memkv_scan_log_delta(IndexScanDesc scan, MemkvEntry *entry,
-					 const MemkvMetaPageData *meta)
-{
-	MemkvScanOpaque so = (MemkvScanOpaque) scan->opaque;
-	MemkvLogDelta *ld = so->log_delta;
-	MemkvMetaPageData from = *meta;
-	BlockNumber end_blkno;
-	OffsetNumber end_offset;
-	MemoryContext old;
-
-	if (entry->freezing)
-	{
-		from.log_head = entry->freeze_blkno;
-		from.log_head_offset = entry->freeze_offset;
-	}
-	if (ld == NULL)
-	{
-		ld = MemoryContextAllocZero(GetMemoryChunkContext(so),
-									sizeof(MemkvLogDelta));
-		ld->cxt = AllocSetContextCreate(GetMemoryChunkContext(so),
-										"memkv scan log delta",
-										ALLOCSET_DEFAULT_SIZES);
-		so->log_delta = ld;
-	}
-	if (ld->loaded && ld->instance_id == from.instance_id &&
-		ld->epoch == from.epoch && ld->start_blkno == from.log_head &&
-		ld->start_offset == from.log_head_offset)
-		return ld;
-
-	MemoryContextReset(ld->cxt);
-	ld->loaded = false;
-	old = MemoryContextSwitchTo(ld->cxt);
-	memkv_read_log_run(scan->indexRelation, &from, &ld->keys, &ld->nulls,
-					   &end_blkno, &end_offset);
-	MemoryContextSwitchTo(old);
-	ld->instance_id = from.instance_id;
-	ld->epoch = from.epoch;
-	ld->start_blkno = from.log_head;
-	ld->start_offset = from.log_head_offset;
-	ld->loaded = true;
-	return ld;
-}
-
-/*
  * The key range one batch collects: the scan's bounds, narrowed to what
  * lies after (forward) or before (backward) the item the batch continues
  * from.  lowerp and upperp point at lower and upper, or are NULL (no
@@ -340,30 +292,48 @@ memkv_fill_range(MemkvBounds *bounds, bool backward, MemkvBatch *curbatch,
 }
 
 /*
- * Fill phase 2: open the index's entry for a batch -- its trees synced,
- * locked shared, *meta read under the lock, *in_memory false if the delta
- * does not fit in shared memory -- first building what the scan
- * accelerates with: the shared copy of a new frozen run (at the first scan
- * after a freeze) and, for a range scan (want_kb), its keys front-coded.
- * Each is installed under the entry lock held exclusively, which is given
- * up again before the entry is reopened shared.  Called with no lock held.
+ * Open the entry with its stripes synced and locked shared: every stripe
+ * (hash < 0), or the one of `hash` (in *first).  *meta is read under the
+ * locks.
+ */
+static MemkvEntry *
+memkv_fill_lock(Relation index, MemkvMetaPageData *meta, bool *in_memory,
+				int64 hash, int *first)
+{
+	*first = 0;
+	if (hash < 0)
+		return memkv_open_synced_try(index, LW_SHARED, meta, in_memory);
+	return memkv_open_synced_stripe(index, LW_SHARED, meta, in_memory,
+									(uint32) hash, first);
+}
+
+/*
+ * Fill phase 2: open the index's entry for a batch -- the stripes it
+ * reads (every stripe for hash < 0, else the one of `hash`, in *first)
+ * synced, locked shared, *meta read under the locks, *in_memory false if
+ * the delta does not fit in shared memory -- first building what the scan
+ * accelerates with: the shared copy of a new largest run (at the first
+ * scan after a freeze) and, for a range scan (want_kb), its keys
+ * front-coded.  Each is installed under every stripe lock held
+ * exclusively, which are given up again before the entry is reopened
+ * shared.  Called with no lock held.
  */
 static MemkvEntry *
 memkv_fill_open(Relation index, bool want_kb, MemkvMetaPageData *meta,
-				bool *in_memory)
+				bool *in_memory, int64 hash, int *first)
 {
-	MemkvEntry *entry = memkv_open_synced_try(index, LW_SHARED, meta,
-											  in_memory);
+	MemkvEntry *entry = memkv_fill_lock(index, meta, in_memory, hash, first);
 	int			big;
 
 	/* first scan of a new largest run: copy it into shared memory */
 	if (memkv_run_copy_wanted(entry, meta, memkv_meta_largest_run(meta)))
 	{
 		memkv_entry_release(entry);
-		entry = memkv_open_synced_try(index, LW_EXCLUSIVE, meta, in_memory);
+		entry = memkv_entry_acquire(index, LW_EXCLUSIVE);
+		memkv_read_meta(index, meta);
 		memkv_run_copy_build(index, entry, meta, memkv_meta_largest_run(meta));
 		memkv_entry_release(entry);
-		entry = memkv_open_synced_try(index, LW_SHARED, meta, in_memory);
+		entry = memkv_fill_lock(index, meta, in_memory, hash, first);
 	}
 	big = memkv_meta_largest_run(meta);
 
@@ -398,12 +368,13 @@ memkv_fill_open(Relation index, bool want_kb, MemkvMetaPageData *meta,
 			PG_RE_THROW();
 		}
 		PG_END_TRY();
-		entry = memkv_open_synced_try(index, LW_EXCLUSIVE, meta, in_memory);
+		entry = memkv_entry_acquire(index, LW_EXCLUSIVE);
+		memkv_read_meta(index, meta);
 		memkv_run_kb_install(entry, built_for, big, kb, kbsize);
 		pfree(built_for);
 		memkv_run_kb_unclaim(claimed);
 		memkv_entry_release(entry);
-		entry = memkv_open_synced_try(index, LW_SHARED, meta, in_memory);
+		entry = memkv_fill_lock(index, meta, in_memory, hash, first);
 	}
 	return entry;
 }
@@ -444,36 +415,49 @@ memkv_fill_frozen_only(MemkvScanOpaque so, MemkvFrozen *frozen,
 
 /*
  * Fill phase 3, otherwise: collect the keys in range from every layer --
- * the delta (its tree, or `ld` when it was read from the log), the trees
- * a freeze set aside, the frozen run -- into the scan's scratch sources,
- * and merge them into the batch.  Returns true if the range may hold
- * more keys after the batch.  Entry lock held shared.
+ * the delta of stripes [first, first + count) (their trees, or `ld` when
+ * it was read from the logs), the trees a freeze set aside, the runs --
+ * into the scan's scratch sources, and merge them into the batch.
+ * Returns true if the range may hold more keys after the batch.  Those
+ * stripes' locks held shared.
  */
 static bool
-memkv_fill_merged(MemkvScanOpaque so, MemkvEntry *entry, MemkvLogDelta *ld,
+memkv_fill_merged(MemkvScanOpaque so, MemkvEntry *entry, int first,
+				  int count, MemkvLogDelta *ld,
 				  MemkvFrozen **frozen, const bool *meets, int nfrozen,
 				  MemkvBatch *batch, MemkvFillRange *range, bool backward)
 {
 	int			i;
+	int			s;
 	int			nsrcs = 0;
 
 	memkv_frozen_pos_forget(so->frozen_pos);
 
-	memkv_source_reset(&so->srcs[nsrcs]);
 	if (ld)
+	{
+		memkv_source_reset(&so->srcs[nsrcs]);
 		memkv_source_collect_run(&so->srcs[nsrcs++], &ld->keys,
 								 range->lowerp, range->upperp, backward,
 								 so->batch_target);
-	else
-		memkv_source_collect_art(&so->srcs[nsrcs++], &entry->keys,
-								 range->lowerp, range->upperp, backward,
-								 so->batch_target);
-	if (entry->freezing)
+	}
+	for (s = first; s < first + count; s++)
 	{
-		memkv_source_reset(&so->srcs[nsrcs]);
-		memkv_source_collect_art(&so->srcs[nsrcs++], &entry->imm_keys,
-								 range->lowerp, range->upperp, backward,
-								 so->batch_target);
+		MemkvStripe *st = &entry->stripes[s];
+
+		if (!ld && st->keys.ntids > 0)
+		{
+			memkv_source_reset(&so->srcs[nsrcs]);
+			memkv_source_collect_art(&so->srcs[nsrcs++], &st->keys,
+									 range->lowerp, range->upperp, backward,
+									 so->batch_target);
+		}
+		if (entry->freezing && st->imm_keys.ntids > 0)
+		{
+			memkv_source_reset(&so->srcs[nsrcs]);
+			memkv_source_collect_art(&so->srcs[nsrcs++], &st->imm_keys,
+									 range->lowerp, range->upperp, backward,
+									 so->batch_target);
+		}
 	}
 	for (i = 0; i < nfrozen; i++)
 	{
@@ -516,9 +500,10 @@ memkv_fill(IndexScanDesc scan, MemkvBatch *batch, ScanDirection dir,
 	{
 		MemkvMetaPageData meta;
 		bool		in_memory;
-		MemkvEntry *entry = memkv_fill_open(scan->indexRelation,
-											range.walk_keys && !range.equality,
-											&meta, &in_memory);
+		int64		hash = -1;
+		int			first;
+		int			count;
+		MemkvEntry *entry;
 		MemkvFrozen *frozen[RUNDIR_MAX_RUNS];
 		bool		meets[RUNDIR_MAX_RUNS];
 		int			nmeet = 0;
@@ -527,10 +512,27 @@ memkv_fill(IndexScanDesc scan, MemkvBatch *batch, ScanDirection dir,
 		MemkvLogDelta *ld = NULL;	/* the delta, if read from the log */
 		bool		delta_empty;
 
+		/* an equality reads its key's stripe; everything else all */
+		if (range.equality && !range.take_nulls)
+			hash = memkv_key_hash(range.lowerp->key, range.lowerp->len);
+		entry = memkv_fill_open(scan->indexRelation,
+								range.walk_keys && !range.equality,
+								&meta, &in_memory, hash, &first);
+		count = hash < 0 ? entry->nstripes : 1;
+
 		/* the delta does not fit in shared memory: read it from the log */
 		if (!in_memory)
-			ld = memkv_scan_log_delta(scan, entry, &meta);
-		delta_empty = ld ? ld->keys.nkeys == 0 : entry->keys.ntids == 0;
+			ld = memkv_log_delta_load(&so->log_delta, GetMemoryChunkContext(so),
+									  scan->indexRelation, entry, &meta,
+									  first, count);
+		delta_empty = true;
+		if (ld)
+			delta_empty = ld->keys.nkeys == 0;
+		else
+		{
+			for (i = first; i < first + count; i++)
+				delta_empty &= entry->stripes[i].keys.ntids == 0;
+		}
 
 		/*
 		 * The runs this batch reads: those whose key bounds meet the
@@ -553,17 +555,18 @@ memkv_fill(IndexScanDesc scan, MemkvBatch *batch, ScanDirection dir,
 		}
 
 		if (backward && range.take_nulls)
-			memkv_fill_nulls(entry, ld, frozen, meta.nruns, batch,
-							 &so->srcs[2]);
+			memkv_fill_nulls(entry, first, count, ld, frozen, meta.nruns,
+							 batch, &so->srcs[2]);
 		if (range.walk_keys && nmeet == 1 && delta_empty && !entry->freezing)
 			stopped = memkv_fill_frozen_only(so, frozen[only], batch, &range,
 											 backward, from != NULL);
 		else if (range.walk_keys)
-			stopped = memkv_fill_merged(so, entry, ld, frozen, meets,
-										meta.nruns, batch, &range, backward);
+			stopped = memkv_fill_merged(so, entry, first, count, ld, frozen,
+										meets, meta.nruns, batch, &range,
+										backward);
 		if (!backward && range.take_nulls && !stopped)
-			memkv_fill_nulls(entry, ld, frozen, meta.nruns, batch,
-							 &so->srcs[2]);
+			memkv_fill_nulls(entry, first, count, ld, frozen, meta.nruns,
+							 batch, &so->srcs[2]);
 		for (i = 0; i < meta.nruns; i++)
 			memkv_frozen_close(frozen[i]);
 		memkv_entry_release(entry);

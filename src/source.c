@@ -402,23 +402,24 @@ memkv_collect_log_visit(IndexTuple itup, void *arg)
 }
 
 /*
- * Read the whole delta log into memory, sorted: `run` gets every non-NULL
- * key with its TIDs, `nulls` the NULL key's TIDs; *end_blkno and *end_offset
- * the position just past the last entry.  The arrays go in the current
- * memory context.  Called in a direct-mode freeze, while every user of the
- * entry waits for it, so nothing is appended; or by a scan whose delta
- * does not fit in shared memory (scan.c), holding the entry lock shared
- * (on a primary nothing is appended then either), whose `meta` may start
- * the log at a freeze's boundary.
+ * Read the delta logs of stripes [first, first + count) into memory,
+ * sorted together: `run` gets every non-NULL key with its TIDs, `nulls`
+ * the NULL key's TIDs; end_blkno[s] and end_offset[s] (if not NULL) the
+ * position just past each stripe's last entry.  The arrays go in the
+ * current memory context.  Called in a direct-mode freeze, while every
+ * user of the entry waits for it, so nothing is appended; or by a scan
+ * whose delta does not fit in shared memory (scan.c), holding those
+ * stripes' locks shared (on a primary nothing is appended to them then
+ * either), whose `meta` may start a log at a freeze's boundary.
  */
 void
 memkv_read_log_run(Relation index, const MemkvMetaPageData *meta,
-				   MemkvSource *run, MemkvSource *nulls,
+				   int first, int count, MemkvSource *run, MemkvSource *nulls,
 				   BlockNumber *end_blkno, OffsetNumber *end_offset)
 {
 	MemkvLogCollect lc;
 	uint64		i;
-	MemkvLogWalk walk;
+	int			s;
 
 	memkv_source_init(run);
 	memkv_source_init(nulls);
@@ -429,10 +430,21 @@ memkv_read_log_run(Relation index, const MemkvMetaPageData *meta,
 	lc.keys = palloc(lc.keys_size);
 	lc.keys_used = 0;
 	lc.nulls = nulls;
-	memkv_log_walk_start(&walk, meta->log_head, meta->log_head_offset,
-						 meta->epoch, false);
-	(void) memkv_log_walk_pages(index, &walk, InvalidBlockNumber,
-								memkv_collect_log_visit, &lc);
+	for (s = first; s < first + count; s++)
+	{
+		MemkvLogWalk walk;
+
+		memkv_log_walk_start(&walk, meta->log_head[s], meta->log_head_offset[s],
+							 meta->epoch, false);
+		(void) memkv_log_walk_pages(index, &walk, InvalidBlockNumber,
+									memkv_collect_log_visit, &lc);
+		/* where the chain ended: the log's end, entries after its last one */
+		if (end_blkno)
+		{
+			end_blkno[s] = walk.last;
+			end_offset[s] = walk.last_end;
+		}
+	}
 
 	/* a cancel must reach a sort of millions of entries */
 	qsort_interruptible(lc.items, lc.nitems, sizeof(MemkvLogItem),
@@ -460,10 +472,71 @@ memkv_read_log_run(Relation index, const MemkvMetaPageData *meta,
 	}
 	pfree(lc.items);
 	pfree(lc.keys);
+}
 
-	/* where the chain ended: the log's end, entries after its last one */
-	*end_blkno = walk.last;
-	*end_offset = walk.last_end;
+/*
+ * A scan's log delta (*ldp, made in `cxt` at first use) for the logs of
+ * stripes [first, first + count) that `meta` and the entry (those stripes
+ * locked, shared is enough) describe: while the entry is freezing, each
+ * log from the freeze's boundary (the set-aside trees hold the rest).
+ * Read again only when those logs are not the ones read last time.
+ */
+MemkvLogDelta *
+memkv_log_delta_load(MemkvLogDelta **ldp, MemoryContext cxt, Relation index,
+					 MemkvEntry *entry, const MemkvMetaPageData *meta,
+					 int first, int count)
+{
+	MemkvLogDelta *ld = *ldp;
+	MemkvMetaPageData *from = palloc(sizeof(MemkvMetaPageData));
+	MemoryContext old;
+	bool		same;
+	int			s;
+
+	*from = *meta;
+	if (entry->freezing)
+	{
+		for (s = first; s < first + count; s++)
+		{
+			from->log_head[s] = entry->stripes[s].freeze_blkno;
+			from->log_head_offset[s] = entry->stripes[s].freeze_offset;
+		}
+	}
+	if (ld == NULL)
+	{
+		ld = MemoryContextAllocZero(cxt, sizeof(MemkvLogDelta));
+		ld->cxt = AllocSetContextCreate(cxt, "memkv scan log delta",
+										ALLOCSET_DEFAULT_SIZES);
+		*ldp = ld;
+	}
+	same = ld->loaded && ld->instance_id == from->instance_id &&
+		ld->epoch == from->epoch && ld->first == first && ld->count == count;
+	for (s = first; same && s < first + count; s++)
+		same = ld->start_blkno[s] == from->log_head[s] &&
+			ld->start_offset[s] == from->log_head_offset[s];
+	if (same)
+	{
+		pfree(from);
+		return ld;
+	}
+
+	MemoryContextReset(ld->cxt);
+	ld->loaded = false;
+	old = MemoryContextSwitchTo(ld->cxt);
+	memkv_read_log_run(index, from, first, count,
+					   &ld->keys, &ld->nulls, NULL, NULL);
+	MemoryContextSwitchTo(old);
+	ld->instance_id = from->instance_id;
+	ld->epoch = from->epoch;
+	ld->first = first;
+	ld->count = count;
+	for (s = first; s < first + count; s++)
+	{
+		ld->start_blkno[s] = from->log_head[s];
+		ld->start_offset[s] = from->log_head_offset[s];
+	}
+	ld->loaded = true;
+	pfree(from);
+	return ld;
 }
 
 /* Compare two keys of runs; negative if a sorts first. */
@@ -605,37 +678,44 @@ memkv_merge_sources(MemkvBatch *batch, MemkvSource *runs, int nsrcs, bool backwa
 	return stopped;
 }
 
-/* Add the NULL key's TIDs from every layer to the batch. */
+/*
+ * Add the NULL key's TIDs from every layer to the batch: stripes [first,
+ * first + count) of the entry (their locks held), or `ld` read from their
+ * logs, and the runs opened in `frozen`.
+ */
 void
-memkv_fill_nulls(MemkvEntry *entry, MemkvLogDelta *ld, MemkvFrozen **frozen,
-				 int nfrozen, MemkvBatch *batch, MemkvSource *scratch)
+memkv_fill_nulls(MemkvEntry *entry, int first, int count, MemkvLogDelta *ld,
+				 MemkvFrozen **frozen, int nfrozen, MemkvBatch *batch,
+				 MemkvSource *scratch)
 {
 	const ArtTid *tids;
 	uint32		ntids;
 	int			i;
+	int			s;
 
-	if (ld)
+	/* the delta read from the log instead of the tree */
+	if (ld && ld->nulls.ntids > 0)
+		memkv_batch_add(batch, true, NULL, 0, ld->nulls.tids,
+						ld->nulls.ntids);
+	for (s = first; s < first + count; s++)
 	{
-		/* the delta read from the log instead of the tree */
-		if (ld->nulls.ntids > 0)
-			memkv_batch_add(batch, true, NULL, 0, ld->nulls.tids,
-							ld->nulls.ntids);
-	}
-	else
-	{
-		ntids = art_lookup(&entry->nulls, memkv_allocator(),
-						   (const uint8 *) "", 0, &tids);
-		if (ntids > 0)
-			memkv_batch_add(batch, true, NULL, 0,
-							(const ItemPointerData *) tids, ntids);
-	}
-	if (entry->freezing)
-	{
-		ntids = art_lookup(&entry->imm_nulls, memkv_allocator(),
-						   (const uint8 *) "", 0, &tids);
-		if (ntids > 0)
-			memkv_batch_add(batch, true, NULL, 0,
-							(const ItemPointerData *) tids, ntids);
+		if (!ld)
+		{
+			ntids = art_lookup(&entry->stripes[s].nulls, memkv_allocator(),
+							   (const uint8 *) "", 0, &tids);
+			if (ntids > 0)
+				memkv_batch_add(batch, true, NULL, 0,
+								(const ItemPointerData *) tids, ntids);
+		}
+		if (entry->freezing)
+		{
+			ntids = art_lookup(&entry->stripes[s].imm_nulls,
+							   memkv_allocator(),
+							   (const uint8 *) "", 0, &tids);
+			if (ntids > 0)
+				memkv_batch_add(batch, true, NULL, 0,
+								(const ItemPointerData *) tids, ntids);
+		}
 	}
 	for (i = 0; i < nfrozen; i++)
 	{

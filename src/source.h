@@ -44,8 +44,10 @@ typedef struct MemkvLogDelta
 	bool		loaded;
 	uint64		instance_id;
 	uint32		epoch;
-	BlockNumber start_blkno;
-	OffsetNumber start_offset;
+	int			first;			/* stripes [first, first + count) */
+	int			count;
+	BlockNumber start_blkno[MEMKV_MAX_STRIPES];	/* where each log was */
+	OffsetNumber start_offset[MEMKV_MAX_STRIPES];	/* read from */
 	MemkvSource	keys;
 	MemkvSource	nulls;
 } MemkvLogDelta;
@@ -69,16 +71,23 @@ extern void memkv_frozen_collect(MemkvFrozen *frozen, MemkvSource *run,
 								 bool backward, int target);
 extern uint64 memkv_frozen_nulls(MemkvFrozen *frozen, MemkvSource *run);
 extern void memkv_read_log_run(Relation index, const MemkvMetaPageData *meta,
+							   int first, int count,
 							   MemkvSource *run, MemkvSource *nulls,
 							   BlockNumber *end_blkno,
 							   OffsetNumber *end_offset);
+extern MemkvLogDelta *memkv_log_delta_load(MemkvLogDelta **ldp,
+										   MemoryContext cxt, Relation index,
+										   MemkvEntry *entry,
+										   const MemkvMetaPageData *meta,
+										   int first, int count);
 extern void memkv_merge_input_init(MemkvMergeInput *in, const ArtTree *tree,
 								   MemkvFrozen *frozen);
 extern bool memkv_merge_input_ready(MemkvMergeInput *in);
 extern void memkv_sort_tids(ItemPointerData *tids, uint64 *ntids);
 extern bool memkv_merge_sources(MemkvBatch *batch, MemkvSource *runs,
 								int nsrcs, bool backward);
-extern void memkv_fill_nulls(MemkvEntry *entry, MemkvLogDelta *ld,
+extern void memkv_fill_nulls(MemkvEntry *entry, int first, int count,
+							 MemkvLogDelta *ld,
 							 MemkvFrozen **frozen, int nfrozen,
 							 MemkvBatch *batch, MemkvSource *scratch);
 

@@ -36,15 +36,15 @@ typedef struct MemkvLogCounts
 #define MEMKV_STATE_COLS 25
 
 /*
- * Count the delta log's pages and entries in steps of MEMKV_LOG_STEP_PAGES
- * pages, each under the entry lock held shared (the trees synced first),
- * so that inserts wait at most one step.  Returns the entry still locked
- * from the step that reached the end of the chain, with *meta read under
- * it: the counts and the trees then describe the same moment, since the
- * log grows only at its tail within an epoch.  A freeze's switch between
- * steps (a new epoch: the old head's pages may be freed) starts it over.
- * *in_memory is false if the delta does not fit in shared memory (the
- * trees are then not to be read).
+ * Count the delta logs' pages and entries, stripe after stripe, in steps
+ * of MEMKV_LOG_STEP_PAGES pages, each under every stripe lock held shared
+ * (the trees synced first), so that inserts wait at most one step.
+ * Returns the entry still locked from the step that reached the end of
+ * the last chain, with *meta read under it: the counts and the trees then
+ * describe the same moment, since a log grows only at its tail within an
+ * epoch.  A switch between steps (a new epoch: an old head's pages may be
+ * freed) starts it over.  *in_memory is false if the delta does not fit in
+ * shared memory (the trees are then not to be read).
  */
 static MemkvEntry *
 memkv_state_walk_log(Relation index, MemkvMetaPageData *meta,
@@ -53,25 +53,36 @@ memkv_state_walk_log(Relation index, MemkvMetaPageData *meta,
 	MemkvLogWalk walk;
 	MemkvEntry *entry;
 	bool		started = false;
+	int			s = 0;
 
+	*log_pages = 0;
+	*log_tuples = 0;
 	for (;;)
 	{
 		CHECK_FOR_INTERRUPTS();
 		entry = memkv_open_synced_try(index, LW_SHARED, meta, in_memory);
 		if (!started || walk.epoch != meta->epoch)
 		{
-			memkv_log_walk_start(&walk, meta->log_head, meta->log_head_offset,
-								 meta->epoch, false);
+			s = 0;
+			*log_pages = 0;
+			*log_tuples = 0;
+			memkv_log_walk_start(&walk, meta->log_head[0],
+								 meta->log_head_offset[0], meta->epoch, false);
 			started = true;
 		}
 		if (memkv_log_walk_pages(index, &walk, MEMKV_LOG_STEP_PAGES,
 								 NULL, NULL))
-			break;
+		{
+			*log_pages += (int64) walk.visited;
+			*log_tuples += walk.count;
+			if (++s >= meta->nstripes)
+				break;
+			memkv_log_walk_start(&walk, meta->log_head[s],
+								 meta->log_head_offset[s], meta->epoch, false);
+		}
 		memkv_entry_release(entry);
 		memkv_step_aside(entry);
 	}
-	*log_pages = (int64) walk.visited;
-	*log_tuples = walk.count;
 	return entry;
 }
 
@@ -103,6 +114,7 @@ memkv_state(PG_FUNCTION_ARGS)
 	bool		in_memory;
 	uint64		log_tuples;
 	int64		log_pages;
+	int			s;
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
@@ -112,8 +124,11 @@ memkv_state(PG_FUNCTION_ARGS)
 
 	entry = memkv_entry_acquire(index, LW_SHARED);
 	memkv_read_meta(index, &meta);
-	loaded = entry->valid && entry->instance_id == meta.instance_id &&
-		entry->epoch == meta.epoch;
+	loaded = true;
+	for (s = 0; s < entry->nstripes; s++)
+		loaded &= entry->stripes[s].valid &&
+			entry->stripes[s].instance_id == meta.instance_id &&
+			entry->stripes[s].epoch == meta.epoch;
 	memkv_entry_release(entry);
 
 	/* a delta too big for shared memory is counted in the log only */
@@ -123,15 +138,26 @@ memkv_state(PG_FUNCTION_ARGS)
 	values[0] = Int64GetDatum((int64) meta.generation);
 	values[1] = Int64GetDatum(log_pages);
 	values[2] = Int64GetDatum((int64) log_tuples);
-	values[3] = Int64GetDatum((int64) (entry->keys.nkeys + entry->nulls.nkeys +
-									   entry->imm_keys.nkeys +
-									   entry->imm_nulls.nkeys));
-	values[4] = Int64GetDatum((int64) (entry->keys.ntids + entry->nulls.ntids +
-									   entry->imm_keys.ntids +
-									   entry->imm_nulls.ntids));
-	values[5] = Int64GetDatum((int64) (entry->keys.bytes + entry->nulls.bytes +
-									   entry->imm_keys.bytes +
-									   entry->imm_nulls.bytes));
+	{
+		uint64		dkeys = 0;
+		uint64		dtids = 0;
+		uint64		dbytes = 0;
+
+		for (s = 0; s < entry->nstripes; s++)
+		{
+			MemkvStripe *dst = &entry->stripes[s];
+
+			dkeys += dst->keys.nkeys + dst->nulls.nkeys +
+				dst->imm_keys.nkeys + dst->imm_nulls.nkeys;
+			dtids += dst->keys.ntids + dst->nulls.ntids +
+				dst->imm_keys.ntids + dst->imm_nulls.ntids;
+			dbytes += dst->keys.bytes + dst->nulls.bytes +
+				dst->imm_keys.bytes + dst->imm_nulls.bytes;
+		}
+		values[3] = Int64GetDatum((int64) dkeys);
+		values[4] = Int64GetDatum((int64) dtids);
+		values[5] = Int64GetDatum((int64) dbytes);
+	}
 	if (!in_memory)
 	{
 		/* the trees could not be built: the delta is the log's entries */

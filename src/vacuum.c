@@ -99,8 +99,7 @@ memkv_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 		stats = (IndexBulkDeleteResult *) palloc0(sizeof(IndexBulkDeleteResult));
 		entry = memkv_open_synced_try(index, LW_SHARED, &meta, &in_memory);
 		/* a delta too big for shared memory is frozen from the log */
-		has_delta = !in_memory ||
-			entry->keys.ntids + entry->nulls.ntids > 0;
+		has_delta = !in_memory || memkv_entry_delta_tids(entry) > 0;
 		memkv_entry_release(entry);
 		if (has_delta)
 			memkv_freeze_index(index, NULL, NULL, NULL,
@@ -112,17 +111,26 @@ memkv_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 	memkv_read_meta(index, &meta);
 	/* the metapage's pointers must lie inside the relation */
 	memkv_check_meta_blocks(index, &meta, RelationGetNumberOfBlocks(index));
-	memkv_log_walk_start(&walk, meta.log_head, meta.log_head_offset,
-						 meta.epoch, true);
-	do
+	count = 0;
+	in_use = NULL;
+	nblocks = 0;
+	for (r = 0; r < meta.nstripes; r++)
 	{
-		CHECK_FOR_INTERRUPTS();
-	} while (!memkv_log_walk_pages(index, &walk, MEMKV_CLEANUP_STEP_PAGES,
-								   NULL, NULL));
-	count = walk.count;
-	/* pages past the walk's view of the relation are not ours to judge */
-	nblocks = walk.in_chain_len;
-	in_use = walk.in_chain;
+		memkv_log_walk_start(&walk, meta.log_head[r], meta.log_head_offset[r],
+							 meta.epoch, true);
+		/* one page map for every stripe's chain */
+		walk.in_chain = in_use;
+		walk.in_chain_len = nblocks;
+		do
+		{
+			CHECK_FOR_INTERRUPTS();
+		} while (!memkv_log_walk_pages(index, &walk, MEMKV_CLEANUP_STEP_PAGES,
+									   NULL, NULL));
+		count += walk.count;
+		in_use = walk.in_chain;
+		nblocks = walk.in_chain_len;
+	}
+	/* pages past the walks' view of the relation are not ours to judge */
 	for (r = 0; r < meta.nruns; r++)
 	{
 		RunHeader  *hdr = memkv_run_header_read(index, &meta.runs[r],

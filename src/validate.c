@@ -17,6 +17,7 @@
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
+#include "utils/rel.h"
 #include "utils/regproc.h"
 #include "utils/syscache.h"
 
@@ -127,18 +128,40 @@ memkv_register_reloptions(void)
 	add_int_reloption(memkv_relopt_kind, "freeze_threshold",
 					  "Delta size (TIDs) at which the index is frozen in the background; 0 disables, -1 uses memkv.freeze_threshold",
 					  -1, -1, INT_MAX, ShareUpdateExclusiveLock);
+	add_int_reloption(memkv_relopt_kind, "stripes",
+					  "Delta stripes (trees, logs and locks) an index is built with; takes effect at CREATE INDEX and REINDEX",
+					  MEMKV_DEFAULT_STRIPES, 1, MEMKV_MAX_STRIPES,
+					  AccessExclusiveLock);
 }
 
-/* amoptions: parse and validate WITH (freeze_threshold = N). */
+/* amoptions: parse and validate WITH (freeze_threshold = N, stripes = S). */
 bytea *
 memkv_options(Datum reloptions, bool validate)
 {
 	static const relopt_parse_elt tab[] = {
 		{"freeze_threshold", RELOPT_TYPE_INT,
-		offsetof(MemkvOptions, freeze_threshold)}
+		offsetof(MemkvOptions, freeze_threshold)},
+		{"stripes", RELOPT_TYPE_INT,
+		offsetof(MemkvOptions, stripes)}
 	};
 
 	return (bytea *) build_reloptions(reloptions, validate,
 									  memkv_relopt_kind, sizeof(MemkvOptions),
 									  tab, lengthof(tab));
+}
+
+/*
+ * The stripe count a build of `index` gives it: its stripes storage
+ * parameter, or MEMKV_DEFAULT_STRIPES.  An existing index's count is its
+ * directory's (MemkvMetaPageData.nstripes), which ALTER INDEX ... SET
+ * (stripes = n) does not change until the next REINDEX.
+ */
+int
+memkv_index_stripes(Relation index)
+{
+	MemkvOptions *opts = (MemkvOptions *) index->rd_options;
+
+	if (opts && opts->stripes >= 1 && opts->stripes <= MEMKV_MAX_STRIPES)
+		return opts->stripes;
+	return MEMKV_DEFAULT_STRIPES;
 }

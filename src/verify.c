@@ -34,7 +34,8 @@ typedef struct MemkvVerifyState
 {
 	ReturnSetInfo *rsinfo;
 	MemkvEntry *entry;
-	uint64		nonnull;
+	int			stripe;			/* the stripe whose log is walked */
+	uint64		nonnull;		/* its entries so far */
 	uint64		nulls;
 	int			nproblems;
 } MemkvVerifyState;
@@ -84,6 +85,7 @@ memkv_verify_visit(IndexTuple itup, void *arg)
 	uint32		ntids;
 	uint32		i;
 	bool		found = false;
+	MemkvStripe *st;
 
 	if (!ItemPointerIsValid(&itup->t_tid))
 		memkv_report(vs, "log entry has an invalid heap TID");
@@ -99,14 +101,23 @@ memkv_verify_visit(IndexTuple itup, void *arg)
 		vs->nulls++;
 	else
 		vs->nonnull++;
+	if (!isnull && vs->entry->nstripes > 1 &&
+		memkv_key_hash(key, keylen) % (uint32) vs->entry->nstripes !=
+		(uint32) vs->stripe)
+		memkv_report(vs, "log entry for TID (%u,%u) is in the log of stripe %d, not of its key's stripe %u",
+					 ItemPointerGetBlockNumberNoCheck(&itup->t_tid),
+					 ItemPointerGetOffsetNumberNoCheck(&itup->t_tid),
+					 vs->stripe,
+					 memkv_key_hash(key, keylen) % (uint32) vs->entry->nstripes);
 
-	ntids = art_lookup(isnull ? &vs->entry->nulls : &vs->entry->keys,
+	st = &vs->entry->stripes[vs->stripe];
+	ntids = art_lookup(isnull ? &st->nulls : &st->keys,
 					   memkv_allocator(), key, isnull ? 0 : keylen, &tids);
 	for (i = 0; i < ntids && !found; i++)
 		found = memcmp(&tids[i], &itup->t_tid, sizeof(ArtTid)) == 0;
 	if (!found && vs->entry->freezing)
 	{
-		ntids = art_lookup(isnull ? &vs->entry->imm_nulls : &vs->entry->imm_keys,
+		ntids = art_lookup(isnull ? &st->imm_nulls : &st->imm_keys,
 						   memkv_allocator(), key, isnull ? 0 : keylen, &tids);
 		for (i = 0; i < ntids && !found; i++)
 			found = memcmp(&tids[i], &itup->t_tid, sizeof(ArtTid)) == 0;
@@ -275,15 +286,16 @@ memkv_verify_frozen(MemkvVerifyState *vs, Relation index,
 }
 
 /*
- * Check the delta log against the delta trees, in steps: each step takes
- * the entry lock shared (syncing the trees first if they are behind),
- * checks up to MEMKV_LOG_STEP_PAGES log pages' entries against the
- * trees, and lets the lock go, so inserts and scans wait at most one step.
- * The step that reaches the end of the chain also checks, under the same
- * lock hold, that the chain ends where the trees' sync stopped, the trees'
- * structure, and that the trees hold exactly as many TIDs as the log: the
- * log only grows at its tail within an epoch, so the entries read in
- * earlier steps are all still there, and the trees hold nothing else.
+ * Check each stripe's delta log against its trees, in steps: each step
+ * takes every stripe lock shared (syncing the trees first if they are
+ * behind), checks up to MEMKV_LOG_STEP_PAGES log pages' entries against
+ * the trees, and lets the locks go, so inserts and scans wait at most one
+ * step.  The step that reaches the end of a chain also checks, under the
+ * same lock hold, that the chain ends where the trees' sync stopped, the
+ * trees' structure, and that the trees hold exactly as many TIDs as the
+ * log: a log only grows at its tail within an epoch, so the entries read
+ * in earlier steps are all still there, and the trees hold nothing else.
+ * Every entry must be in its key's stripe, and no page in two chains.
  * Caller holds the metapage lock in ShareLock, so the epoch cannot change.
  */
 static void
@@ -292,69 +304,93 @@ memkv_verify_delta(MemkvVerifyState *vs, Relation index,
 {
 	MemkvMetaPageData now;
 	MemkvLogWalk walk;
-	bool		done = false;
 	char		errbuf[256];
 	BlockNumber nblocks;
+	bool	   *in_chain = NULL;
+	BlockNumber in_chain_len = 0;
+	int			s;
 
 	vs->entry = memkv_open_synced(index, LW_SHARED, meta);
 	memkv_entry_release(vs->entry);
 	vs->entry = NULL;
 	nblocks = RelationGetNumberOfBlocks(index);
-	if (meta->log_head == MEMKV_METAPAGE_BLKNO || meta->log_head >= nblocks)
+	for (s = 0; s < meta->nstripes; s++)
 	{
-		memkv_report(vs, "metapage points outside the relation (log head %u, %u blocks)",
-					 meta->log_head, nblocks);
-		return;
+		if (meta->log_head[s] == MEMKV_METAPAGE_BLKNO ||
+			meta->log_head[s] >= nblocks)
+		{
+			memkv_report(vs, "metapage points outside the relation (log head %u, %u blocks)",
+						 meta->log_head[s], nblocks);
+			return;
+		}
 	}
 
-	memkv_log_walk_start(&walk, meta->log_head, meta->log_head_offset,
-						 meta->epoch, true);
-	while (!done)
+	for (s = 0; s < meta->nstripes; s++)
 	{
-		CHECK_FOR_INTERRUPTS();
-		vs->entry = memkv_open_synced(index, LW_SHARED, &now);
-		if (now.instance_id != meta->instance_id || now.epoch != meta->epoch ||
-			now.log_head != meta->log_head ||
-			now.log_head_offset != meta->log_head_offset)
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("index \"%s\" was frozen or rebuilt during the check",
-							RelationGetRelationName(index)),
-					 errhint("Run memkv_verify again.")));
-		done = memkv_log_walk_pages(index, &walk, MEMKV_LOG_STEP_PAGES,
-									memkv_verify_visit, vs);
-		if (!done)
-		{
-			memkv_entry_release(vs->entry);
-			memkv_step_aside(vs->entry);
-			continue;
-		}
+		bool		done = false;
 
-		/* the end of the chain, with appends held off: compare totals */
-		if (vs->entry->valid && vs->entry->instance_id == now.instance_id &&
-			walk.last != vs->entry->resume_blkno)
-			memkv_report(vs, "the log chain ends at block %u, the shared trees' sync at %u",
-						 walk.last, vs->entry->resume_blkno);
-		if (!art_check(&vs->entry->keys, memkv_allocator(),
-					   memkv_shared->arena_size, errbuf, sizeof(errbuf)))
-			memkv_report(vs, "delta tree: %s", errbuf);
-		if (!art_check(&vs->entry->nulls, memkv_allocator(),
-					   memkv_shared->arena_size, errbuf, sizeof(errbuf)))
-			memkv_report(vs, "NULL tree: %s", errbuf);
-		if (vs->entry->keys.ntids + vs->entry->imm_keys.ntids != vs->nonnull)
-			memkv_report(vs, "delta trees hold %llu TIDs, the log %llu",
-						 (unsigned long long) (vs->entry->keys.ntids +
-											   vs->entry->imm_keys.ntids),
-						 (unsigned long long) vs->nonnull);
-		if (vs->entry->nulls.ntids + vs->entry->imm_nulls.ntids != vs->nulls)
-			memkv_report(vs, "NULL trees hold %llu TIDs, the log %llu",
-						 (unsigned long long) (vs->entry->nulls.ntids +
-											   vs->entry->imm_nulls.ntids),
-						 (unsigned long long) vs->nulls);
-		memkv_entry_release(vs->entry);
+		vs->stripe = s;
+		vs->nonnull = 0;
+		vs->nulls = 0;
+		memkv_log_walk_start(&walk, meta->log_head[s], meta->log_head_offset[s],
+							 meta->epoch, true);
+		/* one page map for every chain: a page in two of them is a cycle */
+		walk.in_chain = in_chain;
+		walk.in_chain_len = in_chain_len;
+		while (!done)
+		{
+			MemkvStripe *st;
+
+			CHECK_FOR_INTERRUPTS();
+			vs->entry = memkv_open_synced(index, LW_SHARED, &now);
+			if (now.instance_id != meta->instance_id ||
+				now.epoch != meta->epoch ||
+				now.log_head[s] != meta->log_head[s] ||
+				now.log_head_offset[s] != meta->log_head_offset[s])
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 errmsg("index \"%s\" was frozen or rebuilt during the check",
+								RelationGetRelationName(index)),
+						 errhint("Run memkv_verify again.")));
+			done = memkv_log_walk_pages(index, &walk, MEMKV_LOG_STEP_PAGES,
+										memkv_verify_visit, vs);
+			in_chain = walk.in_chain;
+			in_chain_len = walk.in_chain_len;
+			if (!done)
+			{
+				memkv_entry_release(vs->entry);
+				memkv_step_aside(vs->entry);
+				continue;
+			}
+
+			/* the end of the chain, with appends held off: compare totals */
+			st = &vs->entry->stripes[s];
+			if (st->valid && st->instance_id == now.instance_id &&
+				walk.last != st->resume_blkno)
+				memkv_report(vs, "the log chain ends at block %u, the shared trees' sync at %u",
+							 walk.last, st->resume_blkno);
+			if (!art_check(&st->keys, memkv_allocator(),
+						   memkv_shared->arena_size, errbuf, sizeof(errbuf)))
+				memkv_report(vs, "delta tree: %s", errbuf);
+			if (!art_check(&st->nulls, memkv_allocator(),
+						   memkv_shared->arena_size, errbuf, sizeof(errbuf)))
+				memkv_report(vs, "NULL tree: %s", errbuf);
+			if (st->keys.ntids + st->imm_keys.ntids != vs->nonnull)
+				memkv_report(vs, "delta trees hold %llu TIDs, the log %llu",
+							 (unsigned long long) (st->keys.ntids +
+												   st->imm_keys.ntids),
+							 (unsigned long long) vs->nonnull);
+			if (st->nulls.ntids + st->imm_nulls.ntids != vs->nulls)
+				memkv_report(vs, "NULL trees hold %llu TIDs, the log %llu",
+							 (unsigned long long) (st->nulls.ntids +
+												   st->imm_nulls.ntids),
+							 (unsigned long long) vs->nulls);
+			memkv_entry_release(vs->entry);
+		}
 	}
 	vs->entry = NULL;
-	pfree(walk.in_chain);
+	if (in_chain)
+		pfree(in_chain);
 }
 
 /*

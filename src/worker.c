@@ -84,7 +84,7 @@ memkv_worker_freeze(Oid indexoid)
 							   MEMKV_TRIGGER_WORKER);
 			entry = memkv_open_synced_try(index, LW_SHARED, &meta,
 										  &in_memory);
-			delta = entry->keys.ntids + entry->nulls.ntids;
+			delta = memkv_entry_delta_tids(entry);
 			memkv_entry_release(entry);
 			/* (a delta that does not fit again is frozen again) */
 			if (in_memory &&

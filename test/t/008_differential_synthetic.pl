@@ -15,6 +15,7 @@ use Test::More;
 
 $ENV{MEMKV_DIFF_KEYSET} = 'synthetic';
 $ENV{MEMKV_DIFF_OPS} //= 3000;
+$ENV{MEMKV_DIFF_STRIPES} //= 32;
 my $file = "$FindBin::RealBin/004_differential.pl";
 do $file;
 die "running $file: $@" if $@;

@@ -63,6 +63,29 @@ my %file = map {
 	  . $node->safe_psql('postgres', "SELECT pg_relation_filepath('${_}_k')")
 } qw(d0 d1);
 
+
+# Problems with the entries of log page $blk in stripe $s of $n: a key
+# whose hash is another stripe's.  An entry is an IndexTupleData (TID,
+# t_info: size in the low 13 bits, 0x8000 marks a NULL key), then the key.
+sub log_page_stripes
+{
+	my ($d, $blk, $s, $n) = @_;
+	my @bad;
+	my $lower = unpack('v', substr($$d, $blk * $BLCKSZ + 12, 2));
+	my $nitems = ($lower - 24) / 4;
+	for my $off (1 .. $nitems)
+	{
+		my ($pos, $len) = item_pos($d, $blk, $off);
+		my $info = unpack('v', substr($$d, $pos + 6, 2));
+		next if $info & 0x8000;
+		my $key = substr($$d, $pos + 8, ($info & 0x1FFF) - 8);
+		my $want = fnv1a(2166136261, $key) % $n;
+		push @bad, "log page $blk of stripe $s holds a key of stripe $want"
+		  if $want != $s;
+	}
+	return @bad;
+}
+
 sub page_flags { my ($d, $blk) = @_; return u16($d, $blk * $BLCKSZ + $SPECIAL + 8); }
 sub page_tag { my ($d, $blk) = @_; return u32($d, $blk * $BLCKSZ + $SPECIAL + 4); }
 sub page_next { my ($d, $blk) = @_; return u32($d, $blk * $BLCKSZ + $SPECIAL); }
@@ -148,7 +171,8 @@ sub check_index
 	my $enc = substr($d, $CONTENTS, $dir->{length});
 	substr($enc, 12, 4) = "\0" x 4;
 	push @bad, "directory CRC does not match" if crc32c($enc) != $dir->{crc};
-	push @bad, "nstripes $dir->{nstripes}" if $dir->{nstripes} != 1;
+	push @bad, "nstripes $dir->{nstripes}"
+	  if $dir->{nstripes} < 1 || $dir->{nstripes} > 32;
 	push @bad, "nruns $dir->{nruns}, expected $nruns"
 	  if defined($nruns) && $dir->{nruns} != $nruns;
 	push @bad, "merges, pending or limbo in step 3"
@@ -158,27 +182,29 @@ sub check_index
 	push @bad, "memkv_state generation $state->{generation}, directory $dir->{generation}"
 	  if $state && $state->{generation} != $dir->{generation};
 
-	# the log
-	my $st = $dir->{stripes}[0];
-	if ($st->{log_head} == $INVALID)
+	# the logs: every stripe has one (a build gives each a page), and each
+	# entry's key hashes to the stripe whose log holds it (NULLs anywhere)
+	for my $s (0 .. $dir->{nstripes} - 1)
 	{
-		push @bad, "log head offset $st->{log_head_offset} without a log page"
-		  if $st->{log_head_offset} != 0;
-	}
-	else
-	{
-		push @bad, "log head offset $st->{log_head_offset}"
+		my $st = $dir->{stripes}[$s];
+		if ($st->{log_head} == $INVALID)
+		{
+			push @bad, "stripe $s has no log page";
+			next;
+		}
+		push @bad, "log head offset $st->{log_head_offset} of stripe $s"
 		  if $st->{log_head_offset} < 1 || $st->{log_head_offset} > 2048;
 		my $blk = $st->{log_head};
 		my $n = 0;
 		while ($blk != $INVALID)
 		{
-			last unless $claim->($blk, "log page $n");
+			last unless $claim->($blk, "log page $n of stripe $s");
 			push @bad, "log page $blk not flagged LOG" unless page_flags(\$d, $blk) & $F_LOG;
 			push @bad, "log page $blk flagged RUN" if page_flags(\$d, $blk) & $F_RUN;
 			# tags are compared modulo 2^32; the generations here are small
 			push @bad, "log page $blk tagged " . page_tag(\$d, $blk) . " after the generation"
 			  if page_tag(\$d, $blk) > $dir->{generation};
+			push @bad, log_page_stripes(\$d, $blk, $s, $dir->{nstripes});
 			$blk = page_next(\$d, $blk);
 			$n++;
 		}
