@@ -2,7 +2,8 @@
  *
  * delta.h
  *	  The delta logs (delta.c): their entries, appending to one, walking
- *	  one, and keeping a registry entry's stripes in step with them.
+ *	  one, freeing one.  Keeping the stripes' trees in step with them is
+ *	  stripe.h's.
  *
  *-------------------------------------------------------------------------
  */
@@ -36,21 +37,6 @@ extern BlockNumber memkv_delete_log(Relation index, BlockNumber head,
 extern void memkv_log_append(Relation index, BlockNumber tail, uint32 epoch,
 							 IndexTuple itup, BlockNumber *blkno,
 							 OffsetNumber *offnum);
-extern MemkvEntry *memkv_entry_acquire(Relation index, LWLockMode mode);
-extern MemkvEntry *memkv_entry_acquire_stripe(Relation index, LWLockMode mode,
-											  uint32 hash, int *stripe);
-extern bool memkv_entry_make_room(Relation index);
-extern bool memkv_sync_try(Relation index, MemkvEntry *entry, int stripe);
-extern bool memkv_sync_all_try(Relation index, MemkvEntry *entry);
-extern MemkvEntry *memkv_open_synced(Relation index, LWLockMode mode,
-									 MemkvMetaPageData *meta);
-extern MemkvEntry *memkv_open_synced_try(Relation index, LWLockMode mode,
-										 MemkvMetaPageData *meta,
-										 bool *in_memory);
-extern MemkvEntry *memkv_open_synced_stripe(Relation index, LWLockMode mode,
-											MemkvMetaPageData *meta,
-											bool *in_memory, uint32 hash,
-											int *stripe);
 
 /* A walk along the delta log that can stop and go on (memkv_log_walk_pages) */
 typedef struct MemkvLogWalk

@@ -43,6 +43,7 @@
 #include "runwrite.h"
 #include "source.h"
 #include "stats.h"
+#include "stripe.h"
 #include "wal.h"
 
 

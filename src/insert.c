@@ -22,6 +22,7 @@
 #include "page.h"
 #include "registry.h"
 #include "request.h"
+#include "stripe.h"
 
 /*
  * An insert found no room even after evicting every other index's trees:

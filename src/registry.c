@@ -502,7 +502,7 @@ memkv_entry_touch(MemkvEntry *e)
  * `mode`, every stripe lock of it (hash < 0) or the lock of stripe hash
  * mod nstripes (returned in *stripe).  Returns NULL if the index has no
  * entry and `nstripes` is 0.  The entry's trees may be stale or empty:
- * callers use memkv_entry_acquire or memkv_open_synced() (delta.c).
+ * callers use memkv_entry_acquire or memkv_open_synced() (stripe.c).
  */
 MemkvEntry *
 memkv_entry_lookup(Relation index, int nstripes, LWLockMode mode,

@@ -42,6 +42,7 @@
 #include "runcopy.h"
 #include "runread.h"
 #include "source.h"
+#include "stripe.h"
 
 #define MEMKV_FIRST_BATCH	32
 #define MEMKV_MAX_BATCH		1024

@@ -23,6 +23,7 @@
 #include "registry.h"
 #include "runpages.h"
 #include "stats.h"
+#include "stripe.h"
 
 PG_FUNCTION_INFO_V1(memkv_state);
 

@@ -24,6 +24,7 @@
 #include "page.h"
 #include "registry.h"
 #include "runpages.h"
+#include "stripe.h"
 #include "wal.h"
 
 /*

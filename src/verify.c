@@ -27,6 +27,7 @@
 #include "runpages.h"
 #include "runread.h"
 #include "source.h"
+#include "stripe.h"
 
 PG_FUNCTION_INFO_V1(memkv_verify);
 

@@ -37,6 +37,7 @@
 #include "registry.h"
 #include "request.h"
 #include "stats.h"
+#include "stripe.h"
 #include "worker.h"
 
 /*

@@ -20,13 +20,18 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 
 my $index = 't_k_mkv';
-my $clients = 6;
-my $per_client = 250;
+# 025_stress_many.pl runs this file with more clients and less memory.
+my $clients = $ENV{MEMKV_STRESS_CLIENTS} // 6;
+my $per_client = $ENV{MEMKV_STRESS_TRANSACTIONS} // 250;
 
 my $node = PostgreSQL::Test::Cluster->new('concurrency');
 $node->init(extra => [ '--locale=C', '--encoding=UTF8' ]);
 $node->append_conf('postgresql.conf', "shared_preload_libraries = 'memkv'\n");
+$node->append_conf('postgresql.conf', $ENV{MEMKV_STRESS_CONF})
+  if $ENV{MEMKV_STRESS_CONF};
 $node->start;
+note("$clients clients, $per_client transactions each"
+	  . ($ENV{MEMKV_STRESS_CONF} ? ", with: $ENV{MEMKV_STRESS_CONF}" : ''));
 
 $node->safe_psql('postgres', qq{
 CREATE EXTENSION memkv;
@@ -35,6 +40,15 @@ INSERT INTO t(k) SELECT 'k/' || lpad(g::text, 5, '0') || '/s' FROM generate_seri
 INSERT INTO t(k) VALUES (NULL), (''), ('k'), ('k/'), ('k0');
 CREATE INDEX $index ON t USING memkv (k);
 });
+
+# In the stress variant (025) a second memkv index competes for the small
+# registry: every use of one may evict the other's entry.
+my $other = $ENV{MEMKV_STRESS_CONF} ? 1 : 0;
+$node->safe_psql('postgres', qq{
+CREATE TABLE u (id bigserial, k text COLLATE "C");
+INSERT INTO u(k) SELECT 'u/' || g FROM generate_series(1, 1000) g;
+CREATE INDEX u_k_mkv ON u USING memkv (k);
+}) if $other;
 
 my $have_freeze = $node->safe_psql('postgres',
 	"SELECT count(*) FROM pg_proc WHERE proname = 'memkv_freeze'") > 0;
@@ -92,6 +106,11 @@ UPDATE t SET k = k || '/u' WHERE k = 'k/' || lpad(:n::text, 5, '0');
 	  . q{SELECT 1 / ((count(*) FILTER (WHERE k LIKE '%/s') = 20)::int) FROM (SELECT k FROM t WHERE k >= 'k/' || lpad(:n::text, 5, '0') || '/s' ORDER BY k LIMIT 2 + (SELECT count(*) FROM t WHERE k > 'k/' || lpad(:n::text, 5, '0') || '/s' AND k < 'k/' || lpad((:n + 19)::text, 5, '0') || '/s')) s;} . "\n"
 	  . q{SELECT 1 / (count(*) = 1)::int FROM t WHERE k = 'k/' || lpad(:n::text, 5, '0') || '/s';} . "\n",
 );
+# the other index: inserts, and a range that must hold its 1,000 first keys
+$scripts{'other.sql@2'} = "\\set n random(1, 1000000000)\n$off SET enable_bitmapscan = off;\n"
+  . q{INSERT INTO u(k) VALUES ('u/x/' || :n);} . "\n"
+  . q{SELECT 1 / (count(*) FILTER (WHERE k NOT LIKE 'u/x/%') = 1000)::int FROM u WHERE k >= 'u/' AND k < 'u0';} . "\n"
+  if $other;
 
 # Show what the readers' plans are, so a reader cannot silently seq scan.
 for my $mode ([ 'Index Scan', 'SET enable_bitmapscan = off; SET enable_indexonlyscan = off;' ],
@@ -136,6 +155,18 @@ my $bm = $node->safe_psql('postgres',
 	"SET enable_seqscan = off; SET enable_indexscan = off;\n"
 	  . "SELECT count(*), sum(id) FROM t WHERE k ^@ 'k/0'");
 is($bm, $bm_seq, 'a bitmap scan equals the heap after the concurrent run');
+if ($other)
+{
+	is($node->safe_psql('postgres', "SELECT * FROM memkv_verify('u_k_mkv')"), '',
+		'memkv_verify finds no problem in the other index');
+	is($node->safe_psql('postgres',
+			"SET enable_seqscan = off; SET enable_bitmapscan = off;\n"
+			  . "SELECT count(*), sum(id) FROM u WHERE k >= 'u/'"),
+		$node->safe_psql('postgres',
+			"SET enable_indexscan = off; SET enable_bitmapscan = off; SET enable_indexonlyscan = off;\n"
+			  . "SELECT count(*), sum(id) FROM u WHERE k >= 'u/'"),
+		'the other index equals its heap');
+}
 
 $node->stop;
 done_testing();
