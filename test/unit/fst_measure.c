@@ -4,7 +4,8 @@
  *	  Size and speed of the FST and posting lists on a real key set.
  *
  * usage: fst_measure [-r registry_bytes] [-p rows_per_page] [-n builds]
- *					  [-b] [-u] [-m] [-T unit_bytes [-L]] [file]
+ *					  [-b] [-u] [-m] [-T unit_bytes [-L] [-D] [-K]
+ *					  [-F restarts] [-R repeats]] [file]
  *
  * Reads sorted unique keys, one per line, from file or stdin.  Gives every
  * key one TID, as a table holding the keys in random order would: the
@@ -38,6 +39,8 @@
  */
 #include "fst.h"
 #include "fst_node.h"			/* -T walks lookups node by node */
+#include "keyblocks.h"
+#include "fsst_leaf.h"
 
 #include <stdbool.h>
 #include <stdio.h>
@@ -513,6 +516,18 @@ top_pieces(FstReader *r, uint64_t addr, uint64_t ord, uint8_t *prefix,
 	}
 }
 
+static int	reps = 1;			/* -R: timing repeats, the median reported */
+static bool decoder_only = false;	/* -D: only the decoder, top region on */
+static bool measure_kb = false; /* -K: key blocks and seeks beside */
+
+/* The median of reps timings (sorts them). */
+static double
+median(double *t, int nt)
+{
+	qsort(t, nt, sizeof(double), cmp_double);
+	return t[nt / 2];
+}
+
 /* -L: the leaf-unit decoder over a whole image, both ways. */
 static void
 measure_decoder(const char *name, FstReader *r, size_t n)
@@ -523,63 +538,326 @@ measure_decoder(const char *name, FstReader *r, size_t n)
 	FstUnitWalker *w = fst_unit_walker_create(r, &malloc_alloc);
 	double		t0,
 				t_top,
-				t_dir[2];
+				t_dir[2][64];
 	uint64_t	check = 0;
 	uint64_t	maxblock = 0;
-	int			dir;
+	int			dir,
+				rep;
 
 	t0 = now_ns();
 	top_pieces(r, r->root, 0, prefix, 0, &l);
 	t_top = now_ns() - t0;
-	for (dir = 0; dir < 2; dir++)
-	{
-		size_t		got = 0;
-		size_t		j;
-
-		t0 = now_ns();
-		for (j = 0; j < l.n; j++)
+	for (rep = 0; rep < reps; rep++)
+		for (dir = 0; dir < 2; dir++)
 		{
-			const Piece *pc = &l.p[dir ? l.n - 1 - j : j];
-			const FstKeyBlock *b;
-			uint64_t	pos = 0;
-			uint32_t	keylen = 0;
+			size_t		got = 0;
+			size_t		j;
 
-			if (pc->addr == 0)
+			t0 = now_ns();
+			for (j = 0; j < l.n; j++)
 			{
-				check += pc->plen;
-				got++;
-				continue;
+				const Piece *pc = &l.p[dir ? l.n - 1 - j : j];
+				const FstKeyBlock *b;
+				uint64_t	pos = 0;
+				uint32_t	keylen = 0;
+
+				if (pc->addr == 0)
+				{
+					check += pc->plen;
+					got++;
+					continue;
+				}
+				if (fst_unit_decode(w, pc->addr, pc->ord, l.bytes + pc->poff,
+									pc->plen, dir == 1, &b) != 0)
+				{
+					fprintf(stderr, "decode: %s\n", fst_unit_walker_error(w));
+					exit(1);
+				}
+				if (b->len > maxblock)
+					maxblock = b->len;
+				while (fst_key_block_next(b, &pos, key, &keylen,
+										  r->max_key_len))
+				{
+					check += keylen + key[keylen > 0 ? keylen - 1 : 0];
+					got++;
+				}
 			}
-			if (fst_unit_decode(w, pc->addr, pc->ord, l.bytes + pc->poff,
-								pc->plen, dir == 1, &b) != 0)
+			t_dir[dir][rep] = now_ns() - t0;
+			if (got != n)
 			{
-				fprintf(stderr, "decode: %s\n", fst_unit_walker_error(w));
+				fprintf(stderr, "decoder gave %zu of %zu keys\n", got, n);
 				exit(1);
 			}
-			if (b->len > maxblock)
-				maxblock = b->len;
-			while (fst_key_block_next(b, &pos, key, &keylen, r->max_key_len))
-			{
-				check += keylen + key[keylen > 0 ? keylen - 1 : 0];
-				got++;
-			}
 		}
-		t_dir[dir] = now_ns() - t0;
-		if (got != n)
-		{
-			fprintf(stderr, "decoder gave %zu of %zu keys\n", got, n);
-			exit(1);
-		}
-	}
-	printf("%s: leaf-unit decoder ns per key forward %.0f, backward %.0f "
-		   "(%zu pieces, largest block %llu B; listing them %.0f ns/key)%s\n",
-		   name, t_dir[0] / n, t_dir[1] / n, l.n,
-		   (unsigned long long) maxblock, t_top / n, check ? "" : " ");
+	printf("%s: leaf-unit decoder ns per key forward %.1f, backward %.1f "
+		   "(median of %d; %zu pieces, largest block %llu B; listing them "
+		   "%.0f ns/key)%s\n",
+		   name, median(t_dir[0], reps) / n, median(t_dir[1], reps) / n,
+		   reps, l.n, (unsigned long long) maxblock, t_top / n,
+		   check ? "" : " ");
 	fst_unit_walker_destroy(w);
 	free(l.p);
 	free(l.bytes);
 	free(prefix);
 	free(key);
+}
+
+/* Seeks timed per figure: the first NSEEK keys of the permutation. */
+#define NSEEK	(1 << 20)
+
+/*
+ * -K: the FST cursor's seeks (GE on every sampled key, alone and followed
+ * by 19 steps, an ordered LIMIT 20) and 1.x's key blocks on the same keys:
+ * size, ns per key forward and backward, the same seeks.  Medians of reps.
+ */
+static void
+measure_baselines(FstReader *r, const char *text, const size_t *off,
+				  const size_t *len, size_t n, const size_t *perm)
+{
+	FstCursor  *c = malloc(sizeof(FstCursor));
+	KbBuilder  *kbb = kb_builder_create(&malloc_alloc);
+	uint8_t    *kbimg;
+	size_t		kbsize;
+	KbImage		kb;
+	KbIter		it;
+	size_t		ns = n < NSEEK ? n : NSEEK;
+	double		t0,
+				t[6][64];
+	uint64_t	check = 0;
+	size_t		i;
+	int			rep,
+				rc,
+				k;
+
+	fst_cursor_init(c, r, &malloc_alloc);
+	for (i = 0; i < n; i++)
+		if (kb_builder_add(kbb, (const uint8_t *) text + off[i], len[i]) != 0)
+			exit(1);
+	kbsize = kb_builder_size(kbb);
+	kbimg = malloc(kbsize);
+	kb_builder_finish(kbb, kbimg);
+	kb_builder_destroy(kbb);
+	if (kb_open(&kb, kbimg, kbsize) != 0)
+		exit(1);
+	kb_iter_init(&it, &kb, &malloc_alloc);
+	for (rep = 0; rep < reps; rep++)
+	{
+		/* FST cursor: seek, seek + 19 steps */
+		for (k = 0; k < 2; k++)
+		{
+			t0 = now_ns();
+			for (i = 0; i < ns; i++)
+			{
+				size_t		q = perm[i];
+				int			s;
+
+				if (fst_cursor_seek(c, FST_SEEK_GE, (const uint8_t *) text +
+									off[q], len[q]) != 1 || c->ordinal != q)
+				{
+					fprintf(stderr, "fst seek %zu failed\n", q);
+					exit(1);
+				}
+				for (s = 0; k == 1 && s < 19; s++)
+					if ((rc = fst_cursor_next(c)) != 1)
+						break;
+				check += c->keylen;
+			}
+			t[k][rep] = now_ns() - t0;
+		}
+		/* key blocks: forward, backward, seek, seek + 19 steps */
+		t0 = now_ns();
+		rc = kb_iter_seek(&it, FST_SEEK_FIRST, NULL, 0);
+		for (i = 0; rc == 1; i++)
+		{
+			check += it.keylen + it.key[it.keylen > 0 ? it.keylen - 1 : 0];
+			rc = kb_iter_next(&it);
+		}
+		t[2][rep] = now_ns() - t0;
+		if (rc != 0 || i != n)
+			exit(1);
+		t0 = now_ns();
+		rc = kb_iter_seek(&it, FST_SEEK_LAST, NULL, 0);
+		for (i = 0; rc == 1; i++)
+		{
+			check += it.keylen + it.key[it.keylen > 0 ? it.keylen - 1 : 0];
+			rc = kb_iter_prev(&it);
+		}
+		t[3][rep] = now_ns() - t0;
+		if (rc != 0 || i != n)
+			exit(1);
+		for (k = 0; k < 2; k++)
+		{
+			t0 = now_ns();
+			for (i = 0; i < ns; i++)
+			{
+				size_t		q = perm[i];
+				int			s;
+
+				if (kb_iter_seek(&it, FST_SEEK_GE, (const uint8_t *) text +
+								 off[q], len[q]) != 1 || it.ordinal != q)
+				{
+					fprintf(stderr, "key block seek %zu failed\n", q);
+					exit(1);
+				}
+				for (s = 0; k == 1 && s < 19; s++)
+					if (kb_iter_next(&it) != 1)
+						break;
+				check += it.keylen;
+			}
+			t[4 + k][rep] = now_ns() - t0;
+		}
+	}
+	printf("fst cursor: ns per seek %.0f, per seek + 19 next %.0f "
+		   "(%zu seeks, median of %d)\n",
+		   median(t[0], reps) / ns, median(t[1], reps) / ns, ns, reps);
+	printf("key blocks: %zu B (%.3f B/key), ns per key forward %.1f, "
+		   "backward %.1f, per seek %.0f, per seek + 19 next %.0f "
+		   "(median of %d)%s\n",
+		   kbsize, (double) kbsize / n, median(t[2], reps) / n,
+		   median(t[3], reps) / n, median(t[4], reps) / ns,
+		   median(t[5], reps) / ns, reps, check ? "" : " ");
+	kb_iter_free(&it);
+	free(kbimg);
+	fst_cursor_free(c);
+	free(c);
+}
+
+/* -F: restart intervals of the FSST leaf prototype to measure */
+static uint32_t fsst_restarts[8];
+static int	nfsst = 0;
+
+/*
+ * -F: the FSST leaf prototype (fsst_leaf.h) on the same keys, once per
+ * restart interval: size, ns per key forward and backward (checked
+ * against the keys once), seeks as measure_baselines.  Medians of reps.
+ */
+static void
+measure_fsst(const char *text, const size_t *off, const size_t *len,
+			 size_t n, const size_t *perm)
+{
+	size_t		ns = n < NSEEK ? n : NSEEK;
+	int			v;
+
+	for (v = 0; v < nfsst; v++)
+	{
+		FsstRun		run;
+		FsstIter	it;
+		double		t0,
+					t_build,
+					t[4][64];
+		uint64_t	check = 0;
+		size_t		i,
+					bytes;
+		int			rep,
+					rc,
+					k;
+
+		t0 = now_ns();
+		if (fsst_run_build(&run, text, off, len, n, MEASURE_PAGE,
+						   fsst_restarts[v]) != 0)
+			exit(1);
+		t_build = now_ns() - t0;
+		fsst_iter_init(&it, &run);
+		/* both ways once, checked */
+		rc = fsst_iter_seek(&it, FST_SEEK_FIRST, NULL, 0);
+		for (i = 0; rc == 1; i++)
+		{
+			if (i >= n || it.ordinal != i || it.keylen != len[i] ||
+				memcmp(it.key, text + off[i], len[i]) != 0)
+			{
+				fprintf(stderr, "fsst: forward key %zu differs\n", i);
+				exit(1);
+			}
+			rc = fsst_iter_next(&it);
+		}
+		if (rc != 0 || i != n)
+		{
+			fprintf(stderr, "fsst: forward gave %zu of %zu keys\n", i, n);
+			exit(1);
+		}
+		rc = fsst_iter_seek(&it, FST_SEEK_LAST, NULL, 0);
+		for (i = n; rc == 1; i--)
+		{
+			if (i == 0 || it.ordinal != i - 1 || it.keylen != len[i - 1] ||
+				memcmp(it.key, text + off[i - 1], len[i - 1]) != 0)
+			{
+				fprintf(stderr, "fsst: backward key %zu differs\n", i - 1);
+				exit(1);
+			}
+			/* a step forward and back again on the way (every 97th key) */
+			if (i % 97 == 0 && i < n)
+			{
+				if (fsst_iter_next(&it) != 1 || it.ordinal != i ||
+					memcmp(it.key, text + off[i], len[i]) != 0 ||
+					fsst_iter_prev(&it) != 1 || it.ordinal != i - 1)
+				{
+					fprintf(stderr, "fsst: turn at key %zu failed\n", i);
+					exit(1);
+				}
+			}
+			rc = fsst_iter_prev(&it);
+		}
+		if (rc != 0 || i != 0)
+		{
+			fprintf(stderr, "fsst: backward stopped at %zu\n", i);
+			exit(1);
+		}
+		for (rep = 0; rep < reps; rep++)
+		{
+			t0 = now_ns();
+			rc = fsst_iter_seek(&it, FST_SEEK_FIRST, NULL, 0);
+			for (i = 0; rc == 1; i++)
+			{
+				check += it.keylen + it.key[it.keylen > 0 ? it.keylen - 1 : 0];
+				rc = fsst_iter_next(&it);
+			}
+			t[0][rep] = now_ns() - t0;
+			t0 = now_ns();
+			rc = fsst_iter_seek(&it, FST_SEEK_LAST, NULL, 0);
+			for (i = 0; rc == 1; i++)
+			{
+				check += it.keylen + it.key[it.keylen > 0 ? it.keylen - 1 : 0];
+				rc = fsst_iter_prev(&it);
+			}
+			t[1][rep] = now_ns() - t0;
+			for (k = 0; k < 2; k++)
+			{
+				t0 = now_ns();
+				for (i = 0; i < ns; i++)
+				{
+					size_t		q = perm[i];
+					int			s;
+
+					if (fsst_iter_seek(&it, FST_SEEK_GE, (const uint8_t *) text +
+									   off[q], len[q]) != 1 ||
+						it.ordinal != q || it.keylen != len[q])
+					{
+						fprintf(stderr, "fsst seek %zu failed\n", q);
+						exit(1);
+					}
+					for (s = 0; k == 1 && s < 19; s++)
+						if (fsst_iter_next(&it) != 1)
+							break;
+					check += it.keylen;
+				}
+				t[2 + k][rep] = now_ns() - t0;
+			}
+		}
+		bytes = run.nunits * (size_t) MEASURE_PAGE + run.index_bytes +
+			fsst_table_bytes(&run.table);
+		printf("fsst leaf, restart %u: %zu B (%.3f B/key: units %zu x %d B, "
+			   "%.1f%% filled; index %zu B, table %zu B, %u symbols), build "
+			   "%.0f ns/key; ns per key forward %.1f, backward %.1f, per seek "
+			   "%.0f, per seek + 19 next %.0f (median of %d)%s\n",
+			   fsst_restarts[v], bytes, (double) bytes / n, run.nunits,
+			   MEASURE_PAGE, 100.0 * run.used / (run.nunits * (double) MEASURE_PAGE),
+			   run.index_bytes, fsst_table_bytes(&run.table), run.table.nsym,
+			   t_build / n, median(t[0], reps) / n, median(t[1], reps) / n,
+			   median(t[2], reps) / ns, median(t[3], reps) / ns, reps,
+			   check ? "" : " ");
+		fsst_iter_free(&it);
+		fsst_run_free(&run);
+	}
 }
 
 static bool measure_decode = false;
@@ -623,6 +901,16 @@ measure_layout(const char *name, const Buf *img, const FstInfo *info,
 	}
 	hits = calloc(npages, sizeof(uint32_t));
 	leaf_units(r, &units, &max_unit);
+	if (decoder_only)
+	{
+		printf("%s: fst %zu B (%.3f B/key), leaf units %llu\n", name,
+			   img->len, (double) img->len / n, (unsigned long long) units);
+		measure_decoder(name, r, n);
+		if (measure_kb)
+			measure_baselines(r, text, off, len, n, perm);
+		measure_fsst(text, off, len, n, perm);
+		goto done;
+	}
 	/* pass 0 counts each page's lookups, pass 1 sums per lookup */
 	for (pass = 0; pass < 2; pass++)
 		for (i = 0; i < n; i++)
@@ -707,6 +995,10 @@ measure_layout(const char *name, const Buf *img, const FstInfo *info,
 		   (unsigned long long) npages, t_look / n, t_iter / n, t_back / n);
 	if (measure_decode)
 		measure_decoder(name, r, n);
+	if (measure_kb && r->top_start < r->nodes_end)
+		measure_baselines(r, text, off, len, n, perm);
+	if (r->top_start < r->nodes_end)
+		measure_fsst(text, off, len, n, perm);
 	if (units > 0)
 		printf("%s: of the pages outside the top region, %.2f hold nodes "
 			   "of the lookup's own unit, %.2f nodes below it (shared "
@@ -714,6 +1006,7 @@ measure_layout(const char *name, const Buf *img, const FstInfo *info,
 			   (double) sum_unit / n, (double) sum_below / n,
 			   (double) sum_below_cold / n);
 	fst_cursor_free(c);
+done:
 	free(c);
 	free(hits);
 	free(unit_ends);
@@ -752,7 +1045,7 @@ measure_top(const char *text, const size_t *off, const size_t *len, size_t n,
 		   (unsigned long long) unit_bytes, MEASURE_PAGE,
 		   pack ? "packed" : "plain",
 		   from_memory ? "read from memory" : "read through pages");
-	for (with = 0; with < 2; with++)
+	for (with = decoder_only ? 1 : 0; with < 2; with++)
 	{
 		opts.unit_bytes = with ? unit_bytes : 0;
 		img = build_image(text, off, len, n, &opts, pack, &info, &ns);
@@ -836,6 +1129,26 @@ main(int argc, char **argv)
 			from_memory = true;
 		else if (strcmp(argv[a], "-L") == 0)
 			measure_decode = true;
+		else if (strcmp(argv[a], "-D") == 0)
+			decoder_only = measure_decode = true;
+		else if (strcmp(argv[a], "-F") == 0 && a + 1 < argc)
+		{
+			char	   *p = argv[++a];
+
+			while (*p && nfsst < 8)
+			{
+				fsst_restarts[nfsst++] = (uint32_t) strtoul(p, &p, 10);
+				if (*p == ',')
+					p++;
+			}
+		}
+		else if (strcmp(argv[a], "-K") == 0)
+			measure_kb = true;
+		else if (strcmp(argv[a], "-R") == 0 && a + 1 < argc)
+		{
+			reps = atoi(argv[++a]);
+			reps = reps < 1 ? 1 : reps > 64 ? 64 : reps;
+		}
 		else if (strcmp(argv[a], "-T") == 0 && a + 1 < argc)
 			unit_bytes = strtoull(argv[++a], NULL, 10);
 		else if ((in = fopen(argv[a], "rb")) == NULL)
