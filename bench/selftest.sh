@@ -13,6 +13,11 @@
 # checks its results.md (a row with a TPS for every mix, client count and
 # index, a memkv/btree ratio for every memkv row, no failed run, every
 # inserted key new) and its plot.
+# Then runs `bench/ingest.sh --quick` on 3,000 paths with 80,000 inserts
+# at freeze threshold 2,000 and checks its summary table (a figure for
+# btree and a ratio for memkv in every row), that every row was inserted,
+# that the worker froze and the run directory was read, that nothing
+# failed, and its plot.
 # Prints "N passed, M failed" and exits non-zero on any failure.
 
 set -euo pipefail
@@ -195,6 +200,54 @@ check "concurrency: stripes measured or n/a" \
 	grep -qE '^\| stripes \(M2\) \| (measured|n/a)' "$CMD"
 check "concurrency: plot is a PNG" \
 	bash -c "test -s '$COUT/concurrency_tps.png' && file -b '$COUT/concurrency_tps.png' | grep -q '^PNG image data'"
+
+
+# ---------------------------------------------------------------- ingest.sh
+
+IOUT=$TMP/ingest
+echo "# bench/ingest.sh --quick (tiny) into $IOUT"
+if bash "$BENCH_DIR/ingest.sh" --quick --keys 3000 --inserts 80000 \
+	--thresholds 2000 --out "$IOUT" >"$TMP/ingest.log" 2>&1; then
+	ok "ingest.sh exits 0"
+else
+	not_ok "ingest.sh exits 0"
+	tail -30 "$TMP/ingest.log"
+fi
+IMD=$IOUT/results.md
+check "ingest: results.md exists" test -s "$IMD"
+for key in date command "server settings" "memkv settings" "memkv indexes"; do
+	check "ingest: header '$key'" grep -qF "| $key |" "$IMD"
+done
+# ingest_row LABEL: the summary row LABEL has a number for btree and one
+# with a ratio to btree for memkv-t2000.
+ingest_row()
+{
+	sed -n '/^## Summary/,/^## /p' "$IMD" | awk -F'|' -v l=" $1 " '
+		$2 == l {
+			found = 1
+			if ($3 !~ /^ [0-9][0-9,.]* $/) bad = 1
+			if ($4 !~ /^ [0-9][0-9,.]* \([0-9.]+x\) $/) bad = 1
+		}
+		END { exit !(found && !bad) }'
+}
+for row in "ingest time (s)" "insert rate (rows/s)" "WAL per inserted row, all (B)" \
+	"write amplification: all WAL / inserted key bytes" \
+	"write amplification: index WAL (the rest) / inserted key bytes" \
+	"index size after (B/key)" "point lookups during the ingest (TPS)" \
+	"range LIMIT 20 during the ingest (TPS)"; do
+	check "ingest: summary row '$row'" ingest_row "$row"
+done
+check "ingest: every row inserted, each key new" \
+	awk -F'\t' 'NR > 1 && $2 != 80000 { bad = 1 } END { exit bad || NR != 3 }' "$IOUT/summary.tsv"
+# 80,000 inserts at threshold 2,000: the worker froze, the runs were read
+check "ingest: memkv froze in the background and its runs were read" \
+	awk -F'\t' '$1 == "memkv-t2000" && $14 > 0 && $22 ~ /^[0-9]+$/ && $22 > 0 { ok = 1 } END { exit !ok }' \
+	"$IOUT/summary.tsv"
+check "ingest: samples of both variants" \
+	bash -c "[ \$(grep -c '^btree' '$IOUT/samples.tsv') -ge 2 ] && [ \$(grep -c '^memkv-t2000' '$IOUT/samples.tsv') -ge 2 ]"
+check "ingest: no failure noted" test ! -s "$IOUT/notes.txt"
+check "ingest: plot is a PNG" \
+	bash -c "test -s '$IOUT/ingest.png' && file -b '$IOUT/ingest.png' | grep -q '^PNG image data'"
 
 echo "$PASSED passed, $FAILED failed"
 [ "$FAILED" = 0 ]
