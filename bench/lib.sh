@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034
 # bench/lib.sh -- what the bench scripts have in common (review note D1):
 # the options every script takes, the result directory and its log, meta
 # and notes files, the packages to install, and memkv built into a private
