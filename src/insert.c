@@ -118,7 +118,7 @@ memkv_insert(Relation index, Datum *values, bool *isnull,
 	for (;;)
 	{
 		entry = memkv_open_synced_stripe(index, LW_EXCLUSIVE, &meta,
-										 &in_memory, hash, &s);
+										 &in_memory, (int64) hash, &s);
 		st = &entry->stripes[s];
 		if (in_memory)
 			added = memkv_insert_tree(index, entry, s, isnull[0], key, keylen,
@@ -134,7 +134,7 @@ memkv_insert(Relation index, Datum *values, bool *isnull,
 		if (!memkv_entry_make_room(index))
 		{
 			entry = memkv_open_synced_stripe(index, LW_EXCLUSIVE, &meta,
-											 &in_memory, hash, &s);
+											 &in_memory, (int64) hash, &s);
 			st = &entry->stripes[s];
 			break;
 		}
@@ -149,7 +149,7 @@ memkv_insert(Relation index, Datum *values, bool *isnull,
 		memkv_entry_release(entry);
 		memkv_freeze_index(index, NULL, NULL, NULL, MEMKV_TRIGGER_INSERT);
 		entry = memkv_open_synced_stripe(index, LW_EXCLUSIVE, &meta,
-										 &in_memory, hash, &s);
+										 &in_memory, (int64) hash, &s);
 		st = &entry->stripes[s];
 		if (!in_memory ||
 			!memkv_insert_tree(index, entry, s, isnull[0], key, keylen,

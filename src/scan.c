@@ -293,22 +293,6 @@ memkv_fill_range(MemkvBounds *bounds, bool backward, MemkvBatch *curbatch,
 }
 
 /*
- * Open the entry with its stripes synced and locked shared: every stripe
- * (hash < 0), or the one of `hash` (in *first).  *meta is read under the
- * locks.
- */
-static MemkvEntry *
-memkv_fill_lock(Relation index, MemkvMetaPageData *meta, bool *in_memory,
-				int64 hash, int *first)
-{
-	*first = 0;
-	if (hash < 0)
-		return memkv_open_synced_try(index, LW_SHARED, meta, in_memory);
-	return memkv_open_synced_stripe(index, LW_SHARED, meta, in_memory,
-									(uint32) hash, first);
-}
-
-/*
  * Fill phase 2: open the index's entry for a batch -- the stripes it
  * reads (every stripe for hash < 0, else the one of `hash`, in *first)
  * synced, locked shared, *meta read under the locks, *in_memory false if
@@ -323,7 +307,8 @@ static MemkvEntry *
 memkv_fill_open(Relation index, bool want_kb, MemkvMetaPageData *meta,
 				bool *in_memory, int64 hash, int *first)
 {
-	MemkvEntry *entry = memkv_fill_lock(index, meta, in_memory, hash, first);
+	MemkvEntry *entry = memkv_open_synced_stripe(index, LW_SHARED, meta,
+												 in_memory, hash, first);
 	int			big;
 
 	/* first scan of a new largest run: copy it into shared memory */
@@ -334,7 +319,8 @@ memkv_fill_open(Relation index, bool want_kb, MemkvMetaPageData *meta,
 		memkv_read_meta(index, meta);
 		memkv_run_copy_build(index, entry, meta, memkv_meta_largest_run(meta));
 		memkv_entry_release(entry);
-		entry = memkv_fill_lock(index, meta, in_memory, hash, first);
+		entry = memkv_open_synced_stripe(index, LW_SHARED, meta, in_memory,
+										 hash, first);
 	}
 	big = memkv_meta_largest_run(meta);
 
@@ -375,7 +361,8 @@ memkv_fill_open(Relation index, bool want_kb, MemkvMetaPageData *meta,
 		pfree(built_for);
 		memkv_run_kb_unclaim(claimed);
 		memkv_entry_release(entry);
-		entry = memkv_fill_lock(index, meta, in_memory, hash, first);
+		entry = memkv_open_synced_stripe(index, LW_SHARED, meta, in_memory,
+										 hash, first);
 	}
 	return entry;
 }
@@ -431,8 +418,23 @@ memkv_fill_merged(MemkvScanOpaque so, MemkvEntry *entry, int first,
 	int			i;
 	int			s;
 	int			nsrcs = 0;
+	int			ntrees = 0;
+	int			tree_target = so->batch_target;
 
 	memkv_frozen_pos_forget(so->frozen_pos);
+
+	/*
+	 * A key's stripe is a hash of it, so the stripes' trees share the
+	 * range evenly: each need not give the whole batch.  A tree that stops
+	 * early only ends the batch at its last key (memkv_merge_sources), so
+	 * two shares each, at least 16 TIDs, keep batches near their target
+	 * without copying nstripes times the keys a batch needs.
+	 */
+	for (s = first; !ld && s < first + count; s++)
+		ntrees += (entry->stripes[s].keys.ntids > 0) +
+			(entry->freezing && entry->stripes[s].imm_keys.ntids > 0);
+	if (ntrees > 2)
+		tree_target = Max(so->batch_target * 2 / ntrees, 16);
 
 	if (ld)
 	{
@@ -450,14 +452,14 @@ memkv_fill_merged(MemkvScanOpaque so, MemkvEntry *entry, int first,
 			memkv_source_reset(&so->srcs[nsrcs]);
 			memkv_source_collect_art(&so->srcs[nsrcs++], &st->keys,
 									 range->lowerp, range->upperp, backward,
-									 so->batch_target);
+									 tree_target);
 		}
 		if (entry->freezing && st->imm_keys.ntids > 0)
 		{
 			memkv_source_reset(&so->srcs[nsrcs]);
 			memkv_source_collect_art(&so->srcs[nsrcs++], &st->imm_keys,
 									 range->lowerp, range->upperp, backward,
-									 so->batch_target);
+									 tree_target);
 		}
 	}
 	for (i = 0; i < nfrozen; i++)

@@ -531,13 +531,15 @@ memkv_open_synced_try(Relation index, LWLockMode mode,
 /*
  * memkv_open_synced_try for one stripe: the one `hash` (memkv_key_hash of
  * a key, or any number for a NULL key) maps to, returned in *stripe, its
- * lock held in `mode`.  Inserts and point lookups use this.
+ * lock held in `mode`; or, for hash -1, every stripe (*stripe is then 0).
+ * Inserts and point lookups read one stripe; scans use this either way.
  */
 MemkvEntry *
 memkv_open_synced_stripe(Relation index, LWLockMode mode,
 						 MemkvMetaPageData *meta, bool *in_memory,
-						 uint32 hash, int *stripe)
+						 int64 hash, int *stripe)
 {
-	return memkv_open_synced_internal(index, mode, meta, in_memory,
-									  (int64) hash, stripe);
+	*stripe = 0;
+	return memkv_open_synced_internal(index, mode, meta, in_memory, hash,
+									  stripe);
 }

@@ -29,7 +29,7 @@ extern MemkvEntry *memkv_open_synced_try(Relation index, LWLockMode mode,
 										 bool *in_memory);
 extern MemkvEntry *memkv_open_synced_stripe(Relation index, LWLockMode mode,
 											MemkvMetaPageData *meta,
-											bool *in_memory, uint32 hash,
+											bool *in_memory, int64 hash,
 											int *stripe);
 
 #endif							/* MEMKV_STRIPE_H */
