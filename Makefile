@@ -9,7 +9,8 @@ MODULE_big = memkv
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 
 EXTENSION = memkv
-DATA = memkv--1.0.sql memkv--1.1.sql memkv--1.0--1.1.sql
+DATA = memkv--1.0.sql memkv--1.1.sql memkv--1.0--1.1.sql memkv--2.0.sql \
+	memkv--1.1--2.0.sql
 PGFILEDESC = "memkv - ART + FST index access method for text keys"
 
 REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))

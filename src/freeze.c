@@ -6,9 +6,14 @@
  *	  and retire the pages it replaces.  VACUUM uses the same rewrite with
  *	  a filter that drops dead TIDs.  When and what to rewrite is merge.c's.
  *
- * A crash before the metapage switch leaves the old generation (the new
- * pages are unreferenced and freed by the next VACUUM); a crash after it
- * leaves the new one.  Either is whole.
+ * A freeze holds the freeze lock (the heavyweight lock on the metapage's
+ * page tag 0) throughout; a merge of runs holds the merge lock (page tag
+ * 1, taken by merge.c) instead, and the freeze lock only for a moment, to
+ * reserve its run id, so freezes never wait for a merge.  VACUUM holds
+ * both.  A crash before the metapage switch leaves the old generation (the
+ * new pages are unreferenced and freed by the next VACUUM, which holds
+ * both locks, so no writer's pages are unlisted then but a crashed one's);
+ * a crash after it leaves the new one.  Either is whole.
  *
  *-------------------------------------------------------------------------
  */
@@ -134,6 +139,8 @@ typedef struct MemkvFreezeState
 	MemkvRunEntry newrun;		/* the new run's directory entry */
 	bool		have_newrun;	/* false if no TID is left to write */
 	bool		with_delta;		/* a freeze: the delta is an input */
+	bool		is_merge;		/* runs alone, under the merge lock */
+	uint64		run_id;			/* the new run's id */
 	int			first;			/* runs [first, first + ninputs) of meta */
 	int			ninputs;		/* are the other inputs */
 	uint64		input_ids[RUNDIR_MAX_RUNS];
@@ -229,6 +236,7 @@ memkv_freeze_set_aside(MemkvFreezeState *fs)
 {
 	Relation	index = fs->index;
 	MemkvEntry *entry;
+	int			k;
 
 	entry = memkv_entry_acquire(index, LW_EXCLUSIVE);
 	fs->entry = entry;
@@ -246,9 +254,23 @@ memkv_freeze_set_aside(MemkvFreezeState *fs)
 		fs->first = 0;
 		fs->ninputs = fs->meta.nruns;
 	}
+	/* a merge: freezes may have added runs since the pick; find it by id */
+	for (fs->first = fs->is_merge ? 0 : fs->first;
+		 fs->is_merge && fs->first < fs->meta.nruns &&
+		 fs->meta.runs[fs->first].run_id != fs->input_ids[0]; fs->first++)
+		;
+	for (k = 0; fs->is_merge && k < fs->ninputs &&
+		 fs->first + k < fs->meta.nruns; k++)
+	{
+		/* under the merge lock they are still there, adjacent, in order */
+		if (fs->meta.runs[fs->first + k].run_id != fs->input_ids[k])
+			fs->first = fs->meta.nruns;
+	}
 	if (fs->first + fs->ninputs > fs->meta.nruns)
 		elog(ERROR, "memkv: runs to merge of \"%s\" are gone",
 			 RelationGetRelationName(index));
+	if (!fs->is_merge)
+		fs->run_id = fs->meta.generation;
 	memkv_freeze_open_inputs(fs, entry);
 	fs->report.instance_id = fs->meta.instance_id;
 	if (!fs->with_delta)
@@ -291,6 +313,23 @@ memkv_freeze_set_aside(MemkvFreezeState *fs)
 }
 
 /*
+ * Testing aid: if `key` is not 0, wait until no session holds the
+ * advisory lock pg_advisory_lock(key) takes (memkv.debug_*_pause_lock).
+ */
+static void
+memkv_debug_pause(int key)
+{
+	LOCKTAG		tag;
+
+	if (key == 0)
+		return;
+	/* the tag pg_advisory_lock(bigint) uses */
+	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, 0, (uint32) key, 1);
+	(void) LockAcquire(&tag, ShareLock, false, false);
+	LockRelease(&tag, ShareLock, false);
+}
+
+/*
  * Phase 2a, read the inputs: in direct mode, read the whole delta log
  * into memory, sorted; check the old run against its CRC unless it is
  * read from the shared copy (which was checked when it was made).  Holds
@@ -304,16 +343,8 @@ memkv_freeze_read_inputs(MemkvFreezeState *fs)
 	int			k;
 
 	/* testing aid: wait here while the advisory lock is held */
-	if (memkv_debug_freeze_pause_lock != 0)
-	{
-		LOCKTAG		tag;
-
-		/* the tag pg_advisory_lock(bigint) uses */
-		SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, 0,
-							 (uint32) memkv_debug_freeze_pause_lock, 1);
-		(void) LockAcquire(&tag, ShareLock, false, false);
-		LockRelease(&tag, ShareLock, false);
-	}
+	if (!fs->is_merge)
+		memkv_debug_pause(memkv_debug_freeze_pause_lock);
 
 	/* from here on without the entry lock; only we touch imm */
 	if (fs->direct)
@@ -349,10 +380,10 @@ memkv_freeze_read_inputs(MemkvFreezeState *fs)
  * freeze) the set-aside delta (the trees, or in direct mode the log read
  * into memory) into a new run's writer, key by key in order, each key's
  * TIDs sorted, without duplicates and without those `dead` reports; then
- * the NULL key; then write the new run to pages (its id is the current
- * generation, which the switch then bumps: ids stay below the generation,
- * and no other switch runs meanwhile, as we hold the metapage lock).
- * Nothing left to write, no run.  Closes the input runs.  Holds no
+ * the NULL key; then write the new run to pages (its id is fs->run_id: a
+ * freeze's is the generation it set aside at, which no merge can have
+ * reserved, as reserving takes the freeze lock; a merge's pick reserved
+ * one, merge.c).  Nothing left to write, no run.  Closes the inputs.  No
  * LWLock: only this freeze reads the set-aside trees, and only its switch
  * frees the shared copy it may read from; caller holds the metapage lock.
  */
@@ -502,8 +533,10 @@ memkv_freeze_merge_write(MemkvFreezeState *fs)
 
 	fs->have_newrun = fs->kept > 0;
 	if (fs->have_newrun)
-		memkv_frozen_writer_finish(w, fs->index, fs->meta.generation,
-								   &fs->newrun);
+		memkv_frozen_writer_finish(w, fs->index, fs->run_id, &fs->newrun);
+	/* testing aid: a merge waits here, its pages written, not switched */
+	if (fs->is_merge)
+		memkv_debug_pause(memkv_debug_merge_pause_lock);
 	INSTR_TIME_SET_CURRENT(fs->t_written);
 }
 
@@ -526,6 +559,7 @@ memkv_freeze_switch(MemkvFreezeState *fs)
 	MemkvDirectory dir;
 	const char *msg;
 	int			big;
+	int			pos;
 	int			k;
 	int			s;
 
@@ -543,15 +577,23 @@ memkv_freeze_switch(MemkvFreezeState *fs)
 	metabuf = ReadBuffer(index, MEMKV_METAPAGE_BLKNO);
 	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
 	memkv_read_directory(index, metabuf, &dir);
-	if (dir.generation != fs->meta.generation ||
-		dir.instance_id != fs->meta.instance_id)
-		elog(ERROR, "memkv: directory of \"%s\" changed during a freeze",
-			 RelationGetRelationName(index));
+
+	/*
+	 * A merge's switch may have come in between (a freeze takes only the
+	 * freeze lock), and a freeze's may, during a merge: each changes only
+	 * its own runs, so re-read the directory and put the new run where
+	 * its inputs are now (a freeze's: first).  VACUUM holds both locks.
+	 */
+	if (dir.generation < fs->meta.generation ||
+		dir.instance_id != fs->meta.instance_id ||
+		(fs->ninputs > 0 && rundir_find_run(&dir, fs->input_ids[0]) < 0))
+		elog(ERROR, "memkv: directory of \"%s\" changed during a %s",
+			 RelationGetRelationName(index), fs->report.op);
+	pos = fs->with_delta ? 0 : rundir_find_run(&dir, fs->input_ids[0]);
 	if (rundir_remove_runs(&dir, fs->input_ids, fs->ninputs) !=
 		(uint32) fs->ninputs ||
 		(fs->have_newrun &&
-		 !rundir_insert_run(&dir, fs->with_delta ? 0 : fs->first,
-							&fs->newrun)))
+		 !rundir_insert_run(&dir, (uint32) pos, &fs->newrun)))
 		elog(ERROR, "memkv: directory of \"%s\" cannot take the new run",
 			 RelationGetRelationName(index));
 	if (fs->with_delta)
@@ -684,8 +726,11 @@ memkv_freeze_retire(MemkvFreezeState *fs)
 /*
  * Rewrite part of `index` into one new run: with `with_delta` the delta
  * (a freeze), and the runs [first, first + ninputs) of the directory
- * (ninputs -1: all of them); or, with `pick`, the runs it picks, under
- * the metapage lock (none: nothing to do).  With `dead`, TIDs it
+ * (ninputs -1: all of them); or, with `pick`, the runs it picks (none:
+ * nothing to do).  Without the delta and `dead` this is a merge: the
+ * caller holds the merge lock, and the freeze lock is taken only to
+ * reserve the run id; otherwise the freeze lock is held throughout (and
+ * VACUUM, with `dead`, holds the merge lock too).  With `dead`, TIDs it
  * reports dead are left out (VACUUM), and *stats is filled in.  `trigger`
  * says who asked, for the figures and the log line memkv_report_layer_op
  * makes of it once it is done.  Returns false if there was nothing to do.
@@ -694,8 +739,8 @@ memkv_freeze_retire(MemkvFreezeState *fs)
  * only to set the delta trees aside (phase 1) and to switch to the new
  * run (phase 3).  In between, new entries go to fresh trees and on the
  * log past the boundary; scans read the runs, the trees set aside, and
- * the fresh ones.  Rewrites of one index are serialized by a heavyweight
- * lock on its metapage.  In direct mode (the delta does not fit in shared
+ * the fresh ones.  Freezes of one index are serialized by the freeze
+ * lock, merges by the merge lock.  In direct mode (the delta does not fit in shared
  * memory) inserts and scans wait for the whole freeze, on that heavyweight
  * lock (see memkv_open_synced); no LWLock is held across the merge either
  * way.
@@ -717,26 +762,34 @@ memkv_rewrite(Relation index, bool with_delta, int first, int ninputs,
 	fs.dead_state = dead_state;
 	fs.stats = stats;
 	fs.with_delta = with_delta;
+	fs.is_merge = !with_delta && dead == NULL;
 	fs.first = first;
 	fs.ninputs = ninputs;
 	fs.report.op = with_delta ? "freeze" : "merge";
 	fs.report.trigger = trigger;
 	INSTR_TIME_SET_CURRENT(fs.t_start);
-	LockPage(index, MEMKV_METAPAGE_BLKNO, ExclusiveLock);
+	if (!fs.is_merge)
+		LockPage(index, MEMKV_METAPAGE_BLKNO, ExclusiveLock);
 	if (pick != NULL)
 	{
 		MemkvMetaPageData *meta = palloc(sizeof(MemkvMetaPageData));
 		bool		due;
+		int			k;
 
 		memkv_read_meta(index, meta);
-		due = pick(index, meta, &fs.first, &fs.ninputs);
+		due = pick(index, meta, &fs.first, &fs.ninputs, &fs.run_id);
+		for (k = 0; due && k < fs.ninputs; k++)
+			fs.input_ids[k] = meta->runs[fs.first + k].run_id;
 		pfree(meta);
 		if (!due)
 		{
-			UnlockPage(index, MEMKV_METAPAGE_BLKNO, ExclusiveLock);
+			if (!fs.is_merge)
+				UnlockPage(index, MEMKV_METAPAGE_BLKNO, ExclusiveLock);
 			return false;
 		}
 	}
+	else if (fs.is_merge)
+		elog(ERROR, "memkv: a merge needs a pick function");
 	fs.cxt = AllocSetContextCreate(CurrentMemoryContext, "memkv freeze",
 								   ALLOCSET_DEFAULT_SIZES);
 	oldcxt = MemoryContextSwitchTo(fs.cxt);
@@ -767,7 +820,8 @@ memkv_rewrite(Relation index, bool with_delta, int first, int ninputs,
 
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextDelete(fs.cxt);
-	UnlockPage(index, MEMKV_METAPAGE_BLKNO, ExclusiveLock);
+	if (!fs.is_merge)
+		UnlockPage(index, MEMKV_METAPAGE_BLKNO, ExclusiveLock);
 
 	fs.report.out_keys = fs.newrun.nkeys;
 	fs.report.out_tids = fs.newrun.ntids;

@@ -12,12 +12,13 @@
 #include "page.h"
 
 /*
- * Picks the runs a merge rewrites, under the metapage lock: sets *first
- * and *count (runs[first .. first + count) of meta) and returns true, or
- * returns false if none is due.
+ * Picks the runs a merge rewrites, under the merge lock: sets *first and
+ * *count (runs[first .. first + count) of meta) and *run_id (an id it
+ * reserved for the output, below the generation and never used before)
+ * and returns true, or returns false if none is due.
  */
 typedef bool (*MemkvPickRuns) (Relation index, const MemkvMetaPageData *meta,
-							   int *first, int *count);
+							   int *first, int *count, uint64 *run_id);
 
 extern bool memkv_rewrite(Relation index, bool with_delta, int first,
 						  int ninputs, MemkvPickRuns pick,

@@ -35,6 +35,7 @@ PG_FUNCTION_INFO_V1(memkv_handler);
 
 int			memkv_shared_memory_mb = 128;
 int			memkv_debug_freeze_pause_lock = 0;
+int			memkv_debug_merge_pause_lock = 0;
 int			memkv_max_indexes = 64;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
@@ -145,6 +146,15 @@ _PG_init(void)
 							"Testing aid: a freeze waits for this advisory lock key between setting the delta aside and merging.",
 							"0 (the default) means no wait.  Used by the isolation tests to hold a freeze in its middle phase.",
 							&memkv_debug_freeze_pause_lock,
+							0, 0, INT_MAX,
+							PGC_SUSET,
+							GUC_NOT_IN_SAMPLE,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("memkv.debug_merge_pause_lock",
+							"Testing aid: a merge waits for this advisory lock key after writing its run, before its switch.",
+							"0 (the default) means no wait.  Used by the tests to hold a merge in its write.",
+							&memkv_debug_merge_pause_lock,
 							0, 0, INT_MAX,
 							PGC_SUSET,
 							GUC_NOT_IN_SAMPLE,

@@ -2,9 +2,18 @@
  *
  * merge.c
  *	  When and what to rewrite: a freeze writes the delta as a new run and
- *	  then runs the merges the policy (policy.c) has due; VACUUM rewrites
- *	  every run with the delta.  Also the SQL function memkv_freeze().  The
- *	  rewrites themselves are freeze.c's.
+ *	  asks for a "memkv merge" worker if the policy (policy.c) has a merge
+ *	  due; the worker (worker.c) runs the due merges under the merge lock;
+ *	  VACUUM rewrites every run with the delta.  Also the SQL functions
+ *	  memkv_freeze() and memkv_merge().  The rewrites themselves are
+ *	  freeze.c's.
+ *
+ * The merge lock is the heavyweight lock on page tag 1 of the index (a
+ * lock tag, not block 1's contents; MEMKV_MERGE_LOCK_PAGE).  A merge
+ * holds it exclusively from its pick to its retire; VACUUM holds it too,
+ * around its rewrite of every run and around amvacuumcleanup's sweep, so
+ * that no merge's unlisted pages are swept and no run VACUUM reads is
+ * replaced.  Whoever holds both takes the merge lock first.
  *
  *-------------------------------------------------------------------------
  */
@@ -12,6 +21,8 @@
 
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "storage/lmgr.h"
 #include "tcop/utility.h"
 #include "utils/rel.h"
 
@@ -21,9 +32,12 @@
 #include "merge.h"
 #include "page.h"
 #include "policy.h"
+#include "registry.h"
 #include "request.h"
+#include "wal.h"
 
 PG_FUNCTION_INFO_V1(memkv_freeze);
+PG_FUNCTION_INFO_V1(memkv_merge);
 
 /* The merge policy's T and K (src/README, "Merge policy"). */
 #define MEMKV_MERGE_FACTOR	6
@@ -31,6 +45,57 @@ PG_FUNCTION_INFO_V1(memkv_freeze);
 
 /* Runs' pages from which the space rule applies (8 MB). */
 #define MEMKV_SPACE_RULE_PAGES	1024
+
+/*
+ * Runs at which a freeze merges in the foreground before writing its own
+ * run: the worker could not keep up (or not start), and the directory
+ * holds RUNDIR_MAX_RUNS.  Two slots are left for the freezes that come
+ * while a merge runs.
+ */
+#define MEMKV_FOREGROUND_MERGE_RUNS	(RUNDIR_MAX_RUNS - 2)
+
+/* Rounds of merges a merger runs before it leaves the rest to the next. */
+#define MEMKV_MERGE_ROUNDS	RUNDIR_MAX_RUNS
+
+/*
+ * Reserve a run id for a merge: a switch that only bumps the generation,
+ * the old generation being the id.  Run ids must be unique and below the
+ * generation; a freeze takes the generation it sets aside at as its id,
+ * under the freeze lock, so this takes the freeze lock too, for the
+ * moment of the switch (a merge waits for a freeze in progress here, never
+ * the other way round).  Caller holds the merge lock.
+ */
+static uint64
+memkv_reserve_run_id(Relation index)
+{
+	MemkvEntry *entry;
+	Buffer		metabuf;
+	MemkvDirectory dir;
+	MemkvMetaPageData newmeta;
+	const char *msg;
+	uint64		id;
+
+	LockPage(index, MEMKV_METAPAGE_BLKNO, ExclusiveLock);
+	entry = memkv_entry_acquire(index, LW_EXCLUSIVE);
+	metabuf = ReadBuffer(index, MEMKV_METAPAGE_BLKNO);
+	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+	memkv_read_directory(index, metabuf, &dir);
+	id = dir.generation;
+	dir.generation++;
+	if (rundir_validate(&dir, RUNDIR_INVALID_BLOCK, &msg) != RUNDIR_OK)
+		elog(ERROR, "memkv: new directory of \"%s\" is invalid: %s",
+			 RelationGetRelationName(index), msg);
+	memkv_wal_switch(index, metabuf, &dir);
+	UnlockReleaseBuffer(metabuf);
+	memkv_meta_from_directory(&dir, &newmeta);
+	/* the trees still mirror the log, which did not change */
+	if (entry->valid && entry->instance_id == newmeta.instance_id &&
+		entry->epoch == (uint32) id)
+		entry->epoch = newmeta.epoch;
+	memkv_entry_release(entry);
+	UnlockPage(index, MEMKV_METAPAGE_BLKNO, ExclusiveLock);
+	return id;
+}
 
 /*
  * The merge the policy (policy.c, src/README "Merge policy") has due
@@ -75,35 +140,110 @@ memkv_merge_due(Relation index, const MemkvMetaPageData *meta, int *first,
 	return true;
 }
 
+/* The worker's pick: the policy's, with a run id reserved if one is due. */
+static bool
+memkv_merge_pick_due(Relation index, const MemkvMetaPageData *meta,
+					 int *first, int *count, uint64 *run_id)
+{
+	if (!memkv_merge_due(index, meta, first, count))
+		return false;
+	*run_id = memkv_reserve_run_id(index);
+	return true;
+}
+
+/* Is a merge due in the directory as it is now? */
+static bool
+memkv_merge_is_due(Relation index)
+{
+	MemkvMetaPageData *meta = palloc(sizeof(MemkvMetaPageData));
+	int			first,
+				count;
+	bool		due;
+
+	memkv_read_meta(index, meta);
+	due = memkv_merge_due(index, meta, &first, &count);
+	pfree(meta);
+	return due;
+}
+
+/*
+ * Run the merges the policy has due, one after the other, each a whole
+ * rewrite of adjacent runs into one (freeze.c), under the merge lock:
+ * waiting for it if `wait`, else giving up at once if someone holds it
+ * (-1).  Returns the number of merges run.  After releasing the lock it
+ * looks once more, since a freeze that switched meanwhile may have found
+ * the lock held and left its merge to us (memkv_request_merge).
+ */
+int
+memkv_merge_runs(Relation index, MemkvFreezeTrigger trigger, bool wait)
+{
+	int			merged = 0;
+	int			round;
+
+	for (round = 0; round < 2; round++)
+	{
+		int			n;
+
+		if (wait)
+			LockPage(index, MEMKV_MERGE_LOCK_PAGE, ExclusiveLock);
+		else if (!ConditionalLockPage(index, MEMKV_MERGE_LOCK_PAGE,
+									  ExclusiveLock))
+			return round == 0 ? -1 : merged;
+		/* each merge removes at least one run, so this ends */
+		for (n = 0; n < MEMKV_MERGE_ROUNDS; n++)
+		{
+			if (!memkv_rewrite(index, false, 0, 0, memkv_merge_pick_due, NULL,
+							   NULL, NULL, trigger))
+				break;
+			merged++;
+		}
+		UnlockPage(index, MEMKV_MERGE_LOCK_PAGE, ExclusiveLock);
+		if (n == MEMKV_MERGE_ROUNDS || !memkv_merge_is_due(index))
+			break;
+	}
+	return merged;
+}
+
 /*
  * Freeze `index`: write its delta as a new run, first in the directory
- * (src/README, "Freezing"), then run the merges the policy has due, each
- * a rewrite of adjacent runs into one.  With `dead` (VACUUM) every run is
- * rewritten together with the delta instead, leaving out the TIDs `dead`
- * reports, and *stats is filled in: dead TIDs may be in any run, and
- * memkv 2's dead lists are not built yet.
+ * (src/README, "Freezing"), then ask for a merge worker if the policy has
+ * a merge due.  A temp index, which no worker can read, is merged here
+ * instead; so is any index whose directory is nearly full (the worker
+ * could not start or keep up), before the freeze adds its run.  With
+ * `dead` (VACUUM) every run is rewritten together with the delta instead,
+ * under the merge lock, leaving out the TIDs `dead` reports, and *stats
+ * is filled in: dead TIDs may be in any run, and memkv 2's dead lists are
+ * not built yet.
  */
 void
 memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
 				   void *dead_state, IndexBulkDeleteResult *stats,
 				   MemkvFreezeTrigger trigger)
 {
-	int			n;
+	MemkvMetaPageData *meta;
 
 	if (dead != NULL)
 	{
+		LockPage(index, MEMKV_MERGE_LOCK_PAGE, ExclusiveLock);
 		memkv_rewrite(index, true, 0, -1, NULL, dead, dead_state, stats,
 					  trigger);
+		UnlockPage(index, MEMKV_MERGE_LOCK_PAGE, ExclusiveLock);
 		return;
 	}
+	meta = palloc(sizeof(MemkvMetaPageData));
+	memkv_read_meta(index, meta);
+	if (meta->nruns >= MEMKV_FOREGROUND_MERGE_RUNS)
+		(void) memkv_merge_runs(index, trigger, true);
+	pfree(meta);
+
 	memkv_rewrite(index, true, 0, 0, NULL, NULL, NULL, stats, trigger);
-	/* each merge removes at least one run, so this ends */
-	for (n = 0; n < RUNDIR_MAX_RUNS; n++)
-	{
-		if (!memkv_rewrite(index, false, 0, 0, memkv_merge_due, NULL, NULL,
-						   NULL, trigger))
-			break;
-	}
+
+	if (!memkv_merge_is_due(index))
+		return;
+	if (RelationUsesLocalBuffers(index))
+		(void) memkv_merge_runs(index, trigger, true);
+	else
+		memkv_request_merge(index);
 }
 
 /*
@@ -123,4 +263,49 @@ memkv_freeze(PG_FUNCTION_ARGS)
 	memkv_freeze_index(index, NULL, NULL, NULL, MEMKV_TRIGGER_SQL);
 	memkv_close_for_caller(index, RowExclusiveLock);
 	PG_RETURN_VOID();
+}
+
+/* How many runs memkv_merge_pick_all picked last. */
+static int	merge_all_picked = 0;
+
+/* memkv_merge's pick: every run, if there are two or more. */
+static bool
+memkv_merge_pick_all(Relation index, const MemkvMetaPageData *meta,
+					 int *first, int *count, uint64 *run_id)
+{
+	merge_all_picked = 0;
+	if (meta->nruns < 2)
+		return false;
+	*first = 0;
+	*count = meta->nruns;
+	*run_id = memkv_reserve_run_id(index);
+	merge_all_picked = meta->nruns;
+	return true;
+}
+
+/*
+ * memkv_merge(index regclass) returns integer: merge all the index's runs
+ * into one now, in this backend, and return how many runs were merged (0
+ * if there were fewer than two).  The delta is left alone (memkv_freeze
+ * writes it).  Waits for a merge in progress (the merge lock); freezes go
+ * on meanwhile, and runs they add after the pick stay as they are.  Same
+ * checks as memkv_freeze.
+ */
+Datum
+memkv_merge(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	Relation	index;
+	int			merged = 0;
+
+	PreventCommandDuringRecovery("memkv_merge()");
+	PreventCommandIfReadOnly("memkv_merge()");
+	index = memkv_open_for_caller(relid, RowExclusiveLock, MEMKV_CALLER_OWNER);
+	LockPage(index, MEMKV_MERGE_LOCK_PAGE, ExclusiveLock);
+	if (memkv_rewrite(index, false, 0, 0, memkv_merge_pick_all, NULL, NULL,
+					  NULL, MEMKV_TRIGGER_SQL))
+		merged = merge_all_picked;
+	UnlockPage(index, MEMKV_MERGE_LOCK_PAGE, ExclusiveLock);
+	memkv_close_for_caller(index, RowExclusiveLock);
+	PG_RETURN_INT32(merged);
 }

@@ -2,6 +2,7 @@
  *
  * merge.h
  *	  Freezing an index and merging its runs by the policy (merge.c).
+ *	  The merge lock's page tag is in request.h.
  *
  *-------------------------------------------------------------------------
  */
@@ -15,5 +16,7 @@ extern void memkv_freeze_index(Relation index,
 							   void *dead_state,
 							   IndexBulkDeleteResult *stats,
 							   MemkvFreezeTrigger trigger);
+extern int	memkv_merge_runs(Relation index, MemkvFreezeTrigger trigger,
+							 bool wait);
 
 #endif							/* MEMKV_MERGE_H */

@@ -306,6 +306,7 @@ memkv_meta_from_directory(const MemkvDirectory *dir, MemkvMetaPageData *meta)
 		meta->log_head_offset[i] = dir->stripes[i].log_head_offset;
 	}
 	meta->last_freeze = dir->last_freeze;
+	meta->last_merge = dir->last_merge;
 	meta->freezes = dir->freeze_count;
 	meta->merges = dir->merge_count;
 	meta->nruns = (int) dir->nruns;

@@ -117,6 +117,7 @@ typedef struct MemkvMetaPageData
 	BlockNumber log_head[RUNDIR_MAX_STRIPES];	/* first delta-log page */
 	OffsetNumber log_head_offset[RUNDIR_MAX_STRIPES];	/* first live entry */
 	int64		last_freeze;	/* TimestampTz of the last freeze, or 0 */
+	int64		last_merge;		/* TimestampTz of the last merge, or 0 */
 	uint64		freezes;		/* freezes since CREATE INDEX */
 	uint64		merges;			/* merges since CREATE INDEX */
 	int			nruns;

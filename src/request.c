@@ -27,10 +27,20 @@
  * the "exhausted" error through memkv_report_exhausted, which first asks
  * for a forced freeze (on a primary, for a shared index).
  *
- * Callers hold a stripe lock of the entry (an insert holds its key's
- * stripe exclusively), except for memkv_worker_end_request, which holds
- * none.  The request fields are under the entry's request_lock spinlock,
- * since inserts into different stripes may ask at the same moment.
+ * A freeze that leaves a merge due (merge.c) starts a "memkv merge"
+ * worker (memkv_request_merge), unless the merge lock is held: the merger
+ * holding it looks at the policy again when it is done.  No mark in the
+ * registry entry: the merge lock itself says a merge runs, and a second
+ * worker started before the first took the lock finds nothing due once it
+ * gets it.  A worker that cannot start is asked for again by the next
+ * freeze; a freeze that finds the directory nearly full merges itself.
+ *
+ * Callers of the freeze requests hold a stripe lock of the entry (an
+ * insert holds its key's stripe exclusively), except for
+ * memkv_worker_end_request, which holds none; memkv_request_merge needs
+ * no lock.  The request fields are under the entry's request_lock
+ * spinlock, since inserts into different stripes may ask at the same
+ * moment.
  *
  *-------------------------------------------------------------------------
  */
@@ -39,10 +49,12 @@
 #include "access/xlog.h"
 #include "miscadmin.h"
 #include "postmaster/bgworker.h"
+#include "storage/lmgr.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
 #include "memkv.h"
+#include "page.h"
 #include "registry.h"
 #include "request.h"
 #include "stats.h"
@@ -183,6 +195,71 @@ memkv_request_freeze(Relation index, MemkvEntry *entry, bool force)
 				(errmsg("could not start a memkv freeze worker for index \"%s\"",
 						RelationGetRelationName(index)),
 				 errhint("Consider increasing max_worker_processes.  Further failures to start one are not logged; memkv_state() shows the last error.")));
+	}
+}
+
+/*
+ * Does someone hold the merge lock: a merge (or VACUUM) in progress?  A
+ * conditional share lock, given back at once.  No lock needed on entry.
+ */
+bool
+memkv_merge_lock_held(Relation index)
+{
+	if (!ConditionalLockPage(index, MEMKV_MERGE_LOCK_PAGE, ShareLock))
+		return true;
+	UnlockPage(index, MEMKV_MERGE_LOCK_PAGE, ShareLock);
+	return false;
+}
+
+/*
+ * Start a "memkv merge" worker for the index, which runs the merges the
+ * policy has due (worker.c), unless a merge is in progress: its merger
+ * looks at the policy again when it is done.  Never during recovery or
+ * for a temp index (see memkv_request_freeze).  A failure to start is
+ * recorded and logged as a freeze worker's is; the next freeze asks
+ * again.  Holds no lock.
+ */
+void
+memkv_request_merge(Relation index)
+{
+	BackgroundWorker worker;
+	MemkvWorkerArgs args;
+
+	if (RecoveryInProgress() || RelationUsesLocalBuffers(index))
+		return;
+	if (memkv_merge_lock_held(index))
+		return;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
+		BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "memkv");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "memkv_merge_worker_main");
+	snprintf(worker.bgw_name, BGW_MAXLEN, "memkv merge of index %u",
+			 RelationGetRelid(index));
+	snprintf(worker.bgw_type, BGW_MAXLEN, "memkv merge");
+	worker.bgw_main_arg = ObjectIdGetDatum(RelationGetRelid(index));
+	memset(&args, 0, sizeof(args));
+	args.dboid = MyDatabaseId;
+	args.node = MEMKV_REL_FILE(index);
+	memcpy(worker.bgw_extra, &args, sizeof(args));
+	worker.bgw_notify_pid = 0;
+	if (!RegisterDynamicBackgroundWorker(&worker, NULL))
+	{
+		MemkvMetaPageData meta;
+		bool		first;
+
+		memkv_read_meta(index, &meta);
+		first = memkv_stats_worker_failed(MyDatabaseId,
+										  RelationGetRelid(index),
+										  meta.instance_id,
+										  "could not start a memkv merge worker");
+		ereport(first ? LOG : DEBUG1,
+				(errmsg("could not start a memkv merge worker for index \"%s\"",
+						RelationGetRelationName(index)),
+				 errhint("Consider increasing max_worker_processes.  The next freeze asks again, and merges itself when the index has too many runs.")));
 	}
 }
 

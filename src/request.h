@@ -1,9 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * request.h
- *	  Asking for a background freeze (request.c): the threshold, starting
- *	  a "memkv freeze" worker, ending its request, and the error for a
- *	  delta that does not fit in shared memory, which asks for one.
+ *	  Asking for background work (request.c): the threshold, starting a
+ *	  "memkv freeze" worker, ending its request, and the error for a
+ *	  delta that does not fit in shared memory, which asks for one;
+ *	  starting a "memkv merge" worker.
  *
  *-------------------------------------------------------------------------
  */
@@ -13,7 +14,15 @@
 #include "memkv.h"
 #include "registry.h"
 
-/* What a "memkv freeze" worker is told, in bgw_extra. */
+/*
+ * The merge lock: the heavyweight lock on this page tag of the index (a
+ * lock tag only; block 1's contents have nothing to do with it), held by
+ * a merge and by VACUUM (src/README, "Merges").  The freeze lock is page
+ * tag MEMKV_METAPAGE_BLKNO (0).
+ */
+#define MEMKV_MERGE_LOCK_PAGE	1
+
+/* What a "memkv freeze" or "memkv merge" worker is told, in bgw_extra. */
 typedef struct MemkvWorkerArgs
 {
 	Oid			dboid;
@@ -24,6 +33,8 @@ extern int64 memkv_threshold(Relation index);
 extern bool memkv_maybe_request_freeze(Relation index, MemkvEntry *entry);
 extern void memkv_request_freeze(Relation index, MemkvEntry *entry,
 								 bool force);
+extern void memkv_request_merge(Relation index);
+extern bool memkv_merge_lock_held(Relation index);
 extern void memkv_worker_end_request(const RelFileNode *node, bool success);
 extern void memkv_report_exhausted(Relation index, MemkvEntry *entry) pg_attribute_noreturn();
 

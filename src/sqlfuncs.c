@@ -21,6 +21,7 @@
 #include "memkv.h"
 #include "page.h"
 #include "registry.h"
+#include "request.h"
 #include "runpages.h"
 #include "stats.h"
 #include "stripe.h"
@@ -34,7 +35,7 @@ typedef struct MemkvLogCounts
 } MemkvLogCounts;
 
 /* Columns of memkv_state in 1.1; the 1.0 definition has the first 15. */
-#define MEMKV_STATE_COLS 25
+#define MEMKV_STATE_COLS 31
 
 /*
  * Count the delta logs' pages and entries, stripe after stripe, in steps
@@ -213,6 +214,14 @@ memkv_state(PG_FUNCTION_ARGS)
 		nulls[22] = nulls[23] = true;
 	values[24] = TimestampTzGetDatum(st.reset_at);
 	nulls[24] = (st.reset_at == 0);
+	/* 2.0: runs and merges */
+	values[25] = Int32GetDatum(meta.nruns);
+	values[26] = Int64GetDatum((int64) meta.merges);
+	values[27] = TimestampTzGetDatum((TimestampTz) meta.last_merge);
+	nulls[27] = (meta.last_merge == 0);
+	values[28] = BoolGetDatum(memkv_merge_lock_held(index));
+	values[29] = Int64GetDatum(st.merges);
+	values[30] = Float8GetDatum(st.merge_ms);
 
 	memkv_close_for_caller(index, AccessShareLock);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));

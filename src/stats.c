@@ -162,8 +162,16 @@ memkv_stats_count(Relation index, const MemkvLayerOpReport *r)
 	LWLockAcquire(stat_table->lock, LW_EXCLUSIVE);
 	slot = memkv_stats_slot(MyDatabaseId, RelationGetRelid(index),
 							r->instance_id);
-	slot->stats.freezes++;
-	slot->stats.freeze_ms += r->elapsed_ms;
+	if (strcmp(r->op, "merge") == 0)
+	{
+		slot->stats.merges++;
+		slot->stats.merge_ms += r->elapsed_ms;
+	}
+	else
+	{
+		slot->stats.freezes++;
+		slot->stats.freeze_ms += r->elapsed_ms;
+	}
 	slot->stats.bytes_written += r->bytes_written;
 	slot->stats.wal_bytes += r->wal.wal_bytes;
 	slot->stats.delta_tids += r->in_delta_tids;
@@ -328,6 +336,8 @@ memkv_report_layer_op(Relation index, const MemkvLayerOpReport *r)
 					"WAL: %lld records, %lld full page images, %llu bytes; "
 					"elapsed: %.3f s",
 					r->op, memkv_index_log_name(index),
+					(strcmp(r->op, "merge") == 0 &&
+					 r->trigger == MEMKV_TRIGGER_SQL) ? "memkv_merge()" :
 					memkv_trigger_name(r->trigger),
 					(unsigned long long) r->in_frozen_keys,
 					(unsigned long long) r->in_frozen_tids,

@@ -48,6 +48,8 @@ typedef struct MemkvStats
 {
 	int64		freezes;
 	double		freeze_ms;		/* their total elapsed time */
+	int64		merges;			/* merges of runs (op "merge") */
+	double		merge_ms;		/* their total elapsed time */
 	int64		bytes_written;	/* by freezes: pages of new runs */
 	int64		wal_bytes;		/* WAL written by freezes */
 	int64		delta_tids;		/* TIDs moved from the delta by freezes */

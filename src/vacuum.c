@@ -23,6 +23,7 @@
 #include "merge.h"
 #include "page.h"
 #include "registry.h"
+#include "request.h"
 #include "runpages.h"
 #include "stripe.h"
 #include "wal.h"
@@ -69,8 +70,9 @@ memkv_page_is_new_log(Page page, uint32 epoch)
  * sure it is marked deleted and in the free space map.  Also counts the
  * index's entries.
  *
- * Only the metapage lock is held (no freeze can retire or write pages
- * meanwhile); inserts go on, and may link a free page into the log after
+ * The merge lock and the freeze lock are held, in that order (no merge or
+ * freeze can retire or write pages meanwhile, so every page that no run
+ * or log owns was left by a writer that crashed); inserts go on, and may link a free page into the log after
  * the walk: each page is judged under its buffer lock, and a log page of
  * the current epoch is left alone.  The walk and the page loop check for
  * interrupts.
@@ -107,7 +109,8 @@ memkv_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 							   MEMKV_TRIGGER_VACUUM_CLEANUP);
 	}
 
-	/* hold off freezes (whose new pages are not in the metapage yet) */
+	/* hold off merges and freezes (their new pages are not listed yet) */
+	LockPage(index, MEMKV_MERGE_LOCK_PAGE, ExclusiveLock);
 	LockPage(index, MEMKV_METAPAGE_BLKNO, ExclusiveLock);
 	memkv_read_meta(index, &meta);
 	/* the metapage's pointers must lie inside the relation */
@@ -173,7 +176,7 @@ memkv_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 		}
 		else
 		{
-			/* left over by a freeze that crashed before its switch */
+			/* left over by a freeze or merge that crashed before its switch */
 			memkv_delete_page(index, buf);
 			stats->pages_newly_deleted++;
 		}
@@ -181,6 +184,7 @@ memkv_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 		stats->pages_free++;
 	}
 	UnlockPage(index, MEMKV_METAPAGE_BLKNO, ExclusiveLock);
+	UnlockPage(index, MEMKV_MERGE_LOCK_PAGE, ExclusiveLock);
 	pfree(in_use);
 
 	IndexFreeSpaceMapVacuum(index);

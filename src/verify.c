@@ -23,6 +23,7 @@
 #include "memkv.h"
 #include "page.h"
 #include "registry.h"
+#include "request.h"
 #include "runcopy.h"
 #include "runpages.h"
 #include "runread.h"
@@ -404,7 +405,8 @@ memkv_verify_delta(MemkvVerifyState *vs, Relation index,
  * It never holds the entry lock for more than a step (see
  * memkv_verify_delta; the frozen layer is read from its pages without it),
  * and answers a cancel between steps.  It holds the metapage lock in
- * ShareLock throughout, which keeps freezes and amvacuumcleanup from
+ * ShareLock throughout, and the merge lock in ShareLock, which keep
+ * freezes, merges and amvacuumcleanup from
  * retiring the pages it is reading (they wait; inserts and scans do not).
  */
 Datum
@@ -421,12 +423,15 @@ memkv_verify(PG_FUNCTION_ARGS)
 	memset(&vs, 0, sizeof(vs));
 	vs.rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 
+	/* the merge lock (request.h) first: merges retire runs too */
+	LockPage(index, MEMKV_MERGE_LOCK_PAGE, ShareLock);
 	LockPage(index, MEMKV_METAPAGE_BLKNO, ShareLock);
 	memkv_verify_directory(&vs, index);
 	memkv_verify_delta(&vs, index, &meta);
 	for (i = 0; i < meta.nruns; i++)
 		memkv_verify_frozen(&vs, index, &meta, i);
 	UnlockPage(index, MEMKV_METAPAGE_BLKNO, ShareLock);
+	UnlockPage(index, MEMKV_MERGE_LOCK_PAGE, ShareLock);
 
 	memkv_close_for_caller(index, AccessShareLock);
 	return (Datum) 0;

@@ -1,9 +1,15 @@
 /*-------------------------------------------------------------------------
  *
  * worker.c
- *	  The "memkv freeze" background worker: its entry point, the freeze it
- *	  runs, and the logging of its failures.  Asking for a worker is
- *	  request.c's.
+ *	  The "memkv freeze" and "memkv merge" background workers: their entry
+ *	  points, the freeze or merges they run, and the logging of their
+ *	  failures.  Asking for a worker is request.c's.
+ *
+ * Merges have a worker of their own rather than being a job of the
+ * freeze worker: a merge may take much longer than a freeze, and a freeze
+ * must not wait behind one (the freeze worker is asked for by inserts
+ * while a merge runs); the two are serialized by different locks, so two
+ * kinds of worker run side by side without a queue between them.
  *
  * The worker connects to the index's database and freezes the index,
  * again (up to ten times) while writes made during its freeze leave the
@@ -47,6 +53,20 @@
 static char *worker_index_name = NULL;
 static uint64 worker_instance_id = 0;
 
+/* "freeze" or "merge": what this worker does, for its log lines */
+static const char *worker_op = "freeze";
+
+/*
+ * Is this relation a memkv index a worker can work on?
+ */
+static bool
+memkv_worker_index_ok(Relation index)
+{
+	return index != NULL && index->rd_rel->relkind == RELKIND_INDEX &&
+		index->rd_indam && index->rd_indam->ambuild == memkv_build &&
+		!RelationUsesLocalBuffers(index);
+}
+
 /*
  * The worker's job, inside its transaction: open the index named by
  * `indexoid` (if it still is a memkv index) and freeze it, again (up to
@@ -62,9 +82,7 @@ memkv_worker_freeze(Oid indexoid)
 	pgstat_report_activity(STATE_RUNNING, "memkv freeze");
 
 	index = try_relation_open(indexoid, RowExclusiveLock);
-	if (index != NULL && index->rd_rel->relkind == RELKIND_INDEX &&
-		index->rd_indam && index->rd_indam->ambuild == memkv_build &&
-		!RelationUsesLocalBuffers(index))
+	if (memkv_worker_index_ok(index))
 	{
 		int			round;
 
@@ -102,6 +120,39 @@ memkv_worker_freeze(Oid indexoid)
 }
 
 /*
+ * The merge worker's job, inside its transaction: open the index named
+ * by `indexoid` (if it still is a memkv index) and run the merges the
+ * policy has due, under the merge lock (waiting for it: a merge or VACUUM
+ * in progress finishes first, and then the policy decides again).
+ */
+static void
+memkv_worker_merge(Oid indexoid)
+{
+	Relation	index;
+
+	PushActiveSnapshot(GetTransactionSnapshot());
+	pgstat_report_activity(STATE_RUNNING, "memkv merge");
+
+	index = try_relation_open(indexoid, RowExclusiveLock);
+	if (memkv_worker_index_ok(index))
+	{
+		MemkvMetaPageData meta;
+
+		worker_index_name = MemoryContextStrdup(TopMemoryContext,
+												memkv_index_log_name(index));
+		memkv_read_meta(index, &meta);
+		worker_instance_id = meta.instance_id;
+		(void) memkv_merge_runs(index, MEMKV_TRIGGER_WORKER, true);
+		memkv_stats_worker_done(MyDatabaseId, RelationGetRelid(index),
+								worker_instance_id);
+	}
+	if (index != NULL)
+		relation_close(index, RowExclusiveLock);
+
+	PopActiveSnapshot();
+}
+
+/*
  * The worker's freeze failed with the error being handled: abort, record
  * the error in the index's figures (memkv_state's last_worker_error), and
  * log it -- once: not again while later attempts fail the same way
@@ -121,12 +172,13 @@ memkv_worker_failed(Oid dboid, Oid indexoid)
 	if (memkv_stats_worker_failed(dboid, indexoid, worker_instance_id,
 								  edata->message))
 		ereport(LOG,
-				(errmsg("memkv background freeze of index \"%s\" failed: %s",
-						worker_index_name ? worker_index_name :
+				(errmsg("memkv background %s of index \"%s\" failed: %s",
+						worker_op, worker_index_name ? worker_index_name :
 						psprintf("%u", indexoid),
 						edata->message),
 				 edata->detail ? errdetail_internal("%s", edata->detail) : 0,
-				 errhint("The freeze is retried later; further failures for the same reason are not logged.  memkv_state() shows the last error.")));
+				 errhint("The %s is retried later; further failures for the same reason are not logged.  memkv_state() shows the last error.",
+						 worker_op)));
 	FreeErrorData(edata);
 	RESUME_INTERRUPTS();
 }
@@ -165,6 +217,40 @@ memkv_freeze_worker_main(Datum main_arg)
 	}
 	PG_END_TRY();
 	memkv_worker_end_request(&args.node, ok);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	proc_exit(0);
+}
+
+/*
+ * Entry point of the "memkv merge" background worker: connect to the
+ * database, run the merges due on the index named by main_arg, exit.  A
+ * failure is recorded and logged as a freeze worker's is (once per run of
+ * failures); the next freeze that leaves a merge due asks again.  The
+ * freeze request mark is not touched.
+ */
+void
+memkv_merge_worker_main(Datum main_arg)
+{
+	Oid			indexoid = DatumGetObjectId(main_arg);
+	MemkvWorkerArgs args;
+
+	memcpy(&args, MyBgworkerEntry->bgw_extra, sizeof(args));
+	worker_op = "merge";
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(args.dboid, InvalidOid, 0);
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PG_TRY();
+	{
+		memkv_worker_merge(indexoid);
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		memkv_worker_failed(args.dboid, indexoid);
+	}
+	PG_END_TRY();
 	pgstat_report_activity(STATE_IDLE, NULL);
 	proc_exit(0);
 }

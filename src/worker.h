@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * worker.h
- *	  The "memkv freeze" background worker (worker.c).
+ *	  The "memkv freeze" and "memkv merge" background workers (worker.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -10,5 +10,8 @@
 
 /* Entry point, named in bgw_function_name by memkv_request_freeze. */
 PGDLLEXPORT void memkv_freeze_worker_main(Datum main_arg);
+
+/* Entry point, named in bgw_function_name by memkv_request_merge. */
+PGDLLEXPORT void memkv_merge_worker_main(Datum main_arg);
 
 #endif							/* MEMKV_WORKER_H */
