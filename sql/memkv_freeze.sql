@@ -110,7 +110,10 @@ SELECT memkv_freeze('f');
 
 -- repeated freezes reuse space: freed log pages and merged runs' pages
 -- take new runs and entries, so from round 3 to 8 (keys x 1.38) the
--- relation grows about as the keys do, not by a run per freeze
+-- relation grows about as the keys do, not by a run per freeze.  Six
+-- runs of one size class are due for a merge, which the merge worker
+-- runs: each round waits (up to 10 s) until it has, so that the sizes do
+-- not depend on when the worker got to it.
 CREATE TABLE g (k text COLLATE "C");
 INSERT INTO g SELECT 'g/' || g FROM generate_series(1, 20000) g;
 CREATE INDEX g_k ON g USING memkv (k) WITH (freeze_threshold = 0);
@@ -120,9 +123,15 @@ BEGIN
   FOR r IN 1 .. 8 LOOP
     INSERT INTO g SELECT 'g/' || r || '/' || g FROM generate_series(1, 2000) g;
     PERFORM memkv_freeze('g_k');
+    FOR i IN 1 .. 1000 LOOP
+      EXIT WHEN (SELECT runs < 6 AND NOT merge_running FROM memkv_state('g_k'));
+      PERFORM pg_sleep(0.01);
+    END LOOP;
     INSERT INTO g_sizes VALUES (r, pg_relation_size('g_k'));
   END LOOP;
 END $$;
+SELECT merges > 0 AS worker_merged, runs < 6 AS runs_merged
+  FROM memkv_state('g_k');
 SELECT (SELECT bytes FROM g_sizes WHERE round = 8) <=
        (SELECT bytes FROM g_sizes WHERE round = 3) * 1.5 AS stops_growing;
 SELECT count(*) FROM memkv_verify('g_k');
