@@ -48,5 +48,14 @@ EXPLAIN (COSTS OFF) SELECT k FROM vers ORDER BY k DESC LIMIT 3;
 SELECT k FROM vers ORDER BY k DESC LIMIT 3;
 RESET enable_sort;
 
+-- memkv 2 is extension version 2.0 everywhere; memkv_merge merges the
+-- build's run and a freeze's into one
+SELECT extversion FROM pg_extension WHERE extname = 'memkv';
+SELECT memkv_freeze('vers_k');
+SELECT runs FROM memkv_state('vers_k');
+SELECT memkv_merge('vers_k') AS runs_merged;
+SELECT runs, merges, delta_tids FROM memkv_state('vers_k');
+SELECT count(*) FROM memkv_verify('vers_k');
+
 DROP TABLE vers;
 DROP FUNCTION index_searches(text);
