@@ -91,8 +91,13 @@ memkv_freeze_cleanup(int code, Datum arg)
 {
 	MemkvFreezeCleanup *fc = (MemkvFreezeCleanup *) DatumGetPointer(arg);
 	MemkvEntry *entry = fc->entry;
-	bool		held = memkv_entry_holds_all(entry, LW_EXCLUSIVE);
+	bool		held;
 	int			s;
+
+	/* a merge set nothing aside; the trees may be a running freeze's */
+	if (entry == NULL)
+		return;
+	held = memkv_entry_holds_all(entry, LW_EXCLUSIVE);
 
 	/*
 	 * The entry cannot have changed hands: eviction and reassignment skip
@@ -797,7 +802,7 @@ memkv_rewrite(Relation index, bool with_delta, int first, int ninputs,
 	memkv_freeze_set_aside(&fs);
 
 	fc.index = index;
-	fc.entry = fs.entry;
+	fc.entry = fs.is_merge ? NULL : fs.entry;
 	PG_ENSURE_ERROR_CLEANUP(memkv_freeze_cleanup, PointerGetDatum(&fc));
 	{
 		memkv_freeze_read_inputs(&fs);

@@ -31,9 +31,10 @@
  * worker (memkv_request_merge), unless the merge lock is held: the merger
  * holding it looks at the policy again when it is done.  No mark in the
  * registry entry: the merge lock itself says a merge runs, and a second
- * worker started before the first took the lock finds nothing due once it
- * gets it.  A worker that cannot start is asked for again by the next
- * freeze; a freeze that finds the directory nearly full merges itself.
+ * worker started before the first took the lock exits at once, finding it
+ * held (or finds nothing due once it gets it).  A worker that cannot start
+ * is asked for again by the next freeze; a freeze that finds the
+ * directory nearly full merges itself.
  *
  * Callers of the freeze requests hold a stripe lock of the entry (an
  * insert holds its key's stripe exclusively), except for
@@ -188,7 +189,7 @@ memkv_request_freeze(Relation index, MemkvEntry *entry, bool force)
 		/* a failed background freeze: recorded, and logged once (stats.c) */
 		bool		first = memkv_stats_worker_failed(MyDatabaseId,
 													  RelationGetRelid(index),
-													  entry->stripes[0].instance_id,
+													  entry->stripes[0].instance_id, false,
 													  "could not start a memkv freeze worker");
 
 		ereport(first ? LOG : DEBUG1,
@@ -254,7 +255,7 @@ memkv_request_merge(Relation index)
 		memkv_read_meta(index, &meta);
 		first = memkv_stats_worker_failed(MyDatabaseId,
 										  RelationGetRelid(index),
-										  meta.instance_id,
+										  meta.instance_id, true,
 										  "could not start a memkv merge worker");
 		ereport(first ? LOG : DEBUG1,
 				(errmsg("could not start a memkv merge worker for index \"%s\"",

@@ -12,6 +12,7 @@
 #include "access/htup_details.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
@@ -117,6 +118,7 @@ memkv_state(PG_FUNCTION_ARGS)
 	uint64		log_tuples;
 	int64		log_pages;
 	int			s;
+	bool		merge_running;
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
@@ -172,24 +174,38 @@ memkv_state(PG_FUNCTION_ARGS)
 	values[7] = Int64GetDatum((int64) totals.nkeys);
 	values[8] = Int64GetDatum((int64) totals.ntids);
 	values[9] = Int64GetDatum((int64) totals.npages);
+	/*
+	 * Only merges and VACUUM free runs, both under the merge lock: read the
+	 * run headers under it, in share mode, if no one holds it (else the
+	 * sizes are NULL, and a merge is running).
+	 */
+	merge_running = !ConditionalLockPage(index, MEMKV_MERGE_LOCK_PAGE,
+										 ShareLock);
+	if (!merge_running)
 	{
 		int64		fst_bytes = 0;
 		int64		postings_bytes = 0;
+		MemkvMetaPageData *now = palloc(sizeof(MemkvMetaPageData));
 		int			i;
 
 		/* the header pages only: the sizes of runs with damaged data */
-		for (i = 0; i < meta.nruns; i++)
+		memkv_read_meta(index, now);
+		for (i = 0; i < now->nruns; i++)
 		{
-			RunHeader  *hdr = memkv_run_header_read(index, &meta.runs[i],
+			RunHeader  *hdr = memkv_run_header_read(index, &now->runs[i],
 													CurrentMemoryContext);
 
 			fst_bytes += hdr->slices[0].leaf_bytes + hdr->slices[0].top_bytes;
 			postings_bytes += hdr->slices[0].postings_bytes;
 			pfree(hdr);
 		}
+		UnlockPage(index, MEMKV_MERGE_LOCK_PAGE, ShareLock);
+		pfree(now);
 		values[10] = Int64GetDatum(fst_bytes);
 		values[11] = Int64GetDatum(postings_bytes);
 	}
+	else
+		nulls[10] = nulls[11] = true;
 	values[12] = Int64GetDatum((int64) meta.freezes);
 	values[13] = TimestampTzGetDatum((TimestampTz) meta.last_freeze);
 	nulls[13] = (meta.last_freeze == 0);
@@ -219,7 +235,7 @@ memkv_state(PG_FUNCTION_ARGS)
 	values[26] = Int64GetDatum((int64) meta.merges);
 	values[27] = TimestampTzGetDatum((TimestampTz) meta.last_merge);
 	nulls[27] = (meta.last_merge == 0);
-	values[28] = BoolGetDatum(memkv_merge_lock_held(index));
+	values[28] = BoolGetDatum(merge_running);
 	values[29] = Int64GetDatum(st.merges);
 	values[30] = Float8GetDatum(st.merge_ms);
 

@@ -177,27 +177,39 @@ memkv_stats_count(Relation index, const MemkvLayerOpReport *r)
 	slot->stats.delta_tids += r->in_delta_tids;
 	slot->stats.dead_tids += r->dead_tids;
 	if (r->trigger != MEMKV_TRIGGER_WORKER)
-		slot->stats.failing = false;
+	{
+		if (strcmp(r->op, "merge") == 0)
+			slot->stats.merge_failing = false;
+		else
+			slot->stats.failing = false;
+	}
 	LWLockRelease(stat_table->lock);
 }
 
 /*
  * A background worker's job on (dbid, relid) succeeded: the next failure
- * is logged again.  Takes the table lock.
+ * of that kind of worker (`merge`: a merge worker) is logged again.  The
+ * two kinds keep separate marks, so that a freeze worker's success does
+ * not make a merge worker failing over and over log every time.  Takes
+ * the table lock.
  */
 void
-memkv_stats_worker_done(Oid dbid, Oid relid, uint64 instance_id)
+memkv_stats_worker_done(Oid dbid, Oid relid, uint64 instance_id, bool merge)
 {
 	MemkvStatSlot *slot;
 
 	LWLockAcquire(stat_table->lock, LW_EXCLUSIVE);
 	slot = memkv_stats_slot(dbid, relid, instance_id);
-	slot->stats.failing = false;
+	if (merge)
+		slot->stats.merge_failing = false;
+	else
+		slot->stats.failing = false;
 	LWLockRelease(stat_table->lock);
 }
 
 /*
- * Record a failed background freeze of (dbid, relid); instance_id may be
+ * Record a failed background freeze (`merge`: merge) of (dbid, relid),
+ * or a worker of that kind that could not start; instance_id may be
  * 0 if the metapage could not be read.  Returns true if it should be
  * logged: the previous background freeze did not fail, or failed for
  * another reason (so a worker retried every few seconds for the same
@@ -205,18 +217,20 @@ memkv_stats_worker_done(Oid dbid, Oid relid, uint64 instance_id)
  */
 bool
 memkv_stats_worker_failed(Oid dbid, Oid relid, uint64 instance_id,
-						  const char *message)
+						  bool merge, const char *message)
 {
 	MemkvStatSlot *slot;
 	bool		first;
+	bool	   *failing;
 
 	LWLockAcquire(stat_table->lock, LW_EXCLUSIVE);
 	slot = memkv_stats_slot(dbid, relid, instance_id);
-	first = !slot->stats.failing ||
+	failing = merge ? &slot->stats.merge_failing : &slot->stats.failing;
+	first = !*failing ||
 		strncmp(slot->stats.last_error, message,
 				sizeof(slot->stats.last_error) - 1) != 0;
 	slot->stats.worker_failures++;
-	slot->stats.failing = true;
+	*failing = true;
 	slot->stats.last_error_at = GetCurrentTimestamp();
 	strlcpy(slot->stats.last_error, message, sizeof(slot->stats.last_error));
 	LWLockRelease(stat_table->lock);

@@ -56,6 +56,7 @@ typedef struct MemkvStats
 	int64		dead_tids;		/* TIDs dropped as dead by freezes */
 	int64		worker_failures;	/* failed background freezes */
 	bool		failing;		/* the last background freeze failed */
+	bool		merge_failing;	/* the last background merge failed */
 	TimestampTz last_error_at;	/* 0 if none */
 	TimestampTz reset_at;		/* last memkv_stat_reset(), or 0 */
 	char		last_error[MEMKV_STAT_ERRLEN];
@@ -64,8 +65,10 @@ typedef struct MemkvStats
 extern void memkv_stats_shmem_request(void);
 extern void memkv_stats_shmem_startup(void);
 extern void memkv_report_layer_op(Relation index, const MemkvLayerOpReport *r);
-extern void memkv_stats_worker_done(Oid dbid, Oid relid, uint64 instance_id);
+extern void memkv_stats_worker_done(Oid dbid, Oid relid, uint64 instance_id,
+									bool merge);
 extern bool memkv_stats_worker_failed(Oid dbid, Oid relid, uint64 instance_id,
+									  bool merge,
 									  const char *message);
 extern void memkv_stats_get(Oid dbid, Oid relid, uint64 instance_id,
 							MemkvStats *out);

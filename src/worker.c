@@ -111,7 +111,7 @@ memkv_worker_freeze(Oid indexoid)
 				break;
 		}
 		memkv_stats_worker_done(MyDatabaseId, RelationGetRelid(index),
-								worker_instance_id);
+								worker_instance_id, false);
 	}
 	if (index != NULL)
 		relation_close(index, RowExclusiveLock);
@@ -122,8 +122,7 @@ memkv_worker_freeze(Oid indexoid)
 /*
  * The merge worker's job, inside its transaction: open the index named
  * by `indexoid` (if it still is a memkv index) and run the merges the
- * policy has due, under the merge lock (waiting for it: a merge or VACUUM
- * in progress finishes first, and then the policy decides again).
+ * policy has due, under the merge lock, if no one holds it.
  */
 static void
 memkv_worker_merge(Oid indexoid)
@@ -142,9 +141,15 @@ memkv_worker_merge(Oid indexoid)
 												memkv_index_log_name(index));
 		memkv_read_meta(index, &meta);
 		worker_instance_id = meta.instance_id;
-		(void) memkv_merge_runs(index, MEMKV_TRIGGER_WORKER, true);
+		/*
+		 * Not waiting for the merge lock: its holder (a merge, VACUUM,
+		 * memkv_verify) is either a merger that looks at the policy again
+		 * when done, or is followed by a freeze that asks again; a worker
+		 * waiting would only hold a max_worker_processes slot meanwhile.
+		 */
+		(void) memkv_merge_runs(index, MEMKV_TRIGGER_WORKER, false);
 		memkv_stats_worker_done(MyDatabaseId, RelationGetRelid(index),
-								worker_instance_id);
+								worker_instance_id, true);
 	}
 	if (index != NULL)
 		relation_close(index, RowExclusiveLock);
@@ -170,6 +175,7 @@ memkv_worker_failed(Oid dboid, Oid indexoid)
 	FlushErrorState();
 	AbortCurrentTransaction();
 	if (memkv_stats_worker_failed(dboid, indexoid, worker_instance_id,
+								  strcmp(worker_op, "merge") == 0,
 								  edata->message))
 		ereport(LOG,
 				(errmsg("memkv background %s of index \"%s\" failed: %s",

@@ -190,7 +190,8 @@ is(mstat('a_k', 'stat_freezes, stat_bytes_written, stats_reset IS NULL'),
 # rows, whose data is damaged (header and trailer kept), and a freeze
 # threshold of 10, so after a few background freezes the policy merges
 # the six runs of the smallest size class, R1 among them, and every such
-# merge fails on R1's checksum.
+# merge fails on R1's checksum.  The merges run in "memkv merge" workers
+# (step 6), which log and count their failures as freeze workers do.
 $node->safe_psql('postgres', q{
 CREATE TABLE bad (id int, k text COLLATE "C");
 INSERT INTO bad SELECT g, 'host' || (g % 97) || '/path/' || md5(g::text)
@@ -233,10 +234,10 @@ ok( $node->poll_query_until('postgres', q{
 		FROM memkv_state('bad_k'), (SELECT count(*) FROM ins) i}),
 	'the freeze was retried and failed again');
 $log = log_since($offset);
-my @failed = ($log =~ /LOG:  memkv background freeze of index "postgres\.public\.bad_k" failed: ([^\n]+)/g);
+my @failed = ($log =~ /LOG:  memkv background (?:freeze|merge) of index "postgres\.public\.bad_k" failed: ([^\n]+)/g);
 is(scalar @failed, 1, 'the failure is logged once, not once per retry');
 like($failed[0] // '', qr/checksum/, 'the line says why');
-unlike($log, qr/"memkv freeze" \(PID \d+\) exited with exit code/,
+unlike($log, qr/"memkv (?:freeze|merge)" \(PID \d+\) exited with exit code/,
 	'the failed workers exit normally');
 is(mstat('bad_k', "last_worker_error LIKE '%checksum%', last_worker_error_time IS NOT NULL"),
 	't|t', 'memkv_state shows the last worker error');
