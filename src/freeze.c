@@ -6,14 +6,10 @@
  *	  and retire the pages it replaces.  VACUUM uses the same rewrite with
  *	  a filter that drops dead TIDs.  When and what to rewrite is merge.c's.
  *
- * A freeze holds the freeze lock (the heavyweight lock on the metapage's
- * page tag 0) throughout; a merge of runs holds the merge lock (page tag
- * 1, taken by merge.c) instead, and the freeze lock only for a moment, to
- * reserve its run id, so freezes never wait for a merge.  VACUUM holds
- * both.  A crash before the metapage switch leaves the old generation (the
- * new pages are unreferenced and freed by the next VACUUM, which holds
- * both locks, so no writer's pages are unlisted then but a crashed one's);
- * a crash after it leaves the new one.  Either is whole.
+ * A freeze holds the freeze lock (page tag 0) throughout, a merge the
+ * merge lock (page tag 1, merge.c), VACUUM both.  A crash before the
+ * switch leaves the old generation (the new pages are in no run, freed by
+ * the next VACUUM); a crash after it leaves the new one.  Both are whole.
  *
  *-------------------------------------------------------------------------
  */
@@ -51,29 +47,6 @@
 #include "stripe.h"
 #include "wal.h"
 
-
-
-/* Drop the TIDs the callback reports dead; returns how many it dropped. */
-static uint64
-memkv_filter_dead(ItemPointerData *tids, uint64 *ntids,
-				  IndexBulkDeleteCallback dead, void *dead_state)
-{
-	uint64		i,
-				n = 0;
-	uint64		before = *ntids;
-
-	if (dead == NULL)
-		return 0;
-	for (i = 0; i < *ntids; i++)
-	{
-		if (!dead(&tids[i], dead_state))
-			tids[n++] = tids[i];
-	}
-	*ntids = n;
-	return before - n;
-}
-
-
 /* What the error cleanup of a freeze needs to find its entry. */
 typedef struct MemkvFreezeCleanup
 {
@@ -91,13 +64,11 @@ memkv_freeze_cleanup(int code, Datum arg)
 {
 	MemkvFreezeCleanup *fc = (MemkvFreezeCleanup *) DatumGetPointer(arg);
 	MemkvEntry *entry = fc->entry;
-	bool		held;
+	bool		held = entry && memkv_entry_holds_all(entry, LW_EXCLUSIVE);
 	int			s;
 
-	/* a merge set nothing aside; the trees may be a running freeze's */
-	if (entry == NULL)
+	if (entry == NULL)			/* a merge: the trees are not its own */
 		return;
-	held = memkv_entry_holds_all(entry, LW_EXCLUSIVE);
 
 	/*
 	 * The entry cannot have changed hands: eviction and reassignment skip
@@ -259,18 +230,14 @@ memkv_freeze_set_aside(MemkvFreezeState *fs)
 		fs->first = 0;
 		fs->ninputs = fs->meta.nruns;
 	}
-	/* a merge: freezes may have added runs since the pick; find it by id */
-	for (fs->first = fs->is_merge ? 0 : fs->first;
-		 fs->is_merge && fs->first < fs->meta.nruns &&
-		 fs->meta.runs[fs->first].run_id != fs->input_ids[0]; fs->first++)
-		;
-	for (k = 0; fs->is_merge && k < fs->ninputs &&
-		 fs->first + k < fs->meta.nruns; k++)
-	{
-		/* under the merge lock they are still there, adjacent, in order */
-		if (fs->meta.runs[fs->first + k].run_id != fs->input_ids[k])
+	/* a merge: freezes may have prepended runs since the pick */
+	while (fs->is_merge && fs->first < fs->meta.nruns &&
+		   fs->meta.runs[fs->first].run_id != fs->input_ids[0])
+		fs->first++;
+	for (k = 0; fs->is_merge && k < fs->ninputs; k++)
+		if (fs->first + k < fs->meta.nruns &&	/* else "gone" below */
+			fs->meta.runs[fs->first + k].run_id != fs->input_ids[k])
 			fs->first = fs->meta.nruns;
-	}
 	if (fs->first + fs->ninputs > fs->meta.nruns)
 		elog(ERROR, "memkv: runs to merge of \"%s\" are gone",
 			 RelationGetRelationName(index));
@@ -317,21 +284,15 @@ memkv_freeze_set_aside(MemkvFreezeState *fs)
 	}
 }
 
-/*
- * Testing aid: if `key` is not 0, wait until no session holds the
- * advisory lock pg_advisory_lock(key) takes (memkv.debug_*_pause_lock).
- */
+/* Testing aid: if key != 0, wait while pg_advisory_lock(key) is held. */
 static void
 memkv_debug_pause(int key)
 {
 	LOCKTAG		tag;
 
-	if (key == 0)
-		return;
-	/* the tag pg_advisory_lock(bigint) uses */
 	SET_LOCKTAG_ADVISORY(tag, MyDatabaseId, 0, (uint32) key, 1);
-	(void) LockAcquire(&tag, ShareLock, false, false);
-	LockRelease(&tag, ShareLock, false);
+	if (key != 0 && LockAcquire(&tag, ShareLock, false, false))
+		LockRelease(&tag, ShareLock, false);
 }
 
 /*
@@ -348,8 +309,7 @@ memkv_freeze_read_inputs(MemkvFreezeState *fs)
 	int			k;
 
 	/* testing aid: wait here while the advisory lock is held */
-	if (!fs->is_merge)
-		memkv_debug_pause(memkv_debug_freeze_pause_lock);
+	memkv_debug_pause(fs->is_merge ? 0 : memkv_debug_freeze_pause_lock);
 
 	/* from here on without the entry lock; only we touch imm */
 	if (fs->direct)
@@ -540,8 +500,7 @@ memkv_freeze_merge_write(MemkvFreezeState *fs)
 	if (fs->have_newrun)
 		memkv_frozen_writer_finish(w, fs->index, fs->run_id, &fs->newrun);
 	/* testing aid: a merge waits here, its pages written, not switched */
-	if (fs->is_merge)
-		memkv_debug_pause(memkv_debug_merge_pause_lock);
+	memkv_debug_pause(fs->is_merge ? memkv_debug_merge_pause_lock : 0);
 	INSTR_TIME_SET_CURRENT(fs->t_written);
 }
 
@@ -583,12 +542,7 @@ memkv_freeze_switch(MemkvFreezeState *fs)
 	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
 	memkv_read_directory(index, metabuf, &dir);
 
-	/*
-	 * A merge's switch may have come in between (a freeze takes only the
-	 * freeze lock), and a freeze's may, during a merge: each changes only
-	 * its own runs, so re-read the directory and put the new run where
-	 * its inputs are now (a freeze's: first).  VACUUM holds both locks.
-	 */
+	/* a merge's or a freeze's switch may have come in between: see merge.c */
 	if (dir.generation < fs->meta.generation ||
 		dir.instance_id != fs->meta.instance_id ||
 		(fs->ninputs > 0 && rundir_find_run(&dir, fs->input_ids[0]) < 0))
@@ -732,10 +686,9 @@ memkv_freeze_retire(MemkvFreezeState *fs)
  * Rewrite part of `index` into one new run: with `with_delta` the delta
  * (a freeze), and the runs [first, first + ninputs) of the directory
  * (ninputs -1: all of them); or, with `pick`, the runs it picks (none:
- * nothing to do).  Without the delta and `dead` this is a merge: the
- * caller holds the merge lock, and the freeze lock is taken only to
- * reserve the run id; otherwise the freeze lock is held throughout (and
- * VACUUM, with `dead`, holds the merge lock too).  With `dead`, TIDs it
+ * nothing to do).  Without the delta and `dead` this is a merge, under
+ * the caller's merge lock; else the freeze lock is held throughout (and
+ * VACUUM holds the merge lock too).  With `dead`, TIDs it
  * reports dead are left out (VACUUM), and *stats is filled in.  `trigger`
  * says who asked, for the figures and the log line memkv_report_layer_op
  * makes of it once it is done.  Returns false if there was nothing to do.
@@ -793,8 +746,6 @@ memkv_rewrite(Relation index, bool with_delta, int first, int ninputs,
 			return false;
 		}
 	}
-	else if (fs.is_merge)
-		elog(ERROR, "memkv: a merge needs a pick function");
 	fs.cxt = AllocSetContextCreate(CurrentMemoryContext, "memkv freeze",
 								   ALLOCSET_DEFAULT_SIZES);
 	oldcxt = MemoryContextSwitchTo(fs.cxt);

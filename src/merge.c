@@ -13,7 +13,10 @@
  * holds it exclusively from its pick to its retire; VACUUM holds it too,
  * around its rewrite of every run and around amvacuumcleanup's sweep, so
  * that no merge's unlisted pages are swept and no run VACUUM reads is
- * replaced.  Whoever holds both takes the merge lock first.
+ * replaced.  Whoever holds both takes the merge lock first.  A merge
+ * switches while freezes go on, and a freeze may switch during a merge:
+ * each switch re-reads the directory and changes only its own runs (a
+ * freeze's goes first, a merge's output where its inputs are now).
  *
  *-------------------------------------------------------------------------
  */
@@ -34,6 +37,7 @@
 #include "policy.h"
 #include "registry.h"
 #include "request.h"
+#include "stripe.h"
 #include "wal.h"
 
 PG_FUNCTION_INFO_V1(memkv_freeze);
@@ -74,6 +78,7 @@ memkv_reserve_run_id(Relation index)
 	MemkvMetaPageData newmeta;
 	const char *msg;
 	uint64		id;
+	int			s;
 
 	LockPage(index, MEMKV_METAPAGE_BLKNO, ExclusiveLock);
 	entry = memkv_entry_acquire(index, LW_EXCLUSIVE);
@@ -88,10 +93,15 @@ memkv_reserve_run_id(Relation index)
 	memkv_wal_switch(index, metabuf, &dir);
 	UnlockReleaseBuffer(metabuf);
 	memkv_meta_from_directory(&dir, &newmeta);
-	/* the trees still mirror the log, which did not change */
-	if (entry->valid && entry->instance_id == newmeta.instance_id &&
-		entry->epoch == (uint32) id)
-		entry->epoch = newmeta.epoch;
+	/* the trees still mirror the logs, which did not change */
+	for (s = 0; s < entry->nstripes; s++)
+	{
+		MemkvStripe *st = &entry->stripes[s];
+
+		if (st->valid && st->instance_id == newmeta.instance_id &&
+			st->epoch == (uint32) id)
+			st->epoch = newmeta.epoch;
+	}
 	memkv_entry_release(entry);
 	UnlockPage(index, MEMKV_METAPAGE_BLKNO, ExclusiveLock);
 	return id;

@@ -214,6 +214,26 @@ memkv_source_collect_run(MemkvSource *run, const MemkvSource *src,
 	}
 }
 
+/* Drop the TIDs the callback reports dead; returns how many it dropped. */
+uint64
+memkv_filter_dead(ItemPointerData *tids, uint64 *ntids,
+				  IndexBulkDeleteCallback dead, void *dead_state)
+{
+	uint64		i,
+				n = 0;
+	uint64		before = *ntids;
+
+	if (dead == NULL)
+		return 0;
+	for (i = 0; i < *ntids; i++)
+	{
+		if (!dead(&tids[i], dead_state))
+			tids[n++] = tids[i];
+	}
+	*ntids = n;
+	return before - n;
+}
+
 /* qsort comparator for heap TIDs. */
 static int
 memkv_tid_cmp(const void *a, const void *b)

@@ -84,6 +84,8 @@ extern void memkv_merge_input_init(MemkvMergeInput *in, const ArtTree *tree,
 								   MemkvFrozen *frozen);
 extern bool memkv_merge_input_ready(MemkvMergeInput *in);
 extern void memkv_sort_tids(ItemPointerData *tids, uint64 *ntids);
+extern uint64 memkv_filter_dead(ItemPointerData *tids, uint64 *ntids,
+								IndexBulkDeleteCallback dead, void *dead_state);
 extern bool memkv_merge_sources(MemkvBatch *batch, MemkvSource *runs,
 								int nsrcs, bool backward);
 extern void memkv_fill_nulls(MemkvEntry *entry, int first, int count,
