@@ -283,7 +283,9 @@ sample()
 # progress_tps FILE VARIANT QUERY T0 T1: pgbench --progress-timestamp
 # lines of FILE into queries.tsv (t relative to T0; phase "ingest" for the
 # intervals that ended by T1, the end of the inserts, "after" for the
-# last, partial one); echo the mean TPS of the ingest intervals
+# last, partial one); echo the mean TPS of the ingest intervals, or, if the
+# ingest ended within the first interval (a quick run on a fast machine),
+# the TPS of that first interval, which the ingest overlapped
 progress_tps()
 {
 	local f=$1 v=$2 query=$3 t0=$4 t1=$5
@@ -293,8 +295,13 @@ progress_tps()
 				ph = ($1 <= t1 + 0.05) ? "ingest" : "after"
 				printf "%s\t%s\t%s\t%.1f\t%s\n", v, ph, qq, $1 - t0, $2 >> out
 				if (ph == "ingest") { s += $2; n++ }
+				else if (first == "") first = $2
 			}
-			END { if (n) printf "%.1f\n", s / n; else print "-" }'
+			END {
+				if (n) printf "%.1f\n", s / n
+				else if (first != "") printf "%.1f\n", first
+				else print "-"
+			}'
 }
 
 # start_queries DIR SECONDS TAG: the point and range pgbench clients in
