@@ -126,7 +126,7 @@ typedef struct MemkvBatch
  * delta trees, log chain and LWLock.  See src/README, "Stripes and inserts".
  */
 #define MEMKV_MAX_STRIPES	32
-#define MEMKV_DEFAULT_STRIPES	8	/* the stripes storage parameter's */
+#define MEMKV_DEFAULT_STRIPES	1	/* the stripes storage parameter's */
 
 /*
  * Sources a batch merges at most: each stripe's tree and its set-aside

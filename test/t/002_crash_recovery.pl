@@ -34,7 +34,7 @@ CREATE EXTENSION memkv;
 CREATE TABLE t (id serial, k text COLLATE "C");
 INSERT INTO t(k) SELECT 'base/' || lpad(g::text, 5, '0') FROM generate_series(1, 3000) g;
 INSERT INTO t(k) VALUES (NULL), (''), ('base'), ('base/'), ('base/00001');
-CREATE INDEX $index ON t USING memkv (k);
+CREATE INDEX $index ON t USING memkv (k) WITH (stripes = 4);
 -- an unlogged table: a crash resets it to empty (init fork)
 CREATE UNLOGGED TABLE u (id serial, k text COLLATE "C");
 CREATE INDEX u_k ON u USING memkv (k);

@@ -11,7 +11,7 @@
 # see every stable key exactly once and in order: a failed assertion divides
 # by zero, which aborts the pgbench client and fails the test.  A fixed
 # number of transactions, no timing.  Afterwards the index must equal the heap
-# and memkv_verify() must be clean.
+# and memkv_verify() must be clean.  The index has 4 stripes (8 in 025).
 
 use strict;
 use warnings;
@@ -23,6 +23,7 @@ my $index = 't_k_mkv';
 # 025_stress_many.pl runs this file with more clients and less memory.
 my $clients = $ENV{MEMKV_STRESS_CLIENTS} // 6;
 my $per_client = $ENV{MEMKV_STRESS_TRANSACTIONS} // 250;
+my $stripes = $ENV{MEMKV_STRESS_STRIPES} // 4;
 
 my $node = PostgreSQL::Test::Cluster->new('concurrency');
 $node->init(extra => [ '--locale=C', '--encoding=UTF8' ]);
@@ -30,7 +31,7 @@ $node->append_conf('postgresql.conf', "shared_preload_libraries = 'memkv'\n");
 $node->append_conf('postgresql.conf', $ENV{MEMKV_STRESS_CONF})
   if $ENV{MEMKV_STRESS_CONF};
 $node->start;
-note("$clients clients, $per_client transactions each"
+note("$clients clients, $per_client transactions each, $stripes stripes"
 	  . ($ENV{MEMKV_STRESS_CONF} ? ", with: $ENV{MEMKV_STRESS_CONF}" : ''));
 
 $node->safe_psql('postgres', qq{
@@ -38,7 +39,7 @@ CREATE EXTENSION memkv;
 CREATE TABLE t (id bigserial, k text COLLATE "C");
 INSERT INTO t(k) SELECT 'k/' || lpad(g::text, 5, '0') || '/s' FROM generate_series(1, 10000) g;
 INSERT INTO t(k) VALUES (NULL), (''), ('k'), ('k/'), ('k0');
-CREATE INDEX $index ON t USING memkv (k);
+CREATE INDEX $index ON t USING memkv (k) WITH (stripes = $stripes);
 });
 
 # In the stress variant (025) a second memkv index competes for the small

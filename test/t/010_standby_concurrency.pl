@@ -28,7 +28,7 @@ $primary->safe_psql('postgres', qq{
 CREATE EXTENSION memkv;
 CREATE TABLE t (id bigserial, k text COLLATE "C");
 INSERT INTO t(k) SELECT 'k/' || lpad(g::text, 5, '0') || '/s' FROM generate_series(1, 5000) g;
-CREATE INDEX $index ON t USING memkv (k);
+CREATE INDEX $index ON t USING memkv (k) WITH (stripes = 4);
 });
 $primary->backup('b');
 
