@@ -25,38 +25,14 @@
 #include "stripe.h"
 
 /*
- * An insert found no room even after evicting every other index's trees:
- * the arena may be full of free blocks too small for the allocation (it
- * splits larger blocks but never merges smaller ones; it starts afresh
- * only once nothing at all is allocated).  If this stripe's trees are all
- * that may still hold memory, and they are small, give them back -- which
- * empties the arena -- and rebuild them from the log, laid out afresh.
- * Returns true if the stripe is valid again (the caller then retries its
- * insert); false leaves it invalid (the next user rebuilds it).  Not while
- * a freeze runs: its set-aside trees hold memory the freeze reads without
- * the stripe locks.  Caller holds the stripe's lock exclusively.
- */
-static bool
-memkv_rebuild_unfragmented(Relation index, MemkvEntry *entry, int s)
-{
-	MemkvStripe *st = &entry->stripes[s];
-
-	if (entry->freezing ||
-		st->keys.bytes + st->nulls.bytes > memkv_shared->arena_size / 4 ||
-		memkv_arena_bytes_used() > st->keys.bytes + st->nulls.bytes)
-		return false;
-	st->valid = false;			/* memkv_sync_try frees the trees first */
-	return memkv_sync_try(index, entry, s);
-}
-
-/*
  * Add the key to stripe `s`'s trees (its lock held exclusively), making
- * room as memkv_art_try_insert and memkv_rebuild_unfragmented can.  The
- * stripe is left valid either way: on false nothing changed.
+ * room as memkv_art_try_insert can.  The stripe is left valid either way:
+ * on false nothing changed, and the caller may make room under every
+ * stripe lock (memkv_entry_make_room) and try once more.
  */
 static bool
-memkv_insert_tree(Relation index, MemkvEntry *entry, int s, bool isnull,
-				  const uint8 *key, Size keylen, ItemPointer tid)
+memkv_insert_tree(MemkvEntry *entry, int s, bool isnull, const uint8 *key,
+				  Size keylen, ItemPointer tid)
 {
 	MemkvStripe *st = &entry->stripes[s];
 
@@ -65,13 +41,6 @@ memkv_insert_tree(Relation index, MemkvEntry *entry, int s, bool isnull,
 		return true;
 	/* the trees are intact: only this insert fails */
 	st->valid = true;
-	if (memkv_rebuild_unfragmented(index, entry, s))
-	{
-		st->valid = false;
-		if (memkv_art_try_insert(entry, s, isnull, key, keylen, tid))
-			return true;
-		st->valid = true;
-	}
 	return false;
 }
 
@@ -121,7 +90,7 @@ memkv_insert(Relation index, Datum *values, bool *isnull,
 										 &in_memory, (int64) hash, &s);
 		st = &entry->stripes[s];
 		if (in_memory)
-			added = memkv_insert_tree(index, entry, s, isnull[0], key, keylen,
+			added = memkv_insert_tree(entry, s, isnull[0], key, keylen,
 									  ht_ctid);
 		/*
 		 * The entry's copy of its largest run, or the fragments of its
@@ -152,8 +121,7 @@ memkv_insert(Relation index, Datum *values, bool *isnull,
 										 &in_memory, (int64) hash, &s);
 		st = &entry->stripes[s];
 		if (!in_memory ||
-			!memkv_insert_tree(index, entry, s, isnull[0], key, keylen,
-							   ht_ctid))
+			!memkv_insert_tree(entry, s, isnull[0], key, keylen, ht_ctid))
 			memkv_report_exhausted(index, entry);
 	}
 

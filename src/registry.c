@@ -226,32 +226,35 @@ memkv_slot_unlock(int idx, int n, int except)
 static Size
 memkv_entry_bytes(MemkvEntry *entry)
 {
-	Size		bytes = entry->run_copy_bytes + entry->run_kb_bytes;
-	int			s;
+	uint64		ntids;
+	uint64		trees;
 
-	for (s = 0; s < entry->nstripes; s++)
-		bytes += entry->stripes[s].keys.bytes + entry->stripes[s].nulls.bytes;
-	return bytes;
+	memkv_entry_delta_size(entry, &ntids, &trees);
+	return entry->run_copy_bytes + entry->run_kb_bytes + trees;
 }
 
 /*
- * TIDs in the delta trees of every stripe (not those a freeze set aside).
- * Exact under every stripe lock; under fewer, a moment's estimate (each
- * count is one word its stripe's writer stores).
+ * The delta's size over every stripe's trees (not those a freeze set
+ * aside): TIDs, and arena bytes if `bytes` is not NULL.  Exact under every
+ * stripe lock; under fewer, a moment's estimate (each count is one word
+ * its stripe's writer stores), which is all a threshold needs.
  */
-uint64
-memkv_entry_delta_tids(MemkvEntry *entry)
+void
+memkv_entry_delta_size(MemkvEntry *entry, uint64 *ntids, uint64 *bytes)
 {
-	uint64		n = 0;
 	int			s;
 
+	*ntids = 0;
+	if (bytes)
+		*bytes = 0;
 	for (s = 0; s < entry->nstripes; s++)
 	{
 		volatile MemkvStripe *st = &entry->stripes[s];
 
-		n += st->keys.ntids + st->nulls.ntids;
+		*ntids += st->keys.ntids + st->nulls.ntids;
+		if (bytes)
+			*bytes += st->keys.bytes + st->nulls.bytes;
 	}
-	return n;
 }
 
 /*

@@ -139,7 +139,8 @@ extern const ArtAllocator *memkv_allocator(void);
 extern bool memkv_art_try_insert(MemkvEntry *entry, int stripe, bool isnull,
 								 const uint8 *key, Size keylen,
 								 ItemPointer tid);
-extern uint64 memkv_entry_delta_tids(MemkvEntry *entry);
+extern void memkv_entry_delta_size(MemkvEntry *entry, uint64 *ntids,
+								   uint64 *bytes);
 extern Size memkv_arena_bytes_used(void);
 extern ArenaPtr memkv_arena_alloc_big(Size size);
 extern void memkv_arena_free_big(ArenaPtr p, Size size);

@@ -77,27 +77,6 @@ memkv_threshold(Relation index)
 }
 
 /*
- * The delta's size over all stripes, TIDs and tree bytes, read without the
- * other stripes' locks: each count is a word its stripe's writer stores,
- * so the sum is a moment's estimate, which is all a threshold needs.
- */
-static void
-memkv_delta_size(MemkvEntry *entry, uint64 *ntids, uint64 *bytes)
-{
-	int			s;
-
-	*ntids = 0;
-	*bytes = 0;
-	for (s = 0; s < entry->nstripes; s++)
-	{
-		volatile MemkvStripe *st = &entry->stripes[s];
-
-		*ntids += st->keys.ntids + st->nulls.ntids;
-		*bytes += st->keys.bytes + st->nulls.bytes;
-	}
-}
-
-/*
  * Called by an insert holding its stripe's lock exclusively: request a
  * background freeze if the delta has outgrown its threshold or shared
  * memory is getting scarce.  For a temp index, which no worker can read,
@@ -113,7 +92,7 @@ memkv_maybe_request_freeze(Relation index, MemkvEntry *entry)
 
 	if (entry->freezing || threshold == 0)
 		return false;
-	memkv_delta_size(entry, &delta, &bytes);
+	memkv_entry_delta_size(entry, &delta, &bytes);
 	if ((threshold > 0 && delta >= (uint64) threshold) ||
 		(memkv_arena_bytes_used() > memkv_shared->arena_size / 4 * 3 &&
 		 bytes > memkv_shared->arena_size / 64))
@@ -317,7 +296,7 @@ memkv_report_exhausted(Relation index, MemkvEntry *entry)
 	uint64		ntids;
 	uint64		bytes;
 
-	memkv_delta_size(entry, &ntids, &bytes);
+	memkv_entry_delta_size(entry, &ntids, &bytes);
 	if (RecoveryInProgress())
 		hint = "The index's delta is frozen only when the primary freezes it.  Increase memkv.shared_memory on this server, or freeze the index on the primary with memkv_freeze().";
 	else if (RelationUsesLocalBuffers(index))

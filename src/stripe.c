@@ -290,9 +290,10 @@ memkv_entry_acquire_stripe(Relation index, LWLockMode mode, uint32 hash,
  * none with only its own stripe's lock: free the entry's copy of its
  * largest run (memkv_art_try_insert could not take the other stripes'
  * locks at once), and if the index's trees are all that is left in the
- * arena and they are small, free those too -- the arena, empty, starts
- * afresh, without the fragments (see memkv_rebuild_unfragmented, insert.c)
- * -- so that the next user rebuilds them from the logs.  Not while a
+ * arena and they are small, free those too -- so that the next user
+ * rebuilds them from the logs: the arena splits larger free blocks but
+ * never merges smaller ones, and only an empty arena starts afresh,
+ * without the fragments that made the allocation fail.  Not while a
  * freeze runs (it reads both without the locks).  Takes and releases
  * every stripe lock; the caller holds none.  Returns true if anything was
  * freed.
@@ -305,7 +306,8 @@ memkv_entry_make_room(Relation index)
 
 	if (!entry->freezing)
 	{
-		Size		trees = 0;
+		uint64		ntids;
+		uint64		trees;
 		int			s;
 
 		if (entry->run_copy != ARENA_NULL || entry->run_kb != ARENA_NULL)
@@ -313,9 +315,7 @@ memkv_entry_make_room(Relation index)
 			memkv_entry_free_run_copy(entry);
 			freed = true;
 		}
-		for (s = 0; s < entry->nstripes; s++)
-			trees += entry->stripes[s].keys.bytes +
-				entry->stripes[s].nulls.bytes;
+		memkv_entry_delta_size(entry, &ntids, &trees);
 		if (trees > 0 && trees <= memkv_shared->arena_size / 4 &&
 			memkv_arena_bytes_used() <= trees)
 		{

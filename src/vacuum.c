@@ -97,12 +97,14 @@ memkv_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 	{
 		/* no bulkdelete ran, so nothing was frozen yet: do it now */
 		bool		has_delta;
+		uint64		ndelta;
 		bool		in_memory;
 
 		stats = (IndexBulkDeleteResult *) palloc0(sizeof(IndexBulkDeleteResult));
 		entry = memkv_open_synced_try(index, LW_SHARED, &meta, &in_memory);
 		/* a delta too big for shared memory is frozen from the log */
-		has_delta = !in_memory || memkv_entry_delta_tids(entry) > 0;
+		memkv_entry_delta_size(entry, &ndelta, NULL);
+		has_delta = !in_memory || ndelta > 0;
 		memkv_entry_release(entry);
 		if (has_delta)
 			memkv_freeze_index(index, NULL, NULL, NULL,

@@ -103,7 +103,7 @@ memkv_worker_freeze(Oid indexoid)
 							   MEMKV_TRIGGER_WORKER);
 			entry = memkv_open_synced_try(index, LW_SHARED, &meta,
 										  &in_memory);
-			delta = memkv_entry_delta_tids(entry);
+			memkv_entry_delta_size(entry, &delta, NULL);
 			memkv_entry_release(entry);
 			/* (a delta that does not fit again is frozen again) */
 			if (in_memory &&
