@@ -143,6 +143,11 @@ memkv_step_aside(MemkvEntry *entry)
 	int			s;
 
 	CHECK_FOR_INTERRUPTS();
+	if (!proclist_is_empty(&memkv_runs_lock(entry)->waiters))
+	{
+		pg_usleep(1000L);
+		return;
+	}
 	for (s = 0; s < entry->nstripes; s++)
 	{
 		if (!proclist_is_empty(&memkv_stripe_lock(entry, s)->waiters))

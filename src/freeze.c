@@ -77,8 +77,7 @@ memkv_freeze_cleanup(int code, Datum arg)
 	if (!held)
 	{
 		memkv_entry_release(entry);
-		for (s = 0; s < entry->nstripes; s++)
-			LWLockAcquire(memkv_stripe_lock(entry, s), LW_EXCLUSIVE);
+		memkv_entry_lock_all(entry);
 	}
 	for (s = 0; s < entry->nstripes; s++)
 	{

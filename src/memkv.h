@@ -130,9 +130,13 @@ typedef struct MemkvBatch
 
 /*
  * Sources a batch merges at most: each stripe's tree and its set-aside
- * one during a freeze, and every run.
+ * one during a freeze, and every run; then two more for the NULL key's
+ * TIDs: the delta's, copied while the stripe locks are held, and a run's.
  */
-#define MEMKV_MAX_SOURCES	(2 * MEMKV_MAX_STRIPES + 24)
+#define MEMKV_MAX_MERGED	(2 * MEMKV_MAX_STRIPES + 24)
+#define MEMKV_SRC_DELTA_NULLS	MEMKV_MAX_MERGED
+#define MEMKV_SRC_RUN_NULLS		(MEMKV_MAX_MERGED + 1)
+#define MEMKV_MAX_SOURCES	(MEMKV_MAX_MERGED + 2)
 
 typedef struct MemkvScanOpaqueData
 {
@@ -145,7 +149,7 @@ typedef struct MemkvScanOpaqueData
 	int			cur;			/* position in the current batch */
 	int			batch_target;	/* TIDs to aim for at the next fill */
 	MemkvSource srcs[MEMKV_MAX_SOURCES];	/* scratch: keys from delta,
-											 * imm, runs */
+											 * imm, runs; NULL TIDs */
 	IndexTuple	last_itup;		/* for index-only scans: a NULL key's */
 	char	   *itup_buf;		/* ... or a key's, formed in place */
 	Size		itup_size;

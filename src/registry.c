@@ -63,7 +63,7 @@ memkv_shmem_request(void)
 {
 	RequestAddinShmemSpace(add_size(memkv_registry_size(), memkv_arena_size()));
 	RequestNamedLWLockTranche(MEMKV_TRANCHE,
-							  1 + memkv_max_indexes * MEMKV_MAX_STRIPES);
+							  1 + memkv_max_indexes * MEMKV_SLOT_LOCKS);
 }
 
 static ArenaPtr
@@ -161,11 +161,14 @@ memkv_arena_bytes_used(void)
 	return used;
 }
 
-/* The LWLock of stripe `stripe` of registry slot `idx`. */
+/*
+ * The LWLocks of registry slot `idx`: stripe `stripe`'s, or, for stripe
+ * MEMKV_RUNS_LOCK, the slot's runs lock (see src/README, "Locking").
+ */
 static inline LWLock *
 memkv_slot_lock(int idx, int stripe)
 {
-	return &memkv_shared->entry_locks[idx * MEMKV_MAX_STRIPES + stripe].lock;
+	return &memkv_shared->entry_locks[idx * MEMKV_SLOT_LOCKS + stripe].lock;
 }
 
 LWLock *
@@ -174,12 +177,32 @@ memkv_stripe_lock(MemkvEntry *entry, int stripe)
 	return memkv_slot_lock(entry - memkv_shared->entries, stripe);
 }
 
-/* Does this backend hold every stripe lock of `entry` in `mode`? */
+/*
+ * The entry's runs lock: held shared by a scan batch from before it reads
+ * the directory until it has read the runs, and exclusively by whatever
+ * takes every stripe lock exclusively (it is taken first), so by every
+ * change of the runs, of the run copy and of the entry's identity, and by
+ * the freeing of run and log pages.  Inserts never take it, so a scan's
+ * reading of runs never holds an insert up.
+ */
+LWLock *
+memkv_runs_lock(MemkvEntry *entry)
+{
+	return memkv_slot_lock(entry - memkv_shared->entries, MEMKV_RUNS_LOCK);
+}
+
+/*
+ * Does this backend hold every stripe lock of `entry` in `mode`, and, for
+ * LW_EXCLUSIVE, the runs lock too?
+ */
 bool
 memkv_entry_holds_all(MemkvEntry *entry, LWLockMode mode)
 {
 	int			s;
 
+	if (mode == LW_EXCLUSIVE &&
+		!LWLockHeldByMeInMode(memkv_runs_lock(entry), LW_EXCLUSIVE))
+		return false;
 	for (s = 0; s < entry->nstripes; s++)
 		if (!LWLockHeldByMeInMode(memkv_stripe_lock(entry, s), mode))
 			return false;
@@ -187,15 +210,19 @@ memkv_entry_holds_all(MemkvEntry *entry, LWLockMode mode)
 }
 
 /*
- * Take the first `n` stripe locks of slot `idx` exclusively without
- * waiting, in stripe order, skipping `except` (which the caller holds).
- * Returns false, holding none of them, if one was busy.
+ * Take the runs lock and the first `n` stripe locks of slot `idx`
+ * exclusively without waiting, in lock order, skipping stripe `except`
+ * (which the caller holds).  Returns false, holding none of them, if one
+ * was busy.
  */
 static bool
 memkv_slot_try_lock(int idx, int n, int except)
 {
 	int			s;
 
+	if (!LWLockConditionalAcquire(memkv_slot_lock(idx, MEMKV_RUNS_LOCK),
+								  LW_EXCLUSIVE))
+		return false;
 	for (s = 0; s < n; s++)
 	{
 		if (s == except)
@@ -205,13 +232,15 @@ memkv_slot_try_lock(int idx, int n, int except)
 			while (--s >= 0)
 				if (s != except)
 					LWLockRelease(memkv_slot_lock(idx, s));
+			LWLockRelease(memkv_slot_lock(idx, MEMKV_RUNS_LOCK));
 			return false;
 		}
 	}
 	return true;
 }
 
-/* Release the first `n` stripe locks of slot `idx`, but `except`. */
+/* Release the first `n` stripe locks of slot `idx`, but `except`, and
+ * its runs lock. */
 static void
 memkv_slot_unlock(int idx, int n, int except)
 {
@@ -220,6 +249,7 @@ memkv_slot_unlock(int idx, int n, int except)
 	for (s = n - 1; s >= 0; s--)
 		if (s != except)
 			LWLockRelease(memkv_slot_lock(idx, s));
+	LWLockRelease(memkv_slot_lock(idx, MEMKV_RUNS_LOCK));
 }
 
 /* Arena bytes an entry's trees and copies hold; all its locks held. */
@@ -392,7 +422,7 @@ memkv_registry_try_assign(RelFileNode node, BackendId backend, int nstripes,
 			bool		held = false;
 			int			s;
 
-			for (s = 0; s < MEMKV_MAX_STRIPES && !held; s++)
+			for (s = 0; s < MEMKV_SLOT_LOCKS && !held; s++)
 				held = LWLockHeldByMe(memkv_slot_lock(order[i], s));
 			if (held)
 			{
@@ -563,6 +593,9 @@ memkv_entry_lookup(Relation index, int nstripes, LWLockMode mode,
 			first = (int) ((uint64) hash % (uint64) n);
 			count = 1;
 		}
+		/* inserts (one stripe, exclusive) alone go without the runs lock */
+		if (hash < 0 || mode == LW_SHARED)
+			LWLockAcquire(memkv_slot_lock(idx, MEMKV_RUNS_LOCK), mode);
 		for (s = first; s < first + count; s++)
 			LWLockAcquire(memkv_slot_lock(idx, s), mode);
 		/* the slot may have been given to another index meanwhile */
@@ -579,14 +612,28 @@ memkv_entry_lookup(Relation index, int nstripes, LWLockMode mode,
 		}
 		for (s = first + count - 1; s >= first; s--)
 			LWLockRelease(memkv_slot_lock(idx, s));
+		if (hash < 0 || mode == LW_SHARED)
+			LWLockRelease(memkv_slot_lock(idx, MEMKV_RUNS_LOCK));
 		idx = -1;
 		CHECK_FOR_INTERRUPTS();
 	}
 }
 
-/* Release every stripe lock of `entry` this backend holds. */
+/* Release every lock of `entry` this backend holds. */
 void
 memkv_entry_release(MemkvEntry *entry)
+{
+	memkv_entry_release_stripes(entry);
+	if (LWLockHeldByMe(memkv_runs_lock(entry)))
+		LWLockRelease(memkv_runs_lock(entry));
+}
+
+/*
+ * Release the stripe locks of `entry` this backend holds, keeping its
+ * runs lock: a scan batch has read the trees and goes on to the runs.
+ */
+void
+memkv_entry_release_stripes(MemkvEntry *entry)
 {
 	int			s;
 
@@ -597,6 +644,21 @@ memkv_entry_release(MemkvEntry *entry)
 		if (LWLockHeldByMe(lock))
 			LWLockRelease(lock);
 	}
+}
+
+/*
+ * Take the runs lock and every stripe lock of `entry` exclusively, in
+ * lock order; the caller holds none of them.  For a caller that already
+ * knows its entry and that it cannot change hands (a freeze's clean-up).
+ */
+void
+memkv_entry_lock_all(MemkvEntry *entry)
+{
+	int			s;
+
+	LWLockAcquire(memkv_runs_lock(entry), LW_EXCLUSIVE);
+	for (s = 0; s < entry->nstripes; s++)
+		LWLockAcquire(memkv_stripe_lock(entry, s), LW_EXCLUSIVE);
 }
 
 /*
@@ -713,6 +775,7 @@ memkv_entry_forget(RelFileNode node, BackendId backend)
 		return;
 
 	e = &memkv_shared->entries[idx];
+	LWLockAcquire(memkv_slot_lock(idx, MEMKV_RUNS_LOCK), LW_EXCLUSIVE);
 	for (s = 0; s < MEMKV_MAX_STRIPES; s++)
 		LWLockAcquire(memkv_slot_lock(idx, s), LW_EXCLUSIVE);
 	if (memkv_entry_is(e, node, backend) && !e->freezing)

@@ -60,13 +60,20 @@ typedef struct MemkvStripe
 } MemkvStripe;
 
 /*
+ * A registry slot's LWLocks: one per stripe, and the runs lock (held
+ * shared by scans while they read runs, which inserts never take).
+ */
+#define MEMKV_RUNS_LOCK		MEMKV_MAX_STRIPES
+#define MEMKV_SLOT_LOCKS	(MEMKV_MAX_STRIPES + 1)
+
+/*
  * Shared-memory registry entry: the delta of one index, in nstripes
  * stripes.  The identity fields change only under the registry lock AND
- * every stripe lock of the slot held exclusively (all MEMKV_MAX_STRIPES
- * of them), so any one stripe lock keeps them still.  The entry-wide
- * state below is written under every stripe lock held exclusively and may
- * be read under any one of them; each stripe's own state is under its
- * lock (see src/README, "Locking").
+ * every lock of the slot held exclusively (the runs lock and all
+ * MEMKV_MAX_STRIPES stripe locks), so any one of them keeps them still.
+ * The entry-wide state below is written under all of the entry's locks
+ * held exclusively and may be read under any one of them; each stripe's
+ * own state is under its lock (see src/README, "Locking").
  */
 typedef struct MemkvEntry
 {
@@ -85,7 +92,8 @@ typedef struct MemkvEntry
 	/*
 	 * A copy of the largest run (instance, start, epoch) in the arena, so
 	 * scans read it without the buffer manager (runcopy.c).  Built and
-	 * freed under every stripe lock held exclusively; read under any one.
+	 * freed under all the entry's locks held exclusively; read under any
+	 * one (scans: the runs lock).
 	 */
 	ArenaPtr	run_copy;
 	Size		run_copy_bytes;	/* bytes allocated */
@@ -119,7 +127,7 @@ typedef struct MemkvShared
 	pg_atomic_uint64 clock;
 	Size		arena_size;
 	LWLock	   *registry_lock;
-	LWLockPadded *entry_locks;	/* MEMKV_MAX_STRIPES per entry */
+	LWLockPadded *entry_locks;	/* MEMKV_SLOT_LOCKS per entry */
 	MemkvEntry	entries[FLEXIBLE_ARRAY_MEMBER];
 } MemkvShared;
 
@@ -133,7 +141,10 @@ extern MemkvEntry *memkv_entry_lookup(Relation index, int nstripes,
 									  int *stripe);
 extern void memkv_entry_forget(RelFileNode node, BackendId backend);
 extern void memkv_entry_release(MemkvEntry *entry);
+extern void memkv_entry_release_stripes(MemkvEntry *entry);
+extern void memkv_entry_lock_all(MemkvEntry *entry);
 extern LWLock *memkv_stripe_lock(MemkvEntry *entry, int stripe);
+extern LWLock *memkv_runs_lock(MemkvEntry *entry);
 extern bool memkv_entry_holds_all(MemkvEntry *entry, LWLockMode mode);
 extern const ArtAllocator *memkv_allocator(void);
 extern bool memkv_art_try_insert(MemkvEntry *entry, int stripe, bool isnull,

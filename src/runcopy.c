@@ -32,6 +32,7 @@
 #include "runcopy.h"
 #include "runpages.h"
 #include "runread.h"
+#include "stripe.h"
 
 /*
  * Would a copy of the frozen run in shared memory help this scan?  True if
@@ -367,4 +368,79 @@ memkv_run_kb_install(MemkvEntry *entry, const MemkvMetaPageData *meta, int i,
 	}
 	if (image)
 		pfree(image);
+}
+
+/*
+ * Open the index's entry for a scan batch (scan.c's fill phase 2): its
+ * runs lock and the stripes it reads (every stripe for hash < 0, else the
+ * one of `hash`, in *first) synced and locked shared, *meta read under
+ * the locks, *in_memory false if the delta does not fit in shared memory
+ * -- first building what the scan accelerates with: the shared copy of a
+ * new largest run (at the first scan after a freeze) and, for a range
+ * scan (want_kb), its keys front-coded.  Each is installed under all the
+ * entry's locks held exclusively, which are given up again before the
+ * entry is reopened shared.  Called with no lock held.
+ */
+MemkvEntry *
+memkv_run_copy_open(Relation index, bool want_kb, MemkvMetaPageData *meta,
+					bool *in_memory, int64 hash, int *first)
+{
+	MemkvEntry *entry = memkv_open_synced_stripe(index, LW_SHARED, meta,
+												 in_memory, hash, first);
+	int			big;
+
+	/* first scan of a new largest run: copy it into shared memory */
+	if (memkv_run_copy_wanted(entry, meta, memkv_meta_largest_run(meta)))
+	{
+		memkv_entry_release(entry);
+		entry = memkv_entry_acquire(index, LW_EXCLUSIVE);
+		memkv_read_meta(index, meta);
+		memkv_run_copy_build(index, entry, meta, memkv_meta_largest_run(meta));
+		memkv_entry_release(entry);
+		entry = memkv_open_synced_stripe(index, LW_SHARED, meta, in_memory,
+										 hash, first);
+	}
+	big = memkv_meta_largest_run(meta);
+
+	/*
+	 * ... and, for range scans, its keys front-coded: built by one backend
+	 * at a time (the others scan without them meanwhile) from a local copy
+	 * of its FST without the lock (it takes a while), then installed under
+	 * the exclusive lock if the run is still current.
+	 */
+	if (want_kb && memkv_run_kb_wanted(entry, meta, big) &&
+		memkv_run_kb_claim(entry))
+	{
+		MemkvMetaPageData *built_for = palloc(sizeof(MemkvMetaPageData));
+		MemkvEntry *claimed = entry;
+		Size		kbsize = 0;
+		Size		fstsize = 0;
+		uint8	   *fst;
+		uint8	   *kb = NULL;
+
+		memcpy(built_for, meta, sizeof(MemkvMetaPageData));
+		PG_TRY();
+		{
+			fst = memkv_frozen_fst_copy(index, entry, meta, big, &fstsize);
+			memkv_entry_release(entry);
+			entry = NULL;
+			kb = memkv_run_kb_make(index, fst, fstsize, &kbsize);
+			pfree(fst);
+		}
+		PG_CATCH();
+		{
+			memkv_run_kb_unclaim(claimed);
+			PG_RE_THROW();
+		}
+		PG_END_TRY();
+		entry = memkv_entry_acquire(index, LW_EXCLUSIVE);
+		memkv_read_meta(index, meta);
+		memkv_run_kb_install(entry, built_for, big, kb, kbsize);
+		pfree(built_for);
+		memkv_run_kb_unclaim(claimed);
+		memkv_entry_release(entry);
+		entry = memkv_open_synced_stripe(index, LW_SHARED, meta, in_memory,
+										 hash, first);
+	}
+	return entry;
 }

@@ -16,6 +16,10 @@ extern bool memkv_run_copy_wanted(MemkvEntry *entry,
 								  const MemkvMetaPageData *meta, int i);
 extern void memkv_run_copy_build(Relation index, MemkvEntry *entry,
 								 const MemkvMetaPageData *meta, int i);
+extern MemkvEntry *memkv_run_copy_open(Relation index, bool want_kb,
+									   MemkvMetaPageData *meta,
+									   bool *in_memory, int64 hash,
+									   int *first);
 extern bool memkv_run_kb_claim(MemkvEntry *entry);
 extern void memkv_run_kb_unclaim(MemkvEntry *entry);
 extern bool memkv_run_kb_wanted(MemkvEntry *entry,

@@ -144,6 +144,19 @@ memkv_source_collect_art(MemkvSource *run, const ArtTree *tree,
 {
 	MemkvCollectState cs;
 
+	/* one key: a lookup, not a walk that checks both bounds at every node */
+	if (lower && upper && lower->inclusive && upper->inclusive &&
+		memkv_key_cmp(lower->key, lower->len, upper->key, upper->len) == 0)
+	{
+		const ArtTid *tids;
+		uint32		ntids = art_lookup(tree, memkv_allocator(), lower->key,
+									   lower->len, &tids);
+
+		if (ntids > 0)
+			memkv_source_add(run, lower->key, lower->len,
+							 (const ItemPointerData *) tids, ntids);
+		return;
+	}
 	cs.run = run;
 	cs.target = target;
 	art_walk(tree, memkv_allocator(), lower, upper, backward,
@@ -699,24 +712,23 @@ memkv_merge_sources(MemkvBatch *batch, MemkvSource *runs, int nsrcs, bool backwa
 }
 
 /*
- * Add the NULL key's TIDs from every layer to the batch: stripes [first,
- * first + count) of the entry (their locks held), or `ld` read from their
- * logs, and the runs opened in `frozen`.
+ * Copy the NULL key's TIDs of the delta into `out`: those of stripes
+ * [first, first + count) of the entry (their locks held) and of the trees
+ * a freeze set aside, or those of `ld` read from the logs.  The copy
+ * outlives the locks: memkv_fill_nulls adds it to a batch later.
  */
 void
-memkv_fill_nulls(MemkvEntry *entry, int first, int count, MemkvLogDelta *ld,
-				 MemkvFrozen **frozen, int nfrozen, MemkvBatch *batch,
-				 MemkvSource *scratch)
+memkv_collect_delta_nulls(MemkvEntry *entry, int first, int count,
+						  MemkvLogDelta *ld, MemkvSource *out)
 {
 	const ArtTid *tids;
 	uint32		ntids;
-	int			i;
 	int			s;
 
+	memkv_source_reset(out);
 	/* the delta read from the log instead of the tree */
 	if (ld && ld->nulls.ntids > 0)
-		memkv_batch_add(batch, true, NULL, 0, ld->nulls.tids,
-						ld->nulls.ntids);
+		memkv_source_add(out, NULL, 0, ld->nulls.tids, ld->nulls.ntids);
 	for (s = first; s < first + count; s++)
 	{
 		if (!ld)
@@ -724,8 +736,8 @@ memkv_fill_nulls(MemkvEntry *entry, int first, int count, MemkvLogDelta *ld,
 			ntids = art_lookup(&entry->stripes[s].nulls, memkv_allocator(),
 							   (const uint8 *) "", 0, &tids);
 			if (ntids > 0)
-				memkv_batch_add(batch, true, NULL, 0,
-								(const ItemPointerData *) tids, ntids);
+				memkv_source_add(out, NULL, 0,
+								 (const ItemPointerData *) tids, ntids);
 		}
 		if (entry->freezing)
 		{
@@ -733,10 +745,25 @@ memkv_fill_nulls(MemkvEntry *entry, int first, int count, MemkvLogDelta *ld,
 							   memkv_allocator(),
 							   (const uint8 *) "", 0, &tids);
 			if (ntids > 0)
-				memkv_batch_add(batch, true, NULL, 0,
-								(const ItemPointerData *) tids, ntids);
+				memkv_source_add(out, NULL, 0,
+								 (const ItemPointerData *) tids, ntids);
 		}
 	}
+}
+
+/*
+ * Add the NULL key's TIDs from every layer to the batch: the delta's, as
+ * memkv_collect_delta_nulls copied them into `delta`, then those of the
+ * runs opened in `frozen` (the runs lock held), read through `scratch`.
+ */
+void
+memkv_fill_nulls(const MemkvSource *delta, MemkvFrozen **frozen,
+				 int nfrozen, MemkvBatch *batch, MemkvSource *scratch)
+{
+	int			i;
+
+	if (delta->ntids > 0)
+		memkv_batch_add(batch, true, NULL, 0, delta->tids, delta->ntids);
 	for (i = 0; i < nfrozen; i++)
 	{
 		memkv_source_reset(scratch);

@@ -88,9 +88,11 @@ extern uint64 memkv_filter_dead(ItemPointerData *tids, uint64 *ntids,
 								IndexBulkDeleteCallback dead, void *dead_state);
 extern bool memkv_merge_sources(MemkvBatch *batch, MemkvSource *runs,
 								int nsrcs, bool backward);
-extern void memkv_fill_nulls(MemkvEntry *entry, int first, int count,
-							 MemkvLogDelta *ld,
-							 MemkvFrozen **frozen, int nfrozen,
-							 MemkvBatch *batch, MemkvSource *scratch);
+extern void memkv_collect_delta_nulls(MemkvEntry *entry, int first,
+									  int count, MemkvLogDelta *ld,
+									  MemkvSource *out);
+extern void memkv_fill_nulls(const MemkvSource *delta, MemkvFrozen **frozen,
+							 int nfrozen, MemkvBatch *batch,
+							 MemkvSource *scratch);
 
 #endif							/* MEMKV_SOURCE_H */

@@ -417,6 +417,36 @@ memkv_stripe_current(Relation index, MemkvStripe *st,
 }
 
 /*
+ * Take the locks of stripes [first, first + count) of `entry` shared
+ * again, in stripe order, for a scan batch that holds the entry's runs
+ * lock and let them go to read the runs, and check that those stripes'
+ * trees still agree with `meta` (read under them before).  No seal or
+ * switch can have come in between (both take the runs lock), but an
+ * insert that failed half-way leaves its stripe invalid until the next
+ * lock holder rebuilds it.  Returns false, holding no stripe lock, if a
+ * stripe is not current: the caller starts its batch over.
+ */
+bool
+memkv_stripes_relock(Relation index, MemkvEntry *entry, int first, int count,
+					 const MemkvMetaPageData *meta)
+{
+	int			s;
+
+	Assert(LWLockHeldByMe(memkv_runs_lock(entry)));
+	for (s = first; s < first + count; s++)
+		LWLockAcquire(memkv_stripe_lock(entry, s), LW_SHARED);
+	for (s = first; s < first + count; s++)
+	{
+		if (!memkv_stripe_current(index, &entry->stripes[s], meta, false))
+		{
+			memkv_entry_release_stripes(entry);
+			return false;
+		}
+	}
+	return true;
+}
+
+/*
  * memkv_open_synced and its variants: the entry with every stripe lock
  * (hash < 0) or the lock of hash's stripe (in *stripe) held in `mode`,
  * the stripes held synced.

@@ -22,6 +22,9 @@ extern MemkvEntry *memkv_entry_acquire_stripe(Relation index, LWLockMode mode,
 extern bool memkv_entry_make_room(Relation index);
 extern bool memkv_sync_try(Relation index, MemkvEntry *entry, int stripe);
 extern bool memkv_sync_all_try(Relation index, MemkvEntry *entry);
+extern bool memkv_stripes_relock(Relation index, MemkvEntry *entry,
+								 int first, int count,
+								 const MemkvMetaPageData *meta);
 extern MemkvEntry *memkv_open_synced(Relation index, LWLockMode mode,
 									 MemkvMetaPageData *meta);
 extern MemkvEntry *memkv_open_synced_try(Relation index, LWLockMode mode,

@@ -62,7 +62,7 @@ LAYERS="memutil registry guard page caller stats request wal directory delta
 
 # Today's names of layers (file name -> layer name), until the files are
 # renamed: 1.x shmem.c is the registry, delta.c the stripe log.
-declare -A ALIAS=([shmem]=registry [stripe]=delta)
+declare -A ALIAS=([shmem]=registry [stripe]=delta [fill]=scan)
 
 # References nm reports as undefined symbols that are no calls, as
 # "file:function": caller.c and worker.c compare an index's ambuild with

@@ -1,0 +1,458 @@
+/*-------------------------------------------------------------------------
+ *
+ * fill.c
+ *	  Filling a scan's batch from the index's layers: the batch's key range,
+ *	  the entry opened under its locks, the delta's trees (or its log) and
+ *	  the runs collected and merged in key order, the NULL key's TIDs.
+ *
+ * A batch holds whole keys.  The trees are read under the stripe locks
+ * held shared, the runs under the entry's runs lock alone, which inserts
+ * never take (src/README, "Locking" and "Scans"); between batches nothing
+ * is held, and the next batch re-seeks strictly past the last key of the
+ * one before.  scan.c holds the AM callbacks that call memkv_fill.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/relscan.h"
+#include "access/xlog.h"
+#include "miscadmin.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "batch.h"
+#include "delta.h"
+#include "fill.h"
+#include "memkv.h"
+#include "page.h"
+#include "registry.h"
+#include "runcopy.h"
+#include "runread.h"
+#include "source.h"
+#include "stripe.h"
+
+static void
+memkv_bound_from_bytes(ArtBound *ab, bytea *b, bool incl)
+{
+	ab->key = (const uint8 *) VARDATA(b);
+	ab->len = VARSIZE(b) - VARHDRSZ;
+	ab->inclusive = incl;
+}
+
+/*
+ * The key range one batch collects: the scan's bounds, narrowed to what
+ * lies after (forward) or before (backward) the item the batch continues
+ * from.  lowerp and upperp point at lower and upper, or are NULL (no
+ * bound); a bound taken from that item points into the current batch's
+ * key bytes.
+ */
+typedef struct MemkvFillRange
+{
+	ArtBound	lower,
+				upper;
+	ArtBound   *lowerp,
+			   *upperp;
+	bool		walk_keys;		/* non-NULL keys may be in range */
+	bool		take_nulls;		/* the NULL key's TIDs go in this batch */
+	bool		equality;		/* the range is one key */
+} MemkvFillRange;
+
+/*
+ * Fill phase 1: the range of the next batch in the scan's direction,
+ * continuing from `from` (an item of curbatch), or from the start (end) of
+ * the scan's range if it is NULL.  Takes no lock.
+ */
+static void
+memkv_fill_range(MemkvBounds *bounds, bool backward, MemkvBatch *curbatch,
+				 MemkvBatchItem *from, MemkvFillRange *range)
+{
+	range->walk_keys = bounds->want_keys;
+	range->take_nulls = bounds->want_nulls;
+	range->lowerp = NULL;
+	range->upperp = NULL;
+
+	if (bounds->has_lower)
+	{
+		memkv_bound_from_bytes(&range->lower, bounds->lower,
+							   bounds->lower_incl);
+		range->lowerp = &range->lower;
+	}
+	if (bounds->has_upper)
+	{
+		memkv_bound_from_bytes(&range->upper, bounds->upper,
+							   bounds->upper_incl);
+		range->upperp = &range->upper;
+	}
+
+	if (from != NULL)
+	{
+		if (!backward)
+		{
+			/* NULLs come last: after a NULL there is nothing */
+			if (from->isnull)
+				range->walk_keys = range->take_nulls = false;
+			else
+			{
+				range->lower.key = (const uint8 *) curbatch->keybuf + from->key_offset;
+				range->lower.len = from->key_len;
+				range->lower.inclusive = false;
+				range->lowerp = &range->lower;
+			}
+		}
+		else
+		{
+			/* before the NULLs come the keys from the top of the range */
+			range->take_nulls = false;
+			if (!from->isnull)
+			{
+				range->upper.key = (const uint8 *) curbatch->keybuf + from->key_offset;
+				range->upper.len = from->key_len;
+				range->upper.inclusive = false;
+				range->upperp = &range->upper;
+			}
+		}
+	}
+
+	range->equality = range->lowerp && range->upperp &&
+		range->lowerp->inclusive && range->upperp->inclusive &&
+		memkv_key_cmp(range->lowerp->key, range->lowerp->len,
+					  range->upperp->key, range->upperp->len) == 0;
+}
+
+/*
+ * Fill phase 3, when only the frozen layer can have keys (the delta is
+ * empty and no freeze is under way): walk it straight into the batch.  A
+ * range walk keeps its position in so->frozen_pos for the next batch
+ * (`resume`: this batch continues from the last one); an equality has
+ * none.  Returns true if the range may hold more keys after the batch.
+ * The entry's runs lock held shared.
+ */
+static bool
+memkv_fill_frozen_only(MemkvScanOpaque so, MemkvFrozen *frozen,
+					   MemkvBatch *batch, MemkvFillRange *range,
+					   bool backward, bool resume)
+{
+	MemkvKeySink sink;
+
+	sink.add = memkv_batch_sink_add;
+	sink.arg = batch;
+	sink.ntids = 0;
+	sink.stopped = false;
+	/* a range walk keeps its position; an equality has none */
+	if (so->frozen_pos == NULL && !range->equality)
+	{
+		MemoryContext old = MemoryContextSwitchTo(GetMemoryChunkContext(so));
+
+		so->frozen_pos = memkv_frozen_pos_create();
+		MemoryContextSwitchTo(old);
+	}
+	memkv_frozen_collect_to(frozen, &sink, range->lowerp, range->upperp,
+							backward, so->batch_target,
+							range->equality ? NULL : so->frozen_pos,
+							resume);
+	return sink.stopped;
+}
+
+/*
+ * Under the stripe locks (shared): collect the keys in range from the
+ * delta of stripes [first, first + count) -- their trees, or `ld` when it
+ * was read from the logs -- and from the trees a freeze set aside, into
+ * the scan's scratch sources from srcs[start].  Returns how many sources
+ * it filled.
+ */
+static int
+memkv_fill_delta(MemkvScanOpaque so, MemkvEntry *entry, int first,
+				 int count, MemkvLogDelta *ld, const MemkvFillRange *range,
+				 bool backward, int start)
+{
+	int			s;
+	int			nsrcs = start;
+	int			ntrees = 0;
+	int			tree_target = so->batch_target;
+
+	/*
+	 * A key's stripe is a hash of it, so the stripes' trees share the
+	 * range evenly: each need not give the whole batch.  A tree that stops
+	 * early only ends the batch at its last key (memkv_merge_sources), so
+	 * two shares each, at least 16 TIDs, keep batches near their target
+	 * without copying nstripes times the keys a batch needs.
+	 */
+	for (s = first; !ld && s < first + count; s++)
+		ntrees += (entry->stripes[s].keys.ntids > 0) +
+			(entry->freezing && entry->stripes[s].imm_keys.ntids > 0);
+	if (ntrees > 2)
+		tree_target = Max(so->batch_target * 2 / ntrees, 16);
+
+	if (ld)
+	{
+		memkv_source_reset(&so->srcs[nsrcs]);
+		memkv_source_collect_run(&so->srcs[nsrcs++], &ld->keys,
+								 range->lowerp, range->upperp, backward,
+								 so->batch_target);
+	}
+	for (s = first; s < first + count; s++)
+	{
+		MemkvStripe *st = &entry->stripes[s];
+
+		if (!ld && st->keys.ntids > 0)
+		{
+			memkv_source_reset(&so->srcs[nsrcs]);
+			memkv_source_collect_art(&so->srcs[nsrcs++], &st->keys,
+									 range->lowerp, range->upperp, backward,
+									 tree_target);
+		}
+		if (entry->freezing && st->imm_keys.ntids > 0)
+		{
+			memkv_source_reset(&so->srcs[nsrcs]);
+			memkv_source_collect_art(&so->srcs[nsrcs++], &st->imm_keys,
+									 range->lowerp, range->upperp, backward,
+									 tree_target);
+		}
+	}
+	return nsrcs - start;
+}
+
+/*
+ * Under the runs lock: collect the keys in range from every run that
+ * meets it into the scratch sources from srcs[start].  Returns how many
+ * sources it filled.
+ */
+static int
+memkv_fill_runs(MemkvScanOpaque so, int start, MemkvFrozen **frozen,
+				const bool *meets, int nfrozen, const MemkvFillRange *range,
+				bool backward)
+{
+	int			nsrcs = start;
+	int			i;
+
+	memkv_frozen_pos_forget(so->frozen_pos);
+	for (i = 0; i < nfrozen; i++)
+	{
+		if (frozen[i] == NULL || !meets[i])
+			continue;
+		memkv_source_reset(&so->srcs[nsrcs]);
+		memkv_frozen_collect(frozen[i], &so->srcs[nsrcs++], range->lowerp,
+							 range->upperp, backward, so->batch_target);
+	}
+	return nsrcs - start;
+}
+
+/*
+ * A range walk on a primary collects the delta after the runs (sources
+ * [0, nruns)), and only up to where the first of them that stopped early
+ * ended -- the batch ends there anyway (memkv_merge_sources) -- so that
+ * the trees, which hold few keys of a wide range, do not copy a whole
+ * target of keys the batch cannot take.  Takes the stripe locks [first,
+ * first + count) shared again; the runs lock, held since the batch read
+ * `meta`, kept any seal and switch out, but a failed insert may have left
+ * a stripe to rebuild: returns false, holding no stripe lock, if a stripe
+ * is no longer current, and the caller starts the batch over.
+ */
+static bool
+memkv_fill_delta_late(MemkvScanOpaque so, Relation index, MemkvEntry *entry,
+					  int first, int count, const MemkvMetaPageData *meta,
+					  int nruns, int *ndelta, const MemkvFillRange *range,
+					  bool backward)
+{
+	MemkvFillRange bounded = *range;
+	ArtBound	stop;
+	bool		have_stop = false;
+	int			i;
+
+	for (i = 0; i < nruns; i++)
+	{
+		const MemkvSource *src = &so->srcs[i];
+		const MemkvSourceKey *rk;
+		const uint8 *key;
+
+		if (!src->stopped || src->nkeys == 0)
+			continue;
+		rk = &src->keys[src->nkeys - 1];
+		key = (const uint8 *) src->keybuf + rk->key_offset;
+		if (have_stop)
+		{
+			int			c = memkv_key_cmp(key, rk->key_len, stop.key, stop.len);
+
+			if (backward ? c <= 0 : c >= 0)
+				continue;
+		}
+		stop.key = key;
+		stop.len = rk->key_len;
+		stop.inclusive = true;
+		have_stop = true;
+	}
+	if (have_stop && backward)
+		bounded.lowerp = &stop;
+	else if (have_stop)
+		bounded.upperp = &stop;
+
+	if (!memkv_stripes_relock(index, entry, first, count, meta))
+		return false;
+	*ndelta = memkv_fill_delta(so, entry, first, count, NULL, &bounded,
+							   backward, nruns);
+	memkv_entry_release_stripes(entry);
+	return true;
+}
+
+/*
+ * Collect the next batch in `dir` into the spare batch.  `from` is the
+ * item of the current batch to continue after (forward) or before
+ * (backward), or NULL to start at the beginning (or end) of the range.
+ * In phases: the batch's range (memkv_fill_range); the entry opened, its
+ * runs lock and stripe locks held shared, with the accelerator built
+ * (memkv_run_copy_open, runcopy.c); the delta's NULL TIDs copied and,
+ * for an equality or on a standby, its keys (memkv_fill_delta); the
+ * stripe locks let go; then under the runs lock the keys of the runs --
+ * walked straight into the batch when one run alone can have keys in
+ * range (memkv_fill_frozen_only), else collected (memkv_fill_runs), and
+ * for a range walk on a primary followed by the trees' keys up to where
+ * the runs stopped (memkv_fill_delta_late, under the stripe locks again)
+ * -- and all merged (memkv_merge_sources), with the NULL key's TIDs
+ * first or last, and the batch put in ascending order.  Inserts wait for
+ * this batch only while it reads the trees: they do not take the runs
+ * lock.  Takes and releases the entry's locks.
+ */
+void
+memkv_fill(IndexScanDesc scan, MemkvBatch *batch, ScanDirection dir,
+		   MemkvBatch *curbatch, MemkvBatchItem *from)
+{
+	MemkvScanOpaque so = (MemkvScanOpaque) scan->opaque;
+	bool		backward = ScanDirectionIsBackward(dir);
+	bool		stopped = false;
+	MemkvFillRange range;
+
+	memkv_batch_reset(batch);
+	/* kept valid only by a walk of the frozen layer alone, below */
+	if (!so->bounds.want_keys || (from != NULL && from->isnull))
+		memkv_frozen_pos_forget(so->frozen_pos);
+
+	memkv_fill_range(&so->bounds, backward, curbatch, from, &range);
+
+	if (range.walk_keys || range.take_nulls)
+	{
+		MemkvMetaPageData meta;
+		bool		in_memory;
+		int64		hash = -1;
+		int			first;
+		int			count;
+		MemkvEntry *entry;
+		MemkvFrozen *frozen[RUNDIR_MAX_RUNS];
+		bool		meets[RUNDIR_MAX_RUNS];
+		int			nmeet;
+		int			only = -1;
+		int			nruns;		/* sources: the delta's trees or log ... */
+		int			ndelta;		/* ... and the runs', in either order */
+		int			i;
+		MemkvLogDelta *ld = NULL;	/* the delta, if read from the log */
+		MemkvSource *delta_nulls = &so->srcs[MEMKV_SRC_DELTA_NULLS];
+		bool		delta_empty;
+		bool		frozen_only;
+		bool		late;		/* the trees after the runs */
+
+		/* an equality reads its key's stripe; everything else all */
+		if (range.equality && !range.take_nulls)
+			hash = memkv_key_hash(range.lowerp->key, range.lowerp->len);
+		for (;;)
+		{
+			entry = memkv_run_copy_open(scan->indexRelation,
+										range.walk_keys && !range.equality,
+										&meta, &in_memory, hash, &first);
+			count = hash < 0 ? entry->nstripes : 1;
+
+			/* the delta does not fit in shared memory: read it from the log */
+			if (!in_memory)
+				ld = memkv_log_delta_load(&so->log_delta,
+										  GetMemoryChunkContext(so),
+										  scan->indexRelation, entry, &meta,
+										  first, count);
+			delta_empty = true;
+			if (ld)
+				delta_empty = ld->keys.nkeys == 0;
+			else
+			{
+				for (i = first; i < first + count; i++)
+					delta_empty &= entry->stripes[i].keys.ntids == 0;
+			}
+
+			/* the runs whose key bounds meet the range */
+			nmeet = 0;
+			for (i = 0; i < meta.nruns; i++)
+			{
+				meets[i] = range.walk_keys &&
+					memkv_run_meets(&meta.runs[i], range.lowerp, range.upperp,
+									range.equality);
+				if (meets[i])
+				{
+					nmeet++;
+					only = i;
+				}
+			}
+			frozen_only = range.walk_keys && nmeet == 1 && delta_empty &&
+				!entry->freezing;
+			/* a range walk on a primary reads the trees after the runs */
+			late = range.walk_keys && !frozen_only && !range.equality &&
+				ld == NULL && !RecoveryInProgress();
+
+			/* the delta, under the stripe locks; then only the runs lock */
+			if (range.take_nulls)
+				memkv_collect_delta_nulls(entry, first, count, ld,
+										  delta_nulls);
+			nruns = 0;
+			ndelta = 0;
+			if (range.walk_keys && !frozen_only && !late)
+				ndelta = memkv_fill_delta(so, entry, first, count, ld, &range,
+										  backward, 0);
+			memkv_entry_release_stripes(entry);
+
+			/* the runs: those that meet the range, and those with NULLs */
+			for (i = 0; i < meta.nruns; i++)
+			{
+				frozen[i] = NULL;
+				if (meets[i] ||
+					(range.take_nulls && meta.runs[i].run_nnulls > 0))
+					frozen[i] = memkv_frozen_open(scan->indexRelation, &meta,
+												  i, entry);
+			}
+			if (range.walk_keys && !frozen_only)
+				nruns = memkv_fill_runs(so, ndelta, frozen, meets, meta.nruns,
+										&range, backward);
+			if (!late ||
+				memkv_fill_delta_late(so, scan->indexRelation, entry, first,
+									  count, &meta, nruns, &ndelta, &range,
+									  backward))
+				break;
+			/* a stripe awaits a rebuild: start the batch over */
+			for (i = 0; i < meta.nruns; i++)
+				memkv_frozen_close(frozen[i]);
+			memkv_entry_release(entry);
+			CHECK_FOR_INTERRUPTS();
+		}
+
+		if (backward && range.take_nulls)
+			memkv_fill_nulls(delta_nulls, frozen, meta.nruns, batch,
+							 &so->srcs[MEMKV_SRC_RUN_NULLS]);
+		if (frozen_only)
+			stopped = memkv_fill_frozen_only(so, frozen[only], batch, &range,
+											 backward, from != NULL);
+		else if (range.walk_keys)
+			stopped = memkv_merge_sources(batch, so->srcs, ndelta + nruns,
+										  backward);
+		if (!backward && range.take_nulls && !stopped)
+			memkv_fill_nulls(delta_nulls, frozen, meta.nruns, batch,
+							 &so->srcs[MEMKV_SRC_RUN_NULLS]);
+		for (i = 0; i < meta.nruns; i++)
+			memkv_frozen_close(frozen[i]);
+		memkv_entry_release(entry);
+	}
+
+	if (backward)
+	{
+		memkv_batch_reverse(batch);
+		batch->complete_backward = !stopped;
+	}
+	else
+		batch->complete_forward = !stopped;
+
+	so->batch_target = Min(so->batch_target * 2, MEMKV_MAX_BATCH);
+}
