@@ -215,6 +215,32 @@ memkv_merge_runs(Relation index, MemkvFreezeTrigger trigger, bool wait)
 }
 
 /*
+ * A background freeze was asked for when the delta passed its threshold
+ * (request.c), but by the time the worker holds the freeze lock someone
+ * else -- memkv_freeze(), VACUUM, an earlier worker still busy when this
+ * one was asked for -- may have frozen it, and it would write a run of the
+ * few entries added since.  Is a freeze still wanted?  Always when the
+ * delta no longer fits in shared memory.  Caller holds the freeze lock, so
+ * no other freeze can come between this and the seal.
+ */
+static bool
+memkv_freeze_still_due(Relation index)
+{
+	MemkvMetaPageData meta;
+	MemkvEntry *entry;
+	bool		in_memory;
+	bool		due;
+
+	entry = memkv_open_synced_try(index, LW_SHARED, &meta, &in_memory);
+	due = !in_memory || memkv_freeze_wanted(index, entry);
+	memkv_entry_release(entry);
+	if (!due)
+		elog(DEBUG1, "memkv: background freeze of \"%s\" skipped: its delta was frozen meanwhile",
+			 RelationGetRelationName(index));
+	return due;
+}
+
+/*
  * Freeze `index`: write its delta as a new run, first in the directory
  * (src/README, "Freezing"), then ask for a merge worker if the policy has
  * a merge due.  A temp index, which no worker can read, is merged here
@@ -246,7 +272,23 @@ memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
 		(void) memkv_merge_runs(index, trigger, true);
 	pfree(meta);
 
+	/*
+	 * A background freeze re-checks, under the freeze lock (which
+	 * memkv_rewrite takes again: a heavyweight lock counts its holds),
+	 * that the delta is still worth one.
+	 */
+	if (trigger == MEMKV_TRIGGER_WORKER)
+	{
+		LockPage(index, MEMKV_METAPAGE_BLKNO, ExclusiveLock);
+		if (!memkv_freeze_still_due(index))
+		{
+			UnlockPage(index, MEMKV_METAPAGE_BLKNO, ExclusiveLock);
+			return;
+		}
+	}
 	memkv_rewrite(index, true, 0, 0, NULL, NULL, NULL, stats, trigger);
+	if (trigger == MEMKV_TRIGGER_WORKER)
+		UnlockPage(index, MEMKV_METAPAGE_BLKNO, ExclusiveLock);
 
 	if (!memkv_merge_is_due(index))
 		return;

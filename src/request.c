@@ -77,6 +77,27 @@ memkv_threshold(Relation index)
 }
 
 /*
+ * Has the delta of `index` outgrown its threshold, or does it hold enough
+ * of a shared memory that is getting scarce, to be worth a freeze?  The
+ * test of memkv_maybe_request_freeze, and the one a background freeze
+ * repeats once it holds the freeze lock (freeze.c): by then someone else
+ * may have frozen the delta.  Caller holds a stripe lock of the entry
+ * (every one, for an exact count).
+ */
+bool
+memkv_freeze_wanted(Relation index, MemkvEntry *entry)
+{
+	uint64		delta;
+	uint64		bytes;
+	int64		threshold = memkv_threshold(index);
+
+	memkv_entry_delta_size(entry, &delta, &bytes);
+	return (threshold > 0 && delta >= (uint64) threshold) ||
+		(memkv_arena_bytes_used() > memkv_shared->arena_size / 4 * 3 &&
+		 bytes > memkv_shared->arena_size / 64);
+}
+
+/*
  * Called by an insert holding its stripe's lock exclusively: request a
  * background freeze if the delta has outgrown its threshold or shared
  * memory is getting scarce.  For a temp index, which no worker can read,
@@ -86,16 +107,9 @@ memkv_threshold(Relation index)
 bool
 memkv_maybe_request_freeze(Relation index, MemkvEntry *entry)
 {
-	uint64		delta;
-	uint64		bytes;
-	int64		threshold = memkv_threshold(index);
-
-	if (entry->freezing || threshold == 0)
+	if (entry->freezing || memkv_threshold(index) == 0)
 		return false;
-	memkv_entry_delta_size(entry, &delta, &bytes);
-	if ((threshold > 0 && delta >= (uint64) threshold) ||
-		(memkv_arena_bytes_used() > memkv_shared->arena_size / 4 * 3 &&
-		 bytes > memkv_shared->arena_size / 64))
+	if (memkv_freeze_wanted(index, entry))
 	{
 		if (RelationUsesLocalBuffers(index))
 			return true;

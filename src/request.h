@@ -30,6 +30,7 @@ typedef struct MemkvWorkerArgs
 } MemkvWorkerArgs;
 
 extern int64 memkv_threshold(Relation index);
+extern bool memkv_freeze_wanted(Relation index, MemkvEntry *entry);
 extern bool memkv_maybe_request_freeze(Relation index, MemkvEntry *entry);
 extern void memkv_request_freeze(Relation index, MemkvEntry *entry,
 								 bool force);

@@ -247,6 +247,35 @@ $node->safe_psql('postgres', 'REINDEX INDEX bad_k');
 is(mstat('bad_k', 'last_worker_error IS NULL, stat_worker_failures'),
 	't|0', 'after REINDEX the old error is gone');
 
+# A background freeze asked for when the delta passed its threshold finds
+# it frozen by memkv_freeze() by the time it holds the freeze lock (the
+# worker takes far longer to start than the statements below take): it
+# must not write a run of the few rows inserted since.  In the unlikely
+# other order the worker freezes the whole delta first, and memkv_freeze
+# then has nothing; either way no background freeze of fewer TIDs than
+# the threshold may be logged.
+set_log_min('0');
+$node->safe_psql('postgres', q{
+CREATE TABLE tf (k text COLLATE "C");
+CREATE INDEX tf_k ON tf USING memkv (k) WITH (freeze_threshold = 200);
+});
+$offset = -s $node->logfile;
+$node->safe_psql('postgres', q{
+INSERT INTO tf SELECT 'tf/' || g FROM generate_series(1, 200) g;
+SELECT memkv_freeze('tf_k');
+INSERT INTO tf SELECT 'tf/late/' || g FROM generate_series(1, 5) g;
+});
+# the worker has been asked for; wait for it to have come and gone
+sleep(2);
+ok( $node->poll_query_until('postgres',
+		"SELECT count(*) = 0 FROM pg_stat_activity WHERE backend_type = 'memkv freeze'"),
+	'the background freeze is done');
+$log = log_since($offset);
+my @worker_tids = ($log =~ /memkv freeze of index "postgres\.public\.tf_k" \(triggered by background worker\): in: frozen \d+ keys \d+ TIDs, delta \d+ keys (\d+) TIDs;/g);
+is(scalar(grep { $_ < 200 } @worker_tids), 0,
+	'no background freeze of a delta below the threshold');
+is(mstat('tf_k', 'delta_tids'), '5', 'the rows inserted since stay in the delta');
+
 # No worker slot: the background freeze cannot even start.  That is
 # logged once too (the request is retried after 10 s), and recorded.
 $node->safe_psql('postgres', q{
