@@ -155,6 +155,38 @@ memkv_fill_frozen_only(MemkvScanOpaque so, MemkvFrozen *frozen,
 }
 
 /*
+ * The scan's scratch source `i`, emptied: made (with the few after it) by
+ * the first batch that needs that many, in the scan's memory, and kept
+ * for the next batches.  Most scans use one or two; making all
+ * MEMKV_MAX_SOURCES at beginscan cost every point lookup a zeroed 8 kB
+ * allocation and two loops over them.
+ */
+static MemkvSource *
+memkv_fill_source(MemkvScanOpaque so, int i)
+{
+	Assert(i < MEMKV_MAX_SOURCES);
+	if (i >= so->nsrcs_made)
+	{
+		MemoryContext cxt = GetMemoryChunkContext(so);
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+		int			n = Min(Max(i + 1, so->nsrcs_made * 2), MEMKV_MAX_SOURCES);
+		int			k;
+
+		n = Max(n, Min(4, MEMKV_MAX_SOURCES));
+		if (so->srcs == NULL)
+			so->srcs = palloc(sizeof(MemkvSource) * n);
+		else
+			so->srcs = repalloc(so->srcs, sizeof(MemkvSource) * n);
+		for (k = so->nsrcs_made; k < n; k++)
+			memkv_source_init(&so->srcs[k]);
+		so->nsrcs_made = n;
+		MemoryContextSwitchTo(old);
+	}
+	memkv_source_reset(&so->srcs[i]);
+	return &so->srcs[i];
+}
+
+/*
  * Under the stripe locks (shared): collect the keys in range from the
  * delta of stripes [first, first + count) -- their trees, or `ld` when it
  * was read from the logs -- and from the trees a freeze set aside, into
@@ -186,8 +218,7 @@ memkv_fill_delta(MemkvScanOpaque so, MemkvEntry *entry, int first,
 
 	if (ld)
 	{
-		memkv_source_reset(&so->srcs[nsrcs]);
-		memkv_source_collect_run(&so->srcs[nsrcs++], &ld->keys,
+		memkv_source_collect_run(memkv_fill_source(so, nsrcs++), &ld->keys,
 								 range->lowerp, range->upperp, backward,
 								 so->batch_target);
 	}
@@ -197,15 +228,14 @@ memkv_fill_delta(MemkvScanOpaque so, MemkvEntry *entry, int first,
 
 		if (!ld && st->keys.ntids > 0)
 		{
-			memkv_source_reset(&so->srcs[nsrcs]);
-			memkv_source_collect_art(&so->srcs[nsrcs++], &st->keys,
+			memkv_source_collect_art(memkv_fill_source(so, nsrcs++), &st->keys,
 									 range->lowerp, range->upperp, backward,
 									 tree_target);
 		}
 		if (entry->freezing && st->imm_keys.ntids > 0)
 		{
-			memkv_source_reset(&so->srcs[nsrcs]);
-			memkv_source_collect_art(&so->srcs[nsrcs++], &st->imm_keys,
+			memkv_source_collect_art(memkv_fill_source(so, nsrcs++),
+									 &st->imm_keys,
 									 range->lowerp, range->upperp, backward,
 									 tree_target);
 		}
@@ -231,8 +261,8 @@ memkv_fill_runs(MemkvScanOpaque so, int start, MemkvFrozen **frozen,
 	{
 		if (frozen[i] == NULL || !meets[i])
 			continue;
-		memkv_source_reset(&so->srcs[nsrcs]);
-		memkv_frozen_collect(frozen[i], &so->srcs[nsrcs++], range->lowerp,
+		memkv_frozen_collect(frozen[i], memkv_fill_source(so, nsrcs++),
+							 range->lowerp,
 							 range->upperp, backward, so->batch_target);
 	}
 	return nsrcs - start;
@@ -345,7 +375,7 @@ memkv_fill(IndexScanDesc scan, MemkvBatch *batch, ScanDirection dir,
 		int			ndelta;		/* ... and the runs', in either order */
 		int			i;
 		MemkvLogDelta *ld = NULL;	/* the delta, if read from the log */
-		MemkvSource *delta_nulls = &so->srcs[MEMKV_SRC_DELTA_NULLS];
+		MemkvSource *delta_nulls = &so->delta_nulls;
 		bool		delta_empty;
 		bool		frozen_only;
 		bool		late;		/* the trees after the runs */
@@ -431,7 +461,7 @@ memkv_fill(IndexScanDesc scan, MemkvBatch *batch, ScanDirection dir,
 
 		if (backward && range.take_nulls)
 			memkv_fill_nulls(delta_nulls, frozen, meta.nruns, batch,
-							 &so->srcs[MEMKV_SRC_RUN_NULLS]);
+							 &so->run_nulls);
 		if (frozen_only)
 			stopped = memkv_fill_frozen_only(so, frozen[only], batch, &range,
 											 backward, from != NULL);
@@ -440,7 +470,7 @@ memkv_fill(IndexScanDesc scan, MemkvBatch *batch, ScanDirection dir,
 										  backward);
 		if (!backward && range.take_nulls && !stopped)
 			memkv_fill_nulls(delta_nulls, frozen, meta.nruns, batch,
-							 &so->srcs[MEMKV_SRC_RUN_NULLS]);
+							 &so->run_nulls);
 		for (i = 0; i < meta.nruns; i++)
 			memkv_frozen_close(frozen[i]);
 		memkv_entry_release(entry);

@@ -130,13 +130,9 @@ typedef struct MemkvBatch
 
 /*
  * Sources a batch merges at most: each stripe's tree and its set-aside
- * one during a freeze, and every run; then two more for the NULL key's
- * TIDs: the delta's, copied while the stripe locks are held, and a run's.
+ * one during a freeze, and every run.
  */
-#define MEMKV_MAX_MERGED	(2 * MEMKV_MAX_STRIPES + 24)
-#define MEMKV_SRC_DELTA_NULLS	MEMKV_MAX_MERGED
-#define MEMKV_SRC_RUN_NULLS		(MEMKV_MAX_MERGED + 1)
-#define MEMKV_MAX_SOURCES	(MEMKV_MAX_MERGED + 2)
+#define MEMKV_MAX_SOURCES	(2 * MEMKV_MAX_STRIPES + 24)
 
 typedef struct MemkvScanOpaqueData
 {
@@ -148,8 +144,10 @@ typedef struct MemkvScanOpaqueData
 	int			active;			/* index of the current batch */
 	int			cur;			/* position in the current batch */
 	int			batch_target;	/* TIDs to aim for at the next fill */
-	MemkvSource srcs[MEMKV_MAX_SOURCES];	/* scratch: keys from delta,
-											 * imm, runs; NULL TIDs */
+	MemkvSource *srcs;			/* scratch: keys from delta, imm, runs, */
+	int			nsrcs_made;		/* as many as batches used (fill.c) */
+	MemkvSource delta_nulls;	/* the delta's NULL TIDs, copied out */
+	MemkvSource run_nulls;		/* scratch: a run's NULL TIDs */
 	IndexTuple	last_itup;		/* for index-only scans: a NULL key's */
 	char	   *itup_buf;		/* ... or a key's, formed in place */
 	Size		itup_size;

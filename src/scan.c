@@ -219,8 +219,11 @@ memkv_beginscan(Relation r, int nkeys, int norderbys)
 	memkv_batches_take(so->batches);
 	for (i = 0; i < 2; i++)
 		memkv_batch_reset(&so->batches[i]);
-	for (i = 0; i < MEMKV_MAX_SOURCES; i++)
-		memkv_source_init(&so->srcs[i]);
+	/* the scratch sources come with the first batch that needs them */
+	so->srcs = NULL;
+	so->nsrcs_made = 0;
+	memkv_source_init(&so->delta_nulls);
+	memkv_source_init(&so->run_nulls);
 	so->frozen_pos = NULL;		/* made by the first range walk */
 	so->log_delta = NULL;		/* made by the first batch that needs it */
 	scan->opaque = so;
@@ -382,8 +385,12 @@ memkv_endscan(IndexScanDesc scan)
 
 	memkv_batches_give_back(so->batches);
 	so->batch_owner->batches = NULL;
-	for (i = 0; i < MEMKV_MAX_SOURCES; i++)
+	for (i = 0; i < so->nsrcs_made; i++)
 		memkv_source_free(&so->srcs[i]);
+	if (so->srcs)
+		pfree(so->srcs);
+	memkv_source_free(&so->delta_nulls);
+	memkv_source_free(&so->run_nulls);
 	memkv_frozen_pos_free(so->frozen_pos);
 	if (so->log_delta)
 	{
