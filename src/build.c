@@ -11,11 +11,11 @@
  * delta log starts empty, and no shared memory is used.
  *
  * The scan copies every key with its TID into chunks of memory; if they
- * all fit in maintenance_work_mem, they are sorted there by keysort (a
- * string sort made for long shared prefixes, keysort.c).  If they do not,
- * what was collected moves into a tuplesort, which takes the rest of the
- * scan and sorts (key COLLATE "C", tid) within maintenance_work_mem,
- * spilling to disk.
+ * all fit in half of maintenance_work_mem, they are sorted there by
+ * keysort (a string sort made for long shared prefixes, keysort.c).  If
+ * they do not, each time that half is full its keys are sorted the same
+ * way and spilled to a temporary file (buildspill.c), and the spills are
+ * merged into the run writer at the end.  The other half is the writer's.
  *
  *-------------------------------------------------------------------------
  */
@@ -24,10 +24,6 @@
 #include "access/generic_xlog.h"
 #include "access/tableam.h"
 #include "catalog/pg_collation.h"
-#include "catalog/pg_operator.h"
-#include "catalog/pg_type.h"
-#include "executor/tuptable.h"
-#include "utils/fmgrprotos.h"
 #include "utils/lsyscache.h"
 #include "storage/itemptr.h"
 #include "access/xloginsert.h"
@@ -38,12 +34,12 @@
 #include "storage/bufmgr.h"
 #include "storage/smgr.h"
 #include "utils/memutils.h"
-#include "utils/tuplesort.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 #include "portability/instr_time.h"
 
 #include "build.h"
+#include "buildspill.h"
 #include "keysort.h"
 #include "memkv.h"
 #include "memutil.h"
@@ -55,6 +51,7 @@
 #define MEMKV_BUILD_PHASE_SCAN		2
 #define MEMKV_BUILD_PHASE_SORT		3
 #define MEMKV_BUILD_PHASE_WRITE		4
+#define MEMKV_BUILD_PHASE_MERGE		5
 
 /*
  * A collected key in a chunk: this header, then the key's bytes; the next
@@ -109,14 +106,17 @@ typedef struct MemkvKeyGroup
 typedef struct MemkvBuildState
 {
 	/*
-	 * While in_memory, non-NULL keys are collected in chunks (keycxt) and
-	 * NULL keys' TIDs in nulls, for keysort after the scan.  What that takes
-	 * -- the chunks, the nulls array, and the sort items that the keys will
-	 * need (memkv_build_mem) -- is kept within mem_limit
-	 * (maintenance_work_mem).  Past it, the keys collected are moved into a
-	 * tuplesort, and the rest of the scan goes there.
+	 * Non-NULL keys are collected in chunks (keycxt) and NULL keys' TIDs in
+	 * nulls, for keysort.  What that takes -- the chunks, the nulls array
+	 * while in_memory, and the sort items that the keys will need
+	 * (memkv_build_mem) -- is kept within mem_limit (maintenance_work_mem /
+	 * 2).  Past it, the keys collected are sorted and spilled (spills), the
+	 * chunks emptied, and in_memory is false from then on: the NULL TIDs,
+	 * 6 bytes a row, are no longer counted (the writer takes them all at
+	 * once at the end).
 	 */
 	bool		in_memory;
+	MemkvSpillSet *spills;
 	MemoryContext keycxt;
 	MemkvKeyChunk *chunks;		/* first chunk */
 	MemkvKeyChunk *last;		/* the one being filled */
@@ -125,11 +125,6 @@ typedef struct MemkvBuildState
 	Size		chunk_bytes;	/* allocated for chunks */
 	Size		mem_limit;
 	MemkvKeyGroup nulls;
-
-	/* the tuplesort, once in_memory is false */
-	Tuplesortstate *sort;
-	TupleDesc	sortdesc;
-	TupleTableSlot *slot;		/* (key text COLLATE "C", tid) to sort */
 
 	double		indtuples;
 	MemoryContext tmpcxt;
@@ -196,87 +191,7 @@ static inline Size
 memkv_build_mem(MemkvBuildState *bs, uint64 nkeys, uint64 maxnulls)
 {
 	return bs->chunk_bytes + nkeys * sizeof(KeysortItem) +
-		maxnulls * sizeof(ItemPointerData);
-}
-
-/* Hand one (key, tid) or (NULL, tid) to the tuplesort. */
-static void
-memkv_build_put_sorted(MemkvBuildState *bs, Datum key, bool isnull,
-					   ItemPointer tid)
-{
-	ExecClearTuple(bs->slot);
-	bs->slot->tts_isnull[0] = isnull;
-	bs->slot->tts_values[0] = isnull ? (Datum) 0 : key;
-	bs->slot->tts_isnull[1] = false;
-	bs->slot->tts_values[1] = PointerGetDatum(tid);
-	ExecStoreVirtualTuple(bs->slot);
-	tuplesort_puttupleslot(bs->sort, bs->slot);
-}
-
-/*
- * Leave the in-memory collection: start the tuplesort and move every key
- * collected so far into it, freeing each chunk once moved, so that memory
- * use stays about one chunk above maintenance_work_mem.  The NULL TIDs
- * collected so far stay in bs->nulls.
- */
-static void
-memkv_build_spill(MemkvBuildState *bs)
-{
-	AttrNumber	sortcols[2] = {1, 2};
-	Oid			sortops[2] = {TextLessOperator, TIDLessOperator};
-	Oid			sortcolls[2] = {C_COLLATION_OID, InvalidOid};
-	bool		nullsfirst[2] = {false, false};
-	MemkvKeyChunk *c;
-	MemoryContext spillcxt;
-
-	elog(DEBUG1, "memkv build: " UINT64_FORMAT " keys and " UINT64_FORMAT " NULLs fill maintenance_work_mem, switching to tuplesort",
-		 bs->nkeys, bs->nulls.ntids);
-	/* not tmpcxt: it holds the key the callback is handling */
-	spillcxt = AllocSetContextCreate(CurrentMemoryContext,
-									 "memkv build spill",
-									 ALLOCSET_DEFAULT_SIZES);
-	bs->sortdesc = CreateTemplateTupleDesc(2);
-	TupleDescInitEntry(bs->sortdesc, 1, "key", TEXTOID, -1, 0);
-	TupleDescInitEntryCollation(bs->sortdesc, 1, C_COLLATION_OID);
-	TupleDescInitEntry(bs->sortdesc, 2, "tid", TIDOID, -1, 0);
-	bs->slot = MakeSingleTupleTableSlot(bs->sortdesc, &TTSOpsVirtual);
-	bs->sort = tuplesort_begin_heap(bs->sortdesc, 2, sortcols, sortops,
-									sortcolls, nullsfirst,
-									maintenance_work_mem, NULL,
-									TUPLESORT_NONE);
-
-	c = bs->chunks;
-	while (c != NULL)
-	{
-		MemkvKeyChunk *next = c->next;
-		Size		off = 0;
-
-		CHECK_FOR_INTERRUPTS();
-		while (off < c->used)
-		{
-			MemkvKeyRecord rec;
-			MemoryContext oldcxt;
-			text	   *t;
-
-			memcpy(&rec, c->data + off, sizeof(rec));
-			oldcxt = MemoryContextSwitchTo(spillcxt);
-			t = (text *) palloc(VARHDRSZ + rec.len);
-			SET_VARSIZE(t, VARHDRSZ + rec.len);
-			memcpy(VARDATA(t), c->data + off + sizeof(rec), rec.len);
-			memkv_build_put_sorted(bs, PointerGetDatum(t), false, &rec.tid);
-			MemoryContextSwitchTo(oldcxt);
-			MemoryContextReset(spillcxt);
-			off += MEMKV_RECORD_SIZE(rec.len);
-		}
-		pfree(c);
-		c = next;
-	}
-	MemoryContextDelete(spillcxt);
-	bs->chunks = bs->last = NULL;
-	MemoryContextDelete(bs->keycxt);
-	bs->keycxt = NULL;
-	bs->chunk_bytes = 0;
-	bs->in_memory = false;
+		(bs->in_memory ? maxnulls * sizeof(ItemPointerData) : 0);
 }
 
 /*
@@ -299,12 +214,21 @@ memkv_build_collect(MemkvBuildState *bs, const uint8 *key, Size keylen,
 		Size		size = Max(bs->next_chunk_size, recsize);
 		MemkvKeyChunk *c;
 
-		/* a smaller last chunk if the limit is near */
-		if (used + offsetof(MemkvKeyChunk, data) + size > bs->mem_limit)
+		/*
+		 * A smaller last chunk if the limit is near, leaving room for the
+		 * sort items of the keys it will hold (counting them as long as
+		 * this one): a chunk taking all that is left would hold one key.
+		 */
+		if (used + offsetof(MemkvKeyChunk, data) + size +
+			size / recsize * sizeof(KeysortItem) > bs->mem_limit)
 		{
+			Size		room;
+
 			if (used + offsetof(MemkvKeyChunk, data) + recsize > bs->mem_limit)
 				return false;
-			size = bs->mem_limit - used - offsetof(MemkvKeyChunk, data);
+			room = bs->mem_limit - used - offsetof(MemkvKeyChunk, data);
+			size = Max(room / (recsize + sizeof(KeysortItem)) * recsize,
+					   recsize);
 		}
 		c = MemoryContextAllocHuge(bs->keycxt,
 								   offsetof(MemkvKeyChunk, data) + size);
@@ -337,48 +261,13 @@ static bool
 memkv_build_collect_null(MemkvBuildState *bs, ItemPointer tid)
 {
 	/* growing the array holds the old and the new one for a moment */
-	if (bs->nulls.ntids == bs->nulls.maxtids &&
+	if (bs->in_memory && bs->nulls.ntids == bs->nulls.maxtids &&
 		memkv_build_mem(bs, bs->nkeys,
 						bs->nulls.maxtids + Max(bs->nulls.maxtids * 2, 64)) >
 		bs->mem_limit)
 		return false;
 	memkv_group_add_tid(&bs->nulls, tid);
 	return true;
-}
-
-/*
- * table_index_build_scan callback: check the key and collect it, in
- * memory or (once it does not fit) in the tuplesort.
- */
-static void
-memkv_build_callback(Relation index, ItemPointer tid, Datum *values,
-					 bool *isnull, bool tupleIsAlive, void *state)
-{
-	MemkvBuildState *bs = (MemkvBuildState *) state;
-	MemoryContext oldcxt = MemoryContextSwitchTo(bs->tmpcxt);
-	const uint8 *key = NULL;
-	Size		keylen = 0;
-	text	   *to_free = NULL;
-
-	/* checks the key, and detoasts it (into tmpcxt) to get its bytes */
-	if (!isnull[0])
-		memkv_key_bytes(values[0], &key, &keylen, &to_free);
-	MemoryContextSwitchTo(oldcxt);
-
-	if (bs->in_memory &&
-		!(isnull[0] ? memkv_build_collect_null(bs, tid) :
-		  memkv_build_collect(bs, key, keylen, tid)))
-		memkv_build_spill(bs);
-	if (!bs->in_memory)
-	{
-		oldcxt = MemoryContextSwitchTo(bs->tmpcxt);
-		memkv_build_put_sorted(bs,
-							   to_free ? PointerGetDatum(to_free) : values[0],
-							   isnull[0], tid);
-		MemoryContextSwitchTo(oldcxt);
-	}
-	bs->indtuples += 1;
-	MemoryContextReset(bs->tmpcxt);
 }
 
 /* A TID as keysort's uint64, in the same order. */
@@ -438,6 +327,69 @@ memkv_build_sort_in_memory(MemkvBuildState *bs)
 	Assert(i == bs->nkeys);
 	keysort_sort(items, bs->nkeys, memkv_build_sort_tick, NULL);
 	return items;
+}
+
+/*
+ * The collection is full: sort it, write it as a spill (the first one
+ * starts the spill set), and empty the chunks.
+ */
+static void
+memkv_build_spill_chunks(MemkvBuildState *bs)
+{
+	KeysortItem *items;
+
+	if (bs->spills == NULL)
+	{
+		elog(DEBUG1, "memkv build: " UINT64_FORMAT " keys and " UINT64_FORMAT " NULLs fill maintenance_work_mem / 2, spilling",
+			 bs->nkeys, bs->nulls.ntids);
+		bs->spills = memkv_spill_begin(bs->mem_limit);
+	}
+	bs->in_memory = false;
+	items = memkv_build_sort_in_memory(bs);
+	memkv_spill_sorted(bs->spills, items, bs->nkeys);
+	MemoryContextReset(bs->keycxt);
+	bs->chunks = bs->last = NULL;
+	bs->chunk_bytes = 0;
+	bs->nkeys = 0;
+}
+
+/*
+ * table_index_build_scan callback: check the key and collect it, spilling
+ * the collection first if the key does not fit.
+ */
+static void
+memkv_build_callback(Relation index, ItemPointer tid, Datum *values,
+					 bool *isnull, bool tupleIsAlive, void *state)
+{
+	MemkvBuildState *bs = (MemkvBuildState *) state;
+	MemoryContext oldcxt = MemoryContextSwitchTo(bs->tmpcxt);
+	const uint8 *key = NULL;
+	Size		keylen = 0;
+	text	   *to_free = NULL;
+
+	/* checks the key, and detoasts it (into tmpcxt) to get its bytes */
+	if (!isnull[0])
+		memkv_key_bytes(values[0], &key, &keylen, &to_free);
+	MemoryContextSwitchTo(oldcxt);
+
+	if (isnull[0])
+	{
+		if (!memkv_build_collect_null(bs, tid))
+		{
+			memkv_build_spill_chunks(bs);
+			/* not counted any more: cannot fail */
+			memkv_build_collect_null(bs, tid);
+		}
+	}
+	else if (!memkv_build_collect(bs, key, keylen, tid))
+	{
+		memkv_build_spill_chunks(bs);
+		if (!memkv_build_collect(bs, key, keylen, tid))
+			elog(ERROR, "memkv build: a key of %zu bytes does not fit in empty chunks of %zu bytes",
+				 keylen, bs->mem_limit);
+	}
+	bs->indtuples += 1;
+	MemoryContextReset(bs->tmpcxt);
 }
 
 /*
@@ -501,81 +453,13 @@ memkv_build_write_in_memory(MemkvBuildState *bs, MemkvFrozenWriter *w,
 }
 
 /*
- * Drain the tuplesort into the writer, grouping equal keys; NULL keys'
- * TIDs go to bs->nulls.
- */
-static void
-memkv_build_write_sorted(MemkvBuildState *bs, MemkvFrozenWriter *w)
-{
-	TupleTableSlot *outslot;
-	MemkvKeyGroup group;
-	bool		have_group = false;
-
-	outslot = MakeSingleTupleTableSlot(bs->sortdesc, &TTSOpsMinimalTuple);
-	memset(&group, 0, sizeof(group));
-	while (tuplesort_gettupleslot(bs->sort, true, false, outslot, NULL))
-	{
-		bool		isnull;
-		Datum		value;
-		ItemPointer tid;
-		text	   *t;
-		const uint8 *key;
-		Size		keylen;
-
-		slot_getallattrs(outslot);
-		value = outslot->tts_values[0];
-		isnull = outslot->tts_isnull[0];
-		tid = (ItemPointer) DatumGetPointer(outslot->tts_values[1]);
-		if (isnull)
-		{
-			memkv_group_add_tid(&bs->nulls, tid);
-			continue;
-		}
-		t = DatumGetTextPP(value);
-		key = (const uint8 *) VARDATA_ANY(t);
-		keylen = VARSIZE_ANY_EXHDR(t);
-		if (!have_group || keylen != group.keylen ||
-			memcmp(key, group.key, keylen) != 0)
-		{
-			if (have_group)
-			{
-				memkv_sort_tids(group.tids, &group.ntids);
-				memkv_frozen_writer_add(w, group.key, group.keylen,
-										group.tids, group.ntids);
-				pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE,
-											 (int64) (bs->indtuples - bs->nulls.ntids));
-			}
-			if (keylen > group.keysize)
-			{
-				group.keysize = Max(keylen, 64) * 2;
-				group.key = group.key ? repalloc(group.key, group.keysize) :
-					palloc(group.keysize);
-			}
-			memcpy(group.key, key, keylen);
-			group.keylen = keylen;
-			group.ntids = 0;
-			have_group = true;
-		}
-		memkv_group_add_tid(&group, tid);
-		if ((Pointer) t != DatumGetPointer(value))
-			pfree(t);
-	}
-	if (have_group)
-	{
-		memkv_sort_tids(group.tids, &group.ntids);
-		memkv_frozen_writer_add(w, group.key, group.keylen, group.tids,
-								group.ntids);
-	}
-	ExecDropSingleTupleTableSlot(outslot);
-}
-
-/*
  * ambuild: sort the table's keys and stream them straight into a frozen
  * layer (FST + postings); the delta log starts empty.  No shared memory is
  * used: the delta tree of the new index starts empty too.
  *
- * The keys are sorted in memory by keysort if they fit in
- * maintenance_work_mem, else by a tuplesort.
+ * The keys are sorted in memory by keysort if they fit in half of
+ * maintenance_work_mem; else each half's worth is sorted the same way and
+ * spilled, and the spills are merged into the writer.
  */
 IndexBuildResult *
 memkv_build(Relation heap, Relation index, IndexInfo *indexInfo)
@@ -591,6 +475,7 @@ memkv_build(Relation heap, Relation index, IndexInfo *indexInfo)
 	MemkvDirectory dir;
 	MemkvFrozenWriter *w;
 	KeysortItem *items = NULL;
+	MemkvSpillStats spilled;
 	instr_time	t_start,
 				t_sort,
 				t_write,
@@ -625,7 +510,7 @@ memkv_build(Relation heap, Relation index, IndexInfo *indexInfo)
 									  ALLOCSET_DEFAULT_SIZES);
 	bs.in_memory = true;
 	bs.next_chunk_size = MEMKV_CHUNK_MIN;
-	bs.mem_limit = (Size) maintenance_work_mem * 1024;
+	bs.mem_limit = (Size) maintenance_work_mem * 1024 / 2;
 
 	INSTR_TIME_SET_CURRENT(t_start);
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE,
@@ -639,27 +524,30 @@ memkv_build(Relation heap, Relation index, IndexInfo *indexInfo)
 								 MEMKV_BUILD_PHASE_SORT);
 	if (bs.in_memory)
 		items = memkv_build_sort_in_memory(&bs);
-	else
-		tuplesort_performsort(bs.sort);
+	else if (bs.nkeys > 0)
+		memkv_build_spill_chunks(&bs);
 
 	INSTR_TIME_SET_CURRENT(t_write);
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE,
-								 MEMKV_BUILD_PHASE_WRITE);
+								 bs.in_memory ? MEMKV_BUILD_PHASE_WRITE :
+								 MEMKV_BUILD_PHASE_MERGE);
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL,
 								 (int64) bs.indtuples);
 	w = memkv_frozen_writer_begin();
 	if (bs.in_memory)
-	{
 		memkv_build_write_in_memory(&bs, w, items);
-		MemoryContextDelete(bs.keycxt);
-		bs.keycxt = NULL;
-	}
 	else
 	{
-		memkv_build_write_sorted(&bs, w);
-		tuplesort_end(bs.sort);
-		ExecDropSingleTupleTableSlot(bs.slot);
+		/* the chunks are empty: only the spills are left */
+		MemoryContextDelete(bs.keycxt);
+		bs.keycxt = NULL;
+		memkv_spill_merge_into(bs.spills, w);
+		memkv_spill_end(bs.spills, &spilled);
 	}
+	if (bs.keycxt)
+		MemoryContextDelete(bs.keycxt);
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE,
+								 MEMKV_BUILD_PHASE_WRITE);
 	memkv_sort_tids(bs.nulls.tids, &bs.nulls.ntids);
 	memkv_frozen_writer_add_nulls(w, bs.nulls.tids, bs.nulls.ntids);
 
@@ -711,10 +599,18 @@ memkv_build(Relation heap, Relation index, IndexInfo *indexInfo)
 	INSTR_TIME_SUBTRACT(t_end, t_write);
 	INSTR_TIME_SUBTRACT(t_write, t_sort);
 	INSTR_TIME_SUBTRACT(t_sort, t_start);
-	elog(DEBUG1, "memkv build: %.0f tuples sorted %s; scan %.0f ms, sort %.0f ms, write %.0f ms",
-		 bs.indtuples, bs.in_memory ? "in memory" : "by tuplesort",
-		 INSTR_TIME_GET_MILLISEC(t_sort), INSTR_TIME_GET_MILLISEC(t_write),
-		 INSTR_TIME_GET_MILLISEC(t_end));
+	if (bs.in_memory)
+		elog(DEBUG1, "memkv build: %.0f tuples sorted in memory; scan %.0f ms, sort %.0f ms, write %.0f ms",
+			 bs.indtuples, INSTR_TIME_GET_MILLISEC(t_sort),
+			 INSTR_TIME_GET_MILLISEC(t_write),
+			 INSTR_TIME_GET_MILLISEC(t_end));
+	else
+		elog(DEBUG1, "memkv build: %.0f tuples sorted in %d spills of " UINT64_FORMAT " bytes in all, merged in %d passes of at most %d; scan %.0f ms, last sort %.0f ms, merge and write %.0f ms",
+			 bs.indtuples, spilled.nspills, spilled.nbytes,
+			 spilled.npasses, spilled.fanin,
+			 INSTR_TIME_GET_MILLISEC(t_sort),
+			 INSTR_TIME_GET_MILLISEC(t_write),
+			 INSTR_TIME_GET_MILLISEC(t_end));
 
 	result = (IndexBuildResult *) palloc(sizeof(IndexBuildResult));
 	result->heap_tuples = reltuples;
@@ -772,8 +668,10 @@ memkv_buildphasename(int64 phasenum)
 			return "scanning table";
 		case MEMKV_BUILD_PHASE_SORT:
 			return "sorting keys";
+		case MEMKV_BUILD_PHASE_MERGE:
+			return "merging sorted spills";
 		case MEMKV_BUILD_PHASE_WRITE:
-			return "writing frozen layer";
+			return "writing run";
 		default:
 			return NULL;
 	}
