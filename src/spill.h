@@ -7,7 +7,7 @@
  *	  into entries, validating everything it reads; a merge of k readers
  *	  yields the union in (key, TID) order.  Encoding and decoding only:
  *	  the caller owns every buffer and does all I/O through callbacks (the
- *	  BufFile glue is in build.c).  Nothing here allocates memory.
+ *	  BufFile glue is in buildspill.c).  Nothing here allocates memory.
  *
  * TIDs are uint64 as keysort's: block number << 16 | offset number.  Keys
  * are compared as memkv compares them (memcmp, a proper prefix first).
