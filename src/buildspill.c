@@ -139,7 +139,7 @@ memkv_spill_sorted(MemkvSpillSet *ss, const KeysortItem *items,
 
 		if ((i & 0xFFFF) == 0)
 			CHECK_FOR_INTERRUPTS();
-		if (same_key && ntids > 0 && tids[ntids - 1] == it->tid)
+		if (same_key && it->tid == items[i - 1].tid)
 			continue;
 		/* a new key, or a full buffer: the writer takes what is held */
 		if (ntids > 0 && (!same_key || ntids == SPILL_ENTRY_TIDS))

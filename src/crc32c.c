@@ -2,7 +2,15 @@
  *
  * crc32c.c
  *	  Plain C: CRC-32C, byte at a time through a 256-entry table (see
- *	  crc32c.h).
+ *	  crc32c.h), or 8 bytes at a time by the SSE 4.2 crc32 instruction on
+ *	  x86-64 CPUs that have it (GCC and Clang; chosen at the first call).
+ *
+ * The instruction computes the same register update as the table (same
+ * reflected polynomial, no inversion inside), so both give the same
+ * value; test_rundir compares them on random lengths and alignments.  The
+ * hardware path matters for CREATE INDEX's spills, which check every
+ * byte they read back (about 1.4 GB for 20M URL keys): the table does
+ * about 0.4 GB/s.
  *
  * Entry i of the table is the CRC register after shifting the byte i
  * through the reflected polynomial 0x82F63B78 eight times, so one table
@@ -12,6 +20,8 @@
  *
  *-------------------------------------------------------------------------
  */
+#include <string.h>
+
 #include "crc32c.h"
 
 static const uint32_t crc32c_table[256] = {
@@ -61,11 +71,11 @@ static const uint32_t crc32c_table[256] = {
 };
 
 /*
- * Continue the running CRC crc over data[0..len).  No state besides crc,
- * so any number of CRCs may run at once.
+ * Continue the running CRC crc over data[0..len) through the table.  No
+ * state besides crc, so any number of CRCs may run at once.
  */
 uint32_t
-crc32c_update(uint32_t crc, const void *data, size_t len)
+crc32c_update_table(uint32_t crc, const void *data, size_t len)
 {
 	const uint8_t *p = data;
 	size_t		i;
@@ -73,4 +83,58 @@ crc32c_update(uint32_t crc, const void *data, size_t len)
 	for (i = 0; i < len; i++)
 		crc = crc32c_table[(crc ^ p[i]) & 0xFF] ^ (crc >> 8);
 	return crc;
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define CRC32C_HAVE_HW 1
+
+/* The SSE 4.2 path: 8 bytes an instruction, then the tail bytewise. */
+__attribute__((target("sse4.2")))
+static uint32_t
+crc32c_update_hw(uint32_t crc, const uint8_t *p, size_t len)
+{
+	uint64_t	c = crc;
+
+	while (len >= 8)
+	{
+		uint64_t	v;
+
+		memcpy(&v, p, 8);
+		c = __builtin_ia32_crc32di(c, v);
+		p += 8;
+		len -= 8;
+	}
+	crc = (uint32_t) c;
+	while (len > 0)
+	{
+		crc = __builtin_ia32_crc32qi(crc, *p++);
+		len--;
+	}
+	return crc;
+}
+
+/* -1 until the first call looks at the CPU, then 0 or 1. */
+static int	crc32c_use_hw = -1;
+#endif
+
+/*
+ * Continue the running CRC crc over data[0..len), by the fastest way this
+ * CPU has.
+ */
+uint32_t
+crc32c_update(uint32_t crc, const void *data, size_t len)
+{
+#ifdef CRC32C_HAVE_HW
+	int			hw = __atomic_load_n(&crc32c_use_hw, __ATOMIC_RELAXED);
+
+	if (hw < 0)
+	{
+		__builtin_cpu_init();
+		hw = __builtin_cpu_supports("sse4.2") ? 1 : 0;
+		__atomic_store_n(&crc32c_use_hw, hw, __ATOMIC_RELAXED);
+	}
+	if (hw && len > 0)
+		return crc32c_update_hw(crc, data, len);
+#endif
+	return crc32c_update_table(crc, data, len);
 }

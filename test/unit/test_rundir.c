@@ -264,6 +264,22 @@ test_crc32c(void)
 	part = crc32c_update(part, s + 4, 5);
 	CHECK(crc32c_final(part) == UINT32_C(0xE3069283), "CRC-32C in two parts");
 	CHECK(crc32c(NULL, 0) == 0, "CRC-32C of nothing");
+	{
+		/* the CPU's path (if any) against the table, every tail and offset */
+		uint8_t		buf[300];
+		int			off,
+					len,
+					same = 1;
+
+		for (len = 0; len < (int) sizeof(buf); len++)
+			buf[len] = (uint8_t) (len * 131 + 7);
+		for (off = 0; off < 9; off++)
+			for (len = 0; len + off <= (int) sizeof(buf); len += 1 + len / 16)
+				if (crc32c_update(CRC32C_INIT ^ (uint32_t) len, buf + off, len) !=
+					crc32c_update_table(CRC32C_INIT ^ (uint32_t) len, buf + off, len))
+					same = 0;
+		CHECK(same, "CRC-32C: the CPU's path equals the table's");
+	}
 	report("crc32c", failed_before);
 }
 
