@@ -196,7 +196,7 @@ memkv_build_mem(MemkvBuildState *bs, uint64 nkeys, uint64 maxnulls)
 
 /*
  * Copy a key into the in-memory collection; false (and nothing done) if
- * that would exceed maintenance_work_mem.
+ * that would exceed mem_limit (maintenance_work_mem / 2).
  */
 static bool
 memkv_build_collect(MemkvBuildState *bs, const uint8 *key, Size keylen,
@@ -255,7 +255,7 @@ memkv_build_collect(MemkvBuildState *bs, const uint8 *key, Size keylen,
 
 /*
  * Add a NULL key's TID to the in-memory collection; false (and nothing
- * done) if that would exceed maintenance_work_mem.
+ * done) if that would exceed mem_limit; never false once spilling.
  */
 static bool
 memkv_build_collect_null(MemkvBuildState *bs, ItemPointer tid)
