@@ -1,4 +1,4 @@
-# test/t/026_build_spill.pl -- CREATE INDEX beyond maintenance_work_mem
+# test/t/029_build_spill.pl -- CREATE INDEX beyond maintenance_work_mem
 # (memkv 2 step 7, build spills: src/README "CREATE INDEX and memory").
 #
 # With maintenance_work_mem = 1MB, 320,000 keys do not fit in its half, so
