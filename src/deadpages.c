@@ -18,6 +18,7 @@
  */
 #include "postgres.h"
 
+#include "access/xlog.h"
 #include "access/xloginsert.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
@@ -53,13 +54,13 @@ memkv_dead_corrupted(Relation index, const char *detail)
  * Write pairs[0..npairs) (sorted, distinct, npairs >= 1) as a new dead
  * list of pages tagged `tag` -- free pages from the free space map, else
  * new blocks -- WAL-logged as full pages, chained in order.  Returns its
- * first block.  Nothing references the list until the caller's switch
+ * first block and sets *npages.  Nothing references the list until the caller's switch
  * names it (a crash before leaves the pages for VACUUM's sweep).  At most
  * two buffers are locked at a time.
  */
 BlockNumber
 memkv_dead_write(Relation index, const DeadPair *pairs, uint64 npairs,
-				 uint32 tag)
+				 uint32 tag, uint32 *npages)
 {
 	uint32		nhead,
 				ndata,
@@ -118,6 +119,7 @@ memkv_dead_write(Relation index, const DeadPair *pairs, uint64 npairs,
 	}
 	pfree(chunks);
 	pfree(lens);
+	*npages = n;
 	return first;
 }
 
@@ -125,7 +127,9 @@ memkv_dead_write(Relation index, const DeadPair *pairs, uint64 npairs,
  * Follow run's dead-list chain and call `fn` on each page (share-locked,
  * checked to be a DEAD page of the run).  Returns the number of pages.  A
  * chain longer than the relation, a block outside it or a page of another
- * kind is the corruption ERROR.
+ * kind is the corruption ERROR (on a standby, where replay may have freed
+ * the list after the reader read the directory, an error that asks to
+ * retry).
  */
 static uint32
 memkv_dead_walk(Relation index, const MemkvRunDesc *run,
@@ -150,6 +154,13 @@ memkv_dead_walk(Relation index, const MemkvRunDesc *run,
 		if (!memkv_page_is_dead(page, run->run_tag))
 		{
 			UnlockReleaseBuffer(buf);
+			/* on a standby, replay may have freed the list meanwhile */
+			if (RecoveryInProgress())
+				ereport(ERROR,
+						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+						 errmsg("memkv index \"%s\" was reorganized by recovery while it was being read",
+								RelationGetRelationName(index)),
+						 errhint("Retry the query.")));
 			memkv_page_corrupted(index, blkno);
 		}
 		fn(arg, blkno, page);

@@ -26,7 +26,8 @@ typedef struct MemkvDeadPages
 } MemkvDeadPages;
 
 extern BlockNumber memkv_dead_write(Relation index, const DeadPair *pairs,
-									uint64 npairs, uint32 tag);
+									uint64 npairs, uint32 tag,
+									uint32 *npages);
 extern MemkvDeadPages *memkv_dead_read(Relation index,
 									   const MemkvRunDesc *run,
 									   MemoryContext cxt);

@@ -281,7 +281,19 @@ memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
 		UnlockPage(index, MEMKV_METAPAGE_BLKNO, ExclusiveLock);
 
 	/* VACUUM asks for merges once it has written the runs' dead lists */
-	if (dead != NULL || !memkv_merge_is_due(index))
+	if (dead == NULL)
+		memkv_merge_if_due(index, trigger);
+}
+
+/*
+ * If the policy has a merge due, start a merge worker for it (a temp
+ * index, which no worker can read, is merged here).  Caller holds neither
+ * the merge lock nor the freeze lock.
+ */
+void
+memkv_merge_if_due(Relation index, MemkvFreezeTrigger trigger)
+{
+	if (!memkv_merge_is_due(index))
 		return;
 	if (RelationUsesLocalBuffers(index))
 		(void) memkv_merge_runs(index, trigger, true);

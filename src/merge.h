@@ -17,6 +17,7 @@ extern void memkv_freeze_index(Relation index,
 							   IndexBulkDeleteResult *stats,
 							   MemkvFreezeTrigger trigger);
 extern uint64 memkv_reserve_run_id(Relation index);
+extern void memkv_merge_if_due(Relation index, MemkvFreezeTrigger trigger);
 extern int	memkv_merge_runs(Relation index, MemkvFreezeTrigger trigger,
 							 bool wait);
 

@@ -13,6 +13,7 @@
 #include "postgres.h"
 
 #include "commands/vacuum.h"
+#include "executor/instrument.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "storage/indexfsm.h"
@@ -30,6 +31,7 @@
 #include "request.h"
 #include "runpages.h"
 #include "runread.h"
+#include "stats.h"
 #include "stripe.h"
 #include "wal.h"
 
@@ -59,6 +61,7 @@ typedef struct MemkvVacuumNew
 	BlockNumber dead_block;
 	uint64		ndead;
 	uint32		tag;
+	uint32		npages;			/* pages of the new list */
 	BlockNumber *old_blocks;	/* the list it replaces, for the retire */
 	uint32		old_nblocks;
 } MemkvVacuumNew;
@@ -136,7 +139,8 @@ memkv_vacuum_run(Relation index, const MemkvMetaPageData *meta, int i,
 	}
 	memkv_frozen_close(fz);
 	nw->old_blocks = memkv_dead_blocks(index, run, &nw->old_nblocks);
-	nw->dead_block = memkv_dead_write(index, all, nall, run->run_tag);
+	nw->dead_block = memkv_dead_write(index, all, nall, run->run_tag,
+									  &nw->npages);
 	nw->ndead = nall;
 	return vr.npairs;
 }
@@ -147,10 +151,12 @@ memkv_vacuum_run(Relation index, const MemkvMetaPageData *meta, int i,
  * moment: a freeze's switch may come between), the entry lock held
  * exclusively (no batch that read the old directory is still running)
  * and the metapage's buffer lock; then free the lists they replace.
+ * Returns how many pages that freed.
  */
-static void
+static BlockNumber
 memkv_vacuum_switch(Relation index, MemkvVacuumNew *nw, int n)
 {
+	BlockNumber freed = 0;
 	MemkvEntry *entry;
 	Buffer		metabuf;
 	MemkvDirectory dir;
@@ -199,8 +205,9 @@ memkv_vacuum_switch(Relation index, MemkvVacuumNew *nw, int n)
 	UnlockPage(index, MEMKV_METAPAGE_BLKNO, ExclusiveLock);
 	for (k = 0; k < n; k++)
 		if (nw[k].old_nblocks > 0)
-			memkv_delete_run(index, nw[k].old_blocks, nw[k].old_nblocks,
-							 nw[k].tag);
+			freed += memkv_delete_run(index, nw[k].old_blocks,
+									  nw[k].old_nblocks, nw[k].tag);
+	return freed;
 }
 
 /* Run id memkv_vacuum_pick_one picks (memkv_rewrite's pick). */
@@ -245,6 +252,10 @@ memkv_bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	int			nrewrite = 0;
 	int			i;
 	bool		any = false;
+	MemkvLayerOpReport report;
+	WalUsage	wal_start;
+	instr_time	t_start,
+				t_end;
 
 	memkv_check_loaded();
 	if (stats == NULL)
@@ -255,16 +266,29 @@ memkv_bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 	stats->tuples_removed += fstats.tuples_removed;
 
 	LockPage(index, MEMKV_MERGE_LOCK_PAGE, ExclusiveLock);
+	INSTR_TIME_SET_CURRENT(t_start);
+	wal_start = pgWalUsage;
+	memset(&report, 0, sizeof(report));
+	report.op = "vacuum";
+	report.trigger = MEMKV_TRIGGER_VACUUM;
 	memkv_read_meta(index, meta);
 	memkv_check_meta_blocks(index, meta, RelationGetNumberOfBlocks(index));
+	report.instance_id = meta->instance_id;
 	for (i = 0; i < meta->nruns; i++)
 	{
 		const MemkvRunDesc *run = &meta->runs[i];
+		uint64		newly;
 
 		memset(&nw[i], 0, sizeof(MemkvVacuumNew));
 		nw[i].dead_block = InvalidBlockNumber;
-		stats->tuples_removed += memkv_vacuum_run(index, meta, i, callback,
-												  callback_state, &nw[i]);
+		newly = memkv_vacuum_run(index, meta, i, callback, callback_state,
+								 &nw[i]);
+		stats->tuples_removed += newly;
+		report.dead_tids += newly;
+		report.in_frozen_keys += run->run_nkeys;
+		report.in_frozen_tids += run->run_ntids - run->entry.ndead;
+		report.out_tids += run->run_ntids - nw[i].ndead;
+		report.pages_written += nw[i].npages;
 		any |= nw[i].dead_block != InvalidBlockNumber;
 		if (nw[i].ndead > 0 &&
 			(double) nw[i].ndead > MEMKV_VACUUM_REWRITE_FRACTION *
@@ -272,7 +296,14 @@ memkv_bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 			rewrite[nrewrite++] = run->run_id;
 	}
 	if (any)
-		memkv_vacuum_switch(index, nw, meta->nruns);
+		report.pages_freed = memkv_vacuum_switch(index, nw, meta->nruns);
+	report.out_keys = report.in_frozen_keys;
+	report.bytes_written = report.pages_written * BLCKSZ;
+	WalUsageAccumDiff(&report.wal, &pgWalUsage, &wal_start);
+	INSTR_TIME_SET_CURRENT(t_end);
+	report.elapsed_ms = INSTR_TIME_GET_MILLISEC(t_end) -
+		INSTR_TIME_GET_MILLISEC(t_start);
+	memkv_report_layer_op(index, &report);
 	for (i = 0; i < nrewrite; i++)
 	{
 		vacuum_rewrite_id = rewrite[i];
@@ -280,6 +311,7 @@ memkv_bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 							 NULL, NULL, MEMKV_TRIGGER_VACUUM);
 	}
 	UnlockPage(index, MEMKV_MERGE_LOCK_PAGE, ExclusiveLock);
+	memkv_merge_if_due(index, MEMKV_TRIGGER_VACUUM);
 
 	/* what the index holds now */
 	memkv_read_meta(index, meta);
