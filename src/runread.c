@@ -33,6 +33,18 @@
 #include "runpages.h"
 #include "runread.h"
 
+/*
+ * A cursor on a run's dead list and the ordinal of the last query that
+ * moved it, kept in the run memo: the next batch of a forward scan goes
+ * on where the last one stopped.  One MemkvFrozen of a run is open at a
+ * time in a backend, and the cursor answers right from anywhere anyway.
+ */
+typedef struct MemkvDeadCursor
+{
+	DeadCursor	cur;
+	uint64		last;
+} MemkvDeadCursor;
+
 struct MemkvFrozen
 {
 	Relation	index;
@@ -53,7 +65,7 @@ struct MemkvFrozen
 	uint32		run_tag;		/* its pages' tag */
 	BlockNumber run_header;		/* its first header page */
 	const DeadList *dead;		/* the memo's dead list, or NULL */
-	DeadCursor	dcur;			/* where the last dead-list query left it */
+	MemkvDeadCursor *dc;		/* and the memo's cursor on it */
 };
 
 /*
@@ -117,6 +129,7 @@ typedef struct MemkvRunMemo
 	FstPostings postings;
 	MemkvDeadPages *dead;		/* the run's dead list, or NULL */
 	uint64		dead_generation;	/* of that list */
+	MemkvDeadCursor dc;			/* on it */
 } MemkvRunMemo;
 
 typedef struct MemkvRunMemos
@@ -229,7 +242,11 @@ memkv_run_memo_dead(Relation index, const MemkvRunDesc *run, MemkvRunMemo *m)
 	m->dead = NULL;
 	m->dead_generation = 0;
 	if (gen != 0)
+	{
 		m->dead = memkv_dead_read(index, run, index->rd_indexcxt);
+		deadlist_cursor_init(&m->dc.cur, m->dead->list);
+		m->dc.last = 0;
+	}
 	m->dead_generation = gen;
 	return m;
 }
@@ -335,8 +352,7 @@ memkv_frozen_open(Relation index, const MemkvMetaPageData *meta, int i,
 	fz->run_header = run->run_header;
 	fz->hdr = cache->hdr;
 	fz->dead = cache->dead ? cache->dead->list : NULL;
-	if (fz->dead)
-		deadlist_cursor_init(&fz->dcur, fz->dead);
+	fz->dc = &cache->dc;
 	slice = &fz->hdr->slices[0];
 	memkv_fst_allocator(&fz->alloc);
 	memkv_slice_sources_init(index, fz->hdr, run->run_tag, &fz->post_src,
@@ -457,14 +473,25 @@ memkv_frozen_read_raw(MemkvFrozen *fz, FstPostings *p, uint64 ordinal)
 static uint64
 memkv_frozen_drop_dead(MemkvFrozen *fz, uint64 ordinal, uint64 n)
 {
+	DeadCursor *c = &fz->dc->cur;
 	uint64		i,
 				kept = 0;
 
+	/*
+	 * The cursor is on the first pair at or after the last query (or on
+	 * the first pair, before any query): a key after that query's ordinal
+	 * and before the cursor's has no dead TID.  So a forward walk asks the
+	 * list once per key that has one, not per TID.
+	 */
+	if ((ordinal > fz->dc->last || c->at_start) &&
+		(!c->valid || ordinal < c->cur.ordinal))
+		return n;
+	fz->dc->last = ordinal;
 	for (i = 0; i < n; i++)
 	{
 		ItemPointer tid = &fz->tidbuf[i];
 
-		if (!deadlist_cursor_is_dead(&fz->dcur, ordinal,
+		if (!deadlist_cursor_is_dead(c, ordinal,
 									 ItemPointerGetBlockNumberNoCheck(tid),
 									 ItemPointerGetOffsetNumberNoCheck(tid)))
 			fz->tidbuf[kept++] = *tid;
