@@ -12,6 +12,8 @@
 
 #include <sys/mman.h>
 
+#include "access/xact.h"
+
 #include "memutil.h"
 
 /*
@@ -98,4 +100,70 @@ memkv_fst_allocator(FstAllocator *a)
 	a->realloc = memkv_fst_realloc;
 	a->free = memkv_fst_free;
 	a->arg = CurrentMemoryContext;
+}
+
+/* An abort: every spare of the pool is free again. */
+static void
+memkv_spares_free_all(MemkvSpares *sp)
+{
+	int			i;
+
+	for (i = 0; i < MEMKV_SPARES; i++)
+		sp->busy[i] = false;
+}
+
+static void
+memkv_spares_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+		memkv_spares_free_all((MemkvSpares *) arg);
+}
+
+static void
+memkv_spares_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+							  SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		memkv_spares_free_all((MemkvSpares *) arg);
+}
+
+/* A struct of sp's size to fill in: a free spare, else a new one. */
+void *
+memkv_spare_take(MemkvSpares *sp)
+{
+	int			i;
+
+	if (!sp->registered)
+	{
+		RegisterXactCallback(memkv_spares_xact_callback, sp);
+		RegisterSubXactCallback(memkv_spares_subxact_callback, sp);
+		sp->registered = true;
+	}
+	for (i = 0; i < MEMKV_SPARES; i++)
+	{
+		if (sp->busy[i])
+			continue;
+		if (sp->item[i] == NULL)
+			sp->item[i] = MemoryContextAlloc(TopMemoryContext, sp->size);
+		sp->busy[i] = true;
+		return sp->item[i];
+	}
+	return palloc(sp->size);
+}
+
+/* Give back what memkv_spare_take handed out. */
+void
+memkv_spare_give(MemkvSpares *sp, void *p)
+{
+	int			i;
+
+	for (i = 0; i < MEMKV_SPARES; i++)
+	{
+		if (sp->item[i] == p)
+		{
+			sp->busy[i] = false;
+			return;
+		}
+	}
+	pfree(p);
 }

@@ -17,6 +17,22 @@
 #define MEMKV_HUGE_MIN		(4 * 1024 * 1024)
 extern void memkv_advise_huge_pages(void *p, Size size);
 extern void memkv_fst_allocator(FstAllocator *a);
+/*
+ * A pool of MEMKV_SPARES structs of one size kept in TopMemoryContext for
+ * reuse (memkv_spare_take, memkv_spare_give; past the pool, palloc and
+ * pfree); an abort marks them all free.  Initialize as {size}.
+ */
+#define MEMKV_SPARES 25
+typedef struct MemkvSpares
+{
+	Size		size;
+	bool		registered;
+	void	   *item[MEMKV_SPARES];
+	bool		busy[MEMKV_SPARES];
+} MemkvSpares;
+
+extern void *memkv_spare_take(MemkvSpares *sp);
+extern void memkv_spare_give(MemkvSpares *sp, void *p);
 extern void *memkv_array_grow(MemoryContext cxt, void *array, Size *cap,
 							  Size need, Size elemsize, Size first);
 

@@ -4,16 +4,16 @@
  *	  When and what to rewrite: a freeze writes the delta as a new run and
  *	  asks for a "memkv merge" worker if the policy (policy.c) has a merge
  *	  due; the worker (worker.c) runs the due merges under the merge lock;
- *	  VACUUM rewrites every run with the delta.  Also the SQL functions
+ *	  VACUUM freezes the delta here.  Also the SQL functions
  *	  memkv_freeze() and memkv_merge().  The rewrites themselves are
  *	  freeze.c's.
  *
  * The merge lock is the heavyweight lock on page tag 1 of the index (a
  * lock tag, not block 1's contents; MEMKV_MERGE_LOCK_PAGE).  A merge
  * holds it exclusively from its pick to its retire; VACUUM holds it too,
- * around its rewrite of every run and around amvacuumcleanup's sweep, so
- * that no merge's unlisted pages are swept and no run VACUUM reads is
- * replaced.  Whoever holds both takes the merge lock first.  A merge
+ * around its pass over the runs' postings (vacuum.c) and around
+ * amvacuumcleanup's sweep, so that no merge's unlisted pages are swept
+ * and no run VACUUM reads is replaced.  Whoever holds both takes the merge lock first.  A merge
  * switches while freezes go on, and a freeze may switch during a merge:
  * each switch re-reads the directory and changes only its own runs (a
  * freeze's goes first, a merge's output where its inputs are now).
@@ -69,7 +69,7 @@ PG_FUNCTION_INFO_V1(memkv_merge);
  * moment of the switch (a merge waits for a freeze in progress here, never
  * the other way round).  Caller holds the merge lock.
  */
-static uint64
+uint64
 memkv_reserve_run_id(Relation index)
 {
 	MemkvEntry *entry;
@@ -246,10 +246,8 @@ memkv_freeze_still_due(Relation index)
  * a merge due.  A temp index, which no worker can read, is merged here
  * instead; so is any index whose directory is nearly full (the worker
  * could not start or keep up), before the freeze adds its run.  With
- * `dead` (VACUUM) every run is rewritten together with the delta instead,
- * under the merge lock, leaving out the TIDs `dead` reports, and *stats
- * is filled in: dead TIDs may be in any run, and memkv 2's dead lists are
- * not built yet.
+ * `dead` (VACUUM) the TIDs it reports are left out of the new run and
+ * *stats is filled in; the runs' dead TIDs are vacuum.c's (dead lists).
  */
 void
 memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
@@ -258,14 +256,6 @@ memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
 {
 	MemkvMetaPageData *meta;
 
-	if (dead != NULL)
-	{
-		LockPage(index, MEMKV_MERGE_LOCK_PAGE, ExclusiveLock);
-		memkv_rewrite(index, true, 0, -1, NULL, dead, dead_state, stats,
-					  trigger);
-		UnlockPage(index, MEMKV_MERGE_LOCK_PAGE, ExclusiveLock);
-		return;
-	}
 	meta = palloc(sizeof(MemkvMetaPageData));
 	memkv_read_meta(index, meta);
 	if (meta->nruns >= MEMKV_FOREGROUND_MERGE_RUNS)
@@ -286,10 +276,23 @@ memkv_freeze_index(Relation index, IndexBulkDeleteCallback dead,
 			return;
 		}
 	}
-	memkv_rewrite(index, true, 0, 0, NULL, NULL, NULL, stats, trigger);
+	memkv_rewrite(index, true, 0, 0, NULL, dead, dead_state, stats, trigger);
 	if (trigger == MEMKV_TRIGGER_WORKER)
 		UnlockPage(index, MEMKV_METAPAGE_BLKNO, ExclusiveLock);
 
+	/* VACUUM asks for merges once it has written the runs' dead lists */
+	if (dead == NULL)
+		memkv_merge_if_due(index, trigger);
+}
+
+/*
+ * If the policy has a merge due, start a merge worker for it (a temp
+ * index, which no worker can read, is merged here).  Caller holds neither
+ * the merge lock nor the freeze lock.
+ */
+void
+memkv_merge_if_due(Relation index, MemkvFreezeTrigger trigger)
+{
 	if (!memkv_merge_is_due(index))
 		return;
 	if (RelationUsesLocalBuffers(index))

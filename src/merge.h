@@ -16,6 +16,8 @@ extern void memkv_freeze_index(Relation index,
 							   void *dead_state,
 							   IndexBulkDeleteResult *stats,
 							   MemkvFreezeTrigger trigger);
+extern uint64 memkv_reserve_run_id(Relation index);
+extern void memkv_merge_if_due(Relation index, MemkvFreezeTrigger trigger);
 extern int	memkv_merge_runs(Relation index, MemkvFreezeTrigger trigger,
 							 bool wait);
 

@@ -157,7 +157,9 @@ memkv_check_meta_blocks(Relation index, const MemkvMetaPageData *meta,
 	for (i = 0; i < meta->nstripes; i++)
 		bad |= meta->log_head[i] >= nblocks;
 	for (i = 0; i < meta->nruns; i++)
-		bad |= meta->runs[i].run_header >= nblocks;
+		bad |= meta->runs[i].run_header >= nblocks ||
+			(meta->runs[i].entry.dead_block != InvalidBlockNumber &&
+			 meta->runs[i].entry.dead_block >= nblocks);
 	if (bad)
 		ereport(ERROR,
 				(errcode(ERRCODE_INDEX_CORRUPTED),
@@ -236,8 +238,7 @@ memkv_read_directory_cached(Relation index, Buffer metabuf)
 	}
 	for (i = 0; st == RUNDIR_OK && i < dir->nruns; i++)
 	{
-		if (dir->runs[i].nslices != 1 || dir->runs[i].flags != 0 ||
-			dir->runs[i].dead_block != RUNDIR_INVALID_BLOCK)
+		if (dir->runs[i].nslices != 1 || dir->runs[i].flags != 0)
 		{
 			st = RUNDIR_ERR_COUNT;
 			msg = "it describes more than this version of memkv writes";
@@ -279,7 +280,7 @@ memkv_read_directory_cached(Relation index, Buffer metabuf)
  * REINDEX hint.  With a valid `metabuf` the caller holds a lock on the
  * metapage's buffer; otherwise it is read and share-locked here.  This
  * version writes no merge record, pending write or limbo, and runs of one
- * slice: more is damage too.
+ * slice without flags (dead lists it writes): more is damage too.
  */
 void
 memkv_read_directory(Relation index, Buffer metabuf, MemkvDirectory *dir)
@@ -358,7 +359,7 @@ memkv_meta_run_totals(const MemkvMetaPageData *meta, MemkvRunTotals *t)
 	memset(t, 0, sizeof(MemkvRunTotals));
 	for (i = 0; i < meta->nruns; i++)
 	{
-		t->ntids += meta->runs[i].run_ntids;
+		t->ntids += meta->runs[i].run_ntids - meta->runs[i].entry.ndead;
 		t->nkeys += meta->runs[i].run_nkeys;
 		t->npages += meta->runs[i].run_npages;
 	}

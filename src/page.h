@@ -23,7 +23,8 @@
 /*
  * Page layout.  Every page but a never-initialized one carries this special
  * space.  Block 0 is the metapage; every other page is a delta-log page, a
- * page of a run (its header or its data) or a free (deleted) page.
+ * page of a run (its header or its data), a page of a run's dead list
+ * (deadpages.c) or a free (deleted) page.
  */
 #define MEMKV_PAGE_ID		0xFF8D
 
@@ -31,11 +32,12 @@
 #define MEMKV_PAGE_LOG		(1 << 1)
 #define MEMKV_PAGE_DELETED	(1 << 2)
 #define MEMKV_PAGE_RUN		(1 << 3)
+#define MEMKV_PAGE_DEAD		(1 << 4)	/* a page of a run's dead list */
 
 /*
  * `epoch` is the page's tag (src/README, "On-disk format"): on a log page
  * the low 32 bits of the generation in which it was added, on a run page
- * the low 32 bits of its run's id.
+ * the low 32 bits of its run's id (a dead-list page too).
  */
 typedef struct MemkvPageOpaqueData
 {

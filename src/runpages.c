@@ -31,6 +31,7 @@
 #include "memkv.h"
 #include "page.h"
 #include "memutil.h"
+#include "deadpages.h"
 #include "runpages.h"
 #include "wal.h"
 
@@ -339,8 +340,8 @@ memkv_run_header_read(Relation index, const MemkvRunDesc *run,
 
 /*
  * Every block of the run `run` describes, whose header `hdr` is: its header
- * pages (following `next` from the first, each checked to be the run's)
- * and its data pages (the extents), in that order.  Returns a palloc'd
+ * pages (following `next` from the first, each checked to be the run's),
+ * its data pages (the extents) and its dead list's pages, in that order.  Returns a palloc'd
  * array and sets *n.  Caller holds what keeps the run from being retired
  * (or retires it itself).
  */
@@ -383,14 +384,25 @@ memkv_run_blocks(Relation index, const MemkvRunDesc *run,
 		for (j = 0; j < hdr->extents[i].length; j++)
 			blocks[count++] = hdr->extents[i].start + j;
 	}
+	if (run->entry.dead_block != InvalidBlockNumber)
+	{
+		uint32		ndead;
+		BlockNumber *dead = memkv_dead_blocks(index, run, &ndead);
+
+		blocks = repalloc_huge(blocks, sizeof(BlockNumber) * (count + ndead));
+		memcpy(blocks + count, dead, sizeof(BlockNumber) * ndead);
+		count += ndead;
+		pfree(dead);
+	}
 	*n = count;
 	return blocks;
 }
 
 /*
  * Delete the pages of a retired run, blocks[0..n) (memkv_run_blocks), in
- * WAL records of up to 33 pages.  A page that is no longer the run's
- * (tagged `tag`, flag RUN) is left alone, so that a damaged header never
+ * WAL records of up to 33 pages (a replaced dead list's pages too).  A
+ * page that is no longer the run's (tagged `tag`, flag RUN or DEAD) is
+ * left alone, so that a damaged header never
  * frees live pages.  Returns how many pages it deleted.  The run must be
  * unreachable: switched out of the directory, with no batch that read the
  * old directory still running (the switch waited for the entry lock).
@@ -417,7 +429,8 @@ memkv_delete_run(Relation index, const BlockNumber *blocks, uint32 n,
 			page = BufferGetPage(buf);
 			if (MemkvPageHasOpaque(page) &&
 				MemkvPageGetOpaque(page)->page_id == MEMKV_PAGE_ID &&
-				(MemkvPageGetOpaque(page)->flags & MEMKV_PAGE_RUN) != 0 &&
+				(MemkvPageGetOpaque(page)->flags &
+				 (MEMKV_PAGE_RUN | MEMKV_PAGE_DEAD)) != 0 &&
 				MemkvPageGetOpaque(page)->epoch == tag)
 				bufs[nbufs++] = buf;
 			else

@@ -18,6 +18,7 @@
 
 #include "access/xact.h"
 #include "access/xlog.h"
+#include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -26,10 +27,23 @@
 #include "keyblocks.h"
 #include "memkv.h"
 #include "memutil.h"
+#include "deadpages.h"
 #include "page.h"
 #include "registry.h"
 #include "runpages.h"
 #include "runread.h"
+
+/*
+ * A cursor on a run's dead list and the ordinal of the last query that
+ * moved it, kept in the run memo: the next batch of a forward scan goes
+ * on where the last one stopped.  One MemkvFrozen of a run is open at a
+ * time in a backend, and the cursor answers right from anywhere anyway.
+ */
+typedef struct MemkvDeadCursor
+{
+	DeadCursor	cur;
+	uint64		last;
+} MemkvDeadCursor;
 
 struct MemkvFrozen
 {
@@ -50,6 +64,8 @@ struct MemkvFrozen
 	uint64		instance_id;	/* which run this is (from the metapage) */
 	uint32		run_tag;		/* its pages' tag */
 	BlockNumber run_header;		/* its first header page */
+	const DeadList *dead;		/* the memo's dead list, or NULL */
+	MemkvDeadCursor *dc;		/* and the memo's cursor on it */
 };
 
 /*
@@ -111,6 +127,9 @@ typedef struct MemkvRunMemo
 	RunHeader  *hdr;
 	FstReader	reader;
 	FstPostings postings;
+	MemkvDeadPages *dead;		/* the run's dead list, or NULL */
+	uint64		dead_generation;	/* of that list */
+	MemkvDeadCursor dc;			/* on it */
 } MemkvRunMemo;
 
 typedef struct MemkvRunMemos
@@ -127,84 +146,15 @@ memkv_memo_is(const MemkvRunMemo *m, const MemkvRunDesc *run)
 }
 
 /*
- * MemkvFrozen structs are kept for reuse, so that a scan does not
- * allocate (and free) the large struct for every run every time: an open
- * takes a free one.  Nothing runs between an open and its close that
- * could open more than the directory's runs, except when an error escapes
- * in between; the (sub)transaction's abort then marks them all free
- * again.  Anything a spare pointed to outside itself belonged to the
- * failed operation and is set up afresh by the next open.
+ * MemkvFrozen structs are kept for reuse (memutil.c's spares), so that a
+ * scan does not allocate (and free) the large struct for every run every
+ * time: an open takes a free one.  Nothing runs between an open and its
+ * close that could open more than the directory's runs, except when an
+ * error escapes in between; the (sub)transaction's abort then marks them
+ * all free again.  Anything a spare pointed to outside itself belonged to
+ * the failed operation and is set up afresh by the next open.
  */
-#define MEMKV_SPARE_FROZEN (RUNDIR_MAX_RUNS + 1)
-static MemkvFrozen *spare_frozen[MEMKV_SPARE_FROZEN];
-static bool spare_frozen_busy[MEMKV_SPARE_FROZEN];
-static bool spare_frozen_registered = false;
-
-static void
-memkv_frozen_free_spares(void)
-{
-	int			i;
-
-	for (i = 0; i < MEMKV_SPARE_FROZEN; i++)
-		spare_frozen_busy[i] = false;
-}
-
-static void
-memkv_frozen_xact_callback(XactEvent event, void *arg)
-{
-	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
-		memkv_frozen_free_spares();
-}
-
-static void
-memkv_frozen_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
-							  SubTransactionId parentSubid, void *arg)
-{
-	if (event == SUBXACT_EVENT_ABORT_SUB)
-		memkv_frozen_free_spares();
-}
-
-/* A MemkvFrozen to fill in: a free spare, else a new one. */
-static MemkvFrozen *
-memkv_frozen_alloc(void)
-{
-	int			i;
-
-	if (!spare_frozen_registered)
-	{
-		RegisterXactCallback(memkv_frozen_xact_callback, NULL);
-		RegisterSubXactCallback(memkv_frozen_subxact_callback, NULL);
-		spare_frozen_registered = true;
-	}
-	for (i = 0; i < MEMKV_SPARE_FROZEN; i++)
-	{
-		if (spare_frozen_busy[i])
-			continue;
-		if (spare_frozen[i] == NULL)
-			spare_frozen[i] = MemoryContextAlloc(TopMemoryContext,
-												 sizeof(MemkvFrozen));
-		spare_frozen_busy[i] = true;
-		return spare_frozen[i];
-	}
-	return palloc(sizeof(MemkvFrozen));
-}
-
-/* Give back what memkv_frozen_alloc handed out. */
-static void
-memkv_frozen_dealloc(MemkvFrozen *fz)
-{
-	int			i;
-
-	for (i = 0; i < MEMKV_SPARE_FROZEN; i++)
-	{
-		if (spare_frozen[i] == fz)
-		{
-			spare_frozen_busy[i] = false;
-			return;
-		}
-	}
-	pfree(fz);
-}
+static MemkvSpares spare_frozen = {sizeof(MemkvFrozen)};
 
 /*
  * Read run `run` -- its header pages, its slice's FST and postings
@@ -265,8 +215,40 @@ memkv_run_memo_fill(Relation index, const MemkvRunDesc *run, MemkvRunMemo *m)
 	m->run_tag = run->run_tag;
 	m->run_header = run->run_header;
 	m->hdr = hdr;
+	m->dead = NULL;
+	m->dead_generation = 0;
 	memcpy(&m->reader, &reader, offsetof(FstReader, buf));
 	memcpy(&m->postings, &postings, sizeof(FstPostings));
+}
+
+/*
+ * Bring memo m's dead list up to run's: VACUUM replaces a run's list
+ * without changing the run, so the memo keeps the list's generation and
+ * reads the list again when the directory names another.  The old list
+ * is freed: a frozen reader opened under an older directory is closed
+ * before this backend reads a newer one (a batch, a freeze and VACUUM
+ * each open and close their runs under one directory).
+ */
+static MemkvRunMemo *
+memkv_run_memo_dead(Relation index, const MemkvRunDesc *run, MemkvRunMemo *m)
+{
+	uint64		gen = run->entry.dead_block == InvalidBlockNumber ? 0 :
+		run->entry.dead_generation;
+
+	if (likely(m->dead_generation == gen &&
+			   (m->dead != NULL) == (gen != 0)))
+		return m;
+	memkv_dead_free(m->dead);
+	m->dead = NULL;
+	m->dead_generation = 0;
+	if (gen != 0)
+	{
+		m->dead = memkv_dead_read(index, run, index->rd_indexcxt);
+		deadlist_cursor_init(&m->dc.cur, m->dead->list);
+		m->dc.last = 0;
+	}
+	m->dead_generation = gen;
+	return m;
 }
 
 /*
@@ -293,7 +275,7 @@ memkv_run_memo_get(Relation index, const MemkvMetaPageData *meta, int i)
 	for (j = 0; j < RUNDIR_MAX_RUNS; j++)
 	{
 		if (memkv_memo_is(&memos->slot[j], run))
-			return &memos->slot[j];
+			return memkv_run_memo_dead(index, run, &memos->slot[j]);
 	}
 	for (j = 0; j < RUNDIR_MAX_RUNS && victim == NULL; j++)
 	{
@@ -312,9 +294,11 @@ memkv_run_memo_get(Relation index, const MemkvMetaPageData *meta, int i)
 		victim->used = false;
 		pfree(victim->hdr);
 		victim->hdr = NULL;
+		memkv_dead_free(victim->dead);
+		victim->dead = NULL;
 	}
 	memkv_run_memo_fill(index, run, victim);
-	return victim;
+	return memkv_run_memo_dead(index, run, victim);
 }
 
 /*
@@ -361,12 +345,14 @@ memkv_frozen_open(Relation index, const MemkvMetaPageData *meta, int i,
 		entry->run_copy_start == run->run_header)
 		mem = ARENA_ADDR(memkv_allocator()->base, entry->run_copy);
 
-	fz = memkv_frozen_alloc();
+	fz = memkv_spare_take(&spare_frozen);
 	fz->index = index;
 	fz->instance_id = run->instance_id;
 	fz->run_tag = run->run_tag;
 	fz->run_header = run->run_header;
 	fz->hdr = cache->hdr;
+	fz->dead = cache->dead ? cache->dead->list : NULL;
+	fz->dc = &cache->dc;
 	slice = &fz->hdr->slices[0];
 	memkv_fst_allocator(&fz->alloc);
 	memkv_slice_sources_init(index, fz->hdr, run->run_tag, &fz->post_src,
@@ -423,12 +409,12 @@ memkv_frozen_close(MemkvFrozen *fz)
 	if (fz->have_kb)
 		kb_iter_free(&fz->kbit);
 	pfree(fz->tidbuf);
-	memkv_frozen_dealloc(fz);
+	memkv_spare_give(&spare_frozen, fz);
 }
 
-/* Read every TID of `ordinal` from `p` into fz->tidbuf; returns the count. */
+/* Read every TID of `ordinal` from `p` into fz->tidbuf, dead or not. */
 static inline uint64
-memkv_frozen_read_postings(MemkvFrozen *fz, FstPostings *p, uint64 ordinal)
+memkv_frozen_read_raw(MemkvFrozen *fz, FstPostings *p, uint64 ordinal)
 {
 	FstPostingsIter it;
 	uint64		n = 0;
@@ -476,6 +462,58 @@ memkv_frozen_read_postings(MemkvFrozen *fz, FstPostings *p, uint64 ordinal)
 	}
 	if (n != it.count)
 		memkv_frozen_failed(fz, "posting list shorter than its count");
+	return n;
+}
+
+/*
+ * Drop from fz->tidbuf[0..n) the TIDs of `ordinal` that the run's dead
+ * list names; returns how many are left.  Queries in ascending order (a
+ * forward walk) move the cursor forward, O(1) each; others search.
+ */
+static uint64
+memkv_frozen_drop_dead(MemkvFrozen *fz, uint64 ordinal, uint64 n)
+{
+	DeadCursor *c = &fz->dc->cur;
+	uint64		i,
+				kept = 0;
+
+	/*
+	 * The cursor is on the first pair at or after the last query (or on
+	 * the first pair, before any query): a key after that query's ordinal
+	 * and before the cursor's has no dead TID.  So a forward walk asks the
+	 * list once per key that has one, not per TID.
+	 */
+	if ((ordinal > fz->dc->last || c->at_start) &&
+		(!c->valid || ordinal < c->cur.ordinal))
+		return n;
+	fz->dc->last = ordinal;
+	for (i = 0; i < n; i++)
+	{
+		ItemPointer tid = &fz->tidbuf[i];
+
+		if (!deadlist_cursor_is_dead(c, ordinal,
+									 ItemPointerGetBlockNumberNoCheck(tid),
+									 ItemPointerGetOffsetNumberNoCheck(tid)))
+			fz->tidbuf[kept++] = *tid;
+	}
+	return kept;
+}
+
+/*
+ * Read every TID of `ordinal` from `p` into fz->tidbuf; returns the count.
+ * Without `raw`, the TIDs the run's dead list names are left out.
+ */
+#define memkv_frozen_read_postings(fz, p, ordinal) \
+	memkv_frozen_read_tids((fz), (p), (ordinal), false)
+
+static inline uint64
+memkv_frozen_read_tids(MemkvFrozen *fz, FstPostings *p, uint64 ordinal,
+					   bool raw)
+{
+	uint64		n = memkv_frozen_read_raw(fz, p, ordinal);
+
+	if (unlikely(fz->dead != NULL) && !raw)
+		n = memkv_frozen_drop_dead(fz, ordinal, n);
 	return n;
 }
 
@@ -551,7 +589,8 @@ memkv_frozen_collect_to(MemkvFrozen *fz, MemkvKeySink *sink,
 		if (r == 1)
 		{
 			n = memkv_frozen_read_postings(fz, &fz->postings, ordinal);
-			sink->add(sink->arg, lower->key, lower->len, fz->tidbuf, n);
+			if (n > 0)			/* not if they are all dead */
+				sink->add(sink->arg, lower->key, lower->len, fz->tidbuf, n);
 			sink->ntids += n;
 		}
 		return;
@@ -649,7 +688,8 @@ memkv_frozen_collect_to(MemkvFrozen *fz, MemkvKeySink *sink,
 			break;
 		}
 		n = memkv_frozen_read_postings(fz, &fz->postings, ordinal);
-		sink->add(sink->arg, key, keylen, fz->tidbuf, n);
+		if (n > 0)				/* not if they are all dead */
+			sink->add(sink->arg, key, keylen, fz->tidbuf, n);
 		sink->ntids += n;
 		if (fz->have_kb)
 			r = backward ? kb_iter_prev(kbit) : kb_iter_next(kbit);
@@ -674,19 +714,13 @@ memkv_frozen_check(MemkvFrozen *fz, char *errbuf)
 					  errbuf) == 0;
 }
 
-/*
- * The frozen NULL key's TIDs: returns how many (0 if the run has none) and
- * points *tids at them, in the layer's scratch buffer (valid until its next
- * read).
- */
-uint64
-memkv_frozen_null_tids(MemkvFrozen *fz, const ItemPointerData **tids)
+/* Fill fz->tidbuf with the NULL key's TIDs, dead or not; returns how many. */
+static uint64
+memkv_frozen_null_raw(MemkvFrozen *fz)
 {
 	uint64		n = fz->hdr->nnulls;
 	uint64		i;
 
-	if (n == 0)
-		return 0;
 	if (n > fz->tidbuf_size)
 	{
 		fz->tidbuf = repalloc_huge(fz->tidbuf, mul_size(n, sizeof(ItemPointerData)));
@@ -697,8 +731,54 @@ memkv_frozen_null_tids(MemkvFrozen *fz, const ItemPointerData **tids)
 		ItemPointerSetBlockNumber(&fz->tidbuf[i], fz->hdr->nulls[i].block);
 		ItemPointerSetOffsetNumber(&fz->tidbuf[i], fz->hdr->nulls[i].offset);
 	}
+	return n;
+}
+
+/*
+ * The frozen NULL key's live TIDs (those its dead list does not name):
+ * returns how many (0 if the run has none) and points *tids at them, in
+ * the layer's scratch buffer (valid until its next read).
+ */
+uint64
+memkv_frozen_null_tids(MemkvFrozen *fz, const ItemPointerData **tids)
+{
+	uint64		n = memkv_frozen_null_raw(fz);
+
+	if (n > 0 && unlikely(fz->dead != NULL))
+		n = memkv_frozen_drop_dead(fz, fz->reader.nkeys, n);
 	*tids = fz->tidbuf;
 	return n;
+}
+
+/*
+ * Call fn on every TID of the run, dead-listed or not, in (ordinal, TID)
+ * order: each key's postings by ordinal, then the NULL key's (ordinal
+ * nkeys).  Reads only the postings, not the FST (VACUUM, memkv_verify).
+ */
+void
+memkv_frozen_each_tid(MemkvFrozen *fz, MemkvTidFn fn, void *arg)
+{
+	uint64		nkeys = fz->reader.nkeys;
+	uint64		o,
+				i,
+				n;
+
+	for (o = 0; o <= nkeys; o++)
+	{
+		if ((o & 1023) == 0)
+			CHECK_FOR_INTERRUPTS();
+		n = o < nkeys ? memkv_frozen_read_tids(fz, &fz->postings, o, true) :
+			memkv_frozen_null_raw(fz);
+		for (i = 0; i < n; i++)
+			fn(arg, o, &fz->tidbuf[i]);
+	}
+}
+
+/* The run's dead list as its memo holds it, or NULL if it has none. */
+const DeadList *
+memkv_frozen_dead_list(MemkvFrozen *fz)
+{
+	return fz->dead;
 }
 
 /*

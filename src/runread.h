@@ -9,6 +9,7 @@
 #ifndef MEMKV_RUNREAD_H
 #define MEMKV_RUNREAD_H
 
+#include "deadlist.h"
 #include "fst.h"
 #include "memkv.h"
 #include "page.h"
@@ -61,5 +62,12 @@ extern void memkv_frozen_pos_free(MemkvFrozenPos *pos);
 extern uint64 memkv_frozen_null_tids(MemkvFrozen *frozen,
 									 const ItemPointerData **tids);
 extern bool memkv_frozen_check(MemkvFrozen *frozen, char *errbuf);
+
+/* Called on each TID of a run with its key's ordinal (nkeys: NULL key). */
+typedef void (*MemkvTidFn) (void *arg, uint64 ordinal,
+							const ItemPointerData *tid);
+extern void memkv_frozen_each_tid(MemkvFrozen *frozen, MemkvTidFn fn,
+								  void *arg);
+extern const DeadList *memkv_frozen_dead_list(MemkvFrozen *frozen);
 
 #endif							/* MEMKV_RUNREAD_H */

@@ -167,7 +167,7 @@ memkv_stats_count(Relation index, const MemkvLayerOpReport *r)
 		slot->stats.merges++;
 		slot->stats.merge_ms += r->elapsed_ms;
 	}
-	else
+	else if (strcmp(r->op, "vacuum") != 0)	/* VACUUM's dead lists */
 	{
 		slot->stats.freezes++;
 		slot->stats.freeze_ms += r->elapsed_ms;
@@ -180,7 +180,7 @@ memkv_stats_count(Relation index, const MemkvLayerOpReport *r)
 	{
 		if (strcmp(r->op, "merge") == 0)
 			slot->stats.merge_failing = false;
-		else
+		else if (strcmp(r->op, "vacuum") != 0)
 			slot->stats.failing = false;
 	}
 	LWLockRelease(stat_table->lock);

@@ -22,7 +22,9 @@
  */
 typedef struct MemkvLayerOpReport
 {
-	const char *op;				/* "freeze" */
+	const char *op;				/* "freeze", "merge", or "vacuum" (dead
+								 * lists: counted in the figures, not
+								 * as a freeze or merge) */
 	MemkvFreezeTrigger trigger;
 	uint64		instance_id;	/* of the index build */
 	uint64		in_frozen_keys; /* the old frozen layer */

@@ -1,46 +1,326 @@
 /*-------------------------------------------------------------------------
  *
  * vacuum.c
- *	  VACUUM support.  ambulkdelete freezes the index with a filter that
- *	  leaves out dead TIDs (freeze.c), so both layers lose them at once;
- *	  amvacuumcleanup returns every page that belongs to neither layer to
- *	  the free space map and counts the index's entries.
+ *	  VACUUM support.  ambulkdelete freezes the delta with a filter that
+ *	  leaves out dead TIDs (freeze.c), then records the runs' dead TIDs
+ *	  in their dead lists (deadpages.c) without rewriting them, rewriting
+ *	  only runs that became too dead; amvacuumcleanup returns every page
+ *	  that belongs to no layer to the free space map and counts the
+ *	  index's entries.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
 #include "commands/vacuum.h"
+#include "executor/instrument.h"
 #include "miscadmin.h"
 #include "storage/bufmgr.h"
 #include "storage/indexfsm.h"
 #include "storage/lmgr.h"
 #include "utils/rel.h"
 
+#include "deadpages.h"
 #include "delta.h"
 #include "freeze.h"
 #include "memkv.h"
+#include "memutil.h"
 #include "merge.h"
 #include "page.h"
 #include "registry.h"
 #include "request.h"
 #include "runpages.h"
+#include "runread.h"
+#include "stats.h"
 #include "stripe.h"
 #include "wal.h"
 
 /*
- * ambulkdelete: rewrite the index without the TIDs the callback reports
- * dead.
+ * Runs whose dead TIDs (old and new) exceed this fraction of their TIDs
+ * are rewritten by ambulkdelete right after it publishes the dead lists
+ * (src/README, "VACUUM").
+ */
+#define MEMKV_VACUUM_REWRITE_FRACTION 0.2
+
+/* One run's pass over its postings (memkv_vacuum_tid). */
+typedef struct MemkvVacuumRun
+{
+	IndexBulkDeleteCallback dead;
+	void	   *dead_state;
+	bool		have_old;		/* the run has a dead list: */
+	DeadCursor	old;			/* its pairs are dead already */
+	DeadPair   *pairs;			/* newly dead, ascending */
+	uint64		npairs;
+	uint64		maxpairs;
+} MemkvVacuumRun;
+
+/* What the switch changes in one run's directory entry. */
+typedef struct MemkvVacuumNew
+{
+	uint64		run_id;
+	BlockNumber dead_block;
+	uint64		ndead;
+	uint32		tag;
+	uint32		npages;			/* pages of the new list */
+	BlockNumber *old_blocks;	/* the list it replaces, for the retire */
+	uint32		old_nblocks;
+} MemkvVacuumNew;
+
+/* MemkvTidFn: note a TID the callback reports dead and no list has yet. */
+static void
+memkv_vacuum_tid(void *arg, uint64 ordinal, const ItemPointerData *tid)
+{
+	MemkvVacuumRun *vr = (MemkvVacuumRun *) arg;
+	DeadPair   *p;
+
+	if (vr->have_old &&
+		deadlist_cursor_is_dead(&vr->old, ordinal,
+								ItemPointerGetBlockNumberNoCheck(tid),
+								ItemPointerGetOffsetNumberNoCheck(tid)))
+		return;
+	if (!vr->dead((ItemPointer) tid, vr->dead_state))
+		return;
+	vr->pairs = memkv_array_reserve(CurrentMemoryContext, vr->pairs,
+									&vr->maxpairs, vr->npairs + 1,
+									sizeof(DeadPair), 1024);
+	p = &vr->pairs[vr->npairs++];
+	p->ordinal = ordinal;
+	p->block = ItemPointerGetBlockNumberNoCheck(tid);
+	p->offset = ItemPointerGetOffsetNumberNoCheck(tid);
+}
+
+/*
+ * Read run meta->runs[i]'s postings, ask `dead` about every TID its dead
+ * list does not name yet, and if any is dead write the run's new dead list
+ * (old pairs and new) to new DEAD pages, filling *nw for the switch.
+ * Returns how many TIDs became dead.  Caller holds the merge lock, so the
+ * run and its list stay as they are.
+ */
+static uint64
+memkv_vacuum_run(Relation index, const MemkvMetaPageData *meta, int i,
+				 IndexBulkDeleteCallback dead, void *dead_state,
+				 MemkvVacuumNew *nw)
+{
+	const MemkvRunDesc *run = &meta->runs[i];
+	MemkvFrozen *fz = memkv_frozen_open(index, meta, i, NULL);
+	const DeadList *old = memkv_frozen_dead_list(fz);
+	MemkvVacuumRun vr;
+	DeadPair   *all;
+	uint64		nall;
+
+	memset(&vr, 0, sizeof(vr));
+	vr.dead = dead;
+	vr.dead_state = dead_state;
+	vr.have_old = old != NULL;
+	if (old)
+		deadlist_cursor_init(&vr.old, old);
+	memkv_frozen_each_tid(fz, memkv_vacuum_tid, &vr);
+	nw->run_id = run->run_id;
+	nw->tag = run->run_tag;
+	nw->ndead = run->entry.ndead;
+	if (vr.npairs == 0)
+	{
+		memkv_frozen_close(fz);
+		return 0;
+	}
+	nall = vr.npairs;
+	all = vr.pairs;
+	if (old)
+	{
+		DeadPair   *oldpairs = palloc_extended(sizeof(DeadPair) *
+											   Max(old->npairs, 1),
+											   MCXT_ALLOC_HUGE);
+
+		all = palloc_extended(sizeof(DeadPair) * (old->npairs + vr.npairs),
+							  MCXT_ALLOC_HUGE);
+		deadlist_collect(old, oldpairs);
+		nall = deadlist_merge(oldpairs, old->npairs, vr.pairs, vr.npairs, all);
+		pfree(oldpairs);
+	}
+	memkv_frozen_close(fz);
+	nw->old_blocks = memkv_dead_blocks(index, run, &nw->old_nblocks);
+	nw->dead_block = memkv_dead_write(index, all, nall, run->run_tag,
+									  &nw->npages);
+	nw->ndead = nall;
+	return vr.npairs;
+}
+
+/*
+ * Publish the new dead lists nw[0..n) (those with a dead_block) in one
+ * switch, bumping the generation, under the freeze lock (taken for that
+ * moment: a freeze's switch may come between), the entry lock held
+ * exclusively (no batch that read the old directory is still running)
+ * and the metapage's buffer lock; then free the lists they replace.
+ * Returns how many pages that freed.
+ */
+static BlockNumber
+memkv_vacuum_switch(Relation index, MemkvVacuumNew *nw, int n)
+{
+	BlockNumber freed = 0;
+	MemkvEntry *entry;
+	Buffer		metabuf;
+	MemkvDirectory dir;
+	MemkvMetaPageData newmeta;
+	const char *msg;
+	uint32		oldepoch;
+	int			k,
+				s;
+
+	LockPage(index, MEMKV_METAPAGE_BLKNO, ExclusiveLock);
+	entry = memkv_entry_acquire(index, LW_EXCLUSIVE);
+	metabuf = ReadBuffer(index, MEMKV_METAPAGE_BLKNO);
+	LockBuffer(metabuf, BUFFER_LOCK_EXCLUSIVE);
+	memkv_read_directory(index, metabuf, &dir);
+	for (k = 0; k < n; k++)
+	{
+		int			r = rundir_find_run(&dir, nw[k].run_id);
+
+		if (nw[k].dead_block == InvalidBlockNumber)
+			continue;
+		if (r < 0)
+			elog(ERROR, "memkv: a run of \"%s\" vanished during VACUUM",
+				 RelationGetRelationName(index));
+		dir.runs[r].dead_block = nw[k].dead_block;
+		dir.runs[r].ndead = nw[k].ndead;
+		dir.runs[r].dead_generation = dir.generation;
+	}
+	oldepoch = (uint32) dir.generation;
+	dir.generation++;
+	if (rundir_validate(&dir, RUNDIR_INVALID_BLOCK, &msg) != RUNDIR_OK)
+		elog(ERROR, "memkv: new directory of \"%s\" is invalid: %s",
+			 RelationGetRelationName(index), msg);
+	memkv_wal_switch(index, metabuf, &dir);
+	UnlockReleaseBuffer(metabuf);
+	memkv_meta_from_directory(&dir, &newmeta);
+	/* the trees still mirror the logs, which did not change */
+	for (s = 0; s < entry->nstripes; s++)
+	{
+		MemkvStripe *st = &entry->stripes[s];
+
+		if (st->valid && st->instance_id == newmeta.instance_id &&
+			st->epoch == oldepoch)
+			st->epoch = newmeta.epoch;
+	}
+	memkv_entry_release(entry);
+	UnlockPage(index, MEMKV_METAPAGE_BLKNO, ExclusiveLock);
+	for (k = 0; k < n; k++)
+		if (nw[k].old_nblocks > 0)
+			freed += memkv_delete_run(index, nw[k].old_blocks,
+									  nw[k].old_nblocks, nw[k].tag);
+	return freed;
+}
+
+/* Run id memkv_vacuum_pick_one picks (memkv_rewrite's pick). */
+static uint64 vacuum_rewrite_id;
+
+/* A merge of the one run vacuum_rewrite_id, if it is still listed. */
+static bool
+memkv_vacuum_pick_one(Relation index, const MemkvMetaPageData *meta,
+					  int *first, int *count, uint64 *run_id)
+{
+	int			i;
+
+	for (i = 0; i < meta->nruns; i++)
+	{
+		if (meta->runs[i].run_id != vacuum_rewrite_id)
+			continue;
+		*first = i;
+		*count = 1;
+		*run_id = memkv_reserve_run_id(index);
+		return true;
+	}
+	return false;
+}
+
+/*
+ * ambulkdelete (src/README, "VACUUM"): freeze the delta leaving dead TIDs
+ * out; then, under the merge lock, read every run's postings and give
+ * each run with newly dead TIDs a new dead list, all published in one
+ * switch; then rewrite (a merge of it alone, which drops its dead TIDs)
+ * each run whose dead TIDs exceed MEMKV_VACUUM_REWRITE_FRACTION of its
+ * TIDs.  A run is never rewritten just for a few dead TIDs.
  */
 IndexBulkDeleteResult *
 memkv_bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 				 IndexBulkDeleteCallback callback, void *callback_state)
 {
+	Relation	index = info->index;
+	MemkvMetaPageData *meta = palloc(sizeof(MemkvMetaPageData));
+	MemkvVacuumNew nw[RUNDIR_MAX_RUNS];
+	IndexBulkDeleteResult fstats;
+	uint64		rewrite[RUNDIR_MAX_RUNS];
+	int			nrewrite = 0;
+	int			i;
+	bool		any = false;
+	MemkvLayerOpReport report;
+	WalUsage	wal_start;
+	instr_time	t_start,
+				t_end;
+
 	memkv_check_loaded();
 	if (stats == NULL)
 		stats = (IndexBulkDeleteResult *) palloc0(sizeof(IndexBulkDeleteResult));
-	memkv_freeze_index(info->index, callback, callback_state, stats,
+	memset(&fstats, 0, sizeof(fstats));
+	memkv_freeze_index(index, callback, callback_state, &fstats,
 					   MEMKV_TRIGGER_VACUUM);
+	stats->tuples_removed += fstats.tuples_removed;
+
+	LockPage(index, MEMKV_MERGE_LOCK_PAGE, ExclusiveLock);
+	INSTR_TIME_SET_CURRENT(t_start);
+	wal_start = pgWalUsage;
+	memset(&report, 0, sizeof(report));
+	report.op = "vacuum";
+	report.trigger = MEMKV_TRIGGER_VACUUM;
+	memkv_read_meta(index, meta);
+	memkv_check_meta_blocks(index, meta, RelationGetNumberOfBlocks(index));
+	report.instance_id = meta->instance_id;
+	for (i = 0; i < meta->nruns; i++)
+	{
+		const MemkvRunDesc *run = &meta->runs[i];
+		uint64		newly;
+
+		memset(&nw[i], 0, sizeof(MemkvVacuumNew));
+		nw[i].dead_block = InvalidBlockNumber;
+		newly = memkv_vacuum_run(index, meta, i, callback, callback_state,
+								 &nw[i]);
+		stats->tuples_removed += newly;
+		report.dead_tids += newly;
+		report.in_frozen_keys += run->run_nkeys;
+		report.in_frozen_tids += run->run_ntids - run->entry.ndead;
+		report.out_tids += run->run_ntids - nw[i].ndead;
+		report.pages_written += nw[i].npages;
+		any |= nw[i].dead_block != InvalidBlockNumber;
+		if (nw[i].ndead > 0 &&
+			(double) nw[i].ndead > MEMKV_VACUUM_REWRITE_FRACTION *
+			(double) run->run_ntids)
+			rewrite[nrewrite++] = run->run_id;
+	}
+	if (any)
+		report.pages_freed = memkv_vacuum_switch(index, nw, meta->nruns);
+	report.out_keys = report.in_frozen_keys;
+	report.bytes_written = report.pages_written * BLCKSZ;
+	WalUsageAccumDiff(&report.wal, &pgWalUsage, &wal_start);
+	INSTR_TIME_SET_CURRENT(t_end);
+	report.elapsed_ms = INSTR_TIME_GET_MILLISEC(t_end) -
+		INSTR_TIME_GET_MILLISEC(t_start);
+	memkv_report_layer_op(index, &report);
+	for (i = 0; i < nrewrite; i++)
+	{
+		vacuum_rewrite_id = rewrite[i];
+		(void) memkv_rewrite(index, false, 0, 0, memkv_vacuum_pick_one, NULL,
+							 NULL, NULL, MEMKV_TRIGGER_VACUUM);
+	}
+	UnlockPage(index, MEMKV_MERGE_LOCK_PAGE, ExclusiveLock);
+	memkv_merge_if_due(index, MEMKV_TRIGGER_VACUUM);
+
+	/* what the index holds now */
+	memkv_read_meta(index, meta);
+	stats->num_index_tuples = 0;
+	for (i = 0; i < meta->nruns; i++)
+		stats->num_index_tuples += meta->runs[i].run_ntids -
+			meta->runs[i].entry.ndead;
+	stats->num_pages = RelationGetNumberOfBlocks(index);
+	pfree(meta);
 	return stats;
 }
 
@@ -153,7 +433,7 @@ memkv_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 		}
 		pfree(blocks);
 		pfree(hdr);
-		count += meta.runs[r].run_ntids;
+		count += meta.runs[r].run_ntids - meta.runs[r].entry.ndead;
 	}
 
 	stats->pages_free = 0;

@@ -162,7 +162,8 @@ memkv_verify_directory(MemkvVerifyState *vs, Relation index)
 
 /*
  * Check that a run's truncated bounds in the directory are its smallest
- * and largest keys' first bytes, as collected by memkv_verify_frozen.
+ * and largest keys' first bytes, as collected by memkv_verify_frozen (its
+ * smallest and largest live keys if it has a dead list: within them).
  */
 static void
 memkv_verify_bounds(MemkvVerifyState *vs, const MemkvRunDesc *run,
@@ -171,6 +172,15 @@ memkv_verify_bounds(MemkvVerifyState *vs, const MemkvRunDesc *run,
 {
 	MemkvRunEntry want;
 
+	/* with a dead list the walk saw live keys only: within the bounds */
+	if (run->entry.ndead > 0)
+	{
+		if (!rundir_key_may_be_in(&run->entry, first, first_len) ||
+			!rundir_key_may_be_in(&run->entry, last, last_len))
+			memkv_report(vs, "run %llu: its live keys lie outside its key bounds",
+						 (unsigned long long) run->run_id);
+		return;
+	}
 	memset(&want, 0, sizeof(want));
 	rundir_set_bounds(&want, first, first_len, last, last_len);
 	if (want.lo_len != run->entry.lo_len || want.hi_len != run->entry.hi_len ||
@@ -178,6 +188,46 @@ memkv_verify_bounds(MemkvVerifyState *vs, const MemkvRunDesc *run,
 		memcmp(want.hi, run->entry.hi, RUNDIR_BOUND_BYTES) != 0)
 		memkv_report(vs, "run %llu: its key bounds in the directory are not its first and last keys",
 					 (unsigned long long) run->run_id);
+}
+
+/* MemkvTidFn: count the run's TIDs its dead list names. */
+static void
+memkv_verify_dead_tid(void *arg, uint64 ordinal, const ItemPointerData *tid)
+{
+	DeadCursor *c = (DeadCursor *) ((void **) arg)[0];
+	uint64	   *found = (uint64 *) ((void **) arg)[1];
+
+	if (deadlist_cursor_is_dead(c, ordinal,
+								ItemPointerGetBlockNumberNoCheck(tid),
+								ItemPointerGetOffsetNumberNoCheck(tid)))
+		(*found)++;
+}
+
+/*
+ * Check the run's dead list: it was decoded and validated when the run
+ * was opened (every pair's encoding and order, ordinals within the run,
+ * the count the directory states); here every pair must also name a TID
+ * the run holds under that key.  One pass over the run's postings.
+ */
+static void
+memkv_verify_dead(MemkvVerifyState *vs, MemkvFrozen *frozen,
+				  const MemkvRunDesc *rd)
+{
+	const DeadList *dl = memkv_frozen_dead_list(frozen);
+	DeadCursor	c;
+	uint64		found = 0;
+	void	   *arg[2];
+
+	if (dl == NULL)
+		return;
+	deadlist_cursor_init(&c, dl);
+	arg[0] = &c;
+	arg[1] = &found;
+	memkv_frozen_each_tid(frozen, memkv_verify_dead_tid, arg);
+	if (found != dl->npairs)
+		memkv_report(vs, "dead list of run %llu names %llu TIDs the run does not hold",
+					 (unsigned long long) rd->run_id,
+					 (unsigned long long) (dl->npairs - found));
 }
 
 /*
@@ -272,6 +322,7 @@ memkv_verify_frozen(MemkvVerifyState *vs, Relation index,
 	}
 	memkv_source_reset(&run);
 	ntids += memkv_frozen_nulls(frozen, &run);
+	memkv_verify_dead(vs, frozen, rd);
 	memkv_frozen_close(frozen);
 	if (first && prev)
 		memkv_verify_bounds(vs, rd, (const uint8 *) VARDATA(first),
@@ -279,12 +330,14 @@ memkv_verify_frozen(MemkvVerifyState *vs, Relation index,
 							(const uint8 *) VARDATA(prev),
 							VARSIZE(prev) - VARHDRSZ);
 
-	if (nkeys != rd->run_nkeys || ntids != rd->run_ntids)
-		memkv_report(vs, "run %llu holds %llu keys and %llu TIDs, the directory says %llu and %llu",
+	/* the walk sees live TIDs, and keys with one (dead lists aside) */
+	if ((rd->entry.ndead == 0 ? nkeys != rd->run_nkeys : nkeys > rd->run_nkeys) ||
+		ntids != rd->run_ntids - rd->entry.ndead)
+		memkv_report(vs, "run %llu holds %llu keys and %llu live TIDs, the directory says %llu and %llu",
 					 (unsigned long long) rd->run_id,
 					 (unsigned long long) nkeys, (unsigned long long) ntids,
 					 (unsigned long long) rd->run_nkeys,
-					 (unsigned long long) rd->run_ntids);
+					 (unsigned long long) (rd->run_ntids - rd->entry.ndead));
 }
 
 /*

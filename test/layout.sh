@@ -57,8 +57,9 @@ ALLOW=test/layout-allow.txt
 # does not name yet; they stand where what they call and who calls them put
 # them (memutil, the memory helpers, calls nothing of memkv's).
 LAYERS="memutil registry guard page caller stats request wal directory delta
-	runpages runread runcopy runwrite view batch source freeze merge worker
-	vacuum buildspill build insert scan cost validate verify sqlfuncs memkv"
+	deadpages runpages runread runcopy runwrite view batch source freeze merge
+	worker vacuum buildspill build insert scan cost validate verify sqlfuncs
+	memkv"
 
 # Today's names of layers (file name -> layer name), until the files are
 # renamed: 1.x shmem.c is the registry, delta.c the stripe log.

@@ -16,7 +16,9 @@
 #     test cannot silently pass by comparing seq scans with seq scans;
 #   * interleaved with random INSERTs, DELETEs, UPDATEs and VACUUMs (and
 #     memkv_freeze() when that function exists), a clean restart and a crash
-#     (immediate stop) of the server.
+#     (immediate stop) of the server.  VACUUM leaves dead lists in the runs
+#     (read from the metapage every few batches): the test asserts that
+#     some run had one while the index had several runs.
 #
 # Everything runs in batches of many statements per psql call.  The test
 # fails on any mismatch (printing the query), on any query error and when
@@ -29,6 +31,8 @@ use FindBin;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use lib "$FindBin::RealBin/../lib";
+use MemkvDisk;
 
 my $seed = $ENV{MEMKV_SEED} // 20261123;
 my $n_ops = $ENV{MEMKV_DIFF_OPS} // 6000;    # random operations in all
@@ -422,6 +426,7 @@ sub gen_write
 
 my (%n_by_kind, %bad_by_kind);
 my ($n_queries, $n_mismatch, $n_explain, $n_explain_bad, $n_writes, $n_errors) = (0) x 6;
+my ($most_runs_with_dead, $dead_lists_seen) = (0, 0);    # dead lists met
 
 sub compare_results
 {
@@ -563,9 +568,21 @@ while ($ops_done < $n_ops)
 		$node->start;
 	}
 
-	# memkv_verify after every few batches
+	# memkv_verify after every few batches; and how many runs have a
+	# dead list (VACUUM's, src/README "VACUUM"), read from the metapage
 	if ($batch_no % 5 == 0 || $ops_done >= $n_ops)
 	{
+		if ($is_memkv)
+		{
+			$node->safe_psql('postgres', 'CHECKPOINT');
+			my $d = slurp_file_bin($node->data_dir . '/' . $node->safe_psql(
+				'postgres', "SELECT pg_relation_filepath('$index')"));
+			my $runs = dir_get(\$d)->{runs};
+			my $ndl = grep { $_->{dead_block} != $INVALID } @$runs;
+			$dead_lists_seen = $ndl if $ndl > $dead_lists_seen;
+			$most_runs_with_dead = @$runs
+			  if $ndl > 0 && @$runs > $most_runs_with_dead;
+		}
 		my ($vret, $vout, $verr) = $node->psql('postgres', $verify_sql);
 		if ($vret != 0 || $vout ne '')
 		{
@@ -581,6 +598,12 @@ diag(join("\n", map { sprintf("  %-22s %5d queries %3d mismatches", $_, $n_by_ki
 	  sort keys %n_by_kind));
 
 cmp_ok($n_queries, '>=', $n_ops * 0.7, 'thousands of queries were compared');
+if ($is_memkv)
+{
+	diag("at most $most_runs_with_dead runs while some had dead lists ($dead_lists_seen lists)");
+	cmp_ok($dead_lists_seen, '>=', 1, 'VACUUM left dead lists in runs');
+	cmp_ok($most_runs_with_dead, '>=', 2, '... while the index had several runs');
+}
 is($n_mismatch, 0, 'index results equal seq scan results for every query');
 cmp_ok($n_explain, '>=', 100, 'a sample of plans was checked');
 is($n_explain_bad, 0, "every sampled forced-index plan uses $index");
