@@ -19,6 +19,7 @@
 #include "utils/rel.h"
 
 #include "batch.h"
+#include "guard.h"
 #include "memkv.h"
 #include "memutil.h"
 
@@ -202,6 +203,32 @@ memkv_batch_reverse(MemkvBatch *batch)
 		batch->items[i] = batch->items[j];
 		batch->items[j] = tmp;
 	}
+}
+
+/*
+ * A step in direction `backward` left `batch`, the scan's current one,
+ * and there is nothing more in range that way.  The batch is kept, marked
+ * complete that way, so that a change of direction returns to its items
+ * -- unless the scan had announced it to VACUUM (guard.c): then the
+ * announcement is cleared, since a scan parked at the end of its range
+ * must not hold VACUUM off, and the batch is emptied, since VACUUM may
+ * now remove its TIDs; a change of direction then collects the range's
+ * end anew.  Returns the scan's new position in the batch (one step
+ * outside it).
+ */
+int
+memkv_batch_range_end(MemkvBatch *batch, bool backward, MemkvGuardUse *guard)
+{
+	if (memkv_guard_release(guard))
+	{
+		memkv_batch_reset(batch);
+		/* reset cleared both flags: the other direction starts afresh */
+	}
+	if (backward)
+		batch->complete_backward = true;
+	else
+		batch->complete_forward = true;
+	return backward ? -1 : batch->nitems;
 }
 
 /* Make the scan's index tuple buffer at least `size` bytes. */

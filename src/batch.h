@@ -12,6 +12,7 @@
 
 #include "access/relscan.h"
 
+#include "guard.h"
 #include "memkv.h"
 
 /* Who holds a scan's batch arrays, for the reset callback. */
@@ -36,6 +37,8 @@ extern void memkv_batch_add(MemkvBatch *batch, bool isnull, const uint8 *key,
 extern void memkv_batch_sink_add(void *arg, const uint8 *key, Size keylen,
 								 const ItemPointerData *tids, uint64 ntids);
 extern void memkv_batch_reverse(MemkvBatch *batch);
+extern int	memkv_batch_range_end(MemkvBatch *batch, bool backward,
+								  MemkvGuardUse *guard);
 
 extern void memkv_grow_itup_buf(MemkvScanOpaque so, Size size);
 extern IndexTuple memkv_form_null_tuple(IndexScanDesc scan);

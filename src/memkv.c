@@ -22,6 +22,7 @@
 #include "utils/pg_locale.h"
 #include "utils/rel.h"
 
+#include "guard.h"
 #include "memkv.h"
 #include "memkv_guc.h"
 #include "registry.h"
@@ -50,6 +51,7 @@ memkv_request_hook(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	memkv_shmem_request();
+	memkv_guard_shmem_request();
 	memkv_stats_shmem_request();
 }
 
@@ -59,6 +61,7 @@ memkv_startup_hook(void)
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
 	memkv_shmem_startup();
+	memkv_guard_shmem_startup();
 	memkv_stats_shmem_startup();
 }
 

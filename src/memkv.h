@@ -154,6 +154,7 @@ typedef struct MemkvScanOpaqueData
 	struct MemkvFrozenPos *frozen_pos;	/* where the last batch's frozen
 											 * walk stopped (runread.c) */
 	struct MemkvLogDelta *log_delta;	/* the delta read from the log (scan.c) */
+	struct MemkvGuardUse *guard;	/* the VACUUM interlock (guard.c) */
 } MemkvScanOpaqueData;
 
 typedef MemkvScanOpaqueData *MemkvScanOpaque;

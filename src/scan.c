@@ -35,6 +35,7 @@
 
 #include "batch.h"
 #include "fill.h"
+#include "guard.h"
 #include "memkv.h"
 #include "source.h"
 
@@ -226,6 +227,7 @@ memkv_beginscan(Relation r, int nkeys, int norderbys)
 	memkv_source_init(&so->run_nulls);
 	so->frozen_pos = NULL;		/* made by the first range walk */
 	so->log_delta = NULL;		/* made by the first batch that needs it */
+	so->guard = memkv_guard_scan_create(r);
 	scan->opaque = so;
 	return scan;
 }
@@ -241,6 +243,7 @@ memkv_rescan(IndexScanDesc scan, ScanKey scankey, int nscankeys,
 		memmove(scan->keyData, scankey,
 				scan->numberOfKeys * sizeof(ScanKeyData));
 	memkv_compute_bounds(scan);
+	memkv_guard_release(so->guard);
 	so->started = false;
 	so->active = 0;
 	so->cur = -1;
@@ -286,7 +289,7 @@ memkv_step(IndexScanDesc scan, ScanDirection dir)
 	/* the step leaves the batch */
 	if (backward ? cur->complete_backward : cur->complete_forward)
 	{
-		so->cur = backward ? -1 : cur->nitems;
+		so->cur = memkv_batch_range_end(cur, backward, so->guard);
 		return NULL;
 	}
 	if (cur->nitems == 0)
@@ -297,11 +300,7 @@ memkv_step(IndexScanDesc scan, ScanDirection dir)
 	if (spare->nitems == 0)
 	{
 		/* keep the current batch so a change of direction can return */
-		if (backward)
-			cur->complete_backward = true;
-		else
-			cur->complete_forward = true;
-		so->cur = backward ? -1 : cur->nitems;
+		so->cur = memkv_batch_range_end(cur, backward, so->guard);
 		return NULL;
 	}
 	so->active = 1 - so->active;
@@ -383,6 +382,7 @@ memkv_endscan(IndexScanDesc scan)
 	MemkvScanOpaque so = (MemkvScanOpaque) scan->opaque;
 	int			i;
 
+	memkv_guard_release(so->guard);
 	memkv_batches_give_back(so->batches);
 	so->batch_owner->batches = NULL;
 	for (i = 0; i < so->nsrcs_made; i++)

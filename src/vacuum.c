@@ -23,6 +23,7 @@
 #include "deadpages.h"
 #include "delta.h"
 #include "freeze.h"
+#include "guard.h"
 #include "memkv.h"
 #include "memutil.h"
 #include "merge.h"
@@ -321,6 +322,7 @@ memkv_bulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 			meta->runs[i].entry.ndead;
 	stats->num_pages = RelationGetNumberOfBlocks(index);
 	pfree(meta);
+	memkv_guard_wait_for_scans(index);
 	return stats;
 }
 

@@ -1,0 +1,35 @@
+/*-------------------------------------------------------------------------
+ *
+ * guard.h
+ *	  Guard slots in shared memory (guard.c): one cache line per PGPROC,
+ *	  laid out as ebr.h's EbrSlot, with the reclaim epoch's domain and the
+ *	  vacuum cycle; the interlock between index-only scans (and scans with
+ *	  non-MVCC snapshots) and VACUUM.  See src/README, "Index-only scans
+ *	  and VACUUM".
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef MEMKV_GUARD_H
+#define MEMKV_GUARD_H
+
+#include "access/relscan.h"
+#include "utils/rel.h"
+
+#include "memkv.h"
+
+/*
+ * One scan's share of its backend's slot (opaque; palloc'd in the scan's
+ * memory context by memkv_guard_scan_create, and never freed before that
+ * context: its reset callback clears the announcement on error).
+ */
+typedef struct MemkvGuardUse MemkvGuardUse;
+
+extern void memkv_guard_shmem_request(void);
+extern void memkv_guard_shmem_startup(void);
+
+extern MemkvGuardUse *memkv_guard_scan_create(Relation index);
+extern void memkv_guard_batch(MemkvGuardUse *use, IndexScanDesc scan);
+extern bool memkv_guard_release(MemkvGuardUse *use);
+extern void memkv_guard_wait_for_scans(Relation index);
+
+#endif							/* MEMKV_GUARD_H */
