@@ -316,7 +316,8 @@ memkv_guard_batch(MemkvGuardUse *use, IndexScanDesc scan)
 	uint64		cycle;
 	int			p;
 
-	if (!scan->xs_want_itup && IsMVCCSnapshot(scan->xs_snapshot))
+	if (!scan->xs_want_itup && scan->xs_snapshot != InvalidSnapshot &&
+		IsMVCCSnapshot(scan->xs_snapshot))
 		return;
 	slot = memkv_guard_my_slot();
 	cycle = pg_atomic_read_u64(&guard_shared->vacuum_cycle);
