@@ -577,7 +577,7 @@ memkv_freeze_switch(MemkvFreezeState *fs)
 	if (rundir_validate(&dir, RUNDIR_INVALID_BLOCK, &msg) != RUNDIR_OK)
 		elog(ERROR, "memkv: new directory of \"%s\" is invalid: %s",
 			 RelationGetRelationName(index), msg);
-	memkv_wal_switch(index, metabuf, &dir);
+	memkv_wal_switch_removing(index, metabuf, &dir, fs->removed > 0);
 	UnlockReleaseBuffer(metabuf);
 	memkv_meta_from_directory(&dir, &fs->newmeta);
 

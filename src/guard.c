@@ -28,11 +28,13 @@
 
 #include "access/relscan.h"
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "common/hashfn.h"
 #include "lib/ilist.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "port/atomics.h"
+#include "storage/bufmgr.h"
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/proc.h"
@@ -87,6 +89,8 @@ struct MemkvGuardUse
 	int			pair;			/* 0.., MEMKV_GUARD_WILDCARD or _NONE */
 	uint64		cycle;			/* announced; for the wildcard's minimum */
 	dlist_node	node;			/* in wildcard_users while on the wildcard */
+	Buffer		metabuf;		/* standby: the metapage, pinned while
+								 * announced; InvalidBuffer otherwise */
 };
 
 static MemkvGuardShared *guard_shared = NULL;
@@ -170,7 +174,10 @@ memkv_guard_key(Relation index)
 	return hash_bytes((const unsigned char *) &node, sizeof(node));
 }
 
-/* Clear every announcement of this backend (its uses forget theirs). */
+/*
+ * Clear every announcement of this backend (its uses forget theirs, and
+ * their metapage pins: the resource owner releases those).
+ */
 static void
 memkv_guard_clear_mine(void)
 {
@@ -182,7 +189,10 @@ memkv_guard_clear_mine(void)
 	for (p = 0; p < MEMKV_GUARD_PAIRS; p++)
 	{
 		if (pair_owner[p])
+		{
 			pair_owner[p]->pair = MEMKV_GUARD_NONE;
+			pair_owner[p]->metabuf = InvalidBuffer;
+		}
 		pair_owner[p] = NULL;
 		pg_atomic_write_u64(&my_slot->cycle[p], 0);
 	}
@@ -192,6 +202,7 @@ memkv_guard_clear_mine(void)
 											 dlist_pop_head_node(&wildcard_users));
 
 		use->pair = MEMKV_GUARD_NONE;
+		use->metabuf = InvalidBuffer;
 	}
 	pg_atomic_write_u64(&my_slot->wildcard, 0);
 }
@@ -269,11 +280,17 @@ memkv_guard_wildcard_min(void)
 	return min;
 }
 
-/* Memory context reset callback: the scan went away, maybe by an error. */
+static bool memkv_guard_release_pin(MemkvGuardUse *use, bool unpin);
+
+/*
+ * Memory context reset callback: the scan went away without endscan, so
+ * by an error.  Its metapage pin, if any, is not released here: the
+ * resource owner released it already, or will.
+ */
 static void
 memkv_guard_use_gone(void *arg)
 {
-	memkv_guard_release((MemkvGuardUse *) arg);
+	memkv_guard_release_pin((MemkvGuardUse *) arg, false);
 }
 
 /*
@@ -288,6 +305,7 @@ memkv_guard_scan_create(Relation index)
 
 	use->key = memkv_guard_key(index);
 	use->pair = MEMKV_GUARD_NONE;
+	use->metabuf = InvalidBuffer;
 	use->callback.func = memkv_guard_use_gone;
 	use->callback.arg = use;
 	MemoryContextRegisterResetCallback(CurrentMemoryContext, &use->callback);
@@ -301,6 +319,12 @@ memkv_guard_scan_create(Relation index)
  * batch, whose TIDs the executor is done with once it asks for more.
  * Other scans (plain MVCC scans, bitmap scans) recheck the heap tuple
  * themselves and announce nothing.  Takes no lock.
+ *
+ * On a standby, where no VACUUM runs but its switch is replayed, the scan
+ * also holds a pin on the metapage from here until the release, dropped
+ * and taken again between batches: the redo of a switch that removes
+ * TIDs takes a cleanup lock on the metapage (wal.c), so it waits for the
+ * batch, or after max_standby_streaming_delay cancels the query.
  *
  * Ordering: the cycle is read, the announcement stored, then a full
  * barrier before the batch reads the index.  VACUUM removes TIDs, then
@@ -320,6 +344,13 @@ memkv_guard_batch(MemkvGuardUse *use, IndexScanDesc scan)
 		IsMVCCSnapshot(scan->xs_snapshot))
 		return;
 	slot = memkv_guard_my_slot();
+	if (BufferIsValid(use->metabuf))
+	{
+		ReleaseBuffer(use->metabuf);
+		use->metabuf = InvalidBuffer;
+	}
+	if (RecoveryInProgress())
+		use->metabuf = ReadBuffer(scan->indexRelation, 0);	/* the metapage */
 	cycle = pg_atomic_read_u64(&guard_shared->vacuum_cycle);
 	use->cycle = cycle;
 
@@ -358,8 +389,18 @@ memkv_guard_batch(MemkvGuardUse *use, IndexScanDesc scan)
 bool
 memkv_guard_release(MemkvGuardUse *use)
 {
+	return memkv_guard_release_pin(use, true);
+}
+
+/* memkv_guard_release, unpinning the standby's metapage if `unpin`. */
+static bool
+memkv_guard_release_pin(MemkvGuardUse *use, bool unpin)
+{
 	if (use == NULL || use->pair == MEMKV_GUARD_NONE)
 		return false;
+	if (BufferIsValid(use->metabuf) && unpin)
+		ReleaseBuffer(use->metabuf);
+	use->metabuf = InvalidBuffer;
 
 	/* what the scan read of the heap for the batch comes before this */
 	pg_memory_barrier();

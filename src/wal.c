@@ -33,6 +33,8 @@
 #define XLOG_MEMKV_APPEND_PAGE	0x10	/* entry added to a new tail page */
 #define XLOG_MEMKV_SWITCH		0x20	/* the directory rewritten */
 #define XLOG_MEMKV_FREE			0x30	/* pages marked deleted */
+#define XLOG_MEMKV_OPMASK		0x70	/* the record type's bits */
+#define XLOG_MEMKV_REMOVES_TIDS	0x80	/* SWITCH: scans lose TIDs (VACUUM) */
 
 /*
  * XLOG_MEMKV_APPEND: block 0 is the tail page; its block data is the
@@ -46,6 +48,11 @@
  *
  * XLOG_MEMKV_SWITCH: block 0 the metapage; the record's data is the whole
  * new directory (rundir.c's encoding), which redo writes over the old.
+ * With XLOG_MEMKV_REMOVES_TIDS (VACUUM's switch) redo first takes a
+ * cleanup lock on the metapage, so it waits for -- and, past
+ * max_standby_streaming_delay, cancels -- standby index-only scans that
+ * hold a batch (they keep the metapage pinned: guard.c), as btree's
+ * VACUUM redo does for a pinned leaf.
  *
  * XLOG_MEMKV_FREE: blocks 0..n-1 (n <= XLR_MAX_BLOCK_ID + 1), each
  * re-initialized by redo as a deleted page; no data.
@@ -119,9 +126,11 @@ memkv_redo_append_page(XLogReaderState *record)
 static void
 memkv_redo_switch(XLogReaderState *record)
 {
+	bool		removes = (XLogRecGetInfo(record) & XLOG_MEMKV_REMOVES_TIDS) != 0;
 	Buffer		buf;
 
-	if (XLogReadBufferForRedo(record, 0, &buf) == BLK_NEEDS_REDO)
+	if (XLogReadBufferForRedoExtended(record, 0, RBM_NORMAL, removes,
+									  &buf) == BLK_NEEDS_REDO)
 	{
 		Page		page = BufferGetPage(buf);
 
@@ -154,7 +163,7 @@ memkv_redo_free(XLogReaderState *record)
 static void
 memkv_redo(XLogReaderState *record)
 {
-	uint8		info = XLogRecGetInfo(record) & ~XLR_INFO_MASK;
+	uint8		info = XLogRecGetInfo(record) & XLOG_MEMKV_OPMASK;
 
 	switch (info)
 	{
@@ -178,7 +187,7 @@ memkv_redo(XLogReaderState *record)
 static void
 memkv_desc(StringInfo buf, XLogReaderState *record)
 {
-	uint8		info = XLogRecGetInfo(record) & ~XLR_INFO_MASK;
+	uint8		info = XLogRecGetInfo(record) & XLOG_MEMKV_OPMASK;
 
 	if (info == XLOG_MEMKV_APPEND || info == XLOG_MEMKV_APPEND_PAGE)
 	{
@@ -187,8 +196,10 @@ memkv_desc(StringInfo buf, XLogReaderState *record)
 		appendStringInfo(buf, "off %u gen %u", xlrec->offnum, xlrec->epoch);
 	}
 	else if (info == XLOG_MEMKV_SWITCH)
-		appendStringInfo(buf, "directory %u bytes",
-						 (unsigned) XLogRecGetDataLen(record));
+		appendStringInfo(buf, "directory %u bytes%s",
+						 (unsigned) XLogRecGetDataLen(record),
+						 (XLogRecGetInfo(record) & XLOG_MEMKV_REMOVES_TIDS) ?
+						 ", removes TIDs" : "");
 	else if (info == XLOG_MEMKV_FREE)
 		appendStringInfo(buf, "%d pages", XLogRecMaxBlockId(record) + 1);
 }
@@ -196,7 +207,7 @@ memkv_desc(StringInfo buf, XLogReaderState *record)
 static const char *
 memkv_identify(uint8 info)
 {
-	switch (info & ~XLR_INFO_MASK)
+	switch (info & XLOG_MEMKV_OPMASK)
 	{
 		case XLOG_MEMKV_APPEND:
 			return "APPEND";
@@ -319,6 +330,18 @@ memkv_wal_append_page(Relation index, Buffer tailbuf, Buffer newbuf,
 void
 memkv_wal_switch(Relation index, Buffer metabuf, const MemkvDirectory *dir)
 {
+	memkv_wal_switch_removing(index, metabuf, dir, false);
+}
+
+/*
+ * The same, for a switch after which scans no longer find TIDs they could
+ * find before (`removes_tids`: VACUUM's), marked so that its redo takes a
+ * cleanup lock on the metapage.
+ */
+void
+memkv_wal_switch_removing(Relation index, Buffer metabuf,
+						  const MemkvDirectory *dir, bool removes_tids)
+{
 	Page		page = BufferGetPage(metabuf);
 	uint8		bytes[RUNDIR_MAX_BYTES];
 	size_t		len = rundir_encode(dir, bytes, sizeof(bytes));
@@ -336,7 +359,8 @@ memkv_wal_switch(Relation index, Buffer metabuf, const MemkvDirectory *dir)
 		XLogBeginInsert();
 		XLogRegisterBuffer(0, metabuf, REGBUF_STANDARD);
 		XLogRegisterData((char *) bytes, len);
-		recptr = XLogInsert(MEMKV_RMGR_ID, XLOG_MEMKV_SWITCH);
+		recptr = XLogInsert(MEMKV_RMGR_ID, XLOG_MEMKV_SWITCH |
+							(removes_tids ? XLOG_MEMKV_REMOVES_TIDS : 0));
 		PageSetLSN(page, recptr);
 	}
 	END_CRIT_SECTION();

@@ -26,6 +26,9 @@ extern OffsetNumber memkv_wal_append_page(Relation index, Buffer tailbuf,
 										  IndexTuple itup);
 extern void memkv_wal_switch(Relation index, Buffer metabuf,
 							 const MemkvDirectory *dir);
+extern void memkv_wal_switch_removing(Relation index, Buffer metabuf,
+									  const MemkvDirectory *dir,
+									  bool removes_tids);
 extern void memkv_wal_free(Relation index, Buffer *bufs, int n);
 extern void memkv_delete_page(Relation index, Buffer buf);
 
