@@ -108,15 +108,17 @@ is(query($cur, 'FETCH 1 FROM c'), 'key/001', 'the standby cursor returns its fir
 is(bufferpin_conflicts(), '0', 'no buffer-pin conflict yet');
 $primary->safe_psql('postgres', 'VACUUM (INDEX_CLEANUP ON) t');
 
-# Replay waits for the cursor's metapage pin, then cancels it.
+# Replay waits for the cursor's metapage pin, then (after 2 s) cancels
+# it.  30 s at most: the session's own IPC::Run timeout must not expire.
 my $n = 0;
-for (my $i = 0; $i < 10 * $PostgreSQL::Test::Utils::timeout_default; $i++)
+for (my $i = 0; $i < 300; $i++)
 {
 	$n = bufferpin_conflicts();
 	last if $n > 0;
 	usleep(100_000);
 }
 cmp_ok($n, '>', 0, 'replay of the VACUUM switch had a buffer-pin conflict with the cursor');
+$primary->wait_for_catchup($standby);
 
 my $rows = query($cur, 'FETCH 20 FROM c');
 unlike($rows, qr{key/010}, 'the standby cursor never returns the deleted key');
