@@ -190,7 +190,7 @@ memkv_vacuum_switch(Relation index, MemkvVacuumNew *nw, int n)
 	if (rundir_validate(&dir, RUNDIR_INVALID_BLOCK, &msg) != RUNDIR_OK)
 		elog(ERROR, "memkv: new directory of \"%s\" is invalid: %s",
 			 RelationGetRelationName(index), msg);
-	memkv_wal_switch(index, metabuf, &dir);
+	memkv_wal_switch_removing(index, metabuf, &dir, true);
 	UnlockReleaseBuffer(metabuf);
 	memkv_meta_from_directory(&dir, &newmeta);
 	/* the trees still mirror the logs, which did not change */

@@ -1,4 +1,4 @@
-# test/t/026_ios_vacuum.pl -- the index-only scan / VACUUM interlock
+# test/t/027_ios_vacuum.pl -- the index-only scan / VACUUM interlock
 # (memkv 2 step 9; src/README, "Index-only scans and VACUUM").
 #
 # memkv's scan batches are copies of TIDs that hold no pin.  An index-only

@@ -1,4 +1,4 @@
-# test/t/027_ios_vacuum_standby.pl -- the index-only scan / VACUUM
+# test/t/028_ios_vacuum_standby.pl -- the index-only scan / VACUUM
 # interlock on a hot standby (src/README, "Index-only scans and VACUUM").
 #
 # On a standby no VACUUM runs, but its switch is replayed, then the heap's
