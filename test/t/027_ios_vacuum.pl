@@ -95,15 +95,22 @@ SELECT coalesce(wait_event_type, '') || '/' || coalesce(wait_event, '')
 FROM pg_stat_activity WHERE application_name = '$name'});
 }
 
-# Wait until application $name waits on Extension/Extension, or give up.
+# Wait until application $name, running background command $bg, waits on
+# Extension/Extension; give up when it ends (the harness says so, or it is
+# missing from pg_stat_activity for 5 s), or after a minute.
 sub wait_for_extension_wait
 {
-	my ($name) = @_;
+	my ($name, $bg) = @_;
 	my $seen = '';
-	for (my $i = 0; $i < 10 * $PostgreSQL::Test::Utils::timeout_default; $i++)
+	my $gone = 0;
+	for (my $i = 0; $i < 600; $i++)
 	{
 		$seen = waiting($name);
 		return $seen if $seen eq 'Extension/Extension';
+		return "ended: $seen" unless $bg->{h}->pumpable;
+		$gone = $seen eq '' ? $gone + 1 : 0;
+		return 'ended' if $gone >= 50;
+		$bg->{h}->pump_nb;
 		usleep(100_000);
 	}
 	return $seen;
@@ -155,7 +162,7 @@ DECLARE c CURSOR FOR SELECT k FROM t WHERE k >= 'key/' ORDER BY k;");
 is(query($cur, 'FETCH 1 FROM c'), 'key/001', 'the cursor returns its first row');
 
 my $vac = start_vacuum('vacuumer');
-is(wait_for_extension_wait('vacuumer'), 'Extension/Extension',
+is(wait_for_extension_wait('vacuumer', $vac), 'Extension/Extension',
 	'VACUUM waits for the cursor holding a batch (wait event Extension)');
 
 my $rows = query($cur, 'FETCH 20 FROM c');
@@ -227,7 +234,7 @@ for my $i (1 .. 5)
 	query($cur, "FETCH 1 FROM c$i");
 }
 $vac = start_vacuum('vacuumer5');
-is(wait_for_extension_wait('vacuumer5'), 'Extension/Extension',
+is(wait_for_extension_wait('vacuumer5', $vac), 'Extension/Extension',
 	'VACUUM waits for five index-only cursors');
 for my $i (1 .. 4)
 {
