@@ -32,6 +32,7 @@
 
 #include "buildspill.h"
 #include "memutil.h"
+#include "pg_compat.h"
 #include "spill.h"
 
 /* What one input of a merge costs: reader, block buffer, BufFile buffer. */
@@ -174,6 +175,23 @@ typedef struct MemkvSpillMerge
 	int			nreaders;
 } MemkvSpillMerge;
 
+/*
+ * The ERROR for a spill the merge could not decode, with spill.c's
+ * reason (left in sm->merge.errmsg).  Both the merge's start and its steps
+ * raise it.
+ */
+static void memkv_spill_merge_damaged(MemkvSpillMerge *sm) pg_attribute_noreturn();
+
+static void
+memkv_spill_merge_damaged(MemkvSpillMerge *sm)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("memkv build: a temporary spill file is damaged: %s",
+					sm->merge.errmsg),
+			 errhint("The disk holding temp_tablespaces may be failing; run CREATE INDEX again.")));
+}
+
 static MemkvSpillMerge *
 memkv_spill_merge_start(MemoryContext cxt, BufFile **files, int n)
 {
@@ -197,11 +215,7 @@ memkv_spill_merge_start(MemoryContext cxt, BufFile **files, int n)
 	}
 	st = spill_merge_init(&sm->merge, sm->readers, n);
 	if (st < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("memkv build: a temporary spill file is damaged: %s",
-						sm->merge.errmsg),
-				 errhint("The disk holding temp_tablespaces may be failing; run CREATE INDEX again.")));
+		memkv_spill_merge_damaged(sm);
 	return sm;
 }
 
@@ -214,11 +228,7 @@ memkv_spill_merge_next(MemkvSpillMerge *sm, SpillMergeOut *out)
 	if (st == SPILL_END)
 		return false;
 	if (st < 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("memkv build: a temporary spill file is damaged: %s",
-						sm->merge.errmsg),
-				 errhint("The disk holding temp_tablespaces may be failing; run CREATE INDEX again.")));
+		memkv_spill_merge_damaged(sm);
 	return true;
 }
 
