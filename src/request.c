@@ -79,10 +79,11 @@ memkv_threshold(Relation index)
 /*
  * Has the delta of `index` outgrown its threshold, or does it hold enough
  * of a shared memory that is getting scarce, to be worth a freeze?  The
- * test of memkv_maybe_request_freeze, and the one a background freeze
- * repeats once it holds the freeze lock (freeze.c): by then someone else
- * may have frozen the delta.  Caller holds a stripe lock of the entry
- * (every one, for an exact count).
+ * test of memkv_maybe_request_freeze; a background freeze repeats it once
+ * it holds the freeze lock (merge.c: by then someone else may have frozen
+ * the delta), and the freeze worker after each round (worker.c: writes
+ * made during the round may want another).  Caller holds a stripe lock of
+ * the entry (every one, for an exact count).
  */
 bool
 memkv_freeze_wanted(Relation index, MemkvEntry *entry)

@@ -12,8 +12,9 @@
  * kinds of worker run side by side without a queue between them.
  *
  * The worker connects to the index's database and freezes the index,
- * again (up to ten times) while writes made during its freeze leave the
- * delta past the threshold.  It finds its index's registry entry by
+ * again (up to ten times) while writes made during its freeze leave a
+ * delta that an insert would ask a freeze for (memkv_freeze_wanted: past
+ * the threshold, or a large share of a nearly full arena).  It finds its index's registry entry by
  * RelFileNode, never by slot: the entry may move to another slot.  A
  * worker whose freeze fails records the error for memkv_state and logs
  * it, once per run of failures for the same reason (memkv_worker_failed,
@@ -38,7 +39,6 @@
 #include "freeze.h"
 #include "memkv.h"
 #include "merge.h"
-#include "delta.h"
 #include "page.h"
 #include "registry.h"
 #include "request.h"
@@ -70,8 +70,9 @@ memkv_worker_index_ok(Relation index)
 /*
  * The worker's job, inside its transaction: open the index named by
  * `indexoid` (if it still is a memkv index) and freeze it, again (up to
- * ten rounds) while writes made during a freeze leave the delta past the
- * threshold (or the delta still does not fit in shared memory).
+ * ten rounds) while writes made during a freeze leave a delta worth
+ * another (memkv_freeze_wanted), or one that still does not fit in shared
+ * memory.
  */
 static void
 memkv_worker_freeze(Oid indexoid)
@@ -94,20 +95,24 @@ memkv_worker_freeze(Oid indexoid)
 			MemkvMetaPageData meta;
 			MemkvEntry *entry;
 			bool		in_memory;
-			uint64		delta;
-			int64		threshold = memkv_threshold(index);
+			bool		again;
 
 			memkv_read_meta(index, &meta);
 			worker_instance_id = meta.instance_id;
 			memkv_freeze_index(index, NULL, NULL, NULL,
 							   MEMKV_TRIGGER_WORKER);
+
+			/*
+			 * Another round on the insert's own test (request.c), which
+			 * the next round's freeze repeats under the freeze lock: a
+			 * delta past its threshold, or holding enough of a nearly full
+			 * arena.  A delta that does not fit is frozen again.
+			 */
 			entry = memkv_open_synced_try(index, LW_SHARED, &meta,
 										  &in_memory);
-			memkv_entry_delta_size(entry, &delta, NULL);
+			again = !in_memory || memkv_freeze_wanted(index, entry);
 			memkv_entry_release(entry);
-			/* (a delta that does not fit again is frozen again) */
-			if (in_memory &&
-				(threshold <= 0 || delta < (uint64) threshold))
+			if (!again)
 				break;
 		}
 		memkv_stats_worker_done(MyDatabaseId, RelationGetRelid(index),
