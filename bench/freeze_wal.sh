@@ -35,29 +35,15 @@
 # walstats-<batch>-<step>.txt.
 set -e
 BIN=$1; LABEL=$2; KEYS=${3:-1000000}; BATCH=${4:-100000}; NB=${5:-3}
-DATA=/var/tmp/memkv-bench-data
-[ -f $DATA/paths.all.shuf ] ||
-	shuf --random-source=<(yes) $DATA/paths.all > $DATA/paths.all.shuf
-W=$(mktemp -d /tmp/fw.XXXX); chmod 755 $W; chown postgres: $W
-head -n $((KEYS + BATCH*NB)) $DATA/paths.all.shuf > $W/keys
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+bench_paths_shuf
+PORT=$((20000 + RANDOM % 1000))
+bench_scratch_server "$BIN" $PORT "memkv.log_freeze_min_duration = 0"
+head -n $((KEYS + BATCH*NB)) $PATHS > $W/keys
 head -n $KEYS $W/keys > $W/base; tail -n $((BATCH*NB)) $W/keys > $W/new
 split -l $BATCH -d $W/new $W/new.
 chown postgres: $W/*
-PORT=$((20000 + RANDOM % 1000))
-runuser -u postgres -- $BIN/initdb -D $W/data --locale=C -E UTF8 >/dev/null
-cat >> $W/data/postgresql.conf <<EOC
-shared_preload_libraries = 'memkv'
-port = $PORT
-unix_socket_directories = '$W'
-listen_addresses = ''
-autovacuum = off
-max_wal_size = 8GB
-checkpoint_timeout = 1h
-memkv.freeze_threshold = 0
-memkv.log_freeze_min_duration = 0
-EOC
-trap "runuser -u postgres -- $BIN/pg_ctl -D $W/data -m immediate stop >/dev/null 2>&1; rm -rf $W" EXIT
-runuser -u postgres -- $BIN/pg_ctl -D $W/data -l $W/log -w start >/dev/null
 P="runuser -u postgres -- $BIN/psql -h $W -p $PORT -XAtq -d postgres"
 now() { date +%s%N; }
 # walstats FROM TO NAME: "total_bytes fpi_bytes" of the WAL between two

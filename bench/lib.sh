@@ -22,6 +22,12 @@
 #                                     with memkv built into it
 #   bench_meta_common                 command, date, machine, load, commit
 #
+#   bench_paths_shuf                  PATHS: the Debian paths shuffled
+#   bench_scratch_server BIN PORT [CONF_LINE ...]
+#                                     W: a throwaway server's directory, the
+#                                     server started (the one-file benches:
+#                                     vacuum.sh, freeze_wal.sh)
+#
 # Common options: --quick, --keys N, --out DIR, --port P, --no-install,
 # --memkv-ref REF (build that commit, not the working tree), --bindir DIR
 # (use the PostgreSQL binaries in DIR, memkv already installed there: no
@@ -170,4 +176,49 @@ bench_meta_common()
 	else
 		meta memkv_commit "$(git -C "$REPO" log -1 --format='%h %s' 2>/dev/null || echo unknown)$(git -C "$REPO" status --porcelain -- src Makefile '*.sql' 2>/dev/null | grep -q . && echo ' + uncommitted changes (working tree)')"
 	fi
+}
+
+# bench_paths_shuf: set PATHS to the Debian paths bench/data.sh fetched into
+# /var/tmp/memkv-bench-data, shuffled with a fixed random source (the
+# same order on every run; made once, next to them).
+bench_paths_shuf()
+{
+	local data=/var/tmp/memkv-bench-data
+	PATHS=$data/paths.all.shuf
+	[ -f "$PATHS" ] ||
+		shuf --random-source=<(yes) "$data/paths.all" >"$PATHS"
+}
+
+# bench_scratch_server BIN PORT [CONF_LINE ...]: as root, make W, a
+# temporary directory owned by postgres, initdb W/data with BIN's
+# binaries as the postgres OS user (C locale, UTF8), and start it with
+# memkv preloaded, listening only on a socket in W at PORT, autovacuum
+# off, no background freeze (memkv.freeze_threshold = 0), no checkpoint
+# during a run (max_wal_size = 8GB, checkpoint_timeout = 1h), then the
+# CONF_LINEs.  Its log is W/log.  On exit the server is stopped
+# (immediate) and W removed.
+bench_scratch_server()
+{
+	local bin=$1 port=$2 line
+	shift 2
+	W=$(mktemp -d /tmp/memkv-bench.XXXX)
+	chmod 755 "$W"
+	chown postgres: "$W"
+	# shellcheck disable=SC2064  # expand now: W and bin are this run's
+	trap "runuser -u postgres -- '$bin/pg_ctl' -D '$W/data' -m immediate stop >/dev/null 2>&1; rm -rf '$W'" EXIT
+	runuser -u postgres -- "$bin/initdb" -D "$W/data" --locale=C -E UTF8 >/dev/null
+	{
+		echo "shared_preload_libraries = 'memkv'"
+		echo "port = $port"
+		echo "unix_socket_directories = '$W'"
+		echo "listen_addresses = ''"
+		echo "autovacuum = off"
+		echo "max_wal_size = 8GB"
+		echo "checkpoint_timeout = 1h"
+		echo "memkv.freeze_threshold = 0"
+		for line in "$@"; do
+			echo "$line"
+		done
+	} >>"$W/data/postgresql.conf"
+	runuser -u postgres -- "$bin/pg_ctl" -D "$W/data" -l "$W/log" -w start >/dev/null
 }

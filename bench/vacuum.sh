@@ -24,26 +24,13 @@
 # and memkv_verify's row count at the end (must be 0).
 set -e
 BIN=$1; LABEL=$2; KEYS=${3:-1000000}; DEAD=${4:-1}; ROUNDS=${5:-2}
-DATA=/var/tmp/memkv-bench-data
-[ -f $DATA/paths.all.shuf ] ||
-	shuf --random-source=<(yes) $DATA/paths.all > $DATA/paths.all.shuf
-W=$(mktemp -d /tmp/vb.XXXX); chmod 755 $W; chown postgres: $W
-head -n $KEYS $DATA/paths.all.shuf > $W/keys
-chown postgres: $W/keys
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+bench_paths_shuf
 PORT=$((21000 + RANDOM % 1000))
-runuser -u postgres -- $BIN/initdb -D $W/data --locale=C -E UTF8 >/dev/null
-cat >> $W/data/postgresql.conf <<EOC
-shared_preload_libraries = 'memkv'
-port = $PORT
-unix_socket_directories = '$W'
-listen_addresses = ''
-autovacuum = off
-max_wal_size = 8GB
-checkpoint_timeout = 1h
-memkv.freeze_threshold = 0
-EOC
-trap "runuser -u postgres -- $BIN/pg_ctl -D $W/data -m immediate stop >/dev/null 2>&1; rm -rf $W" EXIT
-runuser -u postgres -- $BIN/pg_ctl -D $W/data -l $W/log -w start >/dev/null
+bench_scratch_server "$BIN" $PORT
+head -n $KEYS $PATHS > $W/keys
+chown postgres: $W/keys
 Q() { runuser -u postgres -- $BIN/psql -h $W -p $PORT -X -q -A -t -v ON_ERROR_STOP=1 -d postgres "$@"; }
 ms() { date +%s%3N; }
 Q -c "CREATE EXTENSION memkv" -c "CREATE TABLE h (id serial, k text COLLATE \"C\")" \
