@@ -25,20 +25,11 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use FindBin;
 use lib "$FindBin::RealBin/../lib";
+use MemkvCluster;
 use MemkvDisk;
 
-my $primary = PostgreSQL::Test::Cluster->new('primary');
-$primary->init(allows_streaming => 1,
-	extra => [ '--locale=C', '--encoding=UTF8',
-		$primary->pg_version >= 18 ? ('--no-data-checksums') : () ]);
-$primary->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'memkv'
-autovacuum = off
-memkv.freeze_threshold = 0
-});
-$primary->start;
-$primary->safe_psql('postgres', q{
-CREATE EXTENSION memkv;
+my $primary = memkv_primary('primary', streaming => 1, checksums => 0,
+	conf => 'memkv.freeze_threshold = 0', sql => q{
 CREATE TABLE d (id int, k text COLLATE "C");
 INSERT INTO d SELECT i, CASE WHEN i % 500 = 0 THEN NULL
   ELSE 'host' || (i % 97) || '/path/' || md5(i::text) END
@@ -48,10 +39,7 @@ INSERT INTO d SELECT i, 'host' || (i % 97) || '/path/' || md5(i::text)
   FROM generate_series(60001, 63000) i;
 SELECT memkv_freeze('d_k');
 });
-$primary->backup('b');
-my $standby = PostgreSQL::Test::Cluster->new('standby');
-$standby->init_from_backup($primary, 'b', has_streaming => 1);
-$standby->start;
+my $standby = memkv_standby($primary, 'standby');
 
 my @queries = (
 	"SELECT count(*) FROM d WHERE k >= 'host1' AND k < 'host5'",

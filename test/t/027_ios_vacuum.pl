@@ -29,18 +29,12 @@ use Time::HiRes qw(usleep);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib "$FindBin::RealBin/../lib";
+use MemkvCluster;
 
-my $node = PostgreSQL::Test::Cluster->new('ios_vacuum');
-$node->init(extra => [ '--locale=C', '--encoding=UTF8' ]);
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'memkv'
-autovacuum = off
-memkv.freeze_threshold = 0
-});
-$node->start;
-
-$node->safe_psql('postgres', q{
-CREATE EXTENSION memkv;
+my $node = memkv_primary('ios_vacuum',
+	conf => 'memkv.freeze_threshold = 0', sql => q{
 CREATE TABLE t (id int, k text COLLATE "C", pad text);
 INSERT INTO t SELECT g, 'key/' || lpad(g::text, 3, '0'), repeat('x', 20)
   FROM generate_series(1, 200) g;

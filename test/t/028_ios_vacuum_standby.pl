@@ -20,17 +20,12 @@ use Time::HiRes qw(usleep);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use FindBin;
+use lib "$FindBin::RealBin/../lib";
+use MemkvCluster;
 
-my $primary = PostgreSQL::Test::Cluster->new('ios_primary');
-$primary->init(allows_streaming => 1, extra => [ '--locale=C', '--encoding=UTF8' ]);
-$primary->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'memkv'
-autovacuum = off
-memkv.freeze_threshold = 0
-});
-$primary->start;
-$primary->safe_psql('postgres', q{
-CREATE EXTENSION memkv;
+my $primary = memkv_primary('ios_primary', streaming => 1,
+	conf => 'memkv.freeze_threshold = 0', sql => q{
 CREATE TABLE t (id int, k text COLLATE "C", pad text);
 ALTER TABLE t ALTER pad SET STORAGE PLAIN;
 INSERT INTO t SELECT g, 'key/' || lpad(g::text, 3, '0'), repeat('x', 1500)
@@ -38,16 +33,11 @@ INSERT INTO t SELECT g, 'key/' || lpad(g::text, 3, '0'), repeat('x', 1500)
 CREATE INDEX t_k ON t USING memkv (k);
 VACUUM t;
 });
-$primary->backup('b');
-my $standby = PostgreSQL::Test::Cluster->new('ios_standby');
-$standby->init_from_backup($primary, 'b', has_streaming => 1);
-$standby->append_conf('postgresql.conf', qq{
+my $standby = memkv_standby($primary, 'ios_standby', conf => q{
 max_standby_streaming_delay = 2s
 hot_standby_feedback = off
 log_recovery_conflict_waits = on
 });
-$standby->start;
-$primary->wait_for_catchup($standby);
 
 my $timeout = IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default);
 my $ios_gucs = 'SET enable_seqscan = off; SET enable_bitmapscan = off;';

@@ -24,21 +24,15 @@ use IPC::Run;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-
-my $node = PostgreSQL::Test::Cluster->new('build_spill');
-$node->init(extra => [ '--locale=C', '--encoding=UTF8' ]);
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'memkv'
-autovacuum = off
-});
-$node->start;
+use FindBin;
+use lib "$FindBin::RealBin/../lib";
+use MemkvCluster;
 
 # 320,000 rows: 150,000 distinct keys each twice (TIDs far apart, so in
 # different spills), 300 NULLs, the empty key, keys sharing long prefixes,
 # and one key in 20,000 rows (more TIDs than a spill entry and a merge
 # piece hold, in many spills)
-$node->safe_psql('postgres', q{
-CREATE EXTENSION memkv;
+my $node = memkv_primary('build_spill', sql => q{
 CREATE TABLE t (id serial, k text COLLATE "C");
 INSERT INTO t(k)
   SELECT CASE WHEN g % 1000 = 7 THEN NULL
