@@ -354,7 +354,7 @@ memkv_fill(IndexScanDesc scan, MemkvBatch *batch, ScanDirection dir,
 	MemkvFillRange range;
 
 	memkv_batch_reset(batch);
-	memkv_guard_batch(so->guard, scan);
+	memkv_guard_batch(&so->guard, scan);
 	/* kept valid only by a walk of the frozen layer alone, below */
 	if (!so->bounds.want_keys || (from != NULL && from->isnull))
 		memkv_frozen_pos_forget(so->frozen_pos);

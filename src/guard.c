@@ -294,21 +294,27 @@ memkv_guard_use_gone(void *arg)
 }
 
 /*
- * A scan's handle on the interlock, in CurrentMemoryContext (the scan's),
- * announcing nothing yet.  Freed with that context only: its reset
- * callback, which may run after endscan, still reads it.
+ * A scan's handle on the interlock, announcing nothing yet, made by its
+ * first batch that must announce: most scans (plain MVCC and bitmap
+ * scans) never do, and a point lookup would pay for it at every
+ * beginscan.  It lives in the memory context that holds the scan
+ * descriptor -- the executor's, the one the scan was begun in, not
+ * whatever context is current at the batch -- and is freed with that
+ * context only: its reset callback, which may run after endscan, still
+ * reads it.
  */
-MemkvGuardUse *
-memkv_guard_scan_create(Relation index)
+static MemkvGuardUse *
+memkv_guard_scan_create(IndexScanDesc scan)
 {
-	MemkvGuardUse *use = palloc0(sizeof(MemkvGuardUse));
+	MemoryContext cxt = GetMemoryChunkContext(scan);
+	MemkvGuardUse *use = MemoryContextAllocZero(cxt, sizeof(MemkvGuardUse));
 
-	use->key = memkv_guard_key(index);
+	use->key = memkv_guard_key(scan->indexRelation);
 	use->pair = MEMKV_GUARD_NONE;
 	use->metabuf = InvalidBuffer;
 	use->callback.func = memkv_guard_use_gone;
 	use->callback.arg = use;
-	MemoryContextRegisterResetCallback(CurrentMemoryContext, &use->callback);
+	MemoryContextRegisterResetCallback(cxt, &use->callback);
 	return use;
 }
 
@@ -317,8 +323,10 @@ memkv_guard_scan_create(Relation index)
  * snapshot is not MVCC, announce (its index, the current vacuum cycle) in
  * this backend's slot -- replacing its announcement for the previous
  * batch, whose TIDs the executor is done with once it asks for more.
- * Other scans (plain MVCC scans, bitmap scans) recheck the heap tuple
- * themselves and announce nothing.  Takes no lock.
+ * *usep is the scan's handle, NULL until its first announcement makes it
+ * (memkv_guard_scan_create).  Other scans (plain MVCC scans, bitmap
+ * scans) recheck the heap tuple themselves, announce nothing and leave
+ * *usep NULL.  Takes no lock.
  *
  * On a standby, where no VACUUM runs but its switch is replayed, the scan
  * also holds a pin on the metapage from here until the release, dropped
@@ -334,8 +342,9 @@ memkv_guard_scan_create(Relation index)
  * the removal too.
  */
 void
-memkv_guard_batch(MemkvGuardUse *use, IndexScanDesc scan)
+memkv_guard_batch(MemkvGuardUse **usep, IndexScanDesc scan)
 {
+	MemkvGuardUse *use;
 	MemkvGuardSlot *slot;
 	uint64		cycle;
 	int			p;
@@ -344,6 +353,9 @@ memkv_guard_batch(MemkvGuardUse *use, IndexScanDesc scan)
 		IsMVCCSnapshot(scan->xs_snapshot))
 		return;
 	slot = memkv_guard_my_slot();
+	if (*usep == NULL)
+		*usep = memkv_guard_scan_create(scan);
+	use = *usep;
 	if (BufferIsValid(use->metabuf))
 	{
 		ReleaseBuffer(use->metabuf);
@@ -384,7 +396,7 @@ memkv_guard_batch(MemkvGuardUse *use, IndexScanDesc scan)
  * ended, or its memory context is going away): clear its announcement.
  * Returns true if there was one -- the caller must then not return the
  * batch's TIDs again, since VACUUM may have gone on.  Safe to call any
- * number of times.
+ * number of times, and with NULL (a scan that never announced).
  */
 bool
 memkv_guard_release(MemkvGuardUse *use)

@@ -18,17 +18,17 @@
 #include "memkv.h"
 
 /*
- * One scan's share of its backend's slot (opaque; palloc'd in the scan's
- * memory context by memkv_guard_scan_create, and never freed before that
- * context: its reset callback clears the announcement on error).
+ * One scan's share of its backend's slot (opaque; made by the scan's first
+ * announcing batch in the scan descriptor's memory context, and never
+ * freed before that context: its reset callback clears the announcement
+ * on error).  A scan keeps a pointer to it, NULL until then.
  */
 typedef struct MemkvGuardUse MemkvGuardUse;
 
 extern void memkv_guard_shmem_request(void);
 extern void memkv_guard_shmem_startup(void);
 
-extern MemkvGuardUse *memkv_guard_scan_create(Relation index);
-extern void memkv_guard_batch(MemkvGuardUse *use, IndexScanDesc scan);
+extern void memkv_guard_batch(MemkvGuardUse **usep, IndexScanDesc scan);
 extern bool memkv_guard_release(MemkvGuardUse *use);
 extern void memkv_guard_wait_for_scans(Relation index);
 

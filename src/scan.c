@@ -227,7 +227,7 @@ memkv_beginscan(Relation r, int nkeys, int norderbys)
 	memkv_source_init(&so->run_nulls);
 	so->frozen_pos = NULL;		/* made by the first range walk */
 	so->log_delta = NULL;		/* made by the first batch that needs it */
-	so->guard = memkv_guard_scan_create(r);
+	so->guard = NULL;			/* made by the first batch that announces */
 	scan->opaque = so;
 	return scan;
 }
