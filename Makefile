@@ -10,7 +10,7 @@ OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c)))
 
 EXTENSION = memkv
 DATA = memkv--1.0.sql memkv--1.1.sql memkv--1.0--1.1.sql memkv--2.0.sql \
-	memkv--1.1--2.0.sql
+	memkv--1.1--2.0.sql memkv--2.0--2.1.sql
 PGFILEDESC = "memkv - ART + FST index access method for text keys"
 
 REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))

@@ -48,7 +48,7 @@ EXPLAIN (COSTS OFF) SELECT k FROM vers ORDER BY k DESC LIMIT 3;
 SELECT k FROM vers ORDER BY k DESC LIMIT 3;
 RESET enable_sort;
 
--- memkv 2 is extension version 2.0 everywhere; memkv_merge merges the
+-- memkv 2 is extension version 2.1 everywhere; memkv_merge merges the
 -- build's run and a freeze's into one
 SELECT extversion FROM pg_extension WHERE extname = 'memkv';
 SELECT memkv_freeze('vers_k');

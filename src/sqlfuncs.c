@@ -35,8 +35,11 @@ typedef struct MemkvLogCounts
 	uint64		tuples;
 } MemkvLogCounts;
 
-/* Columns of memkv_state in 1.1; the 1.0 definition has the first 15. */
-#define MEMKV_STATE_COLS 31
+/*
+ * Columns of memkv_state in 2.1; the 2.0 definition has the first 31, the
+ * 1.0 one the first 15.
+ */
+#define MEMKV_STATE_COLS 32
 
 /*
  * Count the delta logs' pages and entries, stripe after stripe, in steps
@@ -97,8 +100,10 @@ memkv_state_walk_log(Relation index, MemkvMetaPageData *meta,
  * not fit in shared memory, delta_keys is NULL and delta_tids counts the
  * log's entries.  The stat_* columns and the last worker error are the
  * index's cumulative figures (stats.c), which live apart from the registry
- * entry.  Works with the 1.0 definition of the function too (15 columns),
- * until ALTER EXTENSION UPDATE.
+ * entry.  dead_tids (2.1) sums the runs' dead-list sizes, from the same
+ * directory as the frozen_* columns.  Works with the older definitions of
+ * the function too (2.0: 31 columns, 1.0: 15), until ALTER EXTENSION
+ * UPDATE.
  */
 Datum
 memkv_state(PG_FUNCTION_ARGS)
@@ -238,6 +243,14 @@ memkv_state(PG_FUNCTION_ARGS)
 	values[28] = BoolGetDatum(merge_running);
 	values[29] = Int64GetDatum(st.merges);
 	values[30] = Float8GetDatum(st.merge_ms);
+	/* 2.1: the TIDs the runs' dead lists hold */
+	{
+		uint64		ndead = 0;
+
+		for (s = 0; s < meta.nruns; s++)
+			ndead += meta.runs[s].entry.ndead;
+		values[31] = Int64GetDatum((int64) ndead);
+	}
 
 	memkv_close_for_caller(index, AccessShareLock);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
