@@ -120,6 +120,39 @@ memkv_maybe_request_freeze(Relation index, MemkvEntry *entry)
 }
 
 /*
+ * Register a dynamic background worker "memkv <op>" (op "freeze" or
+ * "merge": its entry point is memkv_<op>_worker_main, worker.c) for
+ * `index`, named by its RelFileNode and database.  Returns false if no
+ * worker slot was free.  Needs no lock.
+ */
+static bool
+memkv_start_worker(Relation index, const char *op)
+{
+	BackgroundWorker worker;
+	MemkvWorkerArgs args;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
+		BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(worker.bgw_library_name, BGW_MAXLEN, "memkv");
+	snprintf(worker.bgw_function_name, BGW_MAXLEN, "memkv_%s_worker_main", op);
+	snprintf(worker.bgw_name, BGW_MAXLEN, "memkv %s of index %u",
+			 op, RelationGetRelid(index));
+	snprintf(worker.bgw_type, BGW_MAXLEN, "memkv %s", op);
+	worker.bgw_main_arg = ObjectIdGetDatum(RelationGetRelid(index));
+	StaticAssertStmt(sizeof(MemkvWorkerArgs) <= BGW_EXTRALEN,
+					 "memkv worker arguments must fit in bgw_extra");
+	memset(&args, 0, sizeof(args));
+	args.dboid = MyDatabaseId;
+	args.node = MEMKV_REL_FILE(index);
+	memcpy(worker.bgw_extra, &args, sizeof(args));
+	worker.bgw_notify_pid = 0;
+	return RegisterDynamicBackgroundWorker(&worker, NULL);
+}
+
+/*
  * Start a "memkv freeze" worker for the index unless one was asked for in
  * the last MEMKV_FREEZE_RETRY_SECS seconds.  With `force`, even if automatic
  * freezing is off: the delta no longer fits in shared memory.  Caller
@@ -133,8 +166,6 @@ memkv_maybe_request_freeze(Relation index, MemkvEntry *entry)
 void
 memkv_request_freeze(Relation index, MemkvEntry *entry, bool force)
 {
-	BackgroundWorker worker;
-	MemkvWorkerArgs args;
 	TimestampTz now;
 
 	if (entry->freezing || (!force && memkv_threshold(index) == 0))
@@ -159,26 +190,7 @@ memkv_request_freeze(Relation index, MemkvEntry *entry, bool force)
 	entry->freeze_requested_at = now;
 	SpinLockRelease(&entry->request_lock);
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
-		BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "memkv");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "memkv_freeze_worker_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "memkv freeze of index %u",
-			 RelationGetRelid(index));
-	snprintf(worker.bgw_type, BGW_MAXLEN, "memkv freeze");
-	worker.bgw_main_arg = ObjectIdGetDatum(RelationGetRelid(index));
-	StaticAssertStmt(sizeof(MemkvWorkerArgs) <= BGW_EXTRALEN,
-					 "memkv worker arguments must fit in bgw_extra");
-	memset(&args, 0, sizeof(args));
-	args.dboid = MyDatabaseId;
-	args.node = MEMKV_REL_FILE(index);
-	memcpy(worker.bgw_extra, &args, sizeof(args));
-	worker.bgw_notify_pid = 0;
-
-	if (!RegisterDynamicBackgroundWorker(&worker, NULL))
+	if (!memkv_start_worker(index, "freeze"))
 	{
 		/* a failed background freeze: recorded, and logged once (stats.c) */
 		bool		first = memkv_stats_worker_failed(MyDatabaseId,
@@ -217,31 +229,12 @@ memkv_merge_lock_held(Relation index)
 void
 memkv_request_merge(Relation index)
 {
-	BackgroundWorker worker;
-	MemkvWorkerArgs args;
-
 	if (RecoveryInProgress() || RelationUsesLocalBuffers(index))
 		return;
 	if (memkv_merge_lock_held(index))
 		return;
 
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS |
-		BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = BGW_NEVER_RESTART;
-	snprintf(worker.bgw_library_name, BGW_MAXLEN, "memkv");
-	snprintf(worker.bgw_function_name, BGW_MAXLEN, "memkv_merge_worker_main");
-	snprintf(worker.bgw_name, BGW_MAXLEN, "memkv merge of index %u",
-			 RelationGetRelid(index));
-	snprintf(worker.bgw_type, BGW_MAXLEN, "memkv merge");
-	worker.bgw_main_arg = ObjectIdGetDatum(RelationGetRelid(index));
-	memset(&args, 0, sizeof(args));
-	args.dboid = MyDatabaseId;
-	args.node = MEMKV_REL_FILE(index);
-	memcpy(worker.bgw_extra, &args, sizeof(args));
-	worker.bgw_notify_pid = 0;
-	if (!RegisterDynamicBackgroundWorker(&worker, NULL))
+	if (!memkv_start_worker(index, "merge"))
 	{
 		MemkvMetaPageData meta;
 		bool		first;
