@@ -388,7 +388,8 @@ memkv_fill(IndexScanDesc scan, MemkvBatch *batch, ScanDirection dir,
 		for (;;)
 		{
 			entry = memkv_run_copy_open(scan->indexRelation,
-										range.walk_keys && !range.equality,
+										range.walk_keys && !range.equality ?
+										MEMKV_KB_ASK : MEMKV_KB_NONE,
 										&meta, &in_memory, hash, &first);
 			count = hash < 0 ? entry->nstripes : 1;
 

@@ -114,6 +114,7 @@ memkv_shmem_startup(void)
 		for (i = 0; i < memkv_shared->max_entries; i++)
 		{
 			pg_atomic_init_u32(&memkv_shared->entries[i].run_kb_building, 0);
+			pg_atomic_init_u32(&memkv_shared->entries[i].run_kb_asked, 0);
 			SpinLockInit(&memkv_shared->entries[i].request_lock);
 		}
 	}
@@ -340,6 +341,8 @@ memkv_entry_free_run_copy(MemkvEntry *entry)
 	entry->run_kb_failed = false;
 	/* a builder still at work for the old run is not waited for */
 	pg_atomic_write_u32(&entry->run_kb_building, 0);
+	/* the next run's blocks may be asked for at once */
+	pg_atomic_write_u32(&entry->run_kb_asked, 0);
 	entry->run_copy = ARENA_NULL;
 	entry->run_copy_bytes = 0;
 	entry->run_copy_instance = 0;

@@ -111,6 +111,12 @@ typedef struct MemkvEntry
 	 * Set and cleared atomically under any stripe lock in any mode.
 	 */
 	pg_atomic_uint32 run_kb_building;
+	/*
+	 * When a range scan last asked a background worker to build them
+	 * (seconds, GetCurrentTimestamp's; 0 = never): scans ask again only
+	 * MEMKV_KB_ASK_SECS later (runcopy.c, memkv_run_kb_ask).  Atomic.
+	 */
+	pg_atomic_uint32 run_kb_asked;
 
 	/* a background freeze was asked for (request.c): request_lock */
 	slock_t		request_lock;

@@ -122,11 +122,12 @@ memkv_maybe_request_freeze(Relation index, MemkvEntry *entry)
 /*
  * Register a dynamic background worker "memkv <op>" (op "freeze" or
  * "merge": its entry point is memkv_<op>_worker_main, worker.c) for
- * `index`, named by its RelFileNode and database.  Returns false if no
- * worker slot was free.  Needs no lock.
+ * `index`, named by its RelFileNode and database; a merge worker with
+ * `key_blocks` builds the largest run's key blocks instead of merging.
+ * Returns false if no worker slot was free.  Needs no lock.
  */
 static bool
-memkv_start_worker(Relation index, const char *op)
+memkv_start_worker(Relation index, const char *op, bool key_blocks)
 {
 	BackgroundWorker worker;
 	MemkvWorkerArgs args;
@@ -139,7 +140,7 @@ memkv_start_worker(Relation index, const char *op)
 	snprintf(worker.bgw_library_name, BGW_MAXLEN, "memkv");
 	snprintf(worker.bgw_function_name, BGW_MAXLEN, "memkv_%s_worker_main", op);
 	snprintf(worker.bgw_name, BGW_MAXLEN, "memkv %s of index %u",
-			 op, RelationGetRelid(index));
+			 key_blocks ? "key blocks" : op, RelationGetRelid(index));
 	snprintf(worker.bgw_type, BGW_MAXLEN, "memkv %s", op);
 	worker.bgw_main_arg = ObjectIdGetDatum(RelationGetRelid(index));
 	StaticAssertStmt(sizeof(MemkvWorkerArgs) <= BGW_EXTRALEN,
@@ -147,6 +148,7 @@ memkv_start_worker(Relation index, const char *op)
 	memset(&args, 0, sizeof(args));
 	args.dboid = MyDatabaseId;
 	args.node = MEMKV_REL_FILE(index);
+	args.key_blocks = key_blocks;
 	memcpy(worker.bgw_extra, &args, sizeof(args));
 	worker.bgw_notify_pid = 0;
 	return RegisterDynamicBackgroundWorker(&worker, NULL);
@@ -190,7 +192,7 @@ memkv_request_freeze(Relation index, MemkvEntry *entry, bool force)
 	entry->freeze_requested_at = now;
 	SpinLockRelease(&entry->request_lock);
 
-	if (!memkv_start_worker(index, "freeze"))
+	if (!memkv_start_worker(index, "freeze", false))
 	{
 		/* a failed background freeze: recorded, and logged once (stats.c) */
 		bool		first = memkv_stats_worker_failed(MyDatabaseId,
@@ -234,7 +236,7 @@ memkv_request_merge(Relation index)
 	if (memkv_merge_lock_held(index))
 		return;
 
-	if (!memkv_start_worker(index, "merge"))
+	if (!memkv_start_worker(index, "merge", false))
 	{
 		MemkvMetaPageData meta;
 		bool		first;
@@ -249,6 +251,23 @@ memkv_request_merge(Relation index)
 						RelationGetRelationName(index)),
 				 errhint("Consider increasing max_worker_processes.  The next freeze asks again, and merges itself when the index has too many runs.")));
 	}
+}
+
+/*
+ * Start a "memkv merge" worker that builds the key blocks of the index's
+ * largest run, and nothing else, for a range scan that found them missing
+ * (runcopy.c): about half a second per million keys that no client query
+ * should wait for.  Returns false where no worker can do it -- during
+ * recovery, for a temp index, or if no worker could be registered (not
+ * a worker failure: the asking scan then builds them itself).  Holds no
+ * lock.
+ */
+bool
+memkv_request_key_blocks(Relation index)
+{
+	if (RecoveryInProgress() || RelationUsesLocalBuffers(index))
+		return false;
+	return memkv_start_worker(index, "merge", true);
 }
 
 /*

@@ -27,6 +27,7 @@ typedef struct MemkvWorkerArgs
 {
 	Oid			dboid;
 	RelFileNode node;			/* the index's registry key at request time */
+	bool		key_blocks;		/* merge worker: build key blocks, not merge */
 } MemkvWorkerArgs;
 
 extern int64 memkv_threshold(Relation index);
@@ -35,6 +36,7 @@ extern bool memkv_maybe_request_freeze(Relation index, MemkvEntry *entry);
 extern void memkv_request_freeze(Relation index, MemkvEntry *entry,
 								 bool force);
 extern void memkv_request_merge(Relation index);
+extern bool memkv_request_key_blocks(Relation index);
 extern bool memkv_merge_lock_held(Relation index);
 extern void memkv_worker_end_request(const RelFileNode *node, bool success);
 extern void memkv_report_exhausted(Relation index, MemkvEntry *entry) pg_attribute_noreturn();

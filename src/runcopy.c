@@ -19,9 +19,11 @@
 
 #include "access/xlog.h"
 #include "miscadmin.h"
+#include "portability/instr_time.h"
 #include "port/pg_crc32c.h"
 #include "storage/bufmgr.h"
 #include "utils/rel.h"
+#include "utils/timestamp.h"
 
 #include "fst.h"
 #include "keyblocks.h"
@@ -29,6 +31,7 @@
 #include "memutil.h"
 #include "page.h"
 #include "registry.h"
+#include "request.h"
 #include "runcopy.h"
 #include "runpages.h"
 #include "runread.h"
@@ -370,19 +373,103 @@ memkv_run_kb_install(MemkvEntry *entry, const MemkvMetaPageData *meta, int i,
 		pfree(image);
 }
 
+/* Seconds before a range scan asks a worker for key blocks again. */
+#define MEMKV_KB_ASK_SECS	10
+
+/*
+ * Should this range scan ask a background worker for the key blocks of
+ * the entry's largest run?  True for one scan per MEMKV_KB_ASK_SECS
+ * (the clock of the entry's run_kb_asked), so that a worker that could
+ * not start, or died, is asked for again, and 256 clients do not start
+ * 256 workers.  Any entry lock, or none.
+ */
+static bool
+memkv_run_kb_ask_due(MemkvEntry *entry)
+{
+	uint32		now = (uint32) (GetCurrentTimestamp() / USECS_PER_SEC);
+	uint32		last = pg_atomic_read_u32(&entry->run_kb_asked);
+
+	if (now == 0)
+		now = 1;				/* 0 means "never asked" */
+	if (last != 0 && now - last < MEMKV_KB_ASK_SECS)
+		return false;
+	return pg_atomic_compare_exchange_u32(&entry->run_kb_asked, &last, now);
+}
+
+/*
+ * Build the key blocks of the largest run (meta->runs[big]) in backend
+ * memory with no lock held, then install them under all the entry's locks
+ * held exclusively, if no other backend is building them (the others scan
+ * without them meanwhile).  `worker`: this is the background worker a
+ * scan asked (for the log line).  Called with the entry open shared (runs
+ * lock and the stripes of `hash`); returns it open the same way again.
+ */
+static MemkvEntry *
+memkv_run_kb_build(Relation index, MemkvEntry *entry, MemkvMetaPageData *meta,
+				   int big, bool *in_memory, int64 hash, int *first,
+				   bool worker)
+{
+	MemkvMetaPageData *built_for;
+	MemkvEntry *claimed = entry;
+	Size		kbsize = 0;
+	Size		fstsize = 0;
+	uint8	   *fst;
+	uint8	   *kb = NULL;
+	instr_time	start;
+	instr_time	elapsed;
+
+	if (!memkv_run_kb_claim(entry))
+		return entry;
+	INSTR_TIME_SET_CURRENT(start);
+	built_for = palloc(sizeof(MemkvMetaPageData));
+	memcpy(built_for, meta, sizeof(MemkvMetaPageData));
+	PG_TRY();
+	{
+		fst = memkv_frozen_fst_copy(index, entry, meta, big, &fstsize);
+		memkv_entry_release(entry);
+		entry = NULL;
+		kb = memkv_run_kb_make(index, fst, fstsize, &kbsize);
+		pfree(fst);
+	}
+	PG_CATCH();
+	{
+		memkv_run_kb_unclaim(claimed);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	entry = memkv_entry_acquire(index, LW_EXCLUSIVE);
+	memkv_read_meta(index, meta);
+	memkv_run_kb_install(entry, built_for, big, kb, kbsize);
+	pfree(built_for);
+	memkv_run_kb_unclaim(claimed);
+	memkv_entry_release(entry);
+	INSTR_TIME_SET_CURRENT(elapsed);
+	INSTR_TIME_SUBTRACT(elapsed, start);
+	ereport(DEBUG1,
+			(errmsg_internal("memkv: built key blocks of index \"%s\" (%zu bytes) in %.1f ms%s",
+							 RelationGetRelationName(index), kbsize,
+							 INSTR_TIME_GET_MILLISEC(elapsed),
+							 worker ? " in a background worker" : "")));
+	return memkv_open_synced_stripe(index, LW_SHARED, meta, in_memory, hash,
+									first);
+}
+
 /*
  * Open the index's entry for a scan batch (scan.c's fill phase 2): its
  * runs lock and the stripes it reads (every stripe for hash < 0, else the
  * one of `hash`, in *first) synced and locked shared, *meta read under
  * the locks, *in_memory false if the delta does not fit in shared memory
  * -- first building what the scan accelerates with: the shared copy of a
- * new largest run (at the first scan after a freeze) and, for a range
- * scan (want_kb), its keys front-coded.  Each is installed under all the
- * entry's locks held exclusively, which are given up again before the
- * entry is reopened shared.  Called with no lock held.
+ * new largest run (at the first scan after a freeze, under all the
+ * entry's locks held exclusively: a read of the run's pages) and, as `kb`
+ * says, its keys front-coded.  Those take about half a second per million
+ * keys, so a range scan on a primary asks a background worker to build
+ * them (request.c, memkv_request_key_blocks) and goes on without them;
+ * where no worker can (a standby, a temp index, no worker slot free) the
+ * scan builds them itself, as the worker does.  Called with no lock held.
  */
 MemkvEntry *
-memkv_run_copy_open(Relation index, bool want_kb, MemkvMetaPageData *meta,
+memkv_run_copy_open(Relation index, MemkvKeyBlocks kb, MemkvMetaPageData *meta,
 					bool *in_memory, int64 hash, int *first)
 {
 	MemkvEntry *entry = memkv_open_synced_stripe(index, LW_SHARED, meta,
@@ -401,46 +488,27 @@ memkv_run_copy_open(Relation index, bool want_kb, MemkvMetaPageData *meta,
 										 hash, first);
 	}
 	big = memkv_meta_largest_run(meta);
+	if (kb == MEMKV_KB_NONE || !memkv_run_kb_wanted(entry, meta, big) ||
+		pg_atomic_read_u32(&entry->run_kb_building) != 0)
+		return entry;
 
-	/*
-	 * ... and, for range scans, its keys front-coded: built by one backend
-	 * at a time (the others scan without them meanwhile) from a local copy
-	 * of its FST without the lock (it takes a while), then installed under
-	 * the exclusive lock if the run is still current.
-	 */
-	if (want_kb && memkv_run_kb_wanted(entry, meta, big) &&
-		memkv_run_kb_claim(entry))
+	if (kb == MEMKV_KB_ASK)
 	{
-		MemkvMetaPageData *built_for = palloc(sizeof(MemkvMetaPageData));
-		MemkvEntry *claimed = entry;
-		Size		kbsize = 0;
-		Size		fstsize = 0;
-		uint8	   *fst;
-		uint8	   *kb = NULL;
+		bool		asked;
 
-		memcpy(built_for, meta, sizeof(MemkvMetaPageData));
-		PG_TRY();
-		{
-			fst = memkv_frozen_fst_copy(index, entry, meta, big, &fstsize);
-			memkv_entry_release(entry);
-			entry = NULL;
-			kb = memkv_run_kb_make(index, fst, fstsize, &kbsize);
-			pfree(fst);
-		}
-		PG_CATCH();
-		{
-			memkv_run_kb_unclaim(claimed);
-			PG_RE_THROW();
-		}
-		PG_END_TRY();
-		entry = memkv_entry_acquire(index, LW_EXCLUSIVE);
-		memkv_read_meta(index, meta);
-		memkv_run_kb_install(entry, built_for, big, kb, kbsize);
-		pfree(built_for);
-		memkv_run_kb_unclaim(claimed);
+		if (!memkv_run_kb_ask_due(entry))
+			return entry;
 		memkv_entry_release(entry);
+		asked = memkv_request_key_blocks(index);
 		entry = memkv_open_synced_stripe(index, LW_SHARED, meta, in_memory,
 										 hash, first);
+		if (asked)
+			return entry;
+		/* no worker can build them: this scan does */
+		big = memkv_meta_largest_run(meta);
+		if (!memkv_run_kb_wanted(entry, meta, big))
+			return entry;
 	}
-	return entry;
+	return memkv_run_kb_build(index, entry, meta, big, in_memory, hash, first,
+							  kb == MEMKV_KB_BUILD);
 }

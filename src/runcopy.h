@@ -16,7 +16,20 @@ extern bool memkv_run_copy_wanted(MemkvEntry *entry,
 								  const MemkvMetaPageData *meta, int i);
 extern void memkv_run_copy_build(Relation index, MemkvEntry *entry,
 								 const MemkvMetaPageData *meta, int i);
-extern MemkvEntry *memkv_run_copy_open(Relation index, bool want_kb,
+/*
+ * What memkv_run_copy_open does about key blocks the largest run lacks:
+ * nothing (equality scans), ask a background worker to build them (range
+ * scans on a primary; built here if no worker can), or build them here
+ * (that worker).
+ */
+typedef enum MemkvKeyBlocks
+{
+	MEMKV_KB_NONE,
+	MEMKV_KB_ASK,
+	MEMKV_KB_BUILD
+} MemkvKeyBlocks;
+
+extern MemkvEntry *memkv_run_copy_open(Relation index, MemkvKeyBlocks kb,
 									   MemkvMetaPageData *meta,
 									   bool *in_memory, int64 hash,
 									   int *first);

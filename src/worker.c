@@ -2,8 +2,9 @@
  *
  * worker.c
  *	  The "memkv freeze" and "memkv merge" background workers: their entry
- *	  points, the freeze or merges they run, and the logging of their
- *	  failures.  Asking for a worker is request.c's.
+ *	  points, the freeze or merges they run (or the key blocks a range
+ *	  scan asked a merge worker for), and the logging of their failures.
+ *	  Asking for a worker is request.c's.
  *
  * Merges have a worker of their own rather than being a job of the
  * freeze worker: a merge may take much longer than a freeze, and a freeze
@@ -42,6 +43,7 @@
 #include "page.h"
 #include "registry.h"
 #include "request.h"
+#include "runcopy.h"
 #include "stats.h"
 #include "stripe.h"
 #include "worker.h"
@@ -125,12 +127,34 @@ memkv_worker_freeze(Oid indexoid)
 }
 
 /*
- * The merge worker's job, inside its transaction: open the index named
- * by `indexoid` (if it still is a memkv index) and run the merges the
- * policy has due, under the merge lock, if no one holds it.
+ * Build the key blocks of the index's largest run, as a range scan asked
+ * (runcopy.c): the run's shared copy first if the entry has none, then
+ * the blocks, installed if the run is still the largest.  Takes and
+ * releases the entry's locks.
  */
 static void
-memkv_worker_merge(Oid indexoid)
+memkv_worker_key_blocks(Relation index)
+{
+	MemkvMetaPageData meta;
+	MemkvEntry *entry;
+	bool		in_memory;
+	int			first;
+
+	pgstat_report_activity(STATE_RUNNING, "memkv key blocks");
+	entry = memkv_run_copy_open(index, MEMKV_KB_BUILD, &meta, &in_memory, -1,
+								&first);
+	memkv_entry_release(entry);
+}
+
+/*
+ * The merge worker's job, inside its transaction: open the index named
+ * by `indexoid` (if it still is a memkv index) and run the merges the
+ * policy has due, under the merge lock, if no one holds it -- or, for a
+ * range scan that asked (`key_blocks`), build the key blocks of the
+ * largest run and merge nothing.
+ */
+static void
+memkv_worker_merge(Oid indexoid, bool key_blocks)
 {
 	Relation	index;
 
@@ -152,7 +176,10 @@ memkv_worker_merge(Oid indexoid)
 		 * when done, or is followed by a freeze that asks again; a worker
 		 * waiting would only hold a max_worker_processes slot meanwhile.
 		 */
-		(void) memkv_merge_runs(index, MEMKV_TRIGGER_WORKER, false);
+		if (key_blocks)
+			memkv_worker_key_blocks(index);
+		else
+			(void) memkv_merge_runs(index, MEMKV_TRIGGER_WORKER, false);
 		memkv_stats_worker_done(MyDatabaseId, RelationGetRelid(index),
 								worker_instance_id, true);
 	}
@@ -254,7 +281,7 @@ memkv_merge_worker_main(Datum main_arg)
 	StartTransactionCommand();
 	PG_TRY();
 	{
-		memkv_worker_merge(indexoid);
+		memkv_worker_merge(indexoid, args.key_blocks);
 		CommitTransactionCommand();
 	}
 	PG_CATCH();

@@ -277,6 +277,35 @@ is(scalar(grep { $_ < 200 } @worker_tids), 0,
 	'no background freeze of a delta below the threshold');
 is(mstat('tf_k', 'delta_tids'), '5', 'the rows inserted since stay in the delta');
 
+# Key blocks (the front-coded keys of the largest run that range scans
+# read in shared memory): the first range scan on a primary asks a
+# background worker to build them and answers without waiting (the build
+# takes about half a second per million keys); with no worker slot free,
+# the scan builds them itself.
+$node->safe_psql('postgres',
+	"ALTER SYSTEM SET log_min_messages = debug1; SELECT pg_reload_conf()");
+$node->poll_query_until('postgres',
+	"SELECT setting = 'debug1' FROM pg_settings WHERE name = 'log_min_messages'")
+  or die "log_min_messages did not become debug1";
+$node->safe_psql('postgres', q{
+CREATE TABLE kb (k text COLLATE "C");
+INSERT INTO kb SELECT 'kb/' || g FROM generate_series(1, 20000) g;
+CREATE INDEX kb_k ON kb USING memkv (k);
+});
+my $kb_range = q{SET enable_seqscan = off; SET enable_bitmapscan = off;
+SELECT string_agg(k, ',') FROM (SELECT k FROM kb WHERE k >= 'kb/5' ORDER BY k LIMIT 3) s};
+$offset = -s $node->logfile;
+is($node->safe_psql('postgres', $kb_range), 'kb/5,kb/50,kb/500',
+	'a range scan answers before the key blocks exist');
+ok( $node->poll_query_until('postgres',
+		"SELECT cache_bytes > fst_bytes + posting_bytes FROM memkv_state('kb_k')"),
+	'then the shared memory holds the run and its key blocks');
+like(log_since($offset),
+	qr/memkv: built key blocks of index "kb_k" \(\d+ bytes\) in [\d.]+ ms in a background worker/,
+	'built by a background worker');
+is($node->safe_psql('postgres', $kb_range), 'kb/5,kb/50,kb/500',
+	'a range scan with the key blocks answers the same');
+
 # No worker slot: the background freeze cannot even start.  That is
 # logged once too (the request is retried after 10 s), and recorded.
 $node->safe_psql('postgres', q{
@@ -296,6 +325,16 @@ $node->safe_psql('postgres', "INSERT INTO nw VALUES ('nw/again')");
 is(mstat('nw_k', 'stat_worker_failures'), '2', 'it was retried after 10 s');
 my @nostart = (log_since($offset) =~ /LOG:  could not start a memkv freeze worker for index "nw_k"/g);
 is(scalar @nostart, 1, 'and logged once');
+
+# ... and no worker can build key blocks: the range scan builds them
+$offset = -s $node->logfile;
+is($node->safe_psql('postgres', $kb_range), 'kb/5,kb/50,kb/500',
+	'without a worker slot a range scan answers');
+like(log_since($offset),
+	qr/memkv: built key blocks of index "kb_k" \(\d+ bytes\) in [\d.]+ ms\n/,
+	'having built the key blocks itself');
+is(mstat('kb_k', 'stat_worker_failures'), '0',
+	'which is no worker failure');
 
 $node->stop;
 done_testing();
