@@ -34,6 +34,7 @@
 #include "runread.h"
 #include "stats.h"
 #include "stripe.h"
+#include "truncate.h"
 #include "wal.h"
 
 /*
@@ -347,17 +348,55 @@ memkv_page_is_new_log(Page page, uint32 epoch)
 }
 
 /*
+ * Report what the truncation attempt *t did (VACUUM VERBOSE shows it, as
+ * INFO; otherwise DEBUG1) and take the pages it cut off out of the free
+ * pages the sweep counted in *stats (those below nswept, the sweep's view
+ * of the relation).
+ */
+static void
+memkv_vacuum_report_truncate(IndexVacuumInfo *info,
+							 const MemkvTruncateResult *t,
+							 BlockNumber nswept, IndexBulkDeleteResult *stats)
+{
+	int			elevel = Max(info->message_level, DEBUG1);
+	const char *name = RelationGetRelationName(info->index);
+
+	if (t->new_nblocks < t->old_nblocks)
+	{
+		BlockNumber gone = nswept > t->new_nblocks ?
+			nswept - t->new_nblocks : 0;
+
+		stats->pages_free -= Min(gone, stats->pages_free);
+		stats->pages_newly_deleted = Min(stats->pages_newly_deleted,
+										 stats->pages_free);
+		ereport(elevel,
+				(errmsg("index \"%s\": truncated %u to %u pages",
+						name, t->old_nblocks, t->new_nblocks),
+				 t->cut_short ?
+				 errdetail("The truncation stopped early for a conflicting lock request.") : 0));
+	}
+	else if (t->tried && !t->locked)
+		ereport(elevel,
+				(errmsg("index \"%s\": not truncated: the index is in use",
+						name),
+				 errdetail("%u trailing pages of %u are free; truncation needs an AccessExclusiveLock on the index, taken only without waiting.",
+						   t->free_tail, t->old_nblocks)));
+}
+
+/*
  * amvacuumcleanup: freeze, if ambulkdelete did not; then every page that
- * is not the metapage, on the log chain or in the run is free: make
- * sure it is marked deleted and in the free space map.  Also counts the
- * index's entries.
+ * is not the metapage, on a log chain, in a run or in a run's dead list is
+ * free: make sure it is marked deleted and in the free space map; then,
+ * if enough trailing pages are free, truncate the relation (truncate.c).
+ * Also counts the index's entries.
  *
  * The merge lock and the freeze lock are held, in that order (no merge or
  * freeze can retire or write pages meanwhile, so every page that no run
- * or log owns was left by a writer that crashed); inserts go on, and may link a free page into the log after
- * the walk: each page is judged under its buffer lock, and a log page of
- * the current epoch is left alone.  The walk and the page loop check for
- * interrupts.
+ * or log owns was left by a writer that crashed); inserts go on, and may
+ * link a free page into the log after the walk: each page is judged under
+ * its buffer lock, and a log page of the current epoch is left alone.  The
+ * truncation takes AccessExclusiveLock on the index only if it can without
+ * waiting.  The walk and the page loop check for interrupts.
  */
 IndexBulkDeleteResult *
 memkv_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
@@ -371,6 +410,7 @@ memkv_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 	bool	   *in_use;
 	uint64		count;
 	int			r;
+	MemkvTruncateResult trunc;
 
 	if (info->analyze_only)
 		return stats;
@@ -467,12 +507,14 @@ memkv_vacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 		UnlockReleaseBuffer(buf);
 		stats->pages_free++;
 	}
+	memkv_truncate_tail(index, in_use, nblocks, &trunc);
 	UnlockPage(index, MEMKV_METAPAGE_BLKNO, ExclusiveLock);
 	UnlockPage(index, MEMKV_MERGE_LOCK_PAGE, ExclusiveLock);
 	pfree(in_use);
 
 	IndexFreeSpaceMapVacuum(index);
-	stats->num_pages = nblocks;
+	memkv_vacuum_report_truncate(info, &trunc, nblocks, stats);
+	stats->num_pages = trunc.new_nblocks;
 	stats->pages_deleted = stats->pages_free;
 	stats->num_index_tuples = count;
 	stats->estimated_count = false;

@@ -58,7 +58,7 @@ ALLOW=test/layout-allow.txt
 # them (memutil, the memory helpers, calls nothing of memkv's).
 LAYERS="memutil registry guard page caller stats request wal directory delta
 	deadpages runpages runread runcopy runwrite view batch source freeze merge
-	worker vacuum buildspill build insert scan cost validate verify sqlfuncs
+	worker truncate vacuum buildspill build insert scan cost validate verify sqlfuncs
 	memkv"
 
 # Today's names of layers (file name -> layer name), until the files are
