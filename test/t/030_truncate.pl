@@ -1,0 +1,180 @@
+# test/t/030_truncate.pl -- VACUUM truncates the index's free tail.
+#
+# Primary + streaming standby.  An index of 80,000 keys written as eight
+# runs (a freeze after each 10,000 rows, merges in the background), one
+# stripe.  Then:
+#   * a DELETE of the newest half; a cursor in another session holds the
+#     index open; VACUUM: VACUUM returns within a few seconds, says
+#     the index was in use and leaves its length as it was;
+#   * the cursor closed, VACUUM again: the relation shrinks by at least
+#     max(8, 1/16) of its pages, and VACUUM says to how many;
+#   * scans (equality, range, prefix, ordered both ways, bitmap, NULL)
+#     return what a sequential scan returns, memkv_verify finds nothing;
+#   * an immediate stop right after that VACUUM: recovery keeps the new
+#     length, and the scans and memkv_verify agree again;
+#   * the standby replays the truncation (same length) and answers the
+#     same;
+#   * inserts and a freeze after it work (the relation grows again from
+#     its new end), on the primary and the standby.
+
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use Time::HiRes qw(time);
+
+my $primary = PostgreSQL::Test::Cluster->new('primary');
+$primary->init(allows_streaming => 1,
+	extra => [ '--locale=C', '--encoding=UTF8' ]);
+$primary->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'memkv'
+autovacuum = off
+memkv.freeze_threshold = 0
+});
+$primary->start;
+$primary->safe_psql('postgres', q{
+CREATE EXTENSION memkv;
+CREATE TABLE t (id int, k text COLLATE "C");
+CREATE INDEX t_k ON t USING memkv (k) WITH (stripes = 1);
+});
+$primary->backup('b');
+my $standby = PostgreSQL::Test::Cluster->new('standby');
+$standby->init_from_backup($primary, 'b', has_streaming => 1);
+$standby->start;
+
+my $batch = 10000;
+for my $b (0 .. 7)
+{
+	my ($lo, $hi) = ($b * $batch + 1, ($b + 1) * $batch);
+	$primary->safe_psql('postgres', qq{
+INSERT INTO t SELECT i, CASE WHEN i % 1000 = 0 THEN NULL
+  ELSE 'key/' || md5(i::text) END FROM generate_series($lo, $hi) i;
+SELECT memkv_freeze('t_k');
+});
+}
+
+# Wait for the background merges to end (so the layout holds still).
+sub wait_merges
+{
+	my ($node) = @_;
+	$node->poll_query_until('postgres',
+		"SELECT NOT merge_running FROM memkv_state('t_k')")
+	  or die 'a merge did not end';
+}
+wait_merges($primary);
+
+sub pages
+{
+	my ($node) = @_;
+	return $node->safe_psql('postgres', "SELECT pg_relation_size('t_k') / 8192");
+}
+
+my @queries = (
+	"SELECT string_agg(id::text, ',' ORDER BY id) FROM t WHERE k = 'key/' || md5('77')",
+	"SELECT count(*), sum(id) FROM t WHERE k >= 'key/3' AND k < 'key/9'",
+	"SELECT count(*), sum(id) FROM t WHERE k >= 'key/ab' AND k < 'key/ac'",
+	"SELECT count(*), sum(id) FROM t WHERE k >= ''",
+	"SELECT string_agg(id::text, ',') FROM (SELECT id FROM t WHERE k > 'key/4' ORDER BY k LIMIT 500) s",
+	"SELECT string_agg(id::text, ',') FROM (SELECT id FROM t WHERE k < 'key/c' ORDER BY k DESC LIMIT 500) s",
+	"SELECT count(*), sum(id) FROM t WHERE k IS NULL",
+	"SELECT count(*) FROM t WHERE k = ANY(ARRAY(SELECT 'key/' || md5(i::text) FROM generate_series(1, 90000, 31) i))",
+);
+
+# Every query through the index (index scan, then bitmap scan) against a
+# sequential scan, and memkv_verify, on `node`.
+sub check_scans
+{
+	my ($node, $label) = @_;
+	foreach my $q (@queries)
+	{
+		my $want = $node->safe_psql('postgres',
+			"SET enable_indexscan = off; SET enable_bitmapscan = off; $q");
+		foreach my $m ('enable_bitmapscan = off', 'enable_indexscan = off')
+		{
+			my $got = $node->safe_psql('postgres',
+				"SET enable_seqscan = off; SET $m; $q");
+			is($got, $want, "$label: $q ($m)");
+		}
+	}
+	is($node->safe_psql('postgres', "SELECT * FROM memkv_verify('t_k')"),
+		'', "$label: memkv_verify finds no problem");
+}
+
+# VACUUM t with DEBUG1 messages; returns (seconds, messages).
+sub vacuum
+{
+	my $t0 = time();
+	my ($ret, $out, $err) = $primary->psql('postgres',
+		'SET client_min_messages = debug1; VACUUM t');
+	is($ret, 0, 'VACUUM succeeds') or diag($err);
+	my @msgs = grep { /t_k/ } split /\n/, $err;
+	note("VACUUM: @msgs");
+	return (time() - $t0, join("\n", @msgs));
+}
+
+my $p0 = pages($primary);
+note("index: $p0 pages after 80,000 keys");
+
+# --- a cursor holds the index open: truncation is skipped --------------
+# (the DELETE first: a cursor whose snapshot is older would keep VACUUM
+# from removing the rows)
+$primary->safe_psql('postgres', "DELETE FROM t WHERE id > 40000");
+my $timeout = IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default);
+my ($cin, $cout, $cerr) = ('', '', '');
+my $cursor = IPC::Run::start(
+	[ 'psql', '-XAtq', '-d', $primary->connstr('postgres') ],
+	'<', \$cin, '>', \$cout, '2>', \$cerr, $timeout);
+$cin .= "SET enable_seqscan = off; SET enable_bitmapscan = off;
+BEGIN; DECLARE c CURSOR FOR SELECT id FROM t WHERE k >= 'key/' ORDER BY k;
+FETCH 1 FROM c; \\echo __done__\n";
+$cursor->pump until $cout =~ /__done__/ || $timeout->is_expired;
+like($cout, qr/^\d+\n__done__/, 'the cursor holds the index open');
+
+my ($secs, $msgs) = vacuum();
+wait_merges($primary);
+cmp_ok($secs, '<', 10, sprintf('VACUUM did not wait for the cursor (%.1f s)', $secs));
+like($msgs, qr/not truncated: the index is in use/,
+	'VACUUM says the index was in use');
+my $p1 = pages($primary);
+cmp_ok($p1, '>=', $p0, "the index was not truncated ($p0 -> $p1 pages)");
+
+$cin .= "COMMIT;\n\\q\n";
+$cursor->finish;
+
+# --- the cursor gone: VACUUM truncates ---------------------------------
+($secs, $msgs) = vacuum();
+my $p2 = pages($primary);
+my $min = $p1 / 16 > 8 ? int($p1 / 16) : 8;
+cmp_ok($p1 - $p2, '>=', $min,
+	"VACUUM truncated the index from $p1 to $p2 pages (at least $min fewer)");
+like($msgs, qr/truncated $p1 to $p2 pages/, 'VACUUM says so');
+is($primary->safe_psql('postgres', 'SELECT count(*) FROM t'), '40000',
+	'the older half is left');
+check_scans($primary, 'truncated');
+
+# --- crash right after the truncating VACUUM ---------------------------
+$primary->stop('immediate');
+$primary->start;
+is(pages($primary), $p2, "recovery keeps the truncated length ($p2 pages)");
+check_scans($primary, 'after crash recovery');
+
+# --- the standby replayed the truncation -------------------------------
+$primary->wait_for_catchup($standby);
+is(pages($standby), $p2, "the standby's index has $p2 pages too");
+check_scans($standby, 'standby');
+
+# --- writes after the truncation ---------------------------------------
+$primary->safe_psql('postgres', q{
+INSERT INTO t SELECT i, 'key/' || md5(i::text) FROM generate_series(80001, 90000) i;
+SELECT memkv_freeze('t_k');
+INSERT INTO t SELECT i, 'key/' || md5(i::text) FROM generate_series(90001, 91000) i;
+});
+wait_merges($primary);
+is($primary->safe_psql('postgres', "SET enable_seqscan = off; SELECT count(*) FROM t WHERE k >= ''"),
+	'50960', 'the new keys are found through the index');
+check_scans($primary, 'inserts after truncation');
+$primary->wait_for_catchup($standby);
+check_scans($standby, 'inserts after truncation, standby');
+
+done_testing();
