@@ -155,10 +155,6 @@ memkv_truncate_tail(Relation index, const bool *in_use, BlockNumber nwalked,
 	memset(res, 0, sizeof(MemkvTruncateResult));
 	res->old_nblocks = nblocks;
 	res->new_nblocks = nblocks;
-	/* a parallel worker cannot take the lock for the group (never the case
-	 * today: memkv's VACUUM is not parallel) */
-	if (IsInParallelMode())
-		return;
 
 	/* phase 1: is the tail long enough to be worth the lock? */
 	start = memkv_free_tail_start(index, in_use, nwalked, nblocks, false,
@@ -167,6 +163,18 @@ memkv_truncate_tail(Relation index, const bool *in_use, BlockNumber nwalked,
 	if (res->free_tail < Max(MEMKV_TRUNCATE_MIN_PAGES,
 							 nblocks / MEMKV_TRUNCATE_FRACTION))
 		return;
+
+	/*
+	 * While VACUUM vacuums other indexes of the table with parallel
+	 * workers, the leader, which does memkv's (not parallel) part, is in
+	 * parallel mode: taking AccessExclusiveLock would assign an xid for
+	 * its WAL record, which parallel mode forbids.
+	 */
+	if (IsInParallelMode())
+	{
+		res->parallel = true;
+		return;
+	}
 	res->tried = true;
 
 	/* phase 2: the lock, without queueing */

@@ -18,6 +18,7 @@ typedef struct MemkvTruncateResult
 	BlockNumber old_nblocks;	/* the relation's length before */
 	BlockNumber new_nblocks;	/* and after (equal: nothing truncated) */
 	BlockNumber free_tail;		/* free trailing pages seen before locking */
+	bool		parallel;		/* not tried: VACUUM is in parallel mode */
 	bool		tried;			/* the tail was long enough to try */
 	bool		locked;			/* AccessExclusiveLock was had */
 	bool		cut_short;		/* the re-check stopped for a lock waiter */

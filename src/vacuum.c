@@ -375,6 +375,11 @@ memkv_vacuum_report_truncate(IndexVacuumInfo *info,
 				 t->cut_short ?
 				 errdetail("The truncation stopped early for a conflicting lock request.") : 0));
 	}
+	else if (t->parallel)
+		ereport(elevel,
+				(errmsg("index \"%s\": not truncated: VACUUM runs in parallel mode",
+						name),
+				 errhint("VACUUM (PARALLEL 0) truncates it.")));
 	else if (t->tried && !t->locked)
 		ereport(elevel,
 				(errmsg("index \"%s\": not truncated: the index is in use",

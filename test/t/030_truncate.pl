@@ -57,17 +57,19 @@ SELECT memkv_freeze('t_k');
 # Wait for the background merges to end (so the layout holds still).
 sub wait_merges
 {
-	my ($node) = @_;
+	my ($node, $index) = @_;
+	$index //= 't_k';
 	$node->poll_query_until('postgres',
-		"SELECT NOT merge_running FROM memkv_state('t_k')")
+		"SELECT NOT merge_running FROM memkv_state('$index')")
 	  or die 'a merge did not end';
 }
 wait_merges($primary);
 
 sub pages
 {
-	my ($node) = @_;
-	return $node->safe_psql('postgres', "SELECT pg_relation_size('t_k') / 8192");
+	my ($node, $index) = @_;
+	$index //= 't_k';
+	return $node->safe_psql('postgres', "SELECT pg_relation_size('$index') / 8192");
 }
 
 my @queries = (
@@ -101,14 +103,18 @@ sub check_scans
 		'', "$label: memkv_verify finds no problem");
 }
 
-# VACUUM t with DEBUG1 messages; returns (seconds, messages).
+# VACUUM (of t, or `what`) with DEBUG1 messages; returns (seconds,
+# messages about index `index`, default t_k).
 sub vacuum
 {
+	my ($what, $index) = @_;
+	$what //= 'VACUUM t';
+	$index //= 't_k';
 	my $t0 = time();
 	my ($ret, $out, $err) = $primary->psql('postgres',
-		'SET client_min_messages = debug1; VACUUM t');
-	is($ret, 0, 'VACUUM succeeds') or diag($err);
-	my @msgs = grep { /t_k/ } split /\n/, $err;
+		"SET client_min_messages = debug1; $what");
+	is($ret, 0, "$what succeeds") or diag($err);
+	my @msgs = grep { /"$index"/ } split /\n/, $err;
 	note("VACUUM: @msgs");
 	return (time() - $t0, join("\n", @msgs));
 }
@@ -176,5 +182,39 @@ is($primary->safe_psql('postgres', "SET enable_seqscan = off; SELECT count(*) FR
 check_scans($primary, 'inserts after truncation');
 $primary->wait_for_catchup($standby);
 check_scans($standby, 'inserts after truncation, standby');
+
+# --- VACUUM in parallel mode -------------------------------------------
+# With two btree indexes, VACUUM (PARALLEL 2) vacuums them with a worker;
+# the leader, doing the memkv index's part meanwhile, is in parallel mode,
+# where the lock cannot be taken (it would assign an xid): the truncation
+# is skipped with a message, and VACUUM (PARALLEL 0) does it.
+$primary->safe_psql('postgres', q{
+CREATE TABLE p (id int, k text COLLATE "C");
+CREATE INDEX p_k ON p USING memkv (k) WITH (stripes = 1);
+CREATE INDEX p_id ON p (id);
+CREATE INDEX p_id_k ON p (id, k);
+INSERT INTO p SELECT i, 'key/' || md5(i::text) FROM generate_series(1, 20000) i;
+SELECT memkv_freeze('p_k');
+INSERT INTO p SELECT i, 'key/' || md5(i::text) FROM generate_series(20001, 40000) i;
+SELECT memkv_freeze('p_k');
+DELETE FROM p WHERE id > 20000;
+});
+wait_merges($primary, 'p_k');
+my $pp0 = pages($primary, 'p_k');
+($secs, $msgs) = vacuum('SET min_parallel_index_scan_size = 0; '
+	  . 'SET max_parallel_maintenance_workers = 2; VACUUM (PARALLEL 2) p',
+	'p_k');
+like($msgs, qr/not truncated: VACUUM runs in parallel mode/,
+	'a parallel VACUUM skips the truncation and says so');
+my $pp1 = pages($primary, 'p_k');
+cmp_ok($pp1, '>=', $pp0, "p_k not truncated ($pp0 -> $pp1 pages)");
+($secs, $msgs) = vacuum('VACUUM (PARALLEL 0) p', 'p_k');
+my $pp2 = pages($primary, 'p_k');
+like($msgs, qr/truncated $pp1 to $pp2 pages/,
+	"VACUUM (PARALLEL 0) truncates it ($pp1 -> $pp2 pages)");
+is($primary->safe_psql('postgres', "SET enable_seqscan = off; SET enable_bitmapscan = off; SELECT count(*), sum(id) FROM p WHERE k >= ''"),
+	'20000|200010000', 'p_k finds the rows left');
+is($primary->safe_psql('postgres', "SELECT * FROM memkv_verify('p_k')"),
+	'', 'memkv_verify finds no problem in p_k');
 
 done_testing();
