@@ -1,4 +1,4 @@
-# test/t/030_truncate.pl -- VACUUM truncates the index's free tail.
+# test/t/033_truncate.pl -- VACUUM truncates the index's free tail.
 #
 # Primary + streaming standby.  An index of 80,000 keys written as four
 # runs (a freeze after each 20,000 rows), one stripe.  Then:
