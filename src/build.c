@@ -533,7 +533,9 @@ memkv_build(Relation heap, Relation index, IndexInfo *indexInfo)
 								 MEMKV_BUILD_PHASE_MERGE);
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL,
 								 (int64) bs.indtuples);
-	w = memkv_frozen_writer_begin();
+	/* the run goes after the metapage and the logs, then the metapage */
+	memkv_empty_directory(&dir, memkv_new_instance_id(), nstripes);
+	w = memkv_frozen_writer_begin(index, dir.generation);
 	if (bs.in_memory)
 		memkv_build_write_in_memory(&bs, w, items);
 	else
@@ -551,8 +553,6 @@ memkv_build(Relation heap, Relation index, IndexInfo *indexInfo)
 	memkv_sort_tids(bs.nulls.tids, &bs.nulls.ntids);
 	memkv_frozen_writer_add_nulls(w, bs.nulls.tids, bs.nulls.ntids);
 
-	/* the run goes after the metapage and the logs, then the metapage */
-	memkv_empty_directory(&dir, memkv_new_instance_id(), nstripes);
 	if (bs.indtuples > 0)
 	{
 		MemkvRunEntry run;

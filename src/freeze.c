@@ -363,7 +363,7 @@ memkv_freeze_merge_write(MemkvFreezeState *fs)
 	uint64		maxtids = 0;
 	int			k;
 
-	w = memkv_frozen_writer_begin();
+	w = memkv_frozen_writer_begin(fs->index, fs->run_id);
 	fs->w = w;
 	memkv_frozen_writer_collect_keys(w);
 	if (fs->with_delta && fs->direct)

@@ -37,6 +37,7 @@ PG_FUNCTION_INFO_V1(memkv_handler);
 int			memkv_shared_memory_mb = 128;
 int			memkv_debug_freeze_pause_lock = 0;
 int			memkv_debug_merge_pause_lock = 0;
+int			memkv_debug_slice_bytes = 0;
 int			memkv_max_indexes = 64;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
@@ -158,6 +159,15 @@ _PG_init(void)
 							"Testing aid: a merge waits for this advisory lock key after writing its run, before its switch.",
 							"0 (the default) means no wait.  Used by the tests to hold a merge in its write.",
 							&memkv_debug_merge_pause_lock,
+							0, 0, INT_MAX,
+							PGC_SUSET,
+							GUC_NOT_IN_SAMPLE,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("memkv.debug_slice_bytes",
+							"Testing aid: a run writer closes its slice when its plain FST and postings images reach this many bytes.",
+							"0 (the default) means maintenance_work_mem / 4 (at least 256 kB).  Used by the tests to make runs of many slices.",
+							&memkv_debug_slice_bytes,
 							0, 0, INT_MAX,
 							PGC_SUSET,
 							GUC_NOT_IN_SAMPLE,

@@ -238,7 +238,7 @@ memkv_read_directory_cached(Relation index, Buffer metabuf)
 	}
 	for (i = 0; st == RUNDIR_OK && i < dir->nruns; i++)
 	{
-		if (dir->runs[i].nslices != 1 || dir->runs[i].flags != 0)
+		if (dir->runs[i].nslices == 0 || dir->runs[i].flags != 0)
 		{
 			st = RUNDIR_ERR_COUNT;
 			msg = "it describes more than this version of memkv writes";
@@ -280,7 +280,7 @@ memkv_read_directory_cached(Relation index, Buffer metabuf)
  * REINDEX hint.  With a valid `metabuf` the caller holds a lock on the
  * metapage's buffer; otherwise it is read and share-locked here.  This
  * version writes no merge record, pending write or limbo, and runs of one
- * slice without flags (dead lists it writes): more is damage too.
+ * or more slices without flags (dead lists it writes): more is damage too.
  */
 void
 memkv_read_directory(Relation index, Buffer metabuf, MemkvDirectory *dir)

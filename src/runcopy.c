@@ -39,8 +39,8 @@
 
 /*
  * Would a copy of the frozen run in shared memory help this scan?  True if
- * the index has a run and the entry holds no copy of it yet (and none
- * failed for lack of room).  Caller holds the entry lock.
+ * the index has a run of one slice and the entry holds no copy of it yet
+ * (and none failed for lack of room).  Caller holds the entry lock.
  */
 bool
 memkv_run_copy_wanted(MemkvEntry *entry, const MemkvMetaPageData *meta, int i)
@@ -50,6 +50,9 @@ memkv_run_copy_wanted(MemkvEntry *entry, const MemkvMetaPageData *meta, int i)
 	if (i < 0)
 		return false;
 	run = &meta->runs[i];
+	/* runs of several slices are read from their pages only */
+	if (run->entry.nslices != 1)
+		return false;
 	if (entry->run_copy_instance == run->instance_id &&
 		entry->run_copy_epoch == run->run_tag &&
 		entry->run_copy_start == run->run_header)
@@ -58,11 +61,12 @@ memkv_run_copy_wanted(MemkvEntry *entry, const MemkvMetaPageData *meta, int i)
 }
 
 /*
- * Read the whole byte stream of the run `meta` describes, page by page,
- * copying it to `dst` unless that is NULL, and check it against the run's
- * checksum.  Returns true if it matches.  False if it does not, or if a
- * page is not the run's: then *bad_block is that page's block number
- * (InvalidBlockNumber for a mismatch).
+ * Read the whole byte stream of each slice of the run `meta` describes,
+ * page by page, copying it to `dst` unless that is NULL (only for a run of
+ * one slice), and check each against its slice's checksum.  Returns true
+ * if they all match.  False if one does not, or if a page is not the
+ * run's: then *bad_block is that page's block number (InvalidBlockNumber
+ * for a mismatch).
  */
 static bool
 memkv_frozen_read_run(Relation index, const MemkvMetaPageData *meta, int i,
@@ -70,35 +74,45 @@ memkv_frozen_read_run(Relation index, const MemkvMetaPageData *meta, int i,
 {
 	const MemkvRunDesc *run = &meta->runs[i];
 	const RunHeader *hdr = memkv_run_memo_header(index, meta, i);
-	const RunSlice *slice = &hdr->slices[0];
-	uint64		total = memkv_run_slice_bytes(hdr);
 	MemkvPageSource ps;
-	pg_crc32c	crc;
-	uint64		idx;
+	uint32		s;
+	bool		ok = true;
 
+	Assert(dst == NULL || hdr->nslices == 1);
 	*bad_block = InvalidBlockNumber;
-	INIT_CRC32C(crc);
 	memkv_page_source_init(&ps, index, hdr, run->run_tag, 0);
-	for (idx = 0; idx * MEMKV_RUN_CHUNK < total; idx++)
+	for (s = 0; s < hdr->nslices && ok; s++)
 	{
-		uint64		lpage = slice->first_page + idx;
-		const uint8 *src = memkv_page_source_page(&ps, lpage);
-		Size		n = Min(MEMKV_RUN_CHUNK, total - idx * MEMKV_RUN_CHUNK);
+		const RunSlice *slice = &hdr->slices[s];
+		uint64		total = slice->postings_bytes + slice->leaf_bytes +
+			slice->top_bytes;
+		pg_crc32c	crc;
+		uint64		idx;
 
-		if (src == NULL)
+		INIT_CRC32C(crc);
+		for (idx = 0; idx * MEMKV_RUN_CHUNK < total; idx++)
 		{
-			memkv_page_source_release(&ps);
-			if (!runhdr_page_block(hdr, (uint32) lpage, bad_block))
-				*bad_block = run->run_header;
-			return false;
+			uint64		lpage = slice->first_page + idx;
+			const uint8 *src = memkv_page_source_page(&ps, lpage);
+			Size		n = Min(MEMKV_RUN_CHUNK, total - idx * MEMKV_RUN_CHUNK);
+
+			if (src == NULL)
+			{
+				memkv_page_source_release(&ps);
+				if (!runhdr_page_block(hdr, (uint32) lpage, bad_block))
+					*bad_block = run->run_header;
+				return false;
+			}
+			if (dst)
+				memcpy(dst + idx * MEMKV_RUN_CHUNK, src, n);
+			COMP_CRC32C(crc, src, n);
 		}
-		if (dst)
-			memcpy(dst + idx * MEMKV_RUN_CHUNK, src, n);
-		COMP_CRC32C(crc, src, n);
+		FIN_CRC32C(crc);
+		ok = EQ_CRC32C(crc, slice->crc);
+		CHECK_FOR_INTERRUPTS();
 	}
 	memkv_page_source_release(&ps);
-	FIN_CRC32C(crc);
-	return EQ_CRC32C(crc, slice->crc);
+	return ok;
 }
 
 /*

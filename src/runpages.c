@@ -224,15 +224,16 @@ memkv_page_source_init(MemkvPageSource *ps, Relation index,
 }
 
 /*
- * Set up the two page sources over slice 0 of the run whose header is
+ * Set up the two page sources over slice s of the run whose header is
  * `hdr`: *post over its postings image, *fst over its FST image, which
  * follows the postings in the slice's stream (src/README, "Run layout").
  */
 void
 memkv_slice_sources_init(Relation index, const RunHeader *hdr, uint32 tag,
-						 MemkvPageSource *post, MemkvPageSource *fst)
+						 uint32 s, MemkvPageSource *post,
+						 MemkvPageSource *fst)
 {
-	const RunSlice *slice = &hdr->slices[0];
+	const RunSlice *slice = &hdr->slices[s];
 	uint64		base = (uint64) slice->first_page * MEMKV_RUN_CHUNK;
 
 	memkv_page_source_init(post, index, hdr, tag, base);
@@ -254,7 +255,7 @@ memkv_run_header_corrupted(Relation index, const char *what)
  * Read the header pages of the run `run` describes (following `next` from
  * its first header page), decode and check them (runhdr_decode, against
  * the relation's current size), and check them against the directory's
- * entry: run id, one slice, NULL count, pages.  Returns the header,
+ * entry: run id, slice count, NULL count, pages.  Returns the header,
  * allocated in `cxt` as one chunk.  Errors are the corruption ERROR (or,
  * in recovery, the retryable one if a page's tag shows it was reused).
  * Caller holds what keeps the run's pages from being retired.
@@ -329,8 +330,8 @@ memkv_run_header_read(Relation index, const MemkvRunDesc *run,
 		memkv_run_header_corrupted(index, runhdr_strerror(rc));
 	if (hdr->run_id != run->run_id)
 		memkv_run_header_corrupted(index, "its run id is not the directory's");
-	if (hdr->nslices != 1)
-		memkv_run_header_corrupted(index, "it does not have exactly one slice");
+	if (hdr->nslices != run->entry.nslices)
+		memkv_run_header_corrupted(index, "its slice count is not the directory's");
 	if (hdr->nnulls != run->run_nnulls)
 		memkv_run_header_corrupted(index, "its NULL count is not the directory's");
 	if ((uint64) hdr->npages + nchunks != run->run_npages)

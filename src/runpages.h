@@ -55,7 +55,8 @@ extern BlockNumber *memkv_run_blocks(Relation index,
 extern BlockNumber memkv_delete_run(Relation index, const BlockNumber *blocks,
 								   uint32 n, uint32 tag);
 extern void memkv_slice_sources_init(Relation index, const RunHeader *hdr,
-									 uint32 tag, MemkvPageSource *post,
+									 uint32 tag, uint32 s,
+									 MemkvPageSource *post,
 									 MemkvPageSource *fst);
 extern RunHeader *memkv_run_header_read(Relation index,
 										const MemkvRunDesc *run,

@@ -8,7 +8,11 @@
  *
  * The run is read through page sources (runpages.c), or from the entry's
  * shared copy of it (runcopy.c) when the caller holds the entry lock and
- * the copy is of this run.  A MemkvFrozen is opened and closed under one
+ * the copy is of this run (only runs of one slice have one).  A reader is
+ * on one slice at a time: lookups go to the slice the fences name, walks
+ * move from one slice to the next (or the previous) when a slice ends.
+ * Postings are read by the slice's own ordinals; dead lists name run-wide
+ * ordinals (the slice's first ordinal, from the memo, plus its own).  A MemkvFrozen is opened and closed under one
  * entry lock (shared is enough), or by a freeze under its metapage lock:
  * either keeps the run's pages from being retired meanwhile.
  *
@@ -30,20 +34,9 @@
 #include "deadpages.h"
 #include "page.h"
 #include "registry.h"
+#include "runmemo.h"
 #include "runpages.h"
 #include "runread.h"
-
-/*
- * A cursor on a run's dead list and the ordinal of the last query that
- * moved it, kept in the run memo: the next batch of a forward scan goes
- * on where the last one stopped.  One MemkvFrozen of a run is open at a
- * time in a backend, and the cursor answers right from anywhere anyway.
- */
-typedef struct MemkvDeadCursor
-{
-	DeadCursor	cur;
-	uint64		last;
-} MemkvDeadCursor;
 
 struct MemkvFrozen
 {
@@ -53,6 +46,10 @@ struct MemkvFrozen
 	FstReader	reader;
 	FstPostings postings;
 	const RunHeader *hdr;		/* the run memo's: extents, NULL TIDs */
+	const MemkvRunMemo *memo;	/* the run's memo: its slices */
+	uint32		slice;			/* the slice reader, postings, cursor are on */
+	uint64		base;			/* run-wide ordinal of its first key */
+	const uint8 *mem;			/* the run's shared copy, or NULL */
 	FstCursor	cursor;
 	FstAllocator alloc;
 	ItemPointerData *tidbuf;	/* scratch for one key's postings */
@@ -108,44 +105,6 @@ memkv_frozen_failed(MemkvFrozen *fz, const char *detail)
 }
 
 /*
- * What opening a run learns from its header pages, preambles and
- * trailers, kept in the index's relcache entry (rd_amcache: MemkvRunMemos,
- * allocated in rd_indexcxt with the headers) so that later opens of the
- * same run in this backend read no page for it.  One slot per run the
- * directory can list.  A MemkvFrozen points at its memo's header:
- * nothing between an open and its close processes invalidation messages
- * (no heavyweight lock is taken there), so the relcache entry cannot
- * drop the memos meanwhile, and a slot is reused only for a run of the
- * same directory when its own run is not in it (memkv_run_memo_get).
- */
-typedef struct MemkvRunMemo
-{
-	bool		used;
-	uint64		instance_id;
-	uint32		run_tag;
-	BlockNumber run_header;
-	RunHeader  *hdr;
-	FstReader	reader;
-	FstPostings postings;
-	MemkvDeadPages *dead;		/* the run's dead list, or NULL */
-	uint64		dead_generation;	/* of that list */
-	MemkvDeadCursor dc;			/* on it */
-} MemkvRunMemo;
-
-typedef struct MemkvRunMemos
-{
-	MemkvRunMemo slot[RUNDIR_MAX_RUNS];
-} MemkvRunMemos;
-
-/* Is this memo of that run? */
-static inline bool
-memkv_memo_is(const MemkvRunMemo *m, const MemkvRunDesc *run)
-{
-	return m->used && m->instance_id == run->instance_id &&
-		m->run_tag == run->run_tag && m->run_header == run->run_header;
-}
-
-/*
  * MemkvFrozen structs are kept for reuse (memutil.c's spares), so that a
  * scan does not allocate (and free) the large struct for every run every
  * time: an open takes a free one.  Nothing runs between an open and its
@@ -157,175 +116,86 @@ memkv_memo_is(const MemkvRunMemo *m, const MemkvRunDesc *run)
 static MemkvSpares spare_frozen = {sizeof(MemkvFrozen)};
 
 /*
- * Read run `run` -- its header pages, its slice's FST and postings
- * preambles and trailers -- check what can be checked without reading
- * the images whole, and fill memo *m with it.  Errors are the corruption
- * ERROR (the memo is then left unused).
+ * Put fz's reader, postings and cursor on slice s, reading its pages or,
+ * for a run of one slice, the shared copy if fz has one.  The cursor is
+ * left unpositioned.  `first`: fz has no slice yet (its cursor is not
+ * set up).
  */
 static void
-memkv_run_memo_fill(Relation index, const MemkvRunDesc *run, MemkvRunMemo *m)
+memkv_frozen_use_slice(MemkvFrozen *fz, uint32 s, bool first)
 {
-	RunHeader  *hdr;
-	const RunSlice *slice;
-	MemkvPageSource post_src;
-	MemkvPageSource fst_src;
-	FstReader	reader;
-	FstPostings postings;
-	FstSource	src;
-	const char *failed = NULL;
+	const MemkvSliceMemo *sm = &fz->memo->slices[s];
 
-	hdr = memkv_run_header_read(index, run, index->rd_indexcxt);
-	slice = &hdr->slices[0];
-	memkv_slice_sources_init(index, hdr, run->run_tag, &post_src, &fst_src);
-	src.read = memkv_page_source_read;
-	src.arg = &fst_src;
-	src.size = slice->leaf_bytes + slice->top_bytes;
-	if (fst_reader_open(&reader, &src) != 0)
-		failed = pstrdup(reader.errmsg);
-	else
+	if (!first)
 	{
-		src.arg = &post_src;
-		src.size = slice->postings_bytes;
-		if (fst_postings_open(&postings, &src) != 0)
-			failed = pstrdup(postings.errmsg);
-		else if (postings.nkeys != reader.nkeys ||
-				 reader.nkeys != run->run_nkeys)
-			failed = "key counts of FST, postings and directory disagree";
-		/* scans copy keys into batches and index tuples: no longer ones */
-		else if (reader.max_key_len > MEMKV_MAX_KEY_BYTES)
-			failed = "its keys are longer than memkv allows";
+		if (s == fz->slice)
+			return;
+		memkv_page_source_release(&fz->fst_src);
+		memkv_page_source_release(&fz->post_src);
+		fst_cursor_free(&fz->cursor);
 	}
-	memkv_page_source_release(&fst_src);
-	memkv_page_source_release(&post_src);
-	if (failed)
-	{
-		bool		raced = fst_src.failed || post_src.failed;
+	fz->slice = s;
+	fz->base = sm->first_ordinal;
+	memkv_slice_sources_init(fz->index, fz->hdr, fz->run_tag, s,
+							 &fz->post_src, &fz->fst_src);
+	/* all but the reader's scratch buffer and message */
+	memkv_run_memo_reader(fz->memo, s, &fz->reader);
+	memcpy(&fz->postings, &sm->postings, sizeof(FstPostings));
+	fz->reader.src.arg = &fz->fst_src;
+	fz->postings.src.arg = &fz->post_src;
 
-		pfree(hdr);
-		if (raced && RecoveryInProgress())
-			memkv_frozen_raced(index);
-		ereport(ERROR,
-				(errcode(ERRCODE_INDEX_CORRUPTED),
-				 errmsg("frozen layer of index \"%s\" is corrupted: %s",
-						RelationGetRelationName(index), failed),
-				 errhint("Please REINDEX it.")));
+	/* read the shared copy instead of the pages */
+	if (fz->mem)
+	{
+		const RunSlice *slice = &fz->hdr->slices[0];
+		FstSource	src;
+
+		Assert(s == 0 && fz->hdr->nslices == 1);
+		src.read = fst_memory_read;
+		src.arg = (void *) (fz->mem + slice->postings_bytes);
+		src.size = slice->leaf_bytes + slice->top_bytes;
+		fst_reader_set_source(&fz->reader, &src);
+		fz->postings.src.read = fst_memory_read;
+		fz->postings.src.arg = (void *) fz->mem;
 	}
-	m->used = true;
-	m->instance_id = run->instance_id;
-	m->run_tag = run->run_tag;
-	m->run_header = run->run_header;
-	m->hdr = hdr;
-	m->dead = NULL;
-	m->dead_generation = 0;
-	memcpy(&m->reader, &reader, offsetof(FstReader, buf));
-	memcpy(&m->postings, &postings, sizeof(FstPostings));
+	fst_cursor_init(&fz->cursor, &fz->reader, &fz->alloc);
+	fst_postings_group_reset(&fz->postgrp);
 }
 
 /*
- * Bring memo m's dead list up to run's: VACUUM replaces a run's list
- * without changing the run, so the memo keeps the list's generation and
- * reads the list again when the directory names another.  The old list
- * is freed: a frozen reader opened under an older directory is closed
- * before this backend reads a newer one (a batch, a freeze and VACUUM
- * each open and close their runs under one directory).
+ * Move fz's walk to the next slice (the previous one when `backward`), if
+ * there is one, fz does not walk key blocks, and the walk's stop bound
+ * (NULL: none) does not lie before that slice: keys of slice s are at or
+ * after its fence and before slice s + 1's.  False if the walk is over.
  */
-static MemkvRunMemo *
-memkv_run_memo_dead(Relation index, const MemkvRunDesc *run, MemkvRunMemo *m)
+static bool
+memkv_frozen_step_slice(MemkvFrozen *fz, bool backward, const ArtBound *stop)
 {
-	uint64		gen = run->entry.dead_block == InvalidBlockNumber ? 0 :
-		run->entry.dead_generation;
+	const RunSlice *fence;
+	int			cmp;
 
-	if (likely(m->dead_generation == gen &&
-			   (m->dead != NULL) == (gen != 0)))
-		return m;
-	memkv_dead_free(m->dead);
-	m->dead = NULL;
-	m->dead_generation = 0;
-	if (gen != 0)
+	if (fz->have_kb ||
+		(backward ? fz->slice == 0 : fz->slice + 1 >= fz->hdr->nslices))
+		return false;
+	/* the fence between this slice and the one the walk would enter */
+	fence = &fz->hdr->slices[backward ? fz->slice : fz->slice + 1];
+	if (stop)
 	{
-		m->dead = memkv_dead_read(index, run, index->rd_indexcxt);
-		deadlist_cursor_init(&m->dc.cur, m->dead->list);
-		m->dc.last = 0;
+		cmp = memkv_key_cmp(stop->key, stop->len, fence->fence,
+							fence->fence_len);
+		if (backward ? cmp >= 0 : (cmp < 0 || (cmp == 0 && !stop->inclusive)))
+			return false;
 	}
-	m->dead_generation = gen;
-	return m;
+	memkv_frozen_use_slice(fz, backward ? fz->slice - 1 : fz->slice + 1,
+						   false);
+	return true;
 }
 
 /*
- * The memo of run meta->runs[i], made if missing.  A new memo takes a
- * slot whose run is not in `meta` (there always is one: the slots are as
- * many as the runs a directory can list), so no memo of a run the caller
- * may have open is replaced.
- */
-static MemkvRunMemo *
-memkv_run_memo_get(Relation index, const MemkvMetaPageData *meta, int i)
-{
-	MemkvRunMemos *memos = (MemkvRunMemos *) index->rd_amcache;
-	const MemkvRunDesc *run = &meta->runs[i];
-	MemkvRunMemo *victim = NULL;
-	int			j;
-
-	Assert(i >= 0 && i < meta->nruns);
-	if (memos == NULL)
-	{
-		memos = MemoryContextAllocZero(index->rd_indexcxt,
-									   sizeof(MemkvRunMemos));
-		index->rd_amcache = memos;
-	}
-	for (j = 0; j < RUNDIR_MAX_RUNS; j++)
-	{
-		if (memkv_memo_is(&memos->slot[j], run))
-			return memkv_run_memo_dead(index, run, &memos->slot[j]);
-	}
-	for (j = 0; j < RUNDIR_MAX_RUNS && victim == NULL; j++)
-	{
-		MemkvRunMemo *m = &memos->slot[j];
-		int			k;
-		bool		listed = false;
-
-		for (k = 0; m->used && k < meta->nruns && !listed; k++)
-			listed = memkv_memo_is(m, &meta->runs[k]);
-		if (!listed)
-			victim = m;
-	}
-	Assert(victim != NULL);
-	if (victim->used)
-	{
-		victim->used = false;
-		pfree(victim->hdr);
-		victim->hdr = NULL;
-		memkv_dead_free(victim->dead);
-		victim->dead = NULL;
-	}
-	memkv_run_memo_fill(index, run, victim);
-	return memkv_run_memo_dead(index, run, victim);
-}
-
-/*
- * The header of run meta->runs[i], from the index's run memo (made if
- * missing).  Valid until the memo is replaced: within one entry lock, or
- * one freeze.
- */
-const RunHeader *
-memkv_run_memo_header(Relation index, const MemkvMetaPageData *meta, int i)
-{
-	return memkv_run_memo_get(index, meta, i)->hdr;
-}
-
-/* Bytes of a one-slice run's slice stream: postings, then the FST. */
-uint64
-memkv_run_slice_bytes(const RunHeader *hdr)
-{
-	const RunSlice *slice = &hdr->slices[0];
-
-	return slice->postings_bytes + slice->leaf_bytes + slice->top_bytes;
-}
-
-/*
- * Open run meta->runs[i].  Its slice is read from the entry's shared copy
- * if the caller holds the entry lock and the copy is of this run, else
- * from its pages.  Close it with memkv_frozen_close before releasing the
- * entry lock under which `meta` was read.
+ * Open run meta->runs[i].  A run of one slice is read from the entry's
+ * shared copy if the caller holds the entry lock and the copy is of this
+ * run, else from its pages.  Close it with memkv_frozen_close before
+ * releasing the entry lock under which `meta` was read.
  */
 MemkvFrozen *
 memkv_frozen_open(Relation index, const MemkvMetaPageData *meta, int i,
@@ -333,17 +203,7 @@ memkv_frozen_open(Relation index, const MemkvMetaPageData *meta, int i,
 {
 	const MemkvRunDesc *run = &meta->runs[i];
 	MemkvFrozen *fz;
-	FstSource	src;
 	MemkvRunMemo *cache = memkv_run_memo_get(index, meta, i);
-	const uint8 *mem = NULL;
-	const RunSlice *slice;
-
-	/* the run's copy in shared memory, if the caller holds the entry lock */
-	if (entry && entry->run_copy != ARENA_NULL &&
-		entry->run_copy_instance == run->instance_id &&
-		entry->run_copy_epoch == run->run_tag &&
-		entry->run_copy_start == run->run_header)
-		mem = ARENA_ADDR(memkv_allocator()->base, entry->run_copy);
 
 	fz = memkv_spare_take(&spare_frozen);
 	fz->index = index;
@@ -351,34 +211,24 @@ memkv_frozen_open(Relation index, const MemkvMetaPageData *meta, int i,
 	fz->run_tag = run->run_tag;
 	fz->run_header = run->run_header;
 	fz->hdr = cache->hdr;
+	fz->memo = cache;
 	fz->dead = cache->dead ? cache->dead->list : NULL;
 	fz->dc = &cache->dc;
-	slice = &fz->hdr->slices[0];
 	memkv_fst_allocator(&fz->alloc);
-	memkv_slice_sources_init(index, fz->hdr, run->run_tag, &fz->post_src,
-							 &fz->fst_src);
 
-	/* all but the reader's scratch buffer and message */
-	memcpy(&fz->reader, &cache->reader, offsetof(FstReader, buf));
-	fz->reader.errmsg[0] = '\0';
-	memcpy(&fz->postings, &cache->postings, sizeof(FstPostings));
-	fz->reader.src.arg = &fz->fst_src;
-	fz->postings.src.arg = &fz->post_src;
-
-	/* read the shared copy instead of the pages */
-	if (mem)
-	{
-		src.read = fst_memory_read;
-		src.arg = (void *) (mem + slice->postings_bytes);
-		src.size = slice->leaf_bytes + slice->top_bytes;
-		fst_reader_set_source(&fz->reader, &src);
-		fz->postings.src.read = fst_memory_read;
-		fz->postings.src.arg = (void *) mem;
-	}
+	/* the run's copy in shared memory, if the caller holds the entry lock */
+	fz->mem = NULL;
+	if (entry && entry->run_copy != ARENA_NULL &&
+		entry->run_copy_instance == run->instance_id &&
+		entry->run_copy_epoch == run->run_tag &&
+		entry->run_copy_start == run->run_header &&
+		fz->hdr->nslices == 1)
+		fz->mem = ARENA_ADDR(memkv_allocator()->base, entry->run_copy);
+	memkv_frozen_use_slice(fz, 0, true);
 
 	/* the run's key blocks, which exist only next to the shared copy */
 	fz->have_kb = false;
-	if (mem && entry->run_kb != ARENA_NULL)
+	if (fz->mem && entry->run_kb != ARENA_NULL)
 	{
 		if (kb_open(&fz->kb, ARENA_ADDR(memkv_allocator()->base,
 										entry->run_kb),
@@ -390,8 +240,6 @@ memkv_frozen_open(Relation index, const MemkvMetaPageData *meta, int i,
 		fz->have_kb = true;
 	}
 
-	fst_cursor_init(&fz->cursor, &fz->reader, &fz->alloc);
-	fst_postings_group_reset(&fz->postgrp);
 	fz->tidbuf_size = 64;
 	fz->tidbuf = palloc(sizeof(ItemPointerData) * fz->tidbuf_size);
 	return fz;
@@ -500,8 +348,9 @@ memkv_frozen_drop_dead(MemkvFrozen *fz, uint64 ordinal, uint64 n)
 }
 
 /*
- * Read every TID of `ordinal` from `p` into fz->tidbuf; returns the count.
- * Without `raw`, the TIDs the run's dead list names are left out.
+ * Read every TID of `ordinal` (of the current slice) from `p` into
+ * fz->tidbuf; returns the count.  Without `raw`, the TIDs the run's dead
+ * list names (by run-wide ordinal) are left out.
  */
 #define memkv_frozen_read_postings(fz, p, ordinal) \
 	memkv_frozen_read_tids((fz), (p), (ordinal), false)
@@ -513,7 +362,7 @@ memkv_frozen_read_tids(MemkvFrozen *fz, FstPostings *p, uint64 ordinal,
 	uint64		n = memkv_frozen_read_raw(fz, p, ordinal);
 
 	if (unlikely(fz->dead != NULL) && !raw)
-		n = memkv_frozen_drop_dead(fz, ordinal, n);
+		n = memkv_frozen_drop_dead(fz, fz->base + ordinal, n);
 	return n;
 }
 
@@ -583,6 +432,8 @@ memkv_frozen_collect_to(MemkvFrozen *fz, MemkvKeySink *sink,
 
 		if (pos)
 			pos->valid = false;
+		memkv_frozen_use_slice(fz, runhdr_slice_for_key(fz->hdr, lower->key,
+														lower->len), false);
 		r = fst_lookup(&fz->reader, lower->key, lower->len, &ordinal);
 		if (r < 0)
 			memkv_frozen_failed(fz, fz->reader.errmsg);
@@ -636,18 +487,38 @@ memkv_frozen_collect_to(MemkvFrozen *fz, MemkvKeySink *sink,
 		}
 	}
 	else
+	{
+		/* the slice the bound falls in, else the run's first or last */
+		memkv_frozen_use_slice(fz, bound ?
+							   runhdr_slice_for_key(fz->hdr, bound->key,
+													bound->len) :
+							   backward ? fz->hdr->nslices - 1 : 0, false);
 		r = fst_cursor_seek(c, op, bound ? bound->key : NULL,
 							bound ? bound->len : 0);
+	}
 	if (pos)
 		pos->valid = false;
 
-	while (r == 1)
+	for (;;)
 	{
 		const ArtBound *stop = backward ? lower : upper;
-		const uint8 *key = fz->have_kb ? kbit->key : c->key;
-		Size		keylen = fz->have_kb ? kbit->keylen : c->keylen;
-		uint64		ordinal = fz->have_kb ? kbit->ordinal : c->ordinal;
+		const uint8 *key;
+		Size		keylen;
+		uint64		ordinal;
 		uint64		n;
+
+		/* the slice has no more keys this way: on to the next one */
+		if (r == 0 && memkv_frozen_step_slice(fz, backward, stop))
+		{
+			r = fst_cursor_seek(c, backward ? FST_SEEK_LAST : FST_SEEK_FIRST,
+								NULL, 0);
+			continue;
+		}
+		if (r != 1)
+			break;
+		key = fz->have_kb ? kbit->key : c->key;
+		keylen = fz->have_kb ? kbit->keylen : c->keylen;
+		ordinal = fz->have_kb ? kbit->ordinal : c->ordinal;
 
 		/*
 		 * In the key blocks, if the block's farthest key in scan order is
@@ -702,16 +573,33 @@ memkv_frozen_collect_to(MemkvFrozen *fz, MemkvKeySink *sink,
 }
 
 /*
- * Check the frozen layer's FST and postings structurally (fst_verify):
- * returns true, or false with a message in errbuf (FST_ERRMSG_LEN bytes).
+ * Check each slice's FST and postings structurally (fst_verify): returns
+ * true, or false with a message in errbuf (FST_ERRMSG_LEN bytes).  The
+ * order of keys across slices is the walk's to check (verify.c).
  */
 bool
 memkv_frozen_check(MemkvFrozen *fz, char *errbuf)
 {
 	FstVerifyInfo info;
+	uint32		s;
 
-	return fst_verify(&fz->reader, &fz->postings, &fz->alloc, &info,
-					  errbuf) == 0;
+	for (s = 0; s < fz->hdr->nslices; s++)
+	{
+		memkv_frozen_use_slice(fz, s, false);
+		if (fst_verify(&fz->reader, &fz->postings, &fz->alloc, &info,
+					   errbuf) != 0)
+		{
+			if (fz->hdr->nslices > 1)
+			{
+				char		msg[FST_ERRMSG_LEN];
+
+				snprintf(msg, sizeof(msg), "slice %u: %s", s, errbuf);
+				strlcpy(errbuf, msg, FST_ERRMSG_LEN);
+			}
+			return false;
+		}
+	}
+	return true;
 }
 
 /* Fill fz->tidbuf with the NULL key's TIDs, dead or not; returns how many. */
@@ -745,7 +633,7 @@ memkv_frozen_null_tids(MemkvFrozen *fz, const ItemPointerData **tids)
 	uint64		n = memkv_frozen_null_raw(fz);
 
 	if (n > 0 && unlikely(fz->dead != NULL))
-		n = memkv_frozen_drop_dead(fz, fz->reader.nkeys, n);
+		n = memkv_frozen_drop_dead(fz, fz->memo->nkeys, n);
 	*tids = fz->tidbuf;
 	return n;
 }
@@ -758,20 +646,26 @@ memkv_frozen_null_tids(MemkvFrozen *fz, const ItemPointerData **tids)
 void
 memkv_frozen_each_tid(MemkvFrozen *fz, MemkvTidFn fn, void *arg)
 {
-	uint64		nkeys = fz->reader.nkeys;
+	uint32		s;
 	uint64		o,
 				i,
 				n;
 
-	for (o = 0; o <= nkeys; o++)
+	for (s = 0; s < fz->hdr->nslices; s++)
 	{
-		if ((o & 1023) == 0)
-			CHECK_FOR_INTERRUPTS();
-		n = o < nkeys ? memkv_frozen_read_tids(fz, &fz->postings, o, true) :
-			memkv_frozen_null_raw(fz);
-		for (i = 0; i < n; i++)
-			fn(arg, o, &fz->tidbuf[i]);
+		memkv_frozen_use_slice(fz, s, false);
+		for (o = 0; o < fz->memo->slices[s].nkeys; o++)
+		{
+			if ((o & 1023) == 0)
+				CHECK_FOR_INTERRUPTS();
+			n = memkv_frozen_read_tids(fz, &fz->postings, o, true);
+			for (i = 0; i < n; i++)
+				fn(arg, fz->base + o, &fz->tidbuf[i]);
+		}
 	}
+	n = memkv_frozen_null_raw(fz);
+	for (i = 0; i < n; i++)
+		fn(arg, fz->memo->nkeys, &fz->tidbuf[i]);
 }
 
 /* The run's dead list as its memo holds it, or NULL if it has none. */

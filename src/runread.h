@@ -15,6 +15,7 @@
 #include "page.h"
 #include "registry.h"
 #include "runhdr.h"
+#include "runmemo.h"
 
 /* The opened frozen layer of an index (see runread.c). */
 typedef struct MemkvFrozen MemkvFrozen;
@@ -41,10 +42,6 @@ typedef struct MemkvKeySink
 	bool		stopped;
 } MemkvKeySink;
 
-extern const RunHeader *memkv_run_memo_header(Relation index,
-											  const MemkvMetaPageData *meta,
-											  int i);
-extern uint64 memkv_run_slice_bytes(const RunHeader *hdr);
 extern bool memkv_run_meets(const MemkvRunDesc *run, const ArtBound *lower,
 							const ArtBound *upper, bool equality);
 extern MemkvFrozen *memkv_frozen_open(Relation index,

@@ -2,17 +2,25 @@
  *
  * runwrite.c
  *	  Writing a new run: its FST and postings are built in backend memory
- *	  as keys arrive in order, then packed and written as one slice to
- *	  free pages or new blocks, followed by its header pages (extents,
- *	  slice, NULL TIDs), WAL-logged as full pages; optionally the new
- *	  run's shared copy and key blocks are installed for scans.
+ *	  as keys arrive in order, a slice at a time; a slice is closed when
+ *	  its plain FST image reaches the slice limit (maintenance_work_mem /
+ *	  4), then packed and written to free pages or new blocks, and its
+ *	  memory freed.  The header pages (extents, slices with their fences,
+ *	  NULL TIDs) follow the last slice.  All pages are WAL-logged as full
+ *	  pages.  Optionally a one-slice run's shared copy and key blocks are
+ *	  installed for scans.
  *
- * Used by CREATE INDEX (build.c) and freezes (freeze.c).  A freeze calls
+ * Used by CREATE INDEX (build.c, buildspill.c), freezes, merges and
+ * VACUUM's rewrites (freeze.c).  A freeze adds keys and calls
  * memkv_frozen_writer_finish holding the metapage lock (no other freeze
- * or VACUUM sweep runs meanwhile) and no entry lock, and
- * memkv_frozen_writer_install_cache under the entry lock held exclusively.
- * The new run is referenced by nothing until the caller switches the
- * metapage to it.
+ * or VACUUM sweep runs meanwhile, which could take the pages of slices
+ * already written for unreferenced ones) and no entry lock, and
+ * memkv_frozen_writer_install_cache under the entry lock held
+ * exclusively.  The new run is referenced by nothing until the caller
+ * switches the metapage to it.
+ *
+ * All the writer's memory is in its own memory context, whose size is
+ * its accounted peak (reported at DEBUG1 by memkv_frozen_writer_finish).
  *
  *-------------------------------------------------------------------------
  */
@@ -30,6 +38,7 @@
 #include "fst.h"
 #include "keyblocks.h"
 #include "memkv.h"
+#include "memkv_guc.h"
 #include "memutil.h"
 #include "page.h"
 #include "registry.h"
@@ -46,11 +55,33 @@ typedef struct MemkvImage
 
 struct MemkvFrozenWriter
 {
+	MemoryContext cxt;			/* all of the writer's memory */
+	Relation	index;
+	uint64		run_id;
+	uint32		tag;			/* its pages' */
 	FstAllocator alloc;
+	FstBuildOptions opts;
+	/* the slice being built */
 	MemkvImage	fst;
 	MemkvImage	postings;
 	FstBuilder *builder;
 	FstPostingsWriter *pw;
+	uint64		slice_nkeys;
+	uint8	   *fence;			/* the slice's fence (NULL for slice 0) */
+	Size		fence_len;
+	uint64		slice_limit;	/* close the slice at this many image bytes */
+	/* the slices written */
+	RunSlice   *slices;
+	uint32		nslices;
+	uint32		maxslices;
+	RunExtent  *extents;
+	uint32		nextents;
+	uint32		maxextents;
+	uint64		npages;			/* logical pages written */
+	uint8	   *prev;			/* the last key added (for the next fence) */
+	Size		prevlen;
+	Size		prevsize;
+	Size		peak;			/* of the context, at slice closes */
 	ItemPointerData *nulls;
 	uint64		nnulls;
 	uint64		nkeys;
@@ -61,6 +92,9 @@ struct MemkvFrozenWriter
 	uint8		hi_len;
 	KbBuilder  *kb;				/* key blocks for the shared copy, or NULL */
 };
+
+/* The smallest slice limit, whatever maintenance_work_mem says. */
+#define MEMKV_SLICE_FLOOR		(256 * 1024)
 
 /* FstSinkFn: append to an in-memory image. */
 static int
@@ -83,27 +117,68 @@ memkv_image_sink(void *arg, const uint8_t *data, size_t len)
 	return 0;
 }
 
-/* Start writing a new frozen layer; keys follow in ascending order. */
-MemkvFrozenWriter *
-memkv_frozen_writer_begin(void)
+/*
+ * Start a slice whose fence is fence[0..fence_len) (empty for slice 0): a
+ * new FST builder and postings writer.  In w->cxt.
+ */
+static void
+memkv_frozen_writer_start_slice(MemkvFrozenWriter *w, const uint8 *fence,
+								Size fence_len)
 {
-	MemkvFrozenWriter *w = palloc0(sizeof(MemkvFrozenWriter));
-	FstBuildOptions opts;
+	w->fence = NULL;
+	w->fence_len = fence_len;
+	if (fence_len > 0)
+	{
+		w->fence = palloc(fence_len);
+		memcpy(w->fence, fence, fence_len);
+	}
+	w->builder = fst_builder_create(&w->alloc, memkv_image_sink, &w->fst,
+									&w->opts);
+	w->pw = fst_postings_writer_create(&w->alloc, memkv_image_sink,
+									   &w->postings);
+	w->slice_nkeys = 0;
+}
 
-	memset(&opts, 0, sizeof(opts));
+/*
+ * Start writing a new run `run_id` of `index`; keys follow in ascending
+ * order.  Slices are written as they fill, so the caller must already
+ * hold what a finish needs (see the file's header).  The writer's memory
+ * is a child context of the current one.
+ */
+MemkvFrozenWriter *
+memkv_frozen_writer_begin(Relation index, uint64 run_id)
+{
+	MemoryContext cxt = AllocSetContextCreate(CurrentMemoryContext,
+											  "memkv run writer",
+											  ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	MemkvFrozenWriter *w = palloc0(sizeof(MemkvFrozenWriter));
+
+	w->cxt = cxt;
+	w->index = index;
+	w->run_id = run_id;
+	w->tag = (uint32) run_id;
 	/*
 	 * The builder's registry: up to 2 MB (fst_build.c).  More finds more
 	 * shared suffixes (1M npm names: 10.26 B/key of FST at 2 MB, 10.01 at
 	 * 8 MB) but misses in cache: 8 MB builds 4-19% slower.
 	 */
-	opts.registry_bytes = (size_t) Min(maintenance_work_mem, 2 * 1024) * 1024;
+	w->opts.registry_bytes = (size_t) Min(maintenance_work_mem, 2 * 1024) * 1024;
 	/* packing then need not walk the whole image first (fst_pack.c) */
-	opts.pack_map = true;
+	w->opts.pack_map = true;
+	/* src/README, "Slices exist to bound the writer's memory" */
+	w->slice_limit = memkv_debug_slice_bytes > 0 ?
+		(uint64) memkv_debug_slice_bytes :
+		Max((uint64) maintenance_work_mem * 1024 / 4, MEMKV_SLICE_FLOOR);
+	w->maxslices = 8;
+	w->slices = palloc(sizeof(RunSlice) * w->maxslices);
+	w->maxextents = 8;
+	w->extents = palloc(sizeof(RunExtent) * w->maxextents);
+	w->prevsize = 256;
+	w->prev = palloc(w->prevsize);
 	memkv_fst_allocator(&w->alloc);
-	w->builder = fst_builder_create(&w->alloc, memkv_image_sink, &w->fst,
-									&opts);
-	w->pw = fst_postings_writer_create(&w->alloc, memkv_image_sink,
-									   &w->postings);
+	memkv_frozen_writer_start_slice(w, NULL, 0);
+	MemoryContextSwitchTo(old);
 	return w;
 }
 
@@ -115,50 +190,17 @@ memkv_frozen_writer_begin(void)
 void
 memkv_frozen_writer_collect_keys(MemkvFrozenWriter *w)
 {
-	if (w->kb == NULL)
+	/* only a run of one slice gets a shared copy */
+	if (w->kb == NULL && w->nslices == 0)
 		w->kb = kb_builder_create(&w->alloc);
 }
 
-/* Add the next key (ascending) with its TIDs (sorted, no duplicates). */
-void
-memkv_frozen_writer_add(MemkvFrozenWriter *w, const uint8 *key, Size keylen,
-						ItemPointerData *tids, uint64 ntids)
-{
-	if (w->kb && kb_builder_add(w->kb, key, keylen) != 0)
-	{
-		/* over 4 GB of key blocks: the run goes without */
-		kb_builder_destroy(w->kb);
-		w->kb = NULL;
-	}
-	if (fst_builder_add(w->builder, key, keylen) != 0)
-		elog(ERROR, "memkv: FST build failed: %s",
-			 fst_builder_error(w->builder));
-	if (fst_postings_add(w->pw, (const FstTid *) tids, ntids) != 0)
-		elog(ERROR, "memkv: postings build failed: %s",
-			 fst_postings_writer_error(w->pw));
-	if (w->nkeys == 0)
-	{
-		w->lo_len = (uint8) Min(keylen, RUNDIR_BOUND_BYTES);
-		memcpy(w->lo, key, w->lo_len);
-	}
-	w->hi_len = (uint8) Min(keylen, RUNDIR_BOUND_BYTES);
-	memcpy(w->hi, key, w->hi_len);
-	w->nkeys++;
-	w->ntids += ntids;
-}
-
-/* Set the TIDs of the NULL key (sorted, no duplicates). */
-void
-memkv_frozen_writer_add_nulls(MemkvFrozenWriter *w, ItemPointerData *tids,
-							  uint64 ntids)
-{
-	w->nulls = tids;
-	w->nnulls = ntids;
-}
-
 /*
- * Finish the images and pack the FST (see fst_pack.c).  Returns the
- * slice's stream bytes: the postings image, then the FST image.
+ * Finish the current slice's images and pack its FST (see fst_pack.c):
+ * the moment the writer holds the most (the plain image, its pack map and
+ * the packed image), so its context's size is sampled for the peak here.
+ * Returns the slice's stream bytes: the postings image, then the FST
+ * image.  In w->cxt.
  */
 static uint64
 memkv_frozen_writer_finish_images(MemkvFrozenWriter *w)
@@ -169,6 +211,9 @@ memkv_frozen_writer_finish_images(MemkvFrozenWriter *w)
 	if (fst_builder_finish(w->builder, &info) != 0)
 		elog(ERROR, "memkv: FST build failed: %s",
 			 fst_builder_error(w->builder));
+	if (fst_postings_finish(w->pw, &pinfo) != 0)
+		elog(ERROR, "memkv: postings build failed: %s",
+			 fst_postings_writer_error(w->pw));
 	/* re-encode the whole FST in the packed format (see fst_pack.c) */
 	if (w->fst.len > 0)
 	{
@@ -179,13 +224,16 @@ memkv_frozen_writer_finish_images(MemkvFrozenWriter *w)
 		if (fst_pack(w->fst.data, w->fst.len, map, &w->alloc,
 					 memkv_image_sink, &packed, &info, err) != 0)
 			elog(ERROR, "memkv: FST packing failed: %s", err);
+		w->peak = Max(w->peak, MemoryContextMemAllocated(w->cxt, true));
 		fst_pack_map_free(&w->alloc, map);
 		pfree(w->fst.data);
 		w->fst = packed;
 	}
-	if (fst_postings_finish(w->pw, &pinfo) != 0)
-		elog(ERROR, "memkv: postings build failed: %s",
-			 fst_postings_writer_error(w->pw));
+	w->peak = Max(w->peak, MemoryContextMemAllocated(w->cxt, true));
+	fst_builder_destroy(w->builder);
+	fst_postings_writer_destroy(w->pw);
+	w->builder = NULL;
+	w->pw = NULL;
 	return w->postings.len + w->fst.len;
 }
 
@@ -204,46 +252,58 @@ memkv_init_run_page(Page page, uint32 tag)
 }
 
 /*
- * Write the slice's stream (postings image, then FST image) to `npages`
- * new data pages -- free pages from the free space map, else new blocks
- * -- tagged `tag`, WAL-logged as full pages.  Fills extents[] (in logical
- * order; contiguous blocks make one extent) and returns how many, and the
- * stream's CRC-32C in *crc.
+ * Note that logical page w->npages is block blkno: extends the last
+ * extent if blkno follows it, else starts another.  In w->cxt.
+ */
+static void
+memkv_frozen_writer_add_page(MemkvFrozenWriter *w, BlockNumber blkno)
+{
+	RunExtent  *last = w->nextents > 0 ? &w->extents[w->nextents - 1] : NULL;
+
+	if (last && last->start + last->length == blkno)
+		last->length++;
+	else
+	{
+		if (w->nextents == w->maxextents)
+		{
+			w->maxextents *= 2;
+			w->extents = repalloc_huge(w->extents,
+									   sizeof(RunExtent) * w->maxextents);
+		}
+		last = &w->extents[w->nextents++];
+		last->start = blkno;
+		last->length = 1;
+		last->lpage = (uint32) w->npages;
+	}
+	w->npages++;
+}
+
+/*
+ * Write the current slice's stream (postings image, then FST image) to
+ * `npages` new data pages -- free pages from the free space map, else new
+ * blocks -- tagged with the run's tag, WAL-logged as full pages, as the
+ * run's next logical pages.  Returns the stream's CRC-32C.
  */
 static uint32
-memkv_frozen_writer_write_slice(MemkvFrozenWriter *w, Relation index,
-								uint32 tag, uint64 npages,
-								RunExtent *extents, uint32 *crc)
+memkv_frozen_writer_write_slice(MemkvFrozenWriter *w, uint64 npages)
 {
 	uint64		total = w->postings.len + w->fst.len;
-	uint32		nextents = 0;
 	pg_crc32c	c;
 	uint64		i;
 
 	INIT_CRC32C(c);
 	for (i = 0; i < npages; i++)
 	{
-		Buffer		buf = memkv_new_buffer(index, tag);
-		BlockNumber blkno = BufferGetBlockNumber(buf);
+		Buffer		buf = memkv_new_buffer(w->index, w->tag);
 		Page		page = BufferGetPage(buf);
 		uint64		off = i * MEMKV_RUN_CHUNK;
 		Size		n = Min(MEMKV_RUN_CHUNK, total - off);
 		Size		done = 0;
 		char	   *dst;
 
-		if (nextents > 0 &&
-			extents[nextents - 1].start + extents[nextents - 1].length == blkno)
-			extents[nextents - 1].length++;
-		else
-		{
-			extents[nextents].start = blkno;
-			extents[nextents].length = 1;
-			extents[nextents].lpage = (uint32) i;
-			nextents++;
-		}
-
+		memkv_frozen_writer_add_page(w, BufferGetBlockNumber(buf));
 		START_CRIT_SECTION();
-		memkv_init_run_page(page, tag);
+		memkv_init_run_page(page, w->tag);
 		dst = PageGetContents(page);
 		/* bytes [off, off + n) of the two images laid end to end */
 		while (done < n)
@@ -264,15 +324,128 @@ memkv_frozen_writer_write_slice(MemkvFrozenWriter *w, Relation index,
 		}
 		((PageHeader) page)->pd_lower = (dst + n) - (char *) page;
 		MarkBufferDirty(buf);
-		if (RelationNeedsWAL(index))
+		if (RelationNeedsWAL(w->index))
 			log_newpage_buffer(buf, true);
 		END_CRIT_SECTION();
 		UnlockReleaseBuffer(buf);
 		CHECK_FOR_INTERRUPTS();
 	}
 	FIN_CRC32C(c);
-	*crc = c;
-	return nextents;
+	return c;
+}
+
+/*
+ * Close the current slice: finish and pack its images, write its pages,
+ * and add it to the slice table.  Unless `keep`, its images are freed
+ * (the writer holds one slice at a time).  In w->cxt.
+ */
+static void
+memkv_frozen_writer_close_slice(MemkvFrozenWriter *w, bool keep)
+{
+	uint64		total = memkv_frozen_writer_finish_images(w);
+	uint64		npages = Max((total + MEMKV_RUN_CHUNK - 1) / MEMKV_RUN_CHUNK, 1);
+	RunSlice   *slice;
+
+	if (w->npages + npages >= MaxBlockNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("run of index \"%s\" would need more than %u pages",
+						RelationGetRelationName(w->index), MaxBlockNumber),
+				 errhint("Split the index's data, e.g. by partitioning the table.")));
+	if (w->nslices == w->maxslices)
+	{
+		w->maxslices *= 2;
+		w->slices = repalloc_huge(w->slices, sizeof(RunSlice) * w->maxslices);
+	}
+	slice = &w->slices[w->nslices];
+	memset(slice, 0, sizeof(RunSlice));
+	slice->first_page = (uint32) w->npages;
+	slice->postings_bytes = w->postings.len;
+	slice->leaf_bytes = w->fst.len;
+	slice->top_bytes = 0;
+	slice->crc = memkv_frozen_writer_write_slice(w, npages);
+	slice->fence_len = (uint16) w->fence_len;
+	slice->fence = w->fence;
+	w->nslices++;
+	if (!keep)
+	{
+		if (w->postings.data)
+			pfree(w->postings.data);
+		if (w->fst.data)
+			pfree(w->fst.data);
+		memset(&w->postings, 0, sizeof(MemkvImage));
+		memset(&w->fst, 0, sizeof(MemkvImage));
+	}
+}
+
+/*
+ * Add the next key (ascending) with its TIDs (sorted, no duplicates).  If
+ * the current slice's images (the plain FST image and the postings) have
+ * reached the slice limit, the slice is closed and written first, and the
+ * key starts the next one.
+ */
+void
+memkv_frozen_writer_add(MemkvFrozenWriter *w, const uint8 *key, Size keylen,
+						ItemPointerData *tids, uint64 ntids)
+{
+	MemoryContext old = MemoryContextSwitchTo(w->cxt);
+
+	if (w->slice_nkeys > 0 && w->fst.len + w->postings.len >= w->slice_limit)
+	{
+		size_t		fence_len = runhdr_fence_len(w->prev, w->prevlen,
+												 key, keylen);
+
+		if (fence_len == 0)
+			elog(ERROR, "memkv: keys given to the run writer of \"%s\" are not ascending",
+				 RelationGetRelationName(w->index));
+		memkv_frozen_writer_close_slice(w, false);
+		/* a run of several slices gets no shared copy (runcopy.c) */
+		if (w->kb)
+		{
+			kb_builder_destroy(w->kb);
+			w->kb = NULL;
+		}
+		memkv_frozen_writer_start_slice(w, key, fence_len);
+	}
+	if (w->kb && kb_builder_add(w->kb, key, keylen) != 0)
+	{
+		/* over 4 GB of key blocks: the run goes without */
+		kb_builder_destroy(w->kb);
+		w->kb = NULL;
+	}
+	if (fst_builder_add(w->builder, key, keylen) != 0)
+		elog(ERROR, "memkv: FST build failed: %s",
+			 fst_builder_error(w->builder));
+	if (fst_postings_add(w->pw, (const FstTid *) tids, ntids) != 0)
+		elog(ERROR, "memkv: postings build failed: %s",
+			 fst_postings_writer_error(w->pw));
+	if (w->nkeys == 0)
+	{
+		w->lo_len = (uint8) Min(keylen, RUNDIR_BOUND_BYTES);
+		memcpy(w->lo, key, w->lo_len);
+	}
+	w->hi_len = (uint8) Min(keylen, RUNDIR_BOUND_BYTES);
+	memcpy(w->hi, key, w->hi_len);
+	if (keylen > w->prevsize)
+	{
+		w->prevsize = Max(keylen, w->prevsize * 2);
+		w->prev = repalloc(w->prev, w->prevsize);
+	}
+	memcpy(w->prev, key, keylen);
+	w->prevlen = keylen;
+	w->slice_nkeys++;
+	w->nkeys++;
+	w->ntids += ntids;
+	MemoryContextSwitchTo(old);
+}
+
+/* Set the TIDs of the NULL key (sorted, no duplicates). */
+void
+memkv_frozen_writer_add_nulls(MemkvFrozenWriter *w, ItemPointerData *tids,
+							  uint64 ntids)
+{
+	w->nulls = tids;
+	w->nnulls = ntids;
 }
 
 /*
@@ -336,48 +509,34 @@ memkv_frozen_writer_write_header(Relation index, RunHeader *h, uint32 tag,
 }
 
 /*
- * Finish the images and write the new run `run_id`: its data pages (the
- * slice: postings image, then FST image), then its header pages (extents,
- * the slice, the NULL TIDs), on free pages or new blocks, WAL-logged as
- * full pages.  Fills *run, the run's directory entry; nothing references
- * the run until the caller's switch puts that entry in the directory (a
- * crash before leaves its pages unreferenced, for VACUUM's sweep).
+ * Close and write the last slice, then write the new run's header pages
+ * (extents, the slice table with its fences, the NULL TIDs) on free pages
+ * or new blocks, WAL-logged as full pages.  Fills *run, the run's
+ * directory entry; nothing references the run until the caller's switch
+ * puts that entry in the directory (a crash before leaves its pages
+ * unreferenced, for VACUUM's sweep).  `index` and `run_id` must be those
+ * given to memkv_frozen_writer_begin.
  */
 void
 memkv_frozen_writer_finish(MemkvFrozenWriter *w, Relation index,
 						   uint64 run_id, MemkvRunEntry *run)
 {
-	uint64		total = memkv_frozen_writer_finish_images(w);
-	uint64		npages = Max((total + MEMKV_RUN_CHUNK - 1) / MEMKV_RUN_CHUNK, 1);
-	uint32		tag = (uint32) run_id;
+	MemoryContext old = MemoryContextSwitchTo(w->cxt);
 	RunHeader	h;
-	RunSlice	slice;
-	FstAllocator alloc;
 	uint32		hdr_pages;
 	uint64		i;
 	int			rc;
 
-	if (npages >= MaxBlockNumber)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("run of index \"%s\" would need %llu pages",
-						RelationGetRelationName(index),
-						(unsigned long long) npages)));
+	Assert(index == w->index && run_id == w->run_id);
+	/* the last slice (the only one: its images stay for the shared copy) */
+	memkv_frozen_writer_close_slice(w, w->nslices == 0);
 	memset(&h, 0, sizeof(h));
-	memset(&slice, 0, sizeof(slice));
 	h.run_id = run_id;
-	h.npages = (uint32) npages;
-	h.extents = palloc_extended(sizeof(RunExtent) * npages, MCXT_ALLOC_HUGE);
-	h.nextents = memkv_frozen_writer_write_slice(w, index, tag, npages,
-												 h.extents, &slice.crc);
-	slice.first_page = 0;
-	slice.postings_bytes = w->postings.len;
-	slice.leaf_bytes = w->fst.len;
-	slice.top_bytes = 0;
-	slice.fence_len = 0;
-	slice.fence = NULL;
-	h.nslices = 1;
-	h.slices = &slice;
+	h.npages = (uint32) w->npages;
+	h.nextents = w->nextents;
+	h.extents = w->extents;
+	h.nslices = w->nslices;
+	h.slices = w->slices;
 	h.nnulls = w->nnulls;
 	h.nulls = palloc_extended(sizeof(RunTid) * Max(w->nnulls, 1),
 							  MCXT_ALLOC_HUGE);
@@ -386,27 +545,30 @@ memkv_frozen_writer_finish(MemkvFrozenWriter *w, Relation index,
 		h.nulls[i].block = ItemPointerGetBlockNumberNoCheck(&w->nulls[i]);
 		h.nulls[i].offset = ItemPointerGetOffsetNumberNoCheck(&w->nulls[i]);
 	}
-	memkv_fst_allocator(&alloc);
 	rc = runhdr_check(&h, RelationGetNumberOfBlocks(index), MEMKV_RUN_CHUNK,
-					  &alloc);
+					  &w->alloc);
 	if (rc != RUNHDR_OK)
 		elog(ERROR, "memkv: new run header of \"%s\" is invalid: %s",
 			 RelationGetRelationName(index), runhdr_strerror(rc));
 
 	memset(run, 0, sizeof(MemkvRunEntry));
-	run->header_block = memkv_frozen_writer_write_header(index, &h, tag,
+	run->header_block = memkv_frozen_writer_write_header(index, &h, w->tag,
 														 &hdr_pages);
 	run->run_id = run_id;
 	run->ntids = w->ntids + w->nnulls;
 	run->nkeys = w->nkeys;
 	run->nnulls = w->nnulls;
-	run->npages = (uint32) npages + hdr_pages;
-	run->nslices = 1;
+	run->npages = (uint32) w->npages + hdr_pages;
+	run->nslices = w->nslices;
 	run->dead_block = RUNDIR_INVALID_BLOCK;
 	if (w->nkeys > 0)
 		rundir_set_bounds(run, w->lo, w->lo_len, w->hi, w->hi_len);
-	pfree(h.extents);
+	w->peak = Max(w->peak, MemoryContextMemAllocated(w->cxt, true));
+	elog(DEBUG1, "memkv run writer: run " UINT64_FORMAT " of \"%s\": " UINT64_FORMAT " keys in %u slices of about " UINT64_FORMAT " image bytes, %u pages; peak %zu bytes of writer memory",
+		 run_id, RelationGetRelationName(index), w->nkeys, w->nslices,
+		 w->slice_limit, run->npages, w->peak);
 	pfree(h.nulls);
+	MemoryContextSwitchTo(old);
 }
 
 /*
@@ -426,6 +588,9 @@ memkv_frozen_writer_install_cache(MemkvFrozenWriter *w, MemkvEntry *entry,
 	uint8	   *dst;
 
 	Assert(entry->run_copy == ARENA_NULL);
+	/* runs of several slices are read from their pages (runcopy.c) */
+	if (w->nslices != 1)
+		return;
 	p = memkv_accelerator_alloc(Max(total, 1));
 	if (p == ARENA_NULL)
 		return;

@@ -15,7 +15,8 @@
 /* Streams a new frozen layer into memory, then into pages. */
 typedef struct MemkvFrozenWriter MemkvFrozenWriter;
 
-extern MemkvFrozenWriter *memkv_frozen_writer_begin(void);
+extern MemkvFrozenWriter *memkv_frozen_writer_begin(Relation index,
+													uint64 run_id);
 extern void memkv_frozen_writer_collect_keys(MemkvFrozenWriter *w);
 extern void memkv_frozen_writer_add(MemkvFrozenWriter *w, const uint8 *key,
 									Size keylen, ItemPointerData *tids,

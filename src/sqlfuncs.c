@@ -199,9 +199,14 @@ memkv_state(PG_FUNCTION_ARGS)
 		{
 			RunHeader  *hdr = memkv_run_header_read(index, &now->runs[i],
 													CurrentMemoryContext);
+			uint32		s;
 
-			fst_bytes += hdr->slices[0].leaf_bytes + hdr->slices[0].top_bytes;
-			postings_bytes += hdr->slices[0].postings_bytes;
+			for (s = 0; s < hdr->nslices; s++)
+			{
+				fst_bytes += hdr->slices[s].leaf_bytes +
+					hdr->slices[s].top_bytes;
+				postings_bytes += hdr->slices[s].postings_bytes;
+			}
 			pfree(hdr);
 		}
 		UnlockPage(index, MEMKV_MERGE_LOCK_PAGE, ShareLock);

@@ -1,0 +1,70 @@
+/*-------------------------------------------------------------------------
+ *
+ * runmemo.h
+ *	  The run memo (runmemo.c): what a backend learned about a frozen run
+ *	  from its header pages and its slices' preambles and trailers, kept
+ *	  in the index's relcache entry for the frozen readers (runread.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef MEMKV_RUNMEMO_H
+#define MEMKV_RUNMEMO_H
+
+#include "deadlist.h"
+#include "deadpages.h"
+#include "fst.h"
+#include "memkv.h"
+#include "page.h"
+#include "runhdr.h"
+
+/*
+ * A cursor on a run's dead list and the ordinal of the last query that
+ * moved it, kept in the run memo: the next batch of a forward scan goes
+ * on where the last one stopped.  One MemkvFrozen of a run is open at a
+ * time in a backend, and the cursor answers right from anywhere anyway.
+ */
+typedef struct MemkvDeadCursor
+{
+	DeadCursor	cur;
+	uint64		last;
+} MemkvDeadCursor;
+
+/*
+ * One slice as the memo knows it: its opened postings, the run-wide
+ * ordinal of its first key (dead lists name run-wide ordinals) and its
+ * key count.  Its opened FST reader is kept apart (memkv_run_memo_reader):
+ * only the part before the reader's scratch buffer is stored.
+ */
+typedef struct MemkvSliceMemo
+{
+	uint64		first_ordinal;
+	uint64		nkeys;
+	FstPostings postings;
+} MemkvSliceMemo;
+
+/* A run's memo (runmemo.c says what it promises). */
+typedef struct MemkvRunMemo
+{
+	bool		used;
+	uint64		instance_id;
+	uint32		run_tag;
+	BlockNumber run_header;
+	RunHeader  *hdr;
+	uint64		nkeys;			/* the run's, all slices */
+	MemkvSliceMemo *slices;		/* hdr->nslices of them */
+	char	   *readers;		/* hdr->nslices reader prefixes */
+	MemkvDeadPages *dead;		/* the run's dead list, or NULL */
+	uint64		dead_generation;	/* of that list */
+	MemkvDeadCursor dc;			/* on it */
+} MemkvRunMemo;
+
+extern MemkvRunMemo *memkv_run_memo_get(Relation index,
+										const MemkvMetaPageData *meta, int i);
+extern void memkv_run_memo_reader(const MemkvRunMemo *m, uint32 s,
+								  FstReader *reader);
+extern const RunHeader *memkv_run_memo_header(Relation index,
+											  const MemkvMetaPageData *meta,
+											  int i);
+extern uint64 memkv_run_slice_bytes(const RunHeader *hdr);
+
+#endif							/* MEMKV_RUNMEMO_H */
