@@ -165,7 +165,7 @@ _PG_init(void)
 							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("memkv.debug_slice_bytes",
-							"Testing aid: a run writer closes its slice when its plain FST and postings images reach this many bytes.",
+							"Testing aid: a run writer closes its slice when its plain FST image reaches this many bytes.",
 							"0 (the default) means maintenance_work_mem / 4 (at least 256 kB).  Used by the tests to make runs of many slices.",
 							&memkv_debug_slice_bytes,
 							0, 0, INT_MAX,

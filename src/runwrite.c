@@ -51,7 +51,16 @@ typedef struct MemkvImage
 	uint8	   *data;
 	uint64		len;
 	uint64		size;
+	uint64		cap;			/* grow by doubling only up to this (0: no
+								 * cap), then as needed */
 } MemkvImage;
+
+/*
+ * What a slice's FST image may pass the slice limit by: the 64 kB the
+ * builder hands over at a time, the nodes it holds until the slice is
+ * finished, and the trailer.  The image buffers stop doubling there.
+ */
+#define MEMKV_SLICE_SLACK		(256 * 1024)
 
 struct MemkvFrozenWriter
 {
@@ -69,7 +78,7 @@ struct MemkvFrozenWriter
 	uint64		slice_nkeys;
 	uint8	   *fence;			/* the slice's fence (NULL for slice 0) */
 	Size		fence_len;
-	uint64		slice_limit;	/* close the slice at this many image bytes */
+	uint64		slice_limit;	/* close the slice at this much FST image */
 	/* the slices written */
 	RunSlice   *slices;
 	uint32		nslices;
@@ -106,6 +115,9 @@ memkv_image_sink(void *arg, const uint8_t *data, size_t len)
 	{
 		uint64		newsize = Max(img->size * 2, 8192);
 
+		/* a slice's image: doubling past the limit would waste up to half */
+		if (img->cap > 0 && newsize > img->cap && img->len + len <= img->cap)
+			newsize = img->cap;
 		while (img->len + len > newsize)
 			newsize *= 2;
 		img->data = img->data ? repalloc_huge(img->data, newsize) :
@@ -125,6 +137,7 @@ static void
 memkv_frozen_writer_start_slice(MemkvFrozenWriter *w, const uint8 *fence,
 								Size fence_len)
 {
+	w->fst.cap = w->slice_limit + MEMKV_SLICE_SLACK;
 	w->fence = NULL;
 	w->fence_len = fence_len;
 	if (fence_len > 0)
@@ -220,6 +233,8 @@ memkv_frozen_writer_finish_images(MemkvFrozenWriter *w)
 		MemkvImage	packed = {0};
 		char		err[FST_ERRMSG_LEN];
 		FstPackMap *map = fst_builder_take_pack_map(w->builder);
+
+		packed.cap = w->fst.cap;
 
 		if (fst_pack(w->fst.data, w->fst.len, map, &w->alloc,
 					 memkv_image_sink, &packed, &info, err) != 0)
@@ -380,9 +395,8 @@ memkv_frozen_writer_close_slice(MemkvFrozenWriter *w, bool keep)
 
 /*
  * Add the next key (ascending) with its TIDs (sorted, no duplicates).  If
- * the current slice's images (the plain FST image and the postings) have
- * reached the slice limit, the slice is closed and written first, and the
- * key starts the next one.
+ * the current slice's plain FST image has reached the slice limit, the
+ * slice is closed and written first, and the key starts the next one.
  */
 void
 memkv_frozen_writer_add(MemkvFrozenWriter *w, const uint8 *key, Size keylen,
@@ -390,7 +404,14 @@ memkv_frozen_writer_add(MemkvFrozenWriter *w, const uint8 *key, Size keylen,
 {
 	MemoryContext old = MemoryContextSwitchTo(w->cxt);
 
-	if (w->slice_nkeys > 0 && w->fst.len + w->postings.len >= w->slice_limit)
+	/*
+	 * The plain FST image decides (src/README, "Slices exist to bound the
+	 * writer's memory"): the postings are a fraction of it (about 3 bytes
+	 * a key against 12 on paths).  The builder hands its image to the sink
+	 * 64 kB at a time: its own count is exact.
+	 */
+	if (w->slice_nkeys > 0 &&
+		fst_builder_written(w->builder) >= w->slice_limit)
 	{
 		size_t		fence_len = runhdr_fence_len(w->prev, w->prevlen,
 												 key, keylen);
@@ -564,7 +585,7 @@ memkv_frozen_writer_finish(MemkvFrozenWriter *w, Relation index,
 	if (w->nkeys > 0)
 		rundir_set_bounds(run, w->lo, w->lo_len, w->hi, w->hi_len);
 	w->peak = Max(w->peak, MemoryContextMemAllocated(w->cxt, true));
-	elog(DEBUG1, "memkv run writer: run " UINT64_FORMAT " of \"%s\": " UINT64_FORMAT " keys in %u slices of about " UINT64_FORMAT " image bytes, %u pages; peak %zu bytes of writer memory",
+	elog(DEBUG1, "memkv run writer: run " UINT64_FORMAT " of \"%s\": " UINT64_FORMAT " keys in %u slices of about " UINT64_FORMAT " bytes of plain FST, %u pages; peak %zu bytes of writer memory",
 		 run_id, RelationGetRelationName(index), w->nkeys, w->nslices,
 		 w->slice_limit, run->npages, w->peak);
 	pfree(h.nulls);

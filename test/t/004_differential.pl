@@ -170,6 +170,17 @@ my $node = PostgreSQL::Test::Cluster->new('diff');
 $node->init(extra => [ '--locale=C', '--encoding=UTF8' ]);
 $node->append_conf('postgresql.conf', "shared_preload_libraries = 'memkv'\n")
   if $is_memkv;
+# Runs of many slices: the writer closes a slice at this many bytes of FST
+# (memkv.debug_slice_bytes), picked by the seed without drawing from rand
+# (so a seed's operations stay the same); MEMKV_DIFF_SLICE_BYTES overrides,
+# 0 is the normal maintenance_work_mem / 4.
+my $slice_bytes = $ENV{MEMKV_DIFF_SLICE_BYTES} // (0, 16384, 4096, 2048)[$seed % 4];
+if ($is_memkv)
+{
+	diag("runs are written in slices of $slice_bytes bytes of FST")
+	  if $slice_bytes;
+	$node->append_conf('postgresql.conf', "memkv.debug_slice_bytes = $slice_bytes\n");
+}
 $node->start;
 
 # Run a script; dies with psql's error output if a statement fails.

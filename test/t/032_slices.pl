@@ -1,0 +1,206 @@
+# test/t/032_slices.pl -- runs of several slices (memkv 2 step 7: src/README
+# "Slices exist to bound the writer's memory", "CREATE INDEX and memory").
+#
+# A run writer closes its slice when the slice's plain FST image reaches
+# maintenance_work_mem / 4 (at least 256 kB), or memkv.debug_slice_bytes
+# when that testing GUC is set, and writes it at once; readers find a key's
+# slice by the fences and walk from slice to slice.  Checked:
+#   * CREATE INDEX of 300,000 rows with maintenance_work_mem = 1MB writes
+#     a run of several slices, and the writer's peak (its DEBUG1 line)
+#     stays under 1 MB + 4 MB;
+#   * that index, and one rebuilt with 4 kB slices (hundreds of them),
+#     equal a seq scan: equality, = ANY, ranges, prefixes, the whole table
+#     in both orders, IS NULL, and a scroll cursor moving forward and
+#     backward across many slice boundaries; memkv_verify is clean;
+#   * inserts, freezes, DELETE + VACUUM (dead lists name run-wide
+#     ordinals) and memkv_merge with 4 kB slices keep it equal to the seq
+#     scan, and memkv_verify clean;
+#   * a fence key in the slice table changed (still in order, so the
+#     header decodes) gives the corruption ERROR with the REINDEX hint,
+#     not wrong answers.
+
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use FindBin;
+use lib "$FindBin::RealBin/../lib";
+use MemkvDisk;
+
+my $node = PostgreSQL::Test::Cluster->new('slices');
+# Without data checksums (initdb's default from 18 on), which would make
+# PostgreSQL reject the damaged header page before memkv's checks see it.
+$node->init(extra => [ '--locale=C', '--encoding=UTF8',
+	$node->pg_version >= 18 ? ('--no-data-checksums') : () ]);
+$node->append_conf('postgresql.conf', qq{
+shared_preload_libraries = 'memkv'
+autovacuum = off
+});
+$node->start;
+
+# 300,000 rows: 150,000 distinct keys each twice, NULLs, the empty key, a
+# key in 5,000 rows, keys sharing long prefixes
+$node->safe_psql('postgres', q{
+CREATE EXTENSION memkv;
+CREATE TABLE t (id serial, k text COLLATE "C");
+INSERT INTO t(k)
+  SELECT CASE WHEN g % 1000 = 7 THEN NULL
+    ELSE 'host' || (g % 37) || '.example/usr/share/doc/pkg' || (g % 997)
+         || '/file' || (g % 150000) END
+  FROM generate_series(1, 300000) g;
+INSERT INTO t(k) VALUES (''), (''), ('host1'), (NULL);
+INSERT INTO t(k) SELECT 'host5.hot' FROM generate_series(1, 5000);
+});
+
+# Build (or rebuild) the index with the given settings; returns the
+# writer's (keys, slices, peak) from its DEBUG1 line.
+sub build
+{
+	my ($settings, $sql) = @_;
+	my ($rc, $out, $err) = $node->psql('postgres', qq{
+$settings
+SET client_min_messages = debug1;
+$sql
+});
+	is($rc, 0, "build: $sql") or diag($err);
+	my ($keys, $slices, $peak) = $err =~
+	  /memkv run writer: run \d+ of "t_k": (\d+) keys in (\d+) slices of about \d+ bytes of plain FST, \d+ pages; peak (\d+) bytes/;
+	ok(defined $slices, 'the writer reports its slices and peak')
+	  or diag($err);
+	return ($keys // 0, $slices // 0, $peak // 0);
+}
+
+my $index_on = 'SET enable_seqscan = off; SET enable_bitmapscan = off; SET enable_sort = off;';
+my $index_off = 'SET enable_indexscan = off; SET enable_indexonlyscan = off; SET enable_bitmapscan = off;';
+
+my @queries = (
+	[ 'count', q{SELECT count(*) FROM t WHERE k >= ''} ],
+	[ 'whole table ascending',
+		q{SELECT md5(string_agg(k || ':' || id, ',' ORDER BY k, id)) FROM (SELECT k, id FROM t WHERE k >= '' ORDER BY k) s} ],
+	[ 'order ascending', q{SELECT md5(string_agg(k, ',')) FROM (SELECT k FROM t WHERE k > 'host1' ORDER BY k) s} ],
+	[ 'order descending', q{SELECT md5(string_agg(k, ',')) FROM (SELECT k FROM t WHERE k < 'host8' ORDER BY k DESC) s} ],
+	[ 'equality', q{SELECT count(*), sum(id) FROM t WHERE k = 'host3.example/usr/share/doc/pkg3/file3'} ],
+	[ 'equality, absent', q{SELECT count(*) FROM t WHERE k = 'host3.example/usr/share/doc/pkg3/file4'} ],
+	[ 'hot key', q{SELECT count(*), sum(id) FROM t WHERE k = 'host5.hot'} ],
+	[ 'empty key', q{SELECT count(*) FROM t WHERE k = ''} ],
+	[ '= ANY', q{SELECT count(*), sum(id) FROM t WHERE k = ANY (ARRAY(SELECT 'host' || (g % 37) || '.example/usr/share/doc/pkg' || (g % 997) || '/file' || (g % 150000) FROM generate_series(1, 300000, 293) g) || ARRAY['host1', 'nothere', 'host9'])} ],
+	[ 'range', q{SELECT count(*), sum(id) FROM t WHERE k >= 'host12' AND k < 'host2'} ],
+	[ 'range, exclusive', q{SELECT count(*), sum(id) FROM t WHERE k > 'host20.example/usr/share/doc/pkg5' AND k <= 'host33'} ],
+	[ 'prefix', q{SELECT count(*), sum(id) FROM t WHERE k LIKE 'host7.example/usr/share/doc/pkg12%'} ],
+	[ 'prefix, wide', q{SELECT count(*), sum(id) FROM t WHERE k LIKE 'host3%'} ],
+	[ 'IS NULL', q{SELECT count(*), sum(id) FROM t WHERE k IS NULL} ],
+);
+
+# The scroll cursor: forward, backward across many slices, forward again.
+my $cursor = q{
+BEGIN;
+DECLARE c SCROLL CURSOR FOR SELECT k FROM t WHERE k >= 'host10' ORDER BY k;
+FETCH FORWARD 60000 FROM c;
+FETCH BACKWARD 45000 FROM c;
+FETCH FORWARD 7 FROM c;
+FETCH ABSOLUTE 20 FROM c;
+FETCH BACKWARD 30 FROM c;
+COMMIT;
+};
+
+# Every query by the index equals the same by a seq scan (and the plan
+# does use the index).
+sub same_as_seqscan
+{
+	my ($what) = @_;
+	my $plan = $node->safe_psql('postgres', "$index_on EXPLAIN (COSTS OFF) $queries[1][1]");
+	like($plan, qr/Index (Only )?Scan using t_k/, "$what: the ordered query uses the index");
+	$plan = $node->safe_psql('postgres', "$index_on EXPLAIN (COSTS OFF) $queries[3][1]");
+	like($plan, qr/Index (Only )?Scan Backward using t_k/,
+		"$what: the descending query scans the index backward");
+	foreach my $q (@queries)
+	{
+		my $by_index = $node->safe_psql('postgres', "$index_on $q->[1]");
+		my $by_seq = $node->safe_psql('postgres', "$index_off $q->[1]");
+		is($by_index, $by_seq, "$what: $q->[0]");
+	}
+	my $by_index = $node->safe_psql('postgres', "$index_on $cursor");
+	my $by_seq = $node->safe_psql('postgres', "$index_off $cursor");
+	ok(length($by_index) > 100000 && $by_index eq $by_seq,
+		"$what: scroll cursor forward and backward");
+	is($node->safe_psql('postgres', "SELECT count(*) FROM memkv_verify('t_k')"),
+		'0', "$what: memkv_verify is clean");
+}
+
+# (a) maintenance_work_mem = 1MB: several slices, the writer within bounds
+my ($keys, $slices, $peak) = build(q{SET maintenance_work_mem = '1MB';},
+	'CREATE INDEX t_k ON t USING memkv (k)');
+cmp_ok($slices, '>', 4, "1MB: the run has several slices ($slices, $keys keys)");
+cmp_ok($peak, '<', (1 + 4) * 1024 * 1024,
+	"1MB: the writer's peak stays under 1 MB + 4 MB ($peak bytes)");
+same_as_seqscan('1MB');
+
+# (b) 4 kB slices: hundreds of them
+($keys, $slices, $peak) = build(q{SET memkv.debug_slice_bytes = 4096;},
+	'REINDEX INDEX t_k');
+cmp_ok($slices, '>', 60, "4 kB slices: the run has many ($slices)");
+same_as_seqscan('4 kB slices');
+
+# (c) inserts, freezes, deletes + VACUUM, merge, all with 4 kB slices
+$node->safe_psql('postgres',
+	'ALTER SYSTEM SET memkv.debug_slice_bytes = 4096; SELECT pg_reload_conf()');
+$node->safe_psql('postgres', q{
+INSERT INTO t(k) SELECT 'host' || (g % 41) || '.example/var/new' || g FROM generate_series(1, 20000) g;
+SELECT memkv_freeze('t_k');
+INSERT INTO t(k) SELECT 'host' || (g % 13) || '.example/usr/share/doc/pkg' || (g % 997) || '/file' || g FROM generate_series(1, 20000) g;
+INSERT INTO t(k) VALUES (NULL), ('');
+SELECT memkv_freeze('t_k');
+});
+cmp_ok($node->safe_psql('postgres', "SELECT runs FROM memkv_state('t_k')"),
+	'>', 1, 'after two freezes the index has several runs');
+same_as_seqscan('after freezes');
+$node->safe_psql('postgres', q{
+DELETE FROM t WHERE id % 7 = 0 OR k LIKE 'host3.%';
+VACUUM t;
+});
+same_as_seqscan('after DELETE and VACUUM');
+my ($rc, $out, $err) = $node->psql('postgres',
+	"SET client_min_messages = debug1; SELECT memkv_merge('t_k')");
+is($rc, 0, 'memkv_merge succeeds') or diag($err);
+($slices) = $err =~ /memkv run writer: run \d+ of "t_k": \d+ keys in (\d+) slices/;
+cmp_ok($slices // 0, '>', 60, "the merged run has many slices (" . ($slices // 0) . ')');
+is($node->safe_psql('postgres', "SELECT runs FROM memkv_state('t_k')"),
+	'1', 'memkv_merge leaves one run');
+same_as_seqscan('after memkv_merge');
+$node->safe_psql('postgres',
+	'ALTER SYSTEM RESET memkv.debug_slice_bytes; SELECT pg_reload_conf()');
+
+# (d) a fence moved within its neighbours' order: the header still
+# decodes, but the fence no longer lies between the slices' keys
+$node->safe_psql('postgres', 'SET memkv.debug_slice_bytes = 4096; REINDEX INDEX t_k');
+my $file = $node->data_dir . '/'
+  . $node->safe_psql('postgres', "SELECT pg_relation_filepath('t_k')");
+$node->stop;
+my $d = slurp_file_bin($file);
+my $dir = dir_get(\$d);
+my $h = run_header(\$d, $dir->{runs}[0]);
+cmp_ok($h->{nslices}, '>', 60, "the rebuilt run has $h->{nslices} slices");
+my $i = int($h->{nslices} / 2);
+my $sl = $h->{slices}[$i];
+my $s = $h->{stream};
+my $fence = $sl->{fence};
+# the fence's last byte + 1: after the slice's first key (of which the
+# fence is a prefix), before the next fence (thousands of keys apart)
+my $moved = substr($fence, 0, -1) . chr(ord(substr($fence, -1)) + 1);
+ok($moved lt $h->{slices}[$i + 1]{fence}, 'the moved fence stays before the next one');
+substr($s, $sl->{off} + 34, length($fence)) = $moved;
+hdr_put(\$d, $h, $s);
+spew_file_bin($file, $d);
+$node->start;
+($rc, $out, $err) = $node->psql('postgres',
+	"SET enable_seqscan = off; SET enable_bitmapscan = off; SELECT count(*) FROM t WHERE k = '$fence'");
+isnt($rc, 0, 'a lookup in a run with a moved fence fails');
+like($err, qr/ERROR:  frozen layer of index "t_k" is corrupted: a slice's fence key/,
+	'with the corruption error');
+like($err, qr/HINT:  Please REINDEX it\./, 'and the REINDEX hint');
+$node->safe_psql('postgres', 'REINDEX INDEX t_k');
+same_as_seqscan('after REINDEX');
+
+$node->stop;
+done_testing();
