@@ -27,7 +27,8 @@
 # backend's VmHWM from /proc/PID/status afterwards (its peak resident set,
 # which includes the shared buffers it touched: shared_buffers is the
 # default 128MB), the index size, and memkv's DEBUG1 line (spills,
-# passes).  Output: a TSV on stdout, progress on stderr.  The server:
+# passes) and, with slices, the run writer's (slices, accounted peak).
+# Output: a TSV on stdout, progress on stderr.  The server:
 # test/lib/pgserver.sh (fsync off, otherwise defaults but
 # max_wal_size = 16GB so no checkpoint starts in a build).
 
@@ -103,16 +104,18 @@ build()
 		DROP INDEX bi;
 	SQL
 	)
-	local res debug
+	local res debug writer
 	res=$(echo "$out" | grep '^RESULT|' | tr '|' '\t' | cut -f2-)
 	debug=$(echo "$out" | grep -o 'memkv build: [0-9]* tuples sorted.*' | head -1 || true)
+	# the run writer's slices and accounted peak (memkv with slices)
+	writer=$(echo "$out" | grep -o '[0-9]* keys in [0-9]* slices.*writer memory' | head -1 || true)
 	[ -n "$res" ] || { echo "$out" >&2; return 1; }
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$am" "$label" "$mwm" "$NROWS" \
-		"$res" "$(cut -d' ' -f1 /proc/loadavg)" "$debug"
-	say "$am $label $mwm: $res ($debug)"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$am" "$label" "$mwm" "$NROWS" \
+		"$res" "$(cut -d' ' -f1 /proc/loadavg)" "$debug" "$writer"
+	say "$am $label $mwm: $res ($debug) ($writer)"
 }
 
-printf 'am\tlabel\tmwm\trows\tseconds\tvmhwm_kb\tbytes\tload1\tdebug\n'
+printf 'am\tlabel\tmwm\trows\tseconds\tvmhwm_kb\tbytes\tload1\tdebug\twriter\n'
 for mwm in $MWM; do
 	build btree - "$mwm"
 	for so in "${SOS[@]}"; do
