@@ -1,10 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * runread.c
- *	  Reading a frozen run: opening it (from the run memo in rd_amcache, or
- *	  by parsing its preambles), looking keys up and walking them in
- *	  order through the FST reader or the run's key blocks, and reading
- *	  their postings.
+ *	  Reading a frozen run: opening it (from its run memo, runmemo.c),
+ *	  looking keys up and walking them in order through the slices' FST
+ *	  readers or the run's key blocks, and reading their postings.
  *
  * The run is read through page sources (runpages.c), or from the entry's
  * shared copy of it (runcopy.c) when the caller holds the entry lock and
@@ -12,9 +11,10 @@
  * on one slice at a time: lookups go to the slice the fences name, walks
  * move from one slice to the next (or the previous) when a slice ends.
  * Postings are read by the slice's own ordinals; dead lists name run-wide
- * ordinals (the slice's first ordinal, from the memo, plus its own).  A MemkvFrozen is opened and closed under one
- * entry lock (shared is enough), or by a freeze under its metapage lock:
- * either keeps the run's pages from being retired meanwhile.
+ * ordinals (the slice's first ordinal, from the memo, plus its own).  A
+ * MemkvFrozen is opened and closed under one entry lock (shared is
+ * enough), or by a freeze under its metapage lock: either keeps the run's
+ * pages from being retired meanwhile.
  *
  *-------------------------------------------------------------------------
  */
