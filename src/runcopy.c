@@ -39,8 +39,9 @@
 
 /*
  * Would a copy of the frozen run in shared memory help this scan?  True if
- * the index has a run of one slice and the entry holds no copy of it yet
- * (and none failed for lack of room).  Caller holds the entry lock.
+ * the index has a run and the entry holds no copy of it yet (and none
+ * failed for lack of room).  The copy holds every slice's stream, one
+ * after the other.  Caller holds the entry lock.
  */
 bool
 memkv_run_copy_wanted(MemkvEntry *entry, const MemkvMetaPageData *meta, int i)
@@ -50,9 +51,6 @@ memkv_run_copy_wanted(MemkvEntry *entry, const MemkvMetaPageData *meta, int i)
 	if (i < 0)
 		return false;
 	run = &meta->runs[i];
-	/* runs of several slices are read from their pages only */
-	if (run->entry.nslices != 1)
-		return false;
 	if (entry->run_copy_instance == run->instance_id &&
 		entry->run_copy_epoch == run->run_tag &&
 		entry->run_copy_start == run->run_header)
@@ -62,8 +60,8 @@ memkv_run_copy_wanted(MemkvEntry *entry, const MemkvMetaPageData *meta, int i)
 
 /*
  * Read the whole byte stream of each slice of the run `meta` describes,
- * page by page, copying it to `dst` unless that is NULL (only for a run of
- * one slice), and check each against its slice's checksum.  Returns true
+ * page by page, copying the streams one after the other to `dst` unless
+ * that is NULL, and check each against its slice's checksum.  Returns true
  * if they all match.  False if one does not, or if a page is not the
  * run's: then *bad_block is that page's block number (InvalidBlockNumber
  * for a mismatch).
@@ -78,7 +76,6 @@ memkv_frozen_read_run(Relation index, const MemkvMetaPageData *meta, int i,
 	uint32		s;
 	bool		ok = true;
 
-	Assert(dst == NULL || hdr->nslices == 1);
 	*bad_block = InvalidBlockNumber;
 	memkv_page_source_init(&ps, index, hdr, run->run_tag, 0);
 	for (s = 0; s < hdr->nslices && ok; s++)
@@ -108,6 +105,8 @@ memkv_frozen_read_run(Relation index, const MemkvMetaPageData *meta, int i,
 			COMP_CRC32C(crc, src, n);
 		}
 		FIN_CRC32C(crc);
+		if (dst)
+			dst += total;
 		ok = EQ_CRC32C(crc, slice->crc);
 		CHECK_FOR_INTERRUPTS();
 	}
@@ -240,7 +239,8 @@ memkv_run_kb_wanted(MemkvEntry *entry, const MemkvMetaPageData *meta, int i)
 	if (i < 0)
 		return false;
 	run = &meta->runs[i];
-	return entry->run_copy != ARENA_NULL &&
+	/* key blocks are of one FST: a run of several slices goes without */
+	return run->entry.nslices == 1 && entry->run_copy != ARENA_NULL &&
 		entry->run_copy_instance == run->instance_id &&
 		entry->run_copy_epoch == run->run_tag &&
 		entry->run_copy_start == run->run_header &&

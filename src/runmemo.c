@@ -173,6 +173,7 @@ memkv_run_memo_fill(Relation index, const MemkvRunDesc *run, MemkvRunMemo *m)
 	uint8	   *prev = palloc(MEMKV_MAX_KEY_BYTES + 1);
 	Size		prevlen = 0;
 	uint64		nkeys = 0;
+	uint64		stream_off = 0;
 	const char *failed = NULL;
 	bool		raced = false;
 	uint32		s;
@@ -192,7 +193,10 @@ memkv_run_memo_fill(Relation index, const MemkvRunDesc *run, MemkvRunMemo *m)
 			   offsetof(FstReader, buf));
 		slices[s].first_ordinal = nkeys;
 		slices[s].nkeys = reader->nkeys;
+		slices[s].stream_off = stream_off;
 		nkeys += reader->nkeys;
+		stream_off += hdr->slices[s].postings_bytes +
+			hdr->slices[s].leaf_bytes + hdr->slices[s].top_bytes;
 	}
 	if (failed == NULL && nkeys != run->run_nkeys)
 		failed = "key counts of the run's slices and the directory disagree";

@@ -31,14 +31,16 @@ typedef struct MemkvDeadCursor
 
 /*
  * One slice as the memo knows it: its opened postings, the run-wide
- * ordinal of its first key (dead lists name run-wide ordinals) and its
- * key count.  Its opened FST reader is kept apart (memkv_run_memo_reader):
+ * ordinal of its first key (dead lists name run-wide ordinals), its key
+ * count and its stream's offset in the run's shared copy.  Its opened FST reader is kept apart (memkv_run_memo_reader):
  * only the part before the reader's scratch buffer is stored.
  */
 typedef struct MemkvSliceMemo
 {
 	uint64		first_ordinal;
 	uint64		nkeys;
+	uint64		stream_off;		/* where its stream starts in a copy of
+								 * the run (the slices' streams in order) */
 	FstPostings postings;
 } MemkvSliceMemo;
 

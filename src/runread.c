@@ -6,8 +6,9 @@
  *	  readers or the run's key blocks, and reading their postings.
  *
  * The run is read through page sources (runpages.c), or from the entry's
- * shared copy of it (runcopy.c) when the caller holds the entry lock and
- * the copy is of this run (only runs of one slice have one).  A reader is
+ * shared copy of it (runcopy.c: every slice's stream, in order) when the
+ * caller holds the entry lock and the copy is of this run.  Key blocks,
+ * built from one FST, exist only for runs of one slice.  A reader is
  * on one slice at a time: lookups go to the slice the fences name, walks
  * move from one slice to the next (or the previous) when a slice ends.
  * Postings are read by the slice's own ordinals; dead lists name run-wide
@@ -116,8 +117,8 @@ memkv_frozen_failed(MemkvFrozen *fz, const char *detail)
 static MemkvSpares spare_frozen = {sizeof(MemkvFrozen)};
 
 /*
- * Put fz's reader, postings and cursor on slice s, reading its pages or,
- * for a run of one slice, the shared copy if fz has one.  The cursor is
+ * Put fz's reader, postings and cursor on slice s, reading its pages or
+ * the shared copy if fz has one.  The cursor is
  * left unpositioned.  `first`: fz has no slice yet (its cursor is not
  * set up).
  */
@@ -147,16 +148,16 @@ memkv_frozen_use_slice(MemkvFrozen *fz, uint32 s, bool first)
 	/* read the shared copy instead of the pages */
 	if (fz->mem)
 	{
-		const RunSlice *slice = &fz->hdr->slices[0];
+		const RunSlice *slice = &fz->hdr->slices[s];
+		const uint8 *stream = fz->mem + sm->stream_off;
 		FstSource	src;
 
-		Assert(s == 0 && fz->hdr->nslices == 1);
 		src.read = fst_memory_read;
-		src.arg = (void *) (fz->mem + slice->postings_bytes);
+		src.arg = (void *) (stream + slice->postings_bytes);
 		src.size = slice->leaf_bytes + slice->top_bytes;
 		fst_reader_set_source(&fz->reader, &src);
 		fz->postings.src.read = fst_memory_read;
-		fz->postings.src.arg = (void *) fz->mem;
+		fz->postings.src.arg = (void *) stream;
 	}
 	fst_cursor_init(&fz->cursor, &fz->reader, &fz->alloc);
 	fst_postings_group_reset(&fz->postgrp);
@@ -192,9 +193,9 @@ memkv_frozen_step_slice(MemkvFrozen *fz, bool backward, const ArtBound *stop)
 }
 
 /*
- * Open run meta->runs[i].  A run of one slice is read from the entry's
- * shared copy if the caller holds the entry lock and the copy is of this
- * run, else from its pages.  Close it with memkv_frozen_close before
+ * Open run meta->runs[i].  It is read from the entry's shared copy if the
+ * caller holds the entry lock and the copy is of this run, else from its
+ * pages.  Close it with memkv_frozen_close before
  * releasing the entry lock under which `meta` was read.
  */
 MemkvFrozen *
@@ -221,14 +222,13 @@ memkv_frozen_open(Relation index, const MemkvMetaPageData *meta, int i,
 	if (entry && entry->run_copy != ARENA_NULL &&
 		entry->run_copy_instance == run->instance_id &&
 		entry->run_copy_epoch == run->run_tag &&
-		entry->run_copy_start == run->run_header &&
-		fz->hdr->nslices == 1)
+		entry->run_copy_start == run->run_header)
 		fz->mem = ARENA_ADDR(memkv_allocator()->base, entry->run_copy);
 	memkv_frozen_use_slice(fz, 0, true);
 
 	/* the run's key blocks, which exist only next to the shared copy */
 	fz->have_kb = false;
-	if (fz->mem && entry->run_kb != ARENA_NULL)
+	if (fz->mem && entry->run_kb != ARENA_NULL && fz->hdr->nslices == 1)
 	{
 		if (kb_open(&fz->kb, ARENA_ADDR(memkv_allocator()->base,
 										entry->run_kb),

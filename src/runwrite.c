@@ -203,7 +203,7 @@ memkv_frozen_writer_begin(Relation index, uint64 run_id)
 void
 memkv_frozen_writer_collect_keys(MemkvFrozenWriter *w)
 {
-	/* only a run of one slice gets a shared copy */
+	/* only a run of one slice gets key blocks (runcopy.c) */
 	if (w->kb == NULL && w->nslices == 0)
 		w->kb = kb_builder_create(&w->alloc);
 }
@@ -420,7 +420,7 @@ memkv_frozen_writer_add(MemkvFrozenWriter *w, const uint8 *key, Size keylen,
 			elog(ERROR, "memkv: keys given to the run writer of \"%s\" are not ascending",
 				 RelationGetRelationName(w->index));
 		memkv_frozen_writer_close_slice(w, false);
-		/* a run of several slices gets no shared copy (runcopy.c) */
+		/* a run of several slices gets no key blocks (runcopy.c) */
 		if (w->kb)
 		{
 			kb_builder_destroy(w->kb);
@@ -609,7 +609,10 @@ memkv_frozen_writer_install_cache(MemkvFrozenWriter *w, MemkvEntry *entry,
 	uint8	   *dst;
 
 	Assert(entry->run_copy == ARENA_NULL);
-	/* runs of several slices are read from their pages (runcopy.c) */
+	/*
+	 * Only the last slice's images are still here: a run of several
+	 * slices gets its copy from its pages at its first scan (runcopy.c).
+	 */
 	if (w->nslices != 1)
 		return;
 	p = memkv_accelerator_alloc(Max(total, 1));
