@@ -18,6 +18,11 @@
 # (made with streaming => 1), starts a streaming standby from it with
 # OPTIONS' conf lines, waits until it has replayed everything the primary
 # wrote, and returns it.
+#
+# memkv_check_scans(NODE, LABEL, INDEX, QUERIES) runs every query of the
+# array QUERIES on NODE through the index (an index scan, then a bitmap
+# scan) and asserts each answer equals the sequential scan's, then that
+# memkv_verify(INDEX) finds no problem.
 
 package MemkvCluster;
 
@@ -25,8 +30,9 @@ use strict;
 use warnings;
 use Exporter 'import';
 use PostgreSQL::Test::Cluster;
+use Test::More;
 
-our @EXPORT = qw(memkv_primary memkv_standby);
+our @EXPORT = qw(memkv_primary memkv_standby memkv_check_scans);
 
 sub memkv_primary
 {
@@ -58,6 +64,25 @@ sub memkv_standby
 	$standby->start;
 	$primary->wait_for_catchup($standby);
 	return $standby;
+}
+
+sub memkv_check_scans
+{
+	my ($node, $label, $index, $queries) = @_;
+	foreach my $q (@$queries)
+	{
+		my $want = $node->safe_psql('postgres',
+			"SET enable_indexscan = off; SET enable_bitmapscan = off; $q");
+		foreach my $m ('enable_bitmapscan = off', 'enable_indexscan = off')
+		{
+			my $got = $node->safe_psql('postgres',
+				"SET enable_seqscan = off; SET $m; $q");
+			is($got, $want, "$label: $q ($m)");
+		}
+	}
+	is($node->safe_psql('postgres', "SELECT * FROM memkv_verify('$index')"),
+		'', "$label: memkv_verify finds no problem");
+	return;
 }
 
 1;

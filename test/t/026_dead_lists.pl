@@ -56,19 +56,8 @@ my @queries = (
 sub check_scans
 {
 	my ($node, $label) = @_;
-	foreach my $q (@queries)
-	{
-		my $want = $node->safe_psql('postgres',
-			"SET enable_indexscan = off; SET enable_bitmapscan = off; $q");
-		foreach my $m ('enable_bitmapscan = off', 'enable_indexscan = off')
-		{
-			my $got = $node->safe_psql('postgres',
-				"SET enable_seqscan = off; SET $m; $q");
-			is($got, $want, "$label: $q ($m)");
-		}
-	}
-	is($node->safe_psql('postgres', "SELECT * FROM memkv_verify('d_k')"),
-		'', "$label: memkv_verify finds no problem");
+	memkv_check_scans($node, $label, 'd_k', \@queries);
+	return;
 }
 
 sub state

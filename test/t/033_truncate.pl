@@ -22,6 +22,9 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use Time::HiRes qw(time);
+use FindBin;
+use lib "$FindBin::RealBin/../lib";
+use MemkvCluster;
 
 my $primary = PostgreSQL::Test::Cluster->new('primary');
 $primary->init(allows_streaming => 1,
@@ -93,19 +96,8 @@ my @queries = (
 sub check_scans
 {
 	my ($node, $label) = @_;
-	foreach my $q (@queries)
-	{
-		my $want = $node->safe_psql('postgres',
-			"SET enable_indexscan = off; SET enable_bitmapscan = off; $q");
-		foreach my $m ('enable_bitmapscan = off', 'enable_indexscan = off')
-		{
-			my $got = $node->safe_psql('postgres',
-				"SET enable_seqscan = off; SET $m; $q");
-			is($got, $want, "$label: $q ($m)");
-		}
-	}
-	is($node->safe_psql('postgres', "SELECT * FROM memkv_verify('t_k')"),
-		'', "$label: memkv_verify finds no problem");
+	memkv_check_scans($node, $label, 't_k', \@queries);
+	return;
 }
 
 # VACUUM (of t, or `what`) with DEBUG1 messages; returns (seconds,
