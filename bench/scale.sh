@@ -76,7 +76,8 @@
 # table per size, ratios, plans, answer checks, load), plans.txt,
 # scale.png (bench/scale_report.py), logs/ (pgbench output, load samples,
 # memkv's build messages).  Temporary data under /var/tmp, removed at
-# the end.
+# the end.  MEMKV_BENCH_PATHS_FILE: take the paths from that file, in its
+# order, instead (bench/selftest.sh).
 
 set -euo pipefail
 
@@ -155,7 +156,11 @@ printf 'set\tkeys\tkind\tmetric\trep\tvalue\n' >"$TSV"
 : >"$OUT/checks.txt"
 
 [ "$INSTALL" = 1 ] && bench_install_deps
-bench_paths_shuf
+if [ -n "${MEMKV_BENCH_PATHS_FILE:-}" ]; then
+	PATHS=$MEMKV_BENCH_PATHS_FILE	# bench/selftest.sh: a small sample, as is
+else
+	bench_paths_shuf
+fi
 NPATHS=$(wc -l <"$PATHS")
 
 WORK=$(mktemp -d /var/tmp/memkv-scale.XXXXXX)
@@ -173,6 +178,7 @@ bench_scratch_server "$PG_BINDIR" "$PORT" "${CONF[@]}"
 # bench_scratch_server's EXIT trap stops the server and removes W; ours
 # also removes WORK (the data files)
 eval "set -- $(trap -p EXIT)"
+# shellcheck disable=SC2064  # expand now: the library's command and WORK
 trap "$3; rm -rf '$WORK'" EXIT
 set --
 
@@ -366,14 +372,14 @@ check_answers()
 # key blocks (src/README), which must not be built during a measurement
 warm_up()
 {
-	local name tbl id a b i
+	local name tbl id a b
 	for id in 1 2 3; do
 		for name in $QUERIES; do
 			for tbl in m b; do q -c "$(literal "$name" "$tbl" "$id")" >/dev/null; done
 		done
 	done
 	a=$(q -c "SELECT cache_bytes FROM memkv_state('m_k')")
-	for i in $(seq 60); do
+	for _ in $(seq 60); do
 		sleep 2
 		b=$(q -c "SELECT cache_bytes FROM memkv_state('m_k')")
 		[ "$a" = "$b" ] && break
@@ -408,6 +414,7 @@ mixed()
 		/^ - latency average = / { txn[s] = $5 }
 		/^ +[0-9.]+ +([0-9]+ +)?SELECT/ { last[s] = $1 }
 		END { printf "%s %s %s %s\n", last["btree"], last["memkv"], txn["btree"], txn["memkv"] }' "$logf")
+	# shellcheck disable=SC2086  # four words
 	set -- "$1" "$2" "$name" "$c" $res
 	[ $# = 8 ] || { note "$1 $2: pgbench $name c$c: no latencies in $logf"; return 0; }
 	rec "$1" "$2" btree "lat_us_${name}_c$c" 1 "$(awk -v x="$5" 'BEGIN { printf "%.1f", x * 1000 }')"
@@ -426,7 +433,7 @@ mixed()
 # and the top call chains into logs/perf-SET-N-NAME.txt
 profile()
 {
-	local dir=$WORK/perf pid i f=$OUT/logs/perf-$1-$2-$3.txt opts=""
+	local dir=$WORK/perf pid f=$OUT/logs/perf-$1-$2-$3.txt opts=""
 	rm -rf "$dir"; mkdir -p "$dir"
 	script "$3" m "$NPROBE" >"$dir/memkv.pgb"
 	[ "$3" = prefix ] && opts="-c plan_cache_mode=force_custom_plan"
@@ -434,7 +441,7 @@ profile()
 		pgbench -n -M prepared -c 1 -j 1 -T $((PERF_S + 5)) -f memkv.pgb \
 		>"$dir/pgbench.log" 2>&1) &
 	pid=
-	for i in $(seq 20); do
+	for _ in $(seq 20); do
 		sleep 0.5
 		pid=$(q -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'scaleperf'" | head -1)
 		[ -n "$pid" ] && break

@@ -18,6 +18,10 @@
 # btree and a ratio for memkv in every row), that every row was inserted,
 # that the worker froze and the run directory was read, that nothing
 # failed, and its plot.
+# Then runs `bench/scale.sh --quick` on 3,000 paths and 3,000 URL-like
+# keys and checks that every row of both sizes' tables has its figures
+# and ratio, every plan uses its index, the answers equal a seq scan's,
+# nothing failed, and its plot.
 # Prints "N passed, M failed" and exits non-zero on any failure.
 
 set -euo pipefail
@@ -248,6 +252,40 @@ check "ingest: samples of both variants" \
 check "ingest: no failure noted" test ! -s "$IOUT/notes.txt"
 check "ingest: plot is a PNG" \
 	bash -c "test -s '$IOUT/ingest.png' && file -b '$IOUT/ingest.png' | grep -q '^PNG image data'"
+
+# ---------------------------------------------------------------- scale.sh
+
+SOUT=$TMP/scale
+echo "# bench/scale.sh --quick (tiny) into $SOUT"
+if bash "$BENCH_DIR/scale.sh" --quick --no-install --sizes "paths:3000 urls:3000" \
+	--probes 500 --out "$SOUT" >"$TMP/scale.log" 2>&1; then
+	ok "scale.sh exits 0"
+else
+	not_ok "scale.sh exits 0"
+	tail -30 "$TMP/scale.log"
+fi
+SMD=$SOUT/results.md
+check "scale: results.md exists" test -s "$SMD"
+# scale_rows SIZE_HEADING: that size's table has a figure in the btree and
+# memkv columns and a ratio in every measured row, all plans on their
+# index, answers equal to a seq scan's
+scale_rows()
+{
+	sed -n "/^#### $1/,/^\$/p" "$SMD" | awk -F'|' '
+		/CREATE INDEX|index size|statement latency/ {
+			n++
+			if ($3 !~ /[0-9]/ || $4 !~ /[0-9]/ || $5 !~ /[0-9]/) bad = 1
+		}
+		/^\| plans/ && ($3 !~ /all on its index/ || $4 !~ /all on its index/) { bad = 1 }
+		/^\| answers = seq scan/ { a = 1; if ($3 !~ /yes/ || $4 !~ /yes/) bad = 1 }
+		END { exit !(n == 8 && a && !bad) }'
+}
+for size in "paths, 3,000 keys" "urls, 3,000 keys"; do
+	check "scale: every row of '$size' has its figures" scale_rows "$size"
+done
+check "scale: no failure noted" test ! -s "$SOUT/notes.txt"
+check "scale: plot is a PNG" \
+	bash -c "test -s '$SOUT/scale.png' && file -b '$SOUT/scale.png' | grep -q '^PNG image data'"
 
 echo "$PASSED passed, $FAILED failed"
 [ "$FAILED" = 0 ]
