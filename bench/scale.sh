@@ -36,6 +36,10 @@
 #               memkv-only pgbench run (1 client) while `perf record -g`
 #               samples its backend for --perf-seconds (default 20);
 #               logs/perf-SET-N-QUERY.txt holds the top of `perf report`
+#   --prewarm   before the measurements, pg_prewarm both tables and both
+#               indexes (on by default with --tuned, whose 4GB of shared
+#               buffers are otherwise filled, page fault by page fault,
+#               during the runs; --no-prewarm turns it off)
 #   --quick     paths:20000 urls:20000, 1 s runs, clients "1 2", one pair
 #
 # One throwaway server (bench/lib.sh bench_scratch_server: postgres OS
@@ -99,12 +103,15 @@ PROBES=
 CHECKS=
 PERF_AT=
 PERF_S=20
+PREWARM=
 
 while [ $# -gt 0 ]; do
 	bench_common_option "$@"
 	if [ "$BENCH_SHIFT" -gt 0 ]; then shift "$BENCH_SHIFT"; continue; fi
 	case $1 in
 		--tuned) TUNED=1; shift; continue ;;
+		--prewarm) PREWARM=1; shift; continue ;;
+		--no-prewarm) PREWARM=0; shift; continue ;;
 		-h|--help) sed -n '2,/^$/s/^# \{0,1\}//p' "$0"; exit 0 ;;
 	esac
 	[ $# -ge 2 ] || { echo "scale.sh: unknown argument or missing value: $1" >&2; exit 2; }
@@ -137,6 +144,7 @@ else
 	PROBES=${PROBES:-100000}
 	CHECKS=${CHECKS:-5}
 fi
+PREWARM=${PREWARM:-$TUNED}
 for v in DURATION PROBES CHECKS; do bench_positive "--${v,,}" "${!v}"; done
 [ -z "$PAIRS" ] || bench_positive --pairs "$PAIRS"
 for c in $CLIENTS; do bench_positive --clients "$c"; done
@@ -202,6 +210,7 @@ meta duration "$DURATION s per pgbench run"
 meta probes "$PROBES"
 meta checks "$CHECKS"
 meta perf_at "${PERF_AT:-none}"
+meta prewarm "$PREWARM"
 
 # rec SET N KIND METRIC REP VALUE: one figure
 rec() { printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$TSV"; }
@@ -503,6 +512,12 @@ for s in $SIZES; do
 	check_plans "$set_" "$n"
 	log "$set_ $n: answers against a seq scan ($CHECKS probes)"
 	check_answers "$set_" "$n"
+	if [ "$PREWARM" = 1 ]; then
+		log "$set_ $n: pg_prewarm of m, b, m_k, b_k"
+		q -c "CREATE EXTENSION IF NOT EXISTS pg_prewarm" \
+			-c "SELECT pg_prewarm('m_k'), pg_prewarm('b_k'), pg_prewarm('m'), pg_prewarm('b')" >/dev/null ||
+			note "$set_ $n: pg_prewarm failed"
+	fi
 	warm_up
 	q -c "SELECT runs, frozen_keys, frozen_pages, shmem_bytes, cache_bytes FROM memkv_state('m_k')" |
 		tr '|' '\t' | {

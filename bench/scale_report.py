@@ -212,7 +212,8 @@ def main():
         lines.append("| | |")
         lines.append("|---|---|")
         for k in ("command", "date", "machine", "postgres", "memkv_commit",
-                  "load_start", "load_end", "clients", "duration", "probes", "checks"):
+                  "load_start", "load_end", "clients", "duration", "probes", "checks",
+                  "prewarm", "perf_at"):
             if k in meta:
                 lines.append(f"| {k} | {meta[k].replace('|', '/')} |")
         sets = [f"{k[len('setting '):]} = {v}" for k, v in meta.items()
