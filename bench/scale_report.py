@@ -158,6 +158,54 @@ def targets(results):
     return rows
 
 
+def wide(results, tsvs):
+    """One table, the default-settings sizes as columns."""
+    cols = sorted(((n, s) for (lab, s, n) in results if lab == "default"))
+    if not cols:
+        return []
+    head = "| figure | " + " | ".join(f"{s} {n / 1e6:.3g}M" for n, s in cols) + " |"
+    rows = [head, "|---|" + "---|" * len(cols)]
+
+    def first(fig, kind, metric):
+        return num((fig.get((kind, metric)) or [None])[0])
+
+    def line(label, cell):
+        rows.append(f"| {label} | " + " | ".join(cell(tsvs[(s, n)], results[("default", s, n)][1])
+                                               for n, s in cols) + " |")
+
+    line("CREATE INDEX btree (s), each pair",
+         lambda f, g: ", ".join(fmt(num(x), 1) for x in f.get(("btree", "build_s"), [])))
+    line("CREATE INDEX memkv (s), each pair",
+         lambda f, g: ", ".join(fmt(num(x), 1) for x in f.get(("memkv", "build_s"), [])))
+    line("CREATE INDEX memkv/btree (time)", lambda f, g: fmt(g.get("build")))
+    line("size btree / memkv (B/key)",
+         lambda f, g: f"{fmt(first(f, 'btree', 'bytes_per_key'), 1)} / "
+                      f"{fmt(first(f, 'memkv', 'bytes_per_key'), 1)}")
+    line("size memkv/btree", lambda f, g: fmt(g.get("size"), 3))
+    clients = sorted({k[1][k[1].rindex("_c") + 2:] for f in tsvs.values() for k in f
+                      if k[1].startswith("lat_us_")}, key=int)
+    for q in ("point", "prefix", "range"):
+        for c in clients:
+            def cell(f, g, q=q, c=c):
+                b = first(f, "btree", f"lat_us_{q}_c{c}")
+                m = first(f, "memkv", f"lat_us_{q}_c{c}")
+                if b is None or m is None:
+                    return "-"
+                return f"{b:,.0f} / {m:,.0f} us: **{b / m:.2f}**"
+            line(f"{QUERY_LABEL[q]}, {c} client{'s' if c != '1' else ''}: btree / memkv latency, speed", cell)
+    line("memkv runs, pages, shared copy (MB)",
+         lambda f, g: f"{(f.get(('memkv', 'runs')) or ['?'])[0]}, "
+                      f"{(f.get(('memkv', 'frozen_pages')) or ['?'])[0]}, "
+                      f"{fmt((first(f, 'memkv', 'cache_bytes') or 0) / 1048576, 1)}")
+
+    def loads(f, g):
+        v = [num(x[0]) for k, x in f.items() if k[1].startswith("load1_")]
+        v = [x for x in v if x is not None]
+        return f"{min(v):.1f}-{max(v):.1f}" if v else "-"
+    line("1-min load around the pgbench runs", loads)
+    return rows
+
+
 def plot(results, out):
     pts = sorted((n, s, got) for (lab, s, n), (meta, got) in results.items()
                  if lab == "default")
@@ -173,24 +221,28 @@ def plot(results, out):
             f.write(f"{n} {s} " + " ".join("NaN" if v is None else f"{v:.3f}" for v in vals)
                     + " " + " ".join("NaN" if v is None else f"{v:.2f}" for v in b) + "\n")
     gp = f"""
-set terminal pngcairo size 1100,460 font ',10'
+set terminal pngcairo size 1200,520 font ',10'
 set output '{os.path.join(out, "scale.png")}'
-set multiplot layout 1,2 title 'memkv against btree, default settings (bench/scale.sh)'
+set multiplot layout 1,2 title 'memkv against btree, default settings (bench/scale.sh): paths up to 7.3M keys, URL-like keys above'
 set logscale x
+set xrange [500000:200000000]
 set format x '%.0s%c'
 set grid
-set key top left
+set key below maxrows 3
 set xlabel 'keys'
 set ylabel 'memkv speed / btree speed (statement latency)'
-set yrange [0:*]
-plot '{dat}' u 1:3 w lp t 'point, 1 client', '' u 1:4 w lp t 'prefix count, 1', \\
-     '' u 1:5 w lp t 'LIMIT 20, 1', '' u 1:6 w lp dt 2 t 'point, 8 clients', \\
-     '' u 1:7 w lp dt 2 t 'prefix count, 8', '' u 1:8 w lp dt 2 t 'LIMIT 20, 8', \\
-     1 w l lc 'black' notitle
+set yrange [0:1.6]
+plot '{dat}' u 1:3 w lp lw 2 lc 1 pt 7 t 'point, 1 client', \\
+     '' u 1:4 w lp lw 2 lc 2 pt 5 t 'prefix count, 1', \\
+     '' u 1:5 w lp lw 2 lc 3 pt 9 t 'LIMIT 20, 1', \\
+     '' u 1:6 w lp dt 2 lc 1 pt 6 t 'point, 8 clients', \\
+     '' u 1:7 w lp dt 2 lc 2 pt 4 t 'prefix count, 8', \\
+     '' u 1:8 w lp dt 2 lc 3 pt 8 t 'LIMIT 20, 8', \\
+     1 w l lc 'black' t 'btree'
 set ylabel 'index bytes per key'
 set logscale y
-set yrange [*:*]
-plot '{dat}' u 1:9 w lp t 'btree', '' u 1:10 w lp t 'memkv'
+set yrange [1:300]
+plot '{dat}' u 1:9 w lp lw 2 pt 7 t 'btree', '' u 1:10 w lp lw 2 pt 5 t 'memkv'
 unset multiplot
 """
     subprocess.run(["gnuplot"], input=gp.encode(), check=True)
@@ -203,6 +255,7 @@ def main():
     out = dirs[0]
     lines = ["# memkv against btree at scale (bench/scale.sh)", ""]
     results = {}
+    tsvs = {}
     for d in dirs:
         meta = read_meta(d)
         data, order = read_tsv(d)
@@ -233,7 +286,13 @@ def main():
             mb = num((data[(s, n)].get(("memkv", "bytes_per_key")) or [None])[0])
             got["bytes"] = (bb, mb)
             results[(lab, s, n)] = (meta, got)
+            if lab == "default":
+                tsvs[(s, n)] = data[(s, n)]
             lines.extend(rows)
+    lines.append("### All default-settings sizes")
+    lines.append("")
+    lines.extend(wide(results, tsvs))
+    lines.append("")
     lines.append("### Issue 15's targets (default settings)")
     lines.append("")
     lines.extend(targets(results))
