@@ -271,7 +271,7 @@ check "scale: results.md exists" test -s "$SMD"
 # index, answers equal to a seq scan's
 scale_rows()
 {
-	sed -n "/^#### $1/,/^\$/p" "$SMD" | awk -F'|' '
+	awk -v h="#### $1" 'index($0, h) == 1 { on = 1; next } /^#/ { on = 0 } on' "$SMD" | awk -F'|' '
 		/CREATE INDEX|index size|statement latency/ {
 			n++
 			if ($3 !~ /[0-9]/ || $4 !~ /[0-9]/ || $5 !~ /[0-9]/) bad = 1
