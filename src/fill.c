@@ -188,7 +188,9 @@ memkv_fill_source(MemkvScanOpaque so, int i)
 }
 
 /*
- * Under the stripe locks (shared): collect the keys in range from the
+ * Inside the tree guard, under the stripe locks (shared) or, where the
+ * stripes are readable without, the runs lock alone (stripe.c,
+ * memkv_stripe_readable): collect the keys in range from the
  * delta of stripes [first, first + count) -- their trees, or `ld` when it
  * was read from the logs -- and from the trees a freeze set aside, into
  * the scan's scratch sources from srcs[start].  Returns how many sources
@@ -320,8 +322,10 @@ memkv_fill_delta_late(MemkvScanOpaque so, Relation index, MemkvEntry *entry,
 
 	if (!memkv_stripes_relock(index, entry, first, count, meta))
 		return false;
+	memkv_guard_tree_enter();
 	*ndelta = memkv_fill_delta(so, entry, first, count, NULL, &bounded,
 							   backward, nruns);
+	memkv_guard_tree_exit();
 	memkv_entry_release_stripes(entry);
 	return true;
 }
@@ -427,7 +431,12 @@ memkv_fill(IndexScanDesc scan, MemkvBatch *batch, ScanDirection dir,
 			late = range.walk_keys && !frozen_only && !range.equality &&
 				ld == NULL && !RecoveryInProgress();
 
-			/* the delta, under the stripe locks; then only the runs lock */
+			/*
+			 * The delta, inside the tree guard (and under the stripe locks
+			 * where they are taken: not on a primary, usually); then only
+			 * the runs lock.
+			 */
+			memkv_guard_tree_enter();
 			if (range.take_nulls)
 				memkv_collect_delta_nulls(entry, first, count, ld,
 										  delta_nulls);
@@ -436,6 +445,7 @@ memkv_fill(IndexScanDesc scan, MemkvBatch *batch, ScanDirection dir,
 			if (range.walk_keys && !frozen_only && !late)
 				ndelta = memkv_fill_delta(so, entry, first, count, ld, &range,
 										  backward, 0);
+			memkv_guard_tree_exit();
 			memkv_entry_release_stripes(entry);
 
 			/* the runs: those that meet the range, and those with NULLs */

@@ -89,6 +89,7 @@ memkv_freeze_cleanup(int code, Datum arg)
 			art_free_all(&st->imm_nulls, memkv_allocator());
 		}
 		st->valid = false;
+		st->loaded = false;
 	}
 	entry->freezing = false;
 	/* users waiting for a direct-mode freeze go on (and rebuild) */
@@ -284,7 +285,7 @@ memkv_freeze_set_aside(MemkvFreezeState *fs)
 }
 
 /* Testing aid: if key != 0, wait while pg_advisory_lock(key) is held. */
-static void
+void
 memkv_debug_pause(int key)
 {
 	LOCKTAG		tag;
@@ -627,6 +628,7 @@ memkv_freeze_switch(MemkvFreezeState *fs)
 				st->resume_blkno = st->freeze_blkno;
 				st->resume_offset = st->freeze_offset;
 				st->valid = true;
+				st->loaded = true;
 				st->synced_in_recovery = false;
 			}
 			fs->old_log_head[s] = fs->meta.log_head[s];

@@ -26,4 +26,6 @@ extern bool memkv_rewrite(Relation index, bool with_delta, int first,
 						  IndexBulkDeleteResult *stats,
 						  MemkvFreezeTrigger trigger);
 
+extern void memkv_debug_pause(int key);
+
 #endif							/* MEMKV_FREEZE_H */

@@ -185,6 +185,9 @@ memkv_guard_clear_mine(void)
 
 	if (my_slot == NULL)
 		return;
+	/* a tree guard left entered by an error in a batch */
+	if (ebr_entered((EbrSlot *) my_slot))
+		(void) ebr_exit((EbrSlot *) my_slot);
 	pg_memory_barrier();
 	for (p = 0; p < MEMKV_GUARD_PAIRS; p++)
 	{
@@ -241,6 +244,19 @@ memkv_guard_xact(XactEvent event, void *arg)
 }
 
 /*
+ * A subtransaction that aborts may have caught an error raised inside a
+ * batch's tree guard (a PL/pgSQL exception block): leave the guard, or
+ * every tree writer would soon wait for it.
+ */
+static void
+memkv_guard_subxact(SubXactEvent event, SubTransactionId mySubid,
+					SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		memkv_guard_tree_exit();
+}
+
+/*
  * This backend's slot, set up (emptied, exit and transaction callbacks
  * registered) at its first use.
  */
@@ -260,7 +276,46 @@ memkv_guard_my_slot(void)
 	pg_atomic_write_u64(&my_slot->wildcard, 0);
 	before_shmem_exit(memkv_guard_exit, (Datum) 0);
 	RegisterXactCallback(memkv_guard_xact, NULL);
+	RegisterSubXactCallback(memkv_guard_subxact, NULL);
 	return my_slot;
+}
+
+/*
+ * The reclaim epoch's domain (ebr.h), for limbo.c: what tree writers
+ * retire is freed once no guard entered before the retirement is left.
+ */
+EbrDomain *
+memkv_guard_domain(void)
+{
+	if (guard_shared == NULL)
+		elog(ERROR, "memkv: guard slots are not set up");
+	return &guard_shared->domain;
+}
+
+/*
+ * Enter this backend's guard before reading a delta tree without its
+ * stripe lock (src/README, "The concurrent tree"): until
+ * memkv_guard_tree_exit, no node this backend can reach is freed.  Takes
+ * no lock; costs a store and a full barrier.  Not nested: a guard still
+ * entered was left by an error in an earlier batch, and is left first.
+ */
+void
+memkv_guard_tree_enter(void)
+{
+	EbrSlot    *slot = (EbrSlot *) memkv_guard_my_slot();
+
+	if (ebr_entered(slot))
+		(void) ebr_exit(slot);
+	if (ebr_enter(&guard_shared->domain, slot) != EBR_OK)
+		elog(ERROR, "memkv: could not enter the tree guard");
+}
+
+/* Leave the guard memkv_guard_tree_enter entered. */
+void
+memkv_guard_tree_exit(void)
+{
+	if (my_slot && ebr_entered((EbrSlot *) my_slot))
+		(void) ebr_exit((EbrSlot *) my_slot);
 }
 
 /* The smallest cycle the wildcard's users announced, 0 if none. */

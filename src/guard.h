@@ -15,6 +15,7 @@
 #include "access/relscan.h"
 #include "utils/rel.h"
 
+#include "ebr.h"
 #include "memkv.h"
 
 /*
@@ -31,5 +32,9 @@ extern void memkv_guard_shmem_startup(void);
 extern void memkv_guard_batch(MemkvGuardUse **usep, IndexScanDesc scan);
 extern bool memkv_guard_release(MemkvGuardUse *use);
 extern void memkv_guard_wait_for_scans(Relation index);
+
+extern EbrDomain *memkv_guard_domain(void);
+extern void memkv_guard_tree_enter(void);
+extern void memkv_guard_tree_exit(void);
 
 #endif							/* MEMKV_GUARD_H */

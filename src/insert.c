@@ -18,6 +18,7 @@
 #include "delta.h"
 #include "freeze.h"
 #include "memkv.h"
+#include "memkv_guc.h"
 #include "merge.h"
 #include "page.h"
 #include "registry.h"
@@ -124,6 +125,9 @@ memkv_insert(Relation index, Datum *values, bool *isnull,
 			!memkv_insert_tree(entry, s, isnull[0], key, keylen, ht_ctid))
 			memkv_report_exhausted(index, entry);
 	}
+
+	/* testing aid: wait here, the key in the tree, its lock held */
+	memkv_debug_pause(memkv_debug_insert_pause_lock);
 
 	/*
 	 * The trees mirror the stripe's log up to its tail page, which the

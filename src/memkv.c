@@ -23,6 +23,7 @@
 #include "utils/rel.h"
 
 #include "guard.h"
+#include "limbo.h"
 #include "memkv.h"
 #include "memkv_guc.h"
 #include "registry.h"
@@ -37,6 +38,7 @@ PG_FUNCTION_INFO_V1(memkv_handler);
 int			memkv_shared_memory_mb = 128;
 int			memkv_debug_freeze_pause_lock = 0;
 int			memkv_debug_merge_pause_lock = 0;
+int			memkv_debug_insert_pause_lock = 0;
 int			memkv_debug_slice_bytes = 0;
 int			memkv_max_indexes = 64;
 
@@ -63,6 +65,7 @@ memkv_startup_hook(void)
 		prev_shmem_startup_hook();
 	memkv_shmem_startup();
 	memkv_guard_shmem_startup();
+	memkv_set_tree_retire(memkv_limbo_retire);
 	memkv_stats_shmem_startup();
 }
 
@@ -159,6 +162,15 @@ _PG_init(void)
 							"Testing aid: a merge waits for this advisory lock key after writing its run, before its switch.",
 							"0 (the default) means no wait.  Used by the tests to hold a merge in its write.",
 							&memkv_debug_merge_pause_lock,
+							0, 0, INT_MAX,
+							PGC_SUSET,
+							GUC_NOT_IN_SAMPLE,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("memkv.debug_insert_pause_lock",
+							"Testing aid: an insert waits for this advisory lock key after adding its key to the delta tree, holding its stripe's lock.",
+							"0 (the default) means no wait.  Used by the isolation tests to show that scans do not wait for inserts.",
+							&memkv_debug_insert_pause_lock,
 							0, 0, INT_MAX,
 							PGC_SUSET,
 							GUC_NOT_IN_SAMPLE,

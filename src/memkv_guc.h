@@ -16,6 +16,7 @@
 extern int	memkv_shared_memory_mb;	/* memkv.c */
 extern int	memkv_max_indexes;		/* memkv.c */
 extern int	memkv_debug_freeze_pause_lock;	/* memkv.c */
+extern int	memkv_debug_insert_pause_lock;	/* memkv.c */
 extern int	memkv_debug_merge_pause_lock;	/* memkv.c */
 extern int	memkv_debug_slice_bytes;	/* memkv.c */
 extern int	memkv_freeze_threshold;	/* request.c */

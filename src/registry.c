@@ -42,7 +42,13 @@ bool		memkv_preloaded = false;
 static void *arena_base = NULL;
 static ArtAllocator arena_allocator;
 
-#define MEMKV_TRANCHE "memkv"
+/*
+ * One tranche per kind of lock, so that pg_stat_activity's wait_event
+ * says which one a backend waits for.
+ */
+#define MEMKV_REGISTRY_TRANCHE	"memkv registry"
+#define MEMKV_STRIPE_TRANCHE	"memkv stripe"
+#define MEMKV_RUNS_TRANCHE		"memkv runs"
 
 static Size
 memkv_registry_size(void)
@@ -62,8 +68,10 @@ void
 memkv_shmem_request(void)
 {
 	RequestAddinShmemSpace(add_size(memkv_registry_size(), memkv_arena_size()));
-	RequestNamedLWLockTranche(MEMKV_TRANCHE,
-							  1 + memkv_max_indexes * MEMKV_SLOT_LOCKS);
+	RequestNamedLWLockTranche(MEMKV_REGISTRY_TRANCHE, 1);
+	RequestNamedLWLockTranche(MEMKV_STRIPE_TRANCHE,
+							  memkv_max_indexes * MEMKV_MAX_STRIPES);
+	RequestNamedLWLockTranche(MEMKV_RUNS_TRANCHE, memkv_max_indexes);
 }
 
 static ArenaPtr
@@ -94,7 +102,6 @@ memkv_shmem_startup(void)
 {
 	bool		found;
 	Size		regsize = memkv_registry_size();
-	LWLockPadded *locks;
 	char	   *base;
 	int			i;
 
@@ -118,9 +125,10 @@ memkv_shmem_startup(void)
 			SpinLockInit(&memkv_shared->entries[i].request_lock);
 		}
 	}
-	locks = GetNamedLWLockTranche(MEMKV_TRANCHE);
-	memkv_shared->registry_lock = &locks[0].lock;
-	memkv_shared->entry_locks = &locks[1];
+	memkv_shared->registry_lock =
+		&GetNamedLWLockTranche(MEMKV_REGISTRY_TRANCHE)[0].lock;
+	memkv_shared->stripe_locks = GetNamedLWLockTranche(MEMKV_STRIPE_TRANCHE);
+	memkv_shared->runs_locks = GetNamedLWLockTranche(MEMKV_RUNS_TRANCHE);
 	LWLockRelease(AddinShmemInitLock);
 
 	arena_allocator.base = arena_base;
@@ -150,6 +158,17 @@ memkv_allocator(void)
 	return &arena_allocator;
 }
 
+/*
+ * Where tree writers hand the blocks they unlink (limbo.c's
+ * memkv_limbo_retire, set at shared memory startup): scans read the trees
+ * without the stripe locks, so a replaced node must outlive their guards.
+ */
+void
+memkv_set_tree_retire(void (*retire) (void *arg, ArenaPtr p, size_t size))
+{
+	arena_allocator.retire = retire;
+}
+
 /* Bytes of the arena currently allocated, over all trees. */
 Size
 memkv_arena_bytes_used(void)
@@ -169,7 +188,9 @@ memkv_arena_bytes_used(void)
 static inline LWLock *
 memkv_slot_lock(int idx, int stripe)
 {
-	return &memkv_shared->entry_locks[idx * MEMKV_SLOT_LOCKS + stripe].lock;
+	if (stripe == MEMKV_RUNS_LOCK)
+		return &memkv_shared->runs_locks[idx].lock;
+	return &memkv_shared->stripe_locks[idx * MEMKV_MAX_STRIPES + stripe].lock;
 }
 
 LWLock *
@@ -290,7 +311,8 @@ memkv_entry_delta_size(MemkvEntry *entry, uint64 *ntids, uint64 *bytes)
 
 /*
  * Free the trees of every stripe of an entry and its run copy; caller
- * holds all its stripe locks exclusively, and no freeze runs.
+ * holds its runs lock and all its stripe locks exclusively, and no freeze
+ * runs.
  */
 static void
 memkv_entry_clear(MemkvEntry *entry)
@@ -304,6 +326,7 @@ memkv_entry_clear(MemkvEntry *entry)
 		art_free_all(&st->keys, &arena_allocator);
 		art_free_all(&st->nulls, &arena_allocator);
 		st->valid = false;
+		st->loaded = false;
 	}
 	memkv_entry_free_run_copy(entry);
 	entry->run_copy_failed = false;
@@ -536,13 +559,15 @@ memkv_entry_touch(MemkvEntry *e)
  * is not 0, give it one for that many stripes (the directory's count,
  * which the caller reads: this layer reads no page) -- and take, in
  * `mode`, every stripe lock of it (hash < 0) or the lock of stripe hash
- * mod nstripes (returned in *stripe).  Returns NULL if the index has no
- * entry and `nstripes` is 0.  The entry's trees may be stale or empty:
+ * mod nstripes (returned in *stripe) -- or, with `runs_only`, only the
+ * runs lock (a scan batch that reads the trees without the stripe locks;
+ * a change of the run copy, which inserts need not wait for).  Returns NULL if the index has no entry and `nstripes` is
+ * 0.  The entry's trees may be stale or empty:
  * callers use memkv_entry_acquire or memkv_open_synced() (stripe.c).
  */
 MemkvEntry *
 memkv_entry_lookup(Relation index, int nstripes, LWLockMode mode,
-				   int64 hash, int *stripe)
+				   int64 hash, int *stripe, bool runs_only)
 {
 	RelFileNode node = MEMKV_REL_FILE(index);
 	BackendId	backend = RelationUsesLocalBuffers(index) ?
@@ -580,7 +605,8 @@ memkv_entry_lookup(Relation index, int nstripes, LWLockMode mode,
 
 		/*
 		 * An unlocked read of the stripe count, confirmed with the identity
-		 * once a stripe lock is held (both change only under all of them).
+		 * once a stripe lock or the runs lock is held (both change only
+		 * under all of them).
 		 */
 		e = &memkv_shared->entries[idx];
 		n = ((volatile MemkvEntry *) e)->nstripes;
@@ -597,7 +623,9 @@ memkv_entry_lookup(Relation index, int nstripes, LWLockMode mode,
 			count = 1;
 		}
 		/* inserts (one stripe, exclusive) alone go without the runs lock */
-		if (hash < 0 || mode == LW_SHARED)
+		if (runs_only)
+			count = 0;
+		if (hash < 0 || mode == LW_SHARED || runs_only)
 			LWLockAcquire(memkv_slot_lock(idx, MEMKV_RUNS_LOCK), mode);
 		for (s = first; s < first + count; s++)
 			LWLockAcquire(memkv_slot_lock(idx, s), mode);
@@ -615,7 +643,7 @@ memkv_entry_lookup(Relation index, int nstripes, LWLockMode mode,
 		}
 		for (s = first + count - 1; s >= first; s--)
 			LWLockRelease(memkv_slot_lock(idx, s));
-		if (hash < 0 || mode == LW_SHARED)
+		if (hash < 0 || mode == LW_SHARED || runs_only)
 			LWLockRelease(memkv_slot_lock(idx, MEMKV_RUNS_LOCK));
 		idx = -1;
 		CHECK_FOR_INTERRUPTS();
@@ -668,7 +696,7 @@ memkv_entry_lock_all(MemkvEntry *entry)
  * Free the trees of the least recently used entry other than `self` that
  * holds memory and is not in use.  Returns false if there was none.
  */
-static bool
+bool
 memkv_evict_one(MemkvEntry *self)
 {
 	bool		evicted = false;
@@ -699,60 +727,30 @@ memkv_evict_one(MemkvEntry *self)
 }
 
 /*
- * Add one (key, TID) to the trees of stripe `stripe`, making room if the
- * arena is full: first by freeing the entry's own copy of its largest run
- * (a scan accelerator, rebuilt by a later scan if there is room; that
- * needs the other stripes' locks, taken only if free at once), then by
- * evicting other indexes' trees and copies.  Caller holds the stripe's
- * lock exclusively.  Returns false, with the trees unchanged, if there is
- * still no room (memkv_entry_make_room then frees a copy that was in
- * the way).
+ * Free the entry's copy of its largest run and its key blocks (a scan
+ * accelerator, rebuilt by a later scan if there is room) to make room for
+ * stripe `stripe`'s trees, whose lock the caller holds exclusively: that
+ * needs the runs lock and the other stripes' locks, taken only if free at
+ * once.  Not while a freeze of the index runs (it reads the copy without
+ * the entry's locks; only its own switch may free it then).  Returns true
+ * if there was a copy and it was freed.
  */
 bool
-memkv_art_try_insert(MemkvEntry *entry, int stripe, bool isnull,
-					 const uint8 *key, Size keylen, ItemPointer tid)
+memkv_entry_try_free_run_copy(MemkvEntry *entry, int stripe)
 {
-	MemkvStripe *st = &entry->stripes[stripe];
-	ArtTree    *tree = isnull ? &st->nulls : &st->keys;
 	int			idx = entry - memkv_shared->entries;
-	ArtTid		atid;
+	bool		all;
 
-	StaticAssertStmt(sizeof(ArtTid) == sizeof(ItemPointerData),
-					 "ArtTid must match ItemPointerData");
-	memcpy(&atid, tid, sizeof(atid));
-	if (isnull)
-		keylen = 0;
-
-	for (;;)
-	{
-		ArtResult	r = art_insert(tree, &arena_allocator, key, keylen, &atid);
-
-		if (r == ART_OK)
-			return true;
-		if (r == ART_BAD_KEY)
-			elog(ERROR, "memkv: key of %zu bytes rejected by the delta tree",
-				 keylen);
-
-		/*
-		 * A freeze of this index reads the copy without the entry lock:
-		 * only its own switch may free it then.
-		 */
-		if (!entry->freezing &&
-			(entry->run_copy != ARENA_NULL || entry->run_kb != ARENA_NULL))
-		{
-			bool		all = memkv_entry_holds_all(entry, LW_EXCLUSIVE);
-
-			if (all || memkv_slot_try_lock(idx, entry->nstripes, stripe))
-			{
-				memkv_entry_free_run_copy(entry);
-				if (!all)
-					memkv_slot_unlock(idx, entry->nstripes, stripe);
-				continue;
-			}
-		}
-		if (!memkv_evict_one(entry))
-			return false;
-	}
+	if (entry->freezing ||
+		(entry->run_copy == ARENA_NULL && entry->run_kb == ARENA_NULL))
+		return false;
+	all = memkv_entry_holds_all(entry, LW_EXCLUSIVE);
+	if (!all && !memkv_slot_try_lock(idx, entry->nstripes, stripe))
+		return false;
+	memkv_entry_free_run_copy(entry);
+	if (!all)
+		memkv_slot_unlock(idx, entry->nstripes, stripe);
+	return true;
 }
 
 /*

@@ -28,6 +28,16 @@
 typedef struct MemkvStripe
 {
 	bool		valid;			/* trees mirror the log up to resume_* */
+
+	/*
+	 * The trees hold every entry of the log up to resume_* (and perhaps
+	 * the key of an insert under way, or of one that failed after adding
+	 * it): what a scan without the stripe lock relies on, where `valid`,
+	 * which an insert clears while it works, would make it wait.  Set and
+	 * cleared only with the entry's runs lock held exclusively, which
+	 * such a scan holds shared (src/README, "The concurrent tree").
+	 */
+	bool		loaded;
 	bool		synced_in_recovery;	/* last synced while replay appended */
 	uint64		instance_id;	/* of the log the trees mirror */
 	uint32		epoch;
@@ -133,7 +143,8 @@ typedef struct MemkvShared
 	pg_atomic_uint64 clock;
 	Size		arena_size;
 	LWLock	   *registry_lock;
-	LWLockPadded *entry_locks;	/* MEMKV_SLOT_LOCKS per entry */
+	LWLockPadded *stripe_locks; /* MEMKV_MAX_STRIPES per entry */
+	LWLockPadded *runs_locks;	/* one per entry */
 	MemkvEntry	entries[FLEXIBLE_ARRAY_MEMBER];
 } MemkvShared;
 
@@ -142,9 +153,11 @@ extern bool memkv_preloaded;
 extern void memkv_check_loaded(void);
 extern void memkv_shmem_request(void);
 extern void memkv_shmem_startup(void);
+extern void memkv_set_tree_retire(void (*retire) (void *arg, ArenaPtr p,
+												  size_t size));
 extern MemkvEntry *memkv_entry_lookup(Relation index, int nstripes,
-									  LWLockMode mode, int64 hash,
-									  int *stripe);
+									 LWLockMode mode, int64 hash,
+									 int *stripe, bool runs_only);
 extern void memkv_entry_forget(RelFileNode node, BackendId backend);
 extern void memkv_entry_release(MemkvEntry *entry);
 extern void memkv_entry_release_stripes(MemkvEntry *entry);
@@ -153,9 +166,8 @@ extern LWLock *memkv_stripe_lock(MemkvEntry *entry, int stripe);
 extern LWLock *memkv_runs_lock(MemkvEntry *entry);
 extern bool memkv_entry_holds_all(MemkvEntry *entry, LWLockMode mode);
 extern const ArtAllocator *memkv_allocator(void);
-extern bool memkv_art_try_insert(MemkvEntry *entry, int stripe, bool isnull,
-								 const uint8 *key, Size keylen,
-								 ItemPointer tid);
+extern bool memkv_entry_try_free_run_copy(MemkvEntry *entry, int stripe);
+extern bool memkv_evict_one(MemkvEntry *self);
 extern void memkv_entry_delta_size(MemkvEntry *entry, uint64 *ntids,
 								   uint64 *bytes);
 extern Size memkv_arena_bytes_used(void);

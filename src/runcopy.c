@@ -412,8 +412,8 @@ memkv_run_kb_ask_due(MemkvEntry *entry)
 
 /*
  * Build the key blocks of the largest run (meta->runs[big]) in backend
- * memory with no lock held, then install them under all the entry's locks
- * held exclusively, if no other backend is building them (the others scan
+ * memory with no lock held, then install them under the entry's runs lock
+ * held exclusively (inserts go on), if no other backend is building them (the others scan
  * without them meanwhile).  `worker`: this is the background worker a
  * scan asked (for the log line).  Called with the entry open shared (runs
  * lock and the stripes of `hash`); returns it open the same way again.
@@ -451,7 +451,7 @@ memkv_run_kb_build(Relation index, MemkvEntry *entry, MemkvMetaPageData *meta,
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
-	entry = memkv_entry_acquire(index, LW_EXCLUSIVE);
+	entry = memkv_entry_acquire_runs(index, LW_EXCLUSIVE);
 	memkv_read_meta(index, meta);
 	memkv_run_kb_install(entry, built_for, big, kb, kbsize);
 	pfree(built_for);
@@ -474,8 +474,9 @@ memkv_run_kb_build(Relation index, MemkvEntry *entry, MemkvMetaPageData *meta,
  * one of `hash`, in *first) synced and locked shared, *meta read under
  * the locks, *in_memory false if the delta does not fit in shared memory
  * -- first building what the scan accelerates with: the shared copy of a
- * new largest run (at the first scan after a freeze, under all the
- * entry's locks held exclusively: a read of the run's pages) and, as `kb`
+ * new largest run (at the first scan after a freeze, under the entry's
+ * runs lock held exclusively, which inserts do not take: a read of the
+ * run's pages) and, as `kb`
  * says, its keys front-coded.  Those take about half a second per million
  * keys, so a range scan on a primary asks a background worker to build
  * them (request.c, memkv_request_key_blocks) and goes on without them;
@@ -494,7 +495,7 @@ memkv_run_copy_open(Relation index, MemkvKeyBlocks kb, MemkvMetaPageData *meta,
 	if (memkv_run_copy_wanted(entry, meta, memkv_meta_largest_run(meta)))
 	{
 		memkv_entry_release(entry);
-		entry = memkv_entry_acquire(index, LW_EXCLUSIVE);
+		entry = memkv_entry_acquire_runs(index, LW_EXCLUSIVE);
 		memkv_read_meta(index, meta);
 		memkv_run_copy_build(index, entry, meta, memkv_meta_largest_run(meta));
 		memkv_entry_release(entry);

@@ -32,6 +32,47 @@
 #include "stripe.h"
 
 /*
+ * Add one (key, TID) to the trees of stripe `stripe`, making room if the
+ * arena is full: first by freeing the entry's own copy of its largest run
+ * (memkv_entry_try_free_run_copy), then by evicting other indexes' trees
+ * and copies.  Caller holds the stripe's lock exclusively.  Returns
+ * false, with the trees unchanged, if there is still no room
+ * (memkv_entry_make_room then frees a copy that was in the way).  Blocks
+ * the insert replaces go to this backend's node limbo (limbo.c), not
+ * back to the arena: scans may be reading them.
+ */
+bool
+memkv_art_try_insert(MemkvEntry *entry, int stripe, bool isnull,
+					 const uint8 *key, Size keylen, ItemPointer tid)
+{
+	MemkvStripe *st = &entry->stripes[stripe];
+	ArtTree    *tree = isnull ? &st->nulls : &st->keys;
+	ArtTid		atid;
+
+	StaticAssertStmt(sizeof(ArtTid) == sizeof(ItemPointerData),
+					 "ArtTid must match ItemPointerData");
+	memcpy(&atid, tid, sizeof(atid));
+	if (isnull)
+		keylen = 0;
+
+	for (;;)
+	{
+		ArtResult	r = art_insert(tree, memkv_allocator(), key, keylen,
+								   &atid);
+
+		if (r == ART_OK)
+			return true;
+		if (r == ART_BAD_KEY)
+			elog(ERROR, "memkv: key of %zu bytes rejected by the delta tree",
+				 keylen);
+		if (memkv_entry_try_free_run_copy(entry, stripe))
+			continue;
+		if (!memkv_evict_one(entry))
+			return false;
+	}
+}
+
+/*
  * Replay stripe `s`'s log into its trees from its resume position to the
  * end.  Returns MEMKV_SYNC_RACED if a page turned out not to belong to
  * the stripe's epoch, which happens only in recovery when replay freed
@@ -156,10 +197,15 @@ memkv_sync_try(Relation index, MemkvEntry *entry, int s)
 			st->nomem_free)
 			return false;
 
-		if (!st->valid ||
+		if (!st->valid || !st->loaded ||
 			st->instance_id != meta.instance_id ||
 			st->epoch != meta.epoch)
 		{
+			/* scans may be reading the trees without the stripe lock */
+			if (!LWLockHeldByMeInMode(memkv_runs_lock(entry), LW_EXCLUSIVE))
+				elog(ERROR, "memkv: stripe %d of \"%s\" rebuilt without its runs lock",
+					 s, RelationGetRelationName(index));
+			st->loaded = false;
 			art_free_all(&st->keys, memkv_allocator());
 			art_free_all(&st->nulls, memkv_allocator());
 			st->instance_id = meta.instance_id;
@@ -175,13 +221,21 @@ memkv_sync_try(Relation index, MemkvEntry *entry, int s)
 		if (r == MEMKV_SYNC_DONE)
 		{
 			st->valid = true;
+			st->loaded = true;
 			st->nomem = false;
 			st->synced_in_recovery = RecoveryInProgress();
 			return true;
 		}
 		if (r == MEMKV_SYNC_NO_MEMORY)
 		{
-			/* give the partial trees back; the next sync starts over */
+			/*
+			 * Give the partial trees back; the next sync starts over.  Only
+			 * under the runs lock: else (a sync past a replayed tail) the
+			 * trees stay, invalid, for the next holder of it to rebuild.
+			 */
+			if (!LWLockHeldByMeInMode(memkv_runs_lock(entry), LW_EXCLUSIVE))
+				return false;
+			st->loaded = false;
 			art_free_all(&st->keys, memkv_allocator());
 			art_free_all(&st->nulls, memkv_allocator());
 			st->nomem = true;
@@ -251,16 +305,18 @@ memkv_log_has_more(Relation index, MemkvStripe *st)
  */
 static MemkvEntry *
 memkv_entry_acquire_hash(Relation index, LWLockMode mode, int64 hash,
-						 int *stripe)
+						 int *stripe, bool runs_only)
 {
-	MemkvEntry *entry = memkv_entry_lookup(index, 0, mode, hash, stripe);
+	MemkvEntry *entry = memkv_entry_lookup(index, 0, mode, hash, stripe,
+										   runs_only);
 
 	if (entry == NULL)
 	{
 		MemkvMetaPageData *meta = palloc(sizeof(MemkvMetaPageData));
 
 		memkv_read_meta(index, meta);
-		entry = memkv_entry_lookup(index, meta->nstripes, mode, hash, stripe);
+		entry = memkv_entry_lookup(index, meta->nstripes, mode, hash, stripe,
+								   runs_only);
 		pfree(meta);
 	}
 	return entry;
@@ -270,7 +326,18 @@ memkv_entry_acquire_hash(Relation index, LWLockMode mode, int64 hash,
 MemkvEntry *
 memkv_entry_acquire(Relation index, LWLockMode mode)
 {
-	return memkv_entry_acquire_hash(index, mode, -1, NULL);
+	return memkv_entry_acquire_hash(index, mode, -1, NULL, false);
+}
+
+/*
+ * The registry entry of `index` with only its runs lock held in `mode`:
+ * enough to change the run copy and its key blocks, which scans read
+ * under the runs lock and inserts do not read at all.
+ */
+MemkvEntry *
+memkv_entry_acquire_runs(Relation index, LWLockMode mode)
+{
+	return memkv_entry_acquire_hash(index, mode, -1, NULL, true);
 }
 
 /*
@@ -282,7 +349,7 @@ MemkvEntry *
 memkv_entry_acquire_stripe(Relation index, LWLockMode mode, uint32 hash,
 						   int *stripe)
 {
-	return memkv_entry_acquire_hash(index, mode, (int64) hash, stripe);
+	return memkv_entry_acquire_hash(index, mode, (int64) hash, stripe, false);
 }
 
 /*
@@ -326,6 +393,7 @@ memkv_entry_make_room(Relation index)
 				art_free_all(&st->keys, memkv_allocator());
 				art_free_all(&st->nulls, memkv_allocator());
 				st->valid = false;
+				st->loaded = false;
 			}
 			freed = true;
 		}
@@ -336,7 +404,8 @@ memkv_entry_make_room(Relation index)
 
 /*
  * memkv_entry_acquire (hash < 0: every stripe) or _stripe (the stripe of
- * `hash`, in *stripe), but first wait out a direct-mode freeze of the
+ * `hash`, in *stripe), or with `runs_only` just the runs lock (shared;
+ * *stripe is still set), but first wait out a direct-mode freeze of the
  * index: it holds the delta in its own memory only, so no tree can show
  * it and none may be synced past it until its switch.  The wait is on the
  * metapage lock the freeze holds, not on a stripe lock, so a cancel
@@ -344,20 +413,15 @@ memkv_entry_make_room(Relation index)
  */
 static MemkvEntry *
 memkv_entry_acquire_after_freeze(Relation index, LWLockMode mode,
-								 int64 hash, int *stripe)
+								 int64 hash, int *stripe, bool runs_only)
 {
 	for (;;)
 	{
 		MemkvEntry *entry;
 
-		if (hash < 0)
-		{
-			entry = memkv_entry_acquire(index, mode);
-			*stripe = 0;
-		}
-		else
-			entry = memkv_entry_acquire_stripe(index, mode, (uint32) hash,
-											   stripe);
+		entry = memkv_entry_acquire_hash(index, mode,
+										 hash < 0 ? -1 : (int64) (uint32) hash,
+										 stripe, runs_only);
 		if (!entry->freeze_direct)
 			return entry;
 		memkv_entry_release(entry);
@@ -365,6 +429,40 @@ memkv_entry_acquire_after_freeze(Relation index, LWLockMode mode,
 		LockPage(index, MEMKV_METAPAGE_BLKNO, ShareLock);
 		UnlockPage(index, MEMKV_METAPAGE_BLKNO, ShareLock);
 	}
+}
+
+/*
+ * Does stripe `st` (its lock held exclusively) need its trees rebuilt from
+ * the head of its log -- they were freed or left half-built, or mirror
+ * another log -- rather than only the entries past its resume position?
+ */
+static bool
+memkv_stripe_needs_rebuild(Relation index, const MemkvStripe *st)
+{
+	MemkvMetaPageData *meta = palloc(sizeof(MemkvMetaPageData));
+	bool		rebuild;
+
+	memkv_read_meta(index, meta);
+	rebuild = !st->valid || !st->loaded ||
+		st->instance_id != meta->instance_id || st->epoch != meta->epoch;
+	pfree(meta);
+	return rebuild;
+}
+
+/*
+ * May a scan batch read stripe `st`'s trees holding only the entry's runs
+ * lock (shared) and its guard?  Yes on a primary if they hold the log
+ * `meta` describes (`loaded`: only changed under the runs lock held
+ * exclusively) and were not synced while replay appended (then only the
+ * stripe's lock may bring in what the log holds past them).  An insert
+ * under way does not matter: its transaction has not committed, so
+ * whether its key is there yet changes no answer.
+ */
+static bool
+memkv_stripe_readable(const MemkvStripe *st, const MemkvMetaPageData *meta)
+{
+	return st->loaded && !st->synced_in_recovery &&
+		st->instance_id == meta->instance_id && st->epoch == meta->epoch;
 }
 
 /*
@@ -380,15 +478,45 @@ static void
 memkv_sync_or_report(Relation index, MemkvEntry *entry, int s,
 					 bool *in_memory, bool *relocked)
 {
-	if (memkv_sync_try(index, entry, s))
-		return;
-	if (!entry->freezing && entry->run_copy != ARENA_NULL &&
-		!memkv_entry_holds_all(entry, LW_EXCLUSIVE))
+	bool		all = memkv_entry_holds_all(entry, LW_EXCLUSIVE);
+
+	/*
+	 * A rebuild frees the trees, which scans read without the stripe
+	 * lock: it needs the runs lock too, so it takes every lock of the
+	 * entry (a restart, an eviction or a failed insert: rare).
+	 */
+	if (!all && memkv_stripe_needs_rebuild(index, &entry->stripes[s]))
 	{
+		MemkvEntry *whole;
+		bool		again = false;
+		int			first;
+
 		memkv_entry_release(entry);
-		(void) memkv_entry_make_room(index);
+		whole = memkv_entry_acquire_after_freeze(index, LW_EXCLUSIVE, -1,
+												 &first, false);
+		if (s < whole->nstripes)
+			memkv_sync_or_report(index, whole, s, in_memory, &again);
+		if (!again)
+			memkv_entry_release(whole);
 		*relocked = true;
 		return;
+	}
+	if (memkv_sync_try(index, entry, s))
+		return;
+	if (!entry->freezing &&
+		(entry->run_copy != ARENA_NULL || entry->run_kb != ARENA_NULL))
+	{
+		if (!all)
+		{
+			memkv_entry_release(entry);
+			(void) memkv_entry_make_room(index);
+			*relocked = true;
+			return;
+		}
+		/* the copy is in the way, and every lock is ours: free it here */
+		memkv_entry_free_run_copy(entry);
+		if (memkv_sync_try(index, entry, s))
+			return;
 	}
 	if (in_memory == NULL)
 		memkv_report_exhausted(index, entry);
@@ -420,7 +548,8 @@ memkv_stripe_current(Relation index, MemkvStripe *st,
  * Take the locks of stripes [first, first + count) of `entry` shared
  * again, in stripe order, for a scan batch that holds the entry's runs
  * lock and let them go to read the runs, and check that those stripes'
- * trees still agree with `meta` (read under them before).  No seal or
+ * trees still agree with `meta` (read under them before) -- unless the
+ * batch may read them without (memkv_stripe_readable), as on a primary.  No seal or
  * switch can have come in between (both take the runs lock), but an
  * insert that failed half-way leaves its stripe invalid until the next
  * lock holder rebuilds it.  Returns false, holding no stripe lock, if a
@@ -431,8 +560,14 @@ memkv_stripes_relock(Relation index, MemkvEntry *entry, int first, int count,
 					 const MemkvMetaPageData *meta)
 {
 	int			s;
+	bool		readable = !RecoveryInProgress();
 
 	Assert(LWLockHeldByMe(memkv_runs_lock(entry)));
+	/* on a primary, usually no stripe lock at all (see memkv_fill) */
+	for (s = first; s < first + count && readable; s++)
+		readable = memkv_stripe_readable(&entry->stripes[s], meta);
+	if (readable)
+		return true;
 	for (s = first; s < first + count; s++)
 		LWLockAcquire(memkv_stripe_lock(entry, s), LW_SHARED);
 	for (s = first; s < first + count; s++)
@@ -454,13 +589,38 @@ memkv_stripes_relock(Relation index, MemkvEntry *entry, int first, int count,
 static MemkvEntry *
 memkv_open_synced_internal(Relation index, LWLockMode mode,
 						   MemkvMetaPageData *meta, bool *in_memory,
-						   int64 hash, int *stripe)
+						   int64 hash, int *stripe, bool lock_free)
 {
 	MemkvEntry *entry;
 	bool		checked_tail = false;
 	int			first;
 
-	entry = memkv_entry_acquire_after_freeze(index, mode, hash, &first);
+	/* a scan batch on a primary: the runs lock alone, if that will do */
+	if (lock_free && mode == LW_SHARED && !RecoveryInProgress())
+	{
+		bool		readable = true;
+		int			s;
+
+		entry = memkv_entry_acquire_after_freeze(index, LW_SHARED, hash,
+												 &first, true);
+		memkv_read_meta(index, meta);
+		for (s = first; s < first + (hash < 0 ? entry->nstripes : 1) &&
+			 readable; s++)
+			readable = memkv_stripe_readable(&entry->stripes[s], meta);
+		if (readable)
+		{
+			/* the checks above before any load of the trees */
+			pg_read_barrier();
+			if (in_memory)
+				*in_memory = true;
+			if (stripe)
+				*stripe = first;
+			return entry;
+		}
+		memkv_entry_release(entry);
+	}
+
+	entry = memkv_entry_acquire_after_freeze(index, mode, hash, &first, false);
 	if (in_memory)
 		*in_memory = true;
 	for (;;)
@@ -499,7 +659,7 @@ memkv_open_synced_internal(Relation index, LWLockMode mode,
 			/* sync under the same stripes held exclusively */
 			memkv_entry_release(entry);
 			entry = memkv_entry_acquire_after_freeze(index, LW_EXCLUSIVE,
-													 hash, &first);
+													 hash, &first, false);
 			count = hash < 0 ? entry->nstripes : 1;
 			for (s = first; s < first + count && !relocked; s++)
 			{
@@ -515,7 +675,8 @@ memkv_open_synced_internal(Relation index, LWLockMode mode,
 				memkv_entry_release(entry);
 		}
 		/* start over in `mode` (the run copy was dropped, or synced) */
-		entry = memkv_entry_acquire_after_freeze(index, mode, hash, &first);
+		entry = memkv_entry_acquire_after_freeze(index, mode, hash, &first,
+												 false);
 		if (in_memory && !*in_memory)
 		{
 			memkv_read_meta(index, meta);
@@ -539,7 +700,8 @@ memkv_open_synced_internal(Relation index, LWLockMode mode,
 MemkvEntry *
 memkv_open_synced(Relation index, LWLockMode mode, MemkvMetaPageData *meta)
 {
-	return memkv_open_synced_internal(index, mode, meta, NULL, -1, NULL);
+	return memkv_open_synced_internal(index, mode, meta, NULL, -1, NULL,
+									  false);
 }
 
 /*
@@ -555,7 +717,8 @@ MemkvEntry *
 memkv_open_synced_try(Relation index, LWLockMode mode,
 					  MemkvMetaPageData *meta, bool *in_memory)
 {
-	return memkv_open_synced_internal(index, mode, meta, in_memory, -1, NULL);
+	return memkv_open_synced_internal(index, mode, meta, in_memory, -1, NULL,
+									  false);
 }
 
 /*
@@ -563,6 +726,9 @@ memkv_open_synced_try(Relation index, LWLockMode mode,
  * a key, or any number for a NULL key) maps to, returned in *stripe, its
  * lock held in `mode`; or, for hash -1, every stripe (*stripe is then 0).
  * Inserts and point lookups read one stripe; scans use this either way.
+ * Shared, on a primary, it usually takes no stripe lock: only the runs
+ * lock, the stripes being readable without (memkv_stripe_readable); the
+ * caller reads the trees inside its guard (memkv_guard_tree_enter).
  */
 MemkvEntry *
 memkv_open_synced_stripe(Relation index, LWLockMode mode,
@@ -571,5 +737,5 @@ memkv_open_synced_stripe(Relation index, LWLockMode mode,
 {
 	*stripe = 0;
 	return memkv_open_synced_internal(index, mode, meta, in_memory, hash,
-									  stripe);
+									  stripe, mode == LW_SHARED);
 }

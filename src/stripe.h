@@ -16,10 +16,14 @@
 #include "page.h"
 #include "registry.h"
 
+extern MemkvEntry *memkv_entry_acquire_runs(Relation index, LWLockMode mode);
 extern MemkvEntry *memkv_entry_acquire(Relation index, LWLockMode mode);
 extern MemkvEntry *memkv_entry_acquire_stripe(Relation index, LWLockMode mode,
 											  uint32 hash, int *stripe);
 extern bool memkv_entry_make_room(Relation index);
+extern bool memkv_art_try_insert(MemkvEntry *entry, int stripe, bool isnull,
+								 const uint8 *key, Size keylen,
+								 ItemPointer tid);
 extern bool memkv_sync_try(Relation index, MemkvEntry *entry, int stripe);
 extern bool memkv_sync_all_try(Relation index, MemkvEntry *entry);
 extern bool memkv_stripes_relock(Relation index, MemkvEntry *entry,
