@@ -229,7 +229,8 @@ memkv_accelerator_alloc(Size size)
 /*
  * Would key blocks help?  True if the entry holds the shared copy of the
  * run `meta` describes but no key blocks for it (and none failed for lack
- * of room).  Caller holds the entry lock.
+ * of room).  Key blocks cover the whole run, all its slices, with
+ * run-wide ordinals.  Caller holds the entry lock.
  */
 bool
 memkv_run_kb_wanted(MemkvEntry *entry, const MemkvMetaPageData *meta, int i)
@@ -239,8 +240,7 @@ memkv_run_kb_wanted(MemkvEntry *entry, const MemkvMetaPageData *meta, int i)
 	if (i < 0)
 		return false;
 	run = &meta->runs[i];
-	/* key blocks are of one FST: a run of several slices goes without */
-	return run->entry.nslices == 1 && entry->run_copy != ARENA_NULL &&
+	return entry->run_copy != ARENA_NULL &&
 		entry->run_copy_instance == run->instance_id &&
 		entry->run_copy_epoch == run->run_tag &&
 		entry->run_copy_start == run->run_header &&
@@ -274,23 +274,54 @@ memkv_run_kb_unclaim(MemkvEntry *entry)
 }
 
 /*
- * A backend-local copy of the FST image of the run in the entry's shared
- * copy, so that key blocks can be built from it without holding the entry
- * lock.  Caller holds the entry lock (shared is enough) and has checked
+ * Backend-local copies of the FST images of every slice of the run in the
+ * entry's shared copy, so that key blocks can be built from them without
+ * holding the entry lock; free them with memkv_run_fsts_free.  Caller
+ * holds the entry lock (shared is enough) and has checked
  * memkv_run_kb_wanted.
  */
-uint8 *
+void
 memkv_frozen_fst_copy(Relation index, MemkvEntry *entry,
-					  const MemkvMetaPageData *meta, int i, Size *fst_size)
+					  const MemkvMetaPageData *meta, int i,
+					  MemkvRunFsts *fsts)
 {
-	const RunSlice *slice = &memkv_run_memo_header(index, meta, i)->slices[0];
-	Size		n = slice->leaf_bytes + slice->top_bytes;
-	uint8	   *copy = palloc_extended(Max(n, 1), MCXT_ALLOC_HUGE);
+	const RunHeader *hdr = memkv_run_memo_header(index, meta, i);
+	const uint8 *stream = ARENA_ADDR(memkv_allocator()->base,
+									 entry->run_copy);
+	Size		total = 0;
+	Size		at = 0;
+	uint32		s;
 
-	memcpy(copy, (uint8 *) ARENA_ADDR(memkv_allocator()->base, entry->run_copy) +
-		   slice->postings_bytes, n);
-	*fst_size = n;
-	return copy;
+	fsts->nslices = hdr->nslices;
+	fsts->sizes = palloc(sizeof(Size) * Max(hdr->nslices, 1));
+	for (s = 0; s < hdr->nslices; s++)
+	{
+		fsts->sizes[s] = hdr->slices[s].leaf_bytes + hdr->slices[s].top_bytes;
+		total += fsts->sizes[s];
+	}
+	fsts->data = palloc_extended(Max(total, 1), MCXT_ALLOC_HUGE);
+	/* the copy holds each slice's stream in order: postings, then FST */
+	for (s = 0; s < hdr->nslices; s++)
+	{
+		const RunSlice *slice = &hdr->slices[s];
+
+		memcpy(fsts->data + at, stream + slice->postings_bytes,
+			   fsts->sizes[s]);
+		at += fsts->sizes[s];
+		stream += slice->postings_bytes + fsts->sizes[s];
+	}
+}
+
+/* Free what memkv_frozen_fst_copy made. */
+void
+memkv_run_fsts_free(MemkvRunFsts *fsts)
+{
+	if (fsts->data)
+		pfree(fsts->data);
+	if (fsts->sizes)
+		pfree(fsts->sizes);
+	fsts->data = NULL;
+	fsts->sizes = NULL;
 }
 
 /*
@@ -309,21 +340,19 @@ memkv_frozen_copy_corrupted(Relation index, const char *detail)
 }
 
 /*
- * Build the key blocks of an FST image (from memkv_frozen_fst_copy) in
- * backend memory, by one walk over the FST: about half a second per
- * million path-like keys, so no lock may be held.  Returns the image and
- * its size, or NULL if the key blocks would pass 4 GB.
+ * Add every key of one slice's FST image to the key-block builder, in
+ * order.  False if the builder refuses one (out of order, or the blocks
+ * would pass 4 GB); a slice that does not read as an FST is the
+ * corruption ERROR.
  */
-uint8 *
-memkv_run_kb_make(Relation index, const uint8 *fst, Size fst_size,
-					 Size *size)
+static bool
+memkv_run_kb_add_slice(Relation index, KbBuilder *b, const uint8 *fst,
+					   Size fst_size)
 {
 	FstAllocator alloc;
 	FstSource	src;
 	FstReader	reader;
 	FstCursor	cursor;
-	KbBuilder  *b;
-	uint8	   *image;
 	uint64		n = 0;
 	int			r;
 
@@ -334,7 +363,6 @@ memkv_run_kb_make(Relation index, const uint8 *fst, Size fst_size,
 	if (fst_reader_open(&reader, &src) != 0)
 		memkv_frozen_copy_corrupted(index, reader.errmsg);
 	fst_cursor_init(&cursor, &reader, &alloc);
-	b = kb_builder_create(&alloc);
 	for (r = fst_cursor_seek(&cursor, FST_SEEK_FIRST, NULL, 0); r == 1;
 		 r = fst_cursor_next(&cursor))
 	{
@@ -342,14 +370,45 @@ memkv_run_kb_make(Relation index, const uint8 *fst, Size fst_size,
 			CHECK_FOR_INTERRUPTS();
 		if (kb_builder_add(b, cursor.key, cursor.keylen) != 0)
 		{
-			kb_builder_destroy(b);
 			fst_cursor_free(&cursor);
-			return NULL;
+			return false;
 		}
 	}
 	if (r < 0)
 		memkv_frozen_copy_corrupted(index, cursor.errmsg);
 	fst_cursor_free(&cursor);
+	return true;
+}
+
+/*
+ * Build the key blocks of a whole run from its slices' FST images (from
+ * memkv_frozen_fst_copy) in backend memory, by one walk over each FST in
+ * slice order, so that a key's ordinal in the blocks is its run-wide one
+ * (the slice's first ordinal plus its own): about half a second per
+ * million path-like keys, so no lock may be held.  Returns the image and
+ * its size, or NULL if the key blocks would pass 4 GB (or the slices' keys
+ * are not in order across their fences).
+ */
+uint8 *
+memkv_run_kb_make(Relation index, const MemkvRunFsts *fsts, Size *size)
+{
+	FstAllocator alloc;
+	KbBuilder  *b;
+	uint8	   *image;
+	Size		at = 0;
+	uint32		s;
+
+	memkv_fst_allocator(&alloc);
+	b = kb_builder_create(&alloc);
+	for (s = 0; s < fsts->nslices; s++)
+	{
+		if (!memkv_run_kb_add_slice(index, b, fsts->data + at, fsts->sizes[s]))
+		{
+			kb_builder_destroy(b);
+			return NULL;
+		}
+		at += fsts->sizes[s];
+	}
 	*size = kb_builder_size(b);
 	image = palloc_extended(*size, MCXT_ALLOC_HUGE);
 	kb_builder_finish(b, image);
@@ -426,8 +485,7 @@ memkv_run_kb_build(Relation index, MemkvEntry *entry, MemkvMetaPageData *meta,
 	MemkvMetaPageData *built_for;
 	MemkvEntry *claimed = entry;
 	Size		kbsize = 0;
-	Size		fstsize = 0;
-	uint8	   *fst;
+	MemkvRunFsts fsts = {0};
 	uint8	   *kb = NULL;
 	instr_time	start;
 	instr_time	elapsed;
@@ -439,11 +497,11 @@ memkv_run_kb_build(Relation index, MemkvEntry *entry, MemkvMetaPageData *meta,
 	memcpy(built_for, meta, sizeof(MemkvMetaPageData));
 	PG_TRY();
 	{
-		fst = memkv_frozen_fst_copy(index, entry, meta, big, &fstsize);
+		memkv_frozen_fst_copy(index, entry, meta, big, &fsts);
 		memkv_entry_release(entry);
 		entry = NULL;
-		kb = memkv_run_kb_make(index, fst, fstsize, &kbsize);
-		pfree(fst);
+		kb = memkv_run_kb_make(index, &fsts, &kbsize);
+		memkv_run_fsts_free(&fsts);
 	}
 	PG_CATCH();
 	{

@@ -37,11 +37,24 @@ extern bool memkv_run_kb_claim(MemkvEntry *entry);
 extern void memkv_run_kb_unclaim(MemkvEntry *entry);
 extern bool memkv_run_kb_wanted(MemkvEntry *entry,
 								const MemkvMetaPageData *meta, int i);
-extern uint8 *memkv_frozen_fst_copy(Relation index, MemkvEntry *entry,
-									const MemkvMetaPageData *meta, int i,
-									Size *fst_size);
-extern uint8 *memkv_run_kb_make(Relation index, const uint8 *fst,
-								Size fst_size, Size *size);
+
+/*
+ * The FST images of every slice of a run, in slice order, copied out of
+ * the entry's shared copy into backend memory (memkv_frozen_fst_copy).
+ */
+typedef struct MemkvRunFsts
+{
+	uint32		nslices;
+	uint8	   *data;			/* the images, one after the other */
+	Size	   *sizes;			/* each slice's image bytes */
+} MemkvRunFsts;
+
+extern void memkv_frozen_fst_copy(Relation index, MemkvEntry *entry,
+								  const MemkvMetaPageData *meta, int i,
+								  MemkvRunFsts *fsts);
+extern void memkv_run_fsts_free(MemkvRunFsts *fsts);
+extern uint8 *memkv_run_kb_make(Relation index, const MemkvRunFsts *fsts,
+								Size *size);
 extern void memkv_run_kb_install(MemkvEntry *entry,
 								 const MemkvMetaPageData *meta, int i,
 								 uint8 *image, Size size);

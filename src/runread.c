@@ -7,10 +7,12 @@
  *
  * The run is read through page sources (runpages.c), or from the entry's
  * shared copy of it (runcopy.c: every slice's stream, in order) when the
- * caller holds the entry lock and the copy is of this run.  Key blocks,
- * built from one FST, exist only for runs of one slice.  A reader is
- * on one slice at a time: lookups go to the slice the fences name, walks
- * move from one slice to the next (or the previous) when a slice ends.
+ * caller holds the entry lock and the copy is of this run.  A reader is
+ * on one slice at a time: lookups go to the slice the fences name, FST
+ * walks move from one slice to the next (or the previous) when a slice
+ * ends.  Key blocks, next to the shared copy, cover the whole run with
+ * run-wide ordinals: a walk over them crosses no slice boundary, and
+ * reads each key's postings from the slice its ordinal falls in.
  * Postings are read by the slice's own ordinals; dead lists name run-wide
  * ordinals (the slice's first ordinal, from the memo, plus its own).  A
  * MemkvFrozen is opened and closed under one entry lock (shared is
@@ -164,6 +166,42 @@ memkv_frozen_use_slice(MemkvFrozen *fz, uint32 s, bool first)
 }
 
 /*
+ * Put fz on the slice holding run-wide ordinal `ordinal` (of a key-block
+ * walk, which covers the whole run) and return the slice's own ordinal of
+ * it.  A walk stays on one slice for long, so the current one is tried
+ * first; otherwise a binary search over the memo's slices.  An ordinal
+ * beyond the run's keys is the corruption ERROR (the key blocks were
+ * checked against the run's key count when it was opened).
+ */
+static inline uint64
+memkv_frozen_slice_ordinal(MemkvFrozen *fz, uint64 ordinal)
+{
+	const MemkvSliceMemo *slices = fz->memo->slices;
+	uint32		lo,
+				hi;
+
+	if (likely(ordinal >= fz->base &&
+			   ordinal - fz->base < slices[fz->slice].nkeys))
+		return ordinal - fz->base;
+	if (ordinal >= fz->memo->nkeys)
+		memkv_frozen_failed(fz, "key block ordinal beyond the run's keys");
+	/* the last slice whose first ordinal is at or before `ordinal` */
+	lo = 0;
+	hi = fz->hdr->nslices;
+	while (hi - lo > 1)
+	{
+		uint32		mid = lo + (hi - lo) / 2;
+
+		if (slices[mid].first_ordinal <= ordinal)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	memkv_frozen_use_slice(fz, lo, false);
+	return ordinal - fz->base;
+}
+
+/*
  * Move fz's walk to the next slice (the previous one when `backward`), if
  * there is one, fz does not walk key blocks, and the walk's stop bound
  * (NULL: none) does not lie before that slice: keys of slice s are at or
@@ -226,14 +264,17 @@ memkv_frozen_open(Relation index, const MemkvMetaPageData *meta, int i,
 		fz->mem = ARENA_ADDR(memkv_allocator()->base, entry->run_copy);
 	memkv_frozen_use_slice(fz, 0, true);
 
-	/* the run's key blocks, which exist only next to the shared copy */
+	/*
+	 * The run's key blocks, which exist only next to the shared copy: of
+	 * every slice, so they hold the run's key count.
+	 */
 	fz->have_kb = false;
-	if (fz->mem && entry->run_kb != ARENA_NULL && fz->hdr->nslices == 1)
+	if (fz->mem && entry->run_kb != ARENA_NULL)
 	{
 		if (kb_open(&fz->kb, ARENA_ADDR(memkv_allocator()->base,
 										entry->run_kb),
 					entry->run_kb_bytes) != 0 ||
-			fz->kb.hdr->nkeys != fz->reader.nkeys)
+			fz->kb.hdr->nkeys != fz->memo->nkeys)
 			elog(ERROR, "memkv: key blocks of index \"%s\" are malformed",
 				 RelationGetRelationName(index));
 		kb_iter_init(&fz->kbit, &fz->kb, &fz->alloc);
@@ -518,7 +559,6 @@ memkv_frozen_collect_to(MemkvFrozen *fz, MemkvKeySink *sink,
 			break;
 		key = fz->have_kb ? kbit->key : c->key;
 		keylen = fz->have_kb ? kbit->keylen : c->keylen;
-		ordinal = fz->have_kb ? kbit->ordinal : c->ordinal;
 
 		/*
 		 * In the key blocks, if the block's farthest key in scan order is
@@ -558,6 +598,9 @@ memkv_frozen_collect_to(MemkvFrozen *fz, MemkvKeySink *sink,
 			}
 			break;
 		}
+		/* a key-block ordinal is run-wide: its slice's postings hold it */
+		ordinal = fz->have_kb ?
+			memkv_frozen_slice_ordinal(fz, kbit->ordinal) : c->ordinal;
 		n = memkv_frozen_read_postings(fz, &fz->postings, ordinal);
 		if (n > 0)				/* not if they are all dead */
 			sink->add(sink->arg, key, keylen, fz->tidbuf, n);

@@ -1,0 +1,246 @@
+# test/t/034_slice_key_blocks.pl -- key blocks of runs of several slices
+# (issue 15; src/README "Slices exist to bound the writer's memory" and
+# the key blocks of the shared copy).
+#
+# Key blocks cover a whole run, all its slices, with run-wide ordinals: a
+# walk over them crosses no slice boundary and reads each key's postings
+# from the slice its ordinal falls in.  Checked, for a run of a few slices
+# (maintenance_work_mem = 1MB), one of hundreds (4 kB slices) and the
+# many-slice output of memkv_merge:
+#   * a range scan gets the key blocks built (by a background worker): the
+#     DEBUG1 line says so, and memkv_state's cache_bytes is the run's
+#     bytes plus exactly the key blocks' bytes;
+#   * while they are in use, every query kind equals a seq scan:
+#     equality, = ANY, ranges both ways, prefixes, ordered LIMIT both
+#     ways, the whole table in both orders, and scroll cursors moving
+#     forward and backward across slice boundaries (so batches resume and
+#     turn around in the key blocks);
+#   * after DELETE + VACUUM (dead lists name run-wide ordinals) and new
+#     rows that may reuse the freed TIDs, index-only scans over the key
+#     blocks still equal the seq scan;
+#   * memkv_verify is clean throughout.
+
+use strict;
+use warnings;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use FindBin;
+use lib "$FindBin::RealBin/../lib";
+use MemkvCluster;
+
+my $node = memkv_primary('slice_kb',
+	conf => "log_min_messages = debug1\nmemkv.shared_memory = '256MB'\n",
+	sql => q{
+CREATE TABLE t (id serial, k text COLLATE "C");
+INSERT INTO t(k)
+  SELECT CASE WHEN g % 1000 = 7 THEN NULL
+    ELSE 'host' || (g % 37) || '.example/usr/share/doc/pkg' || (g % 997)
+         || '/file' || (g % 150000) END
+  FROM generate_series(1, 300000) g;
+INSERT INTO t(k) VALUES (''), (''), ('host1'), (NULL);
+INSERT INTO t(k) SELECT 'host5.hot' FROM generate_series(1, 5000);
+});
+
+# Build (or rebuild) the index; returns the writer's slice count from its
+# DEBUG1 line.
+sub build
+{
+	my ($settings, $sql) = @_;
+	my ($rc, $out, $err) = $node->psql('postgres', qq{
+$settings
+SET client_min_messages = debug1;
+$sql
+});
+	is($rc, 0, "build: $sql") or diag($err);
+	my ($slices) = $err =~
+	  /memkv run writer: run \d+ of "t_k": \d+ keys in (\d+) slices/;
+	return $slices // 0;
+}
+
+my $index_on = 'SET enable_seqscan = off; SET enable_bitmapscan = off; SET enable_sort = off;';
+my $index_off = 'SET enable_indexscan = off; SET enable_indexonlyscan = off; SET enable_bitmapscan = off;';
+
+# The run's own bytes, and the shared memory the index holds.
+sub cache_excess
+{
+	return $node->safe_psql('postgres',
+		"SELECT cache_bytes - (fst_bytes + posting_bytes) FROM memkv_state('t_k')");
+}
+
+# A range scan asks a background worker for the key blocks; wait until
+# they are in shared memory, and check the worker's DEBUG1 line names
+# exactly the bytes cache_bytes gained over the run's copy.
+sub key_blocks_built
+{
+	my ($what) = @_;
+	my $offset = -s $node->logfile;
+	$node->safe_psql('postgres',
+		"$index_on SELECT count(*) FROM t WHERE k >= 'host2' AND k < 'host3'");
+	ok( $node->poll_query_until('postgres',
+			"SELECT cache_bytes > fst_bytes + posting_bytes FROM memkv_state('t_k')"),
+		"$what: the key blocks are built");
+	my ($bytes) = slurp_file($node->logfile, $offset) =~
+	  /memkv: built key blocks of index "t_k" \((\d+) bytes\)/;
+	ok(defined $bytes && $bytes > 0,
+		"$what: the DEBUG1 line reports them (" . ($bytes // 'none') . ' bytes)');
+	is(cache_excess(), $bytes // -1,
+		"$what: cache_bytes is the run's copy plus the key blocks");
+	return;
+}
+
+my @queries = (
+	[ 'count', q{SELECT count(*) FROM t WHERE k >= ''} ],
+	[ 'whole table ascending',
+		q{SELECT md5(string_agg(k || ':' || id, ',' ORDER BY k, id)) FROM (SELECT k, id FROM t WHERE k >= '' ORDER BY k) s} ],
+	[ 'order ascending', q{SELECT md5(string_agg(k, ',')) FROM (SELECT k FROM t WHERE k > 'host1' ORDER BY k) s} ],
+	[ 'order descending', q{SELECT md5(string_agg(k, ',')) FROM (SELECT k FROM t WHERE k < 'host8' ORDER BY k DESC) s} ],
+	[ 'whole table descending', q{SELECT md5(string_agg(k, ',')) FROM (SELECT k FROM t WHERE k >= '' ORDER BY k DESC) s} ],
+	[ 'equality', q{SELECT count(*), sum(id) FROM t WHERE k = 'host3.example/usr/share/doc/pkg3/file3'} ],
+	[ 'equality, absent', q{SELECT count(*) FROM t WHERE k = 'host3.example/usr/share/doc/pkg3/file4'} ],
+	[ 'hot key', q{SELECT count(*), sum(id) FROM t WHERE k = 'host5.hot'} ],
+	[ 'empty key', q{SELECT count(*) FROM t WHERE k = ''} ],
+	[ '= ANY', q{SELECT count(*), sum(id) FROM t WHERE k = ANY (ARRAY(SELECT 'host' || (g % 37) || '.example/usr/share/doc/pkg' || (g % 997) || '/file' || (g % 150000) FROM generate_series(1, 300000, 293) g) || ARRAY['host1', 'nothere', 'host9'])} ],
+	[ 'range', q{SELECT count(*), sum(id) FROM t WHERE k >= 'host12' AND k < 'host2'} ],
+	[ 'range, exclusive', q{SELECT count(*), sum(id) FROM t WHERE k > 'host20.example/usr/share/doc/pkg5' AND k <= 'host33'} ],
+	[ 'range, descending', q{SELECT md5(string_agg(k, ',')) FROM (SELECT k FROM t WHERE k > 'host17' AND k <= 'host24.example/usr/share/doc/pkg6' ORDER BY k DESC) s} ],
+	[ 'range, descending, TIDs', q{SELECT md5(string_agg(k || ':' || id, ',' ORDER BY k, id)) FROM (SELECT k, id FROM t WHERE k > 'host17' AND k <= 'host24.example/usr/share/doc/pkg6' ORDER BY k DESC) s} ],
+	[ 'prefix', q{SELECT count(*), sum(id) FROM t WHERE k LIKE 'host7.example/usr/share/doc/pkg12%'} ],
+	[ 'prefix, wide', q{SELECT count(*), sum(id) FROM t WHERE k LIKE 'host3%'} ],
+	[ 'ordered LIMIT', q{SELECT string_agg(k, ',') FROM (SELECT k FROM t WHERE k >= 'host22.example/usr/share/doc/pkg50' ORDER BY k LIMIT 20) s} ],
+	[ 'ordered LIMIT, descending', q{SELECT string_agg(k, ',') FROM (SELECT k FROM t WHERE k < 'host22.example/usr/share/doc/pkg50' ORDER BY k DESC LIMIT 20) s} ],
+	[ 'IS NULL', q{SELECT count(*), sum(id) FROM t WHERE k IS NULL} ],
+);
+
+# Scroll cursors: forward, backward across many slices, forward again,
+# jumps; one ascending, one descending.  Keys only: the order of a key's
+# TIDs is not defined.
+my @cursors = (
+	q{
+BEGIN;
+DECLARE c SCROLL CURSOR FOR SELECT k FROM t WHERE k >= 'host10' ORDER BY k;
+FETCH FORWARD 60000 FROM c;
+FETCH BACKWARD 45000 FROM c;
+FETCH FORWARD 7 FROM c;
+FETCH ABSOLUTE 20 FROM c;
+FETCH BACKWARD 30 FROM c;
+FETCH FORWARD 100000 FROM c;
+COMMIT;
+},
+	q{
+BEGIN;
+DECLARE c SCROLL CURSOR FOR SELECT k FROM t WHERE k < 'host30' ORDER BY k DESC;
+FETCH FORWARD 70000 FROM c;
+FETCH BACKWARD 50000 FROM c;
+FETCH FORWARD 3 FROM c;
+FETCH RELATIVE -2 FROM c;
+FETCH FORWARD 20000 FROM c;
+COMMIT;
+});
+
+# Every query by the index equals the same by a seq scan, while the key
+# blocks are in shared memory (before and after).
+sub same_as_seqscan
+{
+	my ($what) = @_;
+	my $kb = cache_excess();
+	cmp_ok($kb, '>', 0, "$what: key blocks in shared memory before the queries");
+	my $plan = $node->safe_psql('postgres', "$index_on EXPLAIN (COSTS OFF) $queries[1][1]");
+	like($plan, qr/Index (Only )?Scan using t_k/, "$what: the ordered query uses the index");
+	$plan = $node->safe_psql('postgres', "$index_on EXPLAIN (COSTS OFF) $queries[3][1]");
+	like($plan, qr/Index (Only )?Scan Backward using t_k/,
+		"$what: the descending query scans the index backward");
+	foreach my $q (@queries)
+	{
+		my $by_index = $node->safe_psql('postgres', "$index_on $q->[1]");
+		my $by_seq = $node->safe_psql('postgres', "$index_off $q->[1]");
+		is($by_index, $by_seq, "$what: $q->[0]");
+	}
+	my $n = 0;
+	foreach my $c (@cursors)
+	{
+		my $by_index = $node->safe_psql('postgres', "$index_on $c");
+		my $by_seq = $node->safe_psql('postgres', "$index_off $c");
+		ok(length($by_index) > 100000 && $by_index eq $by_seq,
+			"$what: scroll cursor $n forward and backward");
+		$n++;
+	}
+	is(cache_excess(), $kb, "$what: the same key blocks after the queries");
+	is($node->safe_psql('postgres', "SELECT count(*) FROM memkv_verify('t_k')"),
+		'0', "$what: memkv_verify is clean");
+	return;
+}
+
+# (a) a few slices (maintenance_work_mem = 1MB)
+my $slices = build(q{SET maintenance_work_mem = '1MB';},
+	'CREATE INDEX t_k ON t USING memkv (k)');
+cmp_ok($slices, '>', 4, "1MB: the run has several slices ($slices)");
+key_blocks_built('1MB');
+same_as_seqscan('1MB');
+
+# (b) 4 kB slices: hundreds of them
+$slices = build(q{SET memkv.debug_slice_bytes = 4096;}, 'REINDEX INDEX t_k');
+cmp_ok($slices, '>', 60, "4 kB slices: the run has many ($slices)");
+key_blocks_built('4 kB slices');
+same_as_seqscan('4 kB slices');
+
+# (c) DELETE + VACUUM: the run's dead list names run-wide ordinals, which
+# the key-block walk must map to the right slice's postings; then rows
+# that may take the freed TIDs.  Index-only scans (the visibility map is
+# set by VACUUM) would return the dead keys if they were not dropped.
+$node->safe_psql('postgres', q{
+DELETE FROM t WHERE id % 7 = 0 OR k LIKE 'host3.%' OR k LIKE 'host21.%';
+VACUUM t;
+});
+cmp_ok($node->safe_psql('postgres', "SELECT dead_tids FROM memkv_state('t_k')"),
+	'>', 0, 'VACUUM left a dead list');
+key_blocks_built('after VACUUM') if cache_excess() <= 0;
+my @ios = (
+	[ 'index-only count', q{SELECT count(*) FROM t WHERE k >= 'host2' AND k < 'host4'} ],
+	[ 'index-only ordered', q{SELECT md5(string_agg(k, ',')) FROM (SELECT k FROM t WHERE k >= 'host' ORDER BY k) s} ],
+	[ 'index-only descending', q{SELECT md5(string_agg(k, ',')) FROM (SELECT k FROM t WHERE k <= 'host5' ORDER BY k DESC) s} ],
+	[ 'index-only prefix', q{SELECT count(*) FROM t WHERE k LIKE 'host21%'} ],
+);
+sub ios_same
+{
+	my ($what) = @_;
+	my $plan = $node->safe_psql('postgres', "$index_on EXPLAIN (COSTS OFF) $ios[1][1]");
+	like($plan, qr/Index Only Scan using t_k/, "$what: the plan is an index-only scan");
+	foreach my $q (@ios)
+	{
+		is($node->safe_psql('postgres', "$index_on $q->[1]"),
+			$node->safe_psql('postgres', "$index_off $q->[1]"),
+			"$what: $q->[0]");
+	}
+	return;
+}
+ios_same('after DELETE and VACUUM');
+same_as_seqscan('after DELETE and VACUUM');
+$node->safe_psql('postgres', q{
+INSERT INTO t(k) SELECT 'host21.example/new/' || g FROM generate_series(1, 3000) g;
+VACUUM t;
+});
+ios_same('after rows that may reuse the TIDs');
+same_as_seqscan('after rows that may reuse the TIDs');
+
+# (d) the many-slice output of a merge gets key blocks too
+$node->safe_psql('postgres',
+	'ALTER SYSTEM SET memkv.debug_slice_bytes = 4096; SELECT pg_reload_conf()');
+$node->safe_psql('postgres', q{
+SELECT memkv_freeze('t_k');
+INSERT INTO t(k) SELECT 'host' || (g % 13) || '.example/usr/share/doc/pkg' || (g % 997) || '/file' || g FROM generate_series(1, 20000) g;
+SELECT memkv_freeze('t_k');
+});
+my ($rc, $out, $err) = $node->psql('postgres',
+	"SET client_min_messages = debug1; SELECT memkv_merge('t_k')");
+is($rc, 0, 'memkv_merge succeeds') or diag($err);
+($slices) = $err =~ /memkv run writer: run \d+ of "t_k": \d+ keys in (\d+) slices/;
+cmp_ok($slices // 0, '>', 60, "the merged run has many slices (" . ($slices // 0) . ')');
+is($node->safe_psql('postgres', "SELECT runs FROM memkv_state('t_k')"),
+	'1', 'memkv_merge leaves one run');
+key_blocks_built('after memkv_merge');
+same_as_seqscan('after memkv_merge');
+$node->safe_psql('postgres',
+	'ALTER SYSTEM RESET memkv.debug_slice_bytes; SELECT pg_reload_conf()');
+
+$node->stop;
+done_testing();
