@@ -203,7 +203,11 @@ memkv_frozen_writer_begin(Relation index, uint64 run_id)
 void
 memkv_frozen_writer_collect_keys(MemkvFrozenWriter *w)
 {
-	/* only a run of one slice gets key blocks (runcopy.c) */
+	/*
+	 * Installed only with the copy of a run of one slice, whose images
+	 * the writer still holds; a run of several gets both at its first
+	 * range scan (runcopy.c)
+	 */
 	if (w->kb == NULL && w->nslices == 0)
 		w->kb = kb_builder_create(&w->alloc);
 }
@@ -420,7 +424,7 @@ memkv_frozen_writer_add(MemkvFrozenWriter *w, const uint8 *key, Size keylen,
 			elog(ERROR, "memkv: keys given to the run writer of \"%s\" are not ascending",
 				 RelationGetRelationName(w->index));
 		memkv_frozen_writer_close_slice(w, false);
-		/* a run of several slices gets no key blocks (runcopy.c) */
+		/* a run of several slices gets its key blocks from runcopy.c */
 		if (w->kb)
 		{
 			kb_builder_destroy(w->kb);
