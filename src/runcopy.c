@@ -342,12 +342,12 @@ memkv_frozen_copy_corrupted(Relation index, const char *detail)
 /*
  * Add every key of one slice's FST image to the key-block builder, in
  * order.  False if the builder refuses one (out of order, or the blocks
- * would pass 4 GB); a slice that does not read as an FST is the
- * corruption ERROR.
+ * would pass 4 GB) or the blocks grow past `room` bytes; a slice that
+ * does not read as an FST is the corruption ERROR.
  */
 static bool
 memkv_run_kb_add_slice(Relation index, KbBuilder *b, const uint8 *fst,
-					   Size fst_size)
+					   Size fst_size, Size room)
 {
 	FstAllocator alloc;
 	FstSource	src;
@@ -367,7 +367,14 @@ memkv_run_kb_add_slice(Relation index, KbBuilder *b, const uint8 *fst,
 		 r = fst_cursor_next(&cursor))
 	{
 		if ((++n & 0xffff) == 0)
+		{
 			CHECK_FOR_INTERRUPTS();
+			if (kb_builder_size(b) > room)
+			{
+				fst_cursor_free(&cursor);
+				return false;
+			}
+		}
 		if (kb_builder_add(b, cursor.key, cursor.keylen) != 0)
 		{
 			fst_cursor_free(&cursor);
@@ -387,7 +394,10 @@ memkv_run_kb_add_slice(Relation index, KbBuilder *b, const uint8 *fst,
  * (the slice's first ordinal plus its own): about half a second per
  * million path-like keys, so no lock may be held.  Returns the image and
  * its size, or NULL if the key blocks would pass 4 GB (or the slices' keys
- * are not in order across their fences).
+ * are not in order across their fences), or if they outgrow the room the
+ * arena has for accelerators now (memkv_accelerator_alloc's half): they
+ * could not be installed, so the build stops there rather than hold
+ * backend memory for nothing.
  */
 uint8 *
 memkv_run_kb_make(Relation index, const MemkvRunFsts *fsts, Size *size)
@@ -395,6 +405,9 @@ memkv_run_kb_make(Relation index, const MemkvRunFsts *fsts, Size *size)
 	FstAllocator alloc;
 	KbBuilder  *b;
 	uint8	   *image;
+	Size		used = memkv_arena_bytes_used();
+	Size		half = memkv_shared->arena_size / 2;
+	Size		room = used < half ? half - used : 0;
 	Size		at = 0;
 	uint32		s;
 
@@ -402,12 +415,18 @@ memkv_run_kb_make(Relation index, const MemkvRunFsts *fsts, Size *size)
 	b = kb_builder_create(&alloc);
 	for (s = 0; s < fsts->nslices; s++)
 	{
-		if (!memkv_run_kb_add_slice(index, b, fsts->data + at, fsts->sizes[s]))
+		if (!memkv_run_kb_add_slice(index, b, fsts->data + at, fsts->sizes[s],
+									room))
 		{
 			kb_builder_destroy(b);
 			return NULL;
 		}
 		at += fsts->sizes[s];
+	}
+	if (kb_builder_size(b) > room)
+	{
+		kb_builder_destroy(b);
+		return NULL;
 	}
 	*size = kb_builder_size(b);
 	image = palloc_extended(*size, MCXT_ALLOC_HUGE);
@@ -487,6 +506,7 @@ memkv_run_kb_build(Relation index, MemkvEntry *entry, MemkvMetaPageData *meta,
 	Size		kbsize = 0;
 	MemkvRunFsts fsts = {0};
 	uint8	   *kb = NULL;
+	bool		made;
 	instr_time	start;
 	instr_time	elapsed;
 
@@ -509,6 +529,7 @@ memkv_run_kb_build(Relation index, MemkvEntry *entry, MemkvMetaPageData *meta,
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
+	made = kb != NULL;
 	entry = memkv_entry_acquire_runs(index, LW_EXCLUSIVE);
 	memkv_read_meta(index, meta);
 	memkv_run_kb_install(entry, built_for, big, kb, kbsize);
@@ -517,11 +538,18 @@ memkv_run_kb_build(Relation index, MemkvEntry *entry, MemkvMetaPageData *meta,
 	memkv_entry_release(entry);
 	INSTR_TIME_SET_CURRENT(elapsed);
 	INSTR_TIME_SUBTRACT(elapsed, start);
-	ereport(DEBUG1,
-			(errmsg_internal("memkv: built key blocks of index \"%s\" (%zu bytes) in %.1f ms%s",
-							 RelationGetRelationName(index), kbsize,
-							 INSTR_TIME_GET_MILLISEC(elapsed),
-							 worker ? " in a background worker" : "")));
+	if (!made)
+		ereport(DEBUG1,
+				(errmsg_internal("memkv: key blocks of index \"%s\" do not fit in the shared memory left for them: not built (gave up after %.1f ms%s)",
+								 RelationGetRelationName(index),
+								 INSTR_TIME_GET_MILLISEC(elapsed),
+								 worker ? " in a background worker" : "")));
+	else
+		ereport(DEBUG1,
+				(errmsg_internal("memkv: built key blocks of index \"%s\" (%zu bytes) in %.1f ms%s",
+								 RelationGetRelationName(index), kbsize,
+								 INSTR_TIME_GET_MILLISEC(elapsed),
+								 worker ? " in a background worker" : "")));
 	return memkv_open_synced_stripe(index, LW_SHARED, meta, in_memory, hash,
 									first);
 }

@@ -18,7 +18,10 @@
 #   * after DELETE + VACUUM (dead lists name run-wide ordinals) and new
 #     rows that may reuse the freed TIDs, index-only scans over the key
 #     blocks still equal the seq scan;
-#   * memkv_verify is clean throughout.
+#   * memkv_verify is clean throughout;
+#   * with an arena whose free half holds the run's copy but not its key
+#     blocks, their build stops early and keeps nothing, and scans answer
+#     from the FST.
 
 use strict;
 use warnings;
@@ -241,6 +244,33 @@ key_blocks_built('after memkv_merge');
 same_as_seqscan('after memkv_merge');
 $node->safe_psql('postgres',
 	'ALTER SYSTEM RESET memkv.debug_slice_bytes; SELECT pg_reload_conf()');
+
+# (e) the memory bound: an arena whose free half holds the run's copy but
+# not its key blocks.  The build stops once the blocks outgrow that room
+# (its DEBUG1 line says so), the entry remembers the
+# failure, and scans answer from the FST.
+my $copy = $node->safe_psql('postgres',
+	"SELECT fst_bytes + posting_bytes FROM memkv_state('t_k')");
+my $kb_bytes = cache_excess();
+my $mb = int(2 * ($copy + $kb_bytes / 2) / (1024 * 1024) + 0.5);
+$node->append_conf('postgresql.conf', "memkv.shared_memory = '${mb}MB'");
+$node->restart;
+my $offset = -s $node->logfile;
+$node->safe_psql('postgres',
+	"$index_on SELECT count(*) FROM t WHERE k >= 'host2' AND k < 'host3'");
+ok( $node->poll_query_until('postgres',
+		"SELECT pg_read_file('" . $node->logfile . "', $offset, 1000000) ~ 'key blocks of index \"t_k\"'"),
+	"${mb}MB arena: the worker tried to build the key blocks");
+like(slurp_file($node->logfile, $offset),
+	qr/memkv: key blocks of index "t_k" do not fit in the shared memory left for them: not built/,
+	'and gave up once they outgrew the room');
+is(cache_excess(), '0', 'shared memory holds the run\'s copy alone');
+foreach my $q (@queries)
+{
+	is($node->safe_psql('postgres', "$index_on $q->[1]"),
+		$node->safe_psql('postgres', "$index_off $q->[1]"),
+		"${mb}MB arena, no key blocks: $q->[0]");
+}
 
 $node->stop;
 done_testing();
