@@ -9,7 +9,8 @@
 #   * CREATE INDEX of 300,000 rows with maintenance_work_mem = 1MB writes
 #     a run of several slices, and the writer's peak (its DEBUG1 line)
 #     stays under 1 MB / 2 + 2 MB; so does a table of 60 keys of 20,000
-#     TIDs each, whose postings fill several slices;
+#     TIDs each, whose postings fill several slices, and a freeze at 1MB
+#     (whose writer also collects key blocks);
 #   * that index, and one rebuilt with 4 kB slices (hundreds of them),
 #     equal a seq scan: equality, = ANY, ranges, prefixes, the whole table
 #     in both orders, IS NULL, and a scroll cursor moving forward and
@@ -166,6 +167,32 @@ CREATE INDEX u_k ON u USING memkv (k);
 	is($node->safe_psql('postgres', "SELECT count(*) FROM memkv_verify('u_k')"),
 		'0', 'many TIDs a key: memkv_verify is clean');
 	$node->safe_psql('postgres', 'DROP TABLE u');
+}
+
+# (a3) a freeze at 1MB: the writer also collects key blocks for the run's
+# shared copy, and gives them up rather than pass its budget.
+{
+	$node->safe_psql('postgres', q{
+CREATE TABLE v (id serial, k text COLLATE "C");
+CREATE INDEX v_k ON v USING memkv (k) WITH (stripes = 1);
+INSERT INTO v(k) SELECT 'host' || (g % 37) || '.example/usr/share/doc/pkg'
+  || (g % 997) || '/file' || g FROM generate_series(1, 200000) g;
+});
+	my ($rc, $out, $err) = $node->psql('postgres', q{
+SET maintenance_work_mem = '1MB';
+SET client_min_messages = debug1;
+SELECT memkv_freeze('v_k');
+});
+	is($rc, 0, 'freeze at 1MB') or diag($err);
+	my ($vslices, $vpeak) = $err =~
+	  /memkv run writer: run \d+ of "v_k": \d+ keys in (\d+) slices of about \d+ bytes of plain FST, \d+ pages; peak (\d+) bytes/;
+	cmp_ok($vslices // 0, '>', 1, 'freeze at 1MB: several slices (' . ($vslices // 0) . ')');
+	cmp_ok($vpeak // 'inf', '<', (0.5 + 2) * 1024 * 1024,
+		"freeze at 1MB: the writer's peak stays under 1 MB / 2 + 2 MB ("
+		  . ($vpeak // 'none') . ' bytes)');
+	is($node->safe_psql('postgres', "SELECT count(*) FROM memkv_verify('v_k')"),
+		'0', 'freeze at 1MB: memkv_verify is clean');
+	$node->safe_psql('postgres', 'DROP TABLE v');
 }
 
 # (b) 4 kB slices: hundreds of them
