@@ -6,10 +6,10 @@
  *	  its plain FST image reaches the slice limit, or the writer's memory
  *	  would pass its budget of maintenance_work_mem / 2 when packing it
  *	  (src/README, "CREATE INDEX and memory"), then packed and written to
- *	  free pages or new blocks, and its memory freed.  The header pages (extents, slices with their fences,
- *	  NULL TIDs) follow the last slice.  All pages are WAL-logged as full
- *	  pages.  Optionally a one-slice run's shared copy and key blocks are
- *	  installed for scans.
+ *	  free pages or new blocks, and its memory freed.  The header pages
+ *	  (extents, slices with their fences, NULL TIDs) follow the last
+ *	  slice.  All pages are WAL-logged as full pages.  Optionally a
+ *	  one-slice run's shared copy and key blocks are installed for scans.
  *
  * Used by CREATE INDEX (build.c, buildspill.c), freezes, merges and
  * VACUUM's rewrites (freeze.c).  A freeze adds keys and calls
