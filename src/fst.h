@@ -626,6 +626,12 @@ extern int	fst_postings_end_key(FstPostingsWriter *w);
 /* Write the group table and the trailer.  Returns 0 or -1. */
 extern int	fst_postings_finish(FstPostingsWriter *w, FstPostingsInfo *info);
 extern const char *fst_postings_writer_error(const FstPostingsWriter *w);
+/*
+ * Bytes the writer holds that have not reached the sink yet (the current
+ * group's lists, the current key's, the output buffer; single TIDs counted
+ * at 6 bytes): at least what finishing the group adds to the sink's image.
+ */
+extern size_t fst_postings_buffered(const FstPostingsWriter *w);
 extern void fst_postings_writer_destroy(FstPostingsWriter *w);
 
 typedef struct FstPostings

@@ -438,6 +438,14 @@ fst_postings_writer_error(const FstPostingsWriter *w)
 	return w->errmsg;
 }
 
+/* Bytes held for the current group and key, not yet given to the sink. */
+size_t
+fst_postings_buffered(const FstPostingsWriter *w)
+{
+	return w->multi_len + w->plen + w->outlen +
+		(size_t) w->nsingles * sizeof(FstTid);
+}
+
 /* Free the writer and its buffers. */
 void
 fst_postings_writer_destroy(FstPostingsWriter *w)

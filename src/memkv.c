@@ -178,7 +178,7 @@ _PG_init(void)
 
 	DefineCustomIntVariable("memkv.debug_slice_bytes",
 							"Testing aid: a run writer closes its slice when its plain FST image reaches this many bytes.",
-							"0 (the default) means maintenance_work_mem / 4 (at least 256 kB).  Used by the tests to make runs of many slices.",
+							"0 (the default) means the writer's budget (maintenance_work_mem / 2, at least 2 MB) / 6.  Used by the tests to make runs of many slices.",
 							&memkv_debug_slice_bytes,
 							0, 0, INT_MAX,
 							PGC_SUSET,

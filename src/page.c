@@ -142,10 +142,11 @@ memkv_check_page(Relation index, Buffer buf, Page page, uint16 expect_flags)
  * Check that the blocks the metapage names lie inside the relation of
  * `nblocks` blocks: each stripe's log head and each run's first header
  * page.
- * Callers that follow one of them call this first (memkv_read_meta does
- * not: it would cost every scan batch a system call for the relation's
- * size); the run's other pages are checked against the relation's size
- * when its header is read (runpages.c).
+ * memkv_read_meta and memkv_read_directory check this already, once per
+ * new directory (memkv_read_directory_cached); this re-checks a summary
+ * against a length the caller has just read.  The run's other pages are
+ * checked against the relation's size when its header is read
+ * (runpages.c).
  */
 void
 memkv_check_meta_blocks(Relation index, const MemkvMetaPageData *meta,
@@ -172,9 +173,10 @@ memkv_check_meta_blocks(Relation index, const MemkvMetaPageData *meta,
 /*
  * The last directory this backend decoded, by its bytes: every scan batch
  * reads the directory, and it rarely changes, so most reads are a memcmp
- * instead of a CRC and a validation.  Equal bytes decode equally (the
- * decode depends on nothing else), so the cache needs no key and no
- * invalidation.
+ * instead of a CRC, a validation and the relation's length.  Equal bytes
+ * decode equally and name one index (its instance id), whose relation
+ * does not shrink below the blocks a directory names, so the cache needs
+ * no key and no invalidation.
  */
 static uint8 last_bytes[RUNDIR_MAX_BYTES];
 static Size last_len = 0;
@@ -195,6 +197,7 @@ memkv_read_directory_cached(Relation index, Buffer metabuf)
 	uint32		len;
 	RundirStatus st;
 	const char *msg = NULL;
+	BlockNumber nblocks;
 
 	if (!BufferIsValid(metabuf))
 	{
@@ -218,9 +221,18 @@ memkv_read_directory_cached(Relation index, Buffer metabuf)
 	if (!BufferIsValid(metabuf))
 		UnlockReleaseBuffer(buf);
 
+	/*
+	 * The blocks it names must lie inside the relation.  Its length is
+	 * taken after the bytes: every block the directory names was written
+	 * before the directory, and the relation only shrinks under an
+	 * AccessExclusiveLock (truncate.c), which no caller's lock allows.
+	 * One system call per new directory (the cache spares it to the
+	 * rest), not one per scan batch or insert.
+	 */
+	nblocks = RelationGetNumberOfBlocks(index);
 	/* the cache is invalid until this decode has succeeded */
 	last_len = 0;
-	st = rundir_decode(bytes, sizeof(bytes), RUNDIR_INVALID_BLOCK, dir, &msg);
+	st = rundir_decode(bytes, sizeof(bytes), nblocks, dir, &msg);
 	if (st == RUNDIR_OK && (dir->nmerges != 0 || dir->npending != 0 ||
 							dir->nlimbo != 0))
 	{
@@ -275,8 +287,8 @@ memkv_read_directory_cached(Relation index, Buffer metabuf)
 
 /*
  * Decode the directory on the metapage into *dir, checking every rule of
- * rundir_decode but the relation's length (see memkv_check_meta_blocks);
- * a version-2 metapage (memkv 1.x) and any damage are ERRORs with the
+ * rundir_decode, the blocks against the relation's length included; a
+ * version-2 metapage (memkv 1.x) and any damage are ERRORs with the
  * REINDEX hint.  With a valid `metabuf` the caller holds a lock on the
  * metapage's buffer; otherwise it is read and share-locked here.  This
  * version writes no merge record, pending write or limbo, and runs of one

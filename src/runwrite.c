@@ -3,12 +3,13 @@
  * runwrite.c
  *	  Writing a new run: its FST and postings are built in backend memory
  *	  as keys arrive in order, a slice at a time; a slice is closed when
- *	  its plain FST image reaches the slice limit (maintenance_work_mem /
- *	  4), then packed and written to free pages or new blocks, and its
- *	  memory freed.  The header pages (extents, slices with their fences,
- *	  NULL TIDs) follow the last slice.  All pages are WAL-logged as full
- *	  pages.  Optionally a one-slice run's shared copy and key blocks are
- *	  installed for scans.
+ *	  its plain FST image reaches the slice limit, or the writer's memory
+ *	  would pass its budget of maintenance_work_mem / 2 when packing it
+ *	  (src/README, "CREATE INDEX and memory"), then packed and written to
+ *	  free pages or new blocks, and its memory freed.  The header pages
+ *	  (extents, slices with their fences, NULL TIDs) follow the last
+ *	  slice.  All pages are WAL-logged as full pages.  Optionally a
+ *	  one-slice run's shared copy and key blocks are installed for scans.
  *
  * Used by CREATE INDEX (build.c, buildspill.c), freezes, merges and
  * VACUUM's rewrites (freeze.c).  A freeze adds keys and calls
@@ -19,8 +20,9 @@
  * exclusively.  The new run is referenced by nothing until the caller
  * switches the metapage to it.
  *
- * All the writer's memory is in its own memory context, whose size is
- * its accounted peak (reported at DEBUG1 by memkv_frozen_writer_finish).
+ * All the writer's memory is in its own memory context; its peak size,
+ * sampled at every allocation, is reported at DEBUG1 by
+ * memkv_frozen_writer_finish.
  *
  *-------------------------------------------------------------------------
  */
@@ -46,8 +48,11 @@
 #include "runread.h"
 #include "runwrite.h"
 
+struct MemkvFrozenWriter;
+
 typedef struct MemkvImage
 {
+	struct MemkvFrozenWriter *owner;	/* whose peak a growth updates */
 	uint8	   *data;
 	uint64		len;
 	uint64		size;
@@ -68,7 +73,8 @@ struct MemkvFrozenWriter
 	Relation	index;
 	uint64		run_id;
 	uint32		tag;			/* its pages' */
-	FstAllocator alloc;
+	FstAllocator alloc;			/* in cxt, noting the peak (writer_alloc) */
+	FstAllocator inner;			/* what alloc calls */
 	FstBuildOptions opts;
 	/* the slice being built */
 	MemkvImage	fst;
@@ -90,7 +96,9 @@ struct MemkvFrozenWriter
 	uint8	   *prev;			/* the last key added (for the next fence) */
 	Size		prevlen;
 	Size		prevsize;
-	Size		peak;			/* of the context, at slice closes */
+	Size		peak;			/* of the context, at every allocation */
+	Size		budget;			/* src/README, "CREATE INDEX and memory" */
+	bool		big_key;		/* the last key added had over 64 TIDs */
 	ItemPointerData *nulls;
 	uint64		nnulls;
 	uint64		nkeys;
@@ -102,8 +110,73 @@ struct MemkvFrozenWriter
 	KbBuilder  *kb;				/* key blocks for the shared copy, or NULL */
 };
 
-/* The smallest slice limit, whatever maintenance_work_mem says. */
-#define MEMKV_SLICE_FLOOR		(256 * 1024)
+/*
+ * The writer's smallest budget, whatever maintenance_work_mem says: the
+ * "documented constant" of src/README, "CREATE INDEX and memory".
+ */
+#define MEMKV_WRITER_MIN_BUDGET	(2 * 1024 * 1024)
+
+/*
+ * The writer's memory budget is maintenance_work_mem / 2 (the caller's
+ * input takes the other half; src/README, "CREATE INDEX and memory").  At
+ * its peak, while fst_pack runs, a writer holds about this many bytes per
+ * byte of plain FST image (measured on paths and URL keys: the image, its
+ * pack map, the postings, then the packed image, fst_pack's rank words and
+ * new addresses; 4.8 to 5.8): the slice limit is the budget divided by it.
+ */
+#define MEMKV_WRITER_PER_IMAGE_BYTE	6
+
+/*
+ * What fst_pack adds, per byte of plain image, to what the writer holds
+ * before it (the packed image, a rank word pair per 64 bytes, 8 bytes per
+ * node kept; measured 2.3 to 3.3): a slice whose memory plus this much
+ * would pass the budget is closed whatever its image's size, e.g. when
+ * postings of many TIDs a key dominate.
+ */
+#define MEMKV_PACK_PER_IMAGE_BYTE	4
+
+/* Note the writer's context's size if it is the largest so far. */
+static inline void
+memkv_writer_note_peak(MemkvFrozenWriter *w)
+{
+	Size		now = MemoryContextMemAllocated(w->cxt, true);
+
+	if (now > w->peak)
+		w->peak = now;
+}
+
+/*
+ * The writer's FstAllocator: the plain one in w->cxt, each allocation
+ * followed by a look at the context's size, so that the peak includes
+ * fst_pack's and the builder's transient arrays.
+ */
+static void *
+memkv_writer_alloc(void *arg, size_t size)
+{
+	MemkvFrozenWriter *w = (MemkvFrozenWriter *) arg;
+	void	   *p = w->inner.alloc(w->inner.arg, size);
+
+	memkv_writer_note_peak(w);
+	return p;
+}
+
+static void *
+memkv_writer_realloc(void *arg, void *ptr, size_t oldsize, size_t newsize)
+{
+	MemkvFrozenWriter *w = (MemkvFrozenWriter *) arg;
+	void	   *p = w->inner.realloc(w->inner.arg, ptr, oldsize, newsize);
+
+	memkv_writer_note_peak(w);
+	return p;
+}
+
+static void
+memkv_writer_free(void *arg, void *ptr)
+{
+	MemkvFrozenWriter *w = (MemkvFrozenWriter *) arg;
+
+	w->inner.free(w->inner.arg, ptr);
+}
 
 /* FstSinkFn: append to an in-memory image. */
 static int
@@ -123,6 +196,7 @@ memkv_image_sink(void *arg, const uint8_t *data, size_t len)
 		img->data = img->data ? repalloc_huge(img->data, newsize) :
 			MemoryContextAllocHuge(CurrentMemoryContext, newsize);
 		img->size = newsize;
+		memkv_writer_note_peak(img->owner);
 	}
 	memcpy(img->data + img->len, data, len);
 	img->len += len;
@@ -138,6 +212,8 @@ memkv_frozen_writer_start_slice(MemkvFrozenWriter *w, const uint8 *fence,
 								Size fence_len)
 {
 	w->fst.cap = w->slice_limit + MEMKV_SLICE_SLACK;
+	w->fst.owner = w;
+	w->postings.owner = w;
 	w->fence = NULL;
 	w->fence_len = fence_len;
 	if (fence_len > 0)
@@ -171,25 +247,32 @@ memkv_frozen_writer_begin(Relation index, uint64 run_id)
 	w->index = index;
 	w->run_id = run_id;
 	w->tag = (uint32) run_id;
+	/* src/README, "CREATE INDEX and memory" */
+	w->budget = Max((Size) maintenance_work_mem * 1024 / 2,
+					MEMKV_WRITER_MIN_BUDGET);
 	/*
-	 * The builder's registry: up to 2 MB (fst_build.c).  More finds more
-	 * shared suffixes (1M npm names: 10.26 B/key of FST at 2 MB, 10.01 at
-	 * 8 MB) but misses in cache: 8 MB builds 4-19% slower.
+	 * The builder's registry: up to 2 MB (fst_build.c), and a quarter of
+	 * the budget at most.  More finds more shared suffixes (1M npm names:
+	 * 10.26 B/key of FST at 2 MB, 10.01 at 8 MB) but misses in cache: 8 MB
+	 * builds 4-19% slower.
 	 */
-	w->opts.registry_bytes = (size_t) Min(maintenance_work_mem, 2 * 1024) * 1024;
+	w->opts.registry_bytes = Min(w->budget / 4, 2 * 1024 * 1024);
 	/* packing then need not walk the whole image first (fst_pack.c) */
 	w->opts.pack_map = true;
-	/* src/README, "Slices exist to bound the writer's memory" */
 	w->slice_limit = memkv_debug_slice_bytes > 0 ?
 		(uint64) memkv_debug_slice_bytes :
-		Max((uint64) maintenance_work_mem * 1024 / 4, MEMKV_SLICE_FLOOR);
+		(uint64) w->budget / MEMKV_WRITER_PER_IMAGE_BYTE;
 	w->maxslices = 8;
 	w->slices = palloc(sizeof(RunSlice) * w->maxslices);
 	w->maxextents = 8;
 	w->extents = palloc(sizeof(RunExtent) * w->maxextents);
 	w->prevsize = 256;
 	w->prev = palloc(w->prevsize);
-	memkv_fst_allocator(&w->alloc);
+	memkv_fst_allocator(&w->inner);
+	w->alloc.alloc = memkv_writer_alloc;
+	w->alloc.realloc = memkv_writer_realloc;
+	w->alloc.free = memkv_writer_free;
+	w->alloc.arg = w;
 	memkv_frozen_writer_start_slice(w, NULL, 0);
 	MemoryContextSwitchTo(old);
 	return w;
@@ -197,8 +280,8 @@ memkv_frozen_writer_begin(Relation index, uint64 run_id)
 
 /*
  * Also build the key blocks of the new run as its keys go by (about 26
- * bytes per path-like key of backend memory), for
- * memkv_frozen_writer_install_cache.
+ * bytes per path-like key of backend memory, within the writer's budget:
+ * given up rather than let it pass), for memkv_frozen_writer_install_cache.
  */
 void
 memkv_frozen_writer_collect_keys(MemkvFrozenWriter *w)
@@ -214,8 +297,8 @@ memkv_frozen_writer_collect_keys(MemkvFrozenWriter *w)
 
 /*
  * Finish the current slice's images and pack its FST (see fst_pack.c):
- * the moment the writer holds the most (the plain image, its pack map and
- * the packed image), so its context's size is sampled for the peak here.
+ * the moment the writer holds the most (the plain image, its pack map,
+ * the packed image and fst_pack's arrays).
  * Returns the slice's stream bytes: the postings image, then the FST
  * image.  In w->cxt.
  */
@@ -239,16 +322,15 @@ memkv_frozen_writer_finish_images(MemkvFrozenWriter *w)
 		FstPackMap *map = fst_builder_take_pack_map(w->builder);
 
 		packed.cap = w->fst.cap;
+		packed.owner = w;
 
 		if (fst_pack(w->fst.data, w->fst.len, map, &w->alloc,
 					 memkv_image_sink, &packed, &info, err) != 0)
 			elog(ERROR, "memkv: FST packing failed: %s", err);
-		w->peak = Max(w->peak, MemoryContextMemAllocated(w->cxt, true));
 		fst_pack_map_free(&w->alloc, map);
 		pfree(w->fst.data);
 		w->fst = packed;
 	}
-	w->peak = Max(w->peak, MemoryContextMemAllocated(w->cxt, true));
 	fst_builder_destroy(w->builder);
 	fst_postings_writer_destroy(w->pw);
 	w->builder = NULL;
@@ -398,6 +480,54 @@ memkv_frozen_writer_close_slice(MemkvFrozenWriter *w, bool keep)
 }
 
 /*
+ * Whether the writer's memory plus what closing the slice (of `written`
+ * bytes of plain FST image) will add reaches the budget.  The postings the
+ * writer still buffers reach the postings image when their group ends,
+ * whose buffer may double for them: twice theirs.
+ */
+static bool
+memkv_frozen_writer_over_budget(MemkvFrozenWriter *w, uint64 written)
+{
+	return MemoryContextMemAllocated(w->cxt, true) +
+		written * MEMKV_PACK_PER_IMAGE_BYTE +
+		2 * fst_postings_buffered(w->pw) >= w->budget;
+}
+
+/*
+ * Whether the current slice must be closed before the next key: its plain
+ * FST image has reached the slice limit, or the writer's memory and what
+ * closing the slice will add (packing, the postings still buffered) have
+ * reached the budget even without the key blocks (looked at every 64 keys
+ * and after a key of more than 64 TIDs, which may have grown the
+ * postings).
+ */
+static bool
+memkv_frozen_writer_slice_full(MemkvFrozenWriter *w)
+{
+	uint64		written = fst_builder_written(w->builder);
+
+	if (written >= w->slice_limit)
+		return true;
+	if (memkv_debug_slice_bytes > 0)
+		return false;
+	if ((w->slice_nkeys & 63) != 0 && !w->big_key)
+		return false;
+	if (!memkv_frozen_writer_over_budget(w, written))
+		return false;
+	/*
+	 * The key blocks are an optional shortcut (a one-slice run without
+	 * them gets them from request.c's worker): give them up first.
+	 */
+	if (w->kb)
+	{
+		kb_builder_destroy(w->kb);
+		w->kb = NULL;
+		return memkv_frozen_writer_over_budget(w, written);
+	}
+	return true;
+}
+
+/*
  * Add the next key (ascending) with its TIDs (sorted, no duplicates).  If
  * the current slice's plain FST image has reached the slice limit, the
  * slice is closed and written first, and the key starts the next one.
@@ -414,8 +544,7 @@ memkv_frozen_writer_add(MemkvFrozenWriter *w, const uint8 *key, Size keylen,
 	 * a key against 12 on paths).  The builder hands its image to the sink
 	 * 64 kB at a time: its own count is exact.
 	 */
-	if (w->slice_nkeys > 0 &&
-		fst_builder_written(w->builder) >= w->slice_limit)
+	if (w->slice_nkeys > 0 && memkv_frozen_writer_slice_full(w))
 	{
 		size_t		fence_len = runhdr_fence_len(w->prev, w->prevlen,
 												 key, keylen);
@@ -458,6 +587,7 @@ memkv_frozen_writer_add(MemkvFrozenWriter *w, const uint8 *key, Size keylen,
 	}
 	memcpy(w->prev, key, keylen);
 	w->prevlen = keylen;
+	w->big_key = ntids > 64;
 	w->slice_nkeys++;
 	w->nkeys++;
 	w->ntids += ntids;

@@ -2,12 +2,15 @@
 # "Slices exist to bound the writer's memory", "CREATE INDEX and memory").
 #
 # A run writer closes its slice when the slice's plain FST image reaches
-# maintenance_work_mem / 4 (at least 256 kB), or memkv.debug_slice_bytes
-# when that testing GUC is set, and writes it at once; readers find a key's
-# slice by the fences and walk from slice to slice.  Checked:
+# its budget (maintenance_work_mem / 2, at least 2 MB) / 6, or its memory
+# would pass the budget when packed, or memkv.debug_slice_bytes when that
+# testing GUC is set, and writes it at once; readers find a key's slice by
+# the fences and walk from slice to slice.  Checked:
 #   * CREATE INDEX of 300,000 rows with maintenance_work_mem = 1MB writes
 #     a run of several slices, and the writer's peak (its DEBUG1 line)
-#     stays under 1 MB + 4 MB;
+#     stays under 1 MB / 2 + 2 MB; so does a table of 60 keys of 20,000
+#     TIDs each, whose postings fill several slices, and a freeze at 1MB
+#     (whose writer also collects key blocks);
 #   * that index, and one rebuilt with 4 kB slices (hundreds of them),
 #     equal a seq scan: equality, = ANY, ranges, prefixes, the whole table
 #     in both orders, IS NULL, and a scroll cursor moving forward and
@@ -132,9 +135,65 @@ sub same_as_seqscan
 my ($keys, $slices, $peak) = build(q{SET maintenance_work_mem = '1MB';},
 	'CREATE INDEX t_k ON t USING memkv (k)');
 cmp_ok($slices, '>', 4, "1MB: the run has several slices ($slices, $keys keys)");
-cmp_ok($peak, '<', (1 + 4) * 1024 * 1024,
-	"1MB: the writer's peak stays under 1 MB + 4 MB ($peak bytes)");
+cmp_ok($peak, '<', (0.5 + 2) * 1024 * 1024,
+	"1MB: the writer's peak stays under 1 MB / 2 + 2 MB ($peak bytes)");
 same_as_seqscan('1MB');
+
+# (a2) postings, not FST image, fill the slices: 60 keys of 20,000 TIDs
+# each.  The writer closes a slice on its memory, not only on its image
+# (one slice here would hold over 2 MB of postings).
+{
+	$node->safe_psql('postgres', q{
+CREATE TABLE u (id serial, k text COLLATE "C");
+INSERT INTO u(k) SELECT 'dup' || (g % 60) FROM generate_series(1, 1200000) g;
+});
+	my ($rc, $out, $err) = $node->psql('postgres', q{
+SET maintenance_work_mem = '1MB';
+SET client_min_messages = debug1;
+CREATE INDEX u_k ON u USING memkv (k);
+});
+	is($rc, 0, 'build of 60 keys x 20,000 TIDs') or diag($err);
+	my ($uslices, $upeak) = $err =~
+	  /memkv run writer: run \d+ of "u_k": \d+ keys in (\d+) slices of about \d+ bytes of plain FST, \d+ pages; peak (\d+) bytes/;
+	cmp_ok($uslices // 0, '>', 1,
+		'many TIDs a key: the run has several slices (' . ($uslices // 0) . ')');
+	cmp_ok($upeak // 'inf', '<', (0.5 + 2) * 1024 * 1024,
+		"many TIDs a key: the writer's peak stays under 1 MB / 2 + 2 MB ("
+		  . ($upeak // 'none') . ' bytes)');
+	my $index_on_u = 'SET enable_seqscan = off; SET enable_bitmapscan = off;';
+	is($node->safe_psql('postgres', "$index_on_u SELECT count(*), sum(id) FROM u WHERE k = 'dup17'"),
+		$node->safe_psql('postgres', "SET enable_indexscan = off; SET enable_indexonlyscan = off; SET enable_bitmapscan = off; SELECT count(*), sum(id) FROM u WHERE k = 'dup17'"),
+		'many TIDs a key: a lookup equals the seq scan');
+	is($node->safe_psql('postgres', "SELECT count(*) FROM memkv_verify('u_k')"),
+		'0', 'many TIDs a key: memkv_verify is clean');
+	$node->safe_psql('postgres', 'DROP TABLE u');
+}
+
+# (a3) a freeze at 1MB: the writer also collects key blocks for the run's
+# shared copy, and gives them up rather than pass its budget.
+{
+	$node->safe_psql('postgres', q{
+CREATE TABLE v (id serial, k text COLLATE "C");
+CREATE INDEX v_k ON v USING memkv (k) WITH (stripes = 1);
+INSERT INTO v(k) SELECT 'host' || (g % 37) || '.example/usr/share/doc/pkg'
+  || (g % 997) || '/file' || g FROM generate_series(1, 200000) g;
+});
+	my ($rc, $out, $err) = $node->psql('postgres', q{
+SET maintenance_work_mem = '1MB';
+SET client_min_messages = debug1;
+SELECT memkv_freeze('v_k');
+});
+	is($rc, 0, 'freeze at 1MB') or diag($err);
+	my ($vslices, $vpeak) = $err =~
+	  /memkv run writer: run \d+ of "v_k": \d+ keys in (\d+) slices of about \d+ bytes of plain FST, \d+ pages; peak (\d+) bytes/;
+	cmp_ok($vslices // 0, '>', 1, 'freeze at 1MB: several slices (' . ($vslices // 0) . ')');
+	cmp_ok($vpeak // 'inf', '<', (0.5 + 2) * 1024 * 1024,
+		"freeze at 1MB: the writer's peak stays under 1 MB / 2 + 2 MB ("
+		  . ($vpeak // 'none') . ' bytes)');
+	is($node->safe_psql('postgres', "SELECT count(*) FROM memkv_verify('v_k')"),
+		'0', 'freeze at 1MB: memkv_verify is clean');
+	$node->safe_psql('postgres', 'DROP TABLE v');
+}
 
 # (b) 4 kB slices: hundreds of them
 ($keys, $slices, $peak) = build(q{SET memkv.debug_slice_bytes = 4096;},

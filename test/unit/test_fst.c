@@ -1534,6 +1534,8 @@ test_postings_set(size_t nkeys, uint32_t maxblock, int withhuge)
 	FstTid	   *got;
 	uint64_t	maxn = 0;
 	int			rc = 0;
+	size_t		buffered;
+	size_t		sunk;
 
 	for (i = 0; i < nkeys; i++)
 	{
@@ -1558,9 +1560,19 @@ test_postings_set(size_t nkeys, uint32_t maxblock, int withhuge)
 			rc = fst_postings_add(w, l[i].t, l[i].n);
 	}
 	CHECK(rc == 0, "postings add: %s", fst_postings_writer_error(w));
+	/*
+	 * what the sink has plus what is buffered covers the image but for
+	 * the group table (8 bytes a group) and the trailer
+	 */
+	buffered = fst_postings_buffered(w);
+	CHECK(nkeys == 0 || buffered > 0, "postings buffered: nothing");
+	sunk = out.len;
 	rc = fst_postings_finish(w, &info);
 	CHECK(rc == 0 && info.size == out.len && info.nkeys == nkeys,
 		  "postings finish");
+	CHECK(sunk + buffered + 8 * (nkeys / FST_POSTINGS_GROUP + 1) + 256 >=
+		  info.size, "postings buffered: %zu + %zu, image %llu", sunk, buffered,
+		  (unsigned long long) info.size);
 	fst_postings_writer_destroy(w);
 
 	ps.data = out.data;
