@@ -186,8 +186,7 @@ memkv_guard_clear_mine(void)
 	if (my_slot == NULL)
 		return;
 	/* a tree guard left entered by an error in a batch */
-	if (ebr_entered((EbrSlot *) my_slot))
-		(void) ebr_exit((EbrSlot *) my_slot);
+	memkv_guard_tree_exit();
 	pg_memory_barrier();
 	for (p = 0; p < MEMKV_GUARD_PAIRS; p++)
 	{
@@ -304,8 +303,7 @@ memkv_guard_tree_enter(void)
 {
 	EbrSlot    *slot = (EbrSlot *) memkv_guard_my_slot();
 
-	if (ebr_entered(slot))
-		(void) ebr_exit(slot);
+	memkv_guard_tree_exit();
 	if (ebr_enter(&guard_shared->domain, slot) != EBR_OK)
 		elog(ERROR, "memkv: could not enter the tree guard");
 }

@@ -128,10 +128,3 @@ memkv_limbo_retire(void *arg, ArenaPtr p, size_t size)
 		(void) memkv_limbo_drain();
 	}
 }
-
-/* Blocks this backend holds in limbo (for tests and memkv_state). */
-uint32
-memkv_limbo_count(void)
-{
-	return limbo_ready ? ebr_limbo_count(&limbo) : 0;
-}

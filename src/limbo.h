@@ -13,6 +13,5 @@
 #include "arena.h"
 
 extern void memkv_limbo_retire(void *arg, ArenaPtr p, size_t size);
-extern uint32 memkv_limbo_count(void);
 
 #endif							/* MEMKV_LIMBO_H */

@@ -32,6 +32,20 @@
 #include "stripe.h"
 
 /*
+ * Must stripe `st`'s trees be rebuilt from the head of the log `meta`
+ * describes -- they were freed or left half-built, or mirror another log
+ * -- rather than only brought up to date past their resume position?
+ * For a holder of the stripe's lock (`valid` is cleared by every insert
+ * while it works).
+ */
+static bool
+memkv_stripe_stale(const MemkvStripe *st, const MemkvMetaPageData *meta)
+{
+	return !st->valid || !st->loaded ||
+		st->instance_id != meta->instance_id || st->epoch != meta->epoch;
+}
+
+/*
  * Add one (key, TID) to the trees of stripe `stripe`, making room if the
  * arena is full: first by freeing the entry's own copy of its largest run
  * (memkv_entry_try_free_run_copy), then by evicting other indexes' trees
@@ -197,9 +211,7 @@ memkv_sync_try(Relation index, MemkvEntry *entry, int s)
 			st->nomem_free)
 			return false;
 
-		if (!st->valid || !st->loaded ||
-			st->instance_id != meta.instance_id ||
-			st->epoch != meta.epoch)
+		if (memkv_stripe_stale(st, &meta))
 		{
 			/* scans may be reading the trees without the stripe lock */
 			if (!LWLockHeldByMeInMode(memkv_runs_lock(entry), LW_EXCLUSIVE))
@@ -419,9 +431,8 @@ memkv_entry_acquire_after_freeze(Relation index, LWLockMode mode,
 	{
 		MemkvEntry *entry;
 
-		entry = memkv_entry_acquire_hash(index, mode,
-										 hash < 0 ? -1 : (int64) (uint32) hash,
-										 stripe, runs_only);
+		entry = memkv_entry_acquire_hash(index, mode, hash, stripe,
+										 runs_only);
 		if (!entry->freeze_direct)
 			return entry;
 		memkv_entry_release(entry);
@@ -431,11 +442,7 @@ memkv_entry_acquire_after_freeze(Relation index, LWLockMode mode,
 	}
 }
 
-/*
- * Does stripe `st` (its lock held exclusively) need its trees rebuilt from
- * the head of its log -- they were freed or left half-built, or mirror
- * another log -- rather than only the entries past its resume position?
- */
+/* memkv_stripe_stale against the directory as it is now. */
 static bool
 memkv_stripe_needs_rebuild(Relation index, const MemkvStripe *st)
 {
@@ -443,8 +450,7 @@ memkv_stripe_needs_rebuild(Relation index, const MemkvStripe *st)
 	bool		rebuild;
 
 	memkv_read_meta(index, meta);
-	rebuild = !st->valid || !st->loaded ||
-		st->instance_id != meta->instance_id || st->epoch != meta->epoch;
+	rebuild = memkv_stripe_stale(st, meta);
 	pfree(meta);
 	return rebuild;
 }
@@ -463,6 +469,21 @@ memkv_stripe_readable(const MemkvStripe *st, const MemkvMetaPageData *meta)
 {
 	return st->loaded && !st->synced_in_recovery &&
 		st->instance_id == meta->instance_id && st->epoch == meta->epoch;
+}
+
+/* Are stripes [first, first + count) all readable so, and is this a primary? */
+static bool
+memkv_stripes_readable(MemkvEntry *entry, int first, int count,
+					   const MemkvMetaPageData *meta)
+{
+	int			s;
+
+	if (RecoveryInProgress())
+		return false;
+	for (s = first; s < first + count; s++)
+		if (!memkv_stripe_readable(&entry->stripes[s], meta))
+			return false;
+	return true;
 }
 
 /*
@@ -560,13 +581,10 @@ memkv_stripes_relock(Relation index, MemkvEntry *entry, int first, int count,
 					 const MemkvMetaPageData *meta)
 {
 	int			s;
-	bool		readable = !RecoveryInProgress();
 
 	Assert(LWLockHeldByMe(memkv_runs_lock(entry)));
 	/* on a primary, usually no stripe lock at all (see memkv_fill) */
-	for (s = first; s < first + count && readable; s++)
-		readable = memkv_stripe_readable(&entry->stripes[s], meta);
-	if (readable)
+	if (memkv_stripes_readable(entry, first, count, meta))
 		return true;
 	for (s = first; s < first + count; s++)
 		LWLockAcquire(memkv_stripe_lock(entry, s), LW_SHARED);
@@ -598,16 +616,11 @@ memkv_open_synced_internal(Relation index, LWLockMode mode,
 	/* a scan batch on a primary: the runs lock alone, if that will do */
 	if (lock_free && mode == LW_SHARED && !RecoveryInProgress())
 	{
-		bool		readable = true;
-		int			s;
-
 		entry = memkv_entry_acquire_after_freeze(index, LW_SHARED, hash,
 												 &first, true);
 		memkv_read_meta(index, meta);
-		for (s = first; s < first + (hash < 0 ? entry->nstripes : 1) &&
-			 readable; s++)
-			readable = memkv_stripe_readable(&entry->stripes[s], meta);
-		if (readable)
+		if (memkv_stripes_readable(entry, first,
+								   hash < 0 ? entry->nstripes : 1, meta))
 		{
 			/* the checks above before any load of the trees */
 			pg_read_barrier();
