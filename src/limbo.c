@@ -103,6 +103,21 @@ memkv_limbo_exit(int code, Datum arg)
 }
 
 /*
+ * Give back now whatever of this backend's limbo no guard can see, without
+ * waiting: for a caller that has just freed whole trees (a sync that ran
+ * out of room, memkv_entry_make_room), whose replaced nodes would
+ * otherwise stay allocated until this backend's next 64 retirements or
+ * its exit -- and the arena starts afresh, without its fragments, only
+ * once it is empty.
+ */
+void
+memkv_limbo_flush(void)
+{
+	if (limbo_ready && ebr_limbo_count(&limbo) > 0)
+		(void) memkv_limbo_drain();
+}
+
+/*
  * ArtAllocator.retire for the shared arena: block `p` of `size` bytes was
  * unlinked from a tree by this backend, the holder of its stripe's lock.
  * Never fails; may wait (no lock of its own) while the ring is full.

@@ -13,5 +13,6 @@
 #include "arena.h"
 
 extern void memkv_limbo_retire(void *arg, ArenaPtr p, size_t size);
+extern void memkv_limbo_flush(void);
 
 #endif							/* MEMKV_LIMBO_H */

@@ -25,6 +25,7 @@
 #include "utils/rel.h"
 
 #include "delta.h"
+#include "limbo.h"
 #include "memkv.h"
 #include "page.h"
 #include "registry.h"
@@ -250,6 +251,7 @@ memkv_sync_try(Relation index, MemkvEntry *entry, int s)
 			st->loaded = false;
 			art_free_all(&st->keys, memkv_allocator());
 			art_free_all(&st->nulls, memkv_allocator());
+			memkv_limbo_flush();
 			st->nomem = true;
 			st->nomem_instance = meta.instance_id;
 			st->nomem_epoch = meta.epoch;
@@ -407,6 +409,7 @@ memkv_entry_make_room(Relation index)
 				st->valid = false;
 				st->loaded = false;
 			}
+			memkv_limbo_flush();
 			freed = true;
 		}
 	}
