@@ -396,6 +396,8 @@ memkv_entry_make_room(Relation index)
 			memkv_entry_free_run_copy(entry);
 			freed = true;
 		}
+		/* nodes this backend replaced count as in use until given back */
+		memkv_limbo_flush();
 		memkv_entry_delta_size(entry, &ntids, &trees);
 		if (trees > 0 && trees <= memkv_shared->arena_size / 4 &&
 			memkv_arena_bytes_used() <= trees)
@@ -409,7 +411,6 @@ memkv_entry_make_room(Relation index)
 				st->valid = false;
 				st->loaded = false;
 			}
-			memkv_limbo_flush();
 			freed = true;
 		}
 	}
