@@ -128,6 +128,10 @@ typedef struct MemkvBuildState
 
 	double		indtuples;
 	MemoryContext tmpcxt;
+
+	/* where the spills' time went, for the DEBUG1 line */
+	instr_time	spill_sort_time;	/* sorting the chunks spilled */
+	instr_time	spill_write_time;	/* writing them to the spills */
 } MemkvBuildState;
 
 /*
@@ -337,6 +341,9 @@ static void
 memkv_build_spill_chunks(MemkvBuildState *bs)
 {
 	KeysortItem *items;
+	instr_time	t0,
+				t1,
+				t2;
 
 	if (bs->spills == NULL)
 	{
@@ -345,8 +352,13 @@ memkv_build_spill_chunks(MemkvBuildState *bs)
 		bs->spills = memkv_spill_begin(bs->mem_limit);
 	}
 	bs->in_memory = false;
+	INSTR_TIME_SET_CURRENT(t0);
 	items = memkv_build_sort_in_memory(bs);
+	INSTR_TIME_SET_CURRENT(t1);
 	memkv_spill_sorted(bs->spills, items, bs->nkeys);
+	INSTR_TIME_SET_CURRENT(t2);
+	INSTR_TIME_ACCUM_DIFF(bs->spill_sort_time, t1, t0);
+	INSTR_TIME_ACCUM_DIFF(bs->spill_write_time, t2, t1);
 	MemoryContextReset(bs->keycxt);
 	bs->chunks = bs->last = NULL;
 	bs->chunk_bytes = 0;
@@ -605,12 +617,15 @@ memkv_build(Relation heap, Relation index, IndexInfo *indexInfo)
 			 INSTR_TIME_GET_MILLISEC(t_write),
 			 INSTR_TIME_GET_MILLISEC(t_end));
 	else
-		elog(DEBUG1, "memkv build: %.0f tuples sorted in %d spills of " UINT64_FORMAT " bytes in all, merged in %d passes of at most %d; scan %.0f ms, last sort %.0f ms, merge and write %.0f ms",
+		elog(DEBUG1, "memkv build: %.0f tuples sorted in %d spills of " UINT64_FORMAT " bytes in all, merged in %d passes of at most %d; scan %.0f ms, last spill %.0f ms, merge and write %.0f ms; of these, sorting chunks %.0f ms, writing spills %.0f ms, merge passes before the last %.0f ms",
 			 bs.indtuples, spilled.nspills, spilled.nbytes,
 			 spilled.npasses, spilled.fanin,
 			 INSTR_TIME_GET_MILLISEC(t_sort),
 			 INSTR_TIME_GET_MILLISEC(t_write),
-			 INSTR_TIME_GET_MILLISEC(t_end));
+			 INSTR_TIME_GET_MILLISEC(t_end),
+			 INSTR_TIME_GET_MILLISEC(bs.spill_sort_time),
+			 INSTR_TIME_GET_MILLISEC(bs.spill_write_time),
+			 spilled.reduce_ms);
 
 	result = (IndexBuildResult *) palloc(sizeof(IndexBuildResult));
 	result->heap_tuples = reltuples;

@@ -27,6 +27,7 @@
 #include "commands/progress.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "portability/instr_time.h"
 #include "storage/buffile.h"
 #include "utils/memutils.h"
 
@@ -334,6 +335,8 @@ memkv_spill_merge_into(MemkvSpillSet *ss, MemkvFrozenWriter *w)
 	Size		maxgroup = 0;
 	uint64		done = 0;
 	uint64		pieces = 0;
+	instr_time	t0,
+				t1;
 
 	if (ss->merge_mem > MEMKV_SPILL_WRITER_MEM + 2 * MEMKV_SPILL_READER_MEM)
 		fanin = (int) Min((ss->merge_mem - MEMKV_SPILL_WRITER_MEM) /
@@ -341,7 +344,11 @@ memkv_spill_merge_into(MemkvSpillSet *ss, MemkvFrozenWriter *w)
 	else
 		fanin = 2;
 	ss->stats.fanin = fanin;
+	INSTR_TIME_SET_CURRENT(t0);
 	memkv_spill_reduce(ss, fanin);
+	INSTR_TIME_SET_CURRENT(t1);
+	INSTR_TIME_SUBTRACT(t1, t0);
+	ss->stats.reduce_ms = INSTR_TIME_GET_MILLISEC(t1);
 	if (ss->nfiles == 0)
 		return 0;
 

@@ -23,6 +23,7 @@ typedef struct MemkvSpillStats
 	int			npasses;		/* merge passes, the last into the writer */
 	int			fanin;			/* spills merged at once at most */
 	uint64		nbytes;			/* bytes written to spills, all passes */
+	double		reduce_ms;		/* the passes before the last, in all */
 } MemkvSpillStats;
 
 extern MemkvSpillSet *memkv_spill_begin(Size merge_mem);

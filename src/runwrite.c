@@ -36,6 +36,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
+#include "portability/instr_time.h"
 
 #include "fst.h"
 #include "keyblocks.h"
@@ -108,6 +109,9 @@ struct MemkvFrozenWriter
 	uint8		lo_len;
 	uint8		hi_len;
 	KbBuilder  *kb;				/* key blocks for the shared copy, or NULL */
+	/* where closing slices went, for the DEBUG1 line (per slice: cheap) */
+	instr_time	pack_time;		/* finishing and packing the images */
+	instr_time	page_time;		/* copying them to pages, WAL */
 };
 
 /*
@@ -443,9 +447,17 @@ memkv_frozen_writer_write_slice(MemkvFrozenWriter *w, uint64 npages)
 static void
 memkv_frozen_writer_close_slice(MemkvFrozenWriter *w, bool keep)
 {
-	uint64		total = memkv_frozen_writer_finish_images(w);
-	uint64		npages = Max((total + MEMKV_RUN_CHUNK - 1) / MEMKV_RUN_CHUNK, 1);
+	instr_time	t0,
+				t1,
+				t2;
+	uint64		total;
+	uint64		npages;
 	RunSlice   *slice;
+
+	INSTR_TIME_SET_CURRENT(t0);
+	total = memkv_frozen_writer_finish_images(w);
+	npages = Max((total + MEMKV_RUN_CHUNK - 1) / MEMKV_RUN_CHUNK, 1);
+	INSTR_TIME_SET_CURRENT(t1);
 
 	if (w->npages + npages >= MaxBlockNumber)
 		ereport(ERROR,
@@ -465,6 +477,9 @@ memkv_frozen_writer_close_slice(MemkvFrozenWriter *w, bool keep)
 	slice->leaf_bytes = w->fst.len;
 	slice->top_bytes = 0;
 	slice->crc = memkv_frozen_writer_write_slice(w, npages);
+	INSTR_TIME_SET_CURRENT(t2);
+	INSTR_TIME_ACCUM_DIFF(w->page_time, t2, t1);
+	INSTR_TIME_ACCUM_DIFF(w->pack_time, t1, t0);
 	slice->fence_len = (uint16) w->fence_len;
 	slice->fence = w->fence;
 	w->nslices++;
@@ -719,9 +734,11 @@ memkv_frozen_writer_finish(MemkvFrozenWriter *w, Relation index,
 	if (w->nkeys > 0)
 		rundir_set_bounds(run, w->lo, w->lo_len, w->hi, w->hi_len);
 	w->peak = Max(w->peak, MemoryContextMemAllocated(w->cxt, true));
-	elog(DEBUG1, "memkv run writer: run " UINT64_FORMAT " of \"%s\": " UINT64_FORMAT " keys in %u slices of about " UINT64_FORMAT " bytes of plain FST, %u pages; peak %zu bytes of writer memory",
+	elog(DEBUG1, "memkv run writer: run " UINT64_FORMAT " of \"%s\": " UINT64_FORMAT " keys in %u slices of about " UINT64_FORMAT " bytes of plain FST, %u pages; peak %zu bytes of writer memory; closing the slices took %.0f ms packing and %.0f ms writing pages",
 		 run_id, RelationGetRelationName(index), w->nkeys, w->nslices,
-		 w->slice_limit, run->npages, w->peak);
+		 w->slice_limit, run->npages, w->peak,
+		 INSTR_TIME_GET_MILLISEC(w->pack_time),
+		 INSTR_TIME_GET_MILLISEC(w->page_time));
 	pfree(h.nulls);
 	MemoryContextSwitchTo(old);
 }
