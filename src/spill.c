@@ -203,15 +203,47 @@ spill_writer_put(SpillWriter *w, const uint8_t *key, uint32_t keylen,
 }
 
 /*
+ * The length of the longest common prefix of a[0..alen) and b[0..blen):
+ * eight bytes at a time, then the differing word byte by byte.
+ */
+static inline uint32_t
+spill_common_prefix(const uint8_t *a, size_t alen, const uint8_t *b,
+					size_t blen)
+{
+	size_t		m = alen < blen ? alen : blen;
+	size_t		n = 0;
+
+	while (n + 8 <= m)
+	{
+		uint64_t	x;
+		uint64_t	y;
+
+		memcpy(&x, a + n, 8);
+		memcpy(&y, b + n, 8);
+		if (x != y)
+			break;
+		n += 8;
+	}
+	while (n < m && a[n] == b[n])
+		n++;
+	return (uint32_t) n;
+}
+
+/*
  * Check an entry the caller gives against the writer's rules; returns
  * the length the key shares with the previous one, or -1 (errmsg set).
+ * *same is set to whether the key equals the previous one.  One pass over
+ * the shared prefix gives both the order and the prefix (a spill's
+ * neighbouring keys often share most of their bytes).
  */
 static int64_t
 spill_writer_check(SpillWriter *w, const uint8_t *key, size_t keylen,
-				   const uint64_t *tids, size_t ntids)
+				   const uint64_t *tids, size_t ntids, bool *same)
 {
 	uint32_t	lcp = 0;
 	size_t		i;
+
+	*same = false;
 
 	if (w->finished)
 	{
@@ -239,15 +271,19 @@ spill_writer_check(SpillWriter *w, const uint8_t *key, size_t keylen,
 	}
 	if (w->have_prev)
 	{
-		int			c = spill_key_cmp(key, keylen, w->prev_key, w->prev_len);
+		int			c;
 
+		lcp = spill_common_prefix(key, keylen, w->prev_key, w->prev_len);
+		if (lcp < keylen && lcp < w->prev_len)
+			c = key[lcp] < w->prev_key[lcp] ? -1 : 1;
+		else
+			c = (keylen > w->prev_len) - (keylen < w->prev_len);
 		if (c < 0 || (c == 0 && tids[0] <= w->prev_tid))
 		{
 			spill_error(w->errmsg, "spill entries are not in ascending (key, TID) order");
 			return -1;
 		}
-		while (lcp < keylen && lcp < w->prev_len && key[lcp] == w->prev_key[lcp])
-			lcp++;
+		*same = c == 0;
 	}
 	return lcp;
 }
@@ -264,14 +300,17 @@ SpillStatus
 spill_writer_add(SpillWriter *w, const uint8_t *key, size_t keylen,
 				 const uint64_t *tids, size_t ntids)
 {
+	int64_t		shared;
 	int64_t		lcp;
 	size_t		done = 0;
+	bool		same;
 
 	if (w->status != SPILL_OK)
 		return w->status;
-	lcp = spill_writer_check(w, key, keylen, tids, ntids);
-	if (lcp < 0)
+	shared = spill_writer_check(w, key, keylen, tids, ntids, &same);
+	if (shared < 0)
 		return w->status = SPILL_ERR_USAGE;
+	lcp = shared;
 
 	while (done < ntids)
 	{
@@ -286,10 +325,11 @@ spill_writer_add(SpillWriter *w, const uint8_t *key, size_t keylen,
 		lcp = (int64_t) keylen;
 	}
 
-	if (!w->have_prev || spill_key_cmp(key, keylen, w->prev_key, w->prev_len) != 0)
+	if (!same)
 		w->nkeys++;
-	if (keylen > 0)
-		memcpy(w->prev_key, key, keylen);
+	/* the previous key: its first `shared` bytes are this one's already */
+	if (keylen > (size_t) shared)
+		memcpy(w->prev_key + shared, key + shared, keylen - shared);
 	w->prev_len = (uint32_t) keylen;
 	w->prev_tid = tids[ntids - 1];
 	w->have_prev = true;
@@ -588,6 +628,48 @@ spill_merge_less(const SpillReader *a, const SpillReader *b)
 	return a->tids[a->merge_pos] < b->tids[b->merge_pos];
 }
 
+/*
+ * Restore the heap property after the top reader moved on (or was
+ * replaced by the last one): Floyd's way, the hole at the top walked down
+ * to a leaf along the smaller children (one comparison a level), then the
+ * reader sifted up from there.  A reader that moved on usually belongs
+ * near the bottom, so this takes about half the comparisons of a sift
+ * down, each a comparison of keys that often share long prefixes.
+ */
+static void
+spill_merge_sift_top(SpillMerge *m)
+{
+	SpillReader **h = m->heap;
+	SpillReader *x;
+	uint32_t	n = m->nheap;
+	uint32_t	i = 0;
+
+	if (n == 0)
+		return;
+	x = h[0];
+	for (;;)
+	{
+		uint32_t	c = 2 * i + 1;
+
+		if (c >= n)
+			break;
+		if (c + 1 < n && spill_merge_less(h[c + 1], h[c]))
+			c++;
+		h[i] = h[c];
+		i = c;
+	}
+	while (i > 0)
+	{
+		uint32_t	p = (i - 1) / 2;
+
+		if (!spill_merge_less(x, h[p]))
+			break;
+		h[i] = h[p];
+		i = p;
+	}
+	h[i] = x;
+}
+
 /* Restore the heap property from slot i down. */
 static void
 spill_merge_sift(SpillMerge *m, uint32_t i)
@@ -635,6 +717,7 @@ spill_merge_init(SpillMerge *m, SpillReader **readers, uint32_t nreaders)
 	m->nheap = 0;
 	m->status = SPILL_OK;
 	m->have_out = false;
+	m->top_differs = false;
 	m->keylen = 0;
 	m->last_tid = 0;
 	m->errmsg[0] = '\0';
@@ -673,11 +756,15 @@ spill_merge_next(SpillMerge *m, SpillMergeOut *out)
 		return m->status;
 	while (n == 0)
 	{
+		bool		first = true;
+
 		if (m->nheap == 0)
 			return m->status = SPILL_END;
-		new_key = !m->have_out ||
+		/* the last piece may have ended on a key known to differ */
+		new_key = !m->have_out || m->top_differs ||
 			spill_key_cmp(m->heap[0]->key, m->heap[0]->keylen,
 						  m->key, m->keylen) != 0;
+		m->top_differs = false;
 		if (new_key)
 		{
 			memcpy(m->key, m->heap[0]->key, m->heap[0]->keylen);
@@ -690,8 +777,14 @@ spill_merge_next(SpillMerge *m, SpillMergeOut *out)
 			SpillReader *top = m->heap[0];
 			uint64_t	tid;
 
-			if (spill_key_cmp(top->key, top->keylen, m->key, m->keylen) != 0)
+			/* the first top is m->key: just compared or copied */
+			if (!first &&
+				spill_key_cmp(top->key, top->keylen, m->key, m->keylen) != 0)
+			{
+				m->top_differs = true;
 				break;
+			}
+			first = false;
 			tid = top->tids[top->merge_pos];
 			/* the same (key, TID) in another spill: keep one */
 			if (n > 0 ? tid != m->tids[n - 1] : (new_key || tid != m->last_tid))
@@ -706,7 +799,7 @@ spill_merge_next(SpillMerge *m, SpillMergeOut *out)
 				if (st == SPILL_END)
 					m->heap[0] = m->heap[--m->nheap];
 			}
-			spill_merge_sift(m, 0);
+			spill_merge_sift_top(m);
 		}
 	}
 	m->last_tid = m->tids[n - 1];

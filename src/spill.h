@@ -138,6 +138,7 @@ typedef struct SpillMerge
 	uint32_t	nheap;
 	SpillStatus status;
 	bool		have_out;		/* a key has been handed out */
+	bool		top_differs;	/* the top's key is known to follow key */
 	uint32_t	keylen;
 	uint64_t	last_tid;		/* the last TID handed out */
 	uint8_t		key[SPILL_MAX_KEY];
