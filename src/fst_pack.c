@@ -75,6 +75,9 @@ typedef struct Packer
 	uint8_t		lens[256];		/* code length of each label, 0: none */
 	uint16_t	codes[256];
 	uint8_t		code_of[256];	/* label -> single-node common code */
+	uint8_t		single_len[256];	/* bytes of a single-transition node
+									 * of the label, without its target */
+	uint16_t	masked[256];	/* codes[] cut to lens[] bits */
 	uint8_t		preamble[FST_PREAMBLE_SIZE];
 
 	FstSinkFn	sink;
@@ -313,11 +316,41 @@ write_single(Packer *pk, uint8_t label, uint64_t target)
 	return out_node(pk, L, len);
 }
 
-/* Bytes write_single takes for label, not counting the target's varint. */
+/*
+ * Append the codes of labels[0..k) to L at byte len, LSB first (as
+ * put_bits and flush_bits would, a byte at a time), four whole bytes at a
+ * time; returns the new length.  Every label must have a code.
+ */
 static inline size_t
-single_cost(const Packer *pk, uint8_t label)
+put_label_codes(const Packer *pk, uint8_t *L, size_t len,
+				const uint8_t *labels, uint32_t k)
 {
-	return pk->code_of[label] ? 1 : 2;
+	uint64_t	acc = 0;
+	int			nacc = 0;
+	uint32_t	i;
+
+	for (i = 0; i < k; i++)
+	{
+		acc |= (uint64_t) pk->masked[labels[i]] << nacc;
+		nacc += pk->lens[labels[i]];
+		if (nacc >= 32)
+		{
+			L[len] = (uint8_t) acc;
+			L[len + 1] = (uint8_t) (acc >> 8);
+			L[len + 2] = (uint8_t) (acc >> 16);
+			L[len + 3] = (uint8_t) (acc >> 24);
+			len += 4;
+			acc >>= 32;
+			nacc -= 32;
+		}
+	}
+	while (nacc > 0)
+	{
+		L[len++] = (uint8_t) acc;
+		acc >>= 8;
+		nacc -= 8;
+	}
+	return len;
 }
 
 /*
@@ -340,28 +373,23 @@ write_run(Packer *pk, const uint8_t *labels, uint32_t k, uint64_t target)
 
 	for (i = 0; i < k; i++)
 	{
-		singles += single_cost(pk, labels[i]);
-		if (pk->lens[labels[i]] == 0)
-			codable = false;
-		bits += pk->lens[labels[i]];
+		uint8_t		len = pk->lens[labels[i]];
+
+		singles += pk->single_len[labels[i]];
+		codable &= len != 0;
+		bits += len;
 	}
 	if (codable && 1 + vlen + (bits + 7) / 8 < singles)
 	{
-		uint8_t		L[1 + 10 + (FST_CHAIN_MAX * FST_CODE_MAX_BITS + 7) / 8];
-		BitWriter	bw;
+		/* room for put_label_codes' last 4-byte store */
+		uint8_t		L[1 + 10 + (FST_CHAIN_MAX * FST_CODE_MAX_BITS + 7) / 8 + 4];
 		size_t		len = 1;
 
 		L[0] = (uint8_t) (0x80 | (delta == 0 ? 0x40 : 0) |
 						  (FST_CHAIN_CODE0 + k - 2));
 		memcpy(L + len, vbuf, vlen);
 		len += vlen;
-		bw.p = L + len;
-		bw.len = 0;
-		bw.acc = 0;
-		bw.nacc = 0;
-		for (i = 0; i < k; i++)
-			put_bits(&bw, pk->codes[labels[i]], pk->lens[labels[i]]);
-		len += flush_bits(&bw);
+		len = put_label_codes(pk, L, len, labels, k);
 		return out_node(pk, L, len);
 	}
 	for (i = k; i > 0; i--)
@@ -513,11 +541,30 @@ write_nodes(Packer *pk, uint64_t *root)
 	*root = 0;
 	for (w = FST_PREAMBLE_SIZE >> 6; w < pk->nwords; w++)
 	{
-		uint64_t	bits = pk->map->bits[PM_END][w];
+		uint64_t	ends = pk->map->bits[PM_END][w];
 		uint64_t	next = pk->map->bits[PM_NEXT][w];
 		uint64_t	far = pk->map->bits[PM_FAR][w];
+		uint64_t	inner = ends & next & ~far;
+		uint64_t	bits = ends & ~inner;
 
 		pk->mapped[2 * w + 1] = pk->nmapped;
+
+		/*
+		 * Inner nodes (single-transition nodes reached only by the "next"
+		 * of the node right above: bit 7) are written with their run.
+		 * Sort them out of this word's nodes first, in a tight loop: in
+		 * images of long keys most nodes are inner.
+		 */
+		while (inner)
+		{
+			uint64_t	addr = (w << 6) + (uint64_t) __builtin_ctzll(inner);
+			uint64_t	bit = inner & -inner;
+
+			inner &= inner - 1;
+			if (addr >= r->nodes_end || (pk->image[addr] & 0x80) == 0 ||
+				addr + 1 == pk->top_old)
+				bits |= bit;
+		}
 		while (bits)
 		{
 			uint64_t	addr = (w << 6) + (uint64_t) __builtin_ctzll(bits);
@@ -534,10 +581,6 @@ write_nodes(Packer *pk, uint64_t *root)
 				set_error(pk->errmsg, "fst pack: map does not fit the image");
 				goto done;
 			}
-			/* inner (a single-transition node: bit 7): written with its run */
-			if ((next & bit) != 0 && (far & bit) == 0 &&
-				(pk->image[addr] & 0x80) != 0 && addr + 1 != pk->top_old)
-				continue;
 			if (addr >= pk->top_old && !pk->top_seen)
 			{
 				/* the first top node: the top region starts here */
@@ -692,6 +735,11 @@ fst_pack(const uint8_t *image, uint64_t size, FstPackMap *map,
 	memset(pk.code_of, 0, sizeof(pk.code_of));
 	for (i = FST_CHAIN_CODE0 - 2; i >= 0; i--)
 		pk.code_of[pk.preamble[8 + i]] = (uint8_t) (i + 1);
+	for (i = 0; i < 256; i++)
+	{
+		pk.single_len[i] = pk.code_of[i] ? 1 : 2;
+		pk.masked[i] = (uint16_t) (pk.codes[i] & ((1u << pk.lens[i]) - 1));
+	}
 
 	if (out_bytes(&pk, pk.preamble, FST_PREAMBLE_SIZE) != 0)
 		goto done;
