@@ -628,71 +628,44 @@ spill_merge_less(const SpillReader *a, const SpillReader *b)
 	return a->tids[a->merge_pos] < b->tids[b->merge_pos];
 }
 
+/* Put reader x in slot i, or above it, keeping the heap's order above i. */
+static inline void
+spill_merge_sift_up(SpillReader **h, uint32_t i, SpillReader *x)
+{
+	while (i > 0 && spill_merge_less(x, h[(i - 1) / 2]))
+	{
+		h[i] = h[(i - 1) / 2];
+		i = (i - 1) / 2;
+	}
+	h[i] = x;
+}
+
 /*
  * Restore the heap property after the top reader moved on (or was
- * replaced by the last one): Floyd's way, the hole at the top walked down
- * to a leaf along the smaller children (one comparison a level), then the
- * reader sifted up from there.  A reader that moved on usually belongs
- * near the bottom, so this takes about half the comparisons of a sift
- * down, each a comparison of keys that often share long prefixes.
+ * replaced by the last one), the way of Floyd's heapsort: the hole walked
+ * down to a leaf along the smaller children (one comparison a level),
+ * then the reader sifted up from there.  A reader that moved on usually
+ * belongs near the bottom: about half the comparisons of a sift down.
  */
 static void
 spill_merge_sift_top(SpillMerge *m)
 {
 	SpillReader **h = m->heap;
 	SpillReader *x;
-	uint32_t	n = m->nheap;
 	uint32_t	i = 0;
+	uint32_t	c;
 
-	if (n == 0)
+	if (m->nheap == 0)
 		return;
 	x = h[0];
-	for (;;)
+	while ((c = 2 * i + 1) < m->nheap)
 	{
-		uint32_t	c = 2 * i + 1;
-
-		if (c >= n)
-			break;
-		if (c + 1 < n && spill_merge_less(h[c + 1], h[c]))
+		if (c + 1 < m->nheap && spill_merge_less(h[c + 1], h[c]))
 			c++;
 		h[i] = h[c];
 		i = c;
 	}
-	while (i > 0)
-	{
-		uint32_t	p = (i - 1) / 2;
-
-		if (!spill_merge_less(x, h[p]))
-			break;
-		h[i] = h[p];
-		i = p;
-	}
-	h[i] = x;
-}
-
-/* Restore the heap property from slot i down. */
-static void
-spill_merge_sift(SpillMerge *m, uint32_t i)
-{
-	SpillReader **h = m->heap;
-
-	for (;;)
-	{
-		uint32_t	l = 2 * i + 1;
-		uint32_t	s = i;
-		SpillReader *t;
-
-		if (l < m->nheap && spill_merge_less(h[l], h[s]))
-			s = l;
-		if (l + 1 < m->nheap && spill_merge_less(h[l + 1], h[s]))
-			s = l + 1;
-		if (s == i)
-			return;
-		t = h[i];
-		h[i] = h[s];
-		h[s] = t;
-		i = s;
-	}
+	spill_merge_sift_up(h, i, x);
 }
 
 /* Take a reader's error as the merge's. */
@@ -731,10 +704,8 @@ spill_merge_init(SpillMerge *m, SpillReader **readers, uint32_t nreaders)
 		if (st == SPILL_END)
 			continue;
 		r->merge_pos = 0;
-		readers[m->nheap++] = r;
+		spill_merge_sift_up(readers, m->nheap++, r);
 	}
-	for (i = m->nheap / 2; i-- > 0;)
-		spill_merge_sift(m, i);
 	return SPILL_OK;
 }
 
