@@ -27,6 +27,7 @@
 #include "memkv.h"
 #include "memkv_guc.h"
 #include "registry.h"
+#include "request.h"
 #include "stats.h"
 #include "validate.h"
 #include "wal.h"
@@ -56,6 +57,7 @@ memkv_request_hook(void)
 	memkv_shmem_request();
 	memkv_guard_shmem_request();
 	memkv_stats_shmem_request();
+	memkv_request_shmem_request();
 }
 
 static void
@@ -67,6 +69,7 @@ memkv_startup_hook(void)
 	memkv_guard_shmem_startup();
 	memkv_set_tree_retire(memkv_limbo_retire);
 	memkv_stats_shmem_startup();
+	memkv_request_shmem_startup();
 }
 
 /*
