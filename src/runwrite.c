@@ -267,6 +267,16 @@ memkv_frozen_writer_begin(Relation index, uint64 run_id)
 	 */
 	w->opts.unit_bytes = memkv_debug_unit_bytes >= 0 ?
 		(uint64) memkv_debug_unit_bytes : MEMKV_RUN_CHUNK;
+	/*
+	 * A suffix is shared only within one unit's bytes of the writer's
+	 * position, so that a lookup's unit rarely points to a page far below
+	 * it (cold in a large index): fst_measure on a slice of 1.1M URL-like
+	 * keys, 3.74 -> 1.49 cold pages per lookup for 1.9% more FST bytes;
+	 * on 800K Debian paths 1.65 -> 1.38 for 11% more (src/README, "Run
+	 * layout").
+	 */
+	w->opts.share_window = memkv_debug_share_window >= 0 ?
+		(uint64) memkv_debug_share_window : w->opts.unit_bytes;
 	w->slice_limit = memkv_debug_slice_bytes > 0 ?
 		(uint64) memkv_debug_slice_bytes :
 		(uint64) w->budget / MEMKV_WRITER_PER_IMAGE_BYTE;
@@ -309,7 +319,7 @@ memkv_frozen_writer_collect_keys(MemkvFrozenWriter *w)
  * the packed image and fst_pack's arrays).
  * Returns the slice's stream bytes: the postings image, then the FST
  * image; *top_start is where the FST's top region starts (fst.h, "TOP
- * REGION").  In w->cxt.
+ * REGION"), or the image's end if it has none.  In w->cxt.
  */
 static uint64
 memkv_frozen_writer_finish_images(MemkvFrozenWriter *w, uint64 *top_start)
@@ -344,7 +354,8 @@ memkv_frozen_writer_finish_images(MemkvFrozenWriter *w, uint64 *top_start)
 		elog(ERROR, "memkv: FST build gave a top region start of %llu in an image of %llu bytes",
 			 (unsigned long long) info.top_start,
 			 (unsigned long long) w->fst.len);
-	*top_start = info.top_start;
+	/* an image without a top region (version 2) is all leaf bytes */
+	*top_start = w->opts.unit_bytes > 0 ? info.top_start : w->fst.len;
 	fst_builder_destroy(w->builder);
 	fst_postings_writer_destroy(w->pw);
 	w->builder = NULL;
