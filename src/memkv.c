@@ -198,7 +198,7 @@ _PG_init(void)
 
 	DefineCustomIntVariable("memkv.debug_share_window",
 							"Testing aid: a run writer shares a suffix of its FST's leaf region only if the shared copy lies within this many bytes of the end of what it has written.",
-							"-1 (the default) means the leaf unit's size; 0 shares suffixes wherever they are.  Used by the tests and benchmarks to compare the layouts.",
+							"-1 (the default) means twice the leaf unit's size; 0 shares suffixes wherever they are.  Used by the tests and benchmarks to compare the layouts.",
 							&memkv_debug_share_window,
 							-1, -1, INT_MAX,
 							PGC_SUSET,

@@ -268,15 +268,17 @@ memkv_frozen_writer_begin(Relation index, uint64 run_id)
 	w->opts.unit_bytes = memkv_debug_unit_bytes >= 0 ?
 		(uint64) memkv_debug_unit_bytes : MEMKV_RUN_CHUNK;
 	/*
-	 * A suffix is shared only within one unit's bytes of the writer's
+	 * A suffix is shared only within two units' bytes of the writer's
 	 * position, so that a lookup's unit rarely points to a page far below
-	 * it (cold in a large index): fst_measure on a slice of 1.1M URL-like
-	 * keys, 3.74 -> 1.49 cold pages per lookup for 1.9% more FST bytes;
-	 * on 800K Debian paths 1.65 -> 1.38 for 11% more (src/README, "Run
+	 * it (cold in a large index).  fst_measure on one slice's worth of
+	 * keys, pages per lookup outside the top region: 1.1M URL-like keys
+	 * 4.78 -> 2.83 for 1.3% more FST bytes (one unit's window: 2.48,
+	 * +1.9%); 800K Debian paths 4.47 -> 3.00 for 5.8% more (one unit:
+	 * 2.64, +11%, too much for the size target; src/README, "Run
 	 * layout").
 	 */
 	w->opts.share_window = memkv_debug_share_window >= 0 ?
-		(uint64) memkv_debug_share_window : w->opts.unit_bytes;
+		(uint64) memkv_debug_share_window : 2 * w->opts.unit_bytes;
 	w->slice_limit = memkv_debug_slice_bytes > 0 ?
 		(uint64) memkv_debug_slice_bytes :
 		(uint64) w->budget / MEMKV_WRITER_PER_IMAGE_BYTE;
