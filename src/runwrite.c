@@ -261,22 +261,13 @@ memkv_frozen_writer_begin(Relation index, uint64 run_id)
 	/* packing then need not walk the whole image first (fst_pack.c) */
 	w->opts.pack_map = true;
 	/*
-	 * Leaf units of one page's worth of stream, under a top region
-	 * (src/README, "Run layout"): a lookup reads the slice's few top pages,
-	 * which every lookup shares, and about one page of leaf unit.
+	 * Leaf units of a page's worth of stream under a top region, suffixes
+	 * shared only within two units' bytes (src/README, "Run layout"): a
+	 * lookup reads the slice's few shared top pages and about one page of
+	 * leaf unit, which rarely points to a (cold) page far below it.
 	 */
 	w->opts.unit_bytes = memkv_debug_unit_bytes >= 0 ?
 		(uint64) memkv_debug_unit_bytes : MEMKV_RUN_CHUNK;
-	/*
-	 * A suffix is shared only within two units' bytes of the writer's
-	 * position, so that a lookup's unit rarely points to a page far below
-	 * it (cold in a large index).  fst_measure on one slice's worth of
-	 * keys, pages per lookup outside the top region: 1.1M URL-like keys
-	 * 4.78 -> 2.83 for 1.3% more FST bytes (one unit's window: 2.48,
-	 * +1.9%); 800K Debian paths 4.47 -> 3.00 for 5.8% more (one unit:
-	 * 2.64, +11%, too much for the size target; src/README, "Run
-	 * layout").
-	 */
 	w->opts.share_window = memkv_debug_share_window >= 0 ?
 		(uint64) memkv_debug_share_window : 2 * w->opts.unit_bytes;
 	w->slice_limit = memkv_debug_slice_bytes > 0 ?
