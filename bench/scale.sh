@@ -40,6 +40,24 @@
 #               indexes (on by default with --tuned, whose 4GB of shared
 #               buffers are otherwise filled, page fault by page fault,
 #               during the runs; --no-prewarm turns it off)
+#   --pages N   after the mixed runs, per query the index pages each
+#               statement reads, for probes 1..N (default 2000; --quick
+#               200; 0: none): one DO block runs the statement on m and
+#               on b per probe, in turn, and the indexes' idx_blks_hit
+#               and idx_blks_read deltas (pg_statio_user_indexes, read
+#               after the block's session ended, which flushes them) are
+#               divided by N: pages_QUERY (buffer reads: memkv re-reads
+#               no page it holds pinned, so about the distinct pages)
+#               and reads_QUERY (those not in shared buffers)
+#   --variants "LABEL:SETTING=V,SETTING=V LABEL: ..."
+#               after the builds, per variant: build the memkv index
+#               again (DROP, CREATE) with those settings (e.g.
+#               memkv.debug_unit_bytes=0; the first variant, if it has
+#               none, is the index as built), check
+#               its plans and answers again, and measure everything (the
+#               mixed runs, --pages) with it, recorded under the set name
+#               SET/LABEL (bytes_per_key and build_s too), so that
+#               layouts are compared on the same tables and server
 #   --quick     paths:20000 urls:20000, 1 s runs, clients "1 2", one pair
 #
 # One throwaway server (bench/lib.sh bench_scratch_server: postgres OS
@@ -104,6 +122,8 @@ CHECKS=
 PERF_AT=
 PERF_S=20
 PREWARM=
+PAGES=
+VARIANTS=
 
 while [ $# -gt 0 ]; do
 	bench_common_option "$@"
@@ -125,6 +145,8 @@ while [ $# -gt 0 ]; do
 		--checks) CHECKS=$2 ;;
 		--perf-at) PERF_AT=$2 ;;
 		--perf-seconds) PERF_S=$2 ;;
+		--pages) PAGES=$2 ;;
+		--variants) VARIANTS=$2 ;;
 		*) echo "scale.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
 	esac
 	shift 2
@@ -137,13 +159,16 @@ if [ "$QUICK" = 1 ]; then
 	PAIRS=${PAIRS:-1}
 	PROBES=${PROBES:-2000}
 	CHECKS=${CHECKS:-3}
+	PAGES=${PAGES:-200}
 else
 	SIZES=${SIZES:-paths:1000000 paths:all urls:20000000}
 	CLIENTS=${CLIENTS:-1 8}
 	DURATION=${DURATION:-15}
 	PROBES=${PROBES:-100000}
 	CHECKS=${CHECKS:-5}
+	PAGES=${PAGES:-2000}
 fi
+[[ $PAGES =~ ^[0-9]+$ ]] || { echo "scale.sh: --pages: '$PAGES' is not a number" >&2; exit 2; }
 PREWARM=${PREWARM:-$TUNED}
 for v in DURATION PROBES CHECKS; do bench_positive "--${v,,}" "${!v}"; done
 [ -z "$PAIRS" ] || bench_positive --pairs "$PAIRS"
@@ -211,6 +236,8 @@ meta probes "$PROBES"
 meta checks "$CHECKS"
 meta perf_at "${PERF_AT:-none}"
 meta prewarm "$PREWARM"
+meta pages "$PAGES probes per query"
+meta variants "${VARIANTS:-none}"
 
 # rec SET N KIND METRIC REP VALUE: one figure
 rec() { printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$TSV"; }
@@ -402,7 +429,7 @@ warm_up()
 mixed()
 {
 	local name=$3 c=$4 dir=$WORK/mixed logf opts="" l0 res
-	logf=$OUT/logs/pgbench-$1-$2-$name-c$c.log
+	logf=$OUT/logs/pgbench-${1//\//-}-$2-$name-c$c.log
 	rm -rf "$dir"; mkdir -p "$dir"
 	script "$name" b "$NPROBE" >"$dir/btree.pgb"
 	script "$name" m "$NPROBE" >"$dir/memkv.pgb"
@@ -435,6 +462,53 @@ mixed()
 	rec "$1" "$2" both "load1_after_${name}_c$c" 1 "$(load1)"
 	log "$1 $2: $name c$c: statement latency btree $5 ms, memkv $6 ms; load $l0 -> $(load1)"
 	rm -rf "$dir"
+}
+
+# idx_blks: "hit read" of index IDX, as the statistics have it now
+idx_blks()
+{
+	q -c "SELECT idx_blks_hit, idx_blks_read FROM pg_statio_user_indexes WHERE indexrelname = '$1'" | tr '|' ' '
+}
+
+# pages SET N NAME: index pages a statement reads, over probes 1..PAGES
+# (at most NPROBE), on m and b in turn per probe; recorded per index as
+# pages_NAME (hit + read per statement) and reads_NAME (read per statement)
+pages()
+{
+	local name=$3 np sql before_m before_b after_m after_b
+	np=$((PAGES < NPROBE ? PAGES : NPROBE))
+	[ "$np" -gt 0 ] || return 0
+	case $name in
+		point) sql="format('SELECT ctid, k FROM %I WHERE k = %L', t, r.k)" ;;
+		prefix) sql="format('SELECT count(*) FROM %I WHERE k LIKE %L', t, r.p)" ;;
+		range) sql="format('SELECT ctid, k FROM %I WHERE k >= %L ORDER BY k LIMIT 20', t, r.k)" ;;
+	esac
+	read -r before_m <<<"$(idx_blks m_k)"
+	read -r before_b <<<"$(idx_blks b_k)"
+	# the session's end flushes its statistics (PostgreSQL 15)
+	q >/dev/null <<-EOF
+		DO \$\$
+		DECLARE r record; t text; x record;
+		BEGIN
+		  FOR r IN SELECT k, p FROM probe WHERE id <= $np ORDER BY id LOOP
+		    FOREACH t IN ARRAY ARRAY['m', 'b'] LOOP
+		      FOR x IN EXECUTE $sql LOOP END LOOP;
+		    END LOOP;
+		  END LOOP;
+		END
+		\$\$;
+	EOF
+	sleep 1
+	read -r after_m <<<"$(idx_blks m_k)"
+	read -r after_b <<<"$(idx_blks b_k)"
+	# shellcheck disable=SC2086  # "hit read" pairs
+	set -- "$1" "$2" "$name" "$np" $before_m $after_m $before_b $after_b
+	[ $# = 12 ] || { note "$1 $2: no index statistics for pages of $name"; return 0; }
+	rec "$1" "$2" memkv "pages_$name" 1 "$(awk -v a="$5" -v b="$6" -v c="$7" -v d="$8" -v n="$4" 'BEGIN { printf "%.2f", (c + d - a - b) / n }')"
+	rec "$1" "$2" memkv "reads_$name" 1 "$(awk -v b="$6" -v d="$8" -v n="$4" 'BEGIN { printf "%.3f", (d - b) / n }')"
+	rec "$1" "$2" btree "pages_$name" 1 "$(awk -v a="$9" -v b="${10}" -v c="${11}" -v d="${12}" -v n="$4" 'BEGIN { printf "%.2f", (c + d - a - b) / n }')"
+	rec "$1" "$2" btree "reads_$name" 1 "$(awk -v b="${10}" -v d="${12}" -v n="$4" 'BEGIN { printf "%.3f", (d - b) / n }')"
+	log "$1 $2: $name index pages per statement over $4 probes: memkv $(tail -4 "$TSV" | head -1 | cut -f6), btree $(tail -2 "$TSV" | head -1 | cut -f6)"
 }
 
 # profile SET N NAME: perf record -g of one backend running memkv's
@@ -480,6 +554,55 @@ profile()
 	rm -rf "$dir"
 }
 
+# measure SET N: warm up, the memkv index's state, the mixed runs and
+# the pages, recorded under SET
+measure()
+{
+	local name c
+	warm_up
+	q -c "SELECT runs, frozen_keys, frozen_pages, shmem_bytes, cache_bytes FROM memkv_state('m_k')" |
+		tr '|' '\t' | {
+		IFS=$'\t' read -r runs fk fp shm cache
+		rec "$1" "$2" memkv runs 1 "$runs"
+		rec "$1" "$2" memkv frozen_pages 1 "$fp"
+		rec "$1" "$2" memkv shmem_bytes 1 "$shm"
+		rec "$1" "$2" memkv cache_bytes 1 "$cache"
+		log "$1 $2: memkv: $runs runs, $fk keys, $fp pages, cache $cache B"
+	}
+	for name in $QUERIES; do
+		for c in $CLIENTS; do mixed "$1" "$2" "$name" "$c"; done
+	done
+	for name in $QUERIES; do pages "$1" "$2" "$name"; done
+}
+
+# variant SET N LABEL:SETTINGS [first]: build m_k again with the
+# comma-separated settings (not if none and `first`: the index as built),
+# check it, measure it as SET/LABEL
+variant()
+{
+	local label=${3%%:*} settings=${3#*:} opts="" kv t0 vs s_
+	vs="$1/$label"
+	IFS=, read -ra kv <<<"$settings"
+	for s_ in "${kv[@]}"; do [ -n "$s_" ] && opts="$opts -c $s_"; done
+	# the first variant without settings is the index as just built;
+	# else DROP and CREATE (a REINDEX would leave the old index's shared
+	# copy in the arena until evicted, and the new one without room)
+	if [ -n "$opts" ] || [ "$4" != first ]; then
+		log "$1 $2: variant $label: CREATE INDEX m_k again with '${opts# }'"
+		q -c "DROP INDEX m_k" -c CHECKPOINT >/dev/null
+		t0=$(date +%s.%N)
+		PGOPTIONS="$PGOPTIONS$opts" q -c "CREATE INDEX m_k ON m USING memkv (k)" >/dev/null ||
+			die "$1 $2: CREATE INDEX for variant $label failed"
+		rec "$vs" "$2" memkv build_s 1 "$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')"
+		q -c CHECKPOINT >/dev/null
+	fi
+	rec "$vs" "$2" memkv bytes_per_key 1 "$(q -c "SELECT round(pg_relation_size('m_k')::numeric / $2, 2)")"
+	rec "$vs" "$2" btree bytes_per_key 1 "$(q -c "SELECT round(pg_relation_size('b_k')::numeric / $2, 2)")"
+	check_plans "$vs" "$2"
+	check_answers "$vs" "$2"
+	measure "$vs" "$2"
+}
+
 # ---------------------------------------------------------------- sizes
 
 for s in $SIZES; do
@@ -518,19 +641,15 @@ for s in $SIZES; do
 			-c "SELECT pg_prewarm('m_k'), pg_prewarm('b_k'), pg_prewarm('m'), pg_prewarm('b')" >/dev/null ||
 			note "$set_ $n: pg_prewarm failed"
 	fi
-	warm_up
-	q -c "SELECT runs, frozen_keys, frozen_pages, shmem_bytes, cache_bytes FROM memkv_state('m_k')" |
-		tr '|' '\t' | {
-		IFS=$'\t' read -r runs fk fp shm cache
-		rec "$set_" "$n" memkv runs 1 "$runs"
-		rec "$set_" "$n" memkv frozen_pages 1 "$fp"
-		rec "$set_" "$n" memkv shmem_bytes 1 "$shm"
-		rec "$set_" "$n" memkv cache_bytes 1 "$cache"
-		log "$set_ $n: memkv: $runs runs, $fk keys, $fp pages, cache $cache B"
-	}
-	for name in $QUERIES; do
-		for c in $CLIENTS; do mixed "$set_" "$n" "$name" "$c"; done
-	done
+	if [ -z "$VARIANTS" ]; then
+		measure "$set_" "$n"
+	else
+		first=first
+		for v in $VARIANTS; do
+			variant "$set_" "$n" "$v" "$first"
+			first=
+		done
+	fi
 	if [ "$n" = "${PERF_AT:-0}" ]; then
 		for name in $QUERIES; do profile "$set_" "$n" "$name"; done
 	fi

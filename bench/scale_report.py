@@ -193,6 +193,13 @@ def wide(results, tsvs):
                     return "-"
                 return f"{b:,.0f} / {m:,.0f} us: **{b / m:.2f}**"
             line(f"{QUERY_LABEL[q]}, {c} client{'s' if c != '1' else ''}: btree / memkv latency, speed", cell)
+    for q in ("point", "prefix", "range"):
+        def pcell(f, g, q=q):
+            v = [first(f, k, f"{m}_{q}") for k in ("btree", "memkv") for m in ("pages", "reads")]
+            if None in v:
+                return "-"
+            return f"{v[0]:.2f} ({v[1]:.2f}) / {v[2]:.2f} ({v[3]:.2f})"
+        line(f"{QUERY_LABEL[q]}: index pages per statement btree / memkv (of them read, not in shared buffers)", pcell)
     line("memkv runs, pages, shared copy (MB)",
          lambda f, g: f"{(f.get(('memkv', 'runs')) or ['?'])[0]}, "
                       f"{(f.get(('memkv', 'frozen_pages')) or ['?'])[0]}, "

@@ -313,6 +313,14 @@ typedef struct FstBuildOptions
 	 * image.  The top nodes are kept in memory until fst_builder_finish.
 	 */
 	uint64_t	unit_bytes;
+
+	/*
+	 * With unit_bytes > 0: a node already written is shared (the suffix
+	 * registry's hits) only if it ends within this many bytes of the end
+	 * of what is written so far, so that a unit rarely points far below
+	 * itself; a farther one is written again.  0: shared wherever it is.
+	 */
+	uint64_t	share_window;
 } FstBuildOptions;
 
 typedef struct FstInfo

@@ -234,7 +234,10 @@ fst_builder_create(const FstAllocator *alloc, FstSinkFn sink, void *sink_arg,
 	b->pool = alloc->alloc(alloc->arg, b->pool_cap);
 
 	if (opts)
+	{
 		b->unit_bytes = opts->unit_bytes;
+		b->share_window = opts->unit_bytes ? opts->share_window : 0;
+	}
 	/*
 	 * With a top region only the codes a packed image has too (fst.h, "TOP
 	 * REGION"), so that no node grows when fst_pack re-encodes it.

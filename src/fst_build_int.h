@@ -176,6 +176,7 @@ struct FstBuilder
 	 * transitions.
 	 */
 	uint64_t	unit_bytes;
+	uint64_t	share_window;	/* FstBuildOptions.share_window, or 0 */
 	TopNode    *top;
 	uint64_t	ntop;
 	uint64_t	top_cap;

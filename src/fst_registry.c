@@ -81,6 +81,17 @@ bucket_of(uint64_t h, uint64_t n)
 }
 
 /*
+ * May a node found at `addr` be shared?  Unless it ends within the share
+ * window of the end of the output (FstBuildOptions.share_window), it is
+ * written again instead.
+ */
+static inline bool
+near_enough(const FstBuilder *b, uint64_t addr)
+{
+	return b->share_window == 0 || addr + b->share_window >= b->written;
+}
+
+/*
  * Is there a node right after the node ending at `after` (that is, one
  * starting at after + 1) whose encoding is L[0..len), still in the ring?
  * Only bytes more than 64 younger than the ring's oldest have valid end
@@ -159,7 +170,7 @@ find_single(FstBuilder *b, uint8_t label, uint64_t target, uint64_t hash)
 		 * after it: no need to read the ring there (a cache miss, most
 		 * likely).
 		 */
-		if (b->found_after == (uint64_t) label + 1)
+		if (b->found_after == (uint64_t) label + 1 && near_enough(b, e))
 		{
 			b->hits++;
 			return e;
@@ -173,9 +184,10 @@ find_single(FstBuilder *b, uint8_t label, uint64_t target, uint64_t hash)
 		{
 			uint64_t	q = (target + 1) & b->ring_mask;
 
-			if (code != 0 ||
-				(b->ring[q] == label &&
-				 ((b->ends[q >> 6] >> (q & 63)) & 1) == 0))
+			if ((code != 0 ||
+				 (b->ring[q] == label &&
+				  ((b->ends[q >> 6] >> (q & 63)) & 1) == 0)) &&
+				near_enough(b, e))
 			{
 				b->hits++;
 				return e;
@@ -184,7 +196,7 @@ find_single(FstBuilder *b, uint8_t label, uint64_t target, uint64_t hash)
 	}
 
 	for (i = 0; i < REG_WAYS; i++)
-		if (ent[i].key == key)
+		if (ent[i].key == key && near_enough(b, ENTRY_ADDR(&ent[i])))
 		{
 			b->hits++;
 			b->found = ENTRY_ADDR(&ent[i]);
@@ -251,7 +263,8 @@ compile_multi(FstBuilder *b, const UNode *u)
 	if (last == b->written - 1)
 		return fst_build_write_node(b, u);
 	len = fst_build_encode_node(b, u, last + 1, b->node);
-	if (len != 0 && ring_match(b, last, b->node, len))
+	if (len != 0 && near_enough(b, last + len) &&
+		ring_match(b, last, b->node, len))
 	{
 		b->hits++;
 		return last + len;
@@ -272,7 +285,8 @@ compile_multi(FstBuilder *b, const UNode *u)
 		if (e[i].word == 0 || b->pool_written - e[i].poolpos > b->pool_cap)
 			break;				/* empty, or its description was overwritten */
 		if ((e[i].word & 0xffffff) == tag &&
-			memcmp(b->pool + e[i].poolpos % b->pool_cap, b->desc, len) == 0)
+			memcmp(b->pool + e[i].poolpos % b->pool_cap, b->desc, len) == 0 &&
+			near_enough(b, e[i].word >> 24))
 		{
 			b->hits++;
 			return e[i].word >> 24;

@@ -27,6 +27,7 @@
 #include "memkv.h"
 #include "memkv_guc.h"
 #include "registry.h"
+#include "request.h"
 #include "stats.h"
 #include "validate.h"
 #include "wal.h"
@@ -40,6 +41,8 @@ int			memkv_debug_freeze_pause_lock = 0;
 int			memkv_debug_merge_pause_lock = 0;
 int			memkv_debug_insert_pause_lock = 0;
 int			memkv_debug_slice_bytes = 0;
+int			memkv_debug_unit_bytes = -1;
+int			memkv_debug_share_window = -1;
 int			memkv_max_indexes = 64;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
@@ -56,6 +59,7 @@ memkv_request_hook(void)
 	memkv_shmem_request();
 	memkv_guard_shmem_request();
 	memkv_stats_shmem_request();
+	memkv_request_shmem_request();
 }
 
 static void
@@ -67,6 +71,7 @@ memkv_startup_hook(void)
 	memkv_guard_shmem_startup();
 	memkv_set_tree_retire(memkv_limbo_retire);
 	memkv_stats_shmem_startup();
+	memkv_request_shmem_startup();
 }
 
 /*
@@ -181,6 +186,24 @@ _PG_init(void)
 							"0 (the default) means the writer's budget (maintenance_work_mem / 2, at least 2 MB) / 6.  Used by the tests to make runs of many slices.",
 							&memkv_debug_slice_bytes,
 							0, 0, INT_MAX,
+							PGC_SUSET,
+							GUC_NOT_IN_SAMPLE,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("memkv.debug_unit_bytes",
+							"Testing aid: the size of the leaf units under the FST top region of the runs a writer makes.",
+							"-1 (the default) means one page's worth of a run's stream; 0 writes no top region (FST format version 2, as memkv before it).  Used by the tests to make runs of many small units, and runs of the older layout.",
+							&memkv_debug_unit_bytes,
+							-1, -1, INT_MAX,
+							PGC_SUSET,
+							GUC_NOT_IN_SAMPLE,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("memkv.debug_share_window",
+							"Testing aid: a run writer shares a suffix of its FST's leaf region only if the shared copy lies within this many bytes of the end of what it has written.",
+							"-1 (the default) means twice the leaf unit's size; 0 shares suffixes wherever they are.  Used by the tests and benchmarks to compare the layouts.",
+							&memkv_debug_share_window,
+							-1, -1, INT_MAX,
 							PGC_SUSET,
 							GUC_NOT_IN_SAMPLE,
 							NULL, NULL, NULL);

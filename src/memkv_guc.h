@@ -19,6 +19,8 @@ extern int	memkv_debug_freeze_pause_lock;	/* memkv.c */
 extern int	memkv_debug_insert_pause_lock;	/* memkv.c */
 extern int	memkv_debug_merge_pause_lock;	/* memkv.c */
 extern int	memkv_debug_slice_bytes;	/* memkv.c */
+extern int	memkv_debug_unit_bytes;	/* memkv.c */
+extern int	memkv_debug_share_window;	/* memkv.c */
 extern int	memkv_freeze_threshold;	/* request.c */
 extern int	memkv_log_freeze_min_duration;	/* stats.c */
 

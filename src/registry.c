@@ -122,7 +122,6 @@ memkv_shmem_startup(void)
 		{
 			pg_atomic_init_u32(&memkv_shared->entries[i].run_kb_building, 0);
 			pg_atomic_init_u32(&memkv_shared->entries[i].run_kb_asked, 0);
-			SpinLockInit(&memkv_shared->entries[i].request_lock);
 		}
 	}
 	memkv_shared->registry_lock =
@@ -474,7 +473,6 @@ memkv_registry_try_assign(RelFileNode node, BackendId backend, int nstripes,
 				e->stripes[s].epoch = 0;
 				e->stripes[s].nomem = false;
 			}
-			e->freeze_requested = false;
 			memkv_slot_unlock(order[i], MEMKV_MAX_STRIPES, -1);
 			idx = order[i];
 			break;

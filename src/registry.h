@@ -128,11 +128,6 @@ typedef struct MemkvEntry
 	 */
 	pg_atomic_uint32 run_kb_asked;
 
-	/* a background freeze was asked for (request.c): request_lock */
-	slock_t		request_lock;
-	bool		freeze_requested;
-	TimestampTz freeze_requested_at;
-
 	MemkvStripe stripes[MEMKV_MAX_STRIPES];
 } MemkvEntry;
 

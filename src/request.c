@@ -8,15 +8,23 @@
  *
  * An insert that finds the delta past the threshold (the index's
  * freeze_threshold storage parameter, else memkv.freeze_threshold), or
- * the shared arena more than three quarters full, marks the entry
+ * the shared arena more than three quarters full, marks the index
  * "freeze requested" and starts a dynamic background worker, "memkv
  * freeze", which connects to the index's database and runs the freeze
  * (worker.c).  The mark is cleared when the worker has frozen the index,
  * so there is at most one worker per index; a worker that could not start
  * or failed is retried by a later insert once MEMKV_FREEZE_RETRY_SECS have
- * passed since the request (or the failure).  The request names the index
- * by RelFileNode, never by registry slot: the entry may move to another
- * slot.
+ * passed since the request (or the failure).
+ *
+ * The marks are kept in a table of their own in shared memory, by
+ * RelFileNode -- never in the registry entry, nor by slot: with more busy
+ * indexes than memkv.max_indexes, eviction takes an index's entry and
+ * gives it a new one many times while one worker starts, and a mark that
+ * went with the entry let every new entry start one more worker (190
+ * registered for 60 freezes in TAP 015's contest under load, filling
+ * max_worker_processes).  The table holds 2 x memkv.max_indexes + 8
+ * marks under one spinlock; when it is full, the oldest mark goes, which
+ * costs at most one redundant worker.
  *
  * No worker is started during recovery (it could only start once recovery
  * ends) or for a temp index (another session's temp tables are out of a
@@ -28,20 +36,17 @@
  * for a forced freeze (on a primary, for a shared index).
  *
  * A freeze that leaves a merge due (merge.c) starts a "memkv merge"
- * worker (memkv_request_merge), unless the merge lock is held: the merger
- * holding it looks at the policy again when it is done.  No mark in the
- * registry entry: the merge lock itself says a merge runs, and a second
- * worker started before the first took the lock exits at once, finding it
- * held (or finds nothing due once it gets it).  A worker that cannot start
- * is asked for again by the next freeze; a freeze that finds the
- * directory nearly full merges itself.
+ * worker (memkv_request_merge), unless the merge lock is held -- the
+ * merger holding it looks at the policy again when it is done -- or a
+ * merge worker asked for in the last MEMKV_FREEZE_RETRY_SECS has not
+ * started yet: the index's merge mark, which the worker clears as it
+ * starts, before it reads the policy.  A worker that cannot start is
+ * asked for again by the first freeze after MEMKV_FREEZE_RETRY_SECS; a
+ * freeze that finds the directory nearly full merges itself.
  *
- * Callers of the freeze requests hold a stripe lock of the entry (an
- * insert holds its key's stripe exclusively), except for
- * memkv_worker_end_request, which holds none; memkv_request_merge needs
- * no lock.  The request fields are under the entry's request_lock
- * spinlock, since inserts into different stripes may ask at the same
- * moment.
+ * The marks need no entry lock; callers of the freeze requests hold a
+ * stripe lock of the entry anyway (an insert holds its key's stripe
+ * exclusively), except memkv_worker_end_request.
  *
  *-------------------------------------------------------------------------
  */
@@ -50,11 +55,15 @@
 #include "access/xlog.h"
 #include "miscadmin.h"
 #include "postmaster/bgworker.h"
+#include "storage/ipc.h"
 #include "storage/lmgr.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
 #include "memkv.h"
+#include "memkv_guc.h"
 #include "page.h"
 #include "registry.h"
 #include "request.h"
@@ -64,6 +73,140 @@ int			memkv_freeze_threshold = 1000000;
 
 /* Seconds before a request whose worker could not start is retried. */
 #define MEMKV_FREEZE_RETRY_SECS 10
+
+/*
+ * The request marks of one index (see the header): when a freeze worker
+ * was asked for that has not ended, and when a merge worker was asked for
+ * that has not started; 0 for none.  An unused mark has both 0.
+ */
+typedef struct MemkvRequestMark
+{
+	RelFileNode node;
+	TimestampTz freeze_at;
+	TimestampTz merge_at;
+} MemkvRequestMark;
+
+typedef struct MemkvRequestMarks
+{
+	slock_t		lock;
+	int			nmarks;
+	MemkvRequestMark marks[FLEXIBLE_ARRAY_MEMBER];
+} MemkvRequestMarks;
+
+static MemkvRequestMarks *request_marks;
+
+static int
+memkv_request_nmarks(void)
+{
+	return 2 * memkv_max_indexes + 8;
+}
+
+static Size
+memkv_request_marks_size(void)
+{
+	return add_size(offsetof(MemkvRequestMarks, marks),
+					mul_size(sizeof(MemkvRequestMark),
+							 memkv_request_nmarks()));
+}
+
+/* Called from shmem_request_hook: reserve the mark table. */
+void
+memkv_request_shmem_request(void)
+{
+	RequestAddinShmemSpace(memkv_request_marks_size());
+}
+
+/* Called from shmem_startup_hook: create or attach the mark table. */
+void
+memkv_request_shmem_startup(void)
+{
+	bool		found;
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	request_marks = ShmemInitStruct("memkv request marks",
+									memkv_request_marks_size(), &found);
+	if (!found)
+	{
+		memset(request_marks, 0, memkv_request_marks_size());
+		request_marks->nmarks = memkv_request_nmarks();
+		SpinLockInit(&request_marks->lock);
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/*
+ * The mark of `node`; if it has none, NULL, or with `make` an unused one
+ * or else the one whose latest request is oldest, emptied and given to
+ * `node`.  Caller holds the table's spinlock.
+ */
+static MemkvRequestMark *
+memkv_request_mark_of(const RelFileNode *node, bool make)
+{
+	MemkvRequestMark *victim = NULL;
+	int			i;
+
+	for (i = 0; i < request_marks->nmarks; i++)
+	{
+		MemkvRequestMark *m = &request_marks->marks[i];
+		TimestampTz last = Max(m->freeze_at, m->merge_at);
+
+		if (last != 0 && RelFileNodeEquals(m->node, *node))
+			return m;
+		if (victim == NULL || last < Max(victim->freeze_at, victim->merge_at))
+			victim = m;
+	}
+	if (!make)
+		return NULL;
+	victim->node = *node;
+	victim->freeze_at = 0;
+	victim->merge_at = 0;
+	return victim;
+}
+
+/*
+ * Mark a worker of `node` (a merge worker if `merge`, else a freeze
+ * worker) as asked for now, unless one was asked for in the last
+ * MEMKV_FREEZE_RETRY_SECS and not yet ended (freeze) or started (merge):
+ * returns false then, and the caller starts none.  No lock needed.
+ */
+static bool
+memkv_request_mark(const RelFileNode *node, bool merge)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	MemkvRequestMark *m;
+	TimestampTz *at;
+	bool		mark = true;
+
+	SpinLockAcquire(&request_marks->lock);
+	m = memkv_request_mark_of(node, true);
+	at = merge ? &m->merge_at : &m->freeze_at;
+	if (*at != 0 &&
+		!TimestampDifferenceExceeds(*at, now, MEMKV_FREEZE_RETRY_SECS * 1000))
+		mark = false;
+	else
+		*at = now;
+	SpinLockRelease(&request_marks->lock);
+	return mark;
+}
+
+/*
+ * Set the mark of `node` (merge or freeze) to `at`: 0 clears it, a time
+ * holds off the next request until MEMKV_FREEZE_RETRY_SECS after it.  No
+ * lock needed.
+ */
+static void
+memkv_request_mark_set(const RelFileNode *node, bool merge, TimestampTz at)
+{
+	MemkvRequestMark *m;
+
+	SpinLockAcquire(&request_marks->lock);
+	m = memkv_request_mark_of(node, at != 0);
+	if (m && merge)
+		m->merge_at = at;
+	else if (m)
+		m->freeze_at = at;
+	SpinLockRelease(&request_marks->lock);
+}
 
 /* The delta size at which this index should be frozen. */
 int64
@@ -168,7 +311,7 @@ memkv_start_worker(Relation index, const char *op, bool key_blocks)
 void
 memkv_request_freeze(Relation index, MemkvEntry *entry, bool force)
 {
-	TimestampTz now;
+	RelFileNode node = MEMKV_REL_FILE(index);
 
 	if (entry->freezing || (!force && memkv_threshold(index) == 0))
 		return;
@@ -179,18 +322,8 @@ memkv_request_freeze(Relation index, MemkvEntry *entry, bool force)
 	 * The clock starts now, whatever becomes of the worker: one that could
 	 * not start, or failed, is retried by an insert 10 s from now.
 	 */
-	now = GetCurrentTimestamp();
-	SpinLockAcquire(&entry->request_lock);
-	if (entry->freeze_requested &&
-		!TimestampDifferenceExceeds(entry->freeze_requested_at, now,
-									MEMKV_FREEZE_RETRY_SECS * 1000))
-	{
-		SpinLockRelease(&entry->request_lock);
+	if (!memkv_request_mark(&node, false))
 		return;
-	}
-	entry->freeze_requested = true;
-	entry->freeze_requested_at = now;
-	SpinLockRelease(&entry->request_lock);
 
 	if (!memkv_start_worker(index, "freeze", false))
 	{
@@ -222,18 +355,23 @@ memkv_merge_lock_held(Relation index)
 
 /*
  * Start a "memkv merge" worker for the index, which runs the merges the
- * policy has due (worker.c), unless a merge is in progress: its merger
- * looks at the policy again when it is done.  Never during recovery or
- * for a temp index (see memkv_request_freeze).  A failure to start is
- * recorded and logged as a freeze worker's is; the next freeze asks
- * again.  Holds no lock.
+ * policy has due (worker.c), unless a merge is in progress -- its merger
+ * looks at the policy again when it is done -- or one asked for has not
+ * started yet (the merge mark).  Never during recovery or for a temp
+ * index (see memkv_request_freeze).  A failure to start is recorded and
+ * logged as a freeze worker's is; the first freeze after
+ * MEMKV_FREEZE_RETRY_SECS asks again.  Holds no lock.
  */
 void
 memkv_request_merge(Relation index)
 {
+	RelFileNode node = MEMKV_REL_FILE(index);
+
 	if (RecoveryInProgress() || RelationUsesLocalBuffers(index))
 		return;
 	if (memkv_merge_lock_held(index))
+		return;
+	if (!memkv_request_mark(&node, true))
 		return;
 
 	if (!memkv_start_worker(index, "merge", false))
@@ -271,42 +409,28 @@ memkv_request_key_blocks(Relation index)
 }
 
 /*
- * Mark the end of the worker's request on its index's registry entry,
- * found by RelFileNode (the index may have moved to another slot since
- * the request, or lost its slot).  After a successful freeze the request
+ * Mark the end of the freeze worker's request on its index's mark, found
+ * by RelFileNode.  After a successful freeze the request
  * is cleared, so the next insert past the threshold starts a worker at
  * once; after a failure it stays, with the clock restarted, so that it is
  * retried only MEMKV_FREEZE_RETRY_SECS later, not by the very next insert.
- * Called with no entry lock held (after the worker's transaction ended).
+ * No lock needed (called after the worker's transaction ended).
  */
 void
 memkv_worker_end_request(const RelFileNode *node, bool success)
 {
-	int			i;
+	memkv_request_mark_set(node, false, success ? 0 : GetCurrentTimestamp());
+}
 
-	for (i = 0; i < memkv_shared->max_entries; i++)
-	{
-		MemkvEntry *e = &memkv_shared->entries[i];
-		LWLock	   *lock = memkv_stripe_lock(e, 0);
-
-		/* an unlocked peek, confirmed under a stripe lock */
-		if (!e->in_use || e->backend != InvalidBackendId ||
-			!RelFileNodeEquals(e->node, *node))
-			continue;
-		LWLockAcquire(lock, LW_SHARED);
-		if (e->in_use && e->backend == InvalidBackendId &&
-			RelFileNodeEquals(e->node, *node))
-		{
-			TimestampTz now = GetCurrentTimestamp();
-
-			SpinLockAcquire(&e->request_lock);
-			e->freeze_requested = !success;
-			e->freeze_requested_at = now;
-			SpinLockRelease(&e->request_lock);
-		}
-		LWLockRelease(lock);
-		break;
-	}
+/*
+ * Called by a merge worker as it starts, before it reads the policy: the
+ * merge worker asked for has started, so the next freeze that leaves a
+ * merge due may ask for another.  No lock needed.
+ */
+void
+memkv_merge_worker_started(const RelFileNode *node)
+{
+	memkv_request_mark_set(node, true, 0);
 }
 
 /*

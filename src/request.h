@@ -4,7 +4,7 @@
  *	  Asking for background work (request.c): the threshold, starting a
  *	  "memkv freeze" worker, ending its request, and the error for a
  *	  delta that does not fit in shared memory, which asks for one;
- *	  starting a "memkv merge" worker.
+ *	  starting a "memkv merge" worker; the request marks of both.
  *
  *-------------------------------------------------------------------------
  */
@@ -30,6 +30,8 @@ typedef struct MemkvWorkerArgs
 	bool		key_blocks;		/* merge worker: build key blocks, not merge */
 } MemkvWorkerArgs;
 
+extern void memkv_request_shmem_request(void);
+extern void memkv_request_shmem_startup(void);
 extern int64 memkv_threshold(Relation index);
 extern bool memkv_freeze_wanted(Relation index, MemkvEntry *entry);
 extern bool memkv_maybe_request_freeze(Relation index, MemkvEntry *entry);
@@ -39,6 +41,7 @@ extern void memkv_request_merge(Relation index);
 extern bool memkv_request_key_blocks(Relation index);
 extern bool memkv_merge_lock_held(Relation index);
 extern void memkv_worker_end_request(const RelFileNode *node, bool success);
+extern void memkv_merge_worker_started(const RelFileNode *node);
 extern void memkv_report_exhausted(Relation index, MemkvEntry *entry) pg_attribute_noreturn();
 
 #endif							/* MEMKV_REQUEST_H */

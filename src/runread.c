@@ -616,9 +616,13 @@ memkv_frozen_collect_to(MemkvFrozen *fz, MemkvKeySink *sink,
 }
 
 /*
- * Check each slice's FST and postings structurally (fst_verify): returns
- * true, or false with a message in errbuf (FST_ERRMSG_LEN bytes).  The
- * order of keys across slices is the walk's to check (verify.c).
+ * Check each slice's FST and postings structurally (fst_verify), and that
+ * the header's split of its FST bytes agrees with the FST's own top start
+ * (a version 3 image: leaf bytes end where the top region starts; older
+ * ones: no top bytes): returns true, or false with a message in errbuf
+ * (FST_ERRMSG_LEN bytes).  Each slice's FST version and top region are
+ * reported at DEBUG1.  The order of keys across slices is the walk's to
+ * check (verify.c).
  */
 bool
 memkv_frozen_check(MemkvFrozen *fz, char *errbuf)
@@ -628,8 +632,25 @@ memkv_frozen_check(MemkvFrozen *fz, char *errbuf)
 
 	for (s = 0; s < fz->hdr->nslices; s++)
 	{
+		const RunSlice *slice = &fz->hdr->slices[s];
+		bool		split_ok;
+
 		memkv_frozen_use_slice(fz, s, false);
-		if (fst_verify(&fz->reader, &fz->postings, &fz->alloc, &info,
+		elog(DEBUG1, "memkv: run %llu slice %u: FST version %u, top region %llu of %llu bytes",
+			 (unsigned long long) fz->hdr->run_id, s,
+			 (unsigned) fz->reader.version,
+			 (unsigned long long) (fz->reader.nodes_end - fz->reader.top_start),
+			 (unsigned long long) (slice->leaf_bytes + slice->top_bytes));
+		split_ok = fz->reader.version == FST_VERSION_TOP ?
+			slice->leaf_bytes == fz->reader.top_start :
+			slice->top_bytes == 0;
+		if (!split_ok)
+			snprintf(errbuf, FST_ERRMSG_LEN,
+					 "the run header's leaf bytes (%llu) do not end where the FST's top region starts (%llu)",
+					 (unsigned long long) slice->leaf_bytes,
+					 (unsigned long long) fz->reader.top_start);
+		if (!split_ok ||
+			fst_verify(&fz->reader, &fz->postings, &fz->alloc, &info,
 					   errbuf) != 0)
 		{
 			if (fz->hdr->nslices > 1)

@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * runwrite.c
- *	  Writing a new run: its FST and postings are built in backend memory
- *	  as keys arrive in order, a slice at a time; a slice is closed when
+ *	  Writing a new run: its FST (with a top region over page-sized leaf
+ *	  units, src/README "Run layout") and postings are built in backend
+ *	  memory as keys arrive in order, a slice at a time; a slice is closed when
  *	  its plain FST image reaches the slice limit, or the writer's memory
  *	  would pass its budget of maintenance_work_mem / 2 when packing it
  *	  (src/README, "CREATE INDEX and memory"), then packed and written to
@@ -36,7 +37,6 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
-#include "portability/instr_time.h"
 
 #include "fst.h"
 #include "keyblocks.h"
@@ -109,9 +109,6 @@ struct MemkvFrozenWriter
 	uint8		lo_len;
 	uint8		hi_len;
 	KbBuilder  *kb;				/* key blocks for the shared copy, or NULL */
-	/* where closing slices went, for the DEBUG1 line (per slice: cheap) */
-	instr_time	pack_time;		/* finishing and packing the images */
-	instr_time	page_time;		/* copying them to pages, WAL */
 };
 
 /*
@@ -263,6 +260,16 @@ memkv_frozen_writer_begin(Relation index, uint64 run_id)
 	w->opts.registry_bytes = Min(w->budget / 4, 2 * 1024 * 1024);
 	/* packing then need not walk the whole image first (fst_pack.c) */
 	w->opts.pack_map = true;
+	/*
+	 * Leaf units of a page's worth of stream under a top region, suffixes
+	 * shared only within two units' bytes (src/README, "Run layout"): a
+	 * lookup reads the slice's few shared top pages and about one page of
+	 * leaf unit, which rarely points to a (cold) page far below it.
+	 */
+	w->opts.unit_bytes = memkv_debug_unit_bytes >= 0 ?
+		(uint64) memkv_debug_unit_bytes : MEMKV_RUN_CHUNK;
+	w->opts.share_window = memkv_debug_share_window >= 0 ?
+		(uint64) memkv_debug_share_window : 2 * w->opts.unit_bytes;
 	w->slice_limit = memkv_debug_slice_bytes > 0 ?
 		(uint64) memkv_debug_slice_bytes :
 		(uint64) w->budget / MEMKV_WRITER_PER_IMAGE_BYTE;
@@ -304,10 +311,11 @@ memkv_frozen_writer_collect_keys(MemkvFrozenWriter *w)
  * the moment the writer holds the most (the plain image, its pack map,
  * the packed image and fst_pack's arrays).
  * Returns the slice's stream bytes: the postings image, then the FST
- * image.  In w->cxt.
+ * image; *top_start is where the FST's top region starts (fst.h, "TOP
+ * REGION"), or the image's end if it has none.  In w->cxt.
  */
 static uint64
-memkv_frozen_writer_finish_images(MemkvFrozenWriter *w)
+memkv_frozen_writer_finish_images(MemkvFrozenWriter *w, uint64 *top_start)
 {
 	FstInfo		info;
 	FstPostingsInfo pinfo;
@@ -335,6 +343,12 @@ memkv_frozen_writer_finish_images(MemkvFrozenWriter *w)
 		pfree(w->fst.data);
 		w->fst = packed;
 	}
+	if (info.top_start < FST_PREAMBLE_SIZE || info.top_start > w->fst.len)
+		elog(ERROR, "memkv: FST build gave a top region start of %llu in an image of %llu bytes",
+			 (unsigned long long) info.top_start,
+			 (unsigned long long) w->fst.len);
+	/* an image without a top region (version 2) is all leaf bytes */
+	*top_start = w->opts.unit_bytes > 0 ? info.top_start : w->fst.len;
 	fst_builder_destroy(w->builder);
 	fst_postings_writer_destroy(w->pw);
 	w->builder = NULL;
@@ -447,17 +461,10 @@ memkv_frozen_writer_write_slice(MemkvFrozenWriter *w, uint64 npages)
 static void
 memkv_frozen_writer_close_slice(MemkvFrozenWriter *w, bool keep)
 {
-	instr_time	t0,
-				t1,
-				t2;
-	uint64		total;
-	uint64		npages;
+	uint64		top_start;
+	uint64		total = memkv_frozen_writer_finish_images(w, &top_start);
+	uint64		npages = Max((total + MEMKV_RUN_CHUNK - 1) / MEMKV_RUN_CHUNK, 1);
 	RunSlice   *slice;
-
-	INSTR_TIME_SET_CURRENT(t0);
-	total = memkv_frozen_writer_finish_images(w);
-	npages = Max((total + MEMKV_RUN_CHUNK - 1) / MEMKV_RUN_CHUNK, 1);
-	INSTR_TIME_SET_CURRENT(t1);
 
 	if (w->npages + npages >= MaxBlockNumber)
 		ereport(ERROR,
@@ -474,12 +481,10 @@ memkv_frozen_writer_close_slice(MemkvFrozenWriter *w, bool keep)
 	memset(slice, 0, sizeof(RunSlice));
 	slice->first_page = (uint32) w->npages;
 	slice->postings_bytes = w->postings.len;
-	slice->leaf_bytes = w->fst.len;
-	slice->top_bytes = 0;
+	/* the preamble and leaf region; the top region, code table, trailer */
+	slice->leaf_bytes = top_start;
+	slice->top_bytes = w->fst.len - top_start;
 	slice->crc = memkv_frozen_writer_write_slice(w, npages);
-	INSTR_TIME_SET_CURRENT(t2);
-	INSTR_TIME_ACCUM_DIFF(w->page_time, t2, t1);
-	INSTR_TIME_ACCUM_DIFF(w->pack_time, t1, t0);
 	slice->fence_len = (uint16) w->fence_len;
 	slice->fence = w->fence;
 	w->nslices++;
@@ -734,11 +739,9 @@ memkv_frozen_writer_finish(MemkvFrozenWriter *w, Relation index,
 	if (w->nkeys > 0)
 		rundir_set_bounds(run, w->lo, w->lo_len, w->hi, w->hi_len);
 	w->peak = Max(w->peak, MemoryContextMemAllocated(w->cxt, true));
-	elog(DEBUG1, "memkv run writer: run " UINT64_FORMAT " of \"%s\": " UINT64_FORMAT " keys in %u slices of about " UINT64_FORMAT " bytes of plain FST, %u pages; peak %zu bytes of writer memory; closing the slices took %.0f ms packing and %.0f ms writing pages",
+	elog(DEBUG1, "memkv run writer: run " UINT64_FORMAT " of \"%s\": " UINT64_FORMAT " keys in %u slices of about " UINT64_FORMAT " bytes of plain FST, %u pages; peak %zu bytes of writer memory",
 		 run_id, RelationGetRelationName(index), w->nkeys, w->nslices,
-		 w->slice_limit, run->npages, w->peak,
-		 INSTR_TIME_GET_MILLISEC(w->pack_time),
-		 INSTR_TIME_GET_MILLISEC(w->page_time));
+		 w->slice_limit, run->npages, w->peak);
 	pfree(h.nulls);
 	MemoryContextSwitchTo(old);
 }

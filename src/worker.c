@@ -263,8 +263,10 @@ memkv_freeze_worker_main(Datum main_arg)
  * Entry point of the "memkv merge" background worker: connect to the
  * database, run the merges due on the index named by main_arg, exit.  A
  * failure is recorded and logged as a freeze worker's is (once per run of
- * failures); the next freeze that leaves a merge due asks again.  The
- * freeze request mark is not touched.
+ * failures); the next freeze that leaves a merge due asks again.  As it
+ * starts, it clears the merge request mark (memkv_merge_worker_started),
+ * so that a freeze from then on may ask for another; a key-block worker
+ * leaves it.  The freeze request mark is not touched.
  */
 void
 memkv_merge_worker_main(Datum main_arg)
@@ -275,6 +277,8 @@ memkv_merge_worker_main(Datum main_arg)
 	memcpy(&args, MyBgworkerEntry->bgw_extra, sizeof(args));
 	worker_op = "merge";
 	BackgroundWorkerUnblockSignals();
+	if (!args.key_blocks)
+		memkv_merge_worker_started(&args.node);
 	BackgroundWorkerInitializeConnectionByOid(args.dboid, InvalidOid, 0);
 
 	SetCurrentStatementStartTimestamp();

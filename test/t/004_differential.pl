@@ -181,6 +181,16 @@ if ($is_memkv)
 	  if $slice_bytes;
 	$node->append_conf('postgresql.conf', "memkv.debug_slice_bytes = $slice_bytes\n");
 }
+# The FST's leaf units (memkv.debug_unit_bytes, src/README "Run layout"):
+# small ones make top regions even in small slices; -1 is the default
+# (a page's worth), 0 the older layout without a top region.  Picked by
+# the seed too; MEMKV_DIFF_UNIT_BYTES overrides.
+my $unit_bytes = $ENV{MEMKV_DIFF_UNIT_BYTES} // (128, -1, 0, 1024)[int($seed / 4) % 4];
+if ($is_memkv)
+{
+	diag("runs are written with leaf units of $unit_bytes bytes");
+	$node->append_conf('postgresql.conf', "memkv.debug_unit_bytes = $unit_bytes\n");
+}
 $node->start;
 
 # Run a script; dies with psql's error output if a statement fails.

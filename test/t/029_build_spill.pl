@@ -27,22 +27,15 @@ use Test::More;
 use FindBin;
 use lib "$FindBin::RealBin/../lib";
 use MemkvCluster;
+use MemkvHostKeys;
 
-# 320,000 rows: 150,000 distinct keys each twice (TIDs far apart, so in
-# different spills), 300 NULLs, the empty key, keys sharing long prefixes,
-# and one key in 20,000 rows (more TIDs than a spill entry and a merge
-# piece hold, in many spills)
-my $node = memkv_primary('build_spill', sql => q{
-CREATE TABLE t (id serial, k text COLLATE "C");
-INSERT INTO t(k)
-  SELECT CASE WHEN g % 1000 = 7 THEN NULL
-    ELSE 'host' || (g % 37) || '.example/usr/share/doc/pkg' || (g % 997)
-         || '/file' || (g % 150000) END
-  FROM generate_series(1, 300000) g;
-INSERT INTO t(k) VALUES (''), (''), ('host1'), (NULL);
-INSERT INTO t(k) SELECT 'host5.hot' FROM generate_series(1, 20000);
-UPDATE t SET k = 'host5.hot' WHERE id % 50 = 3;
-});
+# 320,000 rows (MemkvHostKeys's table): 150,000 distinct keys each twice
+# (TIDs far apart, so in different spills), 300 NULLs, the empty key, keys
+# sharing long prefixes, and one key in 20,000 rows (more TIDs than a
+# spill entry and a merge piece hold, in many spills), and more of it
+my $node = memkv_primary('build_spill',
+	sql => memkv_host_table_sql(20000)
+	  . "UPDATE t SET k = 'host5.hot' WHERE id % 50 = 3;\n");
 
 my ($rc, $out, $err) = $node->psql('postgres', q{
 SET maintenance_work_mem = '1MB';

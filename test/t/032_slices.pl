@@ -24,111 +24,35 @@
 
 use strict;
 use warnings;
-use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
 use FindBin;
 use lib "$FindBin::RealBin/../lib";
+use MemkvCluster;
 use MemkvDisk;
+use MemkvHostKeys;
 
-my $node = PostgreSQL::Test::Cluster->new('slices');
 # Without data checksums (initdb's default from 18 on), which would make
 # PostgreSQL reject the damaged header page before memkv's checks see it.
-$node->init(extra => [ '--locale=C', '--encoding=UTF8',
-	$node->pg_version >= 18 ? ('--no-data-checksums') : () ]);
-$node->append_conf('postgresql.conf', qq{
-shared_preload_libraries = 'memkv'
-autovacuum = off
-});
-$node->start;
-
-# 300,000 rows: 150,000 distinct keys each twice, NULLs, the empty key, a
-# key in 5,000 rows, keys sharing long prefixes
-$node->safe_psql('postgres', q{
-CREATE EXTENSION memkv;
-CREATE TABLE t (id serial, k text COLLATE "C");
-INSERT INTO t(k)
-  SELECT CASE WHEN g % 1000 = 7 THEN NULL
-    ELSE 'host' || (g % 37) || '.example/usr/share/doc/pkg' || (g % 997)
-         || '/file' || (g % 150000) END
-  FROM generate_series(1, 300000) g;
-INSERT INTO t(k) VALUES (''), (''), ('host1'), (NULL);
-INSERT INTO t(k) SELECT 'host5.hot' FROM generate_series(1, 5000);
-});
+# The table: MemkvHostKeys's, with 5,000 rows of its hot key.
+my $node = memkv_primary('slices', checksums => 0,
+	sql => memkv_host_table_sql(5000));
 
 # Build (or rebuild) the index with the given settings; returns the
 # writer's (keys, slices, peak) from its DEBUG1 line.
 sub build
 {
 	my ($settings, $sql) = @_;
-	my ($rc, $out, $err) = $node->psql('postgres', qq{
-$settings
-SET client_min_messages = debug1;
-$sql
-});
-	is($rc, 0, "build: $sql") or diag($err);
-	my ($keys, $slices, $peak) = $err =~
-	  /memkv run writer: run \d+ of "t_k": (\d+) keys in (\d+) slices of about \d+ bytes of plain FST, \d+ pages; peak (\d+) bytes/;
-	ok(defined $slices, 'the writer reports its slices and peak')
-	  or diag($err);
-	return ($keys // 0, $slices // 0, $peak // 0);
+	return memkv_host_build($node, $settings, $sql);
 }
-
-my $index_on = 'SET enable_seqscan = off; SET enable_bitmapscan = off; SET enable_sort = off;';
-my $index_off = 'SET enable_indexscan = off; SET enable_indexonlyscan = off; SET enable_bitmapscan = off;';
-
-my @queries = (
-	[ 'count', q{SELECT count(*) FROM t WHERE k >= ''} ],
-	[ 'whole table ascending',
-		q{SELECT md5(string_agg(k || ':' || id, ',' ORDER BY k, id)) FROM (SELECT k, id FROM t WHERE k >= '' ORDER BY k) s} ],
-	[ 'order ascending', q{SELECT md5(string_agg(k, ',')) FROM (SELECT k FROM t WHERE k > 'host1' ORDER BY k) s} ],
-	[ 'order descending', q{SELECT md5(string_agg(k, ',')) FROM (SELECT k FROM t WHERE k < 'host8' ORDER BY k DESC) s} ],
-	[ 'equality', q{SELECT count(*), sum(id) FROM t WHERE k = 'host3.example/usr/share/doc/pkg3/file3'} ],
-	[ 'equality, absent', q{SELECT count(*) FROM t WHERE k = 'host3.example/usr/share/doc/pkg3/file4'} ],
-	[ 'hot key', q{SELECT count(*), sum(id) FROM t WHERE k = 'host5.hot'} ],
-	[ 'empty key', q{SELECT count(*) FROM t WHERE k = ''} ],
-	[ '= ANY', q{SELECT count(*), sum(id) FROM t WHERE k = ANY (ARRAY(SELECT 'host' || (g % 37) || '.example/usr/share/doc/pkg' || (g % 997) || '/file' || (g % 150000) FROM generate_series(1, 300000, 293) g) || ARRAY['host1', 'nothere', 'host9'])} ],
-	[ 'range', q{SELECT count(*), sum(id) FROM t WHERE k >= 'host12' AND k < 'host2'} ],
-	[ 'range, exclusive', q{SELECT count(*), sum(id) FROM t WHERE k > 'host20.example/usr/share/doc/pkg5' AND k <= 'host33'} ],
-	[ 'prefix', q{SELECT count(*), sum(id) FROM t WHERE k LIKE 'host7.example/usr/share/doc/pkg12%'} ],
-	[ 'prefix, wide', q{SELECT count(*), sum(id) FROM t WHERE k LIKE 'host3%'} ],
-	[ 'IS NULL', q{SELECT count(*), sum(id) FROM t WHERE k IS NULL} ],
-);
-
-# The scroll cursor: forward, backward across many slices, forward again.
-my $cursor = q{
-BEGIN;
-DECLARE c SCROLL CURSOR FOR SELECT k FROM t WHERE k >= 'host10' ORDER BY k;
-FETCH FORWARD 60000 FROM c;
-FETCH BACKWARD 45000 FROM c;
-FETCH FORWARD 7 FROM c;
-FETCH ABSOLUTE 20 FROM c;
-FETCH BACKWARD 30 FROM c;
-COMMIT;
-};
 
 # Every query by the index equals the same by a seq scan (and the plan
 # does use the index).
 sub same_as_seqscan
 {
 	my ($what) = @_;
-	my $plan = $node->safe_psql('postgres', "$index_on EXPLAIN (COSTS OFF) $queries[1][1]");
-	like($plan, qr/Index (Only )?Scan using t_k/, "$what: the ordered query uses the index");
-	$plan = $node->safe_psql('postgres', "$index_on EXPLAIN (COSTS OFF) $queries[3][1]");
-	like($plan, qr/Index (Only )?Scan Backward using t_k/,
-		"$what: the descending query scans the index backward");
-	foreach my $q (@queries)
-	{
-		my $by_index = $node->safe_psql('postgres', "$index_on $q->[1]");
-		my $by_seq = $node->safe_psql('postgres', "$index_off $q->[1]");
-		is($by_index, $by_seq, "$what: $q->[0]");
-	}
-	my $by_index = $node->safe_psql('postgres', "$index_on $cursor");
-	my $by_seq = $node->safe_psql('postgres', "$index_off $cursor");
-	ok(length($by_index) > 100000 && $by_index eq $by_seq,
-		"$what: scroll cursor forward and backward");
-	is($node->safe_psql('postgres', "SELECT count(*) FROM memkv_verify('t_k')"),
-		'0', "$what: memkv_verify is clean");
+	memkv_host_same_as_seqscan($node, $what);
+	return;
 }
 
 # (a) maintenance_work_mem = 1MB: several slices, the writer within bounds

@@ -30,38 +30,23 @@ use Test::More;
 use FindBin;
 use lib "$FindBin::RealBin/../lib";
 use MemkvCluster;
+use MemkvHostKeys;
 
 my $node = memkv_primary('slice_kb',
 	conf => "log_min_messages = debug1\nmemkv.shared_memory = '256MB'\n",
-	sql => q{
-CREATE TABLE t (id serial, k text COLLATE "C");
-INSERT INTO t(k)
-  SELECT CASE WHEN g % 1000 = 7 THEN NULL
-    ELSE 'host' || (g % 37) || '.example/usr/share/doc/pkg' || (g % 997)
-         || '/file' || (g % 150000) END
-  FROM generate_series(1, 300000) g;
-INSERT INTO t(k) VALUES (''), (''), ('host1'), (NULL);
-INSERT INTO t(k) SELECT 'host5.hot' FROM generate_series(1, 5000);
-});
+	sql => memkv_host_table_sql(5000));
 
 # Build (or rebuild) the index; returns the writer's slice count from its
 # DEBUG1 line.
 sub build
 {
 	my ($settings, $sql) = @_;
-	my ($rc, $out, $err) = $node->psql('postgres', qq{
-$settings
-SET client_min_messages = debug1;
-$sql
-});
-	is($rc, 0, "build: $sql") or diag($err);
-	my ($slices) = $err =~
-	  /memkv run writer: run \d+ of "t_k": \d+ keys in (\d+) slices/;
-	return $slices // 0;
+	my (undef, $slices) = memkv_host_build($node, $settings, $sql);
+	return $slices;
 }
 
-my $index_on = 'SET enable_seqscan = off; SET enable_bitmapscan = off; SET enable_sort = off;';
-my $index_off = 'SET enable_indexscan = off; SET enable_indexonlyscan = off; SET enable_bitmapscan = off;';
+my $index_on = $memkv_host_index_on;
+my $index_off = $memkv_host_index_off;
 
 # The run's own bytes, and the shared memory the index holds.
 sub cache_excess
@@ -91,55 +76,6 @@ sub key_blocks_built
 	return;
 }
 
-my @queries = (
-	[ 'count', q{SELECT count(*) FROM t WHERE k >= ''} ],
-	[ 'whole table ascending',
-		q{SELECT md5(string_agg(k || ':' || id, ',' ORDER BY k, id)) FROM (SELECT k, id FROM t WHERE k >= '' ORDER BY k) s} ],
-	[ 'order ascending', q{SELECT md5(string_agg(k, ',')) FROM (SELECT k FROM t WHERE k > 'host1' ORDER BY k) s} ],
-	[ 'order descending', q{SELECT md5(string_agg(k, ',')) FROM (SELECT k FROM t WHERE k < 'host8' ORDER BY k DESC) s} ],
-	[ 'whole table descending', q{SELECT md5(string_agg(k, ',')) FROM (SELECT k FROM t WHERE k >= '' ORDER BY k DESC) s} ],
-	[ 'equality', q{SELECT count(*), sum(id) FROM t WHERE k = 'host3.example/usr/share/doc/pkg3/file3'} ],
-	[ 'equality, absent', q{SELECT count(*) FROM t WHERE k = 'host3.example/usr/share/doc/pkg3/file4'} ],
-	[ 'hot key', q{SELECT count(*), sum(id) FROM t WHERE k = 'host5.hot'} ],
-	[ 'empty key', q{SELECT count(*) FROM t WHERE k = ''} ],
-	[ '= ANY', q{SELECT count(*), sum(id) FROM t WHERE k = ANY (ARRAY(SELECT 'host' || (g % 37) || '.example/usr/share/doc/pkg' || (g % 997) || '/file' || (g % 150000) FROM generate_series(1, 300000, 293) g) || ARRAY['host1', 'nothere', 'host9'])} ],
-	[ 'range', q{SELECT count(*), sum(id) FROM t WHERE k >= 'host12' AND k < 'host2'} ],
-	[ 'range, exclusive', q{SELECT count(*), sum(id) FROM t WHERE k > 'host20.example/usr/share/doc/pkg5' AND k <= 'host33'} ],
-	[ 'range, descending', q{SELECT md5(string_agg(k, ',')) FROM (SELECT k FROM t WHERE k > 'host17' AND k <= 'host24.example/usr/share/doc/pkg6' ORDER BY k DESC) s} ],
-	[ 'range, descending, TIDs', q{SELECT md5(string_agg(k || ':' || id, ',' ORDER BY k, id)) FROM (SELECT k, id FROM t WHERE k > 'host17' AND k <= 'host24.example/usr/share/doc/pkg6' ORDER BY k DESC) s} ],
-	[ 'prefix', q{SELECT count(*), sum(id) FROM t WHERE k LIKE 'host7.example/usr/share/doc/pkg12%'} ],
-	[ 'prefix, wide', q{SELECT count(*), sum(id) FROM t WHERE k LIKE 'host3%'} ],
-	[ 'ordered LIMIT', q{SELECT string_agg(k, ',') FROM (SELECT k FROM t WHERE k >= 'host22.example/usr/share/doc/pkg50' ORDER BY k LIMIT 20) s} ],
-	[ 'ordered LIMIT, descending', q{SELECT string_agg(k, ',') FROM (SELECT k FROM t WHERE k < 'host22.example/usr/share/doc/pkg50' ORDER BY k DESC LIMIT 20) s} ],
-	[ 'IS NULL', q{SELECT count(*), sum(id) FROM t WHERE k IS NULL} ],
-);
-
-# Scroll cursors: forward, backward across many slices, forward again,
-# jumps; one ascending, one descending.  Keys only: the order of a key's
-# TIDs is not defined.
-my @cursors = (
-	q{
-BEGIN;
-DECLARE c SCROLL CURSOR FOR SELECT k FROM t WHERE k >= 'host10' ORDER BY k;
-FETCH FORWARD 60000 FROM c;
-FETCH BACKWARD 45000 FROM c;
-FETCH FORWARD 7 FROM c;
-FETCH ABSOLUTE 20 FROM c;
-FETCH BACKWARD 30 FROM c;
-FETCH FORWARD 100000 FROM c;
-COMMIT;
-},
-	q{
-BEGIN;
-DECLARE c SCROLL CURSOR FOR SELECT k FROM t WHERE k < 'host30' ORDER BY k DESC;
-FETCH FORWARD 70000 FROM c;
-FETCH BACKWARD 50000 FROM c;
-FETCH FORWARD 3 FROM c;
-FETCH RELATIVE -2 FROM c;
-FETCH FORWARD 20000 FROM c;
-COMMIT;
-});
-
 # Every query by the index equals the same by a seq scan, while the key
 # blocks are in shared memory (before and after).
 sub same_as_seqscan
@@ -147,29 +83,8 @@ sub same_as_seqscan
 	my ($what) = @_;
 	my $kb = cache_excess();
 	cmp_ok($kb, '>', 0, "$what: key blocks in shared memory before the queries");
-	my $plan = $node->safe_psql('postgres', "$index_on EXPLAIN (COSTS OFF) $queries[1][1]");
-	like($plan, qr/Index (Only )?Scan using t_k/, "$what: the ordered query uses the index");
-	$plan = $node->safe_psql('postgres', "$index_on EXPLAIN (COSTS OFF) $queries[3][1]");
-	like($plan, qr/Index (Only )?Scan Backward using t_k/,
-		"$what: the descending query scans the index backward");
-	foreach my $q (@queries)
-	{
-		my $by_index = $node->safe_psql('postgres', "$index_on $q->[1]");
-		my $by_seq = $node->safe_psql('postgres', "$index_off $q->[1]");
-		is($by_index, $by_seq, "$what: $q->[0]");
-	}
-	my $n = 0;
-	foreach my $c (@cursors)
-	{
-		my $by_index = $node->safe_psql('postgres', "$index_on $c");
-		my $by_seq = $node->safe_psql('postgres', "$index_off $c");
-		ok(length($by_index) > 100000 && $by_index eq $by_seq,
-			"$what: scroll cursor $n forward and backward");
-		$n++;
-	}
+	memkv_host_same_as_seqscan($node, $what);
 	is(cache_excess(), $kb, "$what: the same key blocks after the queries");
-	is($node->safe_psql('postgres', "SELECT count(*) FROM memkv_verify('t_k')"),
-		'0', "$what: memkv_verify is clean");
 	return;
 }
 
@@ -266,12 +181,7 @@ like(slurp_file($node->logfile, $offset),
 	qr/memkv: key blocks of index "t_k" do not fit in the shared memory left for them: not built/,
 	'and gave up once they outgrew the room');
 is(cache_excess(), '0', 'shared memory holds the run\'s copy alone');
-foreach my $q (@queries)
-{
-	is($node->safe_psql('postgres', "$index_on $q->[1]"),
-		$node->safe_psql('postgres', "$index_off $q->[1]"),
-		"${mb}MB arena, no key blocks: $q->[0]");
-}
+memkv_host_same_as_seqscan($node, "${mb}MB arena, no key blocks");
 
 $node->stop;
 done_testing();

@@ -4,7 +4,7 @@
  *	  Size and speed of the FST and posting lists on a real key set.
  *
  * usage: fst_measure [-r registry_bytes] [-p rows_per_page] [-n builds]
- *					  [-b] [-u] [-m] [-T unit_bytes [-L] [-D] [-K]
+ *					  [-b] [-u] [-m] [-T unit_bytes [-W window] [-L] [-D] [-K]
  *					  [-F restarts] [-R repeats]] [file]
  *
  * Reads sorted unique keys, one per line, from file or stdin.  Gives every
@@ -34,6 +34,9 @@
  * whole image, without a top region) decoded into a block of front-coded
  * keys and each key read back from it, forward and backward, ns per key;
  * the walk of the top region that lists the units is timed apart.
+ * With -W window also a third image: the top region, and suffixes shared
+ * only within `window` bytes of the output's end (FstBuildOptions.
+ * share_window).
  *
  *-------------------------------------------------------------------------
  */
@@ -519,6 +522,7 @@ top_pieces(FstReader *r, uint64_t addr, uint64_t ord, uint8_t *prefix,
 static int	reps = 1;			/* -R: timing repeats, the median reported */
 static bool decoder_only = false;	/* -D: only the decoder, top region on */
 static bool measure_kb = false; /* -K: key blocks and seeks beside */
+static uint64_t share_window = 0;	/* -W: a third image, sharing only near */
 
 /* The median of reps timings (sorts them). */
 static double
@@ -1045,11 +1049,13 @@ measure_top(const char *text, const size_t *off, const size_t *len, size_t n,
 		   (unsigned long long) unit_bytes, MEASURE_PAGE,
 		   pack ? "packed" : "plain",
 		   from_memory ? "read from memory" : "read through pages");
-	for (with = decoder_only ? 1 : 0; with < 2; with++)
+	for (with = decoder_only ? 1 : 0; with < (share_window ? 3 : 2); with++)
 	{
 		opts.unit_bytes = with ? unit_bytes : 0;
+		opts.share_window = with == 2 ? share_window : 0;
 		img = build_image(text, off, len, n, &opts, pack, &info, &ns);
-		measure_layout(with ? "top region" : "no top region", &img, &info,
+		measure_layout(with == 2 ? "top region, sharing within the window" :
+					   with ? "top region" : "no top region", &img, &info,
 					   ns, text, off, len, n, perm, from_memory);
 		free(img.data);
 	}
@@ -1151,6 +1157,8 @@ main(int argc, char **argv)
 		}
 		else if (strcmp(argv[a], "-T") == 0 && a + 1 < argc)
 			unit_bytes = strtoull(argv[++a], NULL, 10);
+		else if (strcmp(argv[a], "-W") == 0 && a + 1 < argc)
+			share_window = strtoull(argv[++a], NULL, 10);
 		else if ((in = fopen(argv[a], "rb")) == NULL)
 		{
 			perror(argv[a]);

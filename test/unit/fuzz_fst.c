@@ -21,7 +21,9 @@
  *	  7		raw postings image (fixed up likewise, with a consistent table).
  *	  8		postings round trip: lists derived from the input.
  *	  9..11	top region (version 3): the next byte u sets unit_bytes to
- *			1 + 4u; the rest are keys as in modes 0..3.  9 builds a plain
+ *			1 + 4u, and when u & 2 the share window (FstBuildOptions.
+ *			share_window) to the same; the rest are keys as in modes
+ *			0..3.  9 builds a plain
  *			image, 10 packs it (with the builder's map when u is odd), both
  *			checked like modes 0..3; 11 packs when u is odd and damages the
  *			image as modes 4..5 do, and also its top start (any value, the
@@ -602,6 +604,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 						 (mode >= 10 && (unit & 1)));
 		if (mode >= 9)
 			opts.unit_bytes = 1 + 4 * (uint64_t) unit;
+		/* suffixes shared only near the output's end, for some units */
+		if (mode >= 9 && (unit & 2))
+			opts.share_window = opts.unit_bytes;
 		b = fst_builder_create(&falloc, buf_sink, &img, &opts);
 		for (i = 0; i < n; i++)
 			if (fst_builder_add(b, k[i].b, k[i].len) != 0)

@@ -153,9 +153,28 @@ model_bound(const Key *k, size_t n, const uint8_t *b, size_t blen, bool strict)
  * re-encoded by fst_pack.  Packing with the builder's pack map and
  * without one must give the same bytes.
  */
+static Buf build_fst_unit_opts(const Key *k, size_t n, size_t registry_bytes,
+							   bool pack, uint64_t unit_bytes,
+							   uint64_t share_window);
+
 static Buf
 build_fst_unit(const Key *k, size_t n, size_t registry_bytes, bool pack,
 			   uint64_t unit_bytes)
+{
+	return build_fst_unit_opts(k, n, registry_bytes, pack, unit_bytes, 0);
+}
+
+/* build_fst_unit with FstBuildOptions.share_window too */
+static Buf
+build_fst_unit_window(const Key *k, size_t n, bool pack, uint64_t unit_bytes,
+					  uint64_t share_window)
+{
+	return build_fst_unit_opts(k, n, 0, pack, unit_bytes, share_window);
+}
+
+static Buf
+build_fst_unit_opts(const Key *k, size_t n, size_t registry_bytes, bool pack,
+					uint64_t unit_bytes, uint64_t share_window)
 {
 	Buf			out = {0};
 	FstBuildOptions opts = {0};
@@ -168,6 +187,7 @@ build_fst_unit(const Key *k, size_t n, size_t registry_bytes, bool pack,
 	opts.registry_bytes = registry_bytes;
 	opts.pack_map = pack;
 	opts.unit_bytes = unit_bytes;
+	opts.share_window = share_window;
 	b = fst_builder_create(&talloc, buf_sink, &out, &opts);
 	for (i = 0; i < n && rc == 0; i++)
 		rc = fst_builder_add(b, k[i].b, k[i].len);
@@ -339,6 +359,71 @@ check_units(const uint8_t *img, size_t size, uint64_t unit_bytes,
 		  "%s: the leaf region does not end with a unit", what);
 	free(targets);
 	free(r);
+}
+
+/*
+ * The longest jump of the leaf region of a version 3 image: the largest
+ * distance from a node below the top start to a target of its (other
+ * than the final leaf, written once and shared by all).  Nodes of the
+ * leaf region lie end to end, so they are walked from the top start
+ * down.
+ */
+static uint64_t
+longest_leaf_jump(const uint8_t *img, size_t size, const char *what)
+{
+	FstReader  *r = malloc(sizeof(FstReader));
+	FstSource	src = {fst_memory_read, (void *) img, size};
+	uint64_t	longest = 0;
+	uint64_t	addr;
+	Node		nd;
+	FstWindow	win;
+
+	if (fst_reader_open(r, &src) != 0)
+	{
+		CHECK(false, "%s: open: %s", what, r->errmsg);
+		free(r);
+		return 0;
+	}
+	window_start(r, &win);
+	for (addr = r->top_start - 1; addr >= FST_PREAMBLE_SIZE; addr = nd.start - 1)
+	{
+		uint32_t	t;
+
+		if (fst_node_read(r, &win, addr, &nd, r->buf, r->errmsg) != 0)
+		{
+			CHECK(false, "%s: leaf node at %llu: %s", what,
+				  (unsigned long long) addr, r->errmsg);
+			break;
+		}
+		for (t = 0; t < nd.n; t++)
+		{
+			uint64_t	target;
+			uint64_t	out;
+			Node		tn;
+
+			if (nd.chain)
+				target = nd.chain_next[nd.chain_n - 1];
+			else if (fst_node_trans(&nd, t, &target, &out, r->errmsg) != 0)
+				break;
+			if (nd.start - target <= longest)
+				continue;
+			if (fst_node_read(r, &win, target, &tn, r->buf, r->errmsg) != 0)
+			{
+				CHECK(false, "%s: target %llu: %s", what,
+					  (unsigned long long) target, r->errmsg);
+				break;
+			}
+			if (tn.n > 0)
+				longest = nd.start - target;
+			/* the window moved: read the node again */
+			if (fst_node_read(r, &win, addr, &nd, r->buf, r->errmsg) != 0)
+				break;
+		}
+		if (nd.start <= FST_PREAMBLE_SIZE)
+			break;
+	}
+	free(r);
+	return longest;
 }
 
 /* ------------------------------------------------------------ FST tests */
@@ -1320,6 +1405,46 @@ test_top_region(void)
 	free_keys(k, n);
 }
 
+/*
+ * FstBuildOptions.share_window: with a top region of 2 kB units and a
+ * 2 kB window, no node of the leaf region points farther down than its
+ * unit and the window (plus a node's bytes) but to the final leaf;
+ * without the window some do (shared suffixes far below).  The answers
+ * are the same, units within their bound, and the image a little larger.
+ */
+static void
+test_share_window(void)
+{
+	size_t		n;
+	Key		   *k = read_data_keys(&n);
+	int			pack;
+
+	for (pack = 0; pack < 2; pack++)
+	{
+		Buf			far = build_fst_unit(k, n, 0, pack, 2048);
+		Buf			near = build_fst_unit_window(k, n, pack, 2048, 2048);
+		FstSource	msrc = {fst_memory_read, near.data, near.len};
+		UnitStats	st;
+		uint64_t	jump_far = longest_leaf_jump(far.data, far.len, "far");
+		uint64_t	jump_near = longest_leaf_jump(near.data, near.len, "near");
+
+		verify_fst(k, n, &msrc);
+		check_units(near.data, near.len, 2048, "share window", &st);
+		CHECK(jump_near <= 2048 + 2048 + FST_MAX_NODE_BYTES,
+			  "share window %s: a jump of %llu bytes", pack ? "packed" : "plain",
+			  (unsigned long long) jump_near);
+		CHECK(jump_far > 2048 + 2048 + FST_MAX_NODE_BYTES,
+			  "no share window %s: the longest jump is only %llu bytes",
+			  pack ? "packed" : "plain", (unsigned long long) jump_far);
+		CHECK(near.len >= far.len && near.len < far.len + far.len / 2,
+			  "share window %s: %zu bytes, %zu without", pack ? "packed" : "plain",
+			  near.len, far.len);
+		free(far.data);
+		free(near.data);
+	}
+	free_keys(k, n);
+}
+
 /* Rewrite the top start of a version 3 image, the checksum with it. */
 static void
 set_top_start(uint8_t *img, size_t size, uint64_t top, bool packed)
@@ -1889,6 +2014,7 @@ main(void)
 	test_builder_errors();
 	test_fst_keysets();
 	test_top_region();
+	test_share_window();
 	test_top_corruption();
 	test_corruption();
 	test_pack_errors();
