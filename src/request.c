@@ -23,8 +23,8 @@
  * went with the entry let every new entry start one more worker (190
  * registered for 60 freezes in TAP 015's contest under load, filling
  * max_worker_processes).  The table holds 2 x memkv.max_indexes + 8
- * marks under one spinlock; when it is full, the oldest mark goes, which
- * costs at most one redundant worker.
+ * marks, at most MEMKV_REQUEST_MARKS_MAX, under one spinlock; when it is
+ * full, the oldest mark goes, which costs at most one redundant worker.
  *
  * No worker is started during recovery (it could only start once recovery
  * ends) or for a temp index (another session's temp tables are out of a
@@ -95,10 +95,13 @@ typedef struct MemkvRequestMarks
 
 static MemkvRequestMarks *request_marks;
 
+/* At most this many marks: each request scans them under the spinlock. */
+#define MEMKV_REQUEST_MARKS_MAX 128
+
 static int
 memkv_request_nmarks(void)
 {
-	return 2 * memkv_max_indexes + 8;
+	return Min(2 * memkv_max_indexes + 8, MEMKV_REQUEST_MARKS_MAX);
 }
 
 static Size
