@@ -11,8 +11,9 @@
 #   * the run: its id below the generation; its header pages (flag RUN,
 #     tagged with the low 32 bits of the run id, chained through `next`)
 #     hold a header whose run id and NULL count are the directory's, with
-#     one slice (first page 0, no top region, empty fence) whose bytes
-#     fit its pages and match its CRC-32C; its data pages, through the
+#     one slice (first page 0, empty fence, and an FST of version 3
+#     whose top start is the slice's leaf bytes) whose bytes fit its
+#     pages and match its CRC-32C; its data pages, through the
 #     extents, are flagged RUN with the same tag; header and data pages
 #     add up to the directory's npages and to memkv_state's frozen_pages;
 #     the slice is a postings image then an FST image (their magics);
@@ -299,8 +300,12 @@ sub check_run
 
 	# the slice
 	my $sl = $h->{slices}[0];
-	push @bad, "slice first page $sl->{first_page}, top bytes $sl->{top}, fence length $sl->{fence_len}"
-	  if $sl->{first_page} != 0 || $sl->{top} != 0 || $sl->{fence_len} != 0;
+	push @bad, "slice first page $sl->{first_page}, fence length $sl->{fence_len}"
+	  if $sl->{first_page} != 0 || $sl->{fence_len} != 0;
+	# Runs are written in FST format version 3: the slice's top bytes are
+	# the top region, the code table, the u64 top start and the trailer.
+	push @bad, "slice top bytes $sl->{top}: no room for a top start and trailer"
+	  if $sl->{top} < 48;
 	my $bytes = $sl->{postings} + $sl->{leaf} + $sl->{top};
 	push @bad, "slice of $bytes bytes on $data_pages pages"
 	  if int(($bytes + $CHUNK - 1) / $CHUNK) > $data_pages;
@@ -309,9 +314,15 @@ sub check_run
 	push @bad, "slice CRC does not match its bytes" if crc32c($s) != $sl->{crc};
 	push @bad, "slice does not start with a postings image"
 	  if u32(\$s, 0) != 0x504b4d4d || u32(\$s, $sl->{postings} - 48) != 0x514b4d4d;
+	my $fst_end = $sl->{postings} + $sl->{leaf} + $sl->{top};
 	push @bad, "the postings are not followed by an FST image"
 	  if u32(\$s, $sl->{postings}) != 0x464b4d4d
-	  || u32(\$s, $sl->{postings} + $sl->{leaf} - 40) != 0x544b4d4d;
+	  || u32(\$s, $fst_end - 40) != 0x544b4d4d;
+	return @bad if @bad;
+	push @bad, "FST version " . u16(\$s, $sl->{postings} + 4) . ", not 3"
+	  if u16(\$s, $sl->{postings} + 4) != 3;
+	push @bad, "FST top start " . u64(\$s, $fst_end - 48) . ", slice leaf bytes $sl->{leaf}"
+	  if u64(\$s, $fst_end - 48) != $sl->{leaf};
 	return @bad;
 }
 
