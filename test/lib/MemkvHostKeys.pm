@@ -22,6 +22,11 @@
 # asserts it succeeds and that the run writer reported its run, and
 # returns the (keys, slices, peak bytes) of the writer's DEBUG1 line.
 #
+# memkv_host_merge(NODE) runs memkv_merge('t_k') with client messages at
+# DEBUG1 and asserts it succeeds, that the merged run has many slices
+# (more than 60: for indexes written with 4 kB slices) and that one run
+# is left.
+#
 # $memkv_host_index_on and $memkv_host_index_off are the settings that
 # force an index scan (no sort) or a seq scan.
 
@@ -32,7 +37,8 @@ use warnings;
 use Exporter 'import';
 use Test::More;
 
-our @EXPORT = qw(memkv_host_table_sql memkv_host_build memkv_host_same_as_seqscan
+our @EXPORT = qw(memkv_host_table_sql memkv_host_build memkv_host_merge
+  memkv_host_same_as_seqscan
   $memkv_host_index_on $memkv_host_index_off);
 
 our $memkv_host_index_on =
@@ -69,6 +75,19 @@ $sql
 	ok(defined $slices, 'the writer reports its slices and peak')
 	  or diag($err);
 	return ($keys // 0, $slices // 0, $peak // 0);
+}
+
+sub memkv_host_merge
+{
+	my ($node) = @_;
+	my ($rc, $out, $err) = $node->psql('postgres',
+		"SET client_min_messages = debug1; SELECT memkv_merge('t_k')");
+	is($rc, 0, 'memkv_merge succeeds') or diag($err);
+	my ($slices) = $err =~ /memkv run writer: run \d+ of "t_k": \d+ keys in (\d+) slices/;
+	cmp_ok($slices // 0, '>', 60, "the merged run has many slices (" . ($slices // 0) . ')');
+	is($node->safe_psql('postgres', "SELECT runs FROM memkv_state('t_k')"),
+		'1', 'memkv_merge leaves one run');
+	return;
 }
 
 my @queries = (

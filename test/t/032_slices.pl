@@ -143,13 +143,7 @@ DELETE FROM t WHERE id % 7 = 0 OR k LIKE 'host3.%';
 VACUUM t;
 });
 same_as_seqscan('after DELETE and VACUUM');
-my ($rc, $out, $err) = $node->psql('postgres',
-	"SET client_min_messages = debug1; SELECT memkv_merge('t_k')");
-is($rc, 0, 'memkv_merge succeeds') or diag($err);
-($slices) = $err =~ /memkv run writer: run \d+ of "t_k": \d+ keys in (\d+) slices/;
-cmp_ok($slices // 0, '>', 60, "the merged run has many slices (" . ($slices // 0) . ')');
-is($node->safe_psql('postgres', "SELECT runs FROM memkv_state('t_k')"),
-	'1', 'memkv_merge leaves one run');
+memkv_host_merge($node);
 same_as_seqscan('after memkv_merge');
 $node->safe_psql('postgres',
 	'ALTER SYSTEM RESET memkv.debug_slice_bytes; SELECT pg_reload_conf()');
@@ -176,7 +170,7 @@ substr($s, $sl->{off} + 34, length($fence)) = $moved;
 hdr_put(\$d, $h, $s);
 spew_file_bin($file, $d);
 $node->start;
-($rc, $out, $err) = $node->psql('postgres',
+my ($rc, $out, $err) = $node->psql('postgres',
 	"SET enable_seqscan = off; SET enable_bitmapscan = off; SELECT count(*) FROM t WHERE k = '$fence'");
 isnt($rc, 0, 'a lookup in a run with a moved fence fails');
 like($err, qr/ERROR:  frozen layer of index "t_k" is corrupted: a slice's fence key/,

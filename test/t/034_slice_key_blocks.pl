@@ -148,13 +148,7 @@ SELECT memkv_freeze('t_k');
 INSERT INTO t(k) SELECT 'host' || (g % 13) || '.example/usr/share/doc/pkg' || (g % 997) || '/file' || g FROM generate_series(1, 20000) g;
 SELECT memkv_freeze('t_k');
 });
-my ($rc, $out, $err) = $node->psql('postgres',
-	"SET client_min_messages = debug1; SELECT memkv_merge('t_k')");
-is($rc, 0, 'memkv_merge succeeds') or diag($err);
-($slices) = $err =~ /memkv run writer: run \d+ of "t_k": \d+ keys in (\d+) slices/;
-cmp_ok($slices // 0, '>', 60, "the merged run has many slices (" . ($slices // 0) . ')');
-is($node->safe_psql('postgres', "SELECT runs FROM memkv_state('t_k')"),
-	'1', 'memkv_merge leaves one run');
+memkv_host_merge($node);
 key_blocks_built('after memkv_merge');
 same_as_seqscan('after memkv_merge');
 $node->safe_psql('postgres',
