@@ -14,7 +14,9 @@
  * nobody holds is evicted (a full registry whose every slot is busy is
  * waited for).  Eviction is always safe: a tree only caches the index's
  * delta log and is rebuilt from it on next use (delta.c).  A dropped
- * index's entry is freed at once (memkv_entry_forget).
+ * index's entry is freed at once (memkv_entry_forget), and so is the entry of
+an index's previous relfilenode when its new one gets an entry (after a
+REINDEX, TRUNCATE, VACUUM FULL or CLUSTER: memkv_entry_forget_replaced).
  *
  *-------------------------------------------------------------------------
  */
@@ -266,8 +268,8 @@ memkv_lru_order(int *order)
  * end).
  */
 static int
-memkv_registry_try_assign(RelFileNode node, BackendId backend, int nstripes,
-						  int *order, int *mine)
+memkv_registry_try_assign(RelFileNode node, BackendId backend, Oid relid,
+						  int nstripes, int *order, int *mine)
 {
 	int			idx;
 
@@ -303,6 +305,7 @@ memkv_registry_try_assign(RelFileNode node, BackendId backend, int nstripes,
 			e->in_use = true;
 			e->node = node;
 			e->backend = backend;
+			e->relid = relid;
 			e->nstripes = nstripes;
 			e->last_used = pg_atomic_fetch_add_u64(&memkv_shared->clock, 1);
 			for (s = 0; s < MEMKV_MAX_STRIPES; s++)
@@ -328,7 +331,8 @@ memkv_registry_try_assign(RelFileNode node, BackendId backend, int nstripes,
  * itself, so that waiting could not end, is that an error.
  */
 static int
-memkv_registry_assign(RelFileNode node, BackendId backend, int nstripes)
+memkv_registry_assign(RelFileNode node, BackendId backend, Oid relid,
+					  int nstripes)
 {
 	int		   *order = palloc(sizeof(int) * memkv_shared->max_entries);
 	long		sleep_ms = 1;
@@ -338,8 +342,8 @@ memkv_registry_assign(RelFileNode node, BackendId backend, int nstripes)
 	{
 		int			mine;
 
-		idx = memkv_registry_try_assign(node, backend, nstripes, order,
-										&mine);
+		idx = memkv_registry_try_assign(node, backend, relid, nstripes,
+										order, &mine);
 		if (idx >= 0)
 			break;
 		if (mine >= memkv_shared->max_entries)
@@ -435,7 +439,9 @@ memkv_entry_lookup(Relation index, int nstripes, LWLockMode mode,
 			{
 				if (nstripes < 1 || nstripes > MEMKV_MAX_STRIPES)
 					return NULL;
-				idx = memkv_registry_assign(node, backend, nstripes);
+				idx = memkv_registry_assign(node, backend,
+											RelationGetRelid(index), nstripes);
+				memkv_entry_forget_replaced(idx);
 			}
 		}
 
@@ -626,4 +632,51 @@ memkv_entry_forget(RelFileNode node, BackendId backend)
 		LWLockRelease(memkv_shared->registry_lock);
 	}
 	memkv_slot_unlock(idx, MEMKV_MAX_STRIPES, -1);
+}
+
+/*
+ * Give back the slots of the index of new entry `idx` that are keyed by
+ * another of its relfilenodes (same database, backend and index OID): a
+ * REINDEX, TRUNCATE, VACUUM FULL or CLUSTER gave the index a new
+ * relfilenode, and the old one's trees and run copy would otherwise hold
+ * the arena until evicted, leaving the new run's copy no room (src/README
+ * Q8).  The old relfilenode is unused from then on, except if the
+ * transaction that replaced it rolls back; its entry is only a cache, which
+ * its next user rebuilds from the log.  A slot busy at that moment (its
+ * locks held, its index being frozen) is left to eviction.  Takes the
+ * registry lock exclusively and the old slots' locks without waiting;
+ * the caller holds none of entry `idx`'s locks.
+ */
+void
+memkv_entry_forget_replaced(int idx)
+{
+	MemkvEntry *self = &memkv_shared->entries[idx];
+	int			i;
+
+	LWLockAcquire(memkv_shared->registry_lock, LW_EXCLUSIVE);
+	for (i = 0; i < memkv_shared->max_entries; i++)
+	{
+		MemkvEntry *e = &memkv_shared->entries[i];
+
+		/* self's identity cannot change under the registry lock */
+		if (i == idx || !e->in_use || !self->in_use ||
+			e->relid != self->relid || e->backend != self->backend ||
+			e->node.dbNode != self->node.dbNode ||
+			RelFileNodeEquals(e->node, self->node) || e->freezing)
+			continue;
+		if (!memkv_slot_try_lock(i, MEMKV_MAX_STRIPES, -1))
+			continue;
+		if (!e->freezing)
+		{
+			int			s;
+
+			memkv_entry_clear(e);
+			for (s = 0; s < MEMKV_MAX_STRIPES; s++)
+				e->stripes[s].nomem = false;
+			e->in_use = false;
+			e->last_used = 0;
+		}
+		memkv_slot_unlock(i, MEMKV_MAX_STRIPES, -1);
+	}
+	LWLockRelease(memkv_shared->registry_lock);
 }
