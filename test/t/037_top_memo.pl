@@ -14,6 +14,8 @@
 #     answers after inserts + memkv_freeze (a new run), memkv_merge (runs
 #     replaced), DELETE + VACUUM (a dead list), and REINDEX (another index
 #     instance);
+#   * range scans, prefixes and ordered walks both ways across slices
+#     equal a seq scan, with all slices copied and with only some;
 #   * memkv_verify reads the pages, not the copies: clean here;
 #   * a top-region page that is not the run's (its tag changed on disk)
 #     gives the corruption ERROR with the REINDEX hint, with and without
@@ -94,6 +96,19 @@ is($got, $want, 'room for a few: the join equals the hash join');
 my (undef, $nall) = copies($node, '');
 cmp_ok($n, '<', $nall, "8 kB holds fewer slices' copies ($n of $nall)");
 cmp_ok($n, '>', 0, 'but some');
+
+# Range scans, prefixes and ordered walks cross slices through the copies
+# too, all copied and only some.
+foreach my $set ('', 'SET memkv.top_memo_kb = 8;')
+{
+	memkv_check_scans($node, "scans with '$set'", 't_k', [
+		"$set SELECT count(*), min(k), max(k) FROM t WHERE k >= 'host1.' AND k < 'host15'",
+		"$set SELECT count(*) FROM t WHERE k LIKE 'host7.example/usr/share/doc/pkg12%'",
+		"$set SELECT k FROM t WHERE k > 'host20' ORDER BY k LIMIT 40",
+		"$set SELECT k FROM t WHERE k < 'host3' ORDER BY k DESC LIMIT 40",
+		"$set SELECT count(*) FROM t WHERE k = ANY (ARRAY(SELECT k FROM probe))",
+	]);
+}
 
 # Long-lived sessions whose memos hold the first run's copies.
 my $ps = $node->background_psql('postgres');
