@@ -53,7 +53,9 @@
 #               after the builds, per variant: build the memkv index
 #               again (DROP, CREATE) with those settings (e.g.
 #               memkv.debug_unit_bytes=0; the first variant, if it has
-#               none, is the index as built), check
+#               none, is the index as built; the settings also hold in
+#               every session that measures it, e.g.
+#               memkv.top_memo_kb=0), check
 #               its plans and answers again, and measure everything (the
 #               mixed runs, --pages) with it, recorded under the set name
 #               SET/LABEL (bytes_per_key and build_s too), so that
@@ -598,9 +600,14 @@ variant()
 	fi
 	rec "$vs" "$2" memkv bytes_per_key 1 "$(q -c "SELECT round(pg_relation_size('m_k')::numeric / $2, 2)")"
 	rec "$vs" "$2" btree bytes_per_key 1 "$(q -c "SELECT round(pg_relation_size('b_k')::numeric / $2, 2)")"
+	# the settings hold in the measuring sessions too (read-side ones,
+	# such as memkv.top_memo_kb, matter only there)
+	local saved=$PGOPTIONS
+	export PGOPTIONS="$PGOPTIONS$opts"
 	check_plans "$vs" "$2"
 	check_answers "$vs" "$2"
 	measure "$vs" "$2"
+	export PGOPTIONS="$saved"
 }
 
 # ---------------------------------------------------------------- sizes

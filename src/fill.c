@@ -247,26 +247,95 @@ memkv_fill_delta(MemkvScanOpaque so, MemkvEntry *entry, int first,
 }
 
 /*
+ * If source `src` stopped early (it had more keys in range than its
+ * target), narrow `stop` -- the key where the batch will end, as far as
+ * the sources seen so far tell -- to its last key, when that is short of
+ * it in the walk's direction (*have_stop: `stop` is set).  The batch ends
+ * at the first such key anyway (memkv_merge_sources), so later sources
+ * need nothing past it.  The key stays in the source's buffer.
+ */
+static void
+memkv_fill_narrow_stop(const MemkvSource *src, bool backward, ArtBound *stop,
+					   bool *have_stop)
+{
+	const MemkvSourceKey *rk;
+	const uint8 *key;
+
+	if (!src->stopped || src->nkeys == 0)
+		return;
+	rk = &src->keys[src->nkeys - 1];
+	key = (const uint8 *) src->keybuf + rk->key_offset;
+	if (*have_stop)
+	{
+		int			c = memkv_key_cmp(key, rk->key_len, stop->key, stop->len);
+
+		if (backward ? c <= 0 : c >= 0)
+			return;
+	}
+	stop->key = key;
+	stop->len = rk->key_len;
+	stop->inclusive = true;
+	*have_stop = true;
+}
+
+/* `range` narrowed to end at `stop` (inclusive) in the walk's direction. */
+static void
+memkv_fill_bound(const MemkvFillRange *range, const ArtBound *stop,
+				 bool have_stop, bool backward, MemkvFillRange *bounded)
+{
+	*bounded = *range;
+	if (have_stop && backward)
+		bounded->lowerp = (ArtBound *) stop;
+	else if (have_stop)
+		bounded->upperp = (ArtBound *) stop;
+}
+
+/*
  * Under the runs lock: collect the keys in range from every run that
  * meets it into the scratch sources from srcs[start].  Returns how many
- * sources it filled.
+ * sources it filled.  The runs are collected largest first, each only up
+ * to where an earlier one stopped early (memkv_fill_narrow_stop): a small
+ * run (a recent freeze's) holds few keys of the span a batch of the
+ * largest covers, and collecting a whole target of its keys -- from its
+ * pages, as only the largest run has a shared copy -- would cost more
+ * than the batch's other work (bench/RESULTS.md, "a small run in a range
+ * batch").
  */
 static int
 memkv_fill_runs(MemkvScanOpaque so, int start, MemkvFrozen **frozen,
-				const bool *meets, int nfrozen, const MemkvFillRange *range,
-				bool backward)
+				const bool *meets, const MemkvMetaPageData *meta,
+				const MemkvFillRange *range, bool backward)
 {
 	int			nsrcs = start;
+	int			order[RUNDIR_MAX_RUNS];
+	int			n = 0;
 	int			i;
+	ArtBound	stop;
+	bool		have_stop = false;
 
 	memkv_frozen_pos_forget(so->frozen_pos);
-	for (i = 0; i < nfrozen; i++)
+	/* the runs to read, by key count, largest first (insertion sort) */
+	for (i = 0; i < meta->nruns; i++)
 	{
+		int			j;
+
 		if (frozen[i] == NULL || !meets[i])
 			continue;
-		memkv_frozen_collect(frozen[i], memkv_fill_source(so, nsrcs++),
-							 range->lowerp,
-							 range->upperp, backward, so->batch_target);
+		for (j = n; j > 0 &&
+			 meta->runs[order[j - 1]].run_nkeys < meta->runs[i].run_nkeys; j--)
+			order[j] = order[j - 1];
+		order[j] = i;
+		n++;
+	}
+	for (i = 0; i < n; i++)
+	{
+		MemkvFillRange bounded;
+		MemkvSource *src = memkv_fill_source(so, nsrcs++);
+
+		memkv_fill_bound(range, &stop, have_stop, backward, &bounded);
+		memkv_frozen_collect(frozen[order[i]], src, bounded.lowerp,
+							 bounded.upperp, backward, so->batch_target);
+		memkv_fill_narrow_stop(src, backward, &stop, &have_stop);
 	}
 	return nsrcs - start;
 }
@@ -288,37 +357,14 @@ memkv_fill_delta_late(MemkvScanOpaque so, Relation index, MemkvEntry *entry,
 					  int nruns, int *ndelta, const MemkvFillRange *range,
 					  bool backward)
 {
-	MemkvFillRange bounded = *range;
+	MemkvFillRange bounded;
 	ArtBound	stop;
 	bool		have_stop = false;
 	int			i;
 
 	for (i = 0; i < nruns; i++)
-	{
-		const MemkvSource *src = &so->srcs[i];
-		const MemkvSourceKey *rk;
-		const uint8 *key;
-
-		if (!src->stopped || src->nkeys == 0)
-			continue;
-		rk = &src->keys[src->nkeys - 1];
-		key = (const uint8 *) src->keybuf + rk->key_offset;
-		if (have_stop)
-		{
-			int			c = memkv_key_cmp(key, rk->key_len, stop.key, stop.len);
-
-			if (backward ? c <= 0 : c >= 0)
-				continue;
-		}
-		stop.key = key;
-		stop.len = rk->key_len;
-		stop.inclusive = true;
-		have_stop = true;
-	}
-	if (have_stop && backward)
-		bounded.lowerp = &stop;
-	else if (have_stop)
-		bounded.upperp = &stop;
+		memkv_fill_narrow_stop(&so->srcs[i], backward, &stop, &have_stop);
+	memkv_fill_bound(range, &stop, have_stop, backward, &bounded);
 
 	if (!memkv_stripes_relock(index, entry, first, count, meta))
 		return false;
@@ -458,7 +504,7 @@ memkv_fill(IndexScanDesc scan, MemkvBatch *batch, ScanDirection dir,
 												  i, entry);
 			}
 			if (range.walk_keys && !frozen_only)
-				nruns = memkv_fill_runs(so, ndelta, frozen, meets, meta.nruns,
+				nruns = memkv_fill_runs(so, ndelta, frozen, meets, &meta,
 										&range, backward);
 			if (!late ||
 				memkv_fill_delta_late(so, scan->indexRelation, entry, first,

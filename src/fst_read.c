@@ -253,6 +253,24 @@ fst_reader_open(FstReader *r, const FstSource *src)
 }
 
 /*
+ * The bytes a new window ending at addr spans (avail: those of the node area
+ * at and below addr).  A window on a top node stays in the top region: the
+ * nodes below it are in leaf units elsewhere, and the region may be held
+ * apart from the leaf region's pages (the server's run memo), which a window
+ * reaching down into them would read for nothing.  A node lies wholly on
+ * one side of the top start, so the window still holds the node.
+ */
+static inline uint64_t
+window_width(const FstReader *r, uint64_t addr, uint64_t avail)
+{
+	uint64_t	w = avail < WINDOW_BYTES ? avail : WINDOW_BYTES;
+
+	if (addr >= r->top_start && addr - r->top_start + 1 < w)
+		w = addr - r->top_start + 1;
+	return w;
+}
+
+/*
  * Fetch a new window ending at addr that holds at least the `need` bytes
  * at and below it (need <= avail, the bytes of the node area at and below
  * addr).  Returns 0, or -1 on a read failure.
@@ -265,7 +283,7 @@ window_refetch(const FstReader *r, FstWindow *win, uint64_t addr,
 	uint64_t	w;
 	const uint8_t *p;
 
-	w = avail < WINDOW_BYTES ? avail : WINDOW_BYTES;
+	w = window_width(r, addr, avail);
 	if (w < need)
 		w = need;
 	p = r->src.read(r->src.arg, addr - w + 1, (size_t) w, buf);
@@ -389,7 +407,7 @@ fst_node_read(const FstReader *r, FstWindow *win, uint64_t vaddr, Node *nd,
 	if (win->p == NULL || addr < win->lo || addr >= win->hi ||
 		(addr - win->lo < 15 && win->lo > FST_PREAMBLE_SIZE))
 	{
-		w = avail < WINDOW_BYTES ? avail : WINDOW_BYTES;
+		w = window_width(r, addr, avail);
 		p = r->src.read(r->src.arg, addr - w + 1, (size_t) w, buf);
 		if (p == NULL)
 			return set_error(errmsg, "fst image read failed");

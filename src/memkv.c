@@ -154,6 +154,15 @@ _PG_init(void)
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
+	DefineCustomIntVariable("memkv.top_memo_kb",
+							"Backend memory per memkv index for copies of the pages every lookup in a run reads.",
+							"Each slice's FST top region and postings group table, copied on first use; 0 reads them from shared buffers.",
+							&memkv_top_memo_kb,
+							4096, 0, MAX_KILOBYTES,
+							PGC_USERSET,
+							GUC_UNIT_KB,
+							NULL, NULL, NULL);
+
 	DefineCustomIntVariable("memkv.debug_freeze_pause_lock",
 							"Testing aid: a freeze waits for this advisory lock key between setting the delta aside and merging.",
 							"0 (the default) means no wait.  Used by the isolation tests to hold a freeze in its middle phase.",

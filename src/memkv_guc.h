@@ -22,6 +22,7 @@ extern int	memkv_debug_slice_bytes;	/* memkv.c */
 extern int	memkv_debug_unit_bytes;	/* memkv.c */
 extern int	memkv_debug_share_window;	/* memkv.c */
 extern int	memkv_freeze_threshold;	/* request.c */
+extern int	memkv_top_memo_kb;		/* runmemo.c */
 extern int	memkv_log_freeze_min_duration;	/* stats.c */
 
 #endif							/* MEMKV_GUC_H */

@@ -1,9 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * registry.c
- *	  memkv's shared memory: the arena that holds every delta tree, and the
- *	  registry that maps an index (its RelFileNode) to its stripes' trees
- *	  and LWLocks (1.x's shmem.c).
+ *	  The registry that maps an index (its RelFileNode) to its stripes'
+ *	  trees, its run copy and its LWLocks, in memkv's shared memory
+ *	  (shmem.c).
  *
  * The registry is a fixed array of memkv.max_indexes entries, each with
  * MEMKV_MAX_STRIPES LWLocks of which its index uses the first nstripes.
@@ -14,7 +14,9 @@
  * nobody holds is evicted (a full registry whose every slot is busy is
  * waited for).  Eviction is always safe: a tree only caches the index's
  * delta log and is rebuilt from it on next use (delta.c).  A dropped
- * index's entry is freed at once (memkv_entry_forget).
+ * index's entry is freed at once (memkv_entry_forget), and so is the entry of
+an index's previous relfilenode when its new one gets an entry (after a
+REINDEX, TRUNCATE, VACUUM FULL or CLUSTER: memkv_entry_forget_replaced).
  *
  *-------------------------------------------------------------------------
  */
@@ -32,153 +34,6 @@
 #include "memkv.h"
 #include "memkv_guc.h"
 #include "registry.h"
-
-MemkvShared *memkv_shared = NULL;
-
-/* True once _PG_init (memkv.c) ran from shared_preload_libraries. */
-bool		memkv_preloaded = false;
-
-/* Local copies of what every backend needs to reach the shared state. */
-static void *arena_base = NULL;
-static ArtAllocator arena_allocator;
-
-/*
- * One tranche per kind of lock, so that pg_stat_activity's wait_event
- * says which one a backend waits for.
- */
-#define MEMKV_REGISTRY_TRANCHE	"memkv registry"
-#define MEMKV_STRIPE_TRANCHE	"memkv stripe"
-#define MEMKV_RUNS_TRANCHE		"memkv runs"
-
-static Size
-memkv_registry_size(void)
-{
-	return MAXALIGN(add_size(offsetof(MemkvShared, entries),
-							 mul_size(sizeof(MemkvEntry), memkv_max_indexes)));
-}
-
-static Size
-memkv_arena_size(void)
-{
-	return mul_size((Size) memkv_shared_memory_mb, 1024 * 1024);
-}
-
-/* Called from shmem_request_hook: reserve the registry, arena and locks. */
-void
-memkv_shmem_request(void)
-{
-	RequestAddinShmemSpace(add_size(memkv_registry_size(), memkv_arena_size()));
-	RequestNamedLWLockTranche(MEMKV_REGISTRY_TRANCHE, 1);
-	RequestNamedLWLockTranche(MEMKV_STRIPE_TRANCHE,
-							  memkv_max_indexes * MEMKV_MAX_STRIPES);
-	RequestNamedLWLockTranche(MEMKV_RUNS_TRANCHE, memkv_max_indexes);
-}
-
-static ArenaPtr
-memkv_arena_alloc(void *arg, size_t size)
-{
-	ArenaPtr	p;
-
-	SpinLockAcquire(&memkv_shared->arena_lock);
-	p = arena_alloc(arena_base, size);
-	SpinLockRelease(&memkv_shared->arena_lock);
-	return p;
-}
-
-static void
-memkv_arena_free(void *arg, ArenaPtr p, size_t size)
-{
-	SpinLockAcquire(&memkv_shared->arena_lock);
-	arena_free(arena_base, p, size);
-	SpinLockRelease(&memkv_shared->arena_lock);
-}
-
-/*
- * Called from shmem_startup_hook in the postmaster (and in every backend
- * under EXEC_BACKEND): create or attach the shared state.
- */
-void
-memkv_shmem_startup(void)
-{
-	bool		found;
-	Size		regsize = memkv_registry_size();
-	char	   *base;
-	int			i;
-
-	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	base = ShmemInitStruct("memkv", add_size(regsize, memkv_arena_size()),
-						   &found);
-	memkv_shared = (MemkvShared *) base;
-	arena_base = base + regsize;
-	if (!found)
-	{
-		memset(memkv_shared, 0, regsize);
-		SpinLockInit(&memkv_shared->arena_lock);
-		memkv_shared->max_entries = memkv_max_indexes;
-		pg_atomic_init_u64(&memkv_shared->clock, 1);
-		memkv_shared->arena_size = memkv_arena_size();
-		arena_init(arena_base, memkv_shared->arena_size);
-		for (i = 0; i < memkv_shared->max_entries; i++)
-		{
-			pg_atomic_init_u32(&memkv_shared->entries[i].run_kb_building, 0);
-			pg_atomic_init_u32(&memkv_shared->entries[i].run_kb_asked, 0);
-		}
-	}
-	memkv_shared->registry_lock =
-		&GetNamedLWLockTranche(MEMKV_REGISTRY_TRANCHE)[0].lock;
-	memkv_shared->stripe_locks = GetNamedLWLockTranche(MEMKV_STRIPE_TRANCHE);
-	memkv_shared->runs_locks = GetNamedLWLockTranche(MEMKV_RUNS_TRANCHE);
-	LWLockRelease(AddinShmemInitLock);
-
-	arena_allocator.base = arena_base;
-	arena_allocator.alloc = memkv_arena_alloc;
-	arena_allocator.free = memkv_arena_free;
-	arena_allocator.arg = NULL;
-}
-
-/*
- * Raise the user-facing error for a server that did not preload memkv.
- * Called first by every callback that touches an index.
- */
-void
-memkv_check_loaded(void)
-{
-	if (!memkv_preloaded || memkv_shared == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("memkv must be loaded via shared_preload_libraries"),
-				 errhint("Add memkv to shared_preload_libraries in postgresql.conf and restart the server.")));
-}
-
-/* The allocator delta trees use: the shared arena. */
-const ArtAllocator *
-memkv_allocator(void)
-{
-	return &arena_allocator;
-}
-
-/*
- * Where tree writers hand the blocks they unlink (limbo.c's
- * memkv_limbo_retire, set at shared memory startup): scans read the trees
- * without the stripe locks, so a replaced node must outlive their guards.
- */
-void
-memkv_set_tree_retire(void (*retire) (void *arg, ArenaPtr p, size_t size))
-{
-	arena_allocator.retire = retire;
-}
-
-/* Bytes of the arena currently allocated, over all trees. */
-Size
-memkv_arena_bytes_used(void)
-{
-	Size		used;
-
-	SpinLockAcquire(&memkv_shared->arena_lock);
-	used = arena_bytes_used(arena_base);
-	SpinLockRelease(&memkv_shared->arena_lock);
-	return used;
-}
 
 /*
  * The LWLocks of registry slot `idx`: stripe `stripe`'s, or, for stripe
@@ -322,28 +177,13 @@ memkv_entry_clear(MemkvEntry *entry)
 	{
 		MemkvStripe *st = &entry->stripes[s];
 
-		art_free_all(&st->keys, &arena_allocator);
-		art_free_all(&st->nulls, &arena_allocator);
+		art_free_all(&st->keys, memkv_allocator());
+		art_free_all(&st->nulls, memkv_allocator());
 		st->valid = false;
 		st->loaded = false;
 	}
 	memkv_entry_free_run_copy(entry);
 	entry->run_copy_failed = false;
-}
-
-/* Allocate `size` bytes of the arena outside any tree; ARENA_NULL if full. */
-ArenaPtr
-memkv_arena_alloc_big(Size size)
-{
-	if (size > ARENA_MAX_ALLOC)
-		return ARENA_NULL;
-	return memkv_arena_alloc(NULL, size);
-}
-
-void
-memkv_arena_free_big(ArenaPtr p, Size size)
-{
-	memkv_arena_free(NULL, p, size);
 }
 
 /*
@@ -428,8 +268,8 @@ memkv_lru_order(int *order)
  * end).
  */
 static int
-memkv_registry_try_assign(RelFileNode node, BackendId backend, int nstripes,
-						  int *order, int *mine)
+memkv_registry_try_assign(RelFileNode node, BackendId backend, Oid relid,
+						  int nstripes, int *order, int *mine)
 {
 	int			idx;
 
@@ -465,6 +305,7 @@ memkv_registry_try_assign(RelFileNode node, BackendId backend, int nstripes,
 			e->in_use = true;
 			e->node = node;
 			e->backend = backend;
+			e->relid = relid;
 			e->nstripes = nstripes;
 			e->last_used = pg_atomic_fetch_add_u64(&memkv_shared->clock, 1);
 			for (s = 0; s < MEMKV_MAX_STRIPES; s++)
@@ -490,7 +331,8 @@ memkv_registry_try_assign(RelFileNode node, BackendId backend, int nstripes,
  * itself, so that waiting could not end, is that an error.
  */
 static int
-memkv_registry_assign(RelFileNode node, BackendId backend, int nstripes)
+memkv_registry_assign(RelFileNode node, BackendId backend, Oid relid,
+					  int nstripes)
 {
 	int		   *order = palloc(sizeof(int) * memkv_shared->max_entries);
 	long		sleep_ms = 1;
@@ -500,8 +342,8 @@ memkv_registry_assign(RelFileNode node, BackendId backend, int nstripes)
 	{
 		int			mine;
 
-		idx = memkv_registry_try_assign(node, backend, nstripes, order,
-										&mine);
+		idx = memkv_registry_try_assign(node, backend, relid, nstripes,
+										order, &mine);
 		if (idx >= 0)
 			break;
 		if (mine >= memkv_shared->max_entries)
@@ -597,7 +439,9 @@ memkv_entry_lookup(Relation index, int nstripes, LWLockMode mode,
 			{
 				if (nstripes < 1 || nstripes > MEMKV_MAX_STRIPES)
 					return NULL;
-				idx = memkv_registry_assign(node, backend, nstripes);
+				idx = memkv_registry_assign(node, backend,
+											RelationGetRelid(index), nstripes);
+				memkv_entry_forget_replaced(idx);
 			}
 		}
 
@@ -788,4 +632,51 @@ memkv_entry_forget(RelFileNode node, BackendId backend)
 		LWLockRelease(memkv_shared->registry_lock);
 	}
 	memkv_slot_unlock(idx, MEMKV_MAX_STRIPES, -1);
+}
+
+/*
+ * Give back the slots of the index of new entry `idx` that are keyed by
+ * another of its relfilenodes (same database, backend and index OID): a
+ * REINDEX, TRUNCATE, VACUUM FULL or CLUSTER gave the index a new
+ * relfilenode, and the old one's trees and run copy would otherwise hold
+ * the arena until evicted, leaving the new run's copy no room (src/README
+ * Q8).  The old relfilenode is unused from then on, except if the
+ * transaction that replaced it rolls back; its entry is only a cache, which
+ * its next user rebuilds from the log.  A slot busy at that moment (its
+ * locks held, its index being frozen) is left to eviction.  Takes the
+ * registry lock exclusively and the old slots' locks without waiting;
+ * the caller holds none of entry `idx`'s locks.
+ */
+void
+memkv_entry_forget_replaced(int idx)
+{
+	MemkvEntry *self = &memkv_shared->entries[idx];
+	int			i;
+
+	LWLockAcquire(memkv_shared->registry_lock, LW_EXCLUSIVE);
+	for (i = 0; i < memkv_shared->max_entries; i++)
+	{
+		MemkvEntry *e = &memkv_shared->entries[i];
+
+		/* self's identity cannot change under the registry lock */
+		if (i == idx || !e->in_use || !self->in_use ||
+			e->relid != self->relid || e->backend != self->backend ||
+			e->node.dbNode != self->node.dbNode ||
+			RelFileNodeEquals(e->node, self->node) || e->freezing)
+			continue;
+		if (!memkv_slot_try_lock(i, MEMKV_MAX_STRIPES, -1))
+			continue;
+		if (!e->freezing)
+		{
+			int			s;
+
+			memkv_entry_clear(e);
+			for (s = 0; s < MEMKV_MAX_STRIPES; s++)
+				e->stripes[s].nomem = false;
+			e->in_use = false;
+			e->last_used = 0;
+		}
+		memkv_slot_unlock(i, MEMKV_MAX_STRIPES, -1);
+	}
+	LWLockRelease(memkv_shared->registry_lock);
 }

@@ -91,6 +91,8 @@ typedef struct MemkvEntry
 	bool		in_use;
 	RelFileNode node;
 	BackendId	backend;		/* InvalidBackendId unless a temp index */
+	Oid			relid;			/* the index's OID, which outlives a new
+								 * relfilenode (memkv_entry_forget_replaced) */
 	int			nstripes;		/* the directory's; fixed per relfilenode */
 	uint64		last_used;		/* registry clock value, for LRU eviction */
 
@@ -154,6 +156,7 @@ extern MemkvEntry *memkv_entry_lookup(Relation index, int nstripes,
 									 LWLockMode mode, int64 hash,
 									 int *stripe, bool runs_only);
 extern void memkv_entry_forget(RelFileNode node, BackendId backend);
+extern void memkv_entry_forget_replaced(int idx);
 extern void memkv_entry_release(MemkvEntry *entry);
 extern void memkv_entry_release_stripes(MemkvEntry *entry);
 extern void memkv_entry_lock_all(MemkvEntry *entry);

@@ -8,7 +8,14 @@
  *
  * A memo is made under whatever keeps the run's pages from being retired
  * (an entry lock, or a freeze's metapage lock) and read by the frozen
- * readers of runread.c.
+ * readers of runread.c.  It also holds, as the slices are first read and
+ * as far as memkv.top_memo_kb allows per index, copies of each slice's FST
+ * top region and postings group table: the pages every lookup in the slice
+ * reads, which the readers then take from backend memory (src/README,
+ * "Run layout").  A run never changes while it is listed and the memo is
+ * of one run (its id, tag and header block), so no copy can go stale: a
+ * freeze, merge, REINDEX or VACUUM rewrite makes another run, whose memo
+ * is made afresh.
  *
  *-------------------------------------------------------------------------
  */
@@ -27,6 +34,7 @@
 #include "registry.h"
 #include "runmemo.h"
 #include "runpages.h"
+#include "memkv_guc.h"
 
 /*
  * The memos of an index, in rd_amcache (allocated in rd_indexcxt with the
@@ -40,7 +48,11 @@
 typedef struct MemkvRunMemos
 {
 	MemkvRunMemo slot[RUNDIR_MAX_RUNS];
+	Size		held;			/* the slots' copies, bytes */
 } MemkvRunMemos;
+
+/* memkv.top_memo_kb: the bytes of copies a backend holds per index */
+int			memkv_top_memo_kb = 4096;
 
 /* Bytes of an opened reader the memo keeps: all before its scratch. */
 #define MEMKV_READER_PREFIX		MAXALIGN(offsetof(FstReader, buf))
@@ -191,6 +203,8 @@ memkv_run_memo_fill(Relation index, const MemkvRunDesc *run, MemkvRunMemo *m)
 								  &raced);
 		memcpy(readers + (Size) s * MEMKV_READER_PREFIX, reader,
 			   offsetof(FstReader, buf));
+		slices[s].top = NULL;
+		slices[s].table = NULL;
 		slices[s].first_ordinal = nkeys;
 		slices[s].nkeys = reader->nkeys;
 		slices[s].stream_off = stream_off;
@@ -225,6 +239,7 @@ memkv_run_memo_fill(Relation index, const MemkvRunDesc *run, MemkvRunMemo *m)
 	m->readers = readers;
 	m->dead = NULL;
 	m->dead_generation = 0;
+	m->held = 0;
 }
 
 /*
@@ -297,6 +312,16 @@ memkv_run_memo_get(Relation index, const MemkvMetaPageData *meta, int i)
 	Assert(victim != NULL);
 	if (victim->used)
 	{
+		uint32		s;
+
+		for (s = 0; s < victim->hdr->nslices; s++)
+		{
+			if (victim->slices[s].top)
+				pfree(victim->slices[s].top);
+			if (victim->slices[s].table)
+				pfree(victim->slices[s].table);
+		}
+		memos->held -= victim->held;
 		victim->used = false;
 		pfree(victim->hdr);
 		pfree(victim->slices);
@@ -331,4 +356,93 @@ memkv_run_slice_bytes(const RunHeader *hdr)
 		total += hdr->slices[s].postings_bytes + hdr->slices[s].leaf_bytes +
 			hdr->slices[s].top_bytes;
 	return total;
+}
+
+/*
+ * Copy bytes [lo, hi) of the source ps reads (a fresh one: nothing of it in
+ * memory yet) into backend memory of the index's relcache entry.  NULL if
+ * a page read failed.
+ */
+static uint8 *
+memkv_memo_copy(Relation index, MemkvPageSource *ps, uint64 lo, uint64 hi)
+{
+	Size		len = (Size) (hi - lo);
+	uint8	   *dst = MemoryContextAlloc(index->rd_indexcxt, len);
+	Size		done;
+
+	for (done = 0; done < len;)
+	{
+		Size		n = Min(len - done, MEMKV_RUN_CHUNK);
+		const uint8 *p = memkv_page_source_read(ps, lo + done, n, dst + done);
+
+		if (p == NULL)
+		{
+			pfree(dst);
+			return NULL;
+		}
+		if (p != dst + done)
+			memcpy(dst + done, p, n);
+		done += n;
+	}
+	return dst;
+}
+
+/*
+ * Let the page sources *post and *fst, just set up over slice s of memo
+ * m's run, read the slice's postings group table (and trailer) and its FST
+ * top region from the memo's copies: made here on the slice's first use
+ * if the index's copies stay within memkv.top_memo_kb (0: none), else the
+ * sources keep reading pages.  A version-2 slice has no top region to
+ * copy.  Returns false if a page read failed (the caller reports it, as
+ * for any read of the run).  Caller holds what keeps the run's pages from
+ * being retired, as for memkv_run_memo_get.
+ */
+bool
+memkv_run_memo_slice_mem(Relation index, MemkvRunMemo *m, uint32 s,
+						 MemkvPageSource *post, MemkvPageSource *fst)
+{
+	MemkvRunMemos *memos = (MemkvRunMemos *) index->rd_amcache;
+	MemkvSliceMemo *sm = &m->slices[s];
+	const RunSlice *slice = &m->hdr->slices[s];
+	Size		budget = (Size) memkv_top_memo_kb * 1024;
+	uint64		top_lo = slice->leaf_bytes;
+	uint64		top_hi = slice->leaf_bytes + slice->top_bytes;
+	uint64		tab_lo = sm->postings.table_off;
+	uint64		tab_hi = slice->postings_bytes;
+
+	Assert(memos != NULL && m->used && s < m->hdr->nslices);
+	Assert(tab_lo < tab_hi && sm->postings.src.size == tab_hi);
+	if (sm->top == NULL && slice->top_bytes > 0 &&
+		memos->held + (top_hi - top_lo) <= budget)
+	{
+		sm->top = memkv_memo_copy(index, fst, top_lo, top_hi);
+		if (sm->top == NULL)
+			return false;
+		memos->held += top_hi - top_lo;
+		m->held += top_hi - top_lo;
+		elog(DEBUG2, "memkv: index \"%s\" holds the top region of run %u slice %u (%llu bytes) in backend memory",
+			 RelationGetRelationName(index), m->run_tag, s,
+			 (unsigned long long) (top_hi - top_lo));
+	}
+	if (sm->table == NULL && memos->held + (tab_hi - tab_lo) <= budget)
+	{
+		sm->table = memkv_memo_copy(index, post, tab_lo, tab_hi);
+		if (sm->table == NULL)
+			return false;
+		memos->held += tab_hi - tab_lo;
+		m->held += tab_hi - tab_lo;
+	}
+	if (sm->top)
+	{
+		fst->mem = sm->top;
+		fst->mem_lo = top_lo;
+		fst->mem_hi = top_hi;
+	}
+	if (sm->table)
+	{
+		post->mem = sm->table;
+		post->mem_lo = tab_lo;
+		post->mem_hi = tab_hi;
+	}
+	return true;
 }

@@ -16,6 +16,7 @@
 #include "memkv.h"
 #include "page.h"
 #include "runhdr.h"
+#include "runpages.h"
 
 /*
  * A cursor on a run's dead list and the ordinal of the last query that
@@ -42,6 +43,9 @@ typedef struct MemkvSliceMemo
 	uint64		stream_off;		/* where its stream starts in a copy of
 								 * the run (the slices' streams in order) */
 	FstPostings postings;
+	uint8	   *top;			/* copy of its FST top region, or NULL */
+	uint8	   *table;			/* copy of its postings group table and
+								 * trailer, or NULL */
 } MemkvSliceMemo;
 
 /* A run's memo (runmemo.c says what it promises). */
@@ -58,6 +62,7 @@ typedef struct MemkvRunMemo
 	MemkvDeadPages *dead;		/* the run's dead list, or NULL */
 	uint64		dead_generation;	/* of that list */
 	MemkvDeadCursor dc;			/* on it */
+	Size		held;			/* bytes of its slices' top and table copies */
 } MemkvRunMemo;
 
 extern MemkvRunMemo *memkv_run_memo_get(Relation index,
@@ -68,5 +73,8 @@ extern const RunHeader *memkv_run_memo_header(Relation index,
 											  const MemkvMetaPageData *meta,
 											  int i);
 extern uint64 memkv_run_slice_bytes(const RunHeader *hdr);
+extern bool memkv_run_memo_slice_mem(Relation index, MemkvRunMemo *m,
+									 uint32 s, MemkvPageSource *post,
+									 MemkvPageSource *fst);
 
 #endif							/* MEMKV_RUNMEMO_H */

@@ -149,11 +149,10 @@ memkv_page_source_page(MemkvPageSource *ps, uint64 idx)
 	return (const uint8 *) PageGetContents(page);
 }
 
-/* FstSource.read over index pages. */
-const uint8_t *
-memkv_page_source_read(void *arg, uint64_t off, size_t len, uint8_t *buf)
+/* memkv_page_source_read from the pages alone. */
+static const uint8 *
+memkv_page_source_pages(MemkvPageSource *ps, uint64 off, Size len, uint8 *buf)
 {
-	MemkvPageSource *ps = (MemkvPageSource *) arg;
 	uint64		pos = ps->base + off;
 	uint64		idx = pos / MEMKV_RUN_CHUNK;
 	Size		in = pos % MEMKV_RUN_CHUNK;
@@ -178,6 +177,35 @@ memkv_page_source_read(void *arg, uint64_t off, size_t len, uint8_t *buf)
 		in = 0;
 	}
 	return buf;
+}
+
+/*
+ * FstSource.read over index pages, and over the part of them held in
+ * memory: a read that ends in that part and starts below it takes its
+ * lower bytes from the pages.
+ */
+const uint8_t *
+memkv_page_source_read(void *arg, uint64_t off, size_t len, uint8_t *buf)
+{
+	MemkvPageSource *ps = (MemkvPageSource *) arg;
+
+	if (ps->mem != NULL && off + len > ps->mem_lo && off + len <= ps->mem_hi)
+	{
+		Size		below;
+		const uint8 *p;
+
+		if (off >= ps->mem_lo)
+			return ps->mem + (off - ps->mem_lo);
+		below = (Size) (ps->mem_lo - off);
+		p = memkv_page_source_pages(ps, off, below, buf);
+		if (p == NULL)
+			return NULL;
+		if (p != buf)
+			memcpy(buf, p, below);
+		memcpy(buf + below, ps->mem, len - below);
+		return buf;
+	}
+	return memkv_page_source_pages(ps, off, len, buf);
 }
 
 /*
@@ -210,6 +238,9 @@ memkv_page_source_init(MemkvPageSource *ps, Relation index,
 	ps->npages = hdr->npages;
 	ps->epoch = tag;
 	ps->base = base;
+	ps->mem = NULL;
+	ps->mem_lo = 0;
+	ps->mem_hi = 0;
 	ps->lock_pages = RecoveryInProgress();
 	ps->failed = false;
 	ps->locked = InvalidBuffer;

@@ -26,6 +26,10 @@
  * that read the old directory is still running), so a pin is all a
  * reader needs.  In recovery, replay may rewrite a page at any time: the page in
  * use is share-locked, and its tag re-checked each time it is locked.
+ * A part of the source may be held in backend memory (mem): reads that fall
+ * in it touch no page (the run memo's top regions and postings tables,
+ * runmemo.c); the bytes are the pages' own, copied while the run was
+ * listed, and runs never change.
  */
 #define MEMKV_PIN_SLOTS 16
 
@@ -36,6 +40,9 @@ typedef struct MemkvPageSource
 	uint32		npages;			/* logical pages */
 	uint32		epoch;			/* the run's tag */
 	uint64		base;
+	const uint8 *mem;			/* bytes [mem_lo, mem_hi) of the source, */
+	uint64		mem_lo;			/* copied to backend memory (the run memo's), */
+	uint64		mem_hi;			/* read there instead of from pages; or NULL */
 	bool		lock_pages;		/* in recovery */
 	bool		failed;
 	int			last;			/* slot of the page returned last */

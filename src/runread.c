@@ -49,7 +49,7 @@ struct MemkvFrozen
 	FstReader	reader;
 	FstPostings postings;
 	const RunHeader *hdr;		/* the run memo's: extents, NULL TIDs */
-	const MemkvRunMemo *memo;	/* the run's memo: its slices */
+	MemkvRunMemo *memo;			/* the run's memo: its slices */
 	uint32		slice;			/* the slice reader, postings, cursor are on */
 	uint64		base;			/* run-wide ordinal of its first key */
 	const uint8 *mem;			/* the run's shared copy, or NULL */
@@ -146,6 +146,11 @@ memkv_frozen_use_slice(MemkvFrozen *fz, uint32 s, bool first)
 	memcpy(&fz->postings, &sm->postings, sizeof(FstPostings));
 	fz->reader.src.arg = &fz->fst_src;
 	fz->postings.src.arg = &fz->post_src;
+	/* the pages every lookup reads, from the memo's copies if it has room */
+	if (!fz->mem &&
+		!memkv_run_memo_slice_mem(fz->index, fz->memo, s, &fz->post_src,
+								  &fz->fst_src))
+		memkv_frozen_failed(fz, "a page of its top region or postings table could not be read");
 
 	/* read the shared copy instead of the pages */
 	if (fz->mem)
@@ -636,6 +641,9 @@ memkv_frozen_check(MemkvFrozen *fz, char *errbuf)
 		bool		split_ok;
 
 		memkv_frozen_use_slice(fz, s, false);
+		/* the pages themselves, not the memo's copies of some */
+		fz->fst_src.mem = NULL;
+		fz->post_src.mem = NULL;
 		elog(DEBUG1, "memkv: run %llu slice %u: FST version %u, top region %llu of %llu bytes",
 			 (unsigned long long) fz->hdr->run_id, s,
 			 (unsigned) fz->reader.version,

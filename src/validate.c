@@ -1,8 +1,10 @@
 /*-------------------------------------------------------------------------
  *
  * validate.c
- *	  amvalidate (checks a memkv operator class's members) and amoptions
- *	  (memkv indexes take no storage parameters yet).
+ *	  amvalidate (checks a memkv operator class's members), amoptions
+ *	  (the storage parameters freeze_threshold and stripes) and the
+ *	  stripe count a build reads from them.  Low in the glue's layers
+ *	  (test/layout.sh): it calls nothing of memkv's.
  *
  *-------------------------------------------------------------------------
  */

@@ -56,9 +56,9 @@ ALLOW=test/layout-allow.txt
 # caller, runpages and runcopy are files step 1 made that the README's list
 # does not name yet; they stand where what they call and who calls them put
 # them (memutil, the memory helpers, calls nothing of memkv's).
-LAYERS="memutil registry guard limbo page caller stats request wal directory delta
+LAYERS="memutil registry guard limbo page validate caller stats request wal directory delta
 	deadpages runpages runmemo runread runcopy runwrite view batch source freeze merge
-	worker truncate vacuum buildspill buildscan buildpar build insert scan cost validate verify sqlfuncs
+	worker truncate vacuum buildspill buildscan buildpar build insert scan cost verify sqlfuncs
 	memkv"
 
 # Today's names of layers (file name -> layer name), until the files are
