@@ -1,14 +1,14 @@
 /*-------------------------------------------------------------------------
  *
  * build.h
- *	  What build.c exports besides the AM's build callbacks (memkv.h).
+ *	  build.c exports only the AM's build callbacks (memkv.h); this header
+ *	  stays for aminsert's check of a key's bytes, now in buildscan.c.
  *
  *-------------------------------------------------------------------------
  */
 #ifndef MEMKV_BUILD_H
 #define MEMKV_BUILD_H
 
-extern void memkv_key_bytes(Datum value, const uint8 **key, Size *keylen,
-							text **to_free);
+#include "buildscan.h"
 
 #endif							/* MEMKV_BUILD_H */

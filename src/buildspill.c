@@ -12,7 +12,9 @@
  * spill.c's errors into ERRORs.  A spill is a BufFile of its own, created
  * by BufFileCreateTemp: the resource owner closes and deletes it if the
  * build fails or is canceled, and an intermediate pass deletes its inputs
- * as soon as it has merged them.
+ * as soon as it has merged them.  In a parallel build (buildpar.c) each
+ * participant's spills are files of the build's SharedFileSet instead, so
+ * that the leader can open them and merge them with its own.
  *
  * Memory: a sorted chunk is written through one block buffer
  * (SPILL_BLOCK_BYTES) and a small TID buffer; a merge holds, per input, a
@@ -29,6 +31,7 @@
 #include "pgstat.h"
 #include "portability/instr_time.h"
 #include "storage/buffile.h"
+#include "storage/sharedfileset.h"
 #include "utils/memutils.h"
 
 #include "buildspill.h"
@@ -48,6 +51,8 @@ struct MemkvSpillSet
 {
 	MemoryContext cxt;			/* everything below */
 	Size		merge_mem;
+	SharedFileSet *fileset;		/* a participant's: spills go there */
+	int			participant;	/* the spills' names: memkv.<p>.<n> */
 	BufFile   **files;			/* the spills not merged yet, in order */
 	int			nfiles;
 	Size		maxfiles;
@@ -86,6 +91,75 @@ memkv_spill_begin(Size merge_mem)
 	return ss;
 }
 
+/*
+ * Start the spills of one participant of a parallel build: they are files
+ * of the build's SharedFileSet, named after the participant, that the
+ * leader opens (memkv_spill_adopt) once the participant has given them up
+ * (memkv_spill_export).  No merge happens in a participant.
+ */
+MemkvSpillSet *
+memkv_spill_begin_shared(SharedFileSet *fileset, int participant)
+{
+	MemkvSpillSet *ss = memkv_spill_begin(0);
+
+	ss->fileset = fileset;
+	ss->participant = participant;
+	return ss;
+}
+
+/* The name of a participant's n-th spill in the SharedFileSet. */
+void
+memkv_spill_name(char *name, int participant, int n)
+{
+	snprintf(name, MAXPGPATH, "memkv.%d.%d", participant, n);
+}
+
+/*
+ * A participant's spills are all written: close them (the SharedFileSet
+ * keeps the files until the build's DSM segment goes away), free the set,
+ * and return how many there are.
+ */
+int
+memkv_spill_export(MemkvSpillSet *ss)
+{
+	int			n = ss->nfiles;
+	int			i;
+
+	Assert(ss->fileset != NULL);
+	for (i = 0; i < n; i++)
+		BufFileClose(ss->files[i]);
+	MemoryContextDelete(ss->cxt);
+	return n;
+}
+
+/*
+ * Add another participant's nspills spills, opened read-only from the
+ * SharedFileSet, to the leader's set, to be merged with its own.  Closing
+ * them (a merge pass does) does not delete them: the SharedFileSet does,
+ * with the DSM segment.
+ */
+void
+memkv_spill_adopt(MemkvSpillSet *ss, SharedFileSet *fileset, int participant,
+				  int nspills)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(ss->cxt);
+	int			i;
+
+	for (i = 0; i < nspills; i++)
+	{
+		char		name[MAXPGPATH];
+
+		memkv_spill_name(name, participant, i);
+		ss->files = memkv_array_reserve(ss->cxt, ss->files, &ss->maxfiles,
+										ss->nfiles + 1, sizeof(BufFile *),
+										16);
+		ss->files[ss->nfiles++] = BufFileOpenFileSet(&fileset->fs, name,
+													 O_RDONLY, false);
+		ss->stats.nspills++;
+	}
+	MemoryContextSwitchTo(oldcxt);
+}
+
 /* A writer's failure is a bug of its caller: the order is ours. */
 static void
 memkv_spill_check_writer(SpillWriter *sw, SpillStatus st)
@@ -103,7 +177,15 @@ memkv_spill_new_file(MemkvSpillSet *ss)
 
 	ss->files = memkv_array_reserve(ss->cxt, ss->files, &ss->maxfiles,
 									ss->nfiles + 1, sizeof(BufFile *), 16);
-	f = BufFileCreateTemp(false);
+	if (ss->fileset != NULL)
+	{
+		char		name[MAXPGPATH];
+
+		memkv_spill_name(name, ss->participant, ss->nfiles);
+		f = BufFileCreateFileSet(&ss->fileset->fs, name);
+	}
+	else
+		f = BufFileCreateTemp(false);
 	ss->files[ss->nfiles++] = f;
 	MemoryContextSwitchTo(oldcxt);
 	return f;

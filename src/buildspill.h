@@ -10,6 +10,8 @@
 #ifndef MEMKV_BUILDSPILL_H
 #define MEMKV_BUILDSPILL_H
 
+#include "storage/sharedfileset.h"
+
 #include "keysort.h"
 #include "runwrite.h"
 
@@ -27,6 +29,12 @@ typedef struct MemkvSpillStats
 } MemkvSpillStats;
 
 extern MemkvSpillSet *memkv_spill_begin(Size merge_mem);
+extern MemkvSpillSet *memkv_spill_begin_shared(SharedFileSet *fileset,
+											   int participant);
+extern void memkv_spill_name(char *name, int participant, int n);
+extern int	memkv_spill_export(MemkvSpillSet *ss);
+extern void memkv_spill_adopt(MemkvSpillSet *ss, SharedFileSet *fileset,
+							  int participant, int nspills);
 extern void memkv_spill_sorted(MemkvSpillSet *ss, const KeysortItem *items,
 							   uint64 nitems);
 extern uint64 memkv_spill_merge_into(MemkvSpillSet *ss, MemkvFrozenWriter *w);

@@ -58,7 +58,7 @@ ALLOW=test/layout-allow.txt
 # them (memutil, the memory helpers, calls nothing of memkv's).
 LAYERS="memutil registry guard limbo page validate caller stats request wal directory delta
 	deadpages runpages runmemo runread runcopy runwrite view batch source freeze merge
-	worker truncate vacuum buildspill build insert scan cost verify sqlfuncs
+	worker truncate vacuum buildspill buildscan buildpar build insert scan cost verify sqlfuncs
 	memkv"
 
 # Today's names of layers (file name -> layer name), until the files are

@@ -1,0 +1,32 @@
+/*-------------------------------------------------------------------------
+ *
+ * buildpar.h
+ *	  Parallel CREATE INDEX (buildpar.c): the workers scan and spill their
+ *	  share of the table, the leader merges every participant's spills.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef MEMKV_BUILDPAR_H
+#define MEMKV_BUILDPAR_H
+
+#include "access/parallel.h"
+#include "nodes/execnodes.h"
+#include "utils/rel.h"
+
+#include "buildscan.h"
+#include "buildspill.h"
+
+typedef struct MemkvParBuild MemkvParBuild;
+
+extern MemkvParBuild *memkv_par_begin(Relation heap, Relation index,
+									  IndexInfo *indexInfo);
+extern int	memkv_par_participants(MemkvParBuild *pb);
+extern void memkv_par_participate(MemkvParBuild *pb, Relation heap,
+								  Relation index, IndexInfo *indexInfo,
+								  MemkvSpillSet *ss, MemkvBuildPart *out);
+extern void memkv_par_end(MemkvParBuild *pb);
+
+extern PGDLLEXPORT void memkv_build_worker_main(dsm_segment *seg,
+												shm_toc *toc);
+
+#endif							/* MEMKV_BUILDPAR_H */
