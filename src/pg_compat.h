@@ -31,7 +31,7 @@
  * rd_node to rd_locator and an SMgrRelation's smgr_rnode.node to
  * smgr_rlocator.locator.  memkv keeps the old type name (a plain copy of
  * the three numbers, compared with RelFileNodeEquals) and reaches the
- * renamed fields through these macros.
+ * renamed fields through these macros (MEMKV_FILE_DB: the database).
  */
 #if PG_VERSION_NUM >= 160000
 #include "storage/relfilelocator.h"
@@ -40,11 +40,13 @@ typedef RelFileLocator RelFileNode;
 #define MEMKV_REL_FILE(rel)			((rel)->rd_locator)
 #define MEMKV_SMGR_FILE(smgr)		((smgr)->smgr_rlocator.locator)
 #define MEMKV_FILE_NUMBER(file)		((file).relNumber)
+#define MEMKV_FILE_DB(file)			((file).dbOid)
 #else
 #include "storage/relfilenode.h"
 #define MEMKV_REL_FILE(rel)			((rel)->rd_node)
 #define MEMKV_SMGR_FILE(smgr)		((smgr)->smgr_rnode.node)
 #define MEMKV_FILE_NUMBER(file)		((file).relNode)
+#define MEMKV_FILE_DB(file)			((file).dbNode)
 #endif
 
 /*

@@ -661,7 +661,7 @@ memkv_entry_forget_replaced(int idx)
 		/* self's identity cannot change under the registry lock */
 		if (i == idx || !e->in_use || !self->in_use ||
 			e->relid != self->relid || e->backend != self->backend ||
-			e->node.dbNode != self->node.dbNode ||
+			MEMKV_FILE_DB(e->node) != MEMKV_FILE_DB(self->node) ||
 			RelFileNodeEquals(e->node, self->node) || e->freezing)
 			continue;
 		if (!memkv_slot_try_lock(i, MEMKV_MAX_STRIPES, -1))
