@@ -14,9 +14,9 @@
  * nobody holds is evicted (a full registry whose every slot is busy is
  * waited for).  Eviction is always safe: a tree only caches the index's
  * delta log and is rebuilt from it on next use (delta.c).  A dropped
- * index's entry is freed at once (memkv_entry_forget), and so is the entry of
-an index's previous relfilenode when its new one gets an entry (after a
-REINDEX, TRUNCATE, VACUUM FULL or CLUSTER: memkv_entry_forget_replaced).
+ * index's entry is freed at once (memkv_entry_forget), and so is the entry
+ * of an index's previous relfilenode when its new one gets an entry (after
+ * a REINDEX, TRUNCATE, VACUUM FULL or CLUSTER: memkv_entry_forget_replaced).
  *
  *-------------------------------------------------------------------------
  */
@@ -596,6 +596,22 @@ memkv_entry_try_free_run_copy(MemkvEntry *entry, int stripe)
 }
 
 /*
+ * Free everything entry `e` holds in the arena and forget that a stripe
+ * did not fit, before its slot is marked free (the caller then clears
+ * in_use and last_used under the registry lock held exclusively).  Every
+ * lock of the slot held exclusively, and no freeze of its index runs.
+ */
+static void
+memkv_entry_empty(MemkvEntry *e)
+{
+	int			s;
+
+	memkv_entry_clear(e);
+	for (s = 0; s < MEMKV_MAX_STRIPES; s++)
+		e->stripes[s].nomem = false;
+}
+
+/*
  * Give back the registry slot of (node, backend), trees and copies
  * included, if it has one: the relation is being dropped.  Called from
  * the object-access hook (memkv.c) by the dropping backend, which holds
@@ -623,9 +639,7 @@ memkv_entry_forget(RelFileNode node, BackendId backend)
 		LWLockAcquire(memkv_slot_lock(idx, s), LW_EXCLUSIVE);
 	if (memkv_entry_is(e, node, backend) && !e->freezing)
 	{
-		memkv_entry_clear(e);
-		for (s = 0; s < MEMKV_MAX_STRIPES; s++)
-			e->stripes[s].nomem = false;
+		memkv_entry_empty(e);
 		LWLockAcquire(memkv_shared->registry_lock, LW_EXCLUSIVE);
 		e->in_use = false;
 		e->last_used = 0;
@@ -654,12 +668,12 @@ memkv_entry_forget_replaced(int idx)
 	int			i;
 
 	LWLockAcquire(memkv_shared->registry_lock, LW_EXCLUSIVE);
-	for (i = 0; i < memkv_shared->max_entries; i++)
+	/* self's identity cannot change under the registry lock */
+	for (i = 0; i < memkv_shared->max_entries && self->in_use; i++)
 	{
 		MemkvEntry *e = &memkv_shared->entries[i];
 
-		/* self's identity cannot change under the registry lock */
-		if (i == idx || !e->in_use || !self->in_use ||
+		if (i == idx || !e->in_use ||
 			e->relid != self->relid || e->backend != self->backend ||
 			MEMKV_FILE_DB(e->node) != MEMKV_FILE_DB(self->node) ||
 			RelFileNodeEquals(e->node, self->node) || e->freezing)
@@ -668,11 +682,7 @@ memkv_entry_forget_replaced(int idx)
 			continue;
 		if (!e->freezing)
 		{
-			int			s;
-
-			memkv_entry_clear(e);
-			for (s = 0; s < MEMKV_MAX_STRIPES; s++)
-				e->stripes[s].nomem = false;
+			memkv_entry_empty(e);
 			e->in_use = false;
 			e->last_used = 0;
 		}
