@@ -42,6 +42,7 @@ int			memkv_debug_merge_pause_lock = 0;
 int			memkv_debug_insert_pause_lock = 0;
 int			memkv_debug_slice_bytes = 0;
 int			memkv_debug_unit_bytes = -1;
+int			memkv_debug_header_version = 2;
 int			memkv_debug_share_window = -1;
 int			memkv_max_indexes = 64;
 
@@ -204,6 +205,15 @@ _PG_init(void)
 							"-1 (the default) means one page's worth of a run's stream; 0 writes no top region (FST format version 2, as memkv before it).  Used by the tests to make runs of many small units, and runs of the older layout.",
 							&memkv_debug_unit_bytes,
 							-1, -1, INT_MAX,
+							PGC_SUSET,
+							GUC_NOT_IN_SAMPLE,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("memkv.debug_header_version",
+							"Testing aid: the version of the run headers a run writer writes.",
+							"2 (the default) records each slice's key count and a checksum; 1 writes the older header without them, which readers open slice by slice up front.  Used by the tests to make runs of the older format.",
+							&memkv_debug_header_version,
+							2, 1, 2,
 							PGC_SUSET,
 							GUC_NOT_IN_SAMPLE,
 							NULL, NULL, NULL);

@@ -8,7 +8,9 @@
  * the chunk array, so no field needs to fit in one chunk and any capacity
  * from one byte up works.  Decoding reads the fixed part,
  * checks the counts against the bytes present, makes one allocation for
- * the whole header and then runs the same checks as runhdr_check.
+ * the whole header and then runs the same checks as runhdr_check.  A
+ * version-2 stream's CRC is checked right after its length fields, so
+ * any other damage to it is reported as a CRC mismatch.
  *
  *-------------------------------------------------------------------------
  */
@@ -18,6 +20,7 @@
 #include <string.h>
 
 #include "chunkstream.h"
+#include "crc32c.h"
 #include "runhdr.h"
 
 static const char *const runhdr_messages[RUNHDR_NERRORS] = {
@@ -36,6 +39,8 @@ static const char *const runhdr_messages[RUNHDR_NERRORS] = {
 	[RUNHDR_ERR_FENCE_ORDER] = "run header fence keys are out of order",
 	[RUNHDR_ERR_NULLS] = "run header NULL TIDs are invalid",
 	[RUNHDR_ERR_NOMEM] = "out of memory decoding a run header",
+	[RUNHDR_ERR_CRC] = "run header does not match its checksum",
+	[RUNHDR_ERR_SLICE_KEYS] = "run header slice key counts are invalid",
 };
 
 /*
@@ -153,6 +158,7 @@ check_extents(const RunHeader *h, uint32_t nblocks, uint64_t *scratch)
 static int
 check_slices(const RunHeader *h, uint32_t page_bytes)
 {
+	uint64_t	keys = 0;
 	uint32_t	i;
 
 	for (i = 0; i < h->nslices; i++)
@@ -166,6 +172,10 @@ check_slices(const RunHeader *h, uint32_t page_bytes)
 		if (s->first_page >= end || s->postings_bytes == 0 ||
 			s->leaf_bytes == 0)
 			return RUNHDR_ERR_SLICE_PAGES;
+		if (h->version == RUNHDR_VERSION &&
+			((s->nkeys == 0 && h->nslices > 1) || s->nkeys > UINT64_MAX - keys))
+			return RUNHDR_ERR_SLICE_KEYS;
+		keys += s->nkeys;
 		bytes = s->postings_bytes + s->leaf_bytes;
 		if (bytes < s->postings_bytes || bytes + s->top_bytes < bytes)
 			return RUNHDR_ERR_SLICE_PAGES;
@@ -216,6 +226,8 @@ check_header(const RunHeader *h, uint32_t nblocks, uint32_t page_bytes,
 
 	if (page_bytes == 0)
 		return RUNHDR_ERR_ARGS;
+	if (h->version != RUNHDR_VERSION && h->version != RUNHDR_VERSION_1)
+		return RUNHDR_ERR_VERSION;
 	if ((rc = check_extents(h, nblocks, scratch)) != RUNHDR_OK)
 		return rc;
 	if ((rc = check_slices(h, page_bytes)) != RUNHDR_OK)
@@ -253,13 +265,15 @@ runhdr_check(const RunHeader *h, uint32_t nblocks, uint32_t page_bytes,
 size_t
 runhdr_stream_bytes(const RunHeader *h)
 {
-	uint64_t	n = RUNHDR_FIXED_BYTES;
+	bool		v1 = h->version == RUNHDR_VERSION_1;
+	uint64_t	n = v1 ? RUNHDR_FIXED_BYTES_V1 : RUNHDR_FIXED_BYTES;
 	uint32_t	i;
 	uint64_t	j;
 
 	n += (uint64_t) h->nextents * RUNHDR_EXTENT_BYTES;
 	for (i = 0; i < h->nslices; i++)
-		n += RUNHDR_SLICE_BYTES + h->slices[i].fence_len;
+		n += (v1 ? RUNHDR_SLICE_BYTES_V1 : RUNHDR_SLICE_BYTES) +
+			h->slices[i].fence_len;
 	for (j = 0; j < h->nnulls; j++)
 	{
 		const RunTid *t = &h->nulls[j];
@@ -288,8 +302,10 @@ runhdr_chunks_needed(const RunHeader *h, size_t cap)
 
 /*
  * runhdr_encode
- *		Write h's stream into the chunks (see runhdr.h).  The NULL TIDs'
- *		coding assumes they ascend, which runhdr_check guarantees.
+ *		Write h's stream into the chunks (see runhdr.h), in h->version's
+ *		format; a version-2 CRC goes in last, over the bytes written.  The
+ *		NULL TIDs' coding assumes they ascend, which runhdr_check
+ *		guarantees.
  */
 int
 runhdr_encode(const RunHeader *h, size_t cap, uint8_t *const *chunks,
@@ -297,17 +313,20 @@ runhdr_encode(const RunHeader *h, size_t cap, uint8_t *const *chunks,
 {
 	ChunkWriter w = {chunks, lens, nchunks, cap, 0, 0, false};
 	size_t		total = runhdr_stream_bytes(h);
+	bool		v2 = h->version == RUNHDR_VERSION;
 	uint64_t	fence_bytes = 0;
+	uint32_t	crc;
 	uint32_t	i;
 	uint64_t	j;
 
-	if (cap == 0 || total == 0 || nchunks != runhdr_chunks_needed(h, cap))
+	if (cap == 0 || total == 0 || nchunks != runhdr_chunks_needed(h, cap) ||
+		(!v2 && h->version != RUNHDR_VERSION_1))
 		return RUNHDR_ERR_ARGS;
 	for (i = 0; i < h->nslices; i++)
 		fence_bytes += h->slices[i].fence_len;
 
 	chunkstream_put_uint(&w, RUNHDR_MAGIC, 4);
-	chunkstream_put_uint(&w, RUNHDR_VERSION, 2);
+	chunkstream_put_uint(&w, h->version, 2);
 	chunkstream_put_uint(&w, 0, 2);
 	chunkstream_put_uint(&w, total, 4);
 	chunkstream_put_uint(&w, h->nextents, 4);
@@ -315,6 +334,8 @@ runhdr_encode(const RunHeader *h, size_t cap, uint8_t *const *chunks,
 	chunkstream_put_uint(&w, h->run_id, 8);
 	chunkstream_put_uint(&w, h->nnulls, 8);
 	chunkstream_put_uint(&w, fence_bytes, 4);
+	if (v2)
+		chunkstream_put_uint(&w, 0, 4); /* the CRC, below */
 	for (i = 0; i < h->nextents; i++)
 	{
 		chunkstream_put_uint(&w, h->extents[i].start, 4);
@@ -328,6 +349,8 @@ runhdr_encode(const RunHeader *h, size_t cap, uint8_t *const *chunks,
 		chunkstream_put_uint(&w, s->postings_bytes, 8);
 		chunkstream_put_uint(&w, s->leaf_bytes, 8);
 		chunkstream_put_uint(&w, s->top_bytes, 8);
+		if (v2)
+			chunkstream_put_uint(&w, s->nkeys, 8);
 		chunkstream_put_uint(&w, s->crc, 4);
 		chunkstream_put_uint(&w, s->fence_len, 2);
 		chunkstream_put(&w, s->fence, s->fence_len);
@@ -343,10 +366,52 @@ runhdr_encode(const RunHeader *h, size_t cap, uint8_t *const *chunks,
 	}
 	if (w.overflow)
 		return RUNHDR_ERR_ARGS;
+	if (v2)
+	{
+		crc = runhdr_stream_crc((const uint8_t *const *) chunks, lens,
+								nchunks);
+		for (i = 0; i < 4; i++)
+		{
+			size_t		pos = RUNHDR_CRC_OFFSET + i;
+
+			chunks[pos / cap][pos % cap] = (uint8_t) (crc >> (8 * i));
+		}
+	}
 	return RUNHDR_OK;
 }
 
 /* ---------------------------------------------------------------- decoding */
+
+/*
+ * runhdr_stream_crc
+ *		CRC-32C over the chunks in order, the four bytes of the CRC field
+ *		fed as zeros.
+ */
+uint32_t
+runhdr_stream_crc(const uint8_t *const *chunks, const size_t *lens,
+				  uint32_t nchunks)
+{
+	static const uint8_t zeros[4] = {0, 0, 0, 0};
+	uint32_t	crc = CRC32C_INIT;
+	uint64_t	pos = 0;
+	uint32_t	i;
+
+	for (i = 0; i < nchunks; i++)
+	{
+		uint64_t	end = pos + lens[i];
+		uint64_t	lo = RUNHDR_CRC_OFFSET,
+					hi = RUNHDR_CRC_OFFSET + 4;
+		uint64_t	a = lo < pos ? pos : lo > end ? end : lo;
+		uint64_t	b = hi < pos ? pos : hi > end ? end : hi;
+
+		/* [pos, a) as is, [a, b) as zeros, [b, end) as is */
+		crc = crc32c_update(crc, chunks[i], (size_t) (a - pos));
+		crc = crc32c_update(crc, zeros, (size_t) (b - a));
+		crc = crc32c_update(crc, chunks[i] + (b - pos), (size_t) (end - b));
+		pos = end;
+	}
+	return crc32c_final(crc);
+}
 
 /*
  * runhdr_peek_stream_bytes
@@ -370,6 +435,8 @@ runhdr_peek_stream_bytes(const uint8_t *chunk, size_t len)
 /* The fixed part of the stream, as read. */
 typedef struct FixedPart
 {
+	uint64_t	version;
+	uint64_t	crc;			/* version 2 */
 	uint64_t	nextents;
 	uint64_t	nslices;
 	uint64_t	run_id;
@@ -385,7 +452,6 @@ static int
 decode_fixed(ChunkReader *r, size_t cap, FixedPart *f)
 {
 	uint64_t	magic,
-				version,
 				reserved,
 				total,
 				room;
@@ -404,7 +470,7 @@ decode_fixed(ChunkReader *r, size_t cap, FixedPart *f)
 		return RUNHDR_ERR_TRUNCATED;
 	if (magic != RUNHDR_MAGIC)
 		return RUNHDR_ERR_MAGIC;
-	if (!chunkstream_get_uint(r, &version, 2) ||
+	if (!chunkstream_get_uint(r, &f->version, 2) ||
 		!chunkstream_get_uint(r, &reserved, 2) ||
 		!chunkstream_get_uint(r, &total, 4) ||
 		!chunkstream_get_uint(r, &f->nextents, 4) ||
@@ -413,14 +479,24 @@ decode_fixed(ChunkReader *r, size_t cap, FixedPart *f)
 		!chunkstream_get_uint(r, &f->nnulls, 8) ||
 		!chunkstream_get_uint(r, &f->fence_bytes, 4))
 		return RUNHDR_ERR_TRUNCATED;
-	if (version != RUNHDR_VERSION || reserved != 0)
+	if ((f->version != RUNHDR_VERSION && f->version != RUNHDR_VERSION_1) ||
+		reserved != 0)
 		return RUNHDR_ERR_VERSION;
 	if (total != sum)
 		return RUNHDR_ERR_LENGTH;
+	if (f->version == RUNHDR_VERSION)
+	{
+		if (!chunkstream_get_uint(r, &f->crc, 4))
+			return RUNHDR_ERR_TRUNCATED;
+		if (f->crc != runhdr_stream_crc(r->chunks, r->lens, r->nchunks))
+			return RUNHDR_ERR_CRC;
+	}
 	/* every NULL TID takes at least two bytes */
 	room = r->left;
 	if (f->nnulls > room / 2 ||
-		f->nextents * RUNHDR_EXTENT_BYTES + f->nslices * RUNHDR_SLICE_BYTES +
+		f->nextents * RUNHDR_EXTENT_BYTES +
+		f->nslices * (f->version == RUNHDR_VERSION ? RUNHDR_SLICE_BYTES :
+					  RUNHDR_SLICE_BYTES_V1) +
 		f->fence_bytes + f->nnulls * 2 > room)
 		return RUNHDR_ERR_COUNTS;
 	return RUNHDR_OK;
@@ -467,10 +543,13 @@ decode_slices(ChunkReader *r, RunHeader *h, uint8_t *fences,
 					crc,
 					flen;
 
+		s->nkeys = 0;			/* version 1: unknown */
 		if (!chunkstream_get_uint(r, &first, 4) ||
 			!chunkstream_get_uint(r, &s->postings_bytes, 8) ||
 			!chunkstream_get_uint(r, &s->leaf_bytes, 8) ||
 			!chunkstream_get_uint(r, &s->top_bytes, 8) ||
+			(h->version == RUNHDR_VERSION &&
+			 !chunkstream_get_uint(r, &s->nkeys, 8)) ||
 			!chunkstream_get_uint(r, &crc, 4) ||
 			!chunkstream_get_uint(r, &flen, 2))
 			return RUNHDR_ERR_TRUNCATED;
@@ -557,6 +636,7 @@ runhdr_decode(const uint8_t *const *chunks, const size_t *lens,
 	if (h == NULL)
 		return RUNHDR_ERR_NOMEM;
 	memset(h, 0, sizeof(RunHeader));
+	h->version = (uint16_t) f.version;
 	h->run_id = f.run_id;
 	h->nextents = (uint32_t) f.nextents;
 	h->nslices = (uint32_t) f.nslices;

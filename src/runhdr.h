@@ -10,17 +10,28 @@
  * header page): every chunk but the last is full, the last holds at least
  * one byte.  All integers are little-endian.
  *
- *	offset 0	u32 magic RUNHDR_MAGIC ("MKRH"), u16 version (1), u16 0
+ *	offset 0	u32 magic RUNHDR_MAGIC ("MKRH"), u16 version (1 or 2), u16 0
  *	8			u32 stream bytes (of the whole stream, all chunks)
  *	12			u32 nextents, u32 nslices
  *	20			u64 run_id
  *	28			u64 nnulls
  *	36			u32 fence bytes (sum of the slices' fence lengths)
- *	40			extents: nextents x (u32 start block, u32 length)
+ *	40			version 2 only: u32 CRC-32C of the whole stream, these four
+ *				bytes taken as zeros
+ *	40 (v1), 44 (v2)
+ *				extents: nextents x (u32 start block, u32 length)
  *				slices:	 nslices x (u32 first logical page,
  *						 u64 postings bytes, u64 leaf bytes, u64 top bytes,
+ *						 version 2 only: u64 key count,
  *						 u32 crc, u16 fence length, fence bytes)
  *				NULL TIDs: nnulls x (varint block delta, varint offset)
+ *
+ * Version 2 (what runwrite.c writes) adds each slice's key count, so that
+ * a reader knows every slice's run-wide first ordinal from the header
+ * alone and opens a slice only when it needs it (runmemo.c), and a CRC
+ * over the header: the fences route lookups before any check against the
+ * slices' keys could see a damaged one.  Version 1 headers still decode,
+ * with key counts 0 (unknown).
  *
  * A NULL TID's block delta is its block minus the previous TID's block
  * (the first: minus 0); its offset is stored as is when the delta is
@@ -41,7 +52,11 @@
  *	  run's page count) minus its own;
  *	- fence keys are at most RUNHDR_MAX_KEY bytes, slice 0's is empty, and
  *	  they strictly increase in byte order (a proper prefix first);
- *	- NULL TIDs strictly increase by (block, offset), offsets at least 1.
+ *	- NULL TIDs strictly increase by (block, offset), offsets at least 1;
+ *	- version 2: the CRC matches (decode only); every slice holds at least
+ *	  one key, but the only slice of a run (a run of NULL keys alone holds
+ *	  none), and the key counts' sum fits a u64.  Version 1 ignores the
+ *	  key counts (the decoder sets them to 0).
  *
  *-------------------------------------------------------------------------
  */
@@ -55,10 +70,14 @@
 #include "fst.h"
 
 #define RUNHDR_MAGIC		0x48524b4du	/* "MKRH" */
-#define RUNHDR_VERSION		1
-#define RUNHDR_FIXED_BYTES	40
+#define RUNHDR_VERSION		2			/* what the writer writes */
+#define RUNHDR_VERSION_1	1			/* no key counts, no CRC */
+#define RUNHDR_FIXED_BYTES_V1 40
+#define RUNHDR_FIXED_BYTES	44
+#define RUNHDR_CRC_OFFSET	40			/* version 2 */
 #define RUNHDR_EXTENT_BYTES 8
-#define RUNHDR_SLICE_BYTES	34			/* without the fence bytes */
+#define RUNHDR_SLICE_BYTES_V1 34		/* without the fence bytes */
+#define RUNHDR_SLICE_BYTES	42			/* version 2: with the key count */
 #define RUNHDR_MAX_KEY		2700		/* MEMKV_MAX_KEY_BYTES */
 
 /* A heap TID: block number and line pointer offset (1-based). */
@@ -84,6 +103,7 @@ typedef struct RunSlice
 	uint64_t	postings_bytes; /* postings image (fst.h) */
 	uint64_t	leaf_bytes;		/* FST leaf region */
 	uint64_t	top_bytes;		/* FST top region (0 if none) */
+	uint64_t	nkeys;			/* keys of the slice (version 2; else 0) */
 	uint32_t	crc;			/* CRC-32C of the slice's stream bytes */
 	const uint8_t *fence;		/* fence_len bytes */
 } RunSlice;
@@ -91,6 +111,7 @@ typedef struct RunSlice
 /* A run header.  runhdr_decode returns it as one allocation. */
 typedef struct RunHeader
 {
+	uint16_t	version;		/* RUNHDR_VERSION or RUNHDR_VERSION_1 */
 	uint64_t	run_id;
 	uint32_t	nextents;
 	uint32_t	nslices;
@@ -118,6 +139,8 @@ typedef enum RunhdrError
 	RUNHDR_ERR_FENCE_LENGTH,
 	RUNHDR_ERR_FENCE_ORDER,		/* slice 0 not empty, or not increasing */
 	RUNHDR_ERR_NULLS,			/* not ascending, offset 0, bad varint */
+	RUNHDR_ERR_CRC,				/* version 2: the stream's CRC differs */
+	RUNHDR_ERR_SLICE_KEYS,		/* version 2: a key count 0, or sum wraps */
 	RUNHDR_ERR_NOMEM,
 	RUNHDR_NERRORS
 } RunhdrError;
@@ -149,6 +172,15 @@ extern uint32_t runhdr_chunks_needed(const RunHeader *h, size_t cap);
  */
 extern int	runhdr_encode(const RunHeader *h, size_t cap, uint8_t *const *chunks,
 						  uint32_t nchunks, size_t *lens);
+
+/*
+ * The CRC-32C of a stream in nchunks chunks of lens[i] bytes each, its CRC
+ * field (bytes RUNHDR_CRC_OFFSET..+4) taken as zeros: what a version-2
+ * stream stores there.  For the encoder, the decoder, and tests that
+ * damage a header on purpose.
+ */
+extern uint32_t runhdr_stream_crc(const uint8_t *const *chunks,
+								  const size_t *lens, uint32_t nchunks);
 
 /*
  * The stream length recorded in a first chunk of len bytes, or 0 if the

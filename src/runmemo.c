@@ -6,6 +6,16 @@
  *	  in the index's relcache entry so that later opens of the same run in
  *	  this backend read no page for it.
  *
+ * A run whose header is of version 2 states each slice's key count, so
+ * the memo knows every slice's run-wide first ordinal from the header
+ * alone (their sum checked against the directory's key count) and opens
+ * a slice -- its FST and postings preambles and trailers, its first and
+ * last key against the fences around it -- only when a reader first
+ * needs it (memkv_run_memo_slice): a new backend's first lookup reads
+ * the header and one slice, not all of them.  A version-1 run is opened
+ * slice by slice up front, as its first ordinals need every slice's
+ * count.  Either way every slice gets the same checks before use.
+ *
  * A memo is made under whatever keeps the run's pages from being retired
  * (an entry lock, or a freeze's metapage lock) and read by the frozen
  * readers of runread.c.  It also holds, as the slices are first read and
@@ -66,14 +76,14 @@ memkv_memo_is(const MemkvRunMemo *m, const MemkvRunDesc *run)
 }
 
 /*
- * Copy the opened FST reader of slice s of memo m into *reader (all but
- * its scratch buffer and message); the caller points its source where it
- * reads the slice.
+ * Copy the opened FST reader of slice s of memo m (opened by
+ * memkv_run_memo_slice) into *reader (all but its scratch buffer and
+ * message); the caller points its source where it reads the slice.
  */
 void
 memkv_run_memo_reader(const MemkvRunMemo *m, uint32 s, FstReader *reader)
 {
-	Assert(s < m->hdr->nslices);
+	Assert(s < m->hdr->nslices && m->slices[s].opened);
 	memcpy(reader, m->readers + (Size) s * MEMKV_READER_PREFIX,
 		   offsetof(FstReader, buf));
 	reader->errmsg[0] = '\0';
@@ -81,17 +91,18 @@ memkv_run_memo_reader(const MemkvRunMemo *m, uint32 s, FstReader *reader)
 
 /*
  * Check the fences around slice s, whose FST `reader` opens: its first key
- * is at or after its own fence, and the last key of slice s - 1 (kept in
- * *prev, *prevlen; updated to slice s's last key) is before it.  Returns
- * NULL or what is wrong.
+ * is at or after its own fence, and its last key before the next slice's
+ * fence.  Over all slices that is the same as each fence lying after the
+ * previous slice's last key and at or before its own first key, but it
+ * needs no other slice opened.  Returns NULL or what is wrong.
  */
 static const char *
-memkv_slice_fences_ok(const RunHeader *hdr, uint32 s, FstReader *reader,
-					  uint8 *prev, Size *prevlen)
+memkv_slice_fences_ok(const RunHeader *hdr, uint32 s, FstReader *reader)
 {
 	FstAllocator alloc;
 	FstCursor	c;
 	const RunSlice *slice = &hdr->slices[s];
+	const RunSlice *next = s + 1 < hdr->nslices ? &hdr->slices[s + 1] : NULL;
 	const char *failed = NULL;
 	int			r;
 
@@ -102,38 +113,33 @@ memkv_slice_fences_ok(const RunHeader *hdr, uint32 s, FstReader *reader,
 		failed = pstrdup(c.errmsg);
 	else if (r == 0)
 		failed = "a slice of a run of several slices has no key";
-	else if (s > 0 &&
-			 (runhdr_key_cmp(slice->fence, slice->fence_len,
-							 c.key, c.keylen) > 0 ||
-			  runhdr_key_cmp(prev, *prevlen, slice->fence,
-							 slice->fence_len) >= 0))
-		failed = "a slice's fence key does not lie between its keys and the previous slice's";
+	else if (runhdr_key_cmp(slice->fence, slice->fence_len,
+							c.key, c.keylen) > 0)
+		failed = "a slice's fence keys do not bound its keys";
 	else
 	{
 		r = fst_cursor_seek(&c, FST_SEEK_LAST, NULL, 0);
 		if (r != 1 || c.keylen > MEMKV_MAX_KEY_BYTES)
 			failed = r < 0 ? pstrdup(c.errmsg) : "a slice's last key cannot be read";
-		else
-		{
-			memcpy(prev, c.key, c.keylen);
-			*prevlen = c.keylen;
-		}
+		else if (next && runhdr_key_cmp(c.key, c.keylen, next->fence,
+										next->fence_len) >= 0)
+			failed = "a slice's fence keys do not bound its keys";
 	}
 	fst_cursor_free(&c);
 	return failed;
 }
 
 /*
- * Open slice s of the run `run` (header hdr) through its pages: its FST
- * reader into *reader and its postings into *postings, checked against
- * each other (and, for a run of several slices, against the fences).
- * Returns NULL or what is wrong; *raced tells whether a page read failed.
+ * Open slice s of the run whose header is hdr and whose pages are tagged
+ * `tag`, through its pages: its FST reader into *reader and its postings
+ * into *postings, checked against each other and the header's key count
+ * (version 2), and for a run of several slices against the fences around
+ * it.  Returns NULL or what is wrong; *raced tells whether a page read
+ * failed.
  */
 static const char *
-memkv_slice_open(Relation index, const MemkvRunDesc *run,
-				 const RunHeader *hdr, uint32 s, FstReader *reader,
-				 FstPostings *postings, uint8 *prev, Size *prevlen,
-				 bool *raced)
+memkv_slice_open(Relation index, uint32 tag, const RunHeader *hdr, uint32 s,
+				 FstReader *reader, FstPostings *postings, bool *raced)
 {
 	const RunSlice *slice = &hdr->slices[s];
 	MemkvPageSource post_src;
@@ -141,8 +147,7 @@ memkv_slice_open(Relation index, const MemkvRunDesc *run,
 	FstSource	src;
 	const char *failed = NULL;
 
-	memkv_slice_sources_init(index, hdr, run->run_tag, s, &post_src,
-							 &fst_src);
+	memkv_slice_sources_init(index, hdr, tag, s, &post_src, &fst_src);
 	src.read = memkv_page_source_read;
 	src.arg = &fst_src;
 	src.size = slice->leaf_bytes + slice->top_bytes;
@@ -159,8 +164,11 @@ memkv_slice_open(Relation index, const MemkvRunDesc *run,
 		/* scans copy keys into batches and index tuples: no longer ones */
 		else if (reader->max_key_len > MEMKV_MAX_KEY_BYTES)
 			failed = "its keys are longer than memkv allows";
+		else if (hdr->version == RUNHDR_VERSION &&
+				 reader->nkeys != slice->nkeys)
+			failed = "a slice's key count is not its run header's";
 		else if (hdr->nslices > 1)
-			failed = memkv_slice_fences_ok(hdr, s, reader, prev, prevlen);
+			failed = memkv_slice_fences_ok(hdr, s, reader);
 	}
 	memkv_page_source_release(&fst_src);
 	memkv_page_source_release(&post_src);
@@ -168,78 +176,134 @@ memkv_slice_open(Relation index, const MemkvRunDesc *run,
 	return failed;
 }
 
+/* Raise the corruption ERROR for what a slice's open found wrong. */
+static void
+memkv_memo_corrupted(Relation index, const char *failed, bool raced)
+{
+	if (raced && RecoveryInProgress())
+		memkv_frozen_raced(index);
+	ereport(ERROR,
+			(errcode(ERRCODE_INDEX_CORRUPTED),
+			 errmsg("frozen layer of index \"%s\" is corrupted: %s",
+					RelationGetRelationName(index), failed),
+			 errhint("Please REINDEX it.")));
+}
+
 /*
- * Read run `run` -- its header pages, each slice's FST and postings
- * preambles and trailers (and, with several slices, each slice's first
- * and last key, checked against the fences) -- check what can be checked
- * without reading the images whole, and fill memo *m with it.  Errors are
- * the corruption ERROR (the memo is then left unused).
+ * Open slice s of memo m's run (memkv_slice_open) into its slice memo and
+ * reader prefix; returns NULL, or what is wrong with the slice (*raced:
+ * whether a page read failed).  Nothing of the memo changes unless the
+ * open succeeds (then `opened` is set last), so a failure -- this one, or
+ * an ERROR of the buffer manager's -- leaves the slice unopened, and the
+ * next use tries again.  Caller holds what keeps the run's pages from
+ * being retired.
+ */
+const char *
+memkv_run_memo_slice_try(Relation index, MemkvRunMemo *m, uint32 s,
+						 bool *raced)
+{
+	MemkvSliceMemo *sm = &m->slices[s];
+	FstReader  *reader;
+	FstPostings postings;
+	const char *failed;
+
+	*raced = false;
+	if (sm->opened)
+		return NULL;
+	reader = palloc(sizeof(FstReader));
+	failed = memkv_slice_open(index, m->run_tag, m->hdr, s, reader,
+							  &postings, raced);
+	if (failed == NULL)
+	{
+		memcpy(m->readers + (Size) s * MEMKV_READER_PREFIX, reader,
+			   offsetof(FstReader, buf));
+		memcpy(&sm->postings, &postings, sizeof(FstPostings));
+		sm->nkeys = reader->nkeys;
+		sm->opened = true;
+	}
+	pfree(reader);
+	return failed;
+}
+
+/* The same, raising the corruption ERROR for what it finds wrong. */
+static void
+memkv_memo_open_slice(Relation index, MemkvRunMemo *m, uint32 s)
+{
+	bool		raced;
+	const char *failed = memkv_run_memo_slice_try(index, m, s, &raced);
+
+	if (failed)
+		memkv_memo_corrupted(index, failed, raced);
+}
+
+/*
+ * Slice s of memo m, opened if it was not yet (memkv_memo_open_slice):
+ * what every reader of a slice's FST or postings goes through.  Errors
+ * are the corruption ERROR, as when the run was opened whole.  Caller
+ * holds what keeps the run's pages from being retired.
+ */
+const MemkvSliceMemo *
+memkv_run_memo_slice(Relation index, MemkvRunMemo *m, uint32 s)
+{
+	Assert(m->used && s < m->hdr->nslices);
+	if (unlikely(!m->slices[s].opened))
+	{
+		CHECK_FOR_INTERRUPTS();
+		memkv_memo_open_slice(index, m, s);
+	}
+	return &m->slices[s];
+}
+
+/*
+ * Read run `run`'s header pages and fill memo *m, an empty slot: each
+ * slice's first ordinal and stream offset, from the header's key counts
+ * (version 2; their sum must be the directory's key count) or by opening
+ * every slice now (version 1).  The memo is marked used only at the end:
+ * after an error (the corruption ERROR, or the buffer manager's) it is not
+ * used, and the memory it got so far is freed when its slot is next taken
+ * (memkv_memo_clear).
  */
 static void
 memkv_run_memo_fill(Relation index, const MemkvRunDesc *run, MemkvRunMemo *m)
 {
 	RunHeader  *hdr;
-	FstReader  *reader = palloc(sizeof(FstReader));
-	MemkvSliceMemo *slices;
-	char	   *readers;
-	uint8	   *prev = palloc(MEMKV_MAX_KEY_BYTES + 1);
-	Size		prevlen = 0;
 	uint64		nkeys = 0;
 	uint64		stream_off = 0;
-	const char *failed = NULL;
-	bool		raced = false;
 	uint32		s;
 
+	Assert(!m->used && m->hdr == NULL && m->slices == NULL);
 	hdr = memkv_run_header_read(index, run, index->rd_indexcxt);
-	slices = MemoryContextAllocHuge(index->rd_indexcxt,
-									sizeof(MemkvSliceMemo) * hdr->nslices);
-	readers = MemoryContextAllocHuge(index->rd_indexcxt,
-									 MEMKV_READER_PREFIX * hdr->nslices);
-	for (s = 0; s < hdr->nslices && failed == NULL; s++)
-	{
-		CHECK_FOR_INTERRUPTS();
-		failed = memkv_slice_open(index, run, hdr, s, reader,
-								  &slices[s].postings, prev, &prevlen,
-								  &raced);
-		memcpy(readers + (Size) s * MEMKV_READER_PREFIX, reader,
-			   offsetof(FstReader, buf));
-		slices[s].top = NULL;
-		slices[s].table = NULL;
-		slices[s].first_ordinal = nkeys;
-		slices[s].nkeys = reader->nkeys;
-		slices[s].stream_off = stream_off;
-		nkeys += reader->nkeys;
-		stream_off += hdr->slices[s].postings_bytes +
-			hdr->slices[s].leaf_bytes + hdr->slices[s].top_bytes;
-	}
-	if (failed == NULL && nkeys != run->run_nkeys)
-		failed = "key counts of the run's slices and the directory disagree";
-	pfree(reader);
-	pfree(prev);
-	if (failed)
-	{
-		pfree(hdr);
-		pfree(slices);
-		pfree(readers);
-		if (raced && RecoveryInProgress())
-			memkv_frozen_raced(index);
-		ereport(ERROR,
-				(errcode(ERRCODE_INDEX_CORRUPTED),
-				 errmsg("frozen layer of index \"%s\" is corrupted: %s",
-						RelationGetRelationName(index), failed),
-				 errhint("Please REINDEX it.")));
-	}
-	m->used = true;
 	m->instance_id = run->instance_id;
 	m->run_tag = run->run_tag;
 	m->run_header = run->run_header;
 	m->hdr = hdr;
-	m->nkeys = nkeys;
-	m->slices = slices;
-	m->readers = readers;
+	m->lazy = hdr->version == RUNHDR_VERSION;
+	m->slices = MemoryContextAllocZero(index->rd_indexcxt,
+									   sizeof(MemkvSliceMemo) * hdr->nslices);
+	m->readers = MemoryContextAllocHuge(index->rd_indexcxt,
+										MEMKV_READER_PREFIX * hdr->nslices);
 	m->dead = NULL;
 	m->dead_generation = 0;
 	m->held = 0;
+	for (s = 0; s < hdr->nslices; s++)
+	{
+		MemkvSliceMemo *sm = &m->slices[s];
+
+		CHECK_FOR_INTERRUPTS();
+		if (!m->lazy)
+			memkv_memo_open_slice(index, m, s);
+		else
+			sm->nkeys = hdr->slices[s].nkeys;
+		sm->first_ordinal = nkeys;
+		sm->stream_off = stream_off;
+		nkeys += sm->nkeys;
+		stream_off += hdr->slices[s].postings_bytes +
+			hdr->slices[s].leaf_bytes + hdr->slices[s].top_bytes;
+	}
+	m->nkeys = nkeys;
+	if (nkeys != run->run_nkeys)
+		memkv_memo_corrupted(index, "key counts of the run's slices and the directory disagree", false);
+	m->used = true;
 }
 
 /*
@@ -270,6 +334,36 @@ memkv_run_memo_dead(Relation index, const MemkvRunDesc *run, MemkvRunMemo *m)
 	}
 	m->dead_generation = gen;
 	return m;
+}
+
+/*
+ * Empty slot m, used or left half-filled by an error: free what it holds
+ * (whatever of it memkv_run_memo_fill got to) and give its copies' bytes
+ * back to the index's count.
+ */
+static void
+memkv_memo_clear(MemkvRunMemos *memos, MemkvRunMemo *m)
+{
+	uint32		s;
+
+	if (m->slices)
+	{
+		for (s = 0; s < m->hdr->nslices; s++)
+		{
+			if (m->slices[s].top)
+				pfree(m->slices[s].top);
+			if (m->slices[s].table)
+				pfree(m->slices[s].table);
+		}
+		pfree(m->slices);
+	}
+	memos->held -= m->held;
+	if (m->readers)
+		pfree(m->readers);
+	if (m->hdr)
+		pfree(m->hdr);
+	memkv_dead_free(m->dead);
+	memset(m, 0, sizeof(MemkvRunMemo));
 }
 
 /*
@@ -310,26 +404,7 @@ memkv_run_memo_get(Relation index, const MemkvMetaPageData *meta, int i)
 			victim = m;
 	}
 	Assert(victim != NULL);
-	if (victim->used)
-	{
-		uint32		s;
-
-		for (s = 0; s < victim->hdr->nslices; s++)
-		{
-			if (victim->slices[s].top)
-				pfree(victim->slices[s].top);
-			if (victim->slices[s].table)
-				pfree(victim->slices[s].table);
-		}
-		memos->held -= victim->held;
-		victim->used = false;
-		pfree(victim->hdr);
-		pfree(victim->slices);
-		pfree(victim->readers);
-		victim->hdr = NULL;
-		memkv_dead_free(victim->dead);
-		victim->dead = NULL;
-	}
+	memkv_memo_clear(memos, victim);
 	memkv_run_memo_fill(index, run, victim);
 	return memkv_run_memo_dead(index, run, victim);
 }
@@ -410,7 +485,7 @@ memkv_run_memo_slice_mem(Relation index, MemkvRunMemo *m, uint32 s,
 	uint64		tab_lo = sm->postings.table_off;
 	uint64		tab_hi = slice->postings_bytes;
 
-	Assert(memos != NULL && m->used && s < m->hdr->nslices);
+	Assert(memos != NULL && m->used && s < m->hdr->nslices && sm->opened);
 	Assert(tab_lo < tab_hi && sm->postings.src.size == tab_hi);
 	if (sm->top == NULL && slice->top_bytes > 0 &&
 		memos->held + (top_hi - top_lo) <= budget)

@@ -2,8 +2,9 @@
  *
  * runmemo.h
  *	  The run memo (runmemo.c): what a backend learned about a frozen run
- *	  from its header pages and its slices' preambles and trailers, kept
- *	  in the index's relcache entry for the frozen readers (runread.c).
+ *	  from its header pages and the preambles and trailers of the slices
+ *	  it opened, kept in the index's relcache entry for the frozen readers
+ *	  (runread.c).
  *
  *-------------------------------------------------------------------------
  */
@@ -31,13 +32,18 @@ typedef struct MemkvDeadCursor
 } MemkvDeadCursor;
 
 /*
- * One slice as the memo knows it: its opened postings, the run-wide
- * ordinal of its first key (dead lists name run-wide ordinals), its key
- * count and its stream's offset in the run's shared copy.  Its opened FST reader is kept apart (memkv_run_memo_reader):
- * only the part before the reader's scratch buffer is stored.
+ * One slice as the memo knows it: the run-wide ordinal of its first key
+ * (dead lists name run-wide ordinals), its key count and its stream's
+ * offset in the run's shared copy, known from the run header (version 2)
+ * before the slice is opened; and, once `opened`, its opened postings and
+ * FST reader.  The reader is kept apart (memkv_run_memo_reader): only the
+ * part before its scratch buffer is stored.  Only memkv_run_memo_slice
+ * opens a slice, and it sets `opened` last: a slice whose open failed is
+ * left as it was, unopened.
  */
 typedef struct MemkvSliceMemo
 {
+	bool		opened;			/* postings and reader prefix are valid */
 	uint64		first_ordinal;
 	uint64		nkeys;
 	uint64		stream_off;		/* where its stream starts in a copy of
@@ -57,6 +63,7 @@ typedef struct MemkvRunMemo
 	BlockNumber run_header;
 	RunHeader  *hdr;
 	uint64		nkeys;			/* the run's, all slices */
+	bool		lazy;			/* slices open on first use (header v2) */
 	MemkvSliceMemo *slices;		/* hdr->nslices of them */
 	char	   *readers;		/* hdr->nslices reader prefixes */
 	MemkvDeadPages *dead;		/* the run's dead list, or NULL */
@@ -67,6 +74,10 @@ typedef struct MemkvRunMemo
 
 extern MemkvRunMemo *memkv_run_memo_get(Relation index,
 										const MemkvMetaPageData *meta, int i);
+extern const MemkvSliceMemo *memkv_run_memo_slice(Relation index,
+												 MemkvRunMemo *m, uint32 s);
+extern const char *memkv_run_memo_slice_try(Relation index, MemkvRunMemo *m,
+											uint32 s, bool *raced);
 extern void memkv_run_memo_reader(const MemkvRunMemo *m, uint32 s,
 								  FstReader *reader);
 extern const RunHeader *memkv_run_memo_header(Relation index,

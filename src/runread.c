@@ -14,7 +14,10 @@
  * run-wide ordinals: a walk over them crosses no slice boundary, and
  * reads each key's postings from the slice its ordinal falls in.
  * Postings are read by the slice's own ordinals; dead lists name run-wide
- * ordinals (the slice's first ordinal, from the memo, plus its own).  A
+ * ordinals (the slice's first ordinal, from the memo, plus its own).  An
+ * open reader is on no slice until its first read, and every move to a
+ * slice goes through the memo, which opens a slice on its first use in
+ * the backend (memkv_run_memo_slice).  A
  * MemkvFrozen is opened and closed under one entry lock (shared is
  * enough), or by a freeze under its metapage lock: either keeps the run's
  * pages from being retired meanwhile.
@@ -50,8 +53,10 @@ struct MemkvFrozen
 	FstPostings postings;
 	const RunHeader *hdr;		/* the run memo's: extents, NULL TIDs */
 	MemkvRunMemo *memo;			/* the run's memo: its slices */
-	uint32		slice;			/* the slice reader, postings, cursor are on */
+	uint32		slice;			/* the slice reader, postings, cursor are on,
+								 * or MEMKV_NO_SLICE */
 	uint64		base;			/* run-wide ordinal of its first key */
+	uint64		slice_nkeys;	/* and its key count (0: no slice) */
 	const uint8 *mem;			/* the run's shared copy, or NULL */
 	FstCursor	cursor;
 	FstAllocator alloc;
@@ -118,27 +123,32 @@ memkv_frozen_failed(MemkvFrozen *fz, const char *detail)
  */
 static MemkvSpares spare_frozen = {sizeof(MemkvFrozen)};
 
+/* fz->slice of a MemkvFrozen on no slice yet */
+#define MEMKV_NO_SLICE	PG_UINT32_MAX
+
 /*
  * Put fz's reader, postings and cursor on slice s, reading its pages or
- * the shared copy if fz has one.  The cursor is
- * left unpositioned.  `first`: fz has no slice yet (its cursor is not
- * set up).
+ * the shared copy if fz has one; the memo opens the slice if this backend
+ * has not yet (memkv_run_memo_slice: its corruption ERROR leaves fz where
+ * it was).  The cursor is left unpositioned.
  */
 static void
-memkv_frozen_use_slice(MemkvFrozen *fz, uint32 s, bool first)
+memkv_frozen_use_slice(MemkvFrozen *fz, uint32 s)
 {
-	const MemkvSliceMemo *sm = &fz->memo->slices[s];
+	const MemkvSliceMemo *sm;
 
-	if (!first)
+	if (s == fz->slice)
+		return;
+	sm = memkv_run_memo_slice(fz->index, fz->memo, s);
+	if (fz->slice != MEMKV_NO_SLICE)
 	{
-		if (s == fz->slice)
-			return;
 		memkv_page_source_release(&fz->fst_src);
 		memkv_page_source_release(&fz->post_src);
 		fst_cursor_free(&fz->cursor);
 	}
 	fz->slice = s;
 	fz->base = sm->first_ordinal;
+	fz->slice_nkeys = sm->nkeys;
 	memkv_slice_sources_init(fz->index, fz->hdr, fz->run_tag, s,
 							 &fz->post_src, &fz->fst_src);
 	/* all but the reader's scratch buffer and message */
@@ -174,7 +184,8 @@ memkv_frozen_use_slice(MemkvFrozen *fz, uint32 s, bool first)
  * Put fz on the slice holding run-wide ordinal `ordinal` (of a key-block
  * walk, which covers the whole run) and return the slice's own ordinal of
  * it.  A walk stays on one slice for long, so the current one is tried
- * first; otherwise a binary search over the memo's slices.  An ordinal
+ * first; otherwise a binary search over the memo's slices' first
+ * ordinals (known before the slices are opened).  An ordinal
  * beyond the run's keys is the corruption ERROR (the key blocks were
  * checked against the run's key count when it was opened).
  */
@@ -185,8 +196,7 @@ memkv_frozen_slice_ordinal(MemkvFrozen *fz, uint64 ordinal)
 	uint32		lo,
 				hi;
 
-	if (likely(ordinal >= fz->base &&
-			   ordinal - fz->base < slices[fz->slice].nkeys))
+	if (likely(ordinal >= fz->base && ordinal - fz->base < fz->slice_nkeys))
 		return ordinal - fz->base;
 	if (ordinal >= fz->memo->nkeys)
 		memkv_frozen_failed(fz, "key block ordinal beyond the run's keys");
@@ -202,7 +212,7 @@ memkv_frozen_slice_ordinal(MemkvFrozen *fz, uint64 ordinal)
 		else
 			hi = mid;
 	}
-	memkv_frozen_use_slice(fz, lo, false);
+	memkv_frozen_use_slice(fz, lo);
 	return ordinal - fz->base;
 }
 
@@ -230,8 +240,7 @@ memkv_frozen_step_slice(MemkvFrozen *fz, bool backward, const ArtBound *stop)
 		if (backward ? cmp >= 0 : (cmp < 0 || (cmp == 0 && !stop->inclusive)))
 			return false;
 	}
-	memkv_frozen_use_slice(fz, backward ? fz->slice - 1 : fz->slice + 1,
-						   false);
+	memkv_frozen_use_slice(fz, backward ? fz->slice - 1 : fz->slice + 1);
 	return true;
 }
 
@@ -267,7 +276,12 @@ memkv_frozen_open(Relation index, const MemkvMetaPageData *meta, int i,
 		entry->run_copy_epoch == run->run_tag &&
 		entry->run_copy_start == run->run_header)
 		fz->mem = ARENA_ADDR(memkv_allocator()->base, entry->run_copy);
-	memkv_frozen_use_slice(fz, 0, true);
+	/* no slice yet: the first read picks (and, if need be, opens) one */
+	fz->slice = MEMKV_NO_SLICE;
+	fz->base = 0;
+	fz->slice_nkeys = 0;
+	fz->fst_src.failed = false;
+	fz->post_src.failed = false;
 
 	/*
 	 * The run's key blocks, which exist only next to the shared copy: of
@@ -297,9 +311,12 @@ memkv_frozen_close(MemkvFrozen *fz)
 {
 	if (fz == NULL)
 		return;
-	memkv_page_source_release(&fz->fst_src);
-	memkv_page_source_release(&fz->post_src);
-	fst_cursor_free(&fz->cursor);
+	if (fz->slice != MEMKV_NO_SLICE)
+	{
+		memkv_page_source_release(&fz->fst_src);
+		memkv_page_source_release(&fz->post_src);
+		fst_cursor_free(&fz->cursor);
+	}
 	if (fz->have_kb)
 		kb_iter_free(&fz->kbit);
 	pfree(fz->tidbuf);
@@ -479,7 +496,7 @@ memkv_frozen_collect_to(MemkvFrozen *fz, MemkvKeySink *sink,
 		if (pos)
 			pos->valid = false;
 		memkv_frozen_use_slice(fz, runhdr_slice_for_key(fz->hdr, lower->key,
-														lower->len), false);
+														lower->len));
 		r = fst_lookup(&fz->reader, lower->key, lower->len, &ordinal);
 		if (r < 0)
 			memkv_frozen_failed(fz, fz->reader.errmsg);
@@ -538,7 +555,7 @@ memkv_frozen_collect_to(MemkvFrozen *fz, MemkvKeySink *sink,
 		memkv_frozen_use_slice(fz, bound ?
 							   runhdr_slice_for_key(fz->hdr, bound->key,
 													bound->len) :
-							   backward ? fz->hdr->nslices - 1 : 0, false);
+							   backward ? fz->hdr->nslices - 1 : 0);
 		r = fst_cursor_seek(c, op, bound ? bound->key : NULL,
 							bound ? bound->len : 0);
 	}
@@ -625,12 +642,14 @@ memkv_frozen_collect_to(MemkvFrozen *fz, MemkvKeySink *sink,
  * the header's split of its FST bytes agrees with the FST's own top start
  * (a version 3 image: leaf bytes end where the top region starts; older
  * ones: no top bytes): returns true, or false with a message in errbuf
- * (FST_ERRMSG_LEN bytes).  Each slice's FST version and top region are
- * reported at DEBUG1.  The order of keys across slices is the walk's to
- * check (verify.c).
+ * (FST_ERRMSG_LEN bytes) -- also when a slice does not open (the memo's
+ * checks of memkv_run_memo_slice, which scans raise as an ERROR; then
+ * *unopened is set, and no walk of the run can pass that slice).  Each
+ * slice's FST version and top region are reported at DEBUG1.  The order
+ * of keys across slices is the walk's to check (verify.c).
  */
 bool
-memkv_frozen_check(MemkvFrozen *fz, char *errbuf)
+memkv_frozen_check(MemkvFrozen *fz, char *errbuf, bool *unopened)
 {
 	FstVerifyInfo info;
 	uint32		s;
@@ -639,8 +658,20 @@ memkv_frozen_check(MemkvFrozen *fz, char *errbuf)
 	{
 		const RunSlice *slice = &fz->hdr->slices[s];
 		bool		split_ok;
+		bool		raced;
+		const char *failed;
 
-		memkv_frozen_use_slice(fz, s, false);
+		/* a slice that cannot be opened is reported, not raised */
+		failed = memkv_run_memo_slice_try(fz->index, fz->memo, s, &raced);
+		*unopened = failed != NULL;
+		if (failed)
+		{
+			if (raced && RecoveryInProgress())
+				memkv_frozen_raced(fz->index);
+			snprintf(errbuf, FST_ERRMSG_LEN, "slice %u: %s", s, failed);
+			return false;
+		}
+		memkv_frozen_use_slice(fz, s);
 		/* the pages themselves, not the memo's copies of some */
 		fz->fst_src.mem = NULL;
 		fz->post_src.mem = NULL;
@@ -725,8 +756,8 @@ memkv_frozen_each_tid(MemkvFrozen *fz, MemkvTidFn fn, void *arg)
 
 	for (s = 0; s < fz->hdr->nslices; s++)
 	{
-		memkv_frozen_use_slice(fz, s, false);
-		for (o = 0; o < fz->memo->slices[s].nkeys; o++)
+		memkv_frozen_use_slice(fz, s);
+		for (o = 0; o < fz->slice_nkeys; o++)
 		{
 			if ((o & 1023) == 0)
 				CHECK_FOR_INTERRUPTS();

@@ -58,7 +58,8 @@ extern void memkv_frozen_pos_forget(MemkvFrozenPos *pos);
 extern void memkv_frozen_pos_free(MemkvFrozenPos *pos);
 extern uint64 memkv_frozen_null_tids(MemkvFrozen *frozen,
 									 const ItemPointerData **tids);
-extern bool memkv_frozen_check(MemkvFrozen *frozen, char *errbuf);
+extern bool memkv_frozen_check(MemkvFrozen *frozen, char *errbuf,
+							   bool *unopened);
 
 /* Called on each TID of a run with its key's ordinal (nkeys: NULL key). */
 typedef void (*MemkvTidFn) (void *arg, uint64 ordinal,

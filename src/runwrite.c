@@ -8,9 +8,10 @@
  *	  would pass its budget of maintenance_work_mem / 2 when packing it
  *	  (src/README, "CREATE INDEX and memory"), then packed and written to
  *	  free pages or new blocks, and its memory freed.  The header pages
- *	  (extents, slices with their fences, NULL TIDs) follow the last
- *	  slice.  All pages are WAL-logged as full pages.  Optionally a
- *	  one-slice run's shared copy and key blocks are installed for scans.
+ *	  (runhdr.h version 2: extents, slices with their key counts and
+ *	  fences, NULL TIDs) follow the last slice, all WAL-logged as full
+ *	  pages.  A one-slice run's shared copy and key blocks may be
+ *	  installed for scans.
  *
  * Used by CREATE INDEX (build.c, buildspill.c), freezes, merges and
  * VACUUM's rewrites (freeze.c).  A freeze adds keys and calls
@@ -50,15 +51,13 @@
 #include "runwrite.h"
 
 struct MemkvFrozenWriter;
-
 typedef struct MemkvImage
 {
 	struct MemkvFrozenWriter *owner;	/* whose peak a growth updates */
 	uint8	   *data;
 	uint64		len;
 	uint64		size;
-	uint64		cap;			/* grow by doubling only up to this (0: no
-								 * cap), then as needed */
+	uint64		cap;			/* doubling up to this (0: none), then as needed */
 } MemkvImage;
 
 /*
@@ -484,6 +483,7 @@ memkv_frozen_writer_close_slice(MemkvFrozenWriter *w, bool keep)
 	/* the preamble and leaf region; the top region, code table, trailer */
 	slice->leaf_bytes = top_start;
 	slice->top_bytes = w->fst.len - top_start;
+	slice->nkeys = w->slice_nkeys;
 	slice->crc = memkv_frozen_writer_write_slice(w, npages);
 	slice->fence_len = (uint16) w->fence_len;
 	slice->fence = w->fence;
@@ -706,6 +706,7 @@ memkv_frozen_writer_finish(MemkvFrozenWriter *w, Relation index,
 	/* the last slice (the only one: its images stay for the shared copy) */
 	memkv_frozen_writer_close_slice(w, w->nslices == 0);
 	memset(&h, 0, sizeof(h));
+	h.version = memkv_debug_header_version == 1 ? RUNHDR_VERSION_1 : RUNHDR_VERSION;
 	h.run_id = run_id;
 	h.npages = (uint32) w->npages;
 	h.nextents = w->nextents;

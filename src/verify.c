@@ -255,9 +255,16 @@ memkv_verify_frozen(MemkvVerifyState *vs, Relation index,
 		memkv_report(vs, "frozen layer: its pages do not match their checksum");
 	{
 		char		errbuf[FST_ERRMSG_LEN];
+		bool		unopened = false;
 
-		if (!memkv_frozen_check(frozen, errbuf))
+		if (!memkv_frozen_check(frozen, errbuf, &unopened))
 			memkv_report(vs, "frozen layer: %s", errbuf);
+		/* a walk would stop at that slice with the ERROR: report, not raise */
+		if (unopened)
+		{
+			memkv_frozen_close(frozen);
+			return;
+		}
 	}
 	memkv_source_init(&run);
 	for (;;)

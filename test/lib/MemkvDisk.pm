@@ -49,11 +49,13 @@ my @RUN_FIELDS = qw(run_id ntids nkeys nnulls ndead dead_generation
   header_block npages nslices dead_block flags lo_len hi_len lo hi);
 my $RUN_PACK = 'Q<6 V4 v C2 a24 a24';
 
-# run header stream (src/runhdr.h)
+# run header stream (src/runhdr.h): version 2 adds a CRC to the fixed
+# part and a key count (after the top bytes) to each slice entry
 my $HDR_MAGIC = 0x48524b4d;          # "MKRH"
-my $HDR_FIXED = 40;
-my $HDR_SLICE = 34;                  # without the fence bytes
-my $SLICE_CRC = 28;                  # the crc's place in a slice entry
+my %HDR_FIXED = (1 => 40, 2 => 44);
+my %HDR_SLICE = (1 => 34, 2 => 42);  # without the fence bytes
+my %SLICE_CRC = (1 => 28, 2 => 36);  # the crc's place in a slice entry
+my $HDR_CRC = 40;                    # version 2: the header's CRC
 
 sub slurp_file_bin
 {
@@ -234,10 +236,11 @@ sub item_pos
 # The header of a run (a directory run entry) as a hash: stream (the
 # whole byte stream), pages (the header pages' blocks), the fixed fields
 # (magic version reserved total nextents nslices run_id nnulls
-# fence_bytes), extents ([start, length] pairs), slices (first_page
-# postings leaf top crc fence_len fence, and off: the entry's offset in
-# the stream), nulls_off (where the NULL TIDs start).  Dies if the header
-# pages cannot be read (the test damages a healthy index).
+# fence_bytes, and crc for version 2), extents ([start, length] pairs),
+# slices (first_page postings leaf top nkeys crc fence_len fence -- nkeys
+# undef in version 1 -- and off: the entry's offset in the stream,
+# fence_off: its fence's), nulls_off (where the NULL TIDs start).  Dies if
+# the header pages cannot be read (the test damages a healthy index).
 sub run_header
 {
 	my ($d, $run) = @_;
@@ -259,8 +262,10 @@ sub run_header
 	$h{stream} = substr($s, 0, $total);
 	$h{pages} = \@pages;
 	@h{qw(magic version reserved total nextents nslices run_id nnulls fence_bytes)} =
-	  unpack('V v v V V V Q< Q< V', substr($h{stream}, 0, $HDR_FIXED));
-	my $p = $HDR_FIXED;
+	  unpack('V v v V V V Q< Q< V', substr($h{stream}, 0, 40));
+	my $v = $h{version} == 1 ? 1 : 2;
+	$h{crc} = u32(\$h{stream}, $HDR_CRC) if $v == 2;
+	my $p = $HDR_FIXED{$v};
 	$h{extents_off} = $p;
 	for (1 .. $h{nextents})
 	{
@@ -269,11 +274,19 @@ sub run_header
 	}
 	for (1 .. $h{nslices})
 	{
-		my %sl = (off => $p);
-		@sl{qw(first_page postings leaf top crc fence_len)} =
-		  unpack('V Q< Q< Q< V v', substr($h{stream}, $p, $HDR_SLICE));
-		$sl{fence} = substr($h{stream}, $p + $HDR_SLICE, $sl{fence_len});
-		$p += $HDR_SLICE + $sl{fence_len};
+		my %sl = (off => $p, fence_off => $p + $HDR_SLICE{$v});
+		if ($v == 2)
+		{
+			@sl{qw(first_page postings leaf top nkeys crc fence_len)} =
+			  unpack('V Q< Q< Q< Q< V v', substr($h{stream}, $p, $HDR_SLICE{$v}));
+		}
+		else
+		{
+			@sl{qw(first_page postings leaf top crc fence_len)} =
+			  unpack('V Q< Q< Q< V v', substr($h{stream}, $p, $HDR_SLICE{$v}));
+		}
+		$sl{fence} = substr($h{stream}, $sl{fence_off}, $sl{fence_len});
+		$p += $HDR_SLICE{$v} + $sl{fence_len};
 		push @{ $h{slices} }, \%sl;
 	}
 	$h{nulls_off} = $p;
@@ -281,12 +294,19 @@ sub run_header
 }
 
 # Write a header stream back into the run's header pages (no longer than
-# they hold).
+# they hold).  A version-2 stream first gets the CRC of its bytes, so that
+# the damage a test made reaches the rule it aims at; with $keep_crc it
+# keeps the CRC it has (then decoding fails on the CRC).
 sub hdr_put
 {
-	my ($d, $h, $stream) = @_;
+	my ($d, $h, $stream, $keep_crc) = @_;
 	die "header stream longer than its pages"
 	  if length($stream) > @{ $h->{pages} } * $CHUNK;
+	if (!$keep_crc && $h->{version} == 2 && length($stream) >= $HDR_FIXED{2})
+	{
+		substr($stream, $HDR_CRC, 4) = pack('V', 0);
+		substr($stream, $HDR_CRC, 4) = pack('V', crc32c($stream));
+	}
 	for (my $i = 0; $i * $CHUNK < length($stream); $i++)
 	{
 		my $piece = substr($stream, $i * $CHUNK, $CHUNK);
@@ -338,7 +358,8 @@ sub put_slice_stream
 	{
 		my $hs = $h->{stream};
 		$sl->{crc} = crc32c($s);
-		substr($hs, $sl->{off} + $SLICE_CRC, 4) = pack('V', $sl->{crc});
+		substr($hs, $sl->{off} + $SLICE_CRC{ $h->{version} == 1 ? 1 : 2 }, 4) =
+		  pack('V', $sl->{crc});
 		hdr_put($d, $h, $hs);
 	}
 }

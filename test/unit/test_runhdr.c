@@ -5,7 +5,8 @@
  *	  rule fails with its own code when its field is damaged, logical pages
  *	  map to blocks as a linear walk of the extents says, fences sort
  *	  between the slices they separate, and slice lookups agree with a
- *	  linear scan over the fences.
+ *	  linear scan over the fences.  Both header versions: version 2 (key
+ *	  counts and a CRC) and version 1, which still decodes.
  */
 #include "runhdr.h"
 #include "unit_check.h"
@@ -77,6 +78,7 @@ make_header(TestHdr *t)
 	size_t		nk;
 
 	memset(t, 0, sizeof(*t));
+	t->h.version = rndn(4) ? RUNHDR_VERSION : RUNHDR_VERSION_1;
 	t->h.run_id = rnd();
 	t->h.extents = t->ext;
 	t->h.slices = t->sl;
@@ -130,6 +132,10 @@ make_header(TestHdr *t)
 				t->sl[i].leaf_bytes -= t->sl[i].top_bytes;
 			}
 			t->sl[i].crc = (uint32_t) rndn(UINT32_MAX);
+			/* version 2: a run's only slice may hold no key */
+			if (t->h.version == RUNHDR_VERSION)
+				t->sl[i].nkeys = t->h.nslices == 1 && rndn(4) == 0 ? 0 :
+					1 + rndn(rndn(2) ? 3 : 1000000);
 		}
 	}
 
@@ -208,7 +214,8 @@ same_header(const RunHeader *a, const RunHeader *b)
 {
 	uint32_t	i;
 
-	if (a->run_id != b->run_id || a->nextents != b->nextents ||
+	if (a->version != b->version ||
+		a->run_id != b->run_id || a->nextents != b->nextents ||
 		a->nslices != b->nslices || a->npages != b->npages ||
 		a->nnulls != b->nnulls)
 		return false;
@@ -225,6 +232,7 @@ same_header(const RunHeader *a, const RunHeader *b)
 		if (x->first_page != y->first_page || x->fence_len != y->fence_len ||
 			x->postings_bytes != y->postings_bytes ||
 			x->leaf_bytes != y->leaf_bytes || x->top_bytes != y->top_bytes || x->crc != y->crc ||
+			x->nkeys != y->nkeys ||
 			(x->fence_len && memcmp(x->fence, y->fence, x->fence_len) != 0))
 			return false;
 	}
@@ -430,9 +438,27 @@ test_slice_lookup(void)
 	free(t);
 }
 
+/* Damage aimed past the CRC of a version-2 stream keeps its old CRC. */
+static bool keep_crc = false;
+
+/* Write the CRC a version-2 stream in n chunks of capacity cap should hold. */
+static void
+fix_crc(uint8_t **chunks, size_t *lens, uint32_t n, size_t cap)
+{
+	uint32_t	crc = runhdr_stream_crc((const uint8_t *const *) chunks, lens,
+										n);
+	int			i;
+
+	for (i = 0; i < 4; i++)
+		chunks[(RUNHDR_CRC_OFFSET + i) / cap][(RUNHDR_CRC_OFFSET + i) % cap] =
+			(uint8_t) (crc >> (8 * i));
+}
+
 /*
  * Encode h (damaged by the caller or not), let mangle (if given) damage
- * the stream, decode, and expect `want`.
+ * the stream, decode, and expect `want`.  A version-2 stream's CRC is
+ * made to match the damage (unless keep_crc), so that it reaches the
+ * rule it aims at.
  */
 static void
 expect_code(const RunHeader *h, size_t cap, int want, const char *what,
@@ -448,6 +474,8 @@ expect_code(const RunHeader *h, size_t cap, int want, const char *what,
 
 	if (mangle)
 		mangle(chunks, lens, &n, cap);
+	if (h->version == RUNHDR_VERSION && !keep_crc)
+		fix_crc(chunks, lens, n, cap);
 	rc = runhdr_decode((const uint8_t *const *) chunks, lens, n, cap,
 					   NBLOCKS, PAGE_BYTES, &talloc, &d);
 	CHECK(rc == want && (d == NULL) == (want != RUNHDR_OK), "%s (cap %zu): got \"%s\", want \"%s\"",
@@ -541,6 +569,15 @@ m_truncate(uint8_t **c, size_t *l, uint32_t *n, size_t cap)
 	*byte_at(c, cap, 9) = (uint8_t) (total >> 8);
 }
 
+/* A byte of the extent table flipped (after the fixed part). */
+static void
+m_flip(uint8_t **c, size_t *l, uint32_t *n, size_t cap)
+{
+	(void) l;
+	(void) n;
+	*byte_at(c, cap, RUNHDR_FIXED_BYTES + 1) ^= 0x10;
+}
+
 /* A chunk before the last one is not full. */
 static void
 m_short_chunk(uint8_t **c, size_t *l, uint32_t *n, size_t cap)
@@ -553,7 +590,7 @@ m_short_chunk(uint8_t **c, size_t *l, uint32_t *n, size_t cap)
 
 /* Each rule, broken in turn, fails with its own code. */
 static void
-test_damage(void)
+test_damage_version(uint16_t version)
 {
 	static const size_t caps[] = {1, 5, 64, 8000};
 	TestHdr    *t = malloc(sizeof(TestHdr));
@@ -569,6 +606,9 @@ test_damage(void)
 		t->nulls[1] = (RunTid) {5, 4};
 		t->nulls[2] = (RunTid) {9, 200};	/* a two-byte varint */
 	} while (t->h.nextents < 3 || t->h.nslices < 3);
+	t->h.version = version;
+	for (ci = 0; ci < (int) t->h.nslices; ci++)
+		t->sl[ci].nkeys = version == RUNHDR_VERSION ? 1 + rndn(5000) : 0;
 
 	for (ci = 0; ci < 4; ci++)
 	{
@@ -642,6 +682,39 @@ test_damage(void)
 		u->nulls[0].offset = 0;
 		expect_code(&u->h, cap, RUNHDR_ERR_NULLS, "NULL TID offset 0", NULL);
 		RESET();
+		if (version == RUNHDR_VERSION)
+		{
+			keep_crc = true;
+			expect_code(&u->h, cap, RUNHDR_ERR_CRC, "flipped byte, old CRC", m_flip);
+			expect_code(&u->h, cap, RUNHDR_ERR_CRC, "NULL TIDs cut, old CRC", m_truncate);
+			keep_crc = false;
+			u->sl[1].nkeys = 0;
+			expect_code(&u->h, cap, RUNHDR_ERR_SLICE_KEYS, "slice of no key", NULL);
+			CHECK(runhdr_check(&u->h, NBLOCKS, PAGE_BYTES, &talloc) ==
+				  RUNHDR_ERR_SLICE_KEYS, "check: slice of no key");
+			RESET();
+			u->sl[0].nkeys = UINT64_MAX / 2 + 1;
+			u->sl[2].nkeys = UINT64_MAX / 2 + 1;
+			expect_code(&u->h, cap, RUNHDR_ERR_SLICE_KEYS, "key counts wrap", NULL);
+			RESET();
+			u->h.nslices = 1;
+			u->sl[0].first_page = 0;
+			u->sl[0].nkeys = 0;
+			expect_code(&u->h, cap, RUNHDR_OK, "one slice of no key", NULL);
+			RESET();
+		}
+		else
+		{
+			/* version 1 ignores key counts: none is stored or decoded */
+			u->sl[1].nkeys = 7;
+			CHECK(runhdr_check(&u->h, NBLOCKS, PAGE_BYTES, &talloc) == RUNHDR_OK,
+				  "check: version 1 ignores key counts");
+			RESET();
+		}
+		u->h.version = 3;
+		CHECK(runhdr_check(&u->h, NBLOCKS, PAGE_BYTES, &talloc) ==
+			  RUNHDR_ERR_VERSION, "check: version 3");
+		RESET();
 		/* the in-memory check agrees on a few */
 		u->ext[1].lpage++;
 		CHECK(runhdr_check(&u->h, NBLOCKS, PAGE_BYTES, &talloc) ==
@@ -658,6 +731,57 @@ test_damage(void)
 	free(u);
 }
 
+/* Both versions' rules, each broken in turn. */
+static void
+test_damage(void)
+{
+	test_damage_version(RUNHDR_VERSION);
+	test_damage_version(RUNHDR_VERSION_1);
+}
+
+/*
+ * A version-1 header: its stream is 8 bytes a slice and 4 bytes shorter
+ * than version 2's, decodes with key counts 0, and re-encodes the same.
+ */
+static void
+test_versions(void)
+{
+	TestHdr    *t = malloc(sizeof(TestHdr));
+	int			iter;
+
+	for (iter = 0; iter < 50; iter++)
+	{
+		size_t		b2,
+					b1;
+		uint8_t   **chunks;
+		size_t	   *lens;
+		uint32_t	n,
+					i;
+		RunHeader  *d = NULL;
+		int			rc;
+
+		make_header(t);
+		t->h.version = RUNHDR_VERSION;
+		b2 = runhdr_stream_bytes(&t->h);
+		t->h.version = RUNHDR_VERSION_1;
+		b1 = runhdr_stream_bytes(&t->h);
+		CHECK(b2 - b1 == 4 + 8 * (size_t) t->h.nslices, "v2 - v1 bytes");
+		for (i = 0; i < t->h.nslices; i++)
+			t->sl[i].nkeys = 1 + i;
+		n = encode(&t->h, 64, &chunks, &lens);
+		rc = runhdr_decode((const uint8_t *const *) chunks, lens, n, 64,
+						   NBLOCKS, PAGE_BYTES, &talloc, &d);
+		CHECK(rc == RUNHDR_OK && d && d->version == RUNHDR_VERSION_1,
+			  "version 1 decodes: %s", runhdr_strerror(rc));
+		for (i = 0; d && i < d->nslices; i++)
+			CHECK(d->slices[i].nkeys == 0, "version 1: key count unknown");
+		if (d)
+			talloc.free(NULL, d);
+		free_chunks(chunks, lens, n);
+	}
+	free(t);
+}
+
 int
 main(void)
 {
@@ -666,6 +790,7 @@ main(void)
 	test_fence_property();
 	test_slice_lookup();
 	test_damage();
+	test_versions();
 	printf("SUMMARY %ld %ld\n", passed, failed);
 	return failed ? 1 : 0;
 }
