@@ -129,77 +129,114 @@ bound_byte(const ArtBound *b, size_t d)
 }
 
 /*
+ * Compare a node's compressed prefix p[0..plen), which starts at key
+ * position depth, with the bound's bytes from there (the path so far
+ * equals the bound's first depth bytes): negative if the prefix sorts
+ * before them, positive if after -- a prefix that goes on past the
+ * bound's end is after it, as key bytes are never 0 -- and 0 if the bound
+ * holds the same plen bytes there.  One memcmp instead of a test per byte
+ * and bound: a seek in a tree of file paths meets prefixes of tens of
+ * bytes.
+ */
+static inline int
+prefix_cmp(const uint8_t *p, size_t plen, const ArtBound *b, size_t depth)
+{
+	size_t		rest = depth < b->len ? b->len - depth : 0;
+	size_t		m = plen < rest ? plen : rest;
+	int			r = m > 0 ? memcmp(p, b->key + depth, m) : 0;
+
+	if (r != 0)
+		return r;
+	return plen > m ? 1 : 0;
+}
+
+/*
+ * Visit the leaf at n whose path is buf[0..depth), if its key is inside
+ * the bounds still to be compared (lo_eq, hi_eq as for walk_rec).
+ */
+static void
+walk_leaf(WalkState *w, uint8_t *n, size_t depth, bool lo_eq, bool hi_eq)
+{
+	size_t		slen = leaf_suffix_len(n);
+	size_t		klen = depth + slen;
+
+	if (!walk_reserve(w, klen))
+	{
+		w->stop = true;
+		return;
+	}
+	memcpy(w->buf + depth, leaf_suffix(n), slen);
+	if (lo_eq)
+	{
+		int			r = key_cmp(w->buf, klen, w->lo);
+
+		if (r < 0 || (r == 0 && !w->lo->inclusive))
+			return;
+	}
+	if (hi_eq)
+	{
+		int			r = key_cmp(w->buf, klen, w->hi);
+
+		if (r > 0 || (r == 0 && !w->hi->inclusive))
+			return;
+	}
+	if (!w->visit(w->buf, klen, (const ArtTid *) leaf_tids(n),
+				  leaf_ntids(n), w->arg))
+		w->stop = true;
+}
+
+/*
  * Visit the subtree h whose path is buf[0..depth).  lo_eq (hi_eq): the path
  * equals the lower (upper) bound so far, so it still has to be compared;
  * otherwise the whole subtree is inside that bound.
+ *
+ * The seek is a loop, not a recursion, for as long as one child alone can
+ * hold keys in range (both bounds have the same byte at the node: the
+ * common prefix of a short range, the whole path of an equality): a
+ * lookup of that byte, no scan of the node's positions.  A range batch
+ * seeks once in each stripe's tree, mostly to find nothing there.
  */
 static void
 walk_rec(WalkState *w, ArenaPtr h, size_t depth, bool lo_eq, bool hi_eq)
 {
-	uint8_t    *n = addr(w->a, h);
-	size_t		plen,
-				i;
+	uint8_t    *n;
+	size_t		plen;
 	int			from,
 				to,
 				pos,
 				npos,
 				step;
 
-	if (IS_LEAF(n))
+	for (;;)
 	{
-		size_t		slen = leaf_suffix_len(n);
-		size_t		klen = depth + slen;
+		const uint8_t *prefix;
 
-		if (!walk_reserve(w, klen))
+		n = addr(w->a, h);
+		if (IS_LEAF(n))
 		{
-			w->stop = true;
+			walk_leaf(w, n, depth, lo_eq, hi_eq);
 			return;
 		}
-		memcpy(w->buf + depth, leaf_suffix(n), slen);
+
+		plen = node_plen(n);
+		prefix = node_prefix(n);
 		if (lo_eq)
 		{
-			int			r = key_cmp(w->buf, klen, w->lo);
+			int			r = prefix_cmp(prefix, plen, w->lo, depth);
 
-			if (r < 0 || (r == 0 && !w->lo->inclusive))
+			if (r < 0)
 				return;
+			if (r > 0)
+				lo_eq = false;
 		}
 		if (hi_eq)
 		{
-			int			r = key_cmp(w->buf, klen, w->hi);
+			int			r = prefix_cmp(prefix, plen, w->hi, depth);
 
-			if (r > 0 || (r == 0 && !w->hi->inclusive))
+			if (r > 0)
 				return;
-		}
-		if (!w->visit(w->buf, klen, (const ArtTid *) leaf_tids(n),
-					  leaf_ntids(n), w->arg))
-			w->stop = true;
-		return;
-	}
-
-	plen = node_plen(n);
-	{
-		const uint8_t *prefix = node_prefix(n);
-
-		for (i = 0; i < plen && (lo_eq || hi_eq); i++)
-		{
-			if (lo_eq)
-			{
-				int			lb = bound_byte(w->lo, depth + i);
-
-				if (prefix[i] < lb)
-					return;
-				if (prefix[i] > lb)
-					lo_eq = false;
-			}
-			if (hi_eq)
-			{
-				int			hb = bound_byte(w->hi, depth + i);
-
-				if (prefix[i] > hb)
-					return;
-				if (prefix[i] < hb)
-					hi_eq = false;
-			}
+			if (r < 0)
+				hi_eq = false;
 		}
 		if (!walk_reserve(w, depth + plen + 1))
 		{
@@ -207,18 +244,45 @@ walk_rec(WalkState *w, ArenaPtr h, size_t depth, bool lo_eq, bool hi_eq)
 			return;
 		}
 		memcpy(w->buf + depth, prefix, plen);
+		depth += plen;
+
+		from = lo_eq ? bound_byte(w->lo, depth) : 0;
+		to = hi_eq ? bound_byte(w->hi, depth) : 255;
+		if (from > to)
+			return;
+		if (from != to)
+			break;
+
+		/* one byte in range: descend to its child, bounds as they are */
+		h = node_lookup(n, (uint8_t) from);
+		if (h == ARENA_NULL)
+			return;
+		if (from != 0)
+			w->buf[depth++] = (uint8_t) from;
 	}
-	depth += plen;
 
-	from = lo_eq ? bound_byte(w->lo, depth) : 0;
-	to = hi_eq ? bound_byte(w->hi, depth) : 255;
-	if (from > to)
-		return;
-
-	/* positions to scan: sorted nodes by index, the others by byte */
+	/*
+	 * Positions to scan: a sorted node's from the first byte in range (its
+	 * key bytes are read without loading a child), the others' by byte.
+	 */
 	npos = node_npos(n);
 	if (IS_NS(n))
-		pos = w->backward ? npos - 1 : 0;
+	{
+		const uint8_t *keys = n + NODE_HDR + 4 * NS_CAP(n);
+
+		if (w->backward)
+		{
+			pos = npos - 1;
+			while (pos >= 0 && keys[pos] > to)
+				pos--;
+		}
+		else
+		{
+			pos = 0;
+			while (pos < npos && keys[pos] < from)
+				pos++;
+		}
+	}
 	else
 		pos = w->backward ? to : from;
 	step = w->backward ? -1 : 1;
@@ -251,6 +315,69 @@ walk_rec(WalkState *w, ArenaPtr h, size_t depth, bool lo_eq, bool hi_eq)
 	}
 }
 
+/* The length of the longest common prefix of a[0..m) and b[0..m). */
+static size_t
+common_prefix(const uint8_t *a, const uint8_t *b, size_t m)
+{
+	size_t		i = 0;
+
+	/* eight bytes at a time up to the first difference, then bytes */
+	while (i + 8 <= m)
+	{
+		uint64_t	x,
+					y;
+
+		memcpy(&x, a + i, 8);
+		memcpy(&y, b + i, 8);
+		if (x != y)
+			break;
+		i += 8;
+	}
+	while (i < m && a[i] == b[i])
+		i++;
+	return i;
+}
+
+/*
+ * The seek of a walk whose bounds share their first `common` bytes
+ * (key[0..common), common > 0): every key in range starts with them, so
+ * follow them down as a lookup does -- one byte's child per node, a
+ * node's prefix compared once -- to the first node whose prefix reaches
+ * the common bytes' end, or a leaf; walk_rec takes over there, with the
+ * path's depth in *depthp.  ARENA_NULL if no key of the tree starts with
+ * them.  Cheaper per node than walk_rec, which compares both bounds and
+ * copies the path as it goes: in a range batch, each stripe's tree is
+ * sought, mostly to find nothing in the range.
+ */
+static ArenaPtr
+walk_seek(const ArtAllocator *a, ArenaPtr h, const uint8_t *key,
+		  size_t common, size_t *depthp)
+{
+	size_t		depth = 0;
+
+	for (;;)
+	{
+		const uint8_t *n = addr(a, h);
+		size_t		plen;
+
+		if (IS_LEAF(n))
+			break;
+		plen = node_plen(n);
+		if (depth + plen >= common)
+			break;
+		/* a prefix off the common bytes: its keys are below or above both */
+		if (plen > 0 && memcmp(node_prefix(n), key + depth, plen) != 0)
+			return ARENA_NULL;
+		depth += plen;
+		h = node_lookup(n, key[depth]);
+		if (h == ARENA_NULL)
+			return ARENA_NULL;
+		depth++;
+	}
+	*depthp = depth;
+	return h;
+}
+
 /*
  * Ordered range walk.  Keys are rebuilt in a stack buffer of
  * WALK_STACK_KEY bytes; a longer key makes the walk borrow a buffer of
@@ -266,6 +393,7 @@ art_walk(const ArtTree *tree, const ArtAllocator *a,
 	uint8_t		stackbuf[WALK_STACK_KEY];
 	WalkState	w;
 	ArenaPtr	root = load_handle(&tree->root);
+	size_t		depth = 0;
 
 	if (root == ARENA_NULL)
 		return;
@@ -279,7 +407,22 @@ art_walk(const ArtTree *tree, const ArtAllocator *a,
 	w.cap = sizeof(stackbuf);
 	w.bigbuf = ARENA_NULL;
 	w.stop = false;
-	walk_rec(&w, root, 0, lower != NULL, upper != NULL);
+	if (lower && upper)
+	{
+		size_t		m = lower->len < upper->len ? lower->len : upper->len;
+		size_t		common = common_prefix(lower->key, upper->key, m);
+
+		if (common > 0)
+		{
+			root = walk_seek(a, root, lower->key, common, &depth);
+			if (root == ARENA_NULL)
+				return;
+			if (!walk_reserve(&w, depth))
+				return;
+			memcpy(w.buf, lower->key, depth);
+		}
+	}
+	walk_rec(&w, root, depth, lower != NULL, upper != NULL);
 	if (w.bigbuf != ARENA_NULL)
 		a->free(a->arg, w.bigbuf, WALK_BIG_SIZE);
 }

@@ -156,11 +156,35 @@ memkv_fill_frozen_only(MemkvScanOpaque so, MemkvFrozen *frozen,
 }
 
 /*
- * The scan's scratch source `i`, emptied: made (with the few after it) by
- * the first batch that needs that many, in the scan's memory, and kept
- * for the next batches.  Most scans use one or two; making all
- * MEMKV_MAX_SOURCES at beginscan cost every point lookup a zeroed 8 kB
- * allocation and two loops over them.
+ * Make the scan's scratch sources [0, n) exist: made by the first batch
+ * that needs that many, in the scan's memory, and kept for the next
+ * batches.  Most scans use one or two; making all MEMKV_MAX_SOURCES at
+ * beginscan cost every point lookup a zeroed 8 kB allocation and two
+ * loops over them.
+ */
+static void
+memkv_fill_sources_reserve(MemkvScanOpaque so, int n)
+{
+	MemoryContext old;
+	int			k;
+
+	Assert(n <= MEMKV_MAX_SOURCES);
+	if (n <= so->nsrcs_made)
+		return;
+	old = MemoryContextSwitchTo(GetMemoryChunkContext(so));
+	if (so->srcs == NULL)
+		so->srcs = palloc(sizeof(MemkvSource) * n);
+	else
+		so->srcs = repalloc(so->srcs, sizeof(MemkvSource) * n);
+	for (k = so->nsrcs_made; k < n; k++)
+		memkv_source_init(&so->srcs[k]);
+	so->nsrcs_made = n;
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * The scan's scratch source `i`, emptied (made, with a few after it, if
+ * it does not exist yet).
  */
 static MemkvSource *
 memkv_fill_source(MemkvScanOpaque so, int i)
@@ -168,23 +192,36 @@ memkv_fill_source(MemkvScanOpaque so, int i)
 	Assert(i < MEMKV_MAX_SOURCES);
 	if (i >= so->nsrcs_made)
 	{
-		MemoryContext cxt = GetMemoryChunkContext(so);
-		MemoryContext old = MemoryContextSwitchTo(cxt);
 		int			n = Min(Max(i + 1, so->nsrcs_made * 2), MEMKV_MAX_SOURCES);
-		int			k;
 
-		n = Max(n, Min(4, MEMKV_MAX_SOURCES));
-		if (so->srcs == NULL)
-			so->srcs = palloc(sizeof(MemkvSource) * n);
-		else
-			so->srcs = repalloc(so->srcs, sizeof(MemkvSource) * n);
-		for (k = so->nsrcs_made; k < n; k++)
-			memkv_source_init(&so->srcs[k]);
-		so->nsrcs_made = n;
-		MemoryContextSwitchTo(old);
+		memkv_fill_sources_reserve(so, Max(n, Min(4, MEMKV_MAX_SOURCES)));
 	}
 	memkv_source_reset(&so->srcs[i]);
 	return &so->srcs[i];
+}
+
+/*
+ * Release the stripe locks the batch holds, if it holds any.  A batch
+ * holds either all the stripe locks it reads, [first, first + count), or
+ * none (the stripes were readable without: memkv_stripe_readable), so
+ * one look at the first tells; memkv_entry_release_stripes looks at every
+ * stripe's lock, which cost a batch of an 8-stripe index 400 instructions
+ * each time.
+ */
+static void
+memkv_fill_release_stripes(MemkvEntry *entry, int first)
+{
+	if (LWLockHeldByMe(memkv_stripe_lock(entry, first)))
+		memkv_entry_release_stripes(entry);
+}
+
+/* memkv_entry_release for a batch's entry (see the function above). */
+static void
+memkv_fill_release(MemkvEntry *entry, int first)
+{
+	memkv_fill_release_stripes(entry, first);
+	if (LWLockHeldByMe(memkv_runs_lock(entry)))
+		LWLockRelease(memkv_runs_lock(entry));
 }
 
 /*
@@ -372,7 +409,7 @@ memkv_fill_delta_late(MemkvScanOpaque so, Relation index, MemkvEntry *entry,
 	*ndelta = memkv_fill_delta(so, entry, first, count, NULL, &bounded,
 							   backward, nruns);
 	memkv_guard_tree_exit();
-	memkv_entry_release_stripes(entry);
+	memkv_fill_release_stripes(entry, first);
 	return true;
 }
 
@@ -476,6 +513,12 @@ memkv_fill(IndexScanDesc scan, MemkvBatch *batch, ScanDirection dir,
 			/* a range walk on a primary reads the trees after the runs */
 			late = range.walk_keys && !frozen_only && !range.equality &&
 				ld == NULL && !RecoveryInProgress();
+			/* every source this batch can fill, made at once */
+			if (range.walk_keys && !frozen_only)
+				memkv_fill_sources_reserve(so,
+										   Min(nmeet + (ld ? 1 : count) +
+											   (entry->freezing ? count : 0),
+											   MEMKV_MAX_SOURCES));
 
 			/*
 			 * The delta, inside the tree guard (and under the stripe locks
@@ -492,7 +535,7 @@ memkv_fill(IndexScanDesc scan, MemkvBatch *batch, ScanDirection dir,
 				ndelta = memkv_fill_delta(so, entry, first, count, ld, &range,
 										  backward, 0);
 			memkv_guard_tree_exit();
-			memkv_entry_release_stripes(entry);
+			memkv_fill_release_stripes(entry, first);
 
 			/* the runs: those that meet the range, and those with NULLs */
 			for (i = 0; i < meta.nruns; i++)
@@ -514,7 +557,7 @@ memkv_fill(IndexScanDesc scan, MemkvBatch *batch, ScanDirection dir,
 			/* a stripe awaits a rebuild: start the batch over */
 			for (i = 0; i < meta.nruns; i++)
 				memkv_frozen_close(frozen[i]);
-			memkv_entry_release(entry);
+			memkv_fill_release(entry, first);
 			CHECK_FOR_INTERRUPTS();
 		}
 
@@ -532,7 +575,7 @@ memkv_fill(IndexScanDesc scan, MemkvBatch *batch, ScanDirection dir,
 							 &so->run_nulls);
 		for (i = 0; i < meta.nruns; i++)
 			memkv_frozen_close(frozen[i]);
-		memkv_entry_release(entry);
+		memkv_fill_release(entry, first);
 	}
 
 	if (backward)

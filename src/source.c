@@ -597,6 +597,8 @@ memkv_merge_sources(MemkvBatch *batch, MemkvSource *runs, int nsrcs, bool backwa
 	const MemkvSource *limit_run = NULL;
 	const MemkvSourceKey *limit = NULL;
 	int			pos[MEMKV_MAX_SOURCES] = {0};
+	int			live[MEMKV_MAX_SOURCES];
+	int			nlive = 0;
 	bool		stopped = false;
 	int			r;
 
@@ -617,51 +619,47 @@ memkv_merge_sources(MemkvBatch *batch, MemkvSource *runs, int nsrcs, bool backwa
 		}
 	}
 
+	/* the sources with keys in range: with stripes, most trees have none */
+	for (r = 0; r < nsrcs; r++)
+		if (runs[r].nkeys > 0)
+			live[nlive++] = r;
+
 	/*
 	 * The common case, one layer with keys in range: all of its keys go
 	 * over as they are (any limit is its own last key), key bytes in one
 	 * copy, with no comparisons.
 	 */
+	if (nlive == 1)
 	{
-		int			only = -1;
-		int			nonempty = 0;
+		const MemkvSource *run = &runs[live[0]];
+		Size		base = batch->keybuf_used;
+		int			i;
 
-		for (r = 0; r < nsrcs; r++)
-			if (runs[r].nkeys > 0)
-			{
-				nonempty++;
-				only = r;
-			}
-		if (nonempty == 1)
+		memkv_batch_reserve_keys(batch, run->keybuf_used);
+		if (run->keybuf_used > 0)
+			memcpy(batch->keybuf + base, run->keybuf, run->keybuf_used);
+		batch->keybuf_used += run->keybuf_used;
+		for (i = 0; i < run->nkeys; i++)
 		{
-			const MemkvSource *run = &runs[only];
-			Size		base = batch->keybuf_used;
-			int			i;
+			const MemkvSourceKey *k = &run->keys[i];
 
-			memkv_batch_reserve_keys(batch, run->keybuf_used);
-			if (run->keybuf_used > 0)
-				memcpy(batch->keybuf + base, run->keybuf, run->keybuf_used);
-			batch->keybuf_used += run->keybuf_used;
-			for (i = 0; i < run->nkeys; i++)
-			{
-				const MemkvSourceKey *k = &run->keys[i];
-
-				memkv_batch_add_tids(batch, false, base + k->key_offset,
-									 k->key_len, run->tids + k->tid_start,
-									 k->ntids);
-			}
-			return stopped;
+			memkv_batch_add_tids(batch, false, base + k->key_offset,
+								 k->key_len, run->tids + k->tid_start,
+								 k->ntids);
 		}
+		return stopped;
 	}
 
 	for (;;)
 	{
 		int			best = -1;
 		Size		key_offset = 0;
+		int			l;
 
 		/* the run whose next key comes first */
-		for (r = 0; r < nsrcs; r++)
+		for (l = 0; l < nlive; l++)
 		{
+			r = live[l];
 			if (pos[r] >= runs[r].nkeys)
 				continue;
 			if (best < 0 ||
@@ -682,10 +680,11 @@ memkv_merge_sources(MemkvBatch *batch, MemkvSource *runs, int nsrcs, bool backwa
 			const MemkvSourceKey *bk = &brun->keys[pos[best]];
 			bool		stored = false;
 
-			for (r = 0; r < nsrcs; r++)
+			for (l = 0; l < nlive; l++)
 			{
 				const MemkvSourceKey *k;
 
+				r = live[l];
 				if (pos[r] >= runs[r].nkeys)
 					continue;
 				k = &runs[r].keys[pos[r]];

@@ -520,6 +520,79 @@ random_walks(Env *e, const Model *m, int n, const char *alpha)
 	return true;
 }
 
+/*
+ * A bound near model key i: the key itself, a proper prefix of it, an
+ * extension, or the key with its last byte one higher or lower.
+ */
+static void
+bound_near(const Model *m, size_t i, uint8_t *buf, size_t *len)
+{
+	const MKey *k = &m->k[i];
+	int			kind = (int) (rnd() % 6);
+
+	memcpy(buf, k->key, k->len);
+	*len = k->len;
+	if (kind == 1 && *len > 0)
+		*len = rnd() % *len;
+	else if (kind == 2)
+		buf[(*len)++] = (uint8_t) (1 + rnd() % 255);
+	else if (kind == 3 && *len > 0 && buf[*len - 1] < 255)
+		buf[*len - 1]++;
+	else if (kind == 4 && *len > 0 && buf[*len - 1] > 1)
+		buf[*len - 1]--;
+}
+
+/*
+ * Short ranges between nearby keys, as a range batch's bounded walk of a
+ * delta tree has (a start key and the key where the runs stopped): both
+ * bounds share a long prefix, so the walk descends one child at a time
+ * before the range opens; also lower == upper, and lower past upper.
+ */
+static bool
+narrow_walks(Env *e, const Model *m, int n)
+{
+	uint8_t		lobuf[600],
+				hibuf[600];
+	int			i;
+
+	for (i = 0; i < n && m->n > 0; i++)
+	{
+		ArtBound	lo,
+					hi;
+		size_t		a = rnd() % m->n;
+		size_t		b = a + rnd() % 40;
+		int			kind = (int) (rnd() % 8);
+
+		if (b >= m->n)
+			b = m->n - 1;
+		if (kind == 0)
+			b = a;				/* one key, or an empty range */
+		else if (kind == 1)
+		{
+			size_t		t = a;	/* lower past upper: nothing */
+
+			a = b;
+			b = t;
+		}
+		bound_near(m, a, lobuf, &lo.len);
+		if (kind == 0 && rnd() % 2)
+		{
+			memcpy(hibuf, lobuf, lo.len);
+			hi.len = lo.len;
+		}
+		else
+			bound_near(m, b, hibuf, &hi.len);
+		lo.key = lobuf;
+		hi.key = hibuf;
+		lo.inclusive = rnd() % 4 != 0;
+		hi.inclusive = rnd() % 4 != 0;
+		if (!compare_walk(e, m, &lo, &hi, rnd() % 2,
+						  rnd() % 4 == 0 ? 1 + rnd() % 5 : 0))
+			return false;
+	}
+	return true;
+}
+
 /* ------------------------------------------------------------------ tests */
 
 static void
@@ -1039,6 +1112,62 @@ test_random_model(void)
 	}
 }
 
+/*
+ * Narrow range walks (narrow_walks) over path-like keys: long shared
+ * prefixes, sorted nodes of every size, node48s and node256s (a level of
+ * up to 200 distinct bytes), keys that are prefixes of others.
+ */
+static void
+test_narrow_walks(void)
+{
+	int			round;
+
+	for (round = 0; round < 12; round++)
+	{
+		Env		   *e = env_new(16 << 20);
+		Model		m = {0};
+		int			nkeys = 200 + (int) (rnd() % (round % 3 == 0 ? 6000 : 1500));
+		int			fanout = (int) (2 + rnd() % (round % 4 == 0 ? 200 : 30));
+		int			i;
+
+		for (i = 0; i < nkeys; i++)
+		{
+			uint8_t		k[600];
+			size_t		len;
+			ArtTid		tid;
+			int			depth = 1 + (int) (rnd() % 5),
+						d;
+
+			len = (size_t) snprintf((char *) k, sizeof(k), "/usr/share/doc");
+			for (d = 0; d < depth && len < sizeof(k) - 16; d++)
+			{
+				int			c = 1 + (int) (rnd() % fanout);
+
+				k[len++] = '/';
+				/* one byte of many values, then a run of a few */
+				k[len++] = (uint8_t) (c + 40);
+				if (rnd() % 3)
+					len += (size_t) snprintf((char *) k + len, 12, "%u",
+											 (unsigned) (rnd() % 7));
+				if (rnd() % 5 == 0)
+					len += (size_t) snprintf((char *) k + len, 12,
+											 "-common.d");
+			}
+			if (rnd() % 10 == 0)
+				len = rnd() % (len + 1);	/* a prefix of a path */
+			tid = mktid((uint32_t) (i + 1));
+			CHECK(art_insert(&e->tree, &e->a, k, len, &tid) == ART_OK);
+			model_insert(&m, k, len, (uint32_t) (i + 1));
+		}
+		CHECK(env_check(e));
+		CHECK(narrow_walks(e, &m, 3000));
+		CHECK(random_walks(e, &m, 200, "/abc0123"));
+		art_free_all(&e->tree, &e->a);
+		model_free(&m);
+		env_free(e);
+	}
+}
+
 /* Allocation failures at every point: the tree stays as it was. */
 static void
 test_out_of_memory(void)
@@ -1190,6 +1319,7 @@ main(void)
 	run("deep_chain", test_deep_chain);
 	run("many_duplicates", test_many_duplicates);
 	run("random_model", test_random_model);
+	run("narrow_walks", test_narrow_walks);
 	run("out_of_memory", test_out_of_memory);
 	run("arena_full", test_arena_full);
 	run("check_detects", test_check_detects);
