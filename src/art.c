@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "art_int.h"
+#include "fst_bytes.h"
 
 /* A walk keeps keys up to this length in a stack buffer. */
 #define WALK_STACK_KEY	8192
@@ -315,29 +316,6 @@ walk_rec(WalkState *w, ArenaPtr h, size_t depth, bool lo_eq, bool hi_eq)
 	}
 }
 
-/* The length of the longest common prefix of a[0..m) and b[0..m). */
-static size_t
-common_prefix(const uint8_t *a, const uint8_t *b, size_t m)
-{
-	size_t		i = 0;
-
-	/* eight bytes at a time up to the first difference, then bytes */
-	while (i + 8 <= m)
-	{
-		uint64_t	x,
-					y;
-
-		memcpy(&x, a + i, 8);
-		memcpy(&y, b + i, 8);
-		if (x != y)
-			break;
-		i += 8;
-	}
-	while (i < m && a[i] == b[i])
-		i++;
-	return i;
-}
-
 /*
  * The seek of a walk whose bounds share their first `common` bytes
  * (key[0..common), common > 0): every key in range starts with them, so
@@ -410,7 +388,7 @@ art_walk(const ArtTree *tree, const ArtAllocator *a,
 	if (lower && upper)
 	{
 		size_t		m = lower->len < upper->len ? lower->len : upper->len;
-		size_t		common = common_prefix(lower->key, upper->key, m);
+		size_t		common = common_prefix_len(lower->key, upper->key, m);
 
 		if (common > 0)
 		{

@@ -512,20 +512,7 @@ fst_builder_add(FstBuilder *b, const uint8_t *key, size_t len)
 		const uint8_t *prev = b->prev;
 		uint32_t	minlen = prevlen < len ? prevlen : (uint32_t) len;
 
-		/* eight bytes at a time, then the differing word byte by byte */
-		while (lcp + 8 <= minlen)
-		{
-			uint64_t	x;
-			uint64_t	y;
-
-			memcpy(&x, prev + lcp, 8);
-			memcpy(&y, key + lcp, 8);
-			if (x != y)
-				break;
-			lcp += 8;
-		}
-		while (lcp < minlen && prev[lcp] == key[lcp])
-			lcp++;
+		lcp = (uint32_t) common_prefix_len(prev, key, minlen);
 		if (lcp == len || (lcp < prevlen && key[lcp] < prev[lcp]))
 			return build_error(b, "fst keys not in strictly ascending order");
 		if (fst_registry_close_path(b, lcp, &addr, &h) != 0)

@@ -3,7 +3,8 @@
  * fst_bytes.h
  *	  Byte-level helpers shared by the FST builder, reader and posting
  *	  lists: little- and big-endian integers, varints, the FNV-1a checksums of
- *	  trailers, and error messages.  Internal to fst*.c.
+ *	  trailers, error messages, and the common prefix of two keys (which
+ *	  the spill files and the ART walk use too).  Plain C.
  *
  *-------------------------------------------------------------------------
  */
@@ -13,6 +14,31 @@
 #include <string.h>
 
 #include "fst.h"
+
+/*
+ * The length of the longest common prefix of a[0..m) and b[0..m): eight
+ * bytes at a time up to the first differing word, then byte by byte.
+ */
+static inline size_t
+common_prefix_len(const uint8_t *a, const uint8_t *b, size_t m)
+{
+	size_t		n = 0;
+
+	while (n + 8 <= m)
+	{
+		uint64_t	x;
+		uint64_t	y;
+
+		memcpy(&x, a + n, 8);
+		memcpy(&y, b + n, 8);
+		if (x != y)
+			break;
+		n += 8;
+	}
+	while (n < m && a[n] == b[n])
+		n++;
+	return n;
+}
 
 /* Store an error message (truncated to FST_ERRMSG_LEN); returns -1. */
 static inline int

@@ -203,33 +203,6 @@ spill_writer_put(SpillWriter *w, const uint8_t *key, uint32_t keylen,
 }
 
 /*
- * The length of the longest common prefix of a[0..alen) and b[0..blen):
- * eight bytes at a time, then the differing word byte by byte.
- */
-static inline uint32_t
-spill_common_prefix(const uint8_t *a, size_t alen, const uint8_t *b,
-					size_t blen)
-{
-	size_t		m = alen < blen ? alen : blen;
-	size_t		n = 0;
-
-	while (n + 8 <= m)
-	{
-		uint64_t	x;
-		uint64_t	y;
-
-		memcpy(&x, a + n, 8);
-		memcpy(&y, b + n, 8);
-		if (x != y)
-			break;
-		n += 8;
-	}
-	while (n < m && a[n] == b[n])
-		n++;
-	return (uint32_t) n;
-}
-
-/*
  * Check an entry the caller gives against the writer's rules; returns
  * the length the key shares with the previous one, or -1 (errmsg set).
  * *same is set to whether the key equals the previous one.  One pass over
@@ -272,8 +245,9 @@ spill_writer_check(SpillWriter *w, const uint8_t *key, size_t keylen,
 	if (w->have_prev)
 	{
 		int			c;
+		size_t		m = keylen < w->prev_len ? keylen : w->prev_len;
 
-		lcp = spill_common_prefix(key, keylen, w->prev_key, w->prev_len);
+		lcp = (uint32_t) common_prefix_len(key, w->prev_key, m);
 		if (lcp < keylen && lcp < w->prev_len)
 			c = key[lcp] < w->prev_key[lcp] ? -1 : 1;
 		else
