@@ -277,7 +277,6 @@ memkv_run_memo_fill(Relation index, const MemkvRunDesc *run, MemkvRunMemo *m)
 	m->run_tag = run->run_tag;
 	m->run_header = run->run_header;
 	m->hdr = hdr;
-	m->lazy = hdr->version == RUNHDR_VERSION;
 	m->slices = MemoryContextAllocZero(index->rd_indexcxt,
 									   sizeof(MemkvSliceMemo) * hdr->nslices);
 	m->readers = MemoryContextAllocHuge(index->rd_indexcxt,
@@ -290,7 +289,7 @@ memkv_run_memo_fill(Relation index, const MemkvRunDesc *run, MemkvRunMemo *m)
 		MemkvSliceMemo *sm = &m->slices[s];
 
 		CHECK_FOR_INTERRUPTS();
-		if (!m->lazy)
+		if (hdr->version != RUNHDR_VERSION)
 			memkv_memo_open_slice(index, m, s);
 		else
 			sm->nkeys = hdr->slices[s].nkeys;

@@ -63,7 +63,6 @@ typedef struct MemkvRunMemo
 	BlockNumber run_header;
 	RunHeader  *hdr;
 	uint64		nkeys;			/* the run's, all slices */
-	bool		lazy;			/* slices open on first use (header v2) */
 	MemkvSliceMemo *slices;		/* hdr->nslices of them */
 	char	   *readers;		/* hdr->nslices reader prefixes */
 	MemkvDeadPages *dead;		/* the run's dead list, or NULL */
