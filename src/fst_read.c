@@ -534,6 +534,40 @@ fst_node_read(const FstReader *r, FstWindow *win, uint64_t vaddr, Node *nd,
 	}
 }
 
+/*
+ * fst_lookup's step over a single-transition node that lies wholly in the
+ * reader's window (the cursor's take_single_fast rule): 1 if its label is
+ * `label` (*addr is then its target), 0 if it is another label, -1 if the
+ * node is not such a node or does not decode cleanly -- the caller then
+ * reads it the general way, which also reports any corruption.  A lookup
+ * of a 64-byte path steps over about 23 of these; fst_node_read's general
+ * decoding costs each about twice as many instructions.
+ */
+static inline int
+lookup_single_fast(const FstReader *r, uint64_t *addr, uint8_t label)
+{
+	const FstWindow *win = &r->win;
+	uint64_t	a = *addr;
+	const uint8_t *e;
+	uint8_t		got;
+	uint64_t	delta;
+	uint32_t	len;
+	uint64_t	target;
+
+	/* a plain address (not inside a chain) with 16 window bytes at it */
+	if (win->p == NULL || a >= win->hi || a < win->lo + 15 ||
+		a >= r->nodes_end)
+		return -1;
+	e = win->p + (a - win->lo);
+	if (!fst_decode_single(e, 16, r->common, r->packed, &got, &delta, &len) ||
+		!target_below(a - len + 1, delta, &target))
+		return -1;
+	if (got != label)
+		return 0;
+	*addr = target;
+	return 1;
+}
+
 /* Exact lookup of key; see fst.h. */
 int
 fst_lookup(FstReader *r, const uint8_t *key, size_t len, uint64_t *ordinal)
@@ -550,7 +584,15 @@ fst_lookup(FstReader *r, const uint8_t *key, size_t len, uint64_t *ordinal)
 	{
 		uint32_t	i;
 		uint64_t	out;
+		int			fast = lookup_single_fast(r, &addr, key[j]);
 
+		if (fast == 0)
+			return 0;
+		if (fast == 1)
+		{
+			j++;				/* a single node's output is 0 */
+			continue;
+		}
 		if (fst_node_read(r, &r->win, addr, &nd, r->buf, r->errmsg) != 0)
 			return -1;
 		if (nd.chain)
