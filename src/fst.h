@@ -714,7 +714,6 @@ typedef struct FstPostingsGroup
 	uint8_t		width;			/* bits per single value */
 	bool		all_singles;
 	uint8_t		map[FST_POSTINGS_GROUP / 8];	/* singles, when mixed */
-	uint8_t		rank[FST_POSTINGS_GROUP / 8];	/* singles before byte i */
 	uint32_t	nknown;			/* list_pos[0 .. nknown-1] are known */
 	uint64_t	list_pos[FST_POSTINGS_GROUP + 1];	/* long list starts */
 	bool		singles_ready;	/* singles[0 .. nsingles-1] are decoded */
