@@ -164,7 +164,7 @@ memkv_slice_open(Relation index, uint32 tag, const RunHeader *hdr, uint32 s,
 		/* scans copy keys into batches and index tuples: no longer ones */
 		else if (reader->max_key_len > MEMKV_MAX_KEY_BYTES)
 			failed = "its keys are longer than memkv allows";
-		else if (hdr->version == RUNHDR_VERSION &&
+		else if (hdr->version >= RUNHDR_VERSION_2 &&
 				 reader->nkeys != slice->nkeys)
 			failed = "a slice's key count is not its run header's";
 		else if (hdr->nslices > 1)
@@ -289,7 +289,7 @@ memkv_run_memo_fill(Relation index, const MemkvRunDesc *run, MemkvRunMemo *m)
 		MemkvSliceMemo *sm = &m->slices[s];
 
 		CHECK_FOR_INTERRUPTS();
-		if (hdr->version != RUNHDR_VERSION)
+		if (hdr->version < RUNHDR_VERSION_2)
 			memkv_memo_open_slice(index, m, s);
 		else
 			sm->nkeys = hdr->slices[s].nkeys;

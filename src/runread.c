@@ -495,6 +495,10 @@ memkv_frozen_collect_to(MemkvFrozen *fz, MemkvKeySink *sink,
 
 		if (pos)
 			pos->valid = false;
+		/* a run that cannot hold the key: one filter block read, no FST */
+		if (!memkv_run_filter_may_hold(fz->index, fz->hdr, fz->run_tag,
+									   lower->key, lower->len))
+			return;
 		memkv_frozen_use_slice(fz, runhdr_slice_for_key(fz->hdr, lower->key,
 														lower->len));
 		r = fst_lookup(&fz->reader, lower->key, lower->len, &ordinal);
@@ -776,22 +780,4 @@ const DeadList *
 memkv_frozen_dead_list(MemkvFrozen *fz)
 {
 	return fz->dead;
-}
-
-/*
- * May run `run` hold keys in [lower, upper] (NULL: unbounded; `equality`:
- * the one key lower)?  Its directory entry's truncated bounds answer
- * conservatively (rundir.h): a scan skips the runs this says no to.
- */
-bool
-memkv_run_meets(const MemkvRunDesc *run, const ArtBound *lower,
-				const ArtBound *upper, bool equality)
-{
-	if (equality)
-		return rundir_key_may_be_in(&run->entry, lower->key, lower->len);
-	return rundir_range_may_meet(&run->entry,
-								 lower ? lower->key : NULL,
-								 lower ? lower->len : 0,
-								 upper ? upper->key : NULL,
-								 upper ? upper->len : 0);
 }
