@@ -144,11 +144,13 @@ memkv_run_filter_failed(Relation index)
  * May the run whose header is `hdr` (pages tagged `tag`) hold `key`?
  * True if it has no filter, or its filter says "maybe"; false means the
  * run does not hold the key (no false negatives: every key the writer
- * added sets its bits).  Reads one block of one filter page.
+ * added sets its bits).  Probes `mem`, the filter's blocks in backend
+ * memory (the run memo's copy), if not NULL; else reads one block of one
+ * filter page.
  */
 bool
 memkv_run_filter_may_hold(Relation index, const RunHeader *hdr, uint32 tag,
-						  const uint8 *key, Size len)
+						  const uint8 *mem, const uint8 *key, Size len)
 {
 	MemkvPageSource ps;
 	const uint8 *page;
@@ -160,6 +162,8 @@ memkv_run_filter_may_hold(Relation index, const RunHeader *hdr, uint32 tag,
 	if (hdr->filter.nblocks == 0)
 		return true;
 	h = runfilter_hash(key, len);
+	if (mem)
+		return runfilter_test(mem, &hdr->filter, h);
 	/* inside the filter's pages: runhdr_decode checked the parameters */
 	runfilter_locate(&hdr->filter, h, &fpage, &off);
 	memkv_page_source_init(&ps, index, hdr, tag, 0);

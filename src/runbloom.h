@@ -29,7 +29,8 @@ extern uint32 memkv_run_filter_write(Relation index, uint32 tag,
 									 const uint8 *blocks, MemkvRunPageFn note,
 									 void *arg);
 extern bool memkv_run_filter_may_hold(Relation index, const RunHeader *hdr,
-									  uint32 tag, const uint8 *key, Size len);
+									  uint32 tag, const uint8 *mem,
+									  const uint8 *key, Size len);
 extern uint8 *memkv_run_filter_read(Relation index, const RunHeader *hdr,
 									uint32 tag, bool *crc_ok);
 

@@ -42,6 +42,7 @@
 #include "deadpages.h"
 #include "page.h"
 #include "registry.h"
+#include "runbloom.h"
 #include "runmemo.h"
 #include "runpages.h"
 #include "memkv_guc.h"
@@ -357,6 +358,8 @@ memkv_memo_clear(MemkvRunMemos *memos, MemkvRunMemo *m)
 		pfree(m->slices);
 	}
 	memos->held -= m->held;
+	if (m->filter)
+		pfree(m->filter);
 	if (m->readers)
 		pfree(m->readers);
 	if (m->hdr)
@@ -459,6 +462,47 @@ memkv_memo_copy(Relation index, MemkvPageSource *ps, uint64 lo, uint64 hi)
 		done += n;
 	}
 	return dst;
+}
+
+/*
+ * The run's filter blocks (runbloom.c), copied into backend memory on the
+ * first call if the index's copies stay within memkv.top_memo_kb, so that
+ * a probe then touches no page; NULL if the run has no filter or the copy
+ * did not fit (probes then read the filter's pages).  The copy is checked
+ * against the filter's CRC: a mismatch is the corruption ERROR, since a
+ * damaged filter can hide keys.  Same caller rules as
+ * memkv_run_memo_slice_mem.
+ */
+const uint8 *
+memkv_run_memo_filter(Relation index, MemkvRunMemo *m)
+{
+	MemkvRunMemos *memos = (MemkvRunMemos *) index->rd_amcache;
+	Size		bytes = (Size) m->hdr->filter.nblocks * RUNFILTER_BLOCK_BYTES;
+	MemoryContext old;
+	bool		crc_ok;
+	uint8	   *copy;
+
+	if (m->filter || m->filter_tried || bytes == 0)
+		return m->filter;
+	m->filter_tried = true;
+	if (memos->held + bytes > (Size) memkv_top_memo_kb * 1024)
+		return NULL;
+	old = MemoryContextSwitchTo(index->rd_indexcxt);
+	copy = memkv_run_filter_read(index, m->hdr, m->run_tag, &crc_ok);
+	MemoryContextSwitchTo(old);
+	if (!crc_ok)
+	{
+		pfree(copy);
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("frozen layer of index \"%s\" is corrupted: the filter of run %u does not match its checksum",
+						RelationGetRelationName(index), m->run_tag),
+				 errhint("Please REINDEX it.")));
+	}
+	m->filter = copy;
+	memos->held += bytes;
+	m->held += bytes;
+	return m->filter;
 }
 
 /*

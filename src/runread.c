@@ -497,6 +497,7 @@ memkv_frozen_collect_to(MemkvFrozen *fz, MemkvKeySink *sink,
 			pos->valid = false;
 		/* a run that cannot hold the key: one filter block read, no FST */
 		if (!memkv_run_filter_may_hold(fz->index, fz->hdr, fz->run_tag,
+									   memkv_run_memo_filter(fz->index, fz->memo),
 									   lower->key, lower->len))
 			return;
 		memkv_frozen_use_slice(fz, runhdr_slice_for_key(fz->hdr, lower->key,
