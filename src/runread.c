@@ -462,6 +462,24 @@ memkv_frozen_pos_free(MemkvFrozenPos *pos)
 }
 
 /*
+ * May run meta->runs[i] hold `key`?  Its filter says (runbloom.c: the
+ * memo's copy of it, or one block of its pages); true if it has none.
+ * Exact lookups ask before they open the run (fill.c), so that a run the
+ * filter rules out costs neither the open nor a source in the merge.
+ * Same caller rules as memkv_frozen_open.
+ */
+bool
+memkv_run_may_hold(Relation index, const MemkvMetaPageData *meta, int i,
+				   const ArtBound *key)
+{
+	MemkvRunMemo *m = memkv_run_memo_get(index, meta, i);
+
+	return memkv_run_filter_may_hold(index, m->hdr, meta->runs[i].run_tag,
+									 memkv_run_memo_filter(index, m),
+									 key->key, key->len);
+}
+
+/*
  * Hand to `sink` the frozen keys within the bounds, in order (descending
  * when `backward`), stopping at a key boundary once `target` TIDs went to
  * it (the sink is then marked stopped).
@@ -485,7 +503,7 @@ memkv_frozen_collect_to(MemkvFrozen *fz, MemkvKeySink *sink,
 	const ArtBound *bound;
 	int			r;
 
-	/* an equality needs no cursor: one exact lookup */
+	/* an equality needs no cursor: one exact lookup (the filter: fill.c) */
 	if (lower && upper && lower->inclusive && upper->inclusive &&
 		lower->len == upper->len &&
 		memcmp(lower->key, upper->key, lower->len) == 0)
@@ -495,11 +513,6 @@ memkv_frozen_collect_to(MemkvFrozen *fz, MemkvKeySink *sink,
 
 		if (pos)
 			pos->valid = false;
-		/* a run that cannot hold the key: one filter block read, no FST */
-		if (!memkv_run_filter_may_hold(fz->index, fz->hdr, fz->run_tag,
-									   memkv_run_memo_filter(fz->index, fz->memo),
-									   lower->key, lower->len))
-			return;
 		memkv_frozen_use_slice(fz, runhdr_slice_for_key(fz->hdr, lower->key,
 														lower->len));
 		r = fst_lookup(&fz->reader, lower->key, lower->len, &ordinal);

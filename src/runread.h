@@ -43,6 +43,8 @@ typedef struct MemkvKeySink
 	bool		stopped;
 } MemkvKeySink;
 
+extern bool memkv_run_may_hold(Relation index, const MemkvMetaPageData *meta,
+							   int i, const ArtBound *key);
 extern MemkvFrozen *memkv_frozen_open(Relation index,
 									  const MemkvMetaPageData *meta, int i,
 									  MemkvEntry *entry);

@@ -730,10 +730,13 @@ memkv_frozen_writer_finish(MemkvFrozenWriter *w, Relation index,
 	if (w->nkeys > 0)
 		rundir_set_bounds(run, w->lo, w->lo_len, w->hi, w->hi_len);
 	w->peak = Max(w->peak, MemoryContextMemAllocated(w->cxt, true));
-	elog(DEBUG1, "memkv run writer: run " UINT64_FORMAT " of \"%s\": " UINT64_FORMAT " keys in %u slices of about " UINT64_FORMAT " bytes of plain FST, %u pages (filter: %u blocks, %u pages); peak %zu bytes of writer memory",
+	elog(DEBUG1, "memkv run writer: run " UINT64_FORMAT " of \"%s\": " UINT64_FORMAT " keys in %u slices of about " UINT64_FORMAT " bytes of plain FST, %u pages; peak %zu bytes of writer memory",
 		 run_id, RelationGetRelationName(index), w->nkeys, w->nslices,
-		 w->slice_limit, run->npages, h.filter.nblocks,
-		 runfilter_pages(&h.filter), w->peak);
+		 w->slice_limit, run->npages, w->peak);
+	if (h.filter.nblocks > 0)
+		elog(DEBUG1, "memkv run writer: run " UINT64_FORMAT " of \"%s\" has a filter of %u blocks on %u pages",
+			 run_id, RelationGetRelationName(index), h.filter.nblocks,
+			 runfilter_pages(&h.filter));
 	pfree(h.nulls);
 	MemoryContextSwitchTo(old);
 }
