@@ -9,13 +9,15 @@
  *	  memkv_verify).
  *
  * Which runs get a filter is the writer's caller's choice (freeze.c: every
- * run but the bottom one; src/README, "Per-run filter").  A probe reads one
- * 64-byte block of one filter page through shared buffers, like any run
- * page: pinned, tag-checked, share-locked in recovery.  As for FST pages,
- * no CRC is checked on a probe (src/README, "Errors": as btree without
- * data checksums); the header's parameters, validated when it is decoded,
- * keep every probe inside the filter's pages whatever those hold, and
- * memkv_verify checks the CRC and that every key of the run passes.
+ * run but the bottom one; src/README, "Per-run filter").  A probe tests
+ * the run memo's copy of the filter (runmemo.c, CRC-checked when made), or
+ * where there is none reads one 64-byte block of one filter page through
+ * shared buffers, like any run page: pinned, tag-checked, share-locked in
+ * recovery.  As for FST pages, no CRC is checked on such a read (src/README,
+ * "Errors": as btree without data checksums); the header's parameters,
+ * validated when it is decoded, keep every probe inside the filter's pages
+ * whatever those hold, and memkv_verify checks the CRC and that every key
+ * of the run passes.
  *
  * Callers hold what keeps the run's pages from being retired (see
  * runpages.c).

@@ -22,7 +22,8 @@
  * as far as memkv.top_memo_kb allows per index, copies of each slice's FST
  * top region and postings group table: the pages every lookup in the slice
  * reads, which the readers then take from backend memory (src/README,
- * "Run layout").  A run never changes while it is listed and the memo is
+ * "Run layout"); and the run's membership filter, if it has one, which
+ * exact lookups probe (memkv_run_memo_filter).  A run never changes while it is listed and the memo is
  * of one run (its id, tag and header block), so no copy can go stale: a
  * freeze, merge, REINDEX or VACUUM rewrite makes another run, whose memo
  * is made afresh.
