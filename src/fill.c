@@ -543,9 +543,11 @@ memkv_fill(IndexScanDesc scan, MemkvBatch *batch, ScanDirection dir,
 				frozen[i] = NULL;
 				/*
 				 * An equality skips a run whose filter lacks the key; the
-				 * bottom run has none (src/README, "Per-run filter").
+				 * bottom run has none (src/README, "Per-run filter").  A
+				 * batch reading one run alone (frozen_only) opens it.
 				 */
-				if (meets[i] && range.equality && i < meta.nruns - 1 &&
+				if (meets[i] && range.equality && !frozen_only &&
+					i < meta.nruns - 1 &&
 					!memkv_run_may_hold(scan->indexRelation, &meta, i,
 										range.lowerp))
 					meets[i] = false;

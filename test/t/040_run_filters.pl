@@ -16,7 +16,9 @@
 #     small runs (not the bottom: the result has one); after VACUUM
 #     (its freeze of the delta has one, its rewrite of a middle run has
 #     one, its rewrite of the bottom run has none); after memkv_merge of
-#     all runs (none); memkv.debug_filter_bits = 0 writes none;
+#     all runs (none); memkv.debug_filter_bits = 0 writes none; lookups
+#     whose key only a filtered run's bounds admit, the delta empty (the
+#     batch reads that run alone);
 #   * a filter page zeroed on disk: memkv_verify reports the checksum
 #     and the keys missing from the filter as rows, and a lookup, which
 #     copies the filter into its run memo, gets the corruption ERROR;
@@ -158,6 +160,21 @@ $node->safe_psql('postgres', q{SELECT memkv_merge('t_k')});
 ($f, $problems) = filters('t_k');
 is($f, 'v3:none', 'memkv_merge of all runs: one run, no filter');
 memkv_check_scans($node, 'after memkv_merge', 't_k', \@queries);
+
+# A filtered run whose bounds alone admit the lookups, the delta empty: the
+# batch reads that one run by itself (fill.c's frozen_only).
+$node->safe_psql('postgres', q{
+INSERT INTO t(k) SELECT 'zzz/' || g FROM generate_series(1, 300) g;
+SELECT memkv_freeze('t_k');
+});
+($f) = filters('t_k');
+is($f, 'v3:filter v3:none', 'a filtered run of zzz/ keys over the bottom run');
+memkv_check_scans($node, 'one run meets', 't_k', [
+	q{SELECT count(*) FROM t WHERE k = 'zzz/7'},
+	q{SELECT count(*) FROM t WHERE k = 'zzz/77x'},
+	q{SELECT count(*) FROM t WHERE k = ANY ('{zzz/1,zzz/10x,zzz/299,zzz/3000,zzz/}')},
+	q{SELECT count(*), sum(s.c) FROM generate_series(1, 400) g, LATERAL (SELECT count(*) c FROM t WHERE k = 'zzz/' || g || CASE WHEN g % 2 = 0 THEN '' ELSE '~' END) s},
+]);
 
 # Damage: a second index, a bottom run and a freeze's run with a filter.
 $node->safe_psql('postgres', q{
