@@ -541,6 +541,16 @@ memkv_fill(IndexScanDesc scan, MemkvBatch *batch, ScanDirection dir,
 			for (i = 0; i < meta.nruns; i++)
 			{
 				frozen[i] = NULL;
+				/*
+				 * An equality skips a run whose filter lacks the key; the
+				 * bottom run has none (src/README, "Per-run filter").  A
+				 * batch reading one run alone (frozen_only) opens it.
+				 */
+				if (meets[i] && range.equality && !frozen_only &&
+					i < meta.nruns - 1 &&
+					!memkv_run_may_hold(scan->indexRelation, &meta, i,
+										range.lowerp))
+					meets[i] = false;
 				if (meets[i] ||
 					(range.take_nulls && meta.runs[i].run_nnulls > 0))
 					frozen[i] = memkv_frozen_open(scan->indexRelation, &meta,

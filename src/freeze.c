@@ -364,9 +364,10 @@ memkv_freeze_merge_write(MemkvFreezeState *fs)
 	uint64		maxtids = 0;
 	int			k;
 
-	w = memkv_frozen_writer_begin(fs->index, fs->run_id);
-	fs->w = w;
+	w = fs->w = memkv_frozen_writer_begin(fs->index, fs->run_id);
 	memkv_frozen_writer_collect_keys(w);
+	memkv_frozen_writer_want_filter(w, &fs->meta, fs->first, fs->ninputs,
+									fs->report.in_delta_keys);
 	if (fs->with_delta && fs->direct)
 	{
 		memkv_merge_input_init(&in[nin], NULL, NULL);
@@ -699,10 +700,9 @@ memkv_freeze_retire(MemkvFreezeState *fs)
  * run (phase 3).  In between, new entries go to fresh trees and on the
  * log past the boundary; scans read the runs, the trees set aside, and
  * the fresh ones.  Freezes of one index are serialized by the freeze
- * lock, merges by the merge lock.  In direct mode (the delta does not fit in shared
- * memory) inserts and scans wait for the whole freeze, on that heavyweight
- * lock (see memkv_open_synced); no LWLock is held across the merge either
- * way.
+ * lock, merges by the merge lock.  In direct mode (the delta does not fit
+ * in shared memory) inserts and scans wait for the whole freeze on that
+ * lock (memkv_open_synced); no LWLock is held across the merge either way.
  */
 bool
 memkv_rewrite(Relation index, bool with_delta, int first, int ninputs,

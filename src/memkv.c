@@ -26,6 +26,7 @@
 #include "limbo.h"
 #include "memkv.h"
 #include "memkv_guc.h"
+#include "runfilter.h"
 #include "registry.h"
 #include "request.h"
 #include "stats.h"
@@ -42,7 +43,8 @@ int			memkv_debug_merge_pause_lock = 0;
 int			memkv_debug_insert_pause_lock = 0;
 int			memkv_debug_slice_bytes = 0;
 int			memkv_debug_unit_bytes = -1;
-int			memkv_debug_header_version = 2;
+int			memkv_debug_header_version = 3;
+int			memkv_debug_filter_bits = -1;
 int			memkv_debug_share_window = -1;
 int			memkv_max_indexes = 64;
 
@@ -211,9 +213,18 @@ _PG_init(void)
 
 	DefineCustomIntVariable("memkv.debug_header_version",
 							"Testing aid: the version of the run headers a run writer writes.",
-							"2 (the default) records each slice's key count and a checksum; 1 writes the older header without them, which readers open slice by slice up front.  Used by the tests to make runs of the older format.",
+							"3 (the default) names the run's membership filter, if it has one; 2 records each slice's key count and a checksum but no filter; 1 writes the oldest header without them, which readers open slice by slice up front.  Used by the tests to make runs of the older formats.",
 							&memkv_debug_header_version,
-							2, 1, 2,
+							3, 1, 3,
+							PGC_SUSET,
+							GUC_NOT_IN_SAMPLE,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("memkv.debug_filter_bits",
+							"Testing aid: bits per key of the membership filters of the runs a writer makes.",
+							"-1 (the default) means 10 bits a key (about 1% false positives); 0 writes no filter.  Only runs that are not the oldest of the index get a filter (a freeze, or a merge that leaves an older run below it).",
+							&memkv_debug_filter_bits,
+							-1, -1, RUNFILTER_MAX_BITS,
 							PGC_SUSET,
 							GUC_NOT_IN_SAMPLE,
 							NULL, NULL, NULL);

@@ -21,6 +21,7 @@ extern int	memkv_debug_merge_pause_lock;	/* memkv.c */
 extern int	memkv_debug_slice_bytes;	/* memkv.c */
 extern int	memkv_debug_unit_bytes;	/* memkv.c */
 extern int	memkv_debug_header_version;	/* memkv.c */
+extern int	memkv_debug_filter_bits;	/* memkv.c */
 extern int	memkv_debug_share_window;	/* memkv.c */
 extern int	memkv_freeze_threshold;	/* request.c */
 extern int	memkv_top_memo_kb;		/* runmemo.c */

@@ -9,8 +9,8 @@
  * from one byte up works.  Decoding reads the fixed part,
  * checks the counts against the bytes present, makes one allocation for
  * the whole header and then runs the same checks as runhdr_check.  A
- * version-2 stream's CRC is checked right after its length fields, so
- * any other damage to it is reported as a CRC mismatch.
+ * version-2 or -3 stream's CRC is checked right after its length fields,
+ * so any other damage to it is reported as a CRC mismatch.
  *
  *-------------------------------------------------------------------------
  */
@@ -41,6 +41,7 @@ static const char *const runhdr_messages[RUNHDR_NERRORS] = {
 	[RUNHDR_ERR_NOMEM] = "out of memory decoding a run header",
 	[RUNHDR_ERR_CRC] = "run header does not match its checksum",
 	[RUNHDR_ERR_SLICE_KEYS] = "run header slice key counts are invalid",
+	[RUNHDR_ERR_FILTER] = "run header filter parameters or pages are invalid",
 };
 
 /*
@@ -56,21 +57,6 @@ runhdr_strerror(int code)
 }
 
 /* ------------------------------------------------------------------ checks */
-
-/*
- * runhdr_key_cmp
- *		Byte order, a proper prefix before the longer key.
- */
-int
-runhdr_key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
-{
-	size_t		m = alen < blen ? alen : blen;
-	int			c = m ? memcmp(a, b, m) : 0;
-
-	if (c != 0)
-		return c;
-	return (alen > blen) - (alen < blen);
-}
 
 /* Sift-down of a max-heap of u64 (heapsort's step). */
 static void
@@ -164,15 +150,15 @@ check_slices(const RunHeader *h, uint32_t page_bytes)
 	for (i = 0; i < h->nslices; i++)
 	{
 		const RunSlice *s = &h->slices[i];
-		uint64_t	end = i + 1 < h->nslices ?
-			h->slices[i + 1].first_page : h->npages;
+		uint64_t	end = i + 1 < h->nslices ? h->slices[i + 1].first_page :
+			h->filter.nblocks > 0 ? h->filter_page : h->npages;
 		uint64_t	bytes;
 		uint64_t	pages;
 
 		if (s->first_page >= end || s->postings_bytes == 0 ||
 			s->leaf_bytes == 0)
 			return RUNHDR_ERR_SLICE_PAGES;
-		if (h->version == RUNHDR_VERSION &&
+		if (h->version >= RUNHDR_VERSION_2 &&
 			((s->nkeys == 0 && h->nslices > 1) || s->nkeys > UINT64_MAX - keys))
 			return RUNHDR_ERR_SLICE_KEYS;
 		keys += s->nkeys;
@@ -195,6 +181,26 @@ check_slices(const RunHeader *h, uint32_t page_bytes)
 						   s->fence, s->fence_len) >= 0)
 			return RUNHDR_ERR_FENCE_ORDER;
 	}
+	return RUNHDR_OK;
+}
+
+/*
+ * The filter (version 3): none, all fields 0; or valid parameters and
+ * pages that are exactly the run's last ones.  Older versions have none.
+ */
+static int
+check_filter(const RunHeader *h, uint32_t page_bytes)
+{
+	const RunFilterParams *f = &h->filter;
+
+	if (f->nblocks == 0)
+		return (f->nprobes | f->block_offset | f->blocks_per_page |
+				h->filter_page | h->filter_crc) == 0 ?
+			RUNHDR_OK : RUNHDR_ERR_FILTER;
+	if (h->version < RUNHDR_VERSION || !runfilter_params_check(f, page_bytes))
+		return RUNHDR_ERR_FILTER;
+	if ((uint64_t) h->filter_page + runfilter_pages(f) != h->npages)
+		return RUNHDR_ERR_FILTER;
 	return RUNHDR_OK;
 }
 
@@ -226,9 +232,11 @@ check_header(const RunHeader *h, uint32_t nblocks, uint32_t page_bytes,
 
 	if (page_bytes == 0)
 		return RUNHDR_ERR_ARGS;
-	if (h->version != RUNHDR_VERSION && h->version != RUNHDR_VERSION_1)
+	if (h->version < RUNHDR_VERSION_1 || h->version > RUNHDR_VERSION)
 		return RUNHDR_ERR_VERSION;
 	if ((rc = check_extents(h, nblocks, scratch)) != RUNHDR_OK)
+		return rc;
+	if ((rc = check_filter(h, page_bytes)) != RUNHDR_OK)
 		return rc;
 	if ((rc = check_slices(h, page_bytes)) != RUNHDR_OK)
 		return rc;
@@ -266,7 +274,9 @@ size_t
 runhdr_stream_bytes(const RunHeader *h)
 {
 	bool		v1 = h->version == RUNHDR_VERSION_1;
-	uint64_t	n = v1 ? RUNHDR_FIXED_BYTES_V1 : RUNHDR_FIXED_BYTES;
+	uint64_t	n = v1 ? RUNHDR_FIXED_BYTES_V1 :
+		h->version == RUNHDR_VERSION_2 ? RUNHDR_FIXED_BYTES_V2 :
+		RUNHDR_FIXED_BYTES;
 	uint32_t	i;
 	uint64_t	j;
 
@@ -303,7 +313,7 @@ runhdr_chunks_needed(const RunHeader *h, size_t cap)
 /*
  * runhdr_encode
  *		Write h's stream into the chunks (see runhdr.h), in h->version's
- *		format; a version-2 CRC goes in last, over the bytes written.  The
+ *		format; a version-2 or -3 CRC goes in last, over the bytes written.  The
  *		NULL TIDs' coding assumes they ascend, which runhdr_check
  *		guarantees.
  */
@@ -313,14 +323,15 @@ runhdr_encode(const RunHeader *h, size_t cap, uint8_t *const *chunks,
 {
 	ChunkWriter w = {chunks, lens, nchunks, cap, 0, 0, false};
 	size_t		total = runhdr_stream_bytes(h);
-	bool		v2 = h->version == RUNHDR_VERSION;
+	bool		v2 = h->version >= RUNHDR_VERSION_2;	/* key counts, CRC */
+	bool		v3 = h->version == RUNHDR_VERSION;	/* the filter */
 	uint64_t	fence_bytes = 0;
 	uint32_t	crc;
 	uint32_t	i;
 	uint64_t	j;
 
 	if (cap == 0 || total == 0 || nchunks != runhdr_chunks_needed(h, cap) ||
-		(!v2 && h->version != RUNHDR_VERSION_1))
+		h->version < RUNHDR_VERSION_1 || h->version > RUNHDR_VERSION)
 		return RUNHDR_ERR_ARGS;
 	for (i = 0; i < h->nslices; i++)
 		fence_bytes += h->slices[i].fence_len;
@@ -336,6 +347,16 @@ runhdr_encode(const RunHeader *h, size_t cap, uint8_t *const *chunks,
 	chunkstream_put_uint(&w, fence_bytes, 4);
 	if (v2)
 		chunkstream_put_uint(&w, 0, 4); /* the CRC, below */
+	if (v3)
+	{
+		chunkstream_put_uint(&w, h->filter_page, 4);
+		chunkstream_put_uint(&w, h->filter.nblocks, 4);
+		chunkstream_put_uint(&w, h->filter.nprobes, 2);
+		chunkstream_put_uint(&w, h->filter.block_offset, 2);
+		chunkstream_put_uint(&w, h->filter.blocks_per_page, 2);
+		chunkstream_put_uint(&w, 0, 2);
+		chunkstream_put_uint(&w, h->filter_crc, 4);
+	}
 	for (i = 0; i < h->nextents; i++)
 	{
 		chunkstream_put_uint(&w, h->extents[i].start, 4);
@@ -436,7 +457,9 @@ runhdr_peek_stream_bytes(const uint8_t *chunk, size_t len)
 typedef struct FixedPart
 {
 	uint64_t	version;
-	uint64_t	crc;			/* version 2 */
+	uint64_t	crc;			/* versions 2 and 3 */
+	uint64_t	filter[7];		/* version 3: page, blocks, probes, block
+								 * offset, blocks per page, 0, CRC */
 	uint64_t	nextents;
 	uint64_t	nslices;
 	uint64_t	run_id;
@@ -479,23 +502,34 @@ decode_fixed(ChunkReader *r, size_t cap, FixedPart *f)
 		!chunkstream_get_uint(r, &f->nnulls, 8) ||
 		!chunkstream_get_uint(r, &f->fence_bytes, 4))
 		return RUNHDR_ERR_TRUNCATED;
-	if ((f->version != RUNHDR_VERSION && f->version != RUNHDR_VERSION_1) ||
+	if (f->version < RUNHDR_VERSION_1 || f->version > RUNHDR_VERSION ||
 		reserved != 0)
 		return RUNHDR_ERR_VERSION;
 	if (total != sum)
 		return RUNHDR_ERR_LENGTH;
-	if (f->version == RUNHDR_VERSION)
+	if (f->version >= RUNHDR_VERSION_2)
 	{
 		if (!chunkstream_get_uint(r, &f->crc, 4))
 			return RUNHDR_ERR_TRUNCATED;
 		if (f->crc != runhdr_stream_crc(r->chunks, r->lens, r->nchunks))
 			return RUNHDR_ERR_CRC;
 	}
+	memset(f->filter, 0, sizeof(f->filter));
+	if (f->version == RUNHDR_VERSION)
+	{
+		static const int widths[7] = {4, 4, 2, 2, 2, 2, 4};
+
+		for (i = 0; i < 7; i++)
+			if (!chunkstream_get_uint(r, &f->filter[i], widths[i]))
+				return RUNHDR_ERR_TRUNCATED;
+		if (f->filter[5] != 0)
+			return RUNHDR_ERR_FILTER;
+	}
 	/* every NULL TID takes at least two bytes */
 	room = r->left;
 	if (f->nnulls > room / 2 ||
 		f->nextents * RUNHDR_EXTENT_BYTES +
-		f->nslices * (f->version == RUNHDR_VERSION ? RUNHDR_SLICE_BYTES :
+		f->nslices * (f->version >= RUNHDR_VERSION_2 ? RUNHDR_SLICE_BYTES :
 					  RUNHDR_SLICE_BYTES_V1) +
 		f->fence_bytes + f->nnulls * 2 > room)
 		return RUNHDR_ERR_COUNTS;
@@ -548,7 +582,7 @@ decode_slices(ChunkReader *r, RunHeader *h, uint8_t *fences,
 			!chunkstream_get_uint(r, &s->postings_bytes, 8) ||
 			!chunkstream_get_uint(r, &s->leaf_bytes, 8) ||
 			!chunkstream_get_uint(r, &s->top_bytes, 8) ||
-			(h->version == RUNHDR_VERSION &&
+			(h->version >= RUNHDR_VERSION_2 &&
 			 !chunkstream_get_uint(r, &s->nkeys, 8)) ||
 			!chunkstream_get_uint(r, &crc, 4) ||
 			!chunkstream_get_uint(r, &flen, 2))
@@ -641,6 +675,12 @@ runhdr_decode(const uint8_t *const *chunks, const size_t *lens,
 	h->nextents = (uint32_t) f.nextents;
 	h->nslices = (uint32_t) f.nslices;
 	h->nnulls = f.nnulls;
+	h->filter_page = (uint32_t) f.filter[0];
+	h->filter.nblocks = (uint32_t) f.filter[1];
+	h->filter.nprobes = (uint16_t) f.filter[2];
+	h->filter.block_offset = (uint16_t) f.filter[3];
+	h->filter.blocks_per_page = (uint16_t) f.filter[4];
+	h->filter_crc = (uint32_t) f.filter[6];
 	h->slices = (RunSlice *) (h + 1);
 	h->extents = (RunExtent *) (h->slices + h->nslices);
 	h->nulls = (RunTid *) (h->extents + h->nextents);
@@ -669,120 +709,4 @@ runhdr_decode(const uint8_t *const *chunks, const size_t *lens,
 	}
 	*out = h;
 	return RUNHDR_OK;
-}
-
-/* ----------------------------------------------------------------- lookups */
-
-/*
- * runhdr_page_block
- *		Binary search for the last extent starting at or before lpage.
- */
-bool
-runhdr_page_block(const RunHeader *h, uint32_t lpage, uint32_t *block)
-{
-	uint32_t	lo = 0,
-				hi = h->nextents;
-
-	if (lpage >= h->npages || h->nextents == 0)
-		return false;
-	/* invariant: extents[lo].lpage <= lpage < extents[hi].lpage */
-	while (hi - lo > 1)
-	{
-		uint32_t	mid = lo + (hi - lo) / 2;
-
-		if (h->extents[mid].lpage <= lpage)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	*block = h->extents[lo].start + (lpage - h->extents[lo].lpage);
-	return true;
-}
-
-/*
- * runhdr_fence_len
- *		With l the common prefix length of prev and first, first[0..l+1)
- *		is after prev (prev either ends at l or has a smaller byte there),
- *		and every shorter prefix of first is a prefix of prev, so not after
- *		it.
- */
-size_t
-runhdr_fence_len(const uint8_t *prev, size_t prevlen,
-				 const uint8_t *first, size_t firstlen)
-{
-	size_t		l = 0;
-
-	while (l < prevlen && l < firstlen && prev[l] == first[l])
-		l++;
-	if (l == firstlen || (l < prevlen && prev[l] > first[l]))
-		return 0;
-	return l + 1;
-}
-
-/*
- * runhdr_slice_for_key
- *		Binary search for the last slice whose fence is <= key.
- */
-uint32_t
-runhdr_slice_for_key(const RunHeader *h, const uint8_t *key, size_t len)
-{
-	uint32_t	lo = 0,
-				hi = h->nslices;
-
-	/* slice 0's fence is empty, so <= any key */
-	while (hi - lo > 1)
-	{
-		uint32_t	mid = lo + (hi - lo) / 2;
-		const RunSlice *s = &h->slices[mid];
-
-		if (runhdr_key_cmp(s->fence, s->fence_len, key, len) <= 0)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-/*
- * runhdr_slice_range
- *		The slice of lo through the slice of hi; with an exclusive hi equal
- *		to a fence, the slice below that fence's.
- */
-uint32_t
-runhdr_slice_range(const RunHeader *h,
-				   const uint8_t *lo, size_t lolen, bool has_lo,
-				   const uint8_t *hi, size_t hilen, bool has_hi,
-				   bool hi_incl, uint32_t *first, uint32_t *last)
-{
-	uint32_t	a = 0,
-				b;
-
-	if (h->nslices == 0)
-		return 0;
-	b = h->nslices - 1;
-	if (has_lo)
-		a = runhdr_slice_for_key(h, lo, lolen);
-	if (has_hi)
-	{
-		int			c;
-
-		if (has_lo)
-		{
-			c = runhdr_key_cmp(lo, lolen, hi, hilen);
-			if (c > 0 || (c == 0 && !hi_incl))
-				return 0;
-		}
-		if (!hi_incl && hilen == 0)
-			return 0;
-		b = runhdr_slice_for_key(h, hi, hilen);
-		if (!hi_incl &&
-			runhdr_key_cmp(h->slices[b].fence, h->slices[b].fence_len,
-						   hi, hilen) == 0)
-			b--;				/* b > 0: slice 0's fence is empty */
-		if (b < a)
-			return 0;
-	}
-	*first = a;
-	*last = b;
-	return b - a + 1;
 }

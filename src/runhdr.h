@@ -10,28 +10,35 @@
  * header page): every chunk but the last is full, the last holds at least
  * one byte.  All integers are little-endian.
  *
- *	offset 0	u32 magic RUNHDR_MAGIC ("MKRH"), u16 version (1 or 2), u16 0
+ *	offset 0	u32 magic RUNHDR_MAGIC ("MKRH"), u16 version (1, 2 or 3), u16 0
  *	8			u32 stream bytes (of the whole stream, all chunks)
  *	12			u32 nextents, u32 nslices
  *	20			u64 run_id
  *	28			u64 nnulls
  *	36			u32 fence bytes (sum of the slices' fence lengths)
- *	40			version 2 only: u32 CRC-32C of the whole stream, these four
- *				bytes taken as zeros
- *	40 (v1), 44 (v2)
+ *	40			version 2 and 3: u32 CRC-32C of the whole stream, these
+ *				four bytes taken as zeros
+ *	44			version 3 only: the filter (runfilter.h) --
+ *				u32 first logical page, u32 blocks (0: no filter),
+ *				u16 probes, u16 block offset, u16 blocks per page, u16 0,
+ *				u32 CRC-32C of its blocks' bytes in block order
+ *	40 (v1), 44 (v2), 64 (v3)
  *				extents: nextents x (u32 start block, u32 length)
  *				slices:	 nslices x (u32 first logical page,
  *						 u64 postings bytes, u64 leaf bytes, u64 top bytes,
- *						 version 2 only: u64 key count,
+ *						 version 2 and 3: u64 key count,
  *						 u32 crc, u16 fence length, fence bytes)
  *				NULL TIDs: nnulls x (varint block delta, varint offset)
  *
- * Version 2 (what runwrite.c writes) adds each slice's key count, so that
+ * Version 2 adds each slice's key count, so that
  * a reader knows every slice's run-wide first ordinal from the header
  * alone and opens a slice only when it needs it (runmemo.c), and a CRC
  * over the header: the fences route lookups before any check against the
  * slices' keys could see a damaged one.  Version 1 headers still decode,
- * with key counts 0 (unknown).
+ * with key counts 0 (unknown).  Version 3 (what runwrite.c writes) adds
+ * the run's membership filter: its pages are the run's last logical pages,
+ * after the last slice's; a version-3 header without a filter has its
+ * filter fields all zero, and older versions decode as having none.
  *
  * A NULL TID's block delta is its block minus the previous TID's block
  * (the first: minus 0); its offset is stored as is when the delta is
@@ -49,14 +56,19 @@
  *	- slices' first logical pages strictly increase, and each slice's bytes
  *	  (postings + leaf + top, none zero but top) fit in its pages:
  *	  ceil(bytes / page_bytes) <= next slice's first page (the last: the
- *	  run's page count) minus its own;
+ *	  filter's first page if there is a filter, else the run's page count)
+ *	  minus its own;
+ *	- version 3 with a filter: its parameters pass runfilter_params_check,
+ *	  and its pages are exactly the run's last ones (first page plus
+ *	  runfilter_pages = the run's page count); without one, every filter
+ *	  field is 0;
  *	- fence keys are at most RUNHDR_MAX_KEY bytes, slice 0's is empty, and
  *	  they strictly increase in byte order (a proper prefix first);
  *	- NULL TIDs strictly increase by (block, offset), offsets at least 1;
- *	- version 2: the CRC matches (decode only); every slice holds at least
- *	  one key, but the only slice of a run (a run of NULL keys alone holds
- *	  none), and the key counts' sum fits a u64.  Version 1 ignores the
- *	  key counts (the decoder sets them to 0).
+ *	- versions 2 and 3: the CRC matches (decode only); every slice holds
+ *	  at least one key, but the only slice of a run (a run of NULL keys
+ *	  alone holds none), and the key counts' sum fits a u64.  Version 1
+ *	  ignores the key counts (the decoder sets them to 0).
  *
  *-------------------------------------------------------------------------
  */
@@ -68,16 +80,20 @@
 #include <stdint.h>
 
 #include "fst.h"
+#include "runfilter.h"
 
 #define RUNHDR_MAGIC		0x48524b4du	/* "MKRH" */
-#define RUNHDR_VERSION		2			/* what the writer writes */
+#define RUNHDR_VERSION		3			/* what the writer writes */
+#define RUNHDR_VERSION_2	2			/* no filter */
 #define RUNHDR_VERSION_1	1			/* no key counts, no CRC */
 #define RUNHDR_FIXED_BYTES_V1 40
-#define RUNHDR_FIXED_BYTES	44
-#define RUNHDR_CRC_OFFSET	40			/* version 2 */
+#define RUNHDR_FIXED_BYTES_V2 44
+#define RUNHDR_FIXED_BYTES	64			/* version 3 */
+#define RUNHDR_CRC_OFFSET	40			/* versions 2 and 3 */
+#define RUNHDR_FILTER_OFFSET 44			/* version 3 */
 #define RUNHDR_EXTENT_BYTES 8
 #define RUNHDR_SLICE_BYTES_V1 34		/* without the fence bytes */
-#define RUNHDR_SLICE_BYTES	42			/* version 2: with the key count */
+#define RUNHDR_SLICE_BYTES	42			/* versions 2, 3: with the key count */
 #define RUNHDR_MAX_KEY		2700		/* MEMKV_MAX_KEY_BYTES */
 
 /* A heap TID: block number and line pointer offset (1-based). */
@@ -111,7 +127,7 @@ typedef struct RunSlice
 /* A run header.  runhdr_decode returns it as one allocation. */
 typedef struct RunHeader
 {
-	uint16_t	version;		/* RUNHDR_VERSION or RUNHDR_VERSION_1 */
+	uint16_t	version;		/* RUNHDR_VERSION, _VERSION_2 or _VERSION_1 */
 	uint64_t	run_id;
 	uint32_t	nextents;
 	uint32_t	nslices;
@@ -120,6 +136,10 @@ typedef struct RunHeader
 	RunExtent  *extents;		/* in logical order */
 	RunSlice   *slices;			/* in key order */
 	RunTid	   *nulls;			/* ascending */
+	/* version 3: the filter (filter.nblocks 0, all of these 0: none) */
+	RunFilterParams filter;
+	uint32_t	filter_page;	/* logical page of its block 0 */
+	uint32_t	filter_crc;		/* CRC-32C of its nblocks * 64 bytes */
 } RunHeader;
 
 /* What runhdr_check and runhdr_decode report; 0 is success. */
@@ -141,6 +161,7 @@ typedef enum RunhdrError
 	RUNHDR_ERR_NULLS,			/* not ascending, offset 0, bad varint */
 	RUNHDR_ERR_CRC,				/* version 2: the stream's CRC differs */
 	RUNHDR_ERR_SLICE_KEYS,		/* version 2: a key count 0, or sum wraps */
+	RUNHDR_ERR_FILTER,			/* version 3: filter parameters or pages */
 	RUNHDR_ERR_NOMEM,
 	RUNHDR_NERRORS
 } RunhdrError;

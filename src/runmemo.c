@@ -22,7 +22,8 @@
  * as far as memkv.top_memo_kb allows per index, copies of each slice's FST
  * top region and postings group table: the pages every lookup in the slice
  * reads, which the readers then take from backend memory (src/README,
- * "Run layout").  A run never changes while it is listed and the memo is
+ * "Run layout"); and the run's membership filter, if it has one, which
+ * exact lookups probe (memkv_run_memo_filter).  A run never changes while it is listed and the memo is
  * of one run (its id, tag and header block), so no copy can go stale: a
  * freeze, merge, REINDEX or VACUUM rewrite makes another run, whose memo
  * is made afresh.
@@ -42,6 +43,7 @@
 #include "deadpages.h"
 #include "page.h"
 #include "registry.h"
+#include "runbloom.h"
 #include "runmemo.h"
 #include "runpages.h"
 #include "memkv_guc.h"
@@ -164,7 +166,7 @@ memkv_slice_open(Relation index, uint32 tag, const RunHeader *hdr, uint32 s,
 		/* scans copy keys into batches and index tuples: no longer ones */
 		else if (reader->max_key_len > MEMKV_MAX_KEY_BYTES)
 			failed = "its keys are longer than memkv allows";
-		else if (hdr->version == RUNHDR_VERSION &&
+		else if (hdr->version >= RUNHDR_VERSION_2 &&
 				 reader->nkeys != slice->nkeys)
 			failed = "a slice's key count is not its run header's";
 		else if (hdr->nslices > 1)
@@ -289,7 +291,7 @@ memkv_run_memo_fill(Relation index, const MemkvRunDesc *run, MemkvRunMemo *m)
 		MemkvSliceMemo *sm = &m->slices[s];
 
 		CHECK_FOR_INTERRUPTS();
-		if (hdr->version != RUNHDR_VERSION)
+		if (hdr->version < RUNHDR_VERSION_2)
 			memkv_memo_open_slice(index, m, s);
 		else
 			sm->nkeys = hdr->slices[s].nkeys;
@@ -357,6 +359,8 @@ memkv_memo_clear(MemkvRunMemos *memos, MemkvRunMemo *m)
 		pfree(m->slices);
 	}
 	memos->held -= m->held;
+	if (m->filter)
+		pfree(m->filter);
 	if (m->readers)
 		pfree(m->readers);
 	if (m->hdr)
@@ -459,6 +463,47 @@ memkv_memo_copy(Relation index, MemkvPageSource *ps, uint64 lo, uint64 hi)
 		done += n;
 	}
 	return dst;
+}
+
+/*
+ * The run's filter blocks (runbloom.c), copied into backend memory on the
+ * first call if the index's copies stay within memkv.top_memo_kb, so that
+ * a probe then touches no page; NULL if the run has no filter or the copy
+ * did not fit (probes then read the filter's pages).  The copy is checked
+ * against the filter's CRC: a mismatch is the corruption ERROR, since a
+ * damaged filter can hide keys.  Same caller rules as
+ * memkv_run_memo_slice_mem.
+ */
+const uint8 *
+memkv_run_memo_filter(Relation index, MemkvRunMemo *m)
+{
+	MemkvRunMemos *memos = (MemkvRunMemos *) index->rd_amcache;
+	Size		bytes = (Size) m->hdr->filter.nblocks * RUNFILTER_BLOCK_BYTES;
+	MemoryContext old;
+	bool		crc_ok;
+	uint8	   *copy;
+
+	if (m->filter || m->filter_tried || bytes == 0)
+		return m->filter;
+	m->filter_tried = true;
+	if (memos->held + bytes > (Size) memkv_top_memo_kb * 1024)
+		return NULL;
+	old = MemoryContextSwitchTo(index->rd_indexcxt);
+	copy = memkv_run_filter_read(index, m->hdr, m->run_tag, &crc_ok);
+	MemoryContextSwitchTo(old);
+	if (!crc_ok)
+	{
+		pfree(copy);
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("frozen layer of index \"%s\" is corrupted: the filter of run %u does not match its checksum",
+						RelationGetRelationName(index), m->run_tag),
+				 errhint("Please REINDEX it.")));
+	}
+	m->filter = copy;
+	memos->held += bytes;
+	m->held += bytes;
+	return m->filter;
 }
 
 /*

@@ -68,7 +68,10 @@ typedef struct MemkvRunMemo
 	MemkvDeadPages *dead;		/* the run's dead list, or NULL */
 	uint64		dead_generation;	/* of that list */
 	MemkvDeadCursor dc;			/* on it */
-	Size		held;			/* bytes of its slices' top and table copies */
+	Size		held;			/* bytes of its slices' top and table copies,
+								 * and of its filter's */
+	uint8	   *filter;			/* copy of its filter's blocks, or NULL */
+	bool		filter_tried;	/* the copy was made or refused */
 } MemkvRunMemo;
 
 extern MemkvRunMemo *memkv_run_memo_get(Relation index,
@@ -83,6 +86,7 @@ extern const RunHeader *memkv_run_memo_header(Relation index,
 											  const MemkvMetaPageData *meta,
 											  int i);
 extern uint64 memkv_run_slice_bytes(const RunHeader *hdr);
+extern const uint8 *memkv_run_memo_filter(Relation index, MemkvRunMemo *m);
 extern bool memkv_run_memo_slice_mem(Relation index, MemkvRunMemo *m,
 									 uint32 s, MemkvPageSource *post,
 									 MemkvPageSource *fst);

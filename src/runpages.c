@@ -22,6 +22,7 @@
 #include "postgres.h"
 
 #include "access/xlog.h"
+#include "access/xloginsert.h"
 #include "miscadmin.h"
 #include "access/xlogrecord.h"
 #include "storage/bufmgr.h"
@@ -269,6 +270,80 @@ memkv_slice_sources_init(Relation index, const RunHeader *hdr, uint32 tag,
 
 	memkv_page_source_init(post, index, hdr, tag, base);
 	memkv_page_source_init(fst, index, hdr, tag, base + slice->postings_bytes);
+}
+
+/* Lay out a run page (header or data) tagged `tag`. */
+void
+memkv_init_run_page(Page page, uint32 tag)
+{
+	MemkvPageOpaque opaque;
+
+	PageInit(page, BLCKSZ, sizeof(MemkvPageOpaqueData));
+	opaque = MemkvPageGetOpaque(page);
+	opaque->next = InvalidBlockNumber;
+	opaque->epoch = tag;
+	opaque->flags = MEMKV_PAGE_RUN;
+	opaque->page_id = MEMKV_PAGE_ID;
+}
+
+/*
+ * Write the header `h` to new header pages tagged `tag`, chained through
+ * `next`, WAL-logged as full pages.  Returns the first page's block and
+ * sets *npages to how many.
+ */
+BlockNumber
+memkv_run_header_write(Relation index, const RunHeader *h, uint32 tag,
+					   uint32 *npages)
+{
+	uint32		n = runhdr_chunks_needed(h, MEMKV_RUN_CHUNK);
+	Buffer	   *bufs;
+	uint8	  **chunks;
+	size_t	   *lens;
+	uint32		i;
+	BlockNumber first;
+
+	if (n == 0)
+		elog(ERROR, "memkv: run header of \"%s\" is too long",
+			 RelationGetRelationName(index));
+	bufs = palloc(sizeof(Buffer) * n);
+	chunks = palloc(sizeof(uint8 *) * n);
+	lens = palloc(sizeof(size_t) * n);
+	for (i = 0; i < n; i++)
+	{
+		bufs[i] = memkv_new_buffer(index, tag);
+		chunks[i] = palloc0(MEMKV_RUN_CHUNK);
+	}
+	if (runhdr_encode(h, MEMKV_RUN_CHUNK, chunks, n, lens) != RUNHDR_OK)
+		elog(ERROR, "memkv: run header of \"%s\" cannot be encoded",
+			 RelationGetRelationName(index));
+	for (i = 0; i < n; i++)
+	{
+		Page		page = BufferGetPage(bufs[i]);
+		char	   *dst;
+
+		START_CRIT_SECTION();
+		memkv_init_run_page(page, tag);
+		if (i + 1 < n)
+			MemkvPageGetOpaque(page)->next = BufferGetBlockNumber(bufs[i + 1]);
+		dst = PageGetContents(page);
+		memcpy(dst, chunks[i], lens[i]);
+		((PageHeader) page)->pd_lower = (dst + lens[i]) - (char *) page;
+		MarkBufferDirty(bufs[i]);
+		if (RelationNeedsWAL(index))
+			log_newpage_buffer(bufs[i], true);
+		END_CRIT_SECTION();
+	}
+	first = BufferGetBlockNumber(bufs[0]);
+	for (i = 0; i < n; i++)
+	{
+		UnlockReleaseBuffer(bufs[i]);
+		pfree(chunks[i]);
+	}
+	pfree(bufs);
+	pfree(chunks);
+	pfree(lens);
+	*npages = n;
+	return first;
 }
 
 /* Raise the error for a run header that breaks a rule. */

@@ -462,6 +462,24 @@ memkv_frozen_pos_free(MemkvFrozenPos *pos)
 }
 
 /*
+ * May run meta->runs[i] hold `key`?  Its filter says (runbloom.c: the
+ * memo's copy of it, or one block of its pages); true if it has none.
+ * Exact lookups ask before they open the run (fill.c), so that a run the
+ * filter rules out costs neither the open nor a source in the merge.
+ * Same caller rules as memkv_frozen_open.
+ */
+bool
+memkv_run_may_hold(Relation index, const MemkvMetaPageData *meta, int i,
+				   const ArtBound *key)
+{
+	MemkvRunMemo *m = memkv_run_memo_get(index, meta, i);
+
+	return memkv_run_filter_may_hold(index, m->hdr, meta->runs[i].run_tag,
+									 memkv_run_memo_filter(index, m),
+									 key->key, key->len);
+}
+
+/*
  * Hand to `sink` the frozen keys within the bounds, in order (descending
  * when `backward`), stopping at a key boundary once `target` TIDs went to
  * it (the sink is then marked stopped).
@@ -485,7 +503,7 @@ memkv_frozen_collect_to(MemkvFrozen *fz, MemkvKeySink *sink,
 	const ArtBound *bound;
 	int			r;
 
-	/* an equality needs no cursor: one exact lookup */
+	/* an equality needs no cursor: one exact lookup (the filter: fill.c) */
 	if (lower && upper && lower->inclusive && upper->inclusive &&
 		lower->len == upper->len &&
 		memcmp(lower->key, upper->key, lower->len) == 0)
@@ -776,22 +794,4 @@ const DeadList *
 memkv_frozen_dead_list(MemkvFrozen *fz)
 {
 	return fz->dead;
-}
-
-/*
- * May run `run` hold keys in [lower, upper] (NULL: unbounded; `equality`:
- * the one key lower)?  Its directory entry's truncated bounds answer
- * conservatively (rundir.h): a scan skips the runs this says no to.
- */
-bool
-memkv_run_meets(const MemkvRunDesc *run, const ArtBound *lower,
-				const ArtBound *upper, bool equality)
-{
-	if (equality)
-		return rundir_key_may_be_in(&run->entry, lower->key, lower->len);
-	return rundir_range_may_meet(&run->entry,
-								 lower ? lower->key : NULL,
-								 lower ? lower->len : 0,
-								 upper ? upper->key : NULL,
-								 upper ? upper->len : 0);
 }

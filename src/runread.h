@@ -14,6 +14,7 @@
 #include "memkv.h"
 #include "page.h"
 #include "registry.h"
+#include "runbloom.h"
 #include "runhdr.h"
 #include "runmemo.h"
 
@@ -42,8 +43,8 @@ typedef struct MemkvKeySink
 	bool		stopped;
 } MemkvKeySink;
 
-extern bool memkv_run_meets(const MemkvRunDesc *run, const ArtBound *lower,
-							const ArtBound *upper, bool equality);
+extern bool memkv_run_may_hold(Relation index, const MemkvMetaPageData *meta,
+							   int i, const ArtBound *key);
 extern MemkvFrozen *memkv_frozen_open(Relation index,
 									  const MemkvMetaPageData *meta, int i,
 									  MemkvEntry *entry);

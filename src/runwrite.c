@@ -7,11 +7,13 @@
  *	  its plain FST image reaches the slice limit, or the writer's memory
  *	  would pass its budget of maintenance_work_mem / 2 when packing it
  *	  (src/README, "CREATE INDEX and memory"), then packed and written to
- *	  free pages or new blocks, and its memory freed.  The header pages
- *	  (runhdr.h version 2: extents, slices with their key counts and
- *	  fences, NULL TIDs) follow the last slice, all WAL-logged as full
- *	  pages.  A one-slice run's shared copy and key blocks may be
- *	  installed for scans.
+ *	  free pages or new blocks, and its memory freed.  A run that is not
+ *	  the index's bottom one gets a membership filter (runbloom.c), built
+ *	  in memory as keys arrive and written after the last slice.  The
+ *	  header pages (runhdr.h version 3: extents, slices with their key
+ *	  counts and fences, the filter's place, NULL TIDs) follow, all
+ *	  WAL-logged as full pages.  A one-slice run's shared copy and key
+ *	  blocks may be installed for scans.
  *
  * Used by CREATE INDEX (build.c, buildspill.c), freezes, merges and
  * VACUUM's rewrites (freeze.c).  A freeze adds keys and calls
@@ -46,7 +48,9 @@
 #include "memutil.h"
 #include "page.h"
 #include "registry.h"
+#include "runbloom.h"
 #include "runcopy.h"
+#include "runpages.h"
 #include "runread.h"
 #include "runwrite.h"
 
@@ -108,6 +112,8 @@ struct MemkvFrozenWriter
 	uint8		lo_len;
 	uint8		hi_len;
 	KbBuilder  *kb;				/* key blocks for the shared copy, or NULL */
+	uint8	   *filter;			/* the run's filter being built, or NULL */
+	RunFilterParams filter_params;
 };
 
 /*
@@ -306,6 +312,46 @@ memkv_frozen_writer_collect_keys(MemkvFrozenWriter *w)
 }
 
 /*
+ * For a rewrite of runs meta->runs[first .. first + ninputs) (newest
+ * first) and delta_keys keys of the delta into one run: give the new run
+ * a membership filter (runfilter.h) of memkv_filter_bits() bits per key
+ * unless it will be the bottom (oldest) run of the index -- the rewrite
+ * takes in the oldest run, or there is no run yet -- where most lookups
+ * of present keys end anyway (src/README, "Per-run filter").  Sized for
+ * the inputs' keys (duplicates across them only lower its false
+ * positives), held in backend memory until the finish writes it after the
+ * last slice.  None either if filters are off (memkv.debug_filter_bits =
+ * 0), the header version written has no filter, or it would take more
+ * than a quarter of the writer's budget (about 1.25 bytes a key at 10
+ * bits: 6.7M keys at the default maintenance_work_mem).  Call before the
+ * first key.
+ */
+void
+memkv_frozen_writer_want_filter(MemkvFrozenWriter *w,
+								const MemkvMetaPageData *meta, int first,
+								int ninputs, uint64 delta_keys)
+{
+	RunFilterParams p;
+	uint64		expected_keys = delta_keys;
+	int			i;
+
+	Assert(w->nkeys == 0);
+	if (first + ninputs >= meta->nruns)
+		return;					/* the bottom run */
+	for (i = first; i < first + ninputs; i++)
+		expected_keys += meta->runs[i].run_nkeys;
+	if (memkv_debug_header_version < RUNHDR_VERSION ||
+		!runfilter_size(expected_keys, memkv_filter_bits(), MEMKV_RUN_CHUNK,
+						memkv_filter_block_offset(), &p) ||
+		(uint64) p.nblocks * RUNFILTER_BLOCK_BYTES > w->budget / 4)
+		return;
+	w->filter = MemoryContextAllocExtended(w->cxt,
+										   (Size) p.nblocks * RUNFILTER_BLOCK_BYTES,
+										   MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	w->filter_params = p;
+}
+
+/*
  * Finish the current slice's images and pack its FST (see fst_pack.c):
  * the moment the writer holds the most (the plain image, its pack map,
  * the packed image and fst_pack's arrays).
@@ -355,20 +401,6 @@ memkv_frozen_writer_finish_images(MemkvFrozenWriter *w, uint64 *top_start)
 	return w->postings.len + w->fst.len;
 }
 
-/* Lay out a run page (header or data) tagged `tag`. */
-static void
-memkv_init_run_page(Page page, uint32 tag)
-{
-	MemkvPageOpaque opaque;
-
-	PageInit(page, BLCKSZ, sizeof(MemkvPageOpaqueData));
-	opaque = MemkvPageGetOpaque(page);
-	opaque->next = InvalidBlockNumber;
-	opaque->epoch = tag;
-	opaque->flags = MEMKV_PAGE_RUN;
-	opaque->page_id = MEMKV_PAGE_ID;
-}
-
 /*
  * Note that logical page w->npages is block blkno: extends the last
  * extent if blkno follows it, else starts another.  In w->cxt.
@@ -394,6 +426,13 @@ memkv_frozen_writer_add_page(MemkvFrozenWriter *w, BlockNumber blkno)
 		last->lpage = (uint32) w->npages;
 	}
 	w->npages++;
+}
+
+/* memkv_frozen_writer_add_page as a MemkvRunPageFn. */
+static void
+memkv_frozen_writer_note_page(void *arg, BlockNumber blkno)
+{
+	memkv_frozen_writer_add_page((MemkvFrozenWriter *) arg, blkno);
 }
 
 /*
@@ -587,6 +626,9 @@ memkv_frozen_writer_add(MemkvFrozenWriter *w, const uint8 *key, Size keylen,
 		kb_builder_destroy(w->kb);
 		w->kb = NULL;
 	}
+	if (w->filter)
+		runfilter_add(w->filter, &w->filter_params,
+					  runfilter_hash(key, keylen));
 	if (fst_builder_add(w->builder, key, keylen) != 0)
 		elog(ERROR, "memkv: FST build failed: %s",
 			 fst_builder_error(w->builder));
@@ -624,66 +666,6 @@ memkv_frozen_writer_add_nulls(MemkvFrozenWriter *w, ItemPointerData *tids,
 }
 
 /*
- * Write the header `h` to new header pages tagged `tag`, chained through
- * `next`, WAL-logged as full pages.  Returns the first page's block and
- * sets *npages to how many.
- */
-static BlockNumber
-memkv_frozen_writer_write_header(Relation index, RunHeader *h, uint32 tag,
-								 uint32 *npages)
-{
-	uint32		n = runhdr_chunks_needed(h, MEMKV_RUN_CHUNK);
-	Buffer	   *bufs;
-	uint8	  **chunks;
-	size_t	   *lens;
-	uint32		i;
-	BlockNumber first;
-
-	if (n == 0)
-		elog(ERROR, "memkv: run header of \"%s\" is too long",
-			 RelationGetRelationName(index));
-	bufs = palloc(sizeof(Buffer) * n);
-	chunks = palloc(sizeof(uint8 *) * n);
-	lens = palloc(sizeof(size_t) * n);
-	for (i = 0; i < n; i++)
-	{
-		bufs[i] = memkv_new_buffer(index, tag);
-		chunks[i] = palloc0(MEMKV_RUN_CHUNK);
-	}
-	if (runhdr_encode(h, MEMKV_RUN_CHUNK, chunks, n, lens) != RUNHDR_OK)
-		elog(ERROR, "memkv: run header of \"%s\" cannot be encoded",
-			 RelationGetRelationName(index));
-	for (i = 0; i < n; i++)
-	{
-		Page		page = BufferGetPage(bufs[i]);
-		char	   *dst;
-
-		START_CRIT_SECTION();
-		memkv_init_run_page(page, tag);
-		if (i + 1 < n)
-			MemkvPageGetOpaque(page)->next = BufferGetBlockNumber(bufs[i + 1]);
-		dst = PageGetContents(page);
-		memcpy(dst, chunks[i], lens[i]);
-		((PageHeader) page)->pd_lower = (dst + lens[i]) - (char *) page;
-		MarkBufferDirty(bufs[i]);
-		if (RelationNeedsWAL(index))
-			log_newpage_buffer(bufs[i], true);
-		END_CRIT_SECTION();
-	}
-	first = BufferGetBlockNumber(bufs[0]);
-	for (i = 0; i < n; i++)
-	{
-		UnlockReleaseBuffer(bufs[i]);
-		pfree(chunks[i]);
-	}
-	pfree(bufs);
-	pfree(chunks);
-	pfree(lens);
-	*npages = n;
-	return first;
-}
-
-/*
  * Close and write the last slice, then write the new run's header pages
  * (extents, the slice table with its fences, the NULL TIDs) on free pages
  * or new blocks, WAL-logged as full pages.  Fills *run, the run's
@@ -706,7 +688,16 @@ memkv_frozen_writer_finish(MemkvFrozenWriter *w, Relation index,
 	/* the last slice (the only one: its images stay for the shared copy) */
 	memkv_frozen_writer_close_slice(w, w->nslices == 0);
 	memset(&h, 0, sizeof(h));
-	h.version = memkv_debug_header_version == 1 ? RUNHDR_VERSION_1 : RUNHDR_VERSION;
+	h.version = (uint16) memkv_debug_header_version;
+	/* the filter's pages follow the last slice's */
+	if (w->filter && w->nkeys > 0)
+	{
+		h.filter = w->filter_params;
+		h.filter_page = (uint32) w->npages;
+		h.filter_crc = memkv_run_filter_write(index, w->tag, &h.filter,
+											  w->filter,
+											  memkv_frozen_writer_note_page, w);
+	}
 	h.run_id = run_id;
 	h.npages = (uint32) w->npages;
 	h.nextents = w->nextents;
@@ -728,8 +719,7 @@ memkv_frozen_writer_finish(MemkvFrozenWriter *w, Relation index,
 			 RelationGetRelationName(index), runhdr_strerror(rc));
 
 	memset(run, 0, sizeof(MemkvRunEntry));
-	run->header_block = memkv_frozen_writer_write_header(index, &h, w->tag,
-														 &hdr_pages);
+	run->header_block = memkv_run_header_write(index, &h, w->tag, &hdr_pages);
 	run->run_id = run_id;
 	run->ntids = w->ntids + w->nnulls;
 	run->nkeys = w->nkeys;
@@ -743,6 +733,10 @@ memkv_frozen_writer_finish(MemkvFrozenWriter *w, Relation index,
 	elog(DEBUG1, "memkv run writer: run " UINT64_FORMAT " of \"%s\": " UINT64_FORMAT " keys in %u slices of about " UINT64_FORMAT " bytes of plain FST, %u pages; peak %zu bytes of writer memory",
 		 run_id, RelationGetRelationName(index), w->nkeys, w->nslices,
 		 w->slice_limit, run->npages, w->peak);
+	if (h.filter.nblocks > 0)
+		elog(DEBUG1, "memkv run writer: run " UINT64_FORMAT " of \"%s\" has a filter of %u blocks on %u pages",
+			 run_id, RelationGetRelationName(index), h.filter.nblocks,
+			 runfilter_pages(&h.filter));
 	pfree(h.nulls);
 	MemoryContextSwitchTo(old);
 }

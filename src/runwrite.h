@@ -18,6 +18,10 @@ typedef struct MemkvFrozenWriter MemkvFrozenWriter;
 extern MemkvFrozenWriter *memkv_frozen_writer_begin(Relation index,
 													uint64 run_id);
 extern void memkv_frozen_writer_collect_keys(MemkvFrozenWriter *w);
+extern void memkv_frozen_writer_want_filter(MemkvFrozenWriter *w,
+											const MemkvMetaPageData *meta,
+											int first, int ninputs,
+											uint64 delta_keys);
 extern void memkv_frozen_writer_add(MemkvFrozenWriter *w, const uint8 *key,
 									Size keylen, ItemPointerData *tids,
 									uint64 ntids);

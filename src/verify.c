@@ -234,7 +234,9 @@ memkv_verify_dead(MemkvVerifyState *vs, MemkvFrozen *frozen,
  * Walk the whole of run meta->runs[ri]: keys strictly ascending, every
  * posting list non-empty, sorted, with valid TIDs, and the totals and
  * bounds the directory states.  Reading it also checks every node and
- * page the walk touches.
+ * page the walk touches.  A run's filter must match its CRC and hold
+ * every key the walk meets (a key it lacked would be lost to lookups);
+ * whether the run has one is reported at DEBUG1.
  */
 static void
 memkv_verify_frozen(MemkvVerifyState *vs, Relation index,
@@ -247,12 +249,24 @@ memkv_verify_frozen(MemkvVerifyState *vs, Relation index,
 	bytea	   *first = NULL;
 	uint64		nkeys = 0;
 	uint64		ntids = 0;
+	uint64		unfiltered = 0;
 	ArtBound	lower;
+	const RunHeader *hdr;
+	uint8	   *filter;
+	bool		filter_ok;
 
 	if (frozen == NULL)
 		return;
 	if (!memkv_frozen_checksum_ok(index, meta, ri))
 		memkv_report(vs, "frozen layer: its pages do not match their checksum");
+	hdr = memkv_run_memo_header(index, meta, ri);
+	filter = memkv_run_filter_read(index, hdr, rd->run_tag, &filter_ok);
+	elog(DEBUG1, "memkv: run %llu: header version %u, filter of %u blocks",
+		 (unsigned long long) rd->run_id, (unsigned) hdr->version,
+		 hdr->filter.nblocks);
+	if (!filter_ok)
+		memkv_report(vs, "frozen layer: the filter of run %llu does not match its checksum",
+					 (unsigned long long) rd->run_id);
 	{
 		char		errbuf[FST_ERRMSG_LEN];
 		bool		unopened = false;
@@ -310,6 +324,11 @@ memkv_verify_frozen(MemkvVerifyState *vs, Relation index,
 			if (memchr(key, 0, k->key_len) != NULL)
 				memkv_report(vs, "frozen key %llu contains a zero byte",
 							 (unsigned long long) nkeys);
+			if (filter &&
+				!runfilter_test(filter, &hdr->filter,
+								runfilter_hash((const uint8 *) key,
+											   k->key_len)))
+				unfiltered++;
 			ntids += k->ntids;
 			if (nkeys == 0)
 			{
@@ -328,6 +347,12 @@ memkv_verify_frozen(MemkvVerifyState *vs, Relation index,
 			break;
 	}
 	memkv_source_reset(&run);
+	if (unfiltered > 0)
+		memkv_report(vs, "%llu keys of run %llu are missing from its filter",
+					 (unsigned long long) unfiltered,
+					 (unsigned long long) rd->run_id);
+	if (filter)
+		pfree(filter);
 	ntids += memkv_frozen_nulls(frozen, &run);
 	memkv_verify_dead(vs, frozen, rd);
 	memkv_frozen_close(frozen);

@@ -57,7 +57,7 @@ ALLOW=test/layout-allow.txt
 # does not name yet; they stand where what they call and who calls them put
 # them (memutil, the memory helpers, calls nothing of memkv's).
 LAYERS="memutil registry guard limbo page validate caller stats request wal directory delta
-	deadpages runpages runmemo runread runcopy runwrite view batch source freeze merge
+	deadpages runpages runbloom runmemo runread runcopy runwrite view batch source freeze merge
 	worker truncate vacuum buildspill buildscan buildpar build insert scan cost verify sqlfuncs
 	memkv"
 

@@ -52,10 +52,11 @@ my $RUN_PACK = 'Q<6 V4 v C2 a24 a24';
 # run header stream (src/runhdr.h): version 2 adds a CRC to the fixed
 # part and a key count (after the top bytes) to each slice entry
 my $HDR_MAGIC = 0x48524b4d;          # "MKRH"
-my %HDR_FIXED = (1 => 40, 2 => 44);
-my %HDR_SLICE = (1 => 34, 2 => 42);  # without the fence bytes
+my %HDR_FIXED = (1 => 40, 2 => 44, 3 => 64);
+my %HDR_SLICE = (1 => 34, 2 => 42, 3 => 42);  # without the fence bytes
 my %SLICE_CRC = (1 => 28, 2 => 36);  # the crc's place in a slice entry
-my $HDR_CRC = 40;                    # version 2: the header's CRC
+my $HDR_CRC = 40;                    # versions 2, 3: the header's CRC
+my $HDR_FILTER = 44;                 # version 3: the filter's fields
 
 sub slurp_file_bin
 {
@@ -236,7 +237,10 @@ sub item_pos
 # The header of a run (a directory run entry) as a hash: stream (the
 # whole byte stream), pages (the header pages' blocks), the fixed fields
 # (magic version reserved total nextents nslices run_id nnulls
-# fence_bytes, and crc for version 2), extents ([start, length] pairs),
+# fence_bytes, and crc for versions 2 and 3; version 3's filter_page
+# filter_blocks -- 0 for no filter, and in older versions -- filter_probes
+# filter_offset filter_per_page filter_reserved filter_crc, at stream offset
+# filter_off), extents ([start, length] pairs),
 # slices (first_page postings leaf top nkeys crc fence_len fence -- nkeys
 # undef in version 1 -- and off: the entry's offset in the stream,
 # fence_off: its fence's), nulls_off (where the NULL TIDs start).  Dies if
@@ -263,8 +267,12 @@ sub run_header
 	$h{pages} = \@pages;
 	@h{qw(magic version reserved total nextents nslices run_id nnulls fence_bytes)} =
 	  unpack('V v v V V V Q< Q< V', substr($h{stream}, 0, 40));
-	my $v = $h{version} == 1 ? 1 : 2;
-	$h{crc} = u32(\$h{stream}, $HDR_CRC) if $v == 2;
+	my $v = $h{version} == 1 ? 1 : $h{version} == 2 ? 2 : 3;
+	$h{crc} = u32(\$h{stream}, $HDR_CRC) if $v >= 2;
+	$h{filter_blocks} = 0;
+	$h{filter_off} = $HDR_FILTER;
+	@h{qw(filter_page filter_blocks filter_probes filter_offset filter_per_page filter_reserved filter_crc)} =
+	  unpack('V V v v v v V', substr($h{stream}, $HDR_FILTER, 20)) if $v == 3;
 	my $p = $HDR_FIXED{$v};
 	$h{extents_off} = $p;
 	for (1 .. $h{nextents})
@@ -275,7 +283,7 @@ sub run_header
 	for (1 .. $h{nslices})
 	{
 		my %sl = (off => $p, fence_off => $p + $HDR_SLICE{$v});
-		if ($v == 2)
+		if ($v >= 2)
 		{
 			@sl{qw(first_page postings leaf top nkeys crc fence_len)} =
 			  unpack('V Q< Q< Q< Q< V v', substr($h{stream}, $p, $HDR_SLICE{$v}));
@@ -302,7 +310,7 @@ sub hdr_put
 	my ($d, $h, $stream, $keep_crc) = @_;
 	die "header stream longer than its pages"
 	  if length($stream) > @{ $h->{pages} } * $CHUNK;
-	if (!$keep_crc && $h->{version} == 2 && length($stream) >= $HDR_FIXED{2})
+	if (!$keep_crc && $h->{version} >= 2 && length($stream) >= $HDR_FIXED{2})
 	{
 		substr($stream, $HDR_CRC, 4) = pack('V', 0);
 		substr($stream, $HDR_CRC, 4) = pack('V', crc32c($stream));

@@ -273,11 +273,12 @@ sub check_run
 	}
 	push @bad, "header pages: " . scalar(@{ $h->{pages} }) . " for $h->{total} bytes"
 	  if @{ $h->{pages} } != int(($h->{total} + $CHUNK - 1) / $CHUNK);
-	push @bad, "header version $h->{version}.$h->{reserved}" if $h->{version} != 2 || $h->{reserved};
+	push @bad, "header version $h->{version}.$h->{reserved}"
+	  if ($h->{version} != 2 && $h->{version} != 3) || $h->{reserved};
 	push @bad, "header CRC does not match"
-	  if $h->{version} == 2 && $h->{crc} != crc32c(substr($h->{stream}, 0, 40) . "\0\0\0\0" . substr($h->{stream}, 44));
+	  if $h->{version} >= 2 && $h->{crc} != crc32c(substr($h->{stream}, 0, 40) . "\0\0\0\0" . substr($h->{stream}, 44));
 	push @bad, "slice key count $h->{slices}[0]{nkeys}, directory $run->{nkeys}"
-	  if $h->{version} == 2 && $h->{nslices} == 1 && $h->{slices}[0]{nkeys} != $run->{nkeys};
+	  if $h->{version} >= 2 && $h->{nslices} == 1 && $h->{slices}[0]{nkeys} != $run->{nkeys};
 	push @bad, "header run id $h->{run_id}" if $h->{run_id} != $run->{run_id};
 	push @bad, "header nnulls $h->{nnulls}, directory $run->{nnulls}" if $h->{nnulls} != $run->{nnulls};
 	push @bad, "header nslices $h->{nslices}" if $h->{nslices} != 1;

@@ -85,7 +85,8 @@ $node->stop;
 my $raw = slurp_file_bin($file{t_k});
 my $h = run_header(\$raw, dir_get(\$raw)->{runs}[0]);
 my $nslices = $h->{nslices};
-is($h->{version}, 2, 'CREATE INDEX writes a version-2 run header');
+is($h->{version}, 3, 'CREATE INDEX writes a version-3 run header');
+is($h->{filter_blocks}, 0, 'CREATE INDEX writes no filter (the bottom run)');
 {
 	my $raw1 = slurp_file_bin($file{u_k});
 	my $h1 = run_header(\$raw1, dir_get(\$raw1)->{runs}[0]);

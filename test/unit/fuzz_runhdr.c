@@ -6,7 +6,7 @@
  * Input: byte 0 picks the chunk capacity (1..64, or 8000 when >= 192),
  * byte 1 the relation's size in blocks (256 << (byte % 16)), and the
  * rest is the header stream, cut into chunks of that capacity.  A stream
- * that says version 2 gets the CRC it should have written into it first,
+ * that says version 2 or 3 gets the CRC it should have written into it first,
  * so that mutations reach the rules behind the CRC check.  Decoding
  * must fail cleanly (a known error code, nothing allocated) or give a
  * header that passes runhdr_check, re-encodes to exactly the input's
@@ -144,7 +144,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		chunks[n] = data + off;
 		lens[n++] = size - off < cap ? size - off : cap;
 	}
-	if (size >= RUNHDR_FIXED_BYTES && copy[4] == RUNHDR_VERSION && copy[5] == 0)
+	if (size >= RUNHDR_FIXED_BYTES_V2 && copy[5] == 0 &&
+		(copy[4] == RUNHDR_VERSION_2 || copy[4] == RUNHDR_VERSION))
 	{
 		uint32_t	crc = runhdr_stream_crc(chunks, lens, n);
 

@@ -5,8 +5,9 @@
  *	  rule fails with its own code when its field is damaged, logical pages
  *	  map to blocks as a linear walk of the extents says, fences sort
  *	  between the slices they separate, and slice lookups agree with a
- *	  linear scan over the fences.  Both header versions: version 2 (key
- *	  counts and a CRC) and version 1, which still decodes.
+ *	  linear scan over the fences.  All three header versions: version 3
+ *	  (a filter, or none), version 2 (key counts and a CRC) and version 1,
+ *	  which still decode; the filter's parameters and pages are checked.
  */
 #include "runhdr.h"
 #include "unit_check.h"
@@ -66,10 +67,36 @@ sort_keys(uint8_t (*keys)[64], size_t *lens, size_t n)
 	return m;
 }
 
+/* make_header's version (0: any) and whether a version 3 gets a filter */
+static uint16_t want_version = 0;
+static bool force_filter = false;
+
+/*
+ * Give a version-3 header a filter on its last 1..4 pages (of npages >= 2);
+ * returns the page the slices must end before.
+ */
+static uint32_t
+make_filter(TestHdr *t)
+{
+	RunFilterParams *f = &t->h.filter;
+	uint32_t	most = t->h.npages - 1 < 4 ? t->h.npages - 1 : 4;
+	uint32_t	fp = 1 + (uint32_t) rndn(most);
+
+	f->block_offset = rndn(2) ? 40 : (uint16_t) rndn(64);
+	f->blocks_per_page = (uint16_t) ((PAGE_BYTES - f->block_offset) / 64);
+	f->nblocks = (fp - 1) * f->blocks_per_page + 1 +
+		(uint32_t) rndn(f->blocks_per_page);
+	f->nprobes = (uint16_t) (1 + rndn(RUNFILTER_MAX_PROBES));
+	t->h.filter_page = t->h.npages - fp;
+	t->h.filter_crc = (uint32_t) rnd();
+	return t->h.filter_page;
+}
+
 /* Fill t with a random valid header. */
 static void
 make_header(TestHdr *t)
 {
+	uint32_t	limit;
 	uint32_t	ne = (uint32_t) rndn(12);
 	uint32_t	i,
 				pos = 1 + (uint32_t) rndn(50);
@@ -78,7 +105,9 @@ make_header(TestHdr *t)
 	size_t		nk;
 
 	memset(t, 0, sizeof(*t));
-	t->h.version = rndn(4) ? RUNHDR_VERSION : RUNHDR_VERSION_1;
+	t->h.version = want_version ? want_version :
+		(uint16_t) (rndn(4) == 0 ? RUNHDR_VERSION_1 :
+					rndn(3) == 0 ? RUNHDR_VERSION_2 : RUNHDR_VERSION);
 	t->h.run_id = rnd();
 	t->h.extents = t->ext;
 	t->h.slices = t->sl;
@@ -105,21 +134,27 @@ make_header(TestHdr *t)
 		t->h.npages += t->ext[i].length;
 	}
 
+	/* the filter, on the last pages; slices before it */
+	limit = t->h.npages;
+	if (t->h.version == RUNHDR_VERSION && t->h.npages >= 2 &&
+		(force_filter || rndn(2)))
+		limit = make_filter(t);
+
 	/* slices: increasing first pages, bytes within their pages */
-	if (t->h.npages > 0)
+	if (limit > 0)
 	{
-		uint32_t	ns = 1 + (uint32_t) rndn(t->h.npages < 30 ? t->h.npages : 30);
+		uint32_t	ns = 1 + (uint32_t) rndn(limit < 30 ? limit : 30);
 		uint32_t	p = (uint32_t) rndn(2);
 
-		for (i = 0; i < ns && p < t->h.npages; i++)
+		for (i = 0; i < ns && p < limit; i++)
 		{
 			t->sl[i].first_page = p;
-			p += 1 + (uint32_t) rndn(1 + (t->h.npages - p) / (ns - i));
+			p += 1 + (uint32_t) rndn(1 + (limit - p) / (ns - i));
 		}
 		t->h.nslices = i;
 		for (i = 0; i < t->h.nslices; i++)
 		{
-			uint32_t	end = i + 1 < t->h.nslices ? t->sl[i + 1].first_page : t->h.npages;
+			uint32_t	end = i + 1 < t->h.nslices ? t->sl[i + 1].first_page : limit;
 			uint64_t	room = (uint64_t) (end - t->sl[i].first_page) * PAGE_BYTES;
 			uint64_t	total = 2 + rndn(room - 1);
 
@@ -133,7 +168,7 @@ make_header(TestHdr *t)
 			}
 			t->sl[i].crc = (uint32_t) rndn(UINT32_MAX);
 			/* version 2: a run's only slice may hold no key */
-			if (t->h.version == RUNHDR_VERSION)
+			if (t->h.version >= RUNHDR_VERSION_2)
 				t->sl[i].nkeys = t->h.nslices == 1 && rndn(4) == 0 ? 0 :
 					1 + rndn(rndn(2) ? 3 : 1000000);
 		}
@@ -217,7 +252,9 @@ same_header(const RunHeader *a, const RunHeader *b)
 	if (a->version != b->version ||
 		a->run_id != b->run_id || a->nextents != b->nextents ||
 		a->nslices != b->nslices || a->npages != b->npages ||
-		a->nnulls != b->nnulls)
+		a->nnulls != b->nnulls ||
+		memcmp(&a->filter, &b->filter, sizeof(RunFilterParams)) != 0 ||
+		a->filter_page != b->filter_page || a->filter_crc != b->filter_crc)
 		return false;
 	for (i = 0; i < a->nextents; i++)
 		if (a->extents[i].start != b->extents[i].start ||
@@ -474,7 +511,7 @@ expect_code(const RunHeader *h, size_t cap, int want, const char *what,
 
 	if (mangle)
 		mangle(chunks, lens, &n, cap);
-	if (h->version == RUNHDR_VERSION && !keep_crc)
+	if (h->version >= RUNHDR_VERSION_2 && !keep_crc)
 		fix_crc(chunks, lens, n, cap);
 	rc = runhdr_decode((const uint8_t *const *) chunks, lens, n, cap,
 					   NBLOCKS, PAGE_BYTES, &talloc, &d);
@@ -588,6 +625,73 @@ m_short_chunk(uint8_t **c, size_t *l, uint32_t *n, size_t cap)
 		l[0]--;
 }
 
+/* The filter's reserved field (stream offset 58) not zero. */
+static void
+m_filter_reserved(uint8_t **c, size_t *l, uint32_t *n, size_t cap)
+{
+	(void) l;
+	(void) n;
+	*byte_at(c, cap, RUNHDR_FILTER_OFFSET + 14) = 1;
+}
+
+/*
+ * The filter's rules, on a copy u of a version-3 header t that has a
+ * filter: each broken in turn fails with RUNHDR_ERR_FILTER (or the slice
+ * rule, for a slice reaching into the filter's pages).
+ */
+static void
+test_damage_filter(const RunHeader *t, RunHeader *u, size_t cap)
+{
+	RunSlice	last;
+
+	CHECK(t->filter.nblocks > 0, "the damage header has a filter");
+#define FRESET() (u->filter = t->filter, u->filter_page = t->filter_page, \
+				  u->filter_crc = t->filter_crc)
+	expect_code(u, cap, RUNHDR_ERR_FILTER, "filter reserved", m_filter_reserved);
+	u->filter.nblocks = 0;
+	expect_code(u, cap, RUNHDR_ERR_FILTER, "no blocks, other fields set", NULL);
+	memset(&u->filter, 0, sizeof(u->filter));
+	u->filter_page = 0;
+	u->filter_crc = 0;
+	CHECK(runhdr_check(u, NBLOCKS, PAGE_BYTES, &talloc) == RUNHDR_OK,
+		  "no filter: the pages it had stay unused");
+	FRESET();
+	u->filter.nprobes = 0;
+	expect_code(u, cap, RUNHDR_ERR_FILTER, "no probes", NULL);
+	u->filter.nprobes = RUNFILTER_MAX_PROBES + 1;
+	expect_code(u, cap, RUNHDR_ERR_FILTER, "too many probes", NULL);
+	FRESET();
+	u->filter.blocks_per_page++;
+	expect_code(u, cap, RUNHDR_ERR_FILTER, "blocks past the page", NULL);
+	FRESET();
+	u->filter.block_offset = (uint16_t) (PAGE_BYTES - 63);
+	expect_code(u, cap, RUNHDR_ERR_FILTER, "block offset past the page", NULL);
+	FRESET();
+	u->filter.blocks_per_page = 0;
+	expect_code(u, cap, RUNHDR_ERR_FILTER, "no blocks a page", NULL);
+	FRESET();
+	u->filter.nblocks += u->filter.blocks_per_page;
+	expect_code(u, cap, RUNHDR_ERR_FILTER, "blocks past the run's pages", NULL);
+	FRESET();
+	u->filter_page++;
+	expect_code(u, cap, RUNHDR_ERR_FILTER, "filter not the last pages", NULL);
+	FRESET();
+	u->filter_page--;
+	expect_code(u, cap, RUNHDR_ERR_FILTER, "filter page off by one", NULL);
+	FRESET();
+	last = u->slices[u->nslices - 1];
+	u->slices[u->nslices - 1].leaf_bytes +=
+		(uint64_t) (u->filter_page - last.first_page) * PAGE_BYTES;
+	expect_code(u, cap, RUNHDR_ERR_SLICE_PAGES, "last slice into the filter", NULL);
+	u->slices[u->nslices - 1] = last;
+	u->version = RUNHDR_VERSION_2;
+	CHECK(runhdr_check(u, NBLOCKS, PAGE_BYTES, &talloc) == RUNHDR_ERR_FILTER,
+		  "check: version 2 with a filter");
+	u->version = RUNHDR_VERSION;
+	expect_code(u, cap, RUNHDR_OK, "filter restored", NULL);
+#undef FRESET
+}
+
 /* Each rule, broken in turn, fails with its own code. */
 static void
 test_damage_version(uint16_t version)
@@ -598,6 +702,8 @@ test_damage_version(uint16_t version)
 	int			ci;
 
 	/* a header with >= 3 extents, >= 3 slices and >= 2 NULL TIDs */
+	want_version = version;
+	force_filter = true;
 	do
 	{
 		make_header(t);
@@ -606,9 +712,10 @@ test_damage_version(uint16_t version)
 		t->nulls[1] = (RunTid) {5, 4};
 		t->nulls[2] = (RunTid) {9, 200};	/* a two-byte varint */
 	} while (t->h.nextents < 3 || t->h.nslices < 3);
-	t->h.version = version;
+	want_version = 0;
+	force_filter = false;
 	for (ci = 0; ci < (int) t->h.nslices; ci++)
-		t->sl[ci].nkeys = version == RUNHDR_VERSION ? 1 + rndn(5000) : 0;
+		t->sl[ci].nkeys = version >= RUNHDR_VERSION_2 ? 1 + rndn(5000) : 0;
 
 	for (ci = 0; ci < 4; ci++)
 	{
@@ -683,6 +790,8 @@ test_damage_version(uint16_t version)
 		expect_code(&u->h, cap, RUNHDR_ERR_NULLS, "NULL TID offset 0", NULL);
 		RESET();
 		if (version == RUNHDR_VERSION)
+			test_damage_filter(&t->h, &u->h, cap);
+		if (version >= RUNHDR_VERSION_2)
 		{
 			keep_crc = true;
 			expect_code(&u->h, cap, RUNHDR_ERR_CRC, "flipped byte, old CRC", m_flip);
@@ -711,9 +820,9 @@ test_damage_version(uint16_t version)
 				  "check: version 1 ignores key counts");
 			RESET();
 		}
-		u->h.version = 3;
+		u->h.version = RUNHDR_VERSION + 1;
 		CHECK(runhdr_check(&u->h, NBLOCKS, PAGE_BYTES, &talloc) ==
-			  RUNHDR_ERR_VERSION, "check: version 3");
+			  RUNHDR_ERR_VERSION, "check: version 4");
 		RESET();
 		/* the in-memory check agrees on a few */
 		u->ext[1].lpage++;
@@ -736,6 +845,7 @@ static void
 test_damage(void)
 {
 	test_damage_version(RUNHDR_VERSION);
+	test_damage_version(RUNHDR_VERSION_2);
 	test_damage_version(RUNHDR_VERSION_1);
 }
 
@@ -751,7 +861,8 @@ test_versions(void)
 
 	for (iter = 0; iter < 50; iter++)
 	{
-		size_t		b2,
+		size_t		b3,
+					b2,
 					b1;
 		uint8_t   **chunks;
 		size_t	   *lens;
@@ -760,11 +871,16 @@ test_versions(void)
 		RunHeader  *d = NULL;
 		int			rc;
 
+		want_version = RUNHDR_VERSION_2;
 		make_header(t);
+		want_version = 0;
 		t->h.version = RUNHDR_VERSION;
+		b3 = runhdr_stream_bytes(&t->h);
+		t->h.version = RUNHDR_VERSION_2;
 		b2 = runhdr_stream_bytes(&t->h);
 		t->h.version = RUNHDR_VERSION_1;
 		b1 = runhdr_stream_bytes(&t->h);
+		CHECK(b3 - b2 == 20, "v3 - v2 bytes");
 		CHECK(b2 - b1 == 4 + 8 * (size_t) t->h.nslices, "v2 - v1 bytes");
 		for (i = 0; i < t->h.nslices; i++)
 			t->sl[i].nkeys = 1 + i;
