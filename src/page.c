@@ -63,28 +63,12 @@ memkv_put_directory_bytes(Page page, const uint8 *bytes, Size len)
 	((PageHeader) page)->pd_lower = (dst + len) - (char *) page;
 }
 
-/* Lay out a metapage holding `dir` (which must be valid). */
-void
-memkv_init_metapage(Page page, const MemkvDirectory *dir)
-{
-	MemkvPageOpaque opaque;
-	uint8		bytes[RUNDIR_MAX_BYTES];
-	size_t		len = rundir_encode(dir, bytes, sizeof(bytes));
-
-	if (len == 0)
-		elog(ERROR, "memkv: directory cannot be encoded");
-	PageInit(page, BLCKSZ, sizeof(MemkvPageOpaqueData));
-	opaque = MemkvPageGetOpaque(page);
-	opaque->next = InvalidBlockNumber;
-	opaque->epoch = 1;
-	opaque->flags = MEMKV_PAGE_META;
-	opaque->page_id = MEMKV_PAGE_ID;
-	memkv_put_directory_bytes(page, bytes, len);
-}
-
-/* Lay out an empty delta-log page of `epoch`. */
-void
-memkv_init_log_page(Page page, uint32 epoch)
+/*
+ * Lay out an empty memkv page of kind `flags` whose tag (epoch or run tag)
+ * is `epoch`, with no next page.
+ */
+static void
+init_page(Page page, uint16 flags, uint32 epoch)
 {
 	MemkvPageOpaque opaque;
 
@@ -92,16 +76,42 @@ memkv_init_log_page(Page page, uint32 epoch)
 	opaque = MemkvPageGetOpaque(page);
 	opaque->next = InvalidBlockNumber;
 	opaque->epoch = epoch;
-	opaque->flags = MEMKV_PAGE_LOG;
+	opaque->flags = flags;
 	opaque->page_id = MEMKV_PAGE_ID;
+}
+
+/* Lay out a metapage holding `dir` (which must be valid). */
+void
+memkv_init_metapage(Page page, const MemkvDirectory *dir)
+{
+	uint8		bytes[RUNDIR_MAX_BYTES];
+	size_t		len = rundir_encode(dir, bytes, sizeof(bytes));
+
+	if (len == 0)
+		elog(ERROR, "memkv: directory cannot be encoded");
+	init_page(page, MEMKV_PAGE_META, 1);
+	memkv_put_directory_bytes(page, bytes, len);
+}
+
+/* Lay out an empty delta-log page of `epoch`. */
+void
+memkv_init_log_page(Page page, uint32 epoch)
+{
+	init_page(page, MEMKV_PAGE_LOG, epoch);
+}
+
+/* Lay out a run page (header, data or filter) tagged `tag`. */
+void
+memkv_init_run_page(Page page, uint32 tag)
+{
+	init_page(page, MEMKV_PAGE_RUN, tag);
 }
 
 /* Lay out a deleted page (free for reuse). */
 void
 memkv_init_deleted_page(Page page)
 {
-	memkv_init_log_page(page, 0);
-	MemkvPageGetOpaque(page)->flags = MEMKV_PAGE_DELETED;
+	init_page(page, MEMKV_PAGE_DELETED, 0);
 }
 
 /* A fresh random identity for a newly built index. */

@@ -140,6 +140,7 @@ extern void memkv_put_directory_bytes(Page page, const uint8 *bytes,
 									  Size len);
 extern void memkv_init_metapage(Page page, const MemkvDirectory *dir);
 extern void memkv_init_log_page(Page page, uint32 epoch);
+extern void memkv_init_run_page(Page page, uint32 tag);
 extern void memkv_init_deleted_page(Page page);
 extern uint64 memkv_new_instance_id(void);
 extern void memkv_check_page(Relation index, Buffer buf, Page page,

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "fst_bytes.h"
 #include "runhdr.h"
 
 /*
@@ -25,12 +26,7 @@
 int
 runhdr_key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 {
-	size_t		m = alen < blen ? alen : blen;
-	int			c = m ? memcmp(a, b, m) : 0;
-
-	if (c != 0)
-		return c;
-	return (alen > blen) - (alen < blen);
+	return key_cmp_bytes(a, alen, b, blen);
 }
 
 /* ----------------------------------------------------------------- lookups */

@@ -272,20 +272,6 @@ memkv_slice_sources_init(Relation index, const RunHeader *hdr, uint32 tag,
 	memkv_page_source_init(fst, index, hdr, tag, base + slice->postings_bytes);
 }
 
-/* Lay out a run page (header or data) tagged `tag`. */
-void
-memkv_init_run_page(Page page, uint32 tag)
-{
-	MemkvPageOpaque opaque;
-
-	PageInit(page, BLCKSZ, sizeof(MemkvPageOpaqueData));
-	opaque = MemkvPageGetOpaque(page);
-	opaque->next = InvalidBlockNumber;
-	opaque->epoch = tag;
-	opaque->flags = MEMKV_PAGE_RUN;
-	opaque->page_id = MEMKV_PAGE_ID;
-}
-
 /*
  * Write the header `h` to new header pages tagged `tag`, chained through
  * `next`, WAL-logged as full pages.  Returns the first page's block and

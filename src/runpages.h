@@ -65,7 +65,6 @@ extern void memkv_slice_sources_init(Relation index, const RunHeader *hdr,
 									 uint32 tag, uint32 s,
 									 MemkvPageSource *post,
 									 MemkvPageSource *fst);
-extern void memkv_init_run_page(Page page, uint32 tag);
 extern BlockNumber memkv_run_header_write(Relation index, const RunHeader *h,
 										 uint32 tag, uint32 *npages);
 extern RunHeader *memkv_run_header_read(Relation index,
