@@ -485,9 +485,11 @@ memkv_run_memo_filter(Relation index, MemkvRunMemo *m)
 
 	if (m->filter || m->filter_tried || bytes == 0)
 		return m->filter;
-	m->filter_tried = true;
 	if (memos->held + bytes > (Size) memkv_top_memo_kb * 1024)
+	{
+		m->filter_tried = true; /* no room: probes read the pages */
 		return NULL;
+	}
 	old = MemoryContextSwitchTo(index->rd_indexcxt);
 	copy = memkv_run_filter_read(index, m->hdr, m->run_tag, &crc_ok);
 	MemoryContextSwitchTo(old);
@@ -500,6 +502,8 @@ memkv_run_memo_filter(Relation index, MemkvRunMemo *m)
 						RelationGetRelationName(index), m->run_tag),
 				 errhint("Please REINDEX it.")));
 	}
+	/* only now: a failed copy raises its ERROR again at the next probe */
+	m->filter_tried = true;
 	m->filter = copy;
 	memos->held += bytes;
 	m->held += bytes;
