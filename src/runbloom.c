@@ -82,6 +82,18 @@ memkv_filter_block_offset(void)
 	return (uint16) (TYPEALIGN(RUNFILTER_BLOCK_BYTES, contents) - contents);
 }
 
+/* The CRC-32C of a filter's blocks (p->nblocks, contiguous): the header's. */
+static uint32
+filter_crc(const uint8 *blocks, const RunFilterParams *p)
+{
+	pg_crc32c	crc;
+
+	INIT_CRC32C(crc);
+	COMP_CRC32C(crc, blocks, (Size) p->nblocks * RUNFILTER_BLOCK_BYTES);
+	FIN_CRC32C(crc);
+	return (uint32) crc;
+}
+
 /*
  * Write the filter `blocks` (p->nblocks blocks of 64 bytes, contiguous) to
  * runfilter_pages(p) new run pages tagged `tag`, as runfilter.h lays them
@@ -95,12 +107,8 @@ memkv_run_filter_write(Relation index, uint32 tag, const RunFilterParams *p,
 					   const uint8 *blocks, MemkvRunPageFn note, void *arg)
 {
 	uint32		npages = runfilter_pages(p);
-	pg_crc32c	crc;
 	uint32		i;
 
-	INIT_CRC32C(crc);
-	COMP_CRC32C(crc, blocks, (Size) p->nblocks * RUNFILTER_BLOCK_BYTES);
-	FIN_CRC32C(crc);
 	for (i = 0; i < npages; i++)
 	{
 		Buffer		buf = memkv_new_buffer(index, tag);
@@ -124,7 +132,7 @@ memkv_run_filter_write(Relation index, uint32 tag, const RunFilterParams *p,
 		UnlockReleaseBuffer(buf);
 		CHECK_FOR_INTERRUPTS();
 	}
-	return crc;
+	return filter_crc(blocks, p);
 }
 
 /* The ERROR for a filter page that is not the run's. */
@@ -193,7 +201,6 @@ memkv_run_filter_read(Relation index, const RunHeader *hdr, uint32 tag,
 	Size		bytes = (Size) p->nblocks * RUNFILTER_BLOCK_BYTES;
 	uint8	   *blocks;
 	MemkvPageSource ps;
-	pg_crc32c	crc;
 	uint32		i;
 
 	*crc_ok = true;
@@ -217,9 +224,6 @@ memkv_run_filter_read(Relation index, const RunHeader *hdr, uint32 tag,
 			   page + p->block_offset, (Size) n * RUNFILTER_BLOCK_BYTES);
 	}
 	memkv_page_source_release(&ps);
-	INIT_CRC32C(crc);
-	COMP_CRC32C(crc, blocks, bytes);
-	FIN_CRC32C(crc);
-	*crc_ok = EQ_CRC32C(crc, hdr->filter_crc);
+	*crc_ok = filter_crc(blocks, p) == hdr->filter_crc;
 	return blocks;
 }
