@@ -5,6 +5,7 @@
 #   bash bench/concurrency.sh [--quick] [--keys N] [--clients "1 16 64 256"]
 #                             [--mixes mixed,read,insert] [--duration S]
 #                             [--reps R] [--threshold T] [--freeze-runs]
+#                             [--prefill N]
 #                             [--stripes "1 2 4 8 16"] [--out DIR] [--port P]
 #                             [--no-install] [--memkv-ref REF]
 #
@@ -36,6 +37,13 @@
 # with --stripes LIST also "memkv-sN", an index WITH (stripes = N), if the
 # installed memkv knows that reloption (else the results say n/a).
 #
+# --prefill N (mixes with inserts only): after each rebuild, before the
+# run, N fresh rows are inserted into the table (a loaded key plus
+# '/~pID'), for btree and memkv alike, so that memkv's delta starts with N
+# keys; with --freeze-runs and N a little under 100,000, memkv-f100k
+# freezes early in every run, also at 64 and 256 clients, where a run of
+# a few minutes would otherwise insert fewer than 100,000 rows.
+#
 # pgbench -n -M prepared -c C -j min(C, 2 x cores) -T S; TPS is pgbench's
 # figure without the initial connection time; p50/p99 latency come from a
 # 20% sample of the transactions (pgbench -l --sampling-rate=0.2).
@@ -61,6 +69,7 @@ REPS=1
 THRESHOLD=0
 FREEZE_RUNS=0
 FREEZE_T=100000
+PREFILL=0
 STRIPES=
 OUT=
 PORT=${MEMKV_BENCH_PORT:-$((57433 + $$ % 1000))}
@@ -77,6 +86,7 @@ while [ $# -gt 0 ]; do
 		--reps) REPS=$2; shift 2 ;;
 		--threshold) THRESHOLD=$2; shift 2 ;;
 		--freeze-runs) FREEZE_RUNS=1; shift ;;
+		--prefill) PREFILL=$2; shift 2 ;;
 		--stripes) STRIPES=$2; shift 2 ;;
 		--out) OUT=$2; shift 2 ;;
 		--port) PORT=$2; shift 2 ;;
@@ -100,6 +110,8 @@ else
 	SHARED_BUFFERS=1GB
 	MEMKV_SHMEM_MB=1024
 fi
+[[ $PREFILL =~ ^[0-9]+$ ]] && [ "$PREFILL" -le "$KEYS" ] ||
+	{ echo "concurrency.sh: --prefill must be a row count from 0 to --keys ($KEYS)" >&2; exit 2; }
 for c in $CLIENTS; do
 	[[ $c =~ ^[1-9][0-9]*$ ]] || { echo "concurrency.sh: bad client count '$c'" >&2; exit 2; }
 done
@@ -293,14 +305,18 @@ index_ddl()
 	fi
 }
 
-# prepare KIND: KIND's table back to the N loaded rows, its index rebuilt,
-# then a checkpoint, so that every run starts alike.
+# prepare KIND MIX: KIND's table back to the N loaded rows, its index
+# rebuilt, for a mix with inserts the --prefill rows inserted, then a
+# checkpoint, so that every run starts alike.
 prepare()
 {
-	local t
+	local t fill=0
 	t=$(table_of "$1")
+	[ -n "${2:-}" ] && [ "$2" != read ] && fill=$PREFILL
 	q -c "DROP INDEX IF EXISTS ${t}_k" -c "DELETE FROM $t WHERE id < 0" \
-	  -c "VACUUM ANALYZE $t" -c "$(index_ddl "$1")" -c CHECKPOINT >/dev/null
+	  -c "VACUUM ANALYZE $t" -c "$(index_ddl "$1")" \
+	  -c "INSERT INTO $t (id, k) SELECT -1, k || '/~p' || id FROM keys WHERE id <= $fill" \
+	  -c CHECKPOINT >/dev/null
 }
 
 # ---------------------------------------------------------------- scripts
@@ -366,7 +382,7 @@ measure()
 	name=$mix-c$c-$kind-r$rep
 	dir=$WORK/run-$RUN
 	write_scripts "$dir" "$(table_of "$kind")"
-	prepare "$kind"
+	prepare "$kind" "$mix"
 	jobs=$(( c < 2 * CORES ? c : 2 * CORES ))
 	log "  $mix, $c clients, $kind (rep $rep): pgbench -c $c -j $jobs -T $DURATION"
 	# shellcheck disable=SC2046
@@ -430,6 +446,7 @@ meta mixes "$MIXES"
 meta variants "$VARIANTS"
 meta stripes "$STRIPES_STATUS"
 meta threshold "$THRESHOLD"
+meta prefill "$PREFILL"
 meta quick "$QUICK"
 meta server_settings "$(q -F '=' -c "SELECT name, current_setting(name) FROM pg_settings
 	WHERE name IN ('max_connections', 'shared_buffers', 'fsync', 'synchronous_commit',

@@ -40,6 +40,7 @@ META_ROWS = [
     ("memkv settings", "memkv_settings"),
     ("memkv indexes", "memkv_variants"),
     ("stripes (M2)", "stripes"),
+    ("rows inserted before each run with inserts (--prefill)", "prefill"),
 ]
 
 
