@@ -122,7 +122,7 @@ memkv_fill_range(MemkvBounds *bounds, bool backward, MemkvBatch *curbatch,
 }
 
 /*
- * Fill phase 3, when only the frozen layer can have keys (the delta is
+ * Fill phase 6, when only the frozen layer can have keys (the delta is
  * empty and no freeze is under way): walk it straight into the batch.  A
  * range walk keeps its position in so->frozen_pos for the next batch
  * (`resume`: this batch continues from the last one); an equality has
@@ -414,22 +414,216 @@ memkv_fill_delta_late(MemkvScanOpaque so, Relation index, MemkvEntry *entry,
 }
 
 /*
+ * What one attempt at a batch holds between memkv_fill's phases: the
+ * entry and the directory it was opened with, where the delta comes from,
+ * which runs the batch reads, and how many sources each layer filled.
+ */
+typedef struct MemkvFillState
+{
+	MemkvMetaPageData meta;
+	MemkvEntry *entry;
+	int64		hash;			/* the key's stripe hash, or -1: all */
+	int			first;			/* stripes [first, first + count) */
+	int			count;
+	MemkvLogDelta *ld;			/* the delta, if read from the log */
+	bool		delta_empty;
+	MemkvFrozen *frozen[RUNDIR_MAX_RUNS];
+	bool		meets[RUNDIR_MAX_RUNS];
+	int			only;			/* the one run that meets the range */
+	bool		frozen_only;	/* ... and nothing else can have keys */
+	bool		late;			/* the trees after the runs */
+	int			nruns;			/* sources: the delta's trees or log ... */
+	int			ndelta;			/* ... and the runs', in either order */
+} MemkvFillState;
+
+/*
+ * Fill phase 2: open the entry for the batch (memkv_run_copy_open: its
+ * runs lock and the stripes it reads, shared, with the accelerator
+ * built), read the delta from the log if it does not fit in shared
+ * memory, and note whether the delta has any key.
+ */
+static void
+memkv_fill_open(IndexScanDesc scan, const MemkvFillRange *range,
+				MemkvFillState *fs)
+{
+	MemkvScanOpaque so = (MemkvScanOpaque) scan->opaque;
+	bool		in_memory;
+	int			i;
+
+	fs->entry = memkv_run_copy_open(scan->indexRelation,
+									range->walk_keys && !range->equality ?
+									MEMKV_KB_ASK : MEMKV_KB_NONE,
+									&fs->meta, &in_memory, fs->hash,
+									&fs->first);
+	fs->count = fs->hash < 0 ? fs->entry->nstripes : 1;
+	fs->ld = NULL;
+	if (!in_memory)
+		fs->ld = memkv_log_delta_load(&so->log_delta,
+									  GetMemoryChunkContext(so),
+									  scan->indexRelation, fs->entry,
+									  &fs->meta, fs->first, fs->count);
+	fs->delta_empty = true;
+	if (fs->ld)
+		fs->delta_empty = fs->ld->keys.nkeys == 0;
+	else
+	{
+		for (i = fs->first; i < fs->first + fs->count; i++)
+			fs->delta_empty &= fs->entry->stripes[i].keys.ntids == 0;
+	}
+}
+
+/*
+ * Fill phase 3: which runs' key bounds meet the range, whether one run
+ * alone can answer (frozen_only), whether a range walk reads the trees
+ * after the runs (late), and the scratch sources the batch can fill,
+ * made at once.
+ */
+static void
+memkv_fill_plan(MemkvScanOpaque so, const MemkvFillRange *range,
+				MemkvFillState *fs)
+{
+	int			nmeet = 0;
+	int			i;
+
+	fs->only = -1;
+	for (i = 0; i < fs->meta.nruns; i++)
+	{
+		fs->meets[i] = range->walk_keys &&
+			memkv_run_meets(&fs->meta.runs[i], range->lowerp, range->upperp,
+							range->equality);
+		if (fs->meets[i])
+		{
+			nmeet++;
+			fs->only = i;
+		}
+	}
+	fs->frozen_only = range->walk_keys && nmeet == 1 && fs->delta_empty &&
+		!fs->entry->freezing;
+	fs->late = range->walk_keys && !fs->frozen_only && !range->equality &&
+		fs->ld == NULL && !RecoveryInProgress();
+	if (range->walk_keys && !fs->frozen_only)
+		memkv_fill_sources_reserve(so,
+								   Min(nmeet + (fs->ld ? 1 : fs->count) +
+									   (fs->entry->freezing ? fs->count : 0),
+									   MEMKV_MAX_SOURCES));
+}
+
+/*
+ * Fill phase 4: the delta, inside the tree guard (and under the stripe
+ * locks where they are taken: not on a primary, usually) -- the NULL
+ * key's TIDs, and the keys unless the runs come first (late) or alone;
+ * then the stripe locks let go, leaving the runs lock.
+ */
+static void
+memkv_fill_from_delta(MemkvScanOpaque so, const MemkvFillRange *range,
+					  bool backward, MemkvFillState *fs)
+{
+	memkv_guard_tree_enter();
+	if (range->take_nulls)
+		memkv_collect_delta_nulls(fs->entry, fs->first, fs->count, fs->ld,
+								  &so->delta_nulls);
+	fs->nruns = 0;
+	fs->ndelta = 0;
+	if (range->walk_keys && !fs->frozen_only && !fs->late)
+		fs->ndelta = memkv_fill_delta(so, fs->entry, fs->first, fs->count,
+									  fs->ld, range, backward, 0);
+	memkv_guard_tree_exit();
+	memkv_fill_release_stripes(fs->entry, fs->first);
+}
+
+/*
+ * Fill phase 5, under the runs lock: open the runs that meet the range
+ * and those with NULLs -- an equality skips a run whose filter lacks the
+ * key; the bottom run has none (src/README, "Per-run filter"), and a
+ * batch reading one run alone opens it -- and collect their keys; for a
+ * late walk, then the trees' keys up to where the runs stopped.  Returns
+ * false if a stripe awaits a rebuild: the runs closed and every lock
+ * let go, the caller starts the batch over.
+ */
+static bool
+memkv_fill_from_runs(IndexScanDesc scan, const MemkvFillRange *range,
+					 bool backward, MemkvFillState *fs)
+{
+	MemkvScanOpaque so = (MemkvScanOpaque) scan->opaque;
+	int			i;
+
+	for (i = 0; i < fs->meta.nruns; i++)
+	{
+		fs->frozen[i] = NULL;
+		if (fs->meets[i] && range->equality && !fs->frozen_only &&
+			i < fs->meta.nruns - 1 &&
+			!memkv_run_may_hold(scan->indexRelation, &fs->meta, i,
+								range->lowerp))
+			fs->meets[i] = false;
+		if (fs->meets[i] ||
+			(range->take_nulls && fs->meta.runs[i].run_nnulls > 0))
+			fs->frozen[i] = memkv_frozen_open(scan->indexRelation, &fs->meta,
+											  i, fs->entry);
+	}
+	if (range->walk_keys && !fs->frozen_only)
+		fs->nruns = memkv_fill_runs(so, fs->ndelta, fs->frozen, fs->meets,
+									&fs->meta, range, backward);
+	if (!fs->late ||
+		memkv_fill_delta_late(so, scan->indexRelation, fs->entry, fs->first,
+							  fs->count, &fs->meta, fs->nruns, &fs->ndelta,
+							  range, backward))
+		return true;
+	for (i = 0; i < fs->meta.nruns; i++)
+		memkv_frozen_close(fs->frozen[i]);
+	memkv_fill_release(fs->entry, fs->first);
+	return false;
+}
+
+/*
+ * Fill phase 6: the batch itself -- one run walked straight into it, or
+ * every source merged -- with the NULL key's TIDs first (backward) or
+ * last; then the runs closed and the entry's locks let go.  Returns true
+ * if the range may hold more keys after the batch.
+ */
+static bool
+memkv_fill_emit(MemkvScanOpaque so, MemkvBatch *batch,
+				MemkvFillRange *range, bool backward, bool resume,
+				MemkvFillState *fs)
+{
+	bool		stopped = false;
+	int			i;
+
+	if (backward && range->take_nulls)
+		memkv_fill_nulls(&so->delta_nulls, fs->frozen, fs->meta.nruns, batch,
+						 &so->run_nulls);
+	if (fs->frozen_only)
+		stopped = memkv_fill_frozen_only(so, fs->frozen[fs->only], batch,
+										 range, backward, resume);
+	else if (range->walk_keys)
+		stopped = memkv_merge_sources(batch, so->srcs,
+									  fs->ndelta + fs->nruns, backward);
+	if (!backward && range->take_nulls && !stopped)
+		memkv_fill_nulls(&so->delta_nulls, fs->frozen, fs->meta.nruns, batch,
+						 &so->run_nulls);
+	for (i = 0; i < fs->meta.nruns; i++)
+		memkv_frozen_close(fs->frozen[i]);
+	memkv_fill_release(fs->entry, fs->first);
+	return stopped;
+}
+
+/*
  * Collect the next batch in `dir` into the spare batch.  `from` is the
  * item of the current batch to continue after (forward) or before
  * (backward), or NULL to start at the beginning (or end) of the range.
  * In phases: the batch's range (memkv_fill_range); the entry opened, its
  * runs lock and stripe locks held shared, with the accelerator built
- * (memkv_run_copy_open, runcopy.c); the delta's NULL TIDs copied and,
- * for an equality or on a standby, its keys (memkv_fill_delta); the
- * stripe locks let go; then under the runs lock the keys of the runs --
- * walked straight into the batch when one run alone can have keys in
- * range (memkv_fill_frozen_only), else collected (memkv_fill_runs), and
- * for a range walk on a primary followed by the trees' keys up to where
- * the runs stopped (memkv_fill_delta_late, under the stripe locks again)
- * -- and all merged (memkv_merge_sources), with the NULL key's TIDs
- * first or last, and the batch put in ascending order.  Inserts wait for
- * this batch only while it reads the trees: they do not take the runs
- * lock.  Takes and releases the entry's locks.
+ * (memkv_fill_open); which runs the batch reads (memkv_fill_plan); the
+ * delta's NULL TIDs copied and, for an equality or on a standby, its
+ * keys (memkv_fill_from_delta); the stripe locks let go; then under the
+ * runs lock the keys of the runs, and for a range walk on a primary the
+ * trees' keys up to where the runs stopped (memkv_fill_from_runs, under
+ * the stripe locks again; a stripe awaiting a rebuild starts the batch
+ * over); last the batch -- walked straight from the one run that can
+ * have keys in range (memkv_fill_frozen_only), else merged
+ * (memkv_merge_sources) -- with the NULL key's TIDs first or last, put in
+ * ascending order (memkv_fill_emit).  Inserts wait for this batch only
+ * while it reads the trees: they do not take the runs lock.  Takes and
+ * releases the entry's locks.
  */
 void
 memkv_fill(IndexScanDesc scan, MemkvBatch *batch, ScanDirection dir,
@@ -450,142 +644,23 @@ memkv_fill(IndexScanDesc scan, MemkvBatch *batch, ScanDirection dir,
 
 	if (range.walk_keys || range.take_nulls)
 	{
-		MemkvMetaPageData meta;
-		bool		in_memory;
-		int64		hash = -1;
-		int			first;
-		int			count;
-		MemkvEntry *entry;
-		MemkvFrozen *frozen[RUNDIR_MAX_RUNS];
-		bool		meets[RUNDIR_MAX_RUNS];
-		int			nmeet;
-		int			only = -1;
-		int			nruns;		/* sources: the delta's trees or log ... */
-		int			ndelta;		/* ... and the runs', in either order */
-		int			i;
-		MemkvLogDelta *ld = NULL;	/* the delta, if read from the log */
-		MemkvSource *delta_nulls = &so->delta_nulls;
-		bool		delta_empty;
-		bool		frozen_only;
-		bool		late;		/* the trees after the runs */
+		MemkvFillState fs;
 
 		/* an equality reads its key's stripe; everything else all */
+		fs.hash = -1;
 		if (range.equality && !range.take_nulls)
-			hash = memkv_key_hash(range.lowerp->key, range.lowerp->len);
+			fs.hash = memkv_key_hash(range.lowerp->key, range.lowerp->len);
 		for (;;)
 		{
-			entry = memkv_run_copy_open(scan->indexRelation,
-										range.walk_keys && !range.equality ?
-										MEMKV_KB_ASK : MEMKV_KB_NONE,
-										&meta, &in_memory, hash, &first);
-			count = hash < 0 ? entry->nstripes : 1;
-
-			/* the delta does not fit in shared memory: read it from the log */
-			if (!in_memory)
-				ld = memkv_log_delta_load(&so->log_delta,
-										  GetMemoryChunkContext(so),
-										  scan->indexRelation, entry, &meta,
-										  first, count);
-			delta_empty = true;
-			if (ld)
-				delta_empty = ld->keys.nkeys == 0;
-			else
-			{
-				for (i = first; i < first + count; i++)
-					delta_empty &= entry->stripes[i].keys.ntids == 0;
-			}
-
-			/* the runs whose key bounds meet the range */
-			nmeet = 0;
-			for (i = 0; i < meta.nruns; i++)
-			{
-				meets[i] = range.walk_keys &&
-					memkv_run_meets(&meta.runs[i], range.lowerp, range.upperp,
-									range.equality);
-				if (meets[i])
-				{
-					nmeet++;
-					only = i;
-				}
-			}
-			frozen_only = range.walk_keys && nmeet == 1 && delta_empty &&
-				!entry->freezing;
-			/* a range walk on a primary reads the trees after the runs */
-			late = range.walk_keys && !frozen_only && !range.equality &&
-				ld == NULL && !RecoveryInProgress();
-			/* every source this batch can fill, made at once */
-			if (range.walk_keys && !frozen_only)
-				memkv_fill_sources_reserve(so,
-										   Min(nmeet + (ld ? 1 : count) +
-											   (entry->freezing ? count : 0),
-											   MEMKV_MAX_SOURCES));
-
-			/*
-			 * The delta, inside the tree guard (and under the stripe locks
-			 * where they are taken: not on a primary, usually); then only
-			 * the runs lock.
-			 */
-			memkv_guard_tree_enter();
-			if (range.take_nulls)
-				memkv_collect_delta_nulls(entry, first, count, ld,
-										  delta_nulls);
-			nruns = 0;
-			ndelta = 0;
-			if (range.walk_keys && !frozen_only && !late)
-				ndelta = memkv_fill_delta(so, entry, first, count, ld, &range,
-										  backward, 0);
-			memkv_guard_tree_exit();
-			memkv_fill_release_stripes(entry, first);
-
-			/* the runs: those that meet the range, and those with NULLs */
-			for (i = 0; i < meta.nruns; i++)
-			{
-				frozen[i] = NULL;
-				/*
-				 * An equality skips a run whose filter lacks the key; the
-				 * bottom run has none (src/README, "Per-run filter").  A
-				 * batch reading one run alone (frozen_only) opens it.
-				 */
-				if (meets[i] && range.equality && !frozen_only &&
-					i < meta.nruns - 1 &&
-					!memkv_run_may_hold(scan->indexRelation, &meta, i,
-										range.lowerp))
-					meets[i] = false;
-				if (meets[i] ||
-					(range.take_nulls && meta.runs[i].run_nnulls > 0))
-					frozen[i] = memkv_frozen_open(scan->indexRelation, &meta,
-												  i, entry);
-			}
-			if (range.walk_keys && !frozen_only)
-				nruns = memkv_fill_runs(so, ndelta, frozen, meets, &meta,
-										&range, backward);
-			if (!late ||
-				memkv_fill_delta_late(so, scan->indexRelation, entry, first,
-									  count, &meta, nruns, &ndelta, &range,
-									  backward))
+			memkv_fill_open(scan, &range, &fs);
+			memkv_fill_plan(so, &range, &fs);
+			memkv_fill_from_delta(so, &range, backward, &fs);
+			if (memkv_fill_from_runs(scan, &range, backward, &fs))
 				break;
-			/* a stripe awaits a rebuild: start the batch over */
-			for (i = 0; i < meta.nruns; i++)
-				memkv_frozen_close(frozen[i]);
-			memkv_fill_release(entry, first);
 			CHECK_FOR_INTERRUPTS();
 		}
-
-		if (backward && range.take_nulls)
-			memkv_fill_nulls(delta_nulls, frozen, meta.nruns, batch,
-							 &so->run_nulls);
-		if (frozen_only)
-			stopped = memkv_fill_frozen_only(so, frozen[only], batch, &range,
-											 backward, from != NULL);
-		else if (range.walk_keys)
-			stopped = memkv_merge_sources(batch, so->srcs, ndelta + nruns,
-										  backward);
-		if (!backward && range.take_nulls && !stopped)
-			memkv_fill_nulls(delta_nulls, frozen, meta.nruns, batch,
-							 &so->run_nulls);
-		for (i = 0; i < meta.nruns; i++)
-			memkv_frozen_close(frozen[i]);
-		memkv_fill_release(entry, first);
+		stopped = memkv_fill_emit(so, batch, &range, backward, from != NULL,
+								  &fs);
 	}
 
 	if (backward)

@@ -555,7 +555,7 @@ memkv_run_kb_build(Relation index, MemkvEntry *entry, MemkvMetaPageData *meta,
 }
 
 /*
- * Open the index's entry for a scan batch (scan.c's fill phase 2): its
+ * Open the index's entry for a scan batch (fill.c's fill phase 2): its
  * runs lock and the stripes it reads (every stripe for hash < 0, else the
  * one of `hash`, in *first) synced and locked shared, *meta read under
  * the locks, *in_memory false if the delta does not fit in shared memory
