@@ -23,7 +23,8 @@ extern MemkvParBuild *memkv_par_begin(Relation heap, Relation index,
 extern int	memkv_par_participants(MemkvParBuild *pb);
 extern void memkv_par_participate(MemkvParBuild *pb, Relation heap,
 								  Relation index, IndexInfo *indexInfo,
-								  MemkvSpillSet *ss, MemkvBuildPart *out);
+								  MemkvBuildPart *out);
+extern uint64 memkv_par_merge(MemkvParBuild *pb, MemkvFrozenWriter *w);
 extern void memkv_par_end(MemkvParBuild *pb);
 
 extern PGDLLEXPORT void memkv_build_worker_main(dsm_segment *seg,

@@ -37,6 +37,10 @@ extern void memkv_spill_adopt(MemkvSpillSet *ss, SharedFileSet *fileset,
 							  int participant, int nspills);
 extern void memkv_spill_sorted(MemkvSpillSet *ss, const KeysortItem *items,
 							   uint64 nitems);
+extern void memkv_spill_set_range(MemkvSpillSet *ss, const uint8 *lo,
+								  Size lolen, const uint8 *hi, Size hilen);
+extern void memkv_spill_choose_splits(MemkvSpillSet *ss, int nranges,
+									  uint8 ***keys, Size **lens);
 extern uint64 memkv_spill_merge_into(MemkvSpillSet *ss, MemkvFrozenWriter *w);
 extern void memkv_spill_end(MemkvSpillSet *ss, MemkvSpillStats *stats);
 
