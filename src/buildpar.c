@@ -51,6 +51,7 @@
 #include "utils/snapmgr.h"
 
 #include "buildpar.h"
+#include "memkv_guc.h"
 #include "pg_compat.h"
 #include "spill.h"
 
@@ -206,7 +207,9 @@ memkv_par_begin(Relation heap, Relation index, IndexInfo *indexInfo)
 	shared->heaprelid = RelationGetRelid(heap);
 	shared->indexrelid = RelationGetRelid(index);
 	shared->nworkers = nworkers;
-	shared->part_mem = (Size) maintenance_work_mem * 1024 / (nworkers + 1);
+	shared->part_mem = memkv_debug_build_part_kb > 0 ?
+		(Size) memkv_debug_build_part_kb * 1024 :
+		(Size) maintenance_work_mem * 1024 / (nworkers + 1);
 	/* the merge: half of each share for input, half for the run writer */
 	shared->merge_mem = shared->part_mem / 2;
 	shared->writer_budget = shared->part_mem / 2;
@@ -424,7 +427,8 @@ memkv_par_participate(MemkvParBuild *pb, Relation heap, Relation index,
 	MemkvParShared *shared = pb->shared;
 	TableScanDesc scan = table_beginscan_parallel(heap, pb->pscan);
 	MemkvSpillSet *ss = memkv_spill_begin_shared(&shared->fileset,
-												 shared->nworkers);
+												 shared->nworkers,
+												 shared->part_mem);
 	int			i;
 
 	memkv_build_participate(heap, index, indexInfo, scan, shared->part_mem,
@@ -665,7 +669,8 @@ memkv_build_worker_main(dsm_segment *seg, shm_toc *toc)
 
 	InstrStartParallelQuery();
 	memset(&part, 0, sizeof(part));
-	ss = memkv_spill_begin_shared(&shared->fileset, ParallelWorkerNumber);
+	ss = memkv_spill_begin_shared(&shared->fileset, ParallelWorkerNumber,
+								  shared->part_mem);
 	memkv_build_participate(heap, index, indexInfo,
 							table_beginscan_parallel(heap, pscan),
 							shared->part_mem, ss, false, &part);

@@ -74,6 +74,7 @@ struct MemkvSpillSet
 	Size		merge_mem;
 	SharedFileSet *fileset;		/* a participant's: spills go there */
 	int			participant;	/* the spills' names: memkv.<p>.<n> */
+	Size		block_bytes;	/* a sorted chunk's spill blocks */
 	BufFile   **files;			/* the spills not merged yet, in order */
 	MemkvSpillIndex **idx;		/* each one's sparse index, or NULL */
 	int			nfiles;
@@ -148,22 +149,30 @@ memkv_spill_begin(Size merge_mem)
 
 	ss->cxt = cxt;
 	ss->merge_mem = merge_mem;
+	ss->block_bytes = SPILL_BLOCK_BYTES;
 	return ss;
 }
 
 /*
  * Start the spills of one participant of a parallel build: they are files
- * of the build's SharedFileSet, named after the participant, that the
- * leader opens (memkv_spill_adopt) once the participant has given them up
- * (memkv_spill_export).  No merge happens in a participant.
+ * of the build's SharedFileSet, named after the participant, that every
+ * participant opens (memkv_spill_adopt) once this one has given them up
+ * (memkv_spill_export), each with its sparse index.  No merge happens
+ * here.  The blocks are a 64th of chunk_mem (the participant's memory
+ * for keys; a spill takes about a third of it), between SPILL_MIN_BLOCK
+ * and SPILL_BLOCK_BYTES, so that even small spills have enough blocks
+ * for the split keys to cut the spill bytes in about equal shares.
  */
 MemkvSpillSet *
-memkv_spill_begin_shared(SharedFileSet *fileset, int participant)
+memkv_spill_begin_shared(SharedFileSet *fileset, int participant,
+						 Size chunk_mem)
 {
 	MemkvSpillSet *ss = memkv_spill_begin(0);
 
 	ss->fileset = fileset;
 	ss->participant = participant;
+	ss->block_bytes = Min(Max(chunk_mem / 64, SPILL_MIN_BLOCK),
+						  SPILL_BLOCK_BYTES);
 	return ss;
 }
 
@@ -341,7 +350,7 @@ memkv_spill_sorted(MemkvSpillSet *ss, const KeysortItem *items,
 	sw = MemoryContextAlloc(ss->cxt, sizeof(SpillWriter));
 	block = MemoryContextAlloc(ss->cxt, SPILL_BLOCK_BYTES);
 	memkv_spill_check_writer(sw, spill_writer_init(sw, block,
-												   SPILL_BLOCK_BYTES,
+												   ss->block_bytes,
 												   memkv_spill_write_cb, &out));
 	for (i = 0; i < nitems; i++)
 	{

@@ -30,7 +30,8 @@ typedef struct MemkvSpillStats
 
 extern MemkvSpillSet *memkv_spill_begin(Size merge_mem);
 extern MemkvSpillSet *memkv_spill_begin_shared(SharedFileSet *fileset,
-											   int participant);
+											   int participant,
+											   Size chunk_mem);
 extern void memkv_spill_name(char *name, int participant, int n);
 extern int	memkv_spill_export(MemkvSpillSet *ss);
 extern void memkv_spill_adopt(MemkvSpillSet *ss, SharedFileSet *fileset,
