@@ -85,7 +85,8 @@ memkv_check_collation(Relation index)
  * maintenance_work_mem; else each half's worth is sorted the same way and
  * spilled, and the spills are merged into the writer.  A parallel build
  * (buildpar.c, when PostgreSQL's planner gives workers) scans and spills
- * in every participant, and merges all the spills here.
+ * in every participant, then merges by key range in every participant,
+ * the leader's range into w, the workers' slices stored after it.
  */
 IndexBuildResult *
 memkv_build(Relation heap, Relation index, IndexInfo *indexInfo)

@@ -3,9 +3,11 @@
  * buildpar.c
  *	  Parallel CREATE INDEX: memkv's own ParallelContext, whose workers
  *	  and the leader each scan a share of the table's blocks (a parallel
- *	  heap scan), sort their keys by chunks and spill them all; the leader
- *	  then merges every participant's spills into the run writer as a
- *	  serial build merges its own (build.c, buildspill.c).
+ *	  heap scan), sort their keys by chunks and spill them all; then each
+ *	  merges one key range of every participant's spills into a run
+ *	  writer of its own, and the leader stores the workers' slices after
+ *	  its own as the slices of one run (src/README, "Parallel CREATE
+ *	  INDEX").
  *
  * PostgreSQL 15 plans worker counts for btree builds only, so memkv asks
  * plan_create_index_workers itself: max_parallel_maintenance_workers = 0,
@@ -16,17 +18,21 @@
  * always builds serially.
  *
  * Shared state (one DSM segment): the relations' OIDs, each
- * participant's memory, a SharedFileSet holding the workers' spills and
- * NULL TIDs, the parallel scan, and one result slot per worker (its spill
- * count, NULL count, tuple counts), written by that worker alone before it
- * exits and read by the leader after WaitForParallelWorkersToFinish.  A
- * worker's ERROR reaches the leader, which fails the build with it; the
- * files go away with the segment, and nothing is visible before the
+ * participant's memory, a SharedFileSet holding every participant's
+ * spills with their sparse indexes, the workers' NULL TIDs, the split
+ * keys and the workers' slice images, the parallel scan, a spinlock and
+ * condition variable for the two hand-offs (every worker has scanned;
+ * the ranges are chosen), and one result slot per worker (its scan's
+ * figures, then its range's), written by that worker alone before the
+ * hand-off that follows and read by the leader after it.  A worker's
+ * ERROR reaches the leader, which fails the build with it (while it
+ * waits on the condition variable too: the error's interrupt wakes it);
+ * the files go away with the segment, and nothing is visible before the
  * leader writes the metapage.
  *
  * Memory: each of the participants (workers + leader) collects keys in
- * maintenance_work_mem / participants; the leader's merge and writer run
- * after the workers are gone, with the serial build's halves.
+ * maintenance_work_mem / participants, then merges its range with half
+ * of that for its merge buffers and half for its run writer's budget.
  *
  *-------------------------------------------------------------------------
  */

@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * buildpar.h
- *	  Parallel CREATE INDEX (buildpar.c): the workers scan and spill their
- *	  share of the table, the leader merges every participant's spills.
+ *	  Parallel CREATE INDEX (buildpar.c): every participant scans and
+ *	  spills its share of the table, then merges one key range of all the
+ *	  spills; the leader stores the ranges' slices as one run.
  *
  *-------------------------------------------------------------------------
  */

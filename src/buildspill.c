@@ -13,8 +13,11 @@
  * by BufFileCreateTemp: the resource owner closes and deletes it if the
  * build fails or is canceled, and an intermediate pass deletes its inputs
  * as soon as it has merged them.  In a parallel build (buildpar.c) each
- * participant's spills are files of the build's SharedFileSet instead, so
- * that the leader can open them and merge them with its own.
+ * participant's spills are files of the build's SharedFileSet instead,
+ * each with a sparse index of its blocks' first keys, so that every
+ * participant can open them all, and merge one key range of them: the
+ * split keys come from the sparse indexes (memkv_spill_choose_splits),
+ * and each reader starts at the block its index gives for the range.
  *
  * Memory: a sorted chunk is written through one block buffer
  * (SPILL_BLOCK_BYTES) and a small TID buffer; a merge holds, per input, a
