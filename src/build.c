@@ -85,7 +85,8 @@ memkv_check_collation(Relation index)
  * maintenance_work_mem; else each half's worth is sorted the same way and
  * spilled, and the spills are merged into the writer.  A parallel build
  * (buildpar.c, when PostgreSQL's planner gives workers) scans and spills
- * in every participant, and merges all the spills here.
+ * in every participant, then merges by key range in every participant,
+ * the leader's range into w, the workers' slices stored after it.
  */
 IndexBuildResult *
 memkv_build(Relation heap, Relation index, IndexInfo *indexInfo)
@@ -103,6 +104,7 @@ memkv_build(Relation heap, Relation index, IndexInfo *indexInfo)
 	KeysortItem *items = NULL;
 	MemkvSpillStats spilled;
 	MemkvParBuild *par;
+	bool		parallel;
 	instr_time	t_start,
 				t_sort,
 				t_write,
@@ -135,15 +137,15 @@ memkv_build(Relation heap, Relation index, IndexInfo *indexInfo)
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE,
 								 MEMKV_BUILD_PHASE_SCAN);
 	par = memkv_par_begin(heap, index, indexInfo);
+	parallel = par != NULL;
 	if (par != NULL)
 	{
 		MemkvBuildPart part;
 
-		/* every participant spills; the leader merges all the spills */
+		/* every participant spills, then merges a key range of them all */
 		memset(&part, 0, sizeof(part));
 		bs.in_memory = false;
-		bs.spills = memkv_spill_begin(bs.mem_limit);
-		memkv_par_participate(par, heap, index, indexInfo, bs.spills, &part);
+		memkv_par_participate(par, heap, index, indexInfo, &part);
 		reltuples = part.reltuples;
 		bs.indtuples = part.indtuples;
 		bs.nulls.tids = part.nulls;
@@ -159,7 +161,7 @@ memkv_build(Relation heap, Relation index, IndexInfo *indexInfo)
 								 MEMKV_BUILD_PHASE_SORT);
 	if (bs.in_memory)
 		items = memkv_build_sort_in_memory(&bs);
-	else if (bs.nkeys > 0)
+	else if (bs.nkeys > 0 && par == NULL)
 		memkv_build_spill_chunks(&bs);
 
 	INSTR_TIME_SET_CURRENT(t_write);
@@ -171,8 +173,15 @@ memkv_build(Relation heap, Relation index, IndexInfo *indexInfo)
 	/* the run goes after the metapage and the logs, then the metapage */
 	memkv_empty_directory(&dir, memkv_new_instance_id(), nstripes);
 	w = memkv_frozen_writer_begin(index, dir.generation);
+	memset(&spilled, 0, sizeof(spilled));
 	if (bs.in_memory)
 		memkv_build_write_in_memory(&bs, w, items);
+	else if (par != NULL)
+	{
+		MemoryContextDelete(bs.keycxt);
+		bs.keycxt = NULL;
+		memkv_par_merge(par, w);
+	}
 	else
 	{
 		/* the chunks are empty: only the spills are left */
@@ -236,7 +245,11 @@ memkv_build(Relation heap, Relation index, IndexInfo *indexInfo)
 	INSTR_TIME_SUBTRACT(t_end, t_write);
 	INSTR_TIME_SUBTRACT(t_write, t_sort);
 	INSTR_TIME_SUBTRACT(t_sort, t_start);
-	if (bs.in_memory)
+	if (parallel)
+		elog(DEBUG1, "memkv build: %.0f tuples built in parallel; scan %.0f ms, merge and write %.0f ms",
+			 bs.indtuples, INSTR_TIME_GET_MILLISEC(t_sort),
+			 INSTR_TIME_GET_MILLISEC(t_end));
+	else if (bs.in_memory)
 		elog(DEBUG1, "memkv build: %.0f tuples sorted in memory; scan %.0f ms, sort %.0f ms, write %.0f ms",
 			 bs.indtuples, INSTR_TIME_GET_MILLISEC(t_sort),
 			 INSTR_TIME_GET_MILLISEC(t_write),

@@ -1,8 +1,9 @@
 /*-------------------------------------------------------------------------
  *
  * buildpar.h
- *	  Parallel CREATE INDEX (buildpar.c): the workers scan and spill their
- *	  share of the table, the leader merges every participant's spills.
+ *	  Parallel CREATE INDEX (buildpar.c): every participant scans and
+ *	  spills its share of the table, then merges one key range of all the
+ *	  spills; the leader stores the ranges' slices as one run.
  *
  *-------------------------------------------------------------------------
  */
@@ -23,7 +24,8 @@ extern MemkvParBuild *memkv_par_begin(Relation heap, Relation index,
 extern int	memkv_par_participants(MemkvParBuild *pb);
 extern void memkv_par_participate(MemkvParBuild *pb, Relation heap,
 								  Relation index, IndexInfo *indexInfo,
-								  MemkvSpillSet *ss, MemkvBuildPart *out);
+								  MemkvBuildPart *out);
+extern uint64 memkv_par_merge(MemkvParBuild *pb, MemkvFrozenWriter *w);
 extern void memkv_par_end(MemkvParBuild *pb);
 
 extern PGDLLEXPORT void memkv_build_worker_main(dsm_segment *seg,

@@ -419,7 +419,7 @@ memkv_build_participate(Relation heap, Relation index, IndexInfo *indexInfo,
 {
 	MemkvBuildState bs;
 
-	/* everything is spilled: the leader merges all participants' spills */
+	/* everything is spilled: each participant merges a range of them all */
 	memkv_build_state_init(&bs, mem, false, ss);
 
 	out->reltuples = table_index_build_scan(heap, index, indexInfo, true,

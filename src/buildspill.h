@@ -30,13 +30,18 @@ typedef struct MemkvSpillStats
 
 extern MemkvSpillSet *memkv_spill_begin(Size merge_mem);
 extern MemkvSpillSet *memkv_spill_begin_shared(SharedFileSet *fileset,
-											   int participant);
+											   int participant,
+											   Size chunk_mem);
 extern void memkv_spill_name(char *name, int participant, int n);
 extern int	memkv_spill_export(MemkvSpillSet *ss);
 extern void memkv_spill_adopt(MemkvSpillSet *ss, SharedFileSet *fileset,
 							  int participant, int nspills);
 extern void memkv_spill_sorted(MemkvSpillSet *ss, const KeysortItem *items,
 							   uint64 nitems);
+extern void memkv_spill_set_range(MemkvSpillSet *ss, const uint8 *lo,
+								  Size lolen, const uint8 *hi, Size hilen);
+extern void memkv_spill_choose_splits(MemkvSpillSet *ss, int nranges,
+									  uint8 ***keys, Size **lens);
 extern uint64 memkv_spill_merge_into(MemkvSpillSet *ss, MemkvFrozenWriter *w);
 extern void memkv_spill_end(MemkvSpillSet *ss, MemkvSpillStats *stats);
 

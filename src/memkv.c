@@ -42,6 +42,7 @@ int			memkv_debug_freeze_pause_lock = 0;
 int			memkv_debug_merge_pause_lock = 0;
 int			memkv_debug_insert_pause_lock = 0;
 int			memkv_debug_slice_bytes = 0;
+int			memkv_debug_build_part_kb = 0;
 int			memkv_debug_unit_bytes = -1;
 int			memkv_debug_header_version = 3;
 int			memkv_debug_filter_bits = -1;
@@ -198,6 +199,15 @@ _PG_init(void)
 							"0 (the default) means the writer's budget (maintenance_work_mem / 2, at least 2 MB) / 6.  Used by the tests to make runs of many slices.",
 							&memkv_debug_slice_bytes,
 							0, 0, INT_MAX,
+							PGC_SUSET,
+							GUC_NOT_IN_SAMPLE,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("memkv.debug_build_part_kb",
+							"Testing aid: the memory of each participant of a parallel CREATE INDEX, in kB.",
+							"0 (the default) means maintenance_work_mem / participants.  PostgreSQL plans workers only from 32MB a participant on; the tests use this to make a parallel build spill often and merge with small buffers.",
+							&memkv_debug_build_part_kb,
+							0, 0, INT_MAX / 1024,
 							PGC_SUSET,
 							GUC_NOT_IN_SAMPLE,
 							NULL, NULL, NULL);

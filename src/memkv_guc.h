@@ -19,6 +19,7 @@ extern int	memkv_debug_freeze_pause_lock;	/* memkv.c */
 extern int	memkv_debug_insert_pause_lock;	/* memkv.c */
 extern int	memkv_debug_merge_pause_lock;	/* memkv.c */
 extern int	memkv_debug_slice_bytes;	/* memkv.c */
+extern int	memkv_debug_build_part_kb;	/* memkv.c */
 extern int	memkv_debug_unit_bytes;	/* memkv.c */
 extern int	memkv_debug_header_version;	/* memkv.c */
 extern int	memkv_debug_filter_bits;	/* memkv.c */

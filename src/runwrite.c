@@ -53,93 +53,7 @@
 #include "runpages.h"
 #include "runread.h"
 #include "runwrite.h"
-
-struct MemkvFrozenWriter;
-typedef struct MemkvImage
-{
-	struct MemkvFrozenWriter *owner;	/* whose peak a growth updates */
-	uint8	   *data;
-	uint64		len;
-	uint64		size;
-	uint64		cap;			/* doubling up to this (0: none), then as needed */
-} MemkvImage;
-
-/*
- * What a slice's FST image may pass the slice limit by: the 64 kB the
- * builder hands over at a time, the nodes it holds until the slice is
- * finished, and the trailer.  The image buffers stop doubling there.
- */
-#define MEMKV_SLICE_SLACK		(256 * 1024)
-
-struct MemkvFrozenWriter
-{
-	MemoryContext cxt;			/* all of the writer's memory */
-	Relation	index;
-	uint64		run_id;
-	uint32		tag;			/* its pages' */
-	FstAllocator alloc;			/* in cxt, noting the peak (writer_alloc) */
-	FstAllocator inner;			/* what alloc calls */
-	FstBuildOptions opts;
-	/* the slice being built */
-	MemkvImage	fst;
-	MemkvImage	postings;
-	FstBuilder *builder;
-	FstPostingsWriter *pw;
-	uint64		slice_nkeys;
-	uint8	   *fence;			/* the slice's fence (NULL for slice 0) */
-	Size		fence_len;
-	uint64		slice_limit;	/* close the slice at this much FST image */
-	/* the slices written */
-	RunSlice   *slices;
-	uint32		nslices;
-	uint32		maxslices;
-	RunExtent  *extents;
-	uint32		nextents;
-	uint32		maxextents;
-	uint64		npages;			/* logical pages written */
-	uint8	   *prev;			/* the last key added (for the next fence) */
-	Size		prevlen;
-	Size		prevsize;
-	Size		peak;			/* of the context, at every allocation */
-	Size		budget;			/* src/README, "CREATE INDEX and memory" */
-	bool		big_key;		/* the last key added had over 64 TIDs */
-	ItemPointerData *nulls;
-	uint64		nnulls;
-	uint64		nkeys;
-	uint64		ntids;
-	uint8		lo[RUNDIR_BOUND_BYTES];	/* the first key's first bytes */
-	uint8		hi[RUNDIR_BOUND_BYTES];	/* the last key's */
-	uint8		lo_len;
-	uint8		hi_len;
-	KbBuilder  *kb;				/* key blocks for the shared copy, or NULL */
-	uint8	   *filter;			/* the run's filter being built, or NULL */
-	RunFilterParams filter_params;
-};
-
-/*
- * The writer's smallest budget, whatever maintenance_work_mem says: the
- * "documented constant" of src/README, "CREATE INDEX and memory".
- */
-#define MEMKV_WRITER_MIN_BUDGET	(2 * 1024 * 1024)
-
-/*
- * The writer's memory budget is maintenance_work_mem / 2 (the caller's
- * input takes the other half; src/README, "CREATE INDEX and memory").  At
- * its peak, while fst_pack runs, a writer holds about this many bytes per
- * byte of plain FST image (measured on paths and URL keys: the image, its
- * pack map, the postings, then the packed image, fst_pack's rank words and
- * new addresses; 4.8 to 5.8): the slice limit is the budget divided by it.
- */
-#define MEMKV_WRITER_PER_IMAGE_BYTE	6
-
-/*
- * What fst_pack adds, per byte of plain image, to what the writer holds
- * before it (the packed image, a rank word pair per 64 bytes, 8 bytes per
- * node kept; measured 2.3 to 3.3): a slice whose memory plus this much
- * would pass the budget is closed whatever its image's size, e.g. when
- * postings of many TIDs a key dominate.
- */
-#define MEMKV_PACK_PER_IMAGE_BYTE	4
+#include "runwrite_int.h"
 
 /* Note the writer's context's size if it is the largest so far. */
 static inline void
@@ -213,7 +127,7 @@ memkv_image_sink(void *arg, const uint8_t *data, size_t len)
  * Start a slice whose fence is fence[0..fence_len) (empty for slice 0): a
  * new FST builder and postings writer.  In w->cxt.
  */
-static void
+void
 memkv_frozen_writer_start_slice(MemkvFrozenWriter *w, const uint8 *fence,
 								Size fence_len)
 {
@@ -493,14 +407,33 @@ memkv_frozen_writer_write_slice(MemkvFrozenWriter *w, uint64 npages)
 
 /*
  * Close the current slice: finish and pack its images, write its pages,
- * and add it to the slice table.  Unless `keep`, its images are freed
- * (the writer holds one slice at a time).  In w->cxt.
+ * and add it to the slice table (or, in a parallel build's participant,
+ * hand the images out).  Unless `keep`, its images are freed (the writer
+ * holds one slice at a time).  In w->cxt.
  */
-static void
+void
 memkv_frozen_writer_close_slice(MemkvFrozenWriter *w, bool keep)
 {
 	uint64		top_start;
-	uint64		total = memkv_frozen_writer_finish_images(w, &top_start);
+
+	memkv_frozen_writer_finish_images(w, &top_start);
+	if (w->slice_out != NULL)
+		memkv_frozen_writer_hand_out(w, top_start);
+	else
+		memkv_frozen_writer_store_slice(w, top_start, keep);
+}
+
+/*
+ * Write the finished images of the current slice (w->postings, w->fst,
+ * w->fence, w->slice_nkeys; the FST's top region at top_start) to pages
+ * and add the slice to the slice table; unless `keep`, free the images.
+ * In w->cxt.
+ */
+void
+memkv_frozen_writer_store_slice(MemkvFrozenWriter *w, uint64 top_start,
+								bool keep)
+{
+	uint64		total = w->postings.len + w->fst.len;
 	uint64		npages = Max((total + MEMKV_RUN_CHUNK - 1) / MEMKV_RUN_CHUNK, 1);
 	RunSlice   *slice;
 
@@ -635,6 +568,13 @@ memkv_frozen_writer_add(MemkvFrozenWriter *w, const uint8 *key, Size keylen,
 	if (fst_postings_add(w->pw, (const FstTid *) tids, ntids) != 0)
 		elog(ERROR, "memkv: postings build failed: %s",
 			 fst_postings_writer_error(w->pw));
+	if (w->nkeys == 0 && w->slice_out != NULL)
+	{
+		/* the range's first key: the leader cuts the fence from it */
+		w->fence = palloc(Max(keylen, 1));
+		memcpy(w->fence, key, keylen);
+		w->fence_len = keylen;
+	}
 	if (w->nkeys == 0)
 	{
 		w->lo_len = (uint8) Min(keylen, RUNDIR_BOUND_BYTES);
@@ -686,7 +626,8 @@ memkv_frozen_writer_finish(MemkvFrozenWriter *w, Relation index,
 
 	Assert(index == w->index && run_id == w->run_id);
 	/* the last slice (the only one: its images stay for the shared copy) */
-	memkv_frozen_writer_close_slice(w, w->nslices == 0);
+	if (w->builder != NULL)
+		memkv_frozen_writer_close_slice(w, w->nslices == 0);
 	memset(&h, 0, sizeof(h));
 	h.version = (uint16) memkv_debug_header_version;
 	/* the filter's pages follow the last slice's */

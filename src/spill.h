@@ -4,7 +4,8 @@
  *	  Plain C (no PostgreSQL headers): the front-coded sorted spill format
  *	  of CREATE INDEX.  A writer turns (key, TIDs) entries, sorted, into a
  *	  byte stream of checksummed blocks; a reader turns such a stream back
- *	  into entries, validating everything it reads; a merge of k readers
+ *	  into entries, validating everything it reads, from any block on and
+ *	  within a key range if asked; a merge of k readers (spill_merge.c)
  *	  yields the union in (key, TID) order.  Encoding and decoding only:
  *	  the caller owns every buffer and does all I/O through callbacks (the
  *	  BufFile glue is in buildspill.c).  Nothing here allocates memory.
@@ -121,6 +122,10 @@ typedef struct SpillReader
 	bool		have_entry;
 	uint32_t	merge_pos;		/* the merge's: next TID of the entry */
 	uint64_t	nentries;		/* entries returned so far */
+	const uint8_t *lo;			/* skip keys below it (NULL: none) */
+	const uint8_t *hi;			/* end at a key at or above it (NULL: none) */
+	uint32_t	lolen;
+	uint32_t	hilen;
 	/* the current entry */
 	uint32_t	keylen;
 	uint32_t	ntids;
@@ -167,6 +172,11 @@ extern SpillStatus spill_writer_finish(SpillWriter *w);
 extern void spill_reader_init(SpillReader *r, uint8_t *buf,
 							  SpillReadFn read, void *read_arg);
 extern SpillStatus spill_reader_next(SpillReader *r);
+extern void spill_reader_set_range(SpillReader *r, uint32_t block_no,
+								   const uint8_t *lo, size_t lolen,
+								   const uint8_t *hi, size_t hilen);
+extern bool spill_block_first_key(const uint8_t *block, size_t len,
+								  const uint8_t **key, size_t *keylen);
 
 extern SpillStatus spill_merge_init(SpillMerge *m, SpillReader **readers,
 									uint32_t nreaders);

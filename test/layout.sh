@@ -57,13 +57,13 @@ ALLOW=test/layout-allow.txt
 # does not name yet; they stand where what they call and who calls them put
 # them (memutil, the memory helpers, calls nothing of memkv's).
 LAYERS="memutil registry guard limbo page validate caller stats request wal directory delta
-	deadpages runpages runbloom runmemo runread runcopy runwrite view batch source freeze merge
+	deadpages runpages runbloom runmemo runread runcopy runwrite runimage view batch source freeze merge
 	worker truncate vacuum buildspill buildscan buildpar build insert scan cost verify sqlfuncs
 	memkv"
 
 # Today's names of layers (file name -> layer name), until the files are
 # renamed: 1.x shmem.c is the registry, delta.c the stripe log.
-declare -A ALIAS=([shmem]=registry [stripe]=delta [fill]=scan)
+declare -A ALIAS=([shmem]=registry [stripe]=delta [fill]=scan [runwrite_int]=runwrite)
 
 # References nm reports as undefined symbols that are no calls, as
 # "file:function": caller.c and worker.c compare an index's ambuild with
