@@ -36,12 +36,7 @@ memkv_frozen_writer_drop_slice(MemkvFrozenWriter *w)
 	fst_postings_writer_destroy(w->pw);
 	w->builder = NULL;
 	w->pw = NULL;
-	if (w->fst.data)
-		pfree(w->fst.data);
-	if (w->postings.data)
-		pfree(w->postings.data);
-	memset(&w->fst, 0, sizeof(MemkvImage));
-	memset(&w->postings, 0, sizeof(MemkvImage));
+	memkv_frozen_writer_free_images(w);
 }
 
 /*
@@ -102,15 +97,10 @@ memkv_frozen_writer_hand_out(MemkvFrozenWriter *w, uint64 top_start)
 	img.first_of_range = w->nslices == 0;
 	w->slice_out(w->slice_out_arg, &img);
 	w->nslices++;
-	if (w->postings.data)
-		pfree(w->postings.data);
-	if (w->fst.data)
-		pfree(w->fst.data);
+	memkv_frozen_writer_free_images(w);
 	if (w->fence)
 		pfree(w->fence);
 	w->fence = NULL;
-	memset(&w->postings, 0, sizeof(MemkvImage));
-	memset(&w->fst, 0, sizeof(MemkvImage));
 }
 
 /*

@@ -424,6 +424,21 @@ memkv_frozen_writer_close_slice(MemkvFrozenWriter *w, bool keep)
 }
 
 /*
+ * Free the current slice's FST and postings images, if any, and leave
+ * both empty.
+ */
+void
+memkv_frozen_writer_free_images(MemkvFrozenWriter *w)
+{
+	if (w->postings.data)
+		pfree(w->postings.data);
+	if (w->fst.data)
+		pfree(w->fst.data);
+	memset(&w->postings, 0, sizeof(MemkvImage));
+	memset(&w->fst, 0, sizeof(MemkvImage));
+}
+
+/*
  * Write the finished images of the current slice (w->postings, w->fst,
  * w->fence, w->slice_nkeys; the FST's top region at top_start) to pages
  * and add the slice to the slice table; unless `keep`, free the images.
@@ -461,14 +476,7 @@ memkv_frozen_writer_store_slice(MemkvFrozenWriter *w, uint64 top_start,
 	slice->fence = w->fence;
 	w->nslices++;
 	if (!keep)
-	{
-		if (w->postings.data)
-			pfree(w->postings.data);
-		if (w->fst.data)
-			pfree(w->fst.data);
-		memset(&w->postings, 0, sizeof(MemkvImage));
-		memset(&w->fst, 0, sizeof(MemkvImage));
-	}
+		memkv_frozen_writer_free_images(w);
 }
 
 /*

@@ -110,6 +110,7 @@ extern void memkv_frozen_writer_start_slice(MemkvFrozenWriter *w,
 											const uint8 *fence,
 											Size fence_len);
 extern void memkv_frozen_writer_close_slice(MemkvFrozenWriter *w, bool keep);
+extern void memkv_frozen_writer_free_images(MemkvFrozenWriter *w);
 extern void memkv_frozen_writer_store_slice(MemkvFrozenWriter *w,
 											uint64 top_start, bool keep);
 extern void memkv_frozen_writer_hand_out(MemkvFrozenWriter *w,
